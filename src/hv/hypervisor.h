@@ -1,0 +1,73 @@
+#pragma once
+/// The seam between popek and its CPU engines: kvm (trap-and-emulate), interp and bt (own engine).
+/// Devices, loaders and tests only use these interfaces, so they work with every engine.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hv/cpu_state.h"
+#include "hv/vcpu_exit.h"
+#include "memory/guest_memory.h"
+#include "util/result.h"
+
+namespace popek::hv {
+
+enum class Accel { Kvm, Interp, Bt };
+std::string_view accel_name(Accel a);
+Result<Accel> parse_accel(std::string_view s);
+
+/// Counters for the Popek-Goldberg report (`popek run --stats`). Engines fill what they know.
+struct VcpuStats {
+    uint64_t instructions = 0;   ///< guest instructions executed (0 when the engine cannot count)
+    uint64_t privileged = 0;     ///< privileged instructions met
+    uint64_t sensitive = 0;      ///< sensitive instructions met (incl. sensitive-unprivileged)
+    uint64_t exits = 0;          ///< exits taken to the VMM (devices, hypercalls)
+};
+
+class Vcpu {
+public:
+    virtual ~Vcpu() = default;
+    virtual int index() const = 0;
+    /// Runs the guest until it needs the VMM. Must be called from the vCPU's own thread.
+    virtual Result<VcpuExit> run() = 0;
+    virtual Result<CpuState> get_state() = 0;
+    /// Sets the registers and makes the vCPU runnable now. A vCPU whose state was never set
+    /// (an AP of a guest booted the PC way) waits for INIT/SIPI from its local APIC instead.
+    virtual Result<void> set_state(const CpuState& state) = 0;
+    /// Makes a running or future run() return Shutdown{Stopped} soon. Callable from any thread.
+    virtual void request_stop() = 0;
+    virtual VcpuStats stats() const { return {}; }
+};
+
+class Vm {
+public:
+    virtual ~Vm() = default;
+    /// Makes guest RAM visible to the guest. Called once before vCPUs are created.
+    virtual Result<void> set_memory(const memory::GuestMemory& mem) = 0;
+    virtual Result<std::unique_ptr<Vcpu>> create_vcpu(int index) = 0;
+    /// Drives interrupt line `gsi` of the VM's interrupt controllers (IOAPIC pin / PIC line).
+    /// Callable from any thread.
+    virtual Result<void> set_irq_line(uint32_t gsi, bool level) = 0;
+};
+
+struct VmConfig {
+    int vcpus = 1;
+    bool xen = false;   ///< Xen personality (CPUID leaves, hypercall page)
+};
+
+class Hypervisor {
+public:
+    virtual ~Hypervisor() = default;
+    virtual Accel accel() const = 0;
+    virtual Result<std::unique_ptr<Vm>> create_vm(const VmConfig& config) = 0;
+    /// Largest vCPU count this engine supports.
+    virtual int max_vcpus() const = 0;
+};
+
+/// Opens the engine, or explains why it cannot be used on this host.
+Result<std::unique_ptr<Hypervisor>> open_hypervisor(Accel accel);
+
+}  // namespace popek::hv

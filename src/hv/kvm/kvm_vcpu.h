@@ -1,0 +1,42 @@
+#pragma once
+#include <linux/kvm.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <memory>
+
+#include "hv/hypervisor.h"
+#include "hv/kvm/kvm_vm.h"
+#include "util/fd.h"
+
+namespace popek::hv::kvm {
+
+class KvmVcpu final : public Vcpu {
+public:
+    static Result<std::unique_ptr<KvmVcpu>> create(const std::shared_ptr<const KvmSystem>& sys, int vm_fd,
+                                                   int index, const VmConfig& config, bool irqchip);
+    int index() const override { return m_index; }
+    Result<VcpuExit> run() override;
+    Result<CpuState> get_state() override;
+    Result<void> set_state(const CpuState& state) override;
+    void request_stop() override;
+    VcpuStats stats() const override { return m_stats; }
+
+private:
+    KvmVcpu(int index, UniqueFd fd, UniqueMapping run, bool irqchip)
+        : m_index(index), m_fd(std::move(fd)), m_run_map(std::move(run)),
+          m_run(static_cast<kvm_run*>(m_run_map.get())), m_irqchip(irqchip) {}
+    Result<void> set_cpuid(const std::vector<kvm_cpuid_entry2>& supported, const VmConfig& config);
+
+    int m_index;
+    UniqueFd m_fd;
+    UniqueMapping m_run_map;
+    kvm_run* m_run;
+    bool m_irqchip;
+    std::atomic<bool> m_stop{false};
+    std::atomic<pthread_t> m_thread{};
+    std::atomic<bool> m_thread_known{false};
+    VcpuStats m_stats;
+};
+
+}  // namespace popek::hv::kvm

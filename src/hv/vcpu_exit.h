@@ -1,0 +1,30 @@
+#pragma once
+/// Why Vcpu::run() returned. I/O exits carry a span owned by the backend that stays valid until
+/// the next run(): for reads the dispatcher fills it, and the backend completes the guest
+/// instruction with it when run() is called again.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <variant>
+
+namespace popek::hv {
+
+/// `data` holds one or more accesses of `size` bytes each (string I/O: REP INS/OUTS).
+struct PioIn { uint16_t port; uint8_t size; std::span<uint8_t> data; };
+struct PioOut { uint16_t port; uint8_t size; std::span<const uint8_t> data; };
+struct MmioRead { uint64_t gpa; std::span<uint8_t> data; };
+struct MmioWrite { uint64_t gpa; std::span<const uint8_t> data; };
+/// A paravirtual call (Xen x86-64 ABI: rax = nr, rdi rsi rdx r10 r8). The handler writes `result`,
+/// which the backend places in the guest's rax on the next run().
+struct Hypercall { uint64_t nr; uint64_t args[5]; uint64_t* result; };
+/// HLT with interrupts disabled and nothing that can wake the vCPU, or a wait the backend
+/// cannot do itself.
+struct Halt {};
+/// Triple fault, reset request from the CPU, or the VM was told to stop (request_stop()).
+struct Shutdown { enum Reason { TripleFault, Stopped } reason; };
+/// The guest did something the backend could not handle; the VM stops with this reason.
+struct InternalError { std::string reason; };
+
+using VcpuExit = std::variant<PioIn, PioOut, MmioRead, MmioWrite, Hypercall, Halt, Shutdown, InternalError>;
+
+}  // namespace popek::hv

@@ -1,0 +1,44 @@
+#pragma once
+/// Kernel loaders: pick the format of a kernel image, place it in guest RAM with its boot
+/// information, and describe the vCPU state it must be entered with.
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "hv/cpu_state.h"
+#include "memory/guest_memory.h"
+#include "util/result.h"
+
+namespace popek::loader {
+
+enum class KernelFormat { Pvh, BzImage, Elf64 };
+
+/// How application processors start.
+enum class ApStart {
+    WaitForSipi,  ///< PC way: APs wait for INIT/SIPI from the BSP (Linux)
+    AtEntry,      ///< popek own-guest ABI: every vCPU starts at the entry (docs/guest-abi.md)
+};
+
+struct LoadRequest {
+    std::span<const uint8_t> kernel;
+    std::span<const uint8_t> initrd;   ///< empty: none
+    std::string cmdline;
+    int vcpus = 1;
+};
+
+struct BootSetup {
+    KernelFormat format;
+    hv::CpuState bsp;
+    ApStart ap_start = ApStart::WaitForSipi;
+};
+
+/// Detects the format (PVH note, bzImage header, plain ELF64) and loads it. Every field of the
+/// image is validated; a malformed image is an error naming the reason, never an out-of-bounds read.
+Result<BootSetup> load_kernel(const memory::GuestMemory& mem, const LoadRequest& request);
+
+/// State of vCPU `index` for ApStart::AtEntry (rdi = index, rsi = count, own stack).
+hv::CpuState ap_entry_state(const BootSetup& setup, int index, int count);
+
+std::string_view format_name(KernelFormat f);
+
+}  // namespace popek::loader

@@ -1,0 +1,33 @@
+#pragma once
+/// Everything needed to build and run one VM; filled from the CLI (or a test).
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "hv/hypervisor.h"
+
+namespace popek::vmm {
+
+struct VmOptions {
+    hv::Accel accel = hv::Accel::Kvm;
+    uint64_t mem_mib = 256;
+    int cpus = 1;
+    /// Kernel image: a path, or (when empty) the bytes in `kernel_bytes` (the embedded demo guest).
+    std::string kernel_path;
+    std::vector<uint8_t> kernel_bytes;
+    std::string initrd_path;
+    std::string cmdline;
+    bool xen = false;
+    bool stats = false;
+    /// Where serial output goes. Default: popek's stdout.
+    std::function<void(std::span<const uint8_t>)> serial_out;
+    /// Bytes fed to the serial port's receiver before the guest starts (tests); when
+    /// `serial_in_fd` >= 0, popek also reads that fd (the terminal) for more input.
+    std::string serial_input;
+    int serial_in_fd = -1;
+};
+
+}  // namespace popek::vmm
