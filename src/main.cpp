@@ -1,3 +1,39 @@
-#include <cstdio>
+// popek entry point: parse the command line, run the VM, map the outcome to an exit status.
+#include <fmt/core.h>
+#include <unistd.h>
 
-int main() { std::puts("popek " POPEK_VERSION); return 0; }
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cli/cli.h"
+#include "vmm/exit_status.h"
+#include "vmm/machine.h"
+
+extern "C" const uint8_t popek_demo_guest_start[];
+extern "C" const uint8_t popek_demo_guest_end[];
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    popek::cli::Parsed parsed = popek::cli::parse(args);
+    if (parsed.action == popek::cli::Parsed::Exit) {
+        fmt::print(parsed.exit_status == 0 ? stdout : stderr, "{}", parsed.message);
+        return parsed.exit_status;
+    }
+    auto& opt = parsed.options;
+    if (opt.kernel_path.empty())
+        opt.kernel_bytes.assign(popek_demo_guest_start, popek_demo_guest_end);
+    opt.serial_in_fd = STDIN_FILENO;
+
+    auto outcome = popek::vmm::run_vm(opt);
+    if (!outcome) {
+        fmt::print(stderr, "popek: {}\n", outcome.error().message);
+        return popek::vmm::kExitUserError;
+    }
+    if (outcome->exit_status == popek::vmm::kExitVmError) {
+        fmt::print(stderr, "popek: VM stopped: {}\n", outcome->reason);
+    } else if (outcome->reason == "triple-fault") {
+        fmt::print(stderr, "popek: guest triple-faulted (treated as a reset)\n");
+    }
+    return outcome->exit_status;
+}

@@ -1,7 +1,129 @@
 #include "vmm/machine.h"
 
-namespace popek::vmm {
+#include <sys/sysinfo.h>
+#include <unistd.h>
 
-Result<RunOutcome> run_vm(const VmOptions&) { return fail("run_vm: not implemented yet"); }
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "bus/bus.h"
+#include "loader/loader.h"
+#include "vmm/board.h"
+#include "vmm/exit_dispatcher.h"
+#include "vmm/exit_status.h"
+#include "vmm/stats_report.h"
+#include "vmm/vm_lifecycle.h"
+
+namespace popek::vmm {
+namespace {
+
+Result<std::vector<uint8_t>> read_file(const std::string& path, std::string_view what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail("cannot read {} '{}': {}", what, path, std::strerror(errno));
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) return fail("cannot read {} '{}': I/O error", what, path);
+    return bytes;
+}
+
+Result<void> check_memory_size(uint64_t mem_mib) {
+    if (mem_mib < 2) return fail("--mem {} MiB is too small (minimum 2 MiB)", mem_mib);
+    struct sysinfo si {};
+    if (::sysinfo(&si) != 0) return fail_errno("sysinfo");
+    uint64_t host_mib = uint64_t{si.totalram} * si.mem_unit >> 20;
+    if (mem_mib > host_mib)
+        return fail("--mem {} MiB is more than this host's memory ({} MiB)", mem_mib, host_mib);
+    return {};
+}
+
+void write_stdout(std::span<const uint8_t> bytes) {
+    while (!bytes.empty()) {
+        ssize_t n = ::write(STDOUT_FILENO, bytes.data(), bytes.size());
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            return;  // stdout closed: drop guest output rather than stop the guest
+        }
+        bytes = bytes.subspan(static_cast<size_t>(n));
+    }
+}
+
+/// One vCPU's thread body: run, dispatch I/O, stop the VM on anything final.
+void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life) {
+    for (;;) {
+        auto exit = vcpu.run();
+        if (!exit) {
+            life.request_exit(kExitVmError, fmt::format("vCPU {}: {}", vcpu.index(), exit.error().message));
+            return;
+        }
+        if (dispatcher.dispatch(vcpu.index(), *exit)) continue;
+        if (auto* sd = std::get_if<hv::Shutdown>(&*exit)) {
+            if (sd->reason == hv::Shutdown::TripleFault) life.request_exit(kExitOk, "triple-fault");
+            return;  // Stopped: the VM is ending
+        }
+        if (auto* ie = std::get_if<hv::InternalError>(&*exit)) {
+            life.request_exit(kExitVmError, fmt::format("vCPU {}: {}", vcpu.index(), ie->reason));
+            return;
+        }
+        if (std::holds_alternative<hv::Halt>(*exit)) {
+            // Halted with nothing that can wake it (no in-kernel irqchip): idle until the VM ends.
+            life.wait();
+            return;
+        }
+    }
+}
+
+}  // namespace
+
+Result<RunOutcome> run_vm(const VmOptions& opt) {
+    // Everything the user gave is checked before anything is created.
+    TRY_VOID(check_memory_size(opt.mem_mib));
+    std::vector<uint8_t> kernel = opt.kernel_bytes;
+    if (!opt.kernel_path.empty()) kernel = TRY(read_file(opt.kernel_path, "kernel"));
+    if (kernel.empty()) return fail("no kernel given and no embedded guest");
+    std::vector<uint8_t> initrd;
+    if (!opt.initrd_path.empty()) initrd = TRY(read_file(opt.initrd_path, "initrd"));
+
+    auto hv = TRY(hv::open_hypervisor(opt.accel));
+    if (opt.cpus < 1 || opt.cpus > hv->max_vcpus())
+        return fail("--cpus {} is out of range for --accel {} (1..{})", opt.cpus, hv::accel_name(opt.accel),
+                    hv->max_vcpus());
+    auto mem = TRY(memory::GuestMemory::create(opt.mem_mib << 20));
+    loader::LoadRequest req{kernel, initrd, opt.cmdline, opt.cpus};
+    auto loaded = loader::load_kernel(mem, req);
+    if (!loaded) return std::unexpected(with_context(loaded.error(), "kernel"));
+    const loader::BootSetup& boot = *loaded;
+
+    hv::VmConfig cfg{opt.cpus, opt.xen};
+    auto vm = TRY(hv->create_vm(cfg));
+    TRY_VOID(vm->set_memory(mem));
+
+    VmLifecycle life;
+    bus::Bus pio, mmio;
+    auto serial_out = opt.serial_out ? opt.serial_out : write_stdout;
+    auto board = TRY(Board::create(*vm, mem, pio, mmio, life, serial_out, opt));
+
+    std::vector<std::unique_ptr<hv::Vcpu>> vcpus;
+    for (int i = 0; i < opt.cpus; ++i) {
+        auto v = TRY(vm->create_vcpu(i));
+        if (i == 0) {
+            TRY_VOID(v->set_state(boot.bsp));
+        } else if (boot.ap_start == loader::ApStart::AtEntry) {
+            TRY_VOID(v->set_state(loader::ap_entry_state(boot, i, opt.cpus)));
+        }
+        life.add_vcpu(v.get());
+        vcpus.push_back(std::move(v));
+    }
+
+    ExitDispatcher dispatcher(pio, mmio);
+    TRY_VOID(board->start_input(opt));
+    std::vector<std::thread> threads;
+    for (auto& v : vcpus) threads.emplace_back([&, vp = v.get()] { vcpu_loop(*vp, dispatcher, life); });
+    life.wait();
+    for (auto& t : threads) t.join();
+    board->stop_input();
+
+    if (opt.stats) print_stats(vcpus, dispatcher.counters());
+    return RunOutcome{life.status(), life.reason()};
+}
 
 }  // namespace popek::vmm

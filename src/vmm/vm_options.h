@@ -22,6 +22,7 @@ struct VmOptions {
     std::string cmdline;
     bool xen = false;
     bool stats = false;
+    bool test_device = false;   ///< popek's test device for in-tree test guests
     /// Where serial output goes. Default: popek's stdout.
     std::function<void(std::span<const uint8_t>)> serial_out;
     /// Bytes fed to the serial port's receiver before the guest starts (tests); when

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 
+#include "hv/kvm/kvm_abi.h"
 #include "hv/kvm/kvm_vm.h"
 
 namespace popek::hv::kvm {
@@ -26,11 +27,13 @@ private:
 
 Result<std::vector<kvm_cpuid_entry2>> supported_cpuid(int kvm) {
     for (uint32_t n = 64; n <= 4096; n *= 2) {
-        std::vector<uint8_t> buf(sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2));
-        auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
+        std::vector<uint8_t> buf(sizeof(KvmCpuid2Header) + n * sizeof(kvm_cpuid_entry2));
+        auto* c = reinterpret_cast<KvmCpuid2Header*>(buf.data());
         c->nent = n;
-        if (::ioctl(kvm, KVM_GET_SUPPORTED_CPUID, c) == 0)
-            return std::vector<kvm_cpuid_entry2>(c->entries, c->entries + c->nent);
+        if (::ioctl(kvm, kKvmGetSupportedCpuid, c) == 0) {
+            auto* first = reinterpret_cast<kvm_cpuid_entry2*>(buf.data() + sizeof(KvmCpuid2Header));
+            return std::vector<kvm_cpuid_entry2>(first, first + std::min(c->nent, n));
+        }
         if (errno != E2BIG) return fail_errno("KVM_GET_SUPPORTED_CPUID");
     }
     return fail("KVM_GET_SUPPORTED_CPUID: too many entries");

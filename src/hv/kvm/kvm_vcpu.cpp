@@ -4,7 +4,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include <cstring>
 #include <mutex>
+
+#include "hv/kvm/kvm_abi.h"
 
 namespace popek::hv::kvm {
 namespace {
@@ -72,11 +75,11 @@ Result<void> KvmVcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& supported, 
             e.edx = static_cast<uint32_t>(m_index);  // x2APIC ID
         }
     }
-    std::vector<uint8_t> buf(sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2));
-    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
+    std::vector<uint8_t> buf(sizeof(KvmCpuid2Header) + entries.size() * sizeof(kvm_cpuid_entry2));
+    auto* c = reinterpret_cast<KvmCpuid2Header*>(buf.data());
     c->nent = static_cast<uint32_t>(entries.size());
-    std::copy(entries.begin(), entries.end(), c->entries);
-    if (::ioctl(m_fd.get(), KVM_SET_CPUID2, c) != 0) return fail_errno("KVM_SET_CPUID2");
+    std::memcpy(buf.data() + sizeof(KvmCpuid2Header), entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
+    if (::ioctl(m_fd.get(), kKvmSetCpuid2, c) != 0) return fail_errno("KVM_SET_CPUID2");
     return {};
 }
 

@@ -1,0 +1,63 @@
+#include "cli/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include "vmm/exit_status.h"
+
+namespace popek::cli {
+namespace {
+
+constexpr const char* kRunFooter = R"(
+Console: the guest's COM1 is popek's stdin/stdout (raw mode when stdin is a terminal).
+  Ctrl-A x   quit popek        Ctrl-A Ctrl-A   send Ctrl-A to the guest
+Exit status: the guest's debug-exit value*2+1 (port 0xf4, QEMU isa-debug-exit convention),
+  0 when the guest powers off or resets, 2 on a usage or input error, 4 when the VM fails.
+Without --kernel popek boots its built-in demo guest.)";
+
+}  // namespace
+
+Parsed parse(const std::vector<std::string>& args) {
+    Parsed out;
+    CLI::App app{"popek - a virtual machine monitor (KVM, own x86-64 engine, Xen-style PV)", "popek"};
+    app.set_version_flag("--version", std::string("popek ") + POPEK_VERSION);
+    app.require_subcommand(1);
+    CLI::App* run = app.add_subcommand("run", "boot a guest");
+    run->footer(kRunFooter);
+    std::string accel = "kvm";
+    auto& o = out.options;
+    run->add_option("--kernel", o.kernel_path, "kernel: ELF with a Xen PVH note, Linux bzImage, or ELF64")
+        ->type_name("FILE");
+    run->add_option("--initrd", o.initrd_path, "initial ramdisk")->type_name("FILE");
+    run->add_option("--cmdline", o.cmdline, "kernel command line")->type_name("STR");
+    run->add_option("--mem", o.mem_mib, "guest RAM in MiB")->type_name("MiB")->capture_default_str()
+        ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 24));
+    run->add_option("--cpus", o.cpus, "number of vCPUs")->type_name("N")->capture_default_str()
+        ->check(CLI::Range(1, 255));
+    run->add_option("--accel", accel, "CPU engine: kvm, interp or bt")->capture_default_str()
+        ->check(CLI::IsMember({"kvm", "interp", "bt"}));
+    run->add_flag("--xen", o.xen, "Xen PVH personality (hypercalls, event channels, XenStore)");
+    run->add_flag("--stats", o.stats, "print instruction and exit counts at exit (Popek-Goldberg report)");
+    run->add_flag("--test-dev", o.test_device, "add popek's test device (PIO 0x700, MMIO 0xfe000000), for tests");
+
+    std::vector<std::string> rev(args.rbegin(), args.rend());
+    try {
+        app.parse(rev);
+    } catch (const CLI::CallForHelp&) {
+        out.action = Parsed::Exit;
+        out.message = app.help("", CLI::AppFormatMode::All);
+        return out;
+    } catch (const CLI::CallForVersion&) {
+        out.action = Parsed::Exit;
+        out.message = std::string("popek ") + POPEK_VERSION + "\n";
+        return out;
+    } catch (const CLI::ParseError& e) {
+        out.action = Parsed::Exit;
+        out.exit_status = vmm::kExitUserError;
+        out.message = std::string("popek: ") + e.what() + " (see popek --help)\n";
+        return out;
+    }
+    o.accel = *hv::parse_accel(accel);
+    return out;
+}
+
+}  // namespace popek::cli

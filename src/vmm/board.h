@@ -1,0 +1,44 @@
+#pragma once
+/// The PC board popek emulates in user space: the legacy devices on the pio/mmio buses and the
+/// serial console wiring. (Interrupt controllers and the PIT belong to the engine: KVM's in-kernel
+/// irqchip, or the own engine's models.)
+#include <functional>
+#include <memory>
+#include <span>
+
+#include "bus/bus.h"
+#include "hv/hypervisor.h"
+#include "memory/guest_memory.h"
+#include "vmm/console.h"
+#include "vmm/vm_lifecycle.h"
+#include "vmm/vm_options.h"
+
+namespace popek::devices::legacy {
+class Uart8250;
+}
+
+namespace popek::vmm {
+
+inline constexpr uint16_t kCom1Port = 0x3f8;
+inline constexpr uint32_t kCom1Gsi = 4;
+
+class Board {
+public:
+    using SerialOut = std::function<void(std::span<const uint8_t>)>;
+    static Result<std::unique_ptr<Board>> create(hv::Vm& vm, const memory::GuestMemory& mem, bus::Bus& pio,
+                                                 bus::Bus& mmio, VmLifecycle& life, SerialOut serial_out,
+                                                 const VmOptions& options);
+    ~Board();
+    /// Starts feeding the console into COM1 (tests' serial_input first, then serial_in_fd).
+    Result<void> start_input(const VmOptions& options);
+    void stop_input();
+
+private:
+    Board() = default;
+    std::shared_ptr<devices::legacy::Uart8250> m_uart;
+    VmLifecycle* m_life = nullptr;
+    std::unique_ptr<TerminalGuard> m_terminal;
+    std::unique_ptr<InputPump> m_input;
+};
+
+}  // namespace popek::vmm

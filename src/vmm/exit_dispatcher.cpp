@@ -1,0 +1,43 @@
+#include "vmm/exit_dispatcher.h"
+
+namespace popek::vmm {
+namespace {
+
+constexpr uint64_t kEnosys = static_cast<uint64_t>(-38);  // -ENOSYS in the guest's rax
+
+}  // namespace
+
+bool ExitDispatcher::dispatch(int vcpu, const hv::VcpuExit& exit) {
+    if (auto* in = std::get_if<hv::PioIn>(&exit)) {
+        m_counters.pio.fetch_add(1, std::memory_order_relaxed);
+        size_t step = in->size == 0 ? in->data.size() : in->size;
+        for (size_t off = 0; off + step <= in->data.size(); off += step)
+            if (!m_pio.read(in->port, in->data.subspan(off, step))) m_counters.unclaimed.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+    if (auto* out = std::get_if<hv::PioOut>(&exit)) {
+        m_counters.pio.fetch_add(1, std::memory_order_relaxed);
+        size_t step = out->size == 0 ? out->data.size() : out->size;
+        for (size_t off = 0; off + step <= out->data.size(); off += step)
+            if (!m_pio.write(out->port, out->data.subspan(off, step))) m_counters.unclaimed.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+    if (auto* rd = std::get_if<hv::MmioRead>(&exit)) {
+        m_counters.mmio.fetch_add(1, std::memory_order_relaxed);
+        if (!m_mmio.read(rd->gpa, rd->data)) m_counters.unclaimed.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+    if (auto* wr = std::get_if<hv::MmioWrite>(&exit)) {
+        m_counters.mmio.fetch_add(1, std::memory_order_relaxed);
+        if (!m_mmio.write(wr->gpa, wr->data)) m_counters.unclaimed.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+    if (auto* hc = std::get_if<hv::Hypercall>(&exit)) {
+        m_counters.hypercalls.fetch_add(1, std::memory_order_relaxed);
+        *hc->result = m_hypercall ? m_hypercall(vcpu, *hc) : kEnosys;
+        return true;
+    }
+    return false;
+}
+
+}  // namespace popek::vmm

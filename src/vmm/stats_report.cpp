@@ -1,0 +1,28 @@
+#include "vmm/stats_report.h"
+
+#include <fmt/core.h>
+
+namespace popek::vmm {
+
+void print_stats(const std::vector<std::unique_ptr<hv::Vcpu>>& vcpus, const ExitCounters& c) {
+    hv::VcpuStats total;
+    fmt::print(stderr, "popek stats: {:>6} {:>16} {:>12} {:>12} {:>10}\n", "vcpu", "instructions", "privileged",
+               "sensitive", "exits");
+    for (const auto& v : vcpus) {
+        hv::VcpuStats s = v->stats();
+        fmt::print(stderr, "popek stats: {:>6} {:>16} {:>12} {:>12} {:>10}\n", v->index(), s.instructions,
+                   s.privileged, s.sensitive, s.exits);
+        total.instructions += s.instructions;
+        total.privileged += s.privileged;
+        total.sensitive += s.sensitive;
+        total.exits += s.exits;
+    }
+    fmt::print(stderr, "popek stats: {:>6} {:>16} {:>12} {:>12} {:>10}\n", "total", total.instructions,
+               total.privileged, total.sensitive, total.exits);
+    fmt::print(stderr, "popek stats: device exits: pio {} mmio {} hypercalls {} unclaimed {}\n", c.pio.load(),
+               c.mmio.load(), c.hypercalls.load(), c.unclaimed.load());
+    if (total.instructions == 0)
+        fmt::print(stderr, "popek stats: (this engine does not count guest instructions)\n");
+}
+
+}  // namespace popek::vmm

@@ -1,0 +1,37 @@
+#include "vmm/vm_lifecycle.h"
+
+namespace popek::vmm {
+
+void VmLifecycle::request_exit(int status, std::string reason) {
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_exiting) return;
+        m_exiting = true;
+        m_status = status;
+        m_reason = std::move(reason);
+    }
+    for (hv::Vcpu* v : m_vcpus) v->request_stop();
+    m_cv.notify_all();
+}
+
+void VmLifecycle::wait() {
+    std::unique_lock lock(m_mutex);
+    m_cv.wait(lock, [this] { return m_exiting; });
+}
+
+bool VmLifecycle::exiting() const {
+    std::lock_guard lock(m_mutex);
+    return m_exiting;
+}
+
+int VmLifecycle::status() const {
+    std::lock_guard lock(m_mutex);
+    return m_status;
+}
+
+std::string VmLifecycle::reason() const {
+    std::lock_guard lock(m_mutex);
+    return m_reason;
+}
+
+}  // namespace popek::vmm

@@ -1,0 +1,33 @@
+#pragma once
+/// The end of a VM: the first exit request (debug-exit, reset, vCPU error, Ctrl-A x) wins, every
+/// vCPU is told to stop, and the main thread wakes up to join them.
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "devices/irq.h"
+#include "hv/hypervisor.h"
+
+namespace popek::vmm {
+
+class VmLifecycle final : public devices::VmControl {
+public:
+    void add_vcpu(hv::Vcpu* vcpu) { m_vcpus.push_back(vcpu); }
+    void request_exit(int status, std::string reason) override;
+    /// Blocks until some request_exit() happened.
+    void wait();
+    bool exiting() const;
+    int status() const;
+    std::string reason() const;
+
+private:
+    mutable std::mutex m_mutex;
+    std::condition_variable m_cv;
+    bool m_exiting = false;
+    int m_status = 0;
+    std::string m_reason;
+    std::vector<hv::Vcpu*> m_vcpus;  // set before vCPU threads start, read-only afterwards
+};
+
+}  // namespace popek::vmm
