@@ -1,0 +1,71 @@
+#include "vmm/board.h"
+
+#include <unistd.h>
+
+#include "devices/legacy/cmos_rtc.h"
+#include "devices/legacy/debug_exit.h"
+#include "devices/legacy/i8042.h"
+#include "devices/legacy/post_port.h"
+#include "devices/legacy/reset_control.h"
+#include "devices/legacy/test_device.h"
+#include "devices/legacy/uart_8250.h"
+
+namespace popek::vmm {
+namespace {
+
+/// Splits guest RAM into the part below 4 GiB and the part above, for the CMOS size registers.
+std::pair<uint64_t, uint64_t> ram_split(const memory::GuestMemory& mem) {
+    uint64_t low = 0, high = 0;
+    for (const auto& r : mem.regions()) (r.base < memory::kHighRamStart ? low : high) += r.size;
+    return {low, high};
+}
+
+}  // namespace
+
+Board::~Board() { stop_input(); }
+
+Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemory& mem, bus::Bus& pio,
+                                             bus::Bus& mmio, VmLifecycle& life, SerialOut serial_out,
+                                             const VmOptions& options) {
+    using namespace devices::legacy;
+    std::unique_ptr<Board> board(new Board());
+    board->m_life = &life;
+    auto irq4 = [&vm](bool level) { (void)vm.set_irq_line(kCom1Gsi, level); };
+    board->m_uart = std::make_shared<Uart8250>(
+        [out = std::move(serial_out)](uint8_t byte) { out(std::span<const uint8_t>(&byte, 1)); }, irq4);
+    auto [low, high] = ram_split(mem);
+    TRY_VOID(pio.insert({kCom1Port, 8}, board->m_uart));
+    TRY_VOID(pio.insert({0x70, 2}, std::make_shared<CmosRtc>(low, high)));
+    TRY_VOID(pio.insert({0x60, 5}, std::make_shared<I8042>(life)));
+    TRY_VOID(pio.insert({0x80, 1}, std::make_shared<PostPort>()));
+    TRY_VOID(pio.insert({0xf4, 4}, std::make_shared<DebugExit>(life)));
+    TRY_VOID(pio.insert({0xcf9, 1}, std::make_shared<ResetControl>(life)));
+    if (options.test_device) {
+        TRY_VOID(pio.insert({0x700, 8}, std::make_shared<TestDevice>(TestDevice::Kind::Pio)));
+        TRY_VOID(mmio.insert({0xfe000000, 0x1000}, std::make_shared<TestDevice>(TestDevice::Kind::Mmio)));
+    }
+    return board;
+}
+
+Result<void> Board::start_input(const VmOptions& options) {
+    auto uart = m_uart;
+    auto sink = [uart](std::span<const uint8_t> bytes) { return uart->push_input(bytes); };
+    if (!options.serial_input.empty()) {
+        auto bytes = std::span(reinterpret_cast<const uint8_t*>(options.serial_input.data()), options.serial_input.size());
+        sink(bytes);
+    }
+    if (options.serial_in_fd < 0) return {};
+    bool tty = ::isatty(options.serial_in_fd) != 0;
+    if (tty) m_terminal = std::make_unique<TerminalGuard>(options.serial_in_fd);
+    VmLifecycle* life = m_life;
+    m_input = TRY(InputPump::start(options.serial_in_fd, tty, sink,
+                                   [life] { life->request_exit(0, "quit from console (Ctrl-A x)"); }));
+    return {};
+}
+
+void Board::stop_input() {
+    m_input.reset();
+    m_terminal.reset();
+}
+
+}  // namespace popek::vmm
