@@ -43,6 +43,29 @@ void InterruptPlatform::set_irq_line(uint32_t gsi, bool level) {
     if (gsi < 16) m_pic.set_irq(gsi, level);
 }
 
+bool InterruptPlatform::inject_vector(int vcpu, uint8_t vector) {
+    if (vcpu < 0 || vcpu >= vcpu_count()) return false;
+    ApicMessage message;
+    message.vector = vector;
+    message.destination = static_cast<uint8_t>(vcpu);
+    message.shorthand = DestinationShorthand::Self;
+    message.source = vcpu;
+    m_bus.send(message);
+    return true;
+}
+
+bool InterruptPlatform::deliver_msi(uint64_t address, uint32_t data) {
+    if ((address >> 20) != 0xfee) return false;
+    ApicMessage message;
+    message.vector = static_cast<uint8_t>(data & 0xff);
+    message.mode = static_cast<DeliveryMode>((data >> 8) & 7);
+    message.level_triggered = (data & (1u << 15)) != 0;
+    message.logical = (address & (1u << 2)) != 0;
+    message.destination = static_cast<uint8_t>(address >> 12);
+    m_bus.send(message);
+    return true;
+}
+
 void InterruptPlatform::pit_irq0_edge() {
     // A pulse: both inputs see a rising edge and rest low again.
     m_pic.set_irq(0, true);

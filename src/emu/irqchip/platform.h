@@ -42,6 +42,14 @@ public:
     /// Drives GSI `gsi` (true = asserted). Callable from any thread; other GSIs are ignored.
     void set_irq_line(uint32_t gsi, bool level);
 
+    /// A fixed, edge-triggered `vector` to vCPU `vcpu`'s local APIC (hv::Vm::inject_vector).
+    /// Returns false for a vCPU that does not exist.
+    bool inject_vector(int vcpu, uint8_t vector);
+    /// A message-signalled interrupt: the MSI address (0xfeeXXXXX: destination ID bits 19:12,
+    /// destination mode bit 2) and data (vector, delivery mode, trigger mode) words of the PCI
+    /// spec / SDM Vol. 3A 10.11. Returns false when the address is not in the MSI window.
+    bool deliver_msi(uint64_t address, uint32_t data);
+
     /// Port I/O and MMIO the engine handles itself: PIC 0x20-0x21, 0xa0-0xa1, ELCR 0x4d0-0x4d1,
     /// PIT 0x40-0x43, port 0x61, IOAPIC MMIO 0xfec00000-0xfec00fff. False when the first byte's
     /// address is not theirs (then the access goes to the VMM's bus).
