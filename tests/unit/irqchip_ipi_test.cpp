@@ -108,6 +108,18 @@ TEST_F(IpiTest, InitSipiStartsAnAp) {
     EXPECT_FALSE(cpu(0).take_init());
 }
 
+TEST_F(IpiTest, SipiThatOvertakesTheCoresInitIsKeptForAfterIt) {
+    // The AP's thread has not yet looked at its INIT when the SIPI arrives.
+    send(0, 1u << 24, 0x0c500);
+    send(0, 1u << 24, 0x04608);
+    EXPECT_EQ(cpu(1).take_sipi(), std::nullopt) << "INIT first";
+    EXPECT_TRUE(cpu(1).take_init());
+    EXPECT_EQ(cpu(1).take_sipi(), 0x08);
+    // A running AP that gets INIT again forgets a SIPI from before that INIT.
+    send(0, 1u << 24, 0x04609);
+    EXPECT_EQ(cpu(1).take_sipi(), std::nullopt);
+}
+
 TEST_F(IpiTest, SipiBeforeAnyInitStartsAFreshAp) {
     send(0, 2u << 24, 0x04610);
     EXPECT_EQ(cpu(2).take_sipi(), 0x10);

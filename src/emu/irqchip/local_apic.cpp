@@ -90,13 +90,13 @@ bool LocalApic::take_init() {
     if (!m_init.load(std::memory_order_relaxed) || !m_init.exchange(false)) return false;
     std::lock_guard lock(m_mutex);
     reset_registers();
-    m_sipi.store(-1);
-    m_wait_for_sipi.store(true);
+    m_wait_for_sipi.store(true);  // a SIPI that came after the INIT stays pending
     return true;
 }
 
 std::optional<uint8_t> LocalApic::take_sipi() {
     if (m_sipi.load(std::memory_order_relaxed) < 0) return std::nullopt;
+    if (m_init.load()) return std::nullopt;  // the INIT before it must be taken first
     int vector = m_sipi.exchange(-1);
     if (vector < 0) return std::nullopt;
     m_wait_for_sipi.store(false);
@@ -195,8 +195,10 @@ void LocalApic::accept(const ApicMessage& message) {
         wake();
         break;
     case DeliveryMode::StartUp:
-        // Only a processor waiting for SIPI takes it; later SIPIs are ignored (SDM Vol. 3A 8.4.4).
-        if (m_wait_for_sipi.load() && !m_init.load()) {
+        // Only a processor waiting for SIPI (or with an INIT not yet taken by its core) takes
+        // it; a second SIPI while one is pending, or SIPIs to a running CPU, are ignored
+        // (SDM Vol. 3A 8.4.4).
+        if (m_wait_for_sipi.load() || m_init.load()) {
             int none = -1;
             if (m_sipi.compare_exchange_strong(none, message.vector)) wake();
         }

@@ -73,6 +73,7 @@ public:
     bool take_nmi();
     /// Consumes a pending INIT and resets the APIC to its INIT state (10.4.7.3).
     bool take_init();
+    /// The SIPI vector, once any INIT before it was taken.
     std::optional<uint8_t> take_sipi();
     /// NMI, INIT or SIPI waiting, or an interrupt deliverable (what ends a wait()).
     bool event_pending() const;
