@@ -5,7 +5,8 @@
  * ignore the change asked for. Every result is printed in hex; the backend test holds the
  * expected values, and compares the output across engines. The guest itself checks what only it
  * knows (the addresses of its GDT and IDT) and exits with the number of failed checks.
- * Results hold PATTERN where an instruction left its destination untouched. */
+ * Results hold PATTERN where an instruction left its destination untouched. Ring 3 goes first,
+ * so its results are printed even where an engine cannot run the ring-0 half. */
 #include "guest.inc"
 #include "cpu.inc"
 
@@ -34,21 +35,22 @@
 _start:
     PARK_OTHER_VCPUS
     CPU_ENTER
-    PRINT "sensitive instructions, ring 0 and ring 3\n"
-    lea results_ring0(%rip), %rbx
-    call prefill
-    call probe
+    PRINT "sensitive instructions, ring 3 and ring 0\n"
     lea results_ring3(%rip), %rbx
     call prefill
     lea user_probe(%rip), %rdi
     call call_user
-    CHECK "ring3 left through int 0x80", fault_vector(%rip), $VEC_USER_EXIT, 2
-
-    lea results_ring0(%rip), %rbx
-    lea ring0_s(%rip), %r13
-    call print_results
+    CHECK "ring3 left through USER_EXIT", fault_vector(%rip), $VEC_USER_EXIT, 2
+    lea user_probe_end(%rip), %rax
+    CHECK "ring3 probe ran to its end", fault_rip(%rip), %rax
     lea results_ring3(%rip), %rbx
     lea ring3_s(%rip), %r13
+    call print_results
+
+    lea results_ring0(%rip), %rbx
+    call prefill
+    call probe
+    lea ring0_s(%rip), %r13
     call print_results
 
     lea gdt(%rip), %r8
@@ -72,7 +74,8 @@ user_probe:
     lea results_ring3(%rip), %rbx
     call probe
     PRINT "ring3 wrote this line to COM1 through the TSS I/O permission bitmap\n"
-    int $VEC_USER_EXIT
+user_probe_end:
+    USER_EXIT
 
 /* prefill: the results at rbx <- PATTERN */
 prefill:
