@@ -47,6 +47,9 @@ _start:
     lea ring3_s(%rip), %r13
     call print_results
 
+    mov $KERNEL_DS, %eax            /* the IRETQ to ring 3 nulled DS and ES */
+    mov %eax, %ds
+    mov %eax, %es
     lea results_ring0(%rip), %rbx
     call prefill
     call probe
