@@ -79,7 +79,7 @@ TEST_P(EquivalenceTest, SameOutputOnEveryEngine) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Guests, EquivalenceTest, ::testing::ValuesIn(guest_runs()),
-                         [](const ::testing::TestParamInfo<GuestRun>& info) { return std::string(info.param.guest); });
+                         [](const ::testing::TestParamInfo<GuestRun>& p) { return std::string(p.param.guest); });
 
 }  // namespace
 }  // namespace popek::test

@@ -163,7 +163,10 @@ protected:
         std::vector<std::string> args{"run", "--accel", engine(), "--kernel", guest_elf(guest)};
         args.insert(args.end(), extra.begin(), extra.end());
         RunResult r = run_popek(args, input);
-        if (auto why = engine_unusable(r)) GTEST_SKIP() << "--accel " << engine() << " unusable here: " << *why;
+        if (auto why = engine_unusable(r)) {
+            [&] { GTEST_SKIP() << "--accel " << engine() << " unusable here: " << *why; }();
+            return r;
+        }
         EXPECT_FALSE(r.timed_out) << guest << " on " << engine() << " killed after " << kGuestTimeout.count()
                                   << " s; output so far:\n" << r.out;
         return r;
