@@ -114,6 +114,7 @@ Result<BootSetup> load_bzimage(std::span<const uint8_t> image, const LoadRequest
     TRY_VOID(placement.claim(arch::kPageTablesAddr, arch::kPageTablesSize, "boot page tables"));
     TRY_VOID(placement.claim(arch::kBootInfoAddr, arch::kPageSize, "boot_params"));
     TRY_VOID(placement.place_cmdline(arch::kCmdlineAddr, request.cmdline, cmdline_max));
+    TRY_VOID(placement.claim(arch::kStacksAddr, arch::kStackSize, "boot stack"));
     TRY_VOID(placement.claim(layout.load_addr, layout.reserve, "kernel (init_size)"));
     TRY_VOID(mem.write(layout.load_addr, image.subspan(layout.setup_size)));
     // initrd_addr_max is the highest address the initrd's last byte may occupy.
@@ -136,6 +137,7 @@ Result<BootSetup> load_bzimage(std::span<const uint8_t> image, const LoadRequest
     BootSetup setup{KernelFormat::BzImage, arch::long_mode_state(layout.load_addr + kEntry64Offset, cr3, 0),
                     ApStart::WaitForSipi};
     setup.bsp.gpr[hv::RSI] = arch::kBootInfoAddr;
+    setup.bsp.gpr[hv::RSP] = arch::kBootStackTop;
     return setup;
 }
 

@@ -63,6 +63,7 @@ Result<BootSetup> load_pvh(const ElfFile& elf, uint64_t entry, std::span<const u
     TRY_VOID(placement.claim(arch::kBootGdtAddr, arch::kPageSize, "boot GDT"));
     TRY_VOID(placement.claim(arch::kBootInfoAddr, arch::kPageSize, "PVH start info"));
     TRY_VOID(placement.place_cmdline(arch::kCmdlineAddr, request.cmdline, arch::kCmdlineMax));
+    TRY_VOID(placement.claim(arch::kStacksAddr, arch::kStackSize, "boot stack"));
     TRY_VOID(load_elf_segments(elf, image, placement));
     TRY_VOID(check_entry_loaded(elf, entry));
     // The whole start-of-day set lives below 4 GiB (start_info.h: "Xen on x86 will always try to
@@ -93,6 +94,7 @@ Result<BootSetup> load_pvh(const ElfFile& elf, uint64_t entry, std::span<const u
 
     BootSetup setup{KernelFormat::Pvh, arch::protected_mode_flat_state(entry), ApStart::WaitForSipi};
     setup.bsp.gpr[hv::RBX] = kStartInfoAddr;
+    setup.bsp.gpr[hv::RSP] = arch::kBootStackTop;
     return setup;
 }
 

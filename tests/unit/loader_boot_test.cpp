@@ -71,6 +71,7 @@ TEST_F(LoaderBoot, PvhElf32BuildsStartInfo) {
     const hv::CpuState& st = setup->bsp;
     EXPECT_EQ(st.rip, 0x100010u);  // from the note, not e_entry
     EXPECT_EQ(st.gpr[hv::RBX], arch::kBootInfoAddr);
+    EXPECT_EQ(st.gpr[hv::RSP], arch::kBootStackTop);
     EXPECT_EQ(st.cr0, hv::kCr0Pe | hv::kCr0Et);
     EXPECT_EQ(st.cr4, 0u);
     EXPECT_EQ(st.efer, 0u);
@@ -134,6 +135,9 @@ TEST_F(LoaderBoot, PvhRejectsBadNotesAndPlacement) {
     spec = test::pvh_spec(false, 4);
     spec.segments.push_back({0x8800, {1, 2, 3}, 0});
     expect_error(build_elf(spec), "overlaps PVH start info");
+    spec = test::pvh_spec(false, 4);
+    spec.segments.push_back({0x12000, {1, 2, 3}, 0});
+    expect_error(build_elf(spec), "overlaps boot stack");
     spec = test::pvh_spec(false, 4);
     spec.segments.push_back({kMemSize - 0x10, {1, 2, 3}, 0x20});
     expect_error(build_elf(spec), "lies outside guest RAM");

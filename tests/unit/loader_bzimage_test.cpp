@@ -48,6 +48,7 @@ TEST_F(LoaderBzImage, LoadsKernelAndBuildsZeroPage) {
     const hv::CpuState& st = setup->bsp;
     EXPECT_EQ(st.rip, 0x1000200u);
     EXPECT_EQ(st.gpr[hv::RSI], arch::kBootInfoAddr);
+    EXPECT_EQ(st.gpr[hv::RSP], arch::kBootStackTop);
     EXPECT_EQ(st.cs.selector, 0x10) << "__BOOT_CS";
     EXPECT_EQ(st.ds.selector, 0x18) << "__BOOT_DS";
     EXPECT_EQ(st.ss.selector, 0x18);

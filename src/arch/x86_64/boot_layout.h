@@ -23,6 +23,8 @@ inline constexpr uint64_t kStacksAddr = 0x10000;
 inline constexpr uint64_t kStackSize = 0x4000;
 inline constexpr uint64_t kStacksEnd = 0x90000;
 inline constexpr int kMaxOwnGuestVcpus = static_cast<int>((kStacksEnd - kStacksAddr) / kStackSize);
+/// PVH and bzImage kernels get vCPU 0's stack as a scratch stack (neither protocol defines one).
+inline constexpr uint64_t kBootStackTop = kStacksAddr + kStackSize;
 
 /// Legacy PC holes (reported as reserved in the E820 map): the EBDA below 640 KiB and the
 /// VGA/option-ROM/BIOS area up to 1 MiB; ACPI tables go into the BIOS area.
