@@ -33,6 +33,9 @@ namespace popek::pv {
 /// Xen domain id (domid_t in xen.h).
 using DomId = domid_t;
 
+/// Xen's page size (xen.h gives XEN_PAGE_SHIFT; frame numbers in every PV structure count these).
+inline constexpr uint64_t kXenPageSize = uint64_t{1} << XEN_PAGE_SHIFT;
+
 /// popek plays the control domain: domain 0 owns the store layout and runs the backends.
 inline constexpr DomId kControlDomain = 0;
 

@@ -6,18 +6,18 @@
 #include <string>
 #include <vector>
 
+#include "pv/pv_result.h"
 #include "pv/xen_abi.h"
-#include "util/result.h"  // TRY / TRY_VOID work on any std::expected
 
 namespace popek::pv {
 
 /// A store operation's result: the value, or a positive errno that the wire reports by name
 /// ("EACCES", "ENOENT", ...) as io/xs_wire.h's xsd_errors table lists them.
 template <class T>
-using XsResult = std::expected<T, int>;
+using XsResult = PvResult<T>;
 
 /// Returns the error value `err` (a positive errno) as a failed XsResult.
-inline std::unexpected<int> xs_error(int err) { return std::unexpected(err); }
+inline std::unexpected<int> xs_error(int err) { return pv_error(err); }
 
 /// Access a domain has to a node: the 'n', 'r', 'w', 'b' letters of xenstored's permission strings.
 enum class Access : uint8_t { None = 0, Read = 1, Write = 2, Both = 3 };
