@@ -6,7 +6,9 @@ unsigned masked_count(int bits, unsigned count) { return count & (bits == 64 ? 0
 
 FlagEffect shift_effect(ShiftOp op, int bits, unsigned count) {
     const unsigned c = masked_count(bits, count);
-    if (c == 0) return FlagEffect::none();  // a zero (masked) count changes no flag at all
+    // A zero (masked) count changes no flag at all. RCL/RCR still count as reading CF so that the
+    // model's reads match the instruction's static description.
+    if (c == 0) return op == ShiftOp::Rcl || op == ShiftOp::Rcr ? FlagEffect{kCF, 0, 0} : FlagEffect::none();
     const uint32_t of_bit = c == 1 ? 0 : kOF;
     switch (op) {
         case ShiftOp::Rol:

@@ -134,8 +134,13 @@ uint64_t Gen::imm(int bits) {
                                           0x7fffffff, 0x80000000, 0xffffffff, ~0ull, ~0ull - 1};
     uint64_t v = rng.chance(50) ? rng.pick(kEdges) : rng.next();
     if (rng.chance(20)) v = rng.below(16);
-    if (bits == 64) return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(v)));
-    return bits == 32 ? (v & 0xffffffffu) : v & ((1ull << bits) - 1);
+    // xbyak takes 16-bit immediates sign-extended to 32 bits, and 64-bit ones as imm32.
+    switch (bits) {
+        case 8: return v & 0xff;
+        case 16: return static_cast<uint32_t>(static_cast<int32_t>(static_cast<int16_t>(v)));
+        case 32: return v & 0xffffffffu;
+        default: return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(v)));
+    }
 }
 
 unsigned Gen::count() {
@@ -180,7 +185,7 @@ void Gen::ensure_flags(uint32_t flags) {
                 insn("flag definer", {0, kStatusFlags & ~kOF, 0}, [&](auto& c) { c.sahf(); });
                 return;
             case 3:
-                if (missing & kAF) break;
+                if (flags & kAF) break;  // TEST leaves AF undefined
                 {
                     OperandSet ops;
                     const int bits = size();

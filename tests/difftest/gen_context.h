@@ -73,7 +73,8 @@ public:
     }
     /// Makes RIP-relative operands of this template's instructions address `target`.
     void set_rip_target(uint64_t target) { m_rip_target = target; }
-    /// An immediate worth testing, as the low `bits` bits (sign-extended form for 64).
+    /// An immediate worth testing for a `bits`-wide operand, in the form xbyak takes: 8 bits
+    /// zero-extended, 16 bits sign-extended to 32, 32 bits as is, 64 as a sign-extended imm32.
     uint64_t imm(int bits);
     /// A shift/rotate count worth testing (the raw count byte: masking is part of the test).
     unsigned count();

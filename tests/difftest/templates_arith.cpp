@@ -56,7 +56,7 @@ void binary(Gen& g, const BinaryOp& op) {
             return;
         }
         default: {  // r/m, imm (xbyak picks the imm8 sign-extended or accumulator form when it fits)
-            const uint32_t v = static_cast<uint32_t>(g.imm(bits == 64 ? 32 : bits));
+            const uint32_t v = static_cast<uint32_t>(g.imm(bits));
             g.rm(ops, bits, op.writes_dst, [&](const Operand& dst) {
                 g.insn(op.name, op.effect, [&](CG& c) {
                     if (lock && dst.isMEM()) c.lock();
@@ -79,7 +79,7 @@ void t_test(Gen& g) {
             g.insn("test", FlagEffect::logic(), [&](CG& c) { c.test(a, b); });
         });
     } else {
-        const uint32_t v = static_cast<uint32_t>(g.imm(bits == 64 ? 32 : bits));
+        const uint32_t v = static_cast<uint32_t>(g.imm(bits));
         g.rm(ops, bits, false, [&](const Operand& a) {
             g.insn("test", FlagEffect::logic(), [&](CG& c) { c.test(a, v); });
         });

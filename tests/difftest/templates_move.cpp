@@ -36,15 +36,10 @@ void t_mov(Gen& g) {
             g.insn("mov", FlagEffect::none(), [&](CodeGenerator& c) { c.mov(dst, src); });
             return;
         }
-        case 2: {  // r/m <- imm
-            const uint64_t v = g.imm(bits);
+        case 2: {  // r/m <- imm (MOV takes 8/16-bit immediates as they are, unlike the ALU forms)
+            const uint64_t v = bits == 16 ? g.imm(bits) & 0xffff : g.imm(bits);
             g.rm(ops, bits, true, [&](const Operand& dst) {
-                g.insn("mov", FlagEffect::none(), [&](CodeGenerator& c) {
-                    if (dst.isMEM() && bits == 64)
-                        c.mov(static_cast<const Xbyak::Address&>(dst), static_cast<uint32_t>(v));
-                    else
-                        c.mov(dst, v);
-                });
+                g.insn("mov", FlagEffect::none(), [&](CodeGenerator& c) { c.mov(dst, v); });
             });
             return;
         }
