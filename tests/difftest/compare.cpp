@@ -89,7 +89,13 @@ std::vector<std::string> compare_outcomes(const Case& c, const Outcome& native, 
     return diffs;
 }
 
-std::string disassemble(const Case& c, uint64_t mark_rip) {
+std::string disassemble(const Case& c, uint64_t native_rip, uint64_t engine_rip) {
+    const auto mark = [&](uint64_t addr) -> std::string_view {
+        if (addr == native_rip && addr == engine_rip) return "=>";
+        if (addr == native_rip) return "N>";
+        if (addr == engine_rip) return "E>";
+        return "  ";
+    };
     std::string out;
     for (const InsnRecord& r : c.insns) {
         const uint64_t addr = kCodeAddr + r.offset;
@@ -99,10 +105,10 @@ std::string disassemble(const Case& c, uint64_t mark_rip) {
             text = in.text;
         std::string bytes;
         for (uint32_t k = 0; k < r.length; ++k) bytes += fmt::format("{:02x}", c.code[r.offset + k]);
-        out += fmt::format("  {} {:#x}: {:<30} {:<40} ; {}  defined {}\n", addr == mark_rip ? "=>" : "  ", addr, bytes,
+        out += fmt::format("  {} {:#x}: {:<30} {:<40} ; {}  defined {}\n", mark(addr), addr, bytes,
                            text, r.origin, flag_letters(~0ull, r.defined_before));
     }
-    out += fmt::format("  {} {:#x}: (tail)\n", c.tail_addr() == mark_rip ? "=>" : "  ", c.tail_addr());
+    out += fmt::format("  {} {:#x}: (tail)\n", mark(c.tail_addr()), c.tail_addr());
     return out;
 }
 

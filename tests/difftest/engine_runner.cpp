@@ -98,6 +98,12 @@ Result<Outcome> EngineRunner::run(const Case& c) {
     if (!port) {
         if (out.detail.empty()) out.detail = "no OUT after several exits";
         if (timed_out) out.detail = "engine run timed out: " + out.detail;
+        if (auto st = m_vcpu->get_state()) {
+            out.regs.gpr = st->gpr;
+            out.regs.rip = st->rip;
+            out.regs.rflags = st->rflags;
+            out.detail += fmt::format(" (rip {:#x})", st->rip);
+        }
         // A stopped or broken vCPU is not reused.
         TRY_VOID(build_vm());
         return out;

@@ -14,17 +14,25 @@ std::vector<const Template*> all_templates() {
     return out;
 }
 
+/// `filter`: comma-separated parts; a name is used if it contains one of the plain parts (or
+/// there are none) and none of the parts written with a leading '-'.
 bool matches(std::string_view filter, std::string_view name) {
-    if (filter.empty()) return true;
+    bool any_include = false, included = false;
     size_t pos = 0;
     while (pos <= filter.size()) {
         size_t comma = filter.find(',', pos);
         if (comma == std::string_view::npos) comma = filter.size();
         std::string_view part = filter.substr(pos, comma - pos);
-        if (!part.empty() && name.find(part) != std::string_view::npos) return true;
         pos = comma + 1;
+        if (part.empty()) continue;
+        if (part[0] == '-') {
+            if (name.find(part.substr(1)) != std::string_view::npos) return false;
+            continue;
+        }
+        any_include = true;
+        if (name.find(part) != std::string_view::npos) included = true;
     }
-    return false;
+    return included || !any_include;
 }
 
 /// Registers that can hold the data buffer's base: none that an instruction uses implicitly

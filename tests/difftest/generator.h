@@ -35,7 +35,8 @@ struct Case {
 
 struct GeneratorOptions {
     int length = 16;               ///< number of templates drawn per case
-    /// Comma-separated substrings; a template is used if its name contains one. Empty: all.
+    /// Comma-separated substrings; a template is used if its name contains one of them (or none
+    /// is given) and none of those written "-substring". Empty: all.
     std::string filter;
 };
 

@@ -42,7 +42,8 @@ void print_mismatch(const Options& opt, const Case& c, const Outcome& native, co
     fmt::print("  native: {}\n  engine: {}\n", describe_end(native), describe_end(engine));
     for (const std::string& d : diffs) fmt::print("  {}\n", d);
     fmt::print("initial state:\n{}", describe_initial(c));
-    fmt::print("sequence:\n{}\n", disassemble(c, native.kind == EndKind::Exception ? native.regs.rip : 0));
+    const auto stop = [](const Outcome& o) { return o.kind == EndKind::Completed ? uint64_t{0} : o.regs.rip; };
+    fmt::print("sequence:\n{}\n", disassemble(c, stop(native), stop(engine)));
 }
 
 int run(const Options& opt) {
@@ -103,7 +104,8 @@ int run(const Options& opt) {
             print_mismatch(opt, c, *n, *e, diffs);
         } else if (opt.verbose) {
             fmt::print("case {:#x}: {} ({} instructions)\n{}", c.seed, describe_end(*n), c.insns.size(),
-                       disassemble(c, n->kind == EndKind::Exception ? n->regs.rip : 0));
+                       disassemble(c, n->kind == EndKind::Exception ? n->regs.rip : 0,
+                                   e->kind == EndKind::Exception ? e->regs.rip : 0));
         }
         std::fflush(stdout);
     }
@@ -129,7 +131,7 @@ int main(int argc, char** argv) {
     app.add_option("--seed", opt.seed, "seed of the first case (case k uses seed+k); random if absent")
         ->each([&](const std::string&) { opt.seed_given = true; });
     app.add_option("--length", opt.length, "templates per case")->check(CLI::Range(1, 2000))->capture_default_str();
-    app.add_option("--filter", opt.filter, "only templates whose name contains one of these (comma-separated)");
+    app.add_option("--filter", opt.filter, "templates to use: names containing one of these, minus those containing a -part (comma-separated, see --list)");
     app.add_option("--max-mismatches", opt.max_mismatches, "stop after this many mismatches")->capture_default_str();
     app.add_flag("--verbose,-v", opt.verbose, "print every case");
     app.add_flag("--list", opt.list, "list the template names and exit");
