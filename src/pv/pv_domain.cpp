@@ -80,6 +80,30 @@ uint64_t PvDomain::store_dropped_events() {
     return m_store_conn ? m_store_conn->dropped_events() : 0;
 }
 
+PvResult<void> PvDomain::connect_console(uint64_t pfn, ConsoleBackend::Sink sink) {
+    auto page = m_mem.slice(pfn << XEN_PAGE_SHIFT, kXenPageSize);
+    if (!page) return pv_error(EINVAL);
+    auto channel = TRY(m_evtchn.host_channel([this] { service_console(); }));
+    {
+        std::lock_guard lock(m_console_lock);
+        std::memset(page->data(), 0, page->size());
+        m_console = std::make_unique<ConsoleBackend>(*page, std::move(sink));
+        m_console_backend_port = channel.backend_port;
+    }
+    TRY_VOID(set_param(HVM_PARAM_CONSOLE_PFN, pfn));
+    return set_param(HVM_PARAM_CONSOLE_EVTCHN, channel.guest_port);
+}
+
+void PvDomain::service_console() {
+    std::lock_guard lock(m_console_lock);
+    if (m_console && m_console->service()) (void)m_evtchn.backend_send(m_console_backend_port);
+}
+
+void PvDomain::console_input(std::string_view bytes) {
+    std::lock_guard lock(m_console_lock);
+    if (m_console && m_console->push_input(bytes)) (void)m_evtchn.backend_send(m_console_backend_port);
+}
+
 int shutdown_exit_status(unsigned reason) {
     return reason == SHUTDOWN_poweroff ? vmm::kExitOk : vmm::kExitVmError;
 }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "memory/guest_memory.h"
+#include "pv/backends/console_backend.h"
 #include "pv/event_channels.h"
 #include "pv/grant_table.h"
 #include "pv/store/store.h"
@@ -70,6 +71,14 @@ public:
     void service_store();
     uint64_t store_dropped_events();
 
+    /// Toolstack: the console ring lives in guest page `pfn`; its output goes to `sink`. Publishes
+    /// HVM_PARAM_CONSOLE_PFN / CONSOLE_EVTCHN.
+    PvResult<void> connect_console(uint64_t pfn, ConsoleBackend::Sink sink);
+    /// Host input for the guest's console (from popek's terminal thread).
+    void console_input(std::string_view bytes);
+    /// Serves the console ring now (runs on the console channel's notification).
+    void service_console();
+
 private:
     void pump_store_locked();
 
@@ -87,6 +96,10 @@ private:
     std::unique_ptr<StoreRing> m_store_ring;
     std::unique_ptr<StoreConnection> m_store_conn;
     evtchn_port_t m_store_backend_port = 0;
+
+    std::mutex m_console_lock;
+    std::unique_ptr<ConsoleBackend> m_console;
+    evtchn_port_t m_console_backend_port = 0;
 };
 
 /// popek's exit status for a guest's SCHEDOP_shutdown reason (sched.h SHUTDOWN_*): poweroff is a
