@@ -1,8 +1,8 @@
 #include "pv/store_ring.h"
 
-#include <algorithm>
 #include <atomic>
-#include <cstring>
+
+#include "pv/byte_ring.h"
 
 namespace popek::pv {
 
@@ -14,80 +14,44 @@ xenstore_domain_interface* StoreRing::iface() const {
     return reinterpret_cast<xenstore_domain_interface*>(m_page.data());
 }
 
-uint32_t StoreRing::load(const XENSTORE_RING_IDX& idx) const {
-    return std::atomic_ref<const XENSTORE_RING_IDX>(idx).load(std::memory_order_acquire);
-}
-
-void StoreRing::store(XENSTORE_RING_IDX& idx, uint32_t value) const {
-    std::atomic_ref<XENSTORE_RING_IDX>(idx).store(value, std::memory_order_release);
-}
-
 void StoreRing::initialise() {
     if (m_page.size() < sizeof(xenstore_domain_interface)) return;
     auto* in = iface();
-    store(in->server_features, XENSTORE_SERVER_FEATURE_ERROR);
-    store(in->connection, XENSTORE_CONNECTED);
-    store(in->error, XENSTORE_ERROR_NONE);
+    std::atomic_ref<uint32_t>(in->server_features).store(XENSTORE_SERVER_FEATURE_ERROR);
+    std::atomic_ref<uint32_t>(in->connection).store(XENSTORE_CONNECTED);
+    std::atomic_ref<uint32_t>(in->error).store(XENSTORE_ERROR_NONE);
     m_broken = false;
 }
 
 void StoreRing::mark_broken(uint32_t error) {
     m_broken = true;
-    if (m_page.size() >= sizeof(xenstore_domain_interface)) store(iface()->error, error);
-}
-
-std::optional<StoreRing::Window> StoreRing::window(const XENSTORE_RING_IDX& cons_idx,
-                                                  const XENSTORE_RING_IDX& prod_idx) {
-    if (m_broken) return std::nullopt;
-    // Each index is read exactly once per step; the guest may change the page meanwhile.
-    uint32_t cons = load(cons_idx);
-    uint32_t prod = load(prod_idx);
-    if (prod - cons > XENSTORE_RING_SIZE) {
-        mark_broken(XENSTORE_ERROR_RINGIDX);
-        return std::nullopt;
-    }
-    return Window{cons, prod, prod - cons};
+    if (m_page.size() >= sizeof(xenstore_domain_interface))
+        std::atomic_ref<uint32_t>(iface()->error).store(error);
 }
 
 size_t StoreRing::requests_available() {
-    auto w = window(iface()->req_cons, iface()->req_prod);
-    return w ? w->used : 0;
+    if (m_broken) return 0;
+    auto* in = iface();
+    auto used = ByteRing(in->req, XENSTORE_RING_SIZE, &in->req_cons, &in->req_prod).used();
+    if (!used) mark_broken(XENSTORE_ERROR_RINGIDX);
+    return used.value_or(0);
 }
 
 size_t StoreRing::read_requests(std::span<uint8_t> out) {
-    auto w = window(iface()->req_cons, iface()->req_prod);
-    if (!w || w->used == 0) return 0;
+    if (m_broken) return 0;
     auto* in = iface();
-    size_t total = std::min<size_t>(w->used, out.size());
-    size_t done = 0;
-    while (done < total) {
-        uint32_t off = MASK_XENSTORE_IDX(w->cons + static_cast<uint32_t>(done));
-        size_t chunk = std::min<size_t>(total - done, XENSTORE_RING_SIZE - off);
-        std::memcpy(out.data() + done, in->req + off, chunk);
-        done += chunk;
-    }
-    // Release store: popek has copied the bytes before the guest may reuse their slots.
-    store(in->req_cons, w->cons + static_cast<uint32_t>(done));
-    return done;
+    auto n = ByteRing(in->req, XENSTORE_RING_SIZE, &in->req_cons, &in->req_prod).read(out);
+    if (!n) mark_broken(XENSTORE_ERROR_RINGIDX);
+    return n.value_or(0);
 }
 
 size_t StoreRing::write_responses(std::string_view bytes) {
     if (m_broken || bytes.empty()) return 0;
     auto* in = iface();
-    auto w = window(in->rsp_cons, in->rsp_prod);
-    if (!w) return 0;
-    uint32_t prod = w->prod;
-    size_t total = std::min<size_t>(bytes.size(), XENSTORE_RING_SIZE - w->used);
-    size_t done = 0;
-    while (done < total) {
-        uint32_t off = MASK_XENSTORE_IDX(prod + static_cast<uint32_t>(done));
-        size_t chunk = std::min<size_t>(total - done, XENSTORE_RING_SIZE - off);
-        std::memcpy(in->rsp + off, bytes.data() + done, chunk);
-        done += chunk;
-    }
-    // Release store: the bytes are visible before the guest sees the new producer index.
-    store(in->rsp_prod, prod + static_cast<uint32_t>(done));
-    return done;
+    auto n = ByteRing(in->rsp, XENSTORE_RING_SIZE, &in->rsp_cons, &in->rsp_prod)
+                 .write(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+    if (!n) mark_broken(XENSTORE_ERROR_RINGIDX);
+    return n.value_or(0);
 }
 
 }  // namespace popek::pv

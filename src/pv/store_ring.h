@@ -6,7 +6,6 @@
 /// read once per step and checked, and an impossible one (more than XENSTORE_RING_SIZE in flight)
 /// marks the ring broken (error = XENSTORE_ERROR_RINGIDX) instead of reading out of bounds.
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <string_view>
 
@@ -32,14 +31,7 @@ public:
     bool broken() const { return m_broken; }
 
 private:
-    struct Window {
-        uint32_t cons, prod, used;
-    };
-    /// Reads a consumer/producer pair once; nullopt (and broken) if they are impossible.
-    std::optional<Window> window(const XENSTORE_RING_IDX& cons_idx, const XENSTORE_RING_IDX& prod_idx);
     xenstore_domain_interface* iface() const;
-    uint32_t load(const XENSTORE_RING_IDX& idx) const;
-    void store(XENSTORE_RING_IDX& idx, uint32_t value) const;
 
     std::span<uint8_t> m_page;
     bool m_broken = false;

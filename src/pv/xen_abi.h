@@ -14,6 +14,7 @@
 extern "C" {
 #include <xen/xen.h>
 #include <xen/event_channel.h>
+#include <xen/features.h>
 #include <xen/grant_table.h>
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
