@@ -36,7 +36,9 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     auto [low, high] = ram_split(mem);
     TRY_VOID(pio.insert({kCom1Port, 8}, board->m_uart));
     TRY_VOID(pio.insert({0x70, 2}, std::make_shared<CmosRtc>(low, high)));
-    TRY_VOID(pio.insert({0x60, 5}, std::make_shared<I8042>(life)));
+    board->m_i8042 = std::make_unique<I8042>(life);
+    TRY_VOID(pio.insert({0x60, 1}, board->m_i8042->data_port()));
+    TRY_VOID(pio.insert({0x64, 1}, board->m_i8042->command_port()));
     TRY_VOID(pio.insert({0x80, 1}, std::make_shared<PostPort>()));
     TRY_VOID(pio.insert({0xf4, 4}, std::make_shared<DebugExit>(life)));
     TRY_VOID(pio.insert({0xcf9, 1}, std::make_shared<ResetControl>(life)));

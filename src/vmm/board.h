@@ -15,6 +15,7 @@
 
 namespace popek::devices::legacy {
 class Uart8250;
+class I8042;
 }
 
 namespace popek::vmm {
@@ -36,6 +37,7 @@ public:
 private:
     Board() = default;
     std::shared_ptr<devices::legacy::Uart8250> m_uart;
+    std::unique_ptr<devices::legacy::I8042> m_i8042;
     VmLifecycle* m_life = nullptr;
     std::unique_ptr<TerminalGuard> m_terminal;
     std::unique_ptr<InputPump> m_input;

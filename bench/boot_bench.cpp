@@ -1,0 +1,233 @@
+// P1/P2 (and the Linux boot figures later): boots the same guest with popek and with QEMU, in the
+// same run, and prints time to the first serial byte, time to the marker line, time to exit, and
+// the VMM's own memory (peak RSS minus the guest RAM it touched, from /proc/PID/smaps).
+//
+// usage: boot_bench [--runs N] [--guest-dir DIR] [--cases LIST]
+//   cases: tiny-kvm (P1/P2 on KVM), tiny-interp, linux-interp (needs issue 5), all by default
+//   that can run here (KVM cases are left out when /dev/kvm is unusable).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Argv = std::vector<std::string>;
+
+struct RunResult {
+    double first_byte_s = -1, marker_s = -1, exit_s = -1;
+    long maxrss_kib = -1;
+    int status = -1;
+};
+
+struct MemSample {
+    long hwm_kib = -1, guest_ram_kib = -1;
+};
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+pid_t spawn(const Argv& argv, int* out_fd) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(p[1], 1);
+        dup2(devnull, 2);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execvp(args[0], args.data());
+        _exit(127);
+    }
+    close(p[1]);
+    *out_fd = p[0];
+    return pid;
+}
+
+/// Reads the child's stdout until `marker` shows up (then calls `at_marker`) and until EOF.
+RunResult run_once(const Argv& argv, const std::string& marker, double timeout_s,
+                   const std::function<void(pid_t)>& at_marker = nullptr) {
+    RunResult r;
+    int fd = -1;
+    auto t0 = Clock::now();
+    pid_t pid = spawn(argv, &fd);
+    if (pid < 0) return r;
+    std::string seen;
+    char buf[4096];
+    for (;;) {
+        double left = timeout_s - since(t0);
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            break;
+        }
+        pollfd pfd{fd, POLLIN, 0};
+        if (poll(&pfd, 1, static_cast<int>(left * 1000) + 1) <= 0) continue;
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        if (r.first_byte_s < 0) r.first_byte_s = since(t0);
+        seen.append(buf, static_cast<size_t>(n));
+        if (r.marker_s < 0 && seen.find(marker) != std::string::npos) {
+            r.marker_s = since(t0);
+            if (at_marker) at_marker(pid);
+        }
+        if (seen.size() > (1 << 20)) seen.erase(0, seen.size() - 4096);
+    }
+    close(fd);
+    int status = 0;
+    rusage ru{};
+    wait4(pid, &status, 0, &ru);
+    r.exit_s = since(t0);
+    r.maxrss_kib = ru.ru_maxrss;
+    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return r;
+}
+
+/// VmHWM and the resident size of the guest-RAM mapping(s): popek's are named after its memfd,
+/// QEMU's is the one mapping of exactly `mem_kib`.
+MemSample sample_memory(pid_t pid, long mem_kib) {
+    MemSample s;
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("VmHWM:", 0) == 0) s.hwm_kib = std::stol(line.substr(6));
+    std::ifstream smaps("/proc/" + std::to_string(pid) + "/smaps");
+    long size = 0, total = 0;
+    bool named = false;
+    for (std::string line; std::getline(smaps, line);) {
+        std::string first = line.substr(0, line.find(' '));
+        if (first.empty() || first.back() != ':') {  // a mapping's header line
+            named = line.find("popek-guest-ram") != std::string::npos;
+            continue;
+        }
+        if (first == "Size:") size = std::stol(line.substr(5));
+        if (first == "Rss:" && (named || size == mem_kib)) total += std::stol(line.substr(4));
+    }
+    s.guest_ram_kib = total;
+    return s;
+}
+
+double mib(long kib) { return static_cast<double>(kib) / 1024.0; }
+
+double median(std::vector<double> v) {
+    v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return x < 0; }), v.end());
+    if (v.empty()) return -1;
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+struct Side {
+    std::string label;
+    Argv run, hold;
+};
+
+struct Case {
+    std::string name, marker;
+    Side popek, baseline;
+    double timeout_s;
+    long mem_kib;
+};
+
+void bench_case(const Case& c, int runs) {
+    struct Fig { double first, marker, exit; MemSample mem; int status; };
+    auto measure = [&](const Side& s) {
+        std::vector<double> first, mark, ex;
+        int status = -1;
+        run_once(s.run, c.marker, c.timeout_s);  // warm-up (page cache, first-run costs)
+        for (int i = 0; i < runs; ++i) {
+            RunResult r = run_once(s.run, c.marker, c.timeout_s);
+            first.push_back(r.first_byte_s);
+            mark.push_back(r.marker_s);
+            ex.push_back(r.exit_s);
+            status = r.status;
+        }
+        MemSample m;
+        run_once(s.hold, c.marker, c.timeout_s, [&](pid_t pid) {
+            usleep(300 * 1000);
+            m = sample_memory(pid, c.mem_kib);
+            kill(pid, SIGKILL);
+        });
+        return Fig{median(first), median(mark), median(ex), m, status};
+    };
+    Fig p = measure(c.popek), q = measure(c.baseline);
+    std::printf("\n%s (median of %d runs; marker \"%s\")\n", c.name.c_str(), runs, c.marker.c_str());
+    std::printf("  %-34s %12s %12s %12s %8s %12s %12s\n", "", "first byte", "marker", "exit", "status",
+                "peak RSS", "VMM own");
+    for (auto [side, f] : {std::pair{&c.popek, &p}, std::pair{&c.baseline, &q}}) {
+        long own = f->mem.hwm_kib >= 0 ? f->mem.hwm_kib - f->mem.guest_ram_kib : -1;
+        std::printf("  %-34s %9.1f ms %9.1f ms %9.1f ms %8d %8.1f MiB %8.1f MiB\n", side->label.c_str(),
+                    f->first * 1e3, f->marker * 1e3, f->exit * 1e3, f->status, mib(f->mem.hwm_kib),
+                    mib(own));
+    }
+    if (p.marker > 0 && q.marker > 0)
+        std::printf("  ratio popek/baseline: marker %.3f, exit %.3f\n", p.marker / q.marker, p.exit / q.exit);
+    long pown = p.mem.hwm_kib - p.mem.guest_ram_kib, qown = q.mem.hwm_kib - q.mem.guest_ram_kib;
+    if (p.mem.hwm_kib > 0 && q.mem.hwm_kib > 0)
+        std::printf("  VMM own memory: popek %.2f MiB, baseline %.2f MiB, ratio %.3f\n", mib(pown), mib(qown),
+                    static_cast<double>(pown) / static_cast<double>(qown));
+}
+
+bool kvm_usable() { return access("/dev/kvm", R_OK | W_OK) == 0; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int runs = 10;
+    std::string guest_dir = "/tmp/vmm-guest", cases = "tiny-kvm,tiny-interp";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        std::string a = argv[i];
+        if (a == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
+        else if (a == "--guest-dir") guest_dir = argv[i + 1];
+        else if (a == "--cases") cases = argv[i + 1];
+        else {
+            std::fprintf(stderr, "usage: boot_bench [--runs N] [--guest-dir DIR] [--cases tiny-kvm,tiny-interp,linux-interp]\n");
+            return 2;
+        }
+    }
+    const std::string popek = POPEK_BINARY, tiny = guest_dir + "/tiny-pvh.elf", hold = guest_dir + "/tiny-pvh-hold.elf";
+    if (access(tiny.c_str(), R_OK) != 0) {
+        std::fprintf(stderr, "boot_bench: %s missing: run ../shared/baseline/fetch-guest.sh first\n", tiny.c_str());
+        return 2;
+    }
+    const long mem_mib = 256;
+    const std::string mem = std::to_string(mem_mib);
+    auto qemu = [&](const std::string& accel, const std::string& kernel, Argv extra) {
+        Argv a{"qemu-system-x86_64", "-M", "microvm", "-m", mem, "-nographic", "-no-reboot", "-kernel", kernel};
+        if (accel == "kvm") a.insert(a.end(), {"-enable-kvm", "-cpu", "host,-arch-capabilities"});
+        else a.insert(a.end(), {"-accel", "tcg"});
+        a.insert(a.end(), extra.begin(), extra.end());
+        return a;
+    };
+    const Argv debug_exit{"-device", "isa-debug-exit,iobase=0xf4,iosize=4"};
+    std::vector<Case> all;
+    auto tiny_case = [&](const std::string& accel, const std::string& qaccel) {
+        return Case{"tiny-pvh: popek --accel " + accel + " vs QEMU microvm " + qaccel, "GUEST-INIT-REACHED",
+                    Side{"popek --accel " + accel,
+                         {popek, "run", "--accel", accel, "--mem", mem, "--kernel", tiny},
+                         {popek, "run", "--accel", accel, "--mem", mem, "--kernel", hold}},
+                    Side{"qemu microvm " + qaccel, qemu(qaccel, tiny, debug_exit), qemu(qaccel, hold, debug_exit)},
+                    20.0, mem_mib * 1024};
+    };
+    std::printf("boot_bench: %d runs per side, guest RAM %ld MiB, guests from %s\n", runs, mem_mib, guest_dir.c_str());
+    if (cases.find("tiny-kvm") != std::string::npos) {
+        if (kvm_usable()) all.push_back(tiny_case("kvm", "kvm"));
+        else std::printf("tiny-kvm: skipped (/dev/kvm not usable)\n");
+    }
+    if (cases.find("tiny-interp") != std::string::npos) all.push_back(tiny_case("interp", "tcg"));
+    for (const Case& c : all) bench_case(c, runs);
+    return 0;
+}

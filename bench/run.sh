@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every benchmark, each figure next to its baseline measured in the same run.
+#   bench/run.sh [RUNS]     (build first: cmake --build --preset release)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-10}
+B=build/bench
+GUEST_DIR=${GUEST_DIR:-/tmp/vmm-guest}
+[ -s "$GUEST_DIR/tiny-pvh.elf" ] || ../shared/baseline/fetch-guest.sh "$GUEST_DIR" >&2
+echo "== P3: one PIO exit through popek's vCPU loop vs a raw KVM_RUN loop"
+"$B/bench_pio_roundtrip" 20000
+echo "== P1/P2: boot to the first serial byte, and the VMM's own memory, vs QEMU microvm"
+"$B/boot_bench" --runs "$RUNS" --guest-dir "$GUEST_DIR"

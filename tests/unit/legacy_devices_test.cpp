@@ -1,0 +1,185 @@
+// Legacy devices: 8250 UART, CMOS RTC, i8042, debug-exit, reset control, test device.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "devices/legacy/cmos_rtc.h"
+#include "devices/legacy/debug_exit.h"
+#include "devices/legacy/i8042.h"
+#include "devices/legacy/reset_control.h"
+#include "devices/legacy/test_device.h"
+#include "devices/legacy/uart_8250.h"
+
+namespace {
+
+using namespace popek::devices::legacy;
+
+struct FakeControl final : popek::devices::VmControl {
+    int calls = 0, status = -1;
+    std::string reason;
+    void request_exit(int s, std::string r) override {
+        ++calls;
+        status = s;
+        reason = std::move(r);
+    }
+};
+
+uint8_t rd(popek::bus::Device& d, uint64_t off) {
+    uint8_t v = 0;
+    d.read(off, std::span<uint8_t>(&v, 1));
+    return v;
+}
+void wr(popek::bus::Device& d, uint64_t off, uint8_t v) { d.write(off, std::span<const uint8_t>(&v, 1)); }
+
+struct UartFixture : ::testing::Test {
+    std::string out;
+    std::vector<bool> irq;
+    Uart8250 uart{[this](uint8_t b) { out.push_back(static_cast<char>(b)); },
+                  [this](bool level) { irq.push_back(level); }};
+};
+
+}  // namespace
+
+TEST_F(UartFixture, TransmitsAndReportsEmptyTransmitter) {
+    for (char c : std::string("hi\n")) wr(uart, 0, static_cast<uint8_t>(c));
+    EXPECT_EQ(out, "hi\n");
+    EXPECT_EQ(rd(uart, 5) & 0x60, 0x60) << "THRE and TEMT set";
+}
+
+TEST_F(UartFixture, ReceivesInOrderAndBoundsTheFifo) {
+    std::vector<uint8_t> big(Uart8250::kRxCapacity + 10, 'a');
+    big[0] = 'x';
+    EXPECT_EQ(uart.push_input(big), Uart8250::kRxCapacity) << "excess input is refused, not dropped";
+    EXPECT_EQ(rd(uart, 5) & 1, 1) << "data ready";
+    EXPECT_EQ(rd(uart, 0), 'x');
+    EXPECT_EQ(rd(uart, 0), 'a');
+}
+
+TEST_F(UartFixture, DivisorLatchDoesNotTransmit) {
+    wr(uart, 3, 0x80);  // DLAB
+    wr(uart, 0, 0x01);
+    wr(uart, 1, 0x00);
+    EXPECT_EQ(rd(uart, 0), 0x01);
+    wr(uart, 3, 0x03);
+    EXPECT_TRUE(out.empty());
+}
+
+TEST_F(UartFixture, InterruptsNeedOut2AndFollowIir) {
+    const uint8_t rx = 0x41;
+    wr(uart, 1, 0x01);  // receive interrupt enabled, OUT2 on by default
+    uart.push_input(std::span<const uint8_t>(&rx, 1));
+    ASSERT_FALSE(irq.empty());
+    EXPECT_TRUE(irq.back());
+    EXPECT_EQ(rd(uart, 2) & 0x0f, 0x04) << "IIR: received data available";
+    EXPECT_EQ(rd(uart, 0), 0x41);
+    EXPECT_FALSE(irq.back()) << "line drops once the FIFO is drained";
+    wr(uart, 4, 0x00);  // OUT2 off: the line stays low
+    uart.push_input(std::span<const uint8_t>(&rx, 1));
+    EXPECT_FALSE(irq.back());
+}
+
+TEST_F(UartFixture, ThrEmptyInterruptIsRaisedOnEnableAndClearedByIirRead) {
+    wr(uart, 1, 0x02);
+    EXPECT_TRUE(irq.back());
+    EXPECT_EQ(rd(uart, 2) & 0x0f, 0x02);
+    EXPECT_FALSE(irq.back());
+    EXPECT_EQ(rd(uart, 2) & 0x0f, 0x01) << "no interrupt pending any more";
+}
+
+TEST_F(UartFixture, LoopbackWiresModemLinesAndData) {
+    wr(uart, 4, 0x1a);  // LOOP | OUT2 | RTS: Linux's autoconfig expects MSR[7:4] = 0x9
+    EXPECT_EQ(rd(uart, 6) & 0xf0, 0x90);
+    wr(uart, 0, 'z');
+    EXPECT_TRUE(out.empty()) << "loopback data never reaches the terminal";
+    EXPECT_EQ(rd(uart, 0), 'z');
+}
+
+TEST_F(UartFixture, ScratchAndWideAccessesAreSafe) {
+    wr(uart, 7, 0x5a);
+    EXPECT_EQ(rd(uart, 7), 0x5a);
+    uint8_t wide[8];
+    uart.read(6, wide);  // runs past register 7: the rest reads as 0xff
+    EXPECT_EQ(wide[1], 0x5a);
+    EXPECT_EQ(wide[2], 0xff);
+    uart.write(9, wide);  // out of range: ignored
+}
+
+TEST(CmosRtc, TimeIsBcdAndNeverUpdating) {
+    std::time_t fixed = 1764000000;  // 2025-11-24 16:00:00 UTC
+    CmosRtc rtc(256ull << 20, 0, [fixed] { return fixed; });
+    auto reg = [&](uint8_t i) { wr(rtc, 0, i); return rd(rtc, 1); };
+    EXPECT_EQ(reg(0x0a) & 0x80, 0) << "update-in-progress is never reported";
+    EXPECT_EQ(reg(0x04), 0x16);
+    EXPECT_EQ(reg(0x00), 0x00);
+    EXPECT_EQ(reg(0x09), 0x25);
+    EXPECT_EQ(reg(0x08), 0x11);
+    EXPECT_EQ(reg(0x32), 0x20);
+    wr(rtc, 0, 0x0b);
+    wr(rtc, 1, 0x06);  // binary mode
+    EXPECT_EQ(reg(0x04), 16);
+    EXPECT_EQ(reg(0x09), 25);
+}
+
+TEST(CmosRtc, MemorySizeRegistersAndNmiBit) {
+    CmosRtc rtc(128ull << 20, 1ull << 30, [] { return std::time_t{1764000000}; });
+    auto reg = [&](uint8_t i) { wr(rtc, 0, static_cast<uint8_t>(i | 0x80)); return rd(rtc, 1); };
+    unsigned ext = reg(0x30) | (reg(0x31) << 8);
+    EXPECT_EQ(ext, 0xffffu) << "127 MiB above 1 MiB does not fit: the register saturates";
+    unsigned over16 = reg(0x34) | (reg(0x35) << 8);
+    EXPECT_EQ(over16, (112u << 20) >> 16);
+    unsigned high = reg(0x5b) | (reg(0x5c) << 8) | (reg(0x5d) << 16);
+    EXPECT_EQ(high, (1u << 30) >> 16);
+    wr(rtc, 0, 0x00);
+    wr(rtc, 1, 0x59);
+    EXPECT_EQ(reg(0x00), 0x00) << "time registers follow the host clock, writes are ignored";
+}
+
+TEST(I8042, SelfTestAndResets) {
+    FakeControl ctl;
+    I8042 kbc(ctl);
+    auto& cmd = *kbc.command_port();
+    auto& data = *kbc.data_port();
+    wr(cmd, 0, 0xaa);
+    EXPECT_EQ(rd(cmd, 0) & 1, 1);
+    EXPECT_EQ(rd(data, 0), 0x55);
+    EXPECT_EQ(rd(cmd, 0) & 1, 0);
+    wr(cmd, 0, 0xd1);
+    wr(data, 0, 0x03);  // reset line kept high: no reset
+    EXPECT_EQ(ctl.calls, 0);
+    wr(cmd, 0, 0xfe);
+    EXPECT_EQ(ctl.calls, 1);
+    EXPECT_EQ(ctl.status, 0);
+}
+
+TEST(DebugExit, StatusIsValueTimesTwoPlusOne) {
+    FakeControl ctl;
+    DebugExit dev(ctl);
+    uint32_t v = 0x10;
+    dev.write(0, std::span<const uint8_t>(reinterpret_cast<uint8_t*>(&v), 4));
+    EXPECT_EQ(ctl.status, 0x21);
+    EXPECT_EQ(ctl.reason, "debug-exit");
+}
+
+TEST(ResetControl, OnlyRstCpuResets) {
+    FakeControl ctl;
+    ResetControl dev(ctl);
+    wr(dev, 0, 0x02);
+    EXPECT_EQ(ctl.calls, 0);
+    EXPECT_EQ(rd(dev, 0), 0x02);
+    wr(dev, 0, 0x06);
+    EXPECT_EQ(ctl.calls, 1);
+}
+
+TEST(TestDevice, ScratchBytesEverySizeAndBounds) {
+    TestDevice dev(TestDevice::Kind::Mmio);
+    EXPECT_EQ(rd(dev, 0x41), 0xa1);
+    uint64_t v = 0x1122334455667788;
+    dev.write(0x10, std::span<const uint8_t>(reinterpret_cast<uint8_t*>(&v), 8));
+    uint16_t w = 0;
+    dev.read(0x12, std::span<uint8_t>(reinterpret_cast<uint8_t*>(&w), 2));
+    EXPECT_EQ(w, 0x5566);
+    uint32_t edge = 0;
+    dev.read(TestDevice::kMmioSize - 2, std::span<uint8_t>(reinterpret_cast<uint8_t*>(&edge), 4));
+    EXPECT_EQ(edge >> 16, 0xffffu) << "bytes past the end read as 0xff";
+}
