@@ -186,7 +186,7 @@ TEST(LoaderBoot, DebianVmlinuxStartsThroughPvh) {
     if (!fs::exists(vmlinux)) GTEST_SKIP() << vmlinux << " missing: run ../shared/baseline/fetch-guest.sh";
     // Under PVM the kernel is emulated and crawls: only check that it runs and sees our E820 map.
     auto r = run_popek({"run", "--kernel", vmlinux.string(), "--cmdline", "console=ttyS0 earlyprintk=ttyS0"},
-                       "BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] usable", std::chrono::seconds(90));
+                       "BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] usable", std::chrono::seconds(150));
     EXPECT_NE(r.output.find("Linux version"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable"), std::string::npos)
         << r.output;
