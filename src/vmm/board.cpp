@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "devices/legacy/acpi_pm.h"
 #include "devices/legacy/cmos_rtc.h"
 #include "devices/legacy/debug_exit.h"
 #include "devices/legacy/i8042.h"
@@ -42,6 +43,7 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     TRY_VOID(pio.insert({0x80, 1}, std::make_shared<PostPort>()));
     TRY_VOID(pio.insert({0xf4, 4}, std::make_shared<DebugExit>(life)));
     TRY_VOID(pio.insert({0xcf9, 1}, std::make_shared<ResetControl>(life)));
+    TRY_VOID(pio.insert({kAcpiPmPort, AcpiPm::kSize}, std::make_shared<AcpiPm>(life)));
     if (options.test_device) {
         TRY_VOID(pio.insert({0x700, 8}, std::make_shared<TestDevice>(TestDevice::Kind::Pio)));
         TRY_VOID(mmio.insert({0xfe000000, 0x1000}, std::make_shared<TestDevice>(TestDevice::Kind::Mmio)));

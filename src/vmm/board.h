@@ -22,6 +22,7 @@ namespace popek::vmm {
 
 inline constexpr uint16_t kCom1Port = 0x3f8;
 inline constexpr uint32_t kCom1Gsi = 4;
+inline constexpr uint16_t kAcpiPmPort = 0x600;  ///< ACPI PM1a event/control + PM timer (acpi_pm.h)
 
 class Board {
 public:
