@@ -67,6 +67,8 @@ public:
         evtchn_port_t backend_port;
     };
     PvResult<HostChannel> host_channel(Notify notify);
+    /// dom0 closes its local port: the guest's end goes back to unbound (for remote domain 0).
+    PvResult<void> backend_close(evtchn_port_t backend_port);
     /// dom0 sends on its local port: the guest's end becomes pending.
     PvResult<void> backend_send(evtchn_port_t backend_port);
     /// Raises a VIRQ (VIRQ_TIMER is per vCPU; global VIRQs go to the vCPU they are bound to).
