@@ -17,6 +17,10 @@ namespace popek::devices::legacy {
 class Uart8250;
 class I8042;
 }
+namespace popek::devices::virtio {
+class MmioDevices;
+struct MmioDeviceInfo;
+}
 
 namespace popek::vmm {
 
@@ -33,6 +37,8 @@ public:
     /// Starts feeding the console into COM1 (tests' serial_input first, then serial_in_fd).
     Result<void> start_input(const VmOptions& options);
     void stop_input();
+    /// The virtio-mmio devices (window, GSI, type), for the ACPI DSDT.
+    std::span<const devices::virtio::MmioDeviceInfo> virtio_devices() const;
 
 private:
     Board() = default;
@@ -41,6 +47,7 @@ private:
     VmLifecycle* m_life = nullptr;
     std::unique_ptr<TerminalGuard> m_terminal;
     std::unique_ptr<InputPump> m_input;
+    std::unique_ptr<devices::virtio::MmioDevices> m_virtio;
 };
 
 }  // namespace popek::vmm
