@@ -16,6 +16,25 @@ Without --kernel popek boots its built-in demo guest.)";
 
 }  // namespace
 
+Result<vmm::DiskOption> parse_disk(const std::string& spec) {
+    vmm::DiskOption d;
+    auto comma = spec.find(',');
+    d.path = spec.substr(0, comma);
+    if (d.path.empty()) return fail("--disk '{}': no file given", spec);
+    if (comma != std::string::npos) {
+        std::string flags = spec.substr(comma + 1);
+        if (flags != "ro") return fail("--disk '{}': unknown flag '{}' (only 'ro')", spec, flags);
+        d.read_only = true;
+    }
+    return d;
+}
+
+Result<vmm::NetOption> parse_net(const std::string& spec) {
+    if (spec == "user") return vmm::NetOption{vmm::NetOption::Kind::User, {}};
+    if (spec.starts_with("tap=") && spec.size() > 4) return vmm::NetOption{vmm::NetOption::Kind::Tap, spec.substr(4)};
+    return fail("--net '{}': expected 'user' or 'tap=NAME'", spec);
+}
+
 Parsed parse(const std::vector<std::string>& args) {
     Parsed out;
     CLI::App app{"popek - a virtual machine monitor (KVM, own x86-64 engine, Xen-style PV)", "popek"};
@@ -37,6 +56,12 @@ Parsed parse(const std::vector<std::string>& args) {
         ->check(CLI::IsMember({"kvm", "interp", "bt"}));
     run->add_flag("--xen", o.xen, "Xen PVH personality (hypercalls, event channels, XenStore)");
     run->add_flag("--stats", o.stats, "print instruction and exit counts at exit (Popek-Goldberg report)");
+    std::vector<std::string> disks, nets;
+    run->add_option("--disk", disks, "block device backed by FILE (virtio-blk; the Xen vbd with --xen); ',ro' for read-only")
+        ->type_name("FILE[,ro]");
+    run->add_option("--net", nets, "network device (virtio-net): 'user' (libslirp: DHCP, DNS, outbound TCP/UDP) or 'tap=NAME'")
+        ->type_name("user|tap=NAME");
+    run->add_flag("--rng", o.virtio_rng, "add a virtio entropy device (fed from getrandom)");
     run->add_flag("--test-dev", o.test_device, "add popek's test device (PIO 0x700, MMIO 0xfe000000), for tests");
 
     std::vector<std::string> rev(args.rbegin(), args.rend());
@@ -57,6 +82,22 @@ Parsed parse(const std::vector<std::string>& args) {
         return out;
     }
     o.accel = *hv::parse_accel(accel);
+    auto usage_error = [&out](const Error& e) {
+        out.action = Parsed::Exit;
+        out.exit_status = vmm::kExitUserError;
+        out.message = "popek: " + e.message + " (see popek --help)\n";
+        return out;
+    };
+    for (const auto& d : disks) {
+        auto parsed = parse_disk(d);
+        if (!parsed) return usage_error(parsed.error());
+        o.disks.push_back(*parsed);
+    }
+    for (const auto& n : nets) {
+        auto parsed = parse_net(n);
+        if (!parsed) return usage_error(parsed.error());
+        o.nets.push_back(*parsed);
+    }
     return out;
 }
 
