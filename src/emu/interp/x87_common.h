@@ -115,10 +115,22 @@ inline void from_fsave(FxsaveArea& f, const FsaveImage& img) {
     }
 }
 
+/// Sets FSW (and so TOP) keeping the physical registers: Cpu::fpu.st is in stack order, so a TOP
+/// change outside an instruction that reloads the registers (FNINIT, FLDENV) rotates it.
+inline void set_fsw_keep_registers(FxsaveArea& f, uint16_t fsw) {
+    const unsigned t0 = top(f), t1 = (fsw >> 11) & 7;
+    if (t0 != t1) {
+        uint8_t st[8][16];
+        std::memcpy(st, f.st, sizeof(st));
+        for (unsigned k = 0; k < 8; ++k) std::memcpy(f.st[k], st[(k + t1 - t0) & 7], 16);
+    }
+    f.fsw = fsw;
+}
+
 /// FNINIT state (SDM Vol. 1 8.1.10 table 8-?): registers keep their contents but are all empty.
 inline void init(FxsaveArea& f) {
     f.fcw = kFcwInit;
-    f.fsw = 0;
+    set_fsw_keep_registers(f, 0);
     f.ftw = 0;
     f.fop = 0;
     f.fip = 0;

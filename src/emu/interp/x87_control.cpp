@@ -54,7 +54,11 @@ void fldenv(Cpu& c, const Insn& i) {
     uint8_t env[x87::kEnv32Size];
     const uint64_t la = c.linear(i.seg, effective_address(c, i), env_size(i), Access::Read);
     c.read_bytes_la(la, env, env_size(i), Access::Read, false);
+    const uint16_t fsw = c.fpu.fsw;
     x87::load_env(c.fpu, env, env16(i));
+    const uint16_t loaded = c.fpu.fsw;
+    c.fpu.fsw = fsw;
+    x87::set_fsw_keep_registers(c.fpu, loaded);   // the registers stay, TOP may move
 }
 
 void fnsave(Cpu& c, const Insn& i) {
@@ -87,11 +91,13 @@ void fwait(Cpu& c, const Insn&) {
     if (c.fpu.fsw & x87::kFswEs) c.raise(kMf);
 }
 
-/// EMMS: all registers empty (SDM Vol. 2A EMMS; #UD when CR0.EM).
+/// EMMS: all registers empty (SDM Vol. 2A EMMS; #UD when CR0.EM). Like every MMX instruction it
+/// also leaves TOP = 0 (SDM Vol. 1 9.5.1), as the host CPU shows.
 void emms(Cpu& c, const Insn&) {
     if (c.cr0 & hv::kCr0Em) c.raise(kUd);
     if (c.cr0 & hv::kCr0Ts) c.raise(kNm);
     if (c.fpu.fsw & x87::kFswEs) c.raise(kMf);
+    x87::set_fsw_keep_registers(c.fpu, static_cast<uint16_t>(c.fpu.fsw & ~0x3800u));
     c.fpu.ftw = 0;
 }
 
