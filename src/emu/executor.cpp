@@ -46,6 +46,7 @@ void handle_undefined(Cpu& cpu, const Insn& insn) {
 }
 
 hv::VcpuExit Cpu::execute() {
+    halted = false;   // run() after a Halt exit resumes after the HLT, like KVM_RUN
     const int why = setjmp(m_jmp);
     if (why == kUnwindExit) {
         brk = false;
