@@ -2,6 +2,7 @@
 // misaligned m128 operands, unmasked SIMD exceptions (#XM or #UD, MXCSR flags, destination kept),
 // LDMXCSR/STMXCSR, the MMX forms this engine does not implement, faults leaving no trace.
 #include "emu_fp_harness.h"
+#include "emu/interp/sse_common.h"
 
 namespace popek::emu::test {
 namespace {
@@ -26,6 +27,7 @@ GuestRun run(const Emit& e, const FpState& in, uint64_t cr0 = kCr0Default, uint6
 void expect_fault(const GuestRun& r, uint8_t vector, const FpState& in) {
     ASSERT_TRUE(r.faulted);
     EXPECT_EQ(r.vector, vector);
+    EXPECT_EQ(r.saved_rip, kCodeGpa);   // faults report the faulting instruction (SDM Vol. 3A 6.5)
     // A faulting instruction leaves registers and memory untouched.
     EXPECT_EQ(0, std::memcmp(r.out.fx.xmm, in.fx.xmm, sizeof(in.fx.xmm)));
     EXPECT_EQ(0, std::memcmp(r.out.mem, in.mem, sizeof(in.mem)));
@@ -106,7 +108,7 @@ TEST(EmuSseFault, LdmxcsrStmxcsr) {
     uint32_t stored;
     std::memcpy(&stored, r.out.mem + 8, 4);
     EXPECT_EQ(stored, in.fx.mxcsr);
-    for (uint32_t bad : {0x10000u, 0x80000000u, 0x1f80u | 0x40u}) {   // reserved bits, DAZ (not in MXCSR_MASK)
+    for (uint32_t bad : {0x10000u, 0x80000000u, 0x1f80u | ~sse::mxcsr_mask()}) {   // bits outside MXCSR_MASK
         std::memcpy(in.mem, &bad, 4);
         r = run([](G& g) { g.ldmxcsr(g.ptr[rbx]); }, in);
         expect_fault(r, kGp, in);

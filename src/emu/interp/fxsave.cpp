@@ -7,6 +7,17 @@
 #include "emu/interp/x87_common.h"
 
 namespace popek::emu {
+
+uint32_t sse::mxcsr_mask() {
+    static const uint32_t mask = [] {
+        alignas(16) uint8_t img[512]{};
+        asm volatile("fxsave %0" : "=m"(img));
+        const uint32_t m = x87::get32(img + 28);
+        return m ? m : 0xffbfu;
+    }();
+    return mask;
+}
+
 namespace {
 
 constexpr unsigned kXmmOffset = 160;
@@ -32,7 +43,7 @@ void fxsave(Cpu& c, const Insn& i) {
         x87::put32(img + 16, static_cast<uint32_t>(f.fdp));
         x87::put32(img + 20, 0);
     }
-    x87::put32(img + 28, sse::kMxcsrMask);
+    x87::put32(img + 28, sse::mxcsr_mask());
     img[5] = 0;   // reserved byte after the abridged tag
     for (unsigned k = 0; k < 8; ++k) std::memset(img + 32 + 16 * k + 10, 0, 6);
     c.write_bytes_la(la, img, image_size(c), false);
@@ -43,10 +54,11 @@ void fxrstor(Cpu& c, const Insn& i) {
     alignas(16) uint8_t img[512]{};
     c.read_bytes_la(la, img, image_size(c), Access::Read, false);
     const uint32_t mxcsr = x87::get32(img + 24);
-    if (mxcsr & ~sse::kMxcsrMask) c.raise(kGp, 0);   // reserved MXCSR bits (SDM Vol. 1 11.6.6)
+    if (mxcsr & ~sse::mxcsr_mask()) c.raise(kGp, 0);   // reserved MXCSR bits (SDM Vol. 1 11.6.6)
     FxsaveArea& f = c.fpu;
     f.fcw = x87::get16(img + 0);
     f.fsw = x87::get16(img + 2);
+    x87::update_pending(f);
     f.ftw = img[4];
     f.fop = static_cast<uint16_t>(x87::get16(img + 6) & 0x7ff);
     if (i.osize == 8) {
@@ -67,7 +79,7 @@ void fxrstor(Cpu& c, const Insn& i) {
 void ldmxcsr(Cpu& c, const Insn& i) {
     sse::check_sse(c);
     const uint32_t v = c.read<uint32_t>(i.seg, effective_address(c, i));
-    if (v & ~sse::kMxcsrMask) c.raise(kGp, 0);
+    if (v & ~sse::mxcsr_mask()) c.raise(kGp, 0);
     c.fpu.mxcsr = v;
 }
 

@@ -23,8 +23,9 @@ using VecOp = void (*)(Vec&, Vec);
 // MXCSR (SDM Vol. 1 10.2.3): flags 0-5, DAZ 6, masks 7-12, RC 13-14, FTZ 15.
 inline constexpr uint32_t kMxcsrFlags = 0x3f, kMxcsrMasks = 0x1f80;
 inline constexpr uint32_t kMxcsrPrecompute = 0x07;   ///< IE DE ZE: detected before computing
-/// MXCSR bits this engine supports (FXSAVE's MXCSR_MASK, SDM Vol. 1 11.6.6): everything but DAZ.
-inline constexpr uint32_t kMxcsrMask = 0xffbf;
+/// MXCSR bits this engine supports (FXSAVE's MXCSR_MASK, SDM Vol. 1 11.6.6): the host's, since
+/// operations run under the guest's MXCSR on the host (0xffbf, no DAZ, if the host reports 0).
+uint32_t mxcsr_mask();   // fxsave.cpp
 
 /// #UD/#NM rules for SSE instructions (SDM Vol. 3A 13.2 table 13-?, Vol. 2 "SIMD exceptions").
 inline void check_sse(Cpu& c) {

@@ -62,6 +62,13 @@ inline void put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
 inline uint16_t get16(const uint8_t* p) { uint16_t v; std::memcpy(&v, p, 2); return v; }
 inline uint32_t get32(const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
 
+/// FSW.ES (and B, which mirrors it) after loading a status/control word: set when a flagged
+/// exception is unmasked (SDM Vol. 1 8.1.3.1), as FXRSTOR/FRSTOR/FLDENV do on hardware.
+inline void update_pending(FxsaveArea& f) {
+    const bool pending = f.fsw & ~f.fcw & kFswExceptions;
+    f.fsw = static_cast<uint16_t>((f.fsw & ~(kFswEs | kFswB)) | (pending ? kFswEs | kFswB : 0));
+}
+
 /// Writes the FPU environment (14 bytes for a 16-bit operand size, else 28), protected-mode
 /// layout (SDM Vol. 1 figures 8-9, 8-10). FCS/FDS are stored as 0 (CPUID.7:EBX[13]).
 inline void store_env(const FxsaveArea& f, uint8_t* out, bool env16) {
@@ -75,9 +82,9 @@ inline void store_env(const FxsaveArea& f, uint8_t* out, bool env16) {
         return;
     }
     std::memset(out, 0, kEnv32Size);
-    put16(out + 0, f.fcw);
-    put16(out + 4, f.fsw);
-    put16(out + 8, full_tag_word(f));
+    put32(out + 0, 0xffff0000u | f.fcw);   // reserved upper halves read as 1s on hardware
+    put32(out + 4, 0xffff0000u | f.fsw);
+    put32(out + 8, 0xffff0000u | full_tag_word(f));
     put32(out + 12, static_cast<uint32_t>(f.fip));
     put32(out + 16, static_cast<uint32_t>((f.fop & 0x7ffu) << 16));
     put32(out + 20, static_cast<uint32_t>(f.fdp));

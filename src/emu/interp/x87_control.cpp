@@ -59,6 +59,7 @@ void fldenv(Cpu& c, const Insn& i) {
     const uint16_t loaded = c.fpu.fsw;
     c.fpu.fsw = fsw;
     x87::set_fsw_keep_registers(c.fpu, loaded);   // the registers stay, TOP may move
+    x87::update_pending(c.fpu);
 }
 
 void fnsave(Cpu& c, const Insn& i) {
@@ -79,6 +80,7 @@ void frstor(Cpu& c, const Insn& i) {
     const uint64_t la = c.linear(i.seg, effective_address(c, i), env + 80, Access::Read);
     c.read_bytes_la(la, img, env + 80, Access::Read, false);
     x87::load_env(c.fpu, img, env16(i));
+    x87::update_pending(c.fpu);
     for (unsigned k = 0; k < 8; ++k) {
         std::memcpy(c.fpu.st[k], img + env + 10 * k, 10);
         std::memset(c.fpu.st[k] + 10, 0, 6);
