@@ -42,7 +42,7 @@ enum Vector : uint8_t {
 };
 
 // MSR numbers (SDM Vol. 4 table 2-2); IA32_APIC_BASE is in irqchip/cpu_interrupts.h.
-inline constexpr uint32_t kMsrTsc = 0x10, kMsrMtrrCap = 0xfe,
+inline constexpr uint32_t kMsrTsc = 0x10, kMsrTscAdjust = 0x3b, kMsrMtrrCap = 0xfe,
                           kMsrSysenterCs = 0x174, kMsrSysenterEsp = 0x175, kMsrSysenterEip = 0x176,
                           kMsrMiscEnable = 0x1a0, kMsrPat = 0x277, kMsrMtrrDefType = 0x2ff,
                           kMsrEfer = 0xc0000080, kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082,

@@ -40,6 +40,10 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
             break;
         case 7:
             if (sub == 0) out[1] = host_has_bmi1() ? (1u << 3) : 0;   // BMI1 (TZCNT)
+            // IA32_TSC_ADJUST (bit 1): with the invariant TSC it lets Linux trust the TSC without a
+            // clocksource watchdog, which would compare it with jiffies and lose (ticks coalesce
+            // while an interpreted guest runs long with interrupts off).
+            if (sub == 0) out[1] |= 1u << 1;
             break;
         case 0xb:
         case 4:
