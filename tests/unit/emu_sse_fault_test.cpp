@@ -116,12 +116,12 @@ TEST(EmuSseFault, LdmxcsrStmxcsr) {
     }
 }
 
-TEST(EmuSseFault, MmxFormsAreUndefined) {
-    // No MMX in this engine (CPUID.1:EDX.MMX clear): the MMX encodings of shared mnemonics #UD.
+TEST(EmuSseFault, UnimplementedExtensionsAreUndefined) {
+    // SSE4.1 and AVX are not implemented (nor reported by CPUID): #UD, never a wrong result.
     const FpState in = base_state();
-    expect_fault(run([](G& g) { g.paddb(mm1, mm2); }, in), kUd, in);
-    expect_fault(run([](G& g) { g.movd(mm1, eax); }, in), kUd, in);
-    expect_fault(run([](G& g) { g.pshufb(mm1, mm2); }, in), kUd, in);
+    expect_fault(run([](G& g) { g.pminsb(xmm1, xmm2); }, in), kUd, in);
+    expect_fault(run([](G& g) { g.ptest(xmm1, xmm2); }, in), kUd, in);
+    expect_fault(run([](G& g) { g.vaddps(xmm1, xmm2, xmm3); }, in), kUd, in);
 }
 
 TEST(EmuSseFault, PageFaultOnStoreLeavesNoTrace) {

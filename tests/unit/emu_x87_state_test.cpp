@@ -1,5 +1,7 @@
 // FPU/SSE state instructions: FXSAVE/FXRSTOR (layout of SDM Vol. 1 table 10-2, checked field by
 // field and against this host's FXSAVE), FNSTENV/FLDENV, FNSAVE/FRSTOR, and the #NM/#MF/#GP rules.
+#include <cpuid.h>
+
 #include "emu_fp_harness.h"
 #include "emu/interp/sse_common.h"
 #include "emu/interp/x87_common.h"
@@ -188,6 +190,29 @@ TEST(EmuX87State, DeviceNotAvailableAndPendingExceptions) {
     r = run([](G& g) { g.fadd(st0, st1); g.fwait(); }, inv);
     ASSERT_TRUE(r.faulted);
     EXPECT_EQ(r.vector, kMf);
+}
+
+}  // namespace
+}  // namespace popek::emu::test
+
+namespace popek::emu::test {
+namespace {
+
+TEST(EmuFpCpuid, ReportsExactlyTheImplementedFpFeatures) {
+    FpState in;
+    GuestRun r = machine().run(assemble([](Xbyak::CodeGenerator& g) {
+        g.mov(Xbyak::util::eax, 1);
+        g.cpuid();
+    }), in);
+    ASSERT_FALSE(r.faulted);
+    const uint64_t edx = r.out.gpr[hv::RDX], ecx = r.out.gpr[hv::RCX];
+    for (unsigned bit : {0u, 23u, 24u, 25u, 26u}) EXPECT_TRUE(edx & (1u << bit)) << "EDX bit " << bit;   // FPU MMX FXSR SSE SSE2
+    unsigned a, b, host_ecx, d;
+    ASSERT_TRUE(__get_cpuid(1, &a, &b, &host_ecx, &d));
+    EXPECT_EQ(ecx & 1, host_ecx & 1);                      // SSE3 when the host can run it
+    EXPECT_EQ(ecx & (1u << 9), host_ecx & (1u << 9));      // SSSE3
+    for (unsigned bit : {3u, 12u, 19u, 20u, 26u, 27u, 28u, 29u})   // MONITOR FMA SSE4.1 SSE4.2 XSAVE OSXSAVE AVX F16C
+        EXPECT_FALSE(ecx & (1u << bit)) << "ECX bit " << bit;
 }
 
 }  // namespace

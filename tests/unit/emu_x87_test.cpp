@@ -15,46 +15,6 @@ GuestMachine& machine() {
     return m;
 }
 
-void put80(uint8_t* dst, uint64_t mant, uint16_t se) {
-    std::memcpy(dst, &mant, 8);
-    std::memcpy(dst + 8, &se, 2);
-}
-
-void random_x87_value(std::mt19937_64& rng, uint8_t* dst) {
-    switch (rng() % 14) {
-        case 0: put80(dst, 0, rng() % 2 ? 0x8000 : 0); break;                                   // +-0
-        case 1: put80(dst, 1ULL << 63, static_cast<uint16_t>(0x7fff | (rng() % 2) << 15)); break;  // +-inf
-        case 2: put80(dst, 3ULL << 62, 0x7fff); break;                                           // QNaN
-        case 3: put80(dst, (1ULL << 63) | 1, 0x7fff); break;                                     // SNaN
-        case 4: put80(dst, rng() >> 1, rng() % 2 ? 0x8000 : 0); break;                           // denormal
-        case 5: put80(dst, (1ULL << 63) | (rng() >> 1), static_cast<uint16_t>(0x7ffe - rng() % 4)); break;  // huge
-        case 6: put80(dst, (1ULL << 63) | (rng() >> 1), static_cast<uint16_t>(1 + rng() % 4)); break;       // tiny
-        case 7: put80(dst, (1ULL << 63), 0x3fff); break;                                         // 1.0
-        default: {   // ordinary values around 1, some integral
-            long double v = static_cast<long double>(static_cast<int64_t>(rng() % 200000) - 100000) /
-                            (rng() % 2 ? 1.0L : static_cast<long double>(1 + rng() % 1000));
-            std::memcpy(dst, &v, 10);
-            break;
-        }
-    }
-}
-
-/// A random x87 stack. Mostly all exceptions masked; sometimes some unmasked.
-FpState random_x87_state(std::mt19937_64& rng) {
-    FpState s = random_state(rng);
-    const unsigned top = static_cast<unsigned>(rng() % 8), depth = static_cast<unsigned>(rng() % 9);
-    const uint16_t pc[] = {0x000, 0x200, 0x300, 0x300};
-    s.fx.fcw = static_cast<uint16_t>(0x47f & ~0x300u) | pc[rng() % 4] | static_cast<uint16_t>((rng() % 4) << 10);
-    if (rng() % 6 == 0) s.fx.fcw = static_cast<uint16_t>(s.fx.fcw & ~(rng() & 0x3f));
-    s.fx.fsw = static_cast<uint16_t>((top << 11) | (rng() & (x87::kFswC0 | x87::kFswC1 | x87::kFswC2 | x87::kFswC3)));
-    s.fx.ftw = 0;
-    for (unsigned k = 0; k < 8; ++k) {
-        random_x87_value(rng, s.fx.st[k]);
-        if (k < depth) s.fx.ftw = static_cast<uint8_t>(s.fx.ftw | (1u << ((top + k) & 7)));
-    }
-    return s;
-}
-
 struct Case {
     const char* name;
     Emit emit;

@@ -24,6 +24,7 @@ const HandlerTable& handler_table() {
         register_fxsave(t);
         register_x87_control(t);
         register_x87_exec(t);
+        register_mmx(t);
         return t;
     }();
     return table;

@@ -26,6 +26,7 @@ void register_sse_convert(HandlerTable& t); // sse_convert.cpp: CVT*
 void register_fxsave(HandlerTable& t);      // fxsave.cpp: FXSAVE/FXRSTOR, LDMXCSR/STMXCSR
 void register_x87_control(HandlerTable& t); // x87_control.cpp: FNINIT FLDCW FNSTSW FNSAVE ...
 void register_x87_exec(HandlerTable& t);    // x87_exec.cpp: x87 arithmetic, loads, stores
+void register_mmx(HandlerTable& t);         // mmx.cpp: MMX forms (last: wraps the XMM selectors)
 
 /// CPUID features the host must have because the engine runs them on the host (POPCNT, LZCNT..).
 bool host_has_popcnt();

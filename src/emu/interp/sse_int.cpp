@@ -3,6 +3,7 @@
 /// shifts by XMM count or immediate, PSLLDQ/PSRLDQ, PSHUFD/PSHUFLW/PSHUFHW; SSSE3 PSHUFB, PHADD*,
 /// PHSUB*, PMADDUBSW, PMULHRSW, PSIGN*, PABS*, PALIGNR. Each runs as the host instruction.
 #include "emu/interp/sse_common.h"
+#include "emu/interp/sse_int_ops.h"
 
 namespace popek::emu {
 namespace {
@@ -11,31 +12,9 @@ using sse::Vec;
 
 #define POPEK_VEC_OP(name, insn) \
     void name(Vec& d, Vec s) { asm(insn " %1, %0" : "+x"(d) : "x"(s)); }
-#define POPEK_INT_OPS(X)                                                                           \
-    X(PADDB, "paddb") X(PADDW, "paddw") X(PADDD, "paddd") X(PADDQ, "paddq")                          \
-    X(PADDSB, "paddsb") X(PADDSW, "paddsw") X(PADDUSB, "paddusb") X(PADDUSW, "paddusw")              \
-    X(PSUBB, "psubb") X(PSUBW, "psubw") X(PSUBD, "psubd") X(PSUBQ, "psubq")                          \
-    X(PSUBSB, "psubsb") X(PSUBSW, "psubsw") X(PSUBUSB, "psubusb") X(PSUBUSW, "psubusw")              \
-    X(PMULLW, "pmullw") X(PMULHW, "pmulhw") X(PMULHUW, "pmulhuw") X(PMULUDQ, "pmuludq")              \
-    X(PMADDWD, "pmaddwd") X(PAVGB, "pavgb") X(PAVGW, "pavgw") X(PSADBW, "psadbw")                    \
-    X(PMINUB, "pminub") X(PMAXUB, "pmaxub") X(PMINSW, "pminsw") X(PMAXSW, "pmaxsw")                  \
-    X(PCMPEQB, "pcmpeqb") X(PCMPEQW, "pcmpeqw") X(PCMPEQD, "pcmpeqd")                                \
-    X(PCMPGTB, "pcmpgtb") X(PCMPGTW, "pcmpgtw") X(PCMPGTD, "pcmpgtd")                                \
-    X(PAND, "pand") X(PANDN, "pandn") X(POR, "por") X(PXOR, "pxor")                                  \
-    X(PUNPCKLBW, "punpcklbw") X(PUNPCKLWD, "punpcklwd") X(PUNPCKLDQ, "punpckldq")                    \
-    X(PUNPCKLQDQ, "punpcklqdq") X(PUNPCKHBW, "punpckhbw") X(PUNPCKHWD, "punpckhwd")                  \
-    X(PUNPCKHDQ, "punpckhdq") X(PUNPCKHQDQ, "punpckhqdq")                                            \
-    X(PACKSSWB, "packsswb") X(PACKSSDW, "packssdw") X(PACKUSWB, "packuswb")                          \
-    X(PSHUFB, "pshufb") X(PHADDW, "phaddw") X(PHADDD, "phaddd") X(PHADDSW, "phaddsw")                \
-    X(PHSUBW, "phsubw") X(PHSUBD, "phsubd") X(PHSUBSW, "phsubsw") X(PMADDUBSW, "pmaddubsw")          \
-    X(PMULHRSW, "pmulhrsw") X(PSIGNB, "psignb") X(PSIGNW, "psignw") X(PSIGND, "psignd")              \
-    X(PABSB, "pabsb") X(PABSW, "pabsw") X(PABSD, "pabsd")
-#define POPEK_SHIFT_OPS(X)                                                                         \
-    X(PSLLW, "psllw") X(PSLLD, "pslld") X(PSLLQ, "psllq") X(PSRLW, "psrlw") X(PSRLD, "psrld")        \
-    X(PSRLQ, "psrlq") X(PSRAW, "psraw") X(PSRAD, "psrad")
-
 #define X(m, insn) POPEK_VEC_OP(op_##m, insn)
 POPEK_INT_OPS(X)
+POPEK_INT_OPS_XMM_ONLY(X)
 POPEK_SHIFT_OPS(X)
 #undef X
 
@@ -118,6 +97,7 @@ void register_sse_int(HandlerTable& t) {
     g_binary.h[ZYDIS_MNEMONIC_##m] = sse::binary<op_##m, false>;     \
     t.add(ZYDIS_MNEMONIC_##m, select_binary);
     POPEK_INT_OPS(X)
+    POPEK_INT_OPS_XMM_ONLY(X)
 #undef X
 #define X(m, insn)                                                      \
     g_binary.h[ZYDIS_MNEMONIC_##m] = sse::binary<op_##m, false>;     \
