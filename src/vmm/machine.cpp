@@ -104,7 +104,8 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     auto board = TRY(Board::create(*vm, mem, pio, mmio, life, serial_out, opt));
     // ACPI tables for PC kernels (docs/ARCHITECTURE.md "ACPI"); own-ABI guests get none.
     if (boot.format != loader::KernelFormat::Elf64)
-        TRY_VOID(acpi::write_acpi_tables(mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, {}}));
+        TRY_VOID(acpi::write_acpi_tables(
+            mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, {}, /*irq0_to_gsi2=*/opt.accel != hv::Accel::Kvm}));
 
     std::vector<std::unique_ptr<hv::Vcpu>> vcpus;
     for (int i = 0; i < opt.cpus; ++i) {
