@@ -63,9 +63,10 @@ void load_policy() {
 }  // namespace
 
 extern "C" [[noreturn]] void kernel_main(uint64_t start_info_phys) {
+    // Global constructors first: the drivers' own fields (g_console's port) are set there.
+    for (auto* ctor = __init_array_start; ctor != __init_array_end; ++ctor) (*ctor)();
     g_console.init();
     Console::set_active(&g_console);
-    for (auto* ctor = __init_array_start; ctor != __init_array_end; ++ctor) (*ctor)();
     kprintf("popek-os 0.1 (phase 1: COM1 console, LAPIC timer, built-in files)\n");
     cpu_init(g_boot_cpu, 0);
     BootInfo boot = boot_info_init(start_info_phys);

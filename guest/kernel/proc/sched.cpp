@@ -1,6 +1,7 @@
 #include "proc/sched.h"
 
 #include "arch/cpu.h"
+#include "arch/trap_frame.h"
 #include "arch/x86.h"
 #include "common/string.h"
 #include "lib/kprint.h"
@@ -130,7 +131,9 @@ Thread* thread_create(const char* name, void (*entry)(void*), void* arg, Process
     copy_string(t->name, sizeof t->name, name);
     init_fpu_area(t->fpu);
     // Initial frame for switch_context: rbx rbp r12 r13 r14 r15 popped, then ret to the trampoline.
-    auto* sp = reinterpret_cast<uint64_t*>(t->stack_top);
+    // The top of the stack is kept for the ring-3 TrapFrame that enter_user builds (syscalls and
+    // interrupts from ring 3 put theirs at the same place), so the first frames run below it.
+    auto* sp = reinterpret_cast<uint64_t*>(t->stack_top - sizeof(TrapFrame));
     *--sp = 0;                                            // alignment: rsp % 16 == 8 at entry
     *--sp = reinterpret_cast<uint64_t>(&thread_trampoline);
     *--sp = 0;                                            // rbx
