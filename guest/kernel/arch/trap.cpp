@@ -6,6 +6,9 @@
 #include "proc/process.h"
 #include "proc/sched.h"
 
+extern "C" void syscall_entry();
+extern "C" void syscall_dispatch(pos::TrapFrame* frame);
+
 namespace pos {
 namespace {
 
@@ -30,7 +33,26 @@ const char* exception_name(uint64_t v) {
     panic("unrecoverable fault in the kernel");
 }
 
-void user_fault(const TrapFrame& f) {
+/// On this project's KVM host (PVM) a ring-3 SYSCALL reaches LSTAR without leaving ring 3, so
+/// the first kernel instruction faults with a user-mode page fault. That fault carries exactly the
+/// state SYSCALL defines (rcx = return rip, r11 = rflags, rax = number), so the call is served
+/// here and returns through IRETQ: the ABI stays the same on every engine.
+bool serve_faulted_syscall(TrapFrame& f) {
+    if (f.vector != 14 || f.rip != reinterpret_cast<uint64_t>(&syscall_entry)) return false;
+    static bool reported = false;
+    if (!reported) {
+        reported = true;
+        kprintf("popek-os: SYSCALL arrives in ring 3 on this CPU; serving system calls from the fault\n");
+    }
+    f.rip = f.rcx;
+    // As SYSRET would: flags from r11, but never IOPL, NT or VM from user space; IF on.
+    f.rflags = (f.r11 & 0x240dd5) | 0x202;
+    syscall_dispatch(&f);
+    return true;
+}
+
+void user_fault(TrapFrame& f) {
+    if (serve_faulted_syscall(f)) return;
     Process* p = current_process();
     if (p == nullptr) kernel_fault(f);
     if (f.vector == 14)

@@ -18,7 +18,8 @@ void UartConsole::init() {
     x86::outb(static_cast<uint16_t>(m_base + kData), 1);
     x86::outb(static_cast<uint16_t>(m_base + kIer), 0);
     x86::outb(static_cast<uint16_t>(m_base + kLcr), 0x03);   // 8N1
-    x86::outb(static_cast<uint16_t>(m_base + kFcr), 0x07);   // FIFOs on and cleared
+    // FIFOs on, transmit FIFO cleared; the receive FIFO keeps what arrived before boot.
+    x86::outb(static_cast<uint16_t>(m_base + kFcr), 0x05);
     x86::outb(static_cast<uint16_t>(m_base + kMcr), kMcrDtrRtsOut2);
     x86::outb(static_cast<uint16_t>(m_base + kIer), kIerRxData);
 }
