@@ -51,6 +51,13 @@ public:
     /// Drives interrupt line `gsi` of the VM's interrupt controllers (IOAPIC pin / PIC line).
     /// Callable from any thread.
     virtual Result<void> set_irq_line(uint32_t gsi, bool level) = 0;
+    /// Delivers `vector` to vCPU `vcpu`'s local APIC as a fixed, edge-triggered interrupt (what an
+    /// MSI does). Used for the Xen event-channel upcall (HVM callback vector). Callable from any thread.
+    virtual Result<void> inject_vector(int vcpu, uint8_t vector) {
+        (void)vcpu;
+        (void)vector;
+        return fail("this engine cannot inject interrupt vectors");
+    }
 };
 
 struct VmConfig {

@@ -1,11 +1,39 @@
 #include "loader/loader.h"
 
-namespace popek::loader {
+#include "loader/bzimage.h"
+#include "loader/elf.h"
+#include "loader/own_guest.h"
+#include "loader/placement.h"
+#include "loader/pvh.h"
 
-Result<BootSetup> load_kernel(const memory::GuestMemory&, const LoadRequest&) {
-    return fail("loader: not implemented yet");
+namespace popek::loader {
+namespace {
+
+Result<BootSetup> load_elf(const memory::GuestMemory& mem, const LoadRequest& request) {
+    ElfFile elf = TRY(ElfFile::parse(request.kernel));
+    Placement placement(mem);
+    if (auto entry = TRY(pvh_entry(elf))) return load_pvh(elf, *entry, request.kernel, request, placement);
+    if (!elf.is_64) return fail("32-bit ELF without a Xen PVH entry note: popek cannot boot it");
+    return load_own_guest(elf, request.kernel, request, placement);
 }
-hv::CpuState ap_entry_state(const BootSetup& setup, int, int) { return setup.bsp; }
+
+}  // namespace
+
+Result<BootSetup> load_kernel(const memory::GuestMemory& mem, const LoadRequest& request) {
+    if (request.vcpus < 1) return fail("{} vCPUs requested", request.vcpus);
+    if (is_elf(request.kernel)) return load_elf(mem, request);
+    if (is_bzimage(request.kernel)) {
+        Placement placement(mem);
+        return load_bzimage(request.kernel, request, placement);
+    }
+    return fail("not an ELF or bzImage ({} bytes, no ELF magic, no \"HdrS\" at 0x202)", request.kernel.size());
+}
+
+hv::CpuState ap_entry_state(const BootSetup& setup, int index, int count) {
+    if (setup.ap_start != ApStart::AtEntry) return setup.bsp;
+    return own_guest_vcpu_state(setup.bsp, index, count);
+}
+
 std::string_view format_name(KernelFormat f) {
     switch (f) {
         case KernelFormat::Pvh: return "pvh";

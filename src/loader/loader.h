@@ -24,6 +24,7 @@ struct LoadRequest {
     std::span<const uint8_t> initrd;   ///< empty: none
     std::string cmdline;
     int vcpus = 1;
+    uint64_t rsdp_addr = 0;            ///< ACPI RSDP handed to the kernel (0: no ACPI tables)
 };
 
 struct BootSetup {
@@ -37,6 +38,7 @@ struct BootSetup {
 Result<BootSetup> load_kernel(const memory::GuestMemory& mem, const LoadRequest& request);
 
 /// State of vCPU `index` for ApStart::AtEntry (rdi = index, rsi = count, own stack).
+/// For other setups it returns the BSP state unchanged.
 hv::CpuState ap_entry_state(const BootSetup& setup, int index, int count);
 
 std::string_view format_name(KernelFormat f);

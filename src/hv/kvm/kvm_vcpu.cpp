@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "hv/kvm/kvm_abi.h"
+#include "hv/xen/xen_personality.h"
 
 namespace popek::hv::kvm {
 namespace {
@@ -52,7 +53,8 @@ kvm_segment to_kvm(const Segment& s) {
 }  // namespace
 
 Result<std::unique_ptr<KvmVcpu>> KvmVcpu::create(const std::shared_ptr<const KvmSystem>& sys, int vm_fd,
-                                                 int index, const VmConfig& config, bool irqchip) {
+                                                 int index, const VmConfig& config, bool irqchip,
+                                                 const memory::GuestMemory* mem) {
     install_kick_handler();
     int fd = ::ioctl(vm_fd, KVM_CREATE_VCPU, static_cast<unsigned long>(index));
     if (fd < 0) return fail_errno("KVM_CREATE_VCPU {}", index);
@@ -60,12 +62,27 @@ Result<std::unique_ptr<KvmVcpu>> KvmVcpu::create(const std::shared_ptr<const Kvm
     void* run = ::mmap(nullptr, sys->run_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (run == MAP_FAILED) return fail_errno("mmap kvm_run of vCPU {}", index);
     std::unique_ptr<KvmVcpu> vcpu(new KvmVcpu(index, std::move(vfd), UniqueMapping(run, sys->run_mmap_size), irqchip));
+    vcpu->m_xen = config.xen;
+    vcpu->m_mem = mem;
     TRY_VOID(vcpu->set_cpuid(sys->supported_cpuid, config));
     return vcpu;
 }
 
 Result<void> KvmVcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& supported, const VmConfig& config) {
     std::vector<kvm_cpuid_entry2> entries = supported;
+    if (config.xen) {
+        // The Xen leaves replace KVM's own paravirt leaves at 0x40000000 (a guest that finds
+        // "XenVMMXenVMM" there must not also believe it runs on KVM).
+        std::erase_if(entries, [](const kvm_cpuid_entry2& e) { return (e.function & 0xffffff00u) == xen::kCpuidBase; });
+        int khz = ::ioctl(m_fd.get(), KVM_GET_TSC_KHZ, 0);
+        for (const auto& l : xen::cpuid_leaves(m_index, khz > 0 ? static_cast<uint32_t>(khz) : 0)) {
+            kvm_cpuid_entry2 e{};
+            e.function = l.function;
+            e.index = l.index;
+            e.eax = l.eax; e.ebx = l.ebx; e.ecx = l.ecx; e.edx = l.edx;
+            entries.push_back(e);
+        }
+    }
     for (auto& e : entries) {
         if (e.function == 1) {
             // Initial APIC ID (SDM Vol. 2A CPUID leaf 01H, EBX[31:24]) and logical count.
@@ -94,6 +111,7 @@ Result<VcpuExit> KvmVcpu::run() {
         m_thread.store(::pthread_self());
         m_thread_known.store(true);
     }
+    if (m_hypercall_pending) TRY_VOID(finish_hypercall());
     for (;;) {
         if (m_stop.load()) return Shutdown{Shutdown::Stopped};
         if (::ioctl(m_fd.get(), KVM_RUN, 0) != 0) {
@@ -104,6 +122,9 @@ Result<VcpuExit> KvmVcpu::run() {
         switch (m_run->exit_reason) {
             case KVM_EXIT_IO: {
                 ++m_stats.exits;
+                if (m_xen) {
+                    if (auto e = xen_exit()) return *e;
+                }
                 std::span<uint8_t> data(base + m_run->io.data_offset, size_t{m_run->io.size} * m_run->io.count);
                 if (m_run->io.direction == KVM_EXIT_IO_OUT) return PioOut{m_run->io.port, m_run->io.size, data};
                 return PioIn{m_run->io.port, m_run->io.size, data};
@@ -115,6 +136,11 @@ Result<VcpuExit> KvmVcpu::run() {
                 if (m_run->mmio.is_write) return MmioWrite{m_run->mmio.phys_addr, data};
                 return MmioRead{m_run->mmio.phys_addr, data};
             }
+            case KVM_EXIT_X86_RDMSR:
+            case KVM_EXIT_X86_WRMSR:
+                ++m_stats.exits;
+                handle_xen_msr();
+                continue;
             case KVM_EXIT_HLT: return Halt{};
             case KVM_EXIT_SHUTDOWN: return Shutdown{Shutdown::TripleFault};
             case KVM_EXIT_INTR: continue;
@@ -128,6 +154,40 @@ Result<VcpuExit> KvmVcpu::run() {
                 return InternalError{fmt::format("unhandled KVM exit reason {}", m_run->exit_reason)};
         }
     }
+}
+
+std::optional<VcpuExit> KvmVcpu::xen_exit() {
+    const auto& io = m_run->io;
+    if (io.port != xen::kHypercallPort || io.direction != KVM_EXIT_IO_OUT || io.size != 4 || io.count != 1)
+        return std::nullopt;
+    uint32_t nr = 0;
+    std::memcpy(&nr, reinterpret_cast<uint8_t*>(m_run) + io.data_offset, 4);
+    auto st = get_state();
+    if (!st) return InternalError{"hypercall: " + st.error().message};
+    m_hypercall_pending = true;
+    m_hypercall_result = 0;
+    return xen::hypercall_from_state(nr, *st, &m_hypercall_result);
+}
+
+Result<void> KvmVcpu::finish_hypercall() {
+    m_hypercall_pending = false;
+    kvm_regs r{};
+    if (::ioctl(m_fd.get(), KVM_GET_REGS, &r) != 0) return fail_errno("KVM_GET_REGS");
+    r.rax = m_hypercall_result;
+    if (::ioctl(m_fd.get(), KVM_SET_REGS, &r) != 0) return fail_errno("KVM_SET_REGS");
+    return {};
+}
+
+void KvmVcpu::handle_xen_msr() {
+    auto& msr = m_run->msr;
+    msr.error = 1;  // #GP unless it is the one MSR popek owns
+    if (msr.index != xen::kHypercallPageMsr) return;
+    if (m_run->exit_reason == KVM_EXIT_X86_RDMSR) {
+        msr.data = 0;
+        msr.error = 0;
+        return;
+    }
+    if (m_mem != nullptr && xen::install_hypercall_page(*m_mem, msr.data)) msr.error = 0;
 }
 
 Result<CpuState> KvmVcpu::get_state() {

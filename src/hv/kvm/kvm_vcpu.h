@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "hv/hypervisor.h"
 #include "hv/kvm/kvm_vm.h"
@@ -14,7 +15,8 @@ namespace popek::hv::kvm {
 class KvmVcpu final : public Vcpu {
 public:
     static Result<std::unique_ptr<KvmVcpu>> create(const std::shared_ptr<const KvmSystem>& sys, int vm_fd,
-                                                   int index, const VmConfig& config, bool irqchip);
+                                                   int index, const VmConfig& config, bool irqchip,
+                                                   const memory::GuestMemory* mem);
     int index() const override { return m_index; }
     Result<VcpuExit> run() override;
     Result<CpuState> get_state() override;
@@ -27,6 +29,10 @@ private:
         : m_index(index), m_fd(std::move(fd)), m_run_map(std::move(run)),
           m_run(static_cast<kvm_run*>(m_run_map.get())), m_irqchip(irqchip) {}
     Result<void> set_cpuid(const std::vector<kvm_cpuid_entry2>& supported, const VmConfig& config);
+    /// Xen personality: the hypercall-page MSR and the stubs' OUT (hv/xen/xen_personality.h).
+    std::optional<VcpuExit> xen_exit();
+    Result<void> finish_hypercall();
+    void handle_xen_msr();
 
     int m_index;
     UniqueFd m_fd;
@@ -37,6 +43,10 @@ private:
     std::atomic<pthread_t> m_thread{};
     std::atomic<bool> m_thread_known{false};
     VcpuStats m_stats;
+    bool m_xen = false;
+    const memory::GuestMemory* m_mem = nullptr;
+    bool m_hypercall_pending = false;
+    uint64_t m_hypercall_result = 0;
 };
 
 }  // namespace popek::hv::kvm

@@ -24,6 +24,7 @@ public:
     Result<void> set_memory(const memory::GuestMemory& mem) override;
     Result<std::unique_ptr<Vcpu>> create_vcpu(int index) override;
     Result<void> set_irq_line(uint32_t gsi, bool level) override;
+    Result<void> inject_vector(int vcpu, uint8_t vector) override;
 
 private:
     KvmVm(std::shared_ptr<const KvmSystem> sys, UniqueFd fd, VmConfig config)
@@ -31,7 +32,9 @@ private:
     std::shared_ptr<const KvmSystem> m_sys;
     UniqueFd m_fd;
     VmConfig m_config;
+    Result<void> enable_xen_msr_exits();
     bool m_irqchip = false;
+    const memory::GuestMemory* m_mem = nullptr;
 };
 
 }  // namespace popek::hv::kvm

@@ -1,0 +1,56 @@
+#include "hv/xen/xen_personality.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace popek::hv::xen {
+namespace {
+
+// "XenVMMXenVMM" (arch-x86/cpuid.h XEN_CPUID_SIGNATURE_*).
+constexpr uint32_t kSigEbx = 0x566e6558, kSigEcx = 0x65584d4d, kSigEdx = 0x4d4d566e;
+constexpr uint32_t kHvmVcpuIdPresent = 1u << 3;  // XEN_HVM_CPUID_VCPU_ID_PRESENT
+constexpr uint32_t kHvmDomidPresent = 1u << 4;   // XEN_HVM_CPUID_DOMID_PRESENT
+constexpr uint32_t kGuestDomid = 1;              // the guest is domain 1; popek plays domain 0
+
+}  // namespace
+
+std::vector<CpuidLeaf> cpuid_leaves(int vcpu, uint32_t tsc_khz) {
+    const uint32_t id = static_cast<uint32_t>(vcpu);
+    return {
+        {kCpuidBase + 0, 0, kCpuidBase + 4, kSigEbx, kSigEcx, kSigEdx},
+        {kCpuidBase + 1, 0, (kXenMajor << 16) | kXenMinor, 0, 0, 0},
+        {kCpuidBase + 2, 0, 1, kHypercallPageMsr, 0, 0},
+        // TSC leaf, sub-leaf 0: not emulated, reliable host TSC; ECX = guest TSC kHz.
+        {kCpuidBase + 3, 0, 1u << 1, 0, tsc_khz, 0},
+        {kCpuidBase + 4, 0, kHvmVcpuIdPresent | kHvmDomidPresent, id, kGuestDomid, 0},
+    };
+}
+
+void fill_hypercall_page(std::span<uint8_t, kPageSize> page) {
+    std::fill(page.begin(), page.end(), uint8_t{0xcc});
+    for (uint32_t nr = 0; nr < kPageSize / kStubSize; ++nr) {
+        uint8_t* stub = page.data() + nr * kStubSize;
+        const std::array<uint8_t, 8> code = {
+            0xb8, static_cast<uint8_t>(nr), static_cast<uint8_t>(nr >> 8), 0, 0,  // mov $nr, %eax
+            0xe7, static_cast<uint8_t>(kHypercallPort),                         // out %eax, $port
+            0xc3,                                                               // ret
+        };
+        std::memcpy(stub, code.data(), code.size());
+    }
+}
+
+Result<void> install_hypercall_page(const memory::GuestMemory& mem, uint64_t msr_value) {
+    uint64_t page_index = msr_value & 0xfff;
+    uint64_t gpa = msr_value & ~uint64_t{0xfff};
+    if (page_index != 0) return fail("hypercall page index {} does not exist (only page 0)", page_index);
+    auto slice = TRY(mem.slice(gpa, kPageSize));
+    fill_hypercall_page(std::span<uint8_t, kPageSize>(slice.data(), kPageSize));
+    return {};
+}
+
+Hypercall hypercall_from_state(uint32_t nr, const CpuState& s, uint64_t* result) {
+    return Hypercall{nr, {s.gpr[RDI], s.gpr[RSI], s.gpr[RDX], s.gpr[R10], s.gpr[R8]}, result};
+}
+
+}  // namespace popek::hv::xen

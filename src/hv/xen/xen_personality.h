@@ -1,0 +1,51 @@
+#pragma once
+/// The Xen personality every engine shows a `--xen` guest: the CPUID leaves at 0x40000000
+/// (/usr/include/xen/arch-x86/cpuid.h), the hypercall-page MSR, and the page's stubs.
+///
+/// How a hypercall reaches popek: the guest writes the hypercall page's guest-physical address to
+/// MSR 0x40000000 (CPUID 0x40000002 EBX); popek fills that page with 32-byte stubs, stub N being
+///     mov $N, %eax ; out %eax, $kHypercallPort ; ret
+/// Every engine turns a 4-byte OUT to kHypercallPort into a hv::Hypercall exit with the Xen x86-64
+/// argument registers (rdi rsi rdx r10 r8), and puts the result in rax. On KVM this needs no Xen
+/// support in the host kernel (this project's host has KVM_CAP_XEN_HVM = 0): the OUT is an ordinary
+/// PIO exit and the MSR write reaches user space through KVM's MSR filter.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "hv/cpu_state.h"
+#include "hv/vcpu_exit.h"
+#include "memory/guest_memory.h"
+#include "util/result.h"
+
+namespace popek::hv::xen {
+
+inline constexpr uint32_t kCpuidBase = 0x40000000;
+inline constexpr uint32_t kHypercallPageMsr = 0x40000000;
+inline constexpr uint16_t kHypercallPort = 0xe5;  // unused on PC chipsets; imm8 form of OUT
+inline constexpr uint32_t kXenMajor = 4, kXenMinor = 17;
+inline constexpr size_t kStubSize = 32;
+inline constexpr size_t kPageSize = 4096;
+
+struct CpuidLeaf {
+    uint32_t function, index;
+    uint32_t eax, ebx, ecx, edx;
+};
+
+/// Leaves 0x40000000..0x40000004 as Xen 4.17 reports them for an HVM/PVH guest on vCPU `vcpu`
+/// (leaf 5 advertises the vCPU id; TSC leaf 4 reports `tsc_khz`).
+std::vector<CpuidLeaf> cpuid_leaves(int vcpu, uint32_t tsc_khz);
+
+/// Fills `page` with the hypercall stubs (the rest is INT3, so a call into the middle traps).
+void fill_hypercall_page(std::span<uint8_t, kPageSize> page);
+
+/// Handles a write to the hypercall-page MSR: the low 12 bits select the page (only page 0
+/// exists); writes the stubs at the given guest-physical page. Errors are the guest's fault and
+/// are answered with #GP by the engine.
+Result<void> install_hypercall_page(const memory::GuestMemory& mem, uint64_t msr_value);
+
+/// The Hypercall exit for a vCPU that executed a stub: nr from the OUT data, arguments from the
+/// registers. `result` is where the handler stores rax.
+Hypercall hypercall_from_state(uint32_t nr, const CpuState& state, uint64_t* result);
+
+}  // namespace popek::hv::xen

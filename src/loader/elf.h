@@ -1,0 +1,57 @@
+#pragma once
+/// ELF parsing for kernel images (System V gABI, "ELF Header", "Program Header", "Note Section").
+/// Both classes are accepted (PVH kernels may be ELF32), little-endian x86 only. Every offset and
+/// size is checked against the file and for overflow while parsing, so users of ElfFile can trust
+/// the ranges it returns.
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "util/result.h"
+
+namespace popek::loader {
+
+inline constexpr uint16_t kEmX86 = 3;       ///< EM_386
+inline constexpr uint16_t kEmX86_64 = 62;   ///< EM_X86_64
+inline constexpr uint32_t kPtLoad = 1;
+inline constexpr uint32_t kPtNote = 4;
+inline constexpr uint32_t kShtNote = 7;
+
+/// True when the image starts with the ELF magic.
+bool is_elf(std::span<const uint8_t> image);
+
+/// A program header, widened to 64 bits.
+struct ElfSegment {
+    uint32_t type = 0;
+    uint32_t flags = 0;
+    uint64_t offset = 0;
+    uint64_t vaddr = 0;
+    uint64_t paddr = 0;
+    uint64_t filesz = 0;
+    uint64_t memsz = 0;
+    uint64_t align = 0;
+};
+
+/// One note; name without its terminating NUL. `desc` points into the image.
+struct ElfNote {
+    std::string_view name;
+    uint32_t type = 0;
+    std::span<const uint8_t> desc;
+};
+
+struct ElfFile {
+    bool is_64 = false;
+    uint16_t machine = 0;
+    uint64_t entry = 0;
+    std::vector<ElfSegment> segments;   ///< every program header, in file order
+    std::vector<ElfNote> notes;         ///< from PT_NOTE segments, else from SHT_NOTE sections
+
+    /// Parses and validates `image`; the ElfFile refers into it (keep it alive).
+    static Result<ElfFile> parse(std::span<const uint8_t> image);
+
+    /// The first note with this owner name and type, or nullptr.
+    const ElfNote* find_note(std::string_view name, uint32_t type) const;
+};
+
+}  // namespace popek::loader
