@@ -7,25 +7,40 @@ namespace pos {
 namespace {
 
 constexpr uint32_t kPitHz = 1193182;
-constexpr uint32_t kCalibrationMs = 10;
+constexpr uint32_t kGatePitTicks = kPitHz / 25;   // measure over 40 ms
 
-/// Counts LAPIC timer ticks (divide by 1) during kCalibrationMs of PIT channel 2, or 0 when the
-/// PIT does not answer.
-uint64_t count_against_pit() {
+uint16_t read_pit2() {
+    x86::outb(0x43, 0x80);   // counter latch command, channel 2 (8254 datasheet, "Read-Back")
+    uint8_t lo = x86::inb(0x42);
+    return static_cast<uint16_t>(lo | x86::inb(0x42) << 8);
+}
+
+/// Reads the LAPIC count between two PIT reads and pairs it with their mean: port I/O is slow
+/// when emulated, and this keeps both clocks sampled at (nearly) the same instant.
+void sample(uint32_t& pit, uint32_t& apic) {
+    uint32_t a = read_pit2();
+    apic = lapic::read(lapic::kTimerCurrent);
+    uint32_t b = read_pit2();
+    pit = (a + b) / 2;
+}
+
+/// LAPIC timer frequency (divide by 1) measured against PIT channel 2 counting down from
+/// 0xffff, or 0 when there is no PIT.
+uint64_t measure_against_pit() {
     uint8_t gate = x86::inb(0x61);
     if (gate == 0xff) return 0;   // no port 0x61: no PIT
-    x86::outb(0x61, static_cast<uint8_t>((gate & ~0x02) | 0x01));   // speaker off, gate on
-    x86::outb(0x43, 0xb0);   // channel 2, lobyte/hibyte, mode 0 (interrupt on terminal count)
-    uint32_t count = kPitHz * kCalibrationMs / 1000;
-    x86::outb(0x42, static_cast<uint8_t>(count));
-    x86::outb(0x42, static_cast<uint8_t>(count >> 8));
-    // Restart the count by toggling the gate, then start the LAPIC timer from the top.
-    gate = x86::inb(0x61);
-    x86::outb(0x61, static_cast<uint8_t>(gate & ~0x01));
-    x86::outb(0x61, static_cast<uint8_t>(gate | 0x01));
+    x86::outb(0x61, static_cast<uint8_t>((gate & ~0x03)));   // speaker off, gate off
+    x86::outb(0x43, 0xb0);   // channel 2, lobyte/hibyte, mode 0
+    x86::outb(0x42, 0xff);
+    x86::outb(0x42, 0xff);
+    x86::outb(0x61, static_cast<uint8_t>((gate & ~0x02) | 0x01));   // gate on: counting starts
     lapic::write(lapic::kTimerInitial, 0xffffffff);
-    for (int spins = 0; spins < 1000000; ++spins) {
-        if ((x86::inb(0x61) & 0x20) != 0) return 0xffffffffu - lapic::read(lapic::kTimerCurrent);
+    uint32_t pit0, apic0, pit1 = 0, apic1 = 0;
+    sample(pit0, apic0);
+    for (int spins = 0; spins < 200000; ++spins) {
+        sample(pit1, apic1);
+        if (pit1 > pit0) return 0;                        // not counting down: no usable PIT
+        if (pit0 - pit1 >= kGatePitTicks) return uint64_t{apic0 - apic1} * kPitHz / (pit0 - pit1);
     }
     return 0;
 }
@@ -35,11 +50,11 @@ uint64_t count_against_pit() {
 uint64_t LapicTimer::calibrate() {
     lapic::write(lapic::kTimerDivide, 0xb);   // divide by 1
     lapic::write(lapic::kLvtTimer, 1u << 16);  // masked, one-shot
-    uint64_t ticks = count_against_pit();
+    uint64_t hz = measure_against_pit();
     lapic::write(lapic::kTimerInitial, 0);
-    if (ticks > 1000) {
+    if (hz > 1000000) {
         m_source = "lapic timer, calibrated against the PIT";
-        return ticks * 1000 / kCalibrationMs;
+        return hz;
     }
     auto leaf0 = x86::cpuid(0);
     if (leaf0.eax >= 0x15) {

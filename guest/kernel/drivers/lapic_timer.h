@@ -4,7 +4,7 @@
 namespace pos {
 
 /// Local APIC timer in periodic mode (SDM Vol. 3A 11.5.4). Its input clock is calibrated against
-/// PIT channel 2 (10 ms gate), else CPUID 0x15 (crystal) or 0x16 (bus MHz), else assumed 1 GHz
+/// PIT channel 2 (40 ms, latched reads), else CPUID 0x15 (crystal) or 0x16 (bus MHz), else assumed 1 GHz
 /// (KVM's in-kernel LAPIC).
 class LapicTimer final : public Timer {
 public:
