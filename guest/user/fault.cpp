@@ -15,8 +15,8 @@ int main(int argc, char** argv) {
     if (strcmp(kind, "gp") == 0) asm volatile("cli");
     if (strcmp(kind, "ud") == 0) asm volatile("ud2");
     if (strcmp(kind, "de") == 0) {
-        volatile int zero = 0;
-        return 1 / zero;
+        volatile int zero = 0, one = 1;   // 1/x alone compiles to a compare, not a division
+        return one / zero;
     }
     if (strcmp(kind, "sys") == 0) {
         // The kernel must refuse each of these with an error, not crash.

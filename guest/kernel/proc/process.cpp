@@ -44,7 +44,7 @@ bool build_user_stack(Process& p, const char* const* argv, int argc) {
     memcpy(page + (sp - top_page), ptrs, static_cast<size_t>(argc + 1) * 8);
     p.argv = sp;
     p.argc = argc;
-    p.user_rsp = sp - 8;   // as if `call`ed: rsp % 16 == 8 at the entry point (SysV ABI)
+    p.user_rsp = sp;   // 16-byte aligned at _start, as the SysV ABI process entry has it
     return true;
 }
 
