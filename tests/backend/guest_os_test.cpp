@@ -18,6 +18,7 @@
 #include <memory>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -35,7 +36,7 @@ public:
     ConsoleSession(const ConsoleSession&) = delete;
     ConsoleSession& operator=(const ConsoleSession&) = delete;
 
-    static std::unique_ptr<ConsoleSession> start(const std::string& accel) {
+    static std::unique_ptr<ConsoleSession> start(const std::string& accel, std::vector<std::string> extra = {}) {
         int in[2], out[2];
         if (::pipe2(in, O_CLOEXEC) != 0) return nullptr;
         if (::pipe2(out, O_CLOEXEC) != 0) return nullptr;
@@ -44,8 +45,10 @@ public:
             ::dup2(in[0], STDIN_FILENO);
             ::dup2(out[1], STDOUT_FILENO);
             ::dup2(out[1], STDERR_FILENO);
-            const char* argv[] = {POPEK_BINARY, "run", "--accel", accel.c_str(), "--kernel", POPEK_OS_ELF, nullptr};
-            ::execv(POPEK_BINARY, const_cast<char**>(argv));
+            std::vector<const char*> argv{POPEK_BINARY, "run", "--accel", accel.c_str(), "--kernel", POPEK_OS_ELF};
+            for (auto& e : extra) argv.push_back(e.c_str());
+            argv.push_back(nullptr);
+            ::execv(POPEK_BINARY, const_cast<char**>(argv.data()));
             ::_exit(127);
         }
         ::close(in[0]);
@@ -153,14 +156,20 @@ std::string policy_key(const std::string& user) {
     return {};
 }
 
+/// Skips the test when the engine cannot run on this host or in this build.
+#define SKIP_UNLESS_ENGINE_USABLE(name)                                                              \
+    do {                                                                                             \
+        auto accel_ = popek::hv::parse_accel(name);                                                  \
+        ASSERT_TRUE(accel_.has_value());                                                             \
+        auto hv_ = popek::hv::open_hypervisor(*accel_);                                              \
+        if (!hv_) GTEST_SKIP() << "--accel " << (name) << " unusable here: " << hv_.error().message; \
+        ASSERT_TRUE(fs::exists(POPEK_OS_ELF)) << POPEK_OS_ELF << " not built";                       \
+    } while (0)
+
 class GuestOsTest : public ::testing::TestWithParam<const char*> {
 protected:
     void SetUp() override {
-        auto accel = popek::hv::parse_accel(GetParam());
-        ASSERT_TRUE(accel.has_value());
-        auto hv = popek::hv::open_hypervisor(*accel);
-        if (!hv) GTEST_SKIP() << "--accel " << GetParam() << " unusable here: " << hv.error().message;
-        ASSERT_TRUE(fs::exists(POPEK_OS_ELF)) << POPEK_OS_ELF << " not built";
+        SKIP_UNLESS_ENGINE_USABLE(GetParam());
         auto t0 = Clock::now();
         m_session = ConsoleSession::start(GetParam());
         ASSERT_NE(m_session, nullptr);
@@ -301,6 +310,108 @@ TEST_P(GuestOsTest, ExitPowersOffWithTheShellsStatus) {
     EXPECT_NE(m_session->output().find("popek-os: init exited with status 7, powering off"), std::string::npos)
         << m_session->output();
 }
+
+// --- file tables given as the PVH boot module (popek run --initrd TABLE) ---
+
+fs::path build_dir() { return fs::path(POPEK_OS_ELF).parent_path(); }
+
+/// A scratch directory removed at the end of the test.
+class ScratchDir {
+public:
+    ScratchDir() : m_path(fs::temp_directory_path() / ("popek-os-test-" + std::to_string(::getpid()))) {
+        fs::create_directories(m_path);
+    }
+    ~ScratchDir() { fs::remove_all(m_path); }
+    fs::path file(const std::string& name, const std::string& content = {}) const {
+        std::ofstream(m_path / name, std::ios::binary) << content;
+        return m_path / name;
+    }
+    const fs::path& path() const { return m_path; }
+
+private:
+    fs::path m_path;
+};
+
+/// Packs `args` ([x:]SOURCE=/PATH) with the project's own table tool.
+bool pack_table(const fs::path& out, const std::vector<std::string>& args) {
+    std::string cmd = (build_dir() / "popek_os_mkfiletable").string() + " " + out.string();
+    for (auto& a : args) cmd += " '" + a + "'";
+    return std::system(cmd.c_str()) == 0;
+}
+
+std::string program(const char* name) { return "x:" + (build_dir() / "bin" / name).string() + "=/bin/" + name; }
+
+class GuestOsModuleTest : public ::testing::TestWithParam<const char*> {
+protected:
+    void SetUp() override { SKIP_UNLESS_ENGINE_USABLE(GetParam()); }
+    ScratchDir m_dir;
+};
+
+TEST_P(GuestOsModuleTest, BootModuleReplacesTheBuiltInFilesAndPolicy) {
+    std::string bob = policy_key("bob");
+    auto policy = m_dir.file("policy", "user bob " + bob + "\nboot bob\nallow * exec /bin/*\nallow bob open /notes\n");
+    auto notes = m_dir.file("notes", "from the boot module\n");
+    auto table = m_dir.path() / "table";
+    ASSERT_TRUE(pack_table(table, {program("sh"), program("whoami"), program("cat"), program("ls"),
+                                   policy.string() + "=/etc/policy", notes.string() + "=/notes"}));
+    auto s = ConsoleSession::start(GetParam(), {"--initrd", table.string()});
+    ASSERT_TRUE(s->wait_for("$ ", 30s)) << s->output();
+    EXPECT_NE(s->output().find("popek-os: files: 6 from the boot module"), std::string::npos) << s->output();
+    EXPECT_EQ(s->run("whoami"), "bob key=" + bob + "\n");
+    EXPECT_EQ(s->run("cat /notes"), "from the boot module\n");
+    EXPECT_EQ(s->run("echo hi"), "sh: echo: no such file\n") << "the built-in table is not used";
+    std::string ls = s->run("ls");
+    EXPECT_NE(ls.find("21 - /notes\n"), std::string::npos) << ls;
+    EXPECT_EQ(ls.find("/etc/motd"), std::string::npos) << ls;
+}
+
+TEST_P(GuestOsModuleTest, MalformedBootModulesAreRefusedWithTheReason) {
+    // A valid table, then the same table truncated, with a bad name, and plain garbage.
+    auto table = m_dir.path() / "good";
+    ASSERT_TRUE(pack_table(table, {program("sh"), m_dir.file("x", std::string(4000, 'x')).string() + "=/big"}));
+    std::string good = read_text(table);
+    struct Case { std::string name, bytes, reason; };
+    std::vector<Case> cases = {
+        {"garbage", "not a file table", "bad magic or version"},
+        {"short", "POSFILES", "shorter than its header"},
+        {"truncated", good.substr(0, good.size() - 100), "file extent past the end"},
+        {"entries", good.substr(0, 40), "entry table past the end"},
+    };
+    std::string dotdot = good;
+    size_t at = dotdot.find("/big");
+    ASSERT_NE(at, std::string::npos);
+    dotdot.replace(at, 4, "/../");
+    cases.push_back({"dotdot", dotdot, "name is not a canonical absolute path"});
+    for (const Case& c : cases) {
+        auto s = ConsoleSession::start(GetParam(), {"--initrd", m_dir.file(c.name, c.bytes).string()});
+        ASSERT_TRUE(s->wait_for("$ ", 30s)) << c.name << ": " << s->output();
+        EXPECT_NE(s->output().find("boot module is not a file table (" + c.reason + "); using the built-in one"),
+                  std::string::npos) << c.name << ": " << s->output();
+        EXPECT_EQ(s->run("whoami").substr(0, 6), "alice ") << c.name;
+    }
+}
+
+TEST_P(GuestOsModuleTest, BrokenPolicyStopsTheBootWithTheLine) {
+    struct Case { std::string policy, message; };
+    const Case cases[] = {
+        {"user bob 1234\nboot bob\n", "/etc/policy line 1: public key must be 64 hex digits"},
+        {"user bob " + policy_key("bob") + "\nallow carol open /x\n", "/etc/policy line 2: rule names an undeclared user"},
+        {"# no boot line\nuser bob " + policy_key("bob") + "\n", "/etc/policy names no boot user"},
+        {"user bob " + policy_key("bob") + "\nboot bob\nallow bob read /x\n", "line 3: action must be open, exec or any"},
+    };
+    for (const Case& c : cases) {
+        auto table = m_dir.path() / "table";
+        ASSERT_TRUE(pack_table(table, {program("sh"), m_dir.file("policy", c.policy).string() + "=/etc/policy"}));
+        auto s = ConsoleSession::start(GetParam(), {"--initrd", table.string()});
+        EXPECT_EQ(s->finish(30s), 255) << "panic leaves through isa-debug-exit 0x7f: " << s->output();
+        EXPECT_NE(s->output().find("popek-os: PANIC: "), std::string::npos) << s->output();
+        EXPECT_NE(s->output().find(c.message), std::string::npos) << c.message << "\n" << s->output();
+        EXPECT_EQ(s->output().find("$ "), std::string::npos) << "no shell without a valid policy";
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, GuestOsModuleTest, ::testing::Values("kvm", "interp"),
+                         [](const auto& param_info) { return std::string(param_info.param); });
 
 INSTANTIATE_TEST_SUITE_P(Engines, GuestOsTest, ::testing::Values("kvm", "interp"),
                          [](const auto& param_info) { return std::string(param_info.param); });

@@ -15,13 +15,19 @@ uint16_t read_pit2() {
     return static_cast<uint16_t>(lo | x86::inb(0x42) << 8);
 }
 
-/// Reads the LAPIC count between two PIT reads and pairs it with their mean: port I/O is slow
-/// when emulated, and this keeps both clocks sampled at (nearly) the same instant.
-void sample(uint32_t& pit, uint32_t& apic) {
-    uint32_t a = read_pit2();
-    apic = lapic::read(lapic::kTimerCurrent);
-    uint32_t b = read_pit2();
-    pit = (a + b) / 2;
+/// Reads the LAPIC count between two PIT reads and pairs it with their mean. Port I/O is slow
+/// when emulated and the vCPU may be descheduled in between, so a pair further apart than
+/// kMaxSpread PIT ticks (~40 us) is read again.
+constexpr uint32_t kMaxSpread = 48;
+bool sample(uint32_t& pit, uint32_t& apic) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        uint32_t a = read_pit2();
+        apic = lapic::read(lapic::kTimerCurrent);
+        uint32_t b = read_pit2();
+        pit = (a + b) / 2;
+        if (a >= b && a - b <= kMaxSpread) return true;
+    }
+    return false;
 }
 
 /// LAPIC timer frequency (divide by 1) measured against PIT channel 2 counting down from
@@ -36,9 +42,9 @@ uint64_t measure_against_pit() {
     x86::outb(0x61, static_cast<uint8_t>((gate & ~0x02) | 0x01));   // gate on: counting starts
     lapic::write(lapic::kTimerInitial, 0xffffffff);
     uint32_t pit0, apic0, pit1 = 0, apic1 = 0;
-    sample(pit0, apic0);
+    if (!sample(pit0, apic0)) return 0;
     for (int spins = 0; spins < 200000; ++spins) {
-        sample(pit1, apic1);
+        if (!sample(pit1, apic1)) return 0;
         if (pit1 > pit0) return 0;                        // not counting down: no usable PIT
         if (pit0 - pit1 >= kGatePitTicks) return uint64_t{apic0 - apic1} * kPitHz / (pit0 - pit1);
     }
