@@ -2,9 +2,13 @@
 
 extern "C" {
 
+// Quadword string instructions for the bulk: where ring-0 code is emulated (PVM), each
+// iteration of a REP costs about as much as an instruction, so 8-byte steps are 8x faster.
 void* memcpy(void* dst, const void* src, size_t n) {
     void* ret = dst;
-    asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n)::"memory");
+    size_t quads = n / 8, rest = n % 8;
+    asm volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(quads)::"memory");
+    asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(rest)::"memory");
     return ret;
 }
 
@@ -18,7 +22,10 @@ void* memmove(void* dst, const void* src, size_t n) {
 
 void* memset(void* dst, int c, size_t n) {
     void* ret = dst;
-    asm volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+    uint64_t pattern = 0x0101010101010101ull * static_cast<uint8_t>(c);
+    size_t quads = n / 8, rest = n % 8;
+    asm volatile("rep stosq" : "+D"(dst), "+c"(quads) : "a"(pattern) : "memory");
+    asm volatile("rep stosb" : "+D"(dst), "+c"(rest) : "a"(pattern) : "memory");
     return ret;
 }
 

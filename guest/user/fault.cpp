@@ -1,9 +1,24 @@
 /// fault KIND: misbehaves on purpose so tests can check that the kernel kills only this process.
 ///   pf: read an unmapped address    kpf: write into the kernel half    gp: privileged instruction
 ///   ud: undefined opcode             de: divide by zero                 sys: bad system call pointers
+///   stack: use 48 KiB of stack (fine)   overflow: use 128 KiB of stack (past the 64 KiB stack)
 #include "rt/ulib.h"
 
 using namespace pos;
+
+namespace {
+
+/// Uses `kib` KiB of stack: one 1 KiB frame per level, still live after the recursive call (so
+/// the compiler cannot turn it into a loop). Returns `kib`.
+__attribute__((noinline)) long use_stack(int kib) {
+    volatile char area[1024];
+    area[0] = 1;
+    area[1023] = 0;
+    long below = kib > 1 ? use_stack(kib - 1) : 0;
+    return below + area[0] + area[1023];
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     const char* kind = argc > 1 ? argv[1] : "pf";
@@ -17,6 +32,11 @@ int main(int argc, char** argv) {
     if (strcmp(kind, "de") == 0) {
         volatile int zero = 0, one = 1;   // 1/x alone compiles to a compare, not a division
         return one / zero;
+    }
+    if (strcmp(kind, "stack") == 0 || strcmp(kind, "overflow") == 0) {
+        int kib = kind[0] == 's' ? 48 : 128;
+        print("stack: %d KiB, sum %ld\n", kib, use_stack(kib));
+        return 0;
     }
     if (strcmp(kind, "sys") == 0) {
         // The kernel must refuse each of these with an error, not crash.

@@ -281,6 +281,15 @@ TEST_P(GuestOsTest, FaultingProgramsAreKilledAndTheKernelSurvives) {
     EXPECT_EQ(ps.find("fault"), std::string::npos) << "killed processes were reaped:\n" << ps;
 }
 
+TEST_P(GuestOsTest, StackGrowsOnDemandUpToItsLimit) {
+    // 48 frames of a bit more than 1 KiB: pages below the first are mapped on first touch.
+    EXPECT_EQ(m_session->run("fault stack"), "fault: stack\nstack: 48 KiB, sum 48\n");
+    std::string out = m_session->run("fault overflow");
+    EXPECT_TRUE(std::regex_search(out, std::regex(R"(popek-os: killed pid [0-9]+ \(fault\): page fault at address 0x7ffefffe[0-9a-f]{4} \(not mapped, write\))")))
+        << out;
+    EXPECT_EQ(out.find("stack: 128 KiB"), std::string::npos) << out;
+}
+
 TEST_P(GuestOsTest, HostileSystemCallArgumentsGetErrors) {
     // Kernel pointers, unmapped pointers, a bad number and a bad argv: each an error code.
     EXPECT_EQ(m_session->run("fault sys"), "fault: sys\nsys: write=-14 read=-14 open=-14 nosys=-38 spawn=-14\n");
@@ -302,6 +311,14 @@ TEST_P(GuestOsTest, BusyProcessesArePreempted) {
     for (int i = 0; i < 3; ++i)
         EXPECT_NE(out.find("spin worker " + std::to_string(i) + " done"), std::string::npos) << out;
     EXPECT_NE(out.find("spin: all 3 workers done"), std::string::npos) << out;
+}
+
+TEST_P(GuestOsTest, BenchReportsSyscallAndSpawnCosts) {
+    std::string out = m_session->run("bench 300", 30s);
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(out, m, std::regex(R"(bench: syscall: 300 in ([0-9]+) ms = ([0-9]+) us each\n)"))) << out;
+    ASSERT_TRUE(std::regex_search(out, std::regex(R"(bench: spawn\+wait: 30 in [0-9]+ ms = [0-9]+ us each\n)"))) << out;
+    std::cout << "[ bench ] --accel " << GetParam() << ": " << out;
 }
 
 TEST_P(GuestOsTest, ExitPowersOffWithTheShellsStatus) {

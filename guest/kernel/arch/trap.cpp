@@ -54,6 +54,7 @@ bool serve_faulted_syscall(TrapFrame& f) {
 void user_fault(TrapFrame& f) {
     if (serve_faulted_syscall(f)) return;
     Process* p = current_process();
+    if (p != nullptr && f.vector == 14 && (f.error & 1) == 0 && process_grow_stack(p, x86::read_cr2())) return;
     if (p == nullptr) kernel_fault(f);
     if (f.vector == 14)
         kprintf("popek-os: killed pid %d (%s): %s at address %#lx (%s, %s), rip=%#lx\n", p->pid, p->name,

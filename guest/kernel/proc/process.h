@@ -45,5 +45,7 @@ int process_wait(Process* self, int pid, int* status);
 /// Fills up to `max` entries; returns the count.
 int process_list(PosProcInfo* out, int max);
 void process_activate(Process* p);
+/// Maps the stack page for a not-present fault inside the stack area; false otherwise.
+bool process_grow_stack(Process* p, uint64_t fault_address);
 
 }  // namespace pos
