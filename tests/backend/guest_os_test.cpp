@@ -146,6 +146,8 @@ std::string read_text(const fs::path& p) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+fs::path build_dir() { return fs::path(POPEK_OS_ELF).parent_path(); }
+
 fs::path source_file(const std::string& rel) { return fs::path(POPEK_OS_SOURCE_DIR) / "files" / rel; }
 
 /// The public key the policy file gives `user` (read on the host, independently of the guest).
@@ -321,6 +323,17 @@ TEST_P(GuestOsTest, BenchReportsSyscallAndSpawnCosts) {
     std::cout << "[ bench ] --accel " << GetParam() << ": " << out;
 }
 
+TEST_P(GuestOsTest, LibsodiumRunsInRing3) {
+    if (!fs::exists(build_dir() / "bin" / "sodium-test")) GTEST_SKIP() << "libsodium.a not installed";
+    std::string out = m_session->run("sodium-test", 30s);
+    // BLAKE2b-256("popek-os"), computed independently with Python's hashlib.blake2b(digest_size=32).
+    EXPECT_NE(out.find("blake2b(popek-os)=a37514e4315052b74e2b76dfc26cdf229a813ea962c1575d85f31d8ba1bec9dd\n"),
+              std::string::npos) << out;
+    EXPECT_NE(out.find("box: opened \"hello from ring 3\"\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("tampered box: rejected\n"), std::string::npos) << out;
+    EXPECT_EQ(out.find("exit status"), std::string::npos) << out;
+}
+
 TEST_P(GuestOsTest, ExitPowersOffWithTheShellsStatus) {
     m_session->send("exit 7\n");
     EXPECT_EQ(m_session->finish(), 0) << m_session->output();
@@ -329,8 +342,6 @@ TEST_P(GuestOsTest, ExitPowersOffWithTheShellsStatus) {
 }
 
 // --- file tables given as the PVH boot module (popek run --initrd TABLE) ---
-
-fs::path build_dir() { return fs::path(POPEK_OS_ELF).parent_path(); }
 
 /// A scratch directory removed at the end of the test.
 class ScratchDir {

@@ -24,7 +24,8 @@ enum PosSyscall {
     POS_SYS_LISTDIR = 11, /* listdir(index, &PosDirEntry) -> 1 filled, 0 past the end */
     POS_SYS_GETPID = 12,  /* getpid() -> pid */
     POS_SYS_UPTIME = 13,  /* uptime() -> milliseconds since boot */
-    POS_SYS_COUNT = 14
+    POS_SYS_GETRANDOM = 14, /* getrandom(buf, len) -> len; -POS_ENOSYS without a hardware source */
+    POS_SYS_COUNT = 15
 };
 
 enum PosError {
@@ -71,6 +72,9 @@ typedef struct PosDirEntry {
     uint32_t reserved;
 } PosDirEntry;
 
-/* Entry of a user program: rdi = argc, rsi = argv (strings on the initial stack), rsp 16-aligned. */
+/* Entry of a user program: rdi = argc, rsi = argv (strings on the initial stack), rsp 16-aligned.
+ * FS base points at the process's TLS block (x86-64 psABI TLS: %fs:0 holds its own address,
+ * %fs:0x28 the stack protector canary, random per process). */
+#define POS_USER_TLS_BASE 0x00007ffe00000000ull
 
 #endif

@@ -58,7 +58,7 @@ int elf_load(const FileService& fs, int file, AddressSpace& space, uint64_t* ent
         if (fs.read(file, eh.phoff + i * sizeof ph, &ph, sizeof ph) != static_cast<long>(sizeof ph)) return -POS_ENOEXEC;
         if (ph.type != kPtLoad || ph.memsz == 0) continue;
         // Keep segments inside [kUserMin, stack area) and make the arithmetic overflow-free.
-        uint64_t limit = kUserStackTop - kUserStackSize;
+        uint64_t limit = POS_USER_TLS_BASE;   // below the TLS block and the stack
         if (ph.filesz > ph.memsz || ph.vaddr < kUserMin || ph.vaddr >= limit || ph.memsz > limit - ph.vaddr ||
             ph.offset > (uint64_t{1} << 40) || ph.filesz > (uint64_t{1} << 40))
             return -POS_ENOEXEC;

@@ -11,6 +11,8 @@
 #include "mm/heap.h"
 #include "mm/pmm.h"
 #include "proc/elf_loader.h"
+#include "lib/random.h"
+#include "arch/x86.h"
 
 extern "C" char trap_return[];
 
@@ -65,6 +67,18 @@ void enter_user(void* arg) {
     __builtin_unreachable();
 }
 
+/// Maps the TLS block: its own address at offset 0 and a random stack canary at 0x28.
+bool build_tls(Process& p) {
+    uint64_t phys = p.space->map_new_page(POS_USER_TLS_BASE, true);
+    if (phys == 0) return false;
+    auto* tls = phys_to_virt<uint64_t>(phys);
+    tls[0] = POS_USER_TLS_BASE;
+    if (!random_fill(&tls[5], sizeof tls[5])) tls[5] = x86::rdtsc() * 0x9e3779b97f4a7c15ull;
+    tls[5] &= ~uint64_t{0xff};   // a zero low byte stops string overreads from leaking it
+    p.fs_base = POS_USER_TLS_BASE;
+    return true;
+}
+
 void free_process(Process* p) {
     for (auto& slot : g_table)
         if (slot == p) slot = nullptr;
@@ -73,7 +87,10 @@ void free_process(Process* p) {
 
 }  // namespace
 
-void process_activate(Process* p) { p->space->activate(); }
+void process_activate(Process* p) {
+    p->space->activate();
+    x86::wrmsr(x86::kMsrFsBase, p->fs_base);
+}
 
 bool process_grow_stack(Process* p, uint64_t fault_address) {
     if (fault_address < kUserStackTop - kUserStackSize || fault_address >= kUserStackTop) return false;
@@ -98,7 +115,7 @@ int process_spawn(Process* parent, const User* user, const char* path, const cha
     if (p == nullptr) return -POS_ENOMEM;
     p->space = AddressSpace::create();
     int err = p->space == nullptr ? -POS_ENOMEM : elf_load(*fs, file, *p->space, &p->entry);
-    if (err == 0 && !build_user_stack(*p, argv, argc)) err = -POS_ENOMEM;
+    if (err == 0 && (!build_user_stack(*p, argv, argc) || !build_tls(*p))) err = -POS_ENOMEM;
     const char* base = path;
     for (const char* c = path; *c != 0; ++c)
         if (*c == '/') base = c + 1;

@@ -30,6 +30,7 @@ struct Process {
     int exit_status;
     OpenFile files[kMaxOpenFiles];
     WaitQueue child_exited;
+    uint64_t fs_base;   ///< the TLS block (POS_USER_TLS_BASE)
     // Start-up data until the thread enters ring 3.
     uint64_t entry, user_rsp, argv;
     int argc;

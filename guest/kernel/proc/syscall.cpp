@@ -6,6 +6,7 @@
 #include "drivers/console.h"
 #include "drivers/tty.h"
 #include "fs/file_service.h"
+#include "lib/random.h"
 #include "mm/address_space.h"
 #include "mm/pmm.h"
 #include "popek_os/abi.h"
@@ -144,6 +145,13 @@ long sys_listdir(uint64_t index, uint64_t uentry) {
     return 1;
 }
 
+long sys_getrandom(uint64_t buf, uint64_t len) {
+    if (len > 4096) len = 4096;
+    if (!user_writable(buf, len)) return -POS_EFAULT;
+    if (!random_fill(reinterpret_cast<void*>(buf), len)) return -POS_ENOSYS;
+    return static_cast<long>(len);
+}
+
 long sys_sleep(uint64_t ms) {
     if (ms > 3600 * 1000) ms = 3600 * 1000;
     sleep_ticks((ms * kTickHz + 999) / 1000);
@@ -171,6 +179,7 @@ extern "C" void syscall_dispatch(pos::TrapFrame* f) {
         case POS_SYS_LISTDIR: r = sys_listdir(f->rdi, f->rsi); break;
         case POS_SYS_GETPID: r = current_process()->pid; break;
         case POS_SYS_UPTIME: r = static_cast<long>(ticks() * (1000 / kTickHz)); break;
+        case POS_SYS_GETRANDOM: r = sys_getrandom(f->rdi, f->rsi); break;
         default: r = -POS_ENOSYS; break;
     }
     f->rax = static_cast<uint64_t>(r);
