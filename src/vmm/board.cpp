@@ -49,9 +49,9 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     return board;
 }
 
-Result<void> Board::start_input(const VmOptions& options) {
+Result<void> Board::start_input(const VmOptions& options, InputSink sink) {
     auto uart = m_uart;
-    auto sink = [uart](std::span<const uint8_t> bytes) { return uart->push_input(bytes); };
+    if (!sink) sink = [uart](std::span<const uint8_t> bytes) { return uart->push_input(bytes); };
     if (!options.serial_input.empty()) {
         auto bytes = std::span(reinterpret_cast<const uint8_t*>(options.serial_input.data()), options.serial_input.size());
         sink(bytes);

@@ -31,7 +31,9 @@ public:
                                                  const VmOptions& options);
     ~Board();
     /// Starts feeding the console into COM1 (tests' serial_input first, then serial_in_fd).
-    Result<void> start_input(const VmOptions& options);
+    /// `sink` overrides where input goes (the Xen PV console for --xen guests); default: COM1.
+    using InputSink = std::function<size_t(std::span<const uint8_t>)>;
+    Result<void> start_input(const VmOptions& options, InputSink sink = nullptr);
     void stop_input();
 
 private:

@@ -7,7 +7,7 @@
     .globl _start
 _start:
     test %edi, %edi           /* only vCPU 0 talks; the others halt */
-    jnz park
+    jnz guest_park
     mov %esi, %r12d           /* vCPU count */
     PUTS banner
     PUTS vendor_msg
@@ -31,22 +31,11 @@ _start:
     mov $0xcf9, %dx           /* reset control register: full reset */
     mov $0x06, %al
     outb %al, %dx
-park:
-    cli
-    hlt
-    jmp park
-
-/* guest_puts: rsi = string */
-guest_puts:
-    mov $COM1, %dx
-1:  lodsb
-    test %al, %al
-    jz 2f
-    outb %al, %dx
-    jmp 1b
-2:  ret
+    jmp guest_park
 
 banner:     .asciz "popek demo guest: hello from a virtual machine\n"
 vendor_msg: .asciz "cpu vendor: "
 cpus_msg:   .asciz "\nvcpus: "
 bye:        .asciz "resetting the machine; popek exits with status 0\n"
+
+#include "guest_lib.inc"

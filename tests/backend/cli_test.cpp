@@ -1,0 +1,68 @@
+// CLI tests: help and version, and every user error is one line on stderr, exit status 2,
+// nothing on stdout, before any VM is created.
+#include <gmock/gmock.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "popek_process.h"
+
+namespace popek::test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
+
+void expect_user_error(const RunResult& r, std::string_view reason) {
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_THAT(r.out, IsEmpty());
+    EXPECT_EQ(count_lines(r.err, ""), 1u) << "stderr: " << r.err;
+    EXPECT_THAT(r.err, StartsWith("popek: "));
+    EXPECT_THAT(r.err, HasSubstr(std::string(reason)));
+}
+
+TEST(Cli, HelpListsTheRunCommand) {
+    auto r = run_popek({"--help"});
+    EXPECT_EQ(r.status, 0);
+    EXPECT_THAT(r.out, HasSubstr("run"));
+    EXPECT_THAT(r.err, IsEmpty());
+    auto run_help = run_popek({"run", "--help"});
+    EXPECT_EQ(run_help.status, 0);
+    for (const char* option : {"--kernel", "--initrd", "--cmdline", "--mem", "--cpus", "--accel", "--test-dev"})
+        EXPECT_THAT(run_help.out, HasSubstr(option));
+}
+
+TEST(Cli, VersionPrintsNameAndVersion) {
+    auto r = run_popek({"--version"});
+    EXPECT_EQ(r.status, 0);
+    EXPECT_EQ(r.out, std::string("popek ") + POPEK_VERSION + "\n");
+    EXPECT_THAT(r.err, IsEmpty());
+}
+
+TEST(Cli, MissingKernelFile) {
+    expect_user_error(run_popek({"run", "--kernel", "/nonexistent/kernel.elf"}), "/nonexistent/kernel.elf");
+}
+
+TEST(Cli, KernelThatIsNotAnElf) {
+    std::string path = ::testing::TempDir() + "popek_cli_not_an_elf";
+    std::ofstream(path) << "this is plain text, not a kernel image\n";
+    auto r = run_popek({"run", "--kernel", path});
+    std::remove(path.c_str());
+    if (auto why = engine_unusable(r)) GTEST_SKIP() << "the loader runs after the engine opens: " << *why;
+    expect_user_error(r, "kernel");
+}
+
+TEST(Cli, MemoryLargerThanTheHost) { expect_user_error(run_popek({"run", "--mem", "16000000"}), "--mem"); }
+
+TEST(Cli, CpusOutOfRange) {
+    expect_user_error(run_popek({"run", "--cpus", "0"}), "--cpus");
+    expect_user_error(run_popek({"run", "--cpus", "1000"}), "--cpus");
+}
+
+TEST(Cli, UnknownAccelerator) { expect_user_error(run_popek({"run", "--accel", "qemu"}), "--accel"); }
+
+TEST(Cli, UnknownOption) { expect_user_error(run_popek({"run", "--no-such-option"}), "--no-such-option"); }
+
+}  // namespace
+}  // namespace popek::test
