@@ -74,6 +74,8 @@ extern "C" [[noreturn]] void kernel_main(uint64_t start_info_phys) {
     kprintf("popek-os: memory: %lu KiB free in %d ranges\n", pmm::free_frames() * 4, boot.ram_ranges);
 
     sched_init();
+    kprintf("popek-os: cpu: %s\n", sched_saves_fpu() ? "FXSR/SSE state saved per thread"
+                                                     : "no FXSR/SSE (programs built with SSE cannot run)");
     disable_legacy_pic();
     lapic::init();
     set_interrupt_handler(kVectorTimer, timer_interrupt);

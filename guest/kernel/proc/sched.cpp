@@ -29,6 +29,7 @@ uint64_t g_ticks = 0;   // written under the lock; read racily for uptime
 bool g_need_resched = false;
 uint32_t g_slice_left = kSliceTicks;
 int g_next_thread_id = 1;
+bool g_save_fpu = false;            // CPUID.1:EDX.FXSR (SDM Vol. 2A CPUID): FXSAVE on every switch
 
 void enqueue(Thread* t) {
     t->state = ThreadState::Runnable;
@@ -100,7 +101,10 @@ void WaitQueue::wake_all_locked() {
     g_need_resched = true;
 }
 
+bool sched_saves_fpu() { return g_save_fpu; }
+
 void sched_init() {
+    g_save_fpu = (x86::cpuid(1).edx & (1u << 24)) != 0;
     // The boot thread becomes this CPU's idle thread.
     auto* idle = static_cast<Thread*>(kzalloc(sizeof(Thread)));
     if (idle == nullptr) panic("no memory for the idle thread");
@@ -155,6 +159,7 @@ void thread_discard(Thread* t) {
 void thread_make_runnable(Thread* t) {
     LockGuard guard(g_lock);
     enqueue(t);
+    g_need_resched = true;
 }
 
 void schedule_locked() {
@@ -178,8 +183,10 @@ void schedule_locked() {
     cpu->current = next;
     cpu_set_kernel_stack(next->stack_top);
     if (next->process != nullptr) process_activate(next->process);
-    asm volatile("fxsave64 (%0)" ::"r"(prev->fpu) : "memory");
-    asm volatile("fxrstor64 (%0)" ::"r"(next->fpu) : "memory");
+    if (g_save_fpu) {
+        asm volatile("fxsave64 (%0)" ::"r"(prev->fpu) : "memory");
+        asm volatile("fxrstor64 (%0)" ::"r"(next->fpu) : "memory");
+    }
     switch_context(&prev->saved_rsp, next->saved_rsp);
     reap_dead();
 }
@@ -227,9 +234,15 @@ void preempt_if_needed() {
 
 void sched_run_idle() {
     for (;;) {
-        x86::sti_hlt();
+        // Check with interrupts off, then halt with STI's shadow covering HLT: a wake-up that
+        // comes in between still ends the halt.
         x86::cli();
-        preempt_if_needed();
+        if (g_run_head != nullptr) g_need_resched = true;
+        if (g_need_resched) {
+            preempt_if_needed();
+            continue;
+        }
+        x86::sti_hlt();
     }
 }
 

@@ -42,6 +42,8 @@ inline constexpr uint32_t kTickHz = 100;
 uint64_t ticks();
 
 void sched_init();
+/// False on a CPU without FXSR/SSE (popek's interpreter today): programs must not use SSE there.
+bool sched_saves_fpu();
 /// Creates a runnable kernel thread running entry(arg); nullptr when out of memory.
 Thread* thread_create(const char* name, void (*entry)(void*), void* arg, Process* process = nullptr);
 /// Frees a thread that never ran (spawn failed after creating it).
