@@ -7,6 +7,7 @@
 #include <iterator>
 #include <thread>
 
+#include "acpi/acpi_tables.h"
 #include "bus/bus.h"
 #include "loader/loader.h"
 #include "vmm/board.h"
@@ -89,7 +90,7 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
         return fail("--cpus {} is out of range for --accel {} (1..{})", opt.cpus, hv::accel_name(opt.accel),
                     hv->max_vcpus());
     auto mem = TRY(memory::GuestMemory::create(opt.mem_mib << 20));
-    loader::LoadRequest req{kernel, initrd, opt.cmdline, opt.cpus};
+    loader::LoadRequest req{kernel, initrd, opt.cmdline, opt.cpus, acpi::kRsdpAddr};
     auto loaded = loader::load_kernel(mem, req);
     if (!loaded) return std::unexpected(with_context(loaded.error(), "kernel"));
     const loader::BootSetup& boot = *loaded;
@@ -102,6 +103,9 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     bus::Bus pio, mmio;
     auto serial_out = opt.serial_out ? opt.serial_out : write_stdout;
     auto board = TRY(Board::create(*vm, mem, pio, mmio, life, serial_out, opt));
+    // ACPI tables for PC kernels (docs/ARCHITECTURE.md "ACPI"); own-ABI guests get none.
+    if (boot.format != loader::KernelFormat::Elf64)
+        TRY_VOID(acpi::write_acpi_tables(mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, {}}));
     std::unique_ptr<XenPlatform> xen;
     if (opt.xen) xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out));
 
