@@ -1,5 +1,7 @@
 #include "cli/cli.h"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include "vmm/exit_status.h"
@@ -42,7 +44,7 @@ Parsed parse(const std::vector<std::string>& args) {
     app.require_subcommand(1);
     CLI::App* run = app.add_subcommand("run", "boot a guest");
     run->footer(kRunFooter);
-    std::string accel = "kvm";
+    std::string accel = "auto";
     auto& o = out.options;
     run->add_option("--kernel", o.kernel_path, "kernel: ELF with a Xen PVH note, Linux bzImage, or ELF64")
         ->type_name("FILE");
@@ -52,8 +54,9 @@ Parsed parse(const std::vector<std::string>& args) {
         ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 24));
     run->add_option("--cpus", o.cpus, "number of vCPUs")->type_name("N")->capture_default_str()
         ->check(CLI::Range(1, 255));
-    run->add_option("--accel", accel, "CPU engine: kvm, interp or bt")->capture_default_str()
-        ->check(CLI::IsMember({"kvm", "interp", "bt"}));
+    run->add_option("--accel", accel, "CPU engine: kvm, interp or bt; auto = kvm when /dev/kvm is usable, else interp")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "kvm", "interp", "bt"}));
     run->add_flag("--xen", o.xen, "Xen PVH personality (hypercalls, event channels, XenStore)");
     run->add_flag("--stats", o.stats, "print instruction and exit counts at exit (Popek-Goldberg report)");
     std::vector<std::string> disks, nets;
@@ -81,6 +84,7 @@ Parsed parse(const std::vector<std::string>& args) {
         out.message = std::string("popek: ") + e.what() + " (see popek --help)\n";
         return out;
     }
+    if (accel == "auto") accel = ::access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "interp";
     o.accel = *hv::parse_accel(accel);
     auto usage_error = [&out](const Error& e) {
         out.action = Parsed::Exit;

@@ -1,5 +1,6 @@
 #include "hv/hypervisor.h"
 
+#include "hv/interp/interp_hypervisor.h"
 #include "hv/kvm/kvm_hypervisor.h"
 
 namespace popek::hv {
@@ -23,7 +24,7 @@ Result<Accel> parse_accel(std::string_view s) {
 Result<std::unique_ptr<Hypervisor>> open_hypervisor(Accel accel) {
     switch (accel) {
         case Accel::Kvm: return kvm::open_kvm();
-        case Accel::Interp: return fail("--accel interp is not available in this build yet");
+        case Accel::Interp: return interp::open_interp();
         case Accel::Bt: return fail("--accel bt is not available in this build yet");
     }
     return fail("unknown accelerator");

@@ -40,6 +40,13 @@ public:
     /// Makes a running or future run() return Shutdown{Stopped} soon. Callable from any thread.
     virtual void request_stop() = 0;
     virtual VcpuStats stats() const { return {}; }
+    /// Translates a guest-virtual address through the vCPU's current paging mode (for hypercall
+    /// arguments, which PVH guests pass as virtual addresses). Call from the vCPU's own thread
+    /// while it is stopped in an exit.
+    virtual Result<uint64_t> translate_gva(uint64_t gva) {
+        (void)gva;
+        return fail("this engine cannot translate guest-virtual addresses");
+    }
 };
 
 class Vm {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "devices/legacy/acpi_pm.h"
 #include "devices/legacy/cmos_rtc.h"
 #include "devices/legacy/debug_exit.h"
 #include "devices/legacy/i8042.h"
@@ -73,6 +74,7 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     TRY_VOID(pio.insert({0x80, 1}, std::make_shared<PostPort>()));
     TRY_VOID(pio.insert({0xf4, 4}, std::make_shared<DebugExit>(life)));
     TRY_VOID(pio.insert({0xcf9, 1}, std::make_shared<ResetControl>(life)));
+    TRY_VOID(pio.insert({kAcpiPmPort, AcpiPm::kSize}, std::make_shared<AcpiPm>(life)));
     if (!options.xen) {
         board->m_virtio = std::make_unique<devices::virtio::MmioDevices>(mem, mmio, [&vm](uint32_t gsi) {
             return devices::IrqLine([&vm, gsi](bool level) { (void)vm.set_irq_line(gsi, level); });
@@ -86,9 +88,9 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     return board;
 }
 
-Result<void> Board::start_input(const VmOptions& options) {
+Result<void> Board::start_input(const VmOptions& options, InputSink sink) {
     auto uart = m_uart;
-    auto sink = [uart](std::span<const uint8_t> bytes) { return uart->push_input(bytes); };
+    if (!sink) sink = [uart](std::span<const uint8_t> bytes) { return uart->push_input(bytes); };
     if (!options.serial_input.empty()) {
         auto bytes = std::span(reinterpret_cast<const uint8_t*>(options.serial_input.data()), options.serial_input.size());
         sink(bytes);

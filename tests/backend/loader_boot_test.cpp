@@ -181,12 +181,16 @@ TEST(LoaderBoot, BaselineTinyPvhExitsWithStatusOne) {
 }
 
 TEST(LoaderBoot, DebianVmlinuxStartsThroughPvh) {
-    REQUIRE_KVM();
     fs::path vmlinux = baseline_dir() / "vmlinux";
     if (!fs::exists(vmlinux)) GTEST_SKIP() << vmlinux << " missing: run ../shared/baseline/fetch-guest.sh";
-    // Under PVM the kernel is emulated and crawls: only check that it runs and sees our E820 map.
-    auto r = run_popek({"run", "--kernel", vmlinux.string(), "--cmdline", "console=ttyS0 earlyprintk=ttyS0"},
+    // On the own engine: under this host's PVM KVM the kernel's ring-0 code is emulated one
+    // instruction at a time and needs 70-90 s to reach its E820 print, too slow and load-dependent
+    // for a test (the issue says so too).
+    auto r = run_popek({"run", "--accel", "interp", "--kernel", vmlinux.string(), "--cmdline",
+                        "console=ttyS0 earlyprintk=ttyS0"},
                        "BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] usable", std::chrono::seconds(90));
+    if (r.output.find("not available in this build") != std::string::npos)
+        GTEST_SKIP() << "--accel interp is not available in this build";
     EXPECT_NE(r.output.find("Linux version"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable"), std::string::npos)
         << r.output;

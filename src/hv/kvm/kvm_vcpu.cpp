@@ -178,6 +178,14 @@ Result<void> KvmVcpu::finish_hypercall() {
     return {};
 }
 
+Result<uint64_t> KvmVcpu::translate_gva(uint64_t gva) {
+    kvm_translation t{};
+    t.linear_address = gva;
+    if (::ioctl(m_fd.get(), KVM_TRANSLATE, &t) != 0) return fail_errno("KVM_TRANSLATE {:#x}", gva);
+    if (!t.valid) return fail("guest address {:#x} is not mapped", gva);
+    return t.physical_address;
+}
+
 void KvmVcpu::handle_xen_msr() {
     auto& msr = m_run->msr;
     msr.error = 1;  // #GP unless it is the one MSR popek owns

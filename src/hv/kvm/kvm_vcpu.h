@@ -23,6 +23,7 @@ public:
     Result<void> set_state(const CpuState& state) override;
     void request_stop() override;
     VcpuStats stats() const override { return m_stats; }
+    Result<uint64_t> translate_gva(uint64_t gva) override;
 
 private:
     KvmVcpu(int index, UniqueFd fd, UniqueMapping run, bool irqchip)

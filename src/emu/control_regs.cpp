@@ -1,0 +1,124 @@
+/// Control registers, EFER and MSRs (SDM Vol. 3A 2.5, 2.2.1, 9.8.5 mode switching; Vol. 4 MSRs).
+#include "emu/cpu.h"
+
+namespace popek::emu {
+namespace {
+
+constexpr uint64_t kCr0Cd = 1ULL << 30, kCr0Nw = 1ULL << 29;
+constexpr uint64_t kCr4Supported = (1u << 2) | (1u << 3) | hv::kCr4Pse | hv::kCr4Pae | (1u << 6) | hv::kCr4Pge |
+                                   (1u << 8) | hv::kCr4Osfxsr | hv::kCr4Osxmmexcpt;
+constexpr uint64_t kEferSupported = hv::kEferSce | hv::kEferLme | hv::kEferLma | hv::kEferNxe;
+
+bool canonical(uint64_t v) { return static_cast<uint64_t>(static_cast<int64_t>(v << 16) >> 16) == v; }
+
+}  // namespace
+
+void Cpu::write_cr0(uint64_t v) {
+    if (v >> 32) raise(kGp, 0);
+    if ((v & hv::kCr0Pg) && !(v & hv::kCr0Pe)) raise(kGp, 0);
+    if ((v & kCr0Nw) && !(v & kCr0Cd)) raise(kGp, 0);
+    v |= hv::kCr0Et;
+    const bool pg_on = (v & hv::kCr0Pg) && !(cr0 & hv::kCr0Pg);
+    const bool pg_off = !(v & hv::kCr0Pg) && (cr0 & hv::kCr0Pg);
+    if (pg_on && (efer & hv::kEferLme)) {
+        // Activating IA-32e mode (SDM Vol. 3A 9.8.5): needs PAE and a non-64-bit CS.
+        if (!(cr4 & hv::kCr4Pae) || seg[kCs].l) raise(kGp, 0);
+        efer |= hv::kEferLma;
+    }
+    if (pg_off && long_mode) {
+        if (mode64) raise(kGp, 0);
+        efer &= ~hv::kEferLma;
+    }
+    const uint64_t changed = cr0 ^ v;
+    cr0 = v;
+    if (changed & (hv::kCr0Pg | hv::kCr0Pe | hv::kCr0Wp)) flush_tlb();
+    update_mode();
+    brk = true;
+}
+
+void Cpu::write_cr3(uint64_t v) {
+    if (long_mode && (v >> 40)) raise(kGp, 0);
+    cr3 = v;
+    flush_tlb();
+}
+
+void Cpu::write_cr4(uint64_t v) {
+    if (v & ~kCr4Supported) raise(kGp, 0);
+    if (long_mode && !(v & hv::kCr4Pae)) raise(kGp, 0);
+    if ((cr4 ^ v) & (hv::kCr4Pae | hv::kCr4Pse | hv::kCr4Pge)) flush_tlb();
+    cr4 = v;
+}
+
+void Cpu::write_efer(uint64_t v) {
+    if (v & ~kEferSupported) raise(kGp, 0);
+    if ((cr0 & hv::kCr0Pg) && ((v ^ efer) & hv::kEferLme)) raise(kGp, 0);
+    efer = (v & ~hv::kEferLma) | (efer & hv::kEferLma);   // LMA is read-only
+    flush_tlb();
+    update_mode();
+}
+
+uint64_t Cpu::tsc() { return static_cast<uint64_t>(static_cast<int64_t>(m_shared.clock.tsc_now()) + tsc_offset); }
+
+uint64_t Cpu::read_msr(uint32_t msr) {
+    uint64_t v = 0;
+    if (m_ints && msr != kMsrTsc && m_ints->read_msr(msr, v)) return v;
+    switch (msr) {
+        case kMsrTsc: return tsc();
+        case kMsrApicBase: return apic_base;
+        case kMsrEfer: return efer;
+        case kMsrStar: return star;
+        case kMsrLstar: return lstar;
+        case kMsrCstar: return cstar;
+        case kMsrSfmask: return sfmask;
+        case kMsrFsBase: return seg[kFs].base;
+        case kMsrGsBase: return seg[kGs].base;
+        case kMsrKernelGsBase: return kernel_gs_base;
+        case kMsrTscAux: return tsc_aux;
+        case kMsrSysenterCs: return sysenter_cs;
+        case kMsrSysenterEsp: return sysenter_esp;
+        case kMsrSysenterEip: return sysenter_eip;
+        case kMsrPat: return pat;
+        case kMsrMiscEnable: return misc_enable;
+        case 0x8b: return 0;      // IA32_BIOS_SIGN_ID (microcode revision)
+        case 0x3a: return 1;      // IA32_FEATURE_CONTROL: locked, no VMX
+        default: raise(kGp, 0);
+    }
+}
+
+void Cpu::write_msr(uint32_t msr, uint64_t v) {
+    if (m_ints && msr != kMsrTsc && m_ints->write_msr(msr, v)) {
+        if (msr == kMsrApicBase) apic_base = v;
+        flush_tlb();   // the APIC page may have moved
+        return;
+    }
+    auto need_canonical = [&](uint64_t x) { if (!canonical(x)) raise(kGp, 0); };
+    switch (msr) {
+        case kMsrTsc: tsc_offset = static_cast<int64_t>(v - m_shared.clock.tsc_now()); break;
+        case kMsrApicBase: apic_base = v; flush_tlb(); break;
+        case kMsrEfer: write_efer(v); break;
+        case kMsrStar: star = v; break;
+        case kMsrLstar: need_canonical(v); lstar = v; break;
+        case kMsrCstar: need_canonical(v); cstar = v; break;
+        case kMsrSfmask: sfmask = v & 0xffffffffULL; break;
+        case kMsrFsBase: need_canonical(v); seg[kFs].base = v; break;
+        case kMsrGsBase: need_canonical(v); seg[kGs].base = v; break;
+        case kMsrKernelGsBase: need_canonical(v); kernel_gs_base = v; break;
+        case kMsrTscAux: if (v >> 32) raise(kGp, 0); tsc_aux = v; break;
+        case kMsrSysenterCs: sysenter_cs = v & 0xffff; break;
+        case kMsrSysenterEsp: need_canonical(v); sysenter_esp = v; break;
+        case kMsrSysenterEip: need_canonical(v); sysenter_eip = v; break;
+        case kMsrPat:
+            // Each entry must be a valid memory type (0, 1, 4, 5, 6, 7; SDM Vol. 3A 11.12.2).
+            for (int k = 0; k < 8; ++k) {
+                uint64_t t = (v >> (8 * k)) & 0xff;
+                if (t == 2 || t == 3 || t > 7) raise(kGp, 0);
+            }
+            pat = v;
+            break;
+        case kMsrMiscEnable: misc_enable = v; break;
+        case 0x8b: break;
+        default: raise(kGp, 0);
+    }
+}
+
+}  // namespace popek::emu

@@ -1,0 +1,347 @@
+#pragma once
+/// The own engine's x86-64 CPU: architectural state (extending hv::CpuState with MSRs, debug
+/// registers and the x87/SSE register file) plus the per-vCPU machinery shared by the interpreter
+/// and a later block translator: the software TLB, the memory access paths and event delivery.
+///
+/// Guest exceptions unwind the current instruction with longjmp back to the dispatch loop
+/// (Cpu::execute): handler frames must not hold objects with non-trivial destructors while they
+/// touch guest memory or raise. Instructions therefore do every check and read first and commit
+/// registers last, so a faulting instruction leaves no trace (SDM Vol. 3A 6.5 "fault").
+#include <csetjmp>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_set>
+
+#include "emu/engine_shared.h"
+#include "hv/cpu_state.h"
+#include "hv/hypervisor.h"
+#include "hv/vcpu_exit.h"
+
+namespace popek::emu {
+
+class BlockCache;
+struct Insn;
+
+/// Segment register numbers in encoding order (SDM Vol. 2A 3.1.1.3 "Sreg").
+enum SegReg : uint8_t { kEs = 0, kCs = 1, kSs = 2, kDs = 3, kFs = 4, kGs = 5, kNoSeg = 7 };
+
+// RFLAGS (SDM Vol. 1 3.4.3).
+inline constexpr uint64_t kCf = 1u << 0, kPf = 1u << 2, kAf = 1u << 4, kZf = 1u << 6, kSf = 1u << 7,
+                          kTf = 1u << 8, kIf = 1u << 9, kDf = 1u << 10, kOf = 1u << 11,
+                          kIopl = 3u << 12, kNt = 1u << 14, kRf = 1u << 16, kVm = 1u << 17,
+                          kAc = 1u << 18, kVif = 1u << 19, kVip = 1u << 20, kId = 1u << 21;
+inline constexpr uint64_t kArithFlags = kCf | kPf | kAf | kZf | kSf | kOf;
+
+// Exception vectors (SDM Vol. 3A 6.3.1).
+enum Vector : uint8_t {
+    kDe = 0, kDb = 1, kNmi = 2, kBp = 3, kOfv = 4, kBr = 5, kUd = 6, kNm = 7, kDfv = 8,
+    kTs = 10, kNp = 11, kSsf = 12, kGp = 13, kPfv = 14, kMf = 16, kAcv = 17, kMc = 18, kXm = 19,
+};
+
+// MSR numbers (SDM Vol. 4 table 2-2).
+inline constexpr uint32_t kMsrTsc = 0x10, kMsrApicBase = 0x1b, kMsrMtrrCap = 0xfe,
+                          kMsrSysenterCs = 0x174, kMsrSysenterEsp = 0x175, kMsrSysenterEip = 0x176,
+                          kMsrMiscEnable = 0x1a0, kMsrPat = 0x277, kMsrMtrrDefType = 0x2ff,
+                          kMsrEfer = 0xc0000080, kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082,
+                          kMsrCstar = 0xc0000083, kMsrSfmask = 0xc0000084, kMsrFsBase = 0xc0000100,
+                          kMsrGsBase = 0xc0000101, kMsrKernelGsBase = 0xc0000102, kMsrTscAux = 0xc0000103;
+
+/// FXSAVE memory layout (SDM Vol. 1 10.5.1, table 10-2); also the engine's x87/SSE register file.
+struct alignas(16) FxsaveArea {
+    uint16_t fcw = 0x37f, fsw = 0;
+    uint8_t ftw = 0, reserved0 = 0;
+    uint16_t fop = 0;
+    uint64_t fip = 0, fdp = 0;
+    uint32_t mxcsr = 0x1f80, mxcsr_mask = 0xffbf;
+    uint8_t st[8][16]{};
+    uint8_t xmm[16][16]{};
+    uint8_t reserved1[96]{};
+};
+static_assert(sizeof(FxsaveArea) == 512);
+
+/// Software TLB entry: a tag per access kind (the linear page, or kTlbInvalid) and the offset that
+/// turns a linear address into a host pointer.
+struct TlbEntry {
+    uint64_t read_tag, write_tag, exec_tag;
+    uintptr_t addend;
+    uint64_t gpa_page;
+};
+inline constexpr uint64_t kTlbInvalid = 1;
+inline constexpr unsigned kTlbSize = 256;
+
+enum class Access : uint8_t { Read, Write, Exec };
+
+/// A pending exception or interrupt (SDM Vol. 3A 6.4, 6.5).
+struct Event {
+    uint8_t vector = 0;
+    bool has_error = false;
+    uint32_t error = 0;
+    bool software = false;   ///< INT n / INT3 / INTO: privilege check against the gate DPL
+    bool external = false;   ///< hardware interrupt (EXT bit in error codes)
+    uint64_t return_rip = 0; ///< RIP saved on the stack
+};
+
+/// Reasons for unwinding an instruction with longjmp.
+enum Unwind : int { kUnwindNone = 0, kUnwindEvent = 1, kUnwindExit = 2 };
+
+class Cpu {
+public:
+    Cpu(EngineShared& shared, int index, CpuInterrupts* interrupts);
+    ~Cpu();
+    Cpu(const Cpu&) = delete;
+    Cpu& operator=(const Cpu&) = delete;
+
+    // ---- architectural state ----
+    uint64_t gpr[16]{};
+    uint64_t rip = 0xfff0;
+    uint64_t rflags = 2;
+    hv::Segment seg[6];
+    hv::Segment tr, ldtr;
+    hv::DescriptorTable gdt, idt;
+    uint64_t cr0 = 0x60000010, cr2 = 0, cr3 = 0, cr4 = 0, efer = 0;
+    uint64_t dr[8] = {0, 0, 0, 0, 0xffff0ff0, 0x400, 0xffff0ff0, 0x400};
+    uint64_t star = 0, lstar = 0, cstar = 0, sfmask = 0, kernel_gs_base = 0, tsc_aux = 0;
+    uint64_t sysenter_cs = 0, sysenter_esp = 0, sysenter_eip = 0;
+    uint64_t pat = 0x0007040600070406ULL, misc_enable = 1, mtrr_def_type = 0;
+    uint64_t apic_base = 0xfee00900;
+    int64_t tsc_offset = 0;
+    FxsaveArea fpu;
+
+    // ---- derived mode (update_mode() after CR0/EFER/CS/RFLAGS.VM changes) ----
+    uint8_t cpl = 0;
+    uint8_t code_bits = 16;   ///< 16, 32 or 64: default operand/address size of the code
+    bool long_mode = false;   ///< EFER.LMA
+    bool mode64 = false;      ///< 64-bit submode of long mode
+    bool interrupt_shadow = false;  ///< STI / MOV SS blocking for one instruction
+    bool halted = false;            ///< HLT executed, waiting for an interrupt
+
+    // ---- per-instruction scratch used by handlers ----
+    uint64_t next_rip = 0;
+    bool brk = false;   ///< end the current block after this instruction
+
+    int index() const { return m_index; }
+    EngineShared& shared() { return m_shared; }
+    CpuInterrupts* interrupts() { return m_ints; }
+
+    void load_state(const hv::CpuState& st);
+    hv::CpuState save_state() const;
+    /// INIT (SDM Vol. 3A 9.1.1, table 9-1): real mode at f000:fff0, or at sipi<<12 after SIPI.
+    void reset_to_init();
+    void start_at_sipi(uint8_t vector);
+    void update_mode();
+
+    // ---- register access ----
+    template <class T> T reg(int r) const;
+    template <class T> void set_reg(int r, T v);
+    uint64_t stack_mask() const { return mode64 ? ~0ULL : seg[kSs].db ? 0xffffffffULL : 0xffffULL; }
+
+    // ---- memory: segmentation + paging + physical dispatch ----
+    /// Linear address of seg:off for an access of `size` bytes, with the segment checks of the mode
+    /// (SDM Vol. 3A 5.3 limit checks, 3.4.5 types; 64-bit: canonical check). Raises #GP/#SS.
+    uint64_t linear(int s, uint64_t off, unsigned size, Access acc);
+    template <class T> T read_la(uint64_t la);
+    template <class T> void write_la(uint64_t la, T v);
+    template <class T> T read(int s, uint64_t off) { return read_la<T>(linear(s, off, sizeof(T), Access::Read)); }
+    template <class T> void write(int s, uint64_t off, T v) { write_la<T>(linear(s, off, sizeof(T), Access::Write), v); }
+    /// Host pointer for an atomic read-modify-write of sizeof(T) bytes at seg:off (write permission
+    /// checked, dirty bit set), or nullptr when the operand is MMIO or crosses a page.
+    template <class T> T* rmw_ptr(int s, uint64_t off);
+    /// Reads/writes with supervisor privilege regardless of CPL (descriptor tables, TSS, SDM 5.5).
+    void read_sys(uint64_t la, void* out, unsigned size);
+    void write_sys(uint64_t la, const void* in, unsigned size);
+    void read_bytes_la(uint64_t la, void* out, unsigned size, Access acc, bool supervisor);
+    void write_bytes_la(uint64_t la, const void* in, unsigned size, bool supervisor);
+    /// Translates a linear address (walking the page tables on a TLB miss). Raises #PF.
+    uint64_t translate(uint64_t la, Access acc, bool supervisor);
+    void flush_tlb();
+    void flush_tlb_page(uint64_t la);
+    /// Drops every fast write mapping (a page became code somewhere: writes must be seen).
+    void drop_write_mappings();
+
+    // ---- stack ----
+    void push(uint64_t v, unsigned size);
+    uint64_t pop(unsigned size);
+    uint64_t peek(unsigned size, uint64_t offset = 0);
+
+    // ---- physical ----
+    void phys_read(uint64_t gpa, void* out, unsigned size);
+    void phys_write(uint64_t gpa, const void* in, unsigned size);
+
+    // ---- events ----
+    [[noreturn]] void raise(uint8_t vector);
+    [[noreturn]] void raise(uint8_t vector, uint32_t error);
+    /// INT n / INT3 / INTO: a trap whose saved RIP is the next instruction.
+    [[noreturn]] void raise_software(uint8_t vector);
+    /// Delivers m_event through the IVT/IDT (SDM Vol. 3A 6.12, 6.14).
+    void deliver_event();
+    /// Leaves the current instruction to hand `exit` to the VMM; the instruction is re-executed
+    /// on the next run() with the VMM's data (reads) or was already completed (writes).
+    [[noreturn]] void unwind_exit();
+
+    // ---- segments (segments.cpp) ----
+    /// Reads the 8-byte descriptor for `selector` from the GDT/LDT; raises `vec`(sel) if outside.
+    uint64_t read_descriptor(uint16_t selector, uint8_t vec);
+    hv::Segment descriptor_to_segment(uint16_t selector, uint64_t d, uint64_t d_high = 0) const;
+    /// MOV/POP to a data segment register or SS with every protected-mode check (SDM Vol. 2 MOV).
+    void load_data_segment(int s, uint16_t selector);
+    void load_real_segment(int s, uint16_t selector);
+    void set_accessed(uint16_t selector, uint64_t d);
+    bool is_system_access_allowed() const { return cpl == 0; }
+    void require_cpl0() { if (cpl != 0) raise(kGp, 0); }
+
+    // ---- control / MSR (system.cpp) ----
+    void write_cr0(uint64_t v);
+    void write_cr3(uint64_t v);
+    void write_cr4(uint64_t v);
+    void write_efer(uint64_t v);
+    uint64_t read_msr(uint32_t msr);      ///< raises #GP for unknown MSRs
+    void write_msr(uint32_t msr, uint64_t v);
+    uint64_t tsc();
+
+    // ---- execution (executor.cpp) ----
+    /// Runs until the VMM is needed. Returns the exit; the I/O span points into this Cpu.
+    hv::VcpuExit execute();
+    /// Completes a PioIn/MmioRead exit: the data the VMM filled is replayed to the instruction.
+    void complete_io();
+    void request_stop();
+    void kick();
+    hv::VcpuStats stats() const { return m_stats; }
+    hv::VcpuStats& mutable_stats() { return m_stats; }
+    void set_runnable(bool r) { m_runnable = r; }
+    bool runnable() const { return m_runnable; }
+
+    // ---- I/O from handlers (io path) ----
+    /// Port input of `size` bytes: platform first, else an exit (replayed on the next run()).
+    uint32_t port_in(uint16_t port, unsigned size);
+    /// Port output: platform first, else a pending exit returned after this instruction.
+    void port_out(uint16_t port, unsigned size, uint32_t value);
+    bool exit_pending() const { return m_exit_pending; }
+    void log_unimplemented(const uint8_t* bytes, unsigned len);
+    void invalidate_code_all();
+    /// Between blocks: stop requests, timers, INIT/SIPI, NMI, interrupts, HLT. True: return m_exit.
+    bool service();
+
+    /// Attention flag: checked at block boundaries (stop requests, kicks, mode changes).
+    std::atomic<bool> attention{false};
+    int32_t budget = 0;   ///< instructions until the next interrupt/timer poll
+
+    Event m_event;
+
+private:
+    friend class Executor;
+    TlbEntry& tlb_slot(uint64_t la) { return m_tlb[m_tlb_user][(la >> 12) & (kTlbSize - 1)]; }
+    template <class T> T read_slow(uint64_t la);
+    template <class T> void write_slow(uint64_t la, T v);
+    void fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool writable, bool executable);
+    void mmio_access(uint64_t gpa, void* data, unsigned size, bool write);
+    void check_code_write(uint64_t gpa, unsigned size);
+    [[noreturn]] void page_fault(uint64_t la, uint32_t err);
+
+    EngineShared& m_shared;
+    int m_index;
+    CpuInterrupts* m_ints;
+    TlbEntry m_tlb[2][kTlbSize];
+    int m_tlb_user = 0;
+    uint64_t m_code_epoch_seen = 0;
+
+public:
+    // Executor state (public for the executor and handlers in other files).
+    std::jmp_buf m_jmp;
+    int m_delivering = -1;    ///< vector being delivered (double-fault detection), -1 none
+    bool m_exit_pending = false;
+    hv::VcpuExit m_exit = hv::Halt{};
+    alignas(8) uint8_t m_io_buf[16]{};
+    struct Replay {
+        bool valid = false;
+        bool pio = false;
+        uint64_t addr = 0;
+        unsigned size = 0;
+        uint8_t data[16]{};
+    } m_replay;
+    std::atomic<bool> m_stop{false};
+    bool m_runnable = true;
+    bool m_waiting_sipi = false;
+    hv::VcpuStats m_stats;
+    BlockCache* m_cache = nullptr;
+    uint64_t m_dma_epoch_seen = 0;
+    bool m_flush_jump_cache = false;
+    std::unordered_set<uint64_t> m_logged_ud;
+};
+
+// ---- inline fast paths ----
+
+template <class T>
+inline T Cpu::reg(int r) const {
+    if constexpr (sizeof(T) == 1) {
+        if (r >= 16) return static_cast<T>(gpr[r - 16] >> 8);   // AH, CH, DH, BH
+    }
+    return static_cast<T>(gpr[r]);
+}
+
+template <class T>
+inline void Cpu::set_reg(int r, T v) {
+    if constexpr (sizeof(T) == 1) {
+        if (r >= 16) {
+            gpr[r - 16] = (gpr[r - 16] & ~0xff00ULL) | (uint64_t{v} << 8);
+            return;
+        }
+        gpr[r] = (gpr[r] & ~0xffULL) | v;
+    } else if constexpr (sizeof(T) == 2) {
+        gpr[r] = (gpr[r] & ~0xffffULL) | v;
+    } else {
+        gpr[r] = v;   // 32-bit writes zero-extend (SDM Vol. 1 3.4.1.1)
+    }
+}
+
+template <class T>
+inline T Cpu::read_la(uint64_t la) {
+    TlbEntry& e = tlb_slot(la);
+    if (e.read_tag == (la & ~0xfffULL) && (la & 0xfff) <= 4096 - sizeof(T)) [[likely]] {
+        T v;
+        std::memcpy(&v, reinterpret_cast<const void*>(e.addend + la), sizeof(T));
+        return v;
+    }
+    return read_slow<T>(la);
+}
+
+template <class T>
+inline void Cpu::write_la(uint64_t la, T v) {
+    TlbEntry& e = tlb_slot(la);
+    if (e.write_tag == (la & ~0xfffULL) && (la & 0xfff) <= 4096 - sizeof(T)) [[likely]] {
+        std::memcpy(reinterpret_cast<void*>(e.addend + la), &v, sizeof(T));
+        return;
+    }
+    write_slow<T>(la, v);
+}
+
+template <class T>
+T Cpu::read_slow(uint64_t la) {
+    T v;
+    read_bytes_la(la, &v, sizeof(T), Access::Read, false);
+    return v;
+}
+
+template <class T>
+void Cpu::write_slow(uint64_t la, T v) {
+    write_bytes_la(la, &v, sizeof(T), false);
+}
+
+template <class T>
+T* Cpu::rmw_ptr(int s, uint64_t off) {
+    uint64_t la = linear(s, off, sizeof(T), Access::Write);
+    TlbEntry& e = tlb_slot(la);
+    if ((la & 0xfff) > 4096 - sizeof(T)) return nullptr;
+    if (e.write_tag != (la & ~0xfffULL)) {
+        uint64_t gpa = translate(la, Access::Write, false);
+        if (e.write_tag != (la & ~0xfffULL)) {   // not RAM, or a code page: slow path
+            (void)gpa;
+            return nullptr;
+        }
+    }
+    return reinterpret_cast<T*>(e.addend + la);
+}
+
+}  // namespace popek::emu

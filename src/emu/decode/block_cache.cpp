@@ -1,0 +1,103 @@
+#include "emu/decode/block_cache.h"
+
+#include <cstring>
+
+#include "emu/cpu.h"
+
+namespace popek::emu {
+
+bool BlockCache::valid(const Block& b) const {
+    if (b.gen_ptr->load(std::memory_order_acquire) != b.gen) return false;
+    uint64_t epoch = m_cpu.shared().dma_epoch.load(std::memory_order_acquire);
+    if (b.dma_epoch == epoch) return true;
+    // The VMM may have written guest RAM since: the block stays valid if its bytes are unchanged.
+    const uint8_t* host = m_cpu.shared().mem.host_ptr(b.gpa, b.bytes.size());
+    if (!host || std::memcmp(host, b.bytes.data(), b.bytes.size()) != 0) return false;
+    const_cast<Block&>(b).dma_epoch = epoch;
+    return true;
+}
+
+Block* BlockCache::lookup() {
+    Cpu& c = m_cpu;
+    const uint64_t lip = c.mode64 ? c.rip : ((c.seg[kCs].base + c.rip) & 0xffffffffULL);
+    const uint32_t mode = c.code_bits | (c.cpl == 3 ? 0x100u : 0u);
+    JumpEntry& j = m_jump[(lip ^ (lip >> 12)) & (kJumpCacheSize - 1)];
+    if (j.lip == lip && j.mode == mode && valid(*j.block)) return j.block;
+
+    const uint64_t gpa = c.translate(lip, Access::Exec, false);
+    if (!c.shared().mem.host_ptr(gpa, 1)) {
+        c.m_exit = hv::InternalError{fmt::format("instruction fetch outside RAM at gpa {:#x} (rip {:#x})", gpa, c.rip)};
+        c.unwind_exit();
+    }
+    const uint64_t key = gpa | (uint64_t{mode} << 52);
+    Block* b = nullptr;
+    if (auto it = m_blocks.find(key); it != m_blocks.end()) {
+        b = it->second.get();
+        if (!valid(*b)) decode_block(*b, gpa, mode);
+    } else {
+        if (m_blocks.size() >= kMaxBlocks) clear();
+        auto nb = std::make_unique<Block>();
+        decode_block(*nb, gpa, mode);
+        b = nb.get();
+        m_blocks.emplace(key, std::move(nb));
+    }
+    if (b->insns.empty()) return decode_crossing(lip, mode);
+    JumpEntry& slot = m_jump[(lip ^ (lip >> 12)) & (kJumpCacheSize - 1)];
+    slot = JumpEntry{lip, mode, b};
+    return b;
+}
+
+void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
+    EngineShared& sh = m_cpu.shared();
+    b.gpa = gpa;
+    b.mode = mode;
+    b.gen_ptr = sh.code.generation(gpa);
+    // Generation first, then the bytes: a write racing with decoding makes the block stale.
+    b.gen = b.gen_ptr->load(std::memory_order_acquire);
+    if (sh.code.mark_code(gpa)) m_cpu.drop_write_mappings();
+    b.dma_epoch = sh.dma_epoch.load(std::memory_order_acquire);
+    const uint8_t* host = sh.mem.host_ptr(gpa & ~0xfffULL, 4096);
+    size_t off = gpa & 0xfff;
+    const size_t start = off;
+    b.insns.clear();
+    while (b.insns.size() < kMaxInsns && off < 4096) {
+        Insn in;
+        bool end = false;
+        if (m_decoder.decode(host + off, 4096 - off, static_cast<int>(mode & 0xff), in, end) ==
+            DecodeStatus::NeedMoreBytes)
+            break;   // crosses into the next page: decoded on its own by decode_crossing()
+        b.insns.push_back(in);
+        off += in.len;
+        if (end) break;
+    }
+    b.bytes.assign(host + start, host + off);
+}
+
+Block* BlockCache::decode_crossing(uint64_t lip, uint32_t mode) {
+    uint8_t buf[15];
+    unsigned first = static_cast<unsigned>(4096 - (lip & 0xfff));
+    if (first > 15) first = 15;
+    m_cpu.read_bytes_la(lip, buf, first, Access::Exec, false);
+    Insn in;
+    bool end = false;
+    int bits = static_cast<int>(mode & 0xff);
+    if (m_decoder.decode(buf, first, bits, in, end) == DecodeStatus::NeedMoreBytes) {
+        // Fetch the rest from the next page (which may fault, SDM: fetch of the second page).
+        m_cpu.read_bytes_la(lip + first, buf + first, 15 - first, Access::Exec, false);
+        m_decoder.decode(buf, 15, bits, in, end);
+    }
+    m_cross.cached = false;
+    m_cross.insns.assign(1, in);
+    return &m_cross;
+}
+
+void BlockCache::flush_jump_cache() {
+    for (size_t i = 0; i < kJumpCacheSize; ++i) m_jump[i] = JumpEntry{};
+}
+
+void BlockCache::clear() {
+    flush_jump_cache();
+    m_blocks.clear();
+}
+
+}  // namespace popek::emu

@@ -1,0 +1,62 @@
+#pragma once
+/// Per-vCPU cache of decoded blocks (straight-line runs of Insn ending at a control transfer or a
+/// page end), keyed by guest-physical address and decode mode, plus a jump cache keyed by linear
+/// RIP that skips translation on the hot path (flushed with the TLB, like QEMU's tb_jmp_cache).
+/// A block is valid while its page's write generation is unchanged (self-modifying code by any
+/// vCPU) and its bytes still match after the VMM may have written RAM (DMA epoch).
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "emu/decode/decoder.h"
+#include "emu/decode/insn.h"
+
+namespace popek::emu {
+
+class Cpu;
+
+struct Block {
+    uint64_t gpa = 0;
+    uint32_t mode = 0;
+    std::atomic<uint32_t>* gen_ptr = nullptr;
+    uint32_t gen = 0;
+    uint64_t dma_epoch = 0;
+    std::vector<uint8_t> bytes;   ///< the guest bytes decoded (re-verified after DMA)
+    std::vector<Insn> insns;
+    bool cached = true;           ///< false: a page-crossing instruction decoded for one use
+};
+
+class BlockCache {
+public:
+    explicit BlockCache(Cpu& cpu) : m_cpu(cpu) {}
+    /// The block at the current CS:RIP, decoding it if needed. May raise #PF (instruction fetch)
+    /// or exit (code outside RAM).
+    Block* lookup();
+    void clear();
+    void flush_jump_cache();
+    size_t size() const { return m_blocks.size(); }
+
+private:
+    struct JumpEntry {
+        uint64_t lip = ~0ULL;
+        uint32_t mode = 0;
+        Block* block = nullptr;
+    };
+    static constexpr size_t kJumpCacheSize = 4096;
+    static constexpr size_t kMaxBlocks = 1 << 16;
+    static constexpr size_t kMaxInsns = 64;
+
+    bool valid(const Block& b) const;
+    void decode_block(Block& b, uint64_t gpa, uint32_t mode);
+    Block* decode_crossing(uint64_t lip, uint32_t mode);
+
+    Cpu& m_cpu;
+    Decoder m_decoder;
+    std::unordered_map<uint64_t, std::unique_ptr<Block>> m_blocks;
+    std::unique_ptr<JumpEntry[]> m_jump = std::make_unique<JumpEntry[]>(kJumpCacheSize);
+    Block m_cross;
+};
+
+}  // namespace popek::emu

@@ -1,0 +1,25 @@
+#include "emu/interp/families.h"
+
+namespace popek::emu {
+
+const HandlerTable& handler_table() {
+    static const HandlerTable table = [] {
+        HandlerTable t;
+        register_alu(t);
+        register_shift(t);
+        register_muldiv(t);
+        register_bits(t);
+        register_data(t);
+        register_stack(t);
+        register_control(t);
+        register_string(t);
+        register_io(t);
+        register_system(t);
+        register_segment(t);
+        register_fastsys(t);
+        return t;
+    }();
+    return table;
+}
+
+}  // namespace popek::emu

@@ -1,0 +1,90 @@
+#pragma once
+/// VM-wide state of the own engine shared by all vCPUs: guest RAM, the self-modifying-code map
+/// (which guest-physical pages hold decoded code, and a write generation per page), the interrupt
+/// platform and the guest clock. Owned by the interp Vm; every emu::Cpu holds a reference.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "emu/irqchip/cpu_interrupts.h"
+#include "memory/guest_memory.h"
+
+namespace popek::emu {
+
+/// What the engine handles itself instead of exiting to the VMM (like KVM's in-kernel PIC, PIT and
+/// IOAPIC). Implemented over emu::InterruptPlatform by the interp Vm; tests may leave it null.
+class PlatformPort {
+public:
+    virtual ~PlatformPort() = default;
+    virtual CpuInterrupts& cpu(int index) = 0;
+    virtual bool pio_read(uint16_t port, std::span<uint8_t> data) = 0;
+    virtual bool pio_write(uint16_t port, std::span<const uint8_t> data) = 0;
+    virtual bool mmio_read(uint64_t gpa, std::span<uint8_t> data) = 0;
+    virtual bool mmio_write(uint64_t gpa, std::span<const uint8_t> data) = 0;
+};
+
+/// Tracks guest-physical pages that hold decoded code. A write to such a page (by any vCPU)
+/// bumps the page's generation, which invalidates every decoded block of that page.
+class CodePageMap {
+public:
+    explicit CodePageMap(const memory::GuestMemory& mem);
+
+    /// Generation counter of the page holding `gpa`, nullptr if `gpa` is not RAM.
+    std::atomic<uint32_t>* generation(uint64_t gpa);
+    bool is_code(uint64_t gpa) const;
+    /// Marks the page as holding code. Returns true if it was not marked before (then every
+    /// vCPU must drop its fast write mappings of the page: see code_epoch()).
+    bool mark_code(uint64_t gpa);
+    /// A write hit a code page: invalidates its decoded blocks and unmarks it.
+    void invalidate(uint64_t gpa);
+    /// Bumped whenever a page becomes code; vCPUs compare it to flush their write TLBs.
+    uint64_t code_epoch() const { return m_epoch.load(std::memory_order_acquire); }
+
+private:
+    struct Range {
+        uint64_t base;
+        uint64_t pages;
+        std::unique_ptr<std::atomic<uint8_t>[]> code;
+        std::unique_ptr<std::atomic<uint32_t>[]> gen;
+    };
+    const Range* find(uint64_t gpa) const;
+    std::unique_ptr<Range[]> m_ranges;
+    size_t m_count = 0;
+    std::atomic<uint64_t> m_epoch{0};
+};
+
+/// Guest TSC: ticks at `tsc_hz` from a fixed origin of the host steady clock.
+class TscClock {
+public:
+    explicit TscClock(uint64_t tsc_hz) : m_hz(tsc_hz), m_origin(now_ns()) {}
+    static uint64_t now_ns() {
+        return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::steady_clock::now().time_since_epoch()).count());
+    }
+    uint64_t hz() const { return m_hz; }
+    uint64_t tsc_now() const {
+        return static_cast<uint64_t>((static_cast<unsigned __int128>(now_ns() - m_origin) * m_hz) / 1'000'000'000u);
+    }
+
+private:
+    uint64_t m_hz;
+    uint64_t m_origin;
+};
+
+struct EngineShared {
+    EngineShared(const memory::GuestMemory& memory, int vcpu_count, uint64_t tsc_hz)
+        : mem(memory), code(memory), vcpus(vcpu_count), clock(tsc_hz) {}
+    const memory::GuestMemory& mem;
+    CodePageMap code;
+    int vcpus;
+    TscClock clock;
+    PlatformPort* platform = nullptr;
+    bool xen = false;
+    /// Bumped after every exit to the VMM and every interrupt line change: the VMM may have written
+    /// guest RAM (DMA), so decoded pages are re-verified against their bytes before reuse.
+    std::atomic<uint64_t> dma_epoch{0};
+};
+
+}  // namespace popek::emu

@@ -1,0 +1,165 @@
+/// The dispatch loop: looks up decoded blocks, runs their handlers, and between blocks services
+/// stop requests, timers, NMI/INIT/SIPI and external interrupts (SDM Vol. 3A 6.9 priorities:
+/// interrupts are taken on instruction boundaries, after the STI/MOV SS shadow, when RFLAGS.IF=1).
+#include "emu/cpu.h"
+#include "emu/decode/block_cache.h"
+#include "emu/decode/insn.h"
+
+namespace popek::emu {
+namespace {
+
+constexpr int32_t kPollInterval = 2048;   ///< instructions between interrupt/timer polls
+
+bool contributory(int v) { return v == kDe || (v >= kTs && v <= kGp); }
+
+}  // namespace
+
+/// Runs the event in m_event through the IDT, escalating to #DF / triple fault when delivery
+/// itself faults (SDM Vol. 3A 6.15 table 6-5). Returns false on a triple fault (m_exit is set).
+static bool deliver_pending(Cpu& c) {
+    if (c.m_delivering >= 0) {
+        int prev = c.m_delivering;
+        int now = c.m_event.vector;
+        if (prev == kDfv) {
+            c.m_delivering = -1;
+            c.m_exit = hv::Shutdown{hv::Shutdown::TripleFault};
+            return false;
+        }
+        if ((contributory(prev) && contributory(now)) || (prev == kPfv && (contributory(now) || now == kPfv)))
+            c.m_event = Event{kDfv, true, 0, false, false, c.m_event.return_rip};
+    }
+    c.m_delivering = c.m_event.vector;
+    c.deliver_event();
+    c.m_delivering = -1;
+    c.halted = false;
+    c.brk = false;
+    return true;
+}
+
+void handle_undefined(Cpu& cpu, const Insn& insn) {
+    uint8_t bytes[16];
+    unsigned len = insn.len ? insn.len : 1;
+    uint64_t lip = cpu.mode64 ? cpu.rip : ((cpu.seg[kCs].base + cpu.rip) & 0xffffffffULL);
+    cpu.read_bytes_la(lip, bytes, len, Access::Exec, false);
+    cpu.log_unimplemented(bytes, len);
+    cpu.raise(kUd);
+}
+
+hv::VcpuExit Cpu::execute() {
+    halted = false;   // run() after a Halt exit resumes after the HLT, like KVM_RUN
+    const int why = setjmp(m_jmp);
+    if (why == kUnwindExit) {
+        brk = false;
+        m_delivering = -1;
+        m_exit_pending = false;
+        return m_exit;
+    }
+    if (why == kUnwindEvent) {
+        brk = false;
+        m_exit_pending = false;   // the faulting instruction will run again after the handler
+        if (!deliver_pending(*this)) return m_exit;
+    }
+    for (;;) {
+        if (attention.load(std::memory_order_relaxed) || budget <= 0 || halted || interrupt_shadow ||
+            m_waiting_sipi) {
+            if (service()) return m_exit;
+            if (halted || m_waiting_sipi) continue;
+        }
+        if (m_shared.code.code_epoch() != m_code_epoch_seen) drop_write_mappings();
+        Block* b = m_cache->lookup();
+        size_t n = b->insns.size();
+        if (interrupt_shadow) {
+            n = 1;   // the shadowed instruction runs alone; interrupts are checked right after it
+            interrupt_shadow = false;
+            budget = 0;
+        }
+        budget -= static_cast<int32_t>(n);
+        const Insn* p = b->insns.data();
+        for (size_t k = 0; k < n; ++k) {
+            const Insn& in = p[k];
+            next_rip = rip + in.len;
+            ++m_stats.instructions;
+            if (in.cls) {
+                if (in.cls & kClsPrivileged) ++m_stats.privileged;
+                if (in.cls & kClsSensitive) ++m_stats.sensitive;
+            }
+            in.fn(*this, in);
+            rip = next_rip;
+            if (brk) break;
+        }
+        m_replay.valid = false;
+        if (brk) {
+            brk = false;
+            if (m_exit_pending) {
+                m_exit_pending = false;
+                return m_exit;
+            }
+        }
+    }
+}
+
+bool Cpu::service() {
+    if (m_stop.load()) {
+        m_exit = hv::Shutdown{hv::Shutdown::Stopped};
+        return true;
+    }
+    attention.store(false, std::memory_order_relaxed);
+    if (m_flush_jump_cache) {
+        m_cache->flush_jump_cache();
+        m_flush_jump_cache = false;
+    }
+    budget = kPollInterval;
+    if (!m_ints) {
+        if (halted || m_waiting_sipi) {
+            // Nothing can ever wake this vCPU: no interrupt platform.
+            m_exit = hv::Halt{};
+            return true;
+        }
+        return false;
+    }
+    uint64_t deadline = m_ints->poll_timers(TscClock::now_ns());
+    if (m_ints->take_init()) {
+        reset_to_init();
+        m_waiting_sipi = true;
+        halted = false;
+    }
+    if (m_waiting_sipi) {
+        if (auto v = m_ints->take_sipi()) {
+            start_at_sipi(*v);
+            return false;
+        }
+        m_ints->wait(deadline);
+        return false;
+    }
+    if (m_replay.valid) return false;   // an I/O instruction must complete before any interrupt
+    if (m_ints->take_nmi()) {
+        m_event = Event{kNmi, false, 0, false, true, rip};
+        if (!deliver_pending(*this)) return true;
+        return false;
+    }
+    if (!interrupt_shadow && (rflags & kIf) && m_ints->interrupt_pending()) {
+        if (auto v = m_ints->acknowledge_interrupt()) {
+            m_event = Event{*v, false, 0, false, true, rip};
+            if (!deliver_pending(*this)) return true;
+            return false;
+        }
+    }
+    if (halted) {
+        if (!(rflags & kIf) && m_shared.vcpus == 1) {
+            // IF=0 on the only vCPU: only an NMI could wake it, and no device raises one.
+            m_exit = hv::Halt{};
+            return true;
+        }
+        m_ints->wait(deadline);
+    }
+    return false;
+}
+
+void Cpu::log_unimplemented(const uint8_t* bytes, unsigned len) {
+    if (!m_logged_ud.insert(rip).second || m_logged_ud.size() > 1024) return;
+    std::string hex;
+    for (unsigned k = 0; k < len; ++k) hex += fmt::format("{:02x} ", bytes[k]);
+    fmt::print(stderr, "popek interp: vCPU {} #UD for unimplemented instruction at rip {:#x}: {}\n", m_index, rip, hex);
+}
+
+}  // namespace popek::emu

@@ -1,0 +1,111 @@
+/// Near control transfers: JMP, Jcc, CALL, RET, LOOP/LOOPcc, JrCXZ, and the software interrupts
+/// INT n / INT3 / INTO (SDM Vol. 2A/2B). Far forms live in segment_ops.cpp, IRET in events.cpp.
+#include "emu/interp/families.h"
+
+namespace popek::emu {
+
+Handler select_far_jmp(const DecodeView& d, Insn& i);    // segment_ops.cpp
+Handler select_far_call(const DecodeView& d, Insn& i);   // segment_ops.cpp
+Handler select_far_ret(const DecodeView& d, Insn& i);    // segment_ops.cpp
+void iret(Cpu& c, const Insn& i);                        // events.cpp
+
+namespace {
+
+uint64_t read_target(Cpu& c, const Insn& i) {
+    if (i.k0 == kOpReg) return c.gpr[i.r0];
+    switch (i.osize) {
+        case 2: return read_mem<uint16_t>(c, i);
+        case 4: return read_mem<uint32_t>(c, i);
+        default: return read_mem<uint64_t>(c, i);
+    }
+}
+
+void jmp_rel(Cpu& c, const Insn& i) { branch_to(c, c.next_rip + i.imm, i.osize); }
+void jmp_ind(Cpu& c, const Insn& i) { branch_to(c, read_target(c, i), i.osize); }
+
+void jcc(Cpu& c, const Insn& i) {
+    if (condition(c.rflags, i.extra)) branch_to(c, c.next_rip + i.imm, i.osize);
+}
+
+void call_rel(Cpu& c, const Insn& i) {
+    c.push(c.next_rip, i.osize);
+    branch_to(c, c.next_rip + i.imm, i.osize);
+}
+
+void call_ind(Cpu& c, const Insn& i) {
+    uint64_t target = read_target(c, i);
+    c.push(c.next_rip, i.osize);
+    branch_to(c, target, i.osize);
+}
+
+void ret(Cpu& c, const Insn& i) {
+    uint64_t target = c.pop(i.osize);
+    if (i.k0 == kOpImm) {
+        const uint64_t mask = c.stack_mask();
+        c.gpr[hv::RSP] = (c.gpr[hv::RSP] & ~mask) | ((c.gpr[hv::RSP] + (i.imm & 0xffff)) & mask);
+    }
+    branch_to(c, target, i.osize);
+}
+
+/// LOOP/LOOPE/LOOPNE: the count register has the address size (SDM Vol. 2A LOOP).
+void loop(Cpu& c, const Insn& i) {
+    const uint64_t mask = addr_mask(i.asize);
+    uint64_t count = (c.gpr[hv::RCX] - 1) & mask;
+    c.gpr[hv::RCX] = i.asize == 4 ? count : ((c.gpr[hv::RCX] & ~mask) | count);
+    bool take = count != 0;
+    if (i.extra == 1) take = take && (c.rflags & kZf);
+    if (i.extra == 2) take = take && !(c.rflags & kZf);
+    if (take) branch_to(c, c.next_rip + i.imm, i.osize);
+}
+
+void jrcxz(Cpu& c, const Insn& i) {
+    if ((c.gpr[hv::RCX] & addr_mask(i.asize)) == 0) branch_to(c, c.next_rip + i.imm, i.osize);
+}
+
+void int_n(Cpu& c, const Insn& i) { c.raise_software(static_cast<uint8_t>(i.imm)); }
+void int3(Cpu& c, const Insn&) { c.raise_software(kBp); }
+void into(Cpu& c, const Insn&) {
+    if (c.rflags & kOf) c.raise_software(kOfv);
+}
+
+Handler select_jmp(const DecodeView& d, Insn& i) {
+    if (d.ins.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) return select_far_jmp(d, i);
+    return i.k0 == kOpImm ? jmp_rel : jmp_ind;
+}
+
+Handler select_call(const DecodeView& d, Insn& i) {
+    if (d.ins.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) return select_far_call(d, i);
+    return i.k0 == kOpImm ? call_rel : call_ind;
+}
+
+}  // namespace
+
+void register_control(HandlerTable& t) {
+    t.add(ZYDIS_MNEMONIC_JMP, select_jmp);
+    t.add(ZYDIS_MNEMONIC_CALL, select_call);
+    auto jcc_sel = [](const DecodeView& d, Insn& i) -> Handler {
+        i.extra = d.ins.opcode & 0xf;
+        return jcc;
+    };
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_JO, ZYDIS_MNEMONIC_JNO, ZYDIS_MNEMONIC_JB, ZYDIS_MNEMONIC_JNB,
+                            ZYDIS_MNEMONIC_JZ, ZYDIS_MNEMONIC_JNZ, ZYDIS_MNEMONIC_JBE, ZYDIS_MNEMONIC_JNBE,
+                            ZYDIS_MNEMONIC_JS, ZYDIS_MNEMONIC_JNS, ZYDIS_MNEMONIC_JP, ZYDIS_MNEMONIC_JNP,
+                            ZYDIS_MNEMONIC_JL, ZYDIS_MNEMONIC_JNL, ZYDIS_MNEMONIC_JLE, ZYDIS_MNEMONIC_JNLE})
+        t.add(m, jcc_sel);
+    t.add(ZYDIS_MNEMONIC_LOOP, [](const DecodeView&, Insn& i) -> Handler { i.extra = 0; return loop; });
+    t.add(ZYDIS_MNEMONIC_LOOPE, [](const DecodeView&, Insn& i) -> Handler { i.extra = 1; return loop; });
+    t.add(ZYDIS_MNEMONIC_LOOPNE, [](const DecodeView&, Insn& i) -> Handler { i.extra = 2; return loop; });
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_JCXZ, ZYDIS_MNEMONIC_JECXZ, ZYDIS_MNEMONIC_JRCXZ})
+        t.add(m, [](const DecodeView&, Insn&) -> Handler { return jrcxz; });
+    t.add(ZYDIS_MNEMONIC_INT, [](const DecodeView&, Insn&) -> Handler { return int_n; }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_INT3, [](const DecodeView&, Insn&) -> Handler { return int3; }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_INTO, [](const DecodeView&, Insn&) -> Handler { return into; }, kClsSensitive);
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_IRET, ZYDIS_MNEMONIC_IRETD, ZYDIS_MNEMONIC_IRETQ})
+        t.add(m, [](const DecodeView&, Insn&) -> Handler { return iret; }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_RET, [](const DecodeView& d, Insn& i) -> Handler {
+        if (d.ins.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) return select_far_ret(d, i);
+        return ret;
+    });
+}
+
+}  // namespace popek::emu

@@ -1,0 +1,81 @@
+/// CPUID as the own engine reports it (SDM Vol. 2A CPUID): exactly the features implemented.
+/// Vendor "GenuineIntel" so Linux takes the TSC frequency from leaves 0x15/0x16 instead of
+/// calibrating it (arch/x86/kernel/tsc.c native_calibrate_tsc() only trusts them on Intel).
+#include <cstring>
+
+#include "emu/interp/families.h"
+
+namespace popek::emu {
+namespace {
+
+constexpr uint32_t kCrystalHz = 25'000'000;
+
+void put_string(uint32_t out[4], const char* s, const int order[4]) {
+    for (int k = 0; k < 4; ++k) std::memcpy(&out[order[k]], s + 4 * k, 4);
+}
+
+}  // namespace
+
+void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
+    out[0] = out[1] = out[2] = out[3] = 0;   // eax ebx ecx edx
+    const bool apic = c.interrupts() != nullptr;
+    const uint64_t hz = c.shared().clock.hz();
+    switch (leaf) {
+        case 0: {
+            out[0] = 0x16;
+            static const int order[3] = {1, 3, 2};
+            const char* v = "GenuineIntel";
+            for (int k = 0; k < 3; ++k) std::memcpy(&out[order[k]], v + 4 * k, 4);
+            break;
+        }
+        case 1:
+            out[0] = 0x000306a9;   // family 6 model 0x3a stepping 9
+            out[1] = (static_cast<uint32_t>(c.index()) << 24) | (static_cast<uint32_t>(c.shared().vcpus) << 16) | (8u << 8);
+            // ECX: CX16(13), POPCNT(23, when the host has it), TSC-deadline(24), hypervisor(31).
+            out[2] = (1u << 13) | (host_has_popcnt() ? 1u << 23 : 0) | (apic ? 1u << 24 : 0) | (1u << 31);
+            // EDX: DE PSE TSC MSR PAE CX8 APIC SEP PGE CMOV PAT CLFSH. x87/SSE/FXSR/MMX come with
+            // their instruction families.
+            out[3] = (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (apic ? 1u << 9 : 0) |
+                     (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19) | (c.shared().vcpus > 1 ? 1u << 28 : 0);
+            break;
+        case 7:
+            if (sub == 0) out[1] = host_has_bmi1() ? (1u << 3) : 0;   // BMI1 (TZCNT)
+            break;
+        case 0xb:
+        case 4:
+            break;
+        case 0x15:
+            out[0] = 1;
+            out[1] = static_cast<uint32_t>(hz / kCrystalHz);
+            out[2] = kCrystalHz;
+            break;
+        case 0x16:
+            out[0] = static_cast<uint32_t>(hz / 1'000'000);
+            out[1] = out[0];
+            out[2] = 100;
+            break;
+        case 0x40000000: {
+            out[0] = 0x40000000;
+            static const int order[3] = {1, 2, 3};
+            const char* v = "PopekPopekPo";
+            for (int k = 0; k < 3; ++k) std::memcpy(&out[order[k]], v + 4 * k, 4);
+            break;
+        }
+        case 0x80000000: out[0] = 0x80000008; break;
+        case 0x80000001:
+            out[2] = 1u | (host_has_lzcnt() ? 1u << 5 : 0);   // LAHF/SAHF in 64-bit mode, LZCNT
+            out[3] = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29);   // SYSCALL NX 1G RDTSCP LM
+            break;
+        case 0x80000002: case 0x80000003: case 0x80000004: {
+            static const char brand[49] = "popek interp x86-64 CPU                         ";
+            static const int order[4] = {0, 1, 2, 3};
+            put_string(out, brand + (leaf - 0x80000002) * 16, order);
+            break;
+        }
+        case 0x80000007: out[3] = 1u << 8; break;   // invariant TSC
+        case 0x80000008: out[0] = 0x3028; break;    // 40 physical, 48 linear address bits
+        default: break;
+    }
+}
+
+}  // namespace popek::emu

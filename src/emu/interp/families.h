@@ -1,0 +1,28 @@
+#pragma once
+/// Registration functions of the instruction families (one file each in src/emu/interp/).
+/// See src/emu/decode/insn.h for how to add a family.
+#include "emu/cpu.h"
+#include "emu/decode/insn.h"
+#include "emu/interp/operands.h"
+
+namespace popek::emu {
+
+void register_alu(HandlerTable& t);       // alu.cpp
+void register_shift(HandlerTable& t);     // shift.cpp: shifts, rotates, SHLD/SHRD
+void register_muldiv(HandlerTable& t);    // muldiv.cpp
+void register_bits(HandlerTable& t);      // bits.cpp: BT*, BSF/BSR, TZCNT/LZCNT/POPCNT, BSWAP, SETcc
+void register_data(HandlerTable& t);      // data.cpp: MOV family, LEA, XCHG, CMOVcc, CBW.., flags ops
+void register_stack(HandlerTable& t);     // stack.cpp: PUSH/POP (GPR, segment, flags), ENTER/LEAVE
+void register_control(HandlerTable& t);   // control.cpp: JMP/Jcc/CALL/RET/LOOP, INT, IRET
+void register_string(HandlerTable& t);    // string.cpp: MOVS..OUTS with REP
+void register_io(HandlerTable& t);        // io.cpp: IN/OUT
+void register_system(HandlerTable& t);    // system.cpp: CR/DR, descriptor tables, HLT, MSR, CPUID, TSC
+void register_segment(HandlerTable& t);   // segment_ops.cpp: MOV sreg, far transfers, LAR/LSL/VERR
+void register_fastsys(HandlerTable& t);   // fastsys.cpp: SYSCALL/SYSRET, SYSENTER/SYSEXIT, SWAPGS
+
+/// CPUID features the host must have because the engine runs them on the host (POPCNT, LZCNT..).
+bool host_has_popcnt();
+bool host_has_lzcnt();
+bool host_has_bmi1();
+
+}  // namespace popek::emu

@@ -1,0 +1,109 @@
+/// String instructions MOVS STOS LODS CMPS SCAS INS OUTS with REP/REPE/REPNE (SDM Vol. 2B).
+/// A REP instruction runs at most kChunk iterations per execution and then restarts itself, so
+/// interrupts and stop requests are seen during long copies (as on hardware, SDM Vol. 2B REP).
+#include "emu/interp/families.h"
+#include "emu/interp/host_ops.h"
+
+namespace popek::emu {
+
+void check_io_permission(Cpu& c, uint16_t port, unsigned size);   // io.cpp
+
+namespace {
+
+constexpr uint64_t kChunk = 4096;
+enum StrOp { kMovs, kStos, kLods, kCmps, kScas, kIns, kOuts };
+
+template <int Op, class T>
+void string_op(Cpu& c, const Insn& i) {
+    const uint64_t amask = addr_mask(i.asize);
+    const bool rep = i.prefix & (kPrefixRep | kPrefixRepne);
+    const int64_t step = (c.rflags & kDf) ? -static_cast<int64_t>(sizeof(T)) : static_cast<int64_t>(sizeof(T));
+    if constexpr (Op == kIns || Op == kOuts) check_io_permission(c, static_cast<uint16_t>(c.gpr[hv::RDX]), sizeof(T));
+    auto advance = [&](int r) {
+        uint64_t v = (c.gpr[r] + static_cast<uint64_t>(step)) & amask;
+        c.gpr[r] = i.asize == 4 ? v : ((c.gpr[r] & ~amask) | v);
+    };
+    for (uint64_t n = 0;; ++n) {
+        if (rep) {
+            if ((c.gpr[hv::RCX] & amask) == 0) return;
+            if (n == kChunk || c.exit_pending()) {
+                c.next_rip = c.rip;   // restart the instruction after servicing events
+                c.brk = true;
+                return;
+            }
+        }
+        const uint64_t si = c.gpr[hv::RSI] & amask, di = c.gpr[hv::RDI] & amask;
+        bool stop = false;
+        if constexpr (Op == kMovs) {
+            T v = c.read<T>(i.seg, si);
+            c.write<T>(kEs, di, v);
+            advance(hv::RSI);
+            advance(hv::RDI);
+        } else if constexpr (Op == kStos) {
+            c.write<T>(kEs, di, static_cast<T>(c.gpr[hv::RAX]));
+            advance(hv::RDI);
+        } else if constexpr (Op == kLods) {
+            T v = c.read<T>(i.seg, si);
+            c.set_reg<T>(hv::RAX, v);
+            advance(hv::RSI);
+        } else if constexpr (Op == kCmps || Op == kScas) {
+            T a = Op == kCmps ? c.read<T>(i.seg, si) : static_cast<T>(c.gpr[hv::RAX]);
+            T b = c.read<T>(kEs, di);
+            merge_flags(c, host::bin<T>(host::kCmp, a, b, 0), kArithFlags);
+            if (Op == kCmps) advance(hv::RSI);
+            advance(hv::RDI);
+            if (i.prefix & kPrefixRepne) stop = c.rflags & kZf;
+            else if (i.prefix & kPrefixRep) stop = !(c.rflags & kZf);
+        } else if constexpr (Op == kIns) {
+            // Check the destination before the port read so a fault does not lose input.
+            (void)c.linear(kEs, di, sizeof(T), Access::Write);
+            T v = static_cast<T>(c.port_in(static_cast<uint16_t>(c.gpr[hv::RDX]), sizeof(T)));
+            c.write<T>(kEs, di, v);
+            advance(hv::RDI);
+        } else {
+            T v = c.read<T>(i.seg, si);
+            c.port_out(static_cast<uint16_t>(c.gpr[hv::RDX]), sizeof(T), static_cast<uint32_t>(v));
+            advance(hv::RSI);
+        }
+        if (!rep) return;
+        uint64_t cnt = (c.gpr[hv::RCX] - 1) & amask;
+        c.gpr[hv::RCX] = i.asize == 4 ? cnt : ((c.gpr[hv::RCX] & ~amask) | cnt);
+        if (stop) return;
+    }
+}
+
+template <int Op>
+Handler select_string(const DecodeView& d, Insn& i) {
+    // MOVSD/CMPSD share their mnemonics with SSE2 instructions (XMM operands): not here.
+    for (unsigned n = 0; n < d.ins.operand_count; ++n)
+        if (d.ops[n].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+            ZydisRegisterGetClass(d.ops[n].reg.value) == ZYDIS_REGCLASS_XMM)
+            return nullptr;
+    switch (i.osize) {
+        case 1: return string_op<Op, uint8_t>;
+        case 2: return string_op<Op, uint16_t>;
+        case 4: return string_op<Op, uint32_t>;
+        default: return (Op == kIns || Op == kOuts) ? nullptr : string_op<Op, uint64_t>;
+    }
+}
+
+}  // namespace
+
+void register_string(HandlerTable& t) {
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_MOVSB, ZYDIS_MNEMONIC_MOVSW, ZYDIS_MNEMONIC_MOVSD, ZYDIS_MNEMONIC_MOVSQ})
+        t.add(m, select_string<kMovs>);
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_STOSB, ZYDIS_MNEMONIC_STOSW, ZYDIS_MNEMONIC_STOSD, ZYDIS_MNEMONIC_STOSQ})
+        t.add(m, select_string<kStos>);
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_LODSB, ZYDIS_MNEMONIC_LODSW, ZYDIS_MNEMONIC_LODSD, ZYDIS_MNEMONIC_LODSQ})
+        t.add(m, select_string<kLods>);
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_CMPSB, ZYDIS_MNEMONIC_CMPSW, ZYDIS_MNEMONIC_CMPSD, ZYDIS_MNEMONIC_CMPSQ})
+        t.add(m, select_string<kCmps>);
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_SCASB, ZYDIS_MNEMONIC_SCASW, ZYDIS_MNEMONIC_SCASD, ZYDIS_MNEMONIC_SCASQ})
+        t.add(m, select_string<kScas>);
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_INSB, ZYDIS_MNEMONIC_INSW, ZYDIS_MNEMONIC_INSD})
+        t.add(m, select_string<kIns>, kClsSensitive);
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_OUTSB, ZYDIS_MNEMONIC_OUTSW, ZYDIS_MNEMONIC_OUTSD})
+        t.add(m, select_string<kOuts>, kClsSensitive);
+}
+
+}  // namespace popek::emu

@@ -1,0 +1,276 @@
+/// System instructions: MOV CR/DR, LGDT LIDT SGDT SIDT LLDT SLDT LTR STR, SMSW LMSW CLTS, INVLPG,
+/// WBINVD INVD, RDMSR WRMSR, CPUID, RDTSC RDTSCP, HLT, CLI STI (SDM Vol. 2, Vol. 3A 2.5, 2.8).
+#include "emu/interp/families.h"
+
+namespace popek::emu {
+
+void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]);   // cpuid.cpp
+
+namespace {
+
+void mov_from_cr(Cpu& c, const Insn& i) {
+    c.require_cpl0();
+    uint64_t v;
+    switch (i.extra) {
+        case 0: v = c.cr0; break;
+        case 2: v = c.cr2; break;
+        case 3: v = c.cr3; break;
+        case 4: v = c.cr4; break;
+        default: v = c.interrupts() ? c.interrupts()->cr8() : 0; break;
+    }
+    if (c.mode64) c.gpr[i.r0] = v;
+    else c.set_reg<uint32_t>(i.r0, static_cast<uint32_t>(v));
+}
+
+void mov_to_cr(Cpu& c, const Insn& i) {
+    c.require_cpl0();
+    uint64_t v = c.mode64 ? c.gpr[i.r1] : (c.gpr[i.r1] & 0xffffffffULL);
+    switch (i.extra) {
+        case 0: c.write_cr0(v); break;
+        case 2: c.cr2 = v; break;
+        case 3: c.write_cr3(v); break;
+        case 4: c.write_cr4(v); break;
+        default:
+            if (v >> 4) c.raise(kGp, 0);
+            if (c.interrupts()) c.interrupts()->set_cr8(v);
+            c.budget = 0;
+            break;
+    }
+    c.brk = true;
+}
+
+void mov_from_dr(Cpu& c, const Insn& i) {
+    c.require_cpl0();
+    unsigned n = i.extra;
+    if ((n == 4 || n == 5) && (c.cr4 & (1u << 3))) c.raise(kUd);
+    if (n == 4 || n == 5) n += 2;
+    if (c.mode64) c.gpr[i.r0] = c.dr[n];
+    else c.set_reg<uint32_t>(i.r0, static_cast<uint32_t>(c.dr[n]));
+}
+
+void mov_to_dr(Cpu& c, const Insn& i) {
+    c.require_cpl0();
+    unsigned n = i.extra;
+    if ((n == 4 || n == 5) && (c.cr4 & (1u << 3))) c.raise(kUd);
+    if (n == 4 || n == 5) n += 2;
+    uint64_t v = c.mode64 ? c.gpr[i.r1] : (c.gpr[i.r1] & 0xffffffffULL);
+    if ((n == 6 || n == 7) && (v >> 32)) c.raise(kGp, 0);
+    // Breakpoints are recorded but not armed (no hardware breakpoints in the interpreter).
+    c.dr[n] = n == 6 ? (v | 0xffff0ff0ULL) : n == 7 ? ((v | 0x400) & ~0x2000ULL) : v;
+}
+
+/// LGDT/LIDT: limit (2 bytes) then base (3 bytes with 16-bit operands, 4, or 8 in 64-bit mode).
+void load_table(Cpu& c, const Insn& i, hv::DescriptorTable& t) {
+    c.require_cpl0();
+    uint64_t ea = effective_address(c, i);
+    uint16_t limit = c.read<uint16_t>(i.seg, ea);
+    uint64_t base = c.mode64 ? c.read<uint64_t>(i.seg, (ea + 2) & addr_mask(i.asize))
+                             : c.read<uint32_t>(i.seg, (ea + 2) & addr_mask(i.asize));
+    if (!c.mode64 && i.osize == 2) base &= 0xffffff;
+    t = hv::DescriptorTable{base, limit};
+}
+void lgdt(Cpu& c, const Insn& i) { load_table(c, i, c.gdt); }
+void lidt(Cpu& c, const Insn& i) { load_table(c, i, c.idt); }
+
+void store_table(Cpu& c, const Insn& i, const hv::DescriptorTable& t) {
+    uint64_t ea = effective_address(c, i);
+    uint64_t la0 = c.linear(i.seg, ea, c.mode64 ? 10 : 6, Access::Write);
+    (void)la0;
+    c.write<uint16_t>(i.seg, ea, t.limit);
+    if (c.mode64) c.write<uint64_t>(i.seg, (ea + 2) & addr_mask(i.asize), t.base);
+    else c.write<uint32_t>(i.seg, (ea + 2) & addr_mask(i.asize), static_cast<uint32_t>(t.base));
+}
+void sgdt(Cpu& c, const Insn& i) { store_table(c, i, c.gdt); }
+void sidt(Cpu& c, const Insn& i) { store_table(c, i, c.idt); }
+
+uint16_t selector_operand(Cpu& c, const Insn& i) {
+    return i.k0 == kOpReg ? c.reg<uint16_t>(i.r0) : read_mem<uint16_t>(c, i);
+}
+
+void store_selector(Cpu& c, const Insn& i, uint16_t sel) {
+    if (i.k0 == kOpReg) {
+        if (i.osize == 2) c.set_reg<uint16_t>(i.r0, sel);
+        else c.set_reg<uint32_t>(i.r0, sel);
+    } else {
+        write_mem<uint16_t>(c, i, sel);
+    }
+}
+
+void require_protected(Cpu& c) {
+    if (!(c.cr0 & hv::kCr0Pe) || (c.rflags & kVm)) c.raise(kUd);
+}
+
+void lldt(Cpu& c, const Insn& i) {
+    require_protected(c);
+    c.require_cpl0();
+    uint16_t sel = selector_operand(c, i);
+    if ((sel & 0xfffc) == 0) {
+        c.ldtr = hv::Segment{};
+        c.ldtr.selector = sel;
+        c.ldtr.unusable = true;
+        return;
+    }
+    if (sel & 4) c.raise(kGp, sel & 0xfffc);
+    uint64_t d = c.read_descriptor(sel, kGp);
+    uint64_t hi = 0;
+    if (c.long_mode) c.read_sys(c.gdt.base + (sel & 0xfff8u) + 8, &hi, 8);
+    hv::Segment s = c.descriptor_to_segment(sel, d, hi);
+    if (s.s || s.type != 2) c.raise(kGp, sel & 0xfffc);
+    if (!s.present) c.raise(kNp, sel & 0xfffc);
+    c.ldtr = s;
+}
+
+void ltr(Cpu& c, const Insn& i) {
+    require_protected(c);
+    c.require_cpl0();
+    uint16_t sel = selector_operand(c, i);
+    if ((sel & 0xfffc) == 0 || (sel & 4)) c.raise(kGp, sel & 0xfffc);
+    uint64_t d = c.read_descriptor(sel, kGp);
+    uint64_t hi = 0;
+    if (c.long_mode) c.read_sys(c.gdt.base + (sel & 0xfff8u) + 8, &hi, 8);
+    hv::Segment s = c.descriptor_to_segment(sel, d, hi);
+    bool available = c.long_mode ? s.type == 9 : (s.type == 9 || s.type == 1);
+    if (s.s || !available) c.raise(kGp, sel & 0xfffc);
+    if (!s.present) c.raise(kNp, sel & 0xfffc);
+    // Mark the TSS busy in the GDT (SDM Vol. 3A 7.2.4).
+    uint8_t type_byte = static_cast<uint8_t>(((d >> 40) & 0xff) | 2);
+    c.write_sys(c.gdt.base + (sel & 0xfff8u) + 5, &type_byte, 1);
+    s.type |= 2;
+    c.tr = s;
+}
+
+void sldt(Cpu& c, const Insn& i) { require_protected(c); store_selector(c, i, c.ldtr.selector); }
+void str(Cpu& c, const Insn& i) { require_protected(c); store_selector(c, i, c.tr.selector); }
+
+void smsw(Cpu& c, const Insn& i) {
+    if (i.k0 == kOpReg && i.osize > 2) {
+        if (i.osize == 8) c.gpr[i.r0] = c.cr0;
+        else c.set_reg<uint32_t>(i.r0, static_cast<uint32_t>(c.cr0));
+    } else {
+        store_selector(c, i, static_cast<uint16_t>(c.cr0));
+    }
+}
+
+void lmsw(Cpu& c, const Insn& i) {
+    c.require_cpl0();
+    uint16_t v = selector_operand(c, i);
+    // Only PE MP EM TS; PE cannot be cleared (SDM Vol. 2A LMSW).
+    uint64_t cr0 = (c.cr0 & ~0xeULL) | (v & 0xf) | (c.cr0 & 1);
+    c.write_cr0(cr0);
+    c.brk = true;
+}
+
+void clts(Cpu& c, const Insn&) { c.require_cpl0(); c.cr0 &= ~hv::kCr0Ts; }
+void invlpg(Cpu& c, const Insn& i) {
+    c.require_cpl0();
+    c.flush_tlb_page(c.linear(i.seg, effective_address(c, i), 1, Access::Read));
+    c.brk = true;
+}
+void wbinvd(Cpu& c, const Insn&) { c.require_cpl0(); }
+
+void rdmsr(Cpu& c, const Insn&) {
+    c.require_cpl0();
+    uint64_t v = c.read_msr(static_cast<uint32_t>(c.gpr[hv::RCX]));
+    c.set_reg<uint32_t>(hv::RAX, static_cast<uint32_t>(v));
+    c.set_reg<uint32_t>(hv::RDX, static_cast<uint32_t>(v >> 32));
+}
+
+void wrmsr(Cpu& c, const Insn&) {
+    c.require_cpl0();
+    uint64_t v = (c.gpr[hv::RAX] & 0xffffffffULL) | (c.gpr[hv::RDX] << 32);
+    c.write_msr(static_cast<uint32_t>(c.gpr[hv::RCX]), v);
+    c.brk = true;
+    c.budget = 0;
+}
+
+void cpuid(Cpu& c, const Insn&) {
+    uint32_t out[4];
+    cpuid_leaf(c, static_cast<uint32_t>(c.gpr[hv::RAX]), static_cast<uint32_t>(c.gpr[hv::RCX]), out);
+    c.set_reg<uint32_t>(hv::RAX, out[0]);
+    c.set_reg<uint32_t>(hv::RBX, out[1]);
+    c.set_reg<uint32_t>(hv::RCX, out[2]);
+    c.set_reg<uint32_t>(hv::RDX, out[3]);
+}
+
+void rdtsc(Cpu& c, const Insn& i) {
+    if ((c.cr4 & (1u << 2)) && c.cpl != 0 && (c.cr0 & hv::kCr0Pe)) c.raise(kGp, 0);
+    uint64_t t = c.tsc();
+    c.set_reg<uint32_t>(hv::RAX, static_cast<uint32_t>(t));
+    c.set_reg<uint32_t>(hv::RDX, static_cast<uint32_t>(t >> 32));
+    if (i.extra) c.set_reg<uint32_t>(hv::RCX, static_cast<uint32_t>(c.tsc_aux));
+}
+
+void hlt(Cpu& c, const Insn&) {
+    c.require_cpl0();
+    c.halted = true;
+    c.brk = true;
+}
+
+void cli(Cpu& c, const Insn&) {
+    if ((c.cr0 & hv::kCr0Pe) && c.cpl > ((c.rflags & kIopl) >> 12)) c.raise(kGp, 0);
+    c.rflags &= ~kIf;
+}
+
+void sti(Cpu& c, const Insn&) {
+    if ((c.cr0 & hv::kCr0Pe) && c.cpl > ((c.rflags & kIopl) >> 12)) c.raise(kGp, 0);
+    if (!(c.rflags & kIf)) {
+        c.rflags |= kIf;
+        c.interrupt_shadow = true;   // blocks interrupts until after the next instruction
+        c.budget = 0;
+    }
+    c.brk = true;
+}
+
+int control_register(const DecodeView& d) {
+    for (unsigned n = 0; n < 2; ++n)
+        if (d.ops[n].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+            ZydisRegisterGetClass(d.ops[n].reg.value) == ZYDIS_REGCLASS_CONTROL)
+            return d.ops[n].reg.value - ZYDIS_REGISTER_CR0;
+    return -1;
+}
+
+Handler fixed(Handler h) { return h; }
+
+}  // namespace
+
+Handler select_mov_cr(const DecodeView& d, Insn& i) {
+    int cr = control_register(d);
+    if (cr != 0 && cr != 2 && cr != 3 && cr != 4 && cr != 8) return nullptr;
+    i.extra = static_cast<uint8_t>(cr);
+    i.cls = kClsPrivileged | kClsSensitive;
+    return i.k0 == kOpReg && ZydisRegisterGetClass(d.ops[0].reg.value) == ZYDIS_REGCLASS_CONTROL ? mov_to_cr : mov_from_cr;
+}
+
+Handler select_mov_dr(const DecodeView& d, Insn& i) {
+    bool to_dr = ZydisRegisterGetClass(d.ops[0].reg.value) == ZYDIS_REGCLASS_DEBUG;
+    i.extra = static_cast<uint8_t>((to_dr ? d.ops[0].reg.value : d.ops[1].reg.value) - ZYDIS_REGISTER_DR0);
+    return to_dr ? mov_to_dr : mov_from_dr;
+}
+
+void register_system(HandlerTable& t) {
+    constexpr uint8_t kPriv = kClsPrivileged | kClsSensitive;
+    t.add(ZYDIS_MNEMONIC_LGDT, [](const DecodeView&, Insn&) { return fixed(lgdt); }, kPriv);
+    t.add(ZYDIS_MNEMONIC_LIDT, [](const DecodeView&, Insn&) { return fixed(lidt); }, kPriv);
+    t.add(ZYDIS_MNEMONIC_SGDT, [](const DecodeView&, Insn&) { return fixed(sgdt); }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_SIDT, [](const DecodeView&, Insn&) { return fixed(sidt); }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_LLDT, [](const DecodeView&, Insn&) { return fixed(lldt); }, kPriv);
+    t.add(ZYDIS_MNEMONIC_SLDT, [](const DecodeView&, Insn&) { return fixed(sldt); }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_LTR, [](const DecodeView&, Insn&) { return fixed(ltr); }, kPriv);
+    t.add(ZYDIS_MNEMONIC_STR, [](const DecodeView&, Insn&) { return fixed(str); }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_SMSW, [](const DecodeView&, Insn&) { return fixed(smsw); }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_LMSW, [](const DecodeView&, Insn&) { return fixed(lmsw); }, kPriv);
+    t.add(ZYDIS_MNEMONIC_CLTS, [](const DecodeView&, Insn&) { return fixed(clts); }, kPriv);
+    t.add(ZYDIS_MNEMONIC_INVLPG, [](const DecodeView&, Insn&) { return fixed(invlpg); }, kPriv);
+    t.add(ZYDIS_MNEMONIC_WBINVD, [](const DecodeView&, Insn&) { return fixed(wbinvd); }, kPriv);
+    t.add(ZYDIS_MNEMONIC_INVD, [](const DecodeView&, Insn&) { return fixed(wbinvd); }, kPriv);
+    t.add(ZYDIS_MNEMONIC_RDMSR, [](const DecodeView&, Insn&) { return fixed(rdmsr); }, kPriv);
+    t.add(ZYDIS_MNEMONIC_WRMSR, [](const DecodeView&, Insn&) { return fixed(wrmsr); }, kPriv);
+    t.add(ZYDIS_MNEMONIC_CPUID, [](const DecodeView&, Insn&) { return fixed(cpuid); }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_RDTSC, [](const DecodeView&, Insn& i) { i.extra = 0; return fixed(rdtsc); }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_RDTSCP, [](const DecodeView&, Insn& i) { i.extra = 1; return fixed(rdtsc); }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_HLT, [](const DecodeView&, Insn&) { return fixed(hlt); }, kPriv);
+    t.add(ZYDIS_MNEMONIC_CLI, [](const DecodeView&, Insn&) { return fixed(cli); }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_STI, [](const DecodeView&, Insn&) { return fixed(sti); }, kClsSensitive);
+}
+
+}  // namespace popek::emu

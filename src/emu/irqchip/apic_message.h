@@ -1,0 +1,42 @@
+#pragma once
+/// An interrupt message on the (virtual) APIC bus: what an ICR write (SDM Vol. 3A 10.6.1) or an
+/// IOAPIC redirection entry (82093AA datasheet 3.2.4) sends to local APICs.
+#include <cstdint>
+
+namespace popek::emu {
+
+/// Delivery mode, ICR bits 10:8 / redirection entry bits 10:8.
+enum class DeliveryMode : uint8_t {
+    Fixed = 0,
+    LowestPriority = 1,
+    Smi = 2,
+    Reserved3 = 3,
+    Nmi = 4,
+    Init = 5,
+    StartUp = 6,
+    ExtInt = 7,
+};
+
+/// ICR bits 19:18.
+enum class DestinationShorthand : uint8_t { None = 0, Self = 1, AllIncludingSelf = 2, AllExcludingSelf = 3 };
+
+struct ApicMessage {
+    uint8_t vector = 0;
+    DeliveryMode mode = DeliveryMode::Fixed;
+    bool logical = false;           ///< destination mode: false physical (APIC ID), true logical (LDR)
+    bool level_triggered = false;   ///< trigger mode (sets the TMR bit on acceptance)
+    uint8_t destination = 0;        ///< xAPIC 8-bit destination field
+    DestinationShorthand shorthand = DestinationShorthand::None;
+    int source = -1;                ///< sending vCPU index for IPIs, -1 for the IOAPIC
+};
+
+/// Where local APICs send IPIs and EOIs; implemented by the platform's APIC bus.
+class ApicBusSink {
+public:
+    virtual ~ApicBusSink() = default;
+    virtual void send(const ApicMessage& message) = 0;
+    /// A local APIC EOI'd a level-triggered vector (broadcast to the IOAPIC, 82093AA 3.2.4 RIRR).
+    virtual void broadcast_eoi(uint8_t vector) = 0;
+};
+
+}  // namespace popek::emu

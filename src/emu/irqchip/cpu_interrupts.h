@@ -1,0 +1,42 @@
+// src/emu/irqchip/cpu_interrupts.h
+#pragma once
+/// What one vCPU of the own engine sees of the VM's interrupt controllers (local APIC, PIC via
+/// LINT0/ExtINT, NMI, INIT/SIPI) and timers. Implemented in src/emu/irqchip/, used by the CPU core.
+#include <cstdint>
+#include <optional>
+#include <span>
+
+namespace popek::emu {
+
+class CpuInterrupts {
+public:
+    virtual ~CpuInterrupts() = default;
+    /// An external interrupt is ready to be taken (RFLAGS.IF and interrupt shadow are the core's
+    /// business, TPR/PPR masking is this object's).
+    virtual bool interrupt_pending() = 0;
+    /// INTA: the vector of the highest-priority pending interrupt, now in service; nullopt if it vanished.
+    virtual std::optional<uint8_t> acknowledge_interrupt() = 0;
+    virtual bool take_nmi() = 0;
+    /// INIT received (the core resets itself to the INIT state and waits for SIPI).
+    virtual bool take_init() = 0;
+    /// Startup IPI vector (the AP starts in real mode at vector << 12).
+    virtual std::optional<uint8_t> take_sipi() = 0;
+    /// Fires every timer due at `now_ns` (steady clock); returns the next deadline (UINT64_MAX: none).
+    virtual uint64_t poll_timers(uint64_t now_ns) = 0;
+    /// Blocks the calling vCPU thread until something is pending, `deadline_ns` passes, or kick().
+    virtual void wait(uint64_t deadline_ns) = 0;
+    /// Wakes wait(); callable from any thread (used for request_stop and cross-CPU events).
+    virtual void kick() = 0;
+    /// The local APIC's 4 KiB register page (xAPIC MMIO, SDM Vol. 3A 10.4.1), at the APIC base.
+    virtual void apic_read(uint32_t offset, std::span<uint8_t> data) = 0;
+    virtual void apic_write(uint32_t offset, std::span<const uint8_t> data) = 0;
+    /// APIC-related MSRs (IA32_APIC_BASE 0x1b, IA32_TSC_DEADLINE 0x6e0, x2APIC 0x800-0x8ff if
+    /// supported). false: not an MSR of this object (the core raises #GP or handles it).
+    virtual bool read_msr(uint32_t msr, uint64_t& value) = 0;
+    virtual bool write_msr(uint32_t msr, uint64_t value) = 0;
+    /// CR8 <-> TPR[7:4] (SDM Vol. 3A 10.8.6.1).
+    virtual void set_cr8(uint64_t value) = 0;
+    virtual uint64_t cr8() = 0;
+};
+
+}  // namespace popek::emu

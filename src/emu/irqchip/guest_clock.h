@@ -1,0 +1,50 @@
+#pragma once
+/// The guest's time base for the own engine: the guest TSC ticks at `tsc_hz` from a fixed origin
+/// of the host steady clock (SDM Vol. 3B 18.17, invariant TSC). The local APIC timer, the
+/// TSC-deadline timer (SDM Vol. 3A 10.5.4.1) and the 8254 PIT all convert through this class, so
+/// RDTSC, APIC timer counts and PIT counts agree with each other.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+
+namespace popek::emu {
+
+/// Nanoseconds on a monotonic clock. Production: the host steady clock; tests inject their own.
+using NowFn = std::function<uint64_t()>;
+
+/// The host steady clock in nanoseconds (the time base of poll_timers() and wait() deadlines).
+uint64_t steady_now_ns();
+
+class GuestClock {
+public:
+    explicit GuestClock(uint64_t tsc_hz);
+    /// Same, reading time from `now` (tests drive time by hand).
+    GuestClock(uint64_t tsc_hz, NowFn now);
+
+    uint64_t tsc_hz() const { return m_tsc_hz; }
+    /// Current time in the clock's nanosecond base (steady clock unless injected).
+    uint64_t now_ns() const { return m_now ? m_now() : steady_now_ns(); }
+
+    /// Guest TSC value now (RDTSC).
+    uint64_t tsc_now() const { return tsc_at(now_ns()); }
+    /// Guest TSC value at time `ns` (times before the origin read as the origin's value).
+    uint64_t tsc_at(uint64_t ns) const;
+    /// The earliest time at which the guest TSC reads `tsc` or more (TSC-deadline arming).
+    uint64_t ns_for_tsc(uint64_t tsc) const;
+    /// WRMSR IA32_TSC (0x10): the TSC reads `value` now and keeps ticking from there.
+    void set_tsc(uint64_t value);
+
+    /// Converts a span of nanoseconds into ticks of a `hz` clock, rounding down (128-bit safe).
+    static uint64_t ticks_in(uint64_t ns, uint64_t hz);
+    /// The nanoseconds that `ticks` ticks of a `hz` clock last, rounding up (saturates).
+    static uint64_t ns_for_ticks(uint64_t ticks, uint64_t hz);
+
+private:
+    uint64_t m_tsc_hz;
+    NowFn m_now;
+    uint64_t m_origin_ns;
+    /// Added to the ticks counted since the origin; changed by set_tsc (two's complement wrap).
+    std::atomic<uint64_t> m_tsc_offset{0};
+};
+
+}  // namespace popek::emu

@@ -1,0 +1,243 @@
+#include "emu/irqchip/local_apic.h"
+
+#include <algorithm>
+
+namespace popek::emu {
+
+LocalApic::LocalApic(int index, const GuestClock& clock, ApicBusSink& bus, std::function<void()> wake)
+    : m_index(index),
+      m_clock(clock),
+      m_bus(bus),
+      m_wake(std::move(wake)),
+      m_apic_base(kDefaultApicBase | kApicBaseEnable | (index == 0 ? kApicBaseBsp : 0)),
+      m_id(static_cast<uint32_t>(index) << 24),
+      m_timer(clock, kApicTimerHz),
+      m_wait_for_sipi(index != 0) {
+    std::lock_guard lock(m_mutex);
+    reset_registers();
+}
+
+void LocalApic::reset_registers() {
+    m_tpr = 0;
+    m_ldr = 0;
+    m_dfr = 0xffffffff;
+    m_svr = 0xff;
+    m_esr = m_esr_pending = 0;
+    m_icr_low = m_icr_high = 0;
+    m_lvt.fill(apic_lvt::kMasked);
+    m_irr.clear_all();
+    m_isr.clear_all();
+    m_tmr.clear_all();
+    m_timer.reset();
+    m_timer_deadline.store(ApicTimer::kNever, std::memory_order_relaxed);
+    update_deliverable();
+}
+
+void LocalApic::wake() const {
+    if (m_wake) m_wake();
+}
+
+// --- priorities (SDM Vol. 3A 10.8.3.1) -----------------------------------------------------------
+
+uint32_t LocalApic::ppr() const {
+    uint32_t isrv = m_isr.highest().value_or(0);
+    return (m_tpr >> 4) >= (isrv >> 4) ? m_tpr : (isrv & 0xf0);
+}
+
+uint32_t LocalApic::apr() const {
+    uint32_t isrv = m_isr.highest().value_or(0), irrv = m_irr.highest().value_or(0);
+    uint32_t tpr_class = m_tpr >> 4;
+    if (tpr_class >= (irrv >> 4) && tpr_class > (isrv >> 4)) return m_tpr;
+    return std::max(tpr_class & (isrv >> 4), irrv >> 4) << 4;
+}
+
+bool LocalApic::accepts_extint() const {
+    if (!hardware_enabled() || !software_enabled()) return true;  // reset state: INTR reaches the core
+    uint32_t lint0 = m_lvt[apic_lvt::kLint0];
+    return (lint0 & apic_lvt::kMasked) == 0 && ((lint0 >> 8) & 7) == static_cast<uint32_t>(DeliveryMode::ExtInt);
+}
+
+void LocalApic::update_deliverable() {
+    bool deliverable = m_extint_line && accepts_extint();
+    if (!deliverable && hardware_enabled()) {
+        auto irrv = m_irr.highest();
+        deliverable = irrv && (*irrv & 0xf0) > (ppr() & 0xf0);
+    }
+    m_deliverable.store(deliverable, std::memory_order_relaxed);
+}
+
+// --- the vCPU's side ------------------------------------------------------------------------------
+
+LocalApic::Ack LocalApic::acknowledge() {
+    std::lock_guard lock(m_mutex);
+    if (m_extint_line && accepts_extint()) return {Ack::Kind::ExtInt, 0};
+    auto irrv = m_irr.highest();
+    if (!hardware_enabled() || !irrv || (*irrv & 0xf0) <= (ppr() & 0xf0)) {
+        update_deliverable();
+        return {};
+    }
+    m_irr.clear(*irrv);
+    m_isr.set(*irrv);
+    update_deliverable();
+    return {Ack::Kind::Vector, *irrv};
+}
+
+bool LocalApic::take_nmi() {
+    return m_nmi.load(std::memory_order_relaxed) && m_nmi.exchange(false);
+}
+
+bool LocalApic::take_init() {
+    if (!m_init.load(std::memory_order_relaxed) || !m_init.exchange(false)) return false;
+    std::lock_guard lock(m_mutex);
+    reset_registers();
+    m_wait_for_sipi.store(true);  // a SIPI that came after the INIT stays pending
+    return true;
+}
+
+std::optional<uint8_t> LocalApic::take_sipi() {
+    if (m_sipi.load(std::memory_order_relaxed) < 0) return std::nullopt;
+    if (m_init.load()) return std::nullopt;  // the INIT before it must be taken first
+    int vector = m_sipi.exchange(-1);
+    if (vector < 0) return std::nullopt;
+    m_wait_for_sipi.store(false);
+    return static_cast<uint8_t>(vector);
+}
+
+bool LocalApic::event_pending() const {
+    return interrupt_pending() || m_nmi.load(std::memory_order_relaxed) ||
+           m_init.load(std::memory_order_relaxed) || m_sipi.load(std::memory_order_relaxed) >= 0;
+}
+
+uint64_t LocalApic::poll_timer(uint64_t now_ns) {
+    uint64_t deadline = m_timer_deadline.load(std::memory_order_relaxed);
+    if (now_ns < deadline) return deadline;
+    std::lock_guard lock(m_mutex);
+    if (m_timer.poll(now_ns)) raise_lvt(apic_lvt::kTimer);
+    m_timer_deadline.store(m_timer.deadline_ns(), std::memory_order_relaxed);
+    return m_timer.deadline_ns();
+}
+
+void LocalApic::set_cr8(uint64_t value) {
+    std::lock_guard lock(m_mutex);
+    m_tpr = static_cast<uint32_t>(value & 0xf) << 4;
+    update_deliverable();
+}
+
+uint64_t LocalApic::cr8() {
+    std::lock_guard lock(m_mutex);
+    return m_tpr >> 4;
+}
+
+bool LocalApic::read_msr(uint32_t msr, uint64_t& value) {
+    std::lock_guard lock(m_mutex);
+    if (msr == kMsrApicBase) {
+        value = m_apic_base;
+        return true;
+    }
+    if (msr == kMsrTscDeadline) {
+        value = m_timer.tsc_deadline();
+        return true;
+    }
+    return false;  // no x2APIC: 0x800-0x8ff are not implemented (the core raises #GP)
+}
+
+bool LocalApic::write_msr(uint32_t msr, uint64_t value) {
+    std::lock_guard lock(m_mutex);
+    if (msr == kMsrApicBase) {
+        // Base (bits 12..51) and global enable are writable; BSP is fixed; x2APIC is not offered.
+        uint64_t next = (value & 0x000ffffffffff000ull) | (value & kApicBaseEnable) | (m_apic_base & kApicBaseBsp);
+        bool enable_changed = ((next ^ m_apic_base) & kApicBaseEnable) != 0;
+        m_apic_base = next;
+        if (enable_changed) reset_registers();  // disabled: as if absent; re-enabled: power-up state
+        return true;
+    }
+    if (msr == kMsrTscDeadline) {
+        if (hardware_enabled()) m_timer.set_tsc_deadline(value);
+        m_timer_deadline.store(m_timer.deadline_ns(), std::memory_order_relaxed);
+        return true;
+    }
+    return false;
+}
+
+// --- the APIC bus's side --------------------------------------------------------------------------
+
+bool LocalApic::matches(uint8_t destination, bool logical) {
+    std::lock_guard lock(m_mutex);
+    if (!hardware_enabled()) return false;
+    if (destination == 0xff) return true;  // broadcast, physical and logical (10.6.2.1, 10.6.2.2)
+    if (!logical) return destination == (m_id >> 24);
+    uint32_t ldr = m_ldr >> 24;
+    if ((m_dfr >> 28) == 0xf) return (ldr & destination) != 0;           // flat model
+    return (ldr >> 4) == (destination >> 4u) && (ldr & destination & 0xf) != 0;  // cluster model
+}
+
+bool LocalApic::enabled() {
+    std::lock_guard lock(m_mutex);
+    return hardware_enabled() && software_enabled();
+}
+
+void LocalApic::accept(const ApicMessage& message) {
+    std::lock_guard lock(m_mutex);
+    if (!hardware_enabled()) return;
+    switch (message.mode) {
+    case DeliveryMode::Fixed:
+    case DeliveryMode::LowestPriority:
+        // A software-disabled APIC drops fixed interrupts (10.4.7.2).
+        if (software_enabled()) accept_fixed(message.vector, message.level_triggered);
+        break;
+    case DeliveryMode::Nmi:
+        m_nmi.store(true);
+        wake();
+        break;
+    case DeliveryMode::Init:
+        m_sipi.store(-1);
+        m_init.store(true);
+        wake();
+        break;
+    case DeliveryMode::StartUp:
+        // Only a processor waiting for SIPI (or with an INIT not yet taken by its core) takes
+        // it; a second SIPI while one is pending, or SIPIs to a running CPU, are ignored
+        // (SDM Vol. 3A 8.4.4).
+        if (m_wait_for_sipi.load() || m_init.load()) {
+            int none = -1;
+            if (m_sipi.compare_exchange_strong(none, message.vector)) wake();
+        }
+        break;
+    case DeliveryMode::Smi:
+    case DeliveryMode::Reserved3:
+    case DeliveryMode::ExtInt:
+        break;  // no SMM; ExtINT only arrives through LINT0 (set_extint_line)
+    }
+}
+
+void LocalApic::set_extint_line(bool level) {
+    std::lock_guard lock(m_mutex);
+    m_extint_line = level;
+    update_deliverable();
+    if (level && m_deliverable.load(std::memory_order_relaxed)) wake();
+}
+
+void LocalApic::accept_fixed(uint8_t vector, bool level_triggered) {
+    if (vector < 16) {
+        signal_error(apic_esr::kReceiveIllegalVector);
+        return;
+    }
+    m_irr.set(vector);
+    if (level_triggered) m_tmr.set(vector);
+    else m_tmr.clear(vector);
+    update_deliverable();
+    wake();
+}
+
+void LocalApic::raise_lvt(unsigned index) {
+    uint32_t lvt = m_lvt[index];
+    if ((lvt & apic_lvt::kMasked) == 0) accept_fixed(static_cast<uint8_t>(lvt & 0xff), false);
+}
+
+void LocalApic::signal_error(uint32_t esr_bits) {
+    uint32_t fresh = esr_bits & ~m_esr_pending;
+    m_esr_pending |= esr_bits;
+    if (fresh != 0) raise_lvt(apic_lvt::kError);  // an illegal error vector sets a bit already set: stops
+}
+
+}  // namespace popek::emu

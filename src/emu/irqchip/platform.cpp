@@ -1,0 +1,97 @@
+#include "emu/irqchip/platform.h"
+
+#include <algorithm>
+
+namespace popek::emu {
+
+namespace {
+/// The ISA timer IRQ0 arrives on IOAPIC pin 2 (the MADT interrupt source override of PCs).
+constexpr unsigned kPitIoApicPin = 2;
+}  // namespace
+
+InterruptPlatform::InterruptPlatform(int vcpus, uint64_t tsc_hz)
+    : InterruptPlatform(vcpus, tsc_hz, NowFn{}) {}
+
+InterruptPlatform::InterruptPlatform(int vcpus, uint64_t tsc_hz, NowFn now)
+    : m_clock(tsc_hz, std::move(now)),
+      m_ioapic(m_bus),
+      m_pic([this](bool level) {
+          if (!m_cpus.empty()) m_cpus[0]->local_apic().set_extint_line(level);
+      }),
+      m_pit(m_clock, [this] { pit_irq0_edge(); },
+            [this] {
+                if (!m_cpus.empty()) m_cpus[0]->kick();
+            }) {
+    int count = std::clamp(vcpus, 1, kMaxVcpus);
+    std::vector<LocalApic*> apics;
+    for (int i = 0; i < count; ++i) {
+        m_cpus.push_back(std::make_unique<VcpuInterrupts>(i, m_clock, m_bus, i == 0 ? &m_pic : nullptr,
+                                                          i == 0 ? &m_pit : nullptr));
+        apics.push_back(&m_cpus.back()->local_apic());
+    }
+    m_bus.attach(std::move(apics), &m_ioapic);
+}
+
+CpuInterrupts& InterruptPlatform::cpu(int index) { return *m_cpus.at(static_cast<size_t>(index)); }
+
+LocalApic& InterruptPlatform::local_apic(int index) {
+    return m_cpus.at(static_cast<size_t>(index))->local_apic();
+}
+
+void InterruptPlatform::set_irq_line(uint32_t gsi, bool level) {
+    if (gsi < IoApic::kPins) m_ioapic.set_irq(gsi, level);
+    if (gsi < 16) m_pic.set_irq(gsi, level);
+}
+
+bool InterruptPlatform::inject_vector(int vcpu, uint8_t vector) {
+    if (vcpu < 0 || vcpu >= vcpu_count()) return false;
+    ApicMessage message;
+    message.vector = vector;
+    message.destination = static_cast<uint8_t>(vcpu);
+    message.shorthand = DestinationShorthand::Self;
+    message.source = vcpu;
+    m_bus.send(message);
+    return true;
+}
+
+bool InterruptPlatform::deliver_msi(uint64_t address, uint32_t data) {
+    if ((address >> 20) != 0xfee) return false;
+    ApicMessage message;
+    message.vector = static_cast<uint8_t>(data & 0xff);
+    message.mode = static_cast<DeliveryMode>((data >> 8) & 7);
+    message.level_triggered = (data & (1u << 15)) != 0;
+    message.logical = (address & (1u << 2)) != 0;
+    message.destination = static_cast<uint8_t>(address >> 12);
+    m_bus.send(message);
+    return true;
+}
+
+void InterruptPlatform::pit_irq0_edge() {
+    // A pulse: both inputs see a rising edge and rest low again.
+    m_pic.set_irq(0, true);
+    m_pic.set_irq(0, false);
+    m_ioapic.set_irq(kPitIoApicPin, true);
+    m_ioapic.set_irq(kPitIoApicPin, false);
+}
+
+bool InterruptPlatform::pio_read(uint16_t port, std::span<uint8_t> data) {
+    return m_pic.pio_read(port, data) || m_pit.pio_read(port, data);
+}
+
+bool InterruptPlatform::pio_write(uint16_t port, std::span<const uint8_t> data) {
+    return m_pic.pio_write(port, data) || m_pit.pio_write(port, data);
+}
+
+bool InterruptPlatform::mmio_read(uint64_t gpa, std::span<uint8_t> data) {
+    if (!in_ioapic(gpa)) return false;
+    m_ioapic.mmio_read(gpa - IoApic::kBase, data);
+    return true;
+}
+
+bool InterruptPlatform::mmio_write(uint64_t gpa, std::span<const uint8_t> data) {
+    if (!in_ioapic(gpa)) return false;
+    m_ioapic.mmio_write(gpa - IoApic::kBase, data);
+    return true;
+}
+
+}  // namespace popek::emu

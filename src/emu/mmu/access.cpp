@@ -1,0 +1,215 @@
+/// Guest memory accesses below the TLB fast path: segmentation checks (SDM Vol. 3A 3.4, 5.3),
+/// page-crossing accesses, and the physical dispatch to RAM, the local APIC page, the engine's
+/// platform devices (IOAPIC) or an MMIO exit to the VMM.
+#include <algorithm>
+
+#include "emu/cpu.h"
+
+namespace popek::emu {
+namespace {
+
+bool canonical(uint64_t la) {
+    return static_cast<uint64_t>(static_cast<int64_t>(la << 16) >> 16) == la;
+}
+
+}  // namespace
+
+uint64_t Cpu::linear(int s, uint64_t off, unsigned size, Access acc) {
+    if (mode64) {
+        uint64_t la = off + (s >= kFs ? seg[s].base : 0);
+        if (!canonical(la) || !canonical(la + size - 1)) raise(s == kSs ? kSsf : kGp, 0);
+        return la;
+    }
+    const hv::Segment& sg = seg[s];
+    const uint8_t fault = s == kSs ? kSsf : kGp;
+    if (cr0 & hv::kCr0Pe) {
+        if (sg.unusable || !sg.present) raise(fault, 0);
+        bool code = sg.type & 8;
+        if (code) {
+            if (acc == Access::Write || (acc == Access::Read && !(sg.type & 2))) raise(fault, 0);
+        } else if (acc == Access::Write && !(sg.type & 2)) {
+            raise(fault, 0);
+        }
+        if (!code && (sg.type & 4)) {
+            // Expand-down data segment: valid offsets are (limit, top] (SDM Vol. 3A 5.3).
+            uint64_t top = sg.db ? 0xffffffffULL : 0xffffULL;
+            if (off <= sg.limit || off + size - 1 > top) raise(fault, 0);
+            return (sg.base + off) & 0xffffffffULL;
+        }
+    }
+    if (off + size - 1 > sg.limit) raise(fault, 0);
+    return (sg.base + off) & 0xffffffffULL;
+}
+
+void Cpu::read_bytes_la(uint64_t la, void* out, unsigned size, Access acc, bool supervisor) {
+    auto* dst = static_cast<uint8_t*>(out);
+    unsigned first = std::min<unsigned>(size, static_cast<unsigned>(4096 - (la & 0xfff)));
+    // Translate both pages before touching anything: a fault leaves no partial access.
+    uint64_t gpa0 = translate(la, acc, supervisor);
+    uint64_t gpa1 = first < size ? translate(la + first, acc, supervisor) : 0;
+    phys_read(gpa0, dst, first);
+    if (first < size) phys_read(gpa1, dst + first, size - first);
+}
+
+void Cpu::write_bytes_la(uint64_t la, const void* in, unsigned size, bool supervisor) {
+    auto* src = static_cast<const uint8_t*>(in);
+    unsigned first = std::min<unsigned>(size, static_cast<unsigned>(4096 - (la & 0xfff)));
+    uint64_t gpa0 = translate(la, Access::Write, supervisor);
+    uint64_t gpa1 = first < size ? translate(la + first, Access::Write, supervisor) : 0;
+    phys_write(gpa0, src, first);
+    if (first < size) phys_write(gpa1, src + first, size - first);
+}
+
+void Cpu::read_sys(uint64_t la, void* out, unsigned size) {
+    if (!long_mode) la &= 0xffffffffULL;
+    read_bytes_la(la, out, size, Access::Read, true);
+}
+
+void Cpu::write_sys(uint64_t la, const void* in, unsigned size) {
+    if (!long_mode) la &= 0xffffffffULL;
+    write_bytes_la(la, in, size, true);
+}
+
+void Cpu::check_code_write(uint64_t gpa, unsigned size) {
+    CodePageMap& code = m_shared.code;
+    bool hit = false;
+    if (code.is_code(gpa)) {
+        code.invalidate(gpa);
+        hit = true;
+    }
+    if (((gpa + size - 1) ^ gpa) & ~0xfffULL && code.is_code(gpa + size - 1)) {
+        code.invalidate(gpa + size - 1);
+        hit = true;
+    }
+    // The current block may hold the bytes just written: end it so the next fetch re-decodes.
+    if (hit) brk = true;
+}
+
+void Cpu::phys_read(uint64_t gpa, void* out, unsigned size) {
+    if (uint8_t* host = m_shared.mem.host_ptr(gpa, size);
+        host && !((apic_base & (1u << 11)) && (gpa & ~0xfffULL) == (apic_base & ~0xfffULL))) {
+        std::memcpy(out, host, size);
+        return;
+    }
+    mmio_access(gpa, out, size, false);
+}
+
+void Cpu::phys_write(uint64_t gpa, const void* in, unsigned size) {
+    if (uint8_t* host = m_shared.mem.host_ptr(gpa, size);
+        host && !((apic_base & (1u << 11)) && (gpa & ~0xfffULL) == (apic_base & ~0xfffULL))) {
+        check_code_write(gpa, size);
+        std::memcpy(host, in, size);
+        return;
+    }
+    mmio_access(gpa, const_cast<void*>(in), size, true);
+}
+
+void Cpu::mmio_access(uint64_t gpa, void* data, unsigned size, bool write) {
+    auto bytes = std::span<uint8_t>(static_cast<uint8_t*>(data), size);
+    if ((apic_base & (1u << 11)) && (gpa & ~0xfffULL) == (apic_base & ~0xfffULL) && m_ints) {
+        uint32_t off = static_cast<uint32_t>(gpa & 0xfff);
+        if (write) {
+            m_ints->apic_write(off, bytes);
+            budget = 0;   // an EOI or IPI may have made an interrupt deliverable
+        } else {
+            m_ints->apic_read(off, bytes);
+        }
+        return;
+    }
+    if (PlatformPort* p = m_shared.platform) {
+        if (write ? p->mmio_write(gpa, bytes) : p->mmio_read(gpa, bytes)) return;
+    }
+    if (size > sizeof(m_io_buf)) {
+        m_exit = hv::InternalError{fmt::format("MMIO access of {} bytes at {:#x}", size, gpa)};
+        unwind_exit();
+    }
+    if (write) {
+        if (m_exit_pending) {
+            m_exit = hv::InternalError{fmt::format("two MMIO writes in one instruction at rip {:#x}", rip)};
+            unwind_exit();
+        }
+        std::memcpy(m_io_buf, data, size);
+        m_exit = hv::MmioWrite{gpa, std::span<const uint8_t>(m_io_buf, size)};
+        m_exit_pending = true;
+        brk = true;
+        return;
+    }
+    if (m_replay.valid && !m_replay.pio && m_replay.addr == gpa && m_replay.size == size) {
+        std::memcpy(data, m_replay.data, size);
+        m_replay.valid = false;
+        return;
+    }
+    std::memset(m_io_buf, 0, sizeof(m_io_buf));
+    m_exit = hv::MmioRead{gpa, std::span<uint8_t>(m_io_buf, size)};
+    unwind_exit();
+}
+
+uint32_t Cpu::port_in(uint16_t port, unsigned size) {
+    uint32_t v = 0;
+    auto bytes = std::span<uint8_t>(reinterpret_cast<uint8_t*>(&v), size);
+    if (PlatformPort* p = m_shared.platform; p && p->pio_read(port, bytes)) return v;
+    if (m_replay.valid && m_replay.pio && m_replay.addr == port && m_replay.size == size) {
+        std::memcpy(&v, m_replay.data, size);
+        m_replay.valid = false;
+        return v;
+    }
+    std::memset(m_io_buf, 0, sizeof(m_io_buf));
+    m_exit = hv::PioIn{port, static_cast<uint8_t>(size), std::span<uint8_t>(m_io_buf, size)};
+    unwind_exit();
+}
+
+void Cpu::port_out(uint16_t port, unsigned size, uint32_t value) {
+    auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&value), size);
+    if (PlatformPort* p = m_shared.platform; p && p->pio_write(port, bytes)) {
+        budget = 0;   // e.g. a PIC EOI or PIT reprogramming
+        return;
+    }
+    std::memcpy(m_io_buf, &value, size);
+    m_exit = hv::PioOut{port, static_cast<uint8_t>(size), std::span<const uint8_t>(m_io_buf, size)};
+    m_exit_pending = true;
+    brk = true;
+}
+
+void Cpu::complete_io() {
+    if (auto* in = std::get_if<hv::PioIn>(&m_exit)) {
+        m_replay = Replay{true, true, in->port, in->size, {}};
+        std::memcpy(m_replay.data, m_io_buf, in->size);
+    } else if (auto* rd = std::get_if<hv::MmioRead>(&m_exit)) {
+        m_replay = Replay{true, false, rd->gpa, static_cast<unsigned>(rd->data.size()), {}};
+        std::memcpy(m_replay.data, m_io_buf, rd->data.size());
+    }
+    m_exit = hv::Halt{};
+}
+
+// ---- stack (SDM Vol. 1 6.2: the stack width is SS.B outside 64-bit mode) ----
+
+void Cpu::push(uint64_t v, unsigned size) {
+    const uint64_t mask = stack_mask();
+    uint64_t sp = (gpr[hv::RSP] - size) & mask;
+    uint64_t la = linear(kSs, sp, size, Access::Write);
+    switch (size) {
+        case 2: write_la<uint16_t>(la, static_cast<uint16_t>(v)); break;
+        case 4: write_la<uint32_t>(la, static_cast<uint32_t>(v)); break;
+        default: write_la<uint64_t>(la, v); break;
+    }
+    gpr[hv::RSP] = (gpr[hv::RSP] & ~mask) | sp;
+}
+
+uint64_t Cpu::peek(unsigned size, uint64_t offset) {
+    uint64_t sp = (gpr[hv::RSP] + offset) & stack_mask();
+    uint64_t la = linear(kSs, sp, size, Access::Read);
+    switch (size) {
+        case 2: return read_la<uint16_t>(la);
+        case 4: return read_la<uint32_t>(la);
+        default: return read_la<uint64_t>(la);
+    }
+}
+
+uint64_t Cpu::pop(unsigned size) {
+    uint64_t v = peek(size);
+    const uint64_t mask = stack_mask();
+    gpr[hv::RSP] = (gpr[hv::RSP] & ~mask) | ((gpr[hv::RSP] + size) & mask);
+    return v;
+}
+
+}  // namespace popek::emu

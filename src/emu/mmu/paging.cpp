@@ -1,0 +1,193 @@
+/// Linear -> guest-physical translation: the page walk for 32-bit, PAE and 4-level paging
+/// (SDM Vol. 3A 4.3, 4.4, 4.5), A/D updates (4.8), access rights (4.6), #PF error codes (4.7),
+/// and the software TLB that caches the result with a host pointer for RAM pages.
+#include <atomic>
+
+#include "emu/cpu.h"
+
+namespace popek::emu {
+namespace {
+
+constexpr uint64_t kPresent = 1, kWritable = 2, kUser = 4, kAccessed = 0x20, kDirty = 0x40, kLarge = 0x80;
+constexpr uint64_t kNx = 1ULL << 63;
+/// Physical address width reported in CPUID 0x80000008 (bits above are reserved in entries).
+constexpr unsigned kMaxPhysBits = 40;
+constexpr uint64_t kAddrMask = ((1ULL << kMaxPhysBits) - 1) & ~0xfffULL;
+constexpr uint64_t kRsvdHigh = ((1ULL << 52) - 1) & ~((1ULL << kMaxPhysBits) - 1);
+
+// #PF error code bits (SDM Vol. 3A 4.7).
+constexpr uint32_t kPfP = 1, kPfW = 2, kPfU = 4, kPfRsvd = 8, kPfId = 16;
+
+struct Walk {
+    uint64_t gpa = 0;
+    bool writable = true, user = true, nx = false;
+};
+
+/// A page-table entry in guest RAM (entries outside RAM read as not present).
+class EntryRef {
+public:
+    EntryRef(const memory::GuestMemory& mem, uint64_t gpa, bool wide) : m_wide(wide) {
+        m_ptr = mem.host_ptr(gpa, wide ? 8 : 4);
+    }
+    uint64_t load() const {
+        if (!m_ptr) return 0;
+        if (m_wide) return __atomic_load_n(reinterpret_cast<uint64_t*>(m_ptr), __ATOMIC_RELAXED);
+        return __atomic_load_n(reinterpret_cast<uint32_t*>(m_ptr), __ATOMIC_RELAXED);
+    }
+    /// Sets A (and D) atomically: other vCPUs may update the same entry (SDM Vol. 3A 4.8).
+    void set_bits(uint64_t bits) const {
+        if (!m_ptr) return;
+        if (m_wide) __atomic_fetch_or(reinterpret_cast<uint64_t*>(m_ptr), bits, __ATOMIC_RELAXED);
+        else __atomic_fetch_or(reinterpret_cast<uint32_t*>(m_ptr), static_cast<uint32_t>(bits), __ATOMIC_RELAXED);
+    }
+
+private:
+    uint8_t* m_ptr;
+    bool m_wide;
+};
+
+}  // namespace
+
+[[noreturn]] void Cpu::page_fault(uint64_t la, uint32_t err) {
+    cr2 = la;
+    raise(kPfv, err);
+}
+
+uint64_t Cpu::translate(uint64_t la, Access acc, bool supervisor) {
+    const bool user_access = !supervisor && cpl == 3;
+    TlbEntry& e = m_tlb[user_access ? 1 : 0][(la >> 12) & (kTlbSize - 1)];
+    const uint64_t page = la & ~0xfffULL;
+    uint64_t tag = acc == Access::Read ? e.read_tag : acc == Access::Write ? e.write_tag : e.exec_tag;
+    if (tag == page) return e.gpa_page | (la & 0xfff);
+
+    if (!(cr0 & hv::kCr0Pg)) {
+        uint64_t gpa = long_mode ? la : (la & 0xffffffffULL);
+        fill_tlb(la, gpa, user_access, true, true, true);
+        return gpa;
+    }
+
+    const bool write = acc == Access::Write;
+    const bool nxe = (efer & hv::kEferNxe) != 0;
+    uint32_t err = (write ? kPfW : 0) | (user_access ? kPfU : 0);
+    if (acc == Access::Exec && nxe && (cr4 & hv::kCr4Pae)) err |= kPfId;
+    const memory::GuestMemory& mem = m_shared.mem;
+
+    Walk w;
+    EntryRef refs[4] = {EntryRef(mem, ~0ULL, true), EntryRef(mem, ~0ULL, true), EntryRef(mem, ~0ULL, true),
+                        EntryRef(mem, ~0ULL, true)};
+    int nrefs = 0;
+    uint64_t final_entry = 0;
+    auto check_rsvd = [&](uint64_t entry, uint64_t extra) {
+        uint64_t rsvd = kRsvdHigh | extra | (nxe ? 0 : kNx);
+        if (entry & rsvd) page_fault(la, err | kPfP | kPfRsvd);
+    };
+
+    if (!(cr4 & hv::kCr4Pae)) {
+        // 32-bit paging (SDM Vol. 3A 4.3), 4 MiB pages with CR4.PSE.
+        uint64_t la32 = la & 0xffffffffULL;
+        EntryRef pde_ref(mem, (cr3 & 0xfffff000ULL) + ((la32 >> 22) & 0x3ff) * 4, false);
+        uint64_t pde = pde_ref.load();
+        if (!(pde & kPresent)) page_fault(la, err);
+        refs[nrefs++] = pde_ref;
+        w.writable = pde & kWritable;
+        w.user = pde & kUser;
+        if ((pde & kLarge) && (cr4 & hv::kCr4Pse)) {
+            w.gpa = (pde & 0xffc00000ULL) | ((pde & 0x1fe000ULL) << 19) | (la32 & 0x3fffff);
+            final_entry = pde;
+        } else {
+            EntryRef pte_ref(mem, (pde & 0xfffff000ULL) + ((la32 >> 12) & 0x3ff) * 4, false);
+            uint64_t pte = pte_ref.load();
+            if (!(pte & kPresent)) page_fault(la, err);
+            refs[nrefs++] = pte_ref;
+            w.writable = w.writable && (pte & kWritable);
+            w.user = w.user && (pte & kUser);
+            w.gpa = (pte & 0xfffff000ULL) | (la32 & 0xfff);
+            final_entry = pte;
+        }
+    } else {
+        int levels = long_mode ? 4 : 3;
+        uint64_t table = long_mode ? (cr3 & kAddrMask) : (cr3 & 0xffffffe0ULL);
+        for (int level = levels; level >= 1; --level) {
+            unsigned shift = 12 + 9 * static_cast<unsigned>(level - 1);
+            uint64_t idx = (la >> shift) & (level == 3 && !long_mode ? 3 : 0x1ff);
+            EntryRef ref(mem, table + idx * 8, true);
+            uint64_t entry = ref.load();
+            if (!(entry & kPresent)) page_fault(la, err);
+            if (level == 3 && !long_mode) {
+                // PAE PDPTE: no R/W, U/S, NX bits (SDM Vol. 3A table 4-8).
+                check_rsvd(entry, 0x1e6 | kNx);
+                table = entry & kAddrMask;
+                continue;
+            }
+            refs[nrefs++] = ref;
+            w.writable = w.writable && (entry & kWritable);
+            w.user = w.user && (entry & kUser);
+            w.nx = w.nx || (nxe && (entry & kNx));
+            bool large = (entry & kLarge) && (level == 2 || level == 3);
+            if (level == 4) check_rsvd(entry, kLarge);
+            else if (large) check_rsvd(entry, ((1ULL << shift) - 1) & ~0x1fffULL);
+            else check_rsvd(entry, 0);
+            if (large || level == 1) {
+                uint64_t mask = (1ULL << shift) - 1;
+                w.gpa = (entry & kAddrMask & ~mask) | (la & mask);
+                final_entry = entry;
+                break;
+            }
+            table = entry & kAddrMask;
+        }
+    }
+
+    // Access rights (SDM Vol. 3A 4.6): supervisor writes honour CR0.WP; no SMEP/SMAP (not in CPUID).
+    if (user_access && !w.user) page_fault(la, err | kPfP);
+    if (write && !w.writable && (user_access || (cr0 & hv::kCr0Wp))) page_fault(la, err | kPfP);
+    if (acc == Access::Exec && w.nx) page_fault(la, err | kPfP);
+
+    for (int i = 0; i < nrefs; ++i) {
+        uint64_t bits = kAccessed | ((write && i == nrefs - 1) ? kDirty : 0);
+        if ((refs[i].load() & bits) != bits) refs[i].set_bits(bits);
+    }
+    bool dirty = write || (final_entry & kDirty);
+    bool can_write = (w.writable || (!user_access && !(cr0 & hv::kCr0Wp))) && dirty;
+    fill_tlb(la, w.gpa, user_access, true, can_write, !w.nx);
+    return w.gpa;
+}
+
+void Cpu::fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool writable, bool executable) {
+    TlbEntry& e = m_tlb[user_tlb ? 1 : 0][(la >> 12) & (kTlbSize - 1)];
+    uint64_t gpa_page = gpa & ~0xfffULL;
+    uint8_t* host = m_shared.mem.host_ptr(gpa_page, 4096);
+    const uint64_t page = la & ~0xfffULL;
+    // The APIC page overlays RAM when enabled (SDM Vol. 3A 10.4.1): never map it directly.
+    bool apic = (apic_base & (1u << 11)) && gpa_page == (apic_base & ~0xfffULL);
+    if (!host || apic) {
+        e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
+        return;
+    }
+    e.gpa_page = gpa_page;
+    e.addend = reinterpret_cast<uintptr_t>(host) - page;
+    e.read_tag = readable ? page : kTlbInvalid;
+    e.exec_tag = executable ? page : kTlbInvalid;
+    e.write_tag = (writable && !m_shared.code.is_code(gpa_page)) ? page : kTlbInvalid;
+}
+
+void Cpu::flush_tlb() {
+    for (auto& t : m_tlb)
+        for (auto& e : t) e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
+    attention.store(true, std::memory_order_relaxed);   // the executor drops its jump cache
+    m_flush_jump_cache = true;
+}
+
+void Cpu::drop_write_mappings() {
+    for (auto& t : m_tlb)
+        for (auto& e : t) e.write_tag = kTlbInvalid;
+    m_code_epoch_seen = m_shared.code.code_epoch();
+}
+
+void Cpu::flush_tlb_page(uint64_t la) {
+    // Large pages are cached as 4 KiB entries, so INVLPG of any address of a large page must
+    // drop all of them: flush everything (correct, and INVLPG is rare on hot paths).
+    (void)la;
+    flush_tlb();
+}
+
+}  // namespace popek::emu

@@ -1,0 +1,33 @@
+#include "hv/interp/interp_vcpu.h"
+
+namespace popek::hv::interp {
+
+InterpVcpu::InterpVcpu(emu::EngineShared& shared, int index, emu::CpuInterrupts* interrupts)
+    : m_cpu(std::make_unique<emu::Cpu>(shared, index, interrupts)) {}
+
+Result<VcpuExit> InterpVcpu::run() {
+    emu::Cpu& c = *m_cpu;
+    if (m_io_outstanding) {
+        // The VMM has handled the previous exit (and may have written guest RAM: DMA).
+        c.complete_io();
+        c.shared().dma_epoch.fetch_add(1, std::memory_order_acq_rel);
+        m_io_outstanding = false;
+    }
+    VcpuExit exit = c.execute();
+    if (std::holds_alternative<PioIn>(exit) || std::holds_alternative<PioOut>(exit) ||
+        std::holds_alternative<MmioRead>(exit) || std::holds_alternative<MmioWrite>(exit) ||
+        std::holds_alternative<Hypercall>(exit)) {
+        ++c.mutable_stats().exits;
+        m_io_outstanding = true;
+    }
+    return exit;
+}
+
+Result<CpuState> InterpVcpu::get_state() { return m_cpu->save_state(); }
+
+Result<void> InterpVcpu::set_state(const CpuState& state) {
+    m_cpu->load_state(state);
+    return {};
+}
+
+}  // namespace popek::hv::interp

@@ -1,0 +1,25 @@
+#pragma once
+#include <memory>
+
+#include "emu/cpu.h"
+#include "hv/hypervisor.h"
+
+namespace popek::hv::interp {
+
+class InterpVcpu final : public Vcpu {
+public:
+    InterpVcpu(emu::EngineShared& shared, int index, emu::CpuInterrupts* interrupts);
+    int index() const override { return m_cpu->index(); }
+    Result<VcpuExit> run() override;
+    Result<CpuState> get_state() override;
+    Result<void> set_state(const CpuState& state) override;
+    void request_stop() override { m_cpu->request_stop(); }
+    VcpuStats stats() const override { return m_cpu->stats(); }
+    emu::Cpu& cpu() { return *m_cpu; }
+
+private:
+    std::unique_ptr<emu::Cpu> m_cpu;
+    bool m_io_outstanding = false;
+};
+
+}  // namespace popek::hv::interp

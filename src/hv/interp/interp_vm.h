@@ -1,0 +1,27 @@
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "emu/engine_shared.h"
+#include "hv/hypervisor.h"
+
+namespace popek::hv::interp {
+
+/// Guest TSC frequency of the own engine (a multiple of the 25 MHz crystal in CPUID 0x15).
+inline constexpr uint64_t kTscHz = 2'000'000'000;
+
+class InterpVm final : public Vm {
+public:
+    explicit InterpVm(const VmConfig& config) : m_config(config) {}
+    ~InterpVm() override;
+    Result<void> set_memory(const memory::GuestMemory& mem) override;
+    Result<std::unique_ptr<Vcpu>> create_vcpu(int index) override;
+    Result<void> set_irq_line(uint32_t gsi, bool level) override;
+
+private:
+    VmConfig m_config;
+    std::unique_ptr<emu::EngineShared> m_shared;
+    std::unique_ptr<emu::PlatformPort> m_platform;
+};
+
+}  // namespace popek::hv::interp

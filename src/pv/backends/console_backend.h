@@ -1,0 +1,43 @@
+#pragma once
+/// The console back end (io/console.h, struct xencons_interface): the guest writes its output into
+/// out[] and popek passes it to a byte sink (popek's stdio); host input goes into in[] for the guest.
+/// A guest whose indices claim more bytes than a ring holds gets its console shut (nothing more is
+/// read or written), popek keeps running.
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "pv/xen_abi.h"
+
+namespace popek::pv {
+
+class ConsoleBackend {
+public:
+    using Sink = std::function<void(std::string_view)>;
+    /// Host input waiting for ring space beyond this is dropped.
+    static constexpr size_t kMaxPendingInput = 64 * 1024;
+
+    ConsoleBackend(std::span<uint8_t> page, Sink sink);
+
+    /// Passes the guest's output to the sink and moves waiting input into the ring. True if the
+    /// guest should be notified (popek consumed output or produced input).
+    bool service();
+    /// Queues host input (e.g. a key typed on popek's terminal) and delivers what fits now.
+    bool push_input(std::string_view bytes);
+    bool shut() const { return m_shut; }
+    uint64_t dropped_input() const { return m_dropped_input; }
+
+private:
+    xencons_interface* iface() const { return reinterpret_cast<xencons_interface*>(m_page.data()); }
+    bool deliver_input();
+
+    std::span<uint8_t> m_page;
+    Sink m_sink;
+    std::string m_pending_input;
+    bool m_shut = false;
+    uint64_t m_dropped_input = 0;
+};
+
+}  // namespace popek::pv

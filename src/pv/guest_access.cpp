@@ -1,0 +1,45 @@
+#include "pv/guest_access.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "pv/xen_abi.h"
+
+namespace popek::pv {
+
+PvResult<std::span<uint8_t>> GuestAccess::page_chunk(int vcpu, uint64_t gva, uint64_t len) const {
+    uint64_t in_page = std::min<uint64_t>(len, kXenPageSize - gva % kXenPageSize);
+    uint64_t gpa = gva;
+    if (m_translate) {
+        auto t = m_translate(vcpu, gva);
+        if (!t) return pv_error(EFAULT);
+        gpa = *t;
+    }
+    auto s = m_mem.slice(gpa, in_page);
+    if (!s) return pv_error(EFAULT);
+    return *s;
+}
+
+PvResult<void> GuestAccess::read(int vcpu, uint64_t gva, std::span<uint8_t> out) const {
+    if (gva + out.size() < gva) return pv_error(EFAULT);  // wraps the address space
+    size_t done = 0;
+    while (done < out.size()) {
+        auto chunk = TRY(page_chunk(vcpu, gva + done, out.size() - done));
+        std::memcpy(out.data() + done, chunk.data(), chunk.size());
+        done += chunk.size();
+    }
+    return {};
+}
+
+PvResult<void> GuestAccess::write(int vcpu, uint64_t gva, std::span<const uint8_t> in) const {
+    if (gva + in.size() < gva) return pv_error(EFAULT);
+    size_t done = 0;
+    while (done < in.size()) {
+        auto chunk = TRY(page_chunk(vcpu, gva + done, in.size() - done));
+        std::memcpy(chunk.data(), in.data() + done, chunk.size());
+        done += chunk.size();
+    }
+    return {};
+}
+
+}  // namespace popek::pv

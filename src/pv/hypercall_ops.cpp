@@ -1,0 +1,141 @@
+// memory_op, hvm_op, event_channel_op and grant_table_op (memory.h, hvm/hvm_op.h,
+// event_channel.h, grant_table.h): decode the guest's argument structs and call PvDomain's parts.
+#include <vector>
+
+#include "pv/hypercalls.h"
+
+namespace popek::pv {
+
+namespace {
+
+bool is_self(const PvDomain& d, DomId dom) { return dom == DOMID_SELF || dom == d.domid(); }
+
+}  // namespace
+
+Hypercalls::Ret Hypercalls::memory_op(int vcpu, uint64_t cmd, uint64_t arg) {
+    switch (cmd) {
+    case XENMEM_add_to_physmap: {
+        auto x = m_guest.read_obj<xen_add_to_physmap_t>(vcpu, arg);
+        if (!x) return -x.error();
+        if (!is_self(m_domain, x->domid)) return -EPERM;
+        PvResult<void> r;
+        switch (x->space) {
+        case XENMAPSPACE_shared_info:
+            if (x->idx != 0) return -EINVAL;
+            if (x->gpfn > (~uint64_t{0} >> XEN_PAGE_SHIFT)) return -EINVAL;
+            r = m_domain.event_channels().place_shared_info(x->gpfn << XEN_PAGE_SHIFT);
+            break;
+        case XENMAPSPACE_grant_table: r = m_domain.grant_table().place_frame(x->idx, x->gpfn); break;
+        case XENMAPSPACE_gmfn:
+        case XENMAPSPACE_gmfn_range: return -ENOSYS;  // guest RAM is not remapped by popek
+        default: return -EINVAL;
+        }
+        return r ? 0 : -r.error();
+    }
+    case XENMEM_current_reservation:
+    case XENMEM_maximum_reservation: {
+        auto dom = m_guest.read_obj<domid_t>(vcpu, arg);
+        if (!dom) return -dom.error();
+        if (!is_self(m_domain, *dom)) return -EPERM;
+        return static_cast<Ret>(m_domain.config().memory_bytes / kXenPageSize);
+    }
+    default: return -ENOSYS;
+    }
+}
+
+Hypercalls::Ret Hypercalls::hvm_op(int vcpu, uint64_t op, uint64_t arg) {
+    if (op != HVMOP_set_param && op != HVMOP_get_param) return -ENOSYS;
+    return in_out<xen_hvm_param_t>(vcpu, arg, [&](xen_hvm_param_t& p) -> PvResult<void> {
+        if (!is_self(m_domain, p.domid)) return pv_error(EPERM);
+        if (op == HVMOP_set_param) return m_domain.guest_set_param(p.index, p.value);
+        p.value = TRY(m_domain.get_param(p.index));
+        return {};
+    });
+}
+
+Hypercalls::Ret Hypercalls::event_channel_op(int vcpu, uint64_t cmd, uint64_t arg) {
+    EventChannels& ev = m_domain.event_channels();
+    switch (cmd) {
+    case EVTCHNOP_alloc_unbound:
+        return in_out<evtchn_alloc_unbound_t>(vcpu, arg, [&](auto& op) { return ev.alloc_unbound(op); });
+    case EVTCHNOP_bind_interdomain:
+        return in_out<evtchn_bind_interdomain_t>(vcpu, arg, [&](auto& op) { return ev.bind_interdomain(op); });
+    case EVTCHNOP_bind_virq:
+        return in_out<evtchn_bind_virq_t>(vcpu, arg, [&](auto& op) { return ev.bind_virq(op); });
+    case EVTCHNOP_bind_ipi:
+        return in_out<evtchn_bind_ipi_t>(vcpu, arg, [&](auto& op) { return ev.bind_ipi(op); });
+    case EVTCHNOP_status:
+        return in_out<evtchn_status_t>(vcpu, arg, [&](auto& op) { return ev.status(op); });
+    case EVTCHNOP_close:
+        return in_out<evtchn_close_t>(vcpu, arg, [&](auto& op) { return ev.close(op.port); });
+    case EVTCHNOP_send:
+        return in_out<evtchn_send_t>(vcpu, arg, [&](auto& op) { return ev.send(op.port); });
+    case EVTCHNOP_unmask:
+        return in_out<evtchn_unmask_t>(vcpu, arg, [&](auto& op) { return ev.unmask(op.port); });
+    case EVTCHNOP_bind_vcpu:
+        return in_out<evtchn_bind_vcpu_t>(vcpu, arg, [&](auto& op) { return ev.bind_vcpu(op); });
+    default: return -ENOSYS;  // FIFO ABI (init_control) included: guests fall back to 2-level
+    }
+}
+
+Hypercalls::Ret Hypercalls::grant_table_op(int vcpu, uint64_t cmd, uint64_t uop, uint64_t count) {
+    GrantTable& gt = m_domain.grant_table();
+    switch (cmd) {
+    case GNTTABOP_query_size:
+        if (count != 1) return -EINVAL;
+        return in_out<gnttab_query_size_t>(vcpu, uop, [&](auto& op) -> PvResult<void> {
+            gt.query_size(op);
+            return {};
+        });
+    case GNTTABOP_setup_table: {
+        if (count != 1) return -EINVAL;
+        auto op = m_guest.read_obj<gnttab_setup_table_t>(vcpu, uop);
+        if (!op) return -op.error();
+        if (!is_self(m_domain, op->dom)) {
+            op->status = GNTST_bad_domain;
+        } else if (auto frames = gt.setup_table(op->nr_frames); !frames) {
+            op->status = frames.error();
+        } else {
+            auto list = reinterpret_cast<uint64_t>(op->frame_list.p);
+            auto w = m_guest.write(vcpu, list, std::span(reinterpret_cast<const uint8_t*>(frames->data()),
+                                                         frames->size() * sizeof(xen_pfn_t)));
+            if (!w) return -w.error();
+            op->status = GNTST_okay;
+        }
+        auto w = m_guest.write_obj(vcpu, uop, *op);
+        return w ? 0 : -w.error();
+    }
+    case GNTTABOP_copy: {
+        if (count > kMaxCopyBatch) return -EINVAL;
+        for (uint64_t i = 0; i < count; ++i) {
+            uint64_t at = uop + i * sizeof(gnttab_copy_t);
+            Ret r = in_out<gnttab_copy_t>(vcpu, at, [&](auto& op) -> PvResult<void> {
+                gt.copy(op);
+                return {};
+            });
+            if (r != 0) return r;
+        }
+        return 0;
+    }
+    case GNTTABOP_get_version: {
+        if (count != 1) return -EINVAL;
+        return in_out<gnttab_get_version_t>(vcpu, uop, [&](auto& op) -> PvResult<void> {
+            if (!is_self(m_domain, op.dom)) return pv_error(EPERM);
+            op.version = 1;
+            return {};
+        });
+    }
+    case GNTTABOP_set_version: {
+        if (count != 1) return -EINVAL;
+        return in_out<gnttab_set_version_t>(vcpu, uop, [&](auto& op) -> PvResult<void> {
+            if (op.version != 1) return pv_error(EINVAL);  // v1 only
+            return {};
+        });
+    }
+    default:
+        // map/unmap are for backend domains; popek's backends call GrantTable directly.
+        return -ENOSYS;
+    }
+}
+
+}  // namespace popek::pv

@@ -1,0 +1,89 @@
+#pragma once
+/// pv::Hypercalls: the Xen hypercalls a PVH guest needs (xen.h __HYPERVISOR_*, x86-64 ABI:
+/// rax = number, rdi rsi rdx r10 r8 = arguments, rax = result). Argument structs are read from and
+/// written to guest memory through the engine's address translation; every failure is a negative
+/// errno in rax as Xen returns it (-ENOSYS for what popek does not implement, -EFAULT for bad
+/// pointers, -EINVAL / -EPERM for bad requests). Nothing a guest passes can stop popek.
+///
+/// Scheduling and time belong to the engine, so those calls end in hooks.
+#include <cstdint>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "hv/vcpu_exit.h"
+#include "pv/guest_access.h"
+#include "pv/pv_domain.h"
+
+namespace popek::pv {
+
+struct HypercallHooks {
+    /// SCHEDOP_shutdown: the VM ends with this status (see shutdown_exit_status) and reason.
+    std::function<void(int status, std::string reason)> shutdown;
+    std::function<void(int vcpu)> yield;
+    /// SCHEDOP_block: the vCPU sleeps until an event is pending for it (upcall_pending).
+    std::function<void(int vcpu)> block;
+    /// SCHEDOP_poll with none of the ports pending: sleep until one is or until `deadline_ns`
+    /// (Xen system time; 0 = no timeout).
+    std::function<void(int vcpu, std::span<const evtchn_port_t> ports, uint64_t deadline_ns)> poll;
+    /// set_timer_op / VCPUOP_set_singleshot_timer: raise VIRQ_TIMER on `vcpu` at `deadline_ns`
+    /// (Xen system time); 0 cancels.
+    std::function<void(int vcpu, uint64_t deadline_ns)> set_timer;
+    /// Xen system time in ns (monotonic since boot).
+    std::function<uint64_t()> now_ns;
+    /// CONSOLEIO_write bytes.
+    std::function<void(std::string_view)> console_write;
+};
+
+class Hypercalls {
+public:
+    /// Largest CONSOLEIO_write taken in one call; Xen also works through big writes in chunks.
+    static constexpr uint32_t kMaxConsoleWrite = 64 * 1024;
+    /// Largest batch for GNTTABOP_copy and SCHEDOP_poll port lists (Xen: 128 ports for poll).
+    static constexpr uint32_t kMaxCopyBatch = 512;
+    static constexpr uint32_t kMaxPollPorts = 128;
+
+    Hypercalls(PvDomain& domain, GuestAccess::Translate translate, HypercallHooks hooks);
+
+    /// Runs one hypercall for `vcpu`; the return value goes to the guest's rax.
+    uint64_t handle(int vcpu, const hv::Hypercall& call);
+
+    /// Marks a vCPU up or down for VCPUOP_is_up (vCPU 0 starts up).
+    void set_vcpu_up(int vcpu, bool up);
+
+private:
+    using Ret = int64_t;
+    Ret xen_version(int vcpu, uint64_t cmd, uint64_t arg);
+    Ret console_io(int vcpu, uint64_t cmd, uint64_t count, uint64_t buf);
+    Ret sched_op(int vcpu, uint64_t cmd, uint64_t arg);
+    Ret set_timer_op(int vcpu, uint64_t deadline_ns);
+    Ret vcpu_op(int vcpu, uint64_t cmd, uint64_t target, uint64_t arg);
+    Ret memory_op(int vcpu, uint64_t cmd, uint64_t arg);
+    Ret hvm_op(int vcpu, uint64_t op, uint64_t arg);
+    Ret event_channel_op(int vcpu, uint64_t cmd, uint64_t arg);
+    Ret grant_table_op(int vcpu, uint64_t cmd, uint64_t uop, uint64_t count);
+
+    /// Reads an IN/OUT struct, applies `op` to it and writes it back when `op` succeeds.
+    template <class T, class F>
+    Ret in_out(int vcpu, uint64_t gva, F&& op) {
+        auto value = m_guest.read_obj<T>(vcpu, gva);
+        if (!value) return -value.error();
+        PvResult<void> r = op(*value);
+        if (!r) return -r.error();
+        auto w = m_guest.write_obj(vcpu, gva, *value);
+        return w ? 0 : -w.error();
+    }
+
+    PvDomain& m_domain;
+    GuestAccess m_guest;
+    HypercallHooks m_hooks;
+    std::unique_ptr<std::atomic<bool>[]> m_vcpu_up;
+};
+
+/// -errno as the 64-bit value a hypercall returns.
+inline uint64_t hypercall_error(int err) { return static_cast<uint64_t>(-static_cast<int64_t>(err)); }
+
+}  // namespace popek::pv

@@ -1,0 +1,134 @@
+/// Integer ISA of the own engine: each snippet runs in 64-bit mode until HLT and the registers,
+/// flags and memory are checked against values computed by hand from the SDM.
+#include "emu_harness.h"
+
+namespace popek::emu::test {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+class EmuInteger : public ::testing::Test {
+protected:
+    void SetUp() override { h.setup_long_mode(); }
+    void run(const Bytes& code) {
+        h.load_code(code);
+        auto exit = h.run();
+        ASSERT_TRUE(is_halt(exit)) << "exit index " << exit.index();
+        ASSERT_FALSE(h.reported()) << "unexpected exception, rip " << std::hex << h.reported_rip();
+    }
+    uint64_t r(int g) { return h.cpu().gpr[g]; }
+    EmuHarness h;
+};
+
+TEST_F(EmuInteger, AddSetsOverflowSignAuxParity) {
+    // mov $0x7fffffff,%eax; add $1,%eax; pushfq; pop %rbx; hlt
+    run({0xb8, 0xff, 0xff, 0xff, 0x7f, 0x83, 0xc0, 0x01, 0x9c, 0x5b, 0xf4});
+    EXPECT_EQ(r(hv::RAX), 0x80000000u);
+    EXPECT_EQ(r(hv::RBX) & 0xfff, kOf | kSf | kAf | kPf | 2);
+}
+
+TEST_F(EmuInteger, SubBorrowFeedsAdc) {
+    // mov $0,%eax; sub $1,%eax; mov $5,%ecx; adc $0,%ecx; hlt
+    run({0xb8, 0, 0, 0, 0, 0x83, 0xe8, 0x01, 0xb9, 0x05, 0, 0, 0, 0x83, 0xd1, 0x00, 0xf4});
+    EXPECT_EQ(r(hv::RAX), 0xffffffffu);   // 32-bit result zero-extended
+    EXPECT_EQ(r(hv::RCX), 6u);
+}
+
+TEST_F(EmuInteger, HighByteRegisters) {
+    // mov $0x1234,%eax; add %ah,%al; hlt
+    run({0xb8, 0x34, 0x12, 0x00, 0x00, 0x00, 0xe0, 0xf4});
+    EXPECT_EQ(r(hv::RAX), 0x1246u);
+}
+
+TEST_F(EmuInteger, IncKeepsCarry) {
+    // stc; mov $-1,%rax; inc %rax; setc %bl; setz %cl; hlt
+    h.cpu().gpr[hv::RBX] = 0xff00;
+    run({0xf9, 0x48, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff, 0x48, 0xff, 0xc0, 0x0f, 0x92, 0xc3, 0x0f, 0x94, 0xc1, 0xf4});
+    EXPECT_EQ(r(hv::RAX), 0u);
+    EXPECT_EQ(r(hv::RBX), 0xff01u);   // SETcc writes only the low byte
+    EXPECT_EQ(r(hv::RCX) & 0xff, 1u);
+}
+
+TEST_F(EmuInteger, Shifts) {
+    // mov $0x81,%al; shl $1,%al; setc %bl; mov $3,%cl; mov $-16,%edx; sar %cl,%edx; hlt
+    run({0xb0, 0x81, 0xd0, 0xe0, 0x0f, 0x92, 0xc3, 0xb1, 0x03, 0xba, 0xf0, 0xff, 0xff, 0xff, 0xd3, 0xfa, 0xf4});
+    EXPECT_EQ(r(hv::RAX) & 0xff, 0x02u);
+    EXPECT_EQ(r(hv::RBX) & 0xff, 1u);
+    EXPECT_EQ(r(hv::RDX), 0xfffffffeu);
+}
+
+TEST_F(EmuInteger, MulAndDiv) {
+    // mov $0x10,%eax; mov $0x20,%ecx; mul %ecx; mov %eax,%esi; mov $7,%ebx; xor %edx,%edx;
+    // mov $100,%eax; div %ebx; hlt
+    run({0xb8, 0x10, 0, 0, 0, 0xb9, 0x20, 0, 0, 0, 0xf7, 0xe1, 0x89, 0xc6, 0xbb, 0x07, 0, 0, 0, 0x31, 0xd2,
+         0xb8, 0x64, 0, 0, 0, 0xf7, 0xf3, 0xf4});
+    EXPECT_EQ(r(hv::RSI), 0x200u);
+    EXPECT_EQ(r(hv::RAX), 14u);
+    EXPECT_EQ(r(hv::RDX), 2u);
+}
+
+TEST_F(EmuInteger, StringOpsWithRep) {
+    h.write(0x20000, {'a', 'b', 'c', 'd', 'e', 'f'});
+    // rep movsb 5 bytes 0x20000 -> 0x21000; rep stosq 3 qwords at 0x22000; repne scasb for 'c'
+    run({0x48, 0xc7, 0xc6, 0x00, 0x00, 0x02, 0x00, 0x48, 0xc7, 0xc7, 0x00, 0x10, 0x02, 0x00, 0xb9, 0x05, 0x00,
+         0x00, 0x00, 0xfc, 0xf3, 0xa4, 0x48, 0xc7, 0xc7, 0x00, 0x20, 0x02, 0x00, 0x48, 0xb8, 0x88, 0x77, 0x66,
+         0x55, 0x44, 0x33, 0x22, 0x11, 0xb9, 0x03, 0x00, 0x00, 0x00, 0xf3, 0x48, 0xab, 0x48, 0xc7, 0xc7, 0x00,
+         0x00, 0x02, 0x00, 0xb0, 'c', 0xb9, 0x64, 0x00, 0x00, 0x00, 0xf2, 0xae, 0xf4});
+    EXPECT_EQ(h.read<uint32_t>(0x21000), 0x64636261u);
+    EXPECT_EQ(h.read<uint8_t>(0x21004), 'e');
+    EXPECT_EQ(h.read<uint8_t>(0x21005), 0);
+    EXPECT_EQ(h.read<uint64_t>(0x22010), 0x1122334455667788u);
+    EXPECT_EQ(h.read<uint64_t>(0x22018), 0u);
+    EXPECT_EQ(r(hv::RDI), 0x20003u);
+    EXPECT_EQ(r(hv::RCX), 97u);
+}
+
+TEST_F(EmuInteger, LockedCmpxchgXaddInc) {
+    // [0x30000]=5; lock cmpxchg %rcx(9) succeeds; setz r8b; lock xadd %rdx(3); lock incq
+    run({0x48, 0xc7, 0xc7, 0x00, 0x00, 0x03, 0x00, 0x48, 0xc7, 0x07, 0x05, 0x00, 0x00, 0x00, 0xb8, 0x05, 0x00,
+         0x00, 0x00, 0xb9, 0x09, 0x00, 0x00, 0x00, 0xf0, 0x48, 0x0f, 0xb1, 0x0f, 0x41, 0x0f, 0x94, 0xc0, 0xba,
+         0x03, 0x00, 0x00, 0x00, 0xf0, 0x48, 0x0f, 0xc1, 0x17, 0xf0, 0x48, 0xff, 0x07, 0xf4});
+    EXPECT_EQ(r(hv::R8) & 0xff, 1u);
+    EXPECT_EQ(r(hv::RDX), 9u);                  // xadd returns the old value
+    EXPECT_EQ(h.read<uint64_t>(0x30000), 13u);  // 9 + 3 + 1
+}
+
+TEST_F(EmuInteger, CallPushPopRet) {
+    // mov $1,%eax; call f; add $10,%eax; hlt; f: push %rax; pop %rbx; add $100,%eax; ret
+    run({0xb8, 0x01, 0, 0, 0, 0xe8, 0x04, 0, 0, 0, 0x83, 0xc0, 0x0a, 0xf4, 0x50, 0x5b, 0x83, 0xc0, 0x64, 0xc3});
+    EXPECT_EQ(r(hv::RAX), 111u);
+    EXPECT_EQ(r(hv::RBX), 1u);
+    EXPECT_EQ(r(hv::RSP), kStackTop);
+    EXPECT_EQ(h.read<uint64_t>(kStackTop - 8), kCode + 10);   // the return address pushed
+}
+
+TEST_F(EmuInteger, BitsMovxCmov) {
+    run({0xb9, 0xf0, 0x00, 0x00, 0x00, 0x0f, 0xbc, 0xd1, 0x0f, 0xba, 0xe1, 0x04, 0x0f, 0x92, 0xc3, 0xbe, 0x44,
+         0x33, 0x22, 0x11, 0x0f, 0xce, 0x0f, 0xbe, 0xf9, 0x44, 0x0f, 0xb6, 0xc9, 0x45, 0x31, 0xd2, 0x41, 0x83,
+         0xfa, 0x00, 0x41, 0xbb, 0x4d, 0x00, 0x00, 0x00, 0x45, 0x0f, 0x44, 0xd3, 0xf4});
+    EXPECT_EQ(r(hv::RDX), 4u);                 // bsf 0xf0
+    EXPECT_EQ(r(hv::RBX) & 0xff, 1u);          // bt $4
+    EXPECT_EQ(r(hv::RSI), 0x44332211u);        // bswap
+    EXPECT_EQ(r(hv::RDI), 0xfffffff0u);        // movsbl 0xf0
+    EXPECT_EQ(r(hv::R9), 0xf0u);               // movzbl
+    EXPECT_EQ(r(hv::R10), 77u);                // cmovz taken
+}
+
+TEST_F(EmuInteger, SelfModifyingCodeInTheSameBlock) {
+    // xor %eax,%eax; lea patch(%rip),%rdi; movw $0x9090,(%rdi); patch: jmp skip; mov $1,%eax; skip: hlt
+    run({0x31, 0xc0, 0x48, 0x8d, 0x3d, 0x05, 0, 0, 0, 0x66, 0xc7, 0x07, 0x90, 0x90, 0xeb, 0x05, 0xb8, 0x01, 0, 0, 0, 0xf4});
+    EXPECT_EQ(r(hv::RAX), 1u);   // the jmp was overwritten by NOPs before it ran
+}
+
+TEST_F(EmuInteger, CodeRewrittenBetweenRunsIsRedecoded) {
+    h.load_code({0xb8, 0x01, 0, 0, 0, 0xf4});   // mov $1,%eax; hlt
+    ASSERT_TRUE(is_halt(h.run()));
+    EXPECT_EQ(r(hv::RAX), 1u);
+    h.load_code({0xb8, 0x02, 0, 0, 0, 0xf4});   // the VMM rewrites the page (like DMA)
+    h.cpu().shared().dma_epoch.fetch_add(1);
+    ASSERT_TRUE(is_halt(h.run()));
+    EXPECT_EQ(r(hv::RAX), 2u);
+}
+
+}  // namespace
+}  // namespace popek::emu::test

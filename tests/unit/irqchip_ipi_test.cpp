@@ -1,0 +1,193 @@
+// IPIs through the ICR: destinations, shorthands, lowest priority, NMI, INIT/SIPI; MSIs; wait/kick.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <chrono>
+#include <thread>
+
+#include "emu/irqchip/platform.h"
+#include "irqchip_test_util.h"
+
+namespace popek::emu {
+namespace {
+
+using namespace testing;
+
+struct IpiTest : ::testing::Test {
+    FakeClock t;
+    InterruptPlatform platform{4, 1'000'000'000, t.fn()};
+    CpuInterrupts& cpu(int i) { return platform.cpu(i); }
+
+    void SetUp() override {
+        for (int i = 0; i < 4; ++i) enable_apic(cpu(i));
+    }
+    void send(int from, uint32_t icr_high, uint32_t icr_low) {
+        apic_write32(cpu(from), 0x310, icr_high);
+        apic_write32(cpu(from), 0x300, icr_low);
+    }
+    /// Which vCPUs have `vector` pending (bit i = vCPU i); takes them.
+    unsigned takers(uint8_t vector) {
+        unsigned mask = 0;
+        for (int i = 0; i < 4; ++i) {
+            if (!cpu(i).interrupt_pending()) continue;
+            if (cpu(i).acknowledge_interrupt() == vector) mask |= 1u << i;
+            apic_write32(cpu(i), 0xb0, 0);
+        }
+        return mask;
+    }
+};
+
+TEST_F(IpiTest, PhysicalDestinationAndBroadcast) {
+    send(0, 2u << 24, 0x4030);  // fixed, physical, dest 2, assert
+    EXPECT_EQ(takers(0x30), 0b0100u);
+    send(0, 0xffu << 24, 0x4031);
+    EXPECT_EQ(takers(0x31), 0b1111u);
+    send(0, 9u << 24, 0x4032);
+    EXPECT_EQ(takers(0x32), 0u) << "no such APIC ID";
+    apic_write32(cpu(3), 0x20, 9u << 24);  // the OS may renumber
+    send(0, 9u << 24, 0x4033);
+    EXPECT_EQ(takers(0x33), 0b1000u);
+    EXPECT_EQ(apic_read32(cpu(0), 0x300) & (1u << 12), 0u) << "delivery status idle";
+}
+
+TEST_F(IpiTest, LogicalFlatAndClusterDestinations) {
+    for (int i = 0; i < 4; ++i) apic_write32(cpu(i), 0xd0, (1u << i) << 24);
+    send(0, 0x0au << 24, 0x4840);  // logical (bit 11), flat: vCPUs 1 and 3
+    EXPECT_EQ(takers(0x40), 0b1010u);
+    // Cluster model: cluster in LDR[31:28], members in LDR[27:24].
+    for (int i = 0; i < 4; ++i) {
+        apic_write32(cpu(i), 0xe0, 0x0fffffff);
+        apic_write32(cpu(i), 0xd0, (uint32_t(i / 2) << 28 | (1u << (i % 2)) << 24));
+    }
+    send(0, 0x13u << 24, 0x4841);  // cluster 1, members 0 and 1: vCPUs 2, 3
+    EXPECT_EQ(takers(0x41), 0b1100u);
+    send(0, 0x02u << 24, 0x4842);  // cluster 0, member 1: vCPU 1
+    EXPECT_EQ(takers(0x42), 0b0010u);
+}
+
+TEST_F(IpiTest, Shorthands) {
+    send(2, 0, 0x44050);  // self
+    EXPECT_EQ(takers(0x50), 0b0100u);
+    send(2, 0, 0x84051);  // all including self
+    EXPECT_EQ(takers(0x51), 0b1111u);
+    send(2, 0, 0xc4052);  // all excluding self
+    EXPECT_EQ(takers(0x52), 0b1011u);
+}
+
+TEST_F(IpiTest, LowestPriorityGoesToOneEnabledMatch) {
+    apic_write32(cpu(0), 0xf0, 0xff);  // vCPU 0 software-disabled
+    send(1, 0xffu << 24, 0x4160);      // lowest priority, broadcast
+    EXPECT_EQ(std::popcount(takers(0x60)), 1);
+    send(1, 0xffu << 24, 0x4161);
+    EXPECT_FALSE(cpu(0).interrupt_pending()) << "a disabled APIC is passed over";
+}
+
+TEST_F(IpiTest, NmiIsTakenOnce) {
+    send(0, 1u << 24, 0x4400);
+    EXPECT_FALSE(cpu(0).take_nmi());
+    EXPECT_TRUE(cpu(1).take_nmi());
+    EXPECT_FALSE(cpu(1).take_nmi());
+    EXPECT_FALSE(cpu(1).interrupt_pending()) << "NMI is not a maskable interrupt";
+}
+
+TEST_F(IpiTest, InitSipiStartsAnAp) {
+    // The AP was never started: it waits for SIPI. Linux: INIT assert, INIT de-assert, SIPI x2.
+    apic_write32(cpu(1), 0x80, 0x40);
+    send(0, 1u << 24, 0x0c500);  // INIT, level, assert
+    send(0, 1u << 24, 0x08500);  // INIT, level, de-assert: no effect
+    EXPECT_TRUE(cpu(1).take_init());
+    EXPECT_FALSE(cpu(1).take_init());
+    EXPECT_EQ(apic_read32(cpu(1), 0x80), 0u) << "INIT resets the APIC";
+    EXPECT_EQ(apic_read32(cpu(1), 0x20), 1u << 24) << "but keeps its ID";
+    EXPECT_EQ(cpu(1).take_sipi(), std::nullopt);
+    send(0, 1u << 24, 0x0469a);  // SIPI vector 0x9a
+    send(0, 1u << 24, 0x0469b);  // the second SIPI is ignored: one is already waiting
+    EXPECT_EQ(cpu(1).take_sipi(), 0x9a);
+    send(0, 1u << 24, 0x0469c);
+    EXPECT_EQ(cpu(1).take_sipi(), std::nullopt) << "a running AP ignores SIPI";
+    EXPECT_FALSE(cpu(0).take_init());
+}
+
+TEST_F(IpiTest, SipiThatOvertakesTheCoresInitIsKeptForAfterIt) {
+    // The AP's thread has not yet looked at its INIT when the SIPI arrives.
+    send(0, 1u << 24, 0x0c500);
+    send(0, 1u << 24, 0x04608);
+    EXPECT_EQ(cpu(1).take_sipi(), std::nullopt) << "INIT first";
+    EXPECT_TRUE(cpu(1).take_init());
+    EXPECT_EQ(cpu(1).take_sipi(), 0x08);
+    // A running AP that gets INIT again forgets a SIPI from before that INIT.
+    send(0, 1u << 24, 0x04609);
+    EXPECT_EQ(cpu(1).take_sipi(), std::nullopt);
+}
+
+TEST_F(IpiTest, SipiBeforeAnyInitStartsAFreshAp) {
+    send(0, 2u << 24, 0x04610);
+    EXPECT_EQ(cpu(2).take_sipi(), 0x10);
+    send(1, 0, 0x04611);  // physical dest 0: the BSP is running and ignores it
+    EXPECT_EQ(cpu(0).take_sipi(), std::nullopt);
+}
+
+TEST_F(IpiTest, InitToAllExcludingSelf) {
+    send(0, 0, 0xc4500);
+    EXPECT_FALSE(cpu(0).take_init());
+    for (int i = 1; i < 4; ++i) EXPECT_TRUE(cpu(i).take_init()) << i;
+}
+
+TEST_F(IpiTest, SmiAndExtIntIcrModesSendNothing) {
+    send(0, 0xffu << 24, 0x4270);
+    send(0, 0xffu << 24, 0x4770);
+    EXPECT_EQ(takers(0x70), 0u);
+}
+
+TEST_F(IpiTest, MsiAndInjectVector) {
+    EXPECT_TRUE(platform.deliver_msi(0xfee03000, 0x0071));  // dest 3, fixed, vector 0x71
+    EXPECT_EQ(takers(0x71), 0b1000u);
+    EXPECT_FALSE(platform.deliver_msi(0xfed00000, 0x0071));
+    EXPECT_TRUE(platform.inject_vector(2, 0x72));
+    EXPECT_EQ(takers(0x72), 0b0100u);
+    EXPECT_FALSE(platform.inject_vector(4, 0x72));
+    EXPECT_FALSE(platform.inject_vector(-1, 0x72));
+}
+
+TEST(IrqchipWait, KickBeforeWaitIsNotLost) {
+    InterruptPlatform platform(1, 1'000'000'000);
+    platform.cpu(0).kick();
+    auto start = std::chrono::steady_clock::now();
+    platform.cpu(0).wait(UINT64_MAX);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST(IrqchipWait, DeadlineEndsTheWait) {
+    InterruptPlatform platform(1, 1'000'000'000);
+    uint64_t deadline = steady_now_ns() + 2'000'000;  // 2 ms
+    platform.cpu(0).wait(deadline);
+    EXPECT_GE(steady_now_ns(), deadline);
+    platform.cpu(0).wait(0);  // already past: returns at once
+}
+
+TEST(IrqchipWait, IpiFromAnotherThreadWakesTheTarget) {
+    InterruptPlatform platform(2, 1'000'000'000);
+    enable_apic(platform.cpu(0));
+    enable_apic(platform.cpu(1));
+    std::thread sender([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        apic_write32(platform.cpu(0), 0x310, 1u << 24);
+        apic_write32(platform.cpu(0), 0x300, 0x4080);
+    });
+    while (!platform.cpu(1).interrupt_pending()) platform.cpu(1).wait(UINT64_MAX);
+    EXPECT_EQ(platform.cpu(1).acknowledge_interrupt(), 0x80);
+    sender.join();
+}
+
+TEST(IrqchipWait, MaskedInterruptDoesNotEndAWait) {
+    InterruptPlatform platform(1, 1'000'000'000);
+    enable_apic(platform.cpu(0));
+    platform.cpu(0).set_cr8(0xf);
+    platform.inject_vector(0, 0x80);
+    uint64_t deadline = steady_now_ns() + 3'000'000;
+    platform.cpu(0).wait(deadline);
+    EXPECT_GE(steady_now_ns(), deadline) << "TPR blocks it, so the vCPU keeps sleeping";
+}
+
+}  // namespace
+}  // namespace popek::emu
