@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "acpi/acpi_tables.h"
+#include "devices/virtio/mmio_devices.h"
 #include "bus/bus.h"
 #include "loader/loader.h"
 #include "vmm/board.h"
@@ -104,8 +105,12 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     auto serial_out = opt.serial_out ? opt.serial_out : write_stdout;
     auto board = TRY(Board::create(*vm, mem, pio, mmio, life, serial_out, opt));
     // ACPI tables for PC kernels (docs/ARCHITECTURE.md "ACPI"); own-ABI guests get none.
-    if (boot.format != loader::KernelFormat::Elf64)
-        TRY_VOID(acpi::write_acpi_tables(mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, {}}));
+    if (boot.format != loader::KernelFormat::Elf64) {
+        std::vector<acpi::MmioDeviceDesc> virtio;   // docs/virtio.md: level-triggered, active high
+        for (const auto& d : board->virtio_devices())
+            virtio.push_back({static_cast<uint32_t>(d.base), static_cast<uint32_t>(d.size), d.gsi});
+        TRY_VOID(acpi::write_acpi_tables(mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, std::move(virtio)}));
+    }
     std::unique_ptr<XenPlatform> xen;
     if (opt.xen) xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out));
 
