@@ -3,8 +3,10 @@
 // the VMM's own memory (peak RSS minus the guest RAM it touched, from /proc/PID/smaps).
 //
 // usage: boot_bench [--runs N] [--guest-dir DIR] [--cases LIST]
-//   cases: tiny-kvm (P1/P2 on KVM), tiny-interp, linux-interp (needs issue 5), all by default
-//   that can run here (KVM cases are left out when /dev/kvm is unusable).
+//   cases: tiny-kvm (P1/P2 on KVM), tiny-interp, linux-interp (the Debian kernel + initrd-min
+//   through the PVH entry, popek --accel interp vs QEMU microvm TCG with the same kernel, initrd
+//   and command line as bench-qemu.sh's linux-microvm-pvh case). Default: tiny-kvm,tiny-interp
+//   (KVM cases are left out when /dev/kvm is unusable).
 #include <unistd.h>
 
 #include <algorithm>
@@ -148,6 +150,29 @@ int main(int argc, char** argv) {
         else std::printf("tiny-kvm: skipped (/dev/kvm not usable)\n");
     }
     if (cases.find("tiny-interp") != std::string::npos) all.push_back(tiny_case("interp", "tcg"));
+    if (cases.find("linux-interp") != std::string::npos) {
+        const std::string vmlinux = guest_dir + "/vmlinux", initrd = guest_dir + "/initrd-min.cpio.gz";
+        if (access(vmlinux.c_str(), R_OK) != 0 || access(initrd.c_str(), R_OK) != 0) {
+            std::printf("linux-interp: skipped (%s or %s missing: run tools/fetch-linux-guest.sh)\n", vmlinux.c_str(),
+                        initrd.c_str());
+        } else {
+            // bench-qemu.sh linux-microvm-pvh: "console=ttyS0 quiet"; the hold run sleeps after the
+            // marker so the memory sample sees the booted guest.
+            const std::string cmdline = "console=ttyS0 quiet", hold_cmdline = cmdline + " probe.mode=hold probe.hold=3";
+            auto popek_linux = [&](const std::string& line) {
+                return Argv{popek, "run", "--accel", "interp", "--mem", mem, "--kernel", vmlinux, "--initrd", initrd,
+                            "--cmdline", line};
+            };
+            auto qemu_linux = [&](const std::string& line) {
+                return qemu("tcg", vmlinux, {"-initrd", initrd, "-append", line});
+            };
+            all.push_back(Case{"linux-interp: Debian vmlinux (PVH) + initrd-min, popek --accel interp vs QEMU microvm tcg",
+                               "GUEST-INIT-REACHED",
+                               Side{"popek --accel interp", popek_linux(cmdline), popek_linux(hold_cmdline)},
+                               Side{"qemu microvm tcg", qemu_linux(cmdline), qemu_linux(hold_cmdline)},
+                               180.0, mem_mib * 1024});
+        }
+    }
     for (const Case& c : all) bench_case(c, runs);
     return 0;
 }
