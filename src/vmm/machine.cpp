@@ -107,7 +107,7 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     if (boot.format != loader::KernelFormat::Elf64)
         TRY_VOID(acpi::write_acpi_tables(mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, {}}));
     std::unique_ptr<XenPlatform> xen;
-    if (opt.xen) xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out));
+    if (opt.xen) xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, opt.disks));
 
     std::vector<std::unique_ptr<hv::Vcpu>> vcpus;
     for (int i = 0; i < opt.cpus; ++i) {
