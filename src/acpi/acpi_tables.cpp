@@ -115,7 +115,16 @@ Bytes build_madt(const AcpiConfig& c) {
     b[o + 2] = 0;  // I/O APIC ID
     put(b, o + 4, kIoApicAddr, 4);
     put(b, o + 8, 0, 4);  // GSI base
-    // No override for IRQ0: the engines route the PIT to GSI 0 (KVM's default routing).
+    // IRQ0 -> GSI 2 only where the engine wires the PIT to pin 2; KVM's default routing uses pin 0.
+    if (c.irq0_to_gsi2) {
+        o = b.size();
+        b.resize(o + 10, 0);
+        b[o] = 2;
+        b[o + 1] = 10;
+        b[o + 3] = 0;               // ISA IRQ 0
+        put(b, o + 4, 2, 4);        // GSI 2
+        put(b, o + 8, 0, 2);        // conforms to the bus: edge, active high
+    }
     // SCI: ISA IRQ 9 -> GSI 9, active high, level triggered (flags 5.2.12.5 MPS INTI).
     o = b.size();
     b.resize(o + 10, 0);

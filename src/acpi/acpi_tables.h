@@ -32,6 +32,9 @@ struct AcpiConfig {
     int vcpus = 1;
     uint16_t pm_base = 0x600;   ///< PM1a event (4), PM1a control (2, at +4), PM timer (4, at +8)
     std::vector<MmioDeviceDesc> virtio_mmio;
+    /// Where the engine's irqchip delivers the PIT: true = I/O APIC pin 2 (the PC override
+    /// IRQ0 -> GSI 2, as src/emu/irqchip does), false = pin 0 (KVM's default GSI routing).
+    bool irq0_to_gsi2 = false;
 };
 
 /// Table images and where they go; built without touching guest memory (for tests).

@@ -10,6 +10,7 @@
 #include "acpi/acpi_tables.h"
 #include "bus/bus.h"
 #include "loader/loader.h"
+#include "devices/virtio/mmio_devices.h"
 #include "vmm/board.h"
 #include "vmm/exit_dispatcher.h"
 #include "vmm/exit_status.h"
@@ -104,8 +105,13 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     auto serial_out = opt.serial_out ? opt.serial_out : write_stdout;
     auto board = TRY(Board::create(*vm, mem, pio, mmio, life, serial_out, opt));
     // ACPI tables for PC kernels (docs/ARCHITECTURE.md "ACPI"); own-ABI guests get none.
-    if (boot.format != loader::KernelFormat::Elf64)
-        TRY_VOID(acpi::write_acpi_tables(mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, {}}));
+    if (boot.format != loader::KernelFormat::Elf64) {
+        std::vector<acpi::MmioDeviceDesc> virtio;
+        for (const auto& d : board->virtio_devices())
+            virtio.push_back({static_cast<uint32_t>(d.base), static_cast<uint32_t>(d.size), d.gsi});
+        TRY_VOID(acpi::write_acpi_tables(
+            mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, std::move(virtio), /*irq0_to_gsi2=*/opt.accel != hv::Accel::Kvm}));
+    }
     std::unique_ptr<XenPlatform> xen;
     if (opt.xen) xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, opt.disks));
 

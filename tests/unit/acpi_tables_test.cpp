@@ -135,6 +135,14 @@ TEST(AcpiTables, MadtHasOneLocalApicPerVcpu) {
         EXPECT_EQ(overrides, 1);
         EXPECT_EQ(nmis, 1);
     }
+    // With the engine's PIT on pin 2, the IRQ0 -> GSI 2 override is added.
+    auto t = build_acpi_tables(AcpiConfig{1, 0x600, {}, true});
+    ASSERT_TRUE(t);
+    const auto& madt = t->tables[4].bytes;
+    ASSERT_EQ(t->tables[4].signature, "APIC");
+    EXPECT_EQ(checksum(madt), 0);
+    const uint8_t iso0[] = {2, 10, 0, 0, 2, 0, 0, 0, 0, 0};
+    EXPECT_NE(std::search(madt.begin(), madt.end(), std::begin(iso0), std::end(iso0)), madt.end());
     EXPECT_FALSE(build_acpi_tables(AcpiConfig{0, 0x600, {}}));
     EXPECT_FALSE(build_acpi_tables(AcpiConfig{256, 0x600, {}}));
 }
