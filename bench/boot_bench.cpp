@@ -5,11 +5,6 @@
 // usage: boot_bench [--runs N] [--guest-dir DIR] [--cases LIST]
 //   cases: tiny-kvm (P1/P2 on KVM), tiny-interp, linux-interp (needs issue 5), all by default
 //   that can run here (KVM cases are left out when /dev/kvm is unusable).
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,80 +18,14 @@
 #include <string>
 #include <vector>
 
+#include "child_process.h"
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using Argv = std::vector<std::string>;
-
-struct RunResult {
-    double first_byte_s = -1, marker_s = -1, exit_s = -1;
-    long maxrss_kib = -1;
-    int status = -1;
-};
-
+using namespace bench;
 struct MemSample {
     long hwm_kib = -1, guest_ram_kib = -1;
 };
-
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-pid_t spawn(const Argv& argv, int* out_fd) {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        dup2(devnull, 0);
-        dup2(p[1], 1);
-        dup2(devnull, 2);
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        execvp(args[0], args.data());
-        _exit(127);
-    }
-    close(p[1]);
-    *out_fd = p[0];
-    return pid;
-}
-
-/// Reads the child's stdout until `marker` shows up (then calls `at_marker`) and until EOF.
-RunResult run_once(const Argv& argv, const std::string& marker, double timeout_s,
-                   const std::function<void(pid_t)>& at_marker = nullptr) {
-    RunResult r;
-    int fd = -1;
-    auto t0 = Clock::now();
-    pid_t pid = spawn(argv, &fd);
-    if (pid < 0) return r;
-    std::string seen;
-    char buf[4096];
-    for (;;) {
-        double left = timeout_s - since(t0);
-        if (left <= 0) {
-            kill(pid, SIGKILL);
-            break;
-        }
-        pollfd pfd{fd, POLLIN, 0};
-        if (poll(&pfd, 1, static_cast<int>(left * 1000) + 1) <= 0) continue;
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n <= 0) break;
-        if (r.first_byte_s < 0) r.first_byte_s = since(t0);
-        seen.append(buf, static_cast<size_t>(n));
-        if (r.marker_s < 0 && seen.find(marker) != std::string::npos) {
-            r.marker_s = since(t0);
-            if (at_marker) at_marker(pid);
-        }
-        if (seen.size() > (1 << 20)) seen.erase(0, seen.size() - 4096);
-    }
-    close(fd);
-    int status = 0;
-    rusage ru{};
-    wait4(pid, &status, 0, &ru);
-    r.exit_s = since(t0);
-    r.maxrss_kib = ru.ru_maxrss;
-    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return r;
-}
 
 /// VmHWM and the resident size of the guest-RAM mapping(s): popek's are named after its memfd,
 /// QEMU's is the one mapping of exactly `mem_kib`.
@@ -119,15 +48,6 @@ MemSample sample_memory(pid_t pid, long mem_kib) {
     }
     s.guest_ram_kib = total;
     return s;
-}
-
-double mib(long kib) { return static_cast<double>(kib) / 1024.0; }
-
-double median(std::vector<double> v) {
-    v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return x < 0; }), v.end());
-    if (v.empty()) return -1;
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
 struct Side {

@@ -11,3 +11,5 @@ echo "== P3: one PIO exit through popek's vCPU loop vs a raw KVM_RUN loop"
 "$B/bench_pio_roundtrip" 20000
 echo "== P1/P2: boot to the first serial byte, and the VMM's own memory, vs QEMU microvm"
 "$B/boot_bench" --runs "$RUNS" --guest-dir "$GUEST_DIR"
+echo "== Issue 4: guest instructions per second, interp vs QEMU TCG vs KVM (PVM here)"
+"$B/insn_rate" --runs 3 --guest-dir "$GUEST_DIR"

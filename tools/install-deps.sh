@@ -5,7 +5,7 @@ PKGS=(
   build-essential cmake ninja-build g++ binutils pkg-config
   libzydis-dev libcli11-dev nlohmann-json3-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libxen-dev libsodium-dev libslirp-dev libseccomp-dev liburing-dev libxbyak-dev linux-libc-dev
-  clang-16 libfuzzer-16-dev
+  clang-16 libfuzzer-16-dev libclang-rt-16-dev
   qemu-system-x86 time cpio kmod xz-utils
 )
 missing=()

@@ -1,5 +1,7 @@
 #include "cli/cli.h"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include "vmm/exit_status.h"
@@ -16,6 +18,25 @@ Without --kernel popek boots its built-in demo guest.)";
 
 }  // namespace
 
+Result<vmm::DiskOption> parse_disk(const std::string& spec) {
+    vmm::DiskOption d;
+    auto comma = spec.find(',');
+    d.path = spec.substr(0, comma);
+    if (d.path.empty()) return fail("--disk '{}': no file given", spec);
+    if (comma != std::string::npos) {
+        std::string flags = spec.substr(comma + 1);
+        if (flags != "ro") return fail("--disk '{}': unknown flag '{}' (only 'ro')", spec, flags);
+        d.read_only = true;
+    }
+    return d;
+}
+
+Result<vmm::NetOption> parse_net(const std::string& spec) {
+    if (spec == "user") return vmm::NetOption{vmm::NetOption::Kind::User, {}};
+    if (spec.starts_with("tap=") && spec.size() > 4) return vmm::NetOption{vmm::NetOption::Kind::Tap, spec.substr(4)};
+    return fail("--net '{}': expected 'user' or 'tap=NAME'", spec);
+}
+
 Parsed parse(const std::vector<std::string>& args) {
     Parsed out;
     CLI::App app{"popek - a virtual machine monitor (KVM, own x86-64 engine, Xen-style PV)", "popek"};
@@ -23,7 +44,7 @@ Parsed parse(const std::vector<std::string>& args) {
     app.require_subcommand(1);
     CLI::App* run = app.add_subcommand("run", "boot a guest");
     run->footer(kRunFooter);
-    std::string accel = "kvm";
+    std::string accel = "auto";
     auto& o = out.options;
     run->add_option("--kernel", o.kernel_path, "kernel: ELF with a Xen PVH note, Linux bzImage, or ELF64")
         ->type_name("FILE");
@@ -33,10 +54,17 @@ Parsed parse(const std::vector<std::string>& args) {
         ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 24));
     run->add_option("--cpus", o.cpus, "number of vCPUs")->type_name("N")->capture_default_str()
         ->check(CLI::Range(1, 255));
-    run->add_option("--accel", accel, "CPU engine: kvm, interp or bt")->capture_default_str()
-        ->check(CLI::IsMember({"kvm", "interp", "bt"}));
+    run->add_option("--accel", accel, "CPU engine: kvm, interp or bt; auto = kvm when /dev/kvm is usable, else interp")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "kvm", "interp", "bt"}));
     run->add_flag("--xen", o.xen, "Xen PVH personality (hypercalls, event channels, XenStore)");
     run->add_flag("--stats", o.stats, "print instruction and exit counts at exit (Popek-Goldberg report)");
+    std::vector<std::string> disks, nets;
+    run->add_option("--disk", disks, "block device backed by FILE (virtio-blk; the Xen vbd with --xen); ',ro' for read-only")
+        ->type_name("FILE[,ro]");
+    run->add_option("--net", nets, "network device (virtio-net): 'user' (libslirp: DHCP, DNS, outbound TCP/UDP) or 'tap=NAME'")
+        ->type_name("user|tap=NAME");
+    run->add_flag("--rng", o.virtio_rng, "add a virtio entropy device (fed from getrandom)");
     run->add_flag("--test-dev", o.test_device, "add popek's test device (PIO 0x700, MMIO 0xfe000000), for tests");
 
     std::vector<std::string> rev(args.rbegin(), args.rend());
@@ -56,7 +84,24 @@ Parsed parse(const std::vector<std::string>& args) {
         out.message = std::string("popek: ") + e.what() + " (see popek --help)\n";
         return out;
     }
+    if (accel == "auto") accel = ::access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "interp";
     o.accel = *hv::parse_accel(accel);
+    auto usage_error = [&out](const Error& e) {
+        out.action = Parsed::Exit;
+        out.exit_status = vmm::kExitUserError;
+        out.message = "popek: " + e.message + " (see popek --help)\n";
+        return out;
+    };
+    for (const auto& d : disks) {
+        auto parsed = parse_disk(d);
+        if (!parsed) return usage_error(parsed.error());
+        o.disks.push_back(*parsed);
+    }
+    for (const auto& n : nets) {
+        auto parsed = parse_net(n);
+        if (!parsed) return usage_error(parsed.error());
+        o.nets.push_back(*parsed);
+    }
     return out;
 }
 

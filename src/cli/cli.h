@@ -16,4 +16,9 @@ struct Parsed {
 
 Parsed parse(const std::vector<std::string>& args);
 
+/// `FILE[,ro]` of --disk; an error names what is wrong.
+Result<vmm::DiskOption> parse_disk(const std::string& spec);
+/// `user` or `tap=NAME` of --net.
+Result<vmm::NetOption> parse_net(const std::string& spec);
+
 }  // namespace popek::cli

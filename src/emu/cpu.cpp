@@ -113,6 +113,11 @@ void Cpu::raise_software(uint8_t vector) {
     std::longjmp(m_jmp, kUnwindEvent);
 }
 
+void Cpu::raise_trap(uint8_t vector) {
+    m_event = Event{vector, false, 0, false, false, next_rip};
+    std::longjmp(m_jmp, kUnwindEvent);
+}
+
 void Cpu::unwind_exit() { std::longjmp(m_jmp, kUnwindExit); }
 
 void Cpu::request_stop() {

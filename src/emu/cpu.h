@@ -175,6 +175,8 @@ public:
     [[noreturn]] void raise(uint8_t vector, uint32_t error);
     /// INT n / INT3 / INTO: a trap whose saved RIP is the next instruction.
     [[noreturn]] void raise_software(uint8_t vector);
+    /// A trap without the gate DPL check (INT1/ICEBP: #DB, SDM Vol. 3A 17.3.1.2).
+    [[noreturn]] void raise_trap(uint8_t vector);
     /// Delivers m_event through the IVT/IDT (SDM Vol. 3A 6.12, 6.14).
     void deliver_event();
     /// Leaves the current instruction to hand `exit` to the VMM; the instruction is re-executed

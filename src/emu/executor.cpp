@@ -28,7 +28,9 @@ static bool deliver_pending(Cpu& c) {
         if ((contributory(prev) && contributory(now)) || (prev == kPfv && (contributory(now) || now == kPfv)))
             c.m_event = Event{kDfv, true, 0, false, false, c.m_event.return_rip};
     }
-    c.m_delivering = c.m_event.vector;
+    // INT n and external interrupts are benign (SDM Vol. 3A table 6-4): a fault while delivering
+    // them is delivered on its own, whatever their vector number.
+    c.m_delivering = (c.m_event.software || c.m_event.external) ? 256 : c.m_event.vector;
     c.deliver_event();
     c.m_delivering = -1;
     c.halted = false;

@@ -110,11 +110,9 @@ Result<BootSetup> load_bzimage(std::span<const uint8_t> image, const LoadRequest
     uint64_t cmdline_max = std::min<uint64_t>(arch::kCmdlineMax, hdr.cmdline_size);
 
     const memory::GuestMemory& mem = placement.mem();
-    TRY_VOID(placement.claim(arch::kBootGdtAddr, arch::kPageSize, "boot GDT"));
+    TRY_VOID(placement.claim_boot_area(request.cmdline, cmdline_max, true, request.rsdp_addr != 0));
     TRY_VOID(placement.claim(arch::kPageTablesAddr, arch::kPageTablesSize, "boot page tables"));
     TRY_VOID(placement.claim(arch::kBootInfoAddr, arch::kPageSize, "boot_params"));
-    TRY_VOID(placement.place_cmdline(arch::kCmdlineAddr, request.cmdline, cmdline_max));
-    TRY_VOID(placement.claim(arch::kStacksAddr, arch::kStackSize, "boot stack"));
     TRY_VOID(placement.claim(layout.load_addr, layout.reserve, "kernel (init_size)"));
     TRY_VOID(mem.write(layout.load_addr, image.subspan(layout.setup_size)));
     // initrd_addr_max is the highest address the initrd's last byte may occupy.

@@ -24,7 +24,9 @@ struct LoadRequest {
     std::span<const uint8_t> initrd;   ///< empty: none
     std::string cmdline;
     int vcpus = 1;
-    uint64_t rsdp_addr = 0;            ///< ACPI RSDP handed to the kernel (0: no ACPI tables)
+    /// ACPI RSDP handed to PVH and bzImage kernels (0: no ACPI tables). The loader then reserves
+    /// the BIOS area 0xE0000-0xFFFFF for the tables, which the caller writes (acpi/acpi_tables.h).
+    uint64_t rsdp_addr = 0;
 };
 
 struct BootSetup {

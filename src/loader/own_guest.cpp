@@ -15,9 +15,9 @@ Result<BootSetup> load_own_guest(const ElfFile& elf, std::span<const uint8_t> im
         return fail("the own-guest ABI supports 1..{} vCPUs (one 16 KiB stack each below 640 KiB), {} requested",
                     arch::kMaxOwnGuestVcpus, request.vcpus);
     const memory::GuestMemory& mem = placement.mem();
-    TRY_VOID(placement.claim(arch::kBootGdtAddr, arch::kPageSize, "boot GDT"));
+    // The own ABI has no ACPI: the BIOS area stays free for the guest.
+    TRY_VOID(placement.claim_boot_area(request.cmdline, arch::kCmdlineMax, false, false));
     TRY_VOID(placement.claim(arch::kPageTablesAddr, arch::kPageTablesSize, "boot page tables"));
-    TRY_VOID(placement.place_cmdline(arch::kCmdlineAddr, request.cmdline, arch::kCmdlineMax));
     TRY_VOID(placement.claim(arch::kStacksAddr, arch::kStackSize * static_cast<uint64_t>(request.vcpus),
                              "vCPU stacks"));
     LoadedImage loaded = TRY(load_elf_segments(elf, image, placement));

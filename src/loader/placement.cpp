@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "arch/x86_64/boot_layout.h"
 #include "loader/byte_reader.h"
 
 namespace popek::loader {
@@ -60,6 +61,14 @@ Result<void> Placement::place_cmdline(uint64_t gpa, std::string_view cmdline, ui
     std::vector<uint8_t> bytes(cmdline.begin(), cmdline.end());
     bytes.push_back(0);
     return place(gpa, bytes, "command line");
+}
+
+Result<void> Placement::claim_boot_area(std::string_view cmdline, uint64_t cmdline_max, bool scratch_stack, bool acpi) {
+    TRY_VOID(claim(arch::kBootGdtAddr, arch::kPageSize, "boot GDT"));
+    TRY_VOID(place_cmdline(arch::kCmdlineAddr, cmdline, cmdline_max));
+    if (scratch_stack) TRY_VOID(claim(arch::kStacksAddr, arch::kStackSize, "boot stack"));
+    if (acpi) TRY_VOID(claim(arch::kBiosAreaStart, arch::kOneMiB - arch::kBiosAreaStart, "ACPI tables"));
+    return {};
 }
 
 uint64_t Placement::highest_end_below(uint64_t below) const {

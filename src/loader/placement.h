@@ -29,6 +29,10 @@ public:
     /// Writes the NUL-terminated command line at `gpa` (at most `max_len` bytes before the NUL).
     Result<void> place_cmdline(uint64_t gpa, std::string_view cmdline, uint64_t max_len);
 
+    /// Claims what every protocol shares: the boot GDT and the command line page; `scratch_stack`
+    /// adds the boot stack of PVH/bzImage, `acpi` the BIOS area where the ACPI tables go.
+    Result<void> claim_boot_area(std::string_view cmdline, uint64_t cmdline_max, bool scratch_stack, bool acpi);
+
     /// The end of the highest claim that starts below `below` (0 when none).
     uint64_t highest_end_below(uint64_t below) const;
 

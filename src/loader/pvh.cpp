@@ -60,10 +60,8 @@ Result<BootSetup> load_pvh(const ElfFile& elf, uint64_t entry, std::span<const u
                            const LoadRequest& request, Placement& placement) {
     const memory::GuestMemory& mem = placement.mem();
     // Boot structures first, so that a kernel segment on top of them is reported as the culprit.
-    TRY_VOID(placement.claim(arch::kBootGdtAddr, arch::kPageSize, "boot GDT"));
+    TRY_VOID(placement.claim_boot_area(request.cmdline, arch::kCmdlineMax, true, request.rsdp_addr != 0));
     TRY_VOID(placement.claim(arch::kBootInfoAddr, arch::kPageSize, "PVH start info"));
-    TRY_VOID(placement.place_cmdline(arch::kCmdlineAddr, request.cmdline, arch::kCmdlineMax));
-    TRY_VOID(placement.claim(arch::kStacksAddr, arch::kStackSize, "boot stack"));
     TRY_VOID(load_elf_segments(elf, image, placement));
     TRY_VOID(check_entry_loaded(elf, entry));
     // The whole start-of-day set lives below 4 GiB (start_info.h: "Xen on x86 will always try to

@@ -195,6 +195,17 @@ PvResult<EventChannels::HostChannel> EventChannels::host_channel(Notify notify) 
     return HostChannel{op.port, *backend};
 }
 
+PvResult<void> EventChannels::backend_close(evtchn_port_t backend_port) {
+    std::lock_guard lock(m_lock);
+    if (backend_port == 0 || backend_port >= m_backends.size() || m_backends[backend_port].guest_port == 0)
+        return pv_error(EINVAL);
+    Channel& guest = m_ports[m_backends[backend_port].guest_port];
+    guest.state = State::Unbound;
+    guest.remote_port = 0;
+    m_backends[backend_port] = BackendEnd{};
+    return {};
+}
+
 PvResult<void> EventChannels::backend_send(evtchn_port_t backend_port) {
     std::optional<int> vcpu;
     {

@@ -83,6 +83,45 @@ PvResult<void> EventChannels::place_vcpu_info(int vcpu, uint64_t gpa) {
     return {};
 }
 
+namespace {
+
+/// Xen's update protocol for versioned guest-visible records: version odd while the fields change.
+template <class F>
+void versioned_update(uint32_t& version, F&& fill) {
+    std::atomic_ref<uint32_t> v(version);
+    uint32_t start = v.load(std::memory_order_relaxed) | 1;
+    v.store(start, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    fill();
+    std::atomic_thread_fence(std::memory_order_release);
+    v.store(start + 1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void EventChannels::publish_time(int vcpu, uint64_t tsc_timestamp, uint64_t system_time_ns,
+                                 uint32_t tsc_to_system_mul, int8_t tsc_shift, uint8_t flags) {
+    if (vcpu < 0 || !valid_vcpu(static_cast<uint32_t>(vcpu))) return;
+    std::lock_guard lock(m_lock);
+    vcpu_time_info& t = vcpu_info_of(static_cast<uint32_t>(vcpu))->time;
+    versioned_update(t.version, [&] {
+        t.tsc_timestamp = tsc_timestamp;
+        t.system_time = system_time_ns;
+        t.tsc_to_system_mul = tsc_to_system_mul;
+        t.tsc_shift = tsc_shift;
+        t.flags = flags;
+    });
+}
+
+void EventChannels::publish_wallclock(uint64_t sec, uint32_t nsec) {
+    std::lock_guard lock(m_lock);
+    versioned_update(m_shared->wc_version, [&] {
+        m_shared->wc_sec = static_cast<uint32_t>(sec);
+        m_shared->xen_wc_sec_hi = static_cast<uint32_t>(sec >> 32);
+        m_shared->wc_nsec = nsec;
+    });
+}
+
 xen_ulong_t* EventChannels::pending_words() const { return m_shared->evtchn_pending; }
 xen_ulong_t* EventChannels::mask_words() const { return m_shared->evtchn_mask; }
 

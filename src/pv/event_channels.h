@@ -45,6 +45,13 @@ public:
     PvResult<void> place_vcpu_info(int vcpu, uint64_t gpa);
     std::optional<uint64_t> shared_info_gpa() const;
 
+    // ---- time (the engine's clock, published where the guest reads it)
+    /// Writes `vcpu`'s vcpu_time_info with Xen's version protocol (odd while updating).
+    void publish_time(int vcpu, uint64_t tsc_timestamp, uint64_t system_time_ns, uint32_t tsc_to_system_mul,
+                      int8_t tsc_shift, uint8_t flags);
+    /// Writes shared_info's wall clock (boot time since the Unix epoch), same protocol.
+    void publish_wallclock(uint64_t sec, uint32_t nsec);
+
     // ---- guest operations (EVTCHNOP_*); the structs are read from and written back to the guest
     PvResult<void> alloc_unbound(evtchn_alloc_unbound& op);
     PvResult<void> bind_interdomain(evtchn_bind_interdomain& op);
@@ -67,6 +74,8 @@ public:
         evtchn_port_t backend_port;
     };
     PvResult<HostChannel> host_channel(Notify notify);
+    /// dom0 closes its local port: the guest's end goes back to unbound (for remote domain 0).
+    PvResult<void> backend_close(evtchn_port_t backend_port);
     /// dom0 sends on its local port: the guest's end becomes pending.
     PvResult<void> backend_send(evtchn_port_t backend_port);
     /// Raises a VIRQ (VIRQ_TIMER is per vCPU; global VIRQs go to the vCPU they are bound to).

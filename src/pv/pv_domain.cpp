@@ -13,7 +13,7 @@ PvDomain::PvDomain(const memory::GuestMemory& mem, PvDomainConfig config, EventC
       m_evtchn(mem, m_config.domid, m_config.vcpus, std::move(upcall), m_config.max_event_ports),
       m_grants(mem, m_config.domid, m_config.max_grant_frames),
       m_store(m_config.store_quota),
-      m_control(m_store.connect(kControlDomain, {})) {
+      m_control(m_store.connect(kControlDomain, [this](const WatchEvent& e) { m_control_events.push_back(e); })) {
     DomainLayout layout{m_config.domid, m_config.name, m_config.memory_bytes / 1024,
                         static_cast<uint32_t>(m_config.vcpus)};
     // Cannot fail on a fresh store; a failure would be a bug in the layout itself.
@@ -70,7 +70,32 @@ void PvDomain::service_store() {
     pump_store_locked();
 }
 
+PvResult<void> PvDomain::add_control_watch(const std::string& path, const std::string& token,
+                                           WatchHandler handler) {
+    return with_store([&](Store& store, ConnId control) -> PvResult<void> {
+        m_watch_handlers[token] = std::move(handler);
+        auto r = store.watch(control, path, token);
+        if (!r) m_watch_handlers.erase(token);
+        return r;
+    });
+}
+
+PvResult<void> PvDomain::remove_control_watch(const std::string& path, const std::string& token) {
+    return with_store([&](Store& store, ConnId control) -> PvResult<void> {
+        m_watch_handlers.erase(token);
+        return store.unwatch(control, path, token);
+    });
+}
+
 void PvDomain::pump_store_locked() {
+    // Control-domain watch handlers first (they may change the store and fire more watches);
+    // bounded, because handlers reacting to each other must not hang a vCPU.
+    for (int i = 0; i < 4096 && !m_control_events.empty(); ++i) {
+        WatchEvent e = std::move(m_control_events.front());
+        m_control_events.pop_front();
+        auto h = m_watch_handlers.find(e.token);
+        if (h != m_watch_handlers.end()) h->second(m_store, m_control, e);
+    }
     if (!m_store_conn || !m_store_ring) return;
     if (m_store_conn->pump(*m_store_ring)) (void)m_evtchn.backend_send(m_store_backend_port);
 }

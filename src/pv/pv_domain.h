@@ -5,6 +5,9 @@
 /// callback vector and where its store and console rings are.
 #include <array>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -55,6 +58,13 @@ public:
         return f(m_store, m_control);
     }
 
+    /// A control-domain watch handler. It runs with the store locked, after the store call that
+    /// fired the watch has returned, so it may use the store itself.
+    using WatchHandler = std::function<void(Store& store, ConnId control, const WatchEvent& event)>;
+    /// Watches `path` as the control domain; events with `token` go to `handler`.
+    PvResult<void> add_control_watch(const std::string& path, const std::string& token, WatchHandler handler);
+    PvResult<void> remove_control_watch(const std::string& path, const std::string& token);
+
     // ---- HVM parameters (HVMOP_get_param / HVMOP_set_param)
     PvResult<uint64_t> get_param(uint32_t index) const;
     /// Toolstack write: any parameter.
@@ -93,6 +103,8 @@ private:
     std::mutex m_store_lock;
     Store m_store;
     ConnId m_control;
+    std::deque<WatchEvent> m_control_events;
+    std::map<std::string, WatchHandler> m_watch_handlers;
     std::unique_ptr<StoreRing> m_store_ring;
     std::unique_ptr<StoreConnection> m_store_conn;
     evtchn_port_t m_store_backend_port = 0;

@@ -20,6 +20,7 @@ extern "C" {
 #include <xen/hvm/params.h>
 #include <xen/io/blkif.h>
 #include <xen/io/console.h>
+#include <xen/io/protocols.h>
 #include <xen/io/ring.h>
 #include <xen/io/xenbus.h>
 #include <xen/io/xs_wire.h>

@@ -4,6 +4,9 @@
 #include <cstring>
 #include <expected>
 #include <string>
+#if !defined(__cpp_lib_expected)
+#include "util/expected_compat.h"  // clang 16 + libstdc++ 12 (fuzz builds): <expected> is empty there
+#endif
 #include <utility>
 
 #include <fmt/format.h>

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "devices/legacy/acpi_pm.h"
 #include "devices/legacy/cmos_rtc.h"
 #include "devices/legacy/debug_exit.h"
 #include "devices/legacy/i8042.h"
@@ -9,6 +10,10 @@
 #include "devices/legacy/reset_control.h"
 #include "devices/legacy/test_device.h"
 #include "devices/legacy/uart_8250.h"
+#include "devices/virtio/block.h"
+#include "devices/virtio/entropy.h"
+#include "devices/virtio/mmio_devices.h"
+#include "devices/virtio/net.h"
 
 namespace popek::vmm {
 namespace {
@@ -20,9 +25,36 @@ std::pair<uint64_t, uint64_t> ram_split(const memory::GuestMemory& mem) {
     return {low, high};
 }
 
+/// The virtio-mmio devices the options ask for (non-Xen guests; Xen guests get PV devices).
+Result<void> add_virtio_devices(devices::virtio::MmioDevices& virtio, const VmOptions& options) {
+    using namespace devices::virtio;
+    for (const DiskOption& d : options.disks) {
+        auto disk = TRY(Block::open(d.path, d.read_only));
+        TRY(virtio.add(std::move(disk)));
+    }
+    uint8_t nic = 0;
+    for (const NetOption& n : options.nets) {
+        auto backend = n.kind == NetOption::Kind::Tap ? make_tap_backend(n.tap_name) : make_slirp_backend();
+        if (!backend) return std::unexpected(with_context(backend.error(), "--net"));
+        // QEMU's locally administered prefix, numbered per NIC.
+        MacAddress mac{0x52, 0x54, 0x00, 0x12, 0x34, static_cast<uint8_t>(0x56 + nic++)};
+        TRY(virtio.add(std::make_shared<Net>(std::move(*backend), mac)));
+    }
+    if (options.virtio_rng) TRY(virtio.add(std::make_shared<Entropy>()));
+    return {};
+}
+
 }  // namespace
 
-Board::~Board() { stop_input(); }
+Board::~Board() {
+    stop_input();
+    if (m_virtio) m_virtio->shutdown();
+}
+
+std::span<const devices::virtio::MmioDeviceInfo> Board::virtio_devices() const {
+    if (!m_virtio) return {};
+    return m_virtio->devices();
+}
 
 Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemory& mem, bus::Bus& pio,
                                              bus::Bus& mmio, VmLifecycle& life, SerialOut serial_out,
@@ -42,6 +74,13 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     TRY_VOID(pio.insert({0x80, 1}, std::make_shared<PostPort>()));
     TRY_VOID(pio.insert({0xf4, 4}, std::make_shared<DebugExit>(life)));
     TRY_VOID(pio.insert({0xcf9, 1}, std::make_shared<ResetControl>(life)));
+    TRY_VOID(pio.insert({kAcpiPmPort, AcpiPm::kSize}, std::make_shared<AcpiPm>(life)));
+    if (!options.xen) {
+        board->m_virtio = std::make_unique<devices::virtio::MmioDevices>(mem, mmio, [&vm](uint32_t gsi) {
+            return devices::IrqLine([&vm, gsi](bool level) { (void)vm.set_irq_line(gsi, level); });
+        });
+        TRY_VOID(add_virtio_devices(*board->m_virtio, options));
+    }
     if (options.test_device) {
         TRY_VOID(pio.insert({0x700, 8}, std::make_shared<TestDevice>(TestDevice::Kind::Pio)));
         TRY_VOID(mmio.insert({0xfe000000, 0x1000}, std::make_shared<TestDevice>(TestDevice::Kind::Mmio)));
@@ -49,9 +88,9 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     return board;
 }
 
-Result<void> Board::start_input(const VmOptions& options) {
+Result<void> Board::start_input(const VmOptions& options, InputSink sink) {
     auto uart = m_uart;
-    auto sink = [uart](std::span<const uint8_t> bytes) { return uart->push_input(bytes); };
+    if (!sink) sink = [uart](std::span<const uint8_t> bytes) { return uart->push_input(bytes); };
     if (!options.serial_input.empty()) {
         auto bytes = std::span(reinterpret_cast<const uint8_t*>(options.serial_input.data()), options.serial_input.size());
         sink(bytes);

@@ -17,11 +17,16 @@ namespace popek::devices::legacy {
 class Uart8250;
 class I8042;
 }
+namespace popek::devices::virtio {
+class MmioDevices;
+struct MmioDeviceInfo;
+}
 
 namespace popek::vmm {
 
 inline constexpr uint16_t kCom1Port = 0x3f8;
 inline constexpr uint32_t kCom1Gsi = 4;
+inline constexpr uint16_t kAcpiPmPort = 0x600;  ///< ACPI PM1a event/control + PM timer (acpi_pm.h)
 
 class Board {
 public:
@@ -31,8 +36,12 @@ public:
                                                  const VmOptions& options);
     ~Board();
     /// Starts feeding the console into COM1 (tests' serial_input first, then serial_in_fd).
-    Result<void> start_input(const VmOptions& options);
+    /// `sink` overrides where input goes (the Xen PV console for --xen guests); default: COM1.
+    using InputSink = std::function<size_t(std::span<const uint8_t>)>;
+    Result<void> start_input(const VmOptions& options, InputSink sink = nullptr);
     void stop_input();
+    /// The virtio-mmio devices (window, GSI, type), for the ACPI DSDT.
+    std::span<const devices::virtio::MmioDeviceInfo> virtio_devices() const;
 
 private:
     Board() = default;
@@ -41,6 +50,7 @@ private:
     VmLifecycle* m_life = nullptr;
     std::unique_ptr<TerminalGuard> m_terminal;
     std::unique_ptr<InputPump> m_input;
+    std::unique_ptr<devices::virtio::MmioDevices> m_virtio;
 };
 
 }  // namespace popek::vmm

@@ -7,13 +7,16 @@
 #include <iterator>
 #include <thread>
 
+#include "acpi/acpi_tables.h"
 #include "bus/bus.h"
 #include "loader/loader.h"
+#include "devices/virtio/mmio_devices.h"
 #include "vmm/board.h"
 #include "vmm/exit_dispatcher.h"
 #include "vmm/exit_status.h"
 #include "vmm/stats_report.h"
 #include "vmm/vm_lifecycle.h"
+#include "vmm/xen_platform.h"
 
 namespace popek::vmm {
 namespace {
@@ -88,7 +91,7 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
         return fail("--cpus {} is out of range for --accel {} (1..{})", opt.cpus, hv::accel_name(opt.accel),
                     hv->max_vcpus());
     auto mem = TRY(memory::GuestMemory::create(opt.mem_mib << 20));
-    loader::LoadRequest req{kernel, initrd, opt.cmdline, opt.cpus};
+    loader::LoadRequest req{kernel, initrd, opt.cmdline, opt.cpus, acpi::kRsdpAddr};
     auto loaded = loader::load_kernel(mem, req);
     if (!loaded) return std::unexpected(with_context(loaded.error(), "kernel"));
     const loader::BootSetup& boot = *loaded;
@@ -101,6 +104,16 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     bus::Bus pio, mmio;
     auto serial_out = opt.serial_out ? opt.serial_out : write_stdout;
     auto board = TRY(Board::create(*vm, mem, pio, mmio, life, serial_out, opt));
+    // ACPI tables for PC kernels (docs/ARCHITECTURE.md "ACPI"); own-ABI guests get none.
+    if (boot.format != loader::KernelFormat::Elf64) {
+        std::vector<acpi::MmioDeviceDesc> virtio;
+        for (const auto& d : board->virtio_devices())
+            virtio.push_back({static_cast<uint32_t>(d.base), static_cast<uint32_t>(d.size), d.gsi});
+        TRY_VOID(acpi::write_acpi_tables(
+            mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, std::move(virtio), /*irq0_to_gsi2=*/opt.accel != hv::Accel::Kvm}));
+    }
+    std::unique_ptr<XenPlatform> xen;
+    if (opt.xen) xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, opt.disks));
 
     std::vector<std::unique_ptr<hv::Vcpu>> vcpus;
     for (int i = 0; i < opt.cpus; ++i) {
@@ -115,7 +128,16 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     }
 
     ExitDispatcher dispatcher(pio, mmio);
-    TRY_VOID(board->start_input(opt));
+    Board::InputSink input_sink;
+    if (xen) {
+        std::vector<hv::Vcpu*> raw;
+        for (auto& v : vcpus) raw.push_back(v.get());
+        xen->set_vcpus(std::move(raw));
+        XenPlatform* x = xen.get();
+        dispatcher.set_hypercall_handler([x](int vcpu, const hv::Hypercall& hc) { return x->handle(vcpu, hc); });
+        input_sink = [x](std::span<const uint8_t> bytes) { return x->console_input(bytes); };
+    }
+    TRY_VOID(board->start_input(opt, input_sink));
     std::vector<std::thread> threads;
     for (auto& v : vcpus) threads.emplace_back([&, vp = v.get()] { vcpu_loop(*vp, dispatcher, life); });
     life.wait();

@@ -11,6 +11,18 @@
 
 namespace popek::vmm {
 
+/// `--disk FILE[,ro]`: a block device (virtio-blk for non-Xen guests; the Xen vbd under --xen).
+struct DiskOption {
+    std::string path;
+    bool read_only = false;
+};
+
+/// `--net user` (libslirp) or `--net tap=NAME`: a virtio-net device.
+struct NetOption {
+    enum class Kind { User, Tap } kind = Kind::User;
+    std::string tap_name;
+};
+
 struct VmOptions {
     hv::Accel accel = hv::Accel::Kvm;
     uint64_t mem_mib = 256;
@@ -23,6 +35,9 @@ struct VmOptions {
     bool xen = false;
     bool stats = false;
     bool test_device = false;   ///< popek's test device for in-tree test guests
+    std::vector<DiskOption> disks;
+    std::vector<NetOption> nets;
+    bool virtio_rng = false;    ///< `--rng`: a virtio entropy device
     /// Where serial output goes. Default: popek's stdout.
     std::function<void(std::span<const uint8_t>)> serial_out;
     /// Bytes fed to the serial port's receiver before the guest starts (tests); when

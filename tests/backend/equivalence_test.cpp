@@ -17,6 +17,9 @@ struct GuestRun {
     const char* pvm_limit = nullptr;  ///< why this host's PVM KVM cannot run it (see the guest tests)
 };
 
+/// gtest prints the parameter in test listings and failures: the guest's name, not its bytes.
+[[maybe_unused]] void PrintTo(const GuestRun& run, std::ostream* os) { *os << run.guest; }
+
 const std::vector<GuestRun>& guest_runs() {
     static const std::vector<GuestRun> runs = {
         {"hello", {}, ""},

@@ -89,11 +89,12 @@ std::vector<std::string> compare_outcomes(const Case& c, const Outcome& native, 
     return diffs;
 }
 
-std::string disassemble(const Case& c, uint64_t native_rip, uint64_t engine_rip) {
+std::string disassemble(const Case& c, uint64_t native_rip, uint64_t engine_rip, uint64_t divergence_rip) {
     const auto mark = [&](uint64_t addr) -> std::string_view {
         if (addr == native_rip && addr == engine_rip) return "=>";
         if (addr == native_rip) return "N>";
         if (addr == engine_rip) return "E>";
+        if (addr == divergence_rip) return "D>";
         return "  ";
     };
     std::string out;

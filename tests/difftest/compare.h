@@ -16,8 +16,10 @@ uint32_t compared_flags(const Case& c, const Outcome& reference);
 std::vector<std::string> compare_outcomes(const Case& c, const Outcome& native, const Outcome& engine);
 
 /// The sequence disassembled (Zydis, Intel syntax) with offsets, bytes and template names;
-/// the native side stopped at `native_rip` (marked "N>"), the engine at `engine_rip` ("E>").
-std::string disassemble(const Case& c, uint64_t native_rip = 0, uint64_t engine_rip = 0);
+/// the native side stopped at `native_rip` (marked "N>"), the engine at `engine_rip` ("E>"),
+/// the states first differ after `divergence_rip` ("D>").
+std::string disassemble(const Case& c, uint64_t native_rip = 0, uint64_t engine_rip = 0,
+                        uint64_t divergence_rip = 0);
 
 /// Initial registers and flags of a case.
 std::string describe_initial(const Case& c);

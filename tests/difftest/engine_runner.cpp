@@ -39,7 +39,7 @@ Result<void> EngineRunner::build_vm() {
     m_vm.reset();
     m_mem.reset();
     m_mem.emplace(TRY(memory::GuestMemory::create(kGuestRamSize)));
-    TRY_VOID(write_system_structures(*m_mem));
+    m_cr3 = TRY(write_system_structures(*m_mem));
     m_vm = TRY(m_hv->create_vm(hv::VmConfig{}));
     TRY_VOID(m_vm->set_memory(*m_mem));
     m_vcpu = TRY(m_vm->create_vcpu(0));
@@ -69,7 +69,7 @@ Result<Outcome> EngineRunner::run(const Case& c) {
     TRY_VOID(m_mem->write(kCodeAddr, c.code));
     TRY_VOID(m_mem->write(kCodeAddr + c.code.size(), tail));
     TRY_VOID(m_mem->write(kDataAddr, c.data));
-    TRY_VOID(m_vcpu->set_state(initial_state(c.initial)));
+    TRY_VOID(m_vcpu->set_state(initial_state(c.initial, m_cr3)));
 
     m_timed_out.store(false);
     m_generation.fetch_add(1);  // odd: running

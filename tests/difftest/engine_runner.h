@@ -34,6 +34,7 @@ private:
     std::unique_ptr<hv::Hypervisor> m_hv;
     std::unique_ptr<hv::Vm> m_vm;
     std::unique_ptr<hv::Vcpu> m_vcpu;
+    uint64_t m_cr3 = 0;
 
     // The watchdog polls: a run whose generation stays the same for the timeout is stopped.
     // Nothing is signalled per run, so fast engines pay no thread wake-ups.

@@ -12,6 +12,7 @@
 #include "engine_runner.h"
 #include "generator.h"
 #include "native_runner.h"
+#include "triage.h"
 
 namespace {
 
@@ -36,14 +37,23 @@ struct Options {
 };
 
 void print_mismatch(const Options& opt, const Case& c, const Outcome& native, const Outcome& engine,
-                    const std::vector<std::string>& diffs) {
+                    const std::vector<std::string>& diffs, const std::optional<Divergence>& first) {
     fmt::print("MISMATCH seed {:#x} (reproduce: popek_difftest --accel {} --seed {:#x} --cases 1 --length {}{})\n",
                c.seed, opt.accel, c.seed, opt.length, opt.filter.empty() ? "" : " --filter " + opt.filter);
     fmt::print("  native: {}\n  engine: {}\n", describe_end(native), describe_end(engine));
     for (const std::string& d : diffs) fmt::print("  {}\n", d);
+    if (first) {
+        const InsnRecord& r = c.insns[first->index];
+        fmt::print("first divergence after instruction {} at {:#x} ({}):\n", first->index, kCodeAddr + r.offset,
+                   r.origin);
+        for (const std::string& d : first->diffs) fmt::print("    {}\n", d);
+    } else {
+        fmt::print("first divergence: no shorter prefix differs\n");
+    }
     fmt::print("initial state:\n{}", describe_initial(c));
     const auto stop = [](const Outcome& o) { return o.kind == EndKind::Completed ? uint64_t{0} : o.regs.rip; };
-    fmt::print("sequence:\n{}\n", disassemble(c, stop(native), stop(engine)));
+    const uint64_t diverged = first ? kCodeAddr + c.insns[first->index].offset : 0;
+    fmt::print("sequence:\n{}\n", disassemble(c, stop(native), stop(engine), diverged));
 }
 
 int run(const Options& opt) {
@@ -101,7 +111,7 @@ int run(const Options& opt) {
         const auto diffs = compare_outcomes(c, *n, *e);
         if (!diffs.empty()) {
             ++mismatches;
-            print_mismatch(opt, c, *n, *e, diffs);
+            print_mismatch(opt, c, *n, *e, diffs, first_divergence(c, *native, **engine));
         } else if (opt.verbose) {
             fmt::print("case {:#x}: {} ({} instructions)\n{}", c.seed, describe_end(*n), c.insns.size(),
                        disassemble(c, n->kind == EndKind::Exception ? n->regs.rip : 0,

@@ -122,17 +122,39 @@ void t_bit_test(Gen& g) {
 }
 
 void t_bit_scan(Gen& g) {
-    // With a zero source the destination is undefined on Intel and unchanged on AMD; the host
-    // CPU is the reference, see docs/difftest.md.
+    // With a zero source the destination is undefined (SDM Vol. 2A "BSF"): AMD leaves it as it
+    // was, Intel writes the old value back, which clears bits 63:32 of a 32-bit destination. The
+    // source is therefore always loaded right before: nonzero mostly, zero now and then with the
+    // destination's upper half cleared first, so both vendors' CPUs give the same result.
     OperandSet ops;
     const int bits = g.size_no8();
     const bool reverse = g.rng.chance(50);
+    const bool zero = g.rng.chance(20);
     const Reg dst = g.reg(ops, bits, true);
-    g.rm(ops, bits, false, [&](const Operand& src) {
+    if (zero && bits == 32) {
+        const auto v = static_cast<uint32_t>(g.rng.next());
+        g.insn("bit scan setup", FlagEffect::none(), [&](CG& c) { c.mov(dst, v); });
+    }
+    uint64_t value = 0;
+    if (!zero) {
+        value = g.rng.chance(50) ? uint64_t{1} << g.rng.below(static_cast<uint64_t>(bits)) : g.rng.next();
+        if (bits < 64) value &= (uint64_t{1} << bits) - 1;
+        if (value == 0) value = 1;
+    }
+    g.rm(ops, bits, true, [&](const Operand& src) {
+        g.insn("bit scan setup", FlagEffect::none(), [&](CG& c) {
+            if (src.isMEM() && bits == 64) {
+                // MOV m64, imm32 sign-extends: keep a nonzero value nonzero.
+                const auto imm = static_cast<uint32_t>(value | (value >> 32));
+                c.mov(src, static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(imm))));
+            } else {
+                c.mov(src, value);
+            }
+        });
         g.insn(reverse ? "bsr" : "bsf", FlagEffect::bit_scan(), [&](CG& c) {
             reverse ? c.bsr(dst, src) : c.bsf(dst, src);
         });
-    });
+    }, 1u << dst.getIdx());
 }
 
 constexpr Template kTemplates[] = {

@@ -146,6 +146,25 @@ TEST_F(LoaderBoot, PvhRejectsBadNotesAndPlacement) {
     expect_error(build_elf(spec), "ELF program header 1 at [0x100100, 0x100101) overlaps ELF program header 0");
 }
 
+TEST_F(LoaderBoot, AcpiRsdpIsPassedAndItsAreaReserved) {
+    auto kernel = build_elf(test::pvh_spec(false, 4));
+    auto setup = load_kernel(*mem, LoadRequest{kernel, {}, {}, 1, 0xe0000});
+    ASSERT_TRUE(setup) << setup.error().message;
+    EXPECT_EQ(read<hvm_start_info>(arch::kBootInfoAddr).rsdp_paddr, 0xe0000u);
+    test::ElfSpec spec = test::pvh_spec(false, 4);
+    spec.segments.push_back({0xf0000, {1, 2}, 0});
+    auto clash = build_elf(spec);
+    auto r = load_kernel(*mem, LoadRequest{clash, {}, {}, 1, 0xe0000});
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("overlaps ACPI tables"), std::string::npos) << r.error().message;
+    EXPECT_TRUE(load_kernel(*mem, LoadRequest{clash, {}, {}, 1, 0})) << "without ACPI the BIOS area is free";
+    // The own ABI never gets ACPI tables, so it may use the BIOS area even when a caller passes an RSDP.
+    test::ElfSpec own = test::own_spec();
+    own.segments.push_back({0xf0000, {1, 2}, 0});
+    auto own_image = build_elf(own);
+    EXPECT_TRUE(load_kernel(*mem, LoadRequest{own_image, {}, {}, 1, 0xe0000}));
+}
+
 TEST_F(LoaderBoot, RejectsTooLongCmdlineAndTooLargeInitrd) {
     auto pvh = build_elf(test::pvh_spec(false, 4));
     expect_error(pvh, "command line is 5000 bytes, the limit is 4095", std::string(5000, 'x'));

@@ -93,6 +93,13 @@ TEST_F(LoaderBzImage, LoadsKernelAndBuildsZeroPage) {
     }
 }
 
+TEST_F(LoaderBzImage, PassesTheAcpiRsdp) {
+    auto image = build_bzimage(BzSpec{});
+    auto setup = load_kernel(*mem, LoadRequest{image, {}, {}, 1, 0xe0000});
+    ASSERT_TRUE(setup) << setup.error().message;
+    EXPECT_EQ(mem->read_obj<uint64_t>(arch::kBootInfoAddr + offsetof(boot_params, acpi_rsdp_addr)).value(), 0xe0000u);
+}
+
 TEST_F(LoaderBzImage, HonoursAlignmentAndInitrdAddrMax) {
     BzSpec spec;
     spec.pref_address = 0x1100000;       // not 2 MiB aligned: a relocatable kernel goes up to 0x1200000

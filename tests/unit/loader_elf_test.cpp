@@ -22,7 +22,8 @@ void expect_error(const std::vector<uint8_t>& b, const std::string& needle) {
 TEST(LoaderElf, ParsesElf64SegmentsAndNotes) {
     test::ElfSpec spec = test::pvh_spec(true, 8);
     spec.segments.push_back({0x200000, {1, 2, 3}, 0x1000});
-    auto elf = parse(build_elf(spec));
+    auto image = build_elf(spec);  // ElfFile points into it: keep it alive
+    auto elf = parse(image);
     ASSERT_TRUE(elf) << elf.error().message;
     EXPECT_TRUE(elf->is_64);
     EXPECT_EQ(elf->machine, kEmX86_64);
@@ -40,7 +41,8 @@ TEST(LoaderElf, ParsesElf64SegmentsAndNotes) {
 }
 
 TEST(LoaderElf, ParsesElf32) {
-    auto elf = parse(build_elf(test::pvh_spec(false, 4)));
+    auto image = build_elf(test::pvh_spec(false, 4));
+    auto elf = parse(image);
     ASSERT_TRUE(elf) << elf.error().message;
     EXPECT_FALSE(elf->is_64);
     EXPECT_EQ(elf->machine, kEmX86);
@@ -53,7 +55,8 @@ TEST(LoaderElf, FindsNotesInSectionsWithoutPtNote) {
     for (bool is_64 : {false, true}) {
         test::ElfSpec spec = test::pvh_spec(is_64, 4);
         spec.notes_in_section = true;
-        auto elf = parse(build_elf(spec));
+        auto image = build_elf(spec);
+        auto elf = parse(image);
         ASSERT_TRUE(elf) << elf.error().message;
         EXPECT_EQ(elf->segments.size(), 1u);
         EXPECT_NE(elf->find_note("Xen", 18), nullptr) << "is_64=" << is_64;

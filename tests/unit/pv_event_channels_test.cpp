@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "pv/event_channels.h"
+#include "pv/pvclock.h"
 
 using namespace popek;
 using namespace popek::pv;
@@ -244,4 +245,34 @@ TEST_F(EvtchnFixture, ConcurrentSendersRaiseEveryPortExactlyOnce) {
     b.join();
     for (evtchn_port_t p : ports) EXPECT_TRUE(pending(p));
     EXPECT_EQ(upcalls.size(), 2u);  // one per vCPU
+}
+
+TEST(Pvclock, ScaleConvertsTicksToNanoseconds) {
+    for (uint64_t hz : {1'000'000'000ull, 2'500'000'000ull, 3'000'000'000ull, 100'000'000ull, 7'123'456'789ull}) {
+        PvclockScale s = pvclock_scale(hz);
+        EXPECT_GE(s.mul, 1u << 31) << hz;
+        // One second of ticks is one second, to within a few ns of rounding.
+        uint64_t ns = pvclock_delta_ns(hz, s);
+        EXPECT_NEAR(static_cast<double>(ns), 1e9, 4.0) << hz;
+    }
+}
+
+TEST_F(EvtchnFixture, TimeAndWallclockFollowTheVersionProtocol) {
+    PvclockScale s = pvclock_scale(2'000'000'000);
+    ev.publish_time(1, 1000, 5000, s.mul, s.shift, XEN_PVCLOCK_TSC_STABLE_BIT);
+    const vcpu_time_info& t = shared().vcpu_info[1].time;
+    EXPECT_EQ(t.version % 2, 0u);
+    EXPECT_GT(t.version, 0u);
+    EXPECT_EQ(t.system_time, 5000u);
+    EXPECT_EQ(t.tsc_timestamp, 1000u);
+    EXPECT_EQ(t.flags, XEN_PVCLOCK_TSC_STABLE_BIT);
+    uint32_t v = t.version;
+    ev.publish_time(1, 2000, 6000, s.mul, s.shift, 0);
+    EXPECT_EQ(t.version, v + 2);
+    ev.publish_wallclock((1ull << 32) + 5, 7);
+    EXPECT_EQ(shared().wc_sec, 5u);
+    EXPECT_EQ(shared().xen_wc_sec_hi, 1u);
+    EXPECT_EQ(shared().wc_nsec, 7u);
+    EXPECT_EQ(shared().wc_version % 2, 0u);
+    ev.publish_time(9, 0, 0, 0, 0, 0);  // no such vCPU: ignored
 }

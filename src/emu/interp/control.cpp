@@ -64,6 +64,7 @@ void jrcxz(Cpu& c, const Insn& i) {
 
 void int_n(Cpu& c, const Insn& i) { c.raise_software(static_cast<uint8_t>(i.imm)); }
 void int3(Cpu& c, const Insn&) { c.raise_software(kBp); }
+void int1(Cpu& c, const Insn&) { c.raise_trap(kDb); }
 void into(Cpu& c, const Insn&) {
     if (c.rflags & kOf) c.raise_software(kOfv);
 }
@@ -99,6 +100,7 @@ void register_control(HandlerTable& t) {
         t.add(m, [](const DecodeView&, Insn&) -> Handler { return jrcxz; });
     t.add(ZYDIS_MNEMONIC_INT, [](const DecodeView&, Insn&) -> Handler { return int_n; }, kClsSensitive);
     t.add(ZYDIS_MNEMONIC_INT3, [](const DecodeView&, Insn&) -> Handler { return int3; }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_INT1, [](const DecodeView&, Insn&) -> Handler { return int1; }, kClsSensitive);
     t.add(ZYDIS_MNEMONIC_INTO, [](const DecodeView&, Insn&) -> Handler { return into; }, kClsSensitive);
     for (ZydisMnemonic m : {ZYDIS_MNEMONIC_IRET, ZYDIS_MNEMONIC_IRETD, ZYDIS_MNEMONIC_IRETQ})
         t.add(m, [](const DecodeView&, Insn&) -> Handler { return iret; }, kClsSensitive);

@@ -82,7 +82,10 @@ void Cpu::deliver_event() {
     if (long_mode && (!cs.l || cs.db)) raise(kGp, (cs_sel & 0xfffc) + ext);
     const bool conforming = cs.type & 4;
     const uint8_t new_cpl = conforming ? cpl : cs.dpl;
-    const uint64_t old_flags = rflags & ~kRf;
+    // Faults save RF=1 so the restarted instruction does not re-trigger an instruction breakpoint
+    // (SDM Vol. 3A 17.3.1.1); traps, INT n and interrupts save RF as it is (0 here).
+    const bool fault = !e.software && !e.external && e.vector != kBp && e.vector != kOfv && e.vector != kDb;
+    const uint64_t old_flags = fault ? (rflags | kRf) : (rflags & ~kRf);
     const uint64_t old_cs = seg[kCs].selector, old_ss = seg[kSs].selector, old_sp = gpr[hv::RSP];
 
     if (long_mode) {
@@ -193,6 +196,8 @@ void iret(Cpu& c, const Insn& i) {
             if (!ss.present) c.raise(kSsf, ss_sel & 0xfffc);
         }
     }
+    if (c.long_mode && cs.l && static_cast<uint64_t>(static_cast<int64_t>(new_ip << 16) >> 16) != new_ip)
+        c.raise(kGp, 0);   // non-canonical return RIP (SDM Vol. 2A IRET)
     // All checks passed: commit. Flags follow the old CPL's rules (SDM IRET pseudo-code).
     const uint8_t old_cpl = c.cpl;
     write_flags(c, fl, n);

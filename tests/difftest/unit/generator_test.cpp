@@ -7,6 +7,7 @@
 
 #include "flags.h"
 #include "generator.h"
+#include "triage.h"
 
 namespace popek::difftest {
 namespace {
@@ -142,6 +143,26 @@ TEST(DifftestFlags, TrackerRedefines) {
     EXPECT_FALSE(t.can_read(kZF));
     t.apply(FlagEffect::arith());
     EXPECT_EQ(t.defined(), kStatusFlags);
+}
+
+}  // namespace
+}  // namespace popek::difftest
+
+namespace popek::difftest {
+namespace {
+
+TEST(DifftestTriage, PrefixCaseEndsBeforeTheNextInstruction) {
+    const Case c = generate_case(7, {20, ""});
+    ASSERT_GT(c.insns.size(), 3u);
+    const Case p = prefix_case(c, 3);
+    EXPECT_EQ(p.insns.size(), 3u);
+    EXPECT_EQ(p.code.size(), c.insns[3].offset);
+    EXPECT_TRUE(std::equal(p.code.begin(), p.code.end(), c.code.begin()));
+    EXPECT_EQ(p.defined_at_end, c.insns[3].defined_before);
+    EXPECT_EQ(p.tail_addr(), kCodeAddr + c.insns[3].offset);
+    const Case whole = prefix_case(c, c.insns.size());
+    EXPECT_EQ(whole.code, c.code);
+    EXPECT_EQ(whole.defined_at_end, c.defined_at_end);
 }
 
 }  // namespace

@@ -1,0 +1,43 @@
+#pragma once
+/// ACPI fixed-hardware power management registers in I/O space (ACPI 6.4 4.8.3): PM1a event block
+/// (PM1_STS, PM1_EN), PM1a control block (PM1_CNT) and the 24-bit PM timer (3.579545 MHz).
+/// Writing SLP_TYP = S5 with SLP_EN powers the machine off (\_S5 in popek's DSDT uses kSlpTypS5).
+/// There is no SMI command port, so SCI_EN always reads 1: the machine is in ACPI mode from reset.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "bus/device.h"
+#include "devices/irq.h"
+
+namespace popek::devices::legacy {
+
+class AcpiPm final : public bus::Device {
+public:
+    static constexpr uint64_t kSize = 12;       ///< PM1a_EVT (4) + PM1a_CNT (2) + pad (2) + PM_TMR (4)
+    static constexpr uint64_t kPm1Status = 0, kPm1Enable = 2, kPm1Control = 4, kPmTimer = 8;
+    static constexpr uint16_t kSciEn = 1u << 0, kSlpEn = 1u << 13;
+    static constexpr unsigned kSlpTypShift = 10;
+    static constexpr uint16_t kSlpTypMask = 7u << kSlpTypShift;
+    static constexpr uint16_t kSlpTypS5 = 5;
+    static constexpr uint64_t kTimerHz = 3'579'545;
+
+    explicit AcpiPm(VmControl& control);
+    std::string_view name() const override { return "acpi-pm"; }
+    void read(uint64_t offset, std::span<uint8_t> data) override;
+    void write(uint64_t offset, std::span<const uint8_t> data) override;
+
+    /// The PM timer value now (24 bits).
+    uint32_t timer() const;
+
+private:
+    uint8_t read_byte(uint64_t offset) const;
+
+    VmControl& m_control;
+    std::chrono::steady_clock::time_point m_start;
+    std::atomic<uint16_t> m_status{0};
+    std::atomic<uint16_t> m_enable{0};
+    std::atomic<uint16_t> m_control_reg{kSciEn};
+};
+
+}  // namespace popek::devices::legacy

@@ -1,0 +1,160 @@
+#include "vmm/xen_platform.h"
+
+#include <cstring>
+
+namespace popek::vmm {
+namespace {
+
+constexpr auto kExitPollInterval = std::chrono::milliseconds(20);
+
+}  // namespace
+
+XenPlatform::XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus, ConsoleOut out)
+    : m_vm(vm), m_life(life), m_out(std::move(out)), m_timer_deadline(static_cast<size_t>(vcpus), 0) {}
+
+Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memory::GuestMemory& mem,
+                                                         VmLifecycle& life, int vcpus, ConsoleOut out,
+                                                         const std::vector<DiskOption>& disks) {
+    std::unique_ptr<XenPlatform> p(new XenPlatform(vm, life, vcpus, out));
+    pv::PvDomainConfig config;
+    config.vcpus = vcpus;
+    config.memory_bytes = mem.size();
+    XenPlatform* self = p.get();
+    p->m_domain = std::make_unique<pv::PvDomain>(mem, config, [self](int vcpu) { self->upcall(vcpu); });
+    if (auto r = p->m_domain->connect_store(kStorePfn); !r)
+        return fail("--xen: cannot place the XenStore ring at pfn {:#x} (errno {})", kStorePfn, r.error());
+
+    // Console ring: a channel to popek, published the way the toolstack does (HVM params).
+    auto page = TRY(mem.slice(kConsolePfn << XEN_PAGE_SHIFT, pv::kXenPageSize));
+    std::memset(page.data(), 0, page.size());
+    p->m_console = std::make_unique<pv::ConsoleBackend>(page, [out](std::string_view s) {
+        out(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+    });
+    auto channel = p->m_domain->event_channels().host_channel([self] { self->service_console(); });
+    if (!channel) return fail("--xen: cannot allocate the console event channel (errno {})", channel.error());
+    p->m_console_backend_port = channel->backend_port;
+    if (!p->m_domain->set_param(HVM_PARAM_CONSOLE_PFN, kConsolePfn) ||
+        !p->m_domain->set_param(HVM_PARAM_CONSOLE_EVTCHN, channel->guest_port))
+        return fail("--xen: cannot publish the console parameters");
+
+    auto translate = [self](int vcpu, uint64_t gva) -> Result<uint64_t> {
+        if (vcpu < 0 || static_cast<size_t>(vcpu) >= self->m_vcpus.size()) return fail("no vCPU {}", vcpu);
+        return self->m_vcpus[static_cast<size_t>(vcpu)]->translate_gva(gva);
+    };
+    p->m_hypercalls = std::make_unique<pv::Hypercalls>(*p->m_domain, translate, p->hooks());
+    TRY_VOID(p->attach_disks(disks));
+    p->m_timer_thread = std::thread([self] { self->timer_loop(); });
+    return p;
+}
+
+Result<void> XenPlatform::attach_disks(const std::vector<DiskOption>& disks) {
+    for (size_t i = 0; i < disks.size(); ++i) {
+        auto file = pv::BlockFile::open(disks[i].path, disks[i].read_only);
+        if (!file) return std::unexpected(with_context(file.error(), "--disk"));
+        auto vbd = std::make_unique<pv::VbdDevice>(*m_domain, std::move(*file), vbd_devid(i));
+        if (auto r = vbd->attach(); !r)
+            return fail("--xen: cannot create the store nodes of vbd {} (errno {})", vbd_devid(i), r.error());
+        m_vbds.push_back(std::move(vbd));
+    }
+    return {};
+}
+
+XenPlatform::~XenPlatform() {
+    m_vbds.clear();  // before the domain: they unbind their channels and unmap their rings
+    {
+        std::lock_guard lock(m_lock);
+        m_stopping = true;
+    }
+    m_cv.notify_all();
+    if (m_timer_thread.joinable()) m_timer_thread.join();
+}
+
+uint64_t XenPlatform::now_ns() const {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - m_start).count());
+}
+
+pv::HypercallHooks XenPlatform::hooks() {
+    pv::HypercallHooks h;
+    h.shutdown = [this](int status, std::string reason) { m_life.request_exit(status, std::move(reason)); };
+    h.yield = [](int) { std::this_thread::yield(); };
+    h.block = [this](int vcpu) {
+        wait_for([this, vcpu] { return m_domain->event_channels().upcall_pending(vcpu); }, 0);
+    };
+    h.poll = [this](int, std::span<const evtchn_port_t> ports, uint64_t deadline_ns) {
+        std::vector<evtchn_port_t> watched(ports.begin(), ports.end());
+        wait_for(
+            [this, &watched] {
+                for (auto port : watched)
+                    if (m_domain->event_channels().port_pending(port)) return true;
+                return false;
+            },
+            deadline_ns);
+    };
+    h.set_timer = [this](int vcpu, uint64_t deadline_ns) {
+        {
+            std::lock_guard lock(m_lock);
+            if (vcpu >= 0 && static_cast<size_t>(vcpu) < m_timer_deadline.size())
+                m_timer_deadline[static_cast<size_t>(vcpu)] = deadline_ns;
+        }
+        m_cv.notify_all();
+    };
+    h.now_ns = [this] { return now_ns(); };
+    h.console_write = [this](std::string_view s) {
+        // CONSOLEIO_write (Xen's emergency console) goes where the ring console goes.
+        std::lock_guard lock(m_console_lock);
+        m_out(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+    };
+    return h;
+}
+
+void XenPlatform::upcall(int vcpu) {
+    if (auto vector = m_domain->callback_vector()) (void)m_vm.inject_vector(vcpu, *vector);
+    m_cv.notify_all();  // a vCPU blocked in SCHEDOP_block/poll re-checks its condition
+}
+
+template <class Ready>
+void XenPlatform::wait_for(Ready ready, uint64_t deadline_ns) {
+    std::unique_lock lock(m_lock);
+    while (!ready() && !m_stopping && !m_life.exiting()) {
+        if (deadline_ns != 0 && now_ns() >= deadline_ns) return;
+        // Bounded waits: the VM's end (VmLifecycle) does not signal this condition variable.
+        m_cv.wait_for(lock, kExitPollInterval);
+    }
+}
+
+void XenPlatform::timer_loop() {
+    std::unique_lock lock(m_lock);
+    while (!m_stopping) {
+        uint64_t now = now_ns(), next = 0;
+        for (size_t v = 0; v < m_timer_deadline.size(); ++v) {
+            uint64_t d = m_timer_deadline[v];
+            if (d == 0) continue;
+            if (d <= now) {
+                m_timer_deadline[v] = 0;
+                lock.unlock();
+                m_domain->event_channels().raise_virq(VIRQ_TIMER, static_cast<int>(v));
+                lock.lock();
+                continue;
+            }
+            if (next == 0 || d < next) next = d;
+        }
+        uint64_t after = now_ns();
+        if (next == 0) m_cv.wait(lock);
+        else if (next > after) m_cv.wait_for(lock, std::chrono::nanoseconds(next - after));
+    }
+}
+
+void XenPlatform::service_console() {
+    std::lock_guard lock(m_console_lock);
+    if (m_console->service()) (void)m_domain->event_channels().backend_send(m_console_backend_port);
+}
+
+size_t XenPlatform::console_input(std::span<const uint8_t> bytes) {
+    std::lock_guard lock(m_console_lock);
+    bool notify = m_console->push_input(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    if (notify) (void)m_domain->event_channels().backend_send(m_console_backend_port);
+    return bytes.size();
+}
+
+}  // namespace popek::vmm

@@ -1,0 +1,84 @@
+#pragma once
+/// `popek run --xen`: popek plays Xen and dom0 for one PVH guest. Owns the pv::PvDomain (event
+/// channels, grant table, XenStore), the hypercall dispatcher and its hooks into the VM (shutdown,
+/// block/poll, the per-vCPU singleshot timers raising VIRQ_TIMER), the upcall (HVM callback vector
+/// injected into the vCPU's local APIC), and the console back end on popek's stdio.
+///
+/// Each `--disk FILE[,ro]` becomes a Xen virtual block device (pv::VbdDevice): xvda, xvdb, ...
+/// (device/vbd/51712, 51728, ...), with the toolstack's store nodes for both ends.
+///
+/// Special pages (toolstack-chosen, inside the E820-reserved BIOS area so the guest never uses
+/// them as RAM): XenStore ring at kStorePfn, console ring at kConsolePfn (docs/guest-abi.md).
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "hv/hypervisor.h"
+#include "pv/backends/console_backend.h"
+#include "pv/backends/vbd_device.h"
+#include "pv/hypercalls.h"
+#include "pv/pv_domain.h"
+#include "vmm/vm_lifecycle.h"
+#include "vmm/vm_options.h"
+
+namespace popek::vmm {
+
+inline constexpr uint64_t kStorePfn = 0xfe, kConsolePfn = 0xff;
+
+class XenPlatform {
+public:
+    using ConsoleOut = std::function<void(std::span<const uint8_t>)>;
+    static Result<std::unique_ptr<XenPlatform>> create(hv::Vm& vm, const memory::GuestMemory& mem,
+                                                       VmLifecycle& life, int vcpus, ConsoleOut out,
+                                                       const std::vector<DiskOption>& disks = {});
+    /// Xen's virtual device number of the `index`th disk: xvda, xvdb, ... (docs/misc/vbd-interface).
+    static uint32_t vbd_devid(size_t index) { return pv::VbdDevice::kXvda + static_cast<uint32_t>(index) * 16; }
+    ~XenPlatform();
+    XenPlatform(const XenPlatform&) = delete;
+    XenPlatform& operator=(const XenPlatform&) = delete;
+
+    /// The vCPUs, for translating hypercall pointers; set before any vCPU runs.
+    void set_vcpus(std::vector<hv::Vcpu*> vcpus) { m_vcpus = std::move(vcpus); }
+    /// Runs one hypercall on the calling vCPU's thread; the result goes to the guest's rax.
+    uint64_t handle(int vcpu, const hv::Hypercall& call) { return m_hypercalls->handle(vcpu, call); }
+    /// Host terminal input for the guest's PV console; returns how many bytes were taken.
+    size_t console_input(std::span<const uint8_t> bytes);
+
+private:
+    XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus, ConsoleOut out);
+    pv::HypercallHooks hooks();
+    void upcall(int vcpu);
+    /// Sleeps the calling vCPU until `ready()` holds, `deadline_ns` passes (0: none) or the VM ends.
+    template <class Ready>
+    void wait_for(Ready ready, uint64_t deadline_ns);
+    void timer_loop();
+    uint64_t now_ns() const;
+    void service_console();
+    Result<void> attach_disks(const std::vector<DiskOption>& disks);
+
+    hv::Vm& m_vm;
+    VmLifecycle& m_life;
+    ConsoleOut m_out;
+    const std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
+    std::vector<hv::Vcpu*> m_vcpus;
+    std::unique_ptr<pv::PvDomain> m_domain;
+    std::unique_ptr<pv::Hypercalls> m_hypercalls;
+
+    std::mutex m_console_lock;
+    std::unique_ptr<pv::ConsoleBackend> m_console;
+    evtchn_port_t m_console_backend_port = 0;
+    std::vector<std::unique_ptr<pv::VbdDevice>> m_vbds;
+
+    // Wake-ups for blocked vCPUs and the singleshot timers (one deadline per vCPU, 0 = none).
+    std::mutex m_lock;
+    std::condition_variable m_cv;
+    std::vector<uint64_t> m_timer_deadline;
+    bool m_stopping = false;
+    std::thread m_timer_thread;
+};
+
+}  // namespace popek::vmm

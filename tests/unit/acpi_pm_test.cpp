@@ -1,0 +1,85 @@
+// ACPI PM1 registers: poweroff on SLP_TYP(S5)|SLP_EN, SCI_EN always set, W1C status, PM timer.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "devices/legacy/acpi_pm.h"
+
+namespace popek::devices::legacy {
+namespace {
+
+struct RecordingControl : VmControl {
+    void request_exit(int status, std::string reason) override {
+        ++calls;
+        last_status = status;
+        last_reason = std::move(reason);
+    }
+    int calls = 0;
+    int last_status = -1;
+    std::string last_reason;
+};
+
+uint64_t rd(AcpiPm& pm, uint64_t off, size_t size) {
+    std::vector<uint8_t> b(size);
+    pm.read(off, b);
+    return bus::span_to_u64(b);
+}
+void wr(AcpiPm& pm, uint64_t off, uint64_t v, size_t size) {
+    std::vector<uint8_t> b(size);
+    bus::u64_to_span(v, b);
+    pm.write(off, b);
+}
+
+TEST(AcpiPm, PowersOffOnS5WithSlpEn) {
+    RecordingControl control;
+    AcpiPm pm(control);
+    EXPECT_EQ(rd(pm, AcpiPm::kPm1Control, 2) & AcpiPm::kSciEn, AcpiPm::kSciEn) << "always in ACPI mode";
+    wr(pm, AcpiPm::kPm1Control, AcpiPm::kSlpTypS5 << AcpiPm::kSlpTypShift, 2);  // type only, no SLP_EN
+    EXPECT_EQ(control.calls, 0);
+    wr(pm, AcpiPm::kPm1Control, 3u << AcpiPm::kSlpTypShift | AcpiPm::kSlpEn, 2);  // S3: not offered
+    EXPECT_EQ(control.calls, 0);
+    wr(pm, AcpiPm::kPm1Control, AcpiPm::kSlpTypS5 << AcpiPm::kSlpTypShift | AcpiPm::kSlpEn, 2);
+    EXPECT_EQ(control.calls, 1);
+    EXPECT_EQ(control.last_status, 0);
+    EXPECT_EQ(control.last_reason, "poweroff");
+    EXPECT_EQ(rd(pm, AcpiPm::kPm1Control, 2) & AcpiPm::kSlpEn, 0u) << "SLP_EN reads as 0";
+}
+
+TEST(AcpiPm, PowersOffOnByteWrites) {
+    RecordingControl control;
+    AcpiPm pm(control);
+    uint16_t v = AcpiPm::kSlpTypS5 << AcpiPm::kSlpTypShift | AcpiPm::kSlpEn;
+    wr(pm, AcpiPm::kPm1Control, v & 0xff, 1);
+    EXPECT_EQ(control.calls, 0);
+    wr(pm, AcpiPm::kPm1Control + 1, v >> 8, 1);
+    EXPECT_EQ(control.calls, 1);
+}
+
+TEST(AcpiPm, EnableAndStatusRegisters) {
+    RecordingControl control;
+    AcpiPm pm(control);
+    wr(pm, AcpiPm::kPm1Enable, 0x0121, 2);
+    EXPECT_EQ(rd(pm, AcpiPm::kPm1Enable, 2), 0x0121u);
+    wr(pm, AcpiPm::kPm1Status, 0xffff, 2);  // write-1-to-clear on an empty status: stays 0
+    EXPECT_EQ(rd(pm, AcpiPm::kPm1Status, 2), 0u);
+    // A 4-byte access over the event block sees status (low) and enable (high).
+    EXPECT_EQ(rd(pm, 0, 4), 0x0121u << 16);
+    EXPECT_EQ(rd(pm, 6, 2), 0u) << "padding";
+}
+
+TEST(AcpiPm, TimerCountsAt3_58MHz) {
+    RecordingControl control;
+    AcpiPm pm(control);
+    uint32_t a = static_cast<uint32_t>(rd(pm, AcpiPm::kPmTimer, 4));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    uint32_t b = static_cast<uint32_t>(rd(pm, AcpiPm::kPmTimer, 4));
+    EXPECT_LT(a, 1u << 24);
+    EXPECT_LT(b, 1u << 24);
+    uint32_t delta = (b - a) & 0xffffff;
+    // 50 ms is 178977 ticks; allow a slow, loaded host but not a wrong rate.
+    EXPECT_GE(delta, 170000u);
+    EXPECT_LE(delta, 1000000u);
+}
+
+}  // namespace
+}  // namespace popek::devices::legacy

@@ -1,0 +1,36 @@
+// cli::parse without running anything: defaults, the auto engine choice, and option errors.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+using popek::cli::Parsed;
+using popek::cli::parse;
+
+TEST(CliParse, AutoAccelPicksKvmOnlyWhenItIsUsable) {
+    Parsed p = parse({"run"});
+    ASSERT_EQ(p.action, Parsed::Run) << p.message;
+    bool kvm = ::access("/dev/kvm", R_OK | W_OK) == 0;
+    EXPECT_EQ(p.options.accel, kvm ? popek::hv::Accel::Kvm : popek::hv::Accel::Interp);
+    EXPECT_EQ(p.options.mem_mib, 256u);
+    EXPECT_EQ(p.options.cpus, 1);
+}
+
+TEST(CliParse, ExplicitAccelWins) {
+    EXPECT_EQ(parse({"run", "--accel", "interp"}).options.accel, popek::hv::Accel::Interp);
+    EXPECT_EQ(parse({"run", "--accel", "kvm"}).options.accel, popek::hv::Accel::Kvm);
+}
+
+TEST(CliParse, BadValuesAreUsageErrors) {
+    for (auto args : std::vector<std::vector<std::string>>{{"run", "--accel", "qemu"},
+                                                           {"run", "--cpus", "0"},
+                                                           {"run", "--mem", "1"},
+                                                           {"run", "--mem", "lots"},
+                                                           {"run", "--bogus"},
+                                                           {}}) {
+        Parsed p = parse(args);
+        EXPECT_EQ(p.action, Parsed::Exit);
+        EXPECT_EQ(p.exit_status, 2);
+        EXPECT_NE(p.message.find("popek:"), std::string::npos) << p.message;
+    }
+}
