@@ -119,7 +119,12 @@ void cmpxchg(Cpu& c, const Insn& i) {
     if (i.k0 == kOpReg) {
         T d = c.reg<T>(i.r0);
         asm("cmpxchg %[s], %[d]" POPEK_HOST_FLAGS_TAIL : [d] "+q"(d), "+a"(acc), [f] "=&r"(f) : [s] "q"(s) : "cc");
-        c.set_reg<T>(i.r0, d);
+        // Only the register the CPU writes is written (and, at 32 bits, zero-extended): the
+        // destination when equal, the accumulator when not (SDM Vol. 2A CMPXCHG operation).
+        if (f & kZf) c.set_reg<T>(i.r0, d);
+        else c.set_reg<T>(hv::RAX, acc);
+        merge_flags(c, f, kArithFlags);
+        return;
     } else if (T* p = c.rmw_ptr<T>(i.seg, effective_address(c, i))) {
         asm("lock cmpxchg %[s], %[m]" POPEK_HOST_FLAGS_TAIL : [m] "+m"(*p), "+a"(acc), [f] "=&r"(f) : [s] "q"(s) : "cc", "memory");
     } else {
@@ -130,7 +135,7 @@ void cmpxchg(Cpu& c, const Insn& i) {
         asm("cmpxchg %[s], %[d]" POPEK_HOST_FLAGS_TAIL : [d] "+q"(d), "+a"(acc), [f] "=&r"(f) : [s] "q"(s) : "cc");
         c.write_la<T>(la, d);
     }
-    c.set_reg<T>(hv::RAX, acc);
+    if (!(f & kZf)) c.set_reg<T>(hv::RAX, acc);   // RAX keeps its upper half on success
     merge_flags(c, f, kArithFlags);
 }
 
