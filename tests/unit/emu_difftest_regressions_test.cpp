@@ -51,5 +51,19 @@ TEST_F(EmuDifftestRegression, CmpxchgMemoryMatchKeepsTheAccumulator) {
     EXPECT_EQ(r(hv::RAX), 0xaaaaaaaa12345678ULL);
 }
 
+// LOCK INC/DEC on memory must operate at the instruction's operand size.
+TEST_F(EmuDifftestRegression, LockedIncDecUseTheOperandSize) {
+    h.poke<uint64_t>(kData, 0x000000000000ffff);
+    h.poke<uint64_t>(kData + 8, 0x0000000100000000);
+    // lock incw kData; pushfq; pop %rbx; lock decq kData+8; hlt
+    run({0x66, 0xf0, 0xff, 0x04, 0x25, 0x00, 0x00, 0x04, 0x00, 0x9c, 0x5b,
+         0xf0, 0x48, 0xff, 0x0c, 0x25, 0x08, 0x00, 0x04, 0x00, 0xf4});
+    EXPECT_EQ(h.read<uint64_t>(kData), 0u);   // 16-bit wrap, no carry into bit 16
+    EXPECT_NE(r(hv::RBX) & kZf, 0u);
+    EXPECT_EQ(r(hv::RBX) & kSf, 0u);
+    EXPECT_EQ(h.read<uint64_t>(kData + 8), 0x00000000ffffffffULL);   // 64-bit borrow
+    EXPECT_EQ(h.cpu().rflags & (kZf | kSf), 0u);
+}
+
 }  // namespace
 }  // namespace popek::emu::test
