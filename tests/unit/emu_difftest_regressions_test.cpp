@@ -65,5 +65,25 @@ TEST_F(EmuDifftestRegression, LockedIncDecUseTheOperandSize) {
     EXPECT_EQ(h.cpu().rflags & (kZf | kSf), 0u);
 }
 
+// A masked shift count of 0 still writes a 32-bit register destination (upper half cleared), but
+// not a 64-bit register, a memory operand, or the flags.
+TEST_F(EmuDifftestRegression, ZeroCountShiftsClearTheUpperHalfOf32BitRegisters) {
+    r(hv::RDX) = 0xffffffff80000001;
+    r(hv::RCX) = 64;
+    r(9) = 0xffffffff00000001;
+    r(hv::RDI) = 0x1234567800000010;
+    r(hv::RSI) = 0xffffffffffffffff;
+    h.poke<uint64_t>(kData, 0xffffffffffffffff);
+    h.cpu().rflags |= kCf | kOf;
+    // shl $32,%edx; shl %cl,%r9; shrd $0,%esi,%edi; shll $32,kData; hlt
+    run({0xc1, 0xe2, 0x20, 0x49, 0xd3, 0xe1, 0x0f, 0xac, 0xf7, 0x00,
+         0xc1, 0x24, 0x25, 0x00, 0x00, 0x04, 0x00, 0x20, 0xf4});
+    EXPECT_EQ(r(hv::RDX), 0x80000001ULL);
+    EXPECT_EQ(r(9), 0xffffffff00000001ULL);
+    EXPECT_EQ(r(hv::RDI), 0x10ULL);
+    EXPECT_EQ(h.read<uint64_t>(kData), 0xffffffffffffffffULL);
+    EXPECT_EQ(h.cpu().rflags & (kCf | kOf), kCf | kOf);
+}
+
 }  // namespace
 }  // namespace popek::emu::test
