@@ -58,7 +58,11 @@ struct BlkifFixture : ::testing::Test {
         ASSERT_TRUE(grants.place_frame(0, kTablePfn));
         auto* sring = reinterpret_cast<blkif_sring*>(page(kRingPfn));
         SHARED_RING_INIT(sring);
+        // Xen's macro computes the ring size in size_t and stores it in an unsigned int.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
         FRONT_RING_INIT(&front, sring, 4096);
+#pragma GCC diagnostic pop
         attach(disk);
     }
     void attach(BlockFile& d) {

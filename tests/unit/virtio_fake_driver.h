@@ -59,6 +59,10 @@ public:
 
     /// Programs queue `q` with `size` entries and makes it ready; returns QueueReady read back.
     bool setup_queue(size_t q, uint16_t size) {
+        // Fresh, zeroed rings, as Linux's vring allocation gives.
+        std::vector<uint8_t> zeros(0x4000, 0);
+        EXPECT_TRUE(m_mem.write(avail_addr(q), zeros));
+        EXPECT_TRUE(m_mem.write(used_addr(q), zeros));
         set_reg(vio::mmio_reg::kQueueSel, static_cast<uint32_t>(q));
         set_reg(vio::mmio_reg::kQueueNum, size);
         auto set64 = [&](uint64_t lo_reg, uint64_t v) {

@@ -157,18 +157,23 @@ TEST_F(QueueTest, AvailIndexJumpIsBroken) {
     expect_broken();
 }
 
-TEST_F(QueueTest, AvailIndexWrapsAround) {
-    // A queue enabled with a used ring already at 0xfffe keeps counting through 0.
-    ASSERT_TRUE(mem.write_obj<uint16_t>(kUsed + 2, 0xfffe));
+TEST_F(QueueTest, IndicesStartAtZeroAndWrapAround) {
+    // Whatever the used ring held before, an enabled queue starts at 0 (2.7.8).
+    ASSERT_TRUE(mem.write_obj<uint16_t>(kUsed + 2, 0x1234));
     ASSERT_TRUE(enable(kSize, false, false));
-    avail_idx = 0xfffe;
     desc(0, kData, 8, 0);
-    for (int i = 0; i < 4; ++i) {
+    publish(0);
+    ASSERT_TRUE(*q.pop(mem, chain));
+    ASSERT_TRUE(q.add_used(mem, 0, 0));
+    EXPECT_EQ(used_idx(), 1);
+    // The 16-bit indices run through 0xffff and on.
+    for (int i = 0; i < 0x10002; ++i) {
         publish(0);
         ASSERT_TRUE(*q.pop(mem, chain));
         ASSERT_TRUE(q.add_used(mem, 0, 0));
     }
-    EXPECT_EQ(used_idx(), 2);
+    EXPECT_EQ(used_idx(), 3);
+    EXPECT_EQ(avail_idx, 3);
     EXPECT_FALSE(q.broken());
 }
 

@@ -43,11 +43,9 @@ Result<void> Queue::enable(const memory::GuestMemory& mem, bool indirect, bool e
     m_indirect = indirect;
     m_event_idx = event_idx;
     m_broken = false;
-    // The driver starts both rings at index 0 (2.7.6, 2.7.8); resume from whatever the used ring
-    // holds so that a re-enabled queue stays consistent.
-    m_next_used = TRY(load_u16(mem, m_used + 2));
-    m_next_avail = m_next_used;
-    m_signalled_used = m_next_used;
+    // Both rings start at index 0 (2.7.6, 2.7.8: the driver hands over zeroed rings); the device's
+    // copies start there too and never trust what the used ring happens to hold.
+    m_next_avail = m_next_used = m_signalled_used = 0;
     m_ready = true;
     return {};
 }

@@ -1,0 +1,80 @@
+/* popek-os system call ABI, shared by the kernel and user programs (docs/guest-os.md).
+ * Plain C layout only: this header is included by freestanding C++ on both sides.
+ *
+ * Calling convention (x86-64 SYSCALL): rax = number, arguments in rdi, rsi, rdx, r10, r8;
+ * result in rax, a negative POS_E* value on error. rcx and r11 are clobbered (SDM Vol. 2B
+ * SYSCALL), every other register is preserved. */
+#ifndef POPEK_OS_ABI_H
+#define POPEK_OS_ABI_H
+
+#include <stdint.h>
+
+enum PosSyscall {
+    POS_SYS_WRITE = 0,    /* write(fd, buf, len) -> bytes written */
+    POS_SYS_READ = 1,     /* read(fd, buf, len) -> bytes read; fd 0 returns one console line */
+    POS_SYS_OPEN = 2,     /* open(path) -> fd (read only, checked against the policy) */
+    POS_SYS_CLOSE = 3,    /* close(fd) -> 0 */
+    POS_SYS_SPAWN = 4,    /* spawn(path, argv, argc) -> pid (exec checked against the policy) */
+    POS_SYS_WAIT = 5,     /* wait(pid, &status) -> pid; pid -1 waits for any child */
+    POS_SYS_EXIT = 6,     /* exit(status): does not return */
+    POS_SYS_WHOAMI = 7,   /* whoami(&PosUserInfo) -> 0 */
+    POS_SYS_PS = 8,       /* ps(PosProcInfo*, max) -> number of entries filled */
+    POS_SYS_YIELD = 9,    /* yield() -> 0 */
+    POS_SYS_SLEEP = 10,   /* sleep(milliseconds) -> 0 */
+    POS_SYS_LISTDIR = 11, /* listdir(index, &PosDirEntry) -> 1 filled, 0 past the end */
+    POS_SYS_GETPID = 12,  /* getpid() -> pid */
+    POS_SYS_UPTIME = 13,  /* uptime() -> milliseconds since boot */
+    POS_SYS_GETRANDOM = 14, /* getrandom(buf, len) -> len; -POS_ENOSYS without a hardware source */
+    POS_SYS_COUNT = 15
+};
+
+enum PosError {
+    POS_EPERM = 1,
+    POS_ENOENT = 2,
+    POS_ESRCH = 3,
+    POS_EBADF = 9,
+    POS_ECHILD = 10,
+    POS_ENOMEM = 12,
+    POS_EACCES = 13,
+    POS_EFAULT = 14,
+    POS_EINVAL = 22,
+    POS_EMFILE = 24,
+    POS_ENAMETOOLONG = 36,
+    POS_ENOSYS = 38,
+    POS_ENOEXEC = 8
+};
+
+enum { POS_NAME_MAX = 48, POS_PATH_MAX = 128, POS_ARG_MAX = 16, POS_ARGBUF_MAX = 512 };
+
+/* Exit status of a process the kernel killed for a fault: 128 + exception vector. */
+enum { POS_KILLED_BASE = 128 };
+
+typedef struct PosUserInfo {
+    char name[32];
+    uint8_t public_key[32];   /* the user's identity: an Ed25519/X25519 public key */
+} PosUserInfo;
+
+enum PosProcState { POS_PROC_RUNNABLE = 0, POS_PROC_SLEEPING = 1, POS_PROC_ZOMBIE = 2 };
+
+typedef struct PosProcInfo {
+    int32_t pid;
+    int32_t parent;
+    uint32_t state;           /* PosProcState */
+    uint32_t reserved;
+    char user[32];
+    char name[POS_NAME_MAX];
+} PosProcInfo;
+
+typedef struct PosDirEntry {
+    char name[POS_NAME_MAX + 16];
+    uint64_t size;
+    uint32_t executable;
+    uint32_t reserved;
+} PosDirEntry;
+
+/* Entry of a user program: rdi = argc, rsi = argv (strings on the initial stack), rsp 16-aligned.
+ * FS base points at the process's TLS block (x86-64 psABI TLS: %fs:0 holds its own address,
+ * %fs:0x28 the stack protector canary, random per process). */
+#define POS_USER_TLS_BASE 0x00007ffe00000000ull
+
+#endif

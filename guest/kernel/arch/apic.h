@@ -1,0 +1,29 @@
+#pragma once
+/// Local APIC (SDM Vol. 3A ch. 11) and I/O APIC (82093AA datasheet) through the direct map.
+#include <stdint.h>
+
+namespace pos {
+
+// Interrupt vectors (docs/guest-os.md "Interrupts").
+inline constexpr uint8_t kVectorTimer = 0x40, kVectorIrqBase = 0x30, kVectorSpurious = 0xff;
+
+namespace lapic {
+void init();
+void eoi();
+uint32_t id();
+uint32_t read(uint32_t reg);
+void write(uint32_t reg, uint32_t value);
+// Registers (SDM Vol. 3A table 11-1).
+inline constexpr uint32_t kEoi = 0xb0, kSvr = 0xf0, kLvtTimer = 0x320, kTimerInitial = 0x380,
+                          kTimerCurrent = 0x390, kTimerDivide = 0x3e0;
+}  // namespace lapic
+
+namespace ioapic {
+/// Routes ISA interrupt `irq` (edge, active high) to vector kVectorIrqBase + irq on CPU 0.
+void route_isa_irq(uint8_t irq);
+}  // namespace ioapic
+
+/// Masks both 8259 PICs: all interrupts come through the I/O APIC.
+void disable_legacy_pic();
+
+}  // namespace pos

@@ -1,0 +1,70 @@
+#pragma once
+/// Threads and the round-robin scheduler. One run queue and one scheduler lock ("big lock")
+/// protect threads, wait queues, the process table and the console input buffer, which keeps
+/// every wait/wake race-free on several vCPUs; phase 1 runs on one.
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/spinlock.h"
+
+namespace pos {
+
+struct Process;
+
+enum class ThreadState { Runnable, Running, Blocked, Dead };
+
+struct Thread {
+    uint64_t saved_rsp;
+    uint64_t stack_base;
+    uint64_t stack_top;
+    Process* process;        ///< nullptr for kernel threads
+    ThreadState state;
+    uint64_t wake_tick;      ///< for sleepers: the tick to wake at
+    Thread* next;            ///< run queue, wait queue or sleep list link
+    int id;
+    char name[32];
+    alignas(16) uint8_t fpu[512];   ///< FXSAVE area (SDM Vol. 1 10.5.1)
+};
+
+/// Threads blocked on a condition. All operations need the scheduler lock held.
+class WaitQueue {
+public:
+    /// Blocks the current thread until wake_all(); returns with the lock held again.
+    void wait_locked();
+    void wake_all_locked();
+
+private:
+    Thread* m_head = nullptr;
+};
+
+Spinlock& sched_lock();
+inline constexpr uint32_t kTickHz = 100;
+uint64_t ticks();
+
+void sched_init();
+/// False on a CPU without FXSR/SSE (popek's interpreter today): programs must not use SSE there.
+bool sched_saves_fpu();
+/// Creates a runnable kernel thread running entry(arg); nullptr when out of memory.
+Thread* thread_create(const char* name, void (*entry)(void*), void* arg, Process* process = nullptr);
+/// Frees a thread that never ran (spawn failed after creating it).
+void thread_discard(Thread* t);
+void thread_make_runnable(Thread* t);
+Thread* current_thread();
+Process* current_process();
+
+/// Gives up the CPU (the caller stays runnable).
+void yield();
+void sleep_ticks(uint64_t count);
+/// Switches to the next thread; the caller holds the scheduler lock.
+void schedule_locked();
+/// From the interrupt exit path: switches if a tick or wake-up asked for it.
+void preempt_if_needed();
+/// Timer tick: wakes sleepers, ends time slices.
+void sched_tick();
+/// Becomes the idle thread of this CPU (never returns).
+[[noreturn]] void sched_run_idle();
+
+}  // namespace pos
+
+extern "C" void sched_new_thread_started();
+extern "C" [[noreturn]] void sched_exit_current();

@@ -1,0 +1,34 @@
+#pragma once
+/// System call wrappers for user programs (ABI: guest/include/popek_os/abi.h).
+#include <stddef.h>
+#include <stdint.h>
+
+#include "popek_os/abi.h"
+
+namespace pos::sys {
+
+inline long call(long nr, long a = 0, long b = 0, long c = 0) {
+    long r;
+    asm volatile("syscall" : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return r;
+}
+inline long ptr(const void* p) { return reinterpret_cast<long>(p); }
+
+inline long write(int fd, const void* buf, size_t len) { return call(POS_SYS_WRITE, fd, ptr(buf), static_cast<long>(len)); }
+inline long read(int fd, void* buf, size_t len) { return call(POS_SYS_READ, fd, ptr(buf), static_cast<long>(len)); }
+inline long open(const char* path) { return call(POS_SYS_OPEN, ptr(path)); }
+inline long close(int fd) { return call(POS_SYS_CLOSE, fd); }
+inline long spawn(const char* path, const char* const* argv, int argc) { return call(POS_SYS_SPAWN, ptr(path), ptr(argv), argc); }
+inline long wait(int pid, int* status) { return call(POS_SYS_WAIT, pid, ptr(status)); }
+inline long whoami(PosUserInfo* info) { return call(POS_SYS_WHOAMI, ptr(info)); }
+inline long ps(PosProcInfo* out, int max) { return call(POS_SYS_PS, ptr(out), max); }
+inline long yield() { return call(POS_SYS_YIELD); }
+inline long sleep_ms(long ms) { return call(POS_SYS_SLEEP, ms); }
+inline long listdir(long index, PosDirEntry* e) { return call(POS_SYS_LISTDIR, index, ptr(e)); }
+inline long getpid() { return call(POS_SYS_GETPID); }
+inline long uptime_ms() { return call(POS_SYS_UPTIME); }
+inline long getrandom(void* buf, size_t len) { return call(POS_SYS_GETRANDOM, ptr(buf), static_cast<long>(len)); }
+
+}  // namespace pos::sys
+
+extern "C" [[noreturn]] void pos_exit(int status);

@@ -1,0 +1,42 @@
+#include "ulib.h"
+
+#include <stdarg.h>
+
+extern "C" void pos_exit(int status) {
+    pos::sys::call(POS_SYS_EXIT, status);
+    __builtin_unreachable();
+}
+
+namespace pos {
+
+void print(const char* fmt, ...) {
+    char buf[512];
+    va_list args;
+    va_start(args, fmt);
+    size_t n = vformat(buf, sizeof buf, fmt, args);
+    va_end(args);
+    sys::write(1, buf, n);
+}
+
+void write_str(const char* s) { sys::write(1, s, strlen(s)); }
+
+const char* error_string(long err) {
+    switch (-err) {
+        case POS_EPERM: return "operation not permitted";
+        case POS_ENOENT: return "no such file";
+        case POS_ESRCH: return "no such process";
+        case POS_ENOEXEC: return "not an executable";
+        case POS_EBADF: return "bad file descriptor";
+        case POS_ECHILD: return "no child";
+        case POS_ENOMEM: return "out of memory";
+        case POS_EACCES: return "permission denied";
+        case POS_EFAULT: return "bad address";
+        case POS_EINVAL: return "invalid argument";
+        case POS_EMFILE: return "too many open files";
+        case POS_ENAMETOOLONG: return "name too long";
+        case POS_ENOSYS: return "no such system call";
+        default: return "error";
+    }
+}
+
+}  // namespace pos
