@@ -31,7 +31,7 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
     if (c.xen_cpuid(leaf, out)) return;
     out[0] = out[1] = out[2] = out[3] = 0;   // eax ebx ecx edx
     const bool apic = c.interrupts() != nullptr;
-    const uint64_t hz = c.shared().clock.hz();
+    const uint64_t hz = c.shared().clock.tsc_hz();
     switch (leaf) {
         case 0: {
             out[0] = 0x16;
@@ -56,6 +56,10 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
         case 7:
             // BMI1 (TZCNT); bit 13: FCS/FDS deprecated (FXSAVE/FNSTENV store them as 0).
             if (sub == 0) out[1] = (host_has_bmi1() ? (1u << 3) : 0) | (1u << 13);
+            // IA32_TSC_ADJUST (bit 1): with the invariant TSC it lets Linux trust the TSC without a
+            // clocksource watchdog, which would compare it with jiffies and lose (ticks coalesce
+            // while an interpreted guest runs long with interrupts off).
+            if (sub == 0) out[1] |= 1u << 1;
             break;
         case 0xb:
         case 4:
