@@ -65,6 +65,9 @@ uint64_t Cpu::read_msr(uint32_t msr) {
     if (m_ints && msr != kMsrTsc && m_ints->read_msr(msr, v)) return v;
     switch (msr) {
         case kMsrTsc: return tsc();
+        // IA32_TSC_ADJUST (SDM Vol. 3B 18.17.3) is this vCPU's offset from the VM's clock: WRMSR to
+        // IA32_TSC changes both by the same amount, WRMSR to it moves the TSC.
+        case kMsrTscAdjust: return static_cast<uint64_t>(tsc_offset);
         case kMsrApicBase: return apic_base;
         case kMsrEfer: return efer;
         case kMsrStar: return star;
@@ -96,6 +99,7 @@ void Cpu::write_msr(uint32_t msr, uint64_t v) {
     auto need_canonical = [&](uint64_t x) { if (!canonical(x)) raise(kGp, 0); };
     switch (msr) {
         case kMsrTsc: tsc_offset = static_cast<int64_t>(v - m_shared.clock.tsc_now()); break;
+        case kMsrTscAdjust: tsc_offset = static_cast<int64_t>(v); break;
         case kMsrApicBase: apic_base = v; flush_tlb(); break;
         case kMsrEfer: write_efer(v); break;
         case kMsrStar: star = v; break;

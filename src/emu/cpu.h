@@ -41,8 +41,8 @@ enum Vector : uint8_t {
     kTs = 10, kNp = 11, kSsf = 12, kGp = 13, kPfv = 14, kMf = 16, kAcv = 17, kMc = 18, kXm = 19,
 };
 
-// MSR numbers (SDM Vol. 4 table 2-2).
-inline constexpr uint32_t kMsrTsc = 0x10, kMsrApicBase = 0x1b, kMsrMtrrCap = 0xfe,
+// MSR numbers (SDM Vol. 4 table 2-2); IA32_APIC_BASE is in irqchip/cpu_interrupts.h.
+inline constexpr uint32_t kMsrTsc = 0x10, kMsrTscAdjust = 0x3b, kMsrMtrrCap = 0xfe,
                           kMsrSysenterCs = 0x174, kMsrSysenterEsp = 0x175, kMsrSysenterEip = 0x176,
                           kMsrMiscEnable = 0x1a0, kMsrPat = 0x277, kMsrMtrrDefType = 0x2ff,
                           kMsrEfer = 0xc0000080, kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082,

@@ -3,12 +3,12 @@
 /// (which guest-physical pages hold decoded code, and a write generation per page), the interrupt
 /// platform and the guest clock. Owned by the interp Vm; every emu::Cpu holds a reference.
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
 
 #include "emu/irqchip/cpu_interrupts.h"
+#include "emu/irqchip/guest_clock.h"
 #include "memory/guest_memory.h"
 
 namespace popek::emu {
@@ -57,31 +57,24 @@ private:
     std::atomic<uint64_t> m_epoch{0};
 };
 
-/// Guest TSC: ticks at `tsc_hz` from a fixed origin of the host steady clock.
-class TscClock {
-public:
-    explicit TscClock(uint64_t tsc_hz) : m_hz(tsc_hz), m_origin(now_ns()) {}
-    static uint64_t now_ns() {
-        return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::steady_clock::now().time_since_epoch()).count());
-    }
-    uint64_t hz() const { return m_hz; }
-    uint64_t tsc_now() const {
-        return static_cast<uint64_t>((static_cast<unsigned __int128>(now_ns() - m_origin) * m_hz) / 1'000'000'000u);
-    }
-
-private:
-    uint64_t m_hz;
-    uint64_t m_origin;
-};
-
 struct EngineShared {
+    /// With a clock of its own (tests without an interrupt platform).
     EngineShared(const memory::GuestMemory& memory, int vcpu_count, uint64_t tsc_hz)
-        : mem(memory), code(memory), vcpus(vcpu_count), clock(tsc_hz) {}
+        : mem(memory), code(memory), vcpus(vcpu_count), m_own_clock(std::make_unique<GuestClock>(tsc_hz)),
+          clock(*m_own_clock) {}
+    /// On the interrupt platform's clock, so RDTSC and the TSC-deadline / APIC / PIT timers agree.
+    EngineShared(const memory::GuestMemory& memory, int vcpu_count, GuestClock& platform_clock)
+        : mem(memory), code(memory), vcpus(vcpu_count), clock(platform_clock) {}
     const memory::GuestMemory& mem;
     CodePageMap code;
     int vcpus;
-    TscClock clock;
+
+private:
+    std::unique_ptr<GuestClock> m_own_clock;
+
+public:
+    /// Guest TSC (SDM Vol. 3B 18.17): ticks at tsc_hz() from a fixed origin of the host steady clock.
+    GuestClock& clock;
     PlatformPort* platform = nullptr;
     bool xen = false;
     /// Bumped after every exit to the VMM and every interrupt line change: the VMM may have written

@@ -114,7 +114,7 @@ bool Cpu::service() {
         }
         return false;
     }
-    uint64_t deadline = m_ints->poll_timers(TscClock::now_ns());
+    uint64_t deadline = m_ints->poll_timers(m_shared.clock.now_ns());
     if (m_ints->take_init()) {
         reset_to_init();
         m_waiting_sipi = true;

@@ -17,6 +17,14 @@ const HandlerTable& handler_table() {
         register_system(t);
         register_segment(t);
         register_fastsys(t);
+        register_sse_move(t);
+        register_sse_int(t);
+        register_sse_fp(t);
+        register_sse_convert(t);
+        register_fxsave(t);
+        register_x87_control(t);
+        register_x87_exec(t);
+        register_mmx(t);
         return t;
     }();
     return table;

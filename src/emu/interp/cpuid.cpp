@@ -1,6 +1,8 @@
 /// CPUID as the own engine reports it (SDM Vol. 2A CPUID): exactly the features implemented.
 /// Vendor "GenuineIntel" so Linux takes the TSC frequency from leaves 0x15/0x16 instead of
 /// calibrating it (arch/x86/kernel/tsc.c native_calibrate_tsc() only trusts them on Intel).
+#include <cpuid.h>
+
 #include <cstring>
 
 #include "emu/interp/families.h"
@@ -9,6 +11,15 @@ namespace popek::emu {
 namespace {
 
 constexpr uint32_t kCrystalHz = 25'000'000;
+
+/// The host's CPUID.1:ECX (SSE3/SSSE3 instructions run on the host).
+uint32_t host_simd_ecx() {
+    static const uint32_t ecx = [] {
+        unsigned a, b, cx, d;
+        return __get_cpuid(1, &a, &b, &cx, &d) ? cx : 0u;
+    }();
+    return ecx;
+}
 
 void put_string(uint32_t out[4], const char* s, const int order[4]) {
     for (int k = 0; k < 4; ++k) std::memcpy(&out[order[k]], s + 4 * k, 4);
@@ -20,7 +31,7 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
     if (c.xen_cpuid(leaf, out)) return;
     out[0] = out[1] = out[2] = out[3] = 0;   // eax ebx ecx edx
     const bool apic = c.interrupts() != nullptr;
-    const uint64_t hz = c.shared().clock.hz();
+    const uint64_t hz = c.shared().clock.tsc_hz();
     switch (leaf) {
         case 0: {
             out[0] = 0x16;
@@ -34,13 +45,21 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
             out[1] = (static_cast<uint32_t>(c.index()) << 24) | (static_cast<uint32_t>(c.shared().vcpus) << 16) | (8u << 8);
             // ECX: CX16(13), POPCNT(23, when the host has it), TSC-deadline(24), hypervisor(31).
             out[2] = (1u << 13) | (host_has_popcnt() ? 1u << 23 : 0) | (apic ? 1u << 24 : 0) | (1u << 31);
-            // EDX: DE PSE TSC MSR PAE CX8 APIC SEP PGE CMOV PAT CLFSH. x87/SSE/FXSR/MMX come with
-            // their instruction families.
-            out[3] = (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (apic ? 1u << 9 : 0) |
+            // ECX: SSE3(0), SSSE3(9): complete in sse_*.cpp/mmx.cpp/x87_exec.cpp (FISTTP), which run
+            // them on the host, so only when the host has them. No MONITOR(3), no SSE4.x.
+            out[2] |= host_simd_ecx() & ((1u << 0) | (1u << 9));
+            // EDX: FPU(0) MMX(23) FXSR(24) SSE(25) SSE2(26) (x87_*.cpp, mmx.cpp, fxsave.cpp, sse_*.cpp),
+            // DE PSE TSC MSR PAE CX8 APIC SEP PGE CMOV PAT CLFSH.
+            out[3] = (1u << 0) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (apic ? 1u << 9 : 0) |
                      (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19) | (c.shared().vcpus > 1 ? 1u << 28 : 0);
             break;
         case 7:
-            if (sub == 0) out[1] = host_has_bmi1() ? (1u << 3) : 0;   // BMI1 (TZCNT)
+            // BMI1 (TZCNT); bit 13: FCS/FDS deprecated (FXSAVE/FNSTENV store them as 0).
+            if (sub == 0) out[1] = (host_has_bmi1() ? (1u << 3) : 0) | (1u << 13);
+            // IA32_TSC_ADJUST (bit 1): with the invariant TSC it lets Linux trust the TSC without a
+            // clocksource watchdog, which would compare it with jiffies and lose (ticks coalesce
+            // while an interpreted guest runs long with interrupts off).
+            if (sub == 0) out[1] |= 1u << 1;
             break;
         case 0xb:
         case 4:

@@ -19,6 +19,14 @@ void register_io(HandlerTable& t);        // io.cpp: IN/OUT
 void register_system(HandlerTable& t);    // system.cpp: CR/DR, descriptor tables, HLT, MSR, CPUID, TSC
 void register_segment(HandlerTable& t);   // segment_ops.cpp: MOV sreg, far transfers, LAR/LSL/VERR
 void register_fastsys(HandlerTable& t);   // fastsys.cpp: SYSCALL/SYSRET, SYSENTER/SYSEXIT, SWAPGS
+void register_sse_move(HandlerTable& t);    // sse_move.cpp (after register_string: MOVSD)
+void register_sse_int(HandlerTable& t);     // sse_int.cpp: integer SIMD
+void register_sse_fp(HandlerTable& t);      // sse_fp.cpp (after register_string: CMPSD)
+void register_sse_convert(HandlerTable& t); // sse_convert.cpp: CVT*
+void register_fxsave(HandlerTable& t);      // fxsave.cpp: FXSAVE/FXRSTOR, LDMXCSR/STMXCSR
+void register_x87_control(HandlerTable& t); // x87_control.cpp: FNINIT FLDCW FNSTSW FNSAVE ...
+void register_x87_exec(HandlerTable& t);    // x87_exec.cpp: x87 arithmetic, loads, stores
+void register_mmx(HandlerTable& t);         // mmx.cpp: MMX forms (last: wraps the XMM selectors)
 
 /// CPUID features the host must have because the engine runs them on the host (POPCNT, LZCNT..).
 bool host_has_popcnt();

@@ -8,6 +8,9 @@
 
 namespace popek::emu {
 
+/// IA32_APIC_BASE (SDM Vol. 4 table 2-2), shared by the CPU core and the local APIC.
+inline constexpr uint32_t kMsrApicBase = 0x1b;
+
 class CpuInterrupts {
 public:
     virtual ~CpuInterrupts() = default;

@@ -16,6 +16,7 @@
 #include <span>
 
 #include "emu/irqchip/apic_message.h"
+#include "emu/irqchip/cpu_interrupts.h"
 #include "emu/irqchip/apic_timer.h"
 #include "emu/irqchip/apic_vector_set.h"
 #include "emu/irqchip/guest_clock.h"
@@ -44,7 +45,6 @@ inline constexpr uint32_t kMasked = 1u << 16;
 inline constexpr unsigned kTimer = 0, kThermal = 1, kPerf = 2, kLint0 = 3, kLint1 = 4, kError = 5;
 }
 
-inline constexpr uint32_t kMsrApicBase = 0x1b;
 inline constexpr uint32_t kMsrTscDeadline = 0x6e0;
 /// IA32_APIC_BASE bits (SDM Vol. 3A 10.4.4, Figure 10-5).
 inline constexpr uint64_t kApicBaseBsp = 1u << 8, kApicBaseEnable = 1u << 11;

@@ -5,8 +5,9 @@
 namespace popek::emu {
 
 namespace {
-/// The ISA timer IRQ0 arrives on IOAPIC pin 2 (the MADT interrupt source override of PCs).
-constexpr unsigned kPitIoApicPin = 2;
+/// The ISA timer IRQ0 arrives on IOAPIC pin 0 (GSI 0), as with KVM's default GSI routing: popek's
+/// MADT has no IRQ0 -> GSI 2 interrupt source override (docs/ARCHITECTURE.md, ACPI).
+constexpr unsigned kPitIoApicPin = 0;
 }  // namespace
 
 InterruptPlatform::InterruptPlatform(int vcpus, uint64_t tsc_hz)

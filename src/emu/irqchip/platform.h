@@ -3,9 +3,9 @@
 /// PIT: a local APIC per vCPU, one IOAPIC (24 pins at 0xfec00000), the 8259A PIC pair with its
 /// ELCR, and the 8254 PIT with port 0x61, all on one guest clock.
 ///
-/// Wiring (the PC's, as in an ACPI MADT with the usual ISA override IRQ0 -> GSI 2):
+/// Wiring (popek's MADT: ISA IRQs identity-mapped to GSIs, no IRQ0 -> GSI 2 override):
 /// - set_irq_line(gsi): IOAPIC pin gsi (0..23) and PIC IRQ gsi (0..15);
-/// - PIT counter 0 OUT: PIC IRQ0 and IOAPIC pin 2, polled by vCPU 0's poll_timers();
+/// - PIT counter 0 OUT: PIC IRQ0 and IOAPIC pin 0, polled by vCPU 0's poll_timers();
 /// - PIC INTR: vCPU 0's LINT0 (taken when LINT0 is ExtINT, or while its APIC is disabled);
 /// - local APIC EOIs of level-triggered vectors: broadcast to the IOAPIC.
 #include <cstdint>

@@ -3,12 +3,37 @@
 #include "hv/interp/interp_vcpu.h"
 
 namespace popek::hv::interp {
+namespace {
+
+/// The engine's port to the interrupt platform: the PIC, ELCR, PIT and port 0x61, and the IOAPIC
+/// page are served without an exit to the VMM.
+class PlatformAdapter final : public emu::PlatformPort {
+public:
+    explicit PlatformAdapter(emu::InterruptPlatform& platform) : m_platform(platform) {}
+    emu::CpuInterrupts& cpu(int index) override { return m_platform.cpu(index); }
+    bool pio_read(uint16_t port, std::span<uint8_t> data) override { return m_platform.pio_read(port, data); }
+    bool pio_write(uint16_t port, std::span<const uint8_t> data) override { return m_platform.pio_write(port, data); }
+    bool mmio_read(uint64_t gpa, std::span<uint8_t> data) override { return m_platform.mmio_read(gpa, data); }
+    bool mmio_write(uint64_t gpa, std::span<const uint8_t> data) override {
+        return m_platform.mmio_write(gpa, data);
+    }
+
+private:
+    emu::InterruptPlatform& m_platform;
+};
+
+}  // namespace
+
+InterpVm::InterpVm(const VmConfig& config)
+    : m_config(config),
+      m_interrupts(std::make_unique<emu::InterruptPlatform>(config.vcpus, kTscHz)),
+      m_platform(std::make_unique<PlatformAdapter>(*m_interrupts)) {}
 
 InterpVm::~InterpVm() = default;
 
 Result<void> InterpVm::set_memory(const memory::GuestMemory& mem) {
     if (m_shared) return fail("interp: guest memory can be set only once");
-    m_shared = std::make_unique<emu::EngineShared>(mem, m_config.vcpus, kTscHz);
+    m_shared = std::make_unique<emu::EngineShared>(mem, m_config.vcpus, m_interrupts->clock());
     m_shared->xen = m_config.xen;
     m_shared->platform = m_platform.get();
     return {};
@@ -17,15 +42,15 @@ Result<void> InterpVm::set_memory(const memory::GuestMemory& mem) {
 Result<std::unique_ptr<Vcpu>> InterpVm::create_vcpu(int index) {
     if (!m_shared) return fail("interp: create_vcpu before set_memory");
     if (index < 0 || index >= m_config.vcpus) return fail("interp: vCPU index {} out of range", index);
-    emu::CpuInterrupts* ints = m_platform ? &m_platform->cpu(index) : nullptr;
-    return std::unique_ptr<Vcpu>(new InterpVcpu(*m_shared, index, ints));
+    return std::unique_ptr<Vcpu>(new InterpVcpu(*m_shared, index, &m_platform->cpu(index)));
 }
 
 Result<void> InterpVm::set_irq_line(uint32_t gsi, bool level) {
-    (void)level;
-    if (!m_platform) return fail("interp: no interrupt controller in this build: cannot raise GSI {}", gsi);
+    if (gsi >= emu::IoApic::kPins) return fail("interp: GSI {} does not exist (IOAPIC has {} pins)", gsi, emu::IoApic::kPins);
+    // A device raising a line may have written guest RAM first (DMA): decoded code is re-verified.
     if (m_shared) m_shared->dma_epoch.fetch_add(1, std::memory_order_acq_rel);
-    return fail("interp: interrupt platform not wired");
+    m_interrupts->set_irq_line(gsi, level);
+    return {};
 }
 
 Result<void> InterpVm::inject_vector(int vcpu, uint8_t vector) {

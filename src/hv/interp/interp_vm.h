@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "emu/engine_shared.h"
+#include "emu/irqchip/platform.h"
 #include "hv/hypervisor.h"
 
 namespace popek::hv::interp {
@@ -10,9 +11,12 @@ namespace popek::hv::interp {
 /// Guest TSC frequency of the own engine (a multiple of the 25 MHz crystal in CPUID 0x15).
 inline constexpr uint64_t kTscHz = 2'000'000'000;
 
+/// The own engine's VM: guest RAM shared by the vCPUs, and the interrupt controllers and timers
+/// (emu::InterruptPlatform: local APICs, IOAPIC, PIC, PIT) that the engine handles itself, as KVM
+/// does with its in-kernel irqchip.
 class InterpVm final : public Vm {
 public:
-    explicit InterpVm(const VmConfig& config) : m_config(config) {}
+    explicit InterpVm(const VmConfig& config);
     ~InterpVm() override;
     Result<void> set_memory(const memory::GuestMemory& mem) override;
     Result<std::unique_ptr<Vcpu>> create_vcpu(int index) override;
@@ -21,8 +25,9 @@ public:
 
 private:
     VmConfig m_config;
+    std::unique_ptr<emu::InterruptPlatform> m_interrupts;
+    std::unique_ptr<emu::PlatformPort> m_platform;   ///< the engine's view of m_interrupts
     std::unique_ptr<emu::EngineShared> m_shared;
-    std::unique_ptr<emu::PlatformPort> m_platform;
 };
 
 }  // namespace popek::hv::interp
