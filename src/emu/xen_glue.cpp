@@ -12,7 +12,7 @@ bool Cpu::xen_cpuid(uint32_t leaf, uint32_t out[4]) const {
     out[0] = out[1] = out[2] = out[3] = 0;   // leaves past the last one read as zero
     // Sub-leaves are not significant, as on the KVM backend (KVM_SET_CPUID2 without
     // KVM_CPUID_FLAG_SIGNIFCANT_INDEX), so both engines answer alike.
-    const auto khz = static_cast<uint32_t>(m_shared.clock.hz() / 1000);
+    const auto khz = static_cast<uint32_t>(m_shared.clock.tsc_hz() / 1000);
     for (const hv::xen::CpuidLeaf& l : hv::xen::cpuid_leaves(m_index, khz)) {
         if (l.function != leaf) continue;
         out[0] = l.eax;
