@@ -23,8 +23,6 @@ public:
     virtual bool pio_write(uint16_t port, std::span<const uint8_t> data) = 0;
     virtual bool mmio_read(uint64_t gpa, std::span<uint8_t> data) = 0;
     virtual bool mmio_write(uint64_t gpa, std::span<const uint8_t> data) = 0;
-    /// A fixed, edge-triggered vector to vCPU `vcpu`'s local APIC (InterruptPlatform::inject_vector).
-    virtual bool inject_vector(int vcpu, uint8_t vector) = 0;
 };
 
 /// Tracks guest-physical pages that hold decoded code. A write to such a page (by any vCPU)

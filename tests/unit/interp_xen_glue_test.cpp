@@ -1,6 +1,6 @@
 /// The Xen personality on the own engine (src/emu/xen_glue.cpp) and the interp backend's hv seam
 /// extras: CPUID leaves, the hypercall-page MSR, the stub's OUT becoming a hv::Hypercall exit,
-/// translate_gva without side effects, and inject_vector without an interrupt platform.
+/// translate_gva without side effects, and inject_vector's vCPU bounds.
 #include "emu_harness.h"
 #include "hv/interp/interp_hypervisor.h"
 #include "hv/interp/interp_vcpu.h"
@@ -156,18 +156,16 @@ TEST(InterpVcpuTranslate, WalksWithoutSideEffects) {
     EXPECT_EQ(st->cr2, 0x77u);   // no #PF was raised
 }
 
-TEST(InterpVm, InjectVectorReachesOnlyExistingVcpus) {
+TEST(InterpVm, InjectVectorReachesExistingVcpusOnly) {
     auto hyp = hv::interp::open_interp();
     ASSERT_TRUE(hyp);
-    auto vm = (*hyp)->create_vm(hv::VmConfig{1, true});
+    auto vm = (*hyp)->create_vm(hv::VmConfig{2, true});
     ASSERT_TRUE(vm);
     auto mem = memory::GuestMemory::create(1 << 20);
     ASSERT_TRUE(mem);
     ASSERT_TRUE((*vm)->set_memory(*mem));
-    // The interp Vm always has its interrupt platform: vCPU 0's local APIC takes the vector (the
-    // Xen upcall path); a vCPU that does not exist is an error, never a crash.
-    EXPECT_TRUE((*vm)->inject_vector(0, 0xf3));
-    EXPECT_FALSE((*vm)->inject_vector(5, 0xf3));
+    EXPECT_TRUE((*vm)->inject_vector(1, 0xf3));
+    EXPECT_FALSE((*vm)->inject_vector(2, 0xf3));
     EXPECT_FALSE((*vm)->inject_vector(-1, 0xf3));
 }
 

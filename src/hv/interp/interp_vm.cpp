@@ -55,9 +55,8 @@ Result<void> InterpVm::set_irq_line(uint32_t gsi, bool level) {
 }
 
 Result<void> InterpVm::inject_vector(int vcpu, uint8_t vector) {
-    if (!m_platform) return fail("interp: no interrupt controller in this build: cannot inject vector {:#x}", vector);
     if (vcpu < 0 || vcpu >= m_config.vcpus) return fail("interp: vCPU index {} out of range", vcpu);
-    if (!m_platform->inject_vector(vcpu, vector)) return fail("interp: vCPU {} cannot take vector {:#x}", vcpu, vector);
+    if (!m_interrupts->inject_vector(vcpu, vector)) return fail("interp: vCPU {} cannot take vector {:#x}", vcpu, vector);
     return {};
 }
 
