@@ -17,7 +17,6 @@ public:
     bool mmio_write(uint64_t gpa, std::span<const uint8_t> data) override {
         return m_platform.mmio_write(gpa, data);
     }
-    bool inject_vector(int vcpu, uint8_t vector) override { return m_platform.inject_vector(vcpu, vector); }
 
 private:
     emu::InterruptPlatform& m_platform;
