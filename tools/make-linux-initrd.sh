@@ -45,10 +45,11 @@ case "$mode" in
   nproc) echo "GUEST-NPROC $(nproc) online=$(cat /sys/devices/system/cpu/online)" ;;
   shell)
     echo "popek: busybox shell on the console; 'exit' or 'poweroff -f' ends the VM"
-    # A background child is not a process group leader, so setsid works there; cttyhack then
-    # opens the real console device (ttyS0) as the controlling terminal of the new session.
-    setsid cttyhack sh &
-    wait $!
+    # ash forks the command, and the child is no process group leader, so setsid works there;
+    # cttyhack then opens the real console device (ttyS0) as the controlling terminal of the new
+    # session, so Ctrl-C signals the foreground job. (Not with '&': a background job of a
+    # non-interactive shell starts with SIGINT and SIGQUIT ignored, and keeps them ignored.)
+    setsid cttyhack sh
     ;;
   *) echo "GUEST-UNKNOWN-MODE $mode" ;;
 esac
