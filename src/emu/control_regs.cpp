@@ -61,6 +61,7 @@ uint64_t Cpu::tsc() { return static_cast<uint64_t>(static_cast<int64_t>(m_shared
 
 uint64_t Cpu::read_msr(uint32_t msr) {
     uint64_t v = 0;
+    if (xen_read_msr(msr, v)) return v;
     if (m_ints && msr != kMsrTsc && m_ints->read_msr(msr, v)) return v;
     switch (msr) {
         case kMsrTsc: return tsc();
@@ -89,6 +90,7 @@ uint64_t Cpu::read_msr(uint32_t msr) {
 }
 
 void Cpu::write_msr(uint32_t msr, uint64_t v) {
+    if (xen_write_msr(msr, v)) return;
     if (m_ints && msr != kMsrTsc && m_ints->write_msr(msr, v)) {
         if (msr == kMsrApicBase) apic_base = v;
         flush_tlb();   // the APIC page may have moved

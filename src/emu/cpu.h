@@ -156,6 +156,9 @@ public:
     void write_bytes_la(uint64_t la, const void* in, unsigned size, bool supervisor);
     /// Translates a linear address (walking the page tables on a TLB miss). Raises #PF.
     uint64_t translate(uint64_t la, Access acc, bool supervisor);
+    /// The same walk without side effects (no #PF, no CR2, no A/D bits, no TLB fill), for the VMM
+    /// (hv::Vcpu::translate_gva). nullopt when the access would fault; *pf_error gets the #PF code.
+    std::optional<uint64_t> probe_translate(uint64_t la, Access acc, bool supervisor, uint32_t* pf_error) const;
     void flush_tlb();
     void flush_tlb_page(uint64_t la);
     /// Drops every fast write mapping (a page became code somewhere: writes must be seen).
@@ -221,6 +224,14 @@ public:
     /// Port output: platform first, else a pending exit returned after this instruction.
     void port_out(uint16_t port, unsigned size, uint32_t value);
     bool exit_pending() const { return m_exit_pending; }
+
+    // ---- Xen personality (xen_glue.cpp): each returns false when not Xen's business ----
+    bool xen_cpuid(uint32_t leaf, uint32_t out[4]) const;
+    bool xen_read_msr(uint32_t msr, uint64_t& value) const;
+    /// Installs the hypercall page; raises #GP when the page is not guest RAM or not page 0.
+    bool xen_write_msr(uint32_t msr, uint64_t value);
+    /// The hypercall stub's OUT: a pending hv::Hypercall exit (result into RAX by complete_io).
+    bool xen_hypercall_out(uint16_t port, unsigned size, uint32_t value);
     void log_unimplemented(const uint8_t* bytes, unsigned len);
     void invalidate_code_all();
     /// Between blocks: stop requests, timers, INIT/SIPI, NMI, interrupts, HLT. True: return m_exit.
@@ -254,6 +265,8 @@ public:
     std::jmp_buf m_jmp;
     int m_delivering = -1;    ///< vector being delivered (double-fault detection), -1 none
     bool m_exit_pending = false;
+    bool m_hypercall_pending = false;
+    uint64_t m_hypercall_result = 0;
     hv::VcpuExit m_exit = hv::Halt{};
     alignas(8) uint8_t m_io_buf[16]{};
     struct Replay {

@@ -76,16 +76,11 @@ hv::VcpuExit Cpu::execute() {
             budget = 0;
         }
         budget -= static_cast<int32_t>(n);
-        const Insn* p = b->insns.data();
-        for (size_t k = 0; k < n; ++k) {
-            const Insn& in = p[k];
-            next_rip = rip + in.len;
+        // Privileged/sensitive instructions count themselves (Insn::counted).
+        for (const Insn *in = b->insns.data(), *end = in + n; in != end; ++in) {
+            next_rip = rip + in->len;
             ++m_stats.instructions;
-            if (in.cls) {
-                if (in.cls & kClsPrivileged) ++m_stats.privileged;
-                if (in.cls & kClsSensitive) ++m_stats.sensitive;
-            }
-            in.fn(*this, in);
+            in->fn(*this, *in);
             rip = next_rip;
             if (brk) break;
         }

@@ -7,7 +7,19 @@
 
 namespace popek::pv {
 
+namespace {
+
+/// x86-64 with 4-level paging: bits 63:47 all equal (Intel SDM Vol. 1, 3.3.7.1). A non-canonical
+/// pointer would #GP in the guest; a page walk (KVM_TRANSLATE) ignores those bits and would alias.
+bool canonical(uint64_t gva) {
+    uint64_t top = gva >> 47;
+    return top == 0 || top == (~uint64_t{0} >> 47);
+}
+
+}  // namespace
+
 PvResult<std::span<uint8_t>> GuestAccess::page_chunk(int vcpu, uint64_t gva, uint64_t len) const {
+    if (!canonical(gva)) return pv_error(EFAULT);
     uint64_t in_page = std::min<uint64_t>(len, kXenPageSize - gva % kXenPageSize);
     uint64_t gpa = gva;
     if (m_translate) {

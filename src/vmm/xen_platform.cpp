@@ -13,7 +13,8 @@ XenPlatform::XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus, ConsoleOut ou
     : m_vm(vm), m_life(life), m_out(std::move(out)), m_timer_deadline(static_cast<size_t>(vcpus), 0) {}
 
 Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memory::GuestMemory& mem,
-                                                         VmLifecycle& life, int vcpus, ConsoleOut out) {
+                                                         VmLifecycle& life, int vcpus, ConsoleOut out,
+                                                         const std::vector<DiskOption>& disks) {
     std::unique_ptr<XenPlatform> p(new XenPlatform(vm, life, vcpus, out));
     pv::PvDomainConfig config;
     config.vcpus = vcpus;
@@ -41,11 +42,25 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
         return self->m_vcpus[static_cast<size_t>(vcpu)]->translate_gva(gva);
     };
     p->m_hypercalls = std::make_unique<pv::Hypercalls>(*p->m_domain, translate, p->hooks());
+    TRY_VOID(p->attach_disks(disks));
     p->m_timer_thread = std::thread([self] { self->timer_loop(); });
     return p;
 }
 
+Result<void> XenPlatform::attach_disks(const std::vector<DiskOption>& disks) {
+    for (size_t i = 0; i < disks.size(); ++i) {
+        auto file = pv::BlockFile::open(disks[i].path, disks[i].read_only);
+        if (!file) return std::unexpected(with_context(file.error(), "--disk"));
+        auto vbd = std::make_unique<pv::VbdDevice>(*m_domain, std::move(*file), vbd_devid(i));
+        if (auto r = vbd->attach(); !r)
+            return fail("--xen: cannot create the store nodes of vbd {} (errno {})", vbd_devid(i), r.error());
+        m_vbds.push_back(std::move(vbd));
+    }
+    return {};
+}
+
 XenPlatform::~XenPlatform() {
+    m_vbds.clear();  // before the domain: they unbind their channels and unmap their rings
     {
         std::lock_guard lock(m_lock);
         m_stopping = true;

@@ -4,6 +4,9 @@
 /// block/poll, the per-vCPU singleshot timers raising VIRQ_TIMER), the upcall (HVM callback vector
 /// injected into the vCPU's local APIC), and the console back end on popek's stdio.
 ///
+/// Each `--disk FILE[,ro]` becomes a Xen virtual block device (pv::VbdDevice): xvda, xvdb, ...
+/// (device/vbd/51712, 51728, ...), with the toolstack's store nodes for both ends.
+///
 /// Special pages (toolstack-chosen, inside the E820-reserved BIOS area so the guest never uses
 /// them as RAM): XenStore ring at kStorePfn, console ring at kConsolePfn (docs/guest-abi.md).
 #include <atomic>
@@ -16,9 +19,11 @@
 
 #include "hv/hypervisor.h"
 #include "pv/backends/console_backend.h"
+#include "pv/backends/vbd_device.h"
 #include "pv/hypercalls.h"
 #include "pv/pv_domain.h"
 #include "vmm/vm_lifecycle.h"
+#include "vmm/vm_options.h"
 
 namespace popek::vmm {
 
@@ -28,7 +33,10 @@ class XenPlatform {
 public:
     using ConsoleOut = std::function<void(std::span<const uint8_t>)>;
     static Result<std::unique_ptr<XenPlatform>> create(hv::Vm& vm, const memory::GuestMemory& mem,
-                                                       VmLifecycle& life, int vcpus, ConsoleOut out);
+                                                       VmLifecycle& life, int vcpus, ConsoleOut out,
+                                                       const std::vector<DiskOption>& disks = {});
+    /// Xen's virtual device number of the `index`th disk: xvda, xvdb, ... (docs/misc/vbd-interface).
+    static uint32_t vbd_devid(size_t index) { return pv::VbdDevice::kXvda + static_cast<uint32_t>(index) * 16; }
     ~XenPlatform();
     XenPlatform(const XenPlatform&) = delete;
     XenPlatform& operator=(const XenPlatform&) = delete;
@@ -50,6 +58,7 @@ private:
     void timer_loop();
     uint64_t now_ns() const;
     void service_console();
+    Result<void> attach_disks(const std::vector<DiskOption>& disks);
 
     hv::Vm& m_vm;
     VmLifecycle& m_life;
@@ -62,6 +71,7 @@ private:
     std::mutex m_console_lock;
     std::unique_ptr<pv::ConsoleBackend> m_console;
     evtchn_port_t m_console_backend_port = 0;
+    std::vector<std::unique_ptr<pv::VbdDevice>> m_vbds;
 
     // Wake-ups for blocked vCPUs and the singleshot timers (one deadline per vCPU, 0 = none).
     std::mutex m_lock;

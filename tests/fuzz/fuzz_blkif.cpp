@@ -2,6 +2,7 @@
 // table frame (which refs are granted to whom, for which frames), the ring page (indices and
 // requests) and a few raw requests; the backend must answer or shut the ring, never touch memory
 // outside guest RAM, and never crash.
+// fuzz-sources: src/pv/grant_table.cpp src/pv/backends/blkif_backend.cpp src/pv/backends/block_file.cpp src/memory/guest_memory.cpp
 #include <unistd.h>
 
 #include <algorithm>

@@ -41,7 +41,7 @@ std::vector<uint8_t> seed(uint8_t control) {
 }  // namespace
 
 #ifdef POPEK_WRITE_SEEDS
-// Writes the seeds as files into a libFuzzer corpus directory (run_fuzz_virtqueue.sh).
+// Writes the seeds as files into a libFuzzer corpus directory (seed corpus for tools/fuzz-smoke.sh).
 int main(int argc, char** argv) {
     if (argc < 2) return 2;
     uint8_t controls[] = {0x12, 0x32, 0x02, 0x37, 0x30};

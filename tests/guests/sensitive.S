@@ -47,7 +47,9 @@ _start:
     lea ring3_s(%rip), %r13
     call print_results
 
-    mov $KERNEL_DS, %eax            /* the IRETQ to ring 3 nulled DS and ES */
+    /* the IRETQ to ring 3 nulled DS and ES; the #UD back to ring 0 loaded SS with a NULL
+     * selector (SDM Vol. 3A 6.14.2), which ring 0 keeps: the ring-0 probe reports ss=0 */
+    mov $KERNEL_DS, %eax
     mov %eax, %ds
     mov %eax, %es
     lea results_ring0(%rip), %rbx

@@ -238,6 +238,20 @@ TEST_F(HypercallFixture, ArgumentsStraddlingScatteredPagesAreReadPerPage) {
     EXPECT_EQ(static_cast<int64_t>(failing.handle(0, h)), -EFAULT);
 }
 
+TEST_F(HypercallFixture, NonCanonicalPointersFaultEvenWhenThePageWalkWouldAlias) {
+    // KVM's KVM_TRANSLATE walks with bits 47:0 only, so 0x8000'0000'0000'8000 would alias 0x8000.
+    Hypercalls aliasing{dom, [](int, uint64_t gva) -> Result<uint64_t> { return gva & ((1ull << 48) - 1); },
+                        HypercallHooks{}};
+    put(kArg, evtchn_send_t{1});
+    uint64_t result = 0;
+    hv::Hypercall h{__HYPERVISOR_event_channel_op, {EVTCHNOP_send, (1ull << 63) | kArg, 0, 0, 0}, &result};
+    EXPECT_EQ(static_cast<int64_t>(aliasing.handle(0, h)), -EFAULT);
+    h.args[1] = 0x0000'8000'0000'0000ull | kArg;  // bit 47 set, upper bits clear: not canonical either
+    EXPECT_EQ(static_cast<int64_t>(aliasing.handle(0, h)), -EFAULT);
+    h.args[1] = kArg;
+    EXPECT_EQ(static_cast<int64_t>(aliasing.handle(0, h)), -EINVAL);  // the canonical pointer reaches the call: port 1 is not bound
+}
+
 TEST_F(HypercallFixture, GrantTableOps) {
     put(kArg, gnttab_query_size_t{DOMID_SELF, 0, 0, 0});
     ASSERT_EQ(call(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, kArg, 1), 0);

@@ -108,7 +108,10 @@ TEST_F(VbdFixture, HandshakeIoAndTeardown) {
     // A read through the connected ring.
     auto* sring = reinterpret_cast<blkif_sring*>(mem.host_ptr(kRingPfn << 12, 4096));
     blkif_front_ring front{};
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"  // Xen's macro stores a size_t ring size in an unsigned int
     FRONT_RING_ATTACH(&front, sring, 0, 4096);
+#pragma GCC diagnostic pop
     table()[9] = grant_entry_v1_t{GTF_permit_access, 0, static_cast<uint32_t>(kDataPfn)};
     blkif_request_t* r = RING_GET_REQUEST(&front, front.req_prod_pvt++);
     *r = {};

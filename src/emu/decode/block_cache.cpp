@@ -17,10 +17,8 @@ bool BlockCache::valid(const Block& b) const {
     return true;
 }
 
-Block* BlockCache::lookup() {
+Block* BlockCache::lookup_slow(uint64_t lip, uint32_t mode) {
     Cpu& c = m_cpu;
-    const uint64_t lip = c.mode64 ? c.rip : ((c.seg[kCs].base + c.rip) & 0xffffffffULL);
-    const uint32_t mode = c.code_bits | (c.cpl == 3 ? 0x100u : 0u);
     JumpEntry& j = m_jump[(lip ^ (lip >> 12)) & (kJumpCacheSize - 1)];
     if (j.lip == lip && j.mode == mode && valid(*j.block)) return j.block;
 

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "emu/cpu.h"
 #include "emu/decode/decoder.h"
 #include "emu/decode/insn.h"
 
@@ -33,7 +34,21 @@ public:
     explicit BlockCache(Cpu& cpu) : m_cpu(cpu) {}
     /// The block at the current CS:RIP, decoding it if needed. May raise #PF (instruction fetch)
     /// or exit (code outside RAM).
-    Block* lookup();
+    Block* lookup() {
+        // Hot path, inlined into the dispatch loop: a jump-cache hit on a block whose page
+        // generation and DMA epoch are unchanged.
+        const Cpu& c = m_cpu;
+        const uint64_t lip = c.mode64 ? c.rip : ((c.seg[kCs].base + c.rip) & 0xffffffffULL);
+        const uint32_t mode = c.code_bits | (c.cpl == 3 ? 0x100u : 0u);
+        const JumpEntry& j = m_jump[(lip ^ (lip >> 12)) & (kJumpCacheSize - 1)];
+        if (j.lip == lip && j.mode == mode) [[likely]] {
+            const Block& b = *j.block;
+            if (b.gen_ptr->load(std::memory_order_acquire) == b.gen &&
+                b.dma_epoch == m_cpu.shared().dma_epoch.load(std::memory_order_acquire)) [[likely]]
+                return j.block;
+        }
+        return lookup_slow(lip, mode);
+    }
     void clear();
     void flush_jump_cache();
     size_t size() const { return m_blocks.size(); }
@@ -48,6 +63,7 @@ private:
     static constexpr size_t kMaxBlocks = 1 << 16;
     static constexpr size_t kMaxInsns = 64;
 
+    Block* lookup_slow(uint64_t lip, uint32_t mode);
     bool valid(const Block& b) const;
     void decode_block(Block& b, uint64_t gpa, uint32_t mode);
     Block* decode_crossing(uint64_t lip, uint32_t mode);

@@ -31,6 +31,14 @@ bool ends_block_category(const ZydisDecodedInstruction& ins) {
     }
 }
 
+/// Counts a privileged/sensitive instruction, then runs it (Insn::counted).
+void run_counted(Cpu& c, const Insn& i) {
+    hv::VcpuStats& st = c.mutable_stats();
+    if (i.cls & kClsPrivileged) ++st.privileged;
+    if (i.cls & kClsSensitive) ++st.sensitive;
+    i.counted(c, i);
+}
+
 }  // namespace
 
 int gpr_index(ZydisRegister r) {
@@ -131,6 +139,10 @@ DecodeStatus Decoder::decode(const uint8_t* bytes, size_t avail, int code_bits, 
     Handler h = sel ? sel(DecodeView{ins, ops, code_bits}, out) : nullptr;
     out.cls = table.cls[ins.mnemonic];
     out.fn = h ? h : handle_undefined;
+    if (out.cls) {
+        out.counted = out.fn;
+        out.fn = run_counted;
+    }
     ends_block = !h || ends_block_category(ins);
     return DecodeStatus::Ok;
 }

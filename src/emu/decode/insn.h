@@ -29,6 +29,9 @@ inline constexpr uint8_t kClsPrivileged = 1, kClsSensitive = 2;
 
 struct Insn {
     Handler fn = nullptr;
+    /// For privileged/sensitive instructions fn is a wrapper that counts them (hv::VcpuStats) and
+    /// then calls this handler, so the dispatch loop itself tests nothing per instruction.
+    Handler counted = nullptr;
     uint64_t imm = 0;    ///< first immediate (sign-extended to 64 bits), branch displacement, far offset
     int64_t disp = 0;    ///< memory displacement
     uint16_t mnemonic = 0;

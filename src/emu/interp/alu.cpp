@@ -8,13 +8,18 @@ namespace {
 
 constexpr uint64_t kIncDecFlags = kArithFlags & ~kCf;
 
-template <int Op, class T>
+/// Specialised at decode time on the operand kinds (K0: destination, K1: source), so the hot
+/// register and immediate forms test nothing at run time.
+template <int Op, class T, uint8_t K0, uint8_t K1>
 void binary(Cpu& c, const Insn& i) {
     constexpr bool kWrites = Op != host::kCmp && Op != host::kTest;
-    const T s = get_op1<T>(c, i);
+    T s;
+    if constexpr (K1 == kOpReg) s = c.reg<T>(i.r1);
+    else if constexpr (K1 == kOpImm) s = static_cast<T>(i.imm);
+    else s = read_mem<T>(c, i);
     const uint64_t cf = c.rflags & kCf;
     uint64_t f;
-    if (i.k0 == kOpReg) {
+    if constexpr (K0 == kOpReg) {
         T d = c.reg<T>(i.r0);
         f = host::bin<T>(Op, d, s, cf);
         if constexpr (kWrites) c.set_reg<T>(i.r0, d);
@@ -57,17 +62,33 @@ void unary(Cpu& c, const Insn& i) {
     else if constexpr (Op == host::kNeg) merge_flags(c, f, kArithFlags);
 }
 
+template <int Op, uint8_t K0, uint8_t K1>
+Handler binary_by_size(unsigned osize) {
+    switch (osize) {
+        case 1: return binary<Op, uint8_t, K0, K1>;
+        case 2: return binary<Op, uint16_t, K0, K1>;
+        case 4: return binary<Op, uint32_t, K0, K1>;
+        default: return binary<Op, uint64_t, K0, K1>;
+    }
+}
+
+template <int Op, uint8_t K0>
+Handler binary_by_source(const Insn& i) {
+    switch (i.k1) {
+        case kOpReg: return binary_by_size<Op, K0, kOpReg>(i.osize);
+        case kOpImm: return binary_by_size<Op, K0, kOpImm>(i.osize);
+        case kOpMem: return binary_by_size<Op, K0, kOpMem>(i.osize);
+        default: return nullptr;
+    }
+}
+
 template <int Op>
 Handler select_binary(const DecodeView&, Insn& i) {
     // LOCK is only valid with a memory destination (SDM Vol. 2A LOCK).
     if ((i.prefix & kPrefixLock) && (i.k0 != kOpMem || Op == host::kCmp || Op == host::kTest)) return nullptr;
-    if (i.k0 != kOpReg && i.k0 != kOpMem) return nullptr;
-    switch (i.osize) {
-        case 1: return binary<Op, uint8_t>;
-        case 2: return binary<Op, uint16_t>;
-        case 4: return binary<Op, uint32_t>;
-        default: return binary<Op, uint64_t>;
-    }
+    if (i.k0 == kOpReg) return binary_by_source<Op, kOpReg>(i);
+    if (i.k0 == kOpMem) return binary_by_source<Op, kOpMem>(i);
+    return nullptr;
 }
 
 template <int Op>
@@ -119,7 +140,12 @@ void cmpxchg(Cpu& c, const Insn& i) {
     if (i.k0 == kOpReg) {
         T d = c.reg<T>(i.r0);
         asm("cmpxchg %[s], %[d]" POPEK_HOST_FLAGS_TAIL : [d] "+q"(d), "+a"(acc), [f] "=&r"(f) : [s] "q"(s) : "cc");
-        c.set_reg<T>(i.r0, d);
+        // Only the register the CPU writes is written (and, at 32 bits, zero-extended): the
+        // destination when equal, the accumulator when not (SDM Vol. 2A CMPXCHG operation).
+        if (f & kZf) c.set_reg<T>(i.r0, d);
+        else c.set_reg<T>(hv::RAX, acc);
+        merge_flags(c, f, kArithFlags);
+        return;
     } else if (T* p = c.rmw_ptr<T>(i.seg, effective_address(c, i))) {
         asm("lock cmpxchg %[s], %[m]" POPEK_HOST_FLAGS_TAIL : [m] "+m"(*p), "+a"(acc), [f] "=&r"(f) : [s] "q"(s) : "cc", "memory");
     } else {
@@ -130,7 +156,7 @@ void cmpxchg(Cpu& c, const Insn& i) {
         asm("cmpxchg %[s], %[d]" POPEK_HOST_FLAGS_TAIL : [d] "+q"(d), "+a"(acc), [f] "=&r"(f) : [s] "q"(s) : "cc");
         c.write_la<T>(la, d);
     }
-    c.set_reg<T>(hv::RAX, acc);
+    if (!(f & kZf)) c.set_reg<T>(hv::RAX, acc);   // RAX keeps its upper half on success
     merge_flags(c, f, kArithFlags);
 }
 

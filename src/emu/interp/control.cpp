@@ -1,5 +1,8 @@
 /// Near control transfers: JMP, Jcc, CALL, RET, LOOP/LOOPcc, JrCXZ, and the software interrupts
 /// INT n / INT3 / INTO (SDM Vol. 2A/2B). Far forms live in segment_ops.cpp, IRET in events.cpp.
+#include <array>
+#include <utility>
+
 #include "emu/interp/families.h"
 
 namespace popek::emu {
@@ -23,8 +26,25 @@ uint64_t read_target(Cpu& c, const Insn& i) {
 void jmp_rel(Cpu& c, const Insn& i) { branch_to(c, c.next_rip + i.imm, i.osize); }
 void jmp_ind(Cpu& c, const Insn& i) { branch_to(c, read_target(c, i), i.osize); }
 
+/// Jcc specialised on the condition and the operand size at decode time: the condition folds to
+/// one or two flag tests and the target needs no truncation switch (the hottest handler).
+template <unsigned Cc, unsigned Osize>
 void jcc(Cpu& c, const Insn& i) {
-    if (condition(c.rflags, i.extra)) branch_to(c, c.next_rip + i.imm, i.osize);
+    if (condition(c.rflags, Cc)) branch_to(c, c.next_rip + i.imm, Osize);
+}
+
+template <unsigned Osize, size_t... Cc>
+constexpr std::array<Handler, 16> jcc_table(std::index_sequence<Cc...>) {
+    return {jcc<Cc, Osize>...};
+}
+
+Handler select_jcc(const DecodeView& d, Insn& i) {
+    static constexpr auto k16 = jcc_table<2>(std::make_index_sequence<16>());
+    static constexpr auto k32 = jcc_table<4>(std::make_index_sequence<16>());
+    static constexpr auto k64 = jcc_table<8>(std::make_index_sequence<16>());
+    const unsigned cc = d.ins.opcode & 0xf;
+    i.extra = static_cast<uint8_t>(cc);
+    return i.osize == 8 ? k64[cc] : i.osize == 4 ? k32[cc] : k16[cc];
 }
 
 void call_rel(Cpu& c, const Insn& i) {
@@ -84,15 +104,11 @@ Handler select_call(const DecodeView& d, Insn& i) {
 void register_control(HandlerTable& t) {
     t.add(ZYDIS_MNEMONIC_JMP, select_jmp);
     t.add(ZYDIS_MNEMONIC_CALL, select_call);
-    auto jcc_sel = [](const DecodeView& d, Insn& i) -> Handler {
-        i.extra = d.ins.opcode & 0xf;
-        return jcc;
-    };
     for (ZydisMnemonic m : {ZYDIS_MNEMONIC_JO, ZYDIS_MNEMONIC_JNO, ZYDIS_MNEMONIC_JB, ZYDIS_MNEMONIC_JNB,
                             ZYDIS_MNEMONIC_JZ, ZYDIS_MNEMONIC_JNZ, ZYDIS_MNEMONIC_JBE, ZYDIS_MNEMONIC_JNBE,
                             ZYDIS_MNEMONIC_JS, ZYDIS_MNEMONIC_JNS, ZYDIS_MNEMONIC_JP, ZYDIS_MNEMONIC_JNP,
                             ZYDIS_MNEMONIC_JL, ZYDIS_MNEMONIC_JNL, ZYDIS_MNEMONIC_JLE, ZYDIS_MNEMONIC_JNLE})
-        t.add(m, jcc_sel);
+        t.add(m, select_jcc);
     t.add(ZYDIS_MNEMONIC_LOOP, [](const DecodeView&, Insn& i) -> Handler { i.extra = 0; return loop; });
     t.add(ZYDIS_MNEMONIC_LOOPE, [](const DecodeView&, Insn& i) -> Handler { i.extra = 1; return loop; });
     t.add(ZYDIS_MNEMONIC_LOOPNE, [](const DecodeView&, Insn& i) -> Handler { i.extra = 2; return loop; });

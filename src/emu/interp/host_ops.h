@@ -75,8 +75,11 @@ template <class T>
 inline uint64_t un_locked(int op, T* p) {
     uint64_t f;
     switch (op) {
-        case kInc: asm("lock inc %[m]" POPEK_HOST_FLAGS_TAIL : [m] "+m"(*p), [f] "=&r"(f) : : "cc", "memory"); break;
-        case kDec: asm("lock dec %[m]" POPEK_HOST_FLAGS_TAIL : [m] "+m"(*p), [f] "=&r"(f) : : "cc", "memory"); break;
+        // LOCK ADD/SUB of 1 set OF SF ZF AF PF exactly as INC/DEC do (only CF differs, and the
+        // caller keeps the guest's CF). A bare "lock inc %[m]" would not work: with no register
+        // operand the assembler cannot size a memory operand and defaults to 32 bits.
+        case kInc: f = bin_locked<T>(kAdd, p, T{1}, 0); break;
+        case kDec: f = bin_locked<T>(kSub, p, T{1}, 0); break;
         case kNeg: {   // no LOCK NEG on memory with a result we can see: CAS loop
             T old = __atomic_load_n(p, __ATOMIC_RELAXED), n;
             do { n = old; f = un(kNeg, n); } while (!__atomic_compare_exchange_n(p, &old, n, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));

@@ -6,6 +6,13 @@
 namespace popek::emu {
 namespace {
 
+/// A masked count of zero leaves flags and value alone, but a 32-bit register destination is
+/// still written, so its upper half is cleared (what the host CPU does; SDM Vol. 1 3.4.1.1).
+template <class T>
+void zero_count_register(Cpu& c, const Insn& i) {
+    if constexpr (sizeof(T) == 4) c.set_reg<uint32_t>(i.r0, c.reg<uint32_t>(i.r0));
+}
+
 template <int Op, class T>
 void shift(Cpu& c, const Insn& i) {
     uint8_t count = static_cast<uint8_t>((i.k1 == kOpImm ? i.imm : c.gpr[hv::RCX]) & (sizeof(T) == 8 ? 0x3f : 0x1f));
@@ -13,7 +20,7 @@ void shift(Cpu& c, const Insn& i) {
                                   ? (kCf | kOf) : kArithFlags;
     uint64_t f;
     if (i.k0 == kOpReg) {
-        if (count == 0) return;
+        if (count == 0) return zero_count_register<T>(c, i);
         T d = c.reg<T>(i.r0);
         f = host::shift<T>(Op, d, count, c.rflags & kCf);
         c.set_reg<T>(i.r0, d);
@@ -44,7 +51,7 @@ void double_shift(Cpu& c, const Insn& i) {
     T s = c.reg<T>(i.r1);
     uint64_t f;
     if (i.k0 == kOpReg) {
-        if (count == 0) return;
+        if (count == 0) return zero_count_register<T>(c, i);
         T d = c.reg<T>(i.r0);
         f = host::double_shift<T>(Left, d, s, count);
         c.set_reg<T>(i.r0, d);

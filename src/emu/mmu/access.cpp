@@ -159,6 +159,7 @@ uint32_t Cpu::port_in(uint16_t port, unsigned size) {
 }
 
 void Cpu::port_out(uint16_t port, unsigned size, uint32_t value) {
+    if (xen_hypercall_out(port, size, value)) return;
     auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&value), size);
     if (PlatformPort* p = m_shared.platform; p && p->pio_write(port, bytes)) {
         budget = 0;   // e.g. a PIC EOI or PIT reprogramming
@@ -177,7 +178,10 @@ void Cpu::complete_io() {
     } else if (auto* rd = std::get_if<hv::MmioRead>(&m_exit)) {
         m_replay = Replay{true, false, rd->gpa, static_cast<unsigned>(rd->data.size()), {}};
         std::memcpy(m_replay.data, m_io_buf, rd->data.size());
+    } else if (m_hypercall_pending && std::holds_alternative<hv::Hypercall>(m_exit)) {
+        gpr[hv::RAX] = m_hypercall_result;   // the OUT has completed: the stub's RET sees rax
     }
+    m_hypercall_pending = false;
     m_exit = hv::Halt{};
 }
 

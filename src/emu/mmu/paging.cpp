@@ -26,6 +26,7 @@ struct Walk {
 /// A page-table entry in guest RAM (entries outside RAM read as not present).
 class EntryRef {
 public:
+    EntryRef() : m_ptr(nullptr), m_wide(true) {}
     EntryRef(const memory::GuestMemory& mem, uint64_t gpa, bool wide) : m_wide(wide) {
         m_ptr = mem.host_ptr(gpa, wide ? 8 : 4);
     }
@@ -46,6 +47,106 @@ private:
     bool m_wide;
 };
 
+/// The outcome of one page walk, before any side effect: either the translation with the
+/// entries to mark accessed/dirty, or the #PF error code (SDM Vol. 3A 4.7).
+struct WalkResult {
+    bool ok = false;
+    uint32_t error = 0;
+    uint64_t gpa = 0;
+    bool can_write = false, executable = true;
+    EntryRef refs[4] = {EntryRef(), EntryRef(), EntryRef(), EntryRef()};
+    int nrefs = 0;
+};
+
+/// Walks the guest's page tables for `la` (SDM Vol. 3A 4.3-4.6). Reads only: A/D bits, the TLB
+/// and CR2 are left to the caller, so a debugger-style lookup can use it too.
+WalkResult walk_page_tables(const memory::GuestMemory& mem, uint64_t la, Access acc, bool user_access,
+                            uint64_t cr0, uint64_t cr3, uint64_t cr4, uint64_t efer, bool long_mode) {
+    WalkResult r;
+    const bool write = acc == Access::Write;
+    const bool nxe = (efer & hv::kEferNxe) != 0;
+    uint32_t err = (write ? kPfW : 0) | (user_access ? kPfU : 0);
+    if (acc == Access::Exec && nxe && (cr4 & hv::kCr4Pae)) err |= kPfId;
+    auto fault = [&](uint32_t e) {
+        r.ok = false;
+        r.error = e;
+        return r;
+    };
+
+    Walk w;
+    uint64_t final_entry = 0;
+    auto rsvd_set = [&](uint64_t entry, uint64_t extra) {
+        uint64_t rsvd = kRsvdHigh | extra | (nxe ? 0 : kNx);
+        return (entry & rsvd) != 0;
+    };
+
+    if (!(cr4 & hv::kCr4Pae)) {
+        // 32-bit paging (SDM Vol. 3A 4.3), 4 MiB pages with CR4.PSE.
+        uint64_t la32 = la & 0xffffffffULL;
+        EntryRef pde_ref(mem, (cr3 & 0xfffff000ULL) + ((la32 >> 22) & 0x3ff) * 4, false);
+        uint64_t pde = pde_ref.load();
+        if (!(pde & kPresent)) return fault(err);
+        r.refs[r.nrefs++] = pde_ref;
+        w.writable = pde & kWritable;
+        w.user = pde & kUser;
+        if ((pde & kLarge) && (cr4 & hv::kCr4Pse)) {
+            w.gpa = (pde & 0xffc00000ULL) | ((pde & 0x1fe000ULL) << 19) | (la32 & 0x3fffff);
+            final_entry = pde;
+        } else {
+            EntryRef pte_ref(mem, (pde & 0xfffff000ULL) + ((la32 >> 12) & 0x3ff) * 4, false);
+            uint64_t pte = pte_ref.load();
+            if (!(pte & kPresent)) return fault(err);
+            r.refs[r.nrefs++] = pte_ref;
+            w.writable = w.writable && (pte & kWritable);
+            w.user = w.user && (pte & kUser);
+            w.gpa = (pte & 0xfffff000ULL) | (la32 & 0xfff);
+            final_entry = pte;
+        }
+    } else {
+        int levels = long_mode ? 4 : 3;
+        uint64_t table = long_mode ? (cr3 & kAddrMask) : (cr3 & 0xffffffe0ULL);
+        for (int level = levels; level >= 1; --level) {
+            unsigned shift = 12 + 9 * static_cast<unsigned>(level - 1);
+            uint64_t idx = (la >> shift) & (level == 3 && !long_mode ? 3 : 0x1ff);
+            EntryRef ref(mem, table + idx * 8, true);
+            uint64_t entry = ref.load();
+            if (!(entry & kPresent)) return fault(err);
+            if (level == 3 && !long_mode) {
+                // PAE PDPTE: no R/W, U/S, NX bits (SDM Vol. 3A table 4-8).
+                if (rsvd_set(entry, 0x1e6 | kNx)) return fault(err | kPfP | kPfRsvd);
+                table = entry & kAddrMask;
+                continue;
+            }
+            r.refs[r.nrefs++] = ref;
+            w.writable = w.writable && (entry & kWritable);
+            w.user = w.user && (entry & kUser);
+            w.nx = w.nx || (nxe && (entry & kNx));
+            bool large = (entry & kLarge) && (level == 2 || level == 3);
+            uint64_t extra = level == 4 ? kLarge : large ? (((1ULL << shift) - 1) & ~0x1fffULL) : 0;
+            if (rsvd_set(entry, extra)) return fault(err | kPfP | kPfRsvd);
+            if (large || level == 1) {
+                uint64_t mask = (1ULL << shift) - 1;
+                w.gpa = (entry & kAddrMask & ~mask) | (la & mask);
+                final_entry = entry;
+                break;
+            }
+            table = entry & kAddrMask;
+        }
+    }
+
+    // Access rights (SDM Vol. 3A 4.6): supervisor writes honour CR0.WP; no SMEP/SMAP (not in CPUID).
+    if (user_access && !w.user) return fault(err | kPfP);
+    if (write && !w.writable && (user_access || (cr0 & hv::kCr0Wp))) return fault(err | kPfP);
+    if (acc == Access::Exec && w.nx) return fault(err | kPfP);
+
+    const bool dirty = write || (final_entry & kDirty);
+    r.ok = true;
+    r.gpa = w.gpa;
+    r.can_write = (w.writable || (!user_access && !(cr0 & hv::kCr0Wp))) && dirty;
+    r.executable = !w.nx;
+    return r;
+}
+
 }  // namespace
 
 [[noreturn]] void Cpu::page_fault(uint64_t la, uint32_t err) {
@@ -65,90 +166,25 @@ uint64_t Cpu::translate(uint64_t la, Access acc, bool supervisor) {
         fill_tlb(la, gpa, user_access, true, true, true);
         return gpa;
     }
-
+    WalkResult w = walk_page_tables(m_shared.mem, la, acc, user_access, cr0, cr3, cr4, efer, long_mode);
+    if (!w.ok) page_fault(la, w.error);
     const bool write = acc == Access::Write;
-    const bool nxe = (efer & hv::kEferNxe) != 0;
-    uint32_t err = (write ? kPfW : 0) | (user_access ? kPfU : 0);
-    if (acc == Access::Exec && nxe && (cr4 & hv::kCr4Pae)) err |= kPfId;
-    const memory::GuestMemory& mem = m_shared.mem;
-
-    Walk w;
-    EntryRef refs[4] = {EntryRef(mem, ~0ULL, true), EntryRef(mem, ~0ULL, true), EntryRef(mem, ~0ULL, true),
-                        EntryRef(mem, ~0ULL, true)};
-    int nrefs = 0;
-    uint64_t final_entry = 0;
-    auto check_rsvd = [&](uint64_t entry, uint64_t extra) {
-        uint64_t rsvd = kRsvdHigh | extra | (nxe ? 0 : kNx);
-        if (entry & rsvd) page_fault(la, err | kPfP | kPfRsvd);
-    };
-
-    if (!(cr4 & hv::kCr4Pae)) {
-        // 32-bit paging (SDM Vol. 3A 4.3), 4 MiB pages with CR4.PSE.
-        uint64_t la32 = la & 0xffffffffULL;
-        EntryRef pde_ref(mem, (cr3 & 0xfffff000ULL) + ((la32 >> 22) & 0x3ff) * 4, false);
-        uint64_t pde = pde_ref.load();
-        if (!(pde & kPresent)) page_fault(la, err);
-        refs[nrefs++] = pde_ref;
-        w.writable = pde & kWritable;
-        w.user = pde & kUser;
-        if ((pde & kLarge) && (cr4 & hv::kCr4Pse)) {
-            w.gpa = (pde & 0xffc00000ULL) | ((pde & 0x1fe000ULL) << 19) | (la32 & 0x3fffff);
-            final_entry = pde;
-        } else {
-            EntryRef pte_ref(mem, (pde & 0xfffff000ULL) + ((la32 >> 12) & 0x3ff) * 4, false);
-            uint64_t pte = pte_ref.load();
-            if (!(pte & kPresent)) page_fault(la, err);
-            refs[nrefs++] = pte_ref;
-            w.writable = w.writable && (pte & kWritable);
-            w.user = w.user && (pte & kUser);
-            w.gpa = (pte & 0xfffff000ULL) | (la32 & 0xfff);
-            final_entry = pte;
-        }
-    } else {
-        int levels = long_mode ? 4 : 3;
-        uint64_t table = long_mode ? (cr3 & kAddrMask) : (cr3 & 0xffffffe0ULL);
-        for (int level = levels; level >= 1; --level) {
-            unsigned shift = 12 + 9 * static_cast<unsigned>(level - 1);
-            uint64_t idx = (la >> shift) & (level == 3 && !long_mode ? 3 : 0x1ff);
-            EntryRef ref(mem, table + idx * 8, true);
-            uint64_t entry = ref.load();
-            if (!(entry & kPresent)) page_fault(la, err);
-            if (level == 3 && !long_mode) {
-                // PAE PDPTE: no R/W, U/S, NX bits (SDM Vol. 3A table 4-8).
-                check_rsvd(entry, 0x1e6 | kNx);
-                table = entry & kAddrMask;
-                continue;
-            }
-            refs[nrefs++] = ref;
-            w.writable = w.writable && (entry & kWritable);
-            w.user = w.user && (entry & kUser);
-            w.nx = w.nx || (nxe && (entry & kNx));
-            bool large = (entry & kLarge) && (level == 2 || level == 3);
-            if (level == 4) check_rsvd(entry, kLarge);
-            else if (large) check_rsvd(entry, ((1ULL << shift) - 1) & ~0x1fffULL);
-            else check_rsvd(entry, 0);
-            if (large || level == 1) {
-                uint64_t mask = (1ULL << shift) - 1;
-                w.gpa = (entry & kAddrMask & ~mask) | (la & mask);
-                final_entry = entry;
-                break;
-            }
-            table = entry & kAddrMask;
-        }
+    for (int i = 0; i < w.nrefs; ++i) {
+        uint64_t bits = kAccessed | ((write && i == w.nrefs - 1) ? kDirty : 0);
+        if ((w.refs[i].load() & bits) != bits) w.refs[i].set_bits(bits);
     }
+    fill_tlb(la, w.gpa, user_access, true, w.can_write, w.executable);
+    return w.gpa;
+}
 
-    // Access rights (SDM Vol. 3A 4.6): supervisor writes honour CR0.WP; no SMEP/SMAP (not in CPUID).
-    if (user_access && !w.user) page_fault(la, err | kPfP);
-    if (write && !w.writable && (user_access || (cr0 & hv::kCr0Wp))) page_fault(la, err | kPfP);
-    if (acc == Access::Exec && w.nx) page_fault(la, err | kPfP);
-
-    for (int i = 0; i < nrefs; ++i) {
-        uint64_t bits = kAccessed | ((write && i == nrefs - 1) ? kDirty : 0);
-        if ((refs[i].load() & bits) != bits) refs[i].set_bits(bits);
+std::optional<uint64_t> Cpu::probe_translate(uint64_t la, Access acc, bool supervisor, uint32_t* pf_error) const {
+    const bool user_access = !supervisor && cpl == 3;
+    if (!(cr0 & hv::kCr0Pg)) return long_mode ? la : (la & 0xffffffffULL);
+    WalkResult w = walk_page_tables(m_shared.mem, la, acc, user_access, cr0, cr3, cr4, efer, long_mode);
+    if (!w.ok) {
+        if (pf_error) *pf_error = w.error;
+        return std::nullopt;
     }
-    bool dirty = write || (final_entry & kDirty);
-    bool can_write = (w.writable || (!user_access && !(cr0 & hv::kCr0Wp))) && dirty;
-    fill_tlb(la, w.gpa, user_access, true, can_write, !w.nx);
     return w.gpa;
 }
 

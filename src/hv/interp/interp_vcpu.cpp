@@ -23,6 +23,15 @@ Result<VcpuExit> InterpVcpu::run() {
     return exit;
 }
 
+Result<uint64_t> InterpVcpu::translate_gva(uint64_t gva) {
+    const emu::Cpu& c = *m_cpu;
+    if (c.long_mode && static_cast<uint64_t>(static_cast<int64_t>(gva << 16) >> 16) != gva)
+        return fail("guest address {:#x} is not canonical", gva);
+    uint32_t pf_error = 0;
+    if (auto gpa = c.probe_translate(gva, emu::Access::Read, true, &pf_error)) return *gpa;
+    return fail("guest address {:#x} is not mapped (#PF error code {:#x})", gva, pf_error);
+}
+
 Result<CpuState> InterpVcpu::get_state() { return m_cpu->save_state(); }
 
 Result<void> InterpVcpu::set_state(const CpuState& state) {

@@ -53,4 +53,10 @@ Result<void> InterpVm::set_irq_line(uint32_t gsi, bool level) {
     return {};
 }
 
+Result<void> InterpVm::inject_vector(int vcpu, uint8_t vector) {
+    if (vcpu < 0 || vcpu >= m_config.vcpus) return fail("interp: vCPU index {} out of range", vcpu);
+    if (!m_interrupts->inject_vector(vcpu, vector)) return fail("interp: vCPU {} cannot take vector {:#x}", vcpu, vector);
+    return {};
+}
+
 }  // namespace popek::hv::interp

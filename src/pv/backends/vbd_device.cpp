@@ -162,13 +162,23 @@ void VbdDevice::disconnect() {
 }
 
 void VbdDevice::service() {
-    std::lock_guard lock(m_io_lock);
-    if (!m_backend) return;
-    BlkifBackend::Outcome out;
-    do {
-        out = m_backend->process();
-        if (out.notify) (void)m_domain.event_channels().backend_send(m_backend_port);
-    } while (out.more);
+    bool shut = false;
+    {
+        std::lock_guard lock(m_io_lock);
+        if (!m_backend) return;
+        BlkifBackend::Outcome out;
+        do {
+            out = m_backend->process();
+            if (out.notify) (void)m_domain.event_channels().backend_send(m_backend_port);
+        } while (out.more);
+        shut = m_backend->shut();
+    }
+    // A ring the front end corrupted is dead: tell the guest the way a Xen back end does (an
+    // "error" node and Closing), outside the I/O lock (the store's watch handlers take it).
+    if (shut)
+        m_domain.with_store([this](Store& store, ConnId control) {
+            if (m_state == XenbusStateConnected) fatal(store, control, "blkif ring indices out of range: ring shut");
+        });
 }
 
 bool VbdDevice::connected() {
