@@ -8,18 +8,7 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 constexpr uint64_t kData = 0x40000;   // identity-mapped RAM for the memory operands below
 
-class EmuDifftestRegression : public ::testing::Test {
-protected:
-    void SetUp() override { h.setup_long_mode(); }
-    void run(const Bytes& code) {
-        h.load_code(code);
-        auto exit = h.run();
-        ASSERT_TRUE(is_halt(exit)) << "exit index " << exit.index();
-        ASSERT_FALSE(h.reported()) << "unexpected exception, rip " << std::hex << h.reported_rip();
-    }
-    uint64_t& r(int g) { return h.cpu().gpr[g]; }
-    EmuHarness h;
-};
+class EmuDifftestRegression : public EmuLongModeTest {};
 
 // CMPXCHG r/m32, r32 (SDM Vol. 2A): only the register that is written is zero-extended.
 TEST_F(EmuDifftestRegression, CmpxchgRegisterMismatchWritesOnlyTheAccumulator) {

@@ -8,9 +8,8 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 constexpr uint64_t kPage = kPtBase + 0x1000;   // the page the #PF tests play with
 
-class EmuFault : public ::testing::Test {
+class EmuFault : public EmuLongModeTest {
 protected:
-    void SetUp() override { h.setup_long_mode(); }
     /// Runs `code` and expects the report handler to have run.
     void run_to_handler(const Bytes& code) {
         h.load_code(code);
@@ -18,7 +17,6 @@ protected:
         ASSERT_TRUE(is_halt(exit)) << "exit index " << exit.index();
         ASSERT_TRUE(h.reported()) << "no exception was delivered";
     }
-    EmuHarness h;
 };
 
 const Bytes kReadPage = {0x48, 0x8b, 0x04, 0x25, 0x00, 0x10, 0x20, 0x00, 0xf4};                     // mov 0x201000,%rax

@@ -58,4 +58,19 @@ private:
 
 inline bool is_halt(const hv::VcpuExit& e) { return std::holds_alternative<hv::Halt>(e); }
 
+/// Fixture for snippets run in 64-bit mode at CPL0 until HLT.
+class EmuLongModeTest : public ::testing::Test {
+protected:
+    void SetUp() override { h.setup_long_mode(); }
+    /// Runs `code` to its HLT and expects no exception on the way.
+    void run(const std::vector<uint8_t>& code) {
+        h.load_code(code);
+        auto exit = h.run();
+        ASSERT_TRUE(is_halt(exit)) << "exit index " << exit.index();
+        ASSERT_FALSE(h.reported()) << "unexpected exception, rip " << std::hex << h.reported_rip();
+    }
+    uint64_t& r(int g) { return h.cpu().gpr[g]; }
+    EmuHarness h;
+};
+
 }  // namespace popek::emu::test

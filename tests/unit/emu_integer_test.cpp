@@ -7,18 +7,7 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-class EmuInteger : public ::testing::Test {
-protected:
-    void SetUp() override { h.setup_long_mode(); }
-    void run(const Bytes& code) {
-        h.load_code(code);
-        auto exit = h.run();
-        ASSERT_TRUE(is_halt(exit)) << "exit index " << exit.index();
-        ASSERT_FALSE(h.reported()) << "unexpected exception, rip " << std::hex << h.reported_rip();
-    }
-    uint64_t r(int g) { return h.cpu().gpr[g]; }
-    EmuHarness h;
-};
+class EmuInteger : public EmuLongModeTest {};
 
 TEST_F(EmuInteger, AddSetsOverflowSignAuxParity) {
     // mov $0x7fffffff,%eax; add $1,%eax; pushfq; pop %rbx; hlt

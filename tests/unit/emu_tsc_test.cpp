@@ -8,18 +8,9 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-class EmuTsc : public ::testing::Test {
+class EmuTsc : public EmuLongModeTest {
 protected:
-    void SetUp() override { h.setup_long_mode(); }
-    void run(const Bytes& code) {
-        h.load_code(code);
-        auto exit = h.run();
-        ASSERT_TRUE(is_halt(exit)) << "exit index " << exit.index();
-        ASSERT_FALSE(h.reported()) << "unexpected exception, rip " << std::hex << h.reported_rip();
-    }
-    uint64_t r(int g) { return h.cpu().gpr[g]; }
     uint64_t edx_eax() { return (r(hv::RDX) << 32) | (r(hv::RAX) & 0xffffffffu); }
-    EmuHarness h;
 };
 
 TEST_F(EmuTsc, CpuidReportsInvariantTscWithTscAdjust) {
