@@ -16,19 +16,28 @@ Exit status: the guest's debug-exit value*2+1 (port 0xf4, QEMU isa-debug-exit co
   0 when the guest powers off or resets, 2 on a usage or input error, 4 when the VM fails.
 Without --kernel popek boots its built-in demo guest.)";
 
+/// `VALUE[,ro]` of `option` (--disk FILE[,ro], --share DIR[,ro]): the value and the ro flag.
+Result<std::pair<std::string, bool>> parse_read_only_spec(std::string_view option, std::string_view what,
+                                                           const std::string& spec) {
+    auto comma = spec.find(',');
+    std::string value = spec.substr(0, comma);
+    if (value.empty()) return fail("{} '{}': no {} given", option, spec, what);
+    if (comma == std::string::npos) return std::pair{value, false};
+    std::string flags = spec.substr(comma + 1);
+    if (flags != "ro") return fail("{} '{}': unknown flag '{}' (only 'ro')", option, spec, flags);
+    return std::pair{value, true};
+}
+
 }  // namespace
 
 Result<vmm::DiskOption> parse_disk(const std::string& spec) {
-    vmm::DiskOption d;
-    auto comma = spec.find(',');
-    d.path = spec.substr(0, comma);
-    if (d.path.empty()) return fail("--disk '{}': no file given", spec);
-    if (comma != std::string::npos) {
-        std::string flags = spec.substr(comma + 1);
-        if (flags != "ro") return fail("--disk '{}': unknown flag '{}' (only 'ro')", spec, flags);
-        d.read_only = true;
-    }
-    return d;
+    auto [path, ro] = TRY(parse_read_only_spec("--disk", "file", spec));
+    return vmm::DiskOption{path, ro};
+}
+
+Result<vmm::ShareOption> parse_share(const std::string& spec) {
+    auto [path, ro] = TRY(parse_read_only_spec("--share", "directory", spec));
+    return vmm::ShareOption{path, ro};
 }
 
 Result<vmm::NetOption> parse_net(const std::string& spec) {
@@ -64,6 +73,9 @@ Parsed parse(const std::vector<std::string>& args) {
         ->type_name("FILE[,ro]");
     run->add_option("--net", nets, "network device (virtio-net): 'user' (libslirp: DHCP, DNS, outbound TCP/UDP) or 'tap=NAME'")
         ->type_name("user|tap=NAME");
+    std::string share;
+    run->add_option("--share", share, "with --xen: serve host directory DIR to the guest (popekfs device); ',ro' for read-only")
+        ->type_name("DIR[,ro]");
     run->add_flag("--rng", o.virtio_rng, "add a virtio entropy device (fed from getrandom)");
     run->add_flag("--test-dev", o.test_device, "add popek's test device (PIO 0x700, MMIO 0xfe000000), for tests");
 
@@ -96,6 +108,12 @@ Parsed parse(const std::vector<std::string>& args) {
         auto parsed = parse_disk(d);
         if (!parsed) return usage_error(parsed.error());
         o.disks.push_back(*parsed);
+    }
+    if (!share.empty()) {
+        if (!o.xen) return usage_error(Error{"--share needs --xen (it is a Xen PV device)"});
+        auto parsed = parse_share(share);
+        if (!parsed) return usage_error(parsed.error());
+        o.share = *parsed;
     }
     for (const auto& n : nets) {
         auto parsed = parse_net(n);

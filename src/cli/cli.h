@@ -18,6 +18,8 @@ Parsed parse(const std::vector<std::string>& args);
 
 /// `FILE[,ro]` of --disk; an error names what is wrong.
 Result<vmm::DiskOption> parse_disk(const std::string& spec);
+/// `DIR[,ro]` of --share.
+Result<vmm::ShareOption> parse_share(const std::string& spec);
 /// `user` or `tap=NAME` of --net.
 Result<vmm::NetOption> parse_net(const std::string& spec);
 

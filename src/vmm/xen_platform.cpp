@@ -14,7 +14,8 @@ XenPlatform::XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus, ConsoleOut ou
 
 Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memory::GuestMemory& mem,
                                                          VmLifecycle& life, int vcpus, ConsoleOut out,
-                                                         const std::vector<DiskOption>& disks) {
+                                                         const std::vector<DiskOption>& disks,
+                                                         const std::optional<ShareOption>& share) {
     std::unique_ptr<XenPlatform> p(new XenPlatform(vm, life, vcpus, out));
     pv::PvDomainConfig config;
     config.vcpus = vcpus;
@@ -43,6 +44,7 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
     };
     p->m_hypercalls = std::make_unique<pv::Hypercalls>(*p->m_domain, translate, p->hooks());
     TRY_VOID(p->attach_disks(disks));
+    if (share) TRY_VOID(p->attach_share(*share));
     p->m_timer_thread = std::thread([self] { self->timer_loop(); });
     return p;
 }
@@ -59,7 +61,16 @@ Result<void> XenPlatform::attach_disks(const std::vector<DiskOption>& disks) {
     return {};
 }
 
+Result<void> XenPlatform::attach_share(const ShareOption& share) {
+    auto dir = TRY(pv::ShareDir::open(share.path, share.read_only));
+    m_share = std::make_unique<pv::ShareDevice>(*m_domain, std::move(dir));
+    if (auto r = m_share->attach(); !r)
+        return fail("--xen: cannot create the store nodes of the popekfs device (errno {})", r.error());
+    return {};
+}
+
 XenPlatform::~XenPlatform() {
+    m_share.reset();
     m_vbds.clear();  // before the domain: they unbind their channels and unmap their rings
     {
         std::lock_guard lock(m_lock);

@@ -10,22 +10,7 @@ BlkifBackend::BlkifBackend(GrantTable& grants, DomId backend, BlockFile& disk, s
 }
 
 BlkifBackend::Outcome BlkifBackend::process() {
-    Outcome out;
-    uint32_t handled = 0;
-    do {
-        while (handled < kBatch) {
-            auto req = m_ring.next_request();
-            if (!req) break;
-            ++handled;
-            m_ring.push_response(handle(*req));
-        }
-        out.notify |= m_ring.publish_responses();
-        if (handled >= kBatch) {
-            out.more = m_ring.unconsumed_requests() > 0;
-            return out;
-        }
-    } while (m_ring.final_check_for_requests());
-    return out;
+    return serve_ring(m_ring, kBatch, [this](const blkif_request_t& req) { return handle(req); });
 }
 
 blkif_response_t BlkifBackend::handle(const blkif_request_t& req) {

@@ -11,12 +11,13 @@
 #include <vector>
 
 #include "pv/backends/block_file.h"
+#include "pv/backends/ring_backend.h"
 #include "pv/grant_table.h"
 #include "pv/shared_ring.h"
 
 namespace popek::pv {
 
-class BlkifBackend {
+class BlkifBackend final : public RingBackend {
 public:
     /// Requests handled per process() call before yielding (the guest could keep the ring busy).
     static constexpr uint32_t kBatch = 256;
@@ -25,16 +26,12 @@ public:
     struct Stats {
         uint64_t requests = 0, errors = 0, bytes_read = 0, bytes_written = 0, flushes = 0, discards = 0;
     };
-    struct Outcome {
-        bool notify = false;  ///< the front end asked for an event
-        bool more = false;    ///< requests left after the batch: call process() again
-    };
 
     /// `ring` is the mapped ring page; grants are checked as domain `backend` (popek's dom0).
     BlkifBackend(GrantTable& grants, DomId backend, BlockFile& disk, std::span<uint8_t> ring);
 
-    Outcome process();
-    bool shut() const { return m_ring.shut(); }
+    Outcome process() override;
+    bool shut() const override { return m_ring.shut(); }
     const Stats& stats() const { return m_stats; }
 
     /// Handles one request (exposed for tests and fuzzing).

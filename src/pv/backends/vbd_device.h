@@ -1,23 +1,13 @@
 #pragma once
-/// A Xen virtual block device: the toolstack's store nodes for both ends, the back end's half of
-/// the XenBus handshake (io/xenbus.h states; Xen's docs/misc/xenstore-paths and io/blkif.h
-/// "Feature and Parameter Negotiation"), and the data path (BlkifBackend) once connected.
-///
-///   back end:  Initialising → InitWait (features published)
-///   front end: writes ring-ref, event-channel, protocol → Initialised / Connected
-///   back end:  maps the ring grant, binds the channel, publishes sectors/info → Connected
-///   front end: Closing/Closed → back end unmaps and follows; Initialising again → InitWait
-/// Whatever the front end writes is checked; a bad value leaves an "error" node and the back end
-/// in Closing, never a crash.
+/// A Xen virtual block device: the toolstack's store nodes for both ends (docs/misc/xenstore-paths;
+/// io/blkif.h "Feature and Parameter Negotiation") and the data path (BlkifBackend) once connected.
+/// The XenBus handshake itself is XenbusDevice's.
 #include <cstdint>
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
 
 #include "pv/backends/blkif_backend.h"
 #include "pv/backends/block_file.h"
-#include "pv/pv_domain.h"
+#include "pv/backends/xenbus_device.h"
 
 namespace popek::pv {
 
@@ -27,39 +17,24 @@ public:
     static constexpr uint32_t kXvda = 202 << 8;
 
     VbdDevice(PvDomain& domain, BlockFile disk, uint32_t devid = kXvda);
-    ~VbdDevice();
-    VbdDevice(const VbdDevice&) = delete;
-    VbdDevice& operator=(const VbdDevice&) = delete;
 
     /// Creates both ends' nodes, publishes the features, enters InitWait, watches the front end.
-    PvResult<void> attach();
+    PvResult<void> attach() { return m_bus.attach(); }
 
-    std::string frontend_path() const;
-    std::string backend_path() const;
-    XenbusState backend_state() const { return m_state; }
-    bool connected();
+    std::string frontend_path() const { return m_bus.frontend_path(); }
+    std::string backend_path() const { return m_bus.backend_path(); }
+    XenbusState backend_state() const { return m_bus.backend_state(); }
+    bool connected() { return m_bus.connected(); }
     BlkifBackend::Stats stats();
 
     /// Serves the ring (runs on the event channel's notification).
-    void service();
+    void service() { m_bus.service(); }
 
 private:
-    PvResult<void> create_nodes(Store& store, ConnId control);
-    void on_frontend_change(Store& store, ConnId control);
-    PvResult<void> connect(Store& store, ConnId control);
-    void disconnect();
-    void set_state(Store& store, ConnId control, XenbusState state);
-    void fatal(Store& store, ConnId control, const std::string& message);
+    XenbusDevice::Config config(PvDomain& domain, uint32_t devid);
 
-    PvDomain& m_domain;
-    BlockFile m_disk;
-    const uint32_t m_devid;
-    XenbusState m_state = XenbusStateInitialising;
-
-    std::mutex m_io_lock;  ///< guards the data path against disconnect
-    std::unique_ptr<BlkifBackend> m_backend;
-    std::optional<grant_handle_t> m_ring_handle;
-    evtchn_port_t m_backend_port = 0;
+    BlockFile m_disk;     // before m_bus: the data path refers to it
+    XenbusDevice m_bus;
 };
 
 }  // namespace popek::pv
