@@ -217,7 +217,7 @@ PvResult<void> ShareBackend::readdir(const popekfs_request& req, popekfs_respons
     if (used == 0 && cookie < entries.size()) return pv_error(EINVAL);
     TRY_VOID(scatter(req, std::span(m_buffer).first(used)));
     rsp.value = used;
-    rsp.next = cookie;
+    rsp.next = used == 0 ? req.offset : cookie;  // unchanged: no more entries
     return {};
 }
 

@@ -91,7 +91,8 @@ PvResult<UniqueFd> ShareDir::resolve(std::string_view path, uint64_t open_flags,
 PvResult<UniqueFd> ShareDir::open_file(std::string_view path, uint16_t flags) const {
     TRY_VOID(check_flags(flags));
     if (m_read_only && (flags & kModifying)) return pv_error(EROFS);
-    UniqueFd fd = TRY(resolve(path, os_open_flags(flags), 0644));
+    // openat2 insists on mode 0 unless a file may be created.
+    UniqueFd fd = TRY(resolve(path, os_open_flags(flags), (flags & POPEKFS_O_CREATE) ? 0644 : 0));
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return pv_error(errno);
     // Only files and directories: a FIFO, socket or device the host left in DIR is not served.
