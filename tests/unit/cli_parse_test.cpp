@@ -34,3 +34,24 @@ TEST(CliParse, BadValuesAreUsageErrors) {
         EXPECT_NE(p.message.find("popek:"), std::string::npos) << p.message;
     }
 }
+
+TEST(CliParse, ShareNeedsXenAndTakesOnlyRo) {
+    Parsed p = parse({"run", "--xen", "--share", "/srv/files,ro"});
+    ASSERT_EQ(p.action, Parsed::Run) << p.message;
+    ASSERT_TRUE(p.options.share.has_value());
+    EXPECT_EQ(p.options.share->path, "/srv/files");
+    EXPECT_TRUE(p.options.share->read_only);
+    p = parse({"run", "--xen", "--share", "/srv/files"});
+    ASSERT_TRUE(p.options.share.has_value());
+    EXPECT_FALSE(p.options.share->read_only);
+    EXPECT_FALSE(parse({"run", "--xen"}).options.share.has_value());
+    for (auto args : std::vector<std::vector<std::string>>{{"run", "--share", "/srv/files"},
+                                                           {"run", "--xen", "--share", "/srv/files,rw"},
+                                                           {"run", "--xen", "--share", ",ro"}}) {
+        Parsed bad = parse(args);
+        EXPECT_EQ(bad.action, Parsed::Exit);
+        EXPECT_EQ(bad.exit_status, 2);
+        EXPECT_NE(bad.message.find("--share"), std::string::npos) << bad.message;
+    }
+    EXPECT_NE(parse({"run", "--help"}).message.find("--share DIR[,ro]"), std::string::npos);
+}
