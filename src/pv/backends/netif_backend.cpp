@@ -82,12 +82,12 @@ int16_t NetifBackend::transmit(const Send& send) {
     const netif_tx_request* first = nullptr;
     for (const Slot& s : m_chain) {
         if (s.extra) return NETIF_RSP_ERROR;  // extras (GSO, multicast, hash) are not offered
-        if (s.req.offset >= kXenPageSize || s.req.size > kXenPageSize - s.req.offset) return NETIF_RSP_ERROR;
-        if (!first) {
+        if (s.req.offset >= kXenPageSize) return NETIF_RSP_ERROR;
+        if (!first) {  // its size is the packet's; its own share is checked below
             first = &s.req;
             continue;
         }
-        if (s.req.size == 0) return NETIF_RSP_ERROR;
+        if (s.req.size == 0 || s.req.size > kXenPageSize - s.req.offset) return NETIF_RSP_ERROR;
         fragments += s.req.size;
     }
     if (!first) return NETIF_RSP_ERROR;
