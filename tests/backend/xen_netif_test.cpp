@@ -90,6 +90,24 @@ TEST_P(XenNetifTest, ArpAndUdpEchoThroughSlirp) {
         ASSERT_EQ(static_cast<uint8_t>(got[1][i]), static_cast<uint8_t>(i * 7 + 3)) << "byte " << i;
 }
 
+// Hostile front end (issue 6 item 8): every bad tx/rx request gets an error response, a corrupted
+// ring takes the vif to Closing with an "error" node, popek keeps running and the vif reconnects.
+TEST_P(XenNetifTest, HostileFrontEndGetsErrorsAndTheVifReconnects) {
+    RUN_XEN(r, "xen_hostile_netif", {"--net", "user"});
+    expect_all_passed(r);
+    for (const char* row : {"tx.offset+size-past-page/answered got=1 want=1 PASS",
+                            "tx.chain-over-limit/answered     got=25 want=25 PASS",
+                            "tx.extra-info/wrong-status       got=0 want=0 PASS",
+                            "rx.ungranted-buffer              got=-1 want=-1 PASS",
+                            "rx.readonly-untouched            PASS",
+                            "rx.reused-id-answered            got=2 want=2 PASS",
+                            "ring.rx/backend-closing          got=5 want=5 PASS",
+                            "ring.tx/arp-after                PASS"})
+        EXPECT_THAT(r.out, HasSubstr(row));
+    EXPECT_THAT(r.out, HasSubstr("backend error 'netif rx ring indices out of range: ring shut'"));
+    EXPECT_THAT(r.out, HasSubstr("backend error 'netif tx ring indices out of range: ring shut'"));
+}
+
 TEST_P(XenNetifTest, NoNetMeansNoVif) {
     RUN_XEN(r, "xen_netif", {"--cmdline", "port=9"});
     EXPECT_THAT(r.out, HasSubstr("netif.connect                    got=-2 want=0 FAIL"));
