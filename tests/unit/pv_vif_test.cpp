@@ -78,6 +78,7 @@ TEST_F(VifFixture, NodesHandshakeTrafficAndTeardown) {
     EXPECT_EQ(store.read(kFe + "/mac"), "00:16:3e:01:02:03");
     EXPECT_EQ(store.read(kBe + "/mac"), "00:16:3e:01:02:03");
     EXPECT_EQ(store.read(kBe + "/feature-rx-copy"), "1");
+    EXPECT_EQ(store.read(kBe + "/feature-no-csum-offload"), "1");
     EXPECT_EQ(store.read(kBe + "/state"), "2");  // InitWait
     EXPECT_EQ(store.write(kBe + "/feature-rx-copy", "0"), "EEACCES\0"s);
 

@@ -22,6 +22,9 @@ PvResult<void> VifDevice::write_backend_nodes(Store& s, ConnId c) {
     TRY_VOID(put("mac", mac_text(m_mac)));
     TRY_VOID(put("feature-rx-copy", "1"));
     TRY_VOID(put("feature-rx-flip", "0"));
+    // io/netif.h: IPv4 TCP/UDP checksum offload is on unless the back end says otherwise. popek
+    // hands frames to slirp/tap as they are, so front ends must fill in their checksums.
+    TRY_VOID(put("feature-no-csum-offload", "1"));
     return put("feature-sg", "1");
 }
 

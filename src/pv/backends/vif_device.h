@@ -3,7 +3,8 @@
 /// netif negotiation (io/netif.h "Feature and Parameter Negotiation"; the XenBus handshake itself is
 /// XenbusBackend's), and the data path (NetifBackend) once connected.
 ///
-///   back end publishes:  handle, mac, feature-rx-copy = 1, feature-rx-flip = 0, feature-sg = 1
+///   back end publishes:  handle, mac, feature-rx-copy = 1, feature-rx-flip = 0, feature-sg = 1,
+///                        feature-no-csum-offload = 1 (front ends send complete checksums)
 ///   front end writes:    tx-ring-ref, rx-ring-ref, event-channel, request-rx-copy = 1,
 ///                        optionally feature-sg (it takes frames over several rx requests)
 /// Not offered, refused if asked for: rx flipping, split event channels, several queues,
