@@ -6,20 +6,24 @@
 #include "arch/x86.h"
 #include "auth/policy.h"
 #include "boot_info.h"
+#include "drivers/blkfront.h"
 #include "drivers/lapic_timer.h"
 #include "drivers/tty.h"
 #include "drivers/uart_console.h"
 #include "drivers/xen_console.h"
 #include "drivers/xen_timer.h"
+#include "fs/device_files.h"
 #include "fs/packed_file_table.h"
 #include "lib/kprint.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
 #include "proc/process.h"
 #include "proc/sched.h"
-#include "xen/evtchn.h"
-#include "xen/hypercall.h"
-#include "xen/xen_clock.h"
+#include "pv/evtchn.h"
+#include "pv/grant_table.h"
+#include "pv/hypercall.h"
+#include "pv/xen_clock.h"
+#include "pv/xenstore.h"
 
 extern "C" const uint8_t packed_files_start[], packed_files_end[];
 extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
@@ -34,6 +38,8 @@ PackedFileTable g_files;
 Cpu g_boot_cpu;
 XenConsole g_xen_console;
 XenTimer g_xen_timer;
+DeviceFiles g_device_files(&g_files);
+BlockFront g_xvda;
 bool g_xen = false;             // Xen's PV devices in use (docs/guest-os.md "Phase 2")
 const char* g_xen_problem = nullptr;
 
@@ -55,6 +61,28 @@ bool bring_up_xen() {
 void xen_idle_wait() {
     xen::block();
     x86::sti();
+}
+
+/// Under Xen: the store, the grant table and the first virtual disk (xvda, `--disk F`), which
+/// becomes /dev/xvda. A missing disk is normal; other failures are reported and the OS goes on.
+void attach_pv_devices() {
+    const char* reason = "";
+    if (!xen::store::init(&reason) || !xen::grant::init(&reason)) {
+        kprintf("popek-os: xen: no store or grant table (%s): no PV devices\n", reason);
+        return;
+    }
+    long r = g_xvda.connect("51712");   // xvda: 202 << 8 (docs/misc/vbd-interface.txt)
+    if (r == -xen::kENOENT) {
+        kprintf("popek-os: xen: no virtual disk\n");
+        return;
+    }
+    if (r < 0) {
+        kprintf("popek-os: xen: xvda: cannot connect (error %ld)\n", -r);
+        return;
+    }
+    g_device_files.add_block(&g_xvda);
+    kprintf("popek-os: xen: xvda: %lu bytes%s as /dev/xvda\n", g_xvda.size_bytes(),
+            g_xvda.read_only() ? ", read-only," : "");
 }
 
 void load_files(const BootInfo& boot) {
@@ -129,7 +157,12 @@ extern "C" [[noreturn]] void kernel_main(uint64_t start_info_phys) {
     }
 
     load_files(boot);
-    FileService::set_active(&g_files);
+    if (g_xen) {
+        attach_pv_devices();
+        FileService::set_active(&g_device_files);
+    } else {
+        FileService::set_active(&g_files);
+    }
     load_policy();
 
     if (g_xen) {

@@ -1,7 +1,7 @@
 #include "drivers/platform.h"
 
 #include "arch/x86.h"
-#include "xen/hypercall.h"
+#include "pv/hypercall.h"
 
 namespace pos::platform {
 

@@ -2,8 +2,8 @@
 
 #include "arch/x86.h"
 #include "mm/pmm.h"
-#include "xen/evtchn.h"
-#include "xen/hypercall.h"
+#include "pv/evtchn.h"
+#include "pv/hypercall.h"
 
 namespace pos {
 

@@ -1,7 +1,7 @@
 #pragma once
 #include "drivers/console.h"
 #include "lib/spinlock.h"
-#include "xen/xen_abi.h"
+#include "pv/xen_abi.h"
 
 namespace pos {
 

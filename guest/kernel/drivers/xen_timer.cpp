@@ -1,8 +1,8 @@
 #include "drivers/xen_timer.h"
 
-#include "xen/evtchn.h"
-#include "xen/hypercall.h"
-#include "xen/xen_clock.h"
+#include "pv/evtchn.h"
+#include "pv/hypercall.h"
+#include "pv/xen_clock.h"
 
 namespace pos {
 

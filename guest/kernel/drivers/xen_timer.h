@@ -1,6 +1,6 @@
 #pragma once
 #include "drivers/timer.h"
-#include "xen/xen_abi.h"
+#include "pv/xen_abi.h"
 
 namespace pos {
 

@@ -1,10 +1,10 @@
-#include "xen/xen_clock.h"
+#include "pv/xen_clock.h"
 
 #include "arch/cpu.h"
 #include "arch/x86.h"
 #include "common/format.h"
-#include "xen/evtchn.h"
-#include "xen/hypercall.h"
+#include "pv/evtchn.h"
+#include "pv/hypercall.h"
 
 namespace pos::xen::clock {
 namespace {

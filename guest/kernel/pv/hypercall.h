@@ -2,7 +2,7 @@
 /// Xen detection and hypercalls for a PVH guest: the "XenVMMXenVMM" CPUID leaves
 /// (arch-x86/cpuid.h), the hypercall page installed through the MSR that leaf base+2 names, and
 /// the x86-64 calling convention (xen.h: rax = number, arguments in rdi rsi rdx r10 r8).
-#include "xen/xen_abi.h"
+#include "pv/xen_abi.h"
 
 namespace pos::xen {
 

@@ -12,6 +12,26 @@
 #define xen_rmb() asm volatile("" ::: "memory")
 #define xen_wmb() asm volatile("" ::: "memory")
 
+// Linux errno values (Xen returns them negated; xen/errno.h is not among the headers Debian
+// ships). io/xs_wire.h builds its xsd_errors name table from these macros.
+#define EPERM 1
+#define ENOENT 2
+#define EIO 5
+#define E2BIG 7
+#define EAGAIN 11
+#define ENOMEM 12
+#define EACCES 13
+#define EBUSY 16
+#define EEXIST 17
+#define EISDIR 21
+#define EINVAL 22
+#define ENOSPC 28
+#define EROFS 30
+#define ENOSYS 38
+#define ENOTEMPTY 39
+#define ETIME 62
+#define EISCONN 106
+
 #include <xen/xen.h>
 #include <xen/arch-x86/cpuid.h>
 #include <xen/event_channel.h>
@@ -29,8 +49,7 @@
 
 namespace pos::xen {
 
-/// Linux errno values, which Xen returns negated (xen/errno.h is not part of the public headers
-/// Debian ships). Only the ones the kernel tests for.
-inline constexpr long kENOENT = 2, kEIO = 5, kEAGAIN = 11, kENOSPC = 28, kETIME = 62, kENOSYS = 38;
+inline constexpr long kENOENT = ENOENT, kEIO = EIO, kEAGAIN = EAGAIN, kENOSPC = ENOSPC, kETIME = ETIME,
+                      kENOSYS = ENOSYS;
 
 }  // namespace pos::xen

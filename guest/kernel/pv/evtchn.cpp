@@ -1,4 +1,4 @@
-#include "xen/evtchn.h"
+#include "pv/evtchn.h"
 
 #include "arch/apic.h"
 #include "arch/cpu.h"
@@ -6,8 +6,8 @@
 #include "common/string.h"
 #include "lib/kprint.h"
 #include "mm/pmm.h"
-#include "xen/hypercall.h"
-#include "xen/xen_clock.h"
+#include "pv/hypercall.h"
+#include "pv/xen_clock.h"
 
 namespace pos::xen::evtchn {
 namespace {

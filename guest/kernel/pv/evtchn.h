@@ -6,7 +6,7 @@
 ///
 /// Handlers run in interrupt context with interrupts off. A port without a handler stays masked:
 /// its owner polls it (wait_port), as the store client and the block front end do.
-#include "xen/xen_abi.h"
+#include "pv/xen_abi.h"
 
 namespace pos::xen::evtchn {
 

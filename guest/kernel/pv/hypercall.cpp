@@ -1,4 +1,4 @@
-#include "xen/hypercall.h"
+#include "pv/hypercall.h"
 
 #include "arch/x86.h"
 #include "mm/pmm.h"
