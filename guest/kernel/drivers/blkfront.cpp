@@ -1,5 +1,6 @@
 #include "drivers/blkfront.h"
 
+#include "common/format.h"
 #include "common/string.h"
 #include "lib/kprint.h"
 #include "mm/pmm.h"
@@ -45,20 +46,13 @@ long BlockFront::connect(const char* devid) {
 }
 
 long BlockFront::handshake() {
-    char path[192];
-    long r = 0;
-    // Everything the back end needs in one transaction, retried on conflict (EAGAIN), as Linux's
-    // blkfront does (io/blkif.h "Front end ... Initialised").
-    for (int attempt = 0; attempt < 5; ++attempt) {
-        uint32_t tx = 0;
-        if ((r = xen::store::transaction_start(tx)) < 0) return r;
-        xen::xenbus_write_u64(tx, m_dev.frontend, "ring-ref", m_ring_ref);
-        xen::xenbus_write_u64(tx, m_dev.frontend, "event-channel", m_port);
-        xen::store::write(xen::xenbus_path(path, sizeof path, m_dev.frontend, "protocol"), XEN_IO_PROTO_ABI_X86_64, tx);
-        xen::xenbus_write_u64(tx, m_dev.frontend, "state", XenbusStateInitialised);
-        r = xen::store::transaction_end(tx, true);
-        if (r != -xen::kEAGAIN) break;
-    }
+    char path[192], ring_ref[16], port[16];
+    format(ring_ref, sizeof ring_ref, "%u", m_ring_ref);
+    format(port, sizeof port, "%u", m_port);
+    // What the back end needs to connect (io/blkif.h "Front end XenBus nodes").
+    const xen::XenbusNode nodes[] = {
+        {"ring-ref", ring_ref}, {"event-channel", port}, {"protocol", XEN_IO_PROTO_ABI_X86_64}};
+    long r = xen::xenbus_publish(m_dev, nodes, sizeof nodes / sizeof nodes[0], XenbusStateInitialised);
     if (r < 0) return r;
     long state = xen::xenbus_wait_backend(m_dev, XenbusStateConnected, kTimeoutMs);
     if (state != XenbusStateConnected) return state < 0 ? state : -xen::kEIO;

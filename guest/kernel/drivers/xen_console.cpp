@@ -23,36 +23,45 @@ bool XenConsole::init(const char** reason) {
     return xen::evtchn::set_handler(m_port, on_event, this) || (*reason = "bad console port", false);
 }
 
-void XenConsole::put(char c) {
+uint32_t XenConsole::room() {
     // The back end in popek drains the ring synchronously when notified; a full ring therefore
-    // means it is slow: notify and wait for room, bounded so a dead back end cannot hang us.
+    // means it is slow: publish, notify and wait for room, bounded so a dead back end cannot
+    // hang the kernel (the console then drops output).
     for (int spins = 0; !m_broken; ++spins) {
         XENCONS_RING_IDX cons = __atomic_load_n(&m_ring->out_cons, __ATOMIC_ACQUIRE);
-        XENCONS_RING_IDX prod = m_ring->out_prod;
-        if (prod - cons > sizeof m_ring->out) {   // the back end moved out_cons past out_prod
+        uint32_t used = m_prod - cons;
+        if (used > sizeof m_ring->out) {   // the back end moved out_cons past out_prod
             m_broken = true;
-            return;
+            break;
         }
-        if (prod - cons < sizeof m_ring->out) {
-            m_ring->out[MASK_XENCONS_IDX(prod, m_ring->out)] = c;
-            xen_wmb();   // the byte before the index (io/console.h)
-            __atomic_store_n(&m_ring->out_prod, prod + 1, __ATOMIC_RELEASE);
-            return;
-        }
-        xen::evtchn::notify(m_port);
+        if (used < sizeof m_ring->out) return static_cast<uint32_t>(sizeof m_ring->out) - used;
+        publish();
         if (spins > 1000) xen::sched_op(SCHEDOP_yield, nullptr);
         if (spins > 100000) m_broken = true;
         x86::pause();
     }
+    return 0;
+}
+
+void XenConsole::publish() {
+    xen_wmb();   // the bytes before the index (io/console.h)
+    __atomic_store_n(&m_ring->out_prod, m_prod, __ATOMIC_RELEASE);
+    xen::evtchn::notify(m_port);
 }
 
 void XenConsole::write(const char* data, size_t len) {
     LockGuard guard(m_lock);
+    m_prod = m_ring->out_prod;
+    uint32_t free = 0;
     for (size_t i = 0; i < len; ++i) {
-        if (data[i] == '\n') put('\r');
-        put(data[i]);
+        for (int half = data[i] == '\n' ? 0 : 1; half < 2; ++half) {   // "\n" goes out as "\r\n"
+            if (free == 0 && (free = room()) == 0) return;
+            m_ring->out[MASK_XENCONS_IDX(m_prod, m_ring->out)] = half == 0 ? '\r' : data[i];
+            ++m_prod;
+            --free;
+        }
     }
-    xen::evtchn::notify(m_port);
+    publish();
 }
 
 void XenConsole::handle_interrupt() {

@@ -18,9 +18,13 @@ public:
 
 private:
     static void on_event(evtchn_port_t port, void* self);
-    void put(char c);
+    /// Free bytes in the output ring (waiting for the back end when it is full); 0 if it is broken.
+    uint32_t room();
+    /// Makes the bytes up to m_prod visible and notifies the back end.
+    void publish();
     xencons_interface* m_ring = nullptr;
     evtchn_port_t m_port = 0;
+    XENCONS_RING_IDX m_prod = 0;   // output index while a write is in progress
     bool m_broken = false;
     Spinlock m_lock;
 };

@@ -56,6 +56,25 @@ long xenbus_switch_state(const XenbusDevice& dev, XenbusState state) {
     return xenbus_write_u64(0, dev.frontend, "state", static_cast<uint64_t>(state));
 }
 
+long xenbus_publish(const XenbusDevice& dev, const XenbusNode* nodes, size_t count, XenbusState state) {
+    char path[192];
+    long r = 0;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        uint32_t tx = 0;
+        if ((r = store::transaction_start(tx)) < 0) return r;
+        for (size_t i = 0; i < count && r >= 0; ++i)
+            r = store::write(xenbus_path(path, sizeof path, dev.frontend, nodes[i].name), nodes[i].value, tx);
+        if (r >= 0) r = xenbus_write_u64(tx, dev.frontend, "state", static_cast<uint64_t>(state));
+        if (r < 0) {
+            store::transaction_end(tx, false);
+            return r;
+        }
+        r = store::transaction_end(tx, true);
+        if (r != -kEAGAIN) break;
+    }
+    return r;
+}
+
 long xenbus_wait_backend(const XenbusDevice& dev, XenbusState want, uint64_t timeout_ms) {
     char path[192], ev_path[128], token[32];
     xenbus_path(path, sizeof path, dev.backend, "state");
