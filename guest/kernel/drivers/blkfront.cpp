@@ -90,6 +90,14 @@ long BlockFront::transfer(uint8_t op, uint64_t sector, unsigned count) {
     if (notify) xen::evtchn::notify(m_port);
     uint64_t until = xen::clock::now_ns() + kTimeoutMs * 1000000;
     for (;;) {
+        // A back end that pushes rsp_prod past what it could have answered is not trusted
+        // any more: the device stops (every later request fails with EIO).
+        RING_IDX rsp_prod = __atomic_load_n(&m_ring.sring->rsp_prod, __ATOMIC_ACQUIRE);
+        if (rsp_prod - m_ring.rsp_cons > m_ring.req_prod_pvt - m_ring.rsp_cons) {
+            kprintf("popek-os: xen: %s: response index out of range; device stopped\n", m_name);
+            m_connected = false;
+            return -POS_EIO;
+        }
         if (RING_HAS_UNCONSUMED_RESPONSES(&m_ring)) {
             blkif_response_t* rsp = RING_GET_RESPONSE(&m_ring, m_ring.rsp_cons);
             uint64_t rsp_id = rsp->id;
