@@ -1,5 +1,5 @@
 #pragma once
-/// pv::RingBackend: what a XenBus device (XenbusDevice) runs on its mapped request ring: blkif,
+/// pv::RingBackend: what a RingDevice (a XenBus device with one ring) runs on its mapped ring: blkif,
 /// popekfs. Implementations follow io/ring.h through SharedRing.
 
 #include <cstdint>

@@ -5,42 +5,49 @@
 namespace popek::pv {
 
 VbdDevice::VbdDevice(PvDomain& domain, BlockFile disk, uint32_t devid)
-    : m_disk(std::move(disk)), m_bus(domain, config(domain, devid)) {}
+    : RingDevice(domain, "vbd", devid, "blkif"), m_disk(std::move(disk)) {}
 
-XenbusDevice::Config VbdDevice::config(PvDomain& domain, uint32_t devid) {
-    XenbusDevice::Config c;
-    c.type = "vbd";
-    c.devid = devid;
-    const std::string sector = fmt::format("{}", BlockFile::kSectorSize);
-    c.backend_nodes = {
-        {"removable", "0"},
-        {"type", "file"},
-        {"params", m_disk.path()},
-        {"mode", m_disk.readonly() ? "r" : "w"},
-        {"feature-flush-cache", "1"},
-        {"feature-barrier", "1"},
+VbdDevice::~VbdDevice() { detach(); }
+
+PvResult<void> VbdDevice::write_backend_nodes(Store& s, ConnId c) {
+    const std::string be = backend_path();
+    auto put = [&](const std::string& node, const std::string& value) {
+        return s.write(c, kNoTransaction, be + "/" + node, value);
     };
+    TRY_VOID(put("removable", "0"));
+    TRY_VOID(put("type", "file"));
+    TRY_VOID(put("params", m_disk.path()));
+    TRY_VOID(put("mode", m_disk.readonly() ? "r" : "w"));
+    TRY_VOID(put("feature-flush-cache", "1"));
+    TRY_VOID(put("feature-barrier", "1"));
     if (!m_disk.readonly()) {
-        c.backend_nodes.emplace_back("feature-discard", "1");
-        c.backend_nodes.emplace_back("discard-granularity", sector);
-        c.backend_nodes.emplace_back("discard-alignment", "0");
+        TRY_VOID(put("feature-discard", "1"));
+        TRY_VOID(put("discard-granularity", fmt::format("{}", BlockFile::kSectorSize)));
+        TRY_VOID(put("discard-alignment", "0"));
     }
-    c.frontend_nodes = {{"virtual-device", fmt::format("{}", devid)}, {"device-type", "disk"}};
-    c.connected_nodes = {
-        {"sectors", fmt::format("{}", m_disk.sectors())},
-        {"sector-size", sector},
-        {"physical-sector-size", sector},
-        {"info", fmt::format("{}", m_disk.readonly() ? VDISK_READONLY : 0)},
-    };
-    c.shut_message = "blkif ring indices out of range: ring shut";
-    c.start = [this, &grants = domain.grant_table()](std::span<uint8_t> ring) -> std::unique_ptr<RingBackend> {
-        return std::make_unique<BlkifBackend>(grants, kControlDomain, m_disk, ring);
-    };
-    return c;
+    return {};
+}
+
+PvResult<void> VbdDevice::write_frontend_nodes(Store& s, ConnId c) {
+    TRY_VOID(put_frontend(s, c, "virtual-device", fmt::format("{}", devid())));
+    return put_frontend(s, c, "device-type", "disk");
+}
+
+std::unique_ptr<RingBackend> VbdDevice::start(std::span<uint8_t> ring) {
+    return std::make_unique<BlkifBackend>(m_domain.grant_table(), kControlDomain, m_disk, ring);
+}
+
+PvResult<void> VbdDevice::write_connected_nodes(Store& store, ConnId control) {
+    const std::string be = backend_path();
+    const std::string sector = fmt::format("{}", BlockFile::kSectorSize);
+    TRY_VOID(store.write(control, kNoTransaction, be + "/sectors", fmt::format("{}", m_disk.sectors())));
+    TRY_VOID(store.write(control, kNoTransaction, be + "/sector-size", sector));
+    TRY_VOID(store.write(control, kNoTransaction, be + "/physical-sector-size", sector));
+    return store.write(control, kNoTransaction, be + "/info", fmt::format("{}", m_disk.readonly() ? VDISK_READONLY : 0));
 }
 
 BlkifBackend::Stats VbdDevice::stats() {
-    return m_bus.with_backend([](RingBackend* be) {
+    return with_backend([](RingBackend* be) {
         return be ? static_cast<BlkifBackend*>(be)->stats() : BlkifBackend::Stats{};
     });
 }

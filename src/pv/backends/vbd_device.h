@@ -1,40 +1,33 @@
 #pragma once
-/// A Xen virtual block device: the toolstack's store nodes for both ends (docs/misc/xenstore-paths;
-/// io/blkif.h "Feature and Parameter Negotiation") and the data path (BlkifBackend) once connected.
-/// The XenBus handshake itself is XenbusDevice's.
+/// A Xen virtual block device: its store nodes and features (io/blkif.h "Feature and Parameter
+/// Negotiation"; the XenBus handshake is XenbusBackend's, the ring connection RingDevice's), and
+/// the data path (BlkifBackend) once connected, after which it publishes sectors/info.
 #include <cstdint>
 #include <string>
 
 #include "pv/backends/blkif_backend.h"
 #include "pv/backends/block_file.h"
-#include "pv/backends/xenbus_device.h"
+#include "pv/backends/ring_device.h"
 
 namespace popek::pv {
 
-class VbdDevice {
+class VbdDevice final : public RingDevice {
 public:
     /// 202 << 8: the first Xen virtual disk, xvda (docs/misc/vbd-interface).
     static constexpr uint32_t kXvda = 202 << 8;
 
     VbdDevice(PvDomain& domain, BlockFile disk, uint32_t devid = kXvda);
+    ~VbdDevice() override;
 
-    /// Creates both ends' nodes, publishes the features, enters InitWait, watches the front end.
-    PvResult<void> attach() { return m_bus.attach(); }
-
-    std::string frontend_path() const { return m_bus.frontend_path(); }
-    std::string backend_path() const { return m_bus.backend_path(); }
-    XenbusState backend_state() const { return m_bus.backend_state(); }
-    bool connected() { return m_bus.connected(); }
     BlkifBackend::Stats stats();
 
-    /// Serves the ring (runs on the event channel's notification).
-    void service() { m_bus.service(); }
-
 private:
-    XenbusDevice::Config config(PvDomain& domain, uint32_t devid);
+    PvResult<void> write_backend_nodes(Store& store, ConnId control) override;
+    PvResult<void> write_frontend_nodes(Store& store, ConnId control) override;
+    std::unique_ptr<RingBackend> start(std::span<uint8_t> ring) override;
+    PvResult<void> write_connected_nodes(Store& store, ConnId control) override;
 
-    BlockFile m_disk;     // before m_bus: the data path refers to it
-    XenbusDevice m_bus;
+    BlockFile m_disk;
 };
 
 }  // namespace popek::pv

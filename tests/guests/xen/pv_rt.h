@@ -41,6 +41,7 @@
 #define ENOTEMPTY 39
 #define ELOOP 40
 #define ETIME 62
+#define EOPNOTSUPP 95
 #define EISCONN 106
 
 #include <xen/xen.h>
