@@ -3,7 +3,6 @@
 #include "common/format.h"
 #include "common/string.h"
 #include "fs/share_front.h"
-#include "lib/kprint.h"
 
 namespace pos {
 namespace {
@@ -72,11 +71,15 @@ int ShareFiles::open_slot(const char* path, bool write) const {
 }
 
 int ShareFiles::lookup(const char* path) const {
-    return under_share(path) ? open_slot(path, false) : m_base->lookup(path);
+    if (!under_share(path)) return m_base->lookup(path);
+    LockGuard guard(m_lock);
+    return open_slot(path, false);
 }
 
 int ShareFiles::lookup_for_write(const char* path) const {
-    return under_share(path) ? open_slot(path, true) : m_base->lookup_for_write(path);
+    if (!under_share(path)) return m_base->lookup_for_write(path);
+    LockGuard guard(m_lock);
+    return open_slot(path, true);
 }
 
 void ShareFiles::refresh() const {
@@ -102,13 +105,16 @@ void ShareFiles::refresh() const {
 }
 
 int ShareFiles::count() const {
+    LockGuard guard(m_lock);
     refresh();
     return m_base->count() + m_count;
 }
 
 bool ShareFiles::info(int id, FileInfo& out) const {
+    if (id < m_base->count()) return m_base->info(id, out);
+    LockGuard guard(m_lock);
     Entry* e = entry(id);
-    if (e == nullptr) return m_base->info(id, out);
+    if (e == nullptr) return false;
     popekfs_response st{};
     long r = e->handle != 0 ? m_front->fstat(e->handle, st) : m_front->stat(e->path + kPrefixLen, st);
     // A file removed on the host still lists (size 0): listing stops at the first missing id.
@@ -117,17 +123,30 @@ bool ShareFiles::info(int id, FileInfo& out) const {
 }
 
 long ShareFiles::read(int id, uint64_t offset, void* buf, size_t len) const {
-    Entry* e = entry(id);
-    if (e == nullptr) return m_base->read(id, offset, buf, len);
-    if (e->handle == 0) return -POS_EBADF;
-    return to_pos(m_front->read(e->handle, offset, buf, len));
+    if (id < m_base->count()) return m_base->read(id, offset, buf, len);
+    uint32_t handle = 0;
+    {
+        LockGuard guard(m_lock);
+        Entry* e = entry(id);
+        if (e == nullptr) return -POS_EBADF;
+        handle = e->handle;
+    }
+    if (handle == 0) return -POS_EBADF;
+    return to_pos(m_front->read(handle, offset, buf, len));
 }
 
 long ShareFiles::write(int id, uint64_t offset, const void* buf, size_t len) const {
-    Entry* e = entry(id);
-    if (e == nullptr) return m_base->write(id, offset, buf, len);
-    if (e->handle == 0 || !e->writable) return -POS_EBADF;
-    return to_pos(m_front->write(e->handle, offset, buf, len));
+    if (id < m_base->count()) return m_base->write(id, offset, buf, len);
+    uint32_t handle = 0;
+    {
+        LockGuard guard(m_lock);
+        Entry* e = entry(id);
+        if (e == nullptr) return -POS_EBADF;
+        if (!e->writable) return -POS_EBADF;
+        handle = e->handle;
+    }
+    if (handle == 0) return -POS_EBADF;
+    return to_pos(m_front->write(handle, offset, buf, len));
 }
 
 }  // namespace pos

@@ -9,8 +9,10 @@
 /// each with a back-end handle opened on first use: read-only for lookup(), read-write for
 /// lookup_for_write(), which creates the file and empties it (the `put` semantics). `ls` lists the
 /// share's top directory (refreshed on each count()). The table is never shrunk: at most kMaxFiles
-/// distinct share paths per boot (-POS_EMFILE after that).
+/// distinct share paths per boot (-POS_EMFILE after that). The table is locked; requests to the back
+/// end run under the front end's own lock.
 #include "fs/file_service.h"
+#include "lib/spinlock.h"
 
 namespace pos {
 
@@ -49,6 +51,7 @@ private:
 
     const FileService* m_base;
     ShareFront* m_front;
+    mutable Spinlock m_lock;  ///< guards the table (the front end has its own lock, taken inside)
     mutable Entry m_entries[kMaxFiles]{};
     mutable int m_count = 0;
 };
