@@ -153,11 +153,13 @@ void XenPlatform::timer_loop() {
     std::unique_lock lock(m_lock);
     while (!m_stopping) {
         uint64_t now = now_ns(), next = 0;
+        bool fired = false;
         for (size_t v = 0; v < m_timer_deadline.size(); ++v) {
             uint64_t d = m_timer_deadline[v];
             if (d == 0) continue;
             if (d <= now) {
                 m_timer_deadline[v] = 0;
+                fired = true;
                 lock.unlock();
                 m_domain->event_channels().raise_virq(VIRQ_TIMER, static_cast<int>(v));
                 lock.lock();
@@ -165,6 +167,9 @@ void XenPlatform::timer_loop() {
             }
             if (next == 0 || d < next) next = d;
         }
+        // While the lock was dropped the vCPU may have handled the event and armed its next
+        // deadline (set_timer's notify then found nobody waiting): scan again before sleeping.
+        if (fired) continue;
         uint64_t after = now_ns();
         if (next == 0) m_cv.wait(lock);
         else if (next > after) m_cv.wait_for(lock, std::chrono::nanoseconds(next - after));
