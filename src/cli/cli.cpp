@@ -32,9 +32,17 @@ Result<vmm::DiskOption> parse_disk(const std::string& spec) {
 }
 
 Result<vmm::NetOption> parse_net(const std::string& spec) {
-    if (spec == "user") return vmm::NetOption{vmm::NetOption::Kind::User, {}};
-    if (spec.starts_with("tap=") && spec.size() > 4) return vmm::NetOption{vmm::NetOption::Kind::Tap, spec.substr(4)};
-    return fail("--net '{}': expected 'user' or 'tap=NAME'", spec);
+    if (spec == "user") return vmm::NetOption{};
+    if (spec.starts_with("tap=") && spec.size() > 4) return vmm::NetOption{vmm::NetOption::Kind::Tap, spec.substr(4), {}, {}};
+    if (spec.starts_with("dgram=")) {
+        std::string paths = spec.substr(6);
+        auto comma = paths.find(',');
+        if (comma == std::string::npos || comma == 0 || comma + 1 == paths.size() ||
+            paths.find(',', comma + 1) != std::string::npos)
+            return fail("--net '{}': expected 'dgram=LOCAL_PATH,REMOTE_PATH'", spec);
+        return vmm::NetOption{vmm::NetOption::Kind::Dgram, {}, paths.substr(0, comma), paths.substr(comma + 1)};
+    }
+    return fail("--net '{}': expected 'user', 'tap=NAME' or 'dgram=LOCAL_PATH,REMOTE_PATH'", spec);
 }
 
 Parsed parse(const std::vector<std::string>& args) {
@@ -62,8 +70,9 @@ Parsed parse(const std::vector<std::string>& args) {
     std::vector<std::string> disks, nets;
     run->add_option("--disk", disks, "block device backed by FILE (virtio-blk; the Xen vbd with --xen); ',ro' for read-only")
         ->type_name("FILE[,ro]");
-    run->add_option("--net", nets, "network device (virtio-net): 'user' (libslirp: DHCP, DNS, outbound TCP/UDP) or 'tap=NAME'")
-        ->type_name("user|tap=NAME");
+    run->add_option("--net", nets, "network device (virtio-net): 'user' (libslirp: DHCP, DNS, outbound TCP/UDP), "
+                    "'tap=NAME', or 'dgram=LOCAL,REMOTE' (frames as unix datagrams: bind LOCAL, send to REMOTE)")
+        ->type_name("user|tap=NAME|dgram=LOCAL,REMOTE");
     run->add_flag("--rng", o.virtio_rng, "add a virtio entropy device (fed from getrandom)");
     run->add_flag("--test-dev", o.test_device, "add popek's test device (PIO 0x700, MMIO 0xfe000000), for tests");
 

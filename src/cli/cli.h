@@ -18,7 +18,7 @@ Parsed parse(const std::vector<std::string>& args);
 
 /// `FILE[,ro]` of --disk; an error names what is wrong.
 Result<vmm::DiskOption> parse_disk(const std::string& spec);
-/// `user` or `tap=NAME` of --net.
+/// `user`, `tap=NAME` or `dgram=LOCAL,REMOTE` of --net.
 Result<vmm::NetOption> parse_net(const std::string& spec);
 
 }  // namespace popek::cli

@@ -34,7 +34,9 @@ Result<void> add_virtio_devices(devices::virtio::MmioDevices& virtio, const VmOp
     }
     uint8_t nic = 0;
     for (const NetOption& n : options.nets) {
-        auto backend = n.kind == NetOption::Kind::Tap ? make_tap_backend(n.tap_name) : make_slirp_backend();
+        auto backend = n.kind == NetOption::Kind::Tap     ? make_tap_backend(n.tap_name)
+                       : n.kind == NetOption::Kind::Dgram ? make_dgram_backend(n.dgram_local, n.dgram_remote)
+                                                          : make_slirp_backend();
         if (!backend) return std::unexpected(with_context(backend.error(), "--net"));
         // QEMU's locally administered prefix, numbered per NIC.
         MacAddress mac{0x52, 0x54, 0x00, 0x12, 0x34, static_cast<uint8_t>(0x56 + nic++)};
