@@ -52,7 +52,7 @@ int main(int, char**) {
         print("sodium-net-test: sodium_init failed\n");
         return 1;
     }
-    // ~20 KiB, kept off the stack; never destroyed (no atexit in popek-os programs).
+    // ~16 KiB, kept off the stack; never destroyed (no atexit in popek-os programs).
     alignas(Link) static unsigned char link_storage[sizeof(Link)];
     Link& l = *new (link_storage) Link;
     Identity alice_id, bob_id;
