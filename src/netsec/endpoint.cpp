@@ -18,13 +18,7 @@ bool identity_from_secret(Identity& id, const uint8_t secret[kKeyBytes]) {
 }
 
 Endpoint::~Endpoint() {
-    for (Peer& p : m_peers) {
-        wipe(p.current);
-        wipe(p.previous);
-        wipe(p.pending);
-        sodium_memzero(p.ephemeral_secret, sizeof p.ephemeral_secret);
-        p.hello_chain.wipe();
-    }
+    for (int i = 0; i < kMaxPeers; ++i) remove_peer(i);
     sodium_memzero(&m_self, sizeof m_self);
 }
 
@@ -50,6 +44,19 @@ int Endpoint::find_peer(const uint8_t public_key[kKeyBytes]) const {
     for (int i = 0; i < kMaxPeers; ++i)
         if (m_peers[i].used && sodium_memcmp(m_peers[i].public_key, public_key, kKeyBytes) == 0) return i;
     return -1;
+}
+
+void Endpoint::remove_peer(int peer) {
+    if (peer_key(peer) == nullptr) return;
+    Peer& p = m_peers[peer];
+    wipe(p.current);
+    wipe(p.previous);
+    wipe(p.pending);
+    sodium_memzero(p.ephemeral_secret, sizeof p.ephemeral_secret);
+    p.hello_chain.wipe();
+    p.initiating = false;
+    p.have_last_hello = false;
+    p.used = false;
 }
 
 const uint8_t* Endpoint::peer_key(int peer) const {

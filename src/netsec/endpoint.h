@@ -74,6 +74,10 @@ public:
     /// the table is full.
     int add_peer(const uint8_t public_key[kKeyBytes]);
     int find_peer(const uint8_t public_key[kKeyBytes]) const;
+    /// Forgets a peer: its sessions and handshake are wiped, its Hellos are unknown-peer again.
+    void remove_peer(int peer);
+    /// `index` is one of ours (a session or a handshake in flight): Welcome and Data routing.
+    bool knows_index(uint32_t index) const { return index != 0 && index_in_use(index); }
     const uint8_t* peer_key(int peer) const;
     /// A session with `peer` is established (seal() works).
     bool connected(int peer) const;

@@ -348,6 +348,7 @@ TEST_P(GuestOsTest, SecureNetProtocolRunsInRing3) {
     EXPECT_NE(out.find("stranger: dropped (unknown-peer)\n"), std::string::npos) << out;
     EXPECT_NE(out.find("bob counters: messages 2 keepalives 1 bad-auth 1 replay 1 unknown-peer 1\n"), std::string::npos)
         << out;
+    EXPECT_NE(out.find("channel: received \"through the channel\"\n"), std::string::npos) << out;
     EXPECT_NE(out.find("throughput: "), std::string::npos) << out;
     EXPECT_EQ(out.find("exit status"), std::string::npos) << out;
 }
