@@ -32,21 +32,25 @@ public:
         mac_from_key(m_mac, endpoint.public_key());
     }
 
-    void transmit(const uint8_t* packet, size_t len) {
-        uint8_t frame[kMaxFrame];
-        frame_header(frame, m_remote_mac, m_mac, len);
+    /// To `peer`'s MAC (02: + its key prefix, which names the destination identity), or with
+    /// peer < 0 to the source of the last accepted frame.
+    void transmit(const uint8_t* packet, size_t len, int peer = -1) {
+        uint8_t frame[kMaxFrame], dst[kMacBytes];
+        if (peer >= 0) mac_from_key(dst, m_endpoint.peer_key(peer));
+        else __builtin_memcpy(dst, m_remote_mac, kMacBytes);
+        frame_header(frame, dst, m_mac, len);
         __builtin_memcpy(frame + kFrameHeader, packet, len);
         [[maybe_unused]] bool sent = m_socket.send(std::span<const uint8_t>(frame, kFrameHeader + len));
     }
     void hello(int peer) {
         uint8_t packet[kMaxPacket];
         size_t n = m_endpoint.connect(peer, packet, sizeof packet);
-        if (n) transmit(packet, n);
+        if (n) transmit(packet, n, peer);
     }
     bool send_message(int peer, const std::string& msg) {
         uint8_t packet[kMaxPacket];
         size_t n = m_endpoint.seal(peer, reinterpret_cast<const uint8_t*>(msg.data()), msg.size(), packet, sizeof packet);
-        if (n) transmit(packet, n);
+        if (n) transmit(packet, n, peer);
         return n != 0;
     }
 
@@ -75,7 +79,7 @@ public:
             if (echo) {
                 uint8_t packet_out[kMaxPacket];
                 size_t n = m_endpoint.seal(e.peer, out, e.length, packet_out, sizeof packet_out);
-                if (n) transmit(packet_out, n);
+                if (n) transmit(packet_out, n, e.peer);
             }
         }
         return true;
