@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "netsec/ether.h"
+#include "netsec/key_file.h"
+#include "netsec/net_service.h"
 #include "popek_process.h"
 #include "util/unix_dgram.h"
 
@@ -151,6 +153,50 @@ TEST_F(NetPeer, TamperedReplayedAndForeignFramesAreDroppedAndCounted) {
     EXPECT_NE(responder.err.find("bad-auth 3"), std::string::npos) << responder.err;
     EXPECT_TRUE(std::regex_search(responder.err, std::regex("replay [23],"))) << responder.err;
     EXPECT_NE(responder.err.find("other-ethertype 3"), std::string::npos) << responder.err;
+}
+
+/// popek-os's network service core (NetService), here on the host, against the real host tool
+/// over the real transport: what the guest's netd will do through its netif.
+TEST_F(NetPeer, NetServiceTalksToNetPeerOverUnixDatagrams) {
+    std::string host_key = gen_key("host.key");
+    netsec::Identity guest_id{};
+    ASSERT_TRUE(netsec::identity_generate(guest_id));
+    std::string guest_key = netsec::to_hex(guest_id.public_key, netsec::kKeyBytes);
+    RunResult host;
+    std::thread t([&] {
+        host = run_popek(peer_args("host.key", guest_key, "host.sock", "guest.sock") +
+                             std::vector<std::string>{"--echo", "--recv", "1", "--timeout", "10"},
+                         {}, 20s);
+    });
+    auto socket = UnixDgramSocket::open(path("guest.sock"), path("host.sock"));
+    ASSERT_TRUE(socket) << socket.error().message;
+    netsec::NetService netd([](void* s, const uint8_t* f, size_t n) { static_cast<UnixDgramSocket*>(s)->send({f, n}); },
+                            &*socket);
+    int local = static_cast<int>(netd.add_identity(guest_id));
+    auto key = netsec::parse_public_key(host_key);
+    ASSERT_TRUE(key);
+    auto start = std::chrono::steady_clock::now();
+    auto ms = [&] { return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count()); };
+    int ch = static_cast<int>(netd.open(local, key->data(), true, ms()));
+    ASSERT_GE(ch, 0);
+    const std::string text = "ping from netd";
+    bool sent = false;
+    std::string echoed;
+    uint8_t frame[netsec::kMaxFrame];
+    while (echoed.empty() && ms() < 10000) {
+        netd.tick(ms());
+        if (!sent && netd.connected(ch))
+            sent = netd.send(ch, reinterpret_cast<const uint8_t*>(text.data()), text.size()) > 0;
+        if (auto got = socket->receive(frame, 20); got && *got) netd.on_frame(frame, **got);
+        uint8_t buf[netsec::data::kMaxMessage];
+        if (long n = netd.recv(ch, buf, sizeof buf); n > 0) echoed.assign(buf, buf + n);
+    }
+    t.join();
+    EXPECT_EQ(echoed, text);
+    EXPECT_EQ(host.status, 0) << host.err;
+    EXPECT_EQ(host.out, guest_key.substr(0, 16) + ": " + text + "\n");
+    EXPECT_EQ(netd.counters(local).handshakes_completed, 1u);
+    EXPECT_EQ(netd.counters(local).dropped_bad_auth, 0u);
 }
 
 TEST_F(NetPeer, BadKeysAndPathsAreClearErrors) {
