@@ -199,6 +199,15 @@ TEST_F(NetPeer, NetServiceTalksToNetPeerOverUnixDatagrams) {
     EXPECT_EQ(netd.counters(local).dropped_bad_auth, 0u);
 }
 
+TEST_F(NetPeer, RunAcceptsADgramNetAndNamesABadPath) {
+    RunResult ok = run_popek({"run", "--net", "dgram=" + path("vm.sock") + "," + path("peer.sock")}, {}, 30s);
+    EXPECT_EQ(ok.status, 0) << ok.err;
+    EXPECT_FALSE(std::filesystem::exists(path("vm.sock"))) << "removed when the VM ends";
+    RunResult bad = run_popek({"run", "--net", "dgram=" + path("missing/vm.sock") + "," + path("peer.sock")}, {}, 30s);
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_NE(bad.err.find("missing/vm.sock"), std::string::npos) << bad.err;
+}
+
 TEST_F(NetPeer, BadKeysAndPathsAreClearErrors) {
     std::string a = gen_key("a.key");
     auto err_of = [](const RunResult& r) {
