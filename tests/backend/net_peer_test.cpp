@@ -206,6 +206,11 @@ TEST_F(NetPeer, RunAcceptsADgramNetAndNamesABadPath) {
     RunResult bad = run_popek({"run", "--net", "dgram=" + path("missing/vm.sock") + "," + path("peer.sock")}, {}, 30s);
     EXPECT_EQ(bad.status, 2);
     EXPECT_NE(bad.err.find("missing/vm.sock"), std::string::npos) << bad.err;
+    // Under --xen the same option backs the Xen vif (not slirp): the bad path is named there too.
+    RunResult xen = run_popek({"run", "--xen", "--kernel", POPEK_OS_ELF, "--net",
+                               "dgram=" + path("missing/vm.sock") + "," + path("peer.sock")}, {}, 30s);
+    EXPECT_EQ(xen.status, 2);
+    EXPECT_NE(xen.err.find("--net: dgram: bind unix socket"), std::string::npos) << xen.err;
 }
 
 TEST_F(NetPeer, BadKeysAndPathsAreClearErrors) {
