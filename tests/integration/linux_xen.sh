@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# linux_xen.sh POPEK KERNEL INITRD [CPUS]
+#
+# The stock Debian kernel as a Xen PVH guest: `popek run --accel interp --xen --disk F` with
+# popek's initrd in mode xenblk. Passes when
+#   - the kernel says it runs on Xen PVH, uses the Xen clocksource and event-channel upcalls;
+#   - xen-blkfront (insmod from the initrd) attaches xvda, reads the text the host put at byte
+#     4096 of F (a fresh random token), writes its own token at byte 8192 and reads it back
+#     after dropping the page cache;
+#   - after popek exits (status 0: the guest powered off through ACPI S5), F holds the guest's
+#     token at byte 8192 (the write reached the host file).
+# Exit 77 (skip) when the guest files or the xen-blkfront module are missing.
+set -uo pipefail
+popek=$1 kernel=$2 initrd=$3 cpus=${4:-1}
+for f in "$kernel" "$initrd"; do
+  [ -s "$f" ] || { echo "SKIP: $f missing (tools/fetch-linux-guest.sh could not fetch the guest)"; exit 77; }
+done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+log=$work/console disk=$work/disk.img
+host_token="HOST-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+guest_token="$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+truncate -s 16M "$disk"
+printf '%s\0' "$host_token" | dd of="$disk" bs=1 seek=4096 conv=notrunc status=none
+
+start=$(date +%s.%N)
+timeout --kill-after=10 "${POPEK_LINUX_TIMEOUT:-540}" \
+  "$popek" run --accel interp --xen --cpus "$cpus" --kernel "$kernel" --initrd "$initrd" --disk "$disk" \
+  --cmdline "console=ttyS0 popek.init=xenblk popek.tag=$guest_token" </dev/null >"$log" 2>&1
+status=$?
+end=$(date +%s.%N)
+tr -d '\r' <"$log" >"$log.lf" && mv "$log.lf" "$log"   # the serial console ends lines with CRLF
+fail() { echo "FAIL: $*"; echo "---- console (last 60 lines)"; tail -n 60 "$log"; exit 1; }
+grep -q "GUEST-NO-MODULE xen-blkfront" "$log" && { echo "SKIP: the initrd has no xen-blkfront module"; exit 77; }
+grep -q "GUEST-INIT-REACHED" "$log" || fail "no GUEST-INIT-REACHED (popek status $status)"
+grep -q "Booting kernel on Xen PVH" "$log" || fail "the kernel does not say it boots on Xen PVH"
+grep -q "clocksource: Switched to clocksource xen" "$log" || fail "the kernel does not use the Xen clocksource"
+grep -q "Xen HVM callback vector for event delivery is enabled" "$log" || fail "no event-channel upcall vector"
+grep -q "GUEST-XENBLK-READ $host_token\$" "$log" || fail "blkfront did not read the host's token $host_token"
+grep -q "GUEST-XENBLK-BACK GUEST-XENBLK-WROTE-$guest_token\$" "$log" || fail "blkfront did not read back its write"
+grep -q "Kernel panic\|BUG:\|Oops\|WARNING:" "$log" && fail "the kernel reported a problem"
+[ "$status" = 0 ] || fail "popek exited with status $status, expected 0 (ACPI S5 poweroff)"
+on_disk=$(dd if="$disk" bs=512 skip=16 count=1 status=none | tr '\0' '\n' | head -n 1)
+[ "$on_disk" = "GUEST-XENBLK-WROTE-$guest_token" ] || fail "host file holds '$on_disk' at byte 8192"
+grep -E "Booting kernel on Xen PVH|Switched to clocksource xen|blkfront: xvda|GUEST-XENBLK" "$log"
+awk -v s="$start" -v e="$end" -v c="$cpus" \
+  'BEGIN { printf "PASS: Linux on --xen (%s vCPU), blkfront wrote and read xvda, %.1f s\n", c, e - s }'
