@@ -9,6 +9,7 @@
 #     after dropping the page cache;
 #   - after popek exits (status 0: the guest powered off through ACPI S5), F holds the guest's
 #     token at byte 8192 (the write reached the host file).
+# The console is hvc0, Linux's Xen console driver on popek's xencons ring (not COM1).
 # Exit 77 (skip) when the guest files or the xen-blkfront module are missing.
 set -uo pipefail
 popek=$1 kernel=$2 initrd=$3 cpus=${4:-1}
@@ -25,19 +26,25 @@ printf '%s\0' "$host_token" | dd of="$disk" bs=1 seek=4096 conv=notrunc status=n
 
 start=$(date +%s.%N)
 timeout --kill-after=10 "${POPEK_LINUX_TIMEOUT:-540}" \
-  "$popek" run --accel interp --xen --cpus "$cpus" --kernel "$kernel" --initrd "$initrd" --disk "$disk" \
-  --cmdline "console=ttyS0 popek.init=xenblk popek.tag=$guest_token" </dev/null >"$log" 2>&1
+  env POPEK_XEN_TRACE=1 "$popek" run --accel interp --xen --cpus "$cpus" --kernel "$kernel" --initrd "$initrd" --disk "$disk" \
+  --cmdline "console=hvc0 popek.init=xenblk popek.tag=$guest_token" </dev/null >"$log" 2>"$work/trace"
 status=$?
 end=$(date +%s.%N)
-tr -d '\r' <"$log" >"$log.lf" && mv "$log.lf" "$log"   # the serial console ends lines with CRLF
-fail() { echo "FAIL: $*"; echo "---- console (last 60 lines)"; tail -n 60 "$log"; exit 1; }
+tr -d '\r' <"$log" >"$log.lf" && mv "$log.lf" "$log"   # the console (a tty) ends lines with CRLF
+fail() {
+  echo "FAIL: $*"; echo "---- console (last 60 lines)"; tail -n 60 "$log"
+  echo "---- popek stderr (last 10 lines)"; tail -n 10 "$work/trace"; exit 1
+}
 grep -q "GUEST-NO-MODULE xen-blkfront" "$log" && { echo "SKIP: the initrd has no xen-blkfront module"; exit 77; }
 grep -q "GUEST-INIT-REACHED" "$log" || fail "no GUEST-INIT-REACHED (popek status $status)"
 grep -q "Booting kernel on Xen PVH" "$log" || fail "the kernel does not say it boots on Xen PVH"
 grep -q "clocksource: Switched to clocksource xen" "$log" || fail "the kernel does not use the Xen clocksource"
 grep -q "Xen HVM callback vector for event delivery is enabled" "$log" || fail "no event-channel upcall vector"
+grep -q "printk: console \[hvc0\] enabled" "$log" || fail "the kernel log does not come through hvc0"
 grep -q "GUEST-XENBLK-READ $host_token\$" "$log" || fail "blkfront did not read the host's token $host_token"
 grep -q "GUEST-XENBLK-BACK GUEST-XENBLK-WROTE-$guest_token\$" "$log" || fail "blkfront did not read back its write"
+# Linux's hvc0 writes through the ring and its event channel, not CONSOLEIO_write.
+grep -q "hypercall 18 (0x0," "$work/trace" && fail "the guest console used CONSOLEIO_write, not the xencons ring"
 grep -q "Kernel panic\|BUG:\|Oops\|WARNING:" "$log" && fail "the kernel reported a problem"
 [ "$status" = 0 ] || fail "popek exited with status $status, expected 0 (ACPI S5 poweroff)"
 on_disk=$(dd if="$disk" bs=512 skip=16 count=1 status=none | tr '\0' '\n' | head -n 1)
