@@ -62,7 +62,7 @@ Parsed parse(const std::vector<std::string>& args) {
     std::vector<std::string> disks, nets;
     run->add_option("--disk", disks, "block device backed by FILE (virtio-blk; the Xen vbd with --xen); ',ro' for read-only")
         ->type_name("FILE[,ro]");
-    run->add_option("--net", nets, "network device (virtio-net): 'user' (libslirp: DHCP, DNS, outbound TCP/UDP) or 'tap=NAME'")
+    run->add_option("--net", nets, "network device (virtio-net; a Xen vif under --xen): 'user' (libslirp: DHCP, DNS, outbound TCP/UDP) or 'tap=NAME'")
         ->type_name("user|tap=NAME");
     run->add_flag("--rng", o.virtio_rng, "add a virtio entropy device (fed from getrandom)");
     run->add_flag("--test-dev", o.test_device, "add popek's test device (PIO 0x700, MMIO 0xfe000000), for tests");

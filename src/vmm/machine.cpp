@@ -114,7 +114,7 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     }
     std::unique_ptr<XenPlatform> xen;
     if (opt.xen) {
-        xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, opt.disks));
+        xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, opt.disks, opt.nets));
         TRY_VOID(xen->attach_physmap(mem, mmio));
     }
 

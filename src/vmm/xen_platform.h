@@ -5,7 +5,9 @@
 /// injected into the vCPU's local APIC), and the console back end on popek's stdio.
 ///
 /// Each `--disk FILE[,ro]` becomes a Xen virtual block device (pv::VbdDevice): xvda, xvdb, ...
-/// (device/vbd/51712, 51728, ...), with the toolstack's store nodes for both ends.
+/// (device/vbd/51712, 51728, ...), with the toolstack's store nodes for both ends. Each
+/// `--net user|tap=NAME` becomes a Xen vif (pv::VifDevice, device/vif/0, 1, ...) whose frames go to
+/// that host network back end (libslirp or tap).
 ///
 /// Special pages (toolstack-chosen, inside the E820-reserved BIOS area so the guest never uses
 /// them as RAM): XenStore ring at kStorePfn, console ring at kConsolePfn (docs/guest-abi.md).
@@ -19,7 +21,9 @@
 
 #include "hv/hypervisor.h"
 #include "pv/backends/console_backend.h"
+#include "devices/virtio/net_backend.h"
 #include "pv/backends/vbd_device.h"
+#include "pv/backends/vif_device.h"
 #include "pv/hypercalls.h"
 #include "pv/pv_domain.h"
 #include "vmm/xen_physmap.h"
@@ -36,7 +40,8 @@ public:
     using ConsoleOut = std::function<void(std::span<const uint8_t>)>;
     static Result<std::unique_ptr<XenPlatform>> create(hv::Vm& vm, const memory::GuestMemory& mem,
                                                        VmLifecycle& life, int vcpus, ConsoleOut out,
-                                                       const std::vector<DiskOption>& disks = {});
+                                                       const std::vector<DiskOption>& disks = {},
+                                                       const std::vector<NetOption>& nets = {});
     /// Xen's virtual device number of the `index`th disk: xvda, xvdb, ... (docs/misc/vbd-interface).
     static uint32_t vbd_devid(size_t index) { return pv::VbdDevice::kXvda + static_cast<uint32_t>(index) * 16; }
     ~XenPlatform();
@@ -69,6 +74,7 @@ private:
     void publish_time();
     bool map_outside_ram(uint64_t gpfn, std::span<uint8_t> page);
     Result<void> attach_disks(const std::vector<DiskOption>& disks);
+    Result<void> attach_nets(const std::vector<NetOption>& nets);
 
     hv::Vm& m_vm;
     VmLifecycle& m_life;
@@ -83,6 +89,8 @@ private:
     evtchn_port_t m_console_backend_port = 0;
     std::vector<std::unique_ptr<pv::VbdDevice>> m_vbds;
     std::vector<std::shared_ptr<XenPhysmap>> m_physmap;
+    std::vector<std::unique_ptr<devices::virtio::NetBackend>> m_net_backends;  ///< one per vif, same index
+    std::vector<std::unique_ptr<pv::VifDevice>> m_vifs;
 
     // Wake-ups for blocked vCPUs and the singleshot timers (one deadline per vCPU, 0 = none).
     std::mutex m_lock;
