@@ -12,9 +12,10 @@
 #                     /dev/xvda, print `GUEST-XENBLK-READ <text>` (the NUL-terminated text at byte
 #                     4096 of the disk), write `GUEST-XENBLK-WROTE-<popek.tag>` at byte 8192, sync,
 #                     drop the page cache, read it back: `GUEST-XENBLK-BACK <text>`
-#   xennet            insmod xen-netfront, bring eth0 up with udhcpc (DHCP from popek's
-#                     slirp), print `GUEST-XENNET-IP <address>`, ping the gateway:
-#                     `GUEST-XENNET-PING ok|fail`
+#   xennet            (with `--net user`) insmod xen-netfront, bring eth0 up with udhcpc (DHCP
+#                     from popek's slirp), print `GUEST-XENNET-IP <address>`, ping the gateway
+#                     x.x.x.2: `GUEST-XENNET-PING ok|fail`
+#   xen               xenblk, then xennet
 # The Xen front-end modules (xen-blkfront, xen-netfront, from the kernel package) come from
 # GUEST_DIR/modules/ as fetch-guest.sh lays them out (modules/deps/<name> = load order); a mode
 # whose module is missing prints `GUEST-NO-MODULE <name>`.
@@ -72,6 +73,30 @@ wait_for() { # wait up to $2 tenths of a second for path $1
 text_at() { # the NUL-terminated text at byte $2 of device $1 (one 512-byte sector)
   dd if="$1" bs=512 skip=$(($2 / 512)) count=1 2>/dev/null | tr '\0' '\n' | head -n 1
 }
+xenblk() {
+  if load xen-blkfront && wait_for /dev/xvda 100; then
+    echo "GUEST-XENBLK-READ $(text_at /dev/xvda 4096)"
+    printf 'GUEST-XENBLK-WROTE-%s\0' "$tag" | dd of=/dev/xvda bs=512 seek=16 conv=sync,fsync 2>/dev/null
+    sync; echo 3 >/proc/sys/vm/drop_caches
+    echo "GUEST-XENBLK-BACK $(text_at /dev/xvda 8192)"
+  else
+    echo "GUEST-XENBLK-FAIL no /dev/xvda"
+  fi
+}
+xennet() {
+  if load xen-netfront && wait_for /sys/class/net/eth0 100; then
+    ip link set lo up; ip link set eth0 up
+    udhcpc -i eth0 -n -q -t 5 -T 2 -s /bin/true >/tmp/dhcp 2>&1
+    ip=$(sed -n 's/.*lease of \([0-9.]*\) obtained.*/\1/p' /tmp/dhcp | head -n 1)
+    echo "GUEST-XENNET-IP ${ip:-none}"
+    if [ -n "$ip" ]; then
+      ip addr add "$ip/24" dev eth0
+      if ping -c 2 -W 3 "${ip%.*}.2" >/dev/null 2>&1; then echo "GUEST-XENNET-PING ok"; else echo "GUEST-XENNET-PING fail"; fi
+    fi
+  else
+    echo "GUEST-XENNET-FAIL no eth0"
+  fi
+}
 case "$mode" in
   marker) ;;
   nproc) echo "GUEST-NPROC $(nproc) online=$(cat /sys/devices/system/cpu/online)" ;;
@@ -83,31 +108,9 @@ case "$mode" in
     # non-interactive shell starts with SIGINT and SIGQUIT ignored, and keeps them ignored.)
     setsid cttyhack sh
     ;;
-  xenblk)
-    if load xen-blkfront && wait_for /dev/xvda 100; then
-      echo "GUEST-XENBLK-READ $(text_at /dev/xvda 4096)"
-      printf 'GUEST-XENBLK-WROTE-%s\0' "$tag" | dd of=/dev/xvda bs=512 seek=16 conv=sync,fsync 2>/dev/null
-      sync; echo 3 >/proc/sys/vm/drop_caches
-      echo "GUEST-XENBLK-BACK $(text_at /dev/xvda 8192)"
-    else
-      echo "GUEST-XENBLK-FAIL no /dev/xvda"
-    fi
-    ;;
-  xennet)
-    if load xen-netfront && wait_for /sys/class/net/eth0 100; then
-      ip link set lo up; ip link set eth0 up
-      udhcpc -i eth0 -n -q -t 5 -T 2 -s /bin/true >/tmp/dhcp 2>&1
-      ip=$(sed -n 's/.*lease of \([0-9.]*\) obtained.*/\1/p' /tmp/dhcp | head -n 1)
-      echo "GUEST-XENNET-IP ${ip:-none}"
-      if [ -n "$ip" ]; then
-        gw=${ip%.*}.2
-        ip addr add "$ip/24" dev eth0
-        if ping -c 2 -W 3 "$gw" >/dev/null 2>&1; then echo "GUEST-XENNET-PING ok"; else echo "GUEST-XENNET-PING fail"; fi
-      fi
-    else
-      echo "GUEST-XENNET-FAIL no eth0"
-    fi
-    ;;
+  xenblk) xenblk ;;
+  xennet) xennet ;;
+  xen) xenblk; xennet ;;
   *) echo "GUEST-UNKNOWN-MODE $mode" ;;
 esac
 poweroff -f
