@@ -7,6 +7,7 @@
 #include "hv/xen/xen_personality.h"
 #include "hv/interp/interp_vm.h"
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -107,6 +108,19 @@ TEST_F(InterpXen, VmcallWithoutXenIsUd) {
     ASSERT_TRUE(is_halt(h.run()));
     ASSERT_TRUE(h.reported()) << "VMCALL did not fault";
     EXPECT_EQ(h.reported_rip(), kCode);   // #UD at the VMCALL itself
+}
+
+TEST_F(InterpXen, VmcallFromRing3IsRefusedWithEperm) {
+    // iretq to ring 3; there: mov $0x22,%eax; vmcall; mov %rax,%rdx; hlt (#GP, back to the handler,
+    // which uses rax, rbx and rcx)
+    h.load_code({0x6a, 0x23, 0x68, 0x00, 0x00, 0x07, 0x00, 0x6a, 0x02, 0x6a, 0x2b, 0x48, 0x8d, 0x05, 0x03,
+                 0x00, 0x00, 0x00, 0x50, 0x48, 0xcf, 0xb8, 0x22, 0x00, 0x00, 0x00, 0x0f, 0x01, 0xc1, 0x48,
+                 0x89, 0xc2, 0xf4});
+    auto e = h.run();
+    ASSERT_TRUE(is_halt(e)) << "exit index " << e.index() << " (a ring-3 VMCALL reached the VMM)";
+    ASSERT_TRUE(h.reported());
+    EXPECT_EQ(h.reported_rip(), kCode + 32);   // the #GP of the ring-3 HLT, after the VMCALL
+    EXPECT_EQ(r(hv::RDX), static_cast<uint64_t>(-static_cast<int64_t>(EPERM)));
 }
 
 TEST_F(InterpXen, CpuidLeaf4OffersPerVcpuUpcallVectors) {
