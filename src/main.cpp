@@ -1,4 +1,4 @@
-// popek entry point: parse the command line, run the VM, map the outcome to an exit status.
+// popek entry point: parse the command line, run the VM (or the net-peer tool), map the outcome to an exit status.
 #include <fmt/core.h>
 #include <unistd.h>
 
@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
         fmt::print(parsed.exit_status == 0 ? stdout : stderr, "{}", parsed.message);
         return parsed.exit_status;
     }
+    if (parsed.action == popek::cli::Parsed::NetPeer) return popek::netsec::run_net_peer(parsed.net_peer);
     auto& opt = parsed.options;
     if (opt.kernel_path.empty())
         opt.kernel_bytes.assign(popek_demo_guest_start, popek_demo_guest_end);
