@@ -29,6 +29,8 @@
 #include "pv/backends/vif_device.h"
 #include "pv/hypercalls.h"
 #include "pv/pv_domain.h"
+#include "vmm/xen_physmap.h"
+#include "bus/bus.h"
 #include "vmm/vm_lifecycle.h"
 #include "vmm/vm_options.h"
 
@@ -50,6 +52,10 @@ public:
     XenPlatform(const XenPlatform&) = delete;
     XenPlatform& operator=(const XenPlatform&) = delete;
 
+    /// Serves pages the guest maps outside RAM (XenPhysmap) on `mmio`: from the end of low RAM up
+    /// to the fixed MMIO devices, and 64 GiB above high RAM. Call before any vCPU runs.
+    Result<void> attach_physmap(const memory::GuestMemory& mem, bus::Bus& mmio);
+
     /// The vCPUs, for translating hypercall pointers; set before any vCPU runs.
     void set_vcpus(std::vector<hv::Vcpu*> vcpus) { m_vcpus = std::move(vcpus); }
     /// Runs one hypercall on the calling vCPU's thread; the result goes to the guest's rax.
@@ -67,6 +73,10 @@ private:
     void timer_loop();
     uint64_t now_ns() const;
     void service_console();
+    /// Publishes the Xen clock (vcpu_time_info of every vCPU, shared_info's wall clock) from the
+    /// engine's TSC; a no-op on engines that cannot sample it.
+    void publish_time();
+    bool map_outside_ram(uint64_t gpfn, std::span<uint8_t> page);
     Result<void> attach_disks(const std::vector<DiskOption>& disks);
     Result<void> attach_nets(const std::vector<NetOption>& nets);
     Result<void> attach_share(const ShareOption& share);
@@ -83,6 +93,7 @@ private:
     std::unique_ptr<pv::ConsoleBackend> m_console;
     evtchn_port_t m_console_backend_port = 0;
     std::vector<std::unique_ptr<pv::VbdDevice>> m_vbds;
+    std::vector<std::shared_ptr<XenPhysmap>> m_physmap;
     std::vector<std::unique_ptr<devices::virtio::NetBackend>> m_net_backends;  ///< one per vif, same index
     std::vector<std::unique_ptr<pv::VifDevice>> m_vifs;
     std::unique_ptr<pv::ShareDevice> m_share;
