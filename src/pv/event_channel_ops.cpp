@@ -169,10 +169,10 @@ PvResult<void> EventChannels::unmask(evtchn_port_t port) {
 
 // ---------------------------------------------------------------- control domain
 
-PvResult<evtchn_port_t> EventChannels::backend_bind(evtchn_port_t guest_port, Notify notify) {
+PvResult<evtchn_port_t> EventChannels::backend_bind(evtchn_port_t guest_port, Notify notify, DomId backend) {
     std::lock_guard lock(m_lock);
     Channel* ch = bound(guest_port);
-    if (ch == nullptr || ch->state != State::Unbound || ch->remote_dom != kControlDomain)
+    if (ch == nullptr || ch->state != State::Unbound || ch->remote_dom != backend)
         return pv_error(EINVAL);
     evtchn_port_t slot = 1;
     while (slot < m_backends.size() && m_backends[slot].guest_port != 0) ++slot;

@@ -64,10 +64,10 @@ public:
     PvResult<void> unmask(evtchn_port_t port);
 
     // ---- control domain (backends, timers)
-    /// dom0's EVTCHNOP_bind_interdomain onto the guest's port `guest_port`, which the guest must
-    /// have allocated unbound for remote domain 0. Returns dom0's local port; `notify` runs when
-    /// the guest sends on the channel.
-    PvResult<evtchn_port_t> backend_bind(evtchn_port_t guest_port, Notify notify);
+    /// A back end's EVTCHNOP_bind_interdomain onto the guest's port `guest_port`, which the guest
+    /// must have allocated unbound for remote domain `backend` (dom0, or a driver domain whose end
+    /// popek holds for it). Returns the back end's local port; `notify` runs when the guest sends.
+    PvResult<evtchn_port_t> backend_bind(evtchn_port_t guest_port, Notify notify, DomId backend = kControlDomain);
     /// A guest port already connected to dom0 (the toolstack's store and console channels).
     struct HostChannel {
         evtchn_port_t guest_port;

@@ -21,8 +21,17 @@ std::optional<uint32_t> read_number(Store& store, ConnId control, const std::str
 
 }  // namespace
 
-VbdDevice::VbdDevice(PvDomain& domain, BlockFile disk, uint32_t devid)
-    : m_domain(domain), m_disk(std::move(disk)), m_devid(devid) {}
+VbdDevice::VbdDevice(PvDomain& domain, BlockFile disk, uint32_t devid, std::unique_ptr<BlkifExecutor> executor,
+                     DomId backend_domid)
+    : m_domain(domain), m_disk(std::move(disk)), m_devid(devid), m_backend_domid(backend_domid),
+      m_executor(std::move(executor)) {
+    if (!m_executor) {
+        m_local_grants = std::make_unique<LocalGrantAccess>(m_domain.grant_table(), m_backend_domid);
+        auto local = std::make_unique<BlkifHandler>(*m_local_grants, m_disk);
+        m_local = local.get();
+        m_executor = std::move(local);
+    }
+}
 
 VbdDevice::~VbdDevice() {
     (void)m_domain.remove_control_watch(frontend_path() + "/state", fmt::format("vbd-{}", m_devid));
@@ -34,7 +43,7 @@ std::string VbdDevice::frontend_path() const {
 }
 
 std::string VbdDevice::backend_path() const {
-    return fmt::format("{}/backend/vbd/{}/{}", domain_path(kControlDomain), m_domain.domid(), m_devid);
+    return fmt::format("{}/backend/vbd/{}/{}", domain_path(m_backend_domid), m_domain.domid(), m_devid);
 }
 
 PvResult<void> VbdDevice::attach() {
@@ -51,9 +60,9 @@ PvResult<void> VbdDevice::create_nodes(Store& s, ConnId c) {
         auto put = [&](const std::string& path, const std::string& value) {
             return s.write(c, kNoTransaction, path, value);
         };
-        // Back end: owned by dom0, readable by the guest.
+        // Back end: owned by the back end's domain, readable by the guest.
         TRY_VOID(put(be, ""));
-        TRY_VOID(s.set_perms(c, kNoTransaction, be, {{kControlDomain, Access::None}, {guest, Access::Read}}));
+        TRY_VOID(s.set_perms(c, kNoTransaction, be, {{m_backend_domid, Access::None}, {guest, Access::Read}}));
         TRY_VOID(put(be + "/frontend", fe));
         TRY_VOID(put(be + "/frontend-id", fmt::format("{}", guest)));
         TRY_VOID(put(be + "/online", "1"));
@@ -71,14 +80,14 @@ PvResult<void> VbdDevice::create_nodes(Store& s, ConnId c) {
         TRY_VOID(put(be + "/state", fmt::format("{}", static_cast<int>(XenbusStateInitialising))));
         // Front end: owned by the guest, which fills in its half.
         TRY_VOID(put(fe, ""));
-        TRY_VOID(s.set_perms(c, kNoTransaction, fe, {{guest, Access::None}, {kControlDomain, Access::Read}}));
+        TRY_VOID(s.set_perms(c, kNoTransaction, fe, {{guest, Access::None}, {m_backend_domid, Access::Read}}));
         TRY_VOID(put(fe + "/backend", be));
-        TRY_VOID(put(fe + "/backend-id", "0"));
+        TRY_VOID(put(fe + "/backend-id", fmt::format("{}", m_backend_domid)));
         TRY_VOID(put(fe + "/virtual-device", fmt::format("{}", m_devid)));
         TRY_VOID(put(fe + "/device-type", "disk"));
         TRY_VOID(put(fe + "/state", fmt::format("{}", static_cast<int>(XenbusStateInitialising))));
         for (const char* node : {"/backend", "/backend-id", "/virtual-device", "/device-type", "/state"})
-            TRY_VOID(s.set_perms(c, kNoTransaction, fe + node, {{guest, Access::None}, {kControlDomain, Access::Read}}));
+            TRY_VOID(s.set_perms(c, kNoTransaction, fe + node, {{guest, Access::None}, {m_backend_domid, Access::Read}}));
         set_state(s, c, XenbusStateInitWait);
         return {};
     }
@@ -100,7 +109,7 @@ void VbdDevice::on_frontend_change(Store& store, ConnId control) {
     if (!fe_state) return;  // removed or garbage: nothing to follow
     switch (*fe_state) {
     case XenbusStateInitialising:
-        if (m_state == XenbusStateClosed) set_state(store, control, XenbusStateInitWait);
+        if (m_state == XenbusStateClosed && !m_executor->failure()) set_state(store, control, XenbusStateInitWait);
         break;
     case XenbusStateInitialised:
     case XenbusStateConnected:
@@ -132,9 +141,10 @@ PvResult<void> VbdDevice::connect(Store& store, ConnId control) {
         return pv_error(EINVAL);  // multi-page rings are not offered
     if (auto proto = store.read(control, kNoTransaction, fe + "/protocol"); proto && *proto != XEN_IO_PROTO_ABI_X86_64)
         return pv_error(EINVAL);
-    auto mapping = m_domain.grant_table().map(kControlDomain, *ring_ref, false);
+    if (m_executor->failure()) return pv_error(EIO);
+    auto mapping = m_domain.grant_table().map(m_backend_domid, *ring_ref, false);
     if (!mapping) return pv_error(EACCES);
-    auto backend_port = m_domain.event_channels().backend_bind(*port, [this] { service(); });
+    auto backend_port = m_domain.event_channels().backend_bind(*port, [this] { service(); }, m_backend_domid);
     if (!backend_port) {
         (void)m_domain.grant_table().unmap(mapping->handle);
         return pv_error(backend_port.error());
@@ -143,7 +153,7 @@ PvResult<void> VbdDevice::connect(Store& store, ConnId control) {
         std::lock_guard lock(m_io_lock);
         m_ring_handle = mapping->handle;
         m_backend_port = *backend_port;
-        m_backend = std::make_unique<BlkifBackend>(m_domain.grant_table(), kControlDomain, m_disk, mapping->page);
+        m_backend = std::make_unique<BlkifBackend>(*m_executor, mapping->page);
     }
     TRY_VOID(store.write(control, kNoTransaction, be + "/sectors", fmt::format("{}", m_disk.sectors())));
     TRY_VOID(store.write(control, kNoTransaction, be + "/sector-size", fmt::format("{}", BlockFile::kSectorSize)));
@@ -162,7 +172,7 @@ void VbdDevice::disconnect() {
 }
 
 void VbdDevice::service() {
-    bool shut = false;
+    bool shut = false, failed = false;
     {
         std::lock_guard lock(m_io_lock);
         if (!m_backend) return;
@@ -172,6 +182,16 @@ void VbdDevice::service() {
             if (out.notify) (void)m_domain.event_channels().backend_send(m_backend_port);
         } while (out.more);
         shut = m_backend->shut();
+        failed = m_backend->failed();
+    }
+    // A driver domain that died cannot serve the device again: error node, Closed.
+    if (failed) {
+        m_domain.with_store([this](Store& store, ConnId control) {
+            if (m_state != XenbusStateConnected) return;
+            fatal(store, control, "driver domain back end failed: " + m_executor->failure().value_or("unknown"));
+            set_state(store, control, XenbusStateClosed);
+        });
+        return;
     }
     // A ring the front end corrupted is dead: tell the guest the way a Xen back end does (an
     // "error" node and Closing), outside the I/O lock (the store's watch handlers take it).
@@ -186,9 +206,9 @@ bool VbdDevice::connected() {
     return m_backend != nullptr;
 }
 
-BlkifBackend::Stats VbdDevice::stats() {
+BlkifHandler::Stats VbdDevice::stats() {
     std::lock_guard lock(m_io_lock);
-    return m_backend ? m_backend->stats() : BlkifBackend::Stats{};
+    return m_local ? m_local->stats() : BlkifHandler::Stats{};
 }
 
 }  // namespace popek::pv
