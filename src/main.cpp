@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
         fmt::print(parsed.exit_status == 0 ? stdout : stderr, "{}", parsed.message);
         return parsed.exit_status;
     }
+    if (parsed.action == popek::cli::Parsed::Backend) return popek::ddom::run_backend(parsed.backend);
     auto& opt = parsed.options;
     if (opt.kernel_path.empty())
         opt.kernel_bytes.assign(popek_demo_guest_start, popek_demo_guest_end);

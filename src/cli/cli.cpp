@@ -64,8 +64,19 @@ Parsed parse(const std::vector<std::string>& args) {
         ->type_name("FILE[,ro]");
     run->add_option("--net", nets, "network device (virtio-net): 'user' (libslirp: DHCP, DNS, outbound TCP/UDP) or 'tap=NAME'")
         ->type_name("user|tap=NAME");
+    run->add_flag("--driver-domain", o.driver_domain,
+                  "with --xen: run the --disk back ends in a separate unprivileged process (driver domain 2)");
     run->add_flag("--rng", o.virtio_rng, "add a virtio entropy device (fed from getrandom)");
     run->add_flag("--test-dev", o.test_device, "add popek's test device (PIO 0x700, MMIO 0xfe000000), for tests");
+
+    CLI::App* backend = app.add_subcommand("backend", "driver domain process (started by `popek run --driver-domain`)");
+    backend->footer("Serves blkif requests from popek over the socket; it sees guest data only through grant copies.");
+    auto& b = out.backend;
+    backend->add_option("--socket-fd", b.socket_fd, "SOCK_SEQPACKET socket to the VMM")->required();
+    backend->add_option("--disk-fd", b.disk_fd, "the opened disk file")->required();
+    backend->add_flag("--read-only", b.read_only, "the disk is read-only");
+    backend->add_option("--domid", b.domid, "this driver domain's id")->capture_default_str();
+    backend->add_flag("!--no-sandbox", b.sandbox, "keep privileges and run without seccomp (debugging)");
 
     std::vector<std::string> rev(args.rbegin(), args.rend());
     try {
@@ -84,6 +95,10 @@ Parsed parse(const std::vector<std::string>& args) {
         out.message = std::string("popek: ") + e.what() + " (see popek --help)\n";
         return out;
     }
+    if (backend->parsed()) {
+        out.action = Parsed::Backend;
+        return out;
+    }
     if (accel == "auto") accel = ::access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "interp";
     o.accel = *hv::parse_accel(accel);
     auto usage_error = [&out](const Error& e) {
@@ -97,6 +112,7 @@ Parsed parse(const std::vector<std::string>& args) {
         if (!parsed) return usage_error(parsed.error());
         o.disks.push_back(*parsed);
     }
+    if (o.driver_domain && !o.xen) return usage_error(Error{"--driver-domain needs --xen"});
     for (const auto& n : nets) {
         auto parsed = parse_net(n);
         if (!parsed) return usage_error(parsed.error());

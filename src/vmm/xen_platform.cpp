@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "ddom/remote_blkif.h"
+
 namespace popek::vmm {
 namespace {
 
@@ -14,7 +16,8 @@ XenPlatform::XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus, ConsoleOut ou
 
 Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memory::GuestMemory& mem,
                                                          VmLifecycle& life, int vcpus, ConsoleOut out,
-                                                         const std::vector<DiskOption>& disks) {
+                                                         const std::vector<DiskOption>& disks,
+                                                         bool driver_domain) {
     std::unique_ptr<XenPlatform> p(new XenPlatform(vm, life, vcpus, out));
     pv::PvDomainConfig config;
     config.vcpus = vcpus;
@@ -42,16 +45,21 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
         return self->m_vcpus[static_cast<size_t>(vcpu)]->translate_gva(gva);
     };
     p->m_hypercalls = std::make_unique<pv::Hypercalls>(*p->m_domain, translate, p->hooks());
-    TRY_VOID(p->attach_disks(disks));
+    TRY_VOID(p->attach_disks(disks, driver_domain));
     p->m_timer_thread = std::thread([self] { self->timer_loop(); });
     return p;
 }
 
-Result<void> XenPlatform::attach_disks(const std::vector<DiskOption>& disks) {
+Result<void> XenPlatform::attach_disks(const std::vector<DiskOption>& disks, bool driver_domain) {
     for (size_t i = 0; i < disks.size(); ++i) {
         auto file = pv::BlockFile::open(disks[i].path, disks[i].read_only);
         if (!file) return std::unexpected(with_context(file.error(), "--disk"));
-        auto vbd = std::make_unique<pv::VbdDevice>(*m_domain, std::move(*file), vbd_devid(i));
+        std::unique_ptr<pv::BlkifExecutor> remote;
+        if (driver_domain)
+            remote = TRY(ddom::RemoteBlkif::spawn(m_domain->grant_table(), ddom::kDriverDomain, file->fd(),
+                                                  disks[i].read_only));
+        auto vbd = std::make_unique<pv::VbdDevice>(*m_domain, std::move(*file), vbd_devid(i), std::move(remote),
+                                                   driver_domain ? ddom::kDriverDomain : pv::kControlDomain);
         if (auto r = vbd->attach(); !r)
             return fail("--xen: cannot create the store nodes of vbd {} (errno {})", vbd_devid(i), r.error());
         m_vbds.push_back(std::move(vbd));

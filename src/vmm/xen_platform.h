@@ -5,7 +5,9 @@
 /// injected into the vCPU's local APIC), and the console back end on popek's stdio.
 ///
 /// Each `--disk FILE[,ro]` becomes a Xen virtual block device (pv::VbdDevice): xvda, xvdb, ...
-/// (device/vbd/51712, 51728, ...), with the toolstack's store nodes for both ends.
+/// (device/vbd/51712, 51728, ...), with the toolstack's store nodes for both ends. With
+/// `--driver-domain` each vbd's requests are carried out by its own `popek backend` process
+/// (driver domain 2, ddom::RemoteBlkif).
 ///
 /// Special pages (toolstack-chosen, inside the E820-reserved BIOS area so the guest never uses
 /// them as RAM): XenStore ring at kStorePfn, console ring at kConsolePfn (docs/guest-abi.md).
@@ -34,7 +36,8 @@ public:
     using ConsoleOut = std::function<void(std::span<const uint8_t>)>;
     static Result<std::unique_ptr<XenPlatform>> create(hv::Vm& vm, const memory::GuestMemory& mem,
                                                        VmLifecycle& life, int vcpus, ConsoleOut out,
-                                                       const std::vector<DiskOption>& disks = {});
+                                                       const std::vector<DiskOption>& disks = {},
+                                                       bool driver_domain = false);
     /// Xen's virtual device number of the `index`th disk: xvda, xvdb, ... (docs/misc/vbd-interface).
     static uint32_t vbd_devid(size_t index) { return pv::VbdDevice::kXvda + static_cast<uint32_t>(index) * 16; }
     ~XenPlatform();
@@ -58,7 +61,7 @@ private:
     void timer_loop();
     uint64_t now_ns() const;
     void service_console();
-    Result<void> attach_disks(const std::vector<DiskOption>& disks);
+    Result<void> attach_disks(const std::vector<DiskOption>& disks, bool driver_domain);
 
     hv::Vm& m_vm;
     VmLifecycle& m_life;

@@ -25,6 +25,7 @@ VbdDevice::VbdDevice(PvDomain& domain, BlockFile disk, uint32_t devid, std::uniq
                      DomId backend_domid)
     : m_domain(domain), m_disk(std::move(disk)), m_devid(devid), m_backend_domid(backend_domid),
       m_executor(std::move(executor)) {
+    m_domain.event_channels().add_backend_domain(m_backend_domid);
     if (!m_executor) {
         m_local_grants = std::make_unique<LocalGrantAccess>(m_domain.grant_table(), m_backend_domid);
         auto local = std::make_unique<BlkifHandler>(*m_local_grants, m_disk);
