@@ -1,6 +1,7 @@
 #include "ddom/backend_main.h"
 
 #include <algorithm>
+#include <cerrno>
 
 #include <fmt/core.h>
 
@@ -37,12 +38,17 @@ int run_backend(const BackendOptions& o) {
     int rejected = 0;
     for (;;) {
         auto got = receive_message(o.socket_fd, buf, -1);
+        auto reject = [&](std::string_view why) {
+            if (rejected++ < kLoggedRejects) fmt::print(stderr, "popek backend: rejected a message: {}\n", why);
+        };
+        if (!got && got.error().os_errno == EMSGSIZE) {
+            reject(got.error().message);
+            continue;
+        }
         if (!got) return 0;  // the VMM closed the connection (or is gone): the domain ends
         auto msg = parse(*got);
         if (!msg || msg->type != MessageType::BlkifRequest) {
-            if (rejected++ < kLoggedRejects)
-                fmt::print(stderr, "popek backend: rejected a message: {}\n",
-                           msg ? "not a request" : msg.error().message);
+            reject(msg ? "not a request" : msg.error().message);
             continue;
         }
         blkif_response_t rsp = handler.handle(msg->request);

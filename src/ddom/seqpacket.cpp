@@ -5,6 +5,8 @@
 
 #include <cerrno>
 
+#include <fmt/format.h>
+
 #include "ddom/ddom_wire.h"
 
 namespace popek::ddom {
@@ -31,7 +33,8 @@ Result<std::span<const uint8_t>> receive_message(int fd, std::vector<uint8_t>& b
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n < 0) return fail_errno("driver domain socket: receive");
         if (n == 0) return fail("driver domain socket: the other end closed");
-        if (static_cast<size_t>(n) > kMaxMessage) return fail("driver domain socket: datagram of {} bytes", n);
+        if (static_cast<size_t>(n) > kMaxMessage)
+            return std::unexpected(Error{fmt::format("driver domain socket: datagram of {} bytes", n), EMSGSIZE});
         return std::span<const uint8_t>(buf.data(), static_cast<size_t>(n));
     }
 }
