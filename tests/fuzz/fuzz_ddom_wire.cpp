@@ -1,6 +1,7 @@
 // libFuzzer target: the driver-domain wire (ddom::parse) and the VMM's grant-copy server behind it,
-// with a hostile guest grant table. Input: 256 bytes of grant entries (refs 0..31 of the table
-// frame), then one datagram as the other side of the socket would send it. Whatever parses must
+// with a hostile guest grant table. Input: one mode byte, 256 bytes of grant entries (refs 0..31
+// of the table frame), then one datagram as the other side of the socket would send it (an even
+// mode byte puts the magic in front of it, so the fuzzer need not find it). Whatever parses must
 // re-encode to a datagram that parses the same; a GrantCopy is served against the table and its
 // answer must parse; no grant may stay pinned and nothing outside guest RAM may be touched.
 // fuzz-sources: src/ddom/ddom_wire.cpp src/ddom/copy_server.cpp src/pv/grant_access.cpp src/pv/grant_table.cpp src/memory/guest_memory.cpp
@@ -31,10 +32,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(grants.place_frame(0, kTablePfn).has_value());
     uint8_t* table = mem.host_ptr(kTablePfn << 12, 4096);
     std::memset(table, 0, 4096);
+    if (size == 0) return 0;
+    const bool add_magic = (data[0] & 1) == 0;
+    ++data;
+    --size;
     size_t n = size < kTableBytes ? size : kTableBytes;
     std::memcpy(table, data, n);
     std::vector<uint8_t> before(table, table + kTableBytes);
-    std::vector<uint8_t> datagram(data + n, data + size);
+    std::vector<uint8_t> datagram;
+    if (add_magic) datagram.resize(sizeof kMagic), std::memcpy(datagram.data(), &kMagic, sizeof kMagic);
+    datagram.insert(datagram.end(), data + n, data + size);
 
     auto msg = parse(datagram);
     if (!msg) return 0;
@@ -83,7 +90,8 @@ int main(int argc, char** argv) {
         encode_copy(ops, std::span(page).first(300)), encode_copy_result(GNTST_okay, std::span(page).first(608))};
     std::mt19937_64 rng(0x64646f6d);
     auto run = [&](const std::vector<uint8_t>& d) {
-        std::vector<uint8_t> in = grants_bytes;
+        std::vector<uint8_t> in{1};  // the datagram carries its own magic
+        in.insert(in.end(), grants_bytes.begin(), grants_bytes.end());
         in.insert(in.end(), d.begin(), d.end());
         LLVMFuzzerTestOneInput(in.data(), in.size());
     };
