@@ -26,6 +26,10 @@ Result<std::unique_ptr<RemoteBlkif>> RemoteBlkif::spawn(pv::GrantTable& grants, 
                                                         bool readonly, const std::string& exe) {
     auto [vmm_end, child_end] = TRY(make_socketpair());
     UniqueFd ours(vmm_end), theirs(child_end);
+    // Above the target numbers, so that one dup2 of the spawn cannot overwrite the other's source.
+    UniqueFd disk(::fcntl(disk_fd, F_DUPFD_CLOEXEC, 10));
+    UniqueFd socket(::fcntl(theirs.get(), F_DUPFD_CLOEXEC, 10));
+    if (!disk.valid() || !socket.valid()) return fail_errno("--driver-domain: dup");
     std::vector<std::string> args{"popek", "backend", "--socket-fd", std::to_string(kChildSocketFd),
                                   "--disk-fd", std::to_string(kChildDiskFd), "--domid", std::to_string(domid)};
     if (readonly) args.emplace_back("--read-only");
@@ -40,8 +44,8 @@ Result<std::unique_ptr<RemoteBlkif>> RemoteBlkif::spawn(pv::GrantTable& grants, 
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, theirs.get(), kChildSocketFd);
-    posix_spawn_file_actions_adddup2(&fa, disk_fd, kChildDiskFd);
+    posix_spawn_file_actions_adddup2(&fa, socket.get(), kChildSocketFd);
+    posix_spawn_file_actions_adddup2(&fa, disk.get(), kChildDiskFd);
     pid_t pid = -1;
     int rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
