@@ -57,7 +57,7 @@ static_assert(sizeof(CopyOp) == 12);
 inline constexpr size_t kMaxMessage = sizeof(MessageHeader) + kMaxCopyOps * sizeof(CopyOp) +
                                       size_t{kMaxCopyOps} * pv::kXenPageSize;
 
-/// A checked message: views into the datagram it was parsed from.
+/// A checked message. `data` views the datagram it was parsed from: keep that alive.
 struct Message {
     MessageType type;
     std::vector<CopyOp> ops;              ///< GrantCopy (copied out of the datagram, aligned)
