@@ -13,5 +13,7 @@ echo "== P1/P2: boot to the first serial byte, and the VMM's own memory, vs QEMU
 "$B/boot_bench" --runs "$RUNS" --guest-dir "$GUEST_DIR"
 echo "== Issue 4: guest instructions per second, interp vs QEMU TCG vs KVM (PVM here)"
 "$B/insn_rate" --runs 3 --guest-dir "$GUEST_DIR"
+echo "== Issue 7: popek-os boot to the prompt and system call round trip (PC and Xen PV devices)"
+"$B/guest_os_bench" --runs 5
 echo "== Issue 6: blkif throughput, back end in popek vs driver domain vs host dd"
 "$B/blkif_bench" --runs 3 --size-mib 64

@@ -3,17 +3,27 @@
 #include "arch/apic.h"
 #include "arch/cpu.h"
 #include "arch/trap.h"
+#include "arch/x86.h"
 #include "auth/policy.h"
 #include "boot_info.h"
+#include "drivers/blkfront.h"
 #include "drivers/lapic_timer.h"
 #include "drivers/tty.h"
 #include "drivers/uart_console.h"
+#include "drivers/xen_console.h"
+#include "drivers/xen_timer.h"
+#include "fs/device_files.h"
 #include "fs/packed_file_table.h"
 #include "lib/kprint.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
 #include "proc/process.h"
 #include "proc/sched.h"
+#include "pv/evtchn.h"
+#include "pv/grant_table.h"
+#include "pv/hypercall.h"
+#include "pv/xen_clock.h"
+#include "pv/xenstore.h"
 
 extern "C" const uint8_t packed_files_start[], packed_files_end[];
 extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
@@ -26,9 +36,54 @@ UartConsole g_console(0x3f8);
 LapicTimer g_timer;
 PackedFileTable g_files;
 Cpu g_boot_cpu;
+XenConsole g_xen_console;
+XenTimer g_xen_timer;
+DeviceFiles g_device_files(&g_files);
+BlockFront g_xvda;
+bool g_xen = false;             // Xen's PV devices in use (docs/guest-os.md "Phase 2")
+const char* g_xen_problem = nullptr;
 
 void timer_interrupt() { g_timer.handle_interrupt(); }
 void console_interrupt() { g_console.handle_interrupt(); }
+
+/// Under Xen: event channels, the clock and the console ring. Runs before anything is printed, so
+/// that the whole log goes to the PV console.
+bool bring_up_xen() {
+    if (!xen::detect_and_init()) return false;
+    const char* reason = "";
+    if (xen::evtchn::init(0, &reason) && xen::clock::init(&reason) && g_xen_console.init(&reason)) return true;
+    g_xen_problem = reason;
+    return false;
+}
+
+/// Idle under Xen: SCHEDOP_block returns once an event is pending; the upcall vector is then taken
+/// as soon as interrupts are on.
+void xen_idle_wait() {
+    xen::block();
+    x86::sti();
+}
+
+/// Under Xen: the store, the grant table and the first virtual disk (xvda, `--disk F`), which
+/// becomes /dev/xvda. A missing disk is normal; other failures are reported and the OS goes on.
+void attach_pv_devices() {
+    const char* reason = "";
+    if (!xen::store::init(&reason) || !xen::grant::init(&reason)) {
+        kprintf("popek-os: xen: no store or grant table (%s): no PV devices\n", reason);
+        return;
+    }
+    long r = g_xvda.connect("51712");   // xvda: 202 << 8 (docs/misc/vbd-interface.txt)
+    if (r == -xen::kENOENT) {
+        kprintf("popek-os: xen: no virtual disk\n");
+        return;
+    }
+    if (r < 0) {
+        kprintf("popek-os: xen: xvda: cannot connect (error %ld)\n", -r);
+        return;
+    }
+    g_device_files.add_block(&g_xvda);
+    kprintf("popek-os: xen: xvda: %lu bytes%s as /dev/xvda\n", g_xvda.size_bytes(),
+            g_xvda.read_only() ? ", read-only," : "");
+}
 
 void load_files(const BootInfo& boot) {
     const char* reason = "";
@@ -65,9 +120,16 @@ void load_policy() {
 extern "C" [[noreturn]] void kernel_main(uint64_t start_info_phys) {
     // Global constructors first: the drivers' own fields (g_console's port) are set there.
     for (auto* ctor = __init_array_start; ctor != __init_array_end; ++ctor) (*ctor)();
-    g_console.init();
-    Console::set_active(&g_console);
-    kprintf("popek-os 0.1 (phase 1: COM1 console, LAPIC timer, built-in files)\n");
+    g_xen = bring_up_xen();
+    if (g_xen) {
+        Console::set_active(&g_xen_console);
+        kprintf("popek-os 0.2 (Xen PV: xencons console, VIRQ_TIMER tick, SCHEDOP_block idle)\n");
+    } else {
+        g_console.init();
+        Console::set_active(&g_console);
+        kprintf("popek-os 0.2 (no Xen: COM1 console, LAPIC timer, built-in files)\n");
+        if (g_xen_problem != nullptr) kprintf("popek-os: Xen found but not usable: %s\n", g_xen_problem);
+    }
     cpu_init(g_boot_cpu, 0);
     BootInfo boot = boot_info_init(start_info_phys);
     if (!boot.valid) panic("no valid hvm_start_info at %#lx (not booted through PVH?)", start_info_phys);
@@ -78,21 +140,40 @@ extern "C" [[noreturn]] void kernel_main(uint64_t start_info_phys) {
                                                      : "no FXSR/SSE (programs built with SSE cannot run)");
     disable_legacy_pic();
     lapic::init();
-    set_interrupt_handler(kVectorTimer, timer_interrupt);
-    set_interrupt_handler(kVectorIrqBase + kCom1Irq, console_interrupt);
-    ioapic::route_isa_irq(kCom1Irq);
-    tty_attach(g_console);
-    // Input that arrived before the route was set raised the (edge-triggered) line already and
-    // keeps it high: drain it now so the next byte makes a new edge.
-    g_console.handle_interrupt();
+    if (g_xen) {
+        kprintf("popek-os: xen: event channels on vector %#x, clock: %s\n", kVectorXenUpcall, xen::clock::describe());
+        tty_attach(g_xen_console);
+        sched_set_idle_wait(xen_idle_wait);
+        // An upcall raised before the local APIC was on may be lost; its flag is still set.
+        xen::evtchn::dispatch_pending();
+    } else {
+        set_interrupt_handler(kVectorTimer, timer_interrupt);
+        set_interrupt_handler(kVectorIrqBase + kCom1Irq, console_interrupt);
+        ioapic::route_isa_irq(kCom1Irq);
+        tty_attach(g_console);
+        // Input that arrived before the route was set raised the (edge-triggered) line already and
+        // keeps it high: drain it now so the next byte makes a new edge.
+        g_console.handle_interrupt();
+    }
 
     load_files(boot);
-    FileService::set_active(&g_files);
+    if (g_xen) {
+        attach_pv_devices();
+        FileService::set_active(&g_device_files);
+    } else {
+        FileService::set_active(&g_files);
+    }
     load_policy();
 
-    g_timer.set_tick_handler(sched_tick);
-    if (!g_timer.start(kTickHz)) panic("cannot start the timer");
-    kprintf("popek-os: timer: %lu Hz input (%s), %u Hz tick\n", g_timer.frequency(), g_timer.describe(), kTickHz);
+    if (g_xen) {
+        g_xen_timer.set_tick_handler(sched_tick);
+        if (!g_xen_timer.start(kTickHz)) panic("cannot start the Xen timer");
+        kprintf("popek-os: timer: %s, %u Hz tick\n", g_xen_timer.describe(), kTickHz);
+    } else {
+        g_timer.set_tick_handler(sched_tick);
+        if (!g_timer.start(kTickHz)) panic("cannot start the timer");
+        kprintf("popek-os: timer: %lu Hz input (%s), %u Hz tick\n", g_timer.frequency(), g_timer.describe(), kTickHz);
+    }
 
     const char* argv[] = {"sh"};
     int pid = process_spawn(nullptr, policy_boot_user(), "/bin/sh", argv, 1);

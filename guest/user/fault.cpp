@@ -1,6 +1,7 @@
 /// fault KIND: misbehaves on purpose so tests can check that the kernel kills only this process.
 ///   pf: read an unmapped address    kpf: write into the kernel half    gp: privileged instruction
 ///   ud: undefined opcode             de: divide by zero                 sys: bad system call pointers
+///   files: bad open flags and writes to descriptors not open for writing
 ///   stack: use 48 KiB of stack (fine)   overflow: use 128 KiB of stack (past the 64 KiB stack)
 #include "rt/ulib.h"
 
@@ -46,6 +47,17 @@ int main(int argc, char** argv) {
         long d = sys::call(999);
         long e = sys::spawn("/bin/echo", reinterpret_cast<const char* const*>(0x20), 1);
         print("sys: write=%ld read=%ld open=%ld nosys=%ld spawn=%ld\n", a, b, c, d, e);
+        return 0;
+    }
+    if (strcmp(kind, "files") == 0) {
+        long a = sys::open("/etc/motd", 0x80);   // unknown flag
+        long fd = sys::open("/etc/motd");
+        long b = sys::write(static_cast<int>(fd), "x", 1);   // open for reading only
+        long c = sys::write(77, "x", 1);                     // no such descriptor
+        sys::close(static_cast<int>(fd));
+        char byte = 0;
+        long d = sys::read(static_cast<int>(fd), &byte, 1);   // closed
+        print("files: badflags=%ld readonly-fd=%ld badfd=%ld closed=%ld\n", a, b, c, d);
         return 0;
     }
     print("fault: unknown kind %s\n", kind);

@@ -62,7 +62,7 @@ Parsed parse(const std::vector<std::string>& args) {
     std::vector<std::string> disks, nets;
     run->add_option("--disk", disks, "block device backed by FILE (virtio-blk; the Xen vbd with --xen); ',ro' for read-only")
         ->type_name("FILE[,ro]");
-    run->add_option("--net", nets, "network device (virtio-net): 'user' (libslirp: DHCP, DNS, outbound TCP/UDP) or 'tap=NAME'")
+    run->add_option("--net", nets, "network device (virtio-net; a Xen vif under --xen): 'user' (libslirp: DHCP, DNS, outbound TCP/UDP) or 'tap=NAME'")
         ->type_name("user|tap=NAME");
     run->add_flag("--driver-domain", o.driver_domain,
                   "with --xen: run the --disk back ends in a separate unprivileged process (driver domain 2)");

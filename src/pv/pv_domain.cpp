@@ -90,14 +90,20 @@ PvResult<void> PvDomain::remove_control_watch(const std::string& path, const std
 void PvDomain::pump_store_locked() {
     // Control-domain watch handlers first (they may change the store and fire more watches);
     // bounded, because handlers reacting to each other must not hang a vCPU.
-    for (int i = 0; i < 4096 && !m_control_events.empty(); ++i) {
-        WatchEvent e = std::move(m_control_events.front());
-        m_control_events.pop_front();
-        auto h = m_watch_handlers.find(e.token);
-        if (h != m_watch_handlers.end()) h->second(m_store, m_control, e);
+    // The guest's requests (pumped below) may fire control watches in turn: run those handlers
+    // now too, not at the guest's next store request (a front end may just wait for an event).
+    int handled = 0;
+    for (int round = 0; round < 8; ++round) {
+        for (; handled < 4096 && !m_control_events.empty(); ++handled) {
+            WatchEvent e = std::move(m_control_events.front());
+            m_control_events.pop_front();
+            auto h = m_watch_handlers.find(e.token);
+            if (h != m_watch_handlers.end()) h->second(m_store, m_control, e);
+        }
+        if (!m_store_conn || !m_store_ring) return;
+        if (m_store_conn->pump(*m_store_ring)) (void)m_evtchn.backend_send(m_store_backend_port);
+        if (m_control_events.empty()) return;
     }
-    if (!m_store_conn || !m_store_ring) return;
-    if (m_store_conn->pump(*m_store_ring)) (void)m_evtchn.backend_send(m_store_backend_port);
 }
 
 uint64_t PvDomain::store_dropped_events() {

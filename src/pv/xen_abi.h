@@ -19,6 +19,7 @@ extern "C" {
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
 #include <xen/io/blkif.h>
+#include <xen/io/netif.h>
 #include <xen/io/console.h>
 #include <xen/io/protocols.h>
 #include <xen/io/ring.h>

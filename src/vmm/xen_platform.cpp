@@ -17,6 +17,7 @@ XenPlatform::XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus, ConsoleOut ou
 Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memory::GuestMemory& mem,
                                                          VmLifecycle& life, int vcpus, ConsoleOut out,
                                                          const std::vector<DiskOption>& disks,
+                                                         const std::vector<NetOption>& nets,
                                                          bool driver_domain) {
     std::unique_ptr<XenPlatform> p(new XenPlatform(vm, life, vcpus, out));
     pv::PvDomainConfig config;
@@ -46,6 +47,7 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
     };
     p->m_hypercalls = std::make_unique<pv::Hypercalls>(*p->m_domain, translate, p->hooks());
     TRY_VOID(p->attach_disks(disks, driver_domain));
+    TRY_VOID(p->attach_nets(nets));
     p->m_timer_thread = std::thread([self] { self->timer_loop(); });
     return p;
 }
@@ -67,7 +69,31 @@ Result<void> XenPlatform::attach_disks(const std::vector<DiskOption>& disks, boo
     return {};
 }
 
+Result<void> XenPlatform::attach_nets(const std::vector<NetOption>& nets) {
+    for (size_t i = 0; i < nets.size(); ++i) {
+        using namespace devices::virtio;
+        const NetOption& n = nets[i];
+        auto backend = n.kind == NetOption::Kind::Tap ? make_tap_backend(n.tap_name) : make_slirp_backend();
+        if (!backend) return std::unexpected(with_context(backend.error(), "--net"));
+        NetBackend* host = backend->get();
+        // Xen's OUI (00:16:3e), then "PK" and the vif number.
+        pv::VifDevice::Mac mac{0x00, 0x16, 0x3e, 0x50, 0x4b, static_cast<uint8_t>(i)};
+        const auto devid = static_cast<uint32_t>(i);
+        auto vif = std::make_unique<pv::VifDevice>(*m_domain, mac, [host](std::span<const uint8_t> f) { host->send(f); },
+                                                   devid);
+        if (auto r = vif->attach(); !r)
+            return fail("--xen: cannot create the store nodes of vif {} (errno {})", devid, r.error());
+        pv::VifDevice* v = vif.get();
+        m_net_backends.push_back(std::move(*backend));
+        m_vifs.push_back(std::move(vif));
+        TRY_VOID(host->start([v](std::span<const uint8_t> frame) { v->deliver(frame); }));
+    }
+    return {};
+}
+
 XenPlatform::~XenPlatform() {
+    for (auto& b : m_net_backends) b->stop();  // no more frames for the vifs
+    m_vifs.clear();
     m_vbds.clear();  // before the domain: they unbind their channels and unmap their rings
     {
         std::lock_guard lock(m_lock);
@@ -135,11 +161,13 @@ void XenPlatform::timer_loop() {
     std::unique_lock lock(m_lock);
     while (!m_stopping) {
         uint64_t now = now_ns(), next = 0;
+        bool fired = false;
         for (size_t v = 0; v < m_timer_deadline.size(); ++v) {
             uint64_t d = m_timer_deadline[v];
             if (d == 0) continue;
             if (d <= now) {
                 m_timer_deadline[v] = 0;
+                fired = true;
                 lock.unlock();
                 m_domain->event_channels().raise_virq(VIRQ_TIMER, static_cast<int>(v));
                 lock.lock();
@@ -147,6 +175,9 @@ void XenPlatform::timer_loop() {
             }
             if (next == 0 || d < next) next = d;
         }
+        // While the lock was dropped the vCPU may have handled the event and armed its next
+        // deadline (set_timer's notify then found nobody waiting): scan again before sleeping.
+        if (fired) continue;
         uint64_t after = now_ns();
         if (next == 0) m_cv.wait(lock);
         else if (next > after) m_cv.wait_for(lock, std::chrono::nanoseconds(next - after));

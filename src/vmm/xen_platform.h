@@ -5,8 +5,10 @@
 /// injected into the vCPU's local APIC), and the console back end on popek's stdio.
 ///
 /// Each `--disk FILE[,ro]` becomes a Xen virtual block device (pv::VbdDevice): xvda, xvdb, ...
-/// (device/vbd/51712, 51728, ...), with the toolstack's store nodes for both ends. With
-/// `--driver-domain` each vbd's requests are carried out by its own `popek backend` process
+/// (device/vbd/51712, 51728, ...), with the toolstack's store nodes for both ends. Each
+/// `--net user|tap=NAME` becomes a Xen vif (pv::VifDevice, device/vif/0, 1, ...) whose frames go to
+/// that host network back end (libslirp or tap).
+/// With `--driver-domain` each vbd's requests are carried out by its own `popek backend` process
 /// (driver domain 2, ddom::RemoteBlkif).
 ///
 /// Special pages (toolstack-chosen, inside the E820-reserved BIOS area so the guest never uses
@@ -21,7 +23,9 @@
 
 #include "hv/hypervisor.h"
 #include "pv/backends/console_backend.h"
+#include "devices/virtio/net_backend.h"
 #include "pv/backends/vbd_device.h"
+#include "pv/backends/vif_device.h"
 #include "pv/hypercalls.h"
 #include "pv/pv_domain.h"
 #include "vmm/vm_lifecycle.h"
@@ -37,6 +41,7 @@ public:
     static Result<std::unique_ptr<XenPlatform>> create(hv::Vm& vm, const memory::GuestMemory& mem,
                                                        VmLifecycle& life, int vcpus, ConsoleOut out,
                                                        const std::vector<DiskOption>& disks = {},
+                                                       const std::vector<NetOption>& nets = {},
                                                        bool driver_domain = false);
     /// Xen's virtual device number of the `index`th disk: xvda, xvdb, ... (docs/misc/vbd-interface).
     static uint32_t vbd_devid(size_t index) { return pv::VbdDevice::kXvda + static_cast<uint32_t>(index) * 16; }
@@ -62,6 +67,7 @@ private:
     uint64_t now_ns() const;
     void service_console();
     Result<void> attach_disks(const std::vector<DiskOption>& disks, bool driver_domain);
+    Result<void> attach_nets(const std::vector<NetOption>& nets);
 
     hv::Vm& m_vm;
     VmLifecycle& m_life;
@@ -75,6 +81,8 @@ private:
     std::unique_ptr<pv::ConsoleBackend> m_console;
     evtchn_port_t m_console_backend_port = 0;
     std::vector<std::unique_ptr<pv::VbdDevice>> m_vbds;
+    std::vector<std::unique_ptr<devices::virtio::NetBackend>> m_net_backends;  ///< one per vif, same index
+    std::vector<std::unique_ptr<pv::VifDevice>> m_vifs;
 
     // Wake-ups for blocked vCPUs and the singleshot timers (one deadline per vCPU, 0 = none).
     std::mutex m_lock;

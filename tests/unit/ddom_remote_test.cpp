@@ -38,11 +38,14 @@ struct DdomGrantFixture : ::testing::Test {
         table()[7] = {GTF_permit_access, kDriverDomain, 0xFFFFF};                       // not guest RAM
         // ref 6: never granted; refs past the table: out of range.
     }
-    /// serve_copy's answer to one op, parsed.
+    std::vector<uint8_t> answer;  ///< the datagram serve()'s Message views
+    /// serve_copy's answer to one op, parsed (valid until the next serve()).
     Message serve(const CopyOp& op, std::span<const uint8_t> data = {}) {
-        auto req = parse(encode_copy(std::span(&op, 1), data));
+        auto wire = encode_copy(std::span(&op, 1), data);
+        auto req = parse(wire);
         EXPECT_TRUE(req);
-        auto rsp = parse(serve_copy(grants, kDriverDomain, *req));
+        answer = serve_copy(grants, kDriverDomain, *req);
+        auto rsp = parse(answer);
         EXPECT_TRUE(rsp);
         return *rsp;
     }
@@ -63,7 +66,8 @@ TEST_F(DdomGrantFixture, CopiesReachOnlyPagesGrantedToTheDriverDomain) {
     EXPECT_EQ(serve(read_op(4)).status, GNTST_general_error);       // granted to dom0, not to us
     EXPECT_EQ(serve(read_op(100000)).status, GNTST_bad_gntref);     // past the grant table
     EXPECT_EQ(serve(read_op(7)).status, GNTST_general_error);       // frame outside guest RAM
-    for (const Message& m : {serve(read_op(6)), serve(read_op(4))}) EXPECT_TRUE(m.data.empty());
+    EXPECT_TRUE(serve(read_op(6)).data.empty());
+    EXPECT_TRUE(serve(read_op(4)).data.empty());
 
     std::vector<uint8_t> bytes(64, 0xee);
     EXPECT_EQ(serve(write_op(5, 0, 64), bytes).status, GNTST_general_error);  // read-only grant
@@ -76,7 +80,9 @@ TEST_F(DdomGrantFixture, CopiesReachOnlyPagesGrantedToTheDriverDomain) {
 
     // A batch stops at the first refusal and returns no bytes; no grant stays pinned.
     std::vector<CopyOp> batch{read_op(3), read_op(6), read_op(3)};
-    auto rsp = parse(serve_copy(grants, kDriverDomain, *parse(encode_copy(batch, {}))));
+    auto wire = encode_copy(batch, {});
+    answer = serve_copy(grants, kDriverDomain, *parse(wire));
+    auto rsp = parse(answer);
     ASSERT_TRUE(rsp);
     EXPECT_EQ(rsp->status, GNTST_general_error);
     EXPECT_TRUE(rsp->data.empty());

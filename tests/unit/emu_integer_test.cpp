@@ -119,5 +119,25 @@ TEST_F(EmuInteger, CodeRewrittenBetweenRunsIsRedecoded) {
     EXPECT_EQ(r(hv::RAX), 2u);
 }
 
+TEST_F(EmuInteger, RdrandRdseedDeliverWithOnlyCarrySet) {
+    // xor %eax,%eax (ZF PF set); rdrand %rax; pushfq; pop %rbx; rdrand %rcx;
+    // mov $-1,%rdx; rdseed %edx; mov $-1,%rsi; rdrand %si; hlt
+    run({0x31, 0xc0, 0x48, 0x0f, 0xc7, 0xf0, 0x9c, 0x5b, 0x48, 0x0f, 0xc7, 0xf1,
+         0x48, 0xc7, 0xc2, 0xff, 0xff, 0xff, 0xff, 0x0f, 0xc7, 0xfa,
+         0x48, 0xc7, 0xc6, 0xff, 0xff, 0xff, 0xff, 0x66, 0x0f, 0xc7, 0xf6, 0xf4});
+    EXPECT_EQ(r(hv::RBX) & kArithFlags, kCf);
+    EXPECT_NE(r(hv::RAX), r(hv::RCX));            // two 64-bit draws: equal with probability 2^-64
+    EXPECT_EQ(r(hv::RDX) >> 32, 0u);              // 32-bit destination zero-extended
+    EXPECT_EQ(r(hv::RSI) >> 16, 0xffffffffffffu);  // 16-bit destination keeps the rest
+    EXPECT_EQ(h.cpu().rflags & kArithFlags, kCf);
+}
+
+TEST_F(EmuInteger, CpuidAdvertisesRdrandAndRdseed) {
+    // mov $1,%eax; cpuid; mov %ecx,%esi; mov $7,%eax; xor %ecx,%ecx; cpuid; hlt
+    run({0xb8, 0x01, 0, 0, 0, 0x0f, 0xa2, 0x89, 0xce, 0xb8, 0x07, 0, 0, 0, 0x31, 0xc9, 0x0f, 0xa2, 0xf4});
+    EXPECT_TRUE(r(hv::RSI) & (1u << 30));
+    EXPECT_TRUE(r(hv::RBX) & (1u << 18));
+}
+
 }  // namespace
 }  // namespace popek::emu::test

@@ -9,6 +9,7 @@
 
 #include "pv/backends/vbd_device.h"
 #include "pv/store_wire.h"
+#include "pv_guest_store.h"
 
 using namespace popek;
 using namespace popek::pv;
@@ -27,8 +28,7 @@ struct VbdFixture : ::testing::Test {
     PvDomain dom{mem, PvDomainConfig{}, {}};
     std::string disk_path;
     std::unique_ptr<VbdDevice> vbd;
-    evtchn_port_t store_port = 0;
-    uint32_t next_req = 1;
+    test::GuestStore store{mem, dom, kStorePfn};
 
     void SetUp() override {
         char tmpl[] = "/tmp/popek-vbd-XXXXXX";
@@ -41,7 +41,6 @@ struct VbdFixture : ::testing::Test {
         ASSERT_TRUE(dom.event_channels().place_shared_info(kSharedPfn << 12));
         ASSERT_TRUE(dom.grant_table().place_frame(0, kTablePfn));
         ASSERT_TRUE(dom.connect_store(kStorePfn));
-        store_port = static_cast<evtchn_port_t>(dom.get_param(HVM_PARAM_STORE_EVTCHN).value());
         vbd = std::make_unique<VbdDevice>(dom, BlockFile::open(disk_path, false).value());
         ASSERT_TRUE(vbd->attach());
     }
@@ -50,27 +49,9 @@ struct VbdFixture : ::testing::Test {
         ::unlink(disk_path.c_str());
     }
 
-    /// One xs_wire request from the guest over its ring; returns the reply payload ("E..." on error).
-    std::string xs(uint32_t type, std::string_view payload) {
-        auto* ring = reinterpret_cast<xenstore_domain_interface*>(mem.host_ptr(kStorePfn << 12, 4096));
-        uint32_t id = next_req++;
-        for (char c : StoreWire::frame(type, id, 0, payload)) ring->req[MASK_XENSTORE_IDX(ring->req_prod++)] = c;
-        EXPECT_TRUE(dom.event_channels().send(store_port));
-        std::string bytes;
-        while (ring->rsp_cons != ring->rsp_prod) bytes.push_back(ring->rsp[MASK_XENSTORE_IDX(ring->rsp_cons++)]);
-        // Skip watch events; return our reply.
-        size_t at = 0;
-        while (at + sizeof(xsd_sockmsg) <= bytes.size()) {
-            xsd_sockmsg h;
-            std::memcpy(&h, bytes.data() + at, sizeof(h));
-            std::string body = bytes.substr(at + sizeof(h), h.len);
-            at += sizeof(h) + h.len;
-            if (h.req_id == id) return h.type == XS_ERROR ? "E" + body : body;
-        }
-        return "no reply";
-    }
-    std::string read(const std::string& path) { return xs(XS_READ, path + '\0'); }
-    std::string write(const std::string& path, const std::string& v) { return xs(XS_WRITE, path + '\0' + v); }
+    std::string xs(uint32_t type, std::string_view payload) { return store.xs(type, payload); }
+    std::string read(const std::string& path) { return store.read(path); }
+    std::string write(const std::string& path, const std::string& v) { return store.write(path, v); }
     grant_entry_v1_t* table() { return reinterpret_cast<grant_entry_v1_t*>(mem.host_ptr(kTablePfn << 12, 4096)); }
 
     /// The front end's part of the handshake: ring page, grant, event channel, state.

@@ -10,9 +10,9 @@
 #include <stdint.h>
 
 enum PosSyscall {
-    POS_SYS_WRITE = 0,    /* write(fd, buf, len) -> bytes written */
+    POS_SYS_WRITE = 0,    /* write(fd, buf, len) -> bytes written (console, or a file opened with POS_O_WRITE) */
     POS_SYS_READ = 1,     /* read(fd, buf, len) -> bytes read; fd 0 returns one console line */
-    POS_SYS_OPEN = 2,     /* open(path) -> fd (read only, checked against the policy) */
+    POS_SYS_OPEN = 2,     /* open(path, flags) -> fd (open, and with POS_O_WRITE write, checked against the policy) */
     POS_SYS_CLOSE = 3,    /* close(fd) -> 0 */
     POS_SYS_SPAWN = 4,    /* spawn(path, argv, argc) -> pid (exec checked against the policy) */
     POS_SYS_WAIT = 5,     /* wait(pid, &status) -> pid; pid -1 waits for any child */
@@ -41,8 +41,14 @@ enum PosError {
     POS_EMFILE = 24,
     POS_ENAMETOOLONG = 36,
     POS_ENOSYS = 38,
-    POS_ENOEXEC = 8
+    POS_ENOEXEC = 8,
+    POS_EIO = 5,
+    POS_ENOSPC = 28,
+    POS_EROFS = 30
 };
+
+/* open() flags */
+enum { POS_O_WRITE = 1 }; /* also allow write(fd) on it; needs an `allow USER write PATH` rule */
 
 enum { POS_NAME_MAX = 48, POS_PATH_MAX = 128, POS_ARG_MAX = 16, POS_ARGBUF_MAX = 512 };
 

@@ -6,6 +6,8 @@ namespace pos {
 
 // Interrupt vectors (docs/guest-os.md "Interrupts").
 inline constexpr uint8_t kVectorTimer = 0x40, kVectorIrqBase = 0x30, kVectorSpurious = 0xff;
+/// The Xen event-channel upcall (HVM_PARAM_CALLBACK_IRQ, type vector; xen/evtchn.cpp).
+inline constexpr uint8_t kVectorXenUpcall = 0x41;
 
 namespace lapic {
 void init();

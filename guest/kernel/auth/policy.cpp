@@ -64,15 +64,16 @@ const char* parse_line(Policy& p, const char* line, const char* end) {
     } else if (strcmp(word, "allow") == 0) {
         if (!next_word(line, end, a1, sizeof a1) || !next_word(line, end, a2, sizeof a2) ||
             !next_word(line, end, a3, sizeof a3))
-            return "expected: allow USER|* open|exec|any PATH[*]";
+            return "expected: allow USER|* open|write|exec|any PATH[*]";
         if (p.rule_count == kMaxRules) return "too many rules";
         Rule& r = p.rules[p.rule_count];
         r.user = strcmp(a1, "*") == 0 ? -1 : find_user(p, a1);
         if (r.user == -1 && strcmp(a1, "*") != 0) return "rule names an undeclared user";
         r.any_action = strcmp(a2, "any") == 0;
         if (strcmp(a2, "open") == 0) r.action = Action::Open;
+        else if (strcmp(a2, "write") == 0) r.action = Action::Write;
         else if (strcmp(a2, "exec") == 0) r.action = Action::Exec;
-        else if (!r.any_action) return "action must be open, exec or any";
+        else if (!r.any_action) return "action must be open, write, exec or any";
         if (a3[0] != '/') return "path must be absolute";
         copy_string(r.pattern, sizeof r.pattern, a3);
         ++p.rule_count;
@@ -89,7 +90,14 @@ bool pattern_matches(const char* pattern, const char* path) {
     return strcmp(pattern, path) == 0;
 }
 
-const char* action_name(Action a) { return a == Action::Open ? "open" : "exec"; }
+const char* action_name(Action a) {
+    switch (a) {
+        case Action::Open: return "open";
+        case Action::Write: return "write";
+        case Action::Exec: return "exec";
+    }
+    return "?";
+}
 
 }  // namespace
 

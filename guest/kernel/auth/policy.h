@@ -2,7 +2,7 @@
 /// Authorization: users are public keys; every file open and program start is checked against
 /// the policy file packed in the boot image (/etc/policy, syntax in docs/guest-os.md).
 /// Default deny; every denial is logged as
-///   denied: user=<name> action=<open|exec> object=<path> reason=<...>
+///   denied: user=<name> action=<open|write|exec> object=<path> reason=<...>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,7 +13,7 @@ struct User {
     uint8_t public_key[32];   ///< Ed25519/X25519 public key: the user's identity
 };
 
-enum class Action { Open, Exec };
+enum class Action { Open, Write, Exec };
 
 /// Parses the policy text. On error returns false with the line number and reason; the
 /// previous policy (initially: nothing allowed, no users) stays in force.

@@ -1,9 +1,11 @@
 #pragma once
-/// Read-only files the kernel serves to processes. Phase 1: a file table packed into the boot
-/// image (packed_file_table.cpp); phase 2: the host directory shared by popek (--share DIR) over
-/// a request ring, same interface.
+/// Files the kernel serves to processes. Phase 1: a read-only file table packed into the boot
+/// image (packed_file_table.cpp); phase 2: block devices as /dev/xvd* (device_files.cpp) and the
+/// host directory shared by popek (--share DIR) over a request ring, same interface.
 #include <stddef.h>
 #include <stdint.h>
+
+#include "popek_os/abi.h"
 
 namespace pos {
 
@@ -21,6 +23,8 @@ public:
     virtual bool info(int id, FileInfo& out) const = 0;
     /// Copies up to `len` bytes at `offset`; returns the count (0 at the end) or -errno.
     virtual long read(int id, uint64_t offset, void* buf, size_t len) const = 0;
+    /// Writes `len` bytes at `offset`; the count or -errno (-POS_EROFS for read-only files).
+    virtual long write(int, uint64_t, const void*, size_t) const { return -POS_EROFS; }
     virtual int count() const = 0;
 
     static FileService* active() { return s_active; }

@@ -17,6 +17,7 @@ struct OpenFile {
     bool used;
     int file;           ///< FileService id
     uint64_t offset;
+    bool writable;      ///< opened with POS_O_WRITE (and allowed to)
 };
 
 struct Process {

@@ -30,6 +30,7 @@ bool g_need_resched = false;
 uint32_t g_slice_left = kSliceTicks;
 int g_next_thread_id = 1;
 bool g_save_fpu = false;            // CPUID.1:EDX.FXSR (SDM Vol. 2A CPUID): FXSAVE on every switch
+IdleWait g_idle_wait = nullptr;     // nullptr: sti; hlt
 
 void enqueue(Thread* t) {
     t->state = ThreadState::Runnable;
@@ -242,9 +243,12 @@ void sched_run_idle() {
             preempt_if_needed();
             continue;
         }
-        x86::sti_hlt();
+        if (g_idle_wait != nullptr) g_idle_wait();
+        else x86::sti_hlt();
     }
 }
+
+void sched_set_idle_wait(IdleWait wait) { g_idle_wait = wait; }
 
 }  // namespace pos
 

@@ -61,6 +61,10 @@ void schedule_locked();
 void preempt_if_needed();
 /// Timer tick: wakes sleepers, ends time slices.
 void sched_tick();
+/// How the idle thread waits for an interrupt: called with interrupts off, returns with them on
+/// (default `sti; hlt`; under Xen SCHEDOP_block).
+using IdleWait = void (*)();
+void sched_set_idle_wait(IdleWait wait);
 /// Becomes the idle thread of this CPU (never returns).
 [[noreturn]] void sched_run_idle();
 

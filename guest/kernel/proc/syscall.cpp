@@ -37,18 +37,25 @@ long copy_to_user(uint64_t va, const void* src, size_t len) {
     return 0;
 }
 
-long sys_write(uint64_t fd, uint64_t buf, uint64_t len) {
-    if (fd != 1 && fd != 2) return -POS_EBADF;
-    if (len > kMaxIo) len = kMaxIo;
-    if (!user_readable(buf, len)) return -POS_EFAULT;
-    Console::active()->write(reinterpret_cast<const char*>(buf), len);
-    return static_cast<long>(len);
-}
-
 OpenFile* file_slot(uint64_t fd) {
     if (fd < 3 || fd >= 3 + kMaxOpenFiles) return nullptr;
     OpenFile* f = &current_process()->files[fd - 3];
     return f->used ? f : nullptr;
+}
+
+long sys_write(uint64_t fd, uint64_t buf, uint64_t len) {
+    if (len > kMaxIo) len = kMaxIo;
+    if (fd == 1 || fd == 2) {
+        if (!user_readable(buf, len)) return -POS_EFAULT;
+        Console::active()->write(reinterpret_cast<const char*>(buf), len);
+        return static_cast<long>(len);
+    }
+    OpenFile* f = file_slot(fd);
+    if (f == nullptr || !f->writable) return -POS_EBADF;
+    if (!user_readable(buf, len)) return -POS_EFAULT;
+    long n = FileService::active()->write(f->file, f->offset, reinterpret_cast<const void*>(buf), len);
+    if (n > 0) f->offset += static_cast<uint64_t>(n);
+    return n;
 }
 
 long sys_read(uint64_t fd, uint64_t buf, uint64_t len) {
@@ -62,17 +69,19 @@ long sys_read(uint64_t fd, uint64_t buf, uint64_t len) {
     return n;
 }
 
-long sys_open(uint64_t upath) {
+long sys_open(uint64_t upath, uint64_t flags) {
     char path[POS_PATH_MAX];
     if (long err = copy_user_string(path, sizeof path, upath); err < 0) return err;
-    if (!path_is_canonical(path)) return -POS_EINVAL;
+    if (!path_is_canonical(path) || (flags & ~uint64_t{POS_O_WRITE}) != 0) return -POS_EINVAL;
     Process* p = current_process();
+    const bool writable = (flags & POS_O_WRITE) != 0;
     if (!authorize(p->user, Action::Open, path)) return -POS_EACCES;
+    if (writable && !authorize(p->user, Action::Write, path)) return -POS_EACCES;
     int file = FileService::active()->lookup(path);
     if (file < 0) return file;
     for (int i = 0; i < kMaxOpenFiles; ++i) {
         if (p->files[i].used) continue;
-        p->files[i] = {true, file, 0};
+        p->files[i] = {true, file, 0, writable};
         return 3 + i;
     }
     return -POS_EMFILE;
@@ -167,7 +176,7 @@ extern "C" void syscall_dispatch(pos::TrapFrame* f) {
     switch (f->rax) {
         case POS_SYS_WRITE: r = sys_write(f->rdi, f->rsi, f->rdx); break;
         case POS_SYS_READ: r = sys_read(f->rdi, f->rsi, f->rdx); break;
-        case POS_SYS_OPEN: r = sys_open(f->rdi); break;
+        case POS_SYS_OPEN: r = sys_open(f->rdi, f->rsi); break;
         case POS_SYS_CLOSE: r = sys_close(f->rdi); break;
         case POS_SYS_SPAWN: r = sys_spawn(f->rdi, f->rsi, f->rdx); break;
         case POS_SYS_WAIT: r = sys_wait(f->rdi, f->rsi); break;

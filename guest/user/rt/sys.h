@@ -16,7 +16,7 @@ inline long ptr(const void* p) { return reinterpret_cast<long>(p); }
 
 inline long write(int fd, const void* buf, size_t len) { return call(POS_SYS_WRITE, fd, ptr(buf), static_cast<long>(len)); }
 inline long read(int fd, void* buf, size_t len) { return call(POS_SYS_READ, fd, ptr(buf), static_cast<long>(len)); }
-inline long open(const char* path) { return call(POS_SYS_OPEN, ptr(path)); }
+inline long open(const char* path, long flags = 0) { return call(POS_SYS_OPEN, ptr(path), flags); }
 inline long close(int fd) { return call(POS_SYS_CLOSE, fd); }
 inline long spawn(const char* path, const char* const* argv, int argc) { return call(POS_SYS_SPAWN, ptr(path), ptr(argv), argc); }
 inline long wait(int pid, int* status) { return call(POS_SYS_WAIT, pid, ptr(status)); }

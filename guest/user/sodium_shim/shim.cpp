@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "rt/sys.h"
+#include "rt/ulib.h"
 #include "sodium_shim/shim.h"
 
 namespace {
@@ -18,7 +19,10 @@ void fill_random(void* buf, size_t len) {
     auto* p = static_cast<unsigned char*>(buf);
     while (len > 0) {
         size_t n = len < 4096 ? len : 4096;
-        if (pos::sys::getrandom(p, n) != static_cast<long>(n)) pos_exit(127);   // no entropy: stop
+        if (long r = pos::sys::getrandom(p, n); r != static_cast<long>(n)) {   // no entropy: stop
+            pos::print("sodium: no random source: %s\n", pos::error_string(r < 0 ? r : -POS_EIO));
+            pos_exit(127);
+        }
         p += n;
         len -= n;
     }

@@ -9,6 +9,7 @@ const HandlerTable& handler_table() {
         register_shift(t);
         register_muldiv(t);
         register_bits(t);
+        register_random(t);
         register_data(t);
         register_stack(t);
         register_control(t);

@@ -43,8 +43,9 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
         case 1:
             out[0] = 0x000306a9;   // family 6 model 0x3a stepping 9
             out[1] = (static_cast<uint32_t>(c.index()) << 24) | (static_cast<uint32_t>(c.shared().vcpus) << 16) | (8u << 8);
-            // ECX: CX16(13), POPCNT(23, when the host has it), TSC-deadline(24), hypervisor(31).
-            out[2] = (1u << 13) | (host_has_popcnt() ? 1u << 23 : 0) | (apic ? 1u << 24 : 0) | (1u << 31);
+            // ECX: CX16(13), POPCNT(23, when the host has it), TSC-deadline(24), RDRAND(30, random.cpp),
+            // hypervisor(31).
+            out[2] = (1u << 13) | (1u << 30) | (host_has_popcnt() ? 1u << 23 : 0) | (apic ? 1u << 24 : 0) | (1u << 31);
             // ECX: SSE3(0), SSSE3(9): complete in sse_*.cpp/mmx.cpp/x87_exec.cpp (FISTTP), which run
             // them on the host, so only when the host has them. No MONITOR(3), no SSE4.x.
             out[2] |= host_simd_ecx() & ((1u << 0) | (1u << 9));
@@ -55,7 +56,7 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
             break;
         case 7:
             // BMI1 (TZCNT); bit 13: FCS/FDS deprecated (FXSAVE/FNSTENV store them as 0).
-            if (sub == 0) out[1] = (host_has_bmi1() ? (1u << 3) : 0) | (1u << 13);
+            if (sub == 0) out[1] = (host_has_bmi1() ? (1u << 3) : 0) | (1u << 13) | (1u << 18);   // + RDSEED (random.cpp)
             // IA32_TSC_ADJUST (bit 1): with the invariant TSC it lets Linux trust the TSC without a
             // clocksource watchdog, which would compare it with jiffies and lose (ticks coalesce
             // while an interpreted guest runs long with interrupts off).

@@ -11,6 +11,7 @@ void register_alu(HandlerTable& t);       // alu.cpp
 void register_shift(HandlerTable& t);     // shift.cpp: shifts, rotates, SHLD/SHRD
 void register_muldiv(HandlerTable& t);    // muldiv.cpp
 void register_bits(HandlerTable& t);      // bits.cpp: BT*, BSF/BSR, TZCNT/LZCNT/POPCNT, BSWAP, SETcc
+void register_random(HandlerTable& t);    // random.cpp: RDRAND, RDSEED
 void register_data(HandlerTable& t);      // data.cpp: MOV family, LEA, XCHG, CMOVcc, CBW.., flags ops
 void register_stack(HandlerTable& t);     // stack.cpp: PUSH/POP (GPR, segment, flags), ENTER/LEAVE
 void register_control(HandlerTable& t);   // control.cpp: JMP/Jcc/CALL/RET/LOOP, INT, IRET

@@ -35,6 +35,7 @@
 #define ENOSYS 38
 #define ENOTEMPTY 39
 #define ETIME 62
+#define EOPNOTSUPP 95
 #define EISCONN 106
 
 #include <xen/xen.h>

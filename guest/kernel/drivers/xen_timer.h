@@ -1,0 +1,29 @@
+#pragma once
+#include "drivers/timer.h"
+#include "pv/xen_abi.h"
+
+namespace pos {
+
+/// The scheduler tick under Xen: VIRQ_TIMER bound on vCPU 0, re-armed on every event with
+/// VCPUOP_set_singleshot_timer (vcpu.h) for the next period boundary in Xen system time
+/// (xen/xen_clock.h). Periods missed while the vCPU was not running are caught up (up to
+/// kMaxCatchUp ticks at once) so that the tick count keeps up with real time.
+class XenTimer final : public Timer {
+public:
+    bool start(uint32_t hz) override;
+    /// Unused: the event-channel dispatcher calls on_event directly.
+    void handle_interrupt() override {}
+    const char* describe() const override { return "Xen VIRQ_TIMER + VCPUOP_set_singleshot_timer"; }
+    uint64_t events() const { return m_events; }
+
+private:
+    static void on_event(evtchn_port_t port, void* self);
+    void arm();
+    static constexpr int kMaxCatchUp = 10;
+    uint64_t m_period_ns = 0;
+    uint64_t m_next_ns = 0;
+    uint64_t m_events = 0;
+    evtchn_port_t m_port = 0;
+};
+
+}  // namespace pos
