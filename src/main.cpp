@@ -1,4 +1,4 @@
-// popek entry point: parse the command line, run the VM, map the outcome to an exit status.
+// popek entry point: parse the command line, run the VM (or the net-peer tool), map the outcome to an exit status.
 #include <fmt/core.h>
 #include <unistd.h>
 
@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
         fmt::print(parsed.exit_status == 0 ? stdout : stderr, "{}", parsed.message);
         return parsed.exit_status;
     }
+    if (parsed.action == popek::cli::Parsed::NetPeer) return popek::netsec::run_net_peer(parsed.net_peer);
     if (parsed.action == popek::cli::Parsed::Backend) {
         // No exit-time work under the driver domain's seccomp filter (LeakSanitizer's tracer
         // thread in the asan build would need clone and ptrace): leave at once.

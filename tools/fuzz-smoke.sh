@@ -4,6 +4,8 @@
 #   // fuzz-sources: <globs relative to the repository root>
 # and optionally its seed inputs
 #   // fuzz-seeds: <globs>          (e.g. build/guests/*.elf, when the release build exists)
+# and optionally extra link flags
+#   // fuzz-libs: <flags>           (e.g. -lsodium)
 # Output: build/fuzz/<target> and build/fuzz/corpus-<target>/; crashes fail the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,11 +22,12 @@ for target_src in tests/fuzz/fuzz_*.cpp; do
   name=$(basename "$target_src" .cpp)
   sources=$(sed -n 's|^// fuzz-sources:||p' "$target_src")
   seeds=$(sed -n 's|^// fuzz-seeds:||p' "$target_src")
+  libs=$(sed -n 's|^// fuzz-libs:||p' "$target_src")
   # shellcheck disable=SC2086  # the globs are meant to expand
   srcs=( $sources )
   echo "== $name: building (${#srcs[@]} sources)"
   "$CXX" -std=c++2b -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -Isrc -Iinclude -DPOPEK_VERSION=\"fuzz\" "$target_src" "${srcs[@]}" $FMT_LIBS -o "$OUT/$name"
+    -Isrc -Iinclude -DPOPEK_VERSION=\"fuzz\" "$target_src" "${srcs[@]}" $FMT_LIBS $libs -o "$OUT/$name"
   corpus="$OUT/corpus-$name"
   mkdir -p "$corpus"
   # shellcheck disable=SC2086

@@ -16,6 +16,43 @@ Exit status: the guest's debug-exit value*2+1 (port 0xf4, QEMU isa-debug-exit co
   0 when the guest powers off or resets, 2 on a usage or input error, 4 when the VM fails.
 Without --kernel popek boots its built-in demo guest.)";
 
+constexpr const char* kNetPeerFooter = R"(
+Examples:
+  popek net-peer --gen-key host.key                      # prints the public key
+  popek net-peer --key host.key --peer GUESTKEY --dgram /tmp/h.sock,/tmp/g.sock --recv 1
+  popek run --xen --kernel popek-os.elf --net dgram=/tmp/g.sock,/tmp/h.sock
+Received messages are printed as 'PEERKEYPREFIX: text'; counters (sent, received, dropped by
+reason) go to stderr at exit. Exit status: 0 done, 1 handshake or receive timed out, 2 usage.)";
+
+/// `LOCAL,REMOTE` socket paths (--net dgram=..., net-peer --dgram).
+Result<std::pair<std::string, std::string>> split_paths(const std::string& spec) {
+    auto comma = spec.find(',');
+    if (comma == std::string::npos || comma == 0 || comma + 1 == spec.size() ||
+        spec.find(',', comma + 1) != std::string::npos)
+        return fail("'{}': expected LOCAL_PATH,REMOTE_PATH", spec);
+    return std::pair{spec.substr(0, comma), spec.substr(comma + 1)};
+}
+
+CLI::App* add_net_peer(CLI::App& app, netsec::NetPeerOptions& o, std::string& dgram) {
+    CLI::App* p = app.add_subcommand("net-peer", "talk secure-net (authenticated, encrypted) to a popek-os guest or another peer");
+    p->footer(kNetPeerFooter);
+    p->add_option("--gen-key", o.gen_key_path, "write a new identity (secret key, mode 0600) to FILE, print its public key")
+        ->type_name("FILE");
+    p->add_option("--key", o.key_path, "this peer's identity (a file written by --gen-key)")->type_name("FILE");
+    p->add_flag("--public", o.print_public, "print the public key of --key and exit");
+    p->add_option("--peer", o.peers, "accepted peer public key (64 hex digits); messages go to the first")
+        ->type_name("HEX");
+    p->add_option("--dgram", dgram, "unix datagram link: bind LOCAL, send to REMOTE (as popek run --net dgram=)")
+        ->type_name("LOCAL,REMOTE");
+    p->add_option("--send", o.messages, "connect to the first --peer and send MSG (repeatable, in order)")->type_name("MSG");
+    p->add_option("--recv", o.receive_count, "print N received messages, then exit")->type_name("N")
+        ->check(CLI::Range(0, 1 << 30));
+    p->add_flag("--echo", o.echo, "send every received message back to its sender");
+    p->add_option("--timeout", o.timeout_s, "give up after SECONDS without progress (0: never)")->type_name("SECONDS")
+        ->capture_default_str()->check(CLI::Range(0.0, 1e6));
+    return p;
+}
+
 }  // namespace
 
 Result<vmm::DiskOption> parse_disk(const std::string& spec) {
@@ -32,9 +69,14 @@ Result<vmm::DiskOption> parse_disk(const std::string& spec) {
 }
 
 Result<vmm::NetOption> parse_net(const std::string& spec) {
-    if (spec == "user") return vmm::NetOption{vmm::NetOption::Kind::User, {}};
-    if (spec.starts_with("tap=") && spec.size() > 4) return vmm::NetOption{vmm::NetOption::Kind::Tap, spec.substr(4)};
-    return fail("--net '{}': expected 'user' or 'tap=NAME'", spec);
+    if (spec == "user") return vmm::NetOption{};
+    if (spec.starts_with("tap=") && spec.size() > 4) return vmm::NetOption{vmm::NetOption::Kind::Tap, spec.substr(4), {}, {}};
+    if (spec.starts_with("dgram=")) {
+        auto paths = split_paths(spec.substr(6));
+        if (!paths) return fail("--net '{}': expected 'dgram=LOCAL_PATH,REMOTE_PATH'", spec);
+        return vmm::NetOption{vmm::NetOption::Kind::Dgram, {}, paths->first, paths->second};
+    }
+    return fail("--net '{}': expected 'user', 'tap=NAME' or 'dgram=LOCAL_PATH,REMOTE_PATH'", spec);
 }
 
 Parsed parse(const std::vector<std::string>& args) {
@@ -62,12 +104,17 @@ Parsed parse(const std::vector<std::string>& args) {
     std::vector<std::string> disks, nets;
     run->add_option("--disk", disks, "block device backed by FILE (virtio-blk; the Xen vbd with --xen); ',ro' for read-only")
         ->type_name("FILE[,ro]");
-    run->add_option("--net", nets, "network device (virtio-net; a Xen vif under --xen): 'user' (libslirp: DHCP, DNS, outbound TCP/UDP) or 'tap=NAME'")
-        ->type_name("user|tap=NAME");
+    run->add_option("--net", nets, "network device (virtio-net; a Xen vif under --xen): 'user' (libslirp: DHCP, DNS, "
+                    "outbound TCP/UDP), 'tap=NAME', or 'dgram=LOCAL,REMOTE' (frames as unix datagrams: bind LOCAL, "
+                    "send to REMOTE)")
+        ->type_name("user|tap=NAME|dgram=LOCAL,REMOTE");
     run->add_flag("--driver-domain", o.driver_domain,
                   "with --xen: run the --disk back ends in a separate unprivileged process (driver domain 2)");
     run->add_flag("--rng", o.virtio_rng, "add a virtio entropy device (fed from getrandom)");
     run->add_flag("--test-dev", o.test_device, "add popek's test device (PIO 0x700, MMIO 0xfe000000), for tests");
+
+    std::string dgram;
+    CLI::App* net_peer = add_net_peer(app, out.net_peer, dgram);
 
     CLI::App* backend = app.add_subcommand("backend", "driver domain process (started by `popek run --driver-domain`)");
     backend->footer("Serves blkif requests from popek over the socket; it sees guest data only through grant copies.");
@@ -99,14 +146,24 @@ Parsed parse(const std::vector<std::string>& args) {
         out.action = Parsed::Backend;
         return out;
     }
-    if (accel == "auto") accel = ::access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "interp";
-    o.accel = *hv::parse_accel(accel);
     auto usage_error = [&out](const Error& e) {
         out.action = Parsed::Exit;
         out.exit_status = vmm::kExitUserError;
         out.message = "popek: " + e.message + " (see popek --help)\n";
         return out;
     };
+    if (net_peer->parsed()) {
+        out.action = Parsed::NetPeer;
+        if (!dgram.empty()) {
+            auto paths = split_paths(dgram);
+            if (!paths) return usage_error(paths.error());
+            out.net_peer.local_path = paths->first;
+            out.net_peer.remote_path = paths->second;
+        }
+        return out;
+    }
+    if (accel == "auto") accel = ::access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "interp";
+    o.accel = *hv::parse_accel(accel);
     for (const auto& d : disks) {
         auto parsed = parse_disk(d);
         if (!parsed) return usage_error(parsed.error());

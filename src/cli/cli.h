@@ -1,26 +1,28 @@
 #pragma once
-/// popek's command line: parses argv into an action (run a VM, help, version) or a usage error.
+/// popek's command line: parses argv into an action (run a VM, net-peer, help, version) or a usage error.
 #include <string>
 #include <vector>
 
 #include "ddom/backend_main.h"
+#include "netsec/net_peer.h"
 #include "vmm/vm_options.h"
 
 namespace popek::cli {
 
 struct Parsed {
-    enum Action { Run, Backend, Exit } action = Run;
+    enum Action { Run, NetPeer, Backend, Exit } action = Run;
     int exit_status = 0;         ///< for Exit: 0 after --help/--version, 2 on a usage error
     std::string message;         ///< text to print for Exit (stdout when status 0, stderr otherwise)
     vmm::VmOptions options;
-    ddom::BackendOptions backend;  ///< for Backend (`popek backend`, started by popek itself)
+    netsec::NetPeerOptions net_peer;   ///< for NetPeer
+    ddom::BackendOptions backend;      ///< for Backend (`popek backend`, started by popek itself)
 };
 
 Parsed parse(const std::vector<std::string>& args);
 
 /// `FILE[,ro]` of --disk; an error names what is wrong.
 Result<vmm::DiskOption> parse_disk(const std::string& spec);
-/// `user` or `tap=NAME` of --net.
+/// `user`, `tap=NAME` or `dgram=LOCAL,REMOTE` of --net.
 Result<vmm::NetOption> parse_net(const std::string& spec);
 
 }  // namespace popek::cli

@@ -14,6 +14,7 @@
 #include "devices/virtio/entropy.h"
 #include "devices/virtio/mmio_devices.h"
 #include "devices/virtio/net.h"
+#include "vmm/net_backends.h"
 
 namespace popek::vmm {
 namespace {
@@ -34,11 +35,10 @@ Result<void> add_virtio_devices(devices::virtio::MmioDevices& virtio, const VmOp
     }
     uint8_t nic = 0;
     for (const NetOption& n : options.nets) {
-        auto backend = n.kind == NetOption::Kind::Tap ? make_tap_backend(n.tap_name) : make_slirp_backend();
-        if (!backend) return std::unexpected(with_context(backend.error(), "--net"));
+        auto backend = TRY(make_net_backend(n));
         // QEMU's locally administered prefix, numbered per NIC.
         MacAddress mac{0x52, 0x54, 0x00, 0x12, 0x34, static_cast<uint8_t>(0x56 + nic++)};
-        TRY(virtio.add(std::make_shared<Net>(std::move(*backend), mac)));
+        TRY(virtio.add(std::make_shared<Net>(std::move(backend), mac)));
     }
     if (options.virtio_rng) TRY(virtio.add(std::make_shared<Entropy>()));
     return {};

@@ -17,10 +17,11 @@ struct DiskOption {
     bool read_only = false;
 };
 
-/// `--net user` (libslirp) or `--net tap=NAME`: a virtio-net device.
+/// `--net user` (libslirp), `--net tap=NAME` or `--net dgram=LOCAL,REMOTE`: a virtio-net device.
 struct NetOption {
-    enum class Kind { User, Tap } kind = Kind::User;
+    enum class Kind { User, Tap, Dgram } kind = Kind::User;
     std::string tap_name;
+    std::string dgram_local, dgram_remote;   ///< unix datagram socket paths (Kind::Dgram)
 };
 
 struct VmOptions {

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "ddom/remote_blkif.h"
+#include "vmm/net_backends.h"
 
 namespace popek::vmm {
 namespace {
@@ -73,9 +74,8 @@ Result<void> XenPlatform::attach_nets(const std::vector<NetOption>& nets) {
     for (size_t i = 0; i < nets.size(); ++i) {
         using namespace devices::virtio;
         const NetOption& n = nets[i];
-        auto backend = n.kind == NetOption::Kind::Tap ? make_tap_backend(n.tap_name) : make_slirp_backend();
-        if (!backend) return std::unexpected(with_context(backend.error(), "--net"));
-        NetBackend* host = backend->get();
+        auto backend = TRY(make_net_backend(n));
+        NetBackend* host = backend.get();
         // Xen's OUI (00:16:3e), then "PK" and the vif number.
         pv::VifDevice::Mac mac{0x00, 0x16, 0x3e, 0x50, 0x4b, static_cast<uint8_t>(i)};
         const auto devid = static_cast<uint32_t>(i);
@@ -84,7 +84,7 @@ Result<void> XenPlatform::attach_nets(const std::vector<NetOption>& nets) {
         if (auto r = vif->attach(); !r)
             return fail("--xen: cannot create the store nodes of vif {} (errno {})", devid, r.error());
         pv::VifDevice* v = vif.get();
-        m_net_backends.push_back(std::move(*backend));
+        m_net_backends.push_back(std::move(backend));
         m_vifs.push_back(std::move(vif));
         TRY_VOID(host->start([v](std::span<const uint8_t> frame) { v->deliver(frame); }));
     }

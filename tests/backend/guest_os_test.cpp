@@ -385,6 +385,24 @@ TEST_P(GuestOsTest, LibsodiumRunsInRing3) {
     EXPECT_EQ(out.find("exit status"), std::string::npos) << out;
 }
 
+TEST_P(GuestOsTest, SecureNetProtocolRunsInRing3) {
+    if (!fs::exists(build_dir() / "bin" / "sodium-net-test")) GTEST_SKIP() << "libsodium.a not installed";
+    std::string out = m_session->run("sodium-net-test", 30s);
+    if (out.find("sodium: no random source: no such system call") != std::string::npos)
+        GTEST_SKIP() << "this engine's CPU has no RDSEED/RDRAND, so getrandom has no source: " << out;
+    // The same src/netsec sources as popek's, between two identities in one popek-os process.
+    EXPECT_NE(out.find("handshake: ok\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("received \"hello from alice\"\nreceived \"hello from bob\"\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("tampered: dropped (bad-auth)\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("replayed: dropped (replay)\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("stranger: dropped (unknown-peer)\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("bob counters: messages 2 keepalives 1 bad-auth 1 replay 1 unknown-peer 1\n"), std::string::npos)
+        << out;
+    EXPECT_NE(out.find("channel: received \"through the channel\"\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("throughput: "), std::string::npos) << out;
+    EXPECT_EQ(out.find("exit status"), std::string::npos) << out;
+}
+
 TEST_P(GuestOsTest, ExitPowersOffWithTheShellsStatus) {
     m_session->send("exit 7\n");
     EXPECT_EQ(m_session->finish(), 0) << m_session->output();

@@ -33,6 +33,13 @@ TEST(VirtioCli, NetSpecs) {
     EXPECT_EQ(tap->tap_name, "tap0");
     EXPECT_FALSE(cli::parse_net("tap="));
     EXPECT_FALSE(cli::parse_net("bridge"));
+    auto dgram = cli::parse_net("dgram=/tmp/a.sock,/tmp/b.sock");
+    ASSERT_TRUE(dgram);
+    EXPECT_EQ(dgram->kind, vmm::NetOption::Kind::Dgram);
+    EXPECT_EQ(dgram->dgram_local, "/tmp/a.sock");
+    EXPECT_EQ(dgram->dgram_remote, "/tmp/b.sock");
+    for (const char* bad : {"dgram=", "dgram=/a", "dgram=,/b", "dgram=/a,", "dgram=/a,/b,/c"})
+        EXPECT_FALSE(cli::parse_net(bad)) << bad;
 }
 
 TEST(VirtioCli, RunOptions) {

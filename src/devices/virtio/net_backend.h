@@ -1,5 +1,5 @@
 #pragma once
-/// Where virtio-net frames go: user networking (libslirp) or a host tap device.
+/// Where virtio-net frames go: user networking (libslirp), a host tap device, or a unix datagram socket.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -30,5 +30,8 @@ public:
 Result<std::unique_ptr<NetBackend>> make_slirp_backend();
 /// The host tap interface `ifname` (created if absent; needs CAP_NET_ADMIN).
 Result<std::unique_ptr<NetBackend>> make_tap_backend(const std::string& ifname);
+/// A unix datagram socket bound to `local_path` that sends to `remote_path` (one frame per
+/// datagram; QEMU's `-netdev dgram`). No privileges needed.
+Result<std::unique_ptr<NetBackend>> make_dgram_backend(const std::string& local_path, const std::string& remote_path);
 
 }  // namespace popek::devices::virtio

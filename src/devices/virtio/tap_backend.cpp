@@ -2,53 +2,27 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
-#include <poll.h>
 #include <sys/ioctl.h>
 
-#include <array>
 #include <cstring>
 
-#include "devices/virtio/backend_thread.h"
-#include "devices/virtio/net_backend.h"
+#include "devices/virtio/fd_frame_backend.h"
 
 namespace popek::devices::virtio {
 namespace {
 
-class TapBackend final : public NetBackend {
+class TapBackend final : public FdFrameBackend {
 public:
-    explicit TapBackend(UniqueFd fd) : m_fd(std::move(fd)) {}
+    explicit TapBackend(UniqueFd fd) : FdFrameBackend(fd.get()), m_fd(std::move(fd)) {}
     ~TapBackend() override { stop(); }
     std::string_view name() const override { return "tap"; }
-
-    Result<void> start(Receive rx) override {
-        m_rx = std::move(rx);
-        return m_thread.start([this] { loop(); });
-    }
     void send(std::span<const uint8_t> frame) override {
         // Non-blocking: EAGAIN (the host side is not reading) drops the frame.
         [[maybe_unused]] ssize_t n = ::write(m_fd.get(), frame.data(), frame.size());
     }
-    void stop() override { m_thread.stop(); }
 
 private:
-    void loop() {
-        std::array<uint8_t, 65536> buf;
-        while (!m_thread.stopping()) {
-            pollfd fds[2] = {{m_fd.get(), POLLIN, 0}, {m_thread.wake_fd(), POLLIN, 0}};
-            if (::poll(fds, 2, -1) < 0) continue;
-            if (fds[1].revents) m_thread.drain();
-            if (!(fds[0].revents & POLLIN)) continue;
-            for (;;) {
-                ssize_t n = ::read(m_fd.get(), buf.data(), buf.size());
-                if (n <= 0) break;
-                m_rx(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
-            }
-        }
-    }
-
     UniqueFd m_fd;
-    Receive m_rx;
-    BackendThread m_thread;
 };
 
 }  // namespace

@@ -11,8 +11,10 @@ bool BlockCache::valid(const Block& b) const {
     uint64_t epoch = m_cpu.shared().dma_epoch.load(std::memory_order_acquire);
     if (b.dma_epoch == epoch) return true;
     // The VMM may have written guest RAM since: the block stays valid if its bytes are unchanged.
-    const uint8_t* host = m_cpu.shared().mem.host_ptr(b.gpa, b.bytes.size());
-    if (!host || std::memcmp(host, b.bytes.data(), b.bytes.size()) != 0) return false;
+    if (!b.bytes.empty()) {   // an empty block (its first instruction faulted) has nothing to compare
+        const uint8_t* host = m_cpu.shared().mem.host_ptr(b.gpa, b.bytes.size());
+        if (!host || std::memcmp(host, b.bytes.data(), b.bytes.size()) != 0) return false;
+    }
     const_cast<Block&>(b).dma_epoch = epoch;
     return true;
 }

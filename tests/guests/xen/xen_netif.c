@@ -8,6 +8,7 @@
  * the host echoes each datagram back prefixed with "echo:", the guest checks every byte.
  * Closes the device at the end (back end Closed). */
 #include "pv_grant.h"
+#include "pv_hypercall.h"
 #include "pv_net.h"
 
 #define GUEST_PORT 40000
@@ -37,6 +38,7 @@ static void udp_exchange(struct pv_netfront* nf, const char* name, const uint8_t
     pv_ip_udp_header(hdr, GUEST_PORT, port, plen);
     char row[64];
     long st;
+    uint64_t t0 = pv_now_ns();
     if (nparts == 3) {
         const void* parts[3] = {eth, hdr, payload};
         uint16_t lens[3] = {sizeof eth, sizeof hdr, plen};
@@ -58,6 +60,7 @@ static void udp_exchange(struct pv_netfront* nf, const char* name, const uint8_t
         uint32_t got = 0;
         const uint8_t* p = pv_udp_payload(frame, n, port, GUEST_PORT, &got);
         if (!p) continue;
+        pv_printf("netif: %s round trip %u us\n", name, (unsigned)((pv_now_ns() - t0) / 1000));
         pv_check(pv_path(row, sizeof row, name, "echo-length"), got, 5 + plen);
         pv_check_true(pv_path(row, sizeof row, name, "echo-bytes"),
                       got == 5u + plen && memcmp(p, "echo:", 5) == 0 && memcmp(p + 5, payload, plen) == 0);
