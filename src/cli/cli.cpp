@@ -120,11 +120,22 @@ Parsed parse(const std::vector<std::string>& args) {
     std::string share;
     run->add_option("--share", share, "with --xen: serve host directory DIR to the guest (popekfs device); ',ro' for read-only")
         ->type_name("DIR[,ro]");
+    run->add_flag("--driver-domain", o.driver_domain,
+                  "with --xen: run the --disk back ends in a separate unprivileged process (driver domain 2)");
     run->add_flag("--rng", o.virtio_rng, "add a virtio entropy device (fed from getrandom)");
     run->add_flag("--test-dev", o.test_device, "add popek's test device (PIO 0x700, MMIO 0xfe000000), for tests");
 
     std::string dgram;
     CLI::App* net_peer = add_net_peer(app, out.net_peer, dgram);
+
+    CLI::App* backend = app.add_subcommand("backend", "driver domain process (started by `popek run --driver-domain`)");
+    backend->footer("Serves blkif requests from popek over the socket; it sees guest data only through grant copies.");
+    auto& b = out.backend;
+    backend->add_option("--socket-fd", b.socket_fd, "SOCK_SEQPACKET socket to the VMM")->required();
+    backend->add_option("--disk-fd", b.disk_fd, "the opened disk file")->required();
+    backend->add_flag("--read-only", b.read_only, "the disk is read-only");
+    backend->add_option("--domid", b.domid, "this driver domain's id")->capture_default_str();
+    backend->add_flag("!--no-sandbox", b.sandbox, "keep privileges and run without seccomp (debugging)");
 
     std::vector<std::string> rev(args.rbegin(), args.rend());
     try {
@@ -141,6 +152,10 @@ Parsed parse(const std::vector<std::string>& args) {
         out.action = Parsed::Exit;
         out.exit_status = vmm::kExitUserError;
         out.message = std::string("popek: ") + e.what() + " (see popek --help)\n";
+        return out;
+    }
+    if (backend->parsed()) {
+        out.action = Parsed::Backend;
         return out;
     }
     auto usage_error = [&out](const Error& e) {
@@ -172,6 +187,7 @@ Parsed parse(const std::vector<std::string>& args) {
         if (!parsed) return usage_error(parsed.error());
         o.share = *parsed;
     }
+    if (o.driver_domain && !o.xen) return usage_error(Error{"--driver-domain needs --xen"});
     for (const auto& n : nets) {
         auto parsed = parse_net(n);
         if (!parsed) return usage_error(parsed.error());

@@ -114,7 +114,8 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     }
     std::unique_ptr<XenPlatform> xen;
     if (opt.xen) {
-        xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, opt.disks, opt.nets, opt.share));
+        xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, opt.disks, opt.nets, opt.share,
+                                      opt.driver_domain));
         TRY_VOID(xen->attach_physmap(mem, mmio));
     }
 

@@ -40,6 +40,7 @@ struct VmOptions {
     std::string initrd_path;
     std::string cmdline;
     bool xen = false;
+    bool driver_domain = false; ///< `--driver-domain`: Xen back ends in a `popek backend` process
     bool stats = false;
     bool test_device = false;   ///< popek's test device for in-tree test guests
     std::vector<DiskOption> disks;

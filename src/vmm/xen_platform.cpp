@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 
 #include "pv/pvclock.h"
+#include "ddom/remote_blkif.h"
 #include "vmm/net_backends.h"
 
 namespace popek::vmm {
@@ -27,7 +28,8 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
                                                          VmLifecycle& life, int vcpus, ConsoleOut out,
                                                          const std::vector<DiskOption>& disks,
                                                          const std::vector<NetOption>& nets,
-                                                         const std::optional<ShareOption>& share) {
+                                                         const std::optional<ShareOption>& share,
+                                                         bool driver_domain) {
     std::unique_ptr<XenPlatform> p(new XenPlatform(vm, life, vcpus, out));
     pv::PvDomainConfig config;
     config.vcpus = vcpus;
@@ -55,7 +57,7 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
         return self->m_vcpus[static_cast<size_t>(vcpu)]->translate_gva(gva);
     };
     p->m_hypercalls = std::make_unique<pv::Hypercalls>(*p->m_domain, translate, p->hooks());
-    TRY_VOID(p->attach_disks(disks));
+    TRY_VOID(p->attach_disks(disks, driver_domain));
     TRY_VOID(p->attach_nets(nets));
     if (share) TRY_VOID(p->attach_share(*share));
     p->publish_time();
@@ -63,11 +65,16 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
     return p;
 }
 
-Result<void> XenPlatform::attach_disks(const std::vector<DiskOption>& disks) {
+Result<void> XenPlatform::attach_disks(const std::vector<DiskOption>& disks, bool driver_domain) {
     for (size_t i = 0; i < disks.size(); ++i) {
         auto file = pv::BlockFile::open(disks[i].path, disks[i].read_only);
         if (!file) return std::unexpected(with_context(file.error(), "--disk"));
-        auto vbd = std::make_unique<pv::VbdDevice>(*m_domain, std::move(*file), vbd_devid(i));
+        std::unique_ptr<pv::BlkifExecutor> remote;
+        if (driver_domain)
+            remote = TRY(ddom::RemoteBlkif::spawn(m_domain->grant_table(), ddom::kDriverDomain, file->fd(),
+                                                  disks[i].read_only));
+        auto vbd = std::make_unique<pv::VbdDevice>(*m_domain, std::move(*file), vbd_devid(i), std::move(remote),
+                                                   driver_domain ? ddom::kDriverDomain : pv::kControlDomain);
         if (auto r = vbd->attach(); !r)
             return fail("--xen: cannot create the store nodes of vbd {} (errno {})", vbd_devid(i), r.error());
         m_vbds.push_back(std::move(vbd));

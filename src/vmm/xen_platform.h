@@ -8,6 +8,8 @@
 /// (device/vbd/51712, 51728, ...), with the toolstack's store nodes for both ends. Each
 /// `--net user|tap=NAME` becomes a Xen vif (pv::VifDevice, device/vif/0, 1, ...) whose frames go to
 /// that host network back end (libslirp or tap).
+/// With `--driver-domain` each vbd's requests are carried out by its own `popek backend` process
+/// (driver domain 2, ddom::RemoteBlkif).
 ///
 /// `--share DIR[,ro]` becomes the popekfs device (pv::ShareDevice, device/popekfs/0).
 ///
@@ -45,7 +47,8 @@ public:
                                                        VmLifecycle& life, int vcpus, ConsoleOut out,
                                                        const std::vector<DiskOption>& disks = {},
                                                        const std::vector<NetOption>& nets = {},
-                                                       const std::optional<ShareOption>& share = {});
+                                                       const std::optional<ShareOption>& share = {},
+                                                       bool driver_domain = false);
     /// Xen's virtual device number of the `index`th disk: xvda, xvdb, ... (docs/misc/vbd-interface).
     static uint32_t vbd_devid(size_t index) { return pv::VbdDevice::kXvda + static_cast<uint32_t>(index) * 16; }
     ~XenPlatform();
@@ -77,7 +80,7 @@ private:
     /// engine's TSC; a no-op on engines that cannot sample it.
     void publish_time();
     bool map_outside_ram(uint64_t gpfn, std::span<uint8_t> page);
-    Result<void> attach_disks(const std::vector<DiskOption>& disks);
+    Result<void> attach_disks(const std::vector<DiskOption>& disks, bool driver_domain);
     Result<void> attach_nets(const std::vector<NetOption>& nets);
     Result<void> attach_share(const ShareOption& share);
 

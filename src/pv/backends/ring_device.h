@@ -19,8 +19,10 @@ namespace popek::pv {
 
 class RingDevice : public XenbusBackend {
 public:
-    /// `protocol_name` names the ring in the error node ("blkif", "popekfs").
-    RingDevice(PvDomain& domain, std::string type, uint32_t devid, std::string protocol_name);
+    /// `protocol_name` names the ring in the error node ("blkif", "popekfs"); `backend` is the
+    /// domain the front end grants its ring to (popek itself, or a driver domain).
+    RingDevice(PvDomain& domain, std::string type, uint32_t devid, std::string protocol_name,
+               DomId backend = kControlDomain);
 
     bool connected();
     /// Serves the ring (runs on the event channel's notification).
@@ -29,6 +31,8 @@ public:
 protected:
     /// The data path on the mapped ring page; called with the I/O lock held.
     virtual std::unique_ptr<RingBackend> start(std::span<uint8_t> ring) = 0;
+    /// Refuses a connection before the ring is mapped (e.g. the driver domain is gone).
+    virtual PvResult<void> can_connect() { return {}; }
     /// Nodes under backend_path() written once connected (e.g. the disk's size).
     virtual PvResult<void> write_connected_nodes(Store&, ConnId) { return {}; }
 

@@ -4,8 +4,16 @@
 
 namespace popek::pv {
 
-VbdDevice::VbdDevice(PvDomain& domain, BlockFile disk, uint32_t devid)
-    : RingDevice(domain, "vbd", devid, "blkif"), m_disk(std::move(disk)) {}
+VbdDevice::VbdDevice(PvDomain& domain, BlockFile disk, uint32_t devid, std::unique_ptr<BlkifExecutor> executor,
+                     DomId backend)
+    : RingDevice(domain, "vbd", devid, "blkif", backend), m_disk(std::move(disk)), m_executor(std::move(executor)) {
+    if (!m_executor) {
+        m_local_grants = std::make_unique<LocalGrantAccess>(m_domain.grant_table(), backend_domid());
+        auto local = std::make_unique<BlkifHandler>(*m_local_grants, m_disk);
+        m_local = local.get();
+        m_executor = std::move(local);
+    }
+}
 
 VbdDevice::~VbdDevice() { detach(); }
 
@@ -33,8 +41,13 @@ PvResult<void> VbdDevice::write_frontend_nodes(Store& s, ConnId c) {
     return put_frontend(s, c, "device-type", "disk");
 }
 
+PvResult<void> VbdDevice::can_connect() {
+    if (m_executor->failure()) return pv_error(EIO);
+    return {};
+}
+
 std::unique_ptr<RingBackend> VbdDevice::start(std::span<uint8_t> ring) {
-    return std::make_unique<BlkifBackend>(m_domain.grant_table(), kControlDomain, m_disk, ring);
+    return std::make_unique<BlkifBackend>(*m_executor, ring);
 }
 
 PvResult<void> VbdDevice::write_connected_nodes(Store& store, ConnId control) {
@@ -46,10 +59,8 @@ PvResult<void> VbdDevice::write_connected_nodes(Store& store, ConnId control) {
     return store.write(control, kNoTransaction, be + "/info", fmt::format("{}", m_disk.readonly() ? VDISK_READONLY : 0));
 }
 
-BlkifBackend::Stats VbdDevice::stats() {
-    return with_backend([](RingBackend* be) {
-        return be ? static_cast<BlkifBackend*>(be)->stats() : BlkifBackend::Stats{};
-    });
+BlkifHandler::Stats VbdDevice::stats() {
+    return with_backend([this](RingBackend*) { return m_local ? m_local->stats() : BlkifHandler::Stats{}; });
 }
 
 }  // namespace popek::pv
