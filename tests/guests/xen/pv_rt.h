@@ -60,6 +60,10 @@
 
 /* The test body every guest defines; returns nothing, counts failures through the checks. */
 void pv_main(void);
+/* What vCPUs other than 0 run (pv_start.S; rdi = vCPU index), before they halt for good. Optional:
+ * the default returns at once. It runs from the start, before pv_entry installed the hypercall
+ * page, so it must wait for vCPU 0's word before making any hypercall. */
+void pv_ap_entry(int vcpu);
 
 /* ---- output (COM1) */
 void pv_putc(char c);
