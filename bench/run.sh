@@ -19,3 +19,5 @@ echo "== Issue 7: secure-net channel throughput vs raw libsodium AEAD (same run)
 "$B/netsec_throughput" 200000 1400
 echo "== Issue 6: blkif throughput, back end in popek vs driver domain vs host dd"
 "$B/blkif_bench" --runs 3 --size-mib 64
+echo "== Issue 6: event channel round trip between two vCPUs vs two host threads (eventfd / spin)"
+"$B/evtchn_bench" --runs 3
