@@ -151,6 +151,7 @@ void EventChannels::clear_pending(evtchn_port_t port) { test_and_clear(pending_w
 
 void EventChannels::upcall(std::optional<int> vcpu) const {
     if (vcpu && m_upcall) m_upcall(*vcpu);
+    if (m_wake) m_wake();
 }
 
 bool EventChannels::port_pending(evtchn_port_t port) const {

@@ -33,6 +33,11 @@ public:
     using Upcall = std::function<void(int vcpu)>;
     using Notify = std::function<void()>;
 
+    /// `wake` is called (outside the lock) after every notification, whether or not it raised an upcall: a
+    /// vCPU waiting in SCHEDOP_poll on a masked port, or whose upcall flag was already set, must
+    /// still re-check its ports (Xen wakes a poller whenever a polled port becomes pending).
+    void set_wake(std::function<void()> wake) { m_wake = std::move(wake); }
+
     /// `max_ports` ≤ EVTCHN_2L_NR_CHANNELS; port 0 is never handed out, as in Xen.
     EventChannels(const memory::GuestMemory& mem, DomId domid, int vcpus, Upcall upcall,
                   uint32_t max_ports = 1024);
@@ -126,6 +131,7 @@ private:
     const DomId m_domid;
     const int m_vcpus;
     const Upcall m_upcall;
+    std::function<void()> m_wake;
     const uint32_t m_max_ports;
 
     mutable std::mutex m_lock;

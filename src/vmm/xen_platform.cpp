@@ -36,6 +36,7 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
     config.memory_bytes = mem.size();
     XenPlatform* self = p.get();
     p->m_domain = std::make_unique<pv::PvDomain>(mem, config, [self](int vcpu) { self->upcall(vcpu); });
+    p->m_domain->event_channels().set_wake([self] { self->wake_waiters(); });
     if (auto r = p->m_domain->connect_store(kStorePfn); !r)
         return fail("--xen: cannot place the XenStore ring at pfn {:#x} (errno {})", kStorePfn, r.error());
 
@@ -198,6 +199,12 @@ pv::HypercallHooks XenPlatform::hooks() {
 
 void XenPlatform::upcall(int vcpu) {
     if (auto vector = m_domain->upcall_vector(vcpu)) (void)m_vm.inject_vector(vcpu, *vector);
+}
+
+void XenPlatform::wake_waiters() {
+    // Taking the lock orders this after a waiter's check of its condition (made under the lock),
+    // so the notification cannot fall between that check and its wait.
+    { std::lock_guard lock(m_lock); }
     m_cv.notify_all();  // a vCPU blocked in SCHEDOP_block/poll re-checks its condition
 }
 

@@ -70,6 +70,7 @@ private:
     XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus, ConsoleOut out);
     pv::HypercallHooks hooks();
     void upcall(int vcpu);
+    void wake_waiters();
     /// Sleeps the calling vCPU until `ready()` holds, `deadline_ns` passes (0: none) or the VM ends.
     template <class Ready>
     void wait_for(Ready ready, uint64_t deadline_ns);
