@@ -8,6 +8,7 @@
 #include "boot_info.h"
 #include "drivers/blkfront.h"
 #include "drivers/lapic_timer.h"
+#include "drivers/netfront.h"
 #include "drivers/tty.h"
 #include "drivers/uart_console.h"
 #include "drivers/xen_console.h"
@@ -40,6 +41,7 @@ XenConsole g_xen_console;
 XenTimer g_xen_timer;
 DeviceFiles g_device_files(&g_files);
 BlockFront g_xvda;
+NetFront g_vif;
 bool g_xen = false;             // Xen's PV devices in use (docs/guest-os.md "Phase 2")
 const char* g_xen_problem = nullptr;
 
@@ -74,15 +76,23 @@ void attach_pv_devices() {
     long r = g_xvda.connect("51712");   // xvda: 202 << 8 (docs/misc/vbd-interface.txt)
     if (r == -xen::kENOENT) {
         kprintf("popek-os: xen: no virtual disk\n");
-        return;
-    }
-    if (r < 0) {
+    } else if (r < 0) {
         kprintf("popek-os: xen: xvda: cannot connect (error %ld)\n", -r);
-        return;
+    } else {
+        g_device_files.add_block(&g_xvda);
+        kprintf("popek-os: xen: xvda: %lu bytes%s as /dev/xvda\n", g_xvda.size_bytes(),
+                g_xvda.read_only() ? ", read-only," : "");
     }
-    g_device_files.add_block(&g_xvda);
-    kprintf("popek-os: xen: xvda: %lu bytes%s as /dev/xvda\n", g_xvda.size_bytes(),
-            g_xvda.read_only() ? ", read-only," : "");
+    r = g_vif.connect("0");
+    if (r == -xen::kENOENT) {
+        kprintf("popek-os: xen: no network interface\n");
+    } else if (r < 0) {
+        kprintf("popek-os: xen: vif0: cannot connect (error %ld)\n", -r);
+    } else {
+        const uint8_t* m = g_vif.mac();
+        kprintf("popek-os: xen: vif0: connected, mac %02x:%02x:%02x:%02x:%02x:%02x\n", m[0], m[1], m[2], m[3],
+                m[4], m[5]);
+    }
 }
 
 void load_files(const BootInfo& boot) {

@@ -43,6 +43,7 @@ enum PosError {
     POS_ENOSYS = 38,
     POS_ENOEXEC = 8,
     POS_EIO = 5,
+    POS_EAGAIN = 11,
     POS_ENOSPC = 28,
     POS_EROFS = 30
 };
