@@ -18,6 +18,7 @@
 #include "lib/kprint.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
+#include "net/netd_calls.h"
 #include "proc/process.h"
 #include "proc/sched.h"
 #include "pv/evtchn.h"
@@ -89,6 +90,7 @@ void attach_pv_devices() {
     } else if (r < 0) {
         kprintf("popek-os: xen: vif0: cannot connect (error %ld)\n", -r);
     } else {
+        netd_attach_interface(&g_vif);
         const uint8_t* m = g_vif.mac();
         kprintf("popek-os: xen: vif0: connected, mac %02x:%02x:%02x:%02x:%02x:%02x\n", m[0], m[1], m[2], m[3],
                 m[4], m[5]);

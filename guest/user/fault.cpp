@@ -2,6 +2,7 @@
 ///   pf: read an unmapped address    kpf: write into the kernel half    gp: privileged instruction
 ///   ud: undefined opcode             de: divide by zero                 sys: bad system call pointers
 ///   files: bad open flags and writes to descriptors not open for writing
+///   net: netd's frame calls from an ordinary program (refused: -EPERM, logged)
 ///   stack: use 48 KiB of stack (fine)   overflow: use 128 KiB of stack (past the 64 KiB stack)
 #include "rt/ulib.h"
 
@@ -58,6 +59,13 @@ int main(int argc, char** argv) {
         char byte = 0;
         long d = sys::read(static_cast<int>(fd), &byte, 1);   // closed
         print("files: badflags=%ld readonly-fd=%ld badfd=%ld closed=%ld\n", a, b, c, d);
+        return 0;
+    }
+    if (strcmp(kind, "net") == 0) {
+        uint8_t frame[64] = {};
+        long a = sys::netd_frame_tx(frame, sizeof frame);
+        long b = sys::netd_frame_rx(frame, sizeof frame, POS_NET_NONBLOCK);
+        print("net: frame_tx=%ld frame_rx=%ld\n", a, b);
         return 0;
     }
     print("fault: unknown kind %s\n", kind);

@@ -25,7 +25,10 @@ enum PosSyscall {
     POS_SYS_GETPID = 12,  /* getpid() -> pid */
     POS_SYS_UPTIME = 13,  /* uptime() -> milliseconds since boot */
     POS_SYS_GETRANDOM = 14, /* getrandom(buf, len) -> len; -POS_ENOSYS without a hardware source */
-    POS_SYS_COUNT = 15
+    /* netd only (any other process: -POS_EPERM, logged); docs/guest-os.md "Networking (phase 2)" */
+    POS_SYS_NETD_FRAME_TX = 15, /* netd_frame_tx(frame, len) -> 0; one Ethernet frame, 14..1514 bytes */
+    POS_SYS_NETD_FRAME_RX = 16, /* netd_frame_rx(buf, cap, flags) -> frame length; POS_NET_NONBLOCK: -POS_EAGAIN if none */
+    POS_SYS_COUNT = 17
 };
 
 enum PosError {
@@ -47,6 +50,9 @@ enum PosError {
     POS_ENOSPC = 28,
     POS_EROFS = 30
 };
+
+/* netd_frame_rx() flags */
+enum { POS_NET_NONBLOCK = 1 };
 
 /* open() flags */
 enum { POS_O_WRITE = 1 }; /* also allow write(fd) on it; needs an `allow USER write PATH` rule */

@@ -9,17 +9,27 @@
 #include "lib/random.h"
 #include "mm/address_space.h"
 #include "mm/pmm.h"
+#include "net/netd_calls.h"
 #include "popek_os/abi.h"
 #include "proc/process.h"
 #include "proc/sched.h"
+#include "proc/user_access.h"
 
 namespace pos {
+
+bool user_readable(uint64_t va, size_t len) { return current_process()->space->check_user_range(va, len, false); }
+bool user_writable(uint64_t va, size_t len) { return current_process()->space->check_user_range(va, len, true); }
+
+long copy_to_user(uint64_t va, const void* src, size_t len) {
+    if (!user_writable(va, len)) return -POS_EFAULT;
+    memcpy(reinterpret_cast<void*>(va), src, len);
+    return 0;
+}
+
 namespace {
 
 constexpr size_t kMaxIo = 1 << 20;
 
-bool user_readable(uint64_t va, size_t len) { return current_process()->space->check_user_range(va, len, false); }
-bool user_writable(uint64_t va, size_t len) { return current_process()->space->check_user_range(va, len, true); }
 
 /// Copies a NUL-terminated user string into dst[cap]; -POS_EFAULT or -POS_ENAMETOOLONG.
 long copy_user_string(char* dst, size_t cap, uint64_t va) {
@@ -31,11 +41,6 @@ long copy_user_string(char* dst, size_t cap, uint64_t va) {
     return -POS_ENAMETOOLONG;
 }
 
-long copy_to_user(uint64_t va, const void* src, size_t len) {
-    if (!user_writable(va, len)) return -POS_EFAULT;
-    memcpy(reinterpret_cast<void*>(va), src, len);
-    return 0;
-}
 
 OpenFile* file_slot(uint64_t fd) {
     if (fd < 3 || fd >= 3 + kMaxOpenFiles) return nullptr;
@@ -189,6 +194,8 @@ extern "C" void syscall_dispatch(pos::TrapFrame* f) {
         case POS_SYS_GETPID: r = current_process()->pid; break;
         case POS_SYS_UPTIME: r = static_cast<long>(ticks() * (1000 / kTickHz)); break;
         case POS_SYS_GETRANDOM: r = sys_getrandom(f->rdi, f->rsi); break;
+        case POS_SYS_NETD_FRAME_TX: r = sys_netd_frame_tx(f->rdi, f->rsi); break;
+        case POS_SYS_NETD_FRAME_RX: r = sys_netd_frame_rx(f->rdi, f->rsi, f->rdx); break;
         default: r = -POS_ENOSYS; break;
     }
     f->rax = static_cast<uint64_t>(r);
