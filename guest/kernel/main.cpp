@@ -190,6 +190,7 @@ extern "C" [[noreturn]] void kernel_main(uint64_t start_info_phys) {
     const char* argv[] = {"sh"};
     int pid = process_spawn(nullptr, policy_boot_user(), "/bin/sh", argv, 1);
     if (pid < 0) panic("cannot start /bin/sh: error %d", -pid);
+    if (g_xen && g_vif.connected()) netd_start();   // after the shell, which is pid 1 (init)
     sched_run_idle();
 }
 

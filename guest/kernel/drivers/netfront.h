@@ -17,7 +17,7 @@ public:
     static constexpr unsigned kRxBuffers = 16;
     static constexpr unsigned kTxSlots = 8;
     static constexpr unsigned kQueueFrames = 32;
-    static constexpr uint32_t kMaxFrame = 1514;   // Ethernet header + 1500 (no FCS)
+    static constexpr uint32_t kMaxFrame = 1518;   // secure-net frames: 14-byte header, 2-byte length, 1500 (src/netsec/ether.h)
 
     /// Connects to device/vif/<devid>; 0 or a negative errno (-ENOENT: no such interface).
     long connect(const char* devid);
