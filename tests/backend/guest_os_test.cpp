@@ -14,22 +14,27 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "hv/hypervisor.h"
+#include "popek_process.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using popek::test::run_popek;
+using popek::test::RunResult;
 
 /// How popek-os is run: the engine, and whether popek plays Xen (`--xen`: PV console, timer, disk).
 struct Platform {
@@ -196,7 +201,7 @@ protected:
 
 TEST_P(GuestOsTest, BootsToThePromptWithTheBootLog) {
     const std::string& out = m_session->output();
-    EXPECT_NE(out.find("popek-os: policy: 3 users"), std::string::npos) << out;
+    EXPECT_NE(out.find("popek-os: policy: 4 users"), std::string::npos) << out;
     EXPECT_NE(out.find("boot user alice"), std::string::npos) << out;
     EXPECT_NE(out.find("popek-os: files: "), std::string::npos) << out;
     std::cout << "[ boot ] " << platform_name(GetParam()) << ": prompt after " << m_boot.count() << " ms\n";
@@ -506,7 +511,7 @@ TEST_P(GuestOsModuleTest, BrokenPolicyStopsTheBootWithTheLine) {
         {"user bob 1234\nboot bob\n", "/etc/policy line 1: public key must be 64 hex digits"},
         {"user bob " + policy_key("bob") + "\nallow carol open /x\n", "/etc/policy line 2: rule names an undeclared user"},
         {"# no boot line\nuser bob " + policy_key("bob") + "\n", "/etc/policy names no boot user"},
-        {"user bob " + policy_key("bob") + "\nboot bob\nallow bob read /x\n", "line 3: action must be open, write, exec or any"},
+        {"user bob " + policy_key("bob") + "\nboot bob\nallow bob read /x\n", "line 3: action must be open, write, exec, connect, accept or any"},
     };
     for (const Case& c : cases) {
         auto table = m_dir.path() / "table";
@@ -584,6 +589,24 @@ protected:
     std::vector<std::string> net_args() const {
         return {"--net", "dgram=" + (m_dir.path() / "vm.sock").string() + "," + (m_dir.path() / "peer.sock").string()};
     }
+    /// `popek net-peer` as the host end: the test peer's identity (its public key is in the
+    /// shipped policy), accepting alice's key, on the other end of the guest's datagram link.
+    std::vector<std::string> peer_args(std::vector<std::string> extra) const {
+        fs::path key = m_dir.path() / "host.key";
+        if (!fs::exists(key)) {
+            m_dir.file("host.key", std::string(kHostSecret) + "\n");
+            fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
+        }
+        std::vector<std::string> args{"net-peer", "--key", key.string(), "--peer", policy_key("alice"), "--dgram",
+                                      (m_dir.path() / "peer.sock").string() + "," + (m_dir.path() / "vm.sock").string(),
+                                      "--timeout", "30"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+    }
+    /// The test peer's secret key; guest/files/etc/policy allows alice to connect to and accept
+    /// its public key (kHostPublic), and no other peer.
+    static constexpr const char* kHostSecret = "a9d38b7eb43c902fa7b43f70338246b164ee141ab0156a618eae8736ede9882b";
+    static constexpr const char* kHostPublic = "095fde52bb9adf8ef57595bd6beb61491c0f0423ab84d85ff05bf7e017ca1373";
     ScratchDir m_dir;
 };
 
@@ -598,6 +621,50 @@ TEST_P(GuestOsNetTest, VifConnectsWithTheMacFromTheStore) {
     EXPECT_EQ(s->run("echo still here"), "still here\n");
     s->send("exit\n");
     EXPECT_EQ(s->finish(), 0) << s->output();
+}
+
+TEST_P(GuestOsNetTest, GuestSendReachesTheHostPeer) {
+    auto s = ConsoleSession::start(GetParam(), net_args());
+    ASSERT_TRUE(s->wait_for("$ ", 30s)) << s->output();
+    EXPECT_NE(s->output().find("popek-os: net: netd started"), std::string::npos) << s->output();
+    auto peer = std::async(std::launch::async, [&] { return run_popek(peer_args({"--recv", "1"}), {}, 60s); });
+    std::this_thread::sleep_for(300ms);   // the peer binds its socket
+    EXPECT_EQ(s->run(std::string("send ") + kHostPublic + " hello from popek-os: 1+1=2 \\o/", 60s), "");
+    RunResult r = peer.get();
+    EXPECT_EQ(r.status, 0) << r.err;
+    // net-peer prints the sender's key prefix and the exact message (its backslash escaped).
+    EXPECT_EQ(r.out, policy_key("alice").substr(0, 16) + ": hello from popek-os: 1+1=2 \\x5co/\n") << r.err;
+    EXPECT_NE(r.err.find("handshakes completed 1"), std::string::npos) << r.err;
+}
+
+TEST_P(GuestOsNetTest, HostPeerSendReachesGuestRecv) {
+    auto s = ConsoleSession::start(GetParam(), net_args());
+    ASSERT_TRUE(s->wait_for("$ ", 30s)) << s->output();
+    s->send(std::string("recv ") + kHostPublic + "\n");
+    ASSERT_TRUE(s->wait_for(std::string("recv ") + kHostPublic + "\n", 10s)) << s->output();
+    std::this_thread::sleep_for(500ms);   // netd opens the accept channel
+    RunResult r = run_popek(peer_args({"--send", "from the host \x01 end"}), {}, 60s);
+    EXPECT_EQ(r.status, 0) << r.err;
+    ASSERT_TRUE(s->wait_for("$ ", 60s)) << s->output();
+    EXPECT_NE(s->output().find(std::string(kHostPublic).substr(0, 16) + ": from the host \\x01 end\n"),
+              std::string::npos) << s->output();
+}
+
+TEST_P(GuestOsNetTest, PolicyDeniesConnectsAndAcceptsAndLogsThem) {
+    auto s = ConsoleSession::start(GetParam(), net_args());
+    ASSERT_TRUE(s->wait_for("$ ", 30s)) << s->output();
+    const std::string bob = policy_key("bob");
+    EXPECT_EQ(s->run("send " + bob + " hi bob"),
+              "denied: user=alice action=connect object=" + bob + " reason=no rule allows it (default deny)\n"
+              "send: " + bob.substr(0, 16) + ": not allowed by the policy\nsh: send: exit status 1\n");
+    EXPECT_EQ(s->run("recv " + bob),
+              "denied: user=alice action=accept object=" + bob + " reason=no rule allows it (default deny)\n"
+              "recv: " + bob.substr(0, 16) + ": not allowed by the policy\nsh: recv: exit status 1\n");
+    // The users' secret keys are netd's alone.
+    EXPECT_EQ(s->run("cat /etc/keys/alice"),
+              "denied: user=alice action=open object=/etc/keys/alice reason=no rule allows it (default deny)\n"
+              "cat: /etc/keys/alice: permission denied\nsh: cat: exit status 1\n");
+    EXPECT_EQ(s->run("send nothex hi"), "usage: send KEY MESSAGE (KEY: 64 hex digits)\nsh: send: exit status 2\n");
 }
 
 const auto kPlatforms = ::testing::Values(Platform{"kvm", false}, Platform{"interp", false}, Platform{"kvm", true},
