@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
     if (fd < 0) {
         char prefix[17];
         copy_string(prefix, sizeof prefix, argv[1]);   // the first 16 digits, as net-peer names keys
-        print("recv: %s: %s\n", prefix, fd == -POS_EACCES ? "not allowed by the policy" : error_string(fd));
+        print("recv: %s: %s\n", prefix, net_open_error(fd));
         return 1;
     }
     static PosNetMessage msg;

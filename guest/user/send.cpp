@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
     if (fd < 0) {
         char prefix[17];
         copy_string(prefix, sizeof prefix, argv[1]);   // the first 16 digits, as net-peer names keys
-        print("send: %s: %s\n", prefix, fd == -POS_EACCES ? "not allowed by the policy" : error_string(fd));
+        print("send: %s: %s\n", prefix, net_open_error(fd));
         return 1;
     }
     long r = sys::write(static_cast<int>(fd), msg, len);

@@ -335,13 +335,22 @@ TEST_P(GuestOsTest, FileDescriptorMisuseGetsErrors) {
 }
 
 TEST_P(GuestOsTest, FrameCallsAreForNetdOnly) {
-    // netd's frame calls from an ordinary program: refused before any argument is looked at,
-    // and each attempt logged like a policy denial.
+    // netd's calls from an ordinary program: refused before any argument is looked at, and each
+    // attempt logged like a policy denial; then net_open's argument checks.
     EXPECT_EQ(m_session->run("fault net"),
               "fault: net\n"
-              "denied: user=alice action=netd_frame_tx object=fault reason=only netd may use the frame calls\n"
-              "denied: user=alice action=netd_frame_rx object=fault reason=only netd may use the frame calls\n"
-              "net: frame_tx=-1 frame_rx=-1\n");
+              "denied: user=alice action=netd_frame_tx object=fault reason=reserved for netd\n"
+              "denied: user=alice action=netd_frame_rx object=fault reason=reserved for netd\n"
+              "denied: user=alice action=netd_next_request object=fault reason=reserved for netd\n"
+              "denied: user=alice action=netd_deliver object=fault reason=reserved for netd\n"
+              "net: frame_tx=-1 frame_rx=-1 next_request=-1 deliver=-1\n"
+              "net_open: badmode=-22 nokey=-22 kernelkey=-14\n");
+    // Without --xen --net there is no netd: a channel cannot be opened, and the user is told why.
+    if (!GetParam().xen) {
+        // (the test peer's key, which the policy allows alice to connect to)
+        EXPECT_EQ(m_session->run("send 095fde52bb9adf8ef57595bd6beb61491c0f0423ab84d85ff05bf7e017ca1373 x"),
+                  "send: 095fde52bb9adf8e: no network (netd is not running)\nsh: send: exit status 1\n");
+    }
     EXPECT_EQ(m_session->run("echo ok"), "ok\n");
 }
 

@@ -27,7 +27,7 @@ PosNetMessage g_delivery;
 long check_netd(const char* call) {
     Process* p = current_process();
     if (g_netd_pid != 0 && p->pid == g_netd_pid) return 0;
-    kprintf("denied: user=%s action=%s object=%s reason=only netd may use the frame calls\n",
+    kprintf("denied: user=%s action=%s object=%s reason=reserved for netd\n",
             p->user != nullptr ? p->user->name : "?", call, p->name);
     return -POS_EPERM;
 }

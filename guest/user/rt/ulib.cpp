@@ -43,4 +43,10 @@ const char* error_string(long err) {
     }
 }
 
+const char* net_open_error(long err) {
+    if (err == -POS_EACCES) return "not allowed by the policy";
+    if (err == -POS_EIO) return "no network (netd is not running)";
+    return error_string(err);
+}
+
 }  // namespace pos
