@@ -676,6 +676,30 @@ TEST_P(GuestOsNetTest, PolicyDeniesConnectsAndAcceptsAndLogsThem) {
     EXPECT_EQ(s->run("send nothex hi"), "usage: send KEY MESSAGE (KEY: 64 hex digits)\nsh: send: exit status 2\n");
 }
 
+TEST_P(GuestOsNetTest, TwoGuestsTalkOverCrossedLinks) {
+    // Guest B boots a file table of its own: its user `peer` is the test peer's identity (which
+    // guest A's policy lets alice connect to), and it accepts alice.
+    const std::string alice = policy_key("alice");
+    auto policy = m_dir.file("policy-b", std::string("user peer ") + kHostPublic + "\nuser system " + alice +
+                                             "\nboot peer\nallow * exec /bin/*\nallow system open /etc/keys/*\n"
+                                             "allow peer accept " + alice + "\n");
+    auto key = m_dir.file("peer.key", std::string(kHostSecret) + "\n");
+    auto table = m_dir.path() / "table-b";
+    ASSERT_TRUE(pack_table(table, {program("sh"), program("recv"), program("netd"), policy.string() + "=/etc/policy",
+                                   key.string() + "=/etc/keys/peer"}));
+    const std::string a_sock = (m_dir.path() / "a.sock").string(), b_sock = (m_dir.path() / "b.sock").string();
+    auto b = ConsoleSession::start(GetParam(), {"--initrd", table.string(), "--net", "dgram=" + b_sock + "," + a_sock});
+    auto a = ConsoleSession::start(GetParam(), {"--net", "dgram=" + a_sock + "," + b_sock});
+    ASSERT_TRUE(b->wait_for("$ ", 30s)) << b->output();
+    ASSERT_TRUE(a->wait_for("$ ", 30s)) << a->output();
+    b->send("recv " + alice + "\n");
+    ASSERT_TRUE(b->wait_for("recv " + alice + "\n", 10s)) << b->output();
+    std::this_thread::sleep_for(500ms);   // B's netd opens the accept channel
+    EXPECT_EQ(a->run(std::string("send ") + kHostPublic + " guest to guest", 60s), "");
+    ASSERT_TRUE(b->wait_for("$ ", 60s)) << b->output();
+    EXPECT_NE(b->output().find(alice.substr(0, 16) + ": guest to guest\n"), std::string::npos) << b->output();
+}
+
 const auto kPlatforms = ::testing::Values(Platform{"kvm", false}, Platform{"interp", false}, Platform{"kvm", true},
                                           Platform{"interp", true});
 const auto kXenPlatforms = ::testing::Values(Platform{"kvm", true}, Platform{"interp", true});
