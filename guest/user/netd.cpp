@@ -3,7 +3,8 @@
 /// calls. It owns the secure-net identities (each user's secret key from /etc/keys/USER, which
 /// only `system` may open) and runs netsec::NetService (src/netsec/net_service.h) between the
 /// kernel's channels and the interface's frames. One thread: it drains frames and requests
-/// without blocking, retries Hellos, passes messages on, and sleeps a tick when idle.
+/// without blocking, retries Hellos, passes messages on, and sleeps a tick when idle. Dropped
+/// packets are logged on the console as their counters grow.
 #include <sodium.h>
 
 #include <new>
@@ -143,6 +144,24 @@ void service_channels(NetService& svc, State& st, long now) {
     }
 }
 
+/// Logs the drop counters (names as `popek net-peer` prints them) whenever one of them grew.
+void report_drops(const NetService& svc, const State& st) {
+    static uint64_t last[6];
+    uint64_t now[6] = {0, 0, 0, 0, 0, svc.dropped_unroutable()};
+    for (int i = 0; i < st.local_count; ++i) {
+        const Counters& c = svc.counters(st.locals[i].index);
+        now[0] += c.dropped_malformed;
+        now[1] += c.dropped_bad_auth;
+        now[2] += c.dropped_replay;
+        now[3] += c.dropped_unknown_peer;
+        now[4] += c.dropped_no_session;
+    }
+    if (memcmp(now, last, sizeof now) == 0) return;
+    memcpy(last, now, sizeof now);
+    print("netd: dropped: malformed %lu, bad-auth %lu, replay %lu, unknown-peer %lu, no-session %lu, unroutable %lu\n",
+          now[0], now[1], now[2], now[3], now[4], now[5]);
+}
+
 }  // namespace
 
 int main(int, char**) {
@@ -166,6 +185,7 @@ int main(int, char**) {
             handle_request(svc, st, now);
             busy = true;
         }
+        if (busy) report_drops(svc, st);
         svc.tick(static_cast<uint64_t>(now));
         service_channels(svc, st, now);
         if (!busy) sys::sleep_ms(10);
