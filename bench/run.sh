@@ -17,3 +17,5 @@ echo "== Issue 7: popek-os boot to the prompt and system call round trip (PC and
 "$B/guest_os_bench" --runs 5
 echo "== Issue 7: secure-net channel throughput vs raw libsodium AEAD (same run)"
 "$B/netsec_throughput" 200000 1400
+echo "== Issue 6: blkif throughput, back end in popek vs driver domain vs host dd"
+"$B/blkif_bench" --runs 3 --size-mib 64

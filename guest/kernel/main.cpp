@@ -14,6 +14,8 @@
 #include "drivers/xen_console.h"
 #include "drivers/xen_timer.h"
 #include "fs/device_files.h"
+#include "fs/share_files.h"
+#include "fs/share_front.h"
 #include "fs/packed_file_table.h"
 #include "lib/kprint.h"
 #include "mm/heap.h"
@@ -43,6 +45,8 @@ XenTimer g_xen_timer;
 DeviceFiles g_device_files(&g_files);
 BlockFront g_xvda;
 NetFront g_vif;
+ShareFront g_share;
+ShareFiles g_share_files(&g_device_files, &g_share);
 bool g_xen = false;             // Xen's PV devices in use (docs/guest-os.md "Phase 2")
 const char* g_xen_problem = nullptr;
 
@@ -66,14 +70,9 @@ void xen_idle_wait() {
     x86::sti();
 }
 
-/// Under Xen: the store, the grant table and the first virtual disk (xvda, `--disk F`), which
-/// becomes /dev/xvda. A missing disk is normal; other failures are reported and the OS goes on.
-void attach_pv_devices() {
-    const char* reason = "";
-    if (!xen::store::init(&reason) || !xen::grant::init(&reason)) {
-        kprintf("popek-os: xen: no store or grant table (%s): no PV devices\n", reason);
-        return;
-    }
+/// The first virtual disk (xvda, `--disk F`) becomes /dev/xvda. A missing disk is normal; other
+/// failures are reported and the OS goes on.
+void attach_disk() {
     long r = g_xvda.connect("51712");   // xvda: 202 << 8 (docs/misc/vbd-interface.txt)
     if (r == -xen::kENOENT) {
         kprintf("popek-os: xen: no virtual disk\n");
@@ -84,7 +83,11 @@ void attach_pv_devices() {
         kprintf("popek-os: xen: xvda: %lu bytes%s as /dev/xvda\n", g_xvda.size_bytes(),
                 g_xvda.read_only() ? ", read-only," : "");
     }
-    r = g_vif.connect("0");
+}
+
+/// The first network interface (`--net ...`), for netd (docs/guest-os.md "Networking").
+void attach_net() {
+    long r = g_vif.connect("0");
     if (r == -xen::kENOENT) {
         kprintf("popek-os: xen: no network interface\n");
     } else if (r < 0) {
@@ -95,6 +98,30 @@ void attach_pv_devices() {
         kprintf("popek-os: xen: vif0: connected, mac %02x:%02x:%02x:%02x:%02x:%02x\n", m[0], m[1], m[2], m[3],
                 m[4], m[5]);
     }
+}
+
+/// The host directory (`--share DIR[,ro]`, popekfs) becomes /share/... (docs/guest-os.md "Files on
+/// the host"). Missing is normal.
+void attach_share() {
+    long r = g_share.connect();
+    if (r == -xen::kENOENT) return;
+    if (r < 0) {
+        kprintf("popek-os: xen: share: cannot connect (error %ld)\n", -r);
+        return;
+    }
+    kprintf("popek-os: xen: share: host directory as /share (%s)\n", g_share.read_only() ? "read-only" : "read-write");
+}
+
+/// Under Xen: the store, the grant table, then the PV devices popek offers.
+void attach_pv_devices() {
+    const char* reason = "";
+    if (!xen::store::init(&reason) || !xen::grant::init(&reason)) {
+        kprintf("popek-os: xen: no store or grant table (%s): no PV devices\n", reason);
+        return;
+    }
+    attach_disk();
+    attach_net();
+    attach_share();
 }
 
 void load_files(const BootInfo& boot) {
@@ -171,7 +198,7 @@ extern "C" [[noreturn]] void kernel_main(uint64_t start_info_phys) {
     load_files(boot);
     if (g_xen) {
         attach_pv_devices();
-        FileService::set_active(&g_device_files);
+        FileService::set_active(g_share.connected() ? static_cast<FileService*>(&g_share_files) : &g_device_files);
     } else {
         FileService::set_active(&g_files);
     }

@@ -53,19 +53,28 @@ CLI::App* add_net_peer(CLI::App& app, netsec::NetPeerOptions& o, std::string& dg
     return p;
 }
 
+/// `VALUE[,ro]` of `option` (--disk FILE[,ro], --share DIR[,ro]): the value and the ro flag.
+Result<std::pair<std::string, bool>> parse_read_only_spec(std::string_view option, std::string_view what,
+                                                           const std::string& spec) {
+    auto comma = spec.find(',');
+    std::string value = spec.substr(0, comma);
+    if (value.empty()) return fail("{} '{}': no {} given", option, spec, what);
+    if (comma == std::string::npos) return std::pair{value, false};
+    std::string flags = spec.substr(comma + 1);
+    if (flags != "ro") return fail("{} '{}': unknown flag '{}' (only 'ro')", option, spec, flags);
+    return std::pair{value, true};
+}
+
 }  // namespace
 
 Result<vmm::DiskOption> parse_disk(const std::string& spec) {
-    vmm::DiskOption d;
-    auto comma = spec.find(',');
-    d.path = spec.substr(0, comma);
-    if (d.path.empty()) return fail("--disk '{}': no file given", spec);
-    if (comma != std::string::npos) {
-        std::string flags = spec.substr(comma + 1);
-        if (flags != "ro") return fail("--disk '{}': unknown flag '{}' (only 'ro')", spec, flags);
-        d.read_only = true;
-    }
-    return d;
+    auto [path, ro] = TRY(parse_read_only_spec("--disk", "file", spec));
+    return vmm::DiskOption{path, ro};
+}
+
+Result<vmm::ShareOption> parse_share(const std::string& spec) {
+    auto [path, ro] = TRY(parse_read_only_spec("--share", "directory", spec));
+    return vmm::ShareOption{path, ro};
 }
 
 Result<vmm::NetOption> parse_net(const std::string& spec) {
@@ -108,11 +117,25 @@ Parsed parse(const std::vector<std::string>& args) {
                     "outbound TCP/UDP), 'tap=NAME', or 'dgram=LOCAL,REMOTE' (frames as unix datagrams: bind LOCAL, "
                     "send to REMOTE)")
         ->type_name("user|tap=NAME|dgram=LOCAL,REMOTE");
+    std::string share;
+    run->add_option("--share", share, "with --xen: serve host directory DIR to the guest (popekfs device); ',ro' for read-only")
+        ->type_name("DIR[,ro]");
+    run->add_flag("--driver-domain", o.driver_domain,
+                  "with --xen: run the --disk back ends in a separate unprivileged process (driver domain 2)");
     run->add_flag("--rng", o.virtio_rng, "add a virtio entropy device (fed from getrandom)");
     run->add_flag("--test-dev", o.test_device, "add popek's test device (PIO 0x700, MMIO 0xfe000000), for tests");
 
     std::string dgram;
     CLI::App* net_peer = add_net_peer(app, out.net_peer, dgram);
+
+    CLI::App* backend = app.add_subcommand("backend", "driver domain process (started by `popek run --driver-domain`)");
+    backend->footer("Serves blkif requests from popek over the socket; it sees guest data only through grant copies.");
+    auto& b = out.backend;
+    backend->add_option("--socket-fd", b.socket_fd, "SOCK_SEQPACKET socket to the VMM")->required();
+    backend->add_option("--disk-fd", b.disk_fd, "the opened disk file")->required();
+    backend->add_flag("--read-only", b.read_only, "the disk is read-only");
+    backend->add_option("--domid", b.domid, "this driver domain's id")->capture_default_str();
+    backend->add_flag("!--no-sandbox", b.sandbox, "keep privileges and run without seccomp (debugging)");
 
     std::vector<std::string> rev(args.rbegin(), args.rend());
     try {
@@ -129,6 +152,10 @@ Parsed parse(const std::vector<std::string>& args) {
         out.action = Parsed::Exit;
         out.exit_status = vmm::kExitUserError;
         out.message = std::string("popek: ") + e.what() + " (see popek --help)\n";
+        return out;
+    }
+    if (backend->parsed()) {
+        out.action = Parsed::Backend;
         return out;
     }
     auto usage_error = [&out](const Error& e) {
@@ -154,6 +181,13 @@ Parsed parse(const std::vector<std::string>& args) {
         if (!parsed) return usage_error(parsed.error());
         o.disks.push_back(*parsed);
     }
+    if (!share.empty()) {
+        if (!o.xen) return usage_error(Error{"--share needs --xen (it is a Xen PV device)"});
+        auto parsed = parse_share(share);
+        if (!parsed) return usage_error(parsed.error());
+        o.share = *parsed;
+    }
+    if (o.driver_domain && !o.xen) return usage_error(Error{"--driver-domain needs --xen"});
     for (const auto& n : nets) {
         auto parsed = parse_net(n);
         if (!parsed) return usage_error(parsed.error());

@@ -3,23 +3,27 @@
 #include <string>
 #include <vector>
 
+#include "ddom/backend_main.h"
 #include "netsec/net_peer.h"
 #include "vmm/vm_options.h"
 
 namespace popek::cli {
 
 struct Parsed {
-    enum Action { Run, NetPeer, Exit } action = Run;
+    enum Action { Run, NetPeer, Backend, Exit } action = Run;
     int exit_status = 0;         ///< for Exit: 0 after --help/--version, 2 on a usage error
     std::string message;         ///< text to print for Exit (stdout when status 0, stderr otherwise)
     vmm::VmOptions options;
     netsec::NetPeerOptions net_peer;   ///< for NetPeer
+    ddom::BackendOptions backend;      ///< for Backend (`popek backend`, started by popek itself)
 };
 
 Parsed parse(const std::vector<std::string>& args);
 
 /// `FILE[,ro]` of --disk; an error names what is wrong.
 Result<vmm::DiskOption> parse_disk(const std::string& spec);
+/// `DIR[,ro]` of --share.
+Result<vmm::ShareOption> parse_share(const std::string& spec);
 /// `user`, `tap=NAME` or `dgram=LOCAL,REMOTE` of --net.
 Result<vmm::NetOption> parse_net(const std::string& spec);
 

@@ -232,6 +232,9 @@ public:
     bool xen_write_msr(uint32_t msr, uint64_t value);
     /// The hypercall stub's OUT: a pending hv::Hypercall exit (result into RAX by complete_io).
     bool xen_hypercall_out(uint16_t port, unsigned size, uint32_t value);
+    /// VMCALL / VMMCALL with the Xen personality: a hypercall with its number in EAX (Linux calls
+    /// Xen this way since XSA-466, without the hypercall page). False: not Xen's (the caller #UDs).
+    bool xen_vmcall();
     void log_unimplemented(const uint8_t* bytes, unsigned len);
     void invalidate_code_all();
     /// Between blocks: stop requests, timers, INIT/SIPI, NMI, interrupts, HLT. True: return m_exit.
@@ -251,6 +254,7 @@ private:
     void fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool writable, bool executable);
     void mmio_access(uint64_t gpa, void* data, unsigned size, bool write);
     void check_code_write(uint64_t gpa, unsigned size);
+    void start_hypercall(uint32_t nr);
     [[noreturn]] void page_fault(uint64_t la, uint32_t err);
 
     EngineShared& m_shared;

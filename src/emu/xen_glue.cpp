@@ -2,6 +2,10 @@
 /// CPUID leaves at 0x40000000 are Xen's (public/arch-x86/cpuid.h), MSR 0x40000000 installs the
 /// hypercall page, and the stubs' 4-byte OUT to kHypercallPort becomes a hv::Hypercall exit whose
 /// result lands in RAX when the VMM resumes the vCPU (the same contract as the KVM backend).
+/// VMCALL and VMMCALL (Xen's own transfer instructions, docs/guest-guide/x86/hypercall-abi.rst)
+/// become the same exit with the number from EAX: Linux 6.1.119+ (XSA-466) calls Xen that way.
+#include <cerrno>
+
 #include "emu/cpu.h"
 #include "hv/xen/xen_personality.h"
 
@@ -40,12 +44,27 @@ bool Cpu::xen_write_msr(uint32_t msr, uint64_t value) {
 
 bool Cpu::xen_hypercall_out(uint16_t port, unsigned size, uint32_t value) {
     if (!m_shared.xen || port != hv::xen::kHypercallPort || size != 4) return false;
+    start_hypercall(value);
+    return true;
+}
+
+bool Cpu::xen_vmcall() {
+    if (!m_shared.xen) return false;
+    // Xen refuses hypercalls from guest user mode with -EPERM (hvm_hypercall: CPL != 0).
+    if (cpl != 0) {
+        gpr[hv::RAX] = static_cast<uint64_t>(-static_cast<int64_t>(EPERM));
+        return true;
+    }
+    start_hypercall(static_cast<uint32_t>(gpr[hv::RAX]));
+    return true;
+}
+
+void Cpu::start_hypercall(uint32_t nr) {
     m_hypercall_result = 0;
-    m_exit = hv::xen::hypercall_from_state(value, save_state(), &m_hypercall_result);
+    m_exit = hv::xen::hypercall_from_state(nr, save_state(), &m_hypercall_result);
     m_hypercall_pending = true;
     m_exit_pending = true;
     brk = true;
-    return true;
 }
 
 }  // namespace popek::emu

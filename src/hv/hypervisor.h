@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,14 @@ public:
     }
 };
 
+/// The guest TSC as a paravirtual clock (Xen's vcpu_time_info) needs it: its rate, and its
+/// reading at host steady-clock time `host_ns` (std::chrono::steady_clock, ns since its epoch).
+struct TscSample {
+    uint64_t tsc_hz = 0;
+    uint64_t tsc = 0;
+    uint64_t host_ns = 0;
+};
+
 class Vm {
 public:
     virtual ~Vm() = default;
@@ -65,6 +74,8 @@ public:
         (void)vector;
         return fail("this engine cannot inject interrupt vectors");
     }
+    /// The guest TSC now, shared by all vCPUs; nullopt when the engine cannot tell (KVM today).
+    virtual std::optional<TscSample> sample_tsc() const { return std::nullopt; }
 };
 
 struct VmConfig {

@@ -2,6 +2,7 @@
 // and the control domain's end of interdomain channels.
 #include "pv/event_channels.h"
 
+#include <algorithm>
 #include <atomic>
 
 namespace popek::pv {
@@ -18,8 +19,8 @@ bool virq_is_per_vcpu(uint32_t virq) {
 PvResult<void> EventChannels::alloc_unbound(evtchn_alloc_unbound& op) {
     if (!is_self(op.dom)) return pv_error(EPERM);
     DomId remote = is_self(op.remote_dom) ? m_domid : op.remote_dom;
-    if (remote != m_domid && remote != kControlDomain) return pv_error(ESRCH);
     std::lock_guard lock(m_lock);
+    if (remote != m_domid && !is_backend_domain(remote)) return pv_error(ESRCH);
     op.port = TRY(allocate(Channel{State::Unbound, 0, remote, 0, 0}));
     return {};
 }
@@ -71,7 +72,7 @@ PvResult<void> EventChannels::close(evtchn_port_t port) {
     if (ch == nullptr) return pv_error(EINVAL);
     if (ch->state == State::Virq) m_virqs[ch->notify_vcpu][ch->virq] = 0;
     if (ch->state == State::Interdomain) {
-        if (ch->remote_dom == kControlDomain && m_domid != kControlDomain) {
+        if (ch->remote_dom != m_domid) {  // a back end popek holds (dom0 or a driver domain)
             m_backends[ch->remote_port] = BackendEnd{};
         } else {
             // The loopback peer goes back to waiting for a connection.
@@ -93,7 +94,7 @@ PvResult<void> EventChannels::send(evtchn_port_t port) {
         if (ch == nullptr) return pv_error(EINVAL);
         switch (ch->state) {
         case State::Interdomain:
-            if (ch->remote_dom == kControlDomain && m_domid != kControlDomain)
+            if (ch->remote_dom != m_domid)  // a back end popek holds (dom0 or a driver domain)
                 notify = m_backends[ch->remote_port].notify;
             else
                 vcpu = set_pending(ch->remote_port);
@@ -169,10 +170,10 @@ PvResult<void> EventChannels::unmask(evtchn_port_t port) {
 
 // ---------------------------------------------------------------- control domain
 
-PvResult<evtchn_port_t> EventChannels::backend_bind(evtchn_port_t guest_port, Notify notify) {
+PvResult<evtchn_port_t> EventChannels::backend_bind(evtchn_port_t guest_port, Notify notify, DomId backend) {
     std::lock_guard lock(m_lock);
     Channel* ch = bound(guest_port);
-    if (ch == nullptr || ch->state != State::Unbound || ch->remote_dom != kControlDomain)
+    if (ch == nullptr || ch->state != State::Unbound || ch->remote_dom != backend)
         return pv_error(EINVAL);
     evtchn_port_t slot = 1;
     while (slot < m_backends.size() && m_backends[slot].guest_port != 0) ++slot;
@@ -182,6 +183,15 @@ PvResult<evtchn_port_t> EventChannels::backend_bind(evtchn_port_t guest_port, No
     ch->state = State::Interdomain;
     ch->remote_port = slot;
     return slot;
+}
+
+void EventChannels::add_backend_domain(DomId backend) {
+    std::lock_guard lock(m_lock);
+    if (!is_backend_domain(backend)) m_backend_domains.push_back(backend);
+}
+
+bool EventChannels::is_backend_domain(DomId dom) const {
+    return std::find(m_backend_domains.begin(), m_backend_domains.end(), dom) != m_backend_domains.end();
 }
 
 PvResult<EventChannels::HostChannel> EventChannels::host_channel(Notify notify) {

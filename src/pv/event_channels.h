@@ -64,10 +64,13 @@ public:
     PvResult<void> unmask(evtchn_port_t port);
 
     // ---- control domain (backends, timers)
-    /// dom0's EVTCHNOP_bind_interdomain onto the guest's port `guest_port`, which the guest must
-    /// have allocated unbound for remote domain 0. Returns dom0's local port; `notify` runs when
-    /// the guest sends on the channel.
-    PvResult<evtchn_port_t> backend_bind(evtchn_port_t guest_port, Notify notify);
+    /// A back end's EVTCHNOP_bind_interdomain onto the guest's port `guest_port`, which the guest
+    /// must have allocated unbound for remote domain `backend` (dom0, or a driver domain whose end
+    /// popek holds for it). Returns the back end's local port; `notify` runs when the guest sends.
+    PvResult<evtchn_port_t> backend_bind(evtchn_port_t guest_port, Notify notify, DomId backend = kControlDomain);
+    /// Makes `backend` (a driver domain popek runs) a domain the guest may allocate unbound ports
+    /// for, besides dom0 (ESRCH for any other).
+    void add_backend_domain(DomId backend);
     /// A guest port already connected to dom0 (the toolstack's store and console channels).
     struct HostChannel {
         evtchn_port_t guest_port;
@@ -104,6 +107,7 @@ private:
 
     bool valid_vcpu(uint32_t vcpu) const { return vcpu < static_cast<uint32_t>(m_vcpus); }
     bool is_self(DomId dom) const { return dom == DOMID_SELF || dom == m_domid; }
+    bool is_backend_domain(DomId dom) const;  ///< with m_lock held
     PvResult<evtchn_port_t> allocate(Channel ch);
     Channel* bound(evtchn_port_t port);
     void free_port(evtchn_port_t port);
@@ -126,6 +130,7 @@ private:
 
     mutable std::mutex m_lock;
     std::vector<Channel> m_ports;
+    std::vector<DomId> m_backend_domains{kControlDomain};
     std::vector<BackendEnd> m_backends;               ///< dom0 ports; index = dom0 port number
     std::vector<std::vector<evtchn_port_t>> m_virqs;  ///< [vcpu][virq] → port (0: unbound)
     std::unique_ptr<shared_info_t> m_host_shared;     ///< before placement

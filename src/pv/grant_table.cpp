@@ -49,6 +49,22 @@ PvResult<void> GrantTable::place_frame(uint64_t idx, uint64_t gpfn) {
     return {};
 }
 
+PvResult<std::span<uint8_t>> GrantTable::place_frame_in_host(uint64_t idx) {
+    if (idx & XENMAPIDX_grant_table_status) return pv_error(EINVAL);
+    if (idx >= m_max_frames) return pv_error(EINVAL);
+    std::lock_guard lock(m_lock);
+    auto i = static_cast<uint32_t>(idx);
+    grow(std::max<uint32_t>(static_cast<uint32_t>(m_frame_gpfn.size()), i + 1));
+    std::vector<uint8_t>& host = m_host_frames[i];
+    if (m_frame_gpfn[i]) {
+        // Moving out of guest RAM: the contents come back to the host copy.
+        if (uint8_t* from = m_mem.host_ptr(*m_frame_gpfn[i] << XEN_PAGE_SHIFT, kXenPageSize))
+            std::memmove(host.data(), from, kXenPageSize);
+        m_frame_gpfn[i].reset();
+    }
+    return std::span<uint8_t>(host.data(), host.size());
+}
+
 void GrantTable::query_size(gnttab_query_size& op) const {
     if (op.dom != DOMID_SELF && op.dom != m_domid) {
         op.status = GNTST_bad_domain;

@@ -37,6 +37,10 @@ public:
     /// (growing the table to idx+1 frames). EINVAL for status frames (v2 only), idx ≥ max, or a
     /// gpfn outside guest RAM.
     PvResult<void> place_frame(uint64_t idx, uint64_t gpfn);
+    /// The same for a gpfn that is no guest RAM (Linux PVH puts its grant frames in unpopulated
+    /// address space above RAM): frame `idx` stays in popek's memory, and the returned page is
+    /// what the caller shows the guest at that gpfn. EINVAL as place_frame for a bad idx.
+    PvResult<std::span<uint8_t>> place_frame_in_host(uint64_t idx);
     /// GNTTABOP_query_size for this domain.
     void query_size(gnttab_query_size& op) const;
     /// GNTTABOP_setup_table: grows the table to `nr_frames`; returns where each frame is placed

@@ -25,7 +25,7 @@ Hypercalls::Ret Hypercalls::memory_op(int vcpu, uint64_t cmd, uint64_t arg) {
             if (x->gpfn > (~uint64_t{0} >> XEN_PAGE_SHIFT)) return -EINVAL;
             r = m_domain.event_channels().place_shared_info(x->gpfn << XEN_PAGE_SHIFT);
             break;
-        case XENMAPSPACE_grant_table: r = m_domain.grant_table().place_frame(x->idx, x->gpfn); break;
+        case XENMAPSPACE_grant_table: r = place_grant_frame(x->idx, x->gpfn); break;
         case XENMAPSPACE_gmfn:
         case XENMAPSPACE_gmfn_range: return -ENOSYS;  // guest RAM is not remapped by popek
         default: return -EINVAL;
@@ -43,7 +43,23 @@ Hypercalls::Ret Hypercalls::memory_op(int vcpu, uint64_t cmd, uint64_t arg) {
     }
 }
 
+PvResult<void> Hypercalls::place_grant_frame(uint64_t idx, uint64_t gpfn) {
+    GrantTable& gt = m_domain.grant_table();
+    if (gpfn > (~uint64_t{0} >> XEN_PAGE_SHIFT)) return pv_error(EINVAL);
+    if (m_domain.memory().slice(gpfn << XEN_PAGE_SHIFT, kXenPageSize) || !m_hooks.map_outside_ram)
+        return gt.place_frame(idx, gpfn);
+    std::span<uint8_t> page = TRY(gt.place_frame_in_host(idx));
+    if (!m_hooks.map_outside_ram(gpfn, page)) return pv_error(EINVAL);
+    return {};
+}
+
 Hypercalls::Ret Hypercalls::hvm_op(int vcpu, uint64_t op, uint64_t arg) {
+    if (op == HVMOP_set_evtchn_upcall_vector) {
+        auto v = m_guest.read_obj<xen_hvm_evtchn_upcall_vector_t>(vcpu, arg);
+        if (!v) return -v.error();
+        auto r = m_domain.set_upcall_vector(v->vcpu, v->vector);
+        return r ? 0 : -r.error();
+    }
     if (op != HVMOP_set_param && op != HVMOP_get_param) return -ENOSYS;
     return in_out<xen_hvm_param_t>(vcpu, arg, [&](xen_hvm_param_t& p) -> PvResult<void> {
         if (!is_self(m_domain, p.domid)) return pv_error(EPERM);

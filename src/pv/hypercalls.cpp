@@ -49,6 +49,7 @@ uint64_t Hypercalls::handle(int vcpu, const hv::Hypercall& call) {
     case __HYPERVISOR_grant_table_op: r = grant_table_op(vcpu, a[0], a[1], a[2]); break;
     default: r = -ENOSYS; break;
     }
+    if (m_hooks.trace) m_hooks.trace(vcpu, call, r);
     return static_cast<uint64_t>(r);
 }
 

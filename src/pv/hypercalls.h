@@ -36,6 +36,11 @@ struct HypercallHooks {
     std::function<uint64_t()> now_ns;
     /// CONSOLEIO_write bytes.
     std::function<void(std::string_view)> console_write;
+    /// XENMEM_add_to_physmap of a grant frame at a gpfn that is no guest RAM: show `page` to the
+    /// guest at `gpfn` (false: popek cannot map anything there, the guest gets -EINVAL).
+    std::function<bool(uint64_t gpfn, std::span<uint8_t> page)> map_outside_ram;
+    /// Optional: sees every hypercall with its result (popek's POPEK_XEN_TRACE).
+    std::function<void(int vcpu, const hv::Hypercall& call, int64_t result)> trace;
 };
 
 class Hypercalls {
@@ -65,6 +70,7 @@ private:
     Ret hvm_op(int vcpu, uint64_t op, uint64_t arg);
     Ret event_channel_op(int vcpu, uint64_t cmd, uint64_t arg);
     Ret grant_table_op(int vcpu, uint64_t cmd, uint64_t uop, uint64_t count);
+    PvResult<void> place_grant_frame(uint64_t idx, uint64_t gpfn);
 
     /// Reads an IN/OUT struct, applies `op` to it and writes it back when `op` succeeds.
     template <class T, class F>

@@ -1,5 +1,6 @@
 #include "pv/pv_domain.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "pv/store/store_layout.h"
@@ -12,6 +13,7 @@ PvDomain::PvDomain(const memory::GuestMemory& mem, PvDomainConfig config, EventC
       m_config(std::move(config)),
       m_evtchn(mem, m_config.domid, m_config.vcpus, std::move(upcall), m_config.max_event_ports),
       m_grants(mem, m_config.domid, m_config.max_grant_frames),
+      m_vcpu_upcall_vector(static_cast<size_t>(std::max(m_config.vcpus, 0)), 0),
       m_store(m_config.store_quota),
       m_control(m_store.connect(kControlDomain, [this](const WatchEvent& e) { m_control_events.push_back(e); })) {
     DomainLayout layout{m_config.domid, m_config.name, m_config.memory_bytes / 1024,
@@ -37,8 +39,11 @@ PvResult<void> PvDomain::guest_set_param(uint32_t index, uint64_t value) {
     if (index >= HVM_NR_PARAMS) return pv_error(EINVAL);
     if (index != HVM_PARAM_CALLBACK_IRQ) return pv_error(EPERM);
     uint64_t type = (value & HVM_PARAM_CALLBACK_IRQ_TYPE_MASK) >> 56;
-    // popek has no emulated PCI INTx or GSI routing for the callback: vectors only, or 0 (off).
-    if (value != 0 && (type != HVM_PARAM_CALLBACK_TYPE_VECTOR || (value & 0xFF) < 0x10)) return pv_error(EINVAL);
+    // A GSI or PCI INTx callback is recorded but never raised: popek routes no interrupt line
+    // for it. Linux sets GSI 1 this way next to its per-vCPU upcall vectors (xen_set_upcall_vector,
+    // "trick toolstack to think we are enlightened") and fails the CPU's bring-up if refused.
+    if (type == HVM_PARAM_CALLBACK_TYPE_GSI || type == HVM_PARAM_CALLBACK_TYPE_PCI_INTX) return set_param(index, value);
+    if (type != HVM_PARAM_CALLBACK_TYPE_VECTOR || (value & 0xFF) < 0x10) return pv_error(EINVAL);
     return set_param(index, value);
 }
 
@@ -47,6 +52,24 @@ std::optional<uint8_t> PvDomain::callback_vector() const {
     uint64_t v = m_params[HVM_PARAM_CALLBACK_IRQ];
     if (((v & HVM_PARAM_CALLBACK_IRQ_TYPE_MASK) >> 56) != HVM_PARAM_CALLBACK_TYPE_VECTOR) return std::nullopt;
     return static_cast<uint8_t>(v & 0xFF);
+}
+
+PvResult<void> PvDomain::set_upcall_vector(uint32_t vcpu, uint8_t vector) {
+    if (vcpu >= m_vcpu_upcall_vector.size()) return pv_error(ENOENT);
+    if (vector < 0x10) return pv_error(EINVAL);   // exceptions and reserved vectors, as Xen
+    std::lock_guard lock(m_param_lock);
+    m_vcpu_upcall_vector[vcpu] = vector;
+    return {};
+}
+
+std::optional<uint8_t> PvDomain::upcall_vector(int vcpu) const {
+    {
+        std::lock_guard lock(m_param_lock);
+        if (vcpu >= 0 && static_cast<size_t>(vcpu) < m_vcpu_upcall_vector.size() &&
+            m_vcpu_upcall_vector[static_cast<size_t>(vcpu)] != 0)
+            return m_vcpu_upcall_vector[static_cast<size_t>(vcpu)];
+    }
+    return callback_vector();
 }
 
 PvResult<void> PvDomain::connect_store(uint64_t pfn) {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "memory/guest_memory.h"
 #include "pv/backends/console_backend.h"
@@ -73,6 +74,12 @@ public:
     PvResult<void> guest_set_param(uint32_t index, uint64_t value);
     /// The vector of HVM_PARAM_CALLBACK_IRQ when its type is HVM_PARAM_CALLBACK_TYPE_VECTOR.
     std::optional<uint8_t> callback_vector() const;
+    /// HVMOP_set_evtchn_upcall_vector: `vcpu`'s own upcall vector (hvm_op.h), which the guest
+    /// acknowledges with a local APIC EOI; it takes precedence over HVM_PARAM_CALLBACK_IRQ.
+    /// EINVAL for vectors below 0x10, ENOENT for a vCPU that does not exist.
+    PvResult<void> set_upcall_vector(uint32_t vcpu, uint8_t vector);
+    /// The vector that announces events to `vcpu`: its own, else the domain's callback vector.
+    std::optional<uint8_t> upcall_vector(int vcpu) const;
 
     /// Toolstack: the store ring lives in guest page `pfn`; allocates its event channel (connected
     /// to popek) and publishes HVM_PARAM_STORE_PFN / STORE_EVTCHN.
@@ -99,6 +106,7 @@ private:
 
     mutable std::mutex m_param_lock;
     std::array<uint64_t, HVM_NR_PARAMS> m_params{};
+    std::vector<uint8_t> m_vcpu_upcall_vector;   ///< per vCPU, 0: none
 
     std::mutex m_store_lock;
     Store m_store;

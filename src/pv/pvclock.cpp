@@ -28,4 +28,14 @@ uint64_t pvclock_delta_ns(uint64_t tsc_delta, PvclockScale scale) {
     return static_cast<uint64_t>((static_cast<unsigned __int128>(tsc_delta) * scale.mul) >> 32);
 }
 
+VcpuTime pvclock_time(uint64_t tsc_hz, uint64_t tsc, uint64_t system_time_ns) {
+    return VcpuTime{tsc, system_time_ns, pvclock_scale(tsc_hz)};
+}
+
+WallClock wallclock_at_boot(uint64_t unix_now_ns, uint64_t system_time_ns) {
+    constexpr uint64_t kNsPerSec = 1'000'000'000;
+    uint64_t boot = unix_now_ns > system_time_ns ? unix_now_ns - system_time_ns : 0;
+    return WallClock{boot / kNsPerSec, static_cast<uint32_t>(boot % kNsPerSec)};
+}
+
 }  // namespace popek::pv

@@ -17,4 +17,21 @@ PvclockScale pvclock_scale(uint64_t tsc_hz);
 /// Nanoseconds for `tsc_delta` ticks at `scale`, as the guest computes them.
 uint64_t pvclock_delta_ns(uint64_t tsc_delta, PvclockScale scale);
 
+/// The fields of vcpu_time_info for a TSC at `tsc_hz` that reads `tsc` at Xen system time
+/// `system_time_ns`.
+struct VcpuTime {
+    uint64_t tsc_timestamp = 0;
+    uint64_t system_time = 0;
+    PvclockScale scale;
+};
+VcpuTime pvclock_time(uint64_t tsc_hz, uint64_t tsc, uint64_t system_time_ns);
+
+/// shared_info's wall clock (xen.h wc_sec/wc_nsec): the Unix time at which Xen system time was 0,
+/// given the Unix time `unix_now_ns` at system time `system_time_ns`.
+struct WallClock {
+    uint64_t sec = 0;
+    uint32_t nsec = 0;
+};
+WallClock wallclock_at_boot(uint64_t unix_now_ns, uint64_t system_time_ns);
+
 }  // namespace popek::pv

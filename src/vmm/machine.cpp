@@ -113,7 +113,11 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
             mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, std::move(virtio), /*irq0_to_gsi2=*/opt.accel != hv::Accel::Kvm}));
     }
     std::unique_ptr<XenPlatform> xen;
-    if (opt.xen) xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, opt.disks, opt.nets));
+    if (opt.xen) {
+        xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, opt.disks, opt.nets, opt.share,
+                                      opt.driver_domain));
+        TRY_VOID(xen->attach_physmap(mem, mmio));
+    }
 
     std::vector<std::unique_ptr<hv::Vcpu>> vcpus;
     for (int i = 0; i < opt.cpus; ++i) {

@@ -17,6 +17,12 @@ struct DiskOption {
     bool read_only = false;
 };
 
+/// `--share DIR[,ro]` (with --xen): DIR served to the guest as the popekfs device (docs/pv.md).
+struct ShareOption {
+    std::string path;
+    bool read_only = false;
+};
+
 /// `--net user` (libslirp), `--net tap=NAME` or `--net dgram=LOCAL,REMOTE`: a virtio-net device.
 struct NetOption {
     enum class Kind { User, Tap, Dgram } kind = Kind::User;
@@ -34,10 +40,12 @@ struct VmOptions {
     std::string initrd_path;
     std::string cmdline;
     bool xen = false;
+    bool driver_domain = false; ///< `--driver-domain`: Xen back ends in a `popek backend` process
     bool stats = false;
     bool test_device = false;   ///< popek's test device for in-tree test guests
     std::vector<DiskOption> disks;
     std::vector<NetOption> nets;
+    std::optional<ShareOption> share;
     bool virtio_rng = false;    ///< `--rng`: a virtio entropy device
     /// Where serial output goes. Default: popek's stdout.
     std::function<void(std::span<const uint8_t>)> serial_out;

@@ -1,13 +1,23 @@
 #include "vmm/xen_platform.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
+#include <fmt/core.h>
+
+#include "pv/pvclock.h"
+#include "ddom/remote_blkif.h"
 #include "vmm/net_backends.h"
 
 namespace popek::vmm {
 namespace {
 
 constexpr auto kExitPollInterval = std::chrono::milliseconds(20);
+/// Where the low physmap window ends: popek's fixed MMIO devices (test device, IOAPIC, LAPIC).
+constexpr uint64_t kPhysmapLowEnd = 0xfe00'0000;
+/// Size of the physmap window above high RAM (well inside the 40 physical address bits CPUID reports).
+constexpr uint64_t kPhysmapHighSize = uint64_t{64} << 30;
 
 }  // namespace
 
@@ -17,7 +27,9 @@ XenPlatform::XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus, ConsoleOut ou
 Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memory::GuestMemory& mem,
                                                          VmLifecycle& life, int vcpus, ConsoleOut out,
                                                          const std::vector<DiskOption>& disks,
-                                                         const std::vector<NetOption>& nets) {
+                                                         const std::vector<NetOption>& nets,
+                                                         const std::optional<ShareOption>& share,
+                                                         bool driver_domain) {
     std::unique_ptr<XenPlatform> p(new XenPlatform(vm, life, vcpus, out));
     pv::PvDomainConfig config;
     config.vcpus = vcpus;
@@ -45,20 +57,47 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
         return self->m_vcpus[static_cast<size_t>(vcpu)]->translate_gva(gva);
     };
     p->m_hypercalls = std::make_unique<pv::Hypercalls>(*p->m_domain, translate, p->hooks());
-    TRY_VOID(p->attach_disks(disks));
+    TRY_VOID(p->attach_disks(disks, driver_domain));
     TRY_VOID(p->attach_nets(nets));
+    if (share) TRY_VOID(p->attach_share(*share));
+    p->publish_time();
     p->m_timer_thread = std::thread([self] { self->timer_loop(); });
     return p;
 }
 
-Result<void> XenPlatform::attach_disks(const std::vector<DiskOption>& disks) {
+Result<void> XenPlatform::attach_disks(const std::vector<DiskOption>& disks, bool driver_domain) {
     for (size_t i = 0; i < disks.size(); ++i) {
         auto file = pv::BlockFile::open(disks[i].path, disks[i].read_only);
         if (!file) return std::unexpected(with_context(file.error(), "--disk"));
-        auto vbd = std::make_unique<pv::VbdDevice>(*m_domain, std::move(*file), vbd_devid(i));
+        std::unique_ptr<pv::BlkifExecutor> remote;
+        if (driver_domain)
+            remote = TRY(ddom::RemoteBlkif::spawn(m_domain->grant_table(), ddom::kDriverDomain, file->fd(),
+                                                  disks[i].read_only));
+        auto vbd = std::make_unique<pv::VbdDevice>(*m_domain, std::move(*file), vbd_devid(i), std::move(remote),
+                                                   driver_domain ? ddom::kDriverDomain : pv::kControlDomain);
         if (auto r = vbd->attach(); !r)
             return fail("--xen: cannot create the store nodes of vbd {} (errno {})", vbd_devid(i), r.error());
         m_vbds.push_back(std::move(vbd));
+    }
+    return {};
+}
+
+Result<void> XenPlatform::attach_physmap(const memory::GuestMemory& mem, bus::Bus& mmio) {
+    // Two windows: below 4 GiB from the end of low RAM up to the fixed MMIO devices, and above
+    // the end of high RAM (where Linux finds its free section-aligned range on popek's layout).
+    uint64_t low_end = 0, high_end = memory::kHighRamStart;
+    for (const auto& r : mem.regions()) {
+        uint64_t end = (r.base + r.size + pv::kXenPageSize - 1) & ~(pv::kXenPageSize - 1);
+        uint64_t& top = r.base < memory::kHighRamStart ? low_end : high_end;
+        top = std::max(top, end);
+    }
+    const bus::Range windows[] = {{low_end, kPhysmapLowEnd - std::min(low_end, kPhysmapLowEnd)},
+                                  {high_end, kPhysmapHighSize}};
+    for (const bus::Range& w : windows) {
+        if (w.size == 0) continue;
+        auto window = std::make_shared<XenPhysmap>(w.base, w.size);
+        TRY_VOID(mmio.insert(w, window));
+        m_physmap.push_back(std::move(window));
     }
     return {};
 }
@@ -84,7 +123,22 @@ Result<void> XenPlatform::attach_nets(const std::vector<NetOption>& nets) {
     return {};
 }
 
+Result<void> XenPlatform::attach_share(const ShareOption& share) {
+    auto dir = TRY(pv::ShareDir::open(share.path, share.read_only));
+    m_share = std::make_unique<pv::ShareDevice>(*m_domain, std::move(dir));
+    if (auto r = m_share->attach(); !r)
+        return fail("--xen: cannot create the store nodes of the popekfs device (errno {})", r.error());
+    return {};
+}
+
+bool XenPlatform::map_outside_ram(uint64_t gpfn, std::span<uint8_t> page) {
+    bool mapped = false;
+    for (auto& window : m_physmap) mapped = window->map(gpfn, page) || mapped;
+    return mapped;
+}
+
 XenPlatform::~XenPlatform() {
+    m_share.reset();
     for (auto& b : m_net_backends) b->stop();  // no more frames for the vifs
     m_vifs.clear();
     m_vbds.clear();  // before the domain: they unbind their channels and unmap their rings
@@ -127,16 +181,23 @@ pv::HypercallHooks XenPlatform::hooks() {
         m_cv.notify_all();
     };
     h.now_ns = [this] { return now_ns(); };
+    h.map_outside_ram = [this](uint64_t gpfn, std::span<uint8_t> page) { return map_outside_ram(gpfn, page); };
     h.console_write = [this](std::string_view s) {
         // CONSOLEIO_write (Xen's emergency console) goes where the ring console goes.
         std::lock_guard lock(m_console_lock);
         m_out(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
     };
+    if (std::getenv("POPEK_XEN_TRACE") != nullptr) {
+        h.trace = [](int vcpu, const hv::Hypercall& c, int64_t result) {
+            fmt::print(stderr, "xen: vcpu {} hypercall {} ({:#x}, {:#x}, {:#x}, {:#x}, {:#x}) = {}\n", vcpu, c.nr,
+                       c.args[0], c.args[1], c.args[2], c.args[3], c.args[4], result);
+        };
+    }
     return h;
 }
 
 void XenPlatform::upcall(int vcpu) {
-    if (auto vector = m_domain->callback_vector()) (void)m_vm.inject_vector(vcpu, *vector);
+    if (auto vector = m_domain->upcall_vector(vcpu)) (void)m_vm.inject_vector(vcpu, *vector);
     m_cv.notify_all();  // a vCPU blocked in SCHEDOP_block/poll re-checks its condition
 }
 
@@ -175,6 +236,23 @@ void XenPlatform::timer_loop() {
         if (next == 0) m_cv.wait(lock);
         else if (next > after) m_cv.wait_for(lock, std::chrono::nanoseconds(next - after));
     }
+}
+
+void XenPlatform::publish_time() {
+    auto sample = m_vm.sample_tsc();
+    if (!sample) return;
+    const auto start_ns = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(m_start.time_since_epoch()).count());
+    // One linear map from the TSC to Xen system time (now_ns()), valid for good: the engine's TSC
+    // is invariant and shared by all vCPUs, so every vCPU gets the same one and the stable flag.
+    pv::VcpuTime t = pv::pvclock_time(sample->tsc_hz, sample->tsc, sample->host_ns - start_ns);
+    for (int v = 0; v < m_domain->event_channels().vcpus(); ++v)
+        m_domain->event_channels().publish_time(v, t.tsc_timestamp, t.system_time, t.scale.mul, t.scale.shift,
+                                                XEN_PVCLOCK_TSC_STABLE_BIT);
+    const auto unix_now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count());
+    pv::WallClock wc = pv::wallclock_at_boot(unix_now, now_ns());
+    m_domain->event_channels().publish_wallclock(wc.sec, wc.nsec);
 }
 
 void XenPlatform::service_console() {

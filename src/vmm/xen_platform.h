@@ -8,6 +8,10 @@
 /// (device/vbd/51712, 51728, ...), with the toolstack's store nodes for both ends. Each
 /// `--net user|tap=NAME` becomes a Xen vif (pv::VifDevice, device/vif/0, 1, ...) whose frames go to
 /// that host network back end (libslirp or tap).
+/// With `--driver-domain` each vbd's requests are carried out by its own `popek backend` process
+/// (driver domain 2, ddom::RemoteBlkif).
+///
+/// `--share DIR[,ro]` becomes the popekfs device (pv::ShareDevice, device/popekfs/0).
 ///
 /// Special pages (toolstack-chosen, inside the E820-reserved BIOS area so the guest never uses
 /// them as RAM): XenStore ring at kStorePfn, console ring at kConsolePfn (docs/guest-abi.md).
@@ -22,10 +26,13 @@
 #include "hv/hypervisor.h"
 #include "pv/backends/console_backend.h"
 #include "devices/virtio/net_backend.h"
+#include "pv/backends/share_device.h"
 #include "pv/backends/vbd_device.h"
 #include "pv/backends/vif_device.h"
 #include "pv/hypercalls.h"
 #include "pv/pv_domain.h"
+#include "vmm/xen_physmap.h"
+#include "bus/bus.h"
 #include "vmm/vm_lifecycle.h"
 #include "vmm/vm_options.h"
 
@@ -39,12 +46,18 @@ public:
     static Result<std::unique_ptr<XenPlatform>> create(hv::Vm& vm, const memory::GuestMemory& mem,
                                                        VmLifecycle& life, int vcpus, ConsoleOut out,
                                                        const std::vector<DiskOption>& disks = {},
-                                                       const std::vector<NetOption>& nets = {});
+                                                       const std::vector<NetOption>& nets = {},
+                                                       const std::optional<ShareOption>& share = {},
+                                                       bool driver_domain = false);
     /// Xen's virtual device number of the `index`th disk: xvda, xvdb, ... (docs/misc/vbd-interface).
     static uint32_t vbd_devid(size_t index) { return pv::VbdDevice::kXvda + static_cast<uint32_t>(index) * 16; }
     ~XenPlatform();
     XenPlatform(const XenPlatform&) = delete;
     XenPlatform& operator=(const XenPlatform&) = delete;
+
+    /// Serves pages the guest maps outside RAM (XenPhysmap) on `mmio`: from the end of low RAM up
+    /// to the fixed MMIO devices, and 64 GiB above high RAM. Call before any vCPU runs.
+    Result<void> attach_physmap(const memory::GuestMemory& mem, bus::Bus& mmio);
 
     /// The vCPUs, for translating hypercall pointers; set before any vCPU runs.
     void set_vcpus(std::vector<hv::Vcpu*> vcpus) { m_vcpus = std::move(vcpus); }
@@ -63,8 +76,13 @@ private:
     void timer_loop();
     uint64_t now_ns() const;
     void service_console();
-    Result<void> attach_disks(const std::vector<DiskOption>& disks);
+    /// Publishes the Xen clock (vcpu_time_info of every vCPU, shared_info's wall clock) from the
+    /// engine's TSC; a no-op on engines that cannot sample it.
+    void publish_time();
+    bool map_outside_ram(uint64_t gpfn, std::span<uint8_t> page);
+    Result<void> attach_disks(const std::vector<DiskOption>& disks, bool driver_domain);
     Result<void> attach_nets(const std::vector<NetOption>& nets);
+    Result<void> attach_share(const ShareOption& share);
 
     hv::Vm& m_vm;
     VmLifecycle& m_life;
@@ -78,8 +96,10 @@ private:
     std::unique_ptr<pv::ConsoleBackend> m_console;
     evtchn_port_t m_console_backend_port = 0;
     std::vector<std::unique_ptr<pv::VbdDevice>> m_vbds;
+    std::vector<std::shared_ptr<XenPhysmap>> m_physmap;
     std::vector<std::unique_ptr<devices::virtio::NetBackend>> m_net_backends;  ///< one per vif, same index
     std::vector<std::unique_ptr<pv::VifDevice>> m_vifs;
+    std::unique_ptr<pv::ShareDevice> m_share;
 
     // Wake-ups for blocked vCPUs and the singleshot timers (one deadline per vCPU, 0 = none).
     std::mutex m_lock;

@@ -767,6 +767,67 @@ TEST_P(GuestOsNetTest, TamperedReplayedAndForeignFramesAreDroppedByNetd) {
     EXPECT_NE(s->output().find(counts), std::string::npos) << s->output();
 }
 
+// --- the host directory under --xen (`--share DIR` -> /share/... through the popekfs front end) ---
+
+class GuestOsShareTest : public ::testing::TestWithParam<Platform> {
+protected:
+    void SetUp() override {
+        SKIP_UNLESS_ENGINE_USABLE(GetParam().accel);
+        m_share = m_dir.path() / "share";
+        fs::create_directories(m_share / "out");
+        std::ofstream(m_share / "hello.txt") << "hello from the host\n";
+        std::ofstream(m_dir.path() / "secret.txt") << "outside the share\n";
+        fs::create_symlink(m_dir.path() / "secret.txt", m_share / "escape");
+    }
+    ScratchDir m_dir;
+    fs::path m_share;
+};
+
+TEST_P(GuestOsShareTest, LsCatAndPutReachTheHostDirectory) {
+    auto s = ConsoleSession::start(GetParam(), {"--share", m_share.string()});
+    ASSERT_TRUE(s->wait_for("$ ", 30s)) << s->output();
+    EXPECT_NE(s->output().find("popek-os: xen: share: host directory as /share (read-write)"), std::string::npos)
+        << s->output();
+    std::string ls = s->run("ls /share/");
+    EXPECT_NE(ls.find("20 - /share/hello.txt\n"), std::string::npos) << ls;
+    EXPECT_NE(ls.find("/share/out\n"), std::string::npos) << ls;
+    EXPECT_EQ(s->run("cat /share/hello.txt"), "hello from the host\n");
+    EXPECT_EQ(s->run("put /share/out/note.txt written by popek-os"), "put: 20 bytes\n");
+    EXPECT_EQ(s->run("cat /share/out/note.txt"), "written by popek-os\n");
+    // The policy lets alice write only below /share/out/: the kernel refuses (and logs) the rest
+    // before anything reaches popek.
+    std::string denied = s->run("put /share/hello.txt overwritten");
+    EXPECT_NE(denied.find("denied: user=alice action=write object=/share/hello.txt"), std::string::npos) << denied;
+    EXPECT_NE(denied.find("put: /share/hello.txt: permission denied"), std::string::npos) << denied;
+    // A symlink out of DIR: the back end refuses it (openat2 RESOLVE_NO_SYMLINKS).
+    std::string escape = s->run("cat /share/escape");
+    EXPECT_NE(escape.find("cat: /share/escape: permission denied"), std::string::npos) << escape;
+    EXPECT_EQ(escape.find("outside the share"), std::string::npos) << escape;
+    EXPECT_NE(s->run("cat /share/missing.txt").find("no such file"), std::string::npos);
+    s->send("exit\n");
+    EXPECT_EQ(s->finish(), 0) << s->output();
+    EXPECT_EQ(read_text(m_share / "out" / "note.txt"), "written by popek-os\n");
+    EXPECT_EQ(read_text(m_share / "hello.txt"), "hello from the host\n");
+    EXPECT_EQ(read_text(m_dir.path() / "secret.txt"), "outside the share\n");
+}
+
+TEST_P(GuestOsShareTest, ReadOnlyShareRefusesWrites) {
+    auto s = ConsoleSession::start(GetParam(), {"--share", m_share.string() + ",ro"});
+    ASSERT_TRUE(s->wait_for("$ ", 30s)) << s->output();
+    EXPECT_NE(s->output().find("as /share (read-only)"), std::string::npos) << s->output();
+    EXPECT_EQ(s->run("cat /share/hello.txt"), "hello from the host\n");
+    EXPECT_NE(s->run("put /share/out/note.txt nope").find("put: /share/out/note.txt: read-only file"), std::string::npos);
+    s->send("exit\n");
+    EXPECT_EQ(s->finish(), 0) << s->output();
+    EXPECT_FALSE(fs::exists(m_share / "out" / "note.txt"));
+}
+
+TEST_P(GuestOsShareTest, WithoutAShareThereIsNoShare) {
+    auto s = ConsoleSession::start(GetParam());
+    ASSERT_TRUE(s->wait_for("$ ", 30s)) << s->output();
+    EXPECT_EQ(s->run("cat /share/hello.txt"), "cat: /share/hello.txt: no such file\nsh: cat: exit status 1\n");
+}
+
 const auto kPlatforms = ::testing::Values(Platform{"kvm", false}, Platform{"interp", false}, Platform{"kvm", true},
                                           Platform{"interp", true});
 const auto kXenPlatforms = ::testing::Values(Platform{"kvm", true}, Platform{"interp", true});
@@ -776,5 +837,6 @@ INSTANTIATE_TEST_SUITE_P(Engines, GuestOsModuleTest, kPlatforms, name_of);
 INSTANTIATE_TEST_SUITE_P(Engines, GuestOsTest, kPlatforms, name_of);
 INSTANTIATE_TEST_SUITE_P(Engines, GuestOsDiskTest, kXenPlatforms, name_of);
 INSTANTIATE_TEST_SUITE_P(Engines, GuestOsNetTest, kXenPlatforms, name_of);
+INSTANTIATE_TEST_SUITE_P(Engines, GuestOsShareTest, kXenPlatforms, name_of);
 
 }  // namespace

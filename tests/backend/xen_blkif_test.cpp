@@ -44,11 +44,16 @@ private:
     std::string m_path;
 };
 
-class XenBlkifTest : public XenGuestTest {};
+class XenBlkifTest : public XenGuestTest {
+protected:
+    void writes_are_durable(std::vector<std::string> extra);
+    void read_only_refuses_writes(std::vector<std::string> extra);
+};
 
-TEST_P(XenBlkifTest, WritesAreDurableAndReadBack) {
+void XenBlkifTest::writes_are_durable(std::vector<std::string> extra) {
     TempDisk disk(1 << 20);
-    RUN_XEN(r, "xen_blkif", {"--disk", disk.path()});
+    extra.insert(extra.begin(), {"--disk", disk.path()});
+    RUN_XEN(r, "xen_blkif", extra);
     expect_all_passed(r);
     EXPECT_THAT(r.out, HasSubstr("blkif: connected, 2048 sectors, mode w"));
     EXPECT_THAT(r.out, HasSubstr("err.ungranted-ref                got=-1 want=-1 PASS"));
@@ -67,16 +72,33 @@ TEST_P(XenBlkifTest, WritesAreDurableAndReadBack) {
         for (uint32_t i = 0; i < kSector; ++i) ASSERT_EQ(bytes[s * kSector + i], 0) << "sector " << s;
 }
 
-TEST_P(XenBlkifTest, ReadOnlyDiskRefusesWrites) {
+void XenBlkifTest::read_only_refuses_writes(std::vector<std::string> extra) {
     const std::string head = "popek read-only disk";
     TempDisk disk(64 * 1024, head + std::string(1, '\0'));
     auto before = disk.contents();
-    RUN_XEN(r, "xen_blkif", {"--disk", disk.path() + ",ro"});
+    extra.insert(extra.begin(), {"--disk", disk.path() + ",ro"});
+    RUN_XEN(r, "xen_blkif", extra);
     expect_all_passed(r);
     EXPECT_THAT(r.out, HasSubstr("blkif: connected, 128 sectors, mode r"));
     EXPECT_THAT(r.out, HasSubstr("blkif: sector 0 says '" + head + "'"));
     EXPECT_THAT(r.out, HasSubstr("ro.write-refused                 got=-1 want=-1 PASS"));
     EXPECT_EQ(disk.contents(), before);
+}
+
+TEST_P(XenBlkifTest, WritesAreDurableAndReadBack) { writes_are_durable({}); }
+TEST_P(XenBlkifTest, ReadOnlyDiskRefusesWrites) { read_only_refuses_writes({}); }
+
+// The same guest with the back end in a driver domain process (`popek backend`, domain 2): the
+// guest learns backend-id 2 from the store and grants its ring and pages to domain 2.
+TEST_P(XenBlkifTest, DriverDomainWritesAreDurableAndReadBack) { writes_are_durable({"--driver-domain"}); }
+TEST_P(XenBlkifTest, DriverDomainReadOnlyDiskRefusesWrites) { read_only_refuses_writes({"--driver-domain"}); }
+
+TEST_P(XenBlkifTest, DriverDomainNeedsXen) {
+    TempDisk disk(64 * 1024);
+    auto r = run_popek({"run", "--accel", std::string(engine()), "--driver-domain", "--disk", disk.path(),
+                        "--kernel", guest_elf("xen_blkif")});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_THAT(r.err, HasSubstr("--driver-domain needs --xen"));
 }
 
 TEST_P(XenBlkifTest, MissingDiskFileIsAnError) {

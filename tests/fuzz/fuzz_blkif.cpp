@@ -2,7 +2,7 @@
 // table frame (which refs are granted to whom, for which frames), the ring page (indices and
 // requests) and a few raw requests; the backend must answer or shut the ring, never touch memory
 // outside guest RAM, and never crash.
-// fuzz-sources: src/pv/grant_table.cpp src/pv/backends/blkif_backend.cpp src/pv/backends/block_file.cpp src/memory/guest_memory.cpp
+// fuzz-sources: src/pv/grant_table.cpp src/pv/grant_access.cpp src/pv/backends/blkif_handler.cpp src/pv/backends/blkif_backend.cpp src/pv/backends/block_file.cpp src/memory/guest_memory.cpp
 #include <unistd.h>
 
 #include <algorithm>
@@ -58,7 +58,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     data += n;
     size -= n;
 
-    BlkifBackend be(grants, 0, *world.disk, std::span(ring, 4096));
+    LocalGrantAccess access(grants, 0);
+    BlkifHandler handler(access, *world.disk);
+    BlkifBackend be(handler, std::span(ring, 4096));
     for (int round = 0; round < 4; ++round) {
         auto out = be.process();
         if (!out.more) break;
@@ -67,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     while (size >= sizeof(blkif_request_t)) {
         blkif_request_t req;
         std::memcpy(&req, data, sizeof(req));
-        blkif_response_t rsp = be.handle(req);
+        blkif_response_t rsp = handler.handle(req);
         if (rsp.id != req.id) __builtin_trap();
         data += sizeof(req);
         size -= sizeof(req);

@@ -34,3 +34,46 @@ TEST(CliParse, BadValuesAreUsageErrors) {
         EXPECT_NE(p.message.find("popek:"), std::string::npos) << p.message;
     }
 }
+
+TEST(CliParse, ShareNeedsXenAndTakesOnlyRo) {
+    Parsed p = parse({"run", "--xen", "--share", "/srv/files,ro"});
+    ASSERT_EQ(p.action, Parsed::Run) << p.message;
+    ASSERT_TRUE(p.options.share.has_value());
+    EXPECT_EQ(p.options.share->path, "/srv/files");
+    EXPECT_TRUE(p.options.share->read_only);
+    p = parse({"run", "--xen", "--share", "/srv/files"});
+    ASSERT_TRUE(p.options.share.has_value());
+    EXPECT_FALSE(p.options.share->read_only);
+    EXPECT_FALSE(parse({"run", "--xen"}).options.share.has_value());
+    for (auto args : std::vector<std::vector<std::string>>{{"run", "--share", "/srv/files"},
+                                                           {"run", "--xen", "--share", "/srv/files,rw"},
+                                                           {"run", "--xen", "--share", ",ro"}}) {
+        Parsed bad = parse(args);
+        EXPECT_EQ(bad.action, Parsed::Exit);
+        EXPECT_EQ(bad.exit_status, 2);
+        EXPECT_NE(bad.message.find("--share"), std::string::npos) << bad.message;
+    }
+    EXPECT_NE(parse({"run", "--help"}).message.find("--share DIR[,ro]"), std::string::npos);
+}
+
+TEST(CliParse, DriverDomainAndTheBackendSubcommand) {
+    Parsed p = parse({"run", "--xen", "--driver-domain", "--disk", "d.img"});
+    ASSERT_EQ(p.action, Parsed::Run) << p.message;
+    EXPECT_TRUE(p.options.driver_domain);
+    Parsed no_xen = parse({"run", "--driver-domain"});
+    EXPECT_EQ(no_xen.action, Parsed::Exit);
+    EXPECT_EQ(no_xen.exit_status, 2);
+    EXPECT_NE(no_xen.message.find("needs --xen"), std::string::npos);
+
+    Parsed b = parse({"backend", "--socket-fd", "3", "--disk-fd", "4", "--domid", "7", "--read-only"});
+    ASSERT_EQ(b.action, Parsed::Backend) << b.message;
+    EXPECT_EQ(b.backend.socket_fd, 3);
+    EXPECT_EQ(b.backend.disk_fd, 4);
+    EXPECT_EQ(b.backend.domid, 7);
+    EXPECT_TRUE(b.backend.read_only);
+    EXPECT_TRUE(b.backend.sandbox);
+    EXPECT_FALSE(parse({"backend", "--socket-fd", "3", "--disk-fd", "4", "--no-sandbox"}).backend.sandbox);
+    Parsed missing = parse({"backend", "--disk-fd", "4"});
+    EXPECT_EQ(missing.action, Parsed::Exit);
+    EXPECT_EQ(missing.exit_status, 2);
+}

@@ -5,6 +5,11 @@
 #include "hv/interp/interp_hypervisor.h"
 #include "hv/interp/interp_vcpu.h"
 #include "hv/xen/xen_personality.h"
+#include "hv/interp/interp_vm.h"
+
+#include <cerrno>
+#include <chrono>
+#include <thread>
 
 namespace popek::emu::test {
 namespace {
@@ -67,6 +72,59 @@ TEST_F(InterpXen, HypercallStubExitsAndTheResultLandsInRax) {
     ASSERT_TRUE(is_halt(h.run()));
     EXPECT_EQ(r(hv::RAX), static_cast<uint64_t>(-38));
     EXPECT_EQ(h.cpu().rip, kCode + 8);
+}
+
+TEST_F(InterpXen, VmcallAndVmmcallAreHypercallsNumberedByEax) {
+    // Linux since XSA-466 calls Xen with VMCALL (Intel) or VMMCALL (AMD), number in EAX.
+    for (const Bytes& insn : {Bytes{0x0f, 0x01, 0xc1}, Bytes{0x0f, 0x01, 0xd9}}) {
+        SCOPED_TRACE(static_cast<int>(insn[2]));
+        EmuHarness g;
+        g.setup_long_mode();
+        g.cpu().shared().xen = true;
+        Bytes code = insn;
+        code.push_back(0xf4);   // hlt
+        g.load_code(code);
+        g.cpu().gpr[hv::RAX] = 0xffffffff00000022;   // the upper half is not part of the number
+        g.cpu().gpr[hv::RDI] = 11;
+        g.cpu().gpr[8] = 55;
+        auto e = g.run();
+        auto* hc = std::get_if<hv::Hypercall>(&e);
+        ASSERT_NE(hc, nullptr) << "exit index " << e.index();
+        EXPECT_EQ(hc->nr, 0x22u);
+        EXPECT_EQ(hc->args[0], 11u);
+        EXPECT_EQ(hc->args[4], 55u);
+        *hc->result = 5;
+        g.cpu().complete_io();
+        ASSERT_TRUE(is_halt(g.run()));
+        ASSERT_FALSE(g.reported());
+        EXPECT_EQ(g.cpu().gpr[hv::RAX], 5u);
+        EXPECT_EQ(g.cpu().rip, kCode + 4);
+    }
+}
+
+TEST_F(InterpXen, VmcallWithoutXenIsUd) {
+    h.cpu().shared().xen = false;
+    h.load_code({0x0f, 0x01, 0xc1, 0xf4});
+    ASSERT_TRUE(is_halt(h.run()));
+    ASSERT_TRUE(h.reported()) << "VMCALL did not fault";
+    EXPECT_EQ(h.reported_rip(), kCode);   // #UD at the VMCALL itself
+}
+
+TEST_F(InterpXen, VmcallFromRing3IsRefusedWithEperm) {
+    // iretq to ring 3; there: mov $0x22,%eax; vmcall; mov %rax,%rdx; hlt (#GP, back to the handler,
+    // which uses rax, rbx and rcx)
+    h.load_code({0x6a, 0x23, 0x68, 0x00, 0x00, 0x07, 0x00, 0x6a, 0x02, 0x6a, 0x2b, 0x48, 0x8d, 0x05, 0x03,
+                 0x00, 0x00, 0x00, 0x50, 0x48, 0xcf, 0xb8, 0x22, 0x00, 0x00, 0x00, 0x0f, 0x01, 0xc1, 0x48,
+                 0x89, 0xc2, 0xf4});
+    auto e = h.run();
+    ASSERT_TRUE(is_halt(e)) << "exit index " << e.index() << " (a ring-3 VMCALL reached the VMM)";
+    ASSERT_TRUE(h.reported());
+    EXPECT_EQ(h.reported_rip(), kCode + 32);   // the #GP of the ring-3 HLT, after the VMCALL
+    EXPECT_EQ(r(hv::RDX), static_cast<uint64_t>(-static_cast<int64_t>(EPERM)));
+}
+
+TEST_F(InterpXen, CpuidLeaf4OffersPerVcpuUpcallVectors) {
+    EXPECT_TRUE(cpuid(0x40000004)[0] & (1u << 6));   // XEN_HVM_CPUID_UPCALL_VECTOR
 }
 
 TEST_F(InterpXen, OtherSizesOnTheHypercallPortArePlainPortIo) {
@@ -154,6 +212,26 @@ TEST(InterpVcpuTranslate, WalksWithoutSideEffects) {
     auto st = v.get_state();
     ASSERT_TRUE(st);
     EXPECT_EQ(st->cr2, 0x77u);   // no #PF was raised
+}
+
+TEST(InterpVm, SampleTscFollowsTheGuestClock) {
+    auto hyp = hv::interp::open_interp();
+    ASSERT_TRUE(hyp);
+    auto vm = (*hyp)->create_vm(hv::VmConfig{1, true});
+    ASSERT_TRUE(vm);
+    EXPECT_FALSE((*vm)->sample_tsc());   // no clock before guest memory
+    auto mem = memory::GuestMemory::create(1 << 20);
+    ASSERT_TRUE(mem);
+    ASSERT_TRUE((*vm)->set_memory(*mem));
+    auto a = (*vm)->sample_tsc();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto b = (*vm)->sample_tsc();
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->tsc_hz, hv::interp::kTscHz);
+    ASSERT_GT(b->host_ns, a->host_ns);
+    // The TSC advances at tsc_hz between the two samples (to within 1 tick of rounding).
+    double expect = static_cast<double>(b->host_ns - a->host_ns) * static_cast<double>(a->tsc_hz) / 1e9;
+    EXPECT_NEAR(static_cast<double>(b->tsc - a->tsc), expect, 2.0);
 }
 
 TEST(InterpVm, InjectVectorReachesExistingVcpusOnly) {

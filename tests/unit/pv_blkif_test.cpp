@@ -1,4 +1,4 @@
-// pv::BlockFile and pv::BlkifBackend: a front end built with Xen's ring macros over guest RAM,
+// pv::BlockFile, pv::BlkifHandler and pv::BlkifBackend: a front end built with Xen's ring macros over guest RAM,
 // data pages granted through the grant table.
 #include <gtest/gtest.h>
 
@@ -46,6 +46,8 @@ struct BlkifFixture : ::testing::Test {
     TempDisk file{kDiskSectors * 512};
     BlockFile disk = BlockFile::open(file.path, false).value();
     blkif_front_ring front{};
+    LocalGrantAccess access{grants, 0};
+    std::unique_ptr<BlkifHandler> handler;
     std::unique_ptr<BlkifBackend> be;
 
     grant_entry_v1_t* table() { return reinterpret_cast<grant_entry_v1_t*>(mem.host_ptr(kTablePfn << 12, 4096)); }
@@ -66,7 +68,8 @@ struct BlkifFixture : ::testing::Test {
         attach(disk);
     }
     void attach(BlockFile& d) {
-        be = std::make_unique<BlkifBackend>(grants, 0, d, std::span(page(kRingPfn), 4096));
+        handler = std::make_unique<BlkifHandler>(access, d);
+        be = std::make_unique<BlkifBackend>(*handler, std::span(page(kRingPfn), 4096));
     }
     blkif_request_t rw(uint8_t op, uint64_t sector, std::initializer_list<blkif_request_segment> segs, uint64_t id = 1) {
         blkif_request_t r{};
@@ -104,7 +107,7 @@ TEST_F(BlkifFixture, ReadScattersSectorsIntoGrantedPages) {
     EXPECT_EQ(page(kDataPfn)[3 * 512 - 1], pattern(12 * 512 - 1));
     EXPECT_EQ(page(kDataPfn)[0], 0);  // outside the segment: untouched
     EXPECT_EQ(page(kDataPfn + 1)[5 * 512], pattern(12 * 512));
-    EXPECT_EQ(be->stats().bytes_read, 5u * 512);
+    EXPECT_EQ(handler->stats().bytes_read, 5u * 512);
 }
 
 TEST_F(BlkifFixture, WriteFlushAndReadBack) {
@@ -192,7 +195,7 @@ TEST_F(BlkifFixture, CorruptRingIsShut) {
     auto out = be->process();
     EXPECT_FALSE(out.notify);
     EXPECT_TRUE(be->shut());
-    EXPECT_EQ(be->stats().requests, 0u);
+    EXPECT_EQ(handler->stats().requests, 0u);
 }
 
 TEST(BlockFile, OpenErrorsAndBounds) {

@@ -39,6 +39,8 @@ struct HypercallFixture : ::testing::Test {
         .set_timer = [this](int v, uint64_t t) { timers.emplace_back(v, t); },
         .now_ns = [] { return uint64_t{1000}; },
         .console_write = [this](std::string_view s) { console += s; },
+        .map_outside_ram = {},
+        .trace = {},
     }};
 
     int64_t call(uint64_t nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, int vcpu = 0) {
@@ -170,7 +172,14 @@ TEST_F(HypercallFixture, HvmParams) {
     put(kArg, p);
     ASSERT_EQ(call(__HYPERVISOR_hvm_op, HVMOP_set_param, kArg), 0);
     EXPECT_EQ(dom.callback_vector(), 0xF3);
-    p.value = 0x5;  // GSI callback: not offered by popek
+    p.value = 0x5;  // GSI callback: recorded (Linux sets GSI 1 next to per-vCPU vectors), never raised
+    put(kArg, p);
+    EXPECT_EQ(call(__HYPERVISOR_hvm_op, HVMOP_set_param, kArg), 0);
+    EXPECT_EQ(dom.callback_vector(), std::nullopt);
+    p.value = (uint64_t{HVM_PARAM_CALLBACK_TYPE_VECTOR} << 56) | 0x0E;  // an exception vector
+    put(kArg, p);
+    EXPECT_EQ(call(__HYPERVISOR_hvm_op, HVMOP_set_param, kArg), -EINVAL);
+    p.value = uint64_t{3} << 56 | 1;  // no such callback type on x86
     put(kArg, p);
     EXPECT_EQ(call(__HYPERVISOR_hvm_op, HVMOP_set_param, kArg), -EINVAL);
     p = {DOMID_SELF, 0, HVM_PARAM_STORE_PFN, 0x1234};

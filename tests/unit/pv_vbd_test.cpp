@@ -55,11 +55,11 @@ struct VbdFixture : ::testing::Test {
     grant_entry_v1_t* table() { return reinterpret_cast<grant_entry_v1_t*>(mem.host_ptr(kTablePfn << 12, 4096)); }
 
     /// The front end's part of the handshake: ring page, grant, event channel, state.
-    evtchn_port_t connect_frontend(grant_ref_t ring_ref = 8) {
+    evtchn_port_t connect_frontend(grant_ref_t ring_ref = 8, DomId backend = 0) {
         auto* sring = reinterpret_cast<blkif_sring*>(mem.host_ptr(kRingPfn << 12, 4096));
         SHARED_RING_INIT(sring);
-        table()[8] = grant_entry_v1_t{GTF_permit_access, 0, static_cast<uint32_t>(kRingPfn)};
-        evtchn_alloc_unbound a{DOMID_SELF, 0, 0};
+        table()[8] = grant_entry_v1_t{GTF_permit_access, backend, static_cast<uint32_t>(kRingPfn)};
+        evtchn_alloc_unbound a{DOMID_SELF, backend, 0};
         EXPECT_TRUE(dom.event_channels().alloc_unbound(a));
         std::string fe = "device/vbd/51712";
         EXPECT_EQ(write(fe + "/ring-ref", std::to_string(ring_ref)), "OK\0"s);
@@ -157,4 +157,78 @@ TEST_F(VbdFixture, WrongProtocolIsRefused) {
     write("device/vbd/51712/state", "3");
     EXPECT_EQ(read("/local/domain/0/backend/vbd/1/51712/state"), "5");
     EXPECT_EQ(table()[8].flags, GTF_permit_access);  // never mapped
+}
+
+namespace {
+
+/// A driver domain that answers `answers` requests and then is gone.
+struct DyingExecutor final : BlkifExecutor {
+    int answers;
+    bool dead = false;
+    explicit DyingExecutor(int n) : answers(n) {}
+    std::optional<blkif_response_t> execute(const blkif_request_t& req) override {
+        if (answers-- <= 0) {
+            dead = true;
+            return std::nullopt;
+        }
+        return blkif_response_t{req.id, req.operation, BLKIF_RSP_OKAY};
+    }
+    std::optional<std::string> failure() const override {
+        return dead ? std::optional<std::string>("the process exited") : std::nullopt;
+    }
+};
+
+}  // namespace
+
+TEST_F(VbdFixture, DriverDomainPathsAndItsDeathCloseTheDevice) {
+    vbd.reset();
+    vbd = std::make_unique<VbdDevice>(dom, BlockFile::open(disk_path, false).value(), VbdDevice::kXvda,
+                                      std::make_unique<DyingExecutor>(1), DomId{2});
+    ASSERT_TRUE(vbd->attach());
+    const std::string be = read("device/vbd/51712/backend");
+    EXPECT_EQ(be, "/local/domain/2/backend/vbd/1/51712");
+    EXPECT_EQ(read("device/vbd/51712/backend-id"), "2");
+    EXPECT_EQ(read(be + "/state"), "2");
+
+    // A ring granted to dom0 is not the driver domain's: refused.
+    connect_frontend(8, 0);
+    EXPECT_EQ(read(be + "/state"), "5");
+    EXPECT_EQ(write("device/vbd/51712/state", "6"), "OK\0"s);
+    EXPECT_EQ(write("device/vbd/51712/state", "1"), "OK\0"s);
+    EXPECT_EQ(read(be + "/state"), "2");
+
+    evtchn_port_t port = connect_frontend(8, 2);
+    ASSERT_EQ(read(be + "/state"), "4");
+    auto* sring = reinterpret_cast<blkif_sring*>(mem.host_ptr(kRingPfn << 12, 4096));
+    blkif_front_ring front{};
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+    FRONT_RING_ATTACH(&front, sring, 0, 4096);
+#pragma GCC diagnostic pop
+    auto submit = [&](uint64_t id) {
+        blkif_request_t* r = RING_GET_REQUEST(&front, front.req_prod_pvt++);
+        *r = {};
+        r->operation = BLKIF_OP_FLUSH_DISKCACHE;
+        r->id = id;
+        int notify = 0;
+        RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&front, notify);
+        EXPECT_TRUE(notify);
+        EXPECT_TRUE(dom.event_channels().send(port));
+    };
+    submit(1);
+    ASSERT_TRUE(RING_HAS_UNCONSUMED_RESPONSES(&front));
+    EXPECT_EQ(RING_GET_RESPONSE(&front, front.rsp_cons++)->id, 1u);
+
+    // The driver domain dies with request 2 outstanding: error node, Closed, no reconnect.
+    submit(2);
+    EXPECT_FALSE(RING_HAS_UNCONSUMED_RESPONSES(&front));
+    EXPECT_EQ(read(be + "/state"), "6");
+    EXPECT_NE(read(be + "/error").find("the process exited"), std::string::npos) << read(be + "/error");
+    EXPECT_FALSE(vbd->connected());
+    EXPECT_EQ(table()[8].flags, GTF_permit_access);  // ring grant released
+    EXPECT_EQ(write("device/vbd/51712/state", "1"), "OK\0"s);
+    EXPECT_EQ(read(be + "/state"), "6");
+    // The store and the rest of the domain keep working.
+    EXPECT_EQ(write("data/alive", "yes"), "OK\0"s);
+    EXPECT_EQ(read("data/alive"), "yes");
 }

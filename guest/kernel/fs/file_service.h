@@ -20,6 +20,9 @@ public:
     virtual ~FileService() = default;
     /// File id for an absolute path, or -POS_ENOENT.
     virtual int lookup(const char* path) const = 0;
+    /// The same for an open with POS_O_WRITE (after the policy allowed it): a service may create
+    /// the file (the host share does); by default the same as lookup().
+    virtual int lookup_for_write(const char* path) const { return lookup(path); }
     virtual bool info(int id, FileInfo& out) const = 0;
     /// Copies up to `len` bytes at `offset`; returns the count (0 at the end) or -errno.
     virtual long read(int id, uint64_t offset, void* buf, size_t len) const = 0;

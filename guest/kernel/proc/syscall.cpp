@@ -85,7 +85,7 @@ long sys_open(uint64_t upath, uint64_t flags) {
     const bool writable = (flags & POS_O_WRITE) != 0;
     if (!authorize(p->user, Action::Open, path)) return -POS_EACCES;
     if (writable && !authorize(p->user, Action::Write, path)) return -POS_EACCES;
-    int file = FileService::active()->lookup(path);
+    int file = writable ? FileService::active()->lookup_for_write(path) : FileService::active()->lookup(path);
     if (file < 0) return file;
     for (int i = 0; i < kMaxOpenFiles; ++i) {
         if (p->files[i].used) continue;

@@ -229,6 +229,11 @@ int control_register(const DecodeView& d) {
     return -1;
 }
 
+/// VMCALL / VMMCALL: a Xen hypercall under --xen, else #UD (no VMX/SVM guest, SDM Vol. 3C 25.1.3).
+void vmcall(Cpu& c, const Insn&) {
+    if (!c.xen_vmcall()) c.raise(kUd);
+}
+
 Handler fixed(Handler h) { return h; }
 
 }  // namespace
@@ -271,6 +276,8 @@ void register_system(HandlerTable& t) {
     t.add(ZYDIS_MNEMONIC_HLT, [](const DecodeView&, Insn&) { return fixed(hlt); }, kPriv);
     t.add(ZYDIS_MNEMONIC_CLI, [](const DecodeView&, Insn&) { return fixed(cli); }, kClsSensitive);
     t.add(ZYDIS_MNEMONIC_STI, [](const DecodeView&, Insn&) { return fixed(sti); }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_VMCALL, [](const DecodeView&, Insn&) { return fixed(vmcall); }, kClsSensitive);
+    t.add(ZYDIS_MNEMONIC_VMMCALL, [](const DecodeView&, Insn&) { return fixed(vmcall); }, kClsSensitive);
 }
 
 }  // namespace popek::emu

@@ -59,4 +59,11 @@ Result<void> InterpVm::inject_vector(int vcpu, uint8_t vector) {
     return {};
 }
 
+std::optional<TscSample> InterpVm::sample_tsc() const {
+    if (!m_shared) return std::nullopt;
+    const emu::GuestClock& clock = m_shared->clock;
+    uint64_t now = clock.now_ns();
+    return TscSample{clock.tsc_hz(), clock.tsc_at(now), now};
+}
+
 }  // namespace popek::hv::interp

@@ -22,6 +22,7 @@ public:
     Result<std::unique_ptr<Vcpu>> create_vcpu(int index) override;
     Result<void> set_irq_line(uint32_t gsi, bool level) override;
     Result<void> inject_vector(int vcpu, uint8_t vector) override;
+    std::optional<TscSample> sample_tsc() const override;
 
 private:
     VmConfig m_config;

@@ -11,6 +11,7 @@ namespace {
 constexpr uint32_t kSigEbx = 0x566e6558, kSigEcx = 0x65584d4d, kSigEdx = 0x4d4d566e;
 constexpr uint32_t kHvmVcpuIdPresent = 1u << 3;  // XEN_HVM_CPUID_VCPU_ID_PRESENT
 constexpr uint32_t kHvmDomidPresent = 1u << 4;   // XEN_HVM_CPUID_DOMID_PRESENT
+constexpr uint32_t kHvmUpcallVector = 1u << 6;   // XEN_HVM_CPUID_UPCALL_VECTOR
 constexpr uint32_t kGuestDomid = 1;              // the guest is domain 1; popek plays domain 0
 
 }  // namespace
@@ -23,7 +24,7 @@ std::vector<CpuidLeaf> cpuid_leaves(int vcpu, uint32_t tsc_khz) {
         {kCpuidBase + 2, 0, 1, kHypercallPageMsr, 0, 0},
         // TSC leaf, sub-leaf 0: not emulated, reliable host TSC; ECX = guest TSC kHz.
         {kCpuidBase + 3, 0, 1u << 1, 0, tsc_khz, 0},
-        {kCpuidBase + 4, 0, kHvmVcpuIdPresent | kHvmDomidPresent, id, kGuestDomid, 0},
+        {kCpuidBase + 4, 0, kHvmVcpuIdPresent | kHvmDomidPresent | kHvmUpcallVector, id, kGuestDomid, 0},
     };
 }
 

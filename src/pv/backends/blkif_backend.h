@@ -1,55 +1,36 @@
 #pragma once
-/// The vbd data path (io/blkif.h): requests from the guest's blkif ring are checked and carried out
-/// on a BlockFile, moving data only through the grant table (only pages the guest granted to the
-/// backend domain, bounded to the granted sectors). Read, write, flush (FLUSH_DISKCACHE and
-/// WRITE_BARRIER both flush), discard. Every request gets a response: BLKIF_RSP_ERROR for bad
-/// segments, sectors past the end, writes to a read-only disk, refused grants or I/O errors;
-/// BLKIF_RSP_EOPNOTSUPP for operations not offered (indirect, discard on a read-only disk).
-/// A ring the guest corrupts is shut (SharedRing); the disk and popek are unaffected.
+/// The vbd ring loop (io/blkif.h over io/ring.h): takes requests from the guest's blkif ring, has a
+/// BlkifExecutor carry them out (the in-process BlkifHandler or a driver-domain proxy) and pushes
+/// the responses. A ring the guest corrupts is shut (SharedRing); an executor that fails (its
+/// driver domain died) stops the loop with the request unanswered: the vbd then closes the device.
+/// The disk and popek are unaffected either way.
 #include <cstdint>
 #include <span>
-#include <vector>
 
-#include "pv/backends/block_file.h"
-#include "pv/grant_table.h"
+#include "pv/backends/blkif_handler.h"
+#include "pv/backends/ring_backend.h"
 #include "pv/shared_ring.h"
 
 namespace popek::pv {
 
-class BlkifBackend {
+class BlkifBackend final : public RingBackend {
 public:
     /// Requests handled per process() call before yielding (the guest could keep the ring busy).
     static constexpr uint32_t kBatch = 256;
-    static constexpr uint32_t kSectorsPerPage = kXenPageSize / BlockFile::kSectorSize;
 
-    struct Stats {
-        uint64_t requests = 0, errors = 0, bytes_read = 0, bytes_written = 0, flushes = 0, discards = 0;
-    };
-    struct Outcome {
-        bool notify = false;  ///< the front end asked for an event
-        bool more = false;    ///< requests left after the batch: call process() again
-    };
+    /// `ring` is the mapped ring page.
+    BlkifBackend(BlkifExecutor& executor, std::span<uint8_t> ring);
 
-    /// `ring` is the mapped ring page; grants are checked as domain `backend` (popek's dom0).
-    BlkifBackend(GrantTable& grants, DomId backend, BlockFile& disk, std::span<uint8_t> ring);
-
-    Outcome process();
-    bool shut() const { return m_ring.shut(); }
-    const Stats& stats() const { return m_stats; }
-
-    /// Handles one request (exposed for tests and fuzzing).
-    blkif_response_t handle(const blkif_request_t& req);
+    Outcome process() override;
+    bool shut() const override { return m_ring.shut(); }
+    std::optional<std::string> failure() const override;
+    /// The executor failed: no further requests are taken.
+    bool failed() const { return m_failed; }
 
 private:
-    int16_t read_write(const blkif_request_t& req, bool write);
-    int16_t discard(const blkif_request_t& req);
-
-    GrantTable& m_grants;
-    DomId m_backend;
-    BlockFile& m_disk;
+    BlkifExecutor& m_executor;
     SharedRing<blkif_sring> m_ring;
-    std::vector<uint8_t> m_buffer;
-    Stats m_stats;
+    bool m_failed = false;
 };
 
 }  // namespace popek::pv

@@ -7,16 +7,20 @@
 namespace popek::pv {
 
 Result<BlockFile> BlockFile::open(const std::string& path, bool readonly) {
-    BlockFile f;
     int fd = ::open(path.c_str(), (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd < 0) return fail_errno("open disk {}", path);
-    f.m_fd.reset(fd);
+    return adopt(UniqueFd(fd), readonly, path);
+}
+
+Result<BlockFile> BlockFile::adopt(UniqueFd fd, bool readonly, std::string name) {
+    BlockFile f;
+    f.m_fd = std::move(fd);
     struct stat st {};
-    if (::fstat(fd, &st) != 0) return fail_errno("stat disk {}", path);
-    if (!S_ISREG(st.st_mode)) return fail("disk {} is not a regular file", path);
+    if (::fstat(f.m_fd.get(), &st) != 0) return fail_errno("stat disk {}", name);
+    if (!S_ISREG(st.st_mode)) return fail("disk {} is not a regular file", name);
     f.m_size = static_cast<uint64_t>(st.st_size);
     f.m_readonly = readonly;
-    f.m_path = path;
+    f.m_path = std::move(name);
     return f;
 }
 

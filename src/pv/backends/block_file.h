@@ -17,11 +17,15 @@ public:
     static constexpr uint64_t kSectorSize = 512;
 
     static Result<BlockFile> open(const std::string& path, bool readonly);
+    /// A disk opened by someone else (a driver domain gets its disk as a descriptor); `name` is
+    /// for messages.
+    static Result<BlockFile> adopt(UniqueFd fd, bool readonly, std::string name);
 
     uint64_t size_bytes() const { return m_size; }
     uint64_t sectors() const { return m_size / kSectorSize; }
     bool readonly() const { return m_readonly; }
     const std::string& path() const { return m_path; }
+    int fd() const { return m_fd.get(); }
 
     Result<void> read(uint64_t offset, std::span<uint8_t> out) const;
     Result<void> write(uint64_t offset, std::span<const uint8_t> in);

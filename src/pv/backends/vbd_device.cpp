@@ -4,8 +4,16 @@
 
 namespace popek::pv {
 
-VbdDevice::VbdDevice(PvDomain& domain, BlockFile disk, uint32_t devid)
-    : XenbusBackend(domain, "vbd", devid), m_disk(std::move(disk)) {}
+VbdDevice::VbdDevice(PvDomain& domain, BlockFile disk, uint32_t devid, std::unique_ptr<BlkifExecutor> executor,
+                     DomId backend)
+    : RingDevice(domain, "vbd", devid, "blkif", backend), m_disk(std::move(disk)), m_executor(std::move(executor)) {
+    if (!m_executor) {
+        m_local_grants = std::make_unique<LocalGrantAccess>(m_domain.grant_table(), backend_domid());
+        auto local = std::make_unique<BlkifHandler>(*m_local_grants, m_disk);
+        m_local = local.get();
+        m_executor = std::move(local);
+    }
+}
 
 VbdDevice::~VbdDevice() { detach(); }
 
@@ -33,69 +41,26 @@ PvResult<void> VbdDevice::write_frontend_nodes(Store& s, ConnId c) {
     return put_frontend(s, c, "device-type", "disk");
 }
 
-PvResult<void> VbdDevice::connect(Store& store, ConnId control) {
-    const std::string fe = frontend_path(), be = backend_path();
-    auto ring_ref = read_number(store, control, fe + "/ring-ref");
-    auto port = read_number(store, control, fe + "/event-channel");
-    if (!ring_ref || !port) return pv_error(EINVAL);
-    if (auto order = read_number(store, control, fe + "/ring-page-order"); order && *order != 0)
-        return pv_error(EINVAL);  // multi-page rings are not offered
-    if (auto proto = store.read(control, kNoTransaction, fe + "/protocol"); proto && *proto != XEN_IO_PROTO_ABI_X86_64)
-        return pv_error(EINVAL);
-    auto mapping = m_domain.grant_table().map(kControlDomain, *ring_ref, false);
-    if (!mapping) return pv_error(EACCES);
-    auto backend_port = m_domain.event_channels().backend_bind(*port, [this] { service(); });
-    if (!backend_port) {
-        (void)m_domain.grant_table().unmap(mapping->handle);
-        return pv_error(backend_port.error());
-    }
-    {
-        std::lock_guard lock(m_io_lock);
-        m_ring_handle = mapping->handle;
-        m_backend_port = *backend_port;
-        m_backend = std::make_unique<BlkifBackend>(m_domain.grant_table(), kControlDomain, m_disk, mapping->page);
-    }
-    TRY_VOID(store.write(control, kNoTransaction, be + "/sectors", fmt::format("{}", m_disk.sectors())));
-    TRY_VOID(store.write(control, kNoTransaction, be + "/sector-size", fmt::format("{}", BlockFile::kSectorSize)));
-    TRY_VOID(store.write(control, kNoTransaction, be + "/physical-sector-size", fmt::format("{}", BlockFile::kSectorSize)));
-    TRY_VOID(store.write(control, kNoTransaction, be + "/info", fmt::format("{}", m_disk.readonly() ? VDISK_READONLY : 0)));
+PvResult<void> VbdDevice::can_connect() {
+    if (m_executor->failure()) return pv_error(EIO);
     return {};
 }
 
-void VbdDevice::disconnect() {
-    std::lock_guard lock(m_io_lock);
-    m_backend.reset();
-    if (m_ring_handle) (void)m_domain.grant_table().unmap(*m_ring_handle);
-    m_ring_handle.reset();
-    if (m_backend_port != 0) (void)m_domain.event_channels().backend_close(m_backend_port);
-    m_backend_port = 0;
+std::unique_ptr<RingBackend> VbdDevice::start(std::span<uint8_t> ring) {
+    return std::make_unique<BlkifBackend>(*m_executor, ring);
 }
 
-void VbdDevice::service() {
-    bool shut = false;
-    {
-        std::lock_guard lock(m_io_lock);
-        if (!m_backend) return;
-        BlkifBackend::Outcome out;
-        do {
-            out = m_backend->process();
-            if (out.notify) (void)m_domain.event_channels().backend_send(m_backend_port);
-        } while (out.more);
-        shut = m_backend->shut();
-    }
-    // A ring the front end corrupted is dead: tell the guest the way a Xen back end does (an
-    // "error" node and Closing), outside the I/O lock (the store's watch handlers take it).
-    if (shut) ring_shut("blkif ring indices out of range: ring shut");
+PvResult<void> VbdDevice::write_connected_nodes(Store& store, ConnId control) {
+    const std::string be = backend_path();
+    const std::string sector = fmt::format("{}", BlockFile::kSectorSize);
+    TRY_VOID(store.write(control, kNoTransaction, be + "/sectors", fmt::format("{}", m_disk.sectors())));
+    TRY_VOID(store.write(control, kNoTransaction, be + "/sector-size", sector));
+    TRY_VOID(store.write(control, kNoTransaction, be + "/physical-sector-size", sector));
+    return store.write(control, kNoTransaction, be + "/info", fmt::format("{}", m_disk.readonly() ? VDISK_READONLY : 0));
 }
 
-bool VbdDevice::connected() {
-    std::lock_guard lock(m_io_lock);
-    return m_backend != nullptr;
-}
-
-BlkifBackend::Stats VbdDevice::stats() {
-    std::lock_guard lock(m_io_lock);
-    return m_backend ? m_backend->stats() : BlkifBackend::Stats{};
+BlkifHandler::Stats VbdDevice::stats() {
+    return with_backend([this](RingBackend*) { return m_local ? m_local->stats() : BlkifHandler::Stats{}; });
 }
 
 }  // namespace popek::pv

@@ -11,6 +11,12 @@
 /// Whatever the front end writes is checked by connect(); a bad value, or a ring the front end
 /// corrupts later (ring_shut()), leaves an "error" node under the back end's path and the back end
 /// in Closing, never a crash. Derived classes must call detach() in their destructor.
+///
+/// The back end is dom0 (popek itself) or a driver domain popek runs for the device (`backend`):
+/// then the back-end nodes live under that domain (/local/domain/<id>/backend/...) and are owned
+/// by it, the front end's backend-id names it and its nodes are readable by it, and the guest must
+/// grant rings and pages to it. A back end that dies (backend_failed()) leaves an "error" node and
+/// the device Closed for good.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,7 +28,7 @@ namespace popek::pv {
 class XenbusBackend {
 public:
     /// `type` is the device class in store paths ("vbd", "vif"), `devid` its id there.
-    XenbusBackend(PvDomain& domain, std::string type, uint32_t devid);
+    XenbusBackend(PvDomain& domain, std::string type, uint32_t devid, DomId backend = kControlDomain);
     virtual ~XenbusBackend() = default;
     XenbusBackend(const XenbusBackend&) = delete;
     XenbusBackend& operator=(const XenbusBackend&) = delete;
@@ -32,8 +38,9 @@ public:
 
     /// /local/domain/<guest>/device/<type>/<devid>
     std::string frontend_path() const;
-    /// /local/domain/0/backend/<type>/<guest>/<devid>
+    /// /local/domain/<backend>/backend/<type>/<guest>/<devid>
     std::string backend_path() const;
+    DomId backend_domid() const { return m_backend; }
     XenbusState backend_state() const { return m_state; }
     uint32_t devid() const { return m_devid; }
 
@@ -56,6 +63,9 @@ protected:
     /// The data path found a ring the front end corrupted: "error" node and Closing (if connected).
     /// Call it without holding the device's I/O locks (the store's watch handlers take them).
     void ring_shut(const std::string& message);
+    /// The back end itself is gone (a driver domain died): "error" node, Closed, and the device
+    /// never connects again. Same locking rule as ring_shut().
+    void backend_failed(const std::string& message);
     /// Stops following the front end and disconnects; call first thing in the derived destructor.
     void detach();
 
@@ -70,8 +80,10 @@ private:
 
     const std::string m_type;
     const uint32_t m_devid;
+    const DomId m_backend;
     XenbusState m_state = XenbusStateInitialising;
     bool m_attached = false;
+    bool m_failed = false;
 };
 
 }  // namespace popek::pv

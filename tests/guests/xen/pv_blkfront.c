@@ -16,8 +16,8 @@ long pv_blkfront_connect(struct pv_blkfront* bf, const char* id) {
     memset(bf, 0, sizeof *bf);
     long r = pv_xenbus_open(&bf->dev, "vbd", id);
     if (r != 0) return r;
-    long state = pv_xenbus_wait_backend(&bf->dev, XenbusStateInitWait, TIMEOUT_MS);
-    if (state != XenbusStateInitWait) return state < 0 ? state : -EIO;
+    r = pv_xenbus_wait_init(&bf->dev);
+    if (r != 0) return r;
 
     char path[192], mode[8] = "";
     pv_xs_read(0, pv_path(path, sizeof path, bf->dev.be, "mode"), mode, sizeof mode);
@@ -34,21 +34,8 @@ long pv_blkfront_connect(struct pv_blkfront* bf, const char* id) {
     r = pv_evtchn_alloc_unbound(bf->dev.backend_id, &bf->port);
     if (r != 0) return r;
 
-    /* Publish everything in one transaction, retrying on conflict (as Linux's blkfront does). */
-    for (int attempt = 0; attempt < 5; ++attempt) {
-        uint32_t tx = 0;
-        r = pv_xs_transaction_start(&tx);
-        if (r != 0) return r;
-        pv_xenbus_write_u64(tx, bf->dev.fe, "ring-ref", bf->ring_ref);
-        pv_xenbus_write_u64(tx, bf->dev.fe, "event-channel", bf->port);
-        pv_xs_write(tx, pv_path(path, sizeof path, bf->dev.fe, "protocol"), XEN_IO_PROTO_ABI_X86_64);
-        pv_xenbus_write_u64(tx, bf->dev.fe, "state", XenbusStateInitialised);
-        r = pv_xs_transaction_end(tx, true);
-        if (r != -EAGAIN) break;
-    }
+    r = pv_xenbus_publish_ring(&bf->dev, bf->ring_ref, bf->port);
     if (r != 0) return r;
-    state = pv_xenbus_wait_backend(&bf->dev, XenbusStateConnected, TIMEOUT_MS);
-    if (state != XenbusStateConnected) return state < 0 ? state : -EIO;
     if (pv_xenbus_read_u64(bf->dev.be, "sectors", &bf->sectors) != 0) return -EIO;
     pv_xenbus_read_u64(bf->dev.be, "info", &bf->info);
     return pv_xenbus_set_state(&bf->dev, XenbusStateConnected);
@@ -93,8 +80,5 @@ long pv_blkfront_rw(struct pv_blkfront* bf, uint8_t op, uint64_t sector, void* c
 }
 
 long pv_blkfront_close(struct pv_blkfront* bf) {
-    pv_xenbus_set_state(&bf->dev, XenbusStateClosing);
-    pv_xenbus_wait_backend(&bf->dev, XenbusStateClosing, TIMEOUT_MS);
-    pv_xenbus_set_state(&bf->dev, XenbusStateClosed);
-    return pv_xenbus_wait_backend(&bf->dev, XenbusStateClosed, TIMEOUT_MS);
+    return pv_xenbus_close(&bf->dev);
 }

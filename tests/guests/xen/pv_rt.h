@@ -21,6 +21,7 @@
 #define ENOENT 2
 #define ESRCH 3
 #define EIO 5
+#define EBADF 9
 #define E2BIG 7
 #define EAGAIN 11
 #define ENOMEM 12
@@ -28,12 +29,17 @@
 #define EFAULT 14
 #define EBUSY 16
 #define EEXIST 17
+#define ENOTDIR 20
 #define EISDIR 21
 #define EINVAL 22
+#define EMFILE 24
+#define EFBIG 27
 #define ENOSPC 28
 #define EROFS 30
+#define ENAMETOOLONG 36
 #define ENOSYS 38
 #define ENOTEMPTY 39
+#define ELOOP 40
 #define ETIME 62
 #define EOPNOTSUPP 95
 #define EISCONN 106

@@ -42,6 +42,39 @@ long pv_xenbus_set_state(struct pv_xenbus_dev* dev, XenbusState state) {
     return pv_xenbus_write_u64(0, dev->fe, "state", (uint64_t)state);
 }
 
+#define PV_XENBUS_TIMEOUT_MS 10000
+
+long pv_xenbus_wait_init(struct pv_xenbus_dev* dev) {
+    long state = pv_xenbus_wait_backend(dev, XenbusStateInitWait, PV_XENBUS_TIMEOUT_MS);
+    return state == XenbusStateInitWait ? 0 : state < 0 ? state : -EIO;
+}
+
+long pv_xenbus_publish_ring(struct pv_xenbus_dev* dev, grant_ref_t ring_ref, evtchn_port_t port) {
+    char path[192];
+    long r = 0;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        uint32_t tx = 0;
+        r = pv_xs_transaction_start(&tx);
+        if (r != 0) return r;
+        pv_xenbus_write_u64(tx, dev->fe, "ring-ref", ring_ref);
+        pv_xenbus_write_u64(tx, dev->fe, "event-channel", port);
+        pv_xs_write(tx, pv_path(path, sizeof path, dev->fe, "protocol"), XEN_IO_PROTO_ABI_X86_64);
+        pv_xenbus_write_u64(tx, dev->fe, "state", XenbusStateInitialised);
+        r = pv_xs_transaction_end(tx, true);
+        if (r != -EAGAIN) break;
+    }
+    if (r != 0) return r;
+    long state = pv_xenbus_wait_backend(dev, XenbusStateConnected, PV_XENBUS_TIMEOUT_MS);
+    return state == XenbusStateConnected ? 0 : state < 0 ? state : -EIO;
+}
+
+long pv_xenbus_close(struct pv_xenbus_dev* dev) {
+    pv_xenbus_set_state(dev, XenbusStateClosing);
+    pv_xenbus_wait_backend(dev, XenbusStateClosing, PV_XENBUS_TIMEOUT_MS);
+    pv_xenbus_set_state(dev, XenbusStateClosed);
+    return pv_xenbus_wait_backend(dev, XenbusStateClosed, PV_XENBUS_TIMEOUT_MS);
+}
+
 long pv_xenbus_wait_backend(struct pv_xenbus_dev* dev, XenbusState want, uint64_t timeout_ms) {
     char path[192], ev_path[192], token[64];
     pv_path(path, sizeof path, dev->be, "state");

@@ -4,6 +4,7 @@
 #pragma once
 #include "pv_store.h"
 
+#include <xen/io/protocols.h>
 #include <xen/io/xenbus.h>
 
 struct pv_xenbus_dev {
@@ -21,5 +22,15 @@ long pv_xenbus_set_state(struct pv_xenbus_dev* dev, XenbusState state);
 /* Waits (through a watch on be/state) until the backend's state is `want`; returns the state last
  * seen (so a caller can tell Closing from a timeout: compare with `want`). */
 long pv_xenbus_wait_backend(struct pv_xenbus_dev* dev, XenbusState want, uint64_t timeout_ms);
+/* The front end's half of a single-ring device's connection: waits for the back end's InitWait
+ * (call before granting anything, so `ring_ref` / `port` are published to a back end that is
+ * ready), then see pv_xenbus_publish_ring. */
+long pv_xenbus_wait_init(struct pv_xenbus_dev* dev);
+/* Publishes ring-ref, event-channel, protocol and state Initialised in one transaction (retried on
+ * EAGAIN, as Linux's front ends do), waits for the back end's Connected. 0, or -errno / -EIO when
+ * the back end did not connect. */
+long pv_xenbus_publish_ring(struct pv_xenbus_dev* dev, grant_ref_t ring_ref, evtchn_port_t port);
+/* Closing, then Closed; returns the back end's final state. */
+long pv_xenbus_close(struct pv_xenbus_dev* dev);
 /* Joins dir + "/" + node into `out`. */
 const char* pv_path(char* out, uint32_t cap, const char* dir, const char* node);

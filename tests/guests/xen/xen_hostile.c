@@ -1,7 +1,9 @@
 /* xen_hostile.c - a guest that misbehaves on purpose (issue 6 item 8). After each abuse it checks
  * that it got an error it can see and that popek still serves it:
  *   hypercalls: pointers outside guest RAM or the page tables (-EFAULT), oversized counts and
- *     structures crossing pages (-EINVAL), placing shared_info / grant frames outside RAM;
+ *     structures crossing pages (-EINVAL), placing shared_info / grant frames outside RAM, bad
+ *     per-vCPU upcall vectors; a grant frame placed in unpopulated space reads back what the
+ *     guest wrote there (popek serves it as MMIO, as Linux PVH places its grant table);
  *   event channels: allocating until -ENOSPC, then closing them all and allocating again;
  *   store wire: a header claiming more than XENSTORE_PAYLOAD_MAX (E2BIG, stream stays in step),
  *     a missing NUL terminator, wrong argument counts, unknown message types, guest-forbidden
@@ -16,6 +18,7 @@
 #define NOT_RAM 0xfee00000ull         /* identity-mapped, but the local APIC, not RAM */
 #define NOT_MAPPED 0x0000700000000000ull /* canonical, not in popek's page tables */
 #define NON_CANONICAL 0x8000000000000000ull
+#define OUTSIDE_RAM 0xf0000000ull     /* identity-mapped, no RAM (low RAM ends by 3 GiB) */
 
 static char buf[256];
 
@@ -56,6 +59,25 @@ static void hypercalls(void) {
     pv_check_true("gnttab.setup-huge.status-error", st.status < 0);
     pv_check("gnttab.map-by-guest", HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, buf, 1), -ENOSYS);
     pv_check("gnttab.copy-too-many", HYPERVISOR_grant_table_op(GNTTABOP_copy, buf, 100000), -EINVAL);
+    /* What Linux uses: per-vCPU upcall vectors and grant frames outside RAM. */
+    pv_check("efault.upcall-vector", HYPERVISOR_hvm_op(HVMOP_set_evtchn_upcall_vector, (void*)NOT_RAM), -EFAULT);
+    xen_hvm_evtchn_upcall_vector_t uv = {.vcpu = 0, .vector = 3};
+    pv_check("einval.upcall-vector-exception", HYPERVISOR_hvm_op(HVMOP_set_evtchn_upcall_vector, &uv), -EINVAL);
+    uv.vcpu = 99;
+    uv.vector = 0xf3;
+    pv_check("enoent.upcall-vector-vcpu", HYPERVISOR_hvm_op(HVMOP_set_evtchn_upcall_vector, &uv), -ENOENT);
+    x.domid = DOMID_SELF;
+    x.idx = 1;
+    x.gpfn = NOT_RAM >> 12; /* the local APIC: no frame can show there */
+    pv_check("einval.grant-frame-on-lapic", HYPERVISOR_memory_op(XENMEM_add_to_physmap, &x), -EINVAL);
+    x.gpfn = NOT_MAPPED >> 12; /* past popek's physmap windows */
+    pv_check("einval.grant-frame-far", HYPERVISOR_memory_op(XENMEM_add_to_physmap, &x), -EINVAL);
+    x.gpfn = OUTSIDE_RAM >> 12; /* unpopulated space below 4 GiB: popek serves the frame there */
+    pv_check("physmap.grant-frame-outside-ram", HYPERVISOR_memory_op(XENMEM_add_to_physmap, &x), 0);
+    volatile uint64_t* frame = (volatile uint64_t*)OUTSIDE_RAM;
+    frame[7] = 0x1122334455667788ull;
+    pv_check_true("physmap.frame-reads-back", frame[7] == 0x1122334455667788ull);
+    pv_check_true("physmap.next-page-unbacked", *(volatile uint64_t*)(OUTSIDE_RAM + 4096) == ~0ull);
     pv_check("hypercall.unknown", pv_hypercall(55, 1, 2, 3, 4, 5), -ENOSYS);
     pv_check("still-alive.xen_version", HYPERVISOR_xen_version(XENVER_version, NULL) >> 16, 4);
 }

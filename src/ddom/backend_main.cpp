@@ -1,0 +1,60 @@
+#include "ddom/backend_main.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include <fmt/core.h>
+
+#include "ddom/ddom_wire.h"
+#include "ddom/remote_grant_access.h"
+#include "ddom/sandbox.h"
+#include "ddom/seqpacket.h"
+#include "pv/backends/blkif_handler.h"
+
+namespace popek::ddom {
+namespace {
+
+/// Malformed messages logged before the log goes quiet (the VMM could be flooding us).
+constexpr int kLoggedRejects = 10;
+
+}  // namespace
+
+int run_backend(const BackendOptions& o) {
+    auto die = [](const Error& e) {
+        fmt::print(stderr, "popek backend: {}\n", e.message);
+        return 1;
+    };
+    if (o.socket_fd < 0 || o.disk_fd < 0) return die(Error{"--socket-fd and --disk-fd are required"});
+    auto disk = pv::BlockFile::adopt(UniqueFd(o.disk_fd), o.read_only, fmt::format("fd {}", o.disk_fd));
+    if (!disk) return die(disk.error());
+    if (o.sandbox) {
+        if (auto r = close_other_fds(std::max(o.socket_fd, o.disk_fd)); !r) return die(r.error());
+        if (auto r = drop_privileges(); !r) return die(r.error());
+        if (auto r = install_seccomp(); !r) return die(r.error());
+    }
+    RemoteGrantAccess grants(o.socket_fd);
+    pv::BlkifHandler handler(grants, *disk);
+    std::vector<uint8_t> buf;
+    int rejected = 0;
+    for (;;) {
+        auto got = receive_message(o.socket_fd, buf, -1);
+        auto reject = [&](std::string_view why) {
+            if (rejected++ < kLoggedRejects) fmt::print(stderr, "popek backend: rejected a message: {}\n", why);
+        };
+        if (!got && got.error().os_errno == EMSGSIZE) {
+            reject(got.error().message);
+            continue;
+        }
+        if (!got) return 0;  // the VMM closed the connection (or is gone): the domain ends
+        auto msg = parse(*got);
+        if (!msg || msg->type != MessageType::BlkifRequest) {
+            reject(msg ? "not a request" : msg.error().message);
+            continue;
+        }
+        blkif_response_t rsp = handler.handle(msg->request);
+        if (grants.broken()) return die(Error{"the VMM broke the protocol"});
+        if (auto r = send_message(o.socket_fd, encode_response(rsp)); !r) return 0;
+    }
+}
+
+}  // namespace popek::ddom
