@@ -8,6 +8,7 @@
 #include "boot_info.h"
 #include "drivers/blkfront.h"
 #include "drivers/lapic_timer.h"
+#include "drivers/netfront.h"
 #include "drivers/tty.h"
 #include "drivers/uart_console.h"
 #include "drivers/xen_console.h"
@@ -19,6 +20,7 @@
 #include "lib/kprint.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
+#include "net/netd_calls.h"
 #include "proc/process.h"
 #include "proc/sched.h"
 #include "pv/evtchn.h"
@@ -42,6 +44,7 @@ XenConsole g_xen_console;
 XenTimer g_xen_timer;
 DeviceFiles g_device_files(&g_files);
 BlockFront g_xvda;
+NetFront g_vif;
 ShareFront g_share;
 ShareFiles g_share_files(&g_device_files, &g_share);
 bool g_xen = false;             // Xen's PV devices in use (docs/guest-os.md "Phase 2")
@@ -73,15 +76,28 @@ void attach_disk() {
     long r = g_xvda.connect("51712");   // xvda: 202 << 8 (docs/misc/vbd-interface.txt)
     if (r == -xen::kENOENT) {
         kprintf("popek-os: xen: no virtual disk\n");
-        return;
-    }
-    if (r < 0) {
+    } else if (r < 0) {
         kprintf("popek-os: xen: xvda: cannot connect (error %ld)\n", -r);
-        return;
+    } else {
+        g_device_files.add_block(&g_xvda);
+        kprintf("popek-os: xen: xvda: %lu bytes%s as /dev/xvda\n", g_xvda.size_bytes(),
+                g_xvda.read_only() ? ", read-only," : "");
     }
-    g_device_files.add_block(&g_xvda);
-    kprintf("popek-os: xen: xvda: %lu bytes%s as /dev/xvda\n", g_xvda.size_bytes(),
-            g_xvda.read_only() ? ", read-only," : "");
+}
+
+/// The first network interface (`--net ...`), for netd (docs/guest-os.md "Networking").
+void attach_net() {
+    long r = g_vif.connect("0");
+    if (r == -xen::kENOENT) {
+        kprintf("popek-os: xen: no network interface\n");
+    } else if (r < 0) {
+        kprintf("popek-os: xen: vif0: cannot connect (error %ld)\n", -r);
+    } else {
+        netd_attach_interface(&g_vif);
+        const uint8_t* m = g_vif.mac();
+        kprintf("popek-os: xen: vif0: connected, mac %02x:%02x:%02x:%02x:%02x:%02x\n", m[0], m[1], m[2], m[3],
+                m[4], m[5]);
+    }
 }
 
 /// The host directory (`--share DIR[,ro]`, popekfs) becomes /share/... (docs/guest-os.md "Files on
@@ -104,6 +120,7 @@ void attach_pv_devices() {
         return;
     }
     attach_disk();
+    attach_net();
     attach_share();
 }
 
@@ -200,6 +217,7 @@ extern "C" [[noreturn]] void kernel_main(uint64_t start_info_phys) {
     const char* argv[] = {"sh"};
     int pid = process_spawn(nullptr, policy_boot_user(), "/bin/sh", argv, 1);
     if (pid < 0) panic("cannot start /bin/sh: error %d", -pid);
+    if (g_xen && g_vif.connected()) netd_start();   // after the shell, which is pid 1 (init)
     sched_run_idle();
 }
 

@@ -2,6 +2,7 @@
 ///   pf: read an unmapped address    kpf: write into the kernel half    gp: privileged instruction
 ///   ud: undefined opcode             de: divide by zero                 sys: bad system call pointers
 ///   files: bad open flags and writes to descriptors not open for writing
+///   net: netd's calls from an ordinary program (refused: -EPERM, logged); bad net_open arguments
 ///   stack: use 48 KiB of stack (fine)   overflow: use 128 KiB of stack (past the 64 KiB stack)
 #include "rt/ulib.h"
 
@@ -58,6 +59,22 @@ int main(int argc, char** argv) {
         char byte = 0;
         long d = sys::read(static_cast<int>(fd), &byte, 1);   // closed
         print("files: badflags=%ld readonly-fd=%ld badfd=%ld closed=%ld\n", a, b, c, d);
+        return 0;
+    }
+    if (strcmp(kind, "net") == 0) {
+        uint8_t frame[64] = {};
+        long a = sys::netd_frame_tx(frame, sizeof frame);
+        long b = sys::netd_frame_rx(frame, sizeof frame, POS_NET_NONBLOCK);
+        static PosNetRequest req;
+        static PosNetMessage msg;
+        long c = sys::netd_next_request(&req, POS_NET_NONBLOCK);
+        long d = sys::netd_deliver(&msg);
+        print("net: frame_tx=%ld frame_rx=%ld next_request=%ld deliver=%ld\n", a, b, c, d);
+        // net_open's own checks come before the policy: bad mode, connect without a key, bad key.
+        long e = sys::net_open(frame, 7);
+        long f = sys::net_open(nullptr, POS_NET_CONNECT);
+        long g = sys::net_open(reinterpret_cast<const uint8_t*>(0xffffffff80100000), POS_NET_CONNECT);
+        print("net_open: badmode=%ld nokey=%ld kernelkey=%ld\n", e, f, g);
         return 0;
     }
     print("fault: unknown kind %s\n", kind);

@@ -25,7 +25,13 @@ enum PosSyscall {
     POS_SYS_GETPID = 12,  /* getpid() -> pid */
     POS_SYS_UPTIME = 13,  /* uptime() -> milliseconds since boot */
     POS_SYS_GETRANDOM = 14, /* getrandom(buf, len) -> len; -POS_ENOSYS without a hardware source */
-    POS_SYS_COUNT = 15
+    /* netd only (any other process: -POS_EPERM, logged); docs/guest-os.md "Networking (phase 2)" */
+    POS_SYS_NETD_FRAME_TX = 15, /* netd_frame_tx(frame, len) -> 0; one Ethernet frame, 14..1518 bytes */
+    POS_SYS_NETD_FRAME_RX = 16, /* netd_frame_rx(buf, cap, flags) -> frame length; POS_NET_NONBLOCK: -POS_EAGAIN if none */
+    POS_SYS_NET_OPEN = 17,      /* net_open(peer_key[32] or 0 for any, POS_NET_CONNECT|ACCEPT) -> channel fd (policy-checked) */
+    POS_SYS_NETD_NEXT_REQUEST = 18, /* netd only: netd_next_request(&PosNetRequest, flags) -> 0; POS_NET_NONBLOCK: -POS_EAGAIN */
+    POS_SYS_NETD_DELIVER = 19,  /* netd only: netd_deliver(&PosNetMessage) -> 0; -POS_ENOSPC when the channel's inbox is full */
+    POS_SYS_COUNT = 20
 };
 
 enum PosError {
@@ -43,9 +49,37 @@ enum PosError {
     POS_ENOSYS = 38,
     POS_ENOEXEC = 8,
     POS_EIO = 5,
+    POS_EAGAIN = 11,
     POS_ENOSPC = 28,
     POS_EROFS = 30
 };
+
+/* netd_frame_rx() flags */
+enum { POS_NET_NONBLOCK = 1 };
+
+/* net_open() modes, netd requests, and the record read() returns on a channel fd */
+enum { POS_NET_CONNECT = 1, POS_NET_ACCEPT = 2 };
+enum { POS_NET_MAX_MESSAGE = 1468, POS_NET_KEY = 32 };
+enum PosNetRequestKind { POS_NETREQ_OPEN = 1, POS_NETREQ_SEND = 2, POS_NETREQ_CLOSE = 3 };
+
+typedef struct PosNetRequest {
+    uint32_t kind;            /* PosNetRequestKind */
+    int32_t channel;          /* the kernel's channel number, stable until its CLOSE */
+    uint32_t mode;            /* OPEN: POS_NET_CONNECT or POS_NET_ACCEPT */
+    uint32_t length;          /* SEND: message bytes */
+    uint32_t any_peer;        /* OPEN: accept from any key the policy allows (peer unused) */
+    uint32_t reserved;
+    char user[32];            /* OPEN: the local identity (the opener's user name) */
+    uint8_t peer[POS_NET_KEY];
+    uint8_t data[POS_NET_MAX_MESSAGE];
+} PosNetRequest;
+
+typedef struct PosNetMessage {   /* netd_deliver() input; read() on a channel fd returns one */
+    int32_t channel;          /* ignored by read() */
+    uint32_t length;
+    uint8_t peer[POS_NET_KEY];
+    uint8_t data[POS_NET_MAX_MESSAGE];
+} PosNetMessage;
 
 /* open() flags */
 enum { POS_O_WRITE = 1 }; /* also allow write(fd) on it; needs an `allow USER write PATH` rule */

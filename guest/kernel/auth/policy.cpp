@@ -64,7 +64,7 @@ const char* parse_line(Policy& p, const char* line, const char* end) {
     } else if (strcmp(word, "allow") == 0) {
         if (!next_word(line, end, a1, sizeof a1) || !next_word(line, end, a2, sizeof a2) ||
             !next_word(line, end, a3, sizeof a3))
-            return "expected: allow USER|* open|write|exec|any PATH[*]";
+            return "expected: allow USER|* open|write|exec|any PATH[*] or allow USER|* connect|accept KEYHEX64|*";
         if (p.rule_count == kMaxRules) return "too many rules";
         Rule& r = p.rules[p.rule_count];
         r.user = strcmp(a1, "*") == 0 ? -1 : find_user(p, a1);
@@ -73,8 +73,16 @@ const char* parse_line(Policy& p, const char* line, const char* end) {
         if (strcmp(a2, "open") == 0) r.action = Action::Open;
         else if (strcmp(a2, "write") == 0) r.action = Action::Write;
         else if (strcmp(a2, "exec") == 0) r.action = Action::Exec;
-        else if (!r.any_action) return "action must be open, write, exec or any";
-        if (a3[0] != '/') return "path must be absolute";
+        else if (strcmp(a2, "connect") == 0) r.action = Action::Connect;
+        else if (strcmp(a2, "accept") == 0) r.action = Action::Accept;
+        else if (!r.any_action) return "action must be open, write, exec, connect, accept or any";
+        if (!r.any_action && (r.action == Action::Connect || r.action == Action::Accept)) {
+            uint8_t key[32];
+            if (strcmp(a3, "*") != 0 && (strlen(a3) != 64 || !parse_hex(a3, 64, key)))
+                return "peer must be 64 hex digits or *";
+        } else if (a3[0] != '/') {
+            return "path must be absolute";
+        }
         copy_string(r.pattern, sizeof r.pattern, a3);
         ++p.rule_count;
     } else {
@@ -95,6 +103,8 @@ const char* action_name(Action a) {
         case Action::Open: return "open";
         case Action::Write: return "write";
         case Action::Exec: return "exec";
+        case Action::Connect: return "connect";
+        case Action::Accept: return "accept";
     }
     return "?";
 }
@@ -125,6 +135,10 @@ bool policy_load(const char* text, size_t len, int* error_line, const char** rea
 const User* policy_boot_user() { return g_policy.boot_user >= 0 ? &g_policy.users[g_policy.boot_user] : nullptr; }
 size_t policy_user_count() { return g_policy.user_count; }
 size_t policy_rule_count() { return g_policy.rule_count; }
+const User* policy_find_user(const char* name) {
+    int i = find_user(g_policy, name);
+    return i >= 0 ? &g_policy.users[i] : nullptr;
+}
 
 bool authorize(const User* user, Action action, const char* object) {
     const char* reason = "no rule allows it (default deny)";

@@ -1,5 +1,8 @@
 #include "proc/process.h"
 
+#include "net/channels.h"
+#include "net/netd_calls.h"
+
 #include "arch/cpu.h"
 #include "arch/trap_frame.h"
 #include "auth/policy.h"
@@ -171,6 +174,9 @@ void process_exit(int status) {
     leave_address_space(p->space);
     p->space->destroy();
     p->space = nullptr;
+    for (auto& f : p->files)
+        if (f.used && f.channel) channel_close(f.file);
+    netd_process_exited(p->pid);
     if (p->pid == 1) {
         kprintf("popek-os: init exited with status %d, powering off\n", status);
         platform::stop(platform::Stop::Poweroff);

@@ -18,6 +18,7 @@ struct OpenFile {
     int file;           ///< FileService id
     uint64_t offset;
     bool writable;      ///< opened with POS_O_WRITE (and allowed to)
+    bool channel;       ///< a network channel (net_open): `file` is its number (net/channels.h)
 };
 
 struct Process {

@@ -9,17 +9,28 @@
 #include "lib/random.h"
 #include "mm/address_space.h"
 #include "mm/pmm.h"
+#include "net/channels.h"
+#include "net/netd_calls.h"
 #include "popek_os/abi.h"
 #include "proc/process.h"
 #include "proc/sched.h"
+#include "proc/user_access.h"
 
 namespace pos {
+
+bool user_readable(uint64_t va, size_t len) { return current_process()->space->check_user_range(va, len, false); }
+bool user_writable(uint64_t va, size_t len) { return current_process()->space->check_user_range(va, len, true); }
+
+long copy_to_user(uint64_t va, const void* src, size_t len) {
+    if (!user_writable(va, len)) return -POS_EFAULT;
+    memcpy(reinterpret_cast<void*>(va), src, len);
+    return 0;
+}
+
 namespace {
 
 constexpr size_t kMaxIo = 1 << 20;
 
-bool user_readable(uint64_t va, size_t len) { return current_process()->space->check_user_range(va, len, false); }
-bool user_writable(uint64_t va, size_t len) { return current_process()->space->check_user_range(va, len, true); }
 
 /// Copies a NUL-terminated user string into dst[cap]; -POS_EFAULT or -POS_ENAMETOOLONG.
 long copy_user_string(char* dst, size_t cap, uint64_t va) {
@@ -31,11 +42,6 @@ long copy_user_string(char* dst, size_t cap, uint64_t va) {
     return -POS_ENAMETOOLONG;
 }
 
-long copy_to_user(uint64_t va, const void* src, size_t len) {
-    if (!user_writable(va, len)) return -POS_EFAULT;
-    memcpy(reinterpret_cast<void*>(va), src, len);
-    return 0;
-}
 
 OpenFile* file_slot(uint64_t fd) {
     if (fd < 3 || fd >= 3 + kMaxOpenFiles) return nullptr;
@@ -51,6 +57,7 @@ long sys_write(uint64_t fd, uint64_t buf, uint64_t len) {
         return static_cast<long>(len);
     }
     OpenFile* f = file_slot(fd);
+    if (f != nullptr && f->channel) return net_channel_write(f->file, buf, len);
     if (f == nullptr || !f->writable) return -POS_EBADF;
     if (!user_readable(buf, len)) return -POS_EFAULT;
     long n = FileService::active()->write(f->file, f->offset, reinterpret_cast<const void*>(buf), len);
@@ -64,6 +71,7 @@ long sys_read(uint64_t fd, uint64_t buf, uint64_t len) {
     if (fd == 0) return static_cast<long>(tty_read(reinterpret_cast<char*>(buf), len));
     OpenFile* f = file_slot(fd);
     if (f == nullptr) return -POS_EBADF;
+    if (f->channel) return net_channel_read(f->file, buf, len);
     long n = FileService::active()->read(f->file, f->offset, reinterpret_cast<void*>(buf), len);
     if (n > 0) f->offset += static_cast<uint64_t>(n);
     return n;
@@ -81,7 +89,7 @@ long sys_open(uint64_t upath, uint64_t flags) {
     if (file < 0) return file;
     for (int i = 0; i < kMaxOpenFiles; ++i) {
         if (p->files[i].used) continue;
-        p->files[i] = {true, file, 0, writable};
+        p->files[i] = {true, file, 0, writable, false};
         return 3 + i;
     }
     return -POS_EMFILE;
@@ -90,6 +98,7 @@ long sys_open(uint64_t upath, uint64_t flags) {
 long sys_close(uint64_t fd) {
     OpenFile* f = file_slot(fd);
     if (f == nullptr) return -POS_EBADF;
+    if (f->channel) channel_close(f->file);
     f->used = false;
     return 0;
 }
@@ -189,6 +198,11 @@ extern "C" void syscall_dispatch(pos::TrapFrame* f) {
         case POS_SYS_GETPID: r = current_process()->pid; break;
         case POS_SYS_UPTIME: r = static_cast<long>(ticks() * (1000 / kTickHz)); break;
         case POS_SYS_GETRANDOM: r = sys_getrandom(f->rdi, f->rsi); break;
+        case POS_SYS_NETD_FRAME_TX: r = sys_netd_frame_tx(f->rdi, f->rsi); break;
+        case POS_SYS_NETD_FRAME_RX: r = sys_netd_frame_rx(f->rdi, f->rsi, f->rdx); break;
+        case POS_SYS_NET_OPEN: r = sys_net_open(f->rdi, f->rsi); break;
+        case POS_SYS_NETD_NEXT_REQUEST: r = sys_netd_next_request(f->rdi, f->rsi); break;
+        case POS_SYS_NETD_DELIVER: r = sys_netd_deliver(f->rdi); break;
         default: r = -POS_ENOSYS; break;
     }
     f->rax = static_cast<uint64_t>(r);

@@ -42,6 +42,7 @@
 #include <xen/sched.h>
 #include <xen/vcpu.h>
 #include <xen/io/blkif.h>
+#include <xen/io/netif.h>
 #include <xen/io/console.h>
 #include <xen/io/protocols.h>
 #include <xen/io/xenbus.h>

@@ -28,6 +28,11 @@ inline long listdir(long index, PosDirEntry* e) { return call(POS_SYS_LISTDIR, i
 inline long getpid() { return call(POS_SYS_GETPID); }
 inline long uptime_ms() { return call(POS_SYS_UPTIME); }
 inline long getrandom(void* buf, size_t len) { return call(POS_SYS_GETRANDOM, ptr(buf), static_cast<long>(len)); }
+inline long netd_frame_tx(const void* frame, size_t len) { return call(POS_SYS_NETD_FRAME_TX, ptr(frame), static_cast<long>(len)); }
+inline long netd_frame_rx(void* buf, size_t cap, long flags) { return call(POS_SYS_NETD_FRAME_RX, ptr(buf), static_cast<long>(cap), flags); }
+inline long net_open(const uint8_t* peer_key, long mode) { return call(POS_SYS_NET_OPEN, ptr(peer_key), mode); }
+inline long netd_next_request(PosNetRequest* req, long flags) { return call(POS_SYS_NETD_NEXT_REQUEST, ptr(req), flags); }
+inline long netd_deliver(const PosNetMessage* msg) { return call(POS_SYS_NETD_DELIVER, ptr(msg)); }
 
 }  // namespace pos::sys
 

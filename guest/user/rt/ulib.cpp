@@ -36,10 +36,17 @@ const char* error_string(long err) {
         case POS_ENAMETOOLONG: return "name too long";
         case POS_ENOSYS: return "no such system call";
         case POS_EIO: return "input/output error";
+        case POS_EAGAIN: return "try again";
         case POS_ENOSPC: return "no space left";
         case POS_EROFS: return "read-only file";
         default: return "error";
     }
+}
+
+const char* net_open_error(long err) {
+    if (err == -POS_EACCES) return "not allowed by the policy";
+    if (err == -POS_EIO) return "no network (netd is not running)";
+    return error_string(err);
 }
 
 }  // namespace pos
