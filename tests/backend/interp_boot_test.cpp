@@ -15,7 +15,8 @@ struct RunResult {
 };
 
 RunResult run_interp(const std::string& args) {
-    std::string cmd = std::string(POPEK_BINARY) + " run --accel interp " + args + " 2>&1";
+    // Bounded: a guest that hangs fails the test (status 124 from timeout(1)) instead of stalling CI.
+    std::string cmd = "timeout --kill-after=5 120 " + std::string(POPEK_BINARY) + " run --accel interp " + args + " 2>&1";
     FILE* p = ::popen(cmd.c_str(), "r");
     if (!p) return {-1, "popen failed"};
     std::string out;
