@@ -28,9 +28,7 @@
 
 #include "hv/hypervisor.h"
 #include "popek_process.h"
-#include "netsec/ether.h"
-#include "netsec/wire.h"
-#include "util/unix_dgram.h"
+#include "hostile_relay.h"
 
 namespace {
 
@@ -704,49 +702,10 @@ TEST_P(GuestOsNetTest, TwoGuestsTalkOverCrossedLinks) {
     EXPECT_NE(b->output().find(alice.substr(0, 16) + ": guest to guest\n"), std::string::npos) << b->output();
 }
 
-/// Between the host peer and the guest: every data packet towards the guest is preceded by a
-/// tampered copy and followed by a replay, and a frame of another ethertype is injected.
-class TamperingRelay {
-public:
-    TamperingRelay(const fs::path& dir)
-        : m_guest(*popek::UnixDgramSocket::open((dir / "relay-guest.sock").string(), (dir / "vm.sock").string())),
-          m_host(*popek::UnixDgramSocket::open((dir / "relay-host.sock").string(), (dir / "peer.sock").string())),
-          m_thread([this] { run(); }) {}
-    ~TamperingRelay() {
-        m_stop = true;
-        m_thread.join();
-    }
-
-private:
-    void run() {
-        uint8_t frame[2048];
-        while (!m_stop) {
-            if (auto got = m_host.receive(frame, 10); got && *got) to_guest({frame, **got});
-            if (auto got = m_guest.receive(frame, 10); got && *got) m_host.send({frame, **got});
-        }
-    }
-    void to_guest(std::span<uint8_t> frame) {
-        namespace ns = popek::netsec;
-        bool is_data = frame.size() > ns::kFrameHeader + ns::data::kHeader && frame[ns::kFrameHeader] == 3;
-        if (is_data) {
-            std::vector<uint8_t> bad(frame.begin(), frame.end());
-            bad[ns::kFrameHeader + ns::data::kHeader] ^= 0x80;   // first ciphertext byte
-            m_guest.send(bad);
-            std::vector<uint8_t> other(60, 0);
-            other[12] = 0x08;   // IPv4: not secure-net
-            m_guest.send(other);
-        }
-        m_guest.send(frame);
-        if (is_data) m_guest.send(frame);
-    }
-
-    popek::UnixDgramSocket m_guest, m_host;
-    std::atomic<bool> m_stop{false};
-    std::thread m_thread;
-};
-
 TEST_P(GuestOsNetTest, TamperedReplayedAndForeignFramesAreDroppedByNetd) {
-    TamperingRelay relay(m_dir.path());
+    // Host peer (side A) → guest (side B): the guest's netd gets the tampered, foreign and replayed frames.
+    popek::test::HostileRelay relay((m_dir.path() / "relay-host.sock").string(), (m_dir.path() / "peer.sock").string(),
+                                    (m_dir.path() / "relay-guest.sock").string(), (m_dir.path() / "vm.sock").string());
     auto s = ConsoleSession::start(GetParam(), net_args("relay-guest.sock"));
     ASSERT_TRUE(s->wait_for("$ ", 30s)) << s->output();
     s->send(std::string("recv ") + kHostPublic + "\n");

@@ -15,6 +15,7 @@
 #include "netsec/net_service.h"
 #include "popek_process.h"
 #include "util/unix_dgram.h"
+#include "hostile_relay.h"
 
 namespace popek::test {
 namespace {
@@ -96,49 +97,9 @@ TEST_F(NetPeer, UnacceptedIdentityGetsNoSessionAndIsCounted) {
     EXPECT_TRUE(std::regex_search(responder.err, std::regex("unknown-peer [1-9]"))) << responder.err;
 }
 
-/// Forwards frames between two net-peers; every data packet from the initiator is preceded by a
-/// tampered copy and followed by a replay of itself, and a frame of another ethertype is injected.
-class HostileRelay {
-public:
-    HostileRelay(const std::string& dir)
-        : m_to_a(*UnixDgramSocket::open(dir + "/relay-a", dir + "/a.sock")),
-          m_to_b(*UnixDgramSocket::open(dir + "/relay-b", dir + "/b.sock")),
-          m_thread([this] { run(); }) {}
-    ~HostileRelay() {
-        m_stop = true;
-        m_thread.join();
-    }
-
-private:
-    void run() {
-        uint8_t frame[2048];
-        while (!m_stop) {
-            if (auto got = m_to_a.receive(frame, 20); got && *got) forward_from_a({frame, **got});
-            if (auto got = m_to_b.receive(frame, 20); got && *got) m_to_a.send({frame, **got});
-        }
-    }
-    void forward_from_a(std::span<uint8_t> frame) {
-        bool is_data = frame.size() > netsec::kFrameHeader && frame[netsec::kFrameHeader] == 3;
-        if (is_data) {
-            std::vector<uint8_t> bad(frame.begin(), frame.end());
-            bad[netsec::kFrameHeader + netsec::data::kHeader] ^= 0x80;  // first ciphertext byte
-            m_to_b.send(bad);
-            std::vector<uint8_t> other(60, 0);
-            other[12] = 0x08;   // IPv4: not ours
-            m_to_b.send(other);
-        }
-        m_to_b.send(frame);
-        if (is_data) m_to_b.send(frame);   // replay
-    }
-
-    UnixDgramSocket m_to_a, m_to_b;
-    std::atomic<bool> m_stop{false};
-    std::thread m_thread;
-};
-
 TEST_F(NetPeer, TamperedReplayedAndForeignFramesAreDroppedAndCounted) {
     std::string a = gen_key("a.key"), b = gen_key("b.key");
-    HostileRelay relay(m_dir);
+    popek::test::HostileRelay relay(m_dir + "/relay-a", m_dir + "/a.sock", m_dir + "/relay-b", m_dir + "/b.sock");
     RunResult responder;
     std::thread t([&] { responder = run_popek(peer_args("b.key", a, "b.sock", "relay-b") + std::vector<std::string>{"--recv", "2", "--timeout", "10"}, {}, 20s); });
     std::this_thread::sleep_for(200ms);
