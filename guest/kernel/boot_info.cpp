@@ -29,6 +29,7 @@ BootInfo boot_info_init(uint64_t start_info_phys) {
     if (si->magic != XEN_HVM_START_MAGIC_VALUE) return out;
     out.valid = true;
     out.version = si->version;
+    out.rsdp = si->rsdp_paddr;
 
     pmm::reserve(reinterpret_cast<uint64_t>(__kernel_phys_start),
                  reinterpret_cast<uint64_t>(__kernel_end) - kKernelBase - reinterpret_cast<uint64_t>(__kernel_phys_start));

@@ -17,6 +17,7 @@ struct BootInfo {
     BootModule module;        ///< the first module (a file table), or {nullptr, 0}
     const char* cmdline;      ///< "" when absent
     int ram_ranges;
+    uint64_t rsdp;            ///< ACPI RSDP (physical; hvm_start_info.rsdp_paddr), 0 when absent
 };
 
 /// Parses the start info, reserves what it points to, then adds the RAM it lists.

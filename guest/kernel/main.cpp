@@ -2,6 +2,7 @@
 /// starts the shell as the boot user and becomes the idle thread (docs/guest-os.md).
 #include "arch/apic.h"
 #include "arch/cpu.h"
+#include "arch/smp.h"
 #include "arch/trap.h"
 #include "arch/x86.h"
 #include "auth/policy.h"
@@ -39,9 +40,9 @@ constexpr uint8_t kCom1Irq = 4;
 UartConsole g_console(0x3f8);
 LapicTimer g_timer;
 PackedFileTable g_files;
-Cpu g_boot_cpu;
 XenConsole g_xen_console;
-XenTimer g_xen_timer;
+XenTimer g_xen_timers[kMaxCpus];   // one tick per CPU (VIRQ_TIMER is per vCPU)
+evtchn_port_t g_ipi_ports[kMaxCpus];   // under Xen: each CPU's wake-up port (EVTCHNOP_bind_ipi)
 DeviceFiles g_device_files(&g_files);
 BlockFront g_xvda;
 NetFront g_vif;
@@ -68,6 +69,43 @@ bool bring_up_xen() {
 void xen_idle_wait() {
     xen::block();
     x86::sti();
+}
+
+/// Wakes idle CPU `cpu` (the scheduler's kick): a LAPIC IPI, or under Xen an event on its IPI
+/// port, since SCHEDOP_block waits for events only.
+void kick_cpu(int cpu) {
+    if (g_xen) xen::evtchn::notify(g_ipi_ports[cpu]);
+    else lapic::send_ipi(cpu_at(cpu).apic_id, kVectorReschedule);
+}
+
+void on_ipi_event(evtchn_port_t, void*) { sched_kicked(); }
+
+bool prepare_kick(int cpu, const char** reason) {
+    if (!g_xen) return true;   // the LAPIC IPI vector's handler is global
+    long port = xen::evtchn::bind_ipi(static_cast<uint32_t>(cpu));
+    if (port <= 0 || !xen::evtchn::set_handler(static_cast<evtchn_port_t>(port), on_ipi_event, nullptr, cpu)) {
+        *reason = "EVTCHNOP_bind_ipi failed";
+        return false;
+    }
+    g_ipi_ports[cpu] = static_cast<evtchn_port_t>(port);
+    return true;
+}
+
+/// An AP's own platform part: under Xen its vcpu_info, tick and IPI port; else its LAPIC timer.
+bool setup_cpu(int cpu, const char** reason) {
+    if (g_xen) {
+        if (!xen::evtchn::init(cpu, reason)) return false;
+        if (!g_xen_timers[cpu].start_on(kTickHz, cpu)) {
+            *reason = "cannot start its Xen timer (VIRQ_TIMER)";
+            return false;
+        }
+        return prepare_kick(cpu, reason);
+    }
+    if (!g_timer.start_this_cpu(kTickHz)) {
+        *reason = "cannot start its LAPIC timer";
+        return false;
+    }
+    return true;
 }
 
 /// The first virtual disk (xvda, `--disk F`) becomes /dev/xvda. A missing disk is normal; other
@@ -159,6 +197,8 @@ void load_policy() {
 extern "C" [[noreturn]] void kernel_main(uint64_t start_info_phys) {
     // Global constructors first: the drivers' own fields (g_console's port) are set there.
     for (auto* ctor = __init_array_start; ctor != __init_array_end; ++ctor) (*ctor)();
+    // The per-CPU area first: the PV core's upcall and clock look up this CPU through GS.
+    cpu_init(cpu_at(0), 0);
     g_xen = bring_up_xen();
     if (g_xen) {
         Console::set_active(&g_xen_console);
@@ -169,7 +209,6 @@ extern "C" [[noreturn]] void kernel_main(uint64_t start_info_phys) {
         kprintf("popek-os 0.2 (no Xen: COM1 console, LAPIC timer, built-in files)\n");
         if (g_xen_problem != nullptr) kprintf("popek-os: Xen found but not usable: %s\n", g_xen_problem);
     }
-    cpu_init(g_boot_cpu, 0);
     BootInfo boot = boot_info_init(start_info_phys);
     if (!boot.valid) panic("no valid hvm_start_info at %#lx (not booted through PVH?)", start_info_phys);
     kprintf("popek-os: memory: %lu KiB free in %d ranges\n", pmm::free_frames() * 4, boot.ram_ranges);
@@ -187,6 +226,7 @@ extern "C" [[noreturn]] void kernel_main(uint64_t start_info_phys) {
         xen::evtchn::dispatch_pending();
     } else {
         set_interrupt_handler(kVectorTimer, timer_interrupt);
+        set_interrupt_handler(kVectorReschedule, sched_kicked);
         set_interrupt_handler(kVectorIrqBase + kCom1Irq, console_interrupt);
         ioapic::route_isa_irq(kCom1Irq);
         tty_attach(g_console);
@@ -205,14 +245,17 @@ extern "C" [[noreturn]] void kernel_main(uint64_t start_info_phys) {
     load_policy();
 
     if (g_xen) {
-        g_xen_timer.set_tick_handler(sched_tick);
-        if (!g_xen_timer.start(kTickHz)) panic("cannot start the Xen timer");
-        kprintf("popek-os: timer: %s, %u Hz tick\n", g_xen_timer.describe(), kTickHz);
+        for (XenTimer& t : g_xen_timers) t.set_tick_handler(sched_tick);
+        if (!g_xen_timers[0].start(kTickHz)) panic("cannot start the Xen timer");
+        kprintf("popek-os: timer: %s, %u Hz tick\n", g_xen_timers[0].describe(), kTickHz);
     } else {
         g_timer.set_tick_handler(sched_tick);
         if (!g_timer.start(kTickHz)) panic("cannot start the timer");
         kprintf("popek-os: timer: %lu Hz input (%s), %u Hz tick\n", g_timer.frequency(), g_timer.describe(), kTickHz);
     }
+
+    sched_set_kick(kick_cpu);
+    smp::start_secondary_cpus(boot.rsdp, smp::Hooks{prepare_kick, setup_cpu});
 
     const char* argv[] = {"sh"};
     int pid = process_spawn(nullptr, policy_boot_user(), "/bin/sh", argv, 1);

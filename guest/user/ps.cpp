@@ -11,9 +11,9 @@ int main(int, char**) {
         return 1;
     }
     static const char* const states[] = {"run", "sleep", "zombie"};
-    print("  PID  PPID USER     STATE  NAME\n");
+    print("  PID  PPID USER     STATE  CPU NAME\n");
     for (long i = 0; i < n; ++i)
-        print("%5d %5d %-8s %-6s %s\n", list[i].pid, list[i].parent, list[i].user,
-              list[i].state < 3 ? states[list[i].state] : "?", list[i].name);
+        print("%5d %5d %-8s %-6s %3d %s\n", list[i].pid, list[i].parent, list[i].user,
+              list[i].state < 3 ? states[list[i].state] : "?", list[i].cpu, list[i].name);
     return 0;
 }

@@ -1,5 +1,6 @@
 /// spin N: N copies of a busy loop that yield nothing; each reports when done. With round-robin
-/// preemption they all finish, interleaved, and the shell stays responsive.
+/// preemption they all finish, interleaved, and the shell stays responsive. Each names the CPUs
+/// it ran on (several with SMP).
 #include "rt/ulib.h"
 
 using namespace pos;
@@ -10,10 +11,18 @@ int main(int argc, char** argv) {
         long ms = 0;
         for (const char* s = argv[2]; *s >= '0' && *s <= '9'; ++s) ms = ms * 10 + (*s - '0');
         until += ms;
+        unsigned seen = 0;   // the CPUs this worker was found running on (sysinfo), one bit each
         while (sys::uptime_ms() < until) {
             for (int i = 0; i < 100000; ++i) asm volatile("" ::: "memory");
+            PosSysInfo info;
+            if (sys::sysinfo(&info) == 0 && info.cpu >= 0 && info.cpu < 32) seen |= 1u << info.cpu;
         }
-        print("spin worker %s done\n", argv[1]);
+        char cpus[3 * 32 + 1];
+        size_t n = 0;
+        for (int c = 0; c < 32; ++c)
+            if ((seen & (1u << c)) != 0) n += format(cpus + n, sizeof cpus - n, n == 0 ? "%d" : ",%d", c);
+        cpus[n] = 0;
+        print("spin worker %s done on cpus %s\n", argv[1], n > 0 ? cpus : "?");
         return 0;
     }
     int n = argc > 1 ? argv[1][0] - '0' : 2;

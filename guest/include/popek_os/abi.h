@@ -31,7 +31,8 @@ enum PosSyscall {
     POS_SYS_NET_OPEN = 17,      /* net_open(peer_key[32] or 0 for any, POS_NET_CONNECT|ACCEPT) -> channel fd (policy-checked) */
     POS_SYS_NETD_NEXT_REQUEST = 18, /* netd only: netd_next_request(&PosNetRequest, flags) -> 0; POS_NET_NONBLOCK: -POS_EAGAIN */
     POS_SYS_NETD_DELIVER = 19,  /* netd only: netd_deliver(&PosNetMessage) -> 0; -POS_ENOSPC when the channel's inbox is full */
-    POS_SYS_COUNT = 20
+    POS_SYS_SYSINFO = 20,       /* sysinfo(&PosSysInfo) -> 0: free memory, CPUs, the CPU the caller runs on */
+    POS_SYS_COUNT = 21
 };
 
 enum PosError {
@@ -100,10 +101,17 @@ typedef struct PosProcInfo {
     int32_t pid;
     int32_t parent;
     uint32_t state;           /* PosProcState */
-    uint32_t reserved;
+    int32_t cpu;              /* the CPU it last ran on, -1 before its first run */
     char user[32];
     char name[POS_NAME_MAX];
 } PosProcInfo;
+
+typedef struct PosSysInfo {
+    uint64_t free_frames;     /* 4 KiB frames the kernel's frame allocator has free */
+    uint64_t total_frames;    /* frames it manages */
+    uint32_t cpus;            /* CPUs running the scheduler */
+    int32_t cpu;              /* the CPU the calling thread runs on at the call */
+} PosSysInfo;
 
 typedef struct PosDirEntry {
     char name[POS_NAME_MAX + 16];

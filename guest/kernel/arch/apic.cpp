@@ -16,6 +16,20 @@ void write(uint32_t reg, uint32_t value) { *lapic_reg(reg) = value; }
 void eoi() { write(kEoi, 0); }
 uint32_t id() { return read(0x20) >> 24; }
 
+namespace {
+/// Writes the ICR (destination first: the low half sends) and waits for the delivery status to
+/// clear (bit 12), bounded so a stuck APIC cannot hang the kernel.
+void send_icr(uint32_t apic_id, uint32_t low) {
+    write(kIcrHigh, apic_id << 24);
+    write(kIcrLow, low);
+    for (int i = 0; i < 100000 && (read(kIcrLow) & (1u << 12)) != 0; ++i) x86::pause();
+}
+}  // namespace
+
+void send_ipi(uint32_t apic_id, uint8_t vector) { send_icr(apic_id, vector); }   // fixed, physical, edge
+void send_init(uint32_t apic_id) { send_icr(apic_id, 0x4500); }                  // INIT, level assert
+void send_startup(uint32_t apic_id, uint8_t page) { send_icr(apic_id, 0x4600u | page); }
+
 void init() {
     // Software-enable with the spurious vector (SDM Vol. 3A 11.9).
     write(kSvr, 0x100 | kVectorSpurious);

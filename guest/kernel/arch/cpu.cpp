@@ -24,6 +24,8 @@ struct __attribute__((packed)) TablePointer {
 };
 
 IdtGate g_idt[256];
+Cpu g_cpus[kMaxCpus];
+int g_online = 0;
 constexpr int kIsrStubSize = 16;   // arch/entry.S aligns each vector's stub to 16 bytes
 
 void build_idt() {
@@ -41,6 +43,14 @@ void build_idt() {
 }
 
 }  // namespace
+
+Cpu& cpu_at(int index) { return g_cpus[index]; }
+int cpu_count() { return __atomic_load_n(&g_online, __ATOMIC_ACQUIRE) > 0 ? __atomic_load_n(&g_online, __ATOMIC_ACQUIRE) : 1; }
+
+void cpu_set_online(Cpu& cpu) {
+    __atomic_store_n(&cpu.online, true, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&g_online, 1, __ATOMIC_ACQ_REL);
+}
 
 void cpu_init(Cpu& cpu, int id) {
     memset(&cpu, 0, sizeof cpu);

@@ -83,6 +83,13 @@ uint64_t LapicTimer::calibrate() {
 
 bool LapicTimer::start(uint32_t hz) {
     m_hz = calibrate();
+    return program(hz);
+}
+
+bool LapicTimer::start_this_cpu(uint32_t hz) { return m_hz != 0 && program(hz); }
+
+bool LapicTimer::program(uint32_t hz) {
+    if (hz == 0) return false;
     uint64_t initial = m_hz / hz;
     if (initial == 0 || initial > 0xffffffffu) return false;
     lapic::write(lapic::kTimerDivide, 0xb);

@@ -9,12 +9,15 @@ namespace pos {
 class LapicTimer final : public Timer {
 public:
     bool start(uint32_t hz) override;
+    /// Starts the calling CPU's own LAPIC timer at the rate start() calibrated (application processors).
+    bool start_this_cpu(uint32_t hz);
     void handle_interrupt() override { tick(); }
     const char* describe() const override { return m_source; }
     uint64_t frequency() const { return m_hz; }
 
 private:
     uint64_t calibrate();
+    bool program(uint32_t hz);
     uint64_t m_hz = 0;
     const char* m_source = "lapic timer";
 };

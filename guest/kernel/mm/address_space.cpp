@@ -104,4 +104,8 @@ void leave_address_space(const AddressSpace* space) {
     if (space != nullptr && x86::read_cr3() == space->root()) x86::write_cr3(kernel_root());
 }
 
+void leave_to_kernel_root() {
+    if (x86::read_cr3() != kernel_root()) x86::write_cr3(kernel_root());
+}
+
 }  // namespace pos

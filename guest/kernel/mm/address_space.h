@@ -36,5 +36,7 @@ private:
 uint64_t kernel_root();
 /// Switches to the kernel's tables if `space` is the active one (before destroying it).
 void leave_address_space(const AddressSpace* space);
+/// Switches to the kernel's tables unless they are active (kernel threads on several CPUs).
+void leave_to_kernel_root();
 
 }  // namespace pos

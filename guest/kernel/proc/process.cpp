@@ -124,6 +124,7 @@ int process_spawn(Process* parent, const User* user, const char* path, const cha
         if (*c == '/') base = c + 1;
     copy_string(p->name, sizeof p->name, base);
     p->user = user;
+    p->last_cpu = -1;
     if (err == 0) {
         p->thread = thread_create(p->name, enter_user, p, p);
         if (p->thread == nullptr) err = -POS_ENOMEM;
@@ -185,6 +186,8 @@ void process_exit(int status) {
         LockGuard guard(sched_lock());
         p->exit_status = status;
         p->zombie = true;
+        // From here the parent may free `p` on another CPU while this thread finishes exiting.
+        current_thread()->process = nullptr;
         for (auto& f : p->files) f.used = false;
         for (Process* c : g_table) {
             if (c == nullptr || c->parent != p->pid) continue;
@@ -197,10 +200,7 @@ void process_exit(int status) {
         // Zombie orphans (children whose parent already exited) are freed now.
         for (Process* c : g_table)
             if (c != nullptr && c->zombie && c->parent == 0 && c != p) free_process(c);
-        if (parent == nullptr) {   // nobody will wait for it
-            current_thread()->process = nullptr;
-            free_process(p);
-        }
+        if (parent == nullptr) free_process(p);   // nobody will wait for it
     }
     sched_exit_current();
 }
@@ -214,6 +214,7 @@ int process_list(PosProcInfo* out, int max) {
         memset(&info, 0, sizeof info);
         info.pid = p->pid;
         info.parent = p->parent;
+        info.cpu = p->last_cpu;
         info.state = p->zombie ? POS_PROC_ZOMBIE
                      : (p->thread->state == ThreadState::Blocked) ? POS_PROC_SLEEPING
                                                                  : POS_PROC_RUNNABLE;

@@ -33,6 +33,7 @@ struct Process {
     OpenFile files[kMaxOpenFiles];
     WaitQueue child_exited;
     uint64_t fs_base;   ///< the TLS block (POS_USER_TLS_BASE)
+    int last_cpu;       ///< the CPU its thread last ran on (-1: not yet; set by the scheduler)
     // Start-up data until the thread enters ring 3.
     uint64_t entry, user_rsp, argv;
     int argc;

@@ -7,6 +7,7 @@
 #include "lib/kprint.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
+#include "mm/address_space.h"
 #include "proc/process.h"
 
 extern "C" void switch_context(uint64_t* save_rsp, uint64_t next_rsp);
@@ -22,15 +23,13 @@ Spinlock g_lock;
 Thread* g_run_head = nullptr;
 Thread* g_run_tail = nullptr;
 Thread* g_sleepers = nullptr;
-Thread* g_dead = nullptr;           // exited thread whose stack is freed after the switch
 uint64_t g_stack_cache[16];         // freed kernel stacks (physical), reused before new ones
 int g_stack_cache_count = 0;
-uint64_t g_ticks = 0;   // written under the lock; read racily for uptime
-bool g_need_resched = false;
-uint32_t g_slice_left = kSliceTicks;
+uint64_t g_ticks = 0;   // written under the lock by CPU 0's tick; read racily for uptime
 int g_next_thread_id = 1;
 bool g_save_fpu = false;            // CPUID.1:EDX.FXSR (SDM Vol. 2A CPUID): FXSAVE on every switch
 IdleWait g_idle_wait = nullptr;     // nullptr: sti; hlt
+Kick g_kick = nullptr;
 
 void enqueue(Thread* t) {
     t->state = ThreadState::Runnable;
@@ -47,6 +46,23 @@ Thread* dequeue() {
     if (g_run_head == nullptr) g_run_tail = nullptr;
     t->next = nullptr;
     return t;
+}
+
+/// `t` became runnable (lock held): this CPU takes it if idle, else an idle CPU is kicked, else
+/// this CPU reconsiders at its next interrupt exit (the one-CPU behaviour).
+void wake_locked(Thread* t) {
+    enqueue(t);
+    Cpu* self = this_cpu();
+    if (self->current != self->idle && g_kick != nullptr) {
+        for (int i = 0; i < kMaxCpus; ++i) {
+            Cpu& c = cpu_at(i);
+            if (&c == self || !c.online || c.kicked || c.current != c.idle) continue;
+            c.kicked = true;
+            g_kick(i);
+            return;
+        }
+    }
+    self->need_resched = true;
 }
 
 void init_fpu_area(uint8_t* area) {
@@ -68,18 +84,37 @@ void free_thread(Thread* t) {
     kfree(t);
 }
 
-void reap_dead() {
-    if (g_dead != nullptr && g_dead != this_cpu()->current) {
-        free_thread(g_dead);
-        g_dead = nullptr;
-    }
+/// After a switch, on the CPU that made it (lock held): the thread left is off this CPU's stack
+/// now, so another CPU may run it, and a dead one can be freed.
+void finish_switch() {
+    Cpu* cpu = this_cpu();
+    Thread* prev = cpu->switched_from;
+    cpu->switched_from = nullptr;
+    if (prev == nullptr) return;
+    prev->running_on = -1;
+    if (prev->state == ThreadState::Dead) free_thread(prev);
+}
+
+Thread* make_idle_thread(Cpu* cpu, uint64_t stack_base, uint64_t stack_top) {
+    auto* idle = static_cast<Thread*>(kzalloc(sizeof(Thread)));
+    if (idle == nullptr) panic("no memory for the idle thread");
+    copy_string(idle->name, sizeof idle->name, "idle");
+    idle->state = ThreadState::Running;
+    idle->stack_base = stack_base;
+    idle->stack_top = stack_top;
+    idle->running_on = idle->last_cpu = cpu->id;
+    init_fpu_area(idle->fpu);
+    cpu->current = idle;
+    cpu->idle = idle;
+    cpu->slice_left = kSliceTicks;
+    return idle;
 }
 
 }  // namespace
 
 Spinlock& sched_lock() { return g_lock; }
 uint64_t ticks() { return g_ticks; }
-Thread* current_thread() { return this_cpu()->current; }
+Thread* current_thread() { return this_cpu_current(); }
 Process* current_process() {
     Thread* t = current_thread();
     return t != nullptr ? t->process : nullptr;
@@ -97,24 +132,33 @@ void WaitQueue::wake_all_locked() {
     while (m_head != nullptr) {
         Thread* t = m_head;
         m_head = t->next;
-        enqueue(t);
+        wake_locked(t);
     }
-    g_need_resched = true;
 }
 
 bool sched_saves_fpu() { return g_save_fpu; }
 
 void sched_init() {
     g_save_fpu = (x86::cpuid(1).edx & (1u << 24)) != 0;
-    // The boot thread becomes this CPU's idle thread.
-    auto* idle = static_cast<Thread*>(kzalloc(sizeof(Thread)));
-    if (idle == nullptr) panic("no memory for the idle thread");
-    copy_string(idle->name, sizeof idle->name, "idle");
-    idle->state = ThreadState::Running;
-    init_fpu_area(idle->fpu);
-    Cpu* cpu = this_cpu();
-    cpu->current = idle;
-    cpu->idle = idle;
+    // The boot thread becomes this CPU's idle thread (its stack is the boot stack in .bss).
+    make_idle_thread(this_cpu(), 0, 0);
+    cpu_set_online(*this_cpu());
+}
+
+void sched_init_cpu(uint64_t stack_base, uint64_t stack_top) {
+    LockGuard guard(g_lock);
+    make_idle_thread(this_cpu(), stack_base, stack_top);
+    cpu_set_online(*this_cpu());
+}
+
+void sched_set_kick(Kick kick) { g_kick = kick; }
+
+void sched_kicked() { this_cpu()->need_resched = true; }
+
+void sched_wait_for_interrupt() {
+    if (g_idle_wait != nullptr) g_idle_wait();
+    else x86::sti_hlt();
+    x86::cli();
 }
 
 Thread* thread_create(const char* name, void (*entry)(void*), void* arg, Process* process) {
@@ -133,6 +177,7 @@ Thread* thread_create(const char* name, void (*entry)(void*), void* arg, Process
     t->stack_base = reinterpret_cast<uint64_t>(phys_to_virt(stack));
     t->stack_top = t->stack_base + kStackPages * kPageSize;
     t->process = process;
+    t->running_on = t->last_cpu = -1;
     copy_string(t->name, sizeof t->name, name);
     init_fpu_area(t->fpu);
     // Initial frame for switch_context: rbx rbp r12 r13 r14 r15 popped, then ret to the trampoline.
@@ -159,13 +204,13 @@ void thread_discard(Thread* t) {
 
 void thread_make_runnable(Thread* t) {
     LockGuard guard(g_lock);
-    enqueue(t);
-    g_need_resched = true;
+    wake_locked(t);
 }
 
 void schedule_locked() {
     Cpu* cpu = this_cpu();
     Thread* prev = cpu->current;
+    cpu->kicked = false;
     if (prev->state == ThreadState::Running && prev != cpu->idle) enqueue(prev);
     Thread* next = dequeue();
     if (next == nullptr) next = prev->state == ThreadState::Runnable || prev->state == ThreadState::Running
@@ -174,22 +219,33 @@ void schedule_locked() {
     if (next == prev) {   // prev may have been enqueued above: it is the only runnable thread
         if (g_run_head == prev) dequeue();
         prev->state = ThreadState::Running;
-        g_need_resched = false;
+        cpu->need_resched = false;
         return;
     }
-    g_need_resched = false;
-    g_slice_left = kSliceTicks;
+    // The lock is held from enqueue(prev) to the end of switch_context, and a thread is queued
+    // only once its previous CPU finished switching away from it: never on two CPUs at once.
+    if (next->running_on >= 0) panic("thread %d picked on cpu %d while running on cpu %d", next->id, cpu->id, next->running_on);
+    cpu->need_resched = false;
+    cpu->slice_left = kSliceTicks;
     next->state = ThreadState::Running;
-    if (prev->state == ThreadState::Dead) g_dead = prev;
+    next->running_on = next->last_cpu = cpu->id;
+    cpu->switched_from = prev;
     cpu->current = next;
     cpu_set_kernel_stack(next->stack_top);
-    if (next->process != nullptr) process_activate(next->process);
+    if (next->process != nullptr) {
+        next->process->last_cpu = cpu->id;
+        process_activate(next->process);
+    } else if (cpu_count() > 1) {
+        // A kernel thread leaves the last process's page tables: that process may exit on another
+        // CPU and free them (no PCID, so the CR3 write also drops its TLB entries).
+        leave_to_kernel_root();
+    }
     if (g_save_fpu) {
         asm volatile("fxsave64 (%0)" ::"r"(prev->fpu) : "memory");
         asm volatile("fxrstor64 (%0)" ::"r"(next->fpu) : "memory");
     }
     switch_context(&prev->saved_rsp, next->saved_rsp);
-    reap_dead();
+    finish_switch();
 }
 
 void yield() {
@@ -209,26 +265,28 @@ void sleep_ticks(uint64_t count) {
 
 void sched_tick() {
     LockGuard guard(g_lock);
-    ++g_ticks;
-    Thread** link = &g_sleepers;
-    while (*link != nullptr) {
-        Thread* t = *link;
-        if (t->wake_tick <= g_ticks) {
-            *link = t->next;
-            enqueue(t);
-            g_need_resched = true;
-        } else {
-            link = &t->next;
+    Cpu* cpu = this_cpu();
+    if (cpu->id == 0) {   // one clock: CPU 0's tick counts time and wakes sleepers
+        ++g_ticks;
+        Thread** link = &g_sleepers;
+        while (*link != nullptr) {
+            Thread* t = *link;
+            if (t->wake_tick <= g_ticks) {
+                *link = t->next;
+                wake_locked(t);
+            } else {
+                link = &t->next;
+            }
         }
     }
-    if (--g_slice_left == 0) {
-        g_slice_left = kSliceTicks;
-        if (g_run_head != nullptr) g_need_resched = true;
+    if (--cpu->slice_left == 0) {
+        cpu->slice_left = kSliceTicks;
+        if (g_run_head != nullptr) cpu->need_resched = true;
     }
 }
 
 void preempt_if_needed() {
-    if (!g_need_resched) return;
+    if (!this_cpu()->need_resched) return;
     LockGuard guard(g_lock);
     schedule_locked();
 }
@@ -238,8 +296,9 @@ void sched_run_idle() {
         // Check with interrupts off, then halt with STI's shadow covering HLT: a wake-up that
         // comes in between still ends the halt.
         x86::cli();
-        if (g_run_head != nullptr) g_need_resched = true;
-        if (g_need_resched) {
+        Cpu* cpu = this_cpu();
+        if (__atomic_load_n(&g_run_head, __ATOMIC_RELAXED) != nullptr) cpu->need_resched = true;
+        if (cpu->need_resched) {
             preempt_if_needed();
             continue;
         }
@@ -253,7 +312,7 @@ void sched_set_idle_wait(IdleWait wait) { g_idle_wait = wait; }
 }  // namespace pos
 
 extern "C" void sched_new_thread_started() {
-    pos::reap_dead();
+    pos::finish_switch();
     pos::sched_lock().unlock(true);
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 /// Threads and the round-robin scheduler. One run queue and one scheduler lock ("big lock")
 /// protect threads, wait queues, the process table and the console input buffer, which keeps
-/// every wait/wake race-free on several vCPUs; phase 1 runs on one.
+/// every wait/wake race-free on several CPUs. The lock is held across a context switch and
+/// released by the thread switched to, so a thread is off its CPU (registers and stack saved)
+/// before another CPU can pick it (docs/guest-os.md "SMP").
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +24,8 @@ struct Thread {
     uint64_t wake_tick;      ///< for sleepers: the tick to wake at
     Thread* next;            ///< run queue, wait queue or sleep list link
     int id;
+    int running_on;          ///< the CPU whose registers and stack it owns now, -1 when switched out
+    int last_cpu;            ///< the CPU it last ran on
     char name[32];
     alignas(16) uint8_t fpu[512];   ///< FXSAVE area (SDM Vol. 1 10.5.1)
 };
@@ -67,6 +71,18 @@ using IdleWait = void (*)();
 void sched_set_idle_wait(IdleWait wait);
 /// Becomes the idle thread of this CPU (never returns).
 [[noreturn]] void sched_run_idle();
+
+/// An application processor joins: its boot stack becomes its idle thread; the CPU goes online.
+void sched_init_cpu(uint64_t stack_base, uint64_t stack_top);
+/// Wakes an idle CPU that has work to do (an IPI; under Xen an event-channel IPI). Set once by
+/// the platform; without it, idle CPUs find new work at their next tick.
+using Kick = void (*)(int cpu);
+void sched_set_kick(Kick kick);
+/// The kick's interrupt handler on the CPU kicked: reschedule at the interrupt exit.
+void sched_kicked();
+/// Waits once for an interrupt the way the idle thread does (boot-time waits on the tick);
+/// called with interrupts off, returns with them off.
+void sched_wait_for_interrupt();
 
 }  // namespace pos
 

@@ -1,5 +1,6 @@
 /// System call dispatch (table in docs/guest-os.md). Every pointer from user space is checked
 /// against the caller's page tables before the kernel touches it; a bad one gives -POS_EFAULT.
+#include "arch/cpu.h"
 #include "arch/trap_frame.h"
 #include "auth/policy.h"
 #include "common/string.h"
@@ -170,6 +171,16 @@ long sys_getrandom(uint64_t buf, uint64_t len) {
     return static_cast<long>(len);
 }
 
+long sys_sysinfo(uint64_t uinfo) {
+    PosSysInfo info;
+    memset(&info, 0, sizeof info);
+    info.free_frames = pmm::free_frames();
+    info.total_frames = pmm::total_frames();
+    info.cpus = static_cast<uint32_t>(cpu_count());
+    info.cpu = this_cpu()->id;
+    return copy_to_user(uinfo, &info, sizeof info);
+}
+
 long sys_sleep(uint64_t ms) {
     if (ms > 3600 * 1000) ms = 3600 * 1000;
     sleep_ticks((ms * kTickHz + 999) / 1000);
@@ -203,6 +214,7 @@ extern "C" void syscall_dispatch(pos::TrapFrame* f) {
         case POS_SYS_NET_OPEN: r = sys_net_open(f->rdi, f->rsi); break;
         case POS_SYS_NETD_NEXT_REQUEST: r = sys_netd_next_request(f->rdi, f->rsi); break;
         case POS_SYS_NETD_DELIVER: r = sys_netd_deliver(f->rdi); break;
+        case POS_SYS_SYSINFO: r = sys_sysinfo(f->rdi); break;
         default: r = -POS_ENOSYS; break;
     }
     f->rax = static_cast<uint64_t>(r);

@@ -14,7 +14,7 @@ namespace {
 
 constexpr unsigned kWordBits = sizeof(xen_ulong_t) * 8;
 constexpr unsigned kMaxPorts = sizeof(shared_info_t::evtchn_pending) * 8;   // 4096 on x86-64
-constexpr int kMaxCpus = 8;
+constexpr unsigned kWords = kMaxPorts / kWordBits;
 
 alignas(4096) uint8_t g_shared_page[4096];
 auto* const g_shared = reinterpret_cast<shared_info_t*>(g_shared_page);
@@ -27,14 +27,17 @@ struct Binding {
     void* ctx;
 };
 Binding g_bindings[kMaxPorts];
+/// The ports each CPU dispatches (those with a handler bound to it).
+xen_ulong_t g_cpu_ports[kMaxCpus][kWords];
 uint64_t g_upcalls = 0;
 
 xen_ulong_t bit(evtchn_port_t port) { return xen_ulong_t{1} << (port % kWordBits); }
 
-void dispatch_word(unsigned word) {
+void dispatch_word(int cpu, unsigned word) {
     for (;;) {
         xen_ulong_t ready = __atomic_load_n(&g_shared->evtchn_pending[word], __ATOMIC_ACQUIRE) &
-                            ~__atomic_load_n(&g_shared->evtchn_mask[word], __ATOMIC_ACQUIRE);
+                            ~__atomic_load_n(&g_shared->evtchn_mask[word], __ATOMIC_ACQUIRE) &
+                            __atomic_load_n(&g_cpu_ports[cpu][word], __ATOMIC_ACQUIRE);
         if (ready == 0) return;
         while (ready != 0) {
             unsigned b = static_cast<unsigned>(__builtin_ctzl(ready));
@@ -52,15 +55,16 @@ void dispatch_word(unsigned word) {
 /// selector, scan its words). Xen raises the vector on the flag's 0->1 edge only, so the loop
 /// runs until the flag stays clear.
 void upcall() {
-    vcpu_info_t* vi = vcpu_info(this_cpu()->id);
-    ++g_upcalls;
+    const int cpu = this_cpu()->id;
+    vcpu_info_t* vi = vcpu_info(cpu);
+    __atomic_fetch_add(&g_upcalls, 1, __ATOMIC_RELAXED);
     while (__atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_ACQUIRE) != 0) {
         __atomic_store_n(&vi->evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
         xen_ulong_t sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
         while (sel != 0) {
             unsigned word = static_cast<unsigned>(__builtin_ctzl(sel));
             sel &= sel - 1;
-            dispatch_word(word);
+            dispatch_word(cpu, word);
         }
     }
 }
@@ -113,6 +117,13 @@ long bind_virq(uint32_t virq, uint32_t cpu) {
     return r == 0 ? static_cast<long>(op.port) : r;
 }
 
+long bind_ipi(uint32_t cpu) {
+    evtchn_bind_ipi_t op{};
+    op.vcpu = cpu;
+    long r = event_channel_op(EVTCHNOP_bind_ipi, &op);
+    return r == 0 ? static_cast<long>(op.port) : r;
+}
+
 long alloc_unbound(domid_t remote) {
     evtchn_alloc_unbound_t op{};
     op.dom = DOMID_SELF;
@@ -124,6 +135,7 @@ long alloc_unbound(domid_t remote) {
 long close(evtchn_port_t port) {
     if (port < kMaxPorts) {
         mask(port);
+        for (auto& ports : g_cpu_ports) __atomic_fetch_and(&ports[port / kWordBits], ~bit(port), __ATOMIC_SEQ_CST);
         g_bindings[port] = {nullptr, nullptr};
     }
     evtchn_close_t op{};
@@ -137,9 +149,10 @@ void notify(evtchn_port_t port) {
     event_channel_op(EVTCHNOP_send, &op);
 }
 
-bool set_handler(evtchn_port_t port, Handler handler, void* ctx) {
-    if (port == 0 || port >= kMaxPorts) return false;
+bool set_handler(evtchn_port_t port, Handler handler, void* ctx, int cpu) {
+    if (port == 0 || port >= kMaxPorts || cpu < 0 || cpu >= kMaxCpus) return false;
     g_bindings[port] = {handler, ctx};
+    __atomic_fetch_or(&g_cpu_ports[cpu][port / kWordBits], bit(port), __ATOMIC_SEQ_CST);
     unmask(port);
     return true;
 }
