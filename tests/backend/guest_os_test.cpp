@@ -20,6 +20,7 @@
 #include <iterator>
 #include <memory>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,13 +39,17 @@ using Clock = std::chrono::steady_clock;
 using popek::test::run_popek;
 using popek::test::RunResult;
 
-/// How popek-os is run: the engine, and whether popek plays Xen (`--xen`: PV console, timer, disk).
+/// How popek-os is run: the engine, whether popek plays Xen (`--xen`: PV console, timer, disk),
+/// and how many vCPUs it gets (`--cpus`).
 struct Platform {
     const char* accel;
     bool xen;
+    int cpus = 1;
 };
 
-std::string platform_name(const Platform& p) { return std::string(p.accel) + (p.xen ? "_xen" : ""); }
+std::string platform_name(const Platform& p) {
+    return std::string(p.accel) + (p.xen ? "_xen" : "") + (p.cpus > 1 ? "_" + std::to_string(p.cpus) + "cpus" : "");
+}
 
 /// popek running popek-os, its console (COM1 or xencons) on two pipes. Output has "\r" removed.
 class ConsoleSession {
@@ -54,6 +59,7 @@ public:
 
     static std::unique_ptr<ConsoleSession> start(const Platform& platform, std::vector<std::string> extra = {}) {
         if (platform.xen) extra.insert(extra.begin(), "--xen");
+        if (platform.cpus > 1) extra.insert(extra.begin(), {"--cpus", std::to_string(platform.cpus)});
         const std::string accel = platform.accel;
         int in[2], out[2];
         if (::pipe2(in, O_CLOEXEC) != 0) return nullptr;
@@ -261,8 +267,9 @@ TEST_P(GuestOsTest, WhoamiNamesTheBootUserAndItsKey) {
 TEST_P(GuestOsTest, PsListsTheShellAndItself) {
     std::string out = m_session->run("ps");
     // The shell waits for ps, unless a tick preempted it between spawn and wait.
-    EXPECT_TRUE(std::regex_search(out, std::regex(R"(\n +1 +0 alice +(sleep|run) +sh\n)"))) << out;
-    EXPECT_TRUE(std::regex_search(out, std::regex(R"(\n +[0-9]+ +1 alice +run +ps\n)"))) << out;
+    // The CPU column: the CPU each process last ran on.
+    EXPECT_TRUE(std::regex_search(out, std::regex(R"(\n +1 +0 alice +(sleep|run) +[0-9]+ sh\n)"))) << out;
+    EXPECT_TRUE(std::regex_search(out, std::regex(R"(\n +[0-9]+ +1 alice +run +[0-9]+ ps\n)"))) << out;
 }
 
 TEST_P(GuestOsTest, UnknownCommandsAreReported) {
@@ -436,6 +443,77 @@ TEST_P(GuestOsTest, ExitPowersOffWithTheShellsStatus) {
     EXPECT_EQ(m_session->finish(), 0) << m_session->output();
     EXPECT_NE(m_session->output().find("popek-os: init exited with status 7, powering off"), std::string::npos)
         << m_session->output();
+}
+
+// --- several vCPUs (`--cpus 2`; docs/guest-os.md "SMP") ---
+
+class GuestOsSmpTest : public GuestOsTest {};
+
+/// The CPUs named in lines like "... on cpus 0,1" / "... ran on cpus 1".
+std::set<int> cpus_named(const std::string& out) {
+    std::set<int> cpus;
+    static const std::regex line(R"(on cpus ([0-9,]+))");
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator(); ++it) {
+        std::string list = (*it)[1];
+        for (size_t at = 0; at < list.size();) {
+            size_t comma = list.find(',', at);
+            cpus.insert(std::stoi(list.substr(at, comma - at)));
+            at = comma == std::string::npos ? list.size() : comma + 1;
+        }
+    }
+    return cpus;
+}
+
+TEST_P(GuestOsSmpTest, BootLogShowsEveryCpuUp) {
+    const std::string& out = m_session->output();
+    EXPECT_NE(out.find("popek-os: cpu 1 up (apic 1)\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("popek-os: smp: 2 of 2 cpus running\n"), std::string::npos) << out;
+    EXPECT_EQ(out.find("did not answer"), std::string::npos) << out;
+    std::string mem = m_session->run("mem");
+    EXPECT_TRUE(std::regex_search(mem, std::regex(R"(^mem: [0-9]+ frames free of [0-9]+ \([0-9]+ KiB free\), cpus 2\n$)")))
+        << mem;
+}
+
+TEST_P(GuestOsSmpTest, BusyWorkersRunOnBothCpus) {
+    // Four workers that never block, 300 ms each: the idle CPU is kicked when they are spawned
+    // and takes its share; each worker names the CPUs it was found on.
+    std::string out = m_session->run("spin 4", 60s);
+    for (int i = 0; i < 4; ++i)
+        EXPECT_TRUE(std::regex_search(out, std::regex("spin worker " + std::to_string(i) + " done on cpus [0-9,]+\n")))
+            << out;
+    EXPECT_NE(out.find("spin: all 4 workers done"), std::string::npos) << out;
+    EXPECT_EQ(cpus_named(out), (std::set<int>{0, 1})) << out;
+}
+
+TEST_P(GuestOsSmpTest, PsShowsTheCpuEachProcessRanOn) {
+    std::string out = m_session->run("ps");
+    EXPECT_NE(out.find("  PID  PPID USER     STATE  CPU NAME\n"), std::string::npos) << out;
+    EXPECT_TRUE(std::regex_search(out, std::regex(R"(\n +1 +0 alice +(sleep|run) +[01] sh\n)"))) << out;
+    EXPECT_TRUE(std::regex_search(out, std::regex(R"(\n +[0-9]+ +1 alice +run +[01] ps\n)"))) << out;
+}
+
+/// The free-frame count `mem` reports.
+long frames_free(const std::string& mem_output) {
+    std::smatch m;
+    if (!std::regex_search(mem_output, m, std::regex(R"(mem: ([0-9]+) frames free)"))) return -1;
+    return std::stol(m[1]);
+}
+
+TEST_P(GuestOsSmpTest, SpawnExitChurnAcrossCpusGivesEveryFrameBack) {
+    // A first round grows the kernel's caches (heap pages, the kernel-stack cache) to what four
+    // live children need; after that, 200 more spawn/exit cycles on both CPUs must give every
+    // frame back. A leak of even one frame per process would show as 200.
+    std::string warm = m_session->run("churn 200", 120s);
+    EXPECT_NE(warm.find("churn: 200 children exited, 0 failed"), std::string::npos) << warm;
+    long before = frames_free(m_session->run("mem"));
+    ASSERT_GT(before, 0);
+    std::string out = m_session->run("churn 200", 120s);
+    EXPECT_NE(out.find("churn: 200 children exited, 0 failed, ran on cpus 0,1\n"), std::string::npos) << out;
+    long after = frames_free(m_session->run("mem"));
+    EXPECT_LE(before - after, 8) << "frames free before " << before << ", after " << after;
+    EXPECT_GE(before - after, -8) << "frames free before " << before << ", after " << after;
+    EXPECT_EQ(m_session->run("echo still alive"), "still alive\n");
+    std::cout << "[ churn ] " << platform_name(GetParam()) << ": frames free " << before << " -> " << after << "\n";
 }
 
 // --- file tables given as the PVH boot module (popek run --initrd TABLE) ---
@@ -790,10 +868,16 @@ TEST_P(GuestOsShareTest, WithoutAShareThereIsNoShare) {
 const auto kPlatforms = ::testing::Values(Platform{"kvm", false}, Platform{"interp", false}, Platform{"kvm", true},
                                           Platform{"interp", true});
 const auto kXenPlatforms = ::testing::Values(Platform{"kvm", true}, Platform{"interp", true});
+const auto kSmpPlatforms = ::testing::Values(Platform{"kvm", false, 2}, Platform{"interp", false, 2},
+                                             Platform{"kvm", true, 2}, Platform{"interp", true, 2});
+// The whole shell suite again on two vCPUs where it is cheap (the interpreter).
+const auto kSmpInterpPlatforms = ::testing::Values(Platform{"interp", false, 2}, Platform{"interp", true, 2});
 auto name_of = [](const auto& param_info) { return platform_name(param_info.param); };
 
 INSTANTIATE_TEST_SUITE_P(Engines, GuestOsModuleTest, kPlatforms, name_of);
 INSTANTIATE_TEST_SUITE_P(Engines, GuestOsTest, kPlatforms, name_of);
+INSTANTIATE_TEST_SUITE_P(Smp, GuestOsTest, kSmpInterpPlatforms, name_of);
+INSTANTIATE_TEST_SUITE_P(Engines, GuestOsSmpTest, kSmpPlatforms, name_of);
 INSTANTIATE_TEST_SUITE_P(Engines, GuestOsDiskTest, kXenPlatforms, name_of);
 INSTANTIATE_TEST_SUITE_P(Engines, GuestOsNetTest, kXenPlatforms, name_of);
 INSTANTIATE_TEST_SUITE_P(Engines, GuestOsShareTest, kXenPlatforms, name_of);
