@@ -116,12 +116,21 @@ int start_secondary_cpus(uint64_t rsdp, const Hooks& hooks) {
            static_cast<size_t>(ap_trampoline_end - ap_trampoline_start));
     int next = 1;
     for (int i = 0; i < list.count; ++i) {
-        if (list.apic_ids[i] == self) continue;
-        if (next == kMaxCpus) {
-            kprintf("popek-os: cpu (apic %u) not started: popek-os runs at most %d cpus\n", list.apic_ids[i], kMaxCpus);
+        const uint32_t id = list.apic_ids[i];
+        if (id == self) continue;
+        // 0xff is the xAPIC broadcast destination, and an INIT to a CPU already up would reset it:
+        // a table naming either is wrong, and those entries are skipped.
+        bool repeated = id == 0xff;
+        for (int j = 0; j < i && !repeated; ++j) repeated = list.apic_ids[j] == id;
+        if (repeated) {
+            kprintf("popek-os: smp: MADT entry for apic %u ignored (broadcast or repeated id)\n", id);
             continue;
         }
-        start_one(next, list.apic_ids[i]);
+        if (next == kMaxCpus) {
+            kprintf("popek-os: cpu (apic %u) not started: popek-os runs at most %d cpus\n", id, kMaxCpus);
+            continue;
+        }
+        start_one(next, id);
         ++next;   // a CPU that did not come up keeps its index: nothing else may use its stack
     }
     if (list.ignored > 0) kprintf("popek-os: smp: %d more cpus in the MADT ignored\n", list.ignored);
