@@ -39,9 +39,8 @@ const char* exception_name(uint64_t v) {
 /// here and returns through IRETQ: the ABI stays the same on every engine.
 bool serve_faulted_syscall(TrapFrame& f) {
     if (f.vector != 14 || f.rip != reinterpret_cast<uint64_t>(&syscall_entry)) return false;
-    static bool reported = false;
-    if (!reported) {
-        reported = true;
+    static bool reported = false;   // once for the machine, whichever CPU sees it first
+    if (!__atomic_exchange_n(&reported, true, __ATOMIC_RELAXED)) {
         kprintf("popek-os: SYSCALL arrives in ring 3 on this CPU; serving system calls from the fault\n");
     }
     f.rip = f.rcx;
