@@ -215,6 +215,19 @@ TEST_P(GuestOsTest, BootsToThePromptWithTheBootLog) {
     std::cout << "[ boot ] " << platform_name(GetParam()) << ": prompt after " << m_boot.count() << " ms\n";
 }
 
+TEST_P(GuestOsTest, BootLogNamesTheCpusStarted) {
+    const std::string& out = m_session->output();
+    if (GetParam().cpus == 1) {   // one vCPU: the one-CPU boot, without a word about SMP
+        EXPECT_EQ(out.find("popek-os: smp:"), std::string::npos) << out;
+        EXPECT_EQ(out.find("popek-os: cpu 1"), std::string::npos) << out;
+    } else {
+        for (int cpu = 1; cpu < GetParam().cpus; ++cpu)
+            EXPECT_NE(out.find("popek-os: cpu " + std::to_string(cpu) + " up"), std::string::npos) << out;
+        std::string all = std::to_string(GetParam().cpus);
+        EXPECT_NE(out.find("popek-os: smp: " + all + " of " + all + " cpus running\n"), std::string::npos) << out;
+    }
+}
+
 TEST_P(GuestOsTest, UsesThePvDevicesUnderXenAndThePcOnesOtherwise) {
     const std::string& out = m_session->output();
     if (GetParam().xen) {
