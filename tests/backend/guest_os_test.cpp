@@ -51,6 +51,9 @@ std::string platform_name(const Platform& p) {
     return std::string(p.accel) + (p.xen ? "_xen" : "") + (p.cpus > 1 ? "_" + std::to_string(p.cpus) + "cpus" : "");
 }
 
+/// Names the parameter in test listings (gtest would print its bytes, a pointer among them).
+void PrintTo(const Platform& p, std::ostream* os) { *os << platform_name(p); }
+
 /// popek running popek-os, its console (COM1 or xencons) on two pipes. Output has "\r" removed.
 class ConsoleSession {
 public:

@@ -45,7 +45,10 @@ void build_idt() {
 }  // namespace
 
 Cpu& cpu_at(int index) { return g_cpus[index]; }
-int cpu_count() { return __atomic_load_n(&g_online, __ATOMIC_ACQUIRE) > 0 ? __atomic_load_n(&g_online, __ATOMIC_ACQUIRE) : 1; }
+int cpu_count() {
+    int n = __atomic_load_n(&g_online, __ATOMIC_ACQUIRE);
+    return n > 0 ? n : 1;   // before the scheduler starts: the boot CPU
+}
 
 void cpu_set_online(Cpu& cpu) {
     __atomic_store_n(&cpu.online, true, __ATOMIC_RELEASE);

@@ -5,9 +5,9 @@
 #include "arch/x86.h"
 #include "common/string.h"
 #include "lib/kprint.h"
+#include "mm/address_space.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
-#include "mm/address_space.h"
 #include "proc/process.h"
 
 extern "C" void switch_context(uint64_t* save_rsp, uint64_t next_rsp);
