@@ -69,6 +69,13 @@ bool bring_up_xen() {
 void xen_idle_wait() {
     xen::block();
     x86::sti();
+    // Give the upcall a moment with interrupts on before the caller turns them off again: a CPU
+    // whose ring 0 is emulated (PVM) may take the vector a few instructions late, and SCHEDOP_block
+    // returns at once while the flag is set, so the idle loop would spin on the hypercall. Its
+    // handler clears the flag; bounded in case the vector never comes.
+    const vcpu_info_t* vi = xen::evtchn::vcpu_info(this_cpu()->id);
+    for (int i = 0; i < 10000 && __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_ACQUIRE) != 0; ++i)
+        x86::pause();
 }
 
 /// Wakes idle CPU `cpu` (the scheduler's kick): a LAPIC IPI, or under Xen an event on its IPI
@@ -255,7 +262,7 @@ extern "C" [[noreturn]] void kernel_main(uint64_t start_info_phys) {
     }
 
     sched_set_kick(kick_cpu);
-    smp::start_secondary_cpus(boot.rsdp, smp::Hooks{prepare_kick, setup_cpu});
+    smp::start_secondary_cpus(boot.rsdp, boot.cmdline, smp::Hooks{prepare_kick, setup_cpu});
 
     const char* argv[] = {"sh"};
     int pid = process_spawn(nullptr, policy_boot_user(), "/bin/sh", argv, 1);

@@ -490,6 +490,24 @@ TEST_P(GuestOsSmpTest, BootLogShowsEveryCpuUp) {
         << mem;
 }
 
+TEST_P(GuestOsSmpTest, ACpuThatDoesNotAnswerIsNamedAndTheBootGoesOn) {
+    // Three vCPUs; the kernel is told to send nothing to APIC 1 (smp.silent=1), so vCPU 1 never
+    // starts: the boot waits for it, says so, starts vCPU 2 and runs on two CPUs.
+    Platform three = GetParam();
+    three.cpus = 3;
+    auto s = ConsoleSession::start(three, {"--cmdline", "smp.silent=1"});
+    ASSERT_NE(s, nullptr);
+    ASSERT_TRUE(s->wait_for("$ ", 60s)) << s->output();
+    const std::string& out = s->output();
+    EXPECT_NE(out.find("popek-os: cpu 1 (apic 1) did not answer (no start-up); going on without it\n"),
+              std::string::npos) << out;
+    EXPECT_NE(out.find("popek-os: cpu 2 up (apic 2)\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("popek-os: smp: 2 of 3 cpus running\n"), std::string::npos) << out;
+    std::string spin = s->run("spin 4", 60s);
+    EXPECT_NE(spin.find("spin: all 4 workers done"), std::string::npos) << spin;
+    EXPECT_EQ(cpus_named(spin), (std::set<int>{0, 2})) << spin;
+}
+
 TEST_P(GuestOsSmpTest, BusyWorkersRunOnBothCpus) {
     // Four workers that never block, 300 ms each: the idle CPU is kicked when they are spawned
     // and takes its share; each worker names the CPUs it was found on.

@@ -53,9 +53,26 @@ bool wait_ticks(uint64_t count, Done done) {
     return true;
 }
 
+/// The APIC ID named by `smp.silent=ID` in the command line, or -1.
+long silent_apic(const char* cmdline) {
+    static const char kKey[] = "smp.silent=";
+    for (const char* w = cmdline; *w != 0;) {
+        while (*w == ' ') ++w;
+        if (starts_with(w, kKey)) {
+            long id = 0;
+            const char* d = w + sizeof kKey - 1;
+            if (*d < '0' || *d > '9') return -1;
+            for (; *d >= '0' && *d <= '9' && id < 256; ++d) id = id * 10 + (*d - '0');
+            return id;
+        }
+        while (*w != 0 && *w != ' ') ++w;
+    }
+    return -1;
+}
+
 int state_of(int index) { return __atomic_load_n(&g_state[index], __ATOMIC_ACQUIRE); }
 
-bool start_one(int index, uint32_t apic_id) {
+bool start_one(int index, uint32_t apic_id, bool silent) {
     uint64_t stack = pmm::alloc_contiguous(kApStackPages);
     if (stack == 0) {
         kprintf("popek-os: cpu %d (apic %u): no memory for its stack; going on without it\n", index, apic_id);
@@ -70,11 +87,12 @@ bool start_one(int index, uint32_t apic_id) {
     p->arg = static_cast<uint64_t>(index);
     __atomic_store_n(&p->started, 0u, __ATOMIC_RELEASE);
 
-    lapic::send_init(apic_id);
+    if (!silent) lapic::send_init(apic_id);
     wait_ticks(kInitWaitTicks, [] { return false; });
-    lapic::send_startup(apic_id, static_cast<uint8_t>(kTrampolinePage >> 12));
+    if (!silent) lapic::send_startup(apic_id, static_cast<uint8_t>(kTrampolinePage >> 12));
     auto started = [p] { return __atomic_load_n(&p->started, __ATOMIC_ACQUIRE) != 0; };
-    if (!wait_ticks(kSipiWaitTicks, started)) lapic::send_startup(apic_id, static_cast<uint8_t>(kTrampolinePage >> 12));
+    if (!wait_ticks(kSipiWaitTicks, started) && !silent)
+        lapic::send_startup(apic_id, static_cast<uint8_t>(kTrampolinePage >> 12));
     wait_ticks(kUpWaitTicks, [index] { return state_of(index) != kStarting; });
 
     switch (state_of(index)) {
@@ -97,7 +115,7 @@ bool start_one(int index, uint32_t apic_id) {
 
 }  // namespace
 
-int start_secondary_cpus(uint64_t rsdp, const Hooks& hooks) {
+int start_secondary_cpus(uint64_t rsdp, const char* cmdline, const Hooks& hooks) {
     acpi::CpuList list;
     const char* reason = "";
     if (!acpi::read_cpus(rsdp, list, &reason)) {
@@ -114,6 +132,7 @@ int start_secondary_cpus(uint64_t rsdp, const Hooks& hooks) {
     }
     memcpy(phys_to_virt(kTrampolinePage), ap_trampoline_start,
            static_cast<size_t>(ap_trampoline_end - ap_trampoline_start));
+    const long silent = silent_apic(cmdline);
     int next = 1;
     for (int i = 0; i < list.count; ++i) {
         const uint32_t id = list.apic_ids[i];
@@ -130,7 +149,7 @@ int start_secondary_cpus(uint64_t rsdp, const Hooks& hooks) {
             kprintf("popek-os: cpu (apic %u) not started: popek-os runs at most %d cpus\n", id, kMaxCpus);
             continue;
         }
-        start_one(next, id);
+        start_one(next, id, static_cast<long>(id) == silent);
         ++next;   // a CPU that did not come up keeps its index: nothing else may use its stack
     }
     if (list.ignored > 0) kprintf("popek-os: smp: %d more cpus in the MADT ignored\n", list.ignored);

@@ -17,7 +17,8 @@ struct Hooks {
 
 /// Starts every enabled CPU the MADT at `rsdp` lists besides this one, one at a time, and logs
 /// one line per CPU ("popek-os: cpu 1 up", or why not). Needs the boot CPU's tick running (the
-/// waits count ticks). Returns the number of CPUs running (1: the boot CPU alone).
-int start_secondary_cpus(uint64_t rsdp, const Hooks& hooks);
+/// waits count ticks). `smp.silent=ID` on the command line sends nothing to the CPU with APIC ID
+/// `ID`, as if it did not answer (tests the timeout path). Returns the number of CPUs running.
+int start_secondary_cpus(uint64_t rsdp, const char* cmdline, const Hooks& hooks);
 
 }  // namespace pos::smp
