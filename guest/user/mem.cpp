@@ -11,7 +11,7 @@ int main(int, char**) {
         print("mem: %s\n", error_string(r));
         return 1;
     }
-    print("mem: %lu frames free of %lu (%lu KiB free), cpus %u\n", info.free_frames, info.total_frames,
-          info.free_frames * 4, info.cpus);
+    print("mem: %lu frames free of %lu (%lu KiB free), cpus %u, %lu wake-up IPIs\n", info.free_frames,
+          info.total_frames, info.free_frames * 4, info.cpus, info.kicks);
     return 0;
 }

@@ -486,7 +486,8 @@ TEST_P(GuestOsSmpTest, BootLogShowsEveryCpuUp) {
     EXPECT_NE(out.find("popek-os: smp: 2 of 2 cpus running\n"), std::string::npos) << out;
     EXPECT_EQ(out.find("did not answer"), std::string::npos) << out;
     std::string mem = m_session->run("mem");
-    EXPECT_TRUE(std::regex_search(mem, std::regex(R"(^mem: [0-9]+ frames free of [0-9]+ \([0-9]+ KiB free\), cpus 2\n$)")))
+    EXPECT_TRUE(std::regex_search(
+        mem, std::regex(R"(^mem: [0-9]+ frames free of [0-9]+ \([0-9]+ KiB free\), cpus 2, [0-9]+ wake-up IPIs\n$)")))
         << mem;
 }
 
@@ -517,6 +518,11 @@ TEST_P(GuestOsSmpTest, BusyWorkersRunOnBothCpus) {
             << out;
     EXPECT_NE(out.find("spin: all 4 workers done"), std::string::npos) << out;
     EXPECT_EQ(cpus_named(out), (std::set<int>{0, 1})) << out;
+    // The idle CPU got its work through a kick (LAPIC IPI, or the Xen IPI event channel).
+    std::smatch m;
+    std::string mem = m_session->run("mem");
+    ASSERT_TRUE(std::regex_search(mem, m, std::regex(R"(, ([0-9]+) wake-up IPIs)"))) << mem;
+    EXPECT_GT(std::stol(m[1]), 0) << mem;
 }
 
 TEST_P(GuestOsSmpTest, PsShowsTheCpuEachProcessRanOn) {

@@ -111,6 +111,7 @@ typedef struct PosSysInfo {
     uint64_t total_frames;    /* frames it manages */
     uint32_t cpus;            /* CPUs running the scheduler */
     int32_t cpu;              /* the CPU the calling thread runs on at the call */
+    uint64_t kicks;           /* wake-up IPIs idle CPUs received since boot (SMP) */
 } PosSysInfo;
 
 typedef struct PosDirEntry {

@@ -30,6 +30,7 @@ int g_next_thread_id = 1;
 bool g_save_fpu = false;            // CPUID.1:EDX.FXSR (SDM Vol. 2A CPUID): FXSAVE on every switch
 IdleWait g_idle_wait = nullptr;     // nullptr: sti; hlt
 Kick g_kick = nullptr;
+uint64_t g_kicks_received = 0;
 
 void enqueue(Thread* t) {
     t->state = ThreadState::Runnable;
@@ -153,7 +154,12 @@ void sched_init_cpu(uint64_t stack_base, uint64_t stack_top) {
 
 void sched_set_kick(Kick kick) { g_kick = kick; }
 
-void sched_kicked() { this_cpu()->need_resched = true; }
+void sched_kicked() {
+    __atomic_fetch_add(&g_kicks_received, 1, __ATOMIC_RELAXED);
+    this_cpu()->need_resched = true;
+}
+
+uint64_t sched_kicks_received() { return __atomic_load_n(&g_kicks_received, __ATOMIC_RELAXED); }
 
 void sched_wait_for_interrupt() {
     if (g_idle_wait != nullptr) g_idle_wait();

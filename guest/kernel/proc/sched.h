@@ -80,6 +80,8 @@ using Kick = void (*)(int cpu);
 void sched_set_kick(Kick kick);
 /// The kick's interrupt handler on the CPU kicked: reschedule at the interrupt exit.
 void sched_kicked();
+/// Kicks received so far, all CPUs together.
+uint64_t sched_kicks_received();
 /// Waits once for an interrupt the way the idle thread does (boot-time waits on the tick);
 /// called with interrupts off, returns with them off.
 void sched_wait_for_interrupt();

@@ -178,6 +178,7 @@ long sys_sysinfo(uint64_t uinfo) {
     info.total_frames = pmm::total_frames();
     info.cpus = static_cast<uint32_t>(cpu_count());
     info.cpu = this_cpu()->id;
+    info.kicks = sched_kicks_received();
     return copy_to_user(uinfo, &info, sizeof info);
 }
 
