@@ -36,6 +36,8 @@ struct Slot {
     long since_ms = 0;        // when the oldest pending message was queued
     Pending pending[kPending];
     unsigned head = 0, count = 0;
+    bool held = false;        // `message` taken from NetService, the kernel's inbox was full
+    PosNetMessage message;
 };
 
 struct Local {
@@ -48,7 +50,6 @@ struct State {
     Local locals[NetService::kMaxIdentities];
     int local_count = 0;
     PosNetRequest req;
-    PosNetMessage msg;
     uint8_t frame[kMaxFrame];
 };
 
@@ -104,7 +105,10 @@ void handle_request(NetService& svc, State& st, long now) {
             s.service = c < 0 ? -1 : static_cast<int>(c);
         }
     } else if (r.kind == POS_NETREQ_SEND && s.open) {
-        if (s.count == kPending) return;   // the kernel never hands more: ignore a surplus
+        if (s.count == kPending) {   // never: a full slot is in the `held` mask of the request call
+            print("netd: channel %d: message dropped (queue full)\n", r.channel);
+            return;
+        }
         Pending& p = s.pending[(s.head + s.count++) % kPending];
         p.len = static_cast<uint16_t>(r.length);
         memcpy(p.data, r.data, r.length);
@@ -129,12 +133,21 @@ void service_channels(NetService& svc, State& st, long now) {
             s.since_ms = now;
         }
         if (s.service >= 0 && !s.closing) {
-            long n;
-            while ((n = svc.recv(s.service, st.msg.data, sizeof st.msg.data)) >= 0) {
-                st.msg.channel = i;
-                st.msg.length = static_cast<uint32_t>(n);
-                memcpy(st.msg.peer, s.peer, sizeof st.msg.peer);
-                if (long r = sys::netd_deliver(&st.msg); r < 0) print("netd: channel %d: deliver: %s\n", i, error_string(r));
+            // A message the kernel could not take yet (the reader's two slots are full) is held
+            // and offered again first, so a slow reader slows the channel instead of losing it.
+            for (;;) {
+                if (!s.held) {
+                    long n = svc.recv(s.service, s.message.data, sizeof s.message.data);
+                    if (n < 0) break;
+                    s.message.channel = i;
+                    s.message.length = static_cast<uint32_t>(n);
+                    memcpy(s.message.peer, s.peer, sizeof s.message.peer);
+                    s.held = true;
+                }
+                long r = sys::netd_deliver(&s.message);
+                if (r == -POS_ENOSPC) break;
+                if (r < 0) print("netd: channel %d: deliver: %s\n", i, error_string(r));
+                s.held = false;
             }
         }
         if (s.closing && (s.count == 0 || s.service < 0)) {
@@ -142,6 +155,15 @@ void service_channels(NetService& svc, State& st, long now) {
             s = Slot{};
         }
     }
+}
+
+/// The channels whose outgoing queue is full: the kernel keeps their messages (and their writers
+/// blocked) until netd has sent what it holds.
+uint32_t held_mask(const State& st) {
+    uint32_t mask = 0;
+    for (int i = 0; i < kChannels; ++i)
+        if (st.slots[i].open && st.slots[i].count == kPending) mask |= 1u << i;
+    return mask;
 }
 
 /// Logs the drop counters (names as `popek net-peer` prints them) whenever one of them grew.
@@ -181,7 +203,7 @@ int main(int, char**) {
             busy = true;
         }
         long now = sys::uptime_ms();
-        while (sys::netd_next_request(&st.req, POS_NET_NONBLOCK) == 0) {
+        while (sys::netd_next_request(&st.req, POS_NET_NONBLOCK, held_mask(st)) == 0) {
             handle_request(svc, st, now);
             busy = true;
         }

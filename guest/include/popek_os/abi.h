@@ -29,7 +29,8 @@ enum PosSyscall {
     POS_SYS_NETD_FRAME_TX = 15, /* netd_frame_tx(frame, len) -> 0; one Ethernet frame, 14..1518 bytes */
     POS_SYS_NETD_FRAME_RX = 16, /* netd_frame_rx(buf, cap, flags) -> frame length; POS_NET_NONBLOCK: -POS_EAGAIN if none */
     POS_SYS_NET_OPEN = 17,      /* net_open(peer_key[32] or 0 for any, POS_NET_CONNECT|ACCEPT) -> channel fd (policy-checked) */
-    POS_SYS_NETD_NEXT_REQUEST = 18, /* netd only: netd_next_request(&PosNetRequest, flags) -> 0; POS_NET_NONBLOCK: -POS_EAGAIN */
+    POS_SYS_NETD_NEXT_REQUEST = 18, /* netd only: netd_next_request(&PosNetRequest, flags, held) -> 0; POS_NET_NONBLOCK: -POS_EAGAIN;
+                                       held: bit per channel whose messages and close netd cannot take now */
     POS_SYS_NETD_DELIVER = 19,  /* netd only: netd_deliver(&PosNetMessage) -> 0; -POS_ENOSPC when the channel's inbox is full */
     POS_SYS_COUNT = 20
 };

@@ -45,11 +45,14 @@ bool g_netd = false;
 
 bool valid(int c) { return c >= 0 && c < kMaxChannels && g_channels[c].state != State::Free; }
 
-/// The next request in table order; per channel: OPEN, then its messages, then CLOSE.
-bool take_request_locked(PosNetRequest& req) {
+/// The next request in table order; per channel: OPEN, then its messages, then CLOSE. Channels
+/// in `held` (bit per channel) whose OPEN netd has seen are skipped: netd cannot take their
+/// messages yet, so they stay here and their writers block (flow control, no loss).
+bool take_request_locked(PosNetRequest& req, uint32_t held) {
     for (int i = 0; i < kMaxChannels; ++i) {
         Channel& c = g_channels[i];
         if (c.state == State::Free) continue;
+        if (c.told_open && (held & (1u << i)) != 0) continue;
         memset(&req, 0, offsetof(PosNetRequest, data));
         req.channel = i;
         if (!c.told_open) {
@@ -149,10 +152,10 @@ void channel_close(int channel) {
     g_netd_waiting.wake_all_locked();
 }
 
-bool channel_next_request(PosNetRequest& req, bool block) {
+bool channel_next_request(PosNetRequest& req, bool block, uint32_t held) {
     LockGuard guard(sched_lock());
     for (;;) {
-        if (take_request_locked(req)) return true;
+        if (take_request_locked(req, held)) return true;
         if (!block) return false;
         g_netd_waiting.wait_locked();
     }

@@ -26,8 +26,9 @@ long channel_read(int channel, PosNetMessage& out);
 /// The owner closed it (or exited): netd hears of it, then the slot is reused.
 void channel_close(int channel);
 
-/// netd's side: the next open, message or close (false: none now).
-bool channel_next_request(PosNetRequest& req, bool block);
+/// netd's side: the next open, message or close (false: none now), skipping the messages and
+/// closes of the channels set in `held` (bit per channel: netd's queue for them is full).
+bool channel_next_request(PosNetRequest& req, bool block, uint32_t held);
 /// netd's side: a message for `msg.channel`; 0, -POS_EINVAL (no such open channel), -POS_ENOSPC.
 long channel_deliver(const PosNetMessage& msg);
 /// netd exited: every channel is closed for good (later opens get -POS_EIO).

@@ -115,11 +115,11 @@ long sys_net_open(uint64_t ukey, uint64_t mode) {
     return 3 + slot;
 }
 
-long sys_netd_next_request(uint64_t ureq, uint64_t flags) {
+long sys_netd_next_request(uint64_t ureq, uint64_t flags, uint64_t held) {
     if (long r = check_netd("netd_next_request"); r < 0) return r;
-    if ((flags & ~uint64_t{POS_NET_NONBLOCK}) != 0) return -POS_EINVAL;
+    if ((flags & ~uint64_t{POS_NET_NONBLOCK}) != 0 || held >> kMaxChannels != 0) return -POS_EINVAL;
     if (!user_writable(ureq, sizeof(PosNetRequest))) return -POS_EFAULT;
-    if (!channel_next_request(g_request, (flags & POS_NET_NONBLOCK) == 0)) return -POS_EAGAIN;
+    if (!channel_next_request(g_request, (flags & POS_NET_NONBLOCK) == 0, static_cast<uint32_t>(held))) return -POS_EAGAIN;
     size_t len = offsetof(PosNetRequest, data) + (g_request.kind == POS_NETREQ_SEND ? g_request.length : 0);
     return copy_to_user(ureq, &g_request, len);
 }
