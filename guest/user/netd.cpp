@@ -22,6 +22,7 @@ namespace {
 constexpr int kChannels = 16;            // the kernel's kMaxChannels
 constexpr long kSendGiveUpMs = 15000;    // a message whose handshake never completes is dropped
 constexpr unsigned kPending = 2;         // the kernel's per-channel outgoing slots
+constexpr int kMaxKnown = 8;             // identities in /etc/keys/known
 
 struct Pending {
     uint16_t len;
@@ -38,6 +39,11 @@ struct Slot {
     unsigned head = 0, count = 0;
     bool held = false;        // `message` taken from NetService, the kernel's inbox was full
     PosNetMessage message;
+    // Accept-any (`recv` without a key): one NetService accept channel per known identity.
+    bool any = false;
+    int any_count = 0, next_source = 0, from = -1;
+    int any_service[kMaxKnown];
+    int any_known[kMaxKnown];   // index into State::known
 };
 
 struct Local {
@@ -49,6 +55,9 @@ struct State {
     Slot slots[kChannels];
     Local locals[NetService::kMaxIdentities];
     int local_count = 0;
+    uint8_t known[kMaxKnown][POS_NET_KEY];
+    uint64_t refused = 0;     // messages of accept-any channels the policy refused
+    int known_count = -1;     // -1: /etc/keys/known not read yet
     PosNetRequest req;
     uint8_t frame[kMaxFrame];
 };
@@ -88,6 +97,53 @@ int identity_of(NetService& svc, State& st, const char* user) {
     return l.index;
 }
 
+/// The known identities, read once from /etc/keys/known (lines `NAME HEX64`, `#` comments): the
+/// only peers an accept-any channel accepts handshakes from. Anyone else is unknown-peer.
+void load_known(State& st) {
+    if (st.known_count >= 0) return;
+    st.known_count = 0;
+    long fd = sys::open("/etc/keys/known");
+    if (fd < 0) {
+        print("netd: /etc/keys/known: %s\n", error_string(fd));
+        return;
+    }
+    static char text[4096];
+    long n = sys::read(static_cast<int>(fd), text, sizeof text - 1);
+    sys::close(static_cast<int>(fd));
+    text[n > 0 ? n : 0] = 0;
+    int line_no = 0;
+    for (char* line = text; *line != 0;) {
+        ++line_no;
+        char* end = line;
+        while (*end != 0 && *end != '\n') ++end;
+        char* p = line;
+        while (p < end && *p == ' ') ++p;
+        if (p < end && *p != '#') {
+            while (p < end && *p != ' ') ++p;   // the name
+            while (p < end && *p == ' ') ++p;
+            bool ok = end - p >= 64 && (end - p == 64 || p[64] == ' ') && st.known_count < kMaxKnown &&
+                      parse_hex(p, 64, st.known[st.known_count]);
+            if (ok) ++st.known_count;
+            else print("netd: /etc/keys/known: line %d ignored (not NAME KEY, or more than %d keys)\n", line_no, kMaxKnown);
+        }
+        line = *end != 0 ? end + 1 : end;
+    }
+}
+
+/// An accept-any channel: accept channels to every known identity (a key with a channel of its
+/// own for this user keeps it).
+void open_any(NetService& svc, State& st, Slot& s, int local, int channel, long now) {
+    load_known(st);
+    s.any = true;
+    for (int k = 0; k < st.known_count && local >= 0; ++k) {
+        long c = svc.open(local, st.known[k], false, static_cast<uint64_t>(now));
+        if (c < 0) continue;
+        s.any_service[s.any_count] = static_cast<int>(c);
+        s.any_known[s.any_count++] = k;
+    }
+    if (s.any_count == 0) print("netd: channel %d: no known identity to accept from\n", channel);
+}
+
 void handle_request(NetService& svc, State& st, long now) {
     const PosNetRequest& r = st.req;
     if (r.channel < 0 || r.channel >= kChannels) return;
@@ -98,7 +154,7 @@ void handle_request(NetService& svc, State& st, long now) {
         memcpy(s.peer, r.peer, sizeof s.peer);
         int local = identity_of(svc, st, r.user);
         if (r.any_peer) {
-            print("netd: channel %d: accepting any key is not supported yet\n", r.channel);
+            open_any(svc, st, s, local, r.channel, now);
         } else if (local >= 0) {
             long c = svc.open(local, r.peer, r.mode == POS_NET_CONNECT, static_cast<uint64_t>(now));
             if (c < 0) print("netd: channel %d: open: %s\n", r.channel, error_string(c));
@@ -118,6 +174,25 @@ void handle_request(NetService& svc, State& st, long now) {
     }
 }
 
+/// Takes the next received message for slot `index` into s.message: from its channel, or for an
+/// accept-any slot from its channels in turn (with the sender's key); false when there is none.
+bool take_message(NetService& svc, const State& st, Slot& s, int index) {
+    const int sources = s.any ? s.any_count : (s.service >= 0 ? 1 : 0);
+    for (int k = 0; k < sources; ++k) {
+        int source = s.any ? (s.next_source + k) % sources : 0;
+        int c = s.any ? s.any_service[source] : s.service;
+        long n = svc.recv(c, s.message.data, sizeof s.message.data);
+        if (n < 0) continue;
+        s.message.channel = index;
+        s.message.length = static_cast<uint32_t>(n);
+        memcpy(s.message.peer, s.any ? st.known[s.any_known[source]] : s.peer, sizeof s.message.peer);
+        s.from = c;
+        if (s.any) s.next_source = (source + 1) % sources;
+        return true;
+    }
+    return false;
+}
+
 /// Sends pending messages of established channels, delivers received ones, closes finished ones.
 void service_channels(NetService& svc, State& st, long now) {
     for (int i = 0; i < kChannels; ++i) {
@@ -132,26 +207,32 @@ void service_channels(NetService& svc, State& st, long now) {
             s.count--;
             s.since_ms = now;
         }
-        if (s.service >= 0 && !s.closing) {
+        if (!s.closing) {
             // A message the kernel could not take yet (the reader's two slots are full) is held
             // and offered again first, so a slow reader slows the channel instead of losing it.
-            for (;;) {
-                if (!s.held) {
-                    long n = svc.recv(s.service, s.message.data, sizeof s.message.data);
-                    if (n < 0) break;
-                    s.message.channel = i;
-                    s.message.length = static_cast<uint32_t>(n);
-                    memcpy(s.message.peer, s.peer, sizeof s.message.peer);
-                    s.held = true;
-                }
+            while (s.held || take_message(svc, st, s, i)) {
+                s.held = true;
                 long r = sys::netd_deliver(&s.message);
                 if (r == -POS_ENOSPC) break;
-                if (r < 0) print("netd: channel %d: deliver: %s\n", i, error_string(r));
                 s.held = false;
+                if (r == -POS_EACCES) {   // accept-any: the kernel logged the policy's denial
+                    ++st.refused;
+                    print("netd: channel %d: message from %02x%02x%02x%02x%02x%02x%02x%02x refused by the policy\n", i,
+                          s.message.peer[0], s.message.peer[1], s.message.peer[2], s.message.peer[3], s.message.peer[4],
+                          s.message.peer[5], s.message.peer[6], s.message.peer[7]);
+                } else if (r < 0) {
+                    print("netd: channel %d: deliver: %s\n", i, error_string(r));
+                } else if (s.any) {
+                    s.service = s.from;   // writes on an accept-any channel answer the last sender
+                }
             }
         }
         if (s.closing && (s.count == 0 || s.service < 0)) {
-            if (s.service >= 0) svc.close(s.service);
+            if (s.any) {
+                for (int k = 0; k < s.any_count; ++k) svc.close(s.any_service[k]);
+            } else if (s.service >= 0) {
+                svc.close(s.service);
+            }
             s = Slot{};
         }
     }

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <atomic>
@@ -603,10 +604,11 @@ protected:
     }
     /// `popek net-peer` as the host end: the test peer's identity (its public key is in the
     /// shipped policy), accepting alice's key, on the other end of the guest's datagram link.
-    std::vector<std::string> peer_args(std::vector<std::string> extra, const std::string& to = "vm.sock") const {
-        fs::path key = m_dir.path() / "host.key";
+    std::vector<std::string> peer_args(std::vector<std::string> extra, const std::string& to = "vm.sock",
+                                       const std::string& key_name = "host.key", const char* secret = kHostSecret) const {
+        fs::path key = m_dir.path() / key_name;
         if (!fs::exists(key)) {
-            m_dir.file("host.key", std::string(kHostSecret) + "\n");
+            m_dir.file(key_name, std::string(secret) + "\n");
             fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
         }
         std::vector<std::string> args{"net-peer", "--key", key.string(), "--peer", policy_key("alice"), "--dgram",
@@ -742,6 +744,50 @@ TEST_P(GuestOsNetTest, NetbenchStreamArrivesIntactAtTheHost) {
     EXPECT_NE(r.err.find("stream: 262144 of 262144 bytes verified in 188 messages, lost 0, bad 0;"), std::string::npos)
         << r.err;
     EXPECT_EQ(s->run("netbench " + std::string(kHostPublic) + " 0"), "usage: netbench KEY BYTES (KEY: 64 hex digits)\nsh: netbench: exit status 2\n");
+}
+
+TEST_P(GuestOsNetTest, RecvWithoutAKeyTakesAMessageFromAnAllowedPeer) {
+    auto s = ConsoleSession::start(GetParam(), net_args());
+    ASSERT_TRUE(s->wait_for("$ ", 30s)) << s->output();
+    s->send("recv\n");
+    ASSERT_TRUE(s->wait_for("recv\n", 10s)) << s->output();
+    std::this_thread::sleep_for(500ms);   // netd opens an accept channel per known identity
+    RunResult r = run_popek(peer_args({"--send", "to whoever listens"}), {}, 60s);
+    EXPECT_EQ(r.status, 0) << r.err;
+    ASSERT_TRUE(s->wait_for("$ ", 60s)) << s->output();
+    EXPECT_NE(s->output().find(std::string(kHostPublic).substr(0, 16) + ": to whoever listens\n"), std::string::npos)
+        << s->output();
+}
+
+TEST_P(GuestOsNetTest, RecvWithoutAKeyRefusesPeersThePolicyDoesNotAllowAndUnknownKeys) {
+    auto s = ConsoleSession::start(GetParam(), net_args());
+    ASSERT_TRUE(s->wait_for("$ ", 30s)) << s->output();
+    s->send("recv\n");
+    ASSERT_TRUE(s->wait_for("recv\n", 10s)) << s->output();
+    std::this_thread::sleep_for(500ms);
+    // A known identity (/etc/keys/known) that no rule lets reach alice: the handshake completes,
+    // the message is refused by the kernel's policy check and logged, recv keeps waiting.
+    const std::string visitor = popek::test::kVisitorPublic;
+    RunResult v = run_popek(peer_args({"--send", "let me in"}, "vm.sock", "visitor.key", popek::test::kVisitorSecret), {}, 60s);
+    EXPECT_EQ(v.status, 0) << v.err;
+    ASSERT_TRUE(s->wait_for("denied: user=alice action=accept object=" + visitor + " reason=no rule allows it (default deny)\n", 30s))
+        << s->output();
+    ASSERT_TRUE(s->wait_for("message from " + visitor.substr(0, 16) + " refused by the policy\n", 30s)) << s->output();
+    // An identity netd does not know: its Hellos are dropped (unknown-peer), no handshake.
+    m_dir.file("stranger.key", "5f2c0e3cd0b4f3a0a4a0a2b1c9d8e7f6a5b4c3d2e1f00112233445566778899a\n");
+    fs::permissions(m_dir.path() / "stranger.key", fs::perms::owner_read | fs::perms::owner_write);
+    auto stranger = peer_args({"--send", "who am i"}, "vm.sock", "stranger.key", "");
+    *(std::find(stranger.begin(), stranger.end(), "--timeout") + 1) = "2";   // it will not get a handshake
+    RunResult u = run_popek(stranger, {}, 60s);
+    EXPECT_EQ(u.status, 1) << u.err;
+    EXPECT_NE(u.err.find("no handshake"), std::string::npos) << u.err;
+    ASSERT_TRUE(s->wait_for("unknown-peer ", 10s)) << s->output();
+    EXPECT_EQ(s->output().find("let me in"), std::string::npos) << s->output();
+    EXPECT_EQ(s->output().find("who am i\n"), std::string::npos) << s->output();
+    // The allowed peer still gets through to the same recv.
+    RunResult r = run_popek(peer_args({"--send", "allowed"}), {}, 60s);
+    EXPECT_EQ(r.status, 0) << r.err;
+    ASSERT_TRUE(s->wait_for(std::string(kHostPublic).substr(0, 16) + ": allowed\n", 60s)) << s->output();
 }
 
 // --- the host directory under --xen (`--share DIR` -> /share/... through the popekfs front end) ---

@@ -161,6 +161,12 @@ bool channel_next_request(PosNetRequest& req, bool block, uint32_t held) {
     }
 }
 
+const User* channel_any_peer_user(int channel) {
+    LockGuard guard(sched_lock());
+    if (channel < 0 || channel >= kMaxChannels || g_channels[channel].state != State::Open) return nullptr;
+    return g_channels[channel].any_peer ? g_channels[channel].user : nullptr;
+}
+
 long channel_deliver(const PosNetMessage& msg) {
     if (msg.length > POS_NET_MAX_MESSAGE) return -POS_EINVAL;
     LockGuard guard(sched_lock());

@@ -29,6 +29,8 @@ void channel_close(int channel);
 /// netd's side: the next open, message or close (false: none now), skipping the messages and
 /// closes of the channels set in `held` (bit per channel: netd's queue for them is full).
 bool channel_next_request(PosNetRequest& req, bool block, uint32_t held);
+/// The user of an open accept-any channel (its every sender is authorized on delivery), else nullptr.
+const User* channel_any_peer_user(int channel);
 /// netd's side: a message for `msg.channel`; 0, -POS_EINVAL (no such open channel), -POS_ENOSPC.
 long channel_deliver(const PosNetMessage& msg);
 /// netd exited: every channel is closed for good (later opens get -POS_EIO).

@@ -105,7 +105,11 @@ long sys_net_open(uint64_t ukey, uint64_t mode) {
     char object[2 * POS_NET_KEY + 1] = "*";
     if (!any) key_to_hex(key, object);
     Process* p = current_process();
-    if (!authorize(p->user, accept ? Action::Accept : Action::Connect, object)) return -POS_EACCES;
+    // Accept-any needs some accept rule for the user (`*` or per key); each sender is then
+    // checked against the rules as its messages arrive (sys_netd_deliver).
+    bool allowed = any ? policy_has_rule(p->user, Action::Accept) || authorize(p->user, Action::Accept, object)
+                       : authorize(p->user, accept ? Action::Accept : Action::Connect, object);
+    if (!allowed) return -POS_EACCES;
     int slot = 0;
     while (slot < kMaxOpenFiles && p->files[slot].used) ++slot;
     if (slot == kMaxOpenFiles) return -POS_EMFILE;
@@ -131,6 +135,11 @@ long sys_netd_deliver(uint64_t umsg) {
     if (g_delivery.length > POS_NET_MAX_MESSAGE) return -POS_EINVAL;
     if (!user_readable(umsg + offsetof(PosNetMessage, data), g_delivery.length)) return -POS_EFAULT;
     memcpy(g_delivery.data, reinterpret_cast<const uint8_t*>(umsg) + offsetof(PosNetMessage, data), g_delivery.length);
+    if (const User* user = channel_any_peer_user(g_delivery.channel)) {
+        char sender[2 * POS_NET_KEY + 1];
+        key_to_hex(g_delivery.peer, sender);
+        if (!authorize(user, Action::Accept, sender)) return -POS_EACCES;   // logged as a denial
+    }
     return channel_deliver(g_delivery);
 }
 
