@@ -3,8 +3,9 @@
 /// calls. It owns the secure-net identities (each user's secret key from /etc/keys/USER, which
 /// only `system` may open) and runs netsec::NetService (src/netsec/net_service.h) between the
 /// kernel's channels and the interface's frames. One thread: it drains frames and requests
-/// without blocking, retries Hellos, passes messages on, and sleeps a tick when idle. Dropped
-/// packets are logged on the console as their counters grow.
+/// without blocking, retries Hellos, passes messages on, and when idle sleeps in the kernel until
+/// a request or a frame arrives (every 10 ms only while a handshake is in progress). Its counters
+/// go to the kernel for net_stats; dropped packets are also logged as their counters grow.
 #include <sodium.h>
 
 #include <new>
@@ -31,7 +32,7 @@ struct Pending {
 
 /// What netd knows of one kernel channel.
 struct Slot {
-    bool open = false, closing = false;
+    bool open = false, closing = false, connect = false;
     int service = -1;         // NetService channel, -1 for an unsupported one
     uint8_t peer[POS_NET_KEY]{};
     long since_ms = 0;        // when the oldest pending message was queued
@@ -57,6 +58,7 @@ struct State {
     int local_count = 0;
     uint8_t known[kMaxKnown][POS_NET_KEY];
     uint64_t refused = 0;     // messages of accept-any channels the policy refused
+    uint64_t delivered = 0;   // messages handed to the kernel for programs
     int known_count = -1;     // -1: /etc/keys/known not read yet
     PosNetRequest req;
     uint8_t frame[kMaxFrame];
@@ -151,6 +153,7 @@ void handle_request(NetService& svc, State& st, long now) {
     if (r.kind == POS_NETREQ_OPEN) {
         s = Slot{};
         s.open = true;
+        s.connect = r.mode == POS_NET_CONNECT;
         memcpy(s.peer, r.peer, sizeof s.peer);
         int local = identity_of(svc, st, r.user);
         if (r.any_peer) {
@@ -222,8 +225,9 @@ void service_channels(NetService& svc, State& st, long now) {
                           s.message.peer[5], s.message.peer[6], s.message.peer[7]);
                 } else if (r < 0) {
                     print("netd: channel %d: deliver: %s\n", i, error_string(r));
-                } else if (s.any) {
-                    s.service = s.from;   // writes on an accept-any channel answer the last sender
+                } else {
+                    ++st.delivered;
+                    if (s.any) s.service = s.from;   // writes on an accept-any channel answer the last sender
                 }
             }
         }
@@ -247,22 +251,46 @@ uint32_t held_mask(const State& st) {
     return mask;
 }
 
-/// Logs the drop counters (names as `popek net-peer` prints them) whenever one of them grew.
-void report_drops(const NetService& svc, const State& st) {
-    static uint64_t last[6];
-    uint64_t now[6] = {0, 0, 0, 0, 0, svc.dropped_unroutable()};
+/// True while something is due by the clock rather than by an event: a connect channel whose
+/// handshake has not completed (Hello retries every NetService::kHelloRetryMs) or messages
+/// waiting for it (dropped after kSendGiveUpMs).
+bool waiting_on_time(const NetService& svc, const State& st) {
+    for (const Slot& s : st.slots)
+        if (s.open && s.service >= 0 && (s.count > 0 || (s.connect && !svc.connected(s.service)))) return true;
+    return false;
+}
+
+/// Publishes the counters to the kernel (net_stats) whenever one changed, and logs the drop
+/// counters (names as `popek net-peer` prints them) whenever one of them grew.
+void publish_stats(const NetService& svc, const State& st) {
+    static PosNetdCounters last;
+    PosNetdCounters now{};
     for (int i = 0; i < st.local_count; ++i) {
         const Counters& c = svc.counters(st.locals[i].index);
-        now[0] += c.dropped_malformed;
-        now[1] += c.dropped_bad_auth;
-        now[2] += c.dropped_replay;
-        now[3] += c.dropped_unknown_peer;
-        now[4] += c.dropped_no_session;
+        now.tx_packets += c.tx_packets;
+        now.rx_messages += c.rx_messages;
+        now.rx_keepalives += c.rx_keepalives;
+        now.handshakes_started += c.handshakes_started;
+        now.handshakes_completed += c.handshakes_completed;
+        now.dropped_malformed += c.dropped_malformed;
+        now.dropped_bad_auth += c.dropped_bad_auth;
+        now.dropped_replay += c.dropped_replay;
+        now.dropped_unknown_peer += c.dropped_unknown_peer;
+        now.dropped_no_session += c.dropped_no_session;
     }
-    if (memcmp(now, last, sizeof now) == 0) return;
-    memcpy(last, now, sizeof now);
-    print("netd: dropped: malformed %lu, bad-auth %lu, replay %lu, unknown-peer %lu, no-session %lu, unroutable %lu\n",
-          now[0], now[1], now[2], now[3], now[4], now[5]);
+    now.dropped_unroutable = svc.dropped_unroutable();
+    now.dropped_undeliverable = svc.dropped_undeliverable();
+    now.refused_by_policy = st.refused;
+    now.delivered = st.delivered;
+    if (memcmp(&now, &last, sizeof now) == 0) return;
+    if (long r = sys::net_stats_publish(&now); r < 0) print("netd: net_stats: %s\n", error_string(r));
+    if (now.dropped_malformed != last.dropped_malformed || now.dropped_bad_auth != last.dropped_bad_auth ||
+        now.dropped_replay != last.dropped_replay || now.dropped_unknown_peer != last.dropped_unknown_peer ||
+        now.dropped_no_session != last.dropped_no_session || now.dropped_unroutable != last.dropped_unroutable)
+        print("netd: dropped: malformed %lu, bad-auth %lu, replay %lu, unknown-peer %lu, no-session %lu, unroutable %lu\n",
+              now.dropped_malformed, now.dropped_bad_auth, now.dropped_replay, now.dropped_unknown_peer,
+              now.dropped_no_session, now.dropped_unroutable);
+    last = now;
 }
 
 }  // namespace
@@ -288,9 +316,17 @@ int main(int, char**) {
             handle_request(svc, st, now);
             busy = true;
         }
-        if (busy) report_drops(svc, st);
         svc.tick(static_cast<uint64_t>(now));
         service_channels(svc, st, now);
-        if (!busy) sys::sleep_ms(10);
+        publish_stats(svc, st);
+        if (busy) continue;
+        if (waiting_on_time(svc, st)) {   // Hello retries and the give-up run on the clock
+            sys::sleep_ms(10);
+            continue;
+        }
+        // Idle: sleep in the kernel until a program opens, writes or closes a channel, a reader
+        // makes room for a held message, or a frame arrives (the netfront event wakes us).
+        if (sys::netd_next_request(&st.req, POS_NET_WAKE_ON_FRAME, held_mask(st)) == 0)
+            handle_request(svc, st, sys::uptime_ms());
     }
 }

@@ -727,6 +727,58 @@ TEST_P(GuestOsNetTest, TamperedReplayedAndForeignFramesAreDroppedByNetd) {
     for (int i = 0; i < 100 && s->output().find(counts) == std::string::npos; ++i)
         s->wait_for("\x01(more output)", 100ms);   // reads what arrives meanwhile
     EXPECT_NE(s->output().find(counts), std::string::npos) << s->output();
+    // The same counters through the net_stats system call: one message delivered, the tampered
+    // and replayed copies and the foreign frames dropped, nothing else.
+    std::string stats = s->run("netstat");
+    EXPECT_NE(stats.find("messages: delivered 1, received 1 (+1 keepalive)"), std::string::npos) << stats;
+    EXPECT_NE(stats.find("handshakes: completed 1 (started 0)"), std::string::npos) << stats;
+    EXPECT_NE(stats.find("dropped: malformed 0, bad-auth 2, replay 2, unknown-peer 0, no-session 0, unroutable 2, "
+                         "undeliverable 0, refused-by-policy 0\n"), std::string::npos) << stats;
+}
+
+TEST_P(GuestOsNetTest, NetStatsReportsAndRefusesBadArguments) {
+    auto s = ConsoleSession::start(GetParam(), net_args());
+    ASSERT_TRUE(s->wait_for("$ ", 30s)) << s->output();
+    std::string stats = s->run("netstat");
+    EXPECT_TRUE(std::regex_search(stats, std::regex("^netd: running, [0-9]+ request calls\n"))) << stats;
+    EXPECT_NE(stats.find("dropped: malformed 0, bad-auth 0, replay 0, unknown-peer 0, no-session 0, unroutable 0, "
+                         "undeliverable 0, refused-by-policy 0\n"), std::string::npos) << stats;
+    // Publishing is netd's alone (refused and logged); bad flags and buffers get errors.
+    EXPECT_EQ(s->run("fault netstats"),
+              "fault: netstats\n"
+              "denied: user=alice action=net_stats_publish object=fault reason=reserved for netd\n"
+              "net_stats: badflags=-22 kernelbuf=-14 unmapped=-14 publish=-1 ok=0\n");
+    // The refused publish changed nothing.
+    EXPECT_NE(s->run("netstat").find("dropped: malformed 0, bad-auth 0,"), std::string::npos);
+    // Without a network interface there are no counters.
+    auto plain = ConsoleSession::start(GetParam());
+    ASSERT_TRUE(plain->wait_for("$ ", 30s)) << plain->output();
+    EXPECT_EQ(plain->run("netstat"), "netstat: no network interface\nsh: netstat: exit status 1\n");
+}
+
+TEST_P(GuestOsNetTest, IdleNetdSleepsUntilARequestOrFrame) {
+    // netd blocks in the kernel while idle: over a second of an idle guest it asks for requests
+    // a handful of times at most (polling every 10 ms would be about 100), and still wakes for
+    // a frame: a host peer's message reaches recv.
+    auto s = ConsoleSession::start(GetParam(), net_args());
+    ASSERT_TRUE(s->wait_for("$ ", 30s)) << s->output();
+    auto calls = [&] {
+        std::smatch m;
+        std::string out = s->run("netstat");
+        return std::regex_search(out, m, std::regex("netd: running, ([0-9]+) request calls")) ? std::stol(m[1]) : -1L;
+    };
+    long before = calls();
+    ASSERT_GE(before, 0);
+    EXPECT_NE(s->run("sleep 1000").find("slept"), std::string::npos);
+    long after = calls();
+    EXPECT_LE(after - before, 3) << before << " -> " << after;
+    s->send(std::string("recv ") + kHostPublic + "\n");
+    ASSERT_TRUE(s->wait_for(std::string("recv ") + kHostPublic + "\n", 10s)) << s->output();
+    std::this_thread::sleep_for(500ms);
+    RunResult r = run_popek(peer_args({"--send", "wake up"}), {}, 60s);
+    EXPECT_EQ(r.status, 0) << r.err;
+    ASSERT_TRUE(s->wait_for(std::string(kHostPublic).substr(0, 16) + ": wake up\n$ ", 60s)) << s->output();
+    EXPECT_GT(calls(), after);
 }
 
 TEST_P(GuestOsNetTest, NetbenchStreamArrivesIntactAtTheHost) {

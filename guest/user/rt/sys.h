@@ -35,6 +35,8 @@ inline long netd_next_request(PosNetRequest* req, long flags, uint32_t held = 0)
     return call(POS_SYS_NETD_NEXT_REQUEST, ptr(req), flags, held);
 }
 inline long netd_deliver(const PosNetMessage* msg) { return call(POS_SYS_NETD_DELIVER, ptr(msg)); }
+inline long net_stats(PosNetStats* out) { return call(POS_SYS_NET_STATS, ptr(out), 0); }
+inline long net_stats_publish(const PosNetdCounters* c) { return call(POS_SYS_NET_STATS, ptr(c), POS_NET_STATS_PUBLISH); }
 
 }  // namespace pos::sys
 
