@@ -31,6 +31,11 @@ bool g_save_fpu = false;            // CPUID.1:EDX.FXSR (SDM Vol. 2A CPUID): FXS
 IdleWait g_idle_wait = nullptr;     // nullptr: sti; hlt
 Kick g_kick = nullptr;
 uint64_t g_kicks_received = 0;
+bool g_boot_done = false;           // the boot CPU reached its idle loop: every CPU takes work
+
+/// APs take threads only once the boot CPU finished booting, so that the boot log (netd's start
+/// comes after the shell's) is complete before the shell prints its prompt.
+bool may_take_work(const Cpu* cpu) { return cpu->id == 0 || __atomic_load_n(&g_boot_done, __ATOMIC_ACQUIRE); }
 
 void enqueue(Thread* t) {
     t->state = ThreadState::Runnable;
@@ -57,7 +62,7 @@ void wake_locked(Thread* t) {
     if (self->current != self->idle && g_kick != nullptr) {
         for (int i = 0; i < kMaxCpus; ++i) {
             Cpu& c = cpu_at(i);
-            if (&c == self || !c.online || c.kicked || c.current != c.idle) continue;
+            if (&c == self || !c.online || c.kicked || c.current != c.idle || !may_take_work(&c)) continue;
             c.kicked = true;
             g_kick(i);
             return;
@@ -218,7 +223,7 @@ void schedule_locked() {
     Thread* prev = cpu->current;
     cpu->kicked = false;
     if (prev->state == ThreadState::Running && prev != cpu->idle) enqueue(prev);
-    Thread* next = dequeue();
+    Thread* next = may_take_work(cpu) ? dequeue() : nullptr;
     if (next == nullptr) next = prev->state == ThreadState::Runnable || prev->state == ThreadState::Running
                                     ? prev
                                     : cpu->idle;
@@ -287,7 +292,7 @@ void sched_tick() {
     }
     if (--cpu->slice_left == 0) {
         cpu->slice_left = kSliceTicks;
-        if (g_run_head != nullptr) cpu->need_resched = true;
+        if (g_run_head != nullptr && may_take_work(cpu)) cpu->need_resched = true;
     }
 }
 
@@ -298,12 +303,13 @@ void preempt_if_needed() {
 }
 
 void sched_run_idle() {
+    if (this_cpu()->id == 0) __atomic_store_n(&g_boot_done, true, __ATOMIC_RELEASE);
     for (;;) {
         // Check with interrupts off, then halt with STI's shadow covering HLT: a wake-up that
         // comes in between still ends the halt.
         x86::cli();
         Cpu* cpu = this_cpu();
-        if (__atomic_load_n(&g_run_head, __ATOMIC_RELAXED) != nullptr) cpu->need_resched = true;
+        if (__atomic_load_n(&g_run_head, __ATOMIC_RELAXED) != nullptr && may_take_work(cpu)) cpu->need_resched = true;
         if (cpu->need_resched) {
             preempt_if_needed();
             continue;
