@@ -150,10 +150,13 @@ TEST_P(GuestOsSyscallTest, Whoami) {
 TEST_P(GuestOsSyscallTest, Ps) {
     std::string out = systest("ps");
     const long self = value(out, "ps: getpid");
-    // The shell (pid 1, no parent, waiting for systest) and systest itself, running: no netd here.
+    // The shell (pid 1, no parent) and systest itself, running; no netd here. The shell is
+    // waiting for systest (1), or still on its way there when systest runs first (0).
+    EXPECT_TRUE(std::regex_search(out, std::regex("\nps: pid=1 parent=0 state=[01] user=alice name=sh\n"))) << out;
+    out = std::regex_replace(out, std::regex("(pid=1 parent=0 state=)[01]"), "$1?");
     EXPECT_EQ(out,
               "ps: count=2\n"
-              "ps: pid=1 parent=0 state=1 user=alice name=sh\n"
+              "ps: pid=1 parent=0 state=? user=alice name=sh\n"
               "ps: pid=" + std::to_string(self) + " parent=1 state=0 user=alice name=systest\n"
               "ps: getpid=" + std::to_string(self) + "\n"
               "ps: max-one=1\nps: max-zero=0\nps: max-negative=1\n"
@@ -175,7 +178,7 @@ TEST_P(GuestOsSyscallTest, Sleep) {
     EXPECT_LT(elapsed, 1000) << out;
     EXPECT_GE(host_ms, 200) << "the host saw the sleep too";
     EXPECT_EQ(out, "sleep: ret=0\nsleep: elapsed=" + std::to_string(elapsed) +
-                       "\nsleep: zero=0\nsleep: zero-elapsed-below-20=1\n");
+                       "\nsleep: zero=0\n");
 }
 
 TEST_P(GuestOsSyscallTest, Listdir) {

@@ -6,64 +6,31 @@
 #include "mm/pmm.h"
 #include "popek_os/abi.h"
 #include "pv/evtchn.h"
-#include "pv/grant_table.h"
+#include "pv/ring_front.h"
 #include "pv/xen_clock.h"
 #include "pv/xenstore.h"
 
 namespace pos {
 namespace {
-constexpr uint64_t kTimeoutMs = 10000;
 constexpr unsigned kSectorsPerPage = kPageSize / BlockFront::kSectorSize;
 }  // namespace
 
 long BlockFront::connect(const char* devid) {
-    if (long r = xen::xenbus_open(m_dev, "vbd", devid); r < 0) return r;
-    long state = xen::xenbus_wait_backend(m_dev, XenbusStateInitWait, kTimeoutMs);
-    if (state != XenbusStateInitWait) return state < 0 ? state : -xen::kEIO;
-
-    uint64_t ring_phys = pmm::alloc_zeroed_frame();
-    uint64_t bounce_phys = pmm::alloc_contiguous(kSegments);
-    if (ring_phys == 0 || bounce_phys == 0) return -POS_ENOMEM;
-    m_ring_page = phys_to_virt<uint8_t>(ring_phys);
-    m_bounce = phys_to_virt<uint8_t>(bounce_phys);
-    auto* sring = reinterpret_cast<blkif_sring_t*>(m_ring_page);
+    if (long r = xen::front_open(m_dev, "vbd", devid); r < 0) return r;
+    if (long r = xen::polled_ring_setup(m_dev, kSegments, m_bounce_refs, m_shared); r < 0) return r;
+    auto* sring = reinterpret_cast<blkif_sring_t*>(m_shared.ring_page);
     SHARED_RING_INIT(sring);
     FRONT_RING_INIT(&m_ring, sring, kPageSize);
-
-    long ref = xen::grant::grant_access(m_dev.backend_id, ring_phys >> 12, false);
-    if (ref < 0) return ref;
-    m_ring_ref = static_cast<grant_ref_t>(ref);
-    for (unsigned i = 0; i < kSegments; ++i) {
-        ref = xen::grant::grant_access(m_dev.backend_id, (bounce_phys >> 12) + i, false);
-        if (ref < 0) return ref;
-        m_bounce_refs[i] = static_cast<grant_ref_t>(ref);
-    }
-    long port = xen::evtchn::alloc_unbound(m_dev.backend_id);
-    if (port < 0) return port;
-    m_port = static_cast<evtchn_port_t>(port);
-    xen::evtchn::mask(m_port);   // polled (see the header)
-    return handshake();
-}
-
-long BlockFront::handshake() {
-    char path[192], ring_ref[16], port[16];
-    format(ring_ref, sizeof ring_ref, "%u", m_ring_ref);
-    format(port, sizeof port, "%u", m_port);
-    // What the back end needs to connect (io/blkif.h "Front end XenBus nodes").
-    const xen::XenbusNode nodes[] = {
-        {"ring-ref", ring_ref}, {"event-channel", port}, {"protocol", XEN_IO_PROTO_ABI_X86_64}};
-    long r = xen::xenbus_publish(m_dev, nodes, sizeof nodes / sizeof nodes[0], XenbusStateInitialised);
-    if (r < 0) return r;
-    long state = xen::xenbus_wait_backend(m_dev, XenbusStateConnected, kTimeoutMs);
-    if (state != XenbusStateConnected) return state < 0 ? state : -xen::kEIO;
-    if ((r = xen::xenbus_read_u64(m_dev.backend, "sectors", m_sectors)) < 0) return r;
+    if (long r = xen::polled_ring_publish(m_dev, m_shared); r < 0) return r;
+    // What the back end says about the disk (io/blkif.h "Back end XenBus nodes").
+    if (long r = xen::xenbus_read_u64(m_dev.backend, "sectors", m_sectors); r < 0) return r;
     uint64_t sector_size = kSectorSize;
     xen::xenbus_read_u64(m_dev.backend, "sector-size", sector_size);
     if (sector_size != kSectorSize) return -xen::kEIO;   // only 512-byte sectors
-    char mode[4] = "";
+    char path[192], mode[4] = "";
     xen::store::read(xen::xenbus_path(path, sizeof path, m_dev.backend, "mode"), mode, sizeof mode);
     m_read_only = strcmp(mode, "r") == 0;
-    if ((r = xen::xenbus_switch_state(m_dev, XenbusStateConnected)) < 0) return r;
+    if (long r = xen::xenbus_switch_state(m_dev, XenbusStateConnected); r < 0) return r;
     m_connected = true;
     return 0;
 }
@@ -87,8 +54,8 @@ long BlockFront::transfer(uint8_t op, uint64_t sector, unsigned count) {
     m_ring.req_prod_pvt++;
     int notify = 0;
     RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&m_ring, notify);
-    if (notify) xen::evtchn::notify(m_port);
-    uint64_t until = xen::clock::now_ns() + kTimeoutMs * 1000000;
+    if (notify) xen::evtchn::notify(m_shared.port);
+    uint64_t until = xen::clock::now_ns() + xen::kFrontTimeoutMs * 1000000;
     for (;;) {
         // A back end that pushes rsp_prod past what it could have answered is not trusted
         // any more: the device stops (every later request fails with EIO).
@@ -106,7 +73,7 @@ long BlockFront::transfer(uint8_t op, uint64_t sector, unsigned count) {
             if (rsp_id != id) continue;   // not ours (cannot happen with one in flight): skip it
             return status == BLKIF_RSP_OKAY ? 0 : -POS_EIO;
         }
-        if (!xen::evtchn::wait_port(m_port, until)) return -POS_EIO;
+        if (!xen::evtchn::wait_port(m_shared.port, until)) return -POS_EIO;
     }
 }
 
@@ -127,7 +94,7 @@ long BlockFront::read(uint64_t offset, void* buf, size_t len) {
         if (want > max_bytes) want = static_cast<size_t>(max_bytes);
         unsigned count = static_cast<unsigned>((skip + want + kSectorSize - 1) / kSectorSize);
         if (long r = transfer(BLKIF_OP_READ, sector, count); r < 0) return done > 0 ? static_cast<long>(done) : r;
-        memcpy(out + done, m_bounce + skip, want);
+        memcpy(out + done, m_shared.data + skip, want);
         done += want;
     }
     return static_cast<long>(done);
@@ -153,7 +120,7 @@ long BlockFront::write(uint64_t offset, const void* buf, size_t len) {
         // Partial first or last sector: read the sectors first so the rest of them is kept.
         if ((skip != 0 || (skip + want) % kSectorSize != 0) && transfer(BLKIF_OP_READ, sector, count) < 0)
             return done > 0 ? static_cast<long>(done) : -POS_EIO;
-        memcpy(m_bounce + skip, in + done, want);
+        memcpy(m_shared.data + skip, in + done, want);
         if (long r = transfer(BLKIF_OP_WRITE, sector, count); r < 0) return done > 0 ? static_cast<long>(done) : r;
         done += want;
     }
