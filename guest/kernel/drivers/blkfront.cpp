@@ -5,14 +5,27 @@
 #include "lib/kprint.h"
 #include "mm/pmm.h"
 #include "popek_os/abi.h"
-#include "pv/evtchn.h"
 #include "pv/ring_front.h"
-#include "pv/xen_clock.h"
 #include "pv/xenstore.h"
 
 namespace pos {
 namespace {
 constexpr unsigned kSectorsPerPage = kPageSize / BlockFront::kSectorSize;
+
+/// The piece of a transfer at byte `pos` (up to `left` bytes) that fits one request: its first
+/// sector, the bytes to skip in it, the bytes moved, and the sectors the request covers.
+struct Chunk {
+    uint64_t sector;
+    size_t skip, want;
+    unsigned count;
+};
+Chunk next_chunk(uint64_t pos, size_t left) {
+    constexpr uint64_t kSize = BlockFront::kSectorSize;
+    const size_t skip = static_cast<size_t>(pos % kSize);
+    const uint64_t max_bytes = uint64_t{BlockFront::kSegments} * kPageSize - skip;
+    const size_t want = left > max_bytes ? static_cast<size_t>(max_bytes) : left;
+    return {pos / kSize, skip, want, static_cast<unsigned>((skip + want + kSize - 1) / kSize)};
+}
 }  // namespace
 
 long BlockFront::connect(const char* devid) {
@@ -52,29 +65,15 @@ long BlockFront::transfer(uint8_t op, uint64_t sector, unsigned count) {
         req->seg[i].last_sect = static_cast<uint8_t>(in_page - 1);
     }
     m_ring.req_prod_pvt++;
-    int notify = 0;
-    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&m_ring, notify);
-    if (notify) xen::evtchn::notify(m_shared.port);
-    uint64_t until = xen::clock::now_ns() + xen::kFrontTimeoutMs * 1000000;
-    for (;;) {
-        // A back end that pushes rsp_prod past what it could have answered is not trusted
-        // any more: the device stops (every later request fails with EIO).
-        RING_IDX rsp_prod = __atomic_load_n(&m_ring.sring->rsp_prod, __ATOMIC_ACQUIRE);
-        if (rsp_prod - m_ring.rsp_cons > m_ring.req_prod_pvt - m_ring.rsp_cons) {
-            kprintf("popek-os: xen: %s: response index out of range; device stopped\n", m_name);
-            m_connected = false;
-            return -POS_EIO;
-        }
-        if (RING_HAS_UNCONSUMED_RESPONSES(&m_ring)) {
-            blkif_response_t* rsp = RING_GET_RESPONSE(&m_ring, m_ring.rsp_cons);
-            uint64_t rsp_id = rsp->id;
-            int16_t status = rsp->status;
-            m_ring.rsp_cons++;
-            if (rsp_id != id) continue;   // not ours (cannot happen with one in flight): skip it
-            return status == BLKIF_RSP_OKAY ? 0 : -POS_EIO;
-        }
-        if (!xen::evtchn::wait_port(m_shared.port, until)) return -POS_EIO;
+    blkif_response_t rsp;
+    bool broken = false;
+    long r = xen::polled_ring_exchange(m_ring, m_shared, id, rsp, broken);
+    if (broken) {
+        kprintf("popek-os: xen: %s: response index out of range; device stopped\n", m_name);
+        m_connected = false;   // every later request fails with EIO
     }
+    if (r < 0) return r;
+    return rsp.status == BLKIF_RSP_OKAY ? 0 : -POS_EIO;
 }
 
 long BlockFront::read(uint64_t offset, void* buf, size_t len) {
@@ -86,13 +85,7 @@ long BlockFront::read(uint64_t offset, void* buf, size_t len) {
     auto* out = static_cast<uint8_t*>(buf);
     size_t done = 0;
     while (done < len) {
-        uint64_t pos = offset + done;
-        uint64_t sector = pos / kSectorSize;
-        size_t skip = static_cast<size_t>(pos % kSectorSize);
-        size_t want = len - done;
-        uint64_t max_bytes = uint64_t{kSegments} * kPageSize - skip;
-        if (want > max_bytes) want = static_cast<size_t>(max_bytes);
-        unsigned count = static_cast<unsigned>((skip + want + kSectorSize - 1) / kSectorSize);
+        const auto [sector, skip, want, count] = next_chunk(offset + done, len - done);
         if (long r = transfer(BLKIF_OP_READ, sector, count); r < 0) return done > 0 ? static_cast<long>(done) : r;
         memcpy(out + done, m_shared.data + skip, want);
         done += want;
@@ -110,13 +103,7 @@ long BlockFront::write(uint64_t offset, const void* buf, size_t len) {
     const auto* in = static_cast<const uint8_t*>(buf);
     size_t done = 0;
     while (done < len) {
-        uint64_t pos = offset + done;
-        uint64_t sector = pos / kSectorSize;
-        size_t skip = static_cast<size_t>(pos % kSectorSize);
-        size_t want = len - done;
-        uint64_t max_bytes = uint64_t{kSegments} * kPageSize - skip;
-        if (want > max_bytes) want = static_cast<size_t>(max_bytes);
-        unsigned count = static_cast<unsigned>((skip + want + kSectorSize - 1) / kSectorSize);
+        const auto [sector, skip, want, count] = next_chunk(offset + done, len - done);
         // Partial first or last sector: read the sectors first so the rest of them is kept.
         if ((skip != 0 || (skip + want) % kSectorSize != 0) && transfer(BLKIF_OP_READ, sector, count) < 0)
             return done > 0 ? static_cast<long>(done) : -POS_EIO;

@@ -2,11 +2,10 @@
 
 #include "common/format.h"
 #include "common/string.h"
+#include "lib/kprint.h"
 #include "mm/pmm.h"
 #include "popek_os/abi.h"
-#include "pv/evtchn.h"
 #include "pv/ring_front.h"
-#include "pv/xen_clock.h"
 #include "pv/xenstore.h"
 
 namespace pos {
@@ -42,19 +41,13 @@ long ShareFront::submit(popekfs_request& req, popekfs_response& rsp) {
     req.id = m_next_id++;
     *RING_GET_REQUEST(&m_ring, m_ring.req_prod_pvt) = req;
     m_ring.req_prod_pvt++;
-    int notify = 0;
-    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&m_ring, notify);
-    if (notify) xen::evtchn::notify(m_shared.port);
-    uint64_t until = xen::clock::now_ns() + xen::kFrontTimeoutMs * 1000000;
-    for (;;) {
-        if (RING_HAS_UNCONSUMED_RESPONSES(&m_ring)) {
-            rsp = *RING_GET_RESPONSE(&m_ring, m_ring.rsp_cons);
-            m_ring.rsp_cons++;
-            if (rsp.id != req.id) continue;  // not ours (cannot happen with one in flight)
-            return rsp.status;
-        }
-        if (!xen::evtchn::wait_port(m_shared.port, until)) return -POS_EIO;
+    bool broken = false;
+    long r = xen::polled_ring_exchange(m_ring, m_shared, req.id, rsp, broken);
+    if (broken) {
+        kprintf("popek-os: xen: share: response index out of range; device stopped\n");
+        m_connected = false;   // every later request fails with EIO
     }
+    return r < 0 ? r : rsp.status;
 }
 
 long ShareFront::path_request(uint8_t op, const char* path, uint16_t flags, popekfs_response& rsp) {

@@ -3,7 +3,9 @@
 /// their back ends: the XenBus steps around the handshake (io/xenbus.h: wait for the back end's
 /// InitWait, publish, wait for Connected), granting pages (grant_table.h), and the shared memory
 /// of a front end with one polled ring: the ring page, its data pages and a masked event channel.
+#include "pv/evtchn.h"
 #include "pv/xen_abi.h"
+#include "pv/xen_clock.h"
 #include "pv/xenbus.h"
 
 namespace pos::xen {
@@ -37,5 +39,32 @@ long polled_ring_setup(const XenbusDevice& dev, unsigned data_pages, grant_ref_t
 /// transaction (io/blkif.h "Front end XenBus nodes"; popekfs uses the same), then waits for the
 /// back end's Connected. 0 or a negative errno.
 long polled_ring_publish(const XenbusDevice& dev, const PolledRing& ring);
+
+/// Pushes the requests queued on `ring` (notifying the back end when io/ring.h says it waits),
+/// then waits on the polled port for the response with `id` and copies it into `out` (responses
+/// with other ids are skipped). 0, or -EIO after kFrontTimeoutMs of silence, or -EIO with `broken`
+/// set when the back end moved rsp_prod past what it could have answered: its ring is not to be
+/// trusted any more.
+template <typename FrontRing, typename Response>
+long polled_ring_exchange(FrontRing& ring, const PolledRing& shared, uint64_t id, Response& out, bool& broken) {
+    int notify = 0;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&ring, notify);
+    if (notify) evtchn::notify(shared.port);
+    const uint64_t until = clock::now_ns() + kFrontTimeoutMs * 1000000;
+    for (;;) {
+        RING_IDX rsp_prod = __atomic_load_n(&ring.sring->rsp_prod, __ATOMIC_ACQUIRE);
+        if (rsp_prod - ring.rsp_cons > ring.req_prod_pvt - ring.rsp_cons) {
+            broken = true;
+            return -kEIO;
+        }
+        if (RING_HAS_UNCONSUMED_RESPONSES(&ring)) {
+            out = *RING_GET_RESPONSE(&ring, ring.rsp_cons);   // one copy: the back end may rewrite it
+            ring.rsp_cons++;
+            if (out.id == id) return 0;
+            continue;   // not ours (cannot happen with one request in flight)
+        }
+        if (!evtchn::wait_port(shared.port, until)) return -kEIO;
+    }
+}
 
 }  // namespace pos::xen
