@@ -1,5 +1,5 @@
 // One test per popek-os system call (docs/guest-os.md "System calls", issue 7 item 8): the guest
-// program /bin/systest (guest/user/systest.cpp) makes the call's ordinary uses and its error cases
+// program /bin/systest (guest/user/systest.cpp, guest/user/systest/) makes the call's ordinary uses and its error cases
 // and prints each raw result; these tests compare them with what the ABI promises, on every
 // platform. The host-side facts (file contents and sizes, the policy's keys) are read here, not
 // taken from the guest.
