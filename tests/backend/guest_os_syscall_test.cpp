@@ -243,8 +243,9 @@ TEST_P(GuestOsSyscallTest, NetOpen) {
               "net_open: kernel-key=-14\nnet_open: straddling-key=-14\n"
               "denied: user=alice action=connect object=" + std::string(64, '0') + kDenied +
               "net_open: denied-connect=-13\n"
-              "denied: user=alice action=accept object=*" + kDenied + "net_open: denied-accept-any=-13\n"
-              "net_open: allowed-connect=-5\nnet_open: allowed-accept=-5\n"
+              "denied: user=alice action=accept object=" + std::string(64, '0') + kDenied +
+              "net_open: denied-accept=-13\n"
+              "net_open: allowed-connect=-5\nnet_open: allowed-accept=-5\nnet_open: allowed-accept-any=-5\n"
               "net_open: no-free-fd=-24\n");
 }
 

@@ -156,9 +156,10 @@ void test_net_open() {
     show("kernel-key", sys::net_open(static_cast<const uint8_t*>(kernel_ptr()), POS_NET_CONNECT));
     show("straddling-key", sys::net_open(reinterpret_cast<const uint8_t*>(tls_tail(16)), POS_NET_CONNECT));
     show("denied-connect", sys::net_open(other, POS_NET_CONNECT));
-    show("denied-accept-any", sys::net_open(nullptr, POS_NET_ACCEPT));
+    show("denied-accept", sys::net_open(other, POS_NET_ACCEPT));
     show("allowed-connect", sys::net_open(allowed, POS_NET_CONNECT));
     show("allowed-accept", sys::net_open(allowed, POS_NET_ACCEPT));
+    show("allowed-accept-any", sys::net_open(nullptr, POS_NET_ACCEPT));   // alice has an accept rule
     long lo = -1, hi = -1;
     fill_fds(lo, hi);
     show("no-free-fd", sys::net_open(allowed, POS_NET_CONNECT));
