@@ -135,6 +135,9 @@ void WaitQueue::wait_locked() {
 }
 
 void WaitQueue::wake_all_locked() {
+    // Even with nobody waiting, this CPU reconsiders its choice at the next interrupt exit, as
+    // popek-os always did on one CPU (interrupt handlers that wake rely on that timing).
+    if (m_head == nullptr) this_cpu()->need_resched = true;
     while (m_head != nullptr) {
         Thread* t = m_head;
         m_head = t->next;
