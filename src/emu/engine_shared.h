@@ -75,6 +75,8 @@ public:
     GuestClock& clock;
     PlatformPort* platform = nullptr;
     bool xen = false;
+    /// `--accel bt`: vCPUs run hot blocks as host code translated by emu/bt/ (else interpreted).
+    bool translate = false;
     /// Bumped after every exit to the VMM and every interrupt line change: the VMM may have written
     /// guest RAM (DMA), so decoded pages are re-verified against their bytes before reuse.
     std::atomic<uint64_t> dma_epoch{0};

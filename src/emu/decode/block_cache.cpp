@@ -60,6 +60,9 @@ void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
     size_t off = gpa & 0xfff;
     const size_t start = off;
     b.insns.clear();
+    b.bt_code = nullptr;
+    b.bt_epoch = 0;
+    b.bt_runs = 0;
     while (b.insns.size() < kMaxInsns && off < 4096) {
         Insn in;
         bool end = false;

@@ -24,8 +24,9 @@ private:
 
 }  // namespace
 
-InterpVm::InterpVm(const VmConfig& config)
+InterpVm::InterpVm(const VmConfig& config, bool translate)
     : m_config(config),
+      m_translate(translate),
       m_interrupts(std::make_unique<emu::InterruptPlatform>(config.vcpus, kTscHz)),
       m_platform(std::make_unique<PlatformAdapter>(*m_interrupts)) {}
 
@@ -35,6 +36,7 @@ Result<void> InterpVm::set_memory(const memory::GuestMemory& mem) {
     if (m_shared) return fail("interp: guest memory can be set only once");
     m_shared = std::make_unique<emu::EngineShared>(mem, m_config.vcpus, m_interrupts->clock());
     m_shared->xen = m_config.xen;
+    m_shared->translate = m_translate;
     m_shared->platform = m_platform.get();
     return {};
 }

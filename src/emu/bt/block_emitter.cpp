@@ -1,0 +1,79 @@
+#include "emu/bt/block_emitter.h"
+
+#include "emu/cpu.h"
+#include "emu/decode/block_cache.h"
+
+namespace popek::emu::bt {
+namespace {
+
+int32_t offset_in(const Cpu& cpu, const void* field) {
+    return static_cast<int32_t>(static_cast<const char*>(field) - reinterpret_cast<const char*>(&cpu));
+}
+
+}  // namespace
+
+CpuLayout CpuLayout::of(const Cpu& c) {
+    CpuLayout l;
+    l.gpr = offset_in(c, &c.gpr[0]);
+    l.rip = offset_in(c, &c.rip);
+    l.rflags = offset_in(c, &c.rflags);
+    l.next_rip = offset_in(c, &c.next_rip);
+    l.brk = offset_in(c, &c.brk);
+    l.instructions = offset_in(c, &c.m_stats.instructions);
+    return l;
+}
+
+BlockEmitter::BlockEmitter(const CpuLayout& layout, uint8_t* buffer, size_t max)
+    : Xbyak::CodeGenerator(max, buffer), m_layout(layout) {}
+
+void BlockEmitter::emit_block(const Block& b) {
+    // RBX is callee-saved; one push also leaves RSP 16-byte aligned for the handler calls.
+    push(rbx);
+    mov(rbx, rdi);
+    for (const Insn& in : b.insns) {
+        if (is_native(in)) {
+            emit_native(in);
+            m_rip_pending += in.len;
+            ++m_count_pending;
+            ++m_native;
+        } else {
+            emit_helper_call(in);
+            ++m_helpers;
+        }
+    }
+    sync_rip();
+    sync_count(0);
+    L(m_exit);
+    pop(rbx);
+    ret();
+}
+
+void BlockEmitter::sync_rip() {
+    if (m_rip_pending) add(qword[rbx + m_layout.rip], m_rip_pending);
+    m_rip_pending = 0;
+}
+
+void BlockEmitter::sync_count(uint32_t extra) {
+    if (m_count_pending + extra) add(qword[rbx + m_layout.instructions], m_count_pending + extra);
+    m_count_pending = 0;
+}
+
+void BlockEmitter::emit_helper_call(const Insn& in) {
+    // As the dispatch loop: rip exact, next_rip = rip + len, the instruction counted before it
+    // runs (it may fault and unwind with longjmp straight out of this frame).
+    sync_rip();
+    mov(rax, qword[rbx + m_layout.rip]);
+    add(rax, in.len);
+    mov(qword[rbx + m_layout.next_rip], rax);
+    sync_count(1);
+    mov(rdi, rbx);
+    mov(rsi, reinterpret_cast<uint64_t>(&in));
+    mov(rax, reinterpret_cast<uint64_t>(in.fn));
+    call(rax);
+    mov(rax, qword[rbx + m_layout.next_rip]);
+    mov(qword[rbx + m_layout.rip], rax);
+    cmp(byte[rbx + m_layout.brk], 0);
+    jne(m_exit, T_NEAR);
+}
+
+}  // namespace popek::emu::bt

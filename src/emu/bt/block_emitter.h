@@ -1,0 +1,80 @@
+#pragma once
+/// Emits the host x86-64 code of one Block (xbyak). The generated function is
+/// `void block(Cpu* cpu)`: RBX holds the Cpu for the whole block, RAX/RCX/RDX are scratch. Guest
+/// registers stay in Cpu::gpr between instructions and the guest RFLAGS in Cpu::rflags, so a
+/// handler called from the block sees exactly the state the dispatch loop would give it.
+///
+/// Per instruction, either native code (emu/bt/native_ops.cpp: the same instruction on host
+/// registers loaded from and stored to Cpu::gpr, flags captured like emu/interp/host_ops.h) or a
+/// call of the interpreter's handler, set up as emu/executor.cpp does (rip, next_rip, counted
+/// instruction) and followed by `rip = next_rip; if (brk) return`. Native instructions cannot
+/// fault, so RIP and the instruction count are brought up to date lazily, before each handler call
+/// and at the end of the block.
+#include <xbyak/xbyak.h>
+
+#include <cstdint>
+
+#include "emu/decode/insn.h"
+
+namespace popek::emu {
+class Cpu;
+struct Block;
+}  // namespace popek::emu
+
+namespace popek::emu::bt {
+
+/// Offsets (from the Cpu object) of the fields translated code touches.
+struct CpuLayout {
+    int32_t gpr = 0, rip = 0, rflags = 0, next_rip = 0, brk = 0, instructions = 0;
+    static CpuLayout of(const Cpu& cpu);
+};
+
+/// True when `insn` is in the native whitelist (GPR/RFLAGS-only instructions that cannot fault).
+bool is_native(const Insn& insn);
+
+class BlockEmitter : public Xbyak::CodeGenerator {
+public:
+    /// Emits into [buffer, buffer + max) (xbyak throws Xbyak::Error when it does not fit).
+    BlockEmitter(const CpuLayout& layout, uint8_t* buffer, size_t max);
+    /// The whole block: prologue, every instruction, epilogue.
+    void emit_block(const Block& b);
+    /// Counts of the instructions emitted natively and as handler calls.
+    unsigned native_count() const { return m_native; }
+    unsigned helper_count() const { return m_helpers; }
+
+private:
+    void emit_helper_call(const Insn& in);
+    void emit_native(const Insn& in);
+    void sync_rip();
+    void sync_count(uint32_t extra);
+
+    // Operand access (native_ops.cpp).
+    Xbyak::Address gpr_slot(unsigned base_reg);
+    /// Guest register r (8-bit: 16..19 = AH..BH) as host register `host` (0 = RAX, 1 = RCX) of
+    /// `size` bytes after the full guest register was loaded into it.
+    static Xbyak::Reg sized(int host, unsigned size, unsigned guest_reg);
+    void load_full(int host, unsigned guest_reg);
+    /// Loads operand 1 (a GPR or the immediate) into RCX for reading only: an 8-bit high
+    /// register is shifted down, so the result is CL/CX/ECX/RCX.
+    Xbyak::Reg load_source(const Insn& in, unsigned size);
+    void store_full(int host, unsigned guest_reg);
+    void load_guest_flags();
+    void merge_host_flags(uint64_t mask);
+    void emit_binary(const Insn& in);
+    void emit_unary(const Insn& in);
+    void emit_mov(const Insn& in);
+    void emit_extend(const Insn& in);
+    void emit_lea(const Insn& in);
+    void emit_shift(const Insn& in);
+    void emit_xchg(const Insn& in);
+    void emit_setcc(const Insn& in);
+    void emit_cmovcc(const Insn& in);
+
+    CpuLayout m_layout;
+    uint32_t m_rip_pending = 0;     ///< bytes executed since Cpu::rip was last written
+    uint32_t m_count_pending = 0;   ///< instructions executed since the count was last written
+    Xbyak::Label m_exit;
+    unsigned m_native = 0, m_helpers = 0;
+};
+
+}  // namespace popek::emu::bt
