@@ -77,6 +77,8 @@ public:
     bool xen = false;
     /// `--accel bt`: vCPUs run hot blocks as host code translated by emu/bt/ (else interpreted).
     bool translate = false;
+    /// Interpreted runs of a block before it is translated (0: translate on the first run).
+    uint32_t translate_after = 1;
     /// Bumped after every exit to the VMM and every interrupt line change: the VMM may have written
     /// guest RAM (DMA), so decoded pages are re-verified against their bytes before reuse.
     std::atomic<uint64_t> dma_epoch{0};

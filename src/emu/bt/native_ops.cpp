@@ -102,7 +102,7 @@ Xbyak::Reg BlockEmitter::load_source(const Insn& in, unsigned size) {
 }
 
 void BlockEmitter::load_guest_flags() {
-    // Only the arithmetic flags: the host's TF/AC/DF must stay clear (single-step, alignment
+    // Clobbers RDX only, so operands are loaded first (their loads may shift). Only the arithmetic flags: the host's TF/AC/DF must stay clear (single-step, alignment
     // checks, and the ABI of the handlers called later).
     mov(rdx, qword[rbx + m_layout.rflags]);
     and_(edx, static_cast<uint32_t>(kArithFlags));
@@ -149,10 +149,10 @@ void BlockEmitter::emit_native(const Insn& in) {
 
 void BlockEmitter::emit_binary(const Insn& in) {
     const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
-    if (m == ZYDIS_MNEMONIC_ADC || m == ZYDIS_MNEMONIC_SBB) load_guest_flags();
     load_full(0, in.r0);
-    const Xbyak::Reg src = load_source(in, in.osize);
+    const Xbyak::Reg src = load_source(in, in.osize);   // may shift: flags are loaded after it
     const Xbyak::Reg dst = sized(0, in.osize, in.r0);
+    if (m == ZYDIS_MNEMONIC_ADC || m == ZYDIS_MNEMONIC_SBB) load_guest_flags();
     bool writes = true;
     switch (m) {
         case ZYDIS_MNEMONIC_ADD: add(dst, src); break;
@@ -264,16 +264,16 @@ void BlockEmitter::emit_xchg(const Insn& in) {
 }
 
 void BlockEmitter::emit_setcc(const Insn& in) {
-    load_guest_flags();
     load_full(0, in.r0);
+    load_guest_flags();
     (this->*kSetcc[in.extra])(sized(0, 1, in.r0));
     store_full(0, in.r0);
 }
 
 void BlockEmitter::emit_cmovcc(const Insn& in) {
-    load_guest_flags();
     load_full(0, in.r0);
     const Xbyak::Reg src = load_source(in, in.osize);
+    load_guest_flags();
     (this->*kCmovcc[in.extra])(sized(0, in.osize, in.r0), src);   // 32-bit: zero-extends either way
     store_full(0, in.r0);
 }

@@ -5,17 +5,17 @@
 
 namespace popek::emu::bt {
 
-Translator::Translator(Cpu& cpu, size_t buffer_size)
-    : m_cpu(cpu), m_layout(CpuLayout::of(cpu)), m_buffer(buffer_size) {}
+Translator::Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size)
+    : m_cpu(cpu), m_hot_runs(hot_runs), m_layout(CpuLayout::of(cpu)), m_buffer(buffer_size) {}
 
 bool Translator::run_cold(Block& b) {
     if (!b.cached || b.insns.empty()) return false;   // a page-crossing instruction, decoded for one use
-    if (b.bt_runs < kHotRuns) {
+    if (b.bt_runs < m_hot_runs) {
         ++b.bt_runs;
         return false;
     }
     if (!translate(b)) {
-        b.bt_runs = 0;   // try again after kHotRuns more runs
+        b.bt_runs = 0;   // try again after m_hot_runs more runs
         return false;
     }
     return run(b);

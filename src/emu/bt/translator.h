@@ -24,10 +24,8 @@ public:
     static constexpr size_t kBufferSize = 32u << 20;
     /// Room reserved per block: 64 instructions of at most ~120 bytes each, with margin.
     static constexpr size_t kMaxBlockCode = 16u << 10;
-    /// Runs through the interpreter before a block is translated.
-    static constexpr uint32_t kHotRuns = 1;
-
-    explicit Translator(Cpu& cpu, size_t buffer_size = kBufferSize);
+    /// `hot_runs`: runs through the interpreter before a block is translated.
+    Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size = kBufferSize);
 
     /// Runs `b` (whole) as translated code, translating it first when it is hot. False: the caller
     /// interprets it this time.
@@ -45,6 +43,7 @@ private:
     const void* translate(Block& b);
 
     Cpu& m_cpu;
+    uint32_t m_hot_runs;
     CpuLayout m_layout;
     CodeBuffer m_buffer;
     TranslatorStats m_stats;

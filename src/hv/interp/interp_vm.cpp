@@ -1,5 +1,7 @@
 #include "hv/interp/interp_vm.h"
 
+#include <cstdlib>
+
 #include "hv/interp/interp_vcpu.h"
 
 namespace popek::hv::interp {
@@ -37,6 +39,10 @@ Result<void> InterpVm::set_memory(const memory::GuestMemory& mem) {
     m_shared = std::make_unique<emu::EngineShared>(mem, m_config.vcpus, m_interrupts->clock());
     m_shared->xen = m_config.xen;
     m_shared->translate = m_translate;
+    // POPEK_BT_TRANSLATE_AFTER=0 translates every block on its first run (the difftest runs each
+    // sequence once); the default translates a block when it runs a second time.
+    if (const char* after = std::getenv("POPEK_BT_TRANSLATE_AFTER"); after && *after)
+        m_shared->translate_after = static_cast<uint32_t>(std::strtoul(after, nullptr, 10));
     m_shared->platform = m_platform.get();
     return {};
 }
