@@ -787,9 +787,9 @@ TEST_P(GuestOsShareTest, WithoutAShareThereIsNoShare) {
     EXPECT_EQ(s->run("cat /share/hello.txt"), "cat: /share/hello.txt: no such file\nsh: cat: exit status 1\n");
 }
 
-const auto kPlatforms = ::testing::Values(Platform{"kvm", false}, Platform{"interp", false}, Platform{"kvm", true},
-                                          Platform{"interp", true});
-const auto kXenPlatforms = ::testing::Values(Platform{"kvm", true}, Platform{"interp", true});
+const auto kPlatforms = ::testing::Values(Platform{"kvm", false}, Platform{"interp", false}, Platform{"bt", false},
+                                          Platform{"kvm", true}, Platform{"interp", true}, Platform{"bt", true});
+const auto kXenPlatforms = ::testing::Values(Platform{"kvm", true}, Platform{"interp", true}, Platform{"bt", true});
 auto name_of = [](const auto& param_info) { return platform_name(param_info.param); };
 
 INSTANTIATE_TEST_SUITE_P(Engines, GuestOsModuleTest, kPlatforms, name_of);
