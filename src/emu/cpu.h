@@ -253,6 +253,7 @@ public:
 
 private:
     friend class Executor;
+    friend class bt::Translator;
     TlbEntry& tlb_slot(uint64_t la) { return m_tlb[m_tlb_user][(la >> 12) & (kTlbSize - 1)]; }
     template <class T> T read_slow(uint64_t la);
     template <class T> void write_slow(uint64_t la, T v);

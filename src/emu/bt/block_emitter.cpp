@@ -20,17 +20,44 @@ CpuLayout CpuLayout::of(const Cpu& c) {
     l.next_rip = offset_in(c, &c.next_rip);
     l.brk = offset_in(c, &c.brk);
     l.instructions = offset_in(c, &c.m_stats.instructions);
+    l.attention = offset_in(c, &c.attention);
+    l.budget = offset_in(c, &c.budget);
+    l.interrupt_shadow = offset_in(c, &c.interrupt_shadow);
+    l.replay_valid = offset_in(c, &c.m_replay.valid);
+    return l;   // code_epoch_seen is private: the Translator (a friend of Cpu) fills it in
+}
+
+BlockLayout BlockLayout::of(const Block& b) {
+    auto off = [&b](const void* field) {
+        return static_cast<int32_t>(static_cast<const char*>(field) - reinterpret_cast<const char*>(&b));
+    };
+    BlockLayout l;
+    l.bt_code = off(&b.bt_code);
+    l.bt_epoch = off(&b.bt_epoch);
+    l.gen_ptr = off(&b.gen_ptr);
+    l.gen = off(&b.gen);
+    l.dma_epoch = off(&b.dma_epoch);
     return l;
 }
 
-BlockEmitter::BlockEmitter(const CpuLayout& layout, uint8_t* buffer, size_t max)
-    : Xbyak::CodeGenerator(max, buffer), m_layout(layout) {}
+BlockEmitter::BlockEmitter(const CpuLayout& layout, const ChainContext& chain, uint8_t* buffer, size_t max)
+    : Xbyak::CodeGenerator(max, buffer), m_layout(layout), m_chain(chain) {}
 
 void BlockEmitter::emit_block(const Block& b) {
     // RBX is callee-saved; one push also leaves RSP 16-byte aligned for the handler calls.
     push(rbx);
     mov(rbx, rdi);
+    static_assert(kChainEntry == 4);   // push rbx (1 byte) + mov rbx, rdi (3 bytes)
+    uint32_t offset = 0;
     for (const Insn& in : b.insns) {
+        if (&in == &b.insns.back() && is_chained_branch(in)) {
+            emit_branch_tail(b, in, offset);
+            L(m_exit);
+            pop(rbx);
+            ret();
+            return;
+        }
+        offset += in.len;
         if (is_native(in)) {
             emit_native(in);
             m_rip_pending += in.len;
@@ -41,8 +68,12 @@ void BlockEmitter::emit_block(const Block& b) {
             ++m_helpers;
         }
     }
-    sync_rip();
-    sync_count(0);
+    if (is_native(b.insns.back())) {
+        emit_fall_through(b, offset);
+    } else {
+        sync_rip();
+        sync_count(0);
+    }
     L(m_exit);
     pop(rbx);
     ret();

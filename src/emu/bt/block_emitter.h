@@ -12,6 +12,7 @@
 /// and at the end of the block.
 #include <xbyak/xbyak.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "emu/decode/insn.h"
@@ -26,8 +27,38 @@ namespace popek::emu::bt {
 /// Offsets (from the Cpu object) of the fields translated code touches.
 struct CpuLayout {
     int32_t gpr = 0, rip = 0, rflags = 0, next_rip = 0, brk = 0, instructions = 0;
+    int32_t attention = 0, budget = 0, interrupt_shadow = 0, replay_valid = 0, code_epoch_seen = 0;
     static CpuLayout of(const Cpu& cpu);
 };
+
+/// Offsets of the Block fields the chaining guard reads.
+struct BlockLayout {
+    int32_t bt_code = 0, bt_epoch = 0, gen_ptr = 0, gen = 0, dma_epoch = 0;
+    static BlockLayout of(const Block& b);
+};
+
+/// A direct-chaining exit of a translated block: the guest-physical address and mode of the block
+/// it leads to (same page, so the same linear-to-physical mapping), and that Block once the
+/// dispatcher has run it after this exit (Translator::link). Slots die with the code buffer.
+struct ChainSlot {
+    Block* block = nullptr;
+    uint64_t gpa = 0;
+    uint32_t mode = 0;
+    int32_t insns = 0;   ///< instruction count of `block` (charged to the budget on the jump)
+};
+
+/// What chaining needs besides the Cpu: VM-wide epochs and the translator's bookkeeping.
+struct ChainContext {
+    const uint32_t* buffer_epoch = nullptr;
+    ChainSlot** pending_slot = nullptr;   ///< set by an exit that could not chain
+    const std::atomic<uint64_t>* dma_epoch = nullptr;
+    const std::atomic<uint64_t>* code_epoch = nullptr;
+    BlockLayout block;
+    ChainSlot* slots = nullptr;           ///< two per block: branch taken, not taken / fall-through
+};
+
+/// Offset of a translated block's code at which a chained jump enters (past the prologue).
+inline constexpr int kChainEntry = 4;
 
 /// True when `insn` is in the native whitelist (GPR/RFLAGS-only instructions that cannot fault).
 bool is_native(const Insn& insn);
@@ -35,7 +66,7 @@ bool is_native(const Insn& insn);
 class BlockEmitter : public Xbyak::CodeGenerator {
 public:
     /// Emits into [buffer, buffer + max) (xbyak throws Xbyak::Error when it does not fit).
-    BlockEmitter(const CpuLayout& layout, uint8_t* buffer, size_t max);
+    BlockEmitter(const CpuLayout& layout, const ChainContext& chain, uint8_t* buffer, size_t max);
     /// The whole block: prologue, every instruction, epilogue.
     void emit_block(const Block& b);
     /// Counts of the instructions emitted natively and as handler calls.
@@ -47,6 +78,16 @@ private:
     void emit_native(const Insn& in);
     void sync_rip();
     void sync_count(uint32_t extra);
+
+    // Block ends and chaining (block_chain.cpp).
+    /// True when `in` (the last instruction) is a JMP rel / Jcc rel emitted natively.
+    static bool is_chained_branch(const Insn& in);
+    void emit_branch_tail(const Block& b, const Insn& in, uint32_t offset);
+    void emit_fall_through(const Block& b, uint32_t end_offset);
+    /// Leaves the block with `rip` as the guest RIP: a guarded jump into the translation of the
+    /// slot's block, else a return to the dispatcher. `slot` null: always return.
+    void emit_exit(const Xbyak::Reg64& new_rip, ChainSlot* slot, bool check_wrap);
+    ChainSlot* make_slot(const Block& b, int index, int64_t target_offset);
 
     // Operand access (native_ops.cpp).
     Xbyak::Address gpr_slot(unsigned base_reg);
@@ -71,6 +112,7 @@ private:
     void emit_cmovcc(const Insn& in);
 
     CpuLayout m_layout;
+    ChainContext m_chain;
     uint32_t m_rip_pending = 0;     ///< bytes executed since Cpu::rip was last written
     uint32_t m_count_pending = 0;   ///< instructions executed since the count was last written
     Xbyak::Label m_exit;

@@ -4,6 +4,7 @@
 /// later runs of the block call that code. The translation lives with its Block: re-decoding the
 /// block (self-modifying code, DMA) drops it, and a full buffer is flushed as a whole.
 #include <cstdint>
+#include <memory>
 
 #include "emu/bt/block_emitter.h"
 #include "emu/bt/code_buffer.h"
@@ -15,7 +16,8 @@ struct TranslatorStats {
     uint64_t blocks = 0;         ///< translations made
     uint64_t native_insns = 0;   ///< instructions translated to native code
     uint64_t helper_insns = 0;   ///< instructions translated to handler calls
-    uint64_t flushes = 0;        ///< code buffer flushes (buffer full)
+    uint64_t flushes = 0;        ///< code buffer flushes (buffer or chain slots full, block cache cleared)
+    uint64_t links = 0;          ///< chain slots linked to their target block
     uint64_t failures = 0;       ///< blocks that could not be translated (they are interpreted)
 };
 
@@ -30,6 +32,7 @@ public:
     /// Runs `b` (whole) as translated code, translating it first when it is hot. False: the caller
     /// interprets it this time.
     bool run(Block& b) {
+        if (m_pending_slot) link(b);
         if (b.bt_code && b.bt_epoch == m_buffer.epoch()) [[likely]] {
             reinterpret_cast<void (*)(Cpu*)>(const_cast<void*>(b.bt_code))(&m_cpu);
             return true;
@@ -37,15 +40,25 @@ public:
         return run_cold(b);
     }
     const TranslatorStats& stats() const { return m_stats; }
+    /// Drops every translation and chain (the block cache is being cleared, or space ran out).
+    void flush();
 
 private:
     bool run_cold(Block& b);
     const void* translate(Block& b);
+    /// The block that ran after an exit that could not chain: becomes that exit's target if it
+    /// is the block the exit leads to.
+    void link(Block& b);
 
     Cpu& m_cpu;
     uint32_t m_hot_runs;
     CpuLayout m_layout;
     CodeBuffer m_buffer;
+    std::unique_ptr<ChainSlot[]> m_slots;
+    size_t m_slot_capacity;
+    size_t m_slots_used = 0;
+    ChainSlot* m_pending_slot = nullptr;
+    ChainContext m_chain;
     TranslatorStats m_stats;
 };
 

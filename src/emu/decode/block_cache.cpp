@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "emu/bt/translator.h"
 #include "emu/cpu.h"
 
 namespace popek::emu {
@@ -100,6 +101,7 @@ void BlockCache::flush_jump_cache() {
 
 void BlockCache::clear() {
     flush_jump_cache();
+    if (m_cpu.translator()) m_cpu.translator()->flush();   // chains point at the Blocks going away
     m_blocks.clear();
 }
 

@@ -125,6 +125,7 @@ DecodeStatus Decoder::decode(const uint8_t* bytes, size_t avail, int code_bits, 
                 if (!have_imm) {
                     out.imm = op.imm.value.u;
                     have_imm = true;
+                    if (i == 0 && op.imm.is_relative) out.rel_branch = true;
                 } else {
                     out.imm2 = static_cast<uint16_t>(op.imm.value.u);
                 }
