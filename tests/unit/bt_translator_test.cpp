@@ -1,8 +1,10 @@
 /// The block translator's machinery: translated code really runs and is reused, stale code never
 /// runs (self-modifying code, VMM writes), faults inside a translated block leave the state the
 /// interpreter leaves, a full code buffer is flushed, translated code is never writable.
+#include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "bt_pair.h"
 #include "emu/bt/code_buffer.h"
@@ -179,6 +181,71 @@ TEST(BtCodeBuffer, CodeIsNeverWritableAndExecutable) {
     buf.flush();
     EXPECT_NE(buf.epoch(), epoch);
     EXPECT_EQ(buf.used(), 0u);
+}
+
+}  // namespace
+}  // namespace popek::emu::test
+
+namespace popek::emu::test {
+namespace {
+
+TEST_F(BtTranslator, LoopChainsToItselfAndCountsExactly) {
+    // mov ecx, 1000; 1: add eax, 3; dec ecx; jnz 1b; hlt
+    h.load_code(assemble([](G& g) {
+        Xbyak::Label top;
+        g.mov(ecx, 1000);
+        g.L(top);
+        g.add(eax, 3);
+        g.dec(ecx);
+        g.jnz(top);
+    }));
+    r(hv::RAX) = 0;
+    run_from(kCode);
+    EXPECT_EQ(r(hv::RAX), 3000u);
+    EXPECT_EQ(r(hv::RCX), 0u);
+    EXPECT_EQ(h.cpu().stats().instructions, 1u + 3u * 1000u + 1u);
+    EXPECT_GE(stats().links, 1u);
+    EXPECT_LE(stats().blocks, 3u);   // the loop body was translated once and reused
+}
+
+TEST_F(BtTranslator, ChainedEndlessLoopStillStopsOnRequest) {
+    h.load_code(assemble([](G& g) {
+        Xbyak::Label top;
+        g.L(top);
+        g.inc(rax);
+        g.jmp(top);
+    }));
+    std::thread stopper([this] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        h.cpu().request_stop();
+    });
+    h.cpu().rip = kCode;
+    auto exit = h.run();
+    stopper.join();
+    ASSERT_TRUE(std::holds_alternative<hv::Shutdown>(exit));
+    EXPECT_GT(r(hv::RAX), 10000u);
+    EXPECT_GE(stats().links, 1u);
+    EXPECT_EQ(h.cpu().stats().instructions, 2 * r(hv::RAX));   // exact at every block boundary
+}
+
+TEST(BtWrap, RealModeJumpWrappingAtSixtyFourKiBIsNotChainedIntoThePage) {
+    // CS base 0x10010, IP 0xfff0: linear 0x20000 holds "jmp +0x20". The target IP wraps to
+    // 0x0012 (linear 0x10022), not 0x10012 (linear 0x20022, on the branch's own page).
+    EmuHarness h;
+    h.setup_real();
+    h.cpu().shared().translate_after = 0;
+    h.cpu().enable_translation();
+    h.write(0x20000, {0xeb, 0x20});                  // jmp short +0x20
+    h.write(0x20022, {0xb8, 0x01, 0x00, 0xf4});      // mov ax, 1; hlt  (the wrong target)
+    h.write(0x10022, {0xb8, 0x02, 0x00, 0xf4});      // mov ax, 2; hlt
+    for (int run = 0; run < 3; ++run) {
+        h.cpu().seg[kCs].base = 0x10010;
+        h.cpu().rip = 0xfff0;
+        h.cpu().gpr[hv::RAX] = 0;
+        ASSERT_TRUE(is_halt(h.run()));
+        EXPECT_EQ(h.cpu().gpr[hv::RAX], 2u) << "run " << run;
+        EXPECT_EQ(h.cpu().rip, 0x16u);
+    }
 }
 
 }  // namespace
