@@ -166,6 +166,7 @@ void NetFront::poll_rings_locked() {
     m_tx.sring->rsp_event = m_tx.rsp_cons + 1;
     xen_mb();
     if (got_rx) m_readers.wake_all_locked();
+    if (got_rx && m_rx_hook != nullptr) m_rx_hook();
     if (freed_tx) m_tx_waiters.wake_all_locked();
 }
 

@@ -201,8 +201,9 @@ extern "C" void syscall_dispatch(pos::TrapFrame* f) {
         case POS_SYS_NETD_FRAME_TX: r = sys_netd_frame_tx(f->rdi, f->rsi); break;
         case POS_SYS_NETD_FRAME_RX: r = sys_netd_frame_rx(f->rdi, f->rsi, f->rdx); break;
         case POS_SYS_NET_OPEN: r = sys_net_open(f->rdi, f->rsi); break;
-        case POS_SYS_NETD_NEXT_REQUEST: r = sys_netd_next_request(f->rdi, f->rsi); break;
+        case POS_SYS_NETD_NEXT_REQUEST: r = sys_netd_next_request(f->rdi, f->rsi, f->rdx); break;
         case POS_SYS_NETD_DELIVER: r = sys_netd_deliver(f->rdi); break;
+        case POS_SYS_NET_STATS: r = sys_net_stats(f->rdi, f->rsi); break;
         default: r = -POS_ENOSYS; break;
     }
     f->rax = static_cast<uint64_t>(r);
