@@ -140,7 +140,9 @@ TEST(BtNative, LeaEveryAddressAndOperandSize) {
 
 TEST(BtNative, ShiftsByImmediate) {
     using Sh = void (G::*)(const Xbyak::Operand&, int);
-    const std::pair<const char*, Sh> ops[] = {{"shl", &G::shl}, {"shr", &G::shr}, {"sar", &G::sar}};
+    const std::pair<const char*, Sh> ops[] = {{"shl", &G::shl}, {"shr", &G::shr}, {"sar", &G::sar},
+                                              {"rol", &G::rol}, {"ror", &G::ror}, {"rcl", &G::rcl},
+                                              {"rcr", &G::rcr}};
     const std::pair<Xbyak::Reg, int> forms[] = {{eax, 1}, {rax, 63}, {rcx, 3}, {al, 7}, {ah, 9}, {bx, 17},
                                                 {edx, 31}, {r10, 32}, {bh, 1}, {r9w, 1}};
     std::vector<Case> cases;
@@ -151,6 +153,21 @@ TEST(BtNative, ShiftsByImmediate) {
     // A masked count of 0 is left to the handler (it writes a 32-bit register, but no flags).
     cases.push_back({"shl eax,32", [](G& g) { g.shl(eax, 32); }, 0});
     cases.push_back({"shr rax,64", [](G& g) { g.db(0x48); g.db(0xc1); g.db(0xe8); g.db(64); }, 0});
+    check_cases(cases);
+}
+
+TEST(BtNative, ImulTwoAndThreeOperands) {
+    std::vector<Case> cases = {
+        {"imul eax,ecx", [](G& g) { g.imul(eax, ecx); }, 1},
+        {"imul rax,r9", [](G& g) { g.imul(rax, r9); }, 1},
+        {"imul dx,bx", [](G& g) { g.imul(dx, bx); }, 1},
+        {"imul r12d,r12d", [](G& g) { g.imul(r12d, r12d); }, 1},
+        {"imul eax,ecx,31", [](G& g) { g.imul(eax, ecx, 31); }, 1},
+        {"imul rdx,rsi,-3", [](G& g) { g.imul(rdx, rsi, -3); }, 1},
+        {"imul cx,di,0x7fff", [](G& g) { g.imul(cx, di, 0x7fff); }, 1},
+        {"imul r8,r8,0x40000000", [](G& g) { g.imul(r8, r8, 0x40000000); }, 1},
+        {"imul ecx (one operand: handler)", [](G& g) { g.imul(ecx); }, 0},
+    };
     check_cases(cases);
 }
 

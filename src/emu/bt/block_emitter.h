@@ -107,6 +107,7 @@ private:
     void emit_extend(const Insn& in);
     void emit_lea(const Insn& in);
     void emit_shift(const Insn& in);
+    void emit_imul(const Insn& in);
     void emit_xchg(const Insn& in);
     void emit_setcc(const Insn& in);
     void emit_cmovcc(const Insn& in);

@@ -54,7 +54,10 @@ bool is_native(const Insn& i) {
         case ZYDIS_MNEMONIC_LEA:
             return reg0 && i.k1 == kOpMem && i.osize >= 2;
         case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR:
+        case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR:
             return reg0 && i.k1 == kOpImm && shift_count(i) != 0;
+        case ZYDIS_MNEMONIC_IMUL:   // the two- and three-operand forms (the one-operand form has no k1)
+            return reg0 && reg1 && i.osize >= 2 && (i.k2 == kOpNone || i.k2 == kOpImm);
         case ZYDIS_MNEMONIC_XCHG:
             // Two views of one register (XCHG AL, AH) would store two results: left to the handler.
             return reg0 && reg1 && base_of(i.r0) != base_of(i.r1);
@@ -131,7 +134,9 @@ void BlockEmitter::emit_native(const Insn& in) {
         case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX: case ZYDIS_MNEMONIC_MOVSXD: return emit_extend(in);
         case ZYDIS_MNEMONIC_LEA: return emit_lea(in);
         case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR:
+        case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR:
             return emit_shift(in);
+        case ZYDIS_MNEMONIC_IMUL: return emit_imul(in);
         case ZYDIS_MNEMONIC_XCHG: return emit_xchg(in);
         case ZYDIS_MNEMONIC_BSWAP:
             load_full(0, in.r0);
@@ -243,15 +248,44 @@ void BlockEmitter::emit_lea(const Insn& in) {
 }
 
 void BlockEmitter::emit_shift(const Insn& in) {
+    const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
+    const bool rotate = m == ZYDIS_MNEMONIC_ROL || m == ZYDIS_MNEMONIC_ROR || m == ZYDIS_MNEMONIC_RCL ||
+                        m == ZYDIS_MNEMONIC_RCR;
     load_full(0, in.r0);
     mov(ecx, shift_count(in));   // by CL, as the interpreter's host::shift does
+    if (rotate) load_guest_flags();   // RCL/RCR rotate through CF; ROL/ROR keep the other flags
     const Xbyak::Reg dst = sized(0, in.osize, in.r0);
-    switch (static_cast<ZydisMnemonic>(in.mnemonic)) {
+    switch (m) {
         case ZYDIS_MNEMONIC_SHR: shr(dst, cl); break;
         case ZYDIS_MNEMONIC_SAR: sar(dst, cl); break;
+        case ZYDIS_MNEMONIC_ROL: rol(dst, cl); break;
+        case ZYDIS_MNEMONIC_ROR: ror(dst, cl); break;
+        case ZYDIS_MNEMONIC_RCL: rcl(dst, cl); break;
+        case ZYDIS_MNEMONIC_RCR: rcr(dst, cl); break;
         default: shl(dst, cl); break;
     }
     store_full(0, in.r0);
+    merge_host_flags(rotate ? (kCf | kOf) : kArithFlags);   // the masks of emu/interp/shift.cpp
+}
+
+void BlockEmitter::emit_imul(const Insn& in) {
+    // IMUL r, r/m (r = r * r/m) and IMUL r, r/m, imm (r = r/m * imm), SDM Vol. 2A IMUL.
+    const Xbyak::Reg a = sized(0, in.osize, 0), b = sized(1, in.osize, 0);
+    if (in.k2 == kOpImm) {
+        load_full(0, in.r1);
+        mov(rcx, in.imm);
+    } else {
+        load_full(0, in.r0);
+        load_full(1, in.r1);
+    }
+    imul(a, b);
+    if (in.osize == 2) {   // only bits 15:0 of the destination are written
+        mov(rcx, gpr_slot(in.r0));
+        mov(cx, ax);
+        store_full(1, in.r0);
+    } else {
+        store_full(0, in.r0);
+    }
     merge_host_flags(kArithFlags);
 }
 
