@@ -198,6 +198,17 @@ TEST(BtNative, SequencesMixingNativeCodeAndHandlers) {
              g.pushf();
              g.pop(r8);
          }, 4},
+        {"dead flags skipped, live ones kept", [](G& g) {
+             g.add(rax, rcx);        // dead: SUB overwrites every flag first
+             g.mov(rdx, rax);
+             g.sub(ebx, 5);          // dead: XOR
+             g.lea(rsi, ptr[rax + 1]);
+             g.xor_(ecx, edx);       // live: INC keeps its CF
+             g.inc(r8);
+             g.shl(r9, 3);           // live: ROL reads the flags
+             g.rol(r10d, 5);
+             g.imul(r11, r12, 7);    // live: the block's end
+         }, 9},
         {"flags from a handler feed native code", [](G& g) { g.stc(); g.adc(rax, 0); g.cmc(); g.sbb(ecx, ecx); }, 2},
     };
     check_cases(cases);

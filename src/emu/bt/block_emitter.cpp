@@ -49,7 +49,8 @@ void BlockEmitter::emit_block(const Block& b) {
     mov(rbx, rdi);
     static_assert(kChainEntry == 4);   // push rbx (1 byte) + mov rbx, rdi (3 bytes)
     uint32_t offset = 0;
-    for (const Insn& in : b.insns) {
+    for (size_t k = 0; k < b.insns.size(); ++k) {
+        const Insn& in = b.insns[k];
         if (&in == &b.insns.back() && is_chained_branch(in)) {
             emit_branch_tail(b, in, offset);
             L(m_exit);
@@ -59,7 +60,9 @@ void BlockEmitter::emit_block(const Block& b) {
         }
         offset += in.len;
         if (is_native(in)) {
+            m_skip_flags = flags_dead(b, k);
             emit_native(in);
+            m_skip_flags = false;
             m_rip_pending += in.len;
             ++m_count_pending;
             ++m_native;
@@ -77,6 +80,22 @@ void BlockEmitter::emit_block(const Block& b) {
     L(m_exit);
     pop(rbx);
     ret();
+}
+
+bool BlockEmitter::flags_dead(const Block& b, size_t index) {
+    const uint64_t mine = native_flags(b.insns[index]).writes;
+    if (mine == 0) return false;
+    // Native instructions cannot fault, so between this one and the next that overwrites all of
+    // its flags nobody can observe Cpu::rflags: skip over the flag-neutral ones (MOV, LEA, ...).
+    for (size_t k = index + 1; k < b.insns.size(); ++k) {
+        const Insn& next = b.insns[k];
+        if (!is_native(next)) return false;   // a handler (or the block's end) may read them
+        const NativeFlags f = native_flags(next);
+        if (f.reads) return false;
+        if ((f.writes & mine) == mine) return true;
+        if (f.writes != 0) return false;      // partial overwrite (INC/DEC keep CF): keep it simple
+    }
+    return false;
 }
 
 void BlockEmitter::sync_rip() {

@@ -63,6 +63,14 @@ inline constexpr int kChainEntry = 4;
 /// True when `insn` is in the native whitelist (GPR/RFLAGS-only instructions that cannot fault).
 bool is_native(const Insn& insn);
 
+/// For a native instruction: the RFLAGS bits it writes (merged from the host), and whether it
+/// reads the guest's arithmetic flags.
+struct NativeFlags {
+    uint64_t writes = 0;
+    bool reads = false;
+};
+NativeFlags native_flags(const Insn& insn);
+
 class BlockEmitter : public Xbyak::CodeGenerator {
 public:
     /// Emits into [buffer, buffer + max) (xbyak throws Xbyak::Error when it does not fit).
@@ -112,8 +120,13 @@ private:
     void emit_setcc(const Insn& in);
     void emit_cmovcc(const Insn& in);
 
+    /// True when the flags the current native instruction produces are overwritten by a later
+    /// native instruction of the block before anything can read them (no merge is emitted).
+    static bool flags_dead(const Block& b, size_t index);
+
     CpuLayout m_layout;
     ChainContext m_chain;
+    bool m_skip_flags = false;
     uint32_t m_rip_pending = 0;     ///< bytes executed since Cpu::rip was last written
     uint32_t m_count_pending = 0;   ///< instructions executed since the count was last written
     Xbyak::Label m_exit;

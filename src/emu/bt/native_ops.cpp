@@ -78,6 +78,27 @@ bool is_native(const Insn& i) {
     }
 }
 
+NativeFlags native_flags(const Insn& i) {
+    switch (static_cast<ZydisMnemonic>(i.mnemonic)) {
+        case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_SUB:
+        case ZYDIS_MNEMONIC_XOR: case ZYDIS_MNEMONIC_CMP: case ZYDIS_MNEMONIC_TEST: case ZYDIS_MNEMONIC_NEG:
+        case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_IMUL:
+            return {kArithFlags, false};
+        case ZYDIS_MNEMONIC_ADC: case ZYDIS_MNEMONIC_SBB:
+            return {kArithFlags, true};
+        case ZYDIS_MNEMONIC_INC: case ZYDIS_MNEMONIC_DEC:
+            return {kArithFlags & ~kCf, false};
+        case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR:
+            return {kCf | kOf, true};
+        case ZYDIS_MNEMONIC_MOV: case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX: case ZYDIS_MNEMONIC_MOVSXD:
+        case ZYDIS_MNEMONIC_LEA: case ZYDIS_MNEMONIC_XCHG: case ZYDIS_MNEMONIC_BSWAP: case ZYDIS_MNEMONIC_NOT:
+        case ZYDIS_MNEMONIC_NOP:
+            return {0, false};
+        default:
+            return {0, true};   // SETcc, CMOVcc
+    }
+}
+
 // ---- operand access ----
 
 Xbyak::Address BlockEmitter::gpr_slot(unsigned base_reg) { return qword[rbx + m_layout.gpr + static_cast<int32_t>(8 * base_reg)]; }
@@ -114,6 +135,7 @@ void BlockEmitter::load_guest_flags() {
 }
 
 void BlockEmitter::merge_host_flags(uint64_t mask) {
+    if (m_skip_flags) return;
     pushf();
     pop(rdx);
     and_(edx, static_cast<uint32_t>(mask));
