@@ -16,7 +16,7 @@ constexpr uint64_t kFlagSets[] = {0, kCf, kArithFlags, kZf | kOf, kSf | kPf | kA
 
 struct Case {
     std::string name;
-    Emit emit;
+    SnippetEmit emit;
     unsigned native;   ///< instructions of the snippet that must be translated natively
     uint64_t undefined = 0;   ///< RFLAGS bits not compared (see BtPair::same)
 };
@@ -30,7 +30,7 @@ void check_cases(const std::vector<Case>& cases) {
     constexpr size_t n = std::size(kEdges);
     for (const Case& c : cases) {
         SCOPED_TRACE(c.name);
-        p.load(assemble(c.emit));
+        p.load(assemble_with_hlt(c.emit));
         const uint64_t native_before = p.stats().native_insns;
         for (size_t rot = 0; rot < n; ++rot) {
             uint64_t gpr[16];

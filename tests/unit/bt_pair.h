@@ -12,10 +12,10 @@
 
 namespace popek::emu::test {
 
-using Emit = std::function<void(Xbyak::CodeGenerator&)>;
+using SnippetEmit = std::function<void(Xbyak::CodeGenerator&)>;
 
 /// Machine code of `emit` followed by HLT (guest and host are both x86-64: xbyak assembles it).
-inline std::vector<uint8_t> assemble(const Emit& emit) {
+inline std::vector<uint8_t> assemble_with_hlt(const SnippetEmit& emit) {
     alignas(16) static uint8_t buffer[4096];
     Xbyak::CodeGenerator g(sizeof(buffer), buffer);
     emit(g);

@@ -33,7 +33,7 @@ protected:
 };
 
 TEST_F(BtTranslator, SecondRunIsTranslatedAndComputesTheSame) {
-    h.load_code(assemble([](G& g) { g.add(rax, rcx); g.lea(rdx, ptr[rax + rax * 2 + 1]); g.mov(bh, al); }));
+    h.load_code(assemble_with_hlt([](G& g) { g.add(rax, rcx); g.lea(rdx, ptr[rax + rax * 2 + 1]); g.mov(bh, al); }));
     for (int run = 0; run < 3; ++run) {
         r(hv::RAX) = 0x1ffff;
         r(hv::RCX) = 2;
@@ -52,8 +52,8 @@ TEST_F(BtTranslator, SecondRunIsTranslatedAndComputesTheSame) {
 
 TEST_F(BtTranslator, GuestRewritingATranslatedBlockRunsTheNewCode) {
     // The block at kCode: mov eax, imm32; hlt. The patcher (kCode + 0x100) rewrites the immediate.
-    h.load_code(assemble([](G& g) { g.mov(eax, 1); }));
-    h.write(kCode + 0x100, assemble([](G& g) { g.mov(dword[reinterpret_cast<void*>(kCode + 1)], 2); }));
+    h.load_code(assemble_with_hlt([](G& g) { g.mov(eax, 1); }));
+    h.write(kCode + 0x100, assemble_with_hlt([](G& g) { g.mov(dword[reinterpret_cast<void*>(kCode + 1)], 2); }));
     run_from(kCode);
     run_from(kCode);
     ASSERT_EQ(stats().blocks, 1u);
@@ -70,7 +70,7 @@ TEST_F(BtTranslator, BlockWritingItsOwnCodeStopsAndRunsTheNewCode) {
     // Translated on its first run, so the write happens inside translated code.
     h.cpu().m_bt = std::make_unique<bt::Translator>(h.cpu(), 0);
     const uint64_t inc_at = kCode + 3 + 10;   // after add ecx,1 (3 bytes) and the 10-byte MOV
-    const auto code = assemble([&](G& g) {
+    const auto code = assemble_with_hlt([&](G& g) {
         g.add(ecx, 1);
         g.mov(word[reinterpret_cast<void*>(inc_at)], 0x9090);
         g.inc(edx);
@@ -91,7 +91,7 @@ TEST_F(BtTranslator, BlockWritingItsOwnCodeStopsAndRunsTheNewCode) {
 }
 
 TEST_F(BtTranslator, VmmWriteToATranslatedBlockIsSeen) {
-    h.load_code(assemble([](G& g) { g.mov(eax, 7); }));
+    h.load_code(assemble_with_hlt([](G& g) { g.mov(eax, 7); }));
     run_from(kCode);
     run_from(kCode);
     ASSERT_EQ(stats().blocks, 1u);
@@ -105,7 +105,7 @@ TEST(BtFaults, FaultInATranslatedBlockLeavesTheInterpreterState) {
     // Native code before and after a faulting load: the fault reports its own RIP, the native
     // instruction before it has run, the one after it has not, and both engines count the same.
     BtPair p;
-    p.load(assemble([](G& g) {
+    p.load(assemble_with_hlt([](G& g) {
         g.add(r8, r9);
         g.inc(edx);
         g.mov(rbx, ptr[rsi]);
@@ -132,7 +132,7 @@ TEST(BtCodeBuffer, FullBufferIsFlushedAndTranslationsRedone) {
     // Room for one block (each translation reserves kMaxBlockCode): every new one flushes.
     h.cpu().m_bt = std::make_unique<bt::Translator>(h.cpu(), 0, bt::Translator::kMaxBlockCode);
     for (int i = 0; i < 12; ++i)
-        h.write(kCode + 0x40 * static_cast<uint64_t>(i), assemble([i](G& g) { g.add(eax, i + 1); }));
+        h.write(kCode + 0x40 * static_cast<uint64_t>(i), assemble_with_hlt([i](G& g) { g.add(eax, i + 1); }));
     h.cpu().gpr[hv::RAX] = 0;
     for (int round = 0; round < 2; ++round) {
         for (int i = 0; i < 12; ++i) {
@@ -191,7 +191,7 @@ namespace {
 
 TEST_F(BtTranslator, LoopChainsToItselfAndCountsExactly) {
     // mov ecx, 1000; 1: add eax, 3; dec ecx; jnz 1b; hlt
-    h.load_code(assemble([](G& g) {
+    h.load_code(assemble_with_hlt([](G& g) {
         Xbyak::Label top;
         g.mov(ecx, 1000);
         g.L(top);
@@ -209,7 +209,7 @@ TEST_F(BtTranslator, LoopChainsToItselfAndCountsExactly) {
 }
 
 TEST_F(BtTranslator, ChainedEndlessLoopStillStopsOnRequest) {
-    h.load_code(assemble([](G& g) {
+    h.load_code(assemble_with_hlt([](G& g) {
         Xbyak::Label top;
         g.L(top);
         g.inc(rax);

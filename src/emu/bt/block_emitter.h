@@ -40,11 +40,13 @@ struct BlockLayout {
 /// A direct-chaining exit of a translated block: the guest-physical address and mode of the block
 /// it leads to (same page, so the same linear-to-physical mapping), and that Block once the
 /// dispatcher has run it after this exit (Translator::link). Slots die with the code buffer.
+/// No default member initializers: the translator's slot array is allocated uninitialised (its
+/// pages are touched only as slots are used), and make_slot() writes every field.
 struct ChainSlot {
-    Block* block = nullptr;
-    uint64_t gpa = 0;
-    uint32_t mode = 0;
-    int32_t insns = 0;   ///< instruction count of `block` (charged to the budget on the jump)
+    Block* block;
+    uint64_t gpa;
+    uint32_t mode;
+    int32_t insns;   ///< instruction count of `block` (charged to the budget on the jump)
 };
 
 /// What chaining needs besides the Cpu: VM-wide epochs and the translator's bookkeeping.

@@ -15,7 +15,7 @@ constexpr size_t kBytesPerSlotPair = 256;
 Translator::Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size)
     : m_cpu(cpu), m_hot_runs(hot_runs), m_layout(CpuLayout::of(cpu)), m_buffer(buffer_size),
       m_slot_capacity(2 * (buffer_size / kBytesPerSlotPair + 1)) {
-    m_slots = std::make_unique<ChainSlot[]>(m_slot_capacity);
+    m_slots = std::make_unique_for_overwrite<ChainSlot[]>(m_slot_capacity);
     m_layout.code_epoch_seen = static_cast<int32_t>(reinterpret_cast<const char*>(&cpu.m_code_epoch_seen) -
                                                     reinterpret_cast<const char*>(&cpu));
     const Block probe;
