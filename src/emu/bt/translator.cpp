@@ -80,14 +80,15 @@ const void* Translator::translate(Block& b) {
     } catch (const Xbyak::Error&) {
         used = 0;
     }
-    if (!m_buffer.end_write(used) || !ok) {
+    const uint8_t* code = m_buffer.end_write(used);
+    if (!ok) {
         ++m_stats.failures;
         return nullptr;
     }
     ++m_stats.blocks;
-    b.bt_code = at;
+    b.bt_code = code;
     b.bt_epoch = m_buffer.epoch();
-    return at;
+    return code;
 }
 
 }  // namespace popek::emu::bt
