@@ -220,3 +220,37 @@ TEST(BtNative, SequencesMixingNativeCodeAndHandlers) {
 
 }  // namespace
 }  // namespace popek::emu::test
+
+namespace popek::emu::test {
+namespace {
+
+TEST(BtNative, BlockEndingJccTakesItsConditionFromTheRightFlags) {
+    // JB after CMP reads the CMP's carry (evaluated on the host flags); JB after INC reads the
+    // guest's CF from before (INC keeps it); JNZ after DEC reads ZF of the DEC.
+    BtPair p;
+    p.load(assemble_with_hlt([](G& g) {
+        Xbyak::Label skip, skip2, skip3;
+        g.cmp(rax, rcx);
+        g.jb(skip);
+        g.mov(edx, 1);
+        g.L(skip);
+        g.inc(esi);
+        g.jb(skip2);
+        g.mov(edi, 1);
+        g.L(skip2);
+        g.dec(r8d);
+        g.jnz(skip3);
+        g.mov(r9d, 1);
+        g.L(skip3);
+    }));
+    constexpr size_t n = std::size(kEdges);
+    for (size_t rot = 0; rot < n; ++rot) {
+        uint64_t gpr[16];
+        for (size_t i = 0; i < 16; ++i) gpr[i] = kEdges[(i + rot) % n];
+        for (uint64_t f : kFlagSets) ASSERT_TRUE(p.same(gpr, f)) << "rotation " << rot;
+    }
+    EXPECT_GE(p.stats().blocks, 4u);
+}
+
+}  // namespace
+}  // namespace popek::emu::test

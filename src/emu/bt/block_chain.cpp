@@ -12,12 +12,6 @@
 namespace popek::emu::bt {
 namespace {
 
-using Gen = Xbyak::CodeGenerator;
-using SetFn = void (Gen::*)(const Xbyak::Operand&);
-constexpr SetFn kSetcc[16] = {&Gen::seto, &Gen::setno, &Gen::setb, &Gen::setnb, &Gen::setz, &Gen::setnz,
-                              &Gen::setbe, &Gen::setnbe, &Gen::sets, &Gen::setns, &Gen::setp, &Gen::setnp,
-                              &Gen::setl, &Gen::setnl, &Gen::setle, &Gen::setnle};
-
 bool is_jcc(ZydisMnemonic m) {
     switch (m) {
         case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JNO: case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JNB:
@@ -51,7 +45,10 @@ ChainSlot* BlockEmitter::make_slot(const Block& b, int index, int64_t target_off
 void BlockEmitter::emit_branch_tail(const Block& b, const Insn& in, uint32_t offset) {
     const bool conditional = in.mnemonic != ZYDIS_MNEMONIC_JMP;
     sync_count(1);
-    if (conditional) load_guest_flags();   // from here on only flag-neutral MOV/LEA until SETcc
+    // The condition was evaluated on the previous instruction's host flags, or is evaluated here
+    // on the guest flags (from here on only flag-neutral MOV/LEA until SETcc).
+    const bool evaluated = m_cc_captured;
+    if (conditional && !evaluated) load_guest_flags();
     const uint32_t next = m_rip_pending + in.len;
     m_rip_pending = 0;
     mov(rcx, qword[rbx + m_layout.rip]);
@@ -71,7 +68,7 @@ void BlockEmitter::emit_branch_tail(const Block& b, const Insn& in, uint32_t off
     ChainSlot* taken = make_slot(b, 0, page_offset + disp);
     if (conditional) {
         Xbyak::Label is_taken;
-        (this->*kSetcc[in.extra])(r8b);
+        if (!evaluated) emit_condition(in.extra, r8b);
         test(r8b, r8b);
         jnz(is_taken, T_NEAR);
         emit_exit(rcx, make_slot(b, 1, page_offset), false);

@@ -61,8 +61,10 @@ void BlockEmitter::emit_block(const Block& b) {
         offset += in.len;
         if (is_native(in)) {
             m_skip_flags = flags_dead(b, k);
+            m_cc_capture = captures_condition(b, k) ? b.insns[k + 1].extra : -1;
             emit_native(in);
             m_skip_flags = false;
+            m_cc_capture = -1;
             m_rip_pending += in.len;
             ++m_count_pending;
             ++m_native;
@@ -80,6 +82,16 @@ void BlockEmitter::emit_block(const Block& b) {
     L(m_exit);
     pop(rbx);
     ret();
+}
+
+bool BlockEmitter::captures_condition(const Block& b, size_t index) {
+    if (index + 2 != b.insns.size()) return false;
+    const Insn& jcc = b.insns[index + 1];
+    if (!is_chained_branch(jcc) || jcc.mnemonic == ZYDIS_MNEMONIC_JMP) return false;
+    const uint64_t writes = native_flags(b.insns[index]).writes;
+    // Conditions 2,3 (B/NB) and 6,7 (BE/NBE) read CF, which INC/DEC leave to the guest's value.
+    const uint64_t needed = ((jcc.extra >> 1) == 1 || (jcc.extra >> 1) == 3) ? kArithFlags : kArithFlags & ~kCf;
+    return (writes & needed) == needed;
 }
 
 bool BlockEmitter::flags_dead(const Block& b, size_t index) {

@@ -111,6 +111,8 @@ private:
     void store_full(int host, unsigned guest_reg);
     void load_guest_flags();
     void merge_host_flags(uint64_t mask);
+    /// SETcc of condition `cc` (opcode order) into `dst`.
+    void emit_condition(unsigned cc, const Xbyak::Operand& dst);
     void emit_binary(const Insn& in);
     void emit_unary(const Insn& in);
     void emit_mov(const Insn& in);
@@ -125,10 +127,17 @@ private:
     /// True when the flags the current native instruction produces are overwritten by a later
     /// native instruction of the block before anything can read them (no merge is emitted).
     static bool flags_dead(const Block& b, size_t index);
+    /// True when instruction `index` is native, writes every flag the block-ending Jcc after it
+    /// tests, and so can hand it the condition (m_cc_capture).
+    static bool captures_condition(const Block& b, size_t index);
 
     CpuLayout m_layout;
     ChainContext m_chain;
     bool m_skip_flags = false;
+    /// Condition of the block-ending Jcc, evaluated on the host flags of the native instruction
+    /// before it (into R8B) while they are still live: -1 none; m_cc_captured once emitted.
+    int m_cc_capture = -1;
+    bool m_cc_captured = false;
     uint32_t m_rip_pending = 0;     ///< bytes executed since Cpu::rip was last written
     uint32_t m_count_pending = 0;   ///< instructions executed since the count was last written
     Xbyak::Label m_exit;

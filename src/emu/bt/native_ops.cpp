@@ -134,7 +134,13 @@ void BlockEmitter::load_guest_flags() {
     popf();
 }
 
+void BlockEmitter::emit_condition(unsigned cc, const Xbyak::Operand& dst) { (this->*kSetcc[cc & 15])(dst); }
+
 void BlockEmitter::merge_host_flags(uint64_t mask) {
+    if (m_cc_capture >= 0) {   // the Jcc after this instruction tests these very flags
+        emit_condition(static_cast<unsigned>(m_cc_capture), r8b);
+        m_cc_captured = true;
+    }
     if (m_skip_flags) return;
     pushf();
     pop(rdx);
@@ -322,7 +328,7 @@ void BlockEmitter::emit_xchg(const Insn& in) {
 void BlockEmitter::emit_setcc(const Insn& in) {
     load_full(0, in.r0);
     load_guest_flags();
-    (this->*kSetcc[in.extra])(sized(0, 1, in.r0));
+    emit_condition(in.extra, sized(0, 1, in.r0));
     store_full(0, in.r0);
 }
 
