@@ -1,6 +1,7 @@
 // IPIs through the ICR: destinations, shorthands, lowest priority, NMI, INIT/SIPI; MSIs; wait/kick.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <bit>
 #include <chrono>
 #include <thread>
@@ -177,6 +178,52 @@ TEST(IrqchipWait, IpiFromAnotherThreadWakesTheTarget) {
     while (!platform.cpu(1).interrupt_pending()) platform.cpu(1).wait(UINT64_MAX);
     EXPECT_EQ(platform.cpu(1).acknowledge_interrupt(), 0x80);
     sender.join();
+}
+
+// The AP's core takes an INIT (LocalApic::take_init) while the BSP's SIPI arrives: the SIPI must
+// wait for it, however the two threads interleave. take_init used to clear the INIT flag before
+// marking the APIC as waiting for SIPI, so a SIPI accepted in between saw neither and was dropped;
+// the AP then waited for a SIPI forever (a vCPU thread preempted there under load widens that
+// window to milliseconds, enough to lose both of Linux's SIPIs).
+TEST(IrqchipWait, SipiRacingTheCoresInitIsNeverLost) {
+    InterruptPlatform platform(2, 1'000'000'000);
+    enable_apic(platform.cpu(0));
+    CpuInterrupts& ap = platform.cpu(1);
+    auto send = [&](uint32_t icr_low) {
+        apic_write32(platform.cpu(0), 0x310, 1u << 24);
+        apic_write32(platform.cpu(0), 0x300, icr_low);
+    };
+    send(0x04601);   // a fresh AP waits for SIPI: start it
+    ASSERT_EQ(ap.take_sipi(), 0x01);
+    std::atomic<int> round{0};
+    constexpr int kRounds = 2000;   // without the fix: a SIPI lost after ~350 rounds (12 to 1033 seen)
+    std::thread bsp([&] {
+        for (int r = 1; r <= kRounds; ++r) {
+            int now;
+            while ((now = round.load()) != r && now <= kRounds) std::this_thread::yield();
+            if (now > kRounds) return;   // the AP side stopped early
+            send(0x0c500);                                      // INIT to the running AP
+            send(0x04600 | static_cast<uint32_t>(r & 0x7f) | 0x80);   // SIPI right behind it
+        }
+    });
+    int lost = 0;   // the round whose SIPI never came
+    for (int r = 1; r <= kRounds; ++r) {
+        round.store(r);
+        while (!ap.take_init()) {
+        }
+        std::optional<uint8_t> sipi;
+        auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (!(sipi = ap.take_sipi()) && std::chrono::steady_clock::now() < give_up) {
+        }
+        if (!sipi) {
+            lost = r;
+            break;
+        }
+        EXPECT_EQ(*sipi, (r & 0x7f) | 0x80);
+    }
+    round.store(kRounds + 1);
+    bsp.join();
+    EXPECT_EQ(lost, 0) << "the SIPI sent after the INIT of round " << lost << " was dropped";
 }
 
 TEST(IrqchipWait, MaskedInterruptDoesNotEndAWait) {

@@ -87,8 +87,11 @@ bool LocalApic::take_nmi() {
 }
 
 bool LocalApic::take_init() {
-    if (!m_init.load(std::memory_order_relaxed) || !m_init.exchange(false)) return false;
+    if (!m_init.load(std::memory_order_relaxed)) return false;
+    // Under the lock accept() holds while it decides on a SIPI: the INIT flag goes and the wait
+    // for SIPI begins in one step, so a SIPI right behind the INIT always finds one of the two.
     std::lock_guard lock(m_mutex);
+    if (!m_init.exchange(false)) return false;
     reset_registers();
     m_wait_for_sipi.store(true);  // a SIPI that came after the INIT stays pending
     return true;
