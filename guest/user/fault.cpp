@@ -77,6 +77,17 @@ int main(int argc, char** argv) {
         print("net_open: badmode=%ld nokey=%ld kernelkey=%ld\n", e, f, g);
         return 0;
     }
+    if (strcmp(kind, "netstats") == 0) {
+        // net_stats: a bad flag, a kernel or unmapped buffer, and publishing (netd's alone).
+        static PosNetStats st;
+        long a = sys::call(POS_SYS_NET_STATS, sys::ptr(&st), 4);
+        long b = sys::net_stats(reinterpret_cast<PosNetStats*>(0xffffffff80100000));
+        long c = sys::net_stats(reinterpret_cast<PosNetStats*>(0x1000));
+        long d = sys::net_stats_publish(&st.netd);
+        long e = sys::net_stats(&st);
+        print("net_stats: badflags=%ld kernelbuf=%ld unmapped=%ld publish=%ld ok=%ld\n", a, b, c, d, e);
+        return 0;
+    }
     print("fault: unknown kind %s\n", kind);
     return 2;
 }

@@ -3,8 +3,9 @@
 /// calls. It owns the secure-net identities (each user's secret key from /etc/keys/USER, which
 /// only `system` may open) and runs netsec::NetService (src/netsec/net_service.h) between the
 /// kernel's channels and the interface's frames. One thread: it drains frames and requests
-/// without blocking, retries Hellos, passes messages on, and sleeps a tick when idle. Dropped
-/// packets are logged on the console as their counters grow.
+/// without blocking, retries Hellos, passes messages on, and when idle sleeps in the kernel until
+/// a request or a frame arrives (every 10 ms only while a handshake is in progress). Its counters
+/// go to the kernel for net_stats; dropped packets are also logged as their counters grow.
 #include <sodium.h>
 
 #include <new>
@@ -22,6 +23,7 @@ namespace {
 constexpr int kChannels = 16;            // the kernel's kMaxChannels
 constexpr long kSendGiveUpMs = 15000;    // a message whose handshake never completes is dropped
 constexpr unsigned kPending = 2;         // the kernel's per-channel outgoing slots
+constexpr int kMaxKnown = 8;             // identities in /etc/keys/known
 
 struct Pending {
     uint16_t len;
@@ -30,12 +32,19 @@ struct Pending {
 
 /// What netd knows of one kernel channel.
 struct Slot {
-    bool open = false, closing = false;
+    bool open = false, closing = false, connect = false;
     int service = -1;         // NetService channel, -1 for an unsupported one
     uint8_t peer[POS_NET_KEY]{};
     long since_ms = 0;        // when the oldest pending message was queued
     Pending pending[kPending];
     unsigned head = 0, count = 0;
+    bool held = false;        // `message` taken from NetService, the kernel's inbox was full
+    PosNetMessage message;
+    // Accept-any (`recv` without a key): one NetService accept channel per known identity.
+    bool any = false;
+    int any_count = 0, next_source = 0, from = -1;
+    int any_service[kMaxKnown];
+    int any_known[kMaxKnown];   // index into State::known
 };
 
 struct Local {
@@ -47,8 +56,11 @@ struct State {
     Slot slots[kChannels];
     Local locals[NetService::kMaxIdentities];
     int local_count = 0;
+    uint8_t known[kMaxKnown][POS_NET_KEY];
+    uint64_t refused = 0;     // messages of accept-any channels the policy refused
+    uint64_t delivered = 0;   // messages handed to the kernel for programs
+    int known_count = -1;     // -1: /etc/keys/known not read yet
     PosNetRequest req;
-    PosNetMessage msg;
     uint8_t frame[kMaxFrame];
 };
 
@@ -87,6 +99,53 @@ int identity_of(NetService& svc, State& st, const char* user) {
     return l.index;
 }
 
+/// The known identities, read once from /etc/keys/known (lines `NAME HEX64`, `#` comments): the
+/// only peers an accept-any channel accepts handshakes from. Anyone else is unknown-peer.
+void load_known(State& st) {
+    if (st.known_count >= 0) return;
+    st.known_count = 0;
+    long fd = sys::open("/etc/keys/known");
+    if (fd < 0) {
+        print("netd: /etc/keys/known: %s\n", error_string(fd));
+        return;
+    }
+    static char text[4096];
+    long n = sys::read(static_cast<int>(fd), text, sizeof text - 1);
+    sys::close(static_cast<int>(fd));
+    text[n > 0 ? n : 0] = 0;
+    int line_no = 0;
+    for (char* line = text; *line != 0;) {
+        ++line_no;
+        char* end = line;
+        while (*end != 0 && *end != '\n') ++end;
+        char* p = line;
+        while (p < end && *p == ' ') ++p;
+        if (p < end && *p != '#') {
+            while (p < end && *p != ' ') ++p;   // the name
+            while (p < end && *p == ' ') ++p;
+            bool ok = end - p >= 64 && (end - p == 64 || p[64] == ' ') && st.known_count < kMaxKnown &&
+                      parse_hex(p, 64, st.known[st.known_count]);
+            if (ok) ++st.known_count;
+            else print("netd: /etc/keys/known: line %d ignored (not NAME KEY, or more than %d keys)\n", line_no, kMaxKnown);
+        }
+        line = *end != 0 ? end + 1 : end;
+    }
+}
+
+/// An accept-any channel: accept channels to every known identity (a key with a channel of its
+/// own for this user keeps it).
+void open_any(NetService& svc, State& st, Slot& s, int local, int channel, long now) {
+    load_known(st);
+    s.any = true;
+    for (int k = 0; k < st.known_count && local >= 0; ++k) {
+        long c = svc.open(local, st.known[k], false, static_cast<uint64_t>(now));
+        if (c < 0) continue;
+        s.any_service[s.any_count] = static_cast<int>(c);
+        s.any_known[s.any_count++] = k;
+    }
+    if (s.any_count == 0) print("netd: channel %d: no known identity to accept from\n", channel);
+}
+
 void handle_request(NetService& svc, State& st, long now) {
     const PosNetRequest& r = st.req;
     if (r.channel < 0 || r.channel >= kChannels) return;
@@ -94,17 +153,21 @@ void handle_request(NetService& svc, State& st, long now) {
     if (r.kind == POS_NETREQ_OPEN) {
         s = Slot{};
         s.open = true;
+        s.connect = r.mode == POS_NET_CONNECT;
         memcpy(s.peer, r.peer, sizeof s.peer);
         int local = identity_of(svc, st, r.user);
         if (r.any_peer) {
-            print("netd: channel %d: accepting any key is not supported yet\n", r.channel);
+            open_any(svc, st, s, local, r.channel, now);
         } else if (local >= 0) {
             long c = svc.open(local, r.peer, r.mode == POS_NET_CONNECT, static_cast<uint64_t>(now));
             if (c < 0) print("netd: channel %d: open: %s\n", r.channel, error_string(c));
             s.service = c < 0 ? -1 : static_cast<int>(c);
         }
     } else if (r.kind == POS_NETREQ_SEND && s.open) {
-        if (s.count == kPending) return;   // the kernel never hands more: ignore a surplus
+        if (s.count == kPending) {   // never: a full slot is in the `held` mask of the request call
+            print("netd: channel %d: message dropped (queue full)\n", r.channel);
+            return;
+        }
         Pending& p = s.pending[(s.head + s.count++) % kPending];
         p.len = static_cast<uint16_t>(r.length);
         memcpy(p.data, r.data, r.length);
@@ -112,6 +175,25 @@ void handle_request(NetService& svc, State& st, long now) {
     } else if (r.kind == POS_NETREQ_CLOSE) {
         s.closing = true;   // after its pending messages went out (or gave up)
     }
+}
+
+/// Takes the next received message for slot `index` into s.message: from its channel, or for an
+/// accept-any slot from its channels in turn (with the sender's key); false when there is none.
+bool take_message(NetService& svc, const State& st, Slot& s, int index) {
+    const int sources = s.any ? s.any_count : (s.service >= 0 ? 1 : 0);
+    for (int k = 0; k < sources; ++k) {
+        int source = s.any ? (s.next_source + k) % sources : 0;
+        int c = s.any ? s.any_service[source] : s.service;
+        long n = svc.recv(c, s.message.data, sizeof s.message.data);
+        if (n < 0) continue;
+        s.message.channel = index;
+        s.message.length = static_cast<uint32_t>(n);
+        memcpy(s.message.peer, s.any ? st.known[s.any_known[source]] : s.peer, sizeof s.message.peer);
+        s.from = c;
+        if (s.any) s.next_source = (source + 1) % sources;
+        return true;
+    }
+    return false;
 }
 
 /// Sends pending messages of established channels, delivers received ones, closes finished ones.
@@ -128,38 +210,87 @@ void service_channels(NetService& svc, State& st, long now) {
             s.count--;
             s.since_ms = now;
         }
-        if (s.service >= 0 && !s.closing) {
-            long n;
-            while ((n = svc.recv(s.service, st.msg.data, sizeof st.msg.data)) >= 0) {
-                st.msg.channel = i;
-                st.msg.length = static_cast<uint32_t>(n);
-                memcpy(st.msg.peer, s.peer, sizeof st.msg.peer);
-                if (long r = sys::netd_deliver(&st.msg); r < 0) print("netd: channel %d: deliver: %s\n", i, error_string(r));
+        if (!s.closing) {
+            // A message the kernel could not take yet (the reader's two slots are full) is held
+            // and offered again first, so a slow reader slows the channel instead of losing it.
+            while (s.held || take_message(svc, st, s, i)) {
+                s.held = true;
+                long r = sys::netd_deliver(&s.message);
+                if (r == -POS_ENOSPC) break;
+                s.held = false;
+                if (r == -POS_EACCES) {   // accept-any: the kernel logged the policy's denial
+                    ++st.refused;
+                    print("netd: channel %d: message from %02x%02x%02x%02x%02x%02x%02x%02x refused by the policy\n", i,
+                          s.message.peer[0], s.message.peer[1], s.message.peer[2], s.message.peer[3], s.message.peer[4],
+                          s.message.peer[5], s.message.peer[6], s.message.peer[7]);
+                } else if (r < 0) {
+                    print("netd: channel %d: deliver: %s\n", i, error_string(r));
+                } else {
+                    ++st.delivered;
+                    if (s.any) s.service = s.from;   // writes on an accept-any channel answer the last sender
+                }
             }
         }
         if (s.closing && (s.count == 0 || s.service < 0)) {
-            if (s.service >= 0) svc.close(s.service);
+            if (s.any) {
+                for (int k = 0; k < s.any_count; ++k) svc.close(s.any_service[k]);
+            } else if (s.service >= 0) {
+                svc.close(s.service);
+            }
             s = Slot{};
         }
     }
 }
 
-/// Logs the drop counters (names as `popek net-peer` prints them) whenever one of them grew.
-void report_drops(const NetService& svc, const State& st) {
-    static uint64_t last[6];
-    uint64_t now[6] = {0, 0, 0, 0, 0, svc.dropped_unroutable()};
+/// The channels whose outgoing queue is full: the kernel keeps their messages (and their writers
+/// blocked) until netd has sent what it holds.
+uint32_t held_mask(const State& st) {
+    uint32_t mask = 0;
+    for (int i = 0; i < kChannels; ++i)
+        if (st.slots[i].open && st.slots[i].count == kPending) mask |= 1u << i;
+    return mask;
+}
+
+/// True while something is due by the clock rather than by an event: a connect channel whose
+/// handshake has not completed (Hello retries every NetService::kHelloRetryMs) or messages
+/// waiting for it (dropped after kSendGiveUpMs).
+bool waiting_on_time(const NetService& svc, const State& st) {
+    for (const Slot& s : st.slots)
+        if (s.open && s.service >= 0 && (s.count > 0 || (s.connect && !svc.connected(s.service)))) return true;
+    return false;
+}
+
+/// Publishes the counters to the kernel (net_stats) whenever one changed, and logs the drop
+/// counters (names as `popek net-peer` prints them) whenever one of them grew.
+void publish_stats(const NetService& svc, const State& st) {
+    static PosNetdCounters last;
+    PosNetdCounters now{};
     for (int i = 0; i < st.local_count; ++i) {
         const Counters& c = svc.counters(st.locals[i].index);
-        now[0] += c.dropped_malformed;
-        now[1] += c.dropped_bad_auth;
-        now[2] += c.dropped_replay;
-        now[3] += c.dropped_unknown_peer;
-        now[4] += c.dropped_no_session;
+        now.tx_packets += c.tx_packets;
+        now.rx_messages += c.rx_messages;
+        now.rx_keepalives += c.rx_keepalives;
+        now.handshakes_started += c.handshakes_started;
+        now.handshakes_completed += c.handshakes_completed;
+        now.dropped_malformed += c.dropped_malformed;
+        now.dropped_bad_auth += c.dropped_bad_auth;
+        now.dropped_replay += c.dropped_replay;
+        now.dropped_unknown_peer += c.dropped_unknown_peer;
+        now.dropped_no_session += c.dropped_no_session;
     }
-    if (memcmp(now, last, sizeof now) == 0) return;
-    memcpy(last, now, sizeof now);
-    print("netd: dropped: malformed %lu, bad-auth %lu, replay %lu, unknown-peer %lu, no-session %lu, unroutable %lu\n",
-          now[0], now[1], now[2], now[3], now[4], now[5]);
+    now.dropped_unroutable = svc.dropped_unroutable();
+    now.dropped_undeliverable = svc.dropped_undeliverable();
+    now.refused_by_policy = st.refused;
+    now.delivered = st.delivered;
+    if (memcmp(&now, &last, sizeof now) == 0) return;
+    if (long r = sys::net_stats_publish(&now); r < 0) print("netd: net_stats: %s\n", error_string(r));
+    if (now.dropped_malformed != last.dropped_malformed || now.dropped_bad_auth != last.dropped_bad_auth ||
+        now.dropped_replay != last.dropped_replay || now.dropped_unknown_peer != last.dropped_unknown_peer ||
+        now.dropped_no_session != last.dropped_no_session || now.dropped_unroutable != last.dropped_unroutable)
+        print("netd: dropped: malformed %lu, bad-auth %lu, replay %lu, unknown-peer %lu, no-session %lu, unroutable %lu\n",
+              now.dropped_malformed, now.dropped_bad_auth, now.dropped_replay, now.dropped_unknown_peer,
+              now.dropped_no_session, now.dropped_unroutable);
+    last = now;
 }
 
 }  // namespace
@@ -181,13 +312,21 @@ int main(int, char**) {
             busy = true;
         }
         long now = sys::uptime_ms();
-        while (sys::netd_next_request(&st.req, POS_NET_NONBLOCK) == 0) {
+        while (sys::netd_next_request(&st.req, POS_NET_NONBLOCK, held_mask(st)) == 0) {
             handle_request(svc, st, now);
             busy = true;
         }
-        if (busy) report_drops(svc, st);
         svc.tick(static_cast<uint64_t>(now));
         service_channels(svc, st, now);
-        if (!busy) sys::sleep_ms(10);
+        publish_stats(svc, st);
+        if (busy) continue;
+        if (waiting_on_time(svc, st)) {   // Hello retries and the give-up run on the clock
+            sys::sleep_ms(10);
+            continue;
+        }
+        // Idle: sleep in the kernel until a program opens, writes or closes a channel, a reader
+        // makes room for a held message, or a frame arrives (the netfront event wakes us).
+        if (sys::netd_next_request(&st.req, POS_NET_WAKE_ON_FRAME, held_mask(st)) == 0)
+            handle_request(svc, st, sys::uptime_ms());
     }
 }

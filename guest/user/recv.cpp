@@ -1,21 +1,21 @@
-/// recv KEY: waits for one message from the peer with public key KEY over an authenticated,
-/// encrypted channel (net_open accept, read) and prints it as `popek net-peer` does:
-/// the first 16 hex digits of the sender's key, ": ", the message with bytes other than printable
-/// ASCII as \xNN.
+/// recv [KEY]: waits for one message from the peer with public key KEY (without KEY: from any
+/// known identity the policy lets the user accept) over an authenticated, encrypted channel
+/// (net_open accept, read) and prints it as `popek net-peer` does: the first 16 hex digits of the
+/// sender's key, ": ", the message with bytes other than printable ASCII as \xNN.
 #include "rt/ulib.h"
 
 using namespace pos;
 
 int main(int argc, char** argv) {
     uint8_t key[POS_NET_KEY];
-    if (argc != 2 || strlen(argv[1]) != 64 || !parse_hex(argv[1], 64, key)) {
-        print("usage: recv KEY (KEY: 64 hex digits)\n");
+    if (argc > 2 || (argc == 2 && (strlen(argv[1]) != 64 || !parse_hex(argv[1], 64, key)))) {
+        print("usage: recv [KEY] (KEY: 64 hex digits; none: any peer the policy allows)\n");
         return 2;
     }
-    long fd = sys::net_open(key, POS_NET_ACCEPT);
+    long fd = sys::net_open(argc == 2 ? key : nullptr, POS_NET_ACCEPT);
     if (fd < 0) {
         char prefix[17];
-        copy_string(prefix, sizeof prefix, argv[1]);   // the first 16 digits, as net-peer names keys
+        copy_string(prefix, sizeof prefix, argc == 2 ? argv[1] : "*");   // the first 16 digits, as net-peer names keys
         print("recv: %s: %s\n", prefix, net_open_error(fd));
         return 1;
     }

@@ -47,6 +47,9 @@ CLI::App* add_net_peer(CLI::App& app, netsec::NetPeerOptions& o, std::string& dg
     p->add_option("--send", o.messages, "connect to the first --peer and send MSG (repeatable, in order)")->type_name("MSG");
     p->add_option("--recv", o.receive_count, "print N received messages, then exit")->type_name("N")
         ->check(CLI::Range(0, 1 << 30));
+    p->add_option("--recv-bytes", o.receive_bytes,
+                  "receive, verify and acknowledge a netbench stream of N bytes (popek-os `netbench`), print its rate")
+        ->type_name("N")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
     p->add_flag("--echo", o.echo, "send every received message back to its sender");
     p->add_option("--timeout", o.timeout_s, "give up after SECONDS without progress (0: never)")->type_name("SECONDS")
         ->capture_default_str()->check(CLI::Range(0.0, 1e6));

@@ -7,6 +7,7 @@
 
 #include "netsec/ether.h"
 #include "netsec/key_file.h"
+#include "popek/pvabi/netbench.h"
 #include "util/unix_dgram.h"
 
 namespace popek::netsec {
@@ -25,9 +26,54 @@ std::string printable(const uint8_t* p, size_t n) {
     return s;
 }
 
+/// The receiving end of a netbench stream (include/popek/pvabi/netbench.h): checks every byte of
+/// every message against the pattern, counts gaps in the sequence numbers as lost messages, and
+/// says when an acknowledgement is due.
+class StreamCheck {
+public:
+    explicit StreamCheck(uint64_t bytes) : m_bytes(bytes), m_messages(netbench_messages(bytes)) {}
+
+    /// One received message; true when an acknowledgement (ack()) is due.
+    bool on_message(const uint8_t* p, size_t n) {
+        auto now = Clock::now();
+        if (m_received == 0) m_first = now;
+        m_last = now;
+        ++m_received;
+        uint64_t k = m_next;
+        if (n >= 4) k = static_cast<uint64_t>(get_le32(p));
+        if (k < m_next || k >= m_messages) {   // a repeat, or past the end: never sent like this
+            ++m_bad;
+            return false;
+        }
+        const uint64_t before = m_next;
+        m_lost += k - m_next;
+        m_next = k + 1;
+        bool ok = n == netbench_length(m_bytes, k);
+        for (uint32_t j = 0; ok && j < n; ++j) ok = p[j] == netbench_byte(k, j);
+        if (ok) m_verified += n;
+        else ++m_bad;
+        return m_next / NETBENCH_ACK_EVERY != before / NETBENCH_ACK_EVERY || m_next == m_messages;
+    }
+    /// The acknowledgement: messages accounted for so far.
+    void ack(uint8_t out[NETBENCH_ACK_BYTES]) const { put_le64(out, m_next); }
+    bool done() const { return m_next == m_messages; }
+    bool passed() const { return done() && m_lost == 0 && m_bad == 0 && m_verified == m_bytes; }
+    void report() const {
+        double s = std::chrono::duration<double>(m_last - m_first).count();
+        fmt::print(stderr, "net-peer: stream: {} of {} bytes verified in {} messages, lost {}, bad {}; {:.3f} s, {:.2f} MB/s\n",
+                   m_verified, m_bytes, m_received, m_lost, m_bad, s, s > 0 ? static_cast<double>(m_verified) / s / 1e6 : 0.0);
+    }
+
+private:
+    uint64_t m_bytes, m_messages;
+    uint64_t m_next = 0, m_received = 0, m_verified = 0, m_lost = 0, m_bad = 0;
+    Clock::time_point m_first{}, m_last{};
+};
+
 class Peer {
 public:
-    Peer(Endpoint& endpoint, UnixDgramSocket& socket) : m_endpoint(endpoint), m_socket(socket) {
+    Peer(Endpoint& endpoint, UnixDgramSocket& socket, StreamCheck* stream = nullptr)
+        : m_endpoint(endpoint), m_socket(socket), m_stream(stream) {
         mac_from_key(m_mac, endpoint.public_key());
     }
 
@@ -46,11 +92,14 @@ public:
         size_t n = m_endpoint.connect(peer, packet, sizeof packet);
         if (n) transmit(packet, n, peer);
     }
-    bool send_message(int peer, const std::string& msg) {
+    bool send_message(int peer, const uint8_t* msg, size_t len) {
         uint8_t packet[kMaxPacket];
-        size_t n = m_endpoint.seal(peer, reinterpret_cast<const uint8_t*>(msg.data()), msg.size(), packet, sizeof packet);
+        size_t n = m_endpoint.seal(peer, msg, len, packet, sizeof packet);
         if (n) transmit(packet, n, peer);
         return n != 0;
+    }
+    bool send_message(int peer, const std::string& msg) {
+        return send_message(peer, reinterpret_cast<const uint8_t*>(msg.data()), msg.size());
     }
 
     /// Waits up to `wait` for one frame and handles it; an error only when the socket fails.
@@ -70,7 +119,13 @@ public:
         Event e = m_endpoint.handle(packet, len, out, sizeof out);
         if (e.kind != Event::Kind::Dropped) __builtin_memcpy(m_remote_mac, frame + kMacBytes, kMacBytes);
         if (e.kind == Event::Kind::Send && e.length) transmit(out, e.length);
-        if (e.kind == Event::Kind::Message) {
+        if (e.kind == Event::Kind::Message && m_stream != nullptr) {
+            if (m_stream->on_message(out, e.length)) {
+                uint8_t ack[NETBENCH_ACK_BYTES];
+                m_stream->ack(ack);
+                send_message(e.peer, ack, sizeof ack);
+            }
+        } else if (e.kind == Event::Kind::Message) {
             ++m_messages;
             const uint8_t* key = m_endpoint.peer_key(e.peer);
             fmt::print("{}: {}\n", to_hex(key, kKeyBytes).substr(0, 16), printable(out, e.length));
@@ -90,6 +145,7 @@ public:
 private:
     Endpoint& m_endpoint;
     UnixDgramSocket& m_socket;
+    StreamCheck* m_stream;
     uint8_t m_mac[kMacBytes];
     uint8_t m_remote_mac[kMacBytes] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     int m_messages = 0;
@@ -128,7 +184,9 @@ int run_net_peer(const NetPeerOptions& o) {
     }
     if (o.peers.empty()) return usage("at least one --peer PUBLIC_KEY is required");
     if (o.local_path.empty()) return usage("--dgram LOCAL,REMOTE is required");
-    if (o.messages.empty() && o.receive_count == 0 && !o.echo) return usage("nothing to do: give --send, --recv or --echo");
+    if (o.messages.empty() && o.receive_count == 0 && o.receive_bytes == 0 && !o.echo)
+        return usage("nothing to do: give --send, --recv, --recv-bytes or --echo");
+    if (o.receive_bytes > 0 && (o.receive_count > 0 || o.echo)) return usage("--recv-bytes excludes --recv and --echo");
     for (const auto& m : o.messages)
         if (m.size() > data::kMaxMessage) return usage(fmt::format("a message is at most {} bytes", data::kMaxMessage));
 
@@ -141,7 +199,9 @@ int run_net_peer(const NetPeerOptions& o) {
     }
     auto socket = UnixDgramSocket::open(o.local_path, o.remote_path);
     if (!socket) return usage(socket.error().message);
-    Peer peer(endpoint, *socket);
+    std::optional<StreamCheck> stream;
+    if (o.receive_bytes > 0) stream.emplace(o.receive_bytes);
+    Peer peer(endpoint, *socket, stream ? &*stream : nullptr);
 
     const auto timeout = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout_s));
     auto deadline = Clock::now() + timeout;
@@ -173,15 +233,25 @@ int run_net_peer(const NetPeerOptions& o) {
     }
     const int wanted = o.receive_count;
     deadline = Clock::now() + timeout;
-    while (status == 0 && (wanted > 0 ? peer.messages() < wanted : (o.echo && o.messages.empty()))) {
+    auto more = [&] {
+        if (stream) return !stream->done();
+        return wanted > 0 ? peer.messages() < wanted : (o.echo && o.messages.empty());
+    };
+    while (status == 0 && more()) {
         if (expired()) {
-            if (wanted > 0)
+            if (stream)
+                fail_with(fmt::format("stream incomplete after {} s without progress", o.timeout_s));
+            else if (wanted > 0)
                 fail_with(fmt::format("received {} of {} messages within {} s", peer.messages(), wanted, o.timeout_s));
             break;   // an echo service without --recv ends when idle for --timeout
         }
         auto r = peer.poll_once(std::chrono::milliseconds(100), o.echo);
         if (!r) fail_with(r.error().message);
         else if (*r) deadline = Clock::now() + timeout;
+    }
+    if (stream) {
+        stream->report();
+        if (status == 0 && !stream->passed()) fail_with("the stream did not arrive intact");
     }
     print_counters(endpoint.counters(), peer.foreign_frames());
     return status;

@@ -14,6 +14,8 @@ struct NetPeerOptions {
     std::string local_path, remote_path;  ///< --dgram LOCAL,REMOTE
     std::vector<std::string> messages;    ///< --send MSG (in order)
     int receive_count = 0;           ///< --recv N: wait for N messages (after sending)
+    uint64_t receive_bytes = 0;      ///< --recv-bytes N: receive, verify and acknowledge a netbench
+                                     ///< stream of N bytes (include/popek/pvabi/netbench.h)
     bool echo = false;               ///< --echo: send every received message back
     double timeout_s = 10;           ///< --timeout: give up after this long without progress (0: never)
 };

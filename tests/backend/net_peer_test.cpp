@@ -64,6 +64,27 @@ TEST_F(NetPeer, GeneratedKeyFileIsPrivateAndNotOverwritten) {
     EXPECT_EQ(shown.out, pub + "\n");
 }
 
+TEST_F(NetPeer, RecvBytesChecksTheStreamContentNotJustTheCount) {
+    // --recv-bytes expects the netbench stream (include/popek/pvabi/netbench.h); a message of the
+    // right size but the wrong bytes, and one of the wrong size, are both counted as bad.
+    std::string a = gen_key("a.key"), b = gen_key("b.key");
+    RunResult receiver;
+    std::thread t([&] {
+        receiver = run_popek(peer_args("b.key", a, "b.sock", "a.sock") + std::vector<std::string>{"--recv-bytes", "1402", "--timeout", "10"}, {}, 20s);
+    });
+    std::this_thread::sleep_for(200ms);
+    RunResult sender = run_popek(peer_args("a.key", b, "a.sock", "b.sock") +
+                                     std::vector<std::string>{"--send", "ab", "--send", "cd", "--timeout", "10"},
+                                 {}, 20s);
+    t.join();
+    EXPECT_EQ(sender.status, 0) << sender.err;
+    EXPECT_EQ(receiver.status, 1) << receiver.err;
+    // Messages shorter than a sequence number take the next one: "ab" is message 0 (1400 bytes
+    // expected), "cd" message 1 (the right 2 bytes long, the wrong bytes); nothing verified.
+    EXPECT_NE(receiver.err.find("stream: 0 of 1402 bytes verified in 2 messages, lost 0, bad 2"), std::string::npos) << receiver.err;
+    EXPECT_NE(receiver.err.find("the stream did not arrive intact"), std::string::npos) << receiver.err;
+}
+
 TEST_F(NetPeer, SendAndEchoExchangeMessagesBothWays) {
     std::string a = gen_key("a.key"), b = gen_key("b.key");
     RunResult responder;

@@ -300,4 +300,26 @@ inline void diff_random(GuestMachine& m, const std::string& name, const Emit& em
     }
 }
 
+/// The guest machine the fp tests share (built once: memory, page tables, IDT, the interpreter).
+inline GuestMachine& fp_machine() {
+    static GuestMachine m;
+    return m;
+}
+
+/// One instruction form to compare: its name (also the seed of its random states) and its code.
+struct FpCase {
+    const char* name;
+    Emit emit;
+};
+
+/// diff_random() for each case on `n` random states (x87_stack: random x87 stacks, TOP and
+/// tags); stops at the first case that fails.
+inline void run_fp_cases(const std::vector<FpCase>& cases, int n, bool x87_stack) {
+    for (const FpCase& c : cases) {
+        SCOPED_TRACE(c.name);
+        diff_random(fp_machine(), c.name, c.emit, n, x87_stack);
+        if (::testing::Test::HasFailure()) return;
+    }
+}
+
 }  // namespace popek::emu::test

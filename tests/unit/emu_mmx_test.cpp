@@ -9,22 +9,8 @@ namespace {
 using namespace Xbyak::util;
 using G = Xbyak::CodeGenerator;
 
-GuestMachine& machine() {
-    static GuestMachine m;
-    return m;
-}
-
-struct Case {
-    const char* name;
-    Emit emit;
-};
-
-void run_cases(const std::vector<Case>& cases, int n = 120) {
-    for (const Case& c : cases) {
-        diff_random(machine(), c.name, c.emit, n, true);
-        if (::testing::Test::HasFailure()) return;
-    }
-}
+using Case = FpCase;
+void run_cases(const std::vector<Case>& cases, int n = 120) { run_fp_cases(cases, n, true); }
 
 #define BIN(op)                                                                  \
     Case{#op " reg", [](G& g) { g.op(mm1, mm2); }},                              \
@@ -91,13 +77,13 @@ TEST(EmuMmx, Exceptions) {
     std::mt19937_64 rng(11);
     FpState in = random_x87_state(rng);
     const auto code = assemble([](G& g) { g.paddb(mm1, mm2); });
-    EXPECT_EQ(machine().run(code, in, kCr0Default | hv::kCr0Em).vector, kUd);
-    EXPECT_EQ(machine().run(code, in, kCr0Default | hv::kCr0Ts).vector, kNm);
+    EXPECT_EQ(fp_machine().run(code, in, kCr0Default | hv::kCr0Em).vector, kUd);
+    EXPECT_EQ(fp_machine().run(code, in, kCr0Default | hv::kCr0Ts).vector, kNm);
     // MMX does not depend on CR4.OSFXSR.
-    EXPECT_FALSE(machine().run(code, in, kCr0Default, kCr4Default & ~hv::kCr4Osfxsr).faulted);
+    EXPECT_FALSE(fp_machine().run(code, in, kCr0Default, kCr4Default & ~hv::kCr4Osfxsr).faulted);
     in.fx.fcw = 0x037e;
     in.fx.fsw = static_cast<uint16_t>(in.fx.fsw | 1 | x87::kFswEs);
-    GuestRun r = machine().run(code, in);
+    GuestRun r = fp_machine().run(code, in);
     ASSERT_TRUE(r.faulted);
     EXPECT_EQ(r.vector, kMf);
     EXPECT_EQ(r.out.fx.fsw, in.fx.fsw);   // no transition on a fault

@@ -10,18 +10,13 @@ namespace {
 using namespace Xbyak::util;
 using G = Xbyak::CodeGenerator;
 
-GuestMachine& machine() {
-    static GuestMachine m;
-    return m;
-}
-
 FpState base_state() {
     std::mt19937_64 rng(7);
     return random_state(rng);
 }
 
 GuestRun run(const Emit& e, const FpState& in, uint64_t cr0 = kCr0Default, uint64_t cr4 = kCr4Default) {
-    return machine().run(assemble(e), in, cr0, cr4);
+    return fp_machine().run(assemble(e), in, cr0, cr4);
 }
 
 void expect_fault(const GuestRun& r, uint8_t vector, const FpState& in) {

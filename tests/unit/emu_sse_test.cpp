@@ -9,23 +9,8 @@ namespace {
 using namespace Xbyak::util;
 using G = Xbyak::CodeGenerator;
 
-struct Case {
-    const char* name;
-    Emit emit;
-};
-
-GuestMachine& machine() {
-    static GuestMachine m;
-    return m;
-}
-
-void run_cases(const std::vector<Case>& cases, int n = 200) {
-    for (const Case& c : cases) {
-        SCOPED_TRACE(c.name);
-        diff_random(machine(), c.name, c.emit, n);
-        if (::testing::Test::HasFailure()) return;
-    }
-}
+using Case = FpCase;
+void run_cases(const std::vector<Case>& cases, int n = 200) { run_fp_cases(cases, n, false); }
 
 // "op xmm1, xmm2" and "op xmm9, [rbx+32]" (m128, aligned) of each binary instruction.
 #define BIN(op)                                                                  \

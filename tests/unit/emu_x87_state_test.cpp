@@ -12,13 +12,8 @@ namespace {
 using namespace Xbyak::util;
 using G = Xbyak::CodeGenerator;
 
-GuestMachine& machine() {
-    static GuestMachine m;
-    return m;
-}
-
 GuestRun run(const Emit& e, const FpState& in, uint64_t cr0 = kCr0Default) {
-    return machine().run(assemble(e), in, cr0);
+    return fp_machine().run(assemble(e), in, cr0);
 }
 
 /// A state with every field distinct: TOP=5, three registers in use, some XMM patterns.
@@ -85,7 +80,7 @@ TEST(EmuX87State, FxrstorRoundTrip) {
         for (int k = 0; k < 8; ++k) EXPECT_EQ(0, std::memcmp(r.out.fx.st[k], src.fx.st[k], 10));
         EXPECT_EQ(0, std::memcmp(r.out.fx.xmm, src.fx.xmm, sizeof(src.fx.xmm)));
         // And back: the engine's FXSAVE64 of that state equals the image (but FIP/FOP/FDP).
-        GuestRun s = machine().run(assemble([](G& g) { emit_bytes(g, {0x48, 0x0f, 0xae, 0x83}); g.dd(512); }), r.out);
+        GuestRun s = fp_machine().run(assemble([](G& g) { emit_bytes(g, {0x48, 0x0f, 0xae, 0x83}); g.dd(512); }), r.out);
         ASSERT_FALSE(s.faulted);
         EXPECT_EQ(0, std::memcmp(s.out.mem + 512, img.mem, 6));
         EXPECT_EQ(0, std::memcmp(s.out.mem + 512 + 24, img.mem + 24, 416 - 24));
@@ -200,7 +195,7 @@ namespace {
 
 TEST(EmuFpCpuid, ReportsExactlyTheImplementedFpFeatures) {
     FpState in;
-    GuestRun r = machine().run(assemble([](Xbyak::CodeGenerator& g) {
+    GuestRun r = fp_machine().run(assemble([](Xbyak::CodeGenerator& g) {
         g.mov(Xbyak::util::eax, 1);
         g.cpuid();
     }), in);

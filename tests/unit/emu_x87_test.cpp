@@ -10,29 +10,8 @@ namespace {
 using namespace Xbyak::util;
 using G = Xbyak::CodeGenerator;
 
-GuestMachine& machine() {
-    static GuestMachine m;
-    return m;
-}
-
-struct Case {
-    const char* name;
-    Emit emit;
-};
-
-void run_cases(const std::vector<Case>& cases, int n = 150) {
-    for (const Case& c : cases) {
-        std::mt19937_64 rng(std::hash<std::string>{}(c.name));
-        const auto code = assemble(c.emit);
-        for (int k = 0; k < n; ++k) {
-            const FpState in = random_x87_state(rng);
-            GuestRun g = machine().run(code, in);
-            ASSERT_FALSE(g.faulted) << c.name << ": vector " << int(g.vector);
-            expect_same(g.out, run_host(c.emit, in), std::string(c.name) + " case " + std::to_string(k));
-            if (::testing::Test::HasFailure()) return;
-        }
-    }
-}
+using Case = FpCase;
+void run_cases(const std::vector<Case>& cases, int n = 150) { run_fp_cases(cases, n, true); }
 
 TEST(EmuX87, Arithmetic) {
     // fiadd & co. take the mnemonic without the leading "f".

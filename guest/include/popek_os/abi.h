@@ -29,9 +29,11 @@ enum PosSyscall {
     POS_SYS_NETD_FRAME_TX = 15, /* netd_frame_tx(frame, len) -> 0; one Ethernet frame, 14..1518 bytes */
     POS_SYS_NETD_FRAME_RX = 16, /* netd_frame_rx(buf, cap, flags) -> frame length; POS_NET_NONBLOCK: -POS_EAGAIN if none */
     POS_SYS_NET_OPEN = 17,      /* net_open(peer_key[32] or 0 for any, POS_NET_CONNECT|ACCEPT) -> channel fd (policy-checked) */
-    POS_SYS_NETD_NEXT_REQUEST = 18, /* netd only: netd_next_request(&PosNetRequest, flags) -> 0; POS_NET_NONBLOCK: -POS_EAGAIN */
+    POS_SYS_NETD_NEXT_REQUEST = 18, /* netd only: netd_next_request(&PosNetRequest, flags, held) -> 0; POS_NET_NONBLOCK: -POS_EAGAIN;
+                                       held: bit per channel whose messages and close netd cannot take now */
     POS_SYS_NETD_DELIVER = 19,  /* netd only: netd_deliver(&PosNetMessage) -> 0; -POS_ENOSPC when the channel's inbox is full */
-    POS_SYS_COUNT = 20
+    POS_SYS_NET_STATS = 20,     /* net_stats(&PosNetStats, 0) -> 0; netd publishes its counters with POS_NET_STATS_PUBLISH */
+    POS_SYS_COUNT = 21
 };
 
 enum PosError {
@@ -54,8 +56,9 @@ enum PosError {
     POS_EROFS = 30
 };
 
-/* netd_frame_rx() flags */
-enum { POS_NET_NONBLOCK = 1 };
+/* netd_frame_rx() and netd_next_request() flags; POS_NET_WAKE_ON_FRAME (netd_next_request
+ * only): a blocking wait also ends, with -POS_EAGAIN, when a received frame is waiting */
+enum { POS_NET_NONBLOCK = 1, POS_NET_WAKE_ON_FRAME = 2 };
 
 /* net_open() modes, netd requests, and the record read() returns on a channel fd */
 enum { POS_NET_CONNECT = 1, POS_NET_ACCEPT = 2 };
@@ -80,6 +83,40 @@ typedef struct PosNetMessage {   /* netd_deliver() input; read() on a channel fd
     uint8_t peer[POS_NET_KEY];
     uint8_t data[POS_NET_MAX_MESSAGE];
 } PosNetMessage;
+
+/* net_stats(): the network counters (docs/guest-os.md "Networking"). netd's are what it last
+ * published (netd_*: its secure-net Endpoints and NetService, docs/secure-net.md "Drop counters");
+ * the vif_* ones the kernel's netif front end keeps. */
+enum { POS_NET_STATS_PUBLISH = 1 };   /* net_stats flag: netd only, reads the netd part from the buffer */
+
+typedef struct PosNetdCounters {
+    uint64_t tx_packets;          /* secure-net packets sent (handshake and data) */
+    uint64_t rx_messages;         /* authenticated messages received */
+    uint64_t rx_keepalives;
+    uint64_t delivered;           /* messages handed to programs (read() on a channel) */
+    uint64_t handshakes_started;
+    uint64_t handshakes_completed;
+    uint64_t dropped_malformed;
+    uint64_t dropped_bad_auth;
+    uint64_t dropped_replay;
+    uint64_t dropped_unknown_peer;
+    uint64_t dropped_no_session;
+    uint64_t dropped_unroutable;  /* another ethertype, malformed, or for no local identity */
+    uint64_t dropped_undeliverable; /* authenticated, but the channel's inbox in netd was full */
+    uint64_t refused_by_policy;   /* accept-any: messages from a sender the policy does not allow */
+} PosNetdCounters;
+
+typedef struct PosNetStats {
+    PosNetdCounters netd;
+    uint64_t vif_rx_frames;       /* frames the front end queued for netd */
+    uint64_t vif_rx_dropped;      /* frames lost because netd's queue (32 frames) was full */
+    uint64_t vif_rx_bad;          /* responses with a bad id, length, offset or flags */
+    uint64_t vif_tx_frames;
+    uint64_t vif_tx_errors;
+    uint64_t netd_request_calls;  /* netd_next_request calls so far: an idle netd makes none */
+    uint32_t netd_running;        /* 1 while netd runs */
+    uint32_t reserved;
+} PosNetStats;
 
 /* open() flags */
 enum { POS_O_WRITE = 1 }; /* also allow write(fd) on it; needs an `allow USER write PATH` rule */

@@ -140,6 +140,16 @@ const User* policy_find_user(const char* name) {
     return i >= 0 ? &g_policy.users[i] : nullptr;
 }
 
+bool policy_has_rule(const User* user, Action action) {
+    if (user == nullptr) return false;
+    int uid = static_cast<int>(user - g_policy.users);
+    for (size_t i = 0; i < g_policy.rule_count; ++i) {
+        const Rule& r = g_policy.rules[i];
+        if ((r.user == -1 || r.user == uid) && !r.any_action && r.action == action) return true;
+    }
+    return false;
+}
+
 bool authorize(const User* user, Action action, const char* object) {
     const char* reason = "no rule allows it (default deny)";
     if (user == nullptr) {

@@ -26,6 +26,9 @@ size_t policy_rule_count();
 /// The declared user `name`, or nullptr.
 const User* policy_find_user(const char* name);
 
+/// True when some rule names `action` for `user` (or `*`), whatever its object: an accept-any
+/// channel may be opened then, and each peer is authorized as its messages arrive.
+bool policy_has_rule(const User* user, Action action);
 /// True when a rule allows `user` to do `action` on `object`; logs the denial otherwise.
 bool authorize(const User* user, Action action, const char* object);
 

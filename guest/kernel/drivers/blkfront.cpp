@@ -5,65 +5,45 @@
 #include "lib/kprint.h"
 #include "mm/pmm.h"
 #include "popek_os/abi.h"
-#include "pv/evtchn.h"
-#include "pv/grant_table.h"
-#include "pv/xen_clock.h"
+#include "pv/ring_front.h"
 #include "pv/xenstore.h"
 
 namespace pos {
 namespace {
-constexpr uint64_t kTimeoutMs = 10000;
 constexpr unsigned kSectorsPerPage = kPageSize / BlockFront::kSectorSize;
+
+/// The piece of a transfer at byte `pos` (up to `left` bytes) that fits one request: its first
+/// sector, the bytes to skip in it, the bytes moved, and the sectors the request covers.
+struct Chunk {
+    uint64_t sector;
+    size_t skip, want;
+    unsigned count;
+};
+Chunk next_chunk(uint64_t pos, size_t left) {
+    constexpr uint64_t kSize = BlockFront::kSectorSize;
+    const size_t skip = static_cast<size_t>(pos % kSize);
+    const uint64_t max_bytes = uint64_t{BlockFront::kSegments} * kPageSize - skip;
+    const size_t want = left > max_bytes ? static_cast<size_t>(max_bytes) : left;
+    return {pos / kSize, skip, want, static_cast<unsigned>((skip + want + kSize - 1) / kSize)};
+}
 }  // namespace
 
 long BlockFront::connect(const char* devid) {
-    if (long r = xen::xenbus_open(m_dev, "vbd", devid); r < 0) return r;
-    long state = xen::xenbus_wait_backend(m_dev, XenbusStateInitWait, kTimeoutMs);
-    if (state != XenbusStateInitWait) return state < 0 ? state : -xen::kEIO;
-
-    uint64_t ring_phys = pmm::alloc_zeroed_frame();
-    uint64_t bounce_phys = pmm::alloc_contiguous(kSegments);
-    if (ring_phys == 0 || bounce_phys == 0) return -POS_ENOMEM;
-    m_ring_page = phys_to_virt<uint8_t>(ring_phys);
-    m_bounce = phys_to_virt<uint8_t>(bounce_phys);
-    auto* sring = reinterpret_cast<blkif_sring_t*>(m_ring_page);
+    if (long r = xen::front_open(m_dev, "vbd", devid); r < 0) return r;
+    if (long r = xen::polled_ring_setup(m_dev, kSegments, m_bounce_refs, m_shared); r < 0) return r;
+    auto* sring = reinterpret_cast<blkif_sring_t*>(m_shared.ring_page);
     SHARED_RING_INIT(sring);
     FRONT_RING_INIT(&m_ring, sring, kPageSize);
-
-    long ref = xen::grant::grant_access(m_dev.backend_id, ring_phys >> 12, false);
-    if (ref < 0) return ref;
-    m_ring_ref = static_cast<grant_ref_t>(ref);
-    for (unsigned i = 0; i < kSegments; ++i) {
-        ref = xen::grant::grant_access(m_dev.backend_id, (bounce_phys >> 12) + i, false);
-        if (ref < 0) return ref;
-        m_bounce_refs[i] = static_cast<grant_ref_t>(ref);
-    }
-    long port = xen::evtchn::alloc_unbound(m_dev.backend_id);
-    if (port < 0) return port;
-    m_port = static_cast<evtchn_port_t>(port);
-    xen::evtchn::mask(m_port);   // polled (see the header)
-    return handshake();
-}
-
-long BlockFront::handshake() {
-    char path[192], ring_ref[16], port[16];
-    format(ring_ref, sizeof ring_ref, "%u", m_ring_ref);
-    format(port, sizeof port, "%u", m_port);
-    // What the back end needs to connect (io/blkif.h "Front end XenBus nodes").
-    const xen::XenbusNode nodes[] = {
-        {"ring-ref", ring_ref}, {"event-channel", port}, {"protocol", XEN_IO_PROTO_ABI_X86_64}};
-    long r = xen::xenbus_publish(m_dev, nodes, sizeof nodes / sizeof nodes[0], XenbusStateInitialised);
-    if (r < 0) return r;
-    long state = xen::xenbus_wait_backend(m_dev, XenbusStateConnected, kTimeoutMs);
-    if (state != XenbusStateConnected) return state < 0 ? state : -xen::kEIO;
-    if ((r = xen::xenbus_read_u64(m_dev.backend, "sectors", m_sectors)) < 0) return r;
+    if (long r = xen::polled_ring_publish(m_dev, m_shared); r < 0) return r;
+    // What the back end says about the disk (io/blkif.h "Back end XenBus nodes").
+    if (long r = xen::xenbus_read_u64(m_dev.backend, "sectors", m_sectors); r < 0) return r;
     uint64_t sector_size = kSectorSize;
     xen::xenbus_read_u64(m_dev.backend, "sector-size", sector_size);
     if (sector_size != kSectorSize) return -xen::kEIO;   // only 512-byte sectors
-    char mode[4] = "";
+    char path[192], mode[4] = "";
     xen::store::read(xen::xenbus_path(path, sizeof path, m_dev.backend, "mode"), mode, sizeof mode);
     m_read_only = strcmp(mode, "r") == 0;
-    if ((r = xen::xenbus_switch_state(m_dev, XenbusStateConnected)) < 0) return r;
+    if (long r = xen::xenbus_switch_state(m_dev, XenbusStateConnected); r < 0) return r;
     m_connected = true;
     return 0;
 }
@@ -85,29 +65,15 @@ long BlockFront::transfer(uint8_t op, uint64_t sector, unsigned count) {
         req->seg[i].last_sect = static_cast<uint8_t>(in_page - 1);
     }
     m_ring.req_prod_pvt++;
-    int notify = 0;
-    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&m_ring, notify);
-    if (notify) xen::evtchn::notify(m_port);
-    uint64_t until = xen::clock::now_ns() + kTimeoutMs * 1000000;
-    for (;;) {
-        // A back end that pushes rsp_prod past what it could have answered is not trusted
-        // any more: the device stops (every later request fails with EIO).
-        RING_IDX rsp_prod = __atomic_load_n(&m_ring.sring->rsp_prod, __ATOMIC_ACQUIRE);
-        if (rsp_prod - m_ring.rsp_cons > m_ring.req_prod_pvt - m_ring.rsp_cons) {
-            kprintf("popek-os: xen: %s: response index out of range; device stopped\n", m_name);
-            m_connected = false;
-            return -POS_EIO;
-        }
-        if (RING_HAS_UNCONSUMED_RESPONSES(&m_ring)) {
-            blkif_response_t* rsp = RING_GET_RESPONSE(&m_ring, m_ring.rsp_cons);
-            uint64_t rsp_id = rsp->id;
-            int16_t status = rsp->status;
-            m_ring.rsp_cons++;
-            if (rsp_id != id) continue;   // not ours (cannot happen with one in flight): skip it
-            return status == BLKIF_RSP_OKAY ? 0 : -POS_EIO;
-        }
-        if (!xen::evtchn::wait_port(m_port, until)) return -POS_EIO;
+    blkif_response_t rsp;
+    bool broken = false;
+    long r = xen::polled_ring_exchange(m_ring, m_shared, id, rsp, broken);
+    if (broken) {
+        kprintf("popek-os: xen: %s: response index out of range; device stopped\n", m_name);
+        m_connected = false;   // every later request fails with EIO
     }
+    if (r < 0) return r;
+    return rsp.status == BLKIF_RSP_OKAY ? 0 : -POS_EIO;
 }
 
 long BlockFront::read(uint64_t offset, void* buf, size_t len) {
@@ -119,15 +85,9 @@ long BlockFront::read(uint64_t offset, void* buf, size_t len) {
     auto* out = static_cast<uint8_t*>(buf);
     size_t done = 0;
     while (done < len) {
-        uint64_t pos = offset + done;
-        uint64_t sector = pos / kSectorSize;
-        size_t skip = static_cast<size_t>(pos % kSectorSize);
-        size_t want = len - done;
-        uint64_t max_bytes = uint64_t{kSegments} * kPageSize - skip;
-        if (want > max_bytes) want = static_cast<size_t>(max_bytes);
-        unsigned count = static_cast<unsigned>((skip + want + kSectorSize - 1) / kSectorSize);
+        const auto [sector, skip, want, count] = next_chunk(offset + done, len - done);
         if (long r = transfer(BLKIF_OP_READ, sector, count); r < 0) return done > 0 ? static_cast<long>(done) : r;
-        memcpy(out + done, m_bounce + skip, want);
+        memcpy(out + done, m_shared.data + skip, want);
         done += want;
     }
     return static_cast<long>(done);
@@ -143,17 +103,11 @@ long BlockFront::write(uint64_t offset, const void* buf, size_t len) {
     const auto* in = static_cast<const uint8_t*>(buf);
     size_t done = 0;
     while (done < len) {
-        uint64_t pos = offset + done;
-        uint64_t sector = pos / kSectorSize;
-        size_t skip = static_cast<size_t>(pos % kSectorSize);
-        size_t want = len - done;
-        uint64_t max_bytes = uint64_t{kSegments} * kPageSize - skip;
-        if (want > max_bytes) want = static_cast<size_t>(max_bytes);
-        unsigned count = static_cast<unsigned>((skip + want + kSectorSize - 1) / kSectorSize);
+        const auto [sector, skip, want, count] = next_chunk(offset + done, len - done);
         // Partial first or last sector: read the sectors first so the rest of them is kept.
         if ((skip != 0 || (skip + want) % kSectorSize != 0) && transfer(BLKIF_OP_READ, sector, count) < 0)
             return done > 0 ? static_cast<long>(done) : -POS_EIO;
-        memcpy(m_bounce + skip, in + done, want);
+        memcpy(m_shared.data + skip, in + done, want);
         if (long r = transfer(BLKIF_OP_WRITE, sector, count); r < 0) return done > 0 ? static_cast<long>(done) : r;
         done += want;
     }

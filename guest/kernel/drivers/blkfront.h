@@ -6,7 +6,7 @@
 /// of holding the vCPU while a request runs (docs/guest-os.md "Block device").
 #include "lib/spinlock.h"
 #include "pv/xen_abi.h"
-#include "pv/xenbus.h"
+#include "pv/ring_front.h"
 
 namespace pos {
 
@@ -30,14 +30,10 @@ public:
 private:
     /// One request for `count` sectors at `sector` through the bounce pages.
     long transfer(uint8_t op, uint64_t sector, unsigned count);
-    long handshake();
 
     xen::XenbusDevice m_dev{};
     blkif_front_ring_t m_ring{};
-    evtchn_port_t m_port = 0;
-    uint8_t* m_ring_page = nullptr;
-    uint8_t* m_bounce = nullptr;
-    grant_ref_t m_ring_ref = 0;
+    xen::PolledRing m_shared;   ///< the ring page, the bounce pages (data) and the event channel
     grant_ref_t m_bounce_refs[kSegments]{};
     uint64_t m_sectors = 0;
     uint64_t m_next_id = 1;

@@ -6,12 +6,11 @@
 #include "mm/pmm.h"
 #include "popek_os/abi.h"
 #include "pv/evtchn.h"
-#include "pv/grant_table.h"
+#include "pv/ring_front.h"
 #include "pv/xenstore.h"
 
 namespace pos {
 namespace {
-constexpr uint64_t kTimeoutMs = 10000;
 constexpr uint32_t kMinFrame = 14;   // an Ethernet header
 
 int hex_digit(char c) {
@@ -31,21 +30,10 @@ bool parse_mac(const char* s, uint8_t* mac) {
     return true;
 }
 
-/// Grants `count` consecutive frames from `phys` to `domid`; false when the table is full.
-bool grant_pages(domid_t domid, uint64_t phys, unsigned count, bool readonly, grant_ref_t* refs) {
-    for (unsigned i = 0; i < count; ++i) {
-        long ref = xen::grant::grant_access(domid, (phys >> 12) + i, readonly);
-        if (ref < 0) return false;
-        refs[i] = static_cast<grant_ref_t>(ref);
-    }
-    return true;
-}
 }  // namespace
 
 long NetFront::connect(const char* devid) {
-    if (long r = xen::xenbus_open(m_dev, "vif", devid); r < 0) return r;
-    long state = xen::xenbus_wait_backend(m_dev, XenbusStateInitWait, kTimeoutMs);
-    if (state != XenbusStateInitWait) return state < 0 ? state : -xen::kEIO;
+    if (long r = xen::front_open(m_dev, "vif", devid); r < 0) return r;
     char path[192], text[32] = "";
     if (xen::store::read(xen::xenbus_path(path, sizeof path, m_dev.frontend, "mac"), text, sizeof text) < 0 ||
         !parse_mac(text, m_mac))
@@ -67,10 +55,10 @@ long NetFront::connect(const char* devid) {
     SHARED_RING_INIT(rxs);
     FRONT_RING_INIT(&m_tx, txs, kPageSize);
     FRONT_RING_INIT(&m_rx, rxs, kPageSize);
-    if (!grant_pages(m_dev.backend_id, tx_ring, 1, false, &m_tx_ring_ref) ||
-        !grant_pages(m_dev.backend_id, rx_ring, 1, false, &m_rx_ring_ref) ||
-        !grant_pages(m_dev.backend_id, tx_pages, kTxSlots, true, m_tx_refs) ||
-        !grant_pages(m_dev.backend_id, rx_pages, kRxBuffers, false, m_rx_refs))
+    if (xen::grant_pages(m_dev.backend_id, tx_ring, 1, false, &m_tx_ring_ref) < 0 ||
+        xen::grant_pages(m_dev.backend_id, rx_ring, 1, false, &m_rx_ring_ref) < 0 ||
+        xen::grant_pages(m_dev.backend_id, tx_pages, kTxSlots, true, m_tx_refs) < 0 ||
+        xen::grant_pages(m_dev.backend_id, rx_pages, kRxBuffers, false, m_rx_refs) < 0)
         return -POS_ENOSPC;
     long port = xen::evtchn::alloc_unbound(m_dev.backend_id);
     if (port < 0) return port;
@@ -90,8 +78,7 @@ long NetFront::handshake() {
                                      {"feature-rx-notify", "1"}};
     long r = xen::xenbus_publish(m_dev, nodes, sizeof nodes / sizeof nodes[0], XenbusStateConnected);
     if (r < 0) return r;
-    long state = xen::xenbus_wait_backend(m_dev, XenbusStateConnected, kTimeoutMs);
-    if (state != XenbusStateConnected) return state < 0 ? state : -xen::kEIO;
+    if ((r = xen::front_wait_connected(m_dev)) < 0) return r;
     m_connected = true;
     // From now on the handler drains both rings (it unmasks the port).
     xen::evtchn::set_handler(m_port, on_event, this);
@@ -166,6 +153,7 @@ void NetFront::poll_rings_locked() {
     m_tx.sring->rsp_event = m_tx.rsp_cons + 1;
     xen_mb();
     if (got_rx) m_readers.wake_all_locked();
+    if (got_rx && m_rx_hook != nullptr) m_rx_hook();
     if (freed_tx) m_tx_waiters.wake_all_locked();
 }
 

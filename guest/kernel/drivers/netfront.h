@@ -30,6 +30,12 @@ public:
     /// (truncated to `cap`), -POS_EAGAIN when none and not blocking, -POS_EIO when disconnected.
     long receive(void* buf, size_t cap, bool block);
 
+    /// Called (scheduler lock held) whenever received frames were queued: netd may be waiting
+    /// for a request or a frame at once (netd_next_request with POS_NET_WAKE_ON_FRAME).
+    void set_rx_hook(void (*hook)()) { m_rx_hook = hook; }
+    /// Frames waiting for netd; caller holds the scheduler lock.
+    bool frames_queued_locked() const { return m_q_count > 0; }
+
     struct Stats {
         uint64_t rx_frames, rx_dropped, rx_bad, tx_frames, tx_errors;
     };
@@ -66,6 +72,7 @@ private:
     Stats m_stats{};
     uint8_t m_mac[6]{};
     bool m_connected = false;
+    void (*m_rx_hook)() = nullptr;
 };
 
 }  // namespace pos

@@ -2,56 +2,27 @@
 
 #include "common/format.h"
 #include "common/string.h"
+#include "lib/kprint.h"
 #include "mm/pmm.h"
 #include "popek_os/abi.h"
-#include "pv/evtchn.h"
-#include "pv/grant_table.h"
-#include "pv/xen_clock.h"
+#include "pv/ring_front.h"
 #include "pv/xenstore.h"
 
 namespace pos {
 namespace {
-constexpr uint64_t kTimeoutMs = 10000;
 constexpr size_t kDataBytes = ShareFront::kDataPages * kPageSize;
 }  // namespace
 
 long ShareFront::connect() {
-    if (long r = xen::xenbus_open(m_dev, POPEKFS_DEVICE_TYPE, "0"); r < 0) return r;
-    long state = xen::xenbus_wait_backend(m_dev, XenbusStateInitWait, kTimeoutMs);
-    if (state != XenbusStateInitWait) return state < 0 ? state : -xen::kEIO;
+    if (long r = xen::front_open(m_dev, POPEKFS_DEVICE_TYPE, "0"); r < 0) return r;
     char path[192], mode[4] = "";
     xen::store::read(xen::xenbus_path(path, sizeof path, m_dev.backend, "mode"), mode, sizeof mode);
     m_read_only = strcmp(mode, "r") == 0;
-
-    uint64_t ring_phys = pmm::alloc_zeroed_frame();
-    uint64_t data_phys = pmm::alloc_contiguous(kDataPages);
-    if (ring_phys == 0 || data_phys == 0) return -POS_ENOMEM;
-    m_ring_page = phys_to_virt<uint8_t>(ring_phys);
-    m_data = phys_to_virt<uint8_t>(data_phys);
-    auto* sring = reinterpret_cast<popekfs_sring*>(m_ring_page);
+    if (long r = xen::polled_ring_setup(m_dev, kDataPages, m_data_refs, m_shared); r < 0) return r;
+    auto* sring = reinterpret_cast<popekfs_sring*>(m_shared.ring_page);
     SHARED_RING_INIT(sring);
     FRONT_RING_INIT(&m_ring, sring, kPageSize);
-    long ref = xen::grant::grant_access(m_dev.backend_id, ring_phys >> 12, false);
-    if (ref < 0) return ref;
-    m_ring_ref = static_cast<grant_ref_t>(ref);
-    for (unsigned i = 0; i < kDataPages; ++i) {
-        ref = xen::grant::grant_access(m_dev.backend_id, (data_phys >> 12) + i, false);
-        if (ref < 0) return ref;
-        m_data_refs[i] = static_cast<grant_ref_t>(ref);
-    }
-    long port = xen::evtchn::alloc_unbound(m_dev.backend_id);
-    if (port < 0) return port;
-    m_port = static_cast<evtchn_port_t>(port);
-    xen::evtchn::mask(m_port);  // polled
-    char ring_ref[16], port_text[16];
-    format(ring_ref, sizeof ring_ref, "%u", m_ring_ref);
-    format(port_text, sizeof port_text, "%u", m_port);
-    const xen::XenbusNode nodes[] = {
-        {"ring-ref", ring_ref}, {"event-channel", port_text}, {"protocol", XEN_IO_PROTO_ABI_X86_64}};
-    if (long r = xen::xenbus_publish(m_dev, nodes, sizeof nodes / sizeof nodes[0], XenbusStateInitialised); r < 0)
-        return r;
-    state = xen::xenbus_wait_backend(m_dev, XenbusStateConnected, kTimeoutMs);
-    if (state != XenbusStateConnected) return state < 0 ? state : -xen::kEIO;
+    if (long r = xen::polled_ring_publish(m_dev, m_shared); r < 0) return r;
     if (long r = xen::xenbus_switch_state(m_dev, XenbusStateConnected); r < 0) return r;
     m_connected = true;
     return 0;
@@ -70,19 +41,13 @@ long ShareFront::submit(popekfs_request& req, popekfs_response& rsp) {
     req.id = m_next_id++;
     *RING_GET_REQUEST(&m_ring, m_ring.req_prod_pvt) = req;
     m_ring.req_prod_pvt++;
-    int notify = 0;
-    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&m_ring, notify);
-    if (notify) xen::evtchn::notify(m_port);
-    uint64_t until = xen::clock::now_ns() + kTimeoutMs * 1000000;
-    for (;;) {
-        if (RING_HAS_UNCONSUMED_RESPONSES(&m_ring)) {
-            rsp = *RING_GET_RESPONSE(&m_ring, m_ring.rsp_cons);
-            m_ring.rsp_cons++;
-            if (rsp.id != req.id) continue;  // not ours (cannot happen with one in flight)
-            return rsp.status;
-        }
-        if (!xen::evtchn::wait_port(m_port, until)) return -POS_EIO;
+    bool broken = false;
+    long r = xen::polled_ring_exchange(m_ring, m_shared, req.id, rsp, broken);
+    if (broken) {
+        kprintf("popek-os: xen: share: response index out of range; device stopped\n");
+        m_connected = false;   // every later request fails with EIO
     }
+    return r < 0 ? r : rsp.status;
 }
 
 long ShareFront::path_request(uint8_t op, const char* path, uint16_t flags, popekfs_response& rsp) {
@@ -90,7 +55,7 @@ long ShareFront::path_request(uint8_t op, const char* path, uint16_t flags, pope
     size_t len = strlen(path);
     if (len > POPEKFS_PATH_MAX) return -POS_ENAMETOOLONG;
     LockGuard guard(m_lock);
-    memcpy(m_data, path, len);
+    memcpy(m_shared.data, path, len);
     popekfs_request req = request(op, static_cast<uint32_t>(len));
     req.flags = flags;
     return submit(req, rsp);
@@ -135,7 +100,7 @@ long ShareFront::read(uint32_t handle, uint64_t offset, void* buf, size_t len) {
         long r = submit(req, rsp);
         if (r < 0) return done > 0 ? static_cast<long>(done) : r;
         if (rsp.value > want) return -POS_EIO;  // the back end claims more than asked
-        memcpy(out + done, m_data, rsp.value);
+        memcpy(out + done, m_shared.data, rsp.value);
         done += rsp.value;
         if (rsp.value < want) break;  // end of file
     }
@@ -150,7 +115,7 @@ long ShareFront::write(uint32_t handle, uint64_t offset, const void* buf, size_t
     size_t done = 0;
     while (done < len) {
         size_t want = len - done < kDataBytes ? len - done : kDataBytes;
-        memcpy(m_data, in + done, want);
+        memcpy(m_shared.data, in + done, want);
         popekfs_request req = request(POPEKFS_OP_WRITE, static_cast<uint32_t>(want));
         req.handle = handle;
         req.offset = offset + done;
@@ -174,7 +139,7 @@ long ShareFront::readdir(uint32_t handle, uint64_t cookie, EntryFn entry, void* 
     if (long r = submit(req, rsp); r < 0) return r;
     if (rsp.value > kPageSize) return -POS_EIO;
     for (uint64_t at = 0; at + sizeof(popekfs_dirent) <= rsp.value;) {
-        const auto* d = reinterpret_cast<const popekfs_dirent*>(m_data + at);
+        const auto* d = reinterpret_cast<const popekfs_dirent*>(m_shared.data + at);
         // The back end is trusted less than the kernel: every record is checked before use.
         if (d->reclen < sizeof *d + d->name_len || d->reclen % 8 != 0 || at + d->reclen > rsp.value) return -POS_EIO;
         entry(d->name, d->name_len, d->type, ctx);

@@ -6,7 +6,7 @@
 /// Results are the back end's: a handle, a byte count or 0, or a negative Linux errno.
 #include "lib/spinlock.h"
 #include "pv/xen_abi.h"
-#include "pv/xenbus.h"
+#include "pv/ring_front.h"
 
 #include <popek/pvabi/fsif.h>
 
@@ -41,10 +41,7 @@ private:
 
     xen::XenbusDevice m_dev{};
     popekfs_front_ring m_ring{};
-    evtchn_port_t m_port = 0;
-    uint8_t* m_ring_page = nullptr;
-    uint8_t* m_data = nullptr;
-    grant_ref_t m_ring_ref = 0;
+    xen::PolledRing m_shared;   ///< the ring page, the data pages and the event channel
     grant_ref_t m_data_refs[kDataPages]{};
     uint64_t m_next_id = 1;
     bool m_read_only = false;

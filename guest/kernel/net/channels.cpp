@@ -42,14 +42,18 @@ struct Channel {
 Channel g_channels[kMaxChannels];
 WaitQueue g_netd_waiting;
 bool g_netd = false;
+uint64_t g_netd_request_calls = 0;   // netd_next_request calls: how often netd looked for work
 
 bool valid(int c) { return c >= 0 && c < kMaxChannels && g_channels[c].state != State::Free; }
 
-/// The next request in table order; per channel: OPEN, then its messages, then CLOSE.
-bool take_request_locked(PosNetRequest& req) {
+/// The next request in table order; per channel: OPEN, then its messages, then CLOSE. Channels
+/// in `held` (bit per channel) whose OPEN netd has seen are skipped: netd cannot take their
+/// messages yet, so they stay here and their writers block (flow control, no loss).
+bool take_request_locked(PosNetRequest& req, uint32_t held) {
     for (int i = 0; i < kMaxChannels; ++i) {
         Channel& c = g_channels[i];
         if (c.state == State::Free) continue;
+        if (c.told_open && (held & (1u << i)) != 0) continue;
         memset(&req, 0, offsetof(PosNetRequest, data));
         req.channel = i;
         if (!c.told_open) {
@@ -134,6 +138,7 @@ long channel_read(int channel, PosNetMessage& out) {
     memcpy(out.peer, m.peer, sizeof out.peer);
     memcpy(out.data, m.data, m.len);
     c.in.pop();
+    g_netd_waiting.wake_all_locked();   // netd may hold a message for this channel
     return static_cast<long>(offsetof(PosNetMessage, data) + out.length);
 }
 
@@ -149,13 +154,27 @@ void channel_close(int channel) {
     g_netd_waiting.wake_all_locked();
 }
 
-bool channel_next_request(PosNetRequest& req, bool block) {
+bool channel_next_request(PosNetRequest& req, bool block, uint32_t held, bool (*also_wake_locked)()) {
     LockGuard guard(sched_lock());
+    ++g_netd_request_calls;
     for (;;) {
-        if (take_request_locked(req)) return true;
-        if (!block) return false;
+        if (take_request_locked(req, held)) return true;
+        if (!block || (also_wake_locked != nullptr && also_wake_locked())) return false;
         g_netd_waiting.wait_locked();
     }
+}
+
+void channel_wake_netd_locked() { g_netd_waiting.wake_all_locked(); }
+
+uint64_t channel_netd_request_calls() {
+    LockGuard guard(sched_lock());
+    return g_netd_request_calls;
+}
+
+const User* channel_any_peer_user(int channel) {
+    LockGuard guard(sched_lock());
+    if (channel < 0 || channel >= kMaxChannels || g_channels[channel].state != State::Open) return nullptr;
+    return g_channels[channel].any_peer ? g_channels[channel].user : nullptr;
 }
 
 long channel_deliver(const PosNetMessage& msg) {

@@ -26,8 +26,17 @@ long channel_read(int channel, PosNetMessage& out);
 /// The owner closed it (or exited): netd hears of it, then the slot is reused.
 void channel_close(int channel);
 
-/// netd's side: the next open, message or close (false: none now).
-bool channel_next_request(PosNetRequest& req, bool block);
+/// netd's side: the next open, message or close (false: none now), skipping the messages and
+/// closes of the channels set in `held` (bit per channel: netd's queue for them is full). A
+/// blocking call also returns false as soon as `also_wake_locked` (if given) is true; it is
+/// checked under the scheduler lock each time netd is woken (channel_wake_netd_locked).
+bool channel_next_request(PosNetRequest& req, bool block, uint32_t held, bool (*also_wake_locked)() = nullptr);
+/// Wakes netd if it waits in channel_next_request (scheduler lock held): a frame arrived.
+void channel_wake_netd_locked();
+/// How many times netd asked for a request so far (net_stats: an idle netd does not poll).
+uint64_t channel_netd_request_calls();
+/// The user of an open accept-any channel (its every sender is authorized on delivery), else nullptr.
+const User* channel_any_peer_user(int channel);
 /// netd's side: a message for `msg.channel`; 0, -POS_EINVAL (no such open channel), -POS_ENOSPC.
 long channel_deliver(const PosNetMessage& msg);
 /// netd exited: every channel is closed for good (later opens get -POS_EIO).

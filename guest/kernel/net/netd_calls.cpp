@@ -9,6 +9,7 @@
 #include "net/channels.h"
 #include "popek_os/abi.h"
 #include "proc/process.h"
+#include "proc/sched.h"
 #include "proc/user_access.h"
 
 namespace pos {
@@ -22,6 +23,7 @@ uint8_t g_tx_frame[NetFront::kMaxFrame];
 uint8_t g_rx_frame[NetFront::kMaxFrame];
 PosNetRequest g_request;
 PosNetMessage g_delivery;
+PosNetdCounters g_netd_counters;   // what netd last published (under the scheduler lock)
 
 /// 0 for netd; otherwise logs the attempt and gives -POS_EPERM.
 long check_netd(const char* call) {
@@ -41,9 +43,15 @@ void key_to_hex(const uint8_t* key, char* out) {
     out[2 * POS_NET_KEY] = 0;
 }
 
+/// netd's wait for a request also ends when a frame is waiting (POS_NET_WAKE_ON_FRAME).
+bool frames_waiting_locked() { return g_nic != nullptr && g_nic->frames_queued_locked(); }
+
 }  // namespace
 
-void netd_attach_interface(NetFront* nic) { g_nic = nic; }
+void netd_attach_interface(NetFront* nic) {
+    g_nic = nic;
+    if (nic != nullptr) nic->set_rx_hook(channel_wake_netd_locked);
+}
 
 int netd_start() {
     if (g_nic == nullptr) return -POS_EIO;
@@ -105,7 +113,11 @@ long sys_net_open(uint64_t ukey, uint64_t mode) {
     char object[2 * POS_NET_KEY + 1] = "*";
     if (!any) key_to_hex(key, object);
     Process* p = current_process();
-    if (!authorize(p->user, accept ? Action::Accept : Action::Connect, object)) return -POS_EACCES;
+    // Accept-any needs some accept rule for the user (`*` or per key); each sender is then
+    // checked against the rules as its messages arrive (sys_netd_deliver).
+    bool allowed = any ? policy_has_rule(p->user, Action::Accept) || authorize(p->user, Action::Accept, object)
+                       : authorize(p->user, accept ? Action::Accept : Action::Connect, object);
+    if (!allowed) return -POS_EACCES;
     int slot = 0;
     while (slot < kMaxOpenFiles && p->files[slot].used) ++slot;
     if (slot == kMaxOpenFiles) return -POS_EMFILE;
@@ -115,11 +127,13 @@ long sys_net_open(uint64_t ukey, uint64_t mode) {
     return 3 + slot;
 }
 
-long sys_netd_next_request(uint64_t ureq, uint64_t flags) {
+long sys_netd_next_request(uint64_t ureq, uint64_t flags, uint64_t held) {
     if (long r = check_netd("netd_next_request"); r < 0) return r;
-    if ((flags & ~uint64_t{POS_NET_NONBLOCK}) != 0) return -POS_EINVAL;
+    if ((flags & ~uint64_t{POS_NET_NONBLOCK | POS_NET_WAKE_ON_FRAME}) != 0 || held >> kMaxChannels != 0) return -POS_EINVAL;
     if (!user_writable(ureq, sizeof(PosNetRequest))) return -POS_EFAULT;
-    if (!channel_next_request(g_request, (flags & POS_NET_NONBLOCK) == 0)) return -POS_EAGAIN;
+    const bool block = (flags & POS_NET_NONBLOCK) == 0;
+    auto* also_wake = (flags & POS_NET_WAKE_ON_FRAME) != 0 ? frames_waiting_locked : nullptr;
+    if (!channel_next_request(g_request, block, static_cast<uint32_t>(held), also_wake)) return -POS_EAGAIN;
     size_t len = offsetof(PosNetRequest, data) + (g_request.kind == POS_NETREQ_SEND ? g_request.length : 0);
     return copy_to_user(ureq, &g_request, len);
 }
@@ -131,7 +145,39 @@ long sys_netd_deliver(uint64_t umsg) {
     if (g_delivery.length > POS_NET_MAX_MESSAGE) return -POS_EINVAL;
     if (!user_readable(umsg + offsetof(PosNetMessage, data), g_delivery.length)) return -POS_EFAULT;
     memcpy(g_delivery.data, reinterpret_cast<const uint8_t*>(umsg) + offsetof(PosNetMessage, data), g_delivery.length);
+    if (const User* user = channel_any_peer_user(g_delivery.channel)) {
+        char sender[2 * POS_NET_KEY + 1];
+        key_to_hex(g_delivery.peer, sender);
+        if (!authorize(user, Action::Accept, sender)) return -POS_EACCES;   // logged as a denial
+    }
     return channel_deliver(g_delivery);
+}
+
+long sys_net_stats(uint64_t ubuf, uint64_t flags) {
+    if (flags != 0 && flags != POS_NET_STATS_PUBLISH) return -POS_EINVAL;
+    if (flags == POS_NET_STATS_PUBLISH) {
+        if (long r = check_netd("net_stats_publish"); r < 0) return r;
+        if (!user_readable(ubuf, sizeof(PosNetdCounters))) return -POS_EFAULT;
+        LockGuard guard(sched_lock());
+        memcpy(&g_netd_counters, reinterpret_cast<const void*>(ubuf), sizeof g_netd_counters);
+        return 0;
+    }
+    if (!user_writable(ubuf, sizeof(PosNetStats))) return -POS_EFAULT;
+    if (g_nic == nullptr) return -POS_EIO;
+    PosNetStats out{};
+    {
+        LockGuard guard(sched_lock());
+        out.netd = g_netd_counters;
+        out.netd_running = g_netd_pid != 0 ? 1 : 0;
+        NetFront::Stats s = g_nic->stats();
+        out.vif_rx_frames = s.rx_frames;
+        out.vif_rx_dropped = s.rx_dropped;
+        out.vif_rx_bad = s.rx_bad;
+        out.vif_tx_frames = s.tx_frames;
+        out.vif_tx_errors = s.tx_errors;
+    }
+    out.netd_request_calls = channel_netd_request_calls();
+    return copy_to_user(ubuf, &out, sizeof out);
 }
 
 long net_channel_write(int channel, uint64_t ubuf, uint64_t len) {

@@ -19,8 +19,10 @@ void netd_process_exited(int pid);
 long sys_netd_frame_tx(uint64_t ubuf, uint64_t len);
 long sys_netd_frame_rx(uint64_t ubuf, uint64_t cap, uint64_t flags);
 long sys_net_open(uint64_t ukey, uint64_t mode);
-long sys_netd_next_request(uint64_t ureq, uint64_t flags);
+long sys_netd_next_request(uint64_t ureq, uint64_t flags, uint64_t held);
 long sys_netd_deliver(uint64_t umsg);
+/// The network counters; with POS_NET_STATS_PUBLISH (netd only) stores netd's part instead.
+long sys_net_stats(uint64_t ubuf, uint64_t flags);
 /// read/write on a channel fd (numbered `channel`).
 long net_channel_write(int channel, uint64_t ubuf, uint64_t len);
 long net_channel_read(int channel, uint64_t ubuf, uint64_t len);

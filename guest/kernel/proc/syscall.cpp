@@ -12,14 +12,33 @@
 #include "net/channels.h"
 #include "net/netd_calls.h"
 #include "popek_os/abi.h"
+#include "proc/elf_loader.h"
 #include "proc/process.h"
 #include "proc/sched.h"
 #include "proc/user_access.h"
 
 namespace pos {
 
-bool user_readable(uint64_t va, size_t len) { return current_process()->space->check_user_range(va, len, false); }
-bool user_writable(uint64_t va, size_t len) { return current_process()->space->check_user_range(va, len, true); }
+namespace {
+/// Maps the stack-area pages inside [va, va+len) that the process has not touched yet, as its own
+/// touch would (process_grow_stack): a buffer on its stack is valid before it was first written.
+void map_untouched_stack(uint64_t va, size_t len) {
+    const uint64_t lo = kUserStackTop - kUserStackSize;
+    if (len == 0 || va + len < va || va >= kUserStackTop || va + len <= lo) return;
+    const uint64_t end = va + len < kUserStackTop ? va + len : kUserStackTop;
+    for (uint64_t page = (va > lo ? va : lo) & ~(kPageSize - 1); page < end; page += kPageSize)
+        process_grow_stack(current_process(), page);
+}
+}  // namespace
+
+bool user_readable(uint64_t va, size_t len) {
+    map_untouched_stack(va, len);
+    return current_process()->space->check_user_range(va, len, false);
+}
+bool user_writable(uint64_t va, size_t len) {
+    map_untouched_stack(va, len);
+    return current_process()->space->check_user_range(va, len, true);
+}
 
 long copy_to_user(uint64_t va, const void* src, size_t len) {
     if (!user_writable(va, len)) return -POS_EFAULT;
@@ -68,7 +87,7 @@ long sys_write(uint64_t fd, uint64_t buf, uint64_t len) {
 long sys_read(uint64_t fd, uint64_t buf, uint64_t len) {
     if (len > kMaxIo) len = kMaxIo;
     if (!user_writable(buf, len)) return -POS_EFAULT;
-    if (fd == 0) return static_cast<long>(tty_read(reinterpret_cast<char*>(buf), len));
+    if (fd == 0) return len == 0 ? 0 : static_cast<long>(tty_read(reinterpret_cast<char*>(buf), len));   // no wait for a line
     OpenFile* f = file_slot(fd);
     if (f == nullptr) return -POS_EBADF;
     if (f->channel) return net_channel_read(f->file, buf, len);
@@ -201,8 +220,9 @@ extern "C" void syscall_dispatch(pos::TrapFrame* f) {
         case POS_SYS_NETD_FRAME_TX: r = sys_netd_frame_tx(f->rdi, f->rsi); break;
         case POS_SYS_NETD_FRAME_RX: r = sys_netd_frame_rx(f->rdi, f->rsi, f->rdx); break;
         case POS_SYS_NET_OPEN: r = sys_net_open(f->rdi, f->rsi); break;
-        case POS_SYS_NETD_NEXT_REQUEST: r = sys_netd_next_request(f->rdi, f->rsi); break;
+        case POS_SYS_NETD_NEXT_REQUEST: r = sys_netd_next_request(f->rdi, f->rsi, f->rdx); break;
         case POS_SYS_NETD_DELIVER: r = sys_netd_deliver(f->rdi); break;
+        case POS_SYS_NET_STATS: r = sys_net_stats(f->rdi, f->rsi); break;
         default: r = -POS_ENOSYS; break;
     }
     f->rax = static_cast<uint64_t>(r);

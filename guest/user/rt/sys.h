@@ -31,8 +31,12 @@ inline long getrandom(void* buf, size_t len) { return call(POS_SYS_GETRANDOM, pt
 inline long netd_frame_tx(const void* frame, size_t len) { return call(POS_SYS_NETD_FRAME_TX, ptr(frame), static_cast<long>(len)); }
 inline long netd_frame_rx(void* buf, size_t cap, long flags) { return call(POS_SYS_NETD_FRAME_RX, ptr(buf), static_cast<long>(cap), flags); }
 inline long net_open(const uint8_t* peer_key, long mode) { return call(POS_SYS_NET_OPEN, ptr(peer_key), mode); }
-inline long netd_next_request(PosNetRequest* req, long flags) { return call(POS_SYS_NETD_NEXT_REQUEST, ptr(req), flags); }
+inline long netd_next_request(PosNetRequest* req, long flags, uint32_t held = 0) {
+    return call(POS_SYS_NETD_NEXT_REQUEST, ptr(req), flags, held);
+}
 inline long netd_deliver(const PosNetMessage* msg) { return call(POS_SYS_NETD_DELIVER, ptr(msg)); }
+inline long net_stats(PosNetStats* out) { return call(POS_SYS_NET_STATS, ptr(out), 0); }
+inline long net_stats_publish(const PosNetdCounters* c) { return call(POS_SYS_NET_STATS, ptr(c), POS_NET_STATS_PUBLISH); }
 
 }  // namespace pos::sys
 
