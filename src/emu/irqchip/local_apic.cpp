@@ -106,9 +106,10 @@ std::optional<uint8_t> LocalApic::take_sipi() {
     return static_cast<uint8_t>(vector);
 }
 
-bool LocalApic::event_pending() const {
-    return interrupt_pending() || m_nmi.load(std::memory_order_relaxed) ||
-           m_init.load(std::memory_order_relaxed) || m_sipi.load(std::memory_order_relaxed) >= 0;
+bool LocalApic::event_pending(WakeOn wake) const {
+    if (m_init.load(std::memory_order_relaxed) || m_sipi.load(std::memory_order_relaxed) >= 0) return true;
+    if (wake == WakeOn::Startup) return false;
+    return m_nmi.load(std::memory_order_relaxed) || (wake == WakeOn::AnyEvent && interrupt_pending());
 }
 
 uint64_t LocalApic::poll_timer(uint64_t now_ns) {
