@@ -1,5 +1,6 @@
-// Issue 4 benchmark: guest instructions per second of popek's interpreter, side by side with QEMU
-// TCG and with popek on this host's KVM, on the same guests in the same run:
+// Issue 4 benchmark: guest instructions per second of popek's interpreter and of its block
+// translator (--accel bt), side by side with QEMU TCG and with popek on this host's KVM, on the
+// same guests in the same run:
 //   loop: tiny-pvh-loop.elf (the shared baseline's 2-instruction loop, 10M iterations)
 //   alu:  build/guests/bench_alu.elf (16-instruction ALU/memory mix, 5M iterations)
 // Rate = guest instructions / (CPU time of the loop guest - CPU time of tiny-pvh.elf, which does the
@@ -76,25 +77,30 @@ int main(int argc, char** argv) {
     auto popek = [](const std::string& accel) {
         return [accel](const std::string& k) { return Argv{POPEK_BINARY, "run", "--accel", accel, "--mem", "64", "--kernel", k}; };
     };
-    std::vector<Engine> engines = {{"popek --accel interp", popek("interp")}, {"qemu -accel tcg", qemu("tcg")}};
+    std::vector<Engine> engines = {{"popek --accel interp", popek("interp")},
+                                   {"popek --accel bt", popek("bt")},
+                                   {"qemu -accel tcg", qemu("tcg")}};
     if (access("/dev/kvm", R_OK | W_OK) == 0) engines.push_back({"popek --accel kvm", popek("kvm")});
 
     std::printf("insn_rate: median of %d runs, CPU time of the guest minus CPU time of an empty boot\n", runs);
     for (const auto& [name, kernel] : guests) {
         double n = count_instructions(kernel);
         std::printf("\n%s guest (%s): %.0f guest instructions\n", name.c_str(), kernel.c_str(), n);
-        double interp_rate = -1, tcg_rate = -1;
+        double interp_rate = -1, bt_rate = -1, tcg_rate = -1;
         for (const Engine& e : engines) {
             // KVM here is PVM: this 32-bit code is emulated at ~2M instructions/s, one run is enough.
             int n_runs = e.label.find("kvm") != std::string::npos ? 1 : runs;
             double base = median_cpu(e.argv(empty), n_runs), t = median_cpu(e.argv(kernel), n_runs);
             double rate = (t > base && base >= 0 && n > 0) ? n / (t - base) : -1;
             if (e.label.find("interp") != std::string::npos) interp_rate = rate;
+            if (e.label.find("bt") != std::string::npos) bt_rate = rate;
             if (e.label.find("tcg") != std::string::npos) tcg_rate = rate;
             std::printf("  %-22s %8.3f s CPU  %10.1f M instructions/s\n", e.label.c_str(), t - base, rate / 1e6);
         }
         if (interp_rate > 0 && tcg_rate > 0)
             std::printf("  interp / TCG = %.3f (target >= 0.3)\n", interp_rate / tcg_rate);
+        if (bt_rate > 0 && tcg_rate > 0)
+            std::printf("  bt / TCG = %.3f, bt / interp = %.3f\n", bt_rate / tcg_rate, bt_rate / interp_rate);
     }
     return 0;
 }

@@ -108,7 +108,8 @@ Parsed parse(const std::vector<std::string>& args) {
         ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 24));
     run->add_option("--cpus", o.cpus, "number of vCPUs")->type_name("N")->capture_default_str()
         ->check(CLI::Range(1, 255));
-    run->add_option("--accel", accel, "CPU engine: kvm, interp or bt; auto = kvm when /dev/kvm is usable, else interp")
+    run->add_option("--accel", accel, "CPU engine: kvm, interp, or bt (the interpreter translating hot blocks to host code); "
+                    "auto = kvm when /dev/kvm is usable, else interp")
         ->capture_default_str()
         ->check(CLI::IsMember({"auto", "kvm", "interp", "bt"}));
     run->add_flag("--xen", o.xen, "Xen PVH personality (hypercalls, event channels, XenStore)");

@@ -1,5 +1,6 @@
 #include "emu/cpu.h"
 
+#include "emu/bt/translator.h"
 #include "emu/decode/block_cache.h"
 
 namespace popek::emu {
@@ -10,9 +11,14 @@ Cpu::Cpu(EngineShared& shared, int index, CpuInterrupts* interrupts)
     m_cache = new BlockCache(*this);
     reset_to_init();
     m_waiting_sipi = true;   // until set_state() or a SIPI (hv::Vcpu::set_state contract)
+    if (shared.translate) enable_translation();
 }
 
 Cpu::~Cpu() { delete m_cache; }
+
+void Cpu::enable_translation() {
+    if (!m_bt) m_bt = std::make_unique<bt::Translator>(*this, m_shared.translate_after);
+}
 
 void Cpu::load_state(const hv::CpuState& st) {
     for (int i = 0; i < 16; ++i) gpr[i] = st.gpr[static_cast<size_t>(i)];

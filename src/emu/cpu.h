@@ -10,6 +10,7 @@
 #include <csetjmp>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -24,6 +25,7 @@ namespace popek::emu {
 
 class BlockCache;
 struct Insn;
+namespace bt { class Translator; }
 
 /// Segment register numbers in encoding order (SDM Vol. 2A 3.1.1.3 "Sreg").
 enum SegReg : uint8_t { kEs = 0, kCs = 1, kSs = 2, kDs = 3, kFs = 4, kGs = 5, kNoSeg = 7 };
@@ -217,6 +219,9 @@ public:
     void kick();
     hv::VcpuStats stats() const { return m_stats; }
     hv::VcpuStats& mutable_stats() { return m_stats; }
+    /// Selects the block translator (`--accel bt`) for this vCPU instead of interpreting.
+    void enable_translation();
+    bt::Translator* translator() { return m_bt.get(); }
     void set_runnable(bool r) { m_runnable = r; }
     bool runnable() const { return m_runnable; }
 
@@ -250,6 +255,7 @@ public:
 
 private:
     friend class Executor;
+    friend class bt::Translator;
     TlbEntry& tlb_slot(uint64_t la) { return m_tlb[m_tlb_user][(la >> 12) & (kTlbSize - 1)]; }
     template <class T> T read_slow(uint64_t la);
     /// rmw_ptr below the write TLB: the RAM at `la` (code checked as for a write), or nullptr.
@@ -291,6 +297,7 @@ public:
     bool m_waiting_sipi = false;
     hv::VcpuStats m_stats;
     BlockCache* m_cache = nullptr;
+    std::unique_ptr<bt::Translator> m_bt;   ///< null: interpret every block
     uint64_t m_dma_epoch_seen = 0;
     bool m_flush_jump_cache = false;
     std::unordered_set<uint64_t> m_logged_ud;

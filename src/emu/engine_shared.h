@@ -41,6 +41,8 @@ public:
     void invalidate(uint64_t gpa);
     /// Bumped whenever a page becomes code; vCPUs compare it to flush their write TLBs.
     uint64_t code_epoch() const { return m_epoch.load(std::memory_order_acquire); }
+    /// For translated code, which compares it with the vCPU's copy before chaining blocks.
+    const std::atomic<uint64_t>* code_epoch_ptr() const { return &m_epoch; }
 
 private:
     struct Range {
@@ -75,6 +77,10 @@ public:
     GuestClock& clock;
     PlatformPort* platform = nullptr;
     bool xen = false;
+    /// `--accel bt`: vCPUs run hot blocks as host code translated by emu/bt/ (else interpreted).
+    bool translate = false;
+    /// Interpreted runs of a block before it is translated (0: translate on the first run).
+    uint32_t translate_after = 1;
     /// Bumped after every exit to the VMM and every interrupt line change: the VMM may have written
     /// guest RAM (DMA), so decoded pages are re-verified against their bytes before reuse.
     std::atomic<uint64_t> dma_epoch{0};

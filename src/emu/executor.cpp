@@ -2,6 +2,7 @@
 /// stop requests, timers, NMI/INIT/SIPI and external interrupts (SDM Vol. 3A 6.9 priorities:
 /// interrupts are taken on instruction boundaries, after the STI/MOV SS shadow, when RFLAGS.IF=1).
 #include "emu/cpu.h"
+#include "emu/bt/translator.h"
 #include "emu/decode/block_cache.h"
 #include "emu/decode/insn.h"
 
@@ -76,13 +77,16 @@ hv::VcpuExit Cpu::execute() {
             budget = 0;
         }
         budget -= static_cast<int32_t>(n);
-        // Privileged/sensitive instructions count themselves (Insn::counted).
-        for (const Insn *in = b->insns.data(), *end = in + n; in != end; ++in) {
-            next_rip = rip + in->len;
-            ++m_stats.instructions;
-            in->fn(*this, *in);
-            rip = next_rip;
-            if (brk) break;
+        // --accel bt: the whole block as translated host code (same effects as the loop below).
+        if (!m_bt || n != b->insns.size() || !m_bt->run(*b)) {
+            // Privileged/sensitive instructions count themselves (Insn::counted).
+            for (const Insn *in = b->insns.data(), *end = in + n; in != end; ++in) {
+                next_rip = rip + in->len;
+                ++m_stats.instructions;
+                in->fn(*this, *in);
+                rip = next_rip;
+                if (brk) break;
+            }
         }
         m_replay.valid = false;
         if (brk) {

@@ -25,7 +25,7 @@ Result<std::unique_ptr<Hypervisor>> open_hypervisor(Accel accel) {
     switch (accel) {
         case Accel::Kvm: return kvm::open_kvm();
         case Accel::Interp: return interp::open_interp();
-        case Accel::Bt: return fail("--accel bt is not available in this build yet");
+        case Accel::Bt: return interp::open_bt();
     }
     return fail("unknown accelerator");
 }

@@ -195,8 +195,10 @@ protected:
 
 /// Every platform, and the Xen ones (PV devices) alone, for INSTANTIATE_TEST_SUITE_P.
 inline const auto kPlatforms = ::testing::Values(Platform{"kvm", false}, Platform{"interp", false},
-                                                 Platform{"kvm", true}, Platform{"interp", true});
-inline const auto kXenPlatforms = ::testing::Values(Platform{"kvm", true}, Platform{"interp", true});
+                                                 Platform{"bt", false}, Platform{"kvm", true},
+                                                 Platform{"interp", true}, Platform{"bt", true});
+inline const auto kXenPlatforms = ::testing::Values(Platform{"kvm", true}, Platform{"interp", true},
+                                                    Platform{"bt", true});
 inline const auto name_of = [](const auto& param_info) { return platform_name(param_info.param); };
 
 }  // namespace popek::test::guest_os

@@ -23,7 +23,7 @@
 
 namespace popek::test {
 
-inline constexpr const char* kEngines[] = {"kvm", "interp"};
+inline constexpr const char* kEngines[] = {"kvm", "interp", "bt"};
 inline constexpr std::chrono::seconds kGuestTimeout{60};
 
 struct RunResult {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # linux_boot.sh POPEK KERNEL INITRD CPUS EXTRA_CMDLINE EXPECT
 #
-# Boots KERNEL + INITRD with `popek run --accel interp --cpus CPUS` and the command line
+# Boots KERNEL + INITRD with `popek run --accel interp --cpus CPUS` (POPEK_ACCEL=bt: the block
+# translator) and the command line
 # "console=ttyS0 EXTRA_CMDLINE". Passes when the console shows the marker
 # `GUEST-INIT-REACHED`, then the line EXPECT, then popek exits with status 0 after the guest's
 # `poweroff -f` (ACPI S5). Exit 77 (skip) when the guest files are missing.
@@ -14,7 +15,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 start=$(date +%s.%N)
 timeout --kill-after=10 "${POPEK_LINUX_TIMEOUT:-540}" \
-  "$popek" run --accel interp --cpus "$cpus" --kernel "$kernel" --initrd "$initrd" \
+  "$popek" run --accel "${POPEK_ACCEL:-interp}" --cpus "$cpus" --kernel "$kernel" --initrd "$initrd" \
   --cmdline "console=ttyS0 $extra" </dev/null >"$log" 2>&1
 status=$?
 end=$(date +%s.%N)

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "emu/bt/translator.h"
 #include "emu/cpu.h"
 
 namespace popek::emu {
@@ -60,6 +61,9 @@ void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
     size_t off = gpa & 0xfff;
     const size_t start = off;
     b.insns.clear();
+    b.bt_code = nullptr;
+    b.bt_epoch = 0;
+    b.bt_runs = 0;
     while (b.insns.size() < kMaxInsns && off < 4096) {
         Insn in;
         bool end = false;
@@ -97,6 +101,7 @@ void BlockCache::flush_jump_cache() {
 
 void BlockCache::clear() {
     flush_jump_cache();
+    if (m_cpu.translator()) m_cpu.translator()->flush();   // chains point at the Blocks going away
     m_blocks.clear();
 }
 

@@ -27,6 +27,11 @@ struct Block {
     std::vector<uint8_t> bytes;   ///< the guest bytes decoded (re-verified after DMA)
     std::vector<Insn> insns;
     bool cached = true;           ///< false: a page-crossing instruction decoded for one use
+    // Block translator (emu/bt/): host code of this block, valid while bt_epoch is the epoch of
+    // the vCPU's code buffer; decode_block() drops it, so stale code never runs.
+    const void* bt_code = nullptr;
+    uint32_t bt_epoch = 0;
+    uint32_t bt_runs = 0;         ///< runs through the interpreter while not translated
 };
 
 class BlockCache {

@@ -109,6 +109,7 @@ DecodeStatus Decoder::decode(const uint8_t* bytes, size_t avail, int code_bits, 
                 *kinds[i] = kOpReg;
                 int g = gpr_index(op.reg.value);
                 *regs[i] = static_cast<uint8_t>(g >= 0 ? g : 0);
+                if (g >= 0) out.gprs |= static_cast<uint8_t>(1u << i);
                 break;
             }
             case ZYDIS_OPERAND_TYPE_MEMORY:
@@ -124,6 +125,7 @@ DecodeStatus Decoder::decode(const uint8_t* bytes, size_t avail, int code_bits, 
                 if (!have_imm) {
                     out.imm = op.imm.value.u;
                     have_imm = true;
+                    if (i == 0 && op.imm.is_relative) out.rel_branch = true;
                 } else {
                     out.imm2 = static_cast<uint16_t>(op.imm.value.u);
                 }

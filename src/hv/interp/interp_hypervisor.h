@@ -1,5 +1,6 @@
 #pragma once
-/// `--accel interp`: the own engine's interpreter behind the hv seam (src/emu/).
+/// `--accel interp` and `--accel bt`: the own engine behind the hv seam (src/emu/), interpreting
+/// every block, or running hot blocks as host code from the block translator (src/emu/bt/).
 #include <memory>
 
 #include "hv/hypervisor.h"
@@ -7,5 +8,6 @@
 namespace popek::hv::interp {
 
 Result<std::unique_ptr<Hypervisor>> open_interp();
+Result<std::unique_ptr<Hypervisor>> open_bt();
 
 }  // namespace popek::hv::interp

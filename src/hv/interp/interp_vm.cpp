@@ -1,5 +1,7 @@
 #include "hv/interp/interp_vm.h"
 
+#include <cstdlib>
+
 #include "hv/interp/interp_vcpu.h"
 
 namespace popek::hv::interp {
@@ -24,8 +26,9 @@ private:
 
 }  // namespace
 
-InterpVm::InterpVm(const VmConfig& config)
+InterpVm::InterpVm(const VmConfig& config, bool translate)
     : m_config(config),
+      m_translate(translate),
       m_interrupts(std::make_unique<emu::InterruptPlatform>(config.vcpus, kTscHz)),
       m_platform(std::make_unique<PlatformAdapter>(*m_interrupts)) {}
 
@@ -35,6 +38,11 @@ Result<void> InterpVm::set_memory(const memory::GuestMemory& mem) {
     if (m_shared) return fail("interp: guest memory can be set only once");
     m_shared = std::make_unique<emu::EngineShared>(mem, m_config.vcpus, m_interrupts->clock());
     m_shared->xen = m_config.xen;
+    m_shared->translate = m_translate;
+    // POPEK_BT_TRANSLATE_AFTER=0 translates every block on its first run (the difftest runs each
+    // sequence once); the default translates a block when it runs a second time.
+    if (const char* after = std::getenv("POPEK_BT_TRANSLATE_AFTER"); after && *after)
+        m_shared->translate_after = static_cast<uint32_t>(std::strtoul(after, nullptr, 10));
     m_shared->platform = m_platform.get();
     return {};
 }

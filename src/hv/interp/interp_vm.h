@@ -16,7 +16,8 @@ inline constexpr uint64_t kTscHz = 2'000'000'000;
 /// does with its in-kernel irqchip.
 class InterpVm final : public Vm {
 public:
-    explicit InterpVm(const VmConfig& config);
+    /// `translate`: `--accel bt` (hot blocks run as translated host code, emu/bt/).
+    InterpVm(const VmConfig& config, bool translate);
     ~InterpVm() override;
     Result<void> set_memory(const memory::GuestMemory& mem) override;
     Result<std::unique_ptr<Vcpu>> create_vcpu(int index) override;
@@ -26,6 +27,7 @@ public:
 
 private:
     VmConfig m_config;
+    bool m_translate;
     std::unique_ptr<emu::InterruptPlatform> m_interrupts;
     std::unique_ptr<emu::PlatformPort> m_platform;   ///< the engine's view of m_interrupts
     std::unique_ptr<emu::EngineShared> m_shared;

@@ -1,0 +1,140 @@
+/// Block ends of the translator: JMP rel / Jcc rel computed natively (SDM Vol. 2A Jcc, JMP: the
+/// target is next RIP + displacement, truncated to the operand size), and direct chaining to the
+/// next translated block when it lies on the same guest page. A chained jump is guarded by
+/// everything the dispatch loop checks between blocks (emu/executor.cpp): the target is still
+/// translated and valid (page generation, DMA epoch, code-buffer epoch), no attention request, no
+/// interrupt shadow, budget left (it is charged like the dispatcher does, so timers and interrupts
+/// are still polled every kPollInterval instructions), no page newly turned into code.
+#include "emu/bt/block_emitter.h"
+#include "emu/cpu.h"
+#include "emu/decode/block_cache.h"
+
+namespace popek::emu::bt {
+namespace {
+
+bool is_jcc(ZydisMnemonic m) {
+    switch (m) {
+        case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JNO: case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JNB:
+        case ZYDIS_MNEMONIC_JZ: case ZYDIS_MNEMONIC_JNZ: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JNBE:
+        case ZYDIS_MNEMONIC_JS: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JNP:
+        case ZYDIS_MNEMONIC_JL: case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNLE:
+            return true;
+        default:
+            return false;
+    }
+}
+
+}  // namespace
+
+bool BlockEmitter::is_chained_branch(const Insn& in) {
+    if (!in.rel_branch || in.k0 != kOpImm || in.cls != 0 || in.fn == nullptr || in.fn == handle_undefined) return false;
+    const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
+    return m == ZYDIS_MNEMONIC_JMP || (is_jcc(m) && in.extra < 16);
+}
+
+ChainSlot* BlockEmitter::make_slot(const Block& b, int index, int64_t target_offset) {
+    // Only a target on the block's own page is known to map to (page | offset): the block was
+    // entered through that page's translation, which no instruction of the block changed (those
+    // that could end the block first).
+    if (!m_chain.slots || !b.cached || target_offset < 0 || target_offset >= 4096) return nullptr;
+    ChainSlot* s = &m_chain.slots[index];
+    *s = ChainSlot{nullptr, (b.gpa & ~0xfffULL) | static_cast<uint64_t>(target_offset), b.mode, 0};
+    return s;
+}
+
+void BlockEmitter::emit_branch_tail(const Block& b, const Insn& in, uint32_t offset) {
+    const bool conditional = in.mnemonic != ZYDIS_MNEMONIC_JMP;
+    sync_count(1);
+    // The condition was evaluated on the previous instruction's host flags, or is evaluated here
+    // on the guest flags (from here on only flag-neutral MOV/LEA until SETcc).
+    const bool evaluated = m_cc_captured;
+    if (conditional && !evaluated) load_guest_flags();
+    const uint32_t next = m_rip_pending + in.len;
+    m_rip_pending = 0;
+    mov(rcx, qword[rbx + m_layout.rip]);
+    lea(rcx, ptr[rcx + next]);                         // not taken: RIP + length, as the dispatcher
+    const auto disp = static_cast<int64_t>(in.imm);
+    if (disp >= INT32_MIN && disp <= INT32_MAX) {
+        lea(rax, ptr[rcx + static_cast<int32_t>(disp)]);
+    } else {
+        mov(rax, in.imm);
+        lea(rax, ptr[rcx + rax]);
+    }
+    const bool truncated = in.osize != 8;
+    if (truncated) mov(r9, rax);                       // to detect a wrapped target at run time
+    if (in.osize == 4) mov(eax, eax);
+    else if (in.osize == 2) movzx(eax, ax);
+    const int64_t page_offset = static_cast<int64_t>(b.gpa & 0xfff) + offset + in.len;
+    ChainSlot* taken = make_slot(b, 0, page_offset + disp);
+    if (conditional) {
+        Xbyak::Label is_taken;
+        if (!evaluated) emit_condition(in.extra, r8b);
+        test(r8b, r8b);
+        jnz(is_taken, T_NEAR);
+        emit_exit(rcx, make_slot(b, 1, page_offset), false);
+        L(is_taken);
+    }
+    emit_exit(rax, taken, truncated);
+}
+
+void BlockEmitter::emit_fall_through(const Block& b, uint32_t end_offset) {
+    sync_count(0);
+    mov(rcx, qword[rbx + m_layout.rip]);
+    lea(rcx, ptr[rcx + m_rip_pending]);
+    m_rip_pending = 0;
+    emit_exit(rcx, make_slot(b, 1, static_cast<int64_t>(b.gpa & 0xfff) + end_offset), false);
+}
+
+void BlockEmitter::emit_exit(const Xbyak::Reg64& new_rip, ChainSlot* slot, bool check_wrap) {
+    mov(qword[rbx + m_layout.rip], new_rip);
+    if (!slot) {
+        jmp(m_exit, T_NEAR);
+        return;
+    }
+    if (check_wrap) {   // RIP wrapped at the operand size: the target is not page | offset
+        cmp(rax, r9);
+        jne(m_exit, T_NEAR);
+    }
+    Xbyak::Label unlinked;
+    const BlockLayout& blk = m_chain.block;
+    mov(rax, reinterpret_cast<uint64_t>(slot));
+    mov(rdx, qword[rax]);                                   // slot->block
+    test(rdx, rdx);
+    jz(unlinked, T_NEAR);
+    mov(r8, reinterpret_cast<uint64_t>(m_chain.buffer_epoch));
+    mov(ecx, dword[rdx + blk.bt_epoch]);
+    cmp(ecx, dword[r8]);
+    jne(unlinked, T_NEAR);
+    mov(rcx, qword[rdx + blk.bt_code]);
+    test(rcx, rcx);
+    jz(unlinked, T_NEAR);
+    mov(r8, qword[rdx + blk.gen_ptr]);                        // page generation (SMC by any vCPU)
+    mov(r8d, dword[r8]);
+    cmp(r8d, dword[rdx + blk.gen]);
+    jne(unlinked, T_NEAR);
+    mov(r8, reinterpret_cast<uint64_t>(m_chain.dma_epoch));
+    mov(r8, qword[r8]);
+    cmp(r8, qword[rdx + blk.dma_epoch]);
+    jne(unlinked, T_NEAR);
+    mov(r8, reinterpret_cast<uint64_t>(m_chain.code_epoch));
+    mov(r8, qword[r8]);
+    cmp(r8, qword[rbx + m_layout.code_epoch_seen]);
+    jne(unlinked, T_NEAR);
+    cmp(byte[rbx + m_layout.attention], 0);
+    jne(unlinked, T_NEAR);
+    cmp(byte[rbx + m_layout.interrupt_shadow], 0);
+    jne(unlinked, T_NEAR);
+    cmp(dword[rbx + m_layout.budget], 0);
+    jle(unlinked, T_NEAR);
+    mov(r8d, dword[rax + static_cast<int32_t>(offsetof(ChainSlot, insns))]);
+    sub(dword[rbx + m_layout.budget], r8d);
+    mov(byte[rbx + m_layout.replay_valid], 0);
+    add(rcx, kChainEntry);
+    jmp(rcx);
+    L(unlinked);
+    mov(r8, reinterpret_cast<uint64_t>(m_chain.pending_slot));
+    mov(qword[r8], rax);
+    jmp(m_exit, T_NEAR);
+}
+
+}  // namespace popek::emu::bt

@@ -1,0 +1,141 @@
+#include "emu/bt/block_emitter.h"
+
+#include "emu/cpu.h"
+#include "emu/decode/block_cache.h"
+
+namespace popek::emu::bt {
+namespace {
+
+int32_t offset_in(const Cpu& cpu, const void* field) {
+    return static_cast<int32_t>(static_cast<const char*>(field) - reinterpret_cast<const char*>(&cpu));
+}
+
+}  // namespace
+
+CpuLayout CpuLayout::of(const Cpu& c) {
+    CpuLayout l;
+    l.gpr = offset_in(c, &c.gpr[0]);
+    l.rip = offset_in(c, &c.rip);
+    l.rflags = offset_in(c, &c.rflags);
+    l.next_rip = offset_in(c, &c.next_rip);
+    l.brk = offset_in(c, &c.brk);
+    l.instructions = offset_in(c, &c.m_stats.instructions);
+    l.attention = offset_in(c, &c.attention);
+    l.budget = offset_in(c, &c.budget);
+    l.interrupt_shadow = offset_in(c, &c.interrupt_shadow);
+    l.replay_valid = offset_in(c, &c.m_replay.valid);
+    return l;   // code_epoch_seen is private: the Translator (a friend of Cpu) fills it in
+}
+
+BlockLayout BlockLayout::of(const Block& b) {
+    auto off = [&b](const void* field) {
+        return static_cast<int32_t>(static_cast<const char*>(field) - reinterpret_cast<const char*>(&b));
+    };
+    BlockLayout l;
+    l.bt_code = off(&b.bt_code);
+    l.bt_epoch = off(&b.bt_epoch);
+    l.gen_ptr = off(&b.gen_ptr);
+    l.gen = off(&b.gen);
+    l.dma_epoch = off(&b.dma_epoch);
+    return l;
+}
+
+BlockEmitter::BlockEmitter(const CpuLayout& layout, const ChainContext& chain, uint8_t* buffer, size_t max)
+    : Xbyak::CodeGenerator(max, buffer), m_layout(layout), m_chain(chain) {}
+
+void BlockEmitter::emit_block(const Block& b) {
+    // RBX is callee-saved; one push also leaves RSP 16-byte aligned for the handler calls.
+    push(rbx);
+    mov(rbx, rdi);
+    static_assert(kChainEntry == 4);   // push rbx (1 byte) + mov rbx, rdi (3 bytes)
+    uint32_t offset = 0;
+    for (size_t k = 0; k < b.insns.size(); ++k) {
+        const Insn& in = b.insns[k];
+        if (&in == &b.insns.back() && is_chained_branch(in)) {
+            emit_branch_tail(b, in, offset);
+            L(m_exit);
+            pop(rbx);
+            ret();
+            return;
+        }
+        offset += in.len;
+        if (is_native(in)) {
+            m_skip_flags = flags_dead(b, k);
+            m_cc_capture = captures_condition(b, k) ? b.insns[k + 1].extra : -1;
+            emit_native(in);
+            m_skip_flags = false;
+            m_cc_capture = -1;
+            m_rip_pending += in.len;
+            ++m_count_pending;
+            ++m_native;
+        } else {
+            emit_helper_call(in);
+            ++m_helpers;
+        }
+    }
+    if (is_native(b.insns.back())) {
+        emit_fall_through(b, offset);
+    } else {
+        sync_rip();
+        sync_count(0);
+    }
+    L(m_exit);
+    pop(rbx);
+    ret();
+}
+
+bool BlockEmitter::captures_condition(const Block& b, size_t index) {
+    if (index + 2 != b.insns.size()) return false;
+    const Insn& jcc = b.insns[index + 1];
+    if (!is_chained_branch(jcc) || jcc.mnemonic == ZYDIS_MNEMONIC_JMP) return false;
+    const uint64_t writes = native_flags(b.insns[index]).writes;
+    // Conditions 2,3 (B/NB) and 6,7 (BE/NBE) read CF, which INC/DEC leave to the guest's value.
+    const uint64_t needed = ((jcc.extra >> 1) == 1 || (jcc.extra >> 1) == 3) ? kArithFlags : kArithFlags & ~kCf;
+    return (writes & needed) == needed;
+}
+
+bool BlockEmitter::flags_dead(const Block& b, size_t index) {
+    const uint64_t mine = native_flags(b.insns[index]).writes;
+    if (mine == 0) return false;
+    // Native instructions cannot fault, so between this one and the next that overwrites all of
+    // its flags nobody can observe Cpu::rflags: skip over the flag-neutral ones (MOV, LEA, ...).
+    for (size_t k = index + 1; k < b.insns.size(); ++k) {
+        const Insn& next = b.insns[k];
+        if (!is_native(next)) return false;   // a handler (or the block's end) may read them
+        const NativeFlags f = native_flags(next);
+        if (f.reads) return false;
+        if ((f.writes & mine) == mine) return true;
+        if (f.writes != 0) return false;      // partial overwrite (INC/DEC keep CF): keep it simple
+    }
+    return false;
+}
+
+void BlockEmitter::sync_rip() {
+    if (m_rip_pending) add(qword[rbx + m_layout.rip], m_rip_pending);
+    m_rip_pending = 0;
+}
+
+void BlockEmitter::sync_count(uint32_t extra) {
+    if (m_count_pending + extra) add(qword[rbx + m_layout.instructions], m_count_pending + extra);
+    m_count_pending = 0;
+}
+
+void BlockEmitter::emit_helper_call(const Insn& in) {
+    // As the dispatch loop: rip exact, next_rip = rip + len, the instruction counted before it
+    // runs (it may fault and unwind with longjmp straight out of this frame).
+    sync_rip();
+    mov(rax, qword[rbx + m_layout.rip]);
+    add(rax, in.len);
+    mov(qword[rbx + m_layout.next_rip], rax);
+    sync_count(1);
+    mov(rdi, rbx);
+    mov(rsi, reinterpret_cast<uint64_t>(&in));
+    mov(rax, reinterpret_cast<uint64_t>(in.fn));
+    call(rax);
+    mov(rax, qword[rbx + m_layout.next_rip]);
+    mov(qword[rbx + m_layout.rip], rax);
+    cmp(byte[rbx + m_layout.brk], 0);
+    jne(m_exit, T_NEAR);
+}
+
+}  // namespace popek::emu::bt

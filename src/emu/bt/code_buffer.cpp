@@ -1,0 +1,58 @@
+#include "emu/bt/code_buffer.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace popek::emu::bt {
+namespace {
+
+constexpr size_t kPage = 4096;
+constexpr size_t page_up(size_t v) { return (v + kPage - 1) & ~(kPage - 1); }
+
+}  // namespace
+
+CodeBuffer::CodeBuffer(size_t size) : m_size(page_up(size)) {
+    const int fd = ::memfd_create("popek-bt-code", MFD_CLOEXEC);
+    if (fd < 0) return;
+    if (::ftruncate(fd, static_cast<off_t>(m_size)) == 0) {
+        void* w = ::mmap(nullptr, m_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+        void* x = ::mmap(nullptr, m_size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_NORESERVE, fd, 0);
+        if (w != MAP_FAILED && x != MAP_FAILED) {
+            m_write = static_cast<uint8_t*>(w);
+            m_exec = static_cast<uint8_t*>(x);
+        } else {
+            if (w != MAP_FAILED) ::munmap(w, m_size);
+            if (x != MAP_FAILED) ::munmap(x, m_size);
+        }
+    }
+    ::close(fd);   // the mappings keep the memory
+}
+
+CodeBuffer::~CodeBuffer() {
+    if (m_write) ::munmap(m_write, m_size);
+    if (m_exec) ::munmap(m_exec, m_size);
+}
+
+uint8_t* CodeBuffer::begin_write(size_t max) {
+    if (!ok() || m_cursor + max > m_size) return nullptr;
+    return m_write + m_cursor;
+}
+
+const uint8_t* CodeBuffer::end_write(size_t used) {
+    const uint8_t* code = m_exec + m_cursor;
+    // Keep translations 16-byte aligned (entry points of the dispatcher and of chained jumps).
+    m_cursor = (m_cursor + used + 15) & ~size_t{15};
+    if (m_cursor > m_size) m_cursor = m_size;
+    // Stores through the other view are coherent for instruction fetch on x86 (SDM Vol. 3A
+    // 8.1.3: a jump to the code after writing it is enough on one processor, and each vCPU runs
+    // only code it emitted itself).
+    return code;
+}
+
+void CodeBuffer::flush() {
+    m_cursor = 0;
+    ++m_epoch;
+    if (m_epoch == 0) m_epoch = 1;   // 0 marks "never translated" in Block
+}
+
+}  // namespace popek::emu::bt

@@ -1,0 +1,94 @@
+#include "emu/bt/translator.h"
+
+#include "emu/cpu.h"
+#include "emu/decode/block_cache.h"
+
+namespace popek::emu::bt {
+
+namespace {
+
+/// Two chain slots per block; a block's code is rarely under 256 bytes.
+constexpr size_t kBytesPerSlotPair = 256;
+
+}  // namespace
+
+Translator::Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size)
+    : m_cpu(cpu), m_hot_runs(hot_runs), m_layout(CpuLayout::of(cpu)), m_buffer(buffer_size),
+      m_slot_capacity(2 * (buffer_size / kBytesPerSlotPair + 1)) {
+    m_slots = std::make_unique_for_overwrite<ChainSlot[]>(m_slot_capacity);
+    m_layout.code_epoch_seen = static_cast<int32_t>(reinterpret_cast<const char*>(&cpu.m_code_epoch_seen) -
+                                                    reinterpret_cast<const char*>(&cpu));
+    const Block probe;
+    m_chain.buffer_epoch = m_buffer.epoch_ptr();
+    m_chain.pending_slot = &m_pending_slot;
+    m_chain.dma_epoch = &cpu.shared().dma_epoch;
+    m_chain.code_epoch = cpu.shared().code.code_epoch_ptr();
+    m_chain.block = BlockLayout::of(probe);
+}
+
+void Translator::flush() {
+    m_buffer.flush();   // every older translation is dropped (their epoch no longer matches)
+    m_slots_used = 0;
+    m_pending_slot = nullptr;
+    ++m_stats.flushes;
+}
+
+void Translator::link(Block& b) {
+    ChainSlot* s = m_pending_slot;
+    m_pending_slot = nullptr;
+    if (!b.cached || s->gpa != b.gpa || s->mode != b.mode) return;   // e.g. an interrupt came first
+    s->block = &b;
+    s->insns = static_cast<int32_t>(b.insns.size());
+    ++m_stats.links;
+}
+
+bool Translator::run_cold(Block& b) {
+    if (!b.cached || b.insns.empty()) return false;   // a page-crossing instruction, decoded for one use
+    if (b.bt_runs < m_hot_runs) {
+        ++b.bt_runs;
+        return false;
+    }
+    if (!translate(b)) {
+        b.bt_runs = 0;   // try again after m_hot_runs more runs
+        return false;
+    }
+    return run(b);
+}
+
+const void* Translator::translate(Block& b) {
+    uint8_t* at = m_slots_used + 2 <= m_slot_capacity ? m_buffer.begin_write(kMaxBlockCode) : nullptr;
+    if (!at) {
+        flush();
+        at = m_buffer.begin_write(kMaxBlockCode);
+    }
+    if (!at) {
+        ++m_stats.failures;
+        return nullptr;
+    }
+    size_t used = 0;
+    bool ok = false;
+    try {
+        // Emitting does not touch guest state; nothing here can longjmp.
+        m_chain.slots = &m_slots[m_slots_used];
+        m_slots_used += 2;
+        BlockEmitter e(m_layout, m_chain, at, kMaxBlockCode);
+        e.emit_block(b);
+        used = e.getSize();
+        m_stats.native_insns += e.native_count();
+        m_stats.helper_insns += e.helper_count();
+        ok = true;
+    } catch (const Xbyak::Error&) {
+        used = 0;
+    }
+    const uint8_t* code = m_buffer.end_write(used);
+    if (!ok) {
+        ++m_stats.failures;
+        return nullptr;
+    }
+    ++m_stats.blocks;
+    b.bt_code = code;
+    b.bt_epoch = m_buffer.epoch();
+    return code;
+}
+
+}  // namespace popek::emu::bt

@@ -1,0 +1,65 @@
+#pragma once
+/// `--accel bt`: the block translator of one vCPU. A Block that runs again after its first,
+/// interpreted, run is translated to host code (BlockEmitter) kept in this vCPU's CodeBuffer;
+/// later runs of the block call that code. The translation lives with its Block: re-decoding the
+/// block (self-modifying code, DMA) drops it, and a full buffer is flushed as a whole.
+#include <cstdint>
+#include <memory>
+
+#include "emu/bt/block_emitter.h"
+#include "emu/bt/code_buffer.h"
+#include "emu/decode/block_cache.h"
+
+namespace popek::emu::bt {
+
+struct TranslatorStats {
+    uint64_t blocks = 0;         ///< translations made
+    uint64_t native_insns = 0;   ///< instructions translated to native code
+    uint64_t helper_insns = 0;   ///< instructions translated to handler calls
+    uint64_t flushes = 0;        ///< code buffer flushes (buffer or chain slots full, block cache cleared)
+    uint64_t links = 0;          ///< chain slots linked to their target block
+    uint64_t failures = 0;       ///< blocks that could not be translated (they are interpreted)
+};
+
+class Translator {
+public:
+    static constexpr size_t kBufferSize = 32u << 20;
+    /// Room reserved per block: 64 instructions of at most ~120 bytes each, with margin.
+    static constexpr size_t kMaxBlockCode = 16u << 10;
+    /// `hot_runs`: runs through the interpreter before a block is translated.
+    Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size = kBufferSize);
+
+    /// Runs `b` (whole) as translated code, translating it first when it is hot. False: the caller
+    /// interprets it this time.
+    bool run(Block& b) {
+        if (m_pending_slot) link(b);
+        if (b.bt_code && b.bt_epoch == m_buffer.epoch()) [[likely]] {
+            reinterpret_cast<void (*)(Cpu*)>(const_cast<void*>(b.bt_code))(&m_cpu);
+            return true;
+        }
+        return run_cold(b);
+    }
+    const TranslatorStats& stats() const { return m_stats; }
+    /// Drops every translation and chain (the block cache is being cleared, or space ran out).
+    void flush();
+
+private:
+    bool run_cold(Block& b);
+    const void* translate(Block& b);
+    /// The block that ran after an exit that could not chain: becomes that exit's target if it
+    /// is the block the exit leads to.
+    void link(Block& b);
+
+    Cpu& m_cpu;
+    uint32_t m_hot_runs;
+    CpuLayout m_layout;
+    CodeBuffer m_buffer;
+    std::unique_ptr<ChainSlot[]> m_slots;
+    size_t m_slot_capacity;
+    size_t m_slots_used = 0;
+    ChainSlot* m_pending_slot = nullptr;
+    ChainContext m_chain;
+    TranslatorStats m_stats;
+};
+
+}  // namespace popek::emu::bt
