@@ -252,7 +252,7 @@ uint32_t held_mask(const State& st) {
 }
 
 /// True while something is due by the clock rather than by an event: a connect channel whose
-/// handshake has not completed (Hello retries every NetService::kHelloRetryMs) or messages
+/// handshake has not completed (Hello retries at growing intervals: hello_retry_delay_ms) or messages
 /// waiting for it (dropped after kSendGiveUpMs).
 bool waiting_on_time(const NetService& svc, const State& st) {
     for (const Slot& s : st.slots)

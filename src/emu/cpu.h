@@ -149,7 +149,9 @@ public:
     template <class T> T read(int s, uint64_t off) { return read_la<T>(linear(s, off, sizeof(T), Access::Read)); }
     template <class T> void write(int s, uint64_t off, T v) { write_la<T>(linear(s, off, sizeof(T), Access::Write), v); }
     /// Host pointer for an atomic read-modify-write of sizeof(T) bytes at seg:off (write permission
-    /// checked, dirty bit set), or nullptr when the operand is MMIO or crosses a page.
+    /// checked, dirty bit set), or nullptr when the operand is MMIO or crosses a page. A page that
+    /// holds decoded code is RAM too: its blocks are invalidated and the pointer returned, so LOCK
+    /// stays a host atomic there (a plain read and write lost other vCPUs' updates).
     template <class T> T* rmw_ptr(int s, uint64_t off);
     /// Reads/writes with supervisor privilege regardless of CPL (descriptor tables, TSS, SDM 5.5).
     void read_sys(uint64_t la, void* out, unsigned size);
@@ -256,6 +258,10 @@ private:
     friend class bt::Translator;
     TlbEntry& tlb_slot(uint64_t la) { return m_tlb[m_tlb_user][(la >> 12) & (kTlbSize - 1)]; }
     template <class T> T read_slow(uint64_t la);
+    /// rmw_ptr below the write TLB: the RAM at `la` (code checked as for a write), or nullptr.
+    uint8_t* rmw_ptr_slow(uint64_t la, unsigned size);
+    /// Host pointer of `size` bytes at `gpa` when they are plain RAM (not MMIO, not the APIC page).
+    uint8_t* ram_ptr(uint64_t gpa, unsigned size) const;
     template <class T> void write_slow(uint64_t la, T v);
     void fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool writable, bool executable);
     void mmio_access(uint64_t gpa, void* data, unsigned size, bool write);
@@ -358,16 +364,10 @@ void Cpu::write_slow(uint64_t la, T v) {
 template <class T>
 T* Cpu::rmw_ptr(int s, uint64_t off) {
     uint64_t la = linear(s, off, sizeof(T), Access::Write);
-    TlbEntry& e = tlb_slot(la);
     if ((la & 0xfff) > 4096 - sizeof(T)) return nullptr;
-    if (e.write_tag != (la & ~0xfffULL)) {
-        uint64_t gpa = translate(la, Access::Write, false);
-        if (e.write_tag != (la & ~0xfffULL)) {   // not RAM, or a code page: slow path
-            (void)gpa;
-            return nullptr;
-        }
-    }
-    return reinterpret_cast<T*>(e.addend + la);
+    TlbEntry& e = tlb_slot(la);
+    if (e.write_tag == (la & ~0xfffULL)) [[likely]] return reinterpret_cast<T*>(e.addend + la);
+    return reinterpret_cast<T*>(rmw_ptr_slow(la, sizeof(T)));
 }
 
 }  // namespace popek::emu

@@ -129,7 +129,7 @@ bool Cpu::service() {
             start_at_sipi(*v);
             return false;
         }
-        m_ints->wait(deadline);
+        m_ints->wait(deadline, WakeOn::Startup);
         return false;
     }
     if (m_replay.valid) return false;   // an I/O instruction must complete before any interrupt
@@ -151,7 +151,7 @@ bool Cpu::service() {
             m_exit = hv::Halt{};
             return true;
         }
-        m_ints->wait(deadline);
+        m_ints->wait(deadline, (rflags & kIf) ? WakeOn::AnyEvent : WakeOn::NonMaskable);
     }
     return false;
 }

@@ -14,7 +14,6 @@ namespace popek::netsec {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kHelloRetry = std::chrono::milliseconds(200);
 constexpr int kUsage = 2, kFailed = 1;
 
 /// Message bytes for a terminal: printable ASCII as is, everything else as \xNN.
@@ -216,6 +215,7 @@ int run_net_peer(const NetPeerOptions& o) {
     if (!o.messages.empty()) {
         const int target = 0;   // the first --peer
         auto next_hello = Clock::now();
+        unsigned hellos_sent = 0;
         while (!endpoint.connected(target) && status == 0) {
             if (expired()) {
                 fail_with(fmt::format("no handshake with {} within {} s", o.peers[0], o.timeout_s));
@@ -223,9 +223,9 @@ int run_net_peer(const NetPeerOptions& o) {
             }
             if (Clock::now() >= next_hello) {
                 peer.hello(target);
-                next_hello = Clock::now() + kHelloRetry;
+                next_hello = Clock::now() + std::chrono::milliseconds(hello_retry_delay_ms(++hellos_sent));
             }
-            auto r = peer.poll_once(kHelloRetry / 4, o.echo);
+            auto r = peer.poll_once(std::chrono::milliseconds(kHelloRetryFirstMs / 4), o.echo);
             if (!r) fail_with(r.error().message);
         }
         for (size_t i = 0; status == 0 && i < o.messages.size(); ++i)

@@ -44,6 +44,7 @@ long NetService::open(int local, const uint8_t peer[kKeyBytes], bool initiate, u
     c.local = local;
     c.peer = slot;
     c.head = c.count = 0;
+    c.hellos_sent = 0;
     if (initiate) hello(c, now_ms);
     return free_channel;
 }
@@ -71,7 +72,8 @@ void NetService::hello(Channel& c, uint64_t now_ms) {
     Endpoint& e = m_identities[c.local].endpoint;
     uint8_t packet[kMaxPacket];
     size_t n = e.connect(c.peer, packet, sizeof packet);
-    c.next_hello_ms = now_ms + kHelloRetryMs;
+    if (c.hellos_sent < ~0u) ++c.hellos_sent;
+    c.next_hello_ms = now_ms + hello_retry_delay_ms(c.hellos_sent);
     if (n == 0) return;
     uint8_t dst[kMacBytes];
     mac_from_key(dst, e.peer_key(c.peer));   // the destination MAC names the destination identity

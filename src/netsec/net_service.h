@@ -4,7 +4,7 @@
 /// like Endpoint; the guest's netd wraps it in system calls, host tests drive it directly.
 ///
 /// A channel joins one local identity to one peer key. `connect` channels start the handshake
-/// (and retry the Hello every kHelloRetryMs from tick()); `accept` channels wait for the peer's
+/// (and retry the Hello from tick(), at growing intervals: hello_retry_delay_ms); `accept` channels wait for the peer's
 /// Hello — a peer is accepted only while a channel to it is open. The caller (the kernel) has
 /// already checked the policy; this layer enforces only what the channels allow.
 #include <stddef.h>
@@ -28,7 +28,7 @@ public:
     static constexpr int kMaxIdentities = 4;
     static constexpr int kMaxChannels = 16;
     static constexpr int kInboxSlots = 4;   ///< messages queued per channel; more are dropped
-    static constexpr uint64_t kHelloRetryMs = 200;
+    static constexpr uint64_t kHelloRetryMs = kHelloRetryFirstMs;   ///< the first retry's delay
     /// Sends one Ethernet frame on the netif.
     using Transmit = void (*)(void* context, const uint8_t* frame, size_t len);
 
@@ -68,6 +68,7 @@ private:
         int local = -1;
         int peer = -1;   ///< slot in the identity's Endpoint
         uint64_t next_hello_ms = 0;
+        unsigned hellos_sent = 0;   ///< since open(): sets the next retry's delay
         uint8_t head = 0, count = 0;
         Message inbox[kInboxSlots];
     };

@@ -44,6 +44,12 @@ EmuHarness::EmuHarness() {
     m_cpu = std::make_unique<Cpu>(*m_shared, 0, nullptr);
 }
 
+std::unique_ptr<Cpu> EmuHarness::another_cpu(int index) {
+    auto cpu = std::make_unique<Cpu>(*m_shared, index, nullptr);
+    cpu->load_state(m_cpu->save_state());
+    return cpu;
+}
+
 void EmuHarness::write(uint64_t gpa, const std::vector<uint8_t>& bytes) {
     ASSERT_TRUE(m_mem->write(gpa, bytes).has_value());
 }

@@ -43,6 +43,8 @@ public:
     /// Page-table entry of the 4 KiB page at linear `la` (inside the kPtBase window).
     void set_pte(uint64_t la, uint64_t entry);
     hv::VcpuExit run() { return m_cpu->execute(); }
+    /// Another vCPU (index `index`) on the same RAM and code map, in the state of the first one.
+    std::unique_ptr<Cpu> another_cpu(int index);
     Cpu& cpu() { return *m_cpu; }
     memory::GuestMemory& mem() { return *m_mem; }
     bool reported() { return read<uint64_t>(kReport + 0x18) == 1; }

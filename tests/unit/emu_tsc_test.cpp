@@ -2,6 +2,7 @@
 /// IA32_TSC_ADJUST (so Linux keeps the TSC as its clocksource without a watchdog), and
 /// IA32_TSC / IA32_TSC_ADJUST behave as in SDM Vol. 3B 18.17.3.
 #include "emu_harness.h"
+#include "emu/irqchip/local_apic.h"
 
 namespace popek::emu::test {
 namespace {
@@ -24,6 +25,8 @@ TEST_F(EmuTsc, CpuidReportsInvariantTscWithTscAdjust) {
     // TSC = crystal * EBX / EAX: Linux needs no calibration.
     ASSERT_NE(r(hv::R10), 0u);
     EXPECT_EQ(r(hv::R12) * r(hv::R11) / r(hv::R10), h.cpu().shared().clock.tsc_hz());
+    // The crystal is the LAPIC timer's input: a guest that sets its tick from it gets real time.
+    EXPECT_EQ(r(hv::R12), kApicTimerHz);
 }
 
 TEST_F(EmuTsc, TscAdjustStartsAtZeroAndMovesTheTsc) {

@@ -1,6 +1,7 @@
 // IPIs through the ICR: destinations, shorthands, lowest priority, NMI, INIT/SIPI; MSIs; wait/kick.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <bit>
 #include <chrono>
 #include <thread>
@@ -153,16 +154,16 @@ TEST(IrqchipWait, KickBeforeWaitIsNotLost) {
     InterruptPlatform platform(1, 1'000'000'000);
     platform.cpu(0).kick();
     auto start = std::chrono::steady_clock::now();
-    platform.cpu(0).wait(UINT64_MAX);
+    platform.cpu(0).wait(UINT64_MAX, WakeOn::AnyEvent);
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST(IrqchipWait, DeadlineEndsTheWait) {
     InterruptPlatform platform(1, 1'000'000'000);
     uint64_t deadline = steady_now_ns() + 2'000'000;  // 2 ms
-    platform.cpu(0).wait(deadline);
+    platform.cpu(0).wait(deadline, WakeOn::AnyEvent);
     EXPECT_GE(steady_now_ns(), deadline);
-    platform.cpu(0).wait(0);  // already past: returns at once
+    platform.cpu(0).wait(0, WakeOn::AnyEvent);  // already past: returns at once
 }
 
 TEST(IrqchipWait, IpiFromAnotherThreadWakesTheTarget) {
@@ -174,9 +175,55 @@ TEST(IrqchipWait, IpiFromAnotherThreadWakesTheTarget) {
         apic_write32(platform.cpu(0), 0x310, 1u << 24);
         apic_write32(platform.cpu(0), 0x300, 0x4080);
     });
-    while (!platform.cpu(1).interrupt_pending()) platform.cpu(1).wait(UINT64_MAX);
+    while (!platform.cpu(1).interrupt_pending()) platform.cpu(1).wait(UINT64_MAX, WakeOn::AnyEvent);
     EXPECT_EQ(platform.cpu(1).acknowledge_interrupt(), 0x80);
     sender.join();
+}
+
+// The AP's core takes an INIT (LocalApic::take_init) while the BSP's SIPI arrives: the SIPI must
+// wait for it, however the two threads interleave. take_init used to clear the INIT flag before
+// marking the APIC as waiting for SIPI, so a SIPI accepted in between saw neither and was dropped;
+// the AP then waited for a SIPI forever (a vCPU thread preempted there under load widens that
+// window to milliseconds, enough to lose both of Linux's SIPIs).
+TEST(IrqchipWait, SipiRacingTheCoresInitIsNeverLost) {
+    InterruptPlatform platform(2, 1'000'000'000);
+    enable_apic(platform.cpu(0));
+    CpuInterrupts& ap = platform.cpu(1);
+    auto send = [&](uint32_t icr_low) {
+        apic_write32(platform.cpu(0), 0x310, 1u << 24);
+        apic_write32(platform.cpu(0), 0x300, icr_low);
+    };
+    send(0x04601);   // a fresh AP waits for SIPI: start it
+    ASSERT_EQ(ap.take_sipi(), 0x01);
+    std::atomic<int> round{0};
+    constexpr int kRounds = 2000;   // without the fix: a SIPI lost after ~350 rounds (12 to 1033 seen)
+    std::thread bsp([&] {
+        for (int r = 1; r <= kRounds; ++r) {
+            int now;
+            while ((now = round.load()) != r && now <= kRounds) std::this_thread::yield();
+            if (now > kRounds) return;   // the AP side stopped early
+            send(0x0c500);                                      // INIT to the running AP
+            send(0x04600 | static_cast<uint32_t>(r & 0x7f) | 0x80);   // SIPI right behind it
+        }
+    });
+    int lost = 0;   // the round whose SIPI never came
+    for (int r = 1; r <= kRounds; ++r) {
+        round.store(r);
+        while (!ap.take_init()) {
+        }
+        std::optional<uint8_t> sipi;
+        auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (!(sipi = ap.take_sipi()) && std::chrono::steady_clock::now() < give_up) {
+        }
+        if (!sipi) {
+            lost = r;
+            break;
+        }
+        EXPECT_EQ(*sipi, (r & 0x7f) | 0x80);
+    }
+    round.store(kRounds + 1);
+    bsp.join();
+    EXPECT_EQ(lost, 0) << "the SIPI sent after the INIT of round " << lost << " was dropped";
 }
 
 TEST(IrqchipWait, MaskedInterruptDoesNotEndAWait) {
@@ -185,8 +232,39 @@ TEST(IrqchipWait, MaskedInterruptDoesNotEndAWait) {
     platform.cpu(0).set_cr8(0xf);
     platform.inject_vector(0, 0x80);
     uint64_t deadline = steady_now_ns() + 3'000'000;
-    platform.cpu(0).wait(deadline);
+    platform.cpu(0).wait(deadline, WakeOn::AnyEvent);
     EXPECT_GE(steady_now_ns(), deadline) << "TPR blocks it, so the vCPU keeps sleeping";
+}
+
+// A vCPU halted with IF=0 or waiting for SIPI sleeps through the events it cannot take: they used
+// to end every wait at once, so such a vCPU (Linux's offline CPUs, a `cli; hlt` park loop with an
+// IPI pending) spun at 100% CPU and starved the other vCPU threads on a busy host.
+TEST(IrqchipWait, OnlyTheEventsTheCoreCanTakeEndAWait) {
+    InterruptPlatform platform(2, 1'000'000'000);
+    enable_apic(platform.cpu(0));
+    enable_apic(platform.cpu(1));
+    CpuInterrupts& cpu = platform.cpu(1);
+    auto sleeps_until_deadline = [&](WakeOn wake) {
+        uint64_t deadline = steady_now_ns() + 3'000'000;
+        cpu.wait(deadline, wake);
+        return steady_now_ns() >= deadline;
+    };
+    auto returns_at_once = [&](WakeOn wake) {
+        uint64_t start = steady_now_ns();
+        cpu.wait(start + 5'000'000'000, wake);
+        return steady_now_ns() - start < 4'000'000'000;
+    };
+    ASSERT_TRUE(platform.inject_vector(1, 0x80));
+    ASSERT_TRUE(cpu.interrupt_pending());
+    EXPECT_TRUE(sleeps_until_deadline(WakeOn::NonMaskable)) << "HLT with IF=0 ignores interrupts";
+    EXPECT_TRUE(sleeps_until_deadline(WakeOn::Startup));
+    EXPECT_TRUE(returns_at_once(WakeOn::AnyEvent));
+    apic_write32(platform.cpu(0), 0x310, 1u << 24);
+    apic_write32(platform.cpu(0), 0x300, 0x4400);   // NMI to vCPU 1
+    EXPECT_TRUE(returns_at_once(WakeOn::NonMaskable));
+    EXPECT_TRUE(sleeps_until_deadline(WakeOn::Startup)) << "wait-for-SIPI answers only INIT and SIPI";
+    apic_write32(platform.cpu(0), 0x300, 0x4500);   // INIT
+    EXPECT_TRUE(returns_at_once(WakeOn::Startup));
 }
 
 }  // namespace

@@ -76,7 +76,7 @@ TEST(InterruptPlatform, ConcurrentDevicesIpisAndVcpus) {
         threads.emplace_back([&, cpu] {
             CpuInterrupts& me = platform.cpu(cpu);
             while (!stop.load()) {
-                me.wait(steady_now_ns() + 1'000'000);
+                me.wait(steady_now_ns() + 1'000'000, WakeOn::AnyEvent);
                 while (me.interrupt_pending()) {
                     if (me.acknowledge_interrupt()) taken[static_cast<size_t>(cpu)]++;
                     apic_write32(me, 0xb0, 0);

@@ -6,11 +6,16 @@
 #include <cstring>
 
 #include "emu/interp/families.h"
+#include "emu/irqchip/local_apic.h"
 
 namespace popek::emu {
 namespace {
 
-constexpr uint32_t kCrystalHz = 25'000'000;
+/// The core crystal clock of CPUID 0x15 is the local APIC timer's input (src/emu/irqchip/README.md):
+/// a guest may program its LAPIC timer from it without calibrating (Linux's lapic_timer_period,
+/// popek-os when its PIT calibration fails). It said 25 MHz while the timer counts at 1 GHz, so
+/// such a guest's tick ran 40 times too fast.
+constexpr uint32_t kCrystalHz = static_cast<uint32_t>(kApicTimerHz);
 
 /// The host's CPUID.1:ECX (SSE3/SSSE3 instructions run on the host).
 uint32_t host_simd_ecx() {
@@ -66,8 +71,8 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
         case 4:
             break;
         case 0x15:
-            out[0] = 1;
-            out[1] = static_cast<uint32_t>(hz / kCrystalHz);
+            out[0] = 1000;   // TSC = crystal * EBX / EAX, exact for any whole-MHz TSC
+            out[1] = static_cast<uint32_t>(hz / (kCrystalHz / 1000));
             out[2] = kCrystalHz;
             break;
         case 0x16:

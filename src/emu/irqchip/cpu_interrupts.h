@@ -11,6 +11,16 @@ namespace popek::emu {
 /// IA32_APIC_BASE (SDM Vol. 4 table 2-2), shared by the CPU core and the local APIC.
 inline constexpr uint32_t kMsrApicBase = 0x1b;
 
+/// What can end a sleeping vCPU's wait. A core halted with RFLAGS.IF=0 is not resumed by a
+/// maskable interrupt (SDM Vol. 2A HLT), and one in the wait-for-SIPI state answers only INIT
+/// and SIPI (Vol. 3A 10.4.7.3): the other events stay pending and must not end the wait, or the
+/// vCPU thread would spin at 100% CPU until they can be taken.
+enum class WakeOn : uint8_t {
+    AnyEvent,      ///< HLT with IF=1: interrupt, NMI, INIT, SIPI
+    NonMaskable,   ///< HLT with IF=0: NMI, INIT, SIPI
+    Startup,       ///< waiting for SIPI: INIT, SIPI
+};
+
 class CpuInterrupts {
 public:
     virtual ~CpuInterrupts() = default;
@@ -26,8 +36,9 @@ public:
     virtual std::optional<uint8_t> take_sipi() = 0;
     /// Fires every timer due at `now_ns` (steady clock); returns the next deadline (UINT64_MAX: none).
     virtual uint64_t poll_timers(uint64_t now_ns) = 0;
-    /// Blocks the calling vCPU thread until something is pending, `deadline_ns` passes, or kick().
-    virtual void wait(uint64_t deadline_ns) = 0;
+    /// Blocks the calling vCPU thread until an event of `wake` is pending, `deadline_ns` passes,
+    /// or kick().
+    virtual void wait(uint64_t deadline_ns, WakeOn wake) = 0;
     /// Wakes wait(); callable from any thread (used for request_stop and cross-CPU events).
     virtual void kick() = 0;
     /// The local APIC's 4 KiB register page (xAPIC MMIO, SDM Vol. 3A 10.4.1), at the APIC base.

@@ -87,8 +87,11 @@ bool LocalApic::take_nmi() {
 }
 
 bool LocalApic::take_init() {
-    if (!m_init.load(std::memory_order_relaxed) || !m_init.exchange(false)) return false;
+    if (!m_init.load(std::memory_order_relaxed)) return false;
+    // Under the lock accept() holds while it decides on a SIPI: the INIT flag goes and the wait
+    // for SIPI begins in one step, so a SIPI right behind the INIT always finds one of the two.
     std::lock_guard lock(m_mutex);
+    if (!m_init.exchange(false)) return false;
     reset_registers();
     m_wait_for_sipi.store(true);  // a SIPI that came after the INIT stays pending
     return true;
@@ -103,9 +106,10 @@ std::optional<uint8_t> LocalApic::take_sipi() {
     return static_cast<uint8_t>(vector);
 }
 
-bool LocalApic::event_pending() const {
-    return interrupt_pending() || m_nmi.load(std::memory_order_relaxed) ||
-           m_init.load(std::memory_order_relaxed) || m_sipi.load(std::memory_order_relaxed) >= 0;
+bool LocalApic::event_pending(WakeOn wake) const {
+    if (m_init.load(std::memory_order_relaxed) || m_sipi.load(std::memory_order_relaxed) >= 0) return true;
+    if (wake == WakeOn::Startup) return false;
+    return m_nmi.load(std::memory_order_relaxed) || (wake == WakeOn::AnyEvent && interrupt_pending());
 }
 
 uint64_t LocalApic::poll_timer(uint64_t now_ns) {

@@ -75,8 +75,8 @@ public:
     bool take_init();
     /// The SIPI vector, once any INIT before it was taken.
     std::optional<uint8_t> take_sipi();
-    /// NMI, INIT or SIPI waiting, or an interrupt deliverable (what ends a wait()).
-    bool event_pending() const;
+    /// An event of `wake` is waiting: INIT or SIPI, an NMI, a deliverable interrupt (what ends a wait()).
+    bool event_pending(WakeOn wake) const;
     /// Fires the timer if due at `now_ns`; returns its next deadline (ApicTimer::kNever: none).
     uint64_t poll_timer(uint64_t now_ns);
     uint64_t timer_deadline() const { return m_timer_deadline.load(std::memory_order_relaxed); }

@@ -42,9 +42,9 @@ void VcpuInterrupts::kick() {
     m_wake.notify_all();
 }
 
-void VcpuInterrupts::wait(uint64_t deadline_ns) {
+void VcpuInterrupts::wait(uint64_t deadline_ns, WakeOn wake) {
     std::unique_lock lock(m_wait_mutex);
-    auto ready = [this] { return m_kicked || m_apic.event_pending(); };
+    auto ready = [this, wake] { return m_kicked || m_apic.event_pending(wake); };
     constexpr auto kMaxNs = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
     if (deadline_ns >= kMaxNs) {
         m_wake.wait(lock, ready);

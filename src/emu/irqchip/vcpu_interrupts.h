@@ -24,7 +24,7 @@ public:
     bool take_init() override { return m_apic.take_init(); }
     std::optional<uint8_t> take_sipi() override { return m_apic.take_sipi(); }
     uint64_t poll_timers(uint64_t now_ns) override;
-    void wait(uint64_t deadline_ns) override;
+    void wait(uint64_t deadline_ns, WakeOn wake) override;
     void kick() override;
     void apic_read(uint32_t offset, std::span<uint8_t> data) override { m_apic.mmio_read(offset, data); }
     void apic_write(uint32_t offset, std::span<const uint8_t> data) override { m_apic.mmio_write(offset, data); }

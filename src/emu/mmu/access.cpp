@@ -85,9 +85,23 @@ void Cpu::check_code_write(uint64_t gpa, unsigned size) {
     if (hit) brk = true;
 }
 
+uint8_t* Cpu::ram_ptr(uint64_t gpa, unsigned size) const {
+    // The APIC page overlays RAM when the APIC is enabled (SDM Vol. 3A 10.4.1).
+    if ((apic_base & (1u << 11)) && (gpa & ~0xfffULL) == (apic_base & ~0xfffULL)) return nullptr;
+    return m_shared.mem.host_ptr(gpa, size);
+}
+
+uint8_t* Cpu::rmw_ptr_slow(uint64_t la, unsigned size) {
+    uint64_t gpa = translate(la, Access::Write, false);
+    uint8_t* host = ram_ptr(gpa, size);
+    // A code page has no write mapping so that writes are seen: invalidate as phys_write does,
+    // then let the caller's host atomic do the write (SDM Vol. 3A 8.1.2: LOCK is atomic on RAM).
+    if (host) check_code_write(gpa, size);
+    return host;
+}
+
 void Cpu::phys_read(uint64_t gpa, void* out, unsigned size) {
-    if (uint8_t* host = m_shared.mem.host_ptr(gpa, size);
-        host && !((apic_base & (1u << 11)) && (gpa & ~0xfffULL) == (apic_base & ~0xfffULL))) {
+    if (uint8_t* host = ram_ptr(gpa, size)) {
         std::memcpy(out, host, size);
         return;
     }
@@ -95,8 +109,7 @@ void Cpu::phys_read(uint64_t gpa, void* out, unsigned size) {
 }
 
 void Cpu::phys_write(uint64_t gpa, const void* in, unsigned size) {
-    if (uint8_t* host = m_shared.mem.host_ptr(gpa, size);
-        host && !((apic_base & (1u << 11)) && (gpa & ~0xfffULL) == (apic_base & ~0xfffULL))) {
+    if (uint8_t* host = ram_ptr(gpa, size)) {
         check_code_write(gpa, size);
         std::memcpy(host, in, size);
         return;
