@@ -7,7 +7,8 @@ namespace pos {
 /// The scheduler tick under Xen, one per CPU: VIRQ_TIMER bound on its vCPU, re-armed on every event with
 /// VCPUOP_set_singleshot_timer (vcpu.h) for the next period boundary in Xen system time
 /// (xen/xen_clock.h). Periods missed while the vCPU was not running are caught up (up to
-/// kMaxCatchUp ticks at once) so that the tick count keeps up with real time.
+/// kMaxCatchUp ticks, one minute, at once) so that the tick count, and with it uptime and sleep,
+/// keeps up with real time on a loaded host; only a longer stall is skipped.
 class XenTimer final : public Timer {
 public:
     bool start(uint32_t hz) override { return start_on(hz, 0); }
@@ -21,7 +22,7 @@ public:
 private:
     static void on_event(evtchn_port_t port, void* self);
     void arm();
-    static constexpr int kMaxCatchUp = 10;
+    static constexpr int kMaxCatchUp = 6000;
     uint64_t m_period_ns = 0;
     uint64_t m_next_ns = 0;
     uint64_t m_events = 0;
