@@ -4,6 +4,8 @@
  * goes through 32-bit protected mode to long mode on the kernel's boot page tables (their
  * identity map covers this page) and jumps to ap_entry(arg) in the higher half on the stack the
  * parameter block names. Addresses below are the page's physical ones: T(label). */
+#include "long_mode.h"
+
 #define AP_TRAMPOLINE 0xa000
 #define T(label) (label - ap_trampoline_start + AP_TRAMPOLINE)
 
@@ -29,19 +31,7 @@ ap_protected:
         mov %eax, %ds
         mov %eax, %es
         mov %eax, %ss
-        /* As arch/boot.S: CR4 PAE|PGE|OSFXSR|OSXMMEXCPT, CR3, EFER LME|SCE, CR0 PG|WP|NE|MP. */
-        mov $0x6a0, %eax
-        mov %eax, %cr4
-        mov T(ap_cr3), %eax
-        mov %eax, %cr3
-        mov $0xc0000080, %ecx
-        rdmsr
-        or $0x101, %eax
-        wrmsr
-        mov %cr0, %eax
-        and $~0xc, %eax
-        or $0x80010023, %eax
-        mov %eax, %cr0
+        ENABLE_LONG_MODE T(ap_cr3)   /* arch/long_mode.h */
         ljmp $0x18, $T(ap_long)
 
         .code64

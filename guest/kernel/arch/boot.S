@@ -9,6 +9,8 @@
  *   0xffff_8000_0000_0000 + phys   direct map of the first 4 GiB (3-4 GiB uncached: LAPIC, IOAPIC)
  *   0xffff_ffff_8000_0000 + phys   the kernel image (-mcmodel=kernel)
  * 2 MiB pages throughout (SDM Vol. 3A 4.5, table 4-17 PDE mapping a 2 MiB page). */
+#include "long_mode.h"
+
 #define PTE_P 0x1
 #define PTE_W 0x2
 #define PTE_PS 0x80
@@ -61,21 +63,7 @@ pvh_start:
         cmp $2048, %ecx
         jb 2b
 
-        /* CR4: PAE, PGE, OSFXSR, OSXMMEXCPT (SDM Vol. 3A 2.5). */
-        mov $0x6a0, %eax
-        mov %eax, %cr4
-        mov $boot_pml4, %eax
-        mov %eax, %cr3
-        /* EFER: LME | SCE (SDM Vol. 3A 2.2.1). */
-        mov $0xc0000080, %ecx
-        rdmsr
-        or $0x101, %eax
-        wrmsr
-        /* CR0: PG | WP | NE | MP | PE; EM and TS clear so SSE works in ring 3. */
-        mov %cr0, %eax
-        and $~0xc, %eax
-        or $0x80010023, %eax
-        mov %eax, %cr0
+        ENABLE_LONG_MODE $boot_pml4   /* arch/long_mode.h */
 
         lgdt boot_gdt_ptr
         ljmp $0x08, $long_mode_entry
