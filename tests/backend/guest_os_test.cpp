@@ -575,6 +575,22 @@ protected:
     ScratchDir m_dir;
 };
 
+TEST(GuestOsDemo, TheDocumentedHostPeerKeyIsTheOneThePolicyAllows) {
+    // docs/guest-os.md "A first session" has users talk to the guest with guest/demo/host-peer.key.
+    std::string secret = read_text(fs::path(POPEK_OS_SOURCE_DIR) / "demo" / "host-peer.key");
+    EXPECT_EQ(secret, std::string(popek::test::kTestPeerSecret) + "\n");
+    ScratchDir dir;
+    fs::path key = dir.file("host.key", secret);
+    fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+    RunResult r = run_popek({"net-peer", "--key", key.string(), "--public"}, {}, 30s);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::string pub = r.out.substr(0, r.out.find('\n'));
+    EXPECT_EQ(pub, popek::test::kTestPeerPublic);
+    std::string policy = read_text(source_file("etc/policy"));
+    EXPECT_NE(policy.find("allow alice connect " + pub + "\n"), std::string::npos);
+    EXPECT_NE(policy.find("allow alice accept " + pub + "\n"), std::string::npos);
+}
+
 TEST_P(GuestOsNetTest, VifConnectsWithTheMacFromTheStore) {
     auto s = ConsoleSession::start(GetParam(), net_args());
     ASSERT_TRUE(s->wait_for("$ ", 30s)) << s->output();
