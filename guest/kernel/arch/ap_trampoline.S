@@ -36,13 +36,7 @@ ap_protected:
 
         .code64
 ap_long:
-        mov $0x10, %eax
-        mov %eax, %ds
-        mov %eax, %es
-        mov %eax, %ss
-        xor %eax, %eax
-        mov %eax, %fs
-        mov %eax, %gs
+        LOAD_KERNEL_DATA_SEGMENTS
         mov T(ap_stack), %rsp
         mov T(ap_arg), %rdi
         mov T(ap_entry), %rax

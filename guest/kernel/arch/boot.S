@@ -70,13 +70,7 @@ pvh_start:
 
         .code64
 long_mode_entry:
-        mov $0x10, %eax
-        mov %eax, %ds
-        mov %eax, %es
-        mov %eax, %ss
-        xor %eax, %eax
-        mov %eax, %fs
-        mov %eax, %gs
+        LOAD_KERNEL_DATA_SEGMENTS
         movabs $boot_kernel_stack_top, %rsp
         mov %ebx, %edi          /* start info (physical), zero-extended */
         movabs $kernel_main, %rax

@@ -20,3 +20,15 @@
         or $0x80010023, %eax
         mov %eax, %cr0
 .endm
+
+/* In 64-bit code: the data segments from the boot GDT's kernel data selector 0x10, FS and GS
+ * null (their bases are set through MSRs later). */
+.macro LOAD_KERNEL_DATA_SEGMENTS
+        mov $0x10, %eax
+        mov %eax, %ds
+        mov %eax, %es
+        mov %eax, %ss
+        xor %eax, %eax
+        mov %eax, %fs
+        mov %eax, %gs
+.endm
