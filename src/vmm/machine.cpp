@@ -11,6 +11,7 @@
 #include "bus/bus.h"
 #include "loader/loader.h"
 #include "devices/virtio/mmio_devices.h"
+#include "emu/irqchip/platform.h"
 #include "vmm/board.h"
 #include "vmm/exit_dispatcher.h"
 #include "vmm/exit_status.h"
@@ -109,8 +110,9 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
         std::vector<acpi::MmioDeviceDesc> virtio;
         for (const auto& d : board->virtio_devices())
             virtio.push_back({static_cast<uint32_t>(d.base), static_cast<uint32_t>(d.size), d.gsi});
-        TRY_VOID(acpi::write_acpi_tables(
-            mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, std::move(virtio), /*irq0_to_gsi2=*/opt.accel != hv::Accel::Kvm}));
+        // IRQ0 -> GSI 2 where the engine's PIT is wired there; none under KVM's default routing.
+        const bool irq0_to_gsi2 = opt.accel != hv::Accel::Kvm && emu::InterruptPlatform::kPitGsi == 2;
+        TRY_VOID(acpi::write_acpi_tables(mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, std::move(virtio), irq0_to_gsi2}));
     }
     std::unique_ptr<XenPlatform> xen;
     if (opt.xen) {
