@@ -39,7 +39,7 @@ void Cpu::write_cr0(uint64_t v) {
 void Cpu::write_cr3(uint64_t v) {
     if (long_mode && (v >> 40)) raise(kGp, 0);
     cr3 = v;
-    flush_tlb();
+    flush_tlb_non_global();
 }
 
 void Cpu::write_cr4(uint64_t v) {

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 
 #include "emu/decode/insn.h"
 
@@ -28,6 +29,7 @@ namespace popek::emu::bt {
 struct CpuLayout {
     int32_t gpr = 0, rip = 0, rflags = 0, next_rip = 0, brk = 0, instructions = 0;
     int32_t attention = 0, budget = 0, interrupt_shadow = 0, replay_valid = 0, code_epoch_seen = 0;
+    int32_t tlb_active = 0, fs_base = 0, gs_base = 0;
     static CpuLayout of(const Cpu& cpu);
 };
 
@@ -73,6 +75,11 @@ struct NativeFlags {
 };
 NativeFlags native_flags(const Insn& insn);
 
+/// True when `insn`, in 64-bit code, has an inline memory fast path (emu/bt/memory_ops.cpp): MOV,
+/// ALU, MOVZX/MOVSX, INC/DEC/NEG/NOT, XCHG/XADD/CMPXCHG with one memory operand, PUSH/POP of a
+/// GPR. The access probes the software TLB in the emitted code; a miss runs the handler instead.
+bool is_native_memory(const Insn& insn);
+
 class BlockEmitter : public Xbyak::CodeGenerator {
 public:
     /// Emits into [buffer, buffer + max) (xbyak throws Xbyak::Error when it does not fit).
@@ -85,6 +92,10 @@ public:
 
 private:
     void emit_helper_call(const Insn& in);
+    /// Native (register-only or inline memory) code rather than a handler call.
+    bool runs_inline(const Insn& in) const;
+    /// Handler call that leaves the lazy RIP/count state as it found it (slow paths).
+    void emit_handler_call(const Insn& in);
     void emit_native(const Insn& in);
     void sync_rip();
     void sync_count(uint32_t extra);
@@ -124,6 +135,25 @@ private:
     void emit_setcc(const Insn& in);
     void emit_cmovcc(const Insn& in);
 
+    // Inline memory access (memory_ops.cpp).
+    /// An instruction whose fast path jumps to `entry` on a TLB miss; the slow path runs the
+    /// handler and comes back to `resume` with the lazy RIP/count state the fast path has.
+    struct SlowPath {
+        Xbyak::Label entry, resume;
+        const Insn* in = nullptr;
+        uint32_t rip_pending = 0, count_pending = 0;
+        int cc_capture = -1;
+    };
+    void emit_memory(const Insn& in);
+    /// Linear address of the memory operand into RAX (64-bit mode: FS/GS base added).
+    void emit_linear_address(const Insn& in);
+    /// Probes the TLB for `size` bytes at the linear address in RAX (`write`: the write tag):
+    /// the host address into RSI (no REX needed: AH..BH stay encodable), else a jump to the slow path.
+    void emit_probe(bool write, unsigned size, SlowPath& slow);
+    void emit_memory_alu(const Insn& in, SlowPath& slow);
+    void emit_stack(const Insn& in, SlowPath& slow);
+    void emit_slow_paths();
+
     /// True when the flags the current native instruction produces are overwritten by a later
     /// native instruction of the block before anything can read them (no merge is emitted).
     static bool flags_dead(const Block& b, size_t index);
@@ -141,6 +171,8 @@ private:
     uint32_t m_rip_pending = 0;     ///< bytes executed since Cpu::rip was last written
     uint32_t m_count_pending = 0;   ///< instructions executed since the count was last written
     Xbyak::Label m_exit;
+    bool m_mode64 = false;            ///< the block is 64-bit code: memory fast paths allowed
+    std::deque<SlowPath> m_slow;
     unsigned m_native = 0, m_helpers = 0;
 };
 

@@ -18,6 +18,8 @@ Translator::Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size)
     m_slots = std::make_unique_for_overwrite<ChainSlot[]>(m_slot_capacity);
     m_layout.code_epoch_seen = static_cast<int32_t>(reinterpret_cast<const char*>(&cpu.m_code_epoch_seen) -
                                                     reinterpret_cast<const char*>(&cpu));
+    m_layout.tlb_active = static_cast<int32_t>(reinterpret_cast<const char*>(&cpu.m_tlb_active) -
+                                               reinterpret_cast<const char*>(&cpu));
     const Block probe;
     m_chain.buffer_epoch = m_buffer.epoch_ptr();
     m_chain.pending_slot = &m_pending_slot;

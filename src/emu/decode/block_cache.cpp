@@ -22,8 +22,9 @@ bool BlockCache::valid(const Block& b) const {
 
 Block* BlockCache::lookup_slow(uint64_t lip, uint32_t mode) {
     Cpu& c = m_cpu;
-    JumpEntry& j = m_jump[(lip ^ (lip >> 12)) & (kJumpCacheSize - 1)];
-    if (j.lip == lip && j.mode == mode && valid(*j.block)) return j.block;
+    JumpEntry& j = m_jump[jump_index(lip)];
+    if (j.lip == lip && j.mode == mode && (j.gen == m_gen || j.gen == kGlobalGen) && valid(*j.block))
+        return j.block;
 
     const uint64_t gpa = c.translate(lip, Access::Exec, false);
     if (!c.shared().mem.host_ptr(gpa, 1)) {
@@ -43,8 +44,8 @@ Block* BlockCache::lookup_slow(uint64_t lip, uint32_t mode) {
         m_blocks.emplace(key, std::move(nb));
     }
     if (b->insns.empty()) return decode_crossing(lip, mode);
-    JumpEntry& slot = m_jump[(lip ^ (lip >> 12)) & (kJumpCacheSize - 1)];
-    slot = JumpEntry{lip, mode, b};
+    const bool global = c.tlb_global(lip, c.cpl == 3);
+    m_jump[jump_index(lip)] = JumpEntry{lip, mode, global ? kGlobalGen : m_gen, b};
     return b;
 }
 
@@ -97,6 +98,12 @@ Block* BlockCache::decode_crossing(uint64_t lip, uint32_t mode) {
 
 void BlockCache::flush_jump_cache() {
     for (size_t i = 0; i < kJumpCacheSize; ++i) m_jump[i] = JumpEntry{};
+}
+
+void BlockCache::flush_jump_page(uint64_t la) {
+    JumpEntry* bucket = &m_jump[jump_index(la & ~0xfffULL) & ~((size_t{1} << kJumpBucketBits) - 1)];
+    for (size_t i = 0; i < (size_t{1} << kJumpBucketBits); ++i)
+        if (((bucket[i].lip ^ la) & ~0xfffULL) == 0) bucket[i] = JumpEntry{};
 }
 
 void BlockCache::clear() {

@@ -45,8 +45,8 @@ public:
         const Cpu& c = m_cpu;
         const uint64_t lip = c.mode64 ? c.rip : ((c.seg[kCs].base + c.rip) & 0xffffffffULL);
         const uint32_t mode = c.code_bits | (c.cpl == 3 ? 0x100u : 0u);
-        const JumpEntry& j = m_jump[(lip ^ (lip >> 12)) & (kJumpCacheSize - 1)];
-        if (j.lip == lip && j.mode == mode) [[likely]] {
+        const JumpEntry& j = m_jump[jump_index(lip)];
+        if (j.lip == lip && j.mode == mode && (j.gen == m_gen || j.gen == kGlobalGen)) [[likely]] {
             const Block& b = *j.block;
             if (b.gen_ptr->load(std::memory_order_acquire) == b.gen &&
                 b.dma_epoch == m_cpu.shared().dma_epoch.load(std::memory_order_acquire)) [[likely]]
@@ -56,15 +56,29 @@ public:
     }
     void clear();
     void flush_jump_cache();
+    /// INVLPG of a 4 KiB page: forgets the jump-cache entries of that linear page.
+    void flush_jump_page(uint64_t la);
+    /// MOV to CR3: entries found through non-global pages no longer apply (O(1): a generation).
+    void new_address_space() { if (++m_gen == kGlobalGen) { m_gen = 0; flush_jump_cache(); } }
     size_t size() const { return m_blocks.size(); }
 
 private:
     struct JumpEntry {
         uint64_t lip = ~0ULL;
         uint32_t mode = 0;
+        uint32_t gen = 0;   ///< address-space generation it was found in, or kGlobalGen
         Block* block = nullptr;
     };
-    static constexpr size_t kJumpCacheSize = 4096;
+    static constexpr uint32_t kGlobalGen = ~0u;
+    /// Clustered by page, as QEMU's tb_jmp_cache: one page's entries share a bucket of
+    /// kJumpBucket slots, so INVLPG clears one bucket instead of the whole cache.
+    static constexpr size_t kJumpBucketBits = 7, kJumpPageBits = 6;
+    static constexpr size_t kJumpCacheSize = size_t{1} << (kJumpBucketBits + kJumpPageBits);
+    static size_t jump_index(uint64_t lip) {
+        const size_t page = (lip >> 12) & ((size_t{1} << kJumpPageBits) - 1);
+        const size_t in_page = (lip ^ (lip >> kJumpBucketBits)) & ((size_t{1} << kJumpBucketBits) - 1);
+        return (page << kJumpBucketBits) | in_page;
+    }
     static constexpr size_t kMaxBlocks = 1 << 16;
     static constexpr size_t kMaxInsns = 64;
 
@@ -78,6 +92,7 @@ private:
     std::unordered_map<uint64_t, std::unique_ptr<Block>> m_blocks;
     std::unique_ptr<JumpEntry[]> m_jump = std::make_unique<JumpEntry[]>(kJumpCacheSize);
     Block m_cross;
+    uint32_t m_gen = 0;
 };
 
 }  // namespace popek::emu
