@@ -3,8 +3,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <iterator>
+#include <algorithm>
 #include <thread>
 
 #include "acpi/acpi_tables.h"
@@ -15,20 +14,13 @@
 #include "vmm/board.h"
 #include "vmm/exit_dispatcher.h"
 #include "vmm/exit_status.h"
+#include "vmm/input_file.h"
 #include "vmm/stats_report.h"
 #include "vmm/vm_lifecycle.h"
 #include "vmm/xen_platform.h"
 
 namespace popek::vmm {
 namespace {
-
-Result<std::vector<uint8_t>> read_file(const std::string& path, std::string_view what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail("cannot read {} '{}': {}", what, path, std::strerror(errno));
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) return fail("cannot read {} '{}': I/O error", what, path);
-    return bytes;
-}
 
 Result<void> check_memory_size(uint64_t mem_mib) {
     if (mem_mib < 2) return fail("--mem {} MiB is too small (minimum 2 MiB)", mem_mib);
@@ -82,10 +74,14 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     // Everything the user gave is checked before anything is created.
     TRY_VOID(check_memory_size(opt.mem_mib));
     std::vector<uint8_t> kernel = opt.kernel_bytes;
-    if (!opt.kernel_path.empty()) kernel = TRY(read_file(opt.kernel_path, "kernel"));
+    // An initrd is copied whole into guest RAM; a kernel ELF may carry more than it loads
+    // (symbols), so it gets at least 1 GiB.
+    const uint64_t ram_bytes = opt.mem_mib << 20;
+    if (!opt.kernel_path.empty())
+        kernel = TRY(read_input_file(opt.kernel_path, "kernel", std::max<uint64_t>(ram_bytes, uint64_t{1} << 30)));
     if (kernel.empty()) return fail("no kernel given and no embedded guest");
     std::vector<uint8_t> initrd;
-    if (!opt.initrd_path.empty()) initrd = TRY(read_file(opt.initrd_path, "initrd"));
+    if (!opt.initrd_path.empty()) initrd = TRY(read_input_file(opt.initrd_path, "initrd", ram_bytes));
 
     auto hv = TRY(hv::open_hypervisor(opt.accel));
     if (opt.cpus < 1 || opt.cpus > hv->max_vcpus())
