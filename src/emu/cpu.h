@@ -113,6 +113,7 @@ public:
     uint64_t sysenter_cs = 0, sysenter_esp = 0, sysenter_eip = 0;
     uint64_t pat = 0x0007040600070406ULL, misc_enable = 1, mtrr_def_type = 0;
     uint64_t apic_base = 0xfee00900;
+    uint64_t spec_ctrl = 0;   ///< IA32_SPEC_CTRL (stored; nothing to control on an emulated CPU)
     int64_t tsc_offset = 0;
     FxsaveArea fpu;
 
@@ -312,6 +313,7 @@ public:
     BlockCache* m_cache = nullptr;
     std::unique_ptr<bt::Translator> m_bt;   ///< null: interpret every block
     uint64_t m_dma_epoch_seen = 0;
+    uint64_t m_interpreted = 0;   ///< --accel bt: instructions run by the interpreter instead
     bool m_flush_jump_cache = false;
     std::unordered_set<uint64_t> m_logged_ud;
 };

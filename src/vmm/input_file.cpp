@@ -11,7 +11,7 @@
 
 namespace popek::vmm {
 
-Result<std::vector<uint8_t>> read_input_file(const std::string& path, std::string_view what, uint64_t max_bytes) {
+Result<InputFile> read_input_file(const std::string& path, std::string_view what, uint64_t max_bytes) {
     // O_NONBLOCK: opening a FIFO without a writer must not block (it is refused below).
     const int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (raw < 0) return fail("cannot read {} '{}': {}", what, path, std::strerror(errno));
@@ -25,16 +25,16 @@ Result<std::vector<uint8_t>> read_input_file(const std::string& path, std::strin
     if (size > max_bytes)
         return fail("{} '{}' is {} MiB, more than fits ({} MiB; raise --mem?)", what, path, (size + (1 << 20) - 1) >> 20,
                     max_bytes >> 20);
-    std::vector<uint8_t> bytes(static_cast<size_t>(size));
+    InputFile file{std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(size)), static_cast<size_t>(size)};
     size_t done = 0;
-    while (done < bytes.size()) {
-        const ssize_t n = ::pread(fd.get(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    while (done < file.size) {
+        const ssize_t n = ::pread(fd.get(), file.data.get() + done, file.size - done, static_cast<off_t>(done));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return fail("cannot read {} '{}': {}", what, path, std::strerror(errno));
         if (n == 0) return fail("{} '{}' shrank while being read", what, path);
         done += static_cast<size_t>(n);
     }
-    return bytes;
+    return file;
 }
 
 }  // namespace popek::vmm

@@ -3,6 +3,8 @@
 /// refused with one clear error instead of an abort or a hang), refused by size before a byte is
 /// read when they cannot fit, and read with one allocation of the file's size.
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,9 +13,16 @@
 
 namespace popek::vmm {
 
+/// A file's bytes, in a buffer that was never zero-filled (a kernel ELF is tens of MiB).
+struct InputFile {
+    std::unique_ptr<uint8_t[]> data;
+    size_t size = 0;
+    std::span<const uint8_t> bytes() const { return {data.get(), size}; }
+};
+
 /// The whole of `path` (`what` names it in errors: "kernel", "initrd"). Fails when it is not a
 /// regular file, is empty, or is larger than `max_bytes` (the caller's bound: guest RAM for an
 /// initrd, which is copied whole into it).
-Result<std::vector<uint8_t>> read_input_file(const std::string& path, std::string_view what, uint64_t max_bytes);
+Result<InputFile> read_input_file(const std::string& path, std::string_view what, uint64_t max_bytes);
 
 }  // namespace popek::vmm

@@ -73,15 +73,18 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life) {
 Result<RunOutcome> run_vm(const VmOptions& opt) {
     // Everything the user gave is checked before anything is created.
     TRY_VOID(check_memory_size(opt.mem_mib));
-    std::vector<uint8_t> kernel = opt.kernel_bytes;
     // An initrd is copied whole into guest RAM; a kernel ELF may carry more than it loads
     // (symbols), so it gets at least 1 GiB.
     const uint64_t ram_bytes = opt.mem_mib << 20;
-    if (!opt.kernel_path.empty())
-        kernel = TRY(read_input_file(opt.kernel_path, "kernel", std::max<uint64_t>(ram_bytes, uint64_t{1} << 30)));
+    InputFile kernel_file, initrd_file;
+    std::span<const uint8_t> kernel(opt.kernel_bytes);
+    if (!opt.kernel_path.empty()) {
+        kernel_file = TRY(read_input_file(opt.kernel_path, "kernel", std::max<uint64_t>(ram_bytes, uint64_t{1} << 30)));
+        kernel = kernel_file.bytes();
+    }
     if (kernel.empty()) return fail("no kernel given and no embedded guest");
-    std::vector<uint8_t> initrd;
-    if (!opt.initrd_path.empty()) initrd = TRY(read_input_file(opt.initrd_path, "initrd", ram_bytes));
+    if (!opt.initrd_path.empty()) initrd_file = TRY(read_input_file(opt.initrd_path, "initrd", ram_bytes));
+    const std::span<const uint8_t> initrd = initrd_file.bytes();
 
     auto hv = TRY(hv::open_hypervisor(opt.accel));
     if (opt.cpus < 1 || opt.cpus > hv->max_vcpus())

@@ -170,6 +170,44 @@ TEST(BtMemory, StackRipRelativeAndSegmentBases) {
     EXPECT_EQ(p.stats().native_insns, 2u);
 }
 
+TEST(BtMemory, CallRetAndIndirectBranchesEndBlocksNatively) {
+    // CALL rel, CALL reg, JMP [mem], RET and RET imm16 end their blocks as native code (the push,
+    // pop and target read through the TLB probe); the next block is reached by a chain or by
+    // Translator::next_block. Registers, flags, stack and the instruction count must equal the
+    // interpreter's, and every one of those block ends must have been native.
+    check({
+        {"call rel; ret", [](G& g) {
+             Xbyak::Label fn, done;
+             g.call(fn);
+             g.add(rax, 1);
+             g.jmp(done);
+             g.L(fn);
+             g.mov(rcx, qword[rsp]);   // the return address
+             g.ret();
+             g.L(done);
+         }, 4},
+        {"call reg; ret 8", [](G& g) {
+             Xbyak::Label fn, done;
+             g.push(rax);
+             g.lea(rdx, ptr[rip + fn]);
+             g.call(rdx);
+             g.jmp(done);
+             g.L(fn);
+             g.inc(rsi);
+             g.ret(8);
+             g.L(done);
+         }, 5},   // JMP rel ends a block too, but as a chained branch (not counted as native)
+        {"jmp [rip+table]", [](G& g) {
+             // jmp [rip+2] (6 bytes) reads the guest address kCode+16 from offset 8.
+             g.jmp(qword[rip + 2]);
+             g.db(0x90);
+             g.db(0x90);
+             g.dq(kCode + 16);
+             g.add(ecx, edx);
+         }, 2},
+    });
+}
+
 TEST(BtMemory, PageCrossingAccessTakesTheSlowPathAndStaysExact) {
     // [rdi+0xffd] of an 8-byte access crosses into the next page: no TLB tag can match.
     BtPair p;

@@ -130,6 +130,28 @@ TEST_P(EmuTlbTest, CodeThroughARemappedPageRunsTheNewCodeAfterInvlpg) {
     EXPECT_EQ(r(hv::RCX), 2u) << "the block of the old page ran after INVLPG";
 }
 
+TEST_P(EmuTlbTest, CodeThroughARemappedPageRunsTheNewCodeAfterMovToCr3) {
+    // As above with MOV to CR3 instead of INVLPG: the jump-cache entry of kX (a non-global page)
+    // is revalidated by a new translation, which now leads to another block.
+    const uint8_t ret1[] = {0xb8, 1, 0, 0, 0, 0xc3}, ret2[] = {0xb8, 2, 0, 0, 0, 0xc3};
+    h.write(kPageA, {std::begin(ret1), std::end(ret1)});
+    h.write(kPageB, {std::begin(ret2), std::end(ret2)});
+    h.set_pte(kX, kPageA | 3);
+    run([](G& g) {
+        g.mov(rdi, kX);
+        g.call(rdi);
+        g.call(rdi);
+        g.mov(ebx, eax);
+        g.mov(rsi, kPageB | 3);
+        g.mov(qword[va(pte_addr(kX))], rsi);
+        reload_cr3(g);
+        g.call(rdi);
+        g.mov(ecx, eax);
+    });
+    EXPECT_EQ(r(hv::RBX), 1u);
+    EXPECT_EQ(r(hv::RCX), 2u) << "the block of the old page ran after MOV to CR3";
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, EmuTlbTest, ::testing::Values(false, true),
                          [](const auto& param_info) { return param_info.param ? std::string("bt") : std::string("interp"); });
 

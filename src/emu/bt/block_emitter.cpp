@@ -58,6 +58,11 @@ void BlockEmitter::emit_block(const Block& b) {
             emit_branch_tail(b, in, offset);
             break;
         }
+        if (&in == &b.insns.back() && m_mode64 && is_native_tail(in)) {
+            emit_native_tail(b, in, offset);
+            ++m_native;
+            break;
+        }
         offset += in.len;
         const bool native = is_native(in);
         if (native || (m_mode64 && is_native_memory(in))) {

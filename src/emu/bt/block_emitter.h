@@ -59,6 +59,13 @@ struct ChainContext {
     const std::atomic<uint64_t>* code_epoch = nullptr;
     BlockLayout block;
     ChainSlot* slots = nullptr;           ///< two per block: branch taken, not taken / fall-through
+    /// Called by an exit with no chain slot (RET, indirect and cross-page branches): the next
+    /// block's code entry when it is translated and may run now (Translator::next_block), else
+    /// nullptr (back to the dispatcher).
+    const void* (*next_block)(Cpu*) = nullptr;
+    // `--stats` counters the emitted code bumps.
+    uint64_t* handler_exits = nullptr;    ///< per Zydis mnemonic: handler calls and slow paths taken
+    uint64_t* chains_taken = nullptr;
 };
 
 /// Offset of a translated block's code at which a chained jump enters (past the prologue).
@@ -94,7 +101,7 @@ private:
     void emit_helper_call(const Insn& in);
     /// Native (register-only or inline memory) code rather than a handler call.
     bool runs_inline(const Insn& in) const;
-    /// Handler call that leaves the lazy RIP/count state as it found it (slow paths).
+    /// The call of `in`'s handler (counted per mnemonic for `--stats`).
     void emit_handler_call(const Insn& in);
     void emit_native(const Insn& in);
     void sync_rip();
@@ -104,6 +111,10 @@ private:
     /// True when `in` (the last instruction) is a JMP rel / Jcc rel emitted natively.
     static bool is_chained_branch(const Insn& in);
     void emit_branch_tail(const Block& b, const Insn& in, uint32_t offset);
+    /// True when `in` (the last instruction, 64-bit code) is CALL rel, RET or an indirect JMP/CALL
+    /// through a register or memory, emitted natively (stack and memory through the TLB probe).
+    static bool is_native_tail(const Insn& in);
+    void emit_native_tail(const Block& b, const Insn& in, uint32_t offset);
     void emit_fall_through(const Block& b, uint32_t end_offset);
     /// Leaves the block with `rip` as the guest RIP: a guarded jump into the translation of the
     /// slot's block, else a return to the dispatcher. `slot` null: always return.
@@ -143,6 +154,7 @@ private:
         const Insn* in = nullptr;
         uint32_t rip_pending = 0, count_pending = 0;
         int cc_capture = -1;
+        bool exit_after = false;   ///< a block-ending CALL/RET/JMP: leave after the handler
     };
     void emit_memory(const Insn& in);
     /// Linear address of the memory operand into RAX (64-bit mode: FS/GS base added).

@@ -288,6 +288,10 @@ void BlockEmitter::emit_stack(const Insn& in, SlowPath& slow) {
 }
 
 void BlockEmitter::emit_handler_call(const Insn& in) {
+    if (m_chain.handler_exits) {
+        mov(rax, reinterpret_cast<uint64_t>(&m_chain.handler_exits[in.mnemonic]));
+        inc(qword[rax]);
+    }
     mov(rdi, rbx);
     mov(rsi, reinterpret_cast<uint64_t>(&in));
     mov(rax, reinterpret_cast<uint64_t>(in.fn));
@@ -307,6 +311,10 @@ void BlockEmitter::emit_slow_paths() {
         emit_handler_call(*s.in);
         mov(rax, qword[rbx + m_layout.next_rip]);
         mov(qword[rbx + m_layout.rip], rax);
+        if (s.exit_after) {   // the block's last instruction: RIP and the count are exact
+            jmp(m_exit, T_NEAR);
+            continue;
+        }
         cmp(byte[rbx + m_layout.brk], 0);   // an MMIO write exit or a write into this block's code
         jne(m_exit, T_NEAR);
         // Back to the fast path's lazy state: RIP and the count not yet advanced by this block.
