@@ -95,6 +95,10 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     auto loaded = loader::load_kernel(mem, req);
     if (!loaded) return std::unexpected(with_context(loaded.error(), "kernel"));
     const loader::BootSetup& boot = *loaded;
+    // The loader copied what the guest needs into its RAM: the files' buffers (a Debian vmlinux
+    // is 65 MiB) are not kept for the VM's lifetime.
+    kernel_file = {};
+    initrd_file = {};
 
     hv::VmConfig cfg{opt.cpus, opt.xen};
     auto vm = TRY(hv->create_vm(cfg));
