@@ -83,6 +83,7 @@ public:
 struct VmConfig {
     int vcpus = 1;
     bool xen = false;   ///< Xen personality (CPUID leaves, hypercall page)
+    bool stats = false; ///< `--stats`: engines may count more (the block translator's counters)
 };
 
 class Hypervisor {

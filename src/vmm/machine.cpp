@@ -100,7 +100,7 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     kernel_file = {};
     initrd_file = {};
 
-    hv::VmConfig cfg{opt.cpus, opt.xen};
+    hv::VmConfig cfg{opt.cpus, opt.xen, opt.stats};
     auto vm = TRY(hv->create_vm(cfg));
     TRY_VOID(vm->set_memory(mem));
 

@@ -26,6 +26,11 @@ bool is_jcc(ZydisMnemonic m) {
 
 }  // namespace
 
+Block& unlinked_block() {
+    static Block never_translated;   // bt_epoch 0, bt_code null
+    return never_translated;
+}
+
 bool BlockEmitter::is_chained_branch(const Insn& in) {
     if (!in.rel_branch || in.k0 != kOpImm || in.cls != 0 || in.fn == nullptr || in.fn == handle_undefined) return false;
     const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
@@ -38,7 +43,7 @@ ChainSlot* BlockEmitter::make_slot(const Block& b, int index, int64_t target_off
     // that could end the block first).
     if (!m_chain.slots || !b.cached || target_offset < 0 || target_offset >= 4096) return nullptr;
     ChainSlot* s = &m_chain.slots[index];
-    *s = ChainSlot{nullptr, (b.gpa & ~0xfffULL) | static_cast<uint64_t>(target_offset), b.mode, 0};
+    *s = ChainSlot{&unlinked_block(), (b.gpa & ~0xfffULL) | static_cast<uint64_t>(target_offset), b.mode, 0};
     return s;
 }
 
@@ -175,17 +180,14 @@ void BlockEmitter::emit_exit(const Xbyak::Reg64& new_rip, ChainSlot* slot, bool 
     }
     Xbyak::Label unlinked;
     const BlockLayout& blk = m_chain.block;
+    // An unlinked slot points at unlinked_block(), whose bt_epoch (0) never matches the buffer's
+    // (never 0), and so does a block whose translation was dropped (decode_block zeroes both).
     mov(rax, reinterpret_cast<uint64_t>(slot));
     mov(rdx, qword[rax]);                                   // slot->block
-    test(rdx, rdx);
-    jz(unlinked, T_NEAR);
     mov(r8, reinterpret_cast<uint64_t>(m_chain.buffer_epoch));
     mov(ecx, dword[rdx + blk.bt_epoch]);
     cmp(ecx, dword[r8]);
     jne(unlinked, T_NEAR);
-    mov(rcx, qword[rdx + blk.bt_code]);
-    test(rcx, rcx);
-    jz(unlinked, T_NEAR);
     mov(r8, qword[rdx + blk.gen_ptr]);                        // page generation (SMC by any vCPU)
     mov(r8d, dword[r8]);
     cmp(r8d, dword[rdx + blk.gen]);
@@ -211,6 +213,7 @@ void BlockEmitter::emit_exit(const Xbyak::Reg64& new_rip, ChainSlot* slot, bool 
         mov(r8, reinterpret_cast<uint64_t>(m_chain.chains_taken));
         inc(qword[r8]);
     }
+    mov(rcx, qword[rdx + blk.bt_code]);
     add(rcx, kChainEntry);
     jmp(rcx);
     L(unlinked);

@@ -45,7 +45,7 @@ struct BlockLayout {
 /// No default member initializers: the translator's slot array is allocated uninitialised (its
 /// pages are touched only as slots are used), and make_slot() writes every field.
 struct ChainSlot {
-    Block* block;
+    Block* block;   ///< unlinked_block() until linked
     uint64_t gpa;
     uint32_t mode;
     int32_t insns;   ///< instruction count of `block` (charged to the budget on the jump)
@@ -67,6 +67,9 @@ struct ChainContext {
     uint64_t* handler_exits = nullptr;    ///< per Zydis mnemonic: handler calls and slow paths taken
     uint64_t* chains_taken = nullptr;
 };
+
+/// The target of every unlinked chain slot: a block that is never translated.
+Block& unlinked_block();
 
 /// Offset of a translated block's code at which a chained jump enters (past the prologue).
 inline constexpr int kChainEntry = 4;

@@ -27,8 +27,10 @@ Translator::Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size)
     m_chain.code_epoch = cpu.shared().code.code_epoch_ptr();
     m_chain.block = BlockLayout::of(probe);
     m_handler_exits = std::make_unique<uint64_t[]>(ZYDIS_MNEMONIC_MAX_VALUE + 1);   // zeroed
-    m_chain.handler_exits = m_handler_exits.get();
-    m_chain.chains_taken = &m_stats.chains_taken;
+    if (cpu.shared().count_stats) {   // a memory increment on every chain: only when asked
+        m_chain.handler_exits = m_handler_exits.get();
+        m_chain.chains_taken = &m_stats.chains_taken;
+    }
     m_chain.next_block = &Translator::next_block;
 }
 
