@@ -91,7 +91,7 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
         return fail("--cpus {} is out of range for --accel {} (1..{})", opt.cpus, hv::accel_name(opt.accel),
                     hv->max_vcpus());
     auto mem = TRY(memory::GuestMemory::create(opt.mem_mib << 20));
-    loader::LoadRequest req{kernel, initrd, opt.cmdline, opt.cpus, acpi::kRsdpAddr};
+    loader::LoadRequest req{kernel, initrd, opt.cmdline, opt.cpus, acpi::kRsdpAddr, opt.kernel_path, opt.initrd_path};
     auto loaded = loader::load_kernel(mem, req);
     if (!loaded) return std::unexpected(with_context(loaded.error(), "kernel"));
     const loader::BootSetup& boot = *loaded;
