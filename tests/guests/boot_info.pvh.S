@@ -72,38 +72,8 @@ park:
     hlt
     jmp park
 
-/* putc: al */
-putc:
-    mov $COM1, %dx
-    outb %al, %dx
-    ret
-/* puts: esi = NUL-terminated string */
-puts:
-    lodsb
-    test %al, %al
-    jz 1f
-    call putc
-    jmp puts
-1:  ret
-/* puthex_byte: low byte of eax as two hex digits */
-puthex_byte:
-    mov $2, %ecx
-    shl $24, %eax
-    jmp puthex
-/* puthex32: eax as eight hex digits */
-puthex32:
-    mov $8, %ecx
-puthex:
-    rol $4, %eax
-    push %eax
-    and $0xf, %eax
-    mov hexdigits(%eax), %al
-    call putc
-    pop %eax
-    loop puthex
-    ret
+#include "guest32_lib.inc"
 
-hexdigits:   .ascii "0123456789abcdef"
 msg_magic:   .asciz "pvh: magic ok version "
 msg_memmap:  .asciz " memmap "
 msg_modules: .asciz " modules "
