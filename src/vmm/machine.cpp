@@ -61,6 +61,9 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life) {
         if (dispatcher.dispatch(vcpu.index(), *exit)) continue;
         if (auto* sd = std::get_if<hv::Shutdown>(&*exit)) {
             if (sd->reason == hv::Shutdown::TripleFault) life.request_exit(kExitOk, "triple-fault");
+            if (sd->reason == hv::Shutdown::AllVcpusDown)
+                life.request_exit(kExitVmError, "every vCPU halted with interrupts off (cli; hlt): the Xen guest "
+                                                "crashed, and Xen ends such a domain");
             return;  // Stopped: the VM is ending
         }
         if (auto* ie = std::get_if<hv::InternalError>(&*exit)) {

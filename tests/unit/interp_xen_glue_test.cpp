@@ -1,6 +1,7 @@
 /// The Xen personality on the own engine (src/emu/xen_glue.cpp) and the interp backend's hv seam
 /// extras: CPUID leaves, the hypercall-page MSR, the stub's OUT becoming a hv::Hypercall exit,
 /// translate_gva without side effects, and inject_vector's vCPU bounds.
+#include "arch/x86_64/boot_cpu.h"
 #include "emu_harness.h"
 #include "hv/interp/interp_hypervisor.h"
 #include "hv/interp/interp_vcpu.h"
@@ -72,6 +73,26 @@ TEST_F(InterpXen, HypercallStubExitsAndTheResultLandsInRax) {
     ASSERT_TRUE(is_halt(h.run()));
     EXPECT_EQ(r(hv::RAX), static_cast<uint64_t>(-38));
     EXPECT_EQ(h.cpu().rip, kCode + 8);
+}
+
+TEST(InterpXen32, AProtectedModeCallerPassesEbxEcxEdxEsiEdi) {
+    EmuHarness h;
+    h.setup_protected32();
+    h.cpu().shared().xen = true;
+    auto& r = h.cpu().gpr;
+    r[hv::RBX] = 1;
+    r[hv::RCX] = 2;
+    r[hv::RDX] = 3;
+    r[hv::RSI] = 4;
+    r[hv::RDI] = 5;
+    h.load_code({0xb8, 0x12, 0x00, 0x00, 0x00, 0xe7, 0xe5, 0xf4});   // mov $18,%eax; out %eax,$0xe5; hlt
+    auto e = h.run();
+    auto* hc = std::get_if<hv::Hypercall>(&e);
+    ASSERT_NE(hc, nullptr) << "exit index " << e.index();
+    EXPECT_EQ(hc->nr, 18u);
+    EXPECT_TRUE(hc->compat);
+    EXPECT_EQ((std::array<uint64_t, 5>{hc->args[0], hc->args[1], hc->args[2], hc->args[3], hc->args[4]}),
+              (std::array<uint64_t, 5>{1, 2, 3, 4, 5}));
 }
 
 TEST_F(InterpXen, VmcallAndVmmcallAreHypercallsNumberedByEax) {
@@ -245,6 +266,59 @@ TEST(InterpVm, InjectVectorReachesExistingVcpusOnly) {
     EXPECT_TRUE((*vm)->inject_vector(1, 0xf3));
     EXPECT_FALSE((*vm)->inject_vector(2, 0xf3));
     EXPECT_FALSE((*vm)->inject_vector(-1, 0xf3));
+}
+
+/// A VM of `vcpus` vCPUs whose RAM holds `cli; hlt` at 0x1000; vCPU i < `started` enters it in
+/// 32-bit flat protected mode, the others wait for SIPI.
+struct CliHltVm {
+    CliHltVm(int vcpus, int started, bool xen) {
+        auto hyp = hv::interp::open_interp();
+        EXPECT_TRUE(hyp);
+        auto v = (*hyp)->create_vm(hv::VmConfig{vcpus, xen});
+        EXPECT_TRUE(v);
+        vm = std::move(*v);
+        auto m = memory::GuestMemory::create(1 << 20);
+        EXPECT_TRUE(m);
+        mem = std::make_unique<memory::GuestMemory>(std::move(*m));
+        EXPECT_TRUE(vm->set_memory(*mem));
+        EXPECT_TRUE(mem->write(0x1000, Bytes{0xfa, 0xf4}));
+        for (int i = 0; i < vcpus; ++i) {
+            auto c = vm->create_vcpu(i);
+            EXPECT_TRUE(c);
+            cpus.push_back(std::move(*c));
+            if (i < started) {
+                EXPECT_TRUE(cpus.back()->set_state(arch::protected_mode_flat_state(0x1000)));
+            }
+        }
+    }
+    hv::VcpuExit run(int i) {
+        auto e = cpus[static_cast<size_t>(i)]->run();
+        EXPECT_TRUE(e);
+        return e ? *e : hv::VcpuExit{hv::InternalError{"run failed"}};
+    }
+    std::unique_ptr<memory::GuestMemory> mem;
+    std::unique_ptr<hv::Vm> vm;
+    std::vector<std::unique_ptr<hv::Vcpu>> cpus;
+};
+
+bool all_down(const hv::VcpuExit& e) {
+    auto* sd = std::get_if<hv::Shutdown>(&e);
+    return sd != nullptr && sd->reason == hv::Shutdown::AllVcpusDown;
+}
+
+TEST(InterpXenCliHlt, TheLastVcpuUpHaltingWithInterruptsOffEndsTheDomain) {
+    CliHltVm one(1, 1, true);
+    EXPECT_TRUE(all_down(one.run(0)));
+    CliHltVm ap_never_started(2, 1, true);   // an AP waiting for SIPI is down, as in Xen
+    EXPECT_TRUE(all_down(ap_never_started.run(0)));
+    CliHltVm two(2, 2, true);
+    EXPECT_TRUE(std::holds_alternative<hv::Halt>(two.run(0))) << "vCPU 1 is still up";
+    EXPECT_TRUE(all_down(two.run(1)));
+}
+
+TEST(InterpXenCliHlt, WithoutXenItIsAnOrdinaryHalt) {
+    CliHltVm one(1, 1, false);
+    EXPECT_TRUE(std::holds_alternative<hv::Halt>(one.run(0)));
 }
 
 }  // namespace
