@@ -49,14 +49,15 @@ Result<void> add_virtio_devices(devices::virtio::MmioDevices& virtio, const VmOp
 /// QEMU's pc-testdev ports and iomem (devices/legacy/pc_testdev.h), for kvm-unit-tests.
 Result<void> add_pc_testdev(hv::Vm& vm, bus::Bus& pio, bus::Bus& mmio) {
     using namespace devices::legacy;
-    auto scratch = std::make_shared<PcTestdevScratch>();
-    TRY_VOID(pio.insert({PcTestdevScratch::kPort, PcTestdevScratch::kSize}, scratch));
-    TRY_VOID(pio.insert({PcTestdevScratch::kAliasPort, PcTestdevScratch::kSize}, scratch));
+    auto scratch = std::make_shared<PcTestdevBytes>("pc-testdev-ioport", PcTestdevBytes::kScratchSize);
+    TRY_VOID(pio.insert({PcTestdevBytes::kScratchPort, PcTestdevBytes::kScratchSize}, scratch));
+    TRY_VOID(pio.insert({PcTestdevBytes::kScratchAliasPort, PcTestdevBytes::kScratchSize}, scratch));
     TRY_VOID(pio.insert({PcTestdevFlushPage::kPort, PcTestdevFlushPage::kSize}, std::make_shared<PcTestdevFlushPage>()));
     auto set_line = [&vm](uint32_t line, bool level) { (void)vm.set_irq_line(line, level); };
     TRY_VOID(pio.insert({PcTestdevIrqLines::kPort, PcTestdevIrqLines::kSize},
                         std::make_shared<PcTestdevIrqLines>(set_line)));
-    TRY_VOID(mmio.insert({PcTestdevIomem::kBase, PcTestdevIomem::kSize}, std::make_shared<PcTestdevIomem>()));
+    TRY_VOID(mmio.insert({PcTestdevBytes::kIomemBase, PcTestdevBytes::kIomemSize},
+                         std::make_shared<PcTestdevBytes>("pc-testdev-iomem", PcTestdevBytes::kIomemSize)));
     return {};
 }
 

@@ -5,16 +5,8 @@
  *   "pvh: module0 size XXXXXXXX first XX"   (when a module is given)
  * then exits through debug-exit with 0x11 (popek status 35), or 0x3e on a bad magic. */
 #include "guest.inc"
-    .section .note.Xen, "a", @note
-    .balign 4
-    .long 4, 4, 18              /* namesz, descsz, XEN_ELFNOTE_PHYS32_ENTRY */
-    .asciz "Xen"
-    .long _start
-
-    .section .text.start, "ax"
-    .code32
-    .globl _start
-_start:
+#include "pvh32.inc"
+PVH_ENTRY
     mov $stack_top, %esp        /* PVH gives no stack */
     mov %ebx, %ebp              /* hvm_start_info */
     cmpl $0x336ec578, 0(%ebp)   /* XEN_HVM_START_MAGIC_VALUE */

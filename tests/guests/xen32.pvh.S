@@ -8,20 +8,12 @@
  * writes "xen32: both consoles" through CONSOLEIO_write and the console ring, and ends with
  * `cli; hlt` (Xen ends a domain whose every vCPU is halted with interrupts off). */
 #include "guest.inc"
+#include "pvh32.inc"
 #define HYPERCALL(nr) hypercall_page + nr * 32
 #define XEN_HYPERCALL_MSR 0x40000000
 #define DOMID_SELF 0x7ff0
 
-    .section .note.Xen, "a", @note
-    .balign 4
-    .long 4, 4, 18              /* namesz, descsz, XEN_ELFNOTE_PHYS32_ENTRY */
-    .asciz "Xen"
-    .long _start
-
-    .section .text.start, "ax"
-    .code32
-    .globl _start
-_start:
+PVH_ENTRY
     mov $stack_top, %esp
     mov $XEN_HYPERCALL_MSR, %ecx           /* install the hypercall page */
     mov $hypercall_page, %eax

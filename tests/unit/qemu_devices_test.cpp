@@ -63,7 +63,7 @@ TEST(FwCfg, OnlyAWordSelectorWriteAndByteDataReadsCount) {
 }
 
 TEST(PcTestdev, ScratchRegisterKeepsEachByteWhateverTheWidth) {
-    PcTestdevScratch reg;
+    PcTestdevBytes reg("scratch", PcTestdevBytes::kScratchSize);
     EXPECT_EQ(read_n(reg, 0, 4), 0u);
     write_n(reg, 0, 0x12345678, 4);
     write_n(reg, 1, 0xab, 1);
@@ -87,12 +87,12 @@ TEST(PcTestdev, IrqPortsDriveTheirLine) {
 }
 
 TEST(PcTestdev, IomemIs64KiBOfRam) {
-    PcTestdevIomem mem;
+    PcTestdevBytes mem("iomem", PcTestdevBytes::kIomemSize);
     EXPECT_EQ(read_n(mem, 0, 8), 0u);
-    write_n(mem, PcTestdevIomem::kSize - 8, 0x1122334455667788, 8);
-    EXPECT_EQ(read_n(mem, PcTestdevIomem::kSize - 6, 4), 0x33445566u);
-    write_n(mem, PcTestdevIomem::kSize - 2, 0xaaaabbbb, 4);  // half of it falls off the end
-    EXPECT_EQ(read_n(mem, PcTestdevIomem::kSize - 2, 2), 0xbbbbu);
+    write_n(mem, PcTestdevBytes::kIomemSize - 8, 0x1122334455667788, 8);
+    EXPECT_EQ(read_n(mem, PcTestdevBytes::kIomemSize - 6, 4), 0x33445566u);
+    write_n(mem, PcTestdevBytes::kIomemSize - 2, 0xaaaabbbb, 4);  // half of it falls off the end
+    EXPECT_EQ(read_n(mem, PcTestdevBytes::kIomemSize - 2, 2), 0xbbbbu);
 }
 
 }  // namespace

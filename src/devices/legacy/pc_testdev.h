@@ -8,29 +8,36 @@
 ///     PIC (n < 16) and the I/O APIC alike (hv::Vm::set_irq_line);
 ///   - 64 KiB of RAM-like MMIO at 0xff000000 ("iomem"): every access is an exit, which is how
 ///     kvm-unit-tests' emulator test makes instructions run in the VMM's emulator.
-#include <array>
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 #include "bus/device.h"
 
 namespace popek::devices::legacy {
 
-/// The scratch register (insert it at both 0xe0 and 0xe8). An access of n bytes at offset k
-/// reads or replaces bytes k..k+n-1 of the register; bytes past the register read 0xff.
-class PcTestdevScratch final : public bus::Device {
+/// Bytes that read back what was written: the scratch register (4 bytes, inserted at both 0xe0
+/// and 0xe8) and the iomem (64 KiB at 0xff000000, zero at reset). An access of n bytes at offset k
+/// reads or replaces bytes k..k+n-1; bytes past the end read 0xff and take no writes.
+class PcTestdevBytes final : public bus::Device {
 public:
-    static constexpr uint16_t kPort = 0xe0, kAliasPort = 0xe8;
-    static constexpr uint64_t kSize = 4;
-    std::string_view name() const override { return "pc-testdev-ioport"; }
+    static constexpr uint16_t kScratchPort = 0xe0, kScratchAliasPort = 0xe8;
+    static constexpr uint64_t kScratchSize = 4;
+    static constexpr uint64_t kIomemBase = 0xff000000, kIomemSize = 0x10000;
+
+    /// `name`: a string literal (kept as a view).
+    PcTestdevBytes(std::string_view name, size_t size) : m_name(name), m_bytes(size, 0) {}
+    std::string_view name() const override { return m_name; }
     void read(uint64_t offset, std::span<uint8_t> data) override;
     void write(uint64_t offset, std::span<const uint8_t> data) override;
 
 private:
+    std::string_view m_name;
     std::mutex m_mutex;
-    std::array<uint8_t, kSize> m_bytes{};
+    std::vector<uint8_t> m_bytes;
 };
 
 /// Port 0xe4: accepted, no effect (see above); reads as 0.
@@ -56,20 +63,6 @@ public:
 
 private:
     SetLine m_set_line;
-};
-
-/// 64 KiB at 0xff000000 that behaves like RAM (zero at reset).
-class PcTestdevIomem final : public bus::Device {
-public:
-    static constexpr uint64_t kBase = 0xff000000, kSize = 0x10000;
-    PcTestdevIomem() : m_bytes(kSize, 0) {}
-    std::string_view name() const override { return "pc-testdev-iomem"; }
-    void read(uint64_t offset, std::span<uint8_t> data) override;
-    void write(uint64_t offset, std::span<const uint8_t> data) override;
-
-private:
-    std::mutex m_mutex;
-    std::vector<uint8_t> m_bytes;
 };
 
 }  // namespace popek::devices::legacy
