@@ -50,7 +50,7 @@ TEST_P(SuiteDevicesTest, MultibootKernelSeesItsInformationBlockFwCfgAndTheTestDe
     EXPECT_THAT(r.out, HasSubstr("mb: mmap entries 04 ram 03f9fc00\n"));
     EXPECT_THAT(r.out, HasSubstr("acpi: rsdp 000e0000\n"));
     EXPECT_THAT(r.out, HasSubstr("fwcfg: QEMU id 00000001 cpus 00000002 max 00000002 ram 04000000 unknown 00000000\n"));
-    EXPECT_THAT(r.out, HasSubstr("testdev: e0 1234ab78 e8 1234ab78 iomem cafef00d irr 20\n"));
+    EXPECT_THAT(r.out, HasSubstr("testdev: e0 1234ab78 e8 1234ab78 iomem cafef00d irr 20 ioapic 01\n"));
 }
 
 TEST_P(SuiteDevicesTest, WithoutTestDevTheQemuTestPortsAreAbsentButFwCfgIsThere) {

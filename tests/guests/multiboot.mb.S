@@ -6,7 +6,8 @@
  *   "mb: mmap entries N ram R"                         (type-1 bytes below 4 GiB)
  *   "acpi: rsdp A"                                     (first "RSD PTR " in 0xe0000-0xfffff)
  *   "fwcfg: QEMU id I cpus C max M ram R unknown X"    (fw_cfg items 0, 1, 5, 0xf, 3, 0x11)
- *   "testdev: e0 V e8 V iomem V irr XX"               (only with --test-dev)
+ *   "testdev: e0 V e8 V iomem V irr XX ioapic N"      (only with --test-dev; N: interrupts taken
+ *                                                      by the instruction after the IRQ line OUT)
  * then leaves through debug-exit with 0x11 (popek status 35). */
 #include "guest.inc"
 #define FW_CFG_SELECTOR 0x510
@@ -171,6 +172,34 @@ _start:
     outb %al, %dx
     mov %ebx, %eax
     call puthex_byte
+
+    /* The same line through the I/O APIC: pin 14 -> vector 0x76, edge, to APIC 0. The interrupt
+     * is taken before the instruction after the OUT that lowers the line (as on KVM and QEMU). */
+    mov $0x76, %eax
+    mov $irq_handler, %ebx
+    mov %bx, idt(,%eax,8)               /* 32-bit interrupt gate: offset, CS 0x08, 0x8e00 */
+    movw $0x08, idt+2(,%eax,8)
+    movw $0x8e00, idt+4(,%eax,8)
+    shr $16, %ebx
+    mov %bx, idt+6(,%eax,8)
+    lidt idt_descriptor
+    movl $0x1ff, 0xfee000f0             /* local APIC on, spurious vector 0xff */
+    movl $(0x10 + 2 * 14), 0xfec00000   /* IOREDTBL14 low: vector 0x76, fixed, edge, unmasked */
+    movl $0x76, 0xfec00010
+    movl $(0x11 + 2 * 14), 0xfec00000   /* high: destination APIC 0 */
+    movl $0, 0xfec00010
+    sti
+    mov $0x200e, %dx
+    mov $1, %al
+    outb %al, %dx
+    xor %eax, %eax
+    outb %al, %dx
+    mov irq_count, %ebx                 /* read right after the OUT: 1 if the interrupt was taken */
+    cli
+    mov $msg_ioapic, %esi
+    call puts
+    mov %ebx, %eax
+    call puthex_byte
     call newline
 done:
     mov $DEBUG_EXIT, %dx
@@ -179,6 +208,11 @@ done:
 park:
     hlt
     jmp park
+
+irq_handler:
+    incl irq_count
+    movl $0, 0xfee000b0                 /* EOI */
+    iret
 
 /* fw_cfg_u32: eax = item; returns its first four bytes (little-endian) in eax */
 fw_cfg_u32:
@@ -232,8 +266,18 @@ msg_testdev: .asciz "testdev: e0 "
 msg_e8:      .asciz " e8 "
 msg_iomem:   .asciz " iomem "
 msg_irr:     .asciz " irr "
+msg_ioapic:  .asciz " ioapic "
+    .balign 8
+idt_descriptor:
+    .word 256 * 8 - 1
+    .long idt
 
     .bss
     .balign 16
+irq_count:
+    .long 0
+    .balign 8
+idt:
+    .skip 256 * 8
     .skip 1024
 stack_top:

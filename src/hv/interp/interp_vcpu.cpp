@@ -12,6 +12,9 @@ Result<VcpuExit> InterpVcpu::run() {
         c.complete_io();
         c.shared().dma_epoch.fetch_add(1, std::memory_order_acq_rel);
         m_io_outstanding = false;
+        // The exit may have raised an interrupt line (a device, or pc-testdev's IRQ ports): look
+        // at the interrupt controllers before the next instruction, as a CPU does on KVM's entry.
+        c.attention.store(true, std::memory_order_relaxed);
     }
     VcpuExit exit = c.execute();
     if (std::holds_alternative<PioIn>(exit) || std::holds_alternative<PioOut>(exit) ||
