@@ -1,5 +1,6 @@
 /// Control registers, EFER and MSRs (SDM Vol. 3A 2.5, 2.2.1, 9.8.5 mode switching; Vol. 4 MSRs).
 #include "emu/cpu.h"
+#include "emu/irqchip/local_apic.h"
 
 namespace popek::emu {
 namespace {
@@ -91,6 +92,11 @@ uint64_t Cpu::read_msr(uint32_t msr) {
 
 void Cpu::write_msr(uint32_t msr, uint64_t v) {
     if (xen_write_msr(msr, v)) return;
+    // IA32_APIC_BASE: the base up to MAXPHYADDR (40, CPUID 0x80000008), global enable and BSP are
+    // its bits; the rest is reserved, EXTD (10) included as x2APIC is not offered: #GP
+    // (SDM Vol. 3A 10.4.4, 10.12.1).
+    constexpr uint64_t kApicBaseBits = 0x000000fffffff000ull | kApicBaseEnable | kApicBaseBsp;
+    if (msr == kMsrApicBase && (v & ~kApicBaseBits)) raise(kGp, 0);
     if (m_ints && msr != kMsrTsc && m_ints->write_msr(msr, v)) {
         if (msr == kMsrApicBase) apic_base = v;
         flush_tlb();   // the APIC page may have moved

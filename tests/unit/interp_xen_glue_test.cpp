@@ -1,12 +1,12 @@
 /// The Xen personality on the own engine (src/emu/xen_glue.cpp) and the interp backend's hv seam
 /// extras: CPUID leaves, the hypercall-page MSR, the stub's OUT becoming a hv::Hypercall exit,
 /// translate_gva without side effects, and inject_vector's vCPU bounds.
-#include "arch/x86_64/boot_cpu.h"
 #include "emu_harness.h"
 #include "hv/interp/interp_hypervisor.h"
 #include "hv/interp/interp_vcpu.h"
 #include "hv/xen/xen_personality.h"
 #include "hv/interp/interp_vm.h"
+#include "interp_vm_harness.h"
 
 #include <cerrno>
 #include <chrono>
@@ -268,38 +268,7 @@ TEST(InterpVm, InjectVectorReachesExistingVcpusOnly) {
     EXPECT_FALSE((*vm)->inject_vector(-1, 0xf3));
 }
 
-/// A VM of `vcpus` vCPUs whose RAM holds `cli; hlt` at 0x1000; vCPU i < `started` enters it in
-/// 32-bit flat protected mode, the others wait for SIPI.
-struct CliHltVm {
-    CliHltVm(int vcpus, int started, bool xen) {
-        auto hyp = hv::interp::open_interp();
-        EXPECT_TRUE(hyp);
-        auto v = (*hyp)->create_vm(hv::VmConfig{vcpus, xen});
-        EXPECT_TRUE(v);
-        vm = std::move(*v);
-        auto m = memory::GuestMemory::create(1 << 20);
-        EXPECT_TRUE(m);
-        mem = std::make_unique<memory::GuestMemory>(std::move(*m));
-        EXPECT_TRUE(vm->set_memory(*mem));
-        EXPECT_TRUE(mem->write(0x1000, Bytes{0xfa, 0xf4}));
-        for (int i = 0; i < vcpus; ++i) {
-            auto c = vm->create_vcpu(i);
-            EXPECT_TRUE(c);
-            cpus.push_back(std::move(*c));
-            if (i < started) {
-                EXPECT_TRUE(cpus.back()->set_state(arch::protected_mode_flat_state(0x1000)));
-            }
-        }
-    }
-    hv::VcpuExit run(int i) {
-        auto e = cpus[static_cast<size_t>(i)]->run();
-        EXPECT_TRUE(e);
-        return e ? *e : hv::VcpuExit{hv::InternalError{"run failed"}};
-    }
-    std::unique_ptr<memory::GuestMemory> mem;
-    std::unique_ptr<hv::Vm> vm;
-    std::vector<std::unique_ptr<hv::Vcpu>> cpus;
-};
+const Bytes kCliHlt{0xfa, 0xf4};
 
 bool all_down(const hv::VcpuExit& e) {
     auto* sd = std::get_if<hv::Shutdown>(&e);
@@ -307,17 +276,17 @@ bool all_down(const hv::VcpuExit& e) {
 }
 
 TEST(InterpXenCliHlt, TheLastVcpuUpHaltingWithInterruptsOffEndsTheDomain) {
-    CliHltVm one(1, 1, true);
+    ProtectedModeVm one(1, 1, true, kCliHlt);
     EXPECT_TRUE(all_down(one.run(0)));
-    CliHltVm ap_never_started(2, 1, true);   // an AP waiting for SIPI is down, as in Xen
+    ProtectedModeVm ap_never_started(2, 1, true, kCliHlt);   // an AP waiting for SIPI is down, as in Xen
     EXPECT_TRUE(all_down(ap_never_started.run(0)));
-    CliHltVm two(2, 2, true);
+    ProtectedModeVm two(2, 2, true, kCliHlt);
     EXPECT_TRUE(std::holds_alternative<hv::Halt>(two.run(0))) << "vCPU 1 is still up";
     EXPECT_TRUE(all_down(two.run(1)));
 }
 
 TEST(InterpXenCliHlt, WithoutXenItIsAnOrdinaryHalt) {
-    CliHltVm one(1, 1, false);
+    ProtectedModeVm one(1, 1, false, kCliHlt);
     EXPECT_TRUE(std::holds_alternative<hv::Halt>(one.run(0)));
 }
 

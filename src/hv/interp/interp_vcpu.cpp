@@ -3,7 +3,14 @@
 namespace popek::hv::interp {
 
 InterpVcpu::InterpVcpu(emu::EngineShared& shared, int index, emu::CpuInterrupts* interrupts)
-    : m_cpu(std::make_unique<emu::Cpu>(shared, index, interrupts)) {}
+    : m_cpu(std::make_unique<emu::Cpu>(shared, index, interrupts)), m_interrupts(interrupts) {
+    if (m_interrupts) m_interrupts->set_attention(&m_cpu->attention);
+}
+
+InterpVcpu::~InterpVcpu() {
+    // The interrupt controllers outlive the vCPU (devices may still raise lines): detach first.
+    if (m_interrupts) m_interrupts->set_attention(nullptr);
+}
 
 Result<VcpuExit> InterpVcpu::run() {
     emu::Cpu& c = *m_cpu;
