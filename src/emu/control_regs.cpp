@@ -85,6 +85,8 @@ uint64_t Cpu::read_msr(uint32_t msr) {
         case kMsrPat: return pat;
         case kMsrMiscEnable: return misc_enable;
         case 0x8b: return 0;      // IA32_BIOS_SIGN_ID (microcode revision)
+        case 0x179: return 0;     // IA32_MCG_CAP: no machine-check banks, no MCG_CTL (read-only)
+        case 0x1d9: return 0;     // IA32_DEBUGCTL: no LBR, no BTF
         case 0x3a: return 1;      // IA32_FEATURE_CONTROL: locked, no VMX
         default: raise(kGp, 0);
     }
@@ -129,6 +131,7 @@ void Cpu::write_msr(uint32_t msr, uint64_t v) {
             break;
         case kMsrMiscEnable: misc_enable = v; break;
         case 0x8b: break;
+        case 0x1d9: if (v != 0) raise(kGp, 0); break;   // IA32_DEBUGCTL: none of its features
         default: raise(kGp, 0);
     }
 }
