@@ -27,6 +27,28 @@ TEST_F(EmuSystemChecks, InvlpgOfANonCanonicalAddressIsANop) {
          0xf4});
 }
 
+TEST(EmuSystemChecks32, InvlpgIgnoresNullSegmentsAndLimits) {
+    // XTF invlpg: a NULL segment override or an offset past the limit does not fault.
+    for (bool null_fs : {true, false}) {
+        SCOPED_TRACE(null_fs);
+        EmuHarness h;
+        h.setup_protected32();
+        hv::Segment fs = h.cpu().seg[kFs];
+        if (null_fs) {
+            fs = hv::Segment{};
+            fs.unusable = true;
+        } else {
+            fs.limit = 0xfff;
+        }
+        h.cpu().seg[kFs] = fs;
+        h.load_code({0xb8, 0x00, 0x00, 0x40, 0x00,   // mov $0x400000, %eax
+                     0x64, 0x0f, 0x01, 0x38,         // invlpg %fs:(%eax)
+                     0xf4});
+        EXPECT_TRUE(is_halt(h.run()));
+        EXPECT_EQ(h.cpu().rip, kCode + 10);
+    }
+}
+
 TEST_F(EmuSystemChecks, LgdtAndLidtWithANonCanonicalBaseAreGp) {
     for (uint8_t modrm : {uint8_t{0x10}, uint8_t{0x18}}) {   // lgdt (%rax), lidt (%rax)
         SCOPED_TRACE(static_cast<int>(modrm));

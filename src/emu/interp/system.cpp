@@ -168,11 +168,16 @@ void lmsw(Cpu& c, const Insn& i) {
 void clts(Cpu& c, const Insn&) { c.require_cpl0(); c.cr0 &= ~hv::kCr0Ts; }
 void invlpg(Cpu& c, const Insn& i) {
     c.require_cpl0();
+    // INVLPG accesses no memory: no segment limit or null-selector check, and in 64-bit mode a
+    // non-canonical address does nothing (SDM Vol. 2A INVLPG: only CPL > 0 faults).
     uint64_t ea = effective_address(c, i);
-    // In 64-bit mode a non-canonical address is no fault: INVLPG does nothing (SDM Vol. 2A INVLPG).
-    uint64_t seg_base = (i.seg == kFs || i.seg == kGs) ? c.seg[i.seg].base : 0;
-    if (!c.mode64 || is_canonical(ea + seg_base)) c.flush_tlb_page(c.linear(i.seg, ea, 1, Access::Read));
     c.brk = true;
+    if (c.mode64) {
+        uint64_t la = ea + ((i.seg == kFs || i.seg == kGs) ? c.seg[i.seg].base : 0);
+        if (is_canonical(la)) c.flush_tlb_page(la);
+        return;
+    }
+    c.flush_tlb_page((c.seg[i.seg].base + ea) & 0xffffffffULL);
 }
 void wbinvd(Cpu& c, const Insn&) { c.require_cpl0(); }
 
