@@ -13,7 +13,8 @@ constexpr const char* kRunFooter = R"(
 Console: the guest's COM1 is popek's stdin/stdout (raw mode when stdin is a terminal).
   Ctrl-A x   quit popek        Ctrl-A Ctrl-A   send Ctrl-A to the guest
 Exit status: the guest's debug-exit value*2+1 (port 0xf4, QEMU isa-debug-exit convention),
-  0 when the guest powers off or resets, 2 on a usage or input error, 4 when the VM fails.
+  0 when the guest powers off or resets, 2 on a usage or input error, 4 when the VM fails
+  (with --xen also when every vCPU halts with interrupts off, as Xen ends such a domain).
 Without --kernel popek boots its built-in demo guest.)";
 
 constexpr const char* kNetPeerFooter = R"(
@@ -100,10 +101,12 @@ Parsed parse(const std::vector<std::string>& args) {
     run->footer(kRunFooter);
     std::string accel = "auto";
     auto& o = out.options;
-    run->add_option("--kernel", o.kernel_path, "kernel: ELF with a Xen PVH note, Linux bzImage, or ELF64")
+    run->add_option("--kernel", o.kernel_path, "kernel: ELF with a Xen PVH note, multiboot v1 ELF32 (e.g. kvm-unit-tests), "
+                    "Linux bzImage, or ELF64")
         ->type_name("FILE");
-    run->add_option("--initrd", o.initrd_path, "initial ramdisk")->type_name("FILE");
-    run->add_option("--cmdline", o.cmdline, "kernel command line")->type_name("STR");
+    run->add_option("--initrd", o.initrd_path, "initial ramdisk (a multiboot kernel's one module)")->type_name("FILE");
+    run->add_option("--cmdline", o.cmdline, "kernel command line (a multiboot kernel gets 'FILE STR', FILE as given to "
+                    "--kernel)")->type_name("STR");
     run->add_option("--mem", o.mem_mib, "guest RAM in MiB")->type_name("MiB")->capture_default_str()
         ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 24));
     run->add_option("--cpus", o.cpus, "number of vCPUs")->type_name("N")->capture_default_str()
@@ -127,7 +130,8 @@ Parsed parse(const std::vector<std::string>& args) {
     run->add_flag("--driver-domain", o.driver_domain,
                   "with --xen: run the --disk back ends in a separate unprivileged process (driver domain 2)");
     run->add_flag("--rng", o.virtio_rng, "add a virtio entropy device (fed from getrandom)");
-    run->add_flag("--test-dev", o.test_device, "add popek's test device (PIO 0x700, MMIO 0xfe000000), for tests");
+    run->add_flag("--test-dev", o.test_device, "add test devices: popek's (PIO 0x700, MMIO 0xfe000000) and QEMU "
+                  "pc-testdev's (ports 0xe0-0xeb and 0x2000-0x2017, 64 KiB MMIO at 0xff000000, for kvm-unit-tests)");
 
     std::string dgram;
     CLI::App* net_peer = add_net_peer(app, out.net_peer, dgram);

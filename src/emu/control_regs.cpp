@@ -1,5 +1,6 @@
 /// Control registers, EFER and MSRs (SDM Vol. 3A 2.5, 2.2.1, 9.8.5 mode switching; Vol. 4 MSRs).
 #include "emu/cpu.h"
+#include "emu/irqchip/local_apic.h"
 
 namespace popek::emu {
 namespace {
@@ -101,6 +102,8 @@ uint64_t Cpu::read_msr(uint32_t msr) {
         case kMsrPat: return pat;
         case kMsrMiscEnable: return misc_enable;
         case 0x8b: return 0;      // IA32_BIOS_SIGN_ID (microcode revision)
+        case 0x179: return 0;     // IA32_MCG_CAP: no machine-check banks, no MCG_CTL (read-only)
+        case 0x1d9: return 0;     // IA32_DEBUGCTL: no LBR, no BTF
         case 0x3a: return 1;      // IA32_FEATURE_CONTROL: locked, no VMX
         case kMsrArchCapabilities: return kArchCapabilities;
         case kMsrSpecCtrl: return spec_ctrl;
@@ -110,6 +113,11 @@ uint64_t Cpu::read_msr(uint32_t msr) {
 
 void Cpu::write_msr(uint32_t msr, uint64_t v) {
     if (xen_write_msr(msr, v)) return;
+    // IA32_APIC_BASE: the base up to MAXPHYADDR (40, CPUID 0x80000008), global enable and BSP are
+    // its bits; the rest is reserved, EXTD (10) included as x2APIC is not offered: #GP
+    // (SDM Vol. 3A 10.4.4, 10.12.1).
+    constexpr uint64_t kApicBaseBits = 0x000000fffffff000ull | kApicBaseEnable | kApicBaseBsp;
+    if (msr == kMsrApicBase && (v & ~kApicBaseBits)) raise(kGp, 0);
     if (m_ints && msr != kMsrTsc && m_ints->write_msr(msr, v)) {
         if (msr == kMsrApicBase) apic_base = v;
         flush_tlb();   // the APIC page may have moved
@@ -144,6 +152,7 @@ void Cpu::write_msr(uint32_t msr, uint64_t v) {
         case 0x8b: break;
         case kMsrSpecCtrl: if (v & ~kSpecCtrlBits) raise(kGp, 0); spec_ctrl = v; break;
         case kMsrPredCmd: if (v & ~1ULL) raise(kGp, 0); break;   // IBPB: nothing is predicted
+        case 0x1d9: if (v != 0) raise(kGp, 0); break;   // IA32_DEBUGCTL: none of its features
         default: raise(kGp, 0);
     }
 }

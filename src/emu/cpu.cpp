@@ -42,6 +42,7 @@ void Cpu::load_state(const hv::CpuState& st) {
     flush_tlb();
     m_runnable = true;
     m_waiting_sipi = false;
+    m_shared.vcpus_up.set(m_index, true);
 }
 
 hv::CpuState Cpu::save_state() const {
@@ -103,6 +104,7 @@ void Cpu::start_at_sipi(uint8_t vector) {
     rip = 0;
     m_waiting_sipi = false;
     m_runnable = true;
+    m_shared.vcpus_up.set(m_index, true);
 }
 
 void Cpu::raise(uint8_t vector) {

@@ -57,6 +57,26 @@ private:
     std::atomic<uint64_t> m_epoch{0};
 };
 
+/// Which vCPUs are up in Xen's sense: given a state or started by SIPI, and not down after HLT with
+/// IF=0. Under --xen the last vCPU to go down ends the VM (Xen's hvm_hlt / hvm_vcpu_down).
+class VcpusUp {
+public:
+    explicit VcpusUp(int count)
+        : m_count(count > 0 ? count : 0), m_up(std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(m_count))) {}
+    void set(int vcpu, bool up) {
+        if (vcpu >= 0 && vcpu < m_count) m_up[static_cast<size_t>(vcpu)].store(up);
+    }
+    bool any() const {
+        for (int i = 0; i < m_count; ++i)
+            if (m_up[static_cast<size_t>(i)].load()) return true;
+        return false;
+    }
+
+private:
+    int m_count;
+    std::unique_ptr<std::atomic<bool>[]> m_up;
+};
+
 struct EngineShared {
     /// With a clock of its own (tests without an interrupt platform).
     EngineShared(const memory::GuestMemory& memory, int vcpu_count, uint64_t tsc_hz)
@@ -68,6 +88,7 @@ struct EngineShared {
     const memory::GuestMemory& mem;
     CodePageMap code;
     int vcpus;
+    VcpusUp vcpus_up{vcpus};
 
 private:
     std::unique_ptr<GuestClock> m_own_clock;

@@ -125,6 +125,7 @@ bool Cpu::service() {
         reset_to_init();
         m_waiting_sipi = true;
         halted = false;
+        m_shared.vcpus_up.set(m_index, false);
     }
     if (m_waiting_sipi) {
         if (auto v = m_ints->take_sipi()) {
@@ -148,6 +149,14 @@ bool Cpu::service() {
         }
     }
     if (halted) {
+        if (!(rflags & kIf) && m_shared.xen) {
+            // Xen (hvm_hlt): HLT with IF=0 takes the vCPU down for good, and a domain with no
+            // vCPU up is over (hvm_vcpu_down). XTF's crash path ends in `cli; hlt`.
+            m_shared.vcpus_up.set(m_index, false);
+            if (m_shared.vcpus_up.any()) m_exit = hv::Halt{};
+            else m_exit = hv::Shutdown{hv::Shutdown::AllVcpusDown};
+            return true;
+        }
         if (!(rflags & kIf) && m_shared.vcpus == 1) {
             // IF=0 on the only vCPU: only an NMI could wake it, and no device raises one.
             m_exit = hv::Halt{};

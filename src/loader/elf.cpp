@@ -127,9 +127,12 @@ Result<ElfFile> ElfFile::parse(std::span<const uint8_t> image) {
     uint16_t type = read_le_unchecked<uint16_t>(image, 16);
     elf.machine = read_le_unchecked<uint16_t>(image, 18);
     if (type != kEtExec) return fail("ELF type {} is not an executable (ET_EXEC)", type);
-    uint16_t want_machine = elf.is_64 ? kEmX86_64 : kEmX86;
-    if (elf.machine != want_machine)
-        return fail("ELF machine {} is not {} ({}-bit x86)", elf.machine, want_machine, elf.is_64 ? 64 : 32);
+    // An ELF32 may say EM_X86_64: Xen's libelf accepts that for HVM/PVH guests, and XTF's hvm64
+    // images are built that way (64-bit code, 32-bit container for the 32-bit entry).
+    bool machine_ok = elf.machine == kEmX86_64 || (!elf.is_64 && elf.machine == kEmX86);
+    if (!machine_ok)
+        return fail("ELF machine {} is not {} ({}-bit x86)", elf.machine, elf.is_64 ? "62" : "3 or 62",
+                    elf.is_64 ? 64 : 32);
     elf.entry = word_at(image, l.e_entry, l);
 
     uint64_t phoff = word_at(image, l.e_phoff, l);

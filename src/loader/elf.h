@@ -1,8 +1,9 @@
 #pragma once
 /// ELF parsing for kernel images (System V gABI, "ELF Header", "Program Header", "Note Section").
-/// Both classes are accepted (PVH kernels may be ELF32), little-endian x86 only. Every offset and
-/// size is checked against the file and for overflow while parsing, so users of ElfFile can trust
-/// the ranges it returns.
+/// Both classes are accepted (PVH kernels may be ELF32), little-endian x86 only: ELF64 must be
+/// EM_X86_64, ELF32 EM_386 or EM_X86_64 (Xen accepts both for PVH; multiboot wants EM_386).
+/// Every offset and size is checked against the file and for overflow while parsing, so users of
+/// ElfFile can trust the ranges it returns.
 #include <cstdint>
 #include <span>
 #include <string_view>

@@ -2,6 +2,7 @@
 
 #include "loader/bzimage.h"
 #include "loader/elf.h"
+#include "loader/multiboot.h"
 #include "loader/own_guest.h"
 #include "loader/placement.h"
 #include "loader/pvh.h"
@@ -13,7 +14,11 @@ Result<BootSetup> load_elf(const memory::GuestMemory& mem, const LoadRequest& re
     ElfFile elf = TRY(ElfFile::parse(request.kernel));
     Placement placement(mem);
     if (auto entry = TRY(pvh_entry(elf))) return load_pvh(elf, *entry, request.kernel, request, placement);
-    if (!elf.is_64) return fail("32-bit ELF without a Xen PVH entry note: popek cannot boot it");
+    if (!elf.is_64) {
+        if (auto header = find_multiboot_header(request.kernel))
+            return load_multiboot(elf, *header, request.kernel, request, placement);
+        return fail("32-bit ELF with neither a Xen PVH entry note nor a multiboot header: popek cannot boot it");
+    }
     return load_own_guest(elf, request.kernel, request, placement);
 }
 
@@ -39,6 +44,7 @@ std::string_view format_name(KernelFormat f) {
         case KernelFormat::Pvh: return "pvh";
         case KernelFormat::BzImage: return "bzimage";
         case KernelFormat::Elf64: return "elf64";
+        case KernelFormat::Multiboot: return "multiboot";
     }
     return "?";
 }

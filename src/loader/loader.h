@@ -11,7 +11,7 @@
 
 namespace popek::loader {
 
-enum class KernelFormat { Pvh, BzImage, Elf64 };
+enum class KernelFormat { Pvh, BzImage, Elf64, Multiboot };
 
 /// How application processors start.
 enum class ApStart {
@@ -27,6 +27,11 @@ struct LoadRequest {
     /// ACPI RSDP handed to PVH and bzImage kernels (0: no ACPI tables). The loader then reserves
     /// the BIOS area 0xE0000-0xFFFFF for the tables, which the caller writes (acpi/acpi_tables.h).
     uint64_t rsdp_addr = 0;
+    /// The kernel's and the initrd's file names as the user gave them: a multiboot kernel's
+    /// command line starts with its own name, and its module carries the initrd's name (as GRUB
+    /// and QEMU pass them). Other protocols ignore them.
+    std::string kernel_name = {};
+    std::string initrd_name = {};
 };
 
 struct BootSetup {
@@ -35,7 +40,7 @@ struct BootSetup {
     ApStart ap_start = ApStart::WaitForSipi;
 };
 
-/// Detects the format (PVH note, bzImage header, plain ELF64) and loads it. Every field of the
+/// Detects the format (PVH note, multiboot header, bzImage header, plain ELF64) and loads it. Every field of the
 /// image is validated; a malformed image is an error naming the reason, never an out-of-bounds read.
 Result<BootSetup> load_kernel(const memory::GuestMemory& mem, const LoadRequest& request);
 

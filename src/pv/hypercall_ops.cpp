@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "pv/hypercalls.h"
+#include "pv/xen_compat.h"
 
 namespace popek::pv {
 
@@ -12,10 +13,22 @@ bool is_self(const PvDomain& d, DomId dom) { return dom == DOMID_SELF || dom == 
 
 }  // namespace
 
-Hypercalls::Ret Hypercalls::memory_op(int vcpu, uint64_t cmd, uint64_t arg) {
+PvResult<xen_add_to_physmap_t> Hypercalls::read_add_to_physmap(int vcpu, uint64_t arg, bool compat) {
+    if (!compat) return m_guest.read_obj<xen_add_to_physmap_t>(vcpu, arg);
+    compat::AddToPhysmap c = TRY(m_guest.read_obj<compat::AddToPhysmap>(vcpu, arg));
+    xen_add_to_physmap_t x{};
+    x.domid = c.domid;
+    x.size = c.size;
+    x.space = c.space;
+    x.idx = c.idx;
+    x.gpfn = c.gpfn;
+    return x;
+}
+
+Hypercalls::Ret Hypercalls::memory_op(int vcpu, uint64_t cmd, uint64_t arg, bool compat) {
     switch (cmd) {
     case XENMEM_add_to_physmap: {
-        auto x = m_guest.read_obj<xen_add_to_physmap_t>(vcpu, arg);
+        auto x = read_add_to_physmap(vcpu, arg, compat);
         if (!x) return -x.error();
         if (!is_self(m_domain, x->domid)) return -EPERM;
         PvResult<void> r;
@@ -94,7 +107,42 @@ Hypercalls::Ret Hypercalls::event_channel_op(int vcpu, uint64_t cmd, uint64_t ar
     }
 }
 
-Hypercalls::Ret Hypercalls::grant_table_op(int vcpu, uint64_t cmd, uint64_t uop, uint64_t count) {
+Hypercalls::Ret Hypercalls::setup_table(int vcpu, uint64_t uop, bool compat) {
+    // Both layouts carry the same fields; the compat one has a 32-bit list of 32-bit frames.
+    gnttab_setup_table_t op{};
+    compat::GnttabSetupTable c32{};
+    uint64_t list = 0;
+    if (compat) {
+        auto c = m_guest.read_obj<compat::GnttabSetupTable>(vcpu, uop);
+        if (!c) return -c.error();
+        c32 = *c;
+        op.dom = c32.dom, op.nr_frames = c32.nr_frames, list = c32.frame_list;
+    } else {
+        auto n = m_guest.read_obj<gnttab_setup_table_t>(vcpu, uop);
+        if (!n) return -n.error();
+        op = *n;
+        list = reinterpret_cast<uint64_t>(n->frame_list.p);
+    }
+    GrantTable& gt = m_domain.grant_table();
+    if (!is_self(m_domain, op.dom)) {
+        op.status = GNTST_bad_domain;
+    } else if (auto frames = gt.setup_table(op.nr_frames); !frames) {
+        op.status = frames.error();
+    } else {
+        std::vector<uint8_t> bytes;
+        for (xen_pfn_t f : *frames)
+            for (size_t i = 0; i < (compat ? sizeof(uint32_t) : sizeof(xen_pfn_t)); ++i)
+                bytes.push_back(static_cast<uint8_t>(f >> (8 * i)));
+        auto w = m_guest.write(vcpu, list, bytes);
+        if (!w) return -w.error();
+        op.status = GNTST_okay;
+    }
+    c32.status = op.status;
+    auto w = compat ? m_guest.write_obj(vcpu, uop, c32) : m_guest.write_obj(vcpu, uop, op);
+    return w ? 0 : -w.error();
+}
+
+Hypercalls::Ret Hypercalls::grant_table_op(int vcpu, uint64_t cmd, uint64_t uop, uint64_t count, bool compat) {
     GrantTable& gt = m_domain.grant_table();
     switch (cmd) {
     case GNTTABOP_query_size:
@@ -103,25 +151,13 @@ Hypercalls::Ret Hypercalls::grant_table_op(int vcpu, uint64_t cmd, uint64_t uop,
             gt.query_size(op);
             return {};
         });
-    case GNTTABOP_setup_table: {
+    case GNTTABOP_setup_table:
         if (count != 1) return -EINVAL;
-        auto op = m_guest.read_obj<gnttab_setup_table_t>(vcpu, uop);
-        if (!op) return -op.error();
-        if (!is_self(m_domain, op->dom)) {
-            op->status = GNTST_bad_domain;
-        } else if (auto frames = gt.setup_table(op->nr_frames); !frames) {
-            op->status = frames.error();
-        } else {
-            auto list = reinterpret_cast<uint64_t>(op->frame_list.p);
-            auto w = m_guest.write(vcpu, list, std::span(reinterpret_cast<const uint8_t*>(frames->data()),
-                                                         frames->size() * sizeof(xen_pfn_t)));
-            if (!w) return -w.error();
-            op->status = GNTST_okay;
-        }
-        auto w = m_guest.write_obj(vcpu, uop, *op);
-        return w ? 0 : -w.error();
-    }
+        return setup_table(vcpu, uop, compat);
     case GNTTABOP_copy: {
+        // The compat gnttab_copy (32-bit xen_pfn_t in each side) is not translated: a 32-bit
+        // guest gets -ENOSYS rather than a copy of the wrong bytes.
+        if (compat) return -ENOSYS;
         if (count > kMaxCopyBatch) return -EINVAL;
         for (uint64_t i = 0; i < count; ++i) {
             uint64_t at = uop + i * sizeof(gnttab_copy_t);

@@ -1,6 +1,7 @@
 // Dispatch and the scheduling, time, console, version and vCPU hypercalls (xen.h, sched.h,
 // vcpu.h, version.h). Memory, HVM, event channel and grant table calls are in hypercall_ops.cpp.
 #include "pv/hypercalls.h"
+#include "pv/xen_compat.h"
 
 #include <algorithm>
 #include <cstring>
@@ -38,22 +39,22 @@ uint64_t Hypercalls::handle(int vcpu, const hv::Hypercall& call) {
     if (vcpu < 0 || vcpu >= m_domain.config().vcpus) return hypercall_error(EINVAL);
     Ret r;
     switch (call.nr) {
-    case __HYPERVISOR_xen_version: r = xen_version(vcpu, a[0], a[1]); break;
+    case __HYPERVISOR_xen_version: r = xen_version(vcpu, a[0], a[1], call.compat); break;
     case __HYPERVISOR_console_io: r = console_io(vcpu, a[0], a[1], a[2]); break;
-    case __HYPERVISOR_sched_op: r = sched_op(vcpu, a[0], a[1]); break;
+    case __HYPERVISOR_sched_op: r = sched_op(vcpu, a[0], a[1], call.compat); break;
     case __HYPERVISOR_set_timer_op: r = set_timer_op(vcpu, a[0]); break;
-    case __HYPERVISOR_vcpu_op: r = vcpu_op(vcpu, a[0], a[1], a[2]); break;
-    case __HYPERVISOR_memory_op: r = memory_op(vcpu, a[0], a[1]); break;
+    case __HYPERVISOR_vcpu_op: r = vcpu_op(vcpu, a[0], a[1], a[2], call.compat); break;
+    case __HYPERVISOR_memory_op: r = memory_op(vcpu, a[0], a[1], call.compat); break;
     case __HYPERVISOR_hvm_op: r = hvm_op(vcpu, a[0], a[1]); break;
     case __HYPERVISOR_event_channel_op: r = event_channel_op(vcpu, a[0], a[1]); break;
-    case __HYPERVISOR_grant_table_op: r = grant_table_op(vcpu, a[0], a[1], a[2]); break;
+    case __HYPERVISOR_grant_table_op: r = grant_table_op(vcpu, a[0], a[1], a[2], call.compat); break;
     default: r = -ENOSYS; break;
     }
     if (m_hooks.trace) m_hooks.trace(vcpu, call, r);
     return static_cast<uint64_t>(r);
 }
 
-Hypercalls::Ret Hypercalls::xen_version(int vcpu, uint64_t cmd, uint64_t arg) {
+Hypercalls::Ret Hypercalls::xen_version(int vcpu, uint64_t cmd, uint64_t arg, bool compat) {
     switch (cmd) {
     case XENVER_version: return static_cast<Ret>(kXenMajor << 16 | kXenMinor);
     case XENVER_extraversion: {
@@ -84,8 +85,9 @@ Hypercalls::Ret Hypercalls::xen_version(int vcpu, uint64_t cmd, uint64_t arg) {
         return w ? 0 : -w.error();
     }
     case XENVER_platform_parameters: {
-        xen_platform_parameters_t v{};  // no hypervisor hole in a PVH guest's address space
-        auto w = m_guest.write_obj(vcpu, arg, v);
+        // No hypervisor hole in a PVH guest's address space: virt_start 0, in the caller's width.
+        auto w = compat ? m_guest.write_obj(vcpu, arg, compat::PlatformParameters{})
+                        : m_guest.write_obj(vcpu, arg, xen_platform_parameters_t{});
         return w ? 0 : -w.error();
     }
     case XENVER_get_features:
@@ -129,7 +131,7 @@ Hypercalls::Ret Hypercalls::console_io(int vcpu, uint64_t cmd, uint64_t count, u
     }
 }
 
-Hypercalls::Ret Hypercalls::sched_op(int vcpu, uint64_t cmd, uint64_t arg) {
+Hypercalls::Ret Hypercalls::sched_op(int vcpu, uint64_t cmd, uint64_t arg, bool compat) {
     switch (cmd) {
     case SCHEDOP_yield:
         if (m_hooks.yield) m_hooks.yield(vcpu);
@@ -148,11 +150,20 @@ Hypercalls::Ret Hypercalls::sched_op(int vcpu, uint64_t cmd, uint64_t arg) {
         return 0;
     }
     case SCHEDOP_poll: {
-        auto p = m_guest.read_obj<sched_poll_t>(vcpu, arg);
-        if (!p) return -p.error();
-        if (p->nr_ports > kMaxPollPorts) return -EINVAL;
-        std::vector<evtchn_port_t> ports(p->nr_ports);
-        auto r = m_guest.read(vcpu, reinterpret_cast<uint64_t>(p->ports.p),
+        uint64_t list = 0, timeout = 0;
+        uint32_t nr_ports = 0;
+        if (compat) {
+            auto c = m_guest.read_obj<compat::SchedPoll>(vcpu, arg);
+            if (!c) return -c.error();
+            list = c->ports, nr_ports = c->nr_ports, timeout = c->timeout;
+        } else {
+            auto n = m_guest.read_obj<sched_poll_t>(vcpu, arg);
+            if (!n) return -n.error();
+            list = reinterpret_cast<uint64_t>(n->ports.p), nr_ports = n->nr_ports, timeout = n->timeout;
+        }
+        if (nr_ports > kMaxPollPorts) return -EINVAL;
+        std::vector<evtchn_port_t> ports(nr_ports);
+        auto r = m_guest.read(vcpu, list,
                               std::span(reinterpret_cast<uint8_t*>(ports.data()), ports.size() * sizeof(evtchn_port_t)));
         if (!r) return -r.error();
         EventChannels& ev = m_domain.event_channels();
@@ -160,7 +171,7 @@ Hypercalls::Ret Hypercalls::sched_op(int vcpu, uint64_t cmd, uint64_t arg) {
             if (port >= ev.max_ports()) return -EINVAL;
             if (ev.port_pending(port)) return 0;
         }
-        if (m_hooks.poll) m_hooks.poll(vcpu, ports, p->timeout);
+        if (m_hooks.poll) m_hooks.poll(vcpu, ports, timeout);
         return 0;
     }
     default: return -ENOSYS;
@@ -172,7 +183,7 @@ Hypercalls::Ret Hypercalls::set_timer_op(int vcpu, uint64_t deadline_ns) {
     return 0;
 }
 
-Hypercalls::Ret Hypercalls::vcpu_op(int vcpu, uint64_t cmd, uint64_t target, uint64_t arg) {
+Hypercalls::Ret Hypercalls::vcpu_op(int vcpu, uint64_t cmd, uint64_t target, uint64_t arg, bool compat) {
     if (target >= static_cast<uint64_t>(m_domain.config().vcpus)) return -ENOENT;
     const int t = static_cast<int>(target);
     switch (cmd) {
@@ -206,7 +217,8 @@ Hypercalls::Ret Hypercalls::vcpu_op(int vcpu, uint64_t cmd, uint64_t target, uin
         vcpu_runstate_info_t info{};
         info.state = RUNSTATE_running;
         info.state_entry_time = m_hooks.now_ns ? m_hooks.now_ns() : 0;
-        auto w = m_guest.write_obj(vcpu, area->addr.p, info);
+        auto w = compat ? m_guest.write_obj(vcpu, area->addr.p, compat::RunstateInfo{info.state, info.state_entry_time, {}})
+                        : m_guest.write_obj(vcpu, area->addr.p, info);
         return w ? 0 : -w.error();
     }
     default: return -ENOSYS;

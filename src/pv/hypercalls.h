@@ -1,6 +1,7 @@
 #pragma once
 /// pv::Hypercalls: the Xen hypercalls a PVH guest needs (xen.h __HYPERVISOR_*, x86-64 ABI:
-/// rax = number, rdi rsi rdx r10 r8 = arguments, rax = result). Argument structs are read from and
+/// rax = number, rdi rsi rdx r10 r8 = arguments, rax = result; a 32-bit caller's structures in
+/// their compat layouts, pv/xen_compat.h). Argument structs are read from and
 /// written to guest memory through the engine's address translation; every failure is a negative
 /// errno in rax as Xen returns it (-ENOSYS for what popek does not implement, -EFAULT for bad
 /// pointers, -EINVAL / -EPERM for bad requests). Nothing a guest passes can stop popek.
@@ -61,15 +62,18 @@ public:
 
 private:
     using Ret = int64_t;
-    Ret xen_version(int vcpu, uint64_t cmd, uint64_t arg);
+    Ret xen_version(int vcpu, uint64_t cmd, uint64_t arg, bool compat);
     Ret console_io(int vcpu, uint64_t cmd, uint64_t count, uint64_t buf);
-    Ret sched_op(int vcpu, uint64_t cmd, uint64_t arg);
+    Ret sched_op(int vcpu, uint64_t cmd, uint64_t arg, bool compat);
     Ret set_timer_op(int vcpu, uint64_t deadline_ns);
-    Ret vcpu_op(int vcpu, uint64_t cmd, uint64_t target, uint64_t arg);
-    Ret memory_op(int vcpu, uint64_t cmd, uint64_t arg);
+    Ret vcpu_op(int vcpu, uint64_t cmd, uint64_t target, uint64_t arg, bool compat);
+    Ret memory_op(int vcpu, uint64_t cmd, uint64_t arg, bool compat);
+    /// XENMEM_add_to_physmap's argument in either ABI, widened to the native struct.
+    PvResult<xen_add_to_physmap_t> read_add_to_physmap(int vcpu, uint64_t arg, bool compat);
     Ret hvm_op(int vcpu, uint64_t op, uint64_t arg);
     Ret event_channel_op(int vcpu, uint64_t cmd, uint64_t arg);
-    Ret grant_table_op(int vcpu, uint64_t cmd, uint64_t uop, uint64_t count);
+    Ret grant_table_op(int vcpu, uint64_t cmd, uint64_t uop, uint64_t count, bool compat);
+    Ret setup_table(int vcpu, uint64_t uop, bool compat);
     PvResult<void> place_grant_frame(uint64_t idx, uint64_t gpfn);
 
     /// Reads an IN/OUT struct, applies `op` to it and writes it back when `op` succeeds.

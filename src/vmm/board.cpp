@@ -5,7 +5,9 @@
 #include "devices/legacy/acpi_pm.h"
 #include "devices/legacy/cmos_rtc.h"
 #include "devices/legacy/debug_exit.h"
+#include "devices/legacy/fw_cfg.h"
 #include "devices/legacy/i8042.h"
+#include "devices/legacy/pc_testdev.h"
 #include "devices/legacy/post_port.h"
 #include "devices/legacy/reset_control.h"
 #include "devices/legacy/test_device.h"
@@ -44,6 +46,21 @@ Result<void> add_virtio_devices(devices::virtio::MmioDevices& virtio, const VmOp
     return {};
 }
 
+/// QEMU's pc-testdev ports and iomem (devices/legacy/pc_testdev.h), for kvm-unit-tests.
+Result<void> add_pc_testdev(hv::Vm& vm, bus::Bus& pio, bus::Bus& mmio) {
+    using namespace devices::legacy;
+    auto scratch = std::make_shared<PcTestdevBytes>("pc-testdev-ioport", PcTestdevBytes::kScratchSize);
+    TRY_VOID(pio.insert({PcTestdevBytes::kScratchPort, PcTestdevBytes::kScratchSize}, scratch));
+    TRY_VOID(pio.insert({PcTestdevBytes::kScratchAliasPort, PcTestdevBytes::kScratchSize}, scratch));
+    TRY_VOID(pio.insert({PcTestdevFlushPage::kPort, PcTestdevFlushPage::kSize}, std::make_shared<PcTestdevFlushPage>()));
+    auto set_line = [&vm](uint32_t line, bool level) { (void)vm.set_irq_line(line, level); };
+    TRY_VOID(pio.insert({PcTestdevIrqLines::kPort, PcTestdevIrqLines::kSize},
+                        std::make_shared<PcTestdevIrqLines>(set_line)));
+    TRY_VOID(mmio.insert({PcTestdevBytes::kIomemBase, PcTestdevBytes::kIomemSize},
+                         std::make_shared<PcTestdevBytes>("pc-testdev-iomem", PcTestdevBytes::kIomemSize)));
+    return {};
+}
+
 }  // namespace
 
 Board::~Board() {
@@ -75,6 +92,8 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     TRY_VOID(pio.insert({0xf4, 4}, std::make_shared<DebugExit>(life)));
     TRY_VOID(pio.insert({0xcf9, 1}, std::make_shared<ResetControl>(life)));
     TRY_VOID(pio.insert({kAcpiPmPort, AcpiPm::kSize}, std::make_shared<AcpiPm>(life)));
+    TRY_VOID(pio.insert({FwCfg::kPort, FwCfg::kSize},
+                        std::make_shared<FwCfg>(mem.size(), static_cast<uint16_t>(options.cpus))));
     if (!options.xen) {
         board->m_virtio = std::make_unique<devices::virtio::MmioDevices>(mem, mmio, [&vm](uint32_t gsi) {
             return devices::IrqLine([&vm, gsi](bool level) { (void)vm.set_irq_line(gsi, level); });
@@ -84,6 +103,7 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     if (options.test_device) {
         TRY_VOID(pio.insert({0x700, 8}, std::make_shared<TestDevice>(TestDevice::Kind::Pio)));
         TRY_VOID(mmio.insert({0xfe000000, 0x1000}, std::make_shared<TestDevice>(TestDevice::Kind::Mmio)));
+        TRY_VOID(add_pc_testdev(vm, pio, mmio));
     }
     return board;
 }

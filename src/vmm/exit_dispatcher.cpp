@@ -34,7 +34,8 @@ bool ExitDispatcher::dispatch(int vcpu, const hv::VcpuExit& exit) {
     }
     if (auto* hc = std::get_if<hv::Hypercall>(&exit)) {
         m_counters.hypercalls.fetch_add(1, std::memory_order_relaxed);
-        *hc->result = m_hypercall ? m_hypercall(vcpu, *hc) : kEnosys;
+        const uint64_t r = m_hypercall ? m_hypercall(vcpu, *hc) : kEnosys;
+        *hc->result = hc->compat ? (r & 0xffffffffu) : r;   // a 32-bit caller gets eax
         return true;
     }
     return false;

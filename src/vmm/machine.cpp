@@ -54,6 +54,9 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life) {
         if (dispatcher.dispatch(vcpu.index(), *exit)) continue;
         if (auto* sd = std::get_if<hv::Shutdown>(&*exit)) {
             if (sd->reason == hv::Shutdown::TripleFault) life.request_exit(kExitOk, "triple-fault");
+            if (sd->reason == hv::Shutdown::AllVcpusDown)
+                life.request_exit(kExitVmError, "every vCPU halted with interrupts off (cli; hlt): the Xen guest "
+                                                "crashed, and Xen ends such a domain");
             return;  // Stopped: the VM is ending
         }
         if (auto* ie = std::get_if<hv::InternalError>(&*exit)) {
@@ -91,7 +94,7 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
         return fail("--cpus {} is out of range for --accel {} (1..{})", opt.cpus, hv::accel_name(opt.accel),
                     hv->max_vcpus());
     auto mem = TRY(memory::GuestMemory::create(opt.mem_mib << 20));
-    loader::LoadRequest req{kernel, initrd, opt.cmdline, opt.cpus, acpi::kRsdpAddr};
+    loader::LoadRequest req{kernel, initrd, opt.cmdline, opt.cpus, acpi::kRsdpAddr, opt.kernel_path, opt.initrd_path};
     auto loaded = loader::load_kernel(mem, req);
     if (!loaded) return std::unexpected(with_context(loaded.error(), "kernel"));
     const loader::BootSetup& boot = *loaded;

@@ -21,8 +21,8 @@ constexpr uint64_t kPhysmapHighSize = uint64_t{64} << 30;
 
 }  // namespace
 
-XenPlatform::XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus, ConsoleOut out)
-    : m_vm(vm), m_life(life), m_out(std::move(out)), m_timer_deadline(static_cast<size_t>(vcpus), 0) {}
+XenPlatform::XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus)
+    : m_vm(vm), m_life(life), m_timer_deadline(static_cast<size_t>(vcpus), 0) {}
 
 Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memory::GuestMemory& mem,
                                                          VmLifecycle& life, int vcpus, ConsoleOut out,
@@ -30,7 +30,7 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
                                                          const std::vector<NetOption>& nets,
                                                          const std::optional<ShareOption>& share,
                                                          bool driver_domain) {
-    std::unique_ptr<XenPlatform> p(new XenPlatform(vm, life, vcpus, out));
+    std::unique_ptr<XenPlatform> p(new XenPlatform(vm, life, vcpus));
     pv::PvDomainConfig config;
     config.vcpus = vcpus;
     config.memory_bytes = mem.size();
@@ -43,8 +43,12 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
     // Console ring: a channel to popek, published the way the toolstack does (HVM params).
     auto page = TRY(mem.slice(kConsolePfn << XEN_PAGE_SHIFT, pv::kXenPageSize));
     std::memset(page.data(), 0, page.size());
-    p->m_console = std::make_unique<pv::ConsoleBackend>(page, [out](std::string_view s) {
+    // Both consoles print under m_console_lock (service_console and the console_write hook).
+    p->m_console_merge = std::make_unique<XenConsoleMerge>([out](std::string_view s) {
         out(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+    });
+    p->m_console = std::make_unique<pv::ConsoleBackend>(page, [self](std::string_view s) {
+        self->m_console_merge->write(XenConsoleMerge::Source::Ring, s);
     });
     auto channel = p->m_domain->event_channels().host_channel([self] { self->service_console(); });
     if (!channel) return fail("--xen: cannot allocate the console event channel (errno {})", channel.error());
@@ -184,9 +188,9 @@ pv::HypercallHooks XenPlatform::hooks() {
     h.now_ns = [this] { return now_ns(); };
     h.map_outside_ram = [this](uint64_t gpfn, std::span<uint8_t> page) { return map_outside_ram(gpfn, page); };
     h.console_write = [this](std::string_view s) {
-        // CONSOLEIO_write (Xen's emergency console) goes where the ring console goes.
+        // CONSOLEIO_write (Xen's own console) goes where the ring console goes, once.
         std::lock_guard lock(m_console_lock);
-        m_out(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+        m_console_merge->write(XenConsoleMerge::Source::Hypercall, s);
     };
     if (std::getenv("POPEK_XEN_TRACE") != nullptr) {
         h.trace = [](int vcpu, const hv::Hypercall& c, int64_t result) {

@@ -35,6 +35,7 @@
 #include "bus/bus.h"
 #include "vmm/vm_lifecycle.h"
 #include "vmm/vm_options.h"
+#include "vmm/xen_console_merge.h"
 
 namespace popek::vmm {
 
@@ -67,7 +68,7 @@ public:
     size_t console_input(std::span<const uint8_t> bytes);
 
 private:
-    XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus, ConsoleOut out);
+    XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus);
     pv::HypercallHooks hooks();
     void upcall(int vcpu);
     void wake_waiters();
@@ -87,13 +88,13 @@ private:
 
     hv::Vm& m_vm;
     VmLifecycle& m_life;
-    ConsoleOut m_out;
     const std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
     std::vector<hv::Vcpu*> m_vcpus;
     std::unique_ptr<pv::PvDomain> m_domain;
     std::unique_ptr<pv::Hypercalls> m_hypercalls;
 
     std::mutex m_console_lock;
+    std::unique_ptr<XenConsoleMerge> m_console_merge;
     std::unique_ptr<pv::ConsoleBackend> m_console;
     evtchn_port_t m_console_backend_port = 0;
     std::vector<std::unique_ptr<pv::VbdDevice>> m_vbds;

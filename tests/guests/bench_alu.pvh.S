@@ -4,16 +4,8 @@
  * exits through debug-exit (status 1). 32-bit protected mode, paging off, as PVH enters it; the
  * same ELF runs under QEMU (-kernel, isa-debug-exit). Instructions executed: 16 * ITERATIONS + ~40. */
 #define ITERATIONS 5000000
-    .section .note.Xen, "a", @note
-    .balign 4
-    .long 4, 4, 18              /* namesz, descsz, XEN_ELFNOTE_PHYS32_ENTRY */
-    .asciz "Xen"
-    .long _start
-
-    .section .text.start, "ax"
-    .code32
-    .globl _start
-_start:
+#include "pvh32.inc"
+PVH_ENTRY
     mov $ITERATIONS, %ecx
     mov $0x12345678, %eax
     mov $0x9abcdef0, %ebx

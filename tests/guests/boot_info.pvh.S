@@ -5,16 +5,8 @@
  *   "pvh: module0 size XXXXXXXX first XX"   (when a module is given)
  * then exits through debug-exit with 0x11 (popek status 35), or 0x3e on a bad magic. */
 #include "guest.inc"
-    .section .note.Xen, "a", @note
-    .balign 4
-    .long 4, 4, 18              /* namesz, descsz, XEN_ELFNOTE_PHYS32_ENTRY */
-    .asciz "Xen"
-    .long _start
-
-    .section .text.start, "ax"
-    .code32
-    .globl _start
-_start:
+#include "pvh32.inc"
+PVH_ENTRY
     mov $stack_top, %esp        /* PVH gives no stack */
     mov %ebx, %ebp              /* hvm_start_info */
     cmpl $0x336ec578, 0(%ebp)   /* XEN_HVM_START_MAGIC_VALUE */
@@ -72,38 +64,8 @@ park:
     hlt
     jmp park
 
-/* putc: al */
-putc:
-    mov $COM1, %dx
-    outb %al, %dx
-    ret
-/* puts: esi = NUL-terminated string */
-puts:
-    lodsb
-    test %al, %al
-    jz 1f
-    call putc
-    jmp puts
-1:  ret
-/* puthex_byte: low byte of eax as two hex digits */
-puthex_byte:
-    mov $2, %ecx
-    shl $24, %eax
-    jmp puthex
-/* puthex32: eax as eight hex digits */
-puthex32:
-    mov $8, %ecx
-puthex:
-    rol $4, %eax
-    push %eax
-    and $0xf, %eax
-    mov hexdigits(%eax), %al
-    call putc
-    pop %eax
-    loop puthex
-    ret
+#include "guest32_lib.inc"
 
-hexdigits:   .ascii "0123456789abcdef"
 msg_magic:   .asciz "pvh: magic ok version "
 msg_memmap:  .asciz " memmap "
 msg_modules: .asciz " modules "

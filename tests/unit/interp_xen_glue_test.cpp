@@ -6,6 +6,7 @@
 #include "hv/interp/interp_vcpu.h"
 #include "hv/xen/xen_personality.h"
 #include "hv/interp/interp_vm.h"
+#include "interp_vm_harness.h"
 
 #include <cerrno>
 #include <chrono>
@@ -72,6 +73,26 @@ TEST_F(InterpXen, HypercallStubExitsAndTheResultLandsInRax) {
     ASSERT_TRUE(is_halt(h.run()));
     EXPECT_EQ(r(hv::RAX), static_cast<uint64_t>(-38));
     EXPECT_EQ(h.cpu().rip, kCode + 8);
+}
+
+TEST(InterpXen32, AProtectedModeCallerPassesEbxEcxEdxEsiEdi) {
+    EmuHarness h;
+    h.setup_protected32();
+    h.cpu().shared().xen = true;
+    auto& r = h.cpu().gpr;
+    r[hv::RBX] = 1;
+    r[hv::RCX] = 2;
+    r[hv::RDX] = 3;
+    r[hv::RSI] = 4;
+    r[hv::RDI] = 5;
+    h.load_code({0xb8, 0x12, 0x00, 0x00, 0x00, 0xe7, 0xe5, 0xf4});   // mov $18,%eax; out %eax,$0xe5; hlt
+    auto e = h.run();
+    auto* hc = std::get_if<hv::Hypercall>(&e);
+    ASSERT_NE(hc, nullptr) << "exit index " << e.index();
+    EXPECT_EQ(hc->nr, 18u);
+    EXPECT_TRUE(hc->compat);
+    EXPECT_EQ((std::array<uint64_t, 5>{hc->args[0], hc->args[1], hc->args[2], hc->args[3], hc->args[4]}),
+              (std::array<uint64_t, 5>{1, 2, 3, 4, 5}));
 }
 
 TEST_F(InterpXen, VmcallAndVmmcallAreHypercallsNumberedByEax) {
@@ -245,6 +266,28 @@ TEST(InterpVm, InjectVectorReachesExistingVcpusOnly) {
     EXPECT_TRUE((*vm)->inject_vector(1, 0xf3));
     EXPECT_FALSE((*vm)->inject_vector(2, 0xf3));
     EXPECT_FALSE((*vm)->inject_vector(-1, 0xf3));
+}
+
+const Bytes kCliHlt{0xfa, 0xf4};
+
+bool all_down(const hv::VcpuExit& e) {
+    auto* sd = std::get_if<hv::Shutdown>(&e);
+    return sd != nullptr && sd->reason == hv::Shutdown::AllVcpusDown;
+}
+
+TEST(InterpXenCliHlt, TheLastVcpuUpHaltingWithInterruptsOffEndsTheDomain) {
+    ProtectedModeVm one(1, 1, true, kCliHlt);
+    EXPECT_TRUE(all_down(one.run(0)));
+    ProtectedModeVm ap_never_started(2, 1, true, kCliHlt);   // an AP waiting for SIPI is down, as in Xen
+    EXPECT_TRUE(all_down(ap_never_started.run(0)));
+    ProtectedModeVm two(2, 2, true, kCliHlt);
+    EXPECT_TRUE(std::holds_alternative<hv::Halt>(two.run(0))) << "vCPU 1 is still up";
+    EXPECT_TRUE(all_down(two.run(1)));
+}
+
+TEST(InterpXenCliHlt, WithoutXenItIsAnOrdinaryHalt) {
+    ProtectedModeVm one(1, 1, false, kCliHlt);
+    EXPECT_TRUE(std::holds_alternative<hv::Halt>(one.run(0)));
 }
 
 }  // namespace

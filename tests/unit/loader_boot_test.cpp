@@ -7,6 +7,7 @@
 #include "arch/x86_64/boot_layout.h"
 #include "arch/x86_64/e820.h"
 #include "arch/x86_64/segments.h"
+#include "loader/elf.h"
 #include "loader/loader.h"
 #include "loader_images.h"
 
@@ -118,6 +119,17 @@ TEST_F(LoaderBoot, PvhElf64WithLinuxStyleNoteAndNoInitrd) {
     EXPECT_EQ(info.nr_modules, 0u);
     EXPECT_EQ(info.modlist_paddr, 0u);
     EXPECT_EQ(read_string(info.cmdline_paddr), "");
+}
+
+TEST_F(LoaderBoot, PvhElf32MarkedX86_64BootsAsXenBootsIt) {
+    test::ElfSpec spec = test::pvh_spec(false, 4);
+    spec.machine = kEmX86_64;  // how XTF links its hvm64 images
+    auto setup = load(build_elf(spec));
+    ASSERT_TRUE(setup) << setup.error().message;
+    EXPECT_EQ(setup->format, KernelFormat::Pvh);
+    EXPECT_EQ(setup->bsp.rip, 0x100010u);
+    spec.notes.clear();
+    expect_error(build_elf(spec), "neither a Xen PVH entry note nor a multiboot header");
 }
 
 TEST_F(LoaderBoot, PvhRejectsBadNotesAndPlacement) {
@@ -250,7 +262,7 @@ TEST_F(LoaderBoot, OwnGuestRejectsBadLayouts) {
     expect_error(build_elf(test::own_spec()), "supports 1..32 vCPUs", {}, {}, 33);
     spec = test::own_spec();
     spec.is_64 = false;
-    expect_error(build_elf(spec), "32-bit ELF without a Xen PVH entry note");
+    expect_error(build_elf(spec), "32-bit ELF with neither a Xen PVH entry note nor a multiboot header");
     expect_error(std::vector<uint8_t>(600, 0x55), "not an ELF or bzImage");
     expect_error({}, "not an ELF or bzImage");
 }

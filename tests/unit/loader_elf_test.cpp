@@ -51,6 +51,18 @@ TEST(LoaderElf, ParsesElf32) {
     ASSERT_NE(elf->find_note("Xen", 18), nullptr);
 }
 
+TEST(LoaderElf, Elf32MayBeMarkedX86_64AsXenAccepts) {
+    test::ElfSpec spec = test::pvh_spec(false, 4);
+    spec.machine = kEmX86_64;  // XTF's hvm64 images: 64-bit code in an ELF32 container
+    auto image = build_elf(spec);
+    auto elf = parse(image);
+    ASSERT_TRUE(elf) << elf.error().message;
+    EXPECT_FALSE(elf->is_64);
+    EXPECT_EQ(elf->machine, kEmX86_64);
+    spec.machine = 40;  // EM_ARM
+    expect_error(build_elf(spec), "machine 40 is not 3 or 62");
+}
+
 TEST(LoaderElf, FindsNotesInSectionsWithoutPtNote) {
     for (bool is_64 : {false, true}) {
         test::ElfSpec spec = test::pvh_spec(is_64, 4);

@@ -3,6 +3,7 @@
 /// notes (in a PT_NOTE segment or a SHT_NOTE section), and bzImages with a chosen setup header.
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@ struct SegmentSpec {
     uint64_t paddr;
     std::vector<uint8_t> data;
     uint64_t memsz = 0;  ///< 0: data.size()
+    std::optional<uint64_t> vaddr = std::nullopt;  ///< nullopt: paddr
 };
 
 struct ElfSpec {
@@ -76,20 +78,20 @@ inline std::vector<uint8_t> build_elf(const ElfSpec& spec) {
     put(b, w ? 58 : 46, shentsize, 2);
 
     auto put_phdr = [&](size_t i, uint32_t type, uint64_t offset, uint64_t paddr, uint64_t filesz, uint64_t memsz,
-                        uint64_t align) {
+                        uint64_t align, uint64_t vaddr) {
         size_t p = ehsize + i * phentsize;
         put(b, p, type, 4);
         if (w) {
             put(b, p + 4, 7, 4);
             put(b, p + 8, offset, 8);
-            put(b, p + 16, paddr, 8);
+            put(b, p + 16, vaddr, 8);
             put(b, p + 24, paddr, 8);
             put(b, p + 32, filesz, 8);
             put(b, p + 40, memsz, 8);
             put(b, p + 48, align, 8);
         } else {
             put(b, p + 4, offset, 4);
-            put(b, p + 8, paddr, 4);
+            put(b, p + 8, vaddr, 4);
             put(b, p + 12, paddr, 4);
             put(b, p + 16, filesz, 4);
             put(b, p + 20, memsz, 4);
@@ -102,7 +104,8 @@ inline std::vector<uint8_t> build_elf(const ElfSpec& spec) {
         while (b.size() % 16) b.push_back(0);
         size_t off = b.size();
         b.insert(b.end(), s.data.begin(), s.data.end());
-        put_phdr(i++, 1, off, s.paddr, s.data.size(), s.memsz ? s.memsz : s.data.size(), 0x1000);
+        put_phdr(i++, 1, off, s.paddr, s.data.size(), s.memsz ? s.memsz : s.data.size(), 0x1000,
+                 s.vaddr.value_or(s.paddr));
     }
     if (!spec.notes.empty()) {
         while (b.size() % 4) b.push_back(0);
@@ -110,7 +113,7 @@ inline std::vector<uint8_t> build_elf(const ElfSpec& spec) {
         std::vector<uint8_t> notes = note_bytes(spec.notes);
         b.insert(b.end(), notes.begin(), notes.end());
         if (pt_note) {
-            put_phdr(i++, 4, off, 0, notes.size(), notes.size(), 4);
+            put_phdr(i++, 4, off, 0, notes.size(), notes.size(), 4, 0);
         } else {
             while (b.size() % 8) b.push_back(0);
             size_t shoff = b.size();
@@ -138,6 +141,26 @@ inline ElfSpec pvh_spec(bool is_64 = false, size_t desc_size = 4) {
     std::vector<uint8_t> desc(desc_size, 0);
     put(desc, 0, 0x100010, desc_size);
     spec.notes.push_back({"Xen", 18, desc});
+    return spec;
+}
+
+/// The 12 bytes of a multiboot v1 header (magic, flags, checksum) with a correct checksum.
+inline std::vector<uint8_t> multiboot_header(uint32_t flags) {
+    std::vector<uint8_t> h;
+    put(h, 0, 0x1BADB002, 4);
+    put(h, 4, flags, 4);
+    put(h, 8, static_cast<uint32_t>(0u - (0x1BADB002u + flags)), 4);
+    return h;
+}
+
+/// A multiboot ELF32 (EM_386): one segment at `paddr` starting with the header, entry at +0x10.
+inline ElfSpec multiboot_spec(uint32_t flags = 0, uint64_t paddr = 0x100000) {
+    ElfSpec spec;
+    spec.is_64 = false;
+    spec.entry = paddr + 0x10;
+    std::vector<uint8_t> data = multiboot_header(flags);
+    data.resize(0x200, 0x90);
+    spec.segments.push_back({paddr, data, 0x3000});
     return spec;
 }
 

@@ -62,6 +62,8 @@ TEST(XenPersonality, InstallChecksTheGuestAddress) {
 TEST(XenPersonality, HypercallArgumentsFollowTheX86_64Abi) {
     popek::hv::CpuState st;
     using namespace popek::hv;
+    st.efer = kEferLme | kEferLma;
+    st.cs.l = true;
     st.gpr[RDI] = 1; st.gpr[RSI] = 2; st.gpr[RDX] = 3; st.gpr[R10] = 4; st.gpr[R8] = 5; st.gpr[RCX] = 99;
     uint64_t result = 0;
     auto hc = xen::hypercall_from_state(29, st, &result);
@@ -70,4 +72,26 @@ TEST(XenPersonality, HypercallArgumentsFollowTheX86_64Abi) {
     EXPECT_EQ(hc.args[3], 4u);
     EXPECT_EQ(hc.args[4], 5u);
     EXPECT_EQ(hc.result, &result);
+}
+
+TEST(XenPersonality, OutsideLongModeHypercallsFollowThe32BitAbi) {
+    // Xen docs/guest-guide/x86/hypercall-abi.rst: ebx ecx edx esi edi, result in eax. Compatibility
+    // mode (long mode, 32-bit code segment) is a 32-bit caller too.
+    using namespace popek::hv;
+    for (bool lma : {false, true}) {
+        SCOPED_TRACE(lma);
+        CpuState st;
+        st.efer = lma ? kEferLme | kEferLma : 0;
+        st.cs.db = true;
+        st.gpr[RBX] = 0xffffffff00000001; st.gpr[RCX] = 2; st.gpr[RDX] = 3; st.gpr[RSI] = 4; st.gpr[RDI] = 5;
+        st.gpr[R10] = 99; st.gpr[R8] = 98;
+        uint64_t result = 0;
+        auto hc = xen::hypercall_from_state(17, st, &result);
+        EXPECT_TRUE(hc.compat);
+        EXPECT_EQ(hc.args[0], 1u) << "only the low 32 bits of each register";
+        EXPECT_EQ(hc.args[1], 2u);
+        EXPECT_EQ(hc.args[2], 3u);
+        EXPECT_EQ(hc.args[3], 4u);
+        EXPECT_EQ(hc.args[4], 5u);
+    }
 }

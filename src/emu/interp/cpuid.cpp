@@ -36,6 +36,9 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
     if (c.xen_cpuid(leaf, out)) return;
     out[0] = out[1] = out[2] = out[3] = 0;   // eax ebx ecx edx
     const bool apic = c.interrupts() != nullptr;
+    // CPUID.1:EDX.APIC follows IA32_APIC_BASE's global enable (SDM Vol. 3A 10.4.3).
+    uint64_t apic_base = 0;
+    const bool apic_on = apic && c.interrupts()->read_msr(kMsrApicBase, apic_base) && (apic_base & kApicBaseEnable);
     const uint64_t hz = c.shared().clock.tsc_hz();
     switch (leaf) {
         case 0: {
@@ -56,7 +59,7 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
             out[2] |= host_simd_ecx() & ((1u << 0) | (1u << 9));
             // EDX: FPU(0) MMX(23) FXSR(24) SSE(25) SSE2(26) (x87_*.cpp, mmx.cpp, fxsave.cpp, sse_*.cpp),
             // DE PSE TSC MSR PAE CX8 APIC SEP PGE CMOV PAT CLFSH.
-            out[3] = (1u << 0) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (apic ? 1u << 9 : 0) |
+            out[3] = (1u << 0) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (apic_on ? 1u << 9 : 0) |
                      (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19) | (c.shared().vcpus > 1 ? 1u << 28 : 0);
             break;
         case 7:

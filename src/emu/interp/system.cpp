@@ -8,6 +8,8 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]);   // cpui
 
 namespace {
 
+bool is_canonical(uint64_t v) { return static_cast<uint64_t>(static_cast<int64_t>(v << 16) >> 16) == v; }
+
 void mov_from_cr(Cpu& c, const Insn& i) {
     c.require_cpl0();
     uint64_t v;
@@ -67,6 +69,7 @@ void load_table(Cpu& c, const Insn& i, hv::DescriptorTable& t) {
     uint64_t base = c.mode64 ? c.read<uint64_t>(i.seg, (ea + 2) & addr_mask(i.asize))
                              : c.read<uint32_t>(i.seg, (ea + 2) & addr_mask(i.asize));
     if (!c.mode64 && i.osize == 2) base &= 0xffffff;
+    if (c.mode64 && !is_canonical(base)) c.raise(kGp, 0);   // SDM Vol. 2A LGDT/LIDT, 64-bit mode
     t = hv::DescriptorTable{base, limit};
 }
 void lgdt(Cpu& c, const Insn& i) { load_table(c, i, c.gdt); }
@@ -117,6 +120,7 @@ void lldt(Cpu& c, const Insn& i) {
     hv::Segment s = c.descriptor_to_segment(sel, d, hi);
     if (s.s || s.type != 2) c.raise(kGp, sel & 0xfffc);
     if (!s.present) c.raise(kNp, sel & 0xfffc);
+    if (c.long_mode && !is_canonical(s.base)) c.raise(kGp, sel & 0xfffc);   // SDM Vol. 2A LLDT
     c.ldtr = s;
 }
 
@@ -132,6 +136,7 @@ void ltr(Cpu& c, const Insn& i) {
     bool available = c.long_mode ? s.type == 9 : (s.type == 9 || s.type == 1);
     if (s.s || !available) c.raise(kGp, sel & 0xfffc);
     if (!s.present) c.raise(kNp, sel & 0xfffc);
+    if (c.long_mode && !is_canonical(s.base)) c.raise(kGp, sel & 0xfffc);   // SDM Vol. 2A LTR
     // Mark the TSS busy in the GDT (SDM Vol. 3A 7.2.4).
     uint8_t type_byte = static_cast<uint8_t>(((d >> 40) & 0xff) | 2);
     c.write_sys(c.gdt.base + (sel & 0xfff8u) + 5, &type_byte, 1);
@@ -163,8 +168,16 @@ void lmsw(Cpu& c, const Insn& i) {
 void clts(Cpu& c, const Insn&) { c.require_cpl0(); c.cr0 &= ~hv::kCr0Ts; }
 void invlpg(Cpu& c, const Insn& i) {
     c.require_cpl0();
-    c.flush_tlb_page(c.linear(i.seg, effective_address(c, i), 1, Access::Read));
+    // INVLPG accesses no memory: no segment limit or null-selector check, and in 64-bit mode a
+    // non-canonical address does nothing (SDM Vol. 2A INVLPG: only CPL > 0 faults).
+    uint64_t ea = effective_address(c, i);
     c.brk = true;
+    if (c.mode64) {
+        uint64_t la = ea + ((i.seg == kFs || i.seg == kGs) ? c.seg[i.seg].base : 0);
+        if (is_canonical(la)) c.flush_tlb_page(la);
+        return;
+    }
+    c.flush_tlb_page((c.seg[i.seg].base + ea) & 0xffffffffULL);
 }
 void wbinvd(Cpu& c, const Insn&) { c.require_cpl0(); }
 

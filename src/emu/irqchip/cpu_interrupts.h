@@ -2,6 +2,7 @@
 #pragma once
 /// What one vCPU of the own engine sees of the VM's interrupt controllers (local APIC, PIC via
 /// LINT0/ExtINT, NMI, INIT/SIPI) and timers. Implemented in src/emu/irqchip/, used by the CPU core.
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -41,6 +42,11 @@ public:
     virtual void wait(uint64_t deadline_ns, WakeOn wake) = 0;
     /// Wakes wait(); callable from any thread (used for request_stop and cross-CPU events).
     virtual void kick() = 0;
+    /// The core's attention flag (Cpu::attention), raised whenever an interrupt, NMI, INIT or SIPI
+    /// becomes pending here, so a running core takes it at its next instruction boundary rather
+    /// than at its next periodic poll (an I/O APIC unmask, an IPI from another vCPU). nullptr
+    /// detaches it. Callable from any thread.
+    virtual void set_attention(std::atomic<bool>* flag) { (void)flag; }
     /// The local APIC's 4 KiB register page (xAPIC MMIO, SDM Vol. 3A 10.4.1), at the APIC base.
     virtual void apic_read(uint32_t offset, std::span<uint8_t> data) = 0;
     virtual void apic_write(uint32_t offset, std::span<const uint8_t> data) = 0;

@@ -30,8 +30,16 @@ uint64_t VcpuInterrupts::poll_timers(uint64_t now_ns) {
 
 void VcpuInterrupts::notify() {
     // Taking the mutex orders this with a waiter between its check and its sleep.
-    { std::lock_guard lock(m_wait_mutex); }
+    {
+        std::lock_guard lock(m_wait_mutex);
+        if (m_attention) m_attention->store(true, std::memory_order_relaxed);
+    }
     m_wake.notify_all();
+}
+
+void VcpuInterrupts::set_attention(std::atomic<bool>* flag) {
+    std::lock_guard lock(m_wait_mutex);
+    m_attention = flag;
 }
 
 void VcpuInterrupts::kick() {

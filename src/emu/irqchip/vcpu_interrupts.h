@@ -26,6 +26,7 @@ public:
     uint64_t poll_timers(uint64_t now_ns) override;
     void wait(uint64_t deadline_ns, WakeOn wake) override;
     void kick() override;
+    void set_attention(std::atomic<bool>* flag) override;
     void apic_read(uint32_t offset, std::span<uint8_t> data) override { m_apic.mmio_read(offset, data); }
     void apic_write(uint32_t offset, std::span<const uint8_t> data) override { m_apic.mmio_write(offset, data); }
     bool read_msr(uint32_t msr, uint64_t& value) override { return m_apic.read_msr(msr, value); }
@@ -42,6 +43,7 @@ private:
     std::mutex m_wait_mutex;
     std::condition_variable m_wake;
     bool m_kicked = false;
+    std::atomic<bool>* m_attention = nullptr;   ///< under m_wait_mutex
     LocalApic m_apic;  // last: its wake callback uses the members above
 };
 

@@ -8,7 +8,14 @@
 namespace popek::hv::interp {
 
 InterpVcpu::InterpVcpu(emu::EngineShared& shared, int index, emu::CpuInterrupts* interrupts)
-    : m_cpu(std::make_unique<emu::Cpu>(shared, index, interrupts)) {}
+    : m_cpu(std::make_unique<emu::Cpu>(shared, index, interrupts)), m_interrupts(interrupts) {
+    if (m_interrupts) m_interrupts->set_attention(&m_cpu->attention);
+}
+
+InterpVcpu::~InterpVcpu() {
+    // The interrupt controllers outlive the vCPU (devices may still raise lines): detach first.
+    if (m_interrupts) m_interrupts->set_attention(nullptr);
+}
 
 Result<VcpuExit> InterpVcpu::run() {
     emu::Cpu& c = *m_cpu;
@@ -17,6 +24,9 @@ Result<VcpuExit> InterpVcpu::run() {
         c.complete_io();
         c.shared().dma_epoch.fetch_add(1, std::memory_order_acq_rel);
         m_io_outstanding = false;
+        // The exit may have raised an interrupt line (a device, or pc-testdev's IRQ ports): look
+        // at the interrupt controllers before the next instruction, as a CPU does on KVM's entry.
+        c.attention.store(true, std::memory_order_relaxed);
     }
     VcpuExit exit = c.execute();
     if (std::holds_alternative<PioIn>(exit) || std::holds_alternative<PioOut>(exit) ||

@@ -9,6 +9,9 @@ namespace popek::hv::interp {
 class InterpVcpu final : public Vcpu {
 public:
     InterpVcpu(emu::EngineShared& shared, int index, emu::CpuInterrupts* interrupts);
+    ~InterpVcpu() override;
+    InterpVcpu(const InterpVcpu&) = delete;
+    InterpVcpu& operator=(const InterpVcpu&) = delete;
     int index() const override { return m_cpu->index(); }
     Result<VcpuExit> run() override;
     Result<CpuState> get_state() override;
@@ -22,6 +25,7 @@ public:
 
 private:
     std::unique_ptr<emu::Cpu> m_cpu;
+    emu::CpuInterrupts* m_interrupts;
     bool m_io_outstanding = false;
 };
 

@@ -51,7 +51,13 @@ Result<void> install_hypercall_page(const memory::GuestMemory& mem, uint64_t msr
 }
 
 Hypercall hypercall_from_state(uint32_t nr, const CpuState& s, uint64_t* result) {
-    return Hypercall{nr, {s.gpr[RDI], s.gpr[RSI], s.gpr[RDX], s.gpr[R10], s.gpr[R8]}, result};
+    // Xen docs/guest-guide/x86/hypercall-abi.rst: a guest in 64-bit mode passes rdi rsi rdx r10
+    // r8; a guest in any other mode (a 32-bit PVH kernel, or code still in its 32-bit entry)
+    // passes ebx ecx edx esi edi and gets the result in eax.
+    if ((s.efer & kEferLma) && s.cs.l)
+        return Hypercall{nr, {s.gpr[RDI], s.gpr[RSI], s.gpr[RDX], s.gpr[R10], s.gpr[R8]}, result};
+    auto low = [&s](int reg) { return s.gpr[reg] & 0xffffffffu; };
+    return Hypercall{nr, {low(RBX), low(RCX), low(RDX), low(RSI), low(RDI)}, result, true};
 }
 
 }  // namespace popek::hv::xen

@@ -5,8 +5,9 @@
 /// How a hypercall reaches popek: the guest writes the hypercall page's guest-physical address to
 /// MSR 0x40000000 (CPUID 0x40000002 EBX); popek fills that page with 32-byte stubs, stub N being
 ///     mov $N, %eax ; out %eax, $kHypercallPort ; ret
-/// Every engine turns a 4-byte OUT to kHypercallPort into a hv::Hypercall exit with the Xen x86-64
-/// argument registers (rdi rsi rdx r10 r8), and puts the result in rax. On KVM this needs no Xen
+/// Every engine turns a 4-byte OUT to kHypercallPort into a hv::Hypercall exit with Xen's argument
+/// registers (x86-64: rdi rsi rdx r10 r8; a guest not in 64-bit mode: ebx ecx edx esi edi), and
+/// puts the result in rax (eax, zero-extended, for a 32-bit caller). On KVM this needs no Xen
 /// support in the host kernel (this project's host has KVM_CAP_XEN_HVM = 0): the OUT is an ordinary
 /// PIO exit and the MSR write reaches user space through KVM's MSR filter.
 #include <cstdint>
@@ -45,7 +46,8 @@ void fill_hypercall_page(std::span<uint8_t, kPageSize> page);
 Result<void> install_hypercall_page(const memory::GuestMemory& mem, uint64_t msr_value);
 
 /// The Hypercall exit for a vCPU that executed a stub: nr from the OUT data, arguments from the
-/// registers. `result` is where the handler stores rax.
+/// registers of the caller's mode (64-bit: rdi rsi rdx r10 r8; otherwise ebx ecx edx esi edi,
+/// marked `compat`). `result` is where the handler stores rax.
 Hypercall hypercall_from_state(uint32_t nr, const CpuState& state, uint64_t* result);
 
 }  // namespace popek::hv::xen
