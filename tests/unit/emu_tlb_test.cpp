@@ -44,6 +44,13 @@ protected:
         ASSERT_FALSE(h.reported()) << "exception at rip " << std::hex << h.reported_rip();
     }
     uint64_t r(int g) { return h.cpu().gpr[g]; }
+    /// "mov eax, 1; ret" in page A and "mov eax, 2; ret" in page B; kX maps page A.
+    void map_two_functions() {
+        const uint8_t ret1[] = {0xb8, 1, 0, 0, 0, 0xc3}, ret2[] = {0xb8, 2, 0, 0, 0, 0xc3};
+        h.write(kPageA, {std::begin(ret1), std::end(ret1)});
+        h.write(kPageB, {std::begin(ret2), std::end(ret2)});
+        h.set_pte(kX, kPageA | 3);
+    }
     EmuHarness h;
 };
 
@@ -110,10 +117,7 @@ TEST_P(EmuTlbTest, InvlpgInsideALargePageDropsAllOfIt) {
 TEST_P(EmuTlbTest, CodeThroughARemappedPageRunsTheNewCodeAfterInvlpg) {
     // kX runs "mov eax, N; ret" from page A (N = 1), then page B (N = 2) once its PTE is
     // changed and INVLPG'd: the jump cache must forget the block it found through kX.
-    const uint8_t ret1[] = {0xb8, 1, 0, 0, 0, 0xc3}, ret2[] = {0xb8, 2, 0, 0, 0, 0xc3};
-    h.write(kPageA, {std::begin(ret1), std::end(ret1)});
-    h.write(kPageB, {std::begin(ret2), std::end(ret2)});
-    h.set_pte(kX, kPageA | 3);
+    map_two_functions();
     run([](G& g) {
         g.mov(rdi, kX);
         g.call(rdi);
@@ -133,10 +137,7 @@ TEST_P(EmuTlbTest, CodeThroughARemappedPageRunsTheNewCodeAfterInvlpg) {
 TEST_P(EmuTlbTest, CodeThroughARemappedPageRunsTheNewCodeAfterMovToCr3) {
     // As above with MOV to CR3 instead of INVLPG: the jump-cache entry of kX (a non-global page)
     // is revalidated by a new translation, which now leads to another block.
-    const uint8_t ret1[] = {0xb8, 1, 0, 0, 0, 0xc3}, ret2[] = {0xb8, 2, 0, 0, 0, 0xc3};
-    h.write(kPageA, {std::begin(ret1), std::end(ret1)});
-    h.write(kPageB, {std::begin(ret2), std::end(ret2)});
-    h.set_pte(kX, kPageA | 3);
+    map_two_functions();
     run([](G& g) {
         g.mov(rdi, kX);
         g.call(rdi);
