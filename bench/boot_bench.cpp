@@ -3,9 +3,9 @@
 // the VMM's own memory (peak RSS minus the guest RAM it touched, from /proc/PID/smaps).
 //
 // usage: boot_bench [--runs N] [--guest-dir DIR] [--cases LIST]
-//   cases: tiny-kvm (P1/P2 on KVM), tiny-interp, linux-interp (the Debian kernel + initrd-min
-//   through the PVH entry, popek --accel interp vs QEMU microvm TCG with the same kernel, initrd
-//   and command line as bench-qemu.sh's linux-microvm-pvh case). Default: tiny-kvm,tiny-interp
+//   cases: tiny-kvm (P1/P2 on KVM), tiny-interp, linux-interp and linux-bt (the Debian kernel +
+//   initrd-min through the PVH entry, popek --accel interp / bt vs QEMU microvm TCG with the same
+//   kernel, initrd and command line as bench-qemu.sh's linux-microvm-pvh case). Default: tiny-kvm,tiny-interp
 //   (KVM cases are left out when /dev/kvm is unusable).
 #include <unistd.h>
 
@@ -113,6 +113,13 @@ long host_cpu_khz() {
 
 bool kvm_usable() { return access("/dev/kvm", R_OK | W_OK) == 0; }
 
+std::vector<std::string> split_cases(const std::string& list) {
+    std::vector<std::string> out;
+    std::stringstream in(list);
+    for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+    return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,7 +131,7 @@ int main(int argc, char** argv) {
         else if (a == "--guest-dir") guest_dir = argv[i + 1];
         else if (a == "--cases") cases = argv[i + 1];
         else {
-            std::fprintf(stderr, "usage: boot_bench [--runs N] [--guest-dir DIR] [--cases tiny-kvm,tiny-interp,linux-interp]\n");
+            std::fprintf(stderr, "usage: boot_bench [--runs N] [--guest-dir DIR] [--cases tiny-kvm,tiny-interp,linux-interp,linux-bt]\n");
             return 2;
         }
     }
@@ -158,33 +165,37 @@ int main(int argc, char** argv) {
         else std::printf("tiny-kvm: skipped (/dev/kvm not usable)\n");
     }
     if (cases.find("tiny-interp") != std::string::npos) all.push_back(tiny_case("interp", "tcg"));
-    if (cases.find("linux-interp") != std::string::npos) {
-        const std::string vmlinux = guest_dir + "/vmlinux", initrd = guest_dir + "/initrd-min.cpio.gz";
-        if (access(vmlinux.c_str(), R_OK) != 0 || access(initrd.c_str(), R_OK) != 0) {
-            std::printf("linux-interp: skipped (%s or %s missing: run tools/fetch-linux-guest.sh)\n", vmlinux.c_str(),
+    const std::string vmlinux = guest_dir + "/vmlinux", initrd = guest_dir + "/initrd-min.cpio.gz";
+    const bool have_linux = access(vmlinux.c_str(), R_OK) == 0 && access(initrd.c_str(), R_OK) == 0;
+    const std::vector<std::string> wanted = split_cases(cases);
+    for (const std::string accel : {"interp", "bt"}) {
+        const std::string name = "linux-" + accel;
+        if (std::find(wanted.begin(), wanted.end(), name) == wanted.end()) continue;
+        if (!have_linux) {
+            std::printf("%s: skipped (%s or %s missing: run tools/fetch-linux-guest.sh)\n", name.c_str(), vmlinux.c_str(),
                         initrd.c_str());
-        } else {
-            // bench-qemu.sh linux-microvm-pvh: "console=ttyS0 quiet"; the hold run sleeps after the
-            // marker so the memory sample sees the booted guest.
-            const std::string cmdline = "console=ttyS0 quiet", hold_cmdline = cmdline + " probe.mode=hold probe.hold=3";
-            auto popek_linux = [&](const std::string& line) {
-                return Argv{popek, "run", "--accel", "interp", "--mem", mem, "--kernel", vmlinux, "--initrd", initrd,
-                            "--cmdline", line};
-            };
-            // QEMU microvm has no HPET or PM timer, and TCG Linux sometimes fails to calibrate the
-            // TSC against the PIT and hangs: bench-qemu.sh gives it tsc_early_khz=<host MHz * 1000>
-            // (baseline README, pitfalls), and so does this case. popek needs no such option: its
-            // CPUID leaf 0x15 states the TSC frequency.
-            const std::string tsc_khz = " tsc_early_khz=" + std::to_string(host_cpu_khz());
-            auto qemu_linux = [&](const std::string& line) {
-                return qemu("tcg", vmlinux, {"-initrd", initrd, "-append", line + tsc_khz});
-            };
-            all.push_back(Case{"linux-interp: Debian vmlinux (PVH) + initrd-min, popek --accel interp vs QEMU microvm tcg",
-                               "GUEST-INIT-REACHED",
-                               Side{"popek --accel interp", popek_linux(cmdline), popek_linux(hold_cmdline)},
-                               Side{"qemu microvm tcg", qemu_linux(cmdline), qemu_linux(hold_cmdline)},
-                               180.0, mem_mib * 1024});
+            continue;
         }
+        // bench-qemu.sh linux-microvm-pvh: "console=ttyS0 quiet"; the hold run sleeps after the
+        // marker so the memory sample sees the booted guest.
+        const std::string cmdline = "console=ttyS0 quiet", hold_cmdline = cmdline + " probe.mode=hold probe.hold=3";
+        auto popek_linux = [&](const std::string& line) {
+            return Argv{popek, "run", "--accel", accel, "--mem", mem, "--kernel", vmlinux, "--initrd", initrd,
+                        "--cmdline", line};
+        };
+        // QEMU microvm has no HPET or PM timer, and TCG Linux sometimes fails to calibrate the
+        // TSC against the PIT and hangs: bench-qemu.sh gives it tsc_early_khz=<host MHz * 1000>
+        // (baseline README, pitfalls), and so does this case. popek needs no such option: its
+        // CPUID leaf 0x15 states the TSC frequency.
+        const std::string tsc_khz = " tsc_early_khz=" + std::to_string(host_cpu_khz());
+        auto qemu_linux = [&](const std::string& line) {
+            return qemu("tcg", vmlinux, {"-initrd", initrd, "-append", line + tsc_khz});
+        };
+        all.push_back(Case{name + ": Debian vmlinux (PVH) + initrd-min, popek --accel " + accel + " vs QEMU microvm tcg",
+                           "GUEST-INIT-REACHED",
+                           Side{"popek --accel " + accel, popek_linux(cmdline), popek_linux(hold_cmdline)},
+                           Side{"qemu microvm tcg", qemu_linux(cmdline), qemu_linux(hold_cmdline)}, 180.0,
+                           mem_mib * 1024});
     }
     for (const Case& c : all) bench_case(c, runs);
     return 0;

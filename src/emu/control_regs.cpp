@@ -40,7 +40,7 @@ void Cpu::write_cr0(uint64_t v) {
 void Cpu::write_cr3(uint64_t v) {
     if (long_mode && (v >> 40)) raise(kGp, 0);
     cr3 = v;
-    flush_tlb();
+    flush_tlb_non_global();
 }
 
 void Cpu::write_cr4(uint64_t v) {
@@ -59,6 +59,23 @@ void Cpu::write_efer(uint64_t v) {
 }
 
 uint64_t Cpu::tsc() { return static_cast<uint64_t>(static_cast<int64_t>(m_shared.clock.tsc_now()) + tsc_offset); }
+
+namespace {
+
+// IA32_ARCH_CAPABILITIES (SDM Vol. 4 table 2-2, MSR 0x10a): the guest's code runs interpreted or
+// retranslated, never speculatively as written, so none of the speculative-execution flaws its
+// kernel would otherwise work around can be exploited through it (and the workarounds cost the
+// engine dearly: KPTI makes kernel pages non-global, so every CR3 write drops the engine's
+// TLB and jump cache; retpolines and return thunks double the blocks of every call and return).
+// RDCL_NO(0) IBRS_ALL(1) SKIP_L1DFL_VMENTRY(3) SSB_NO(4) MDS_NO(5) PSCHANGE_MC_NO(6) TAA_NO(8)
+// SBDR_SSDP_NO(13) FBSDP_NO(14) PSDP_NO(15) BHI_NO(20) PBRSB_NO(24) GDS_NO(26) RFDS_NO(27) ITS_NO(62).
+constexpr uint64_t kArchCapabilities = (1ULL << 0) | (1ULL << 1) | (1ULL << 3) | (1ULL << 4) | (1ULL << 5) |
+                                       (1ULL << 6) | (1ULL << 8) | (1ULL << 13) | (1ULL << 14) | (1ULL << 15) |
+                                       (1ULL << 20) | (1ULL << 24) | (1ULL << 26) | (1ULL << 27) | (1ULL << 62);
+constexpr uint32_t kMsrSpecCtrl = 0x48, kMsrPredCmd = 0x49, kMsrArchCapabilities = 0x10a;
+constexpr uint64_t kSpecCtrlBits = 0x7;   ///< IBRS, STIBP, SSBD
+
+}  // namespace
 
 uint64_t Cpu::read_msr(uint32_t msr) {
     uint64_t v = 0;
@@ -88,7 +105,9 @@ uint64_t Cpu::read_msr(uint32_t msr) {
         case 0x179: return 0;     // IA32_MCG_CAP: no machine-check banks, no MCG_CTL (read-only)
         case 0x1d9: return 0;     // IA32_DEBUGCTL: no LBR, no BTF
         case 0x3a: return 1;      // IA32_FEATURE_CONTROL: locked, no VMX
-        default: raise(kGp, 0);
+        case kMsrArchCapabilities: return kArchCapabilities;
+        case kMsrSpecCtrl: return spec_ctrl;
+        default: raise(kGp, 0);   // IA32_PRED_CMD is write-only
     }
 }
 
@@ -132,6 +151,8 @@ void Cpu::write_msr(uint32_t msr, uint64_t v) {
         case kMsrMiscEnable: misc_enable = v; break;
         case 0x8b: break;
         case 0x1d9: if (v != 0) raise(kGp, 0); break;   // IA32_DEBUGCTL: none of its features
+        case kMsrSpecCtrl: if (v & ~kSpecCtrlBits) raise(kGp, 0); spec_ctrl = v; break;
+        case kMsrPredCmd: if (v & ~1ULL) raise(kGp, 0); break;   // IBPB: nothing is predicted
         default: raise(kGp, 0);
     }
 }

@@ -68,6 +68,7 @@ void Cpu::update_mode() {
     if (!(cr0 & hv::kCr0Pe)) cpl = 0;
     code_bits = mode64 ? 64 : seg[kCs].db ? 32 : 16;
     m_tlb_user = cpl == 3 ? 1 : 0;
+    m_tlb_active = m_tlb[m_tlb_user];
 }
 
 void Cpu::reset_to_init() {

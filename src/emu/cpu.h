@@ -65,14 +65,18 @@ struct alignas(16) FxsaveArea {
 static_assert(sizeof(FxsaveArea) == 512);
 
 /// Software TLB entry: a tag per access kind (the linear page, or kTlbInvalid) and the offset that
-/// turns a linear address into a host pointer.
+/// turns a linear address into a host pointer. gpa_page's low 12 bits hold what invalidation
+/// needs: kTlbGlobalBit, and the log2 size of the page the translation came from.
 struct TlbEntry {
     uint64_t read_tag, write_tag, exec_tag;
     uintptr_t addend;
     uint64_t gpa_page;
 };
 inline constexpr uint64_t kTlbInvalid = 1;
+inline constexpr uint64_t kTlbGlobalBit = 1;
+inline constexpr unsigned kTlbShiftPos = 4;   ///< gpa_page bits 9:4: page size shift (12, 21, 22, 30)
 inline constexpr unsigned kTlbSize = 256;
+static_assert(sizeof(TlbEntry) == 40, "emu/bt/memory_ops.cpp scales the TLB index by 40");
 
 enum class Access : uint8_t { Read, Write, Exec };
 
@@ -109,6 +113,7 @@ public:
     uint64_t sysenter_cs = 0, sysenter_esp = 0, sysenter_eip = 0;
     uint64_t pat = 0x0007040600070406ULL, misc_enable = 1, mtrr_def_type = 0;
     uint64_t apic_base = 0xfee00900;
+    uint64_t spec_ctrl = 0;   ///< IA32_SPEC_CTRL (stored; nothing to control on an emulated CPU)
     int64_t tsc_offset = 0;
     FxsaveArea fpu;
 
@@ -164,7 +169,12 @@ public:
     /// (hv::Vcpu::translate_gva). nullopt when the access would fault; *pf_error gets the #PF code.
     std::optional<uint64_t> probe_translate(uint64_t la, Access acc, bool supervisor, uint32_t* pf_error) const;
     void flush_tlb();
+    /// MOV to CR3: drops every non-global translation.
+    void flush_tlb_non_global();
+    /// INVLPG: drops the translations of the page holding `la`.
     void flush_tlb_page(uint64_t la);
+    /// True when the cached instruction-fetch translation of `la` is global (after translate()).
+    bool tlb_global(uint64_t la, bool user) const;
     /// Drops every fast write mapping (a page became code somewhere: writes must be seen).
     void drop_write_mappings();
 
@@ -263,7 +273,8 @@ private:
     /// Host pointer of `size` bytes at `gpa` when they are plain RAM (not MMIO, not the APIC page).
     uint8_t* ram_ptr(uint64_t gpa, unsigned size) const;
     template <class T> void write_slow(uint64_t la, T v);
-    void fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool writable, bool executable);
+    void fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool writable, bool executable,
+                  bool global, unsigned page_shift);
     void mmio_access(uint64_t gpa, void* data, unsigned size, bool write);
     void check_code_write(uint64_t gpa, unsigned size);
     void start_hypercall(uint32_t nr);
@@ -274,6 +285,9 @@ private:
     CpuInterrupts* m_ints;
     TlbEntry m_tlb[2][kTlbSize];
     int m_tlb_user = 0;
+    bool m_tlb_has_large = false;   ///< an entry from a 2 MiB+ page was filled since the last full flush
+    /// m_tlb[m_tlb_user], for translated code's inline TLB probe (emu/bt/memory_ops.cpp).
+    TlbEntry* m_tlb_active = m_tlb[0];
     uint64_t m_code_epoch_seen = 0;
 
 public:
@@ -299,6 +313,7 @@ public:
     BlockCache* m_cache = nullptr;
     std::unique_ptr<bt::Translator> m_bt;   ///< null: interpret every block
     uint64_t m_dma_epoch_seen = 0;
+    uint64_t m_interpreted = 0;   ///< --accel bt: instructions run by the interpreter instead
     bool m_flush_jump_cache = false;
     std::unordered_set<uint64_t> m_logged_ud;
 };

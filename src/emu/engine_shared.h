@@ -102,6 +102,8 @@ public:
     bool translate = false;
     /// Interpreted runs of a block before it is translated (0: translate on the first run).
     uint32_t translate_after = 1;
+    /// `--stats`: translated code also counts chains taken and handler exits per mnemonic.
+    bool count_stats = false;
     /// Bumped after every exit to the VMM and every interrupt line change: the VMM may have written
     /// guest RAM (DMA), so decoded pages are re-verified against their bytes before reuse.
     std::atomic<uint64_t> dma_epoch{0};

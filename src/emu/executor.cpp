@@ -79,6 +79,7 @@ hv::VcpuExit Cpu::execute() {
         budget -= static_cast<int32_t>(n);
         // --accel bt: the whole block as translated host code (same effects as the loop below).
         if (!m_bt || n != b->insns.size() || !m_bt->run(*b)) {
+            const uint64_t counted = m_stats.instructions;
             // Privileged/sensitive instructions count themselves (Insn::counted).
             for (const Insn *in = b->insns.data(), *end = in + n; in != end; ++in) {
                 next_rip = rip + in->len;
@@ -87,6 +88,7 @@ hv::VcpuExit Cpu::execute() {
                 rip = next_rip;
                 if (brk) break;
             }
+            if (m_bt) m_interpreted += m_stats.instructions - counted;   // (a fault's instruction is not)
         }
         m_replay.valid = false;
         if (brk) {
@@ -106,7 +108,7 @@ bool Cpu::service() {
     }
     attention.store(false, std::memory_order_relaxed);
     if (m_flush_jump_cache) {
-        m_cache->flush_jump_cache();
+        m_cache->invalidate_all();
         m_flush_jump_cache = false;
     }
     budget = kPollInterval;

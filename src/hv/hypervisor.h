@@ -41,6 +41,8 @@ public:
     /// Makes a running or future run() return Shutdown{Stopped} soon. Callable from any thread.
     virtual void request_stop() = 0;
     virtual VcpuStats stats() const { return {}; }
+    /// Engine-specific lines for `--stats` (the block translator's counters), or empty.
+    virtual std::string engine_report() const { return {}; }
     /// Translates a guest-virtual address through the vCPU's current paging mode (for hypercall
     /// arguments, which PVH guests pass as virtual addresses). Call from the vCPU's own thread
     /// while it is stopped in an exit.
@@ -81,6 +83,7 @@ public:
 struct VmConfig {
     int vcpus = 1;
     bool xen = false;   ///< Xen personality (CPUID leaves, hypercall page)
+    bool stats = false; ///< `--stats`: engines may count more (the block translator's counters)
 };
 
 class Hypervisor {

@@ -3,31 +3,24 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <iterator>
+#include <algorithm>
 #include <thread>
 
 #include "acpi/acpi_tables.h"
 #include "bus/bus.h"
 #include "loader/loader.h"
 #include "devices/virtio/mmio_devices.h"
+#include "emu/irqchip/platform.h"
 #include "vmm/board.h"
 #include "vmm/exit_dispatcher.h"
 #include "vmm/exit_status.h"
+#include "vmm/input_file.h"
 #include "vmm/stats_report.h"
 #include "vmm/vm_lifecycle.h"
 #include "vmm/xen_platform.h"
 
 namespace popek::vmm {
 namespace {
-
-Result<std::vector<uint8_t>> read_file(const std::string& path, std::string_view what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail("cannot read {} '{}': {}", what, path, std::strerror(errno));
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) return fail("cannot read {} '{}': I/O error", what, path);
-    return bytes;
-}
 
 Result<void> check_memory_size(uint64_t mem_mib) {
     if (mem_mib < 2) return fail("--mem {} MiB is too small (minimum 2 MiB)", mem_mib);
@@ -83,11 +76,18 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life) {
 Result<RunOutcome> run_vm(const VmOptions& opt) {
     // Everything the user gave is checked before anything is created.
     TRY_VOID(check_memory_size(opt.mem_mib));
-    std::vector<uint8_t> kernel = opt.kernel_bytes;
-    if (!opt.kernel_path.empty()) kernel = TRY(read_file(opt.kernel_path, "kernel"));
+    // An initrd is copied whole into guest RAM; a kernel ELF may carry more than it loads
+    // (symbols), so it gets at least 1 GiB.
+    const uint64_t ram_bytes = opt.mem_mib << 20;
+    InputFile kernel_file, initrd_file;
+    std::span<const uint8_t> kernel(opt.kernel_bytes);
+    if (!opt.kernel_path.empty()) {
+        kernel_file = TRY(read_input_file(opt.kernel_path, "kernel", std::max<uint64_t>(ram_bytes, uint64_t{1} << 30)));
+        kernel = kernel_file.bytes();
+    }
     if (kernel.empty()) return fail("no kernel given and no embedded guest");
-    std::vector<uint8_t> initrd;
-    if (!opt.initrd_path.empty()) initrd = TRY(read_file(opt.initrd_path, "initrd"));
+    if (!opt.initrd_path.empty()) initrd_file = TRY(read_input_file(opt.initrd_path, "initrd", ram_bytes));
+    const std::span<const uint8_t> initrd = initrd_file.bytes();
 
     auto hv = TRY(hv::open_hypervisor(opt.accel));
     if (opt.cpus < 1 || opt.cpus > hv->max_vcpus())
@@ -98,8 +98,12 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     auto loaded = loader::load_kernel(mem, req);
     if (!loaded) return std::unexpected(with_context(loaded.error(), "kernel"));
     const loader::BootSetup& boot = *loaded;
+    // The loader copied what the guest needs into its RAM: the files' buffers (a Debian vmlinux
+    // is 65 MiB) are not kept for the VM's lifetime.
+    kernel_file = {};
+    initrd_file = {};
 
-    hv::VmConfig cfg{opt.cpus, opt.xen};
+    hv::VmConfig cfg{opt.cpus, opt.xen, opt.stats};
     auto vm = TRY(hv->create_vm(cfg));
     TRY_VOID(vm->set_memory(mem));
 
@@ -112,8 +116,9 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
         std::vector<acpi::MmioDeviceDesc> virtio;
         for (const auto& d : board->virtio_devices())
             virtio.push_back({static_cast<uint32_t>(d.base), static_cast<uint32_t>(d.size), d.gsi});
-        TRY_VOID(acpi::write_acpi_tables(
-            mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, std::move(virtio), /*irq0_to_gsi2=*/opt.accel != hv::Accel::Kvm}));
+        // IRQ0 -> GSI 2 where the engine's PIT is wired there; none under KVM's default routing.
+        const bool irq0_to_gsi2 = opt.accel != hv::Accel::Kvm && emu::InterruptPlatform::kPitGsi == 2;
+        TRY_VOID(acpi::write_acpi_tables(mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, std::move(virtio), irq0_to_gsi2}));
     }
     std::unique_ptr<XenPlatform> xen;
     if (opt.xen) {

@@ -21,6 +21,16 @@ void print_stats(const std::vector<std::unique_ptr<hv::Vcpu>>& vcpus, const Exit
                total.privileged, total.sensitive, total.exits);
     fmt::print(stderr, "popek stats: device exits: pio {} mmio {} hypercalls {} unclaimed {}\n", c.pio.load(),
                c.mmio.load(), c.hypercalls.load(), c.unclaimed.load());
+    for (const auto& v : vcpus) {
+        const std::string report = v->engine_report();
+        size_t at = 0;
+        while (at < report.size()) {
+            const size_t nl = report.find('\n', at);
+            const size_t end = nl == std::string::npos ? report.size() : nl;
+            fmt::print(stderr, "popek stats: bt vcpu {}: {}\n", v->index(), report.substr(at, end - at));
+            at = end + 1;
+        }
+    }
     if (total.instructions == 0)
         fmt::print(stderr, "popek stats: (this engine does not count guest instructions)\n");
 }

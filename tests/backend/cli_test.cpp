@@ -2,6 +2,9 @@
 // nothing on stdout, before any VM is created.
 #include <gmock/gmock.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 
@@ -51,6 +54,38 @@ TEST(Cli, KernelThatIsNotAnElf) {
     std::remove(path.c_str());
     if (auto why = engine_unusable(r)) GTEST_SKIP() << "the loader runs after the engine opens: " << *why;
     expect_user_error(r, "kernel");
+}
+
+TEST(Cli, KernelOrInitrdThatIsNotARegularFile) {
+    // A directory aborted popek (an uncaught exception), a FIFO with no writer blocked it forever,
+    // and /dev/zero grew until the host ran out of memory (issue 19): each is one line, status 2.
+    expect_user_error(run_popek({"run", "--kernel", "/tmp"}), "is a directory");
+    expect_user_error(run_popek({"run", "--kernel", "/dev/zero"}), "not a regular file");
+    char fifo[] = "/tmp/popek-cli-fifo-XXXXXX";
+    ASSERT_NE(mkdtemp(fifo), nullptr);
+    const std::string path = std::string(fifo) + "/k";
+    ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+    expect_user_error(run_popek({"run", "--kernel", path}), "not a regular file");
+    expect_user_error(run_popek({"run", "--kernel", POPEK_GUEST_DIR "/hello.elf", "--initrd", "/tmp"}), "initrd");
+    std::remove(path.c_str());
+    rmdir(fifo);
+}
+
+TEST(Cli, EmptyKernelAndInitrdLargerThanGuestRam) {
+    char dir[] = "/tmp/popek-cli-size-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    const std::string empty = std::string(dir) + "/empty", big = std::string(dir) + "/big";
+    std::ofstream(empty).close();
+    expect_user_error(run_popek({"run", "--kernel", empty}), "is empty");
+    // A sparse 2 GiB initrd with 64 MiB of RAM is refused by its size, before it is read.
+    ASSERT_EQ(truncate(big.c_str(), 0), -1);   // does not exist yet
+    std::ofstream(big).close();
+    ASSERT_EQ(truncate(big.c_str(), off_t{2} << 30), 0);
+    expect_user_error(run_popek({"run", "--mem", "64", "--kernel", POPEK_GUEST_DIR "/hello.elf", "--initrd", big}),
+                      "more than fits");
+    std::remove(empty.c_str());
+    std::remove(big.c_str());
+    rmdir(dir);
 }
 
 TEST(Cli, MemoryLargerThanTheHost) { expect_user_error(run_popek({"run", "--mem", "16000000"}), "--mem"); }

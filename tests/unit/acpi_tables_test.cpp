@@ -82,6 +82,8 @@ TEST(AcpiTables, ParseBackWithChecksums) {
     EXPECT_EQ(fadt[88], 4);
     EXPECT_EQ(fadt[89], 2);
     EXPECT_EQ(fadt[91], 4);
+    EXPECT_EQ(le(fadt, 109, 2) & 0x2u, 0u) << "IAPC_BOOT_ARCH: no 8042 (no keyboard to probe)";
+    EXPECT_NE(le(fadt, 109, 2) & 0x4u, 0u) << "IAPC_BOOT_ARCH: VGA not present";
     uint32_t flags = static_cast<uint32_t>(le(fadt, 112, 4));
     EXPECT_EQ(flags & (1u << 20), 0u) << "HW_REDUCED_ACPI must be 0";
     EXPECT_NE(flags & (1u << 10), 0u) << "RESET_REG_SUP";

@@ -201,7 +201,7 @@ TEST(BtNative, SequencesMixingNativeCodeAndHandlers) {
              g.lea(rsi, ptr[rip]);
              g.pushf();
              g.pop(r8);
-         }, 4},
+         }, 8},   // all but PUSHF: PUSH/MOV/POP have inline memory paths (bt_memory_test.cpp)
         {"dead flags skipped, live ones kept", [](G& g) {
              g.add(rax, rcx);        // dead: SUB overwrites every flag first
              g.mov(rdx, rax);

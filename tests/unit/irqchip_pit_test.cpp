@@ -198,9 +198,10 @@ TEST_F(PitTest, Channel0OneShotModes) {
     EXPECT_EQ(bsp.acknowledge_interrupt(), 0x30);
 }
 
-TEST_F(PitTest, Channel0ReachesIoApicPin0) {
+TEST_F(PitTest, Channel0ReachesIoApicPin2AsTheMadtOverrideSays) {
+    static_assert(InterruptPlatform::kPitGsi == 2);
     enable_apic(bsp);
-    std::array<uint8_t, 4> sel{0x10, 0, 0, 0}, low{0x50, 0, 0, 0};  // pin 0: vector 0x50, edge
+    std::array<uint8_t, 4> sel{0x14, 0, 0, 0}, low{0x50, 0, 0, 0};  // pin 2 low dword: vector 0x50, edge
     platform.mmio_write(0xfec00000, sel);
     platform.mmio_write(0xfec00010, low);
     program(0, 2, 1193);

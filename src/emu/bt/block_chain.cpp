@@ -26,6 +26,11 @@ bool is_jcc(ZydisMnemonic m) {
 
 }  // namespace
 
+Block& unlinked_block() {
+    static Block never_translated;   // bt_epoch 0, bt_code null
+    return never_translated;
+}
+
 bool BlockEmitter::is_chained_branch(const Insn& in) {
     if (!in.rel_branch || in.k0 != kOpImm || in.cls != 0 || in.fn == nullptr || in.fn == handle_undefined) return false;
     const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
@@ -38,7 +43,7 @@ ChainSlot* BlockEmitter::make_slot(const Block& b, int index, int64_t target_off
     // that could end the block first).
     if (!m_chain.slots || !b.cached || target_offset < 0 || target_offset >= 4096) return nullptr;
     ChainSlot* s = &m_chain.slots[index];
-    *s = ChainSlot{nullptr, (b.gpa & ~0xfffULL) | static_cast<uint64_t>(target_offset), b.mode, 0};
+    *s = ChainSlot{&unlinked_block(), (b.gpa & ~0xfffULL) | static_cast<uint64_t>(target_offset), b.mode, 0};
     return s;
 }
 
@@ -85,10 +90,88 @@ void BlockEmitter::emit_fall_through(const Block& b, uint32_t end_offset) {
     emit_exit(rcx, make_slot(b, 1, static_cast<int64_t>(b.gpa & 0xfff) + end_offset), false);
 }
 
+bool BlockEmitter::is_native_tail(const Insn& in) {
+    if (in.cls != 0 || in.fn == nullptr || in.fn == handle_undefined || in.osize != 8 || in.far_branch) return false;
+    if (in.prefix & (kPrefixRep | kPrefixRepne | kPrefixLock)) return false;
+    switch (static_cast<ZydisMnemonic>(in.mnemonic)) {
+        case ZYDIS_MNEMONIC_CALL:
+            if (in.rel_branch) return in.k0 == kOpImm;
+            [[fallthrough]];
+        case ZYDIS_MNEMONIC_JMP:
+            if (in.rel_branch) return false;   // JMP rel: emit_branch_tail
+            return (in.k0 == kOpReg && (in.gprs & 1)) || (in.k0 == kOpMem && in.asize >= 4);
+        case ZYDIS_MNEMONIC_RET:
+            return in.k0 == kOpNone || in.k0 == kOpImm;
+        default:
+            return false;
+    }
+}
+
+void BlockEmitter::emit_native_tail(const Block& b, const Insn& in, uint32_t offset) {
+    // SDM Vol. 2A CALL, Vol. 2B JMP, RET (near, 64-bit operand size): every read and the push
+    // are probed before anything is committed; a miss runs the handler and leaves the block.
+    SlowPath& slow = m_slow.emplace_back();
+    slow.in = &in;
+    slow.rip_pending = m_rip_pending;
+    slow.count_pending = m_count_pending;
+    slow.exit_after = true;
+    const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
+    const uint32_t next = m_rip_pending + in.len;
+    const bool indirect = m != ZYDIS_MNEMONIC_RET && !in.rel_branch;
+    if (indirect) {   // the target into R9 (the operand is read before the push)
+        if (in.k0 == kOpReg) {
+            mov(r9, gpr_slot(in.r0));
+        } else {
+            emit_linear_address(in);
+            emit_probe(false, 8, slow);
+            mov(r9, qword[rsi]);
+        }
+    }
+    if (m == ZYDIS_MNEMONIC_CALL) {
+        mov(rax, gpr_slot(hv::RSP));
+        sub(rax, 8);
+        emit_probe(true, 8, slow);
+        mov(rcx, qword[rbx + m_layout.rip]);
+        lea(rcx, ptr[rcx + next]);   // the return address
+        mov(qword[rsi], rcx);
+        sub(gpr_slot(hv::RSP), 8);
+    } else if (m == ZYDIS_MNEMONIC_RET) {
+        mov(rax, gpr_slot(hv::RSP));
+        emit_probe(false, 8, slow);
+        mov(r9, qword[rsi]);
+        add(gpr_slot(hv::RSP), static_cast<uint32_t>(8 + (in.k0 == kOpImm ? (in.imm & 0xffff) : 0)));
+    }
+    sync_count(1);
+    m_rip_pending = 0;
+    if (m == ZYDIS_MNEMONIC_CALL && in.rel_branch) {
+        const auto disp = static_cast<int64_t>(in.imm);
+        if (disp >= INT32_MIN && disp <= INT32_MAX) {
+            lea(rax, ptr[rcx + static_cast<int32_t>(disp)]);
+        } else {
+            mov(rax, in.imm);
+            add(rax, rcx);
+        }
+        const int64_t page_offset = static_cast<int64_t>(b.gpa & 0xfff) + offset + in.len;
+        emit_exit(rax, make_slot(b, 0, page_offset + disp), false);
+        return;
+    }
+    emit_exit(r9, nullptr, false);
+}
+
 void BlockEmitter::emit_exit(const Xbyak::Reg64& new_rip, ChainSlot* slot, bool check_wrap) {
     mov(qword[rbx + m_layout.rip], new_rip);
     if (!slot) {
-        jmp(m_exit, T_NEAR);
+        if (!m_chain.next_block) {
+            jmp(m_exit, T_NEAR);
+            return;
+        }
+        // No slot (RET, indirect or cross-page target): ask for the next block's code.
+        mov(rdi, rbx);
+        mov(rax, reinterpret_cast<uint64_t>(m_chain.next_block));
+        call(rax);
+        test(rax, rax);
+        jz(m_exit, T_NEAR);
+        jmp(rax);
         return;
     }
     if (check_wrap) {   // RIP wrapped at the operand size: the target is not page | offset
@@ -97,17 +180,14 @@ void BlockEmitter::emit_exit(const Xbyak::Reg64& new_rip, ChainSlot* slot, bool 
     }
     Xbyak::Label unlinked;
     const BlockLayout& blk = m_chain.block;
+    // An unlinked slot points at unlinked_block(), whose bt_epoch (0) never matches the buffer's
+    // (never 0), and so does a block whose translation was dropped (decode_block zeroes both).
     mov(rax, reinterpret_cast<uint64_t>(slot));
     mov(rdx, qword[rax]);                                   // slot->block
-    test(rdx, rdx);
-    jz(unlinked, T_NEAR);
     mov(r8, reinterpret_cast<uint64_t>(m_chain.buffer_epoch));
     mov(ecx, dword[rdx + blk.bt_epoch]);
     cmp(ecx, dword[r8]);
     jne(unlinked, T_NEAR);
-    mov(rcx, qword[rdx + blk.bt_code]);
-    test(rcx, rcx);
-    jz(unlinked, T_NEAR);
     mov(r8, qword[rdx + blk.gen_ptr]);                        // page generation (SMC by any vCPU)
     mov(r8d, dword[r8]);
     cmp(r8d, dword[rdx + blk.gen]);
@@ -129,6 +209,11 @@ void BlockEmitter::emit_exit(const Xbyak::Reg64& new_rip, ChainSlot* slot, bool 
     mov(r8d, dword[rax + static_cast<int32_t>(offsetof(ChainSlot, insns))]);
     sub(dword[rbx + m_layout.budget], r8d);
     mov(byte[rbx + m_layout.replay_valid], 0);
+    if (m_chain.chains_taken) {
+        mov(r8, reinterpret_cast<uint64_t>(m_chain.chains_taken));
+        inc(qword[r8]);
+    }
+    mov(rcx, qword[rdx + blk.bt_code]);
     add(rcx, kChainEntry);
     jmp(rcx);
     L(unlinked);

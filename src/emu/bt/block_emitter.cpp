@@ -24,7 +24,9 @@ CpuLayout CpuLayout::of(const Cpu& c) {
     l.budget = offset_in(c, &c.budget);
     l.interrupt_shadow = offset_in(c, &c.interrupt_shadow);
     l.replay_valid = offset_in(c, &c.m_replay.valid);
-    return l;   // code_epoch_seen is private: the Translator (a friend of Cpu) fills it in
+    l.fs_base = offset_in(c, &c.seg[kFs].base);
+    l.gs_base = offset_in(c, &c.seg[kGs].base);
+    return l;   // code_epoch_seen, tlb_active are private: the Translator (a friend of Cpu) fills them in
 }
 
 BlockLayout BlockLayout::of(const Block& b) {
@@ -48,21 +50,26 @@ void BlockEmitter::emit_block(const Block& b) {
     push(rbx);
     mov(rbx, rdi);
     static_assert(kChainEntry == 4);   // push rbx (1 byte) + mov rbx, rdi (3 bytes)
+    m_mode64 = (b.mode & 0xff) == 64;
     uint32_t offset = 0;
     for (size_t k = 0; k < b.insns.size(); ++k) {
         const Insn& in = b.insns[k];
         if (&in == &b.insns.back() && is_chained_branch(in)) {
             emit_branch_tail(b, in, offset);
-            L(m_exit);
-            pop(rbx);
-            ret();
-            return;
+            break;
+        }
+        if (&in == &b.insns.back() && m_mode64 && is_native_tail(in)) {
+            emit_native_tail(b, in, offset);
+            ++m_native;
+            break;
         }
         offset += in.len;
-        if (is_native(in)) {
+        const bool native = is_native(in);
+        if (native || (m_mode64 && is_native_memory(in))) {
             m_skip_flags = flags_dead(b, k);
             m_cc_capture = captures_condition(b, k) ? b.insns[k + 1].extra : -1;
-            emit_native(in);
+            if (native) emit_native(in);
+            else emit_memory(in);
             m_skip_flags = false;
             m_cc_capture = -1;
             m_rip_pending += in.len;
@@ -72,17 +79,22 @@ void BlockEmitter::emit_block(const Block& b) {
             emit_helper_call(in);
             ++m_helpers;
         }
-    }
-    if (is_native(b.insns.back())) {
-        emit_fall_through(b, offset);
-    } else {
-        sync_rip();
-        sync_count(0);
+        if (k + 1 == b.insns.size()) {
+            if (runs_inline(b.insns.back())) {
+                emit_fall_through(b, offset);
+            } else {
+                sync_rip();
+                sync_count(0);
+            }
+        }
     }
     L(m_exit);
     pop(rbx);
     ret();
+    emit_slow_paths();
 }
+
+bool BlockEmitter::runs_inline(const Insn& in) const { return is_native(in) || (m_mode64 && is_native_memory(in)); }
 
 bool BlockEmitter::captures_condition(const Block& b, size_t index) {
     if (index + 2 != b.insns.size()) return false;
@@ -128,10 +140,7 @@ void BlockEmitter::emit_helper_call(const Insn& in) {
     add(rax, in.len);
     mov(qword[rbx + m_layout.next_rip], rax);
     sync_count(1);
-    mov(rdi, rbx);
-    mov(rsi, reinterpret_cast<uint64_t>(&in));
-    mov(rax, reinterpret_cast<uint64_t>(in.fn));
-    call(rax);
+    emit_handler_call(in);
     mov(rax, qword[rbx + m_layout.next_rip]);
     mov(qword[rbx + m_layout.rip], rax);
     cmp(byte[rbx + m_layout.brk], 0);

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 
 #include "emu/decode/insn.h"
 
@@ -28,6 +29,7 @@ namespace popek::emu::bt {
 struct CpuLayout {
     int32_t gpr = 0, rip = 0, rflags = 0, next_rip = 0, brk = 0, instructions = 0;
     int32_t attention = 0, budget = 0, interrupt_shadow = 0, replay_valid = 0, code_epoch_seen = 0;
+    int32_t tlb_active = 0, fs_base = 0, gs_base = 0;
     static CpuLayout of(const Cpu& cpu);
 };
 
@@ -43,7 +45,7 @@ struct BlockLayout {
 /// No default member initializers: the translator's slot array is allocated uninitialised (its
 /// pages are touched only as slots are used), and make_slot() writes every field.
 struct ChainSlot {
-    Block* block;
+    Block* block;   ///< unlinked_block() until linked
     uint64_t gpa;
     uint32_t mode;
     int32_t insns;   ///< instruction count of `block` (charged to the budget on the jump)
@@ -57,7 +59,17 @@ struct ChainContext {
     const std::atomic<uint64_t>* code_epoch = nullptr;
     BlockLayout block;
     ChainSlot* slots = nullptr;           ///< two per block: branch taken, not taken / fall-through
+    /// Called by an exit with no chain slot (RET, indirect and cross-page branches): the next
+    /// block's code entry when it is translated and may run now (Translator::next_block), else
+    /// nullptr (back to the dispatcher).
+    const void* (*next_block)(Cpu*) = nullptr;
+    // `--stats` counters the emitted code bumps.
+    uint64_t* handler_exits = nullptr;    ///< per Zydis mnemonic: handler calls and slow paths taken
+    uint64_t* chains_taken = nullptr;
 };
+
+/// The target of every unlinked chain slot: a block that is never translated.
+Block& unlinked_block();
 
 /// Offset of a translated block's code at which a chained jump enters (past the prologue).
 inline constexpr int kChainEntry = 4;
@@ -73,6 +85,11 @@ struct NativeFlags {
 };
 NativeFlags native_flags(const Insn& insn);
 
+/// True when `insn`, in 64-bit code, has an inline memory fast path (emu/bt/memory_ops.cpp): MOV,
+/// ALU, MOVZX/MOVSX, INC/DEC/NEG/NOT, XCHG/XADD/CMPXCHG with one memory operand, PUSH/POP of a
+/// GPR. The access probes the software TLB in the emitted code; a miss runs the handler instead.
+bool is_native_memory(const Insn& insn);
+
 class BlockEmitter : public Xbyak::CodeGenerator {
 public:
     /// Emits into [buffer, buffer + max) (xbyak throws Xbyak::Error when it does not fit).
@@ -85,6 +102,10 @@ public:
 
 private:
     void emit_helper_call(const Insn& in);
+    /// Native (register-only or inline memory) code rather than a handler call.
+    bool runs_inline(const Insn& in) const;
+    /// The call of `in`'s handler (counted per mnemonic for `--stats`).
+    void emit_handler_call(const Insn& in);
     void emit_native(const Insn& in);
     void sync_rip();
     void sync_count(uint32_t extra);
@@ -93,6 +114,10 @@ private:
     /// True when `in` (the last instruction) is a JMP rel / Jcc rel emitted natively.
     static bool is_chained_branch(const Insn& in);
     void emit_branch_tail(const Block& b, const Insn& in, uint32_t offset);
+    /// True when `in` (the last instruction, 64-bit code) is CALL rel, RET or an indirect JMP/CALL
+    /// through a register or memory, emitted natively (stack and memory through the TLB probe).
+    static bool is_native_tail(const Insn& in);
+    void emit_native_tail(const Block& b, const Insn& in, uint32_t offset);
     void emit_fall_through(const Block& b, uint32_t end_offset);
     /// Leaves the block with `rip` as the guest RIP: a guarded jump into the translation of the
     /// slot's block, else a return to the dispatcher. `slot` null: always return.
@@ -124,6 +149,26 @@ private:
     void emit_setcc(const Insn& in);
     void emit_cmovcc(const Insn& in);
 
+    // Inline memory access (memory_ops.cpp).
+    /// An instruction whose fast path jumps to `entry` on a TLB miss; the slow path runs the
+    /// handler and comes back to `resume` with the lazy RIP/count state the fast path has.
+    struct SlowPath {
+        Xbyak::Label entry, resume;
+        const Insn* in = nullptr;
+        uint32_t rip_pending = 0, count_pending = 0;
+        int cc_capture = -1;
+        bool exit_after = false;   ///< a block-ending CALL/RET/JMP: leave after the handler
+    };
+    void emit_memory(const Insn& in);
+    /// Linear address of the memory operand into RAX (64-bit mode: FS/GS base added).
+    void emit_linear_address(const Insn& in);
+    /// Probes the TLB for `size` bytes at the linear address in RAX (`write`: the write tag):
+    /// the host address into RSI (no REX needed: AH..BH stay encodable), else a jump to the slow path.
+    void emit_probe(bool write, unsigned size, SlowPath& slow);
+    void emit_memory_alu(const Insn& in, SlowPath& slow);
+    void emit_stack(const Insn& in, SlowPath& slow);
+    void emit_slow_paths();
+
     /// True when the flags the current native instruction produces are overwritten by a later
     /// native instruction of the block before anything can read them (no merge is emitted).
     static bool flags_dead(const Block& b, size_t index);
@@ -141,6 +186,8 @@ private:
     uint32_t m_rip_pending = 0;     ///< bytes executed since Cpu::rip was last written
     uint32_t m_count_pending = 0;   ///< instructions executed since the count was last written
     Xbyak::Label m_exit;
+    bool m_mode64 = false;            ///< the block is 64-bit code: memory fast paths allowed
+    std::deque<SlowPath> m_slow;
     unsigned m_native = 0, m_helpers = 0;
 };
 

@@ -83,6 +83,7 @@ NativeFlags native_flags(const Insn& i) {
         case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_SUB:
         case ZYDIS_MNEMONIC_XOR: case ZYDIS_MNEMONIC_CMP: case ZYDIS_MNEMONIC_TEST: case ZYDIS_MNEMONIC_NEG:
         case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_IMUL:
+        case ZYDIS_MNEMONIC_XADD: case ZYDIS_MNEMONIC_CMPXCHG:
             return {kArithFlags, false};
         case ZYDIS_MNEMONIC_ADC: case ZYDIS_MNEMONIC_SBB:
             return {kArithFlags, true};
@@ -92,7 +93,7 @@ NativeFlags native_flags(const Insn& i) {
             return {kCf | kOf, true};
         case ZYDIS_MNEMONIC_MOV: case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX: case ZYDIS_MNEMONIC_MOVSXD:
         case ZYDIS_MNEMONIC_LEA: case ZYDIS_MNEMONIC_XCHG: case ZYDIS_MNEMONIC_BSWAP: case ZYDIS_MNEMONIC_NOT:
-        case ZYDIS_MNEMONIC_NOP:
+        case ZYDIS_MNEMONIC_NOP: case ZYDIS_MNEMONIC_PUSH: case ZYDIS_MNEMONIC_POP:
             return {0, false};
         default:
             return {0, true};   // SETcc, CMOVcc

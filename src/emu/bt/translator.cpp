@@ -18,12 +18,20 @@ Translator::Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size)
     m_slots = std::make_unique_for_overwrite<ChainSlot[]>(m_slot_capacity);
     m_layout.code_epoch_seen = static_cast<int32_t>(reinterpret_cast<const char*>(&cpu.m_code_epoch_seen) -
                                                     reinterpret_cast<const char*>(&cpu));
+    m_layout.tlb_active = static_cast<int32_t>(reinterpret_cast<const char*>(&cpu.m_tlb_active) -
+                                               reinterpret_cast<const char*>(&cpu));
     const Block probe;
     m_chain.buffer_epoch = m_buffer.epoch_ptr();
     m_chain.pending_slot = &m_pending_slot;
     m_chain.dma_epoch = &cpu.shared().dma_epoch;
     m_chain.code_epoch = cpu.shared().code.code_epoch_ptr();
     m_chain.block = BlockLayout::of(probe);
+    m_handler_exits = std::make_unique<uint64_t[]>(ZYDIS_MNEMONIC_MAX_VALUE + 1);   // zeroed
+    if (cpu.shared().count_stats) {   // a memory increment on every chain: only when asked
+        m_chain.handler_exits = m_handler_exits.get();
+        m_chain.chains_taken = &m_stats.chains_taken;
+    }
+    m_chain.next_block = &Translator::next_block;
 }
 
 void Translator::flush() {
@@ -31,6 +39,21 @@ void Translator::flush() {
     m_slots_used = 0;
     m_pending_slot = nullptr;
     ++m_stats.flushes;
+}
+
+const void* Translator::next_block(Cpu* cpu) {
+    // The checks of emu/executor.cpp's loop before it looks a block up and runs it.
+    Cpu& c = *cpu;
+    if (c.attention.load(std::memory_order_relaxed) || c.budget <= 0 || c.halted || c.interrupt_shadow ||
+        c.m_waiting_sipi || c.m_shared.code.code_epoch() != c.m_code_epoch_seen)
+        return nullptr;
+    Block* b = c.m_cache->probe();
+    Translator& t = *c.m_bt;
+    if (!b || !b->bt_code || b->bt_epoch != t.m_buffer.epoch()) return nullptr;
+    c.budget -= static_cast<int32_t>(b->insns.size());
+    c.m_replay.valid = false;
+    ++t.m_stats.lookups_taken;
+    return static_cast<const uint8_t*>(b->bt_code) + kChainEntry;
 }
 
 void Translator::link(Block& b) {

@@ -5,6 +5,7 @@
 /// block (self-modifying code, DMA) drops it, and a full buffer is flushed as a whole.
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "emu/bt/block_emitter.h"
 #include "emu/bt/code_buffer.h"
@@ -19,6 +20,8 @@ struct TranslatorStats {
     uint64_t flushes = 0;        ///< code buffer flushes (buffer or chain slots full, block cache cleared)
     uint64_t links = 0;          ///< chain slots linked to their target block
     uint64_t failures = 0;       ///< blocks that could not be translated (they are interpreted)
+    uint64_t chains_taken = 0;   ///< direct jumps from one translated block into the next
+    uint64_t lookups_taken = 0;  ///< indirect / cross-page exits that found the next block's code
 };
 
 class Translator {
@@ -40,8 +43,17 @@ public:
         return run_cold(b);
     }
     const TranslatorStats& stats() const { return m_stats; }
+    /// Handler calls and slow paths taken by translated code, per Zydis mnemonic.
+    uint64_t handler_exits(unsigned mnemonic) const { return m_handler_exits[mnemonic]; }
+    /// The `--stats` lines (translator_report.cpp): translated share of `total` instructions
+    /// (`interpreted` of them ran in the interpreter), blocks, chains, flushes, top handler exits.
+    std::string report(uint64_t total, uint64_t interpreted) const;
     /// Drops every translation and chain (the block cache is being cleared, or space ran out).
     void flush();
+    /// Between two translated blocks without a chain (ChainContext::next_block): what the
+    /// dispatch loop would check before running the next block, then its translated code's
+    /// chain entry; nullptr when the dispatcher must run (a poll is due, a miss, not translated).
+    static const void* next_block(Cpu* cpu);
 
 private:
     bool run_cold(Block& b);
@@ -60,6 +72,7 @@ private:
     ChainSlot* m_pending_slot = nullptr;
     ChainContext m_chain;
     TranslatorStats m_stats;
+    std::unique_ptr<uint64_t[]> m_handler_exits;
 };
 
 }  // namespace popek::emu::bt

@@ -22,10 +22,26 @@ bool BlockCache::valid(const Block& b) const {
 
 Block* BlockCache::lookup_slow(uint64_t lip, uint32_t mode) {
     Cpu& c = m_cpu;
-    JumpEntry& j = m_jump[(lip ^ (lip >> 12)) & (kJumpCacheSize - 1)];
-    if (j.lip == lip && j.mode == mode && valid(*j.block)) return j.block;
+    JumpEntry& j = m_jump[jump_index(lip)];
+    bool revalidate = false;
+    if (j.lip != lip || j.mode != mode) {
+        ++m_misses.empty;
+    } else if (j.tag != m_gen && j.tag != m_global_tag) {
+        ++m_misses.address_space;
+        revalidate = true;
+    } else if (valid(*j.block)) {
+        return j.block;
+    } else {
+        ++m_misses.stale;
+    }
 
     const uint64_t gpa = c.translate(lip, Access::Exec, false);
+    if (revalidate && j.block->gpa == gpa && valid(*j.block)) {
+        // The page tables changed or were flushed, and lip still leads to the same block.
+        ++m_misses.revalidated;
+        j.tag = c.tlb_global(lip, c.cpl == 3) ? m_global_tag : m_gen;
+        return j.block;
+    }
     if (!c.shared().mem.host_ptr(gpa, 1)) {
         c.m_exit = hv::InternalError{fmt::format("instruction fetch outside RAM at gpa {:#x} (rip {:#x})", gpa, c.rip)};
         c.unwind_exit();
@@ -43,8 +59,8 @@ Block* BlockCache::lookup_slow(uint64_t lip, uint32_t mode) {
         m_blocks.emplace(key, std::move(nb));
     }
     if (b->insns.empty()) return decode_crossing(lip, mode);
-    JumpEntry& slot = m_jump[(lip ^ (lip >> 12)) & (kJumpCacheSize - 1)];
-    slot = JumpEntry{lip, mode, b};
+    const bool global = c.tlb_global(lip, c.cpl == 3);
+    m_jump[jump_index(lip)] = JumpEntry{lip, mode, global ? m_global_tag : m_gen, b};
     return b;
 }
 
@@ -78,6 +94,7 @@ void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
 }
 
 Block* BlockCache::decode_crossing(uint64_t lip, uint32_t mode) {
+    ++m_misses.crossing;
     uint8_t buf[15];
     unsigned first = static_cast<unsigned>(4096 - (lip & 0xfff));
     if (first > 15) first = 15;
@@ -97,6 +114,31 @@ Block* BlockCache::decode_crossing(uint64_t lip, uint32_t mode) {
 
 void BlockCache::flush_jump_cache() {
     for (size_t i = 0; i < kJumpCacheSize; ++i) m_jump[i] = JumpEntry{};
+}
+
+void BlockCache::invalidate_all() {
+    ++m_misses.flushes;
+    const uint32_t next = (m_global_tag + 1) | kGlobalBit;
+    if (next == kGlobalBit) {   // the global generation wrapped: forget everything for real
+        flush_jump_cache();
+        m_global_tag = kGlobalBit;
+        return;
+    }
+    m_global_tag = next;
+    new_address_space();
+}
+
+void BlockCache::new_address_space() {
+    if (++m_gen == kGlobalBit) {
+        m_gen = 0;
+        flush_jump_cache();
+    }
+}
+
+void BlockCache::flush_jump_page(uint64_t la) {
+    JumpEntry* bucket = &m_jump[jump_index(la & ~0xfffULL) & ~((size_t{1} << kJumpBucketBits) - 1)];
+    for (size_t i = 0; i < (size_t{1} << kJumpBucketBits); ++i)
+        if (((bucket[i].lip ^ la) & ~0xfffULL) == 0) bucket[i] = JumpEntry{};
 }
 
 void BlockCache::clear() {

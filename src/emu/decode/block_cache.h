@@ -40,31 +40,69 @@ public:
     /// The block at the current CS:RIP, decoding it if needed. May raise #PF (instruction fetch)
     /// or exit (code outside RAM).
     Block* lookup() {
-        // Hot path, inlined into the dispatch loop: a jump-cache hit on a block whose page
-        // generation and DMA epoch are unchanged.
+        if (Block* b = probe()) [[likely]]
+            return b;
+        const Cpu& c = m_cpu;
+        const uint64_t lip = c.mode64 ? c.rip : ((c.seg[kCs].base + c.rip) & 0xffffffffULL);
+        return lookup_slow(lip, c.code_bits | (c.cpl == 3 ? 0x100u : 0u));
+    }
+    /// The hot path of lookup() alone (inlined into the dispatch loop, and called by translated
+    /// code between blocks): a jump-cache hit on a block whose page generation and DMA epoch are
+    /// unchanged, else nullptr. Never faults.
+    Block* probe() {
         const Cpu& c = m_cpu;
         const uint64_t lip = c.mode64 ? c.rip : ((c.seg[kCs].base + c.rip) & 0xffffffffULL);
         const uint32_t mode = c.code_bits | (c.cpl == 3 ? 0x100u : 0u);
-        const JumpEntry& j = m_jump[(lip ^ (lip >> 12)) & (kJumpCacheSize - 1)];
-        if (j.lip == lip && j.mode == mode) [[likely]] {
+        const JumpEntry& j = m_jump[jump_index(lip)];
+        if (j.lip == lip && j.mode == mode && (j.tag == m_gen || j.tag == m_global_tag)) [[likely]] {
             const Block& b = *j.block;
             if (b.gen_ptr->load(std::memory_order_acquire) == b.gen &&
                 b.dma_epoch == m_cpu.shared().dma_epoch.load(std::memory_order_acquire)) [[likely]]
                 return j.block;
         }
-        return lookup_slow(lip, mode);
+        return nullptr;
     }
     void clear();
+    /// Empties the jump cache (its blocks are going away).
     void flush_jump_cache();
+    /// A full TLB flush (CR0/CR4/EFER writes, INVLPG in a large page): no entry may be used
+    /// before its linear address is translated again; an entry whose block the new translation
+    /// still leads to is kept (lookup_slow revalidates it without the block map). O(1).
+    void invalidate_all();
+    /// INVLPG of a 4 KiB page: forgets the jump-cache entries of that linear page.
+    void flush_jump_page(uint64_t la);
+    /// MOV to CR3: entries found through non-global pages need revalidation (O(1)).
+    void new_address_space();
     size_t size() const { return m_blocks.size(); }
+    /// Jump-cache misses (lookup_slow) by cause, for `--stats`.
+    struct MissCounts {
+        uint64_t empty = 0;          ///< another lip in the slot (or none)
+        uint64_t address_space = 0;  ///< found before a CR3 write or TLB flush (revalidated: `revalidated`)
+        uint64_t revalidated = 0;    ///< of those, still leading to their block after a new translation
+        uint64_t stale = 0;          ///< page written (SMC) or DMA epoch moved
+        uint64_t crossing = 0;       ///< of all misses: an instruction crossing a page (decoded each time)
+        uint64_t flushes = 0;        ///< whole jump-cache flushes (CR0/CR4/EFER writes, large-page INVLPG)
+    };
+    const MissCounts& misses() const { return m_misses; }
 
 private:
     struct JumpEntry {
         uint64_t lip = ~0ULL;
         uint32_t mode = 0;
+        /// m_gen when it was found through a non-global page, m_global_tag through a global one.
+        uint32_t tag = 0;
         Block* block = nullptr;
     };
-    static constexpr size_t kJumpCacheSize = 4096;
+    static constexpr uint32_t kGlobalBit = 0x80000000u;
+    /// Clustered by page, as QEMU's tb_jmp_cache: one page's entries share a bucket of
+    /// kJumpBucket slots, so INVLPG clears one bucket instead of the whole cache.
+    static constexpr size_t kJumpBucketBits = 8, kJumpPageBits = 7;
+    static constexpr size_t kJumpCacheSize = size_t{1} << (kJumpBucketBits + kJumpPageBits);
+    static size_t jump_index(uint64_t lip) {
+        const size_t page = (lip >> 12) & ((size_t{1} << kJumpPageBits) - 1);
+        const size_t in_page = (lip ^ (lip >> kJumpBucketBits)) & ((size_t{1} << kJumpBucketBits) - 1);
+        return (page << kJumpBucketBits) | in_page;
+    }
     static constexpr size_t kMaxBlocks = 1 << 16;
     static constexpr size_t kMaxInsns = 64;
 
@@ -78,6 +116,9 @@ private:
     std::unordered_map<uint64_t, std::unique_ptr<Block>> m_blocks;
     std::unique_ptr<JumpEntry[]> m_jump = std::make_unique<JumpEntry[]>(kJumpCacheSize);
     Block m_cross;
+    uint32_t m_gen = 0;                     ///< bumped by CR3 writes and full flushes (< kGlobalBit)
+    uint32_t m_global_tag = kGlobalBit;     ///< kGlobalBit | generation bumped by full flushes
+    MissCounts m_misses;
 };
 
 }  // namespace popek::emu

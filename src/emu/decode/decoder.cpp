@@ -99,6 +99,7 @@ DecodeStatus Decoder::decode(const uint8_t* bytes, size_t avail, int code_bits, 
         out.scale_shift = mem->mem.scale == 8 ? 3 : mem->mem.scale == 4 ? 2 : mem->mem.scale == 2 ? 1 : 0;
         out.disp = mem->mem.disp.value;
     }
+    out.far_branch = ins.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR;
     uint8_t* kinds[3] = {&out.k0, &out.k1, &out.k2};
     uint8_t* regs[3] = {&out.r0, &out.r1, &out.r2};
     bool have_imm = false;

@@ -49,6 +49,7 @@ struct Insn {
     uint8_t extra = 0;   ///< handler-specific: condition code, segment/control register number
     uint8_t gprs = 0;    ///< bit n: visible operand n is a general-purpose register (r<n> is valid)
     bool rel_branch = false;   ///< operand 0 is a relative branch target: imm is added to next_rip
+    bool far_branch = false;   ///< JMP/CALL/RET far (a new CS), not near
 };
 
 /// What a selector sees of the instruction being decoded.

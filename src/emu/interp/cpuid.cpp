@@ -69,6 +69,9 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
             // clocksource watchdog, which would compare it with jiffies and lose (ticks coalesce
             // while an interpreted guest runs long with interrupts off).
             if (sub == 0) out[1] |= 1u << 1;
+            // EDX: IBRS/IBPB (26: IA32_SPEC_CTRL, IA32_PRED_CMD) and IA32_ARCH_CAPABILITIES (29),
+            // which says this CPU has none of the speculative-execution flaws (control_regs.cpp).
+            if (sub == 0) out[3] = (1u << 26) | (1u << 29);
             break;
         case 0xb:
         case 4:

@@ -4,12 +4,6 @@
 
 namespace popek::emu {
 
-namespace {
-/// The ISA timer IRQ0 arrives on IOAPIC pin 0 (GSI 0), as with KVM's default GSI routing: popek's
-/// MADT has no IRQ0 -> GSI 2 interrupt source override (docs/ARCHITECTURE.md, ACPI).
-constexpr unsigned kPitIoApicPin = 0;
-}  // namespace
-
 InterruptPlatform::InterruptPlatform(int vcpus, uint64_t tsc_hz)
     : InterruptPlatform(vcpus, tsc_hz, NowFn{}) {}
 
@@ -71,8 +65,8 @@ void InterruptPlatform::pit_irq0_edge() {
     // A pulse: both inputs see a rising edge and rest low again.
     m_pic.set_irq(0, true);
     m_pic.set_irq(0, false);
-    m_ioapic.set_irq(kPitIoApicPin, true);
-    m_ioapic.set_irq(kPitIoApicPin, false);
+    m_ioapic.set_irq(kPitGsi, true);
+    m_ioapic.set_irq(kPitGsi, false);
 }
 
 bool InterruptPlatform::pio_read(uint16_t port, std::span<uint8_t> data) {

@@ -27,6 +27,11 @@ class InterruptPlatform {
 public:
     /// xAPIC IDs are 8 bits and 0xff is the broadcast ID.
     static constexpr int kMaxVcpus = 255;
+    /// The ISA timer IRQ0 (PIT channel 0) arrives on IOAPIC pin 2, as on PCs and QEMU; the MADT
+    /// of an engine VM says so with an IRQ0 -> GSI 2 interrupt source override (vmm/machine.cpp
+    /// reads this constant, so the two cannot disagree again: when they did, Linux's check_timer
+    /// programmed pin 2, got no tick there and fell back to ExtINT after ~1.3 s of boot).
+    static constexpr unsigned kPitGsi = 2;
 
     /// `vcpus` is clamped to 1..kMaxVcpus.
     explicit InterruptPlatform(int vcpus, uint64_t tsc_hz);

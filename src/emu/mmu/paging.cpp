@@ -4,11 +4,13 @@
 #include <atomic>
 
 #include "emu/cpu.h"
+#include "emu/decode/block_cache.h"
 
 namespace popek::emu {
 namespace {
 
-constexpr uint64_t kPresent = 1, kWritable = 2, kUser = 4, kAccessed = 0x20, kDirty = 0x40, kLarge = 0x80;
+constexpr uint64_t kPresent = 1, kWritable = 2, kUser = 4, kAccessed = 0x20, kDirty = 0x40, kLarge = 0x80,
+                   kGlobal = 0x100;
 constexpr uint64_t kNx = 1ULL << 63;
 /// Physical address width reported in CPUID 0x80000008 (bits above are reserved in entries).
 constexpr unsigned kMaxPhysBits = 40;
@@ -54,6 +56,8 @@ struct WalkResult {
     uint32_t error = 0;
     uint64_t gpa = 0;
     bool can_write = false, executable = true;
+    bool global = false;      ///< G bit of the final entry with CR4.PGE (SDM Vol. 3A 4.10.2.4)
+    unsigned page_shift = 12; ///< size of the page mapped: 12, 21 (2 MiB), 22 (4 MiB) or 30 (1 GiB)
     EntryRef refs[4] = {EntryRef(), EntryRef(), EntryRef(), EntryRef()};
     int nrefs = 0;
 };
@@ -92,6 +96,7 @@ WalkResult walk_page_tables(const memory::GuestMemory& mem, uint64_t la, Access 
         if ((pde & kLarge) && (cr4 & hv::kCr4Pse)) {
             w.gpa = (pde & 0xffc00000ULL) | ((pde & 0x1fe000ULL) << 19) | (la32 & 0x3fffff);
             final_entry = pde;
+            r.page_shift = 22;
         } else {
             EntryRef pte_ref(mem, (pde & 0xfffff000ULL) + ((la32 >> 12) & 0x3ff) * 4, false);
             uint64_t pte = pte_ref.load();
@@ -128,6 +133,7 @@ WalkResult walk_page_tables(const memory::GuestMemory& mem, uint64_t la, Access 
                 uint64_t mask = (1ULL << shift) - 1;
                 w.gpa = (entry & kAddrMask & ~mask) | (la & mask);
                 final_entry = entry;
+                r.page_shift = shift;
                 break;
             }
             table = entry & kAddrMask;
@@ -144,6 +150,7 @@ WalkResult walk_page_tables(const memory::GuestMemory& mem, uint64_t la, Access 
     r.gpa = w.gpa;
     r.can_write = (w.writable || (!user_access && !(cr0 & hv::kCr0Wp))) && dirty;
     r.executable = !w.nx;
+    r.global = (final_entry & kGlobal) && (cr4 & hv::kCr4Pge);
     return r;
 }
 
@@ -159,11 +166,11 @@ uint64_t Cpu::translate(uint64_t la, Access acc, bool supervisor) {
     TlbEntry& e = m_tlb[user_access ? 1 : 0][(la >> 12) & (kTlbSize - 1)];
     const uint64_t page = la & ~0xfffULL;
     uint64_t tag = acc == Access::Read ? e.read_tag : acc == Access::Write ? e.write_tag : e.exec_tag;
-    if (tag == page) return e.gpa_page | (la & 0xfff);
+    if (tag == page) return (e.gpa_page & ~0xfffULL) | (la & 0xfff);
 
     if (!(cr0 & hv::kCr0Pg)) {
         uint64_t gpa = long_mode ? la : (la & 0xffffffffULL);
-        fill_tlb(la, gpa, user_access, true, true, true);
+        fill_tlb(la, gpa, user_access, true, true, true, false, 12);
         return gpa;
     }
     WalkResult w = walk_page_tables(m_shared.mem, la, acc, user_access, cr0, cr3, cr4, efer, long_mode);
@@ -173,7 +180,7 @@ uint64_t Cpu::translate(uint64_t la, Access acc, bool supervisor) {
         uint64_t bits = kAccessed | ((write && i == w.nrefs - 1) ? kDirty : 0);
         if ((w.refs[i].load() & bits) != bits) w.refs[i].set_bits(bits);
     }
-    fill_tlb(la, w.gpa, user_access, true, w.can_write, w.executable);
+    fill_tlb(la, w.gpa, user_access, true, w.can_write, w.executable, w.global, w.page_shift);
     return w.gpa;
 }
 
@@ -188,7 +195,8 @@ std::optional<uint64_t> Cpu::probe_translate(uint64_t la, Access acc, bool super
     return w.gpa;
 }
 
-void Cpu::fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool writable, bool executable) {
+void Cpu::fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool writable, bool executable,
+                   bool global, unsigned page_shift) {
     TlbEntry& e = m_tlb[user_tlb ? 1 : 0][(la >> 12) & (kTlbSize - 1)];
     uint64_t gpa_page = gpa & ~0xfffULL;
     uint8_t* host = m_shared.mem.host_ptr(gpa_page, 4096);
@@ -199,7 +207,8 @@ void Cpu::fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool
         e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
         return;
     }
-    e.gpa_page = gpa_page;
+    e.gpa_page = gpa_page | (global ? kTlbGlobalBit : 0) | (uint64_t{page_shift} << kTlbShiftPos);
+    if (page_shift > 12) m_tlb_has_large = true;
     e.addend = reinterpret_cast<uintptr_t>(host) - page;
     e.read_tag = readable ? page : kTlbInvalid;
     e.exec_tag = executable ? page : kTlbInvalid;
@@ -209,8 +218,18 @@ void Cpu::fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool
 void Cpu::flush_tlb() {
     for (auto& t : m_tlb)
         for (auto& e : t) e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
+    m_tlb_has_large = false;
     attention.store(true, std::memory_order_relaxed);   // the executor drops its jump cache
     m_flush_jump_cache = true;
+}
+
+void Cpu::flush_tlb_non_global() {
+    // MOV to CR3 keeps global translations (SDM Vol. 3A 4.10.4.1); the jump cache keeps the
+    // blocks it found through global pages (BlockCache::new_address_space).
+    for (auto& t : m_tlb)
+        for (auto& e : t)
+            if (!(e.gpa_page & kTlbGlobalBit)) e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
+    m_cache->new_address_space();
 }
 
 void Cpu::drop_write_mappings() {
@@ -220,10 +239,34 @@ void Cpu::drop_write_mappings() {
 }
 
 void Cpu::flush_tlb_page(uint64_t la) {
-    // Large pages are cached as 4 KiB entries, so INVLPG of any address of a large page must
-    // drop all of them: flush everything (correct, and INVLPG is rare on hot paths).
-    (void)la;
-    flush_tlb();
+    // INVLPG (SDM Vol. 3A 4.10.4.1): the page's translations, global or not, in both privilege
+    // classes. Large pages are cached as 4 KiB entries: any entry whose large page holds `la`
+    // goes too, and then the jump cache cannot tell which of its pages were affected.
+    const uint64_t page = la & ~0xfffULL;
+    bool large_hit = false;
+    for (auto& t : m_tlb) {
+        TlbEntry& e = t[(la >> 12) & (kTlbSize - 1)];
+        if (e.read_tag == page) e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
+        if (!m_tlb_has_large) continue;
+        for (TlbEntry& x : t) {
+            const unsigned shift = static_cast<unsigned>((x.gpa_page >> kTlbShiftPos) & 63);
+            if (shift > 12 && x.read_tag != kTlbInvalid && ((x.read_tag ^ la) >> shift) == 0) {
+                x.read_tag = x.write_tag = x.exec_tag = kTlbInvalid;
+                large_hit = true;
+            }
+        }
+    }
+    if (large_hit) {
+        attention.store(true, std::memory_order_relaxed);
+        m_flush_jump_cache = true;
+    } else {
+        m_cache->flush_jump_page(la);
+    }
+}
+
+bool Cpu::tlb_global(uint64_t la, bool user) const {
+    const TlbEntry& e = m_tlb[user ? 1 : 0][(la >> 12) & (kTlbSize - 1)];
+    return e.exec_tag == (la & ~0xfffULL) && (e.gpa_page & kTlbGlobalBit);
 }
 
 }  // namespace popek::emu

@@ -1,5 +1,10 @@
 #include "hv/interp/interp_vcpu.h"
 
+#include "emu/bt/translator.h"
+#include "emu/decode/block_cache.h"
+
+#include <fmt/core.h>
+
 namespace popek::hv::interp {
 
 InterpVcpu::InterpVcpu(emu::EngineShared& shared, int index, emu::CpuInterrupts* interrupts)
@@ -31,6 +36,15 @@ Result<VcpuExit> InterpVcpu::run() {
         m_io_outstanding = true;
     }
     return exit;
+}
+
+std::string InterpVcpu::engine_report() const {
+    const emu::Cpu& c = *m_cpu;
+    if (!c.m_bt) return {};
+    const emu::BlockCache::MissCounts& m = c.m_cache->misses();
+    return c.m_bt->report(c.stats().instructions, c.m_interpreted) +
+           fmt::format("block cache {} blocks; jump cache misses: empty slot {}, after CR3/flush {} (revalidated {}), stale {}; page-crossing {}; {} flushes\n",
+                       c.m_cache->size(), m.empty, m.address_space, m.revalidated, m.stale, m.crossing, m.flushes);
 }
 
 Result<uint64_t> InterpVcpu::translate_gva(uint64_t gva) {

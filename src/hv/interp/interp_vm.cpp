@@ -39,6 +39,7 @@ Result<void> InterpVm::set_memory(const memory::GuestMemory& mem) {
     m_shared = std::make_unique<emu::EngineShared>(mem, m_config.vcpus, m_interrupts->clock());
     m_shared->xen = m_config.xen;
     m_shared->translate = m_translate;
+    m_shared->count_stats = m_config.stats;
     // POPEK_BT_TRANSLATE_AFTER=0 translates every block on its first run (the difftest runs each
     // sequence once); the default translates a block when it runs a second time.
     if (const char* after = std::getenv("POPEK_BT_TRANSLATE_AFTER"); after && *after)

@@ -1,0 +1,331 @@
+/// Inline memory fast paths of the block translator (64-bit code only). The emitted code does
+/// what Cpu::read<T>/write<T> do on their hot path: the linear address (SDM Vol. 3A 3.3.7.1: in
+/// 64-bit mode only FS and GS have a base), then the software TLB of the current privilege class
+/// (emu/cpu.h TlbEntry) probed for the page of the access's first and last byte, and the access
+/// made through the host pointer. Whatever the probe does not prove plain, resident RAM — a TLB
+/// miss, a page-crossing access, MMIO, the APIC page, a page holding code (never has a write tag)
+/// — jumps to an out-of-line slow path that runs the interpreter's handler for the whole
+/// instruction, exactly as a handler call would, and comes back with the same lazy RIP/count
+/// state. So a non-canonical address (never in the TLB), #PF, an MMIO exit and self-modifying
+/// code all behave as in the interpreter.
+///
+/// The operation itself is the same host instruction on the host pointer (LOCK kept: a locked
+/// guest RMW is a host atomic on guest RAM, as emu/interp/alu.cpp does through Cpu::rmw_ptr).
+#include "emu/bt/block_emitter.h"
+#include "emu/cpu.h"
+
+namespace popek::emu::bt {
+namespace {
+
+constexpr bool has_gpr(const Insn& i, unsigned n) { return (i.gprs >> n) & 1u; }
+
+enum class Form : uint8_t { None, LoadOp, StoreOp, Extend, Unary, Exchange, Push, Pop };
+
+Form form_of(const Insn& i) {
+    if (i.fn == nullptr || i.fn == handle_undefined || i.cls != 0) return Form::None;
+    if (i.prefix & (kPrefixRep | kPrefixRepne)) return Form::None;
+    const bool lock = (i.prefix & kPrefixLock) != 0;
+    const bool reg0 = i.k0 == kOpReg && has_gpr(i, 0);
+    const bool reg1 = i.k1 == kOpReg && has_gpr(i, 1);
+    const bool mem0 = i.k0 == kOpMem, mem1 = i.k1 == kOpMem;
+    const bool src1 = reg1 || i.k1 == kOpImm;
+    const bool high8_src = i.osize == 1 && i.r1 >= 16;
+    if ((mem0 || mem1) && i.asize < 4) return Form::None;   // no 16-bit addressing in 64-bit code
+    switch (static_cast<ZydisMnemonic>(i.mnemonic)) {
+        case ZYDIS_MNEMONIC_MOV:
+            if (lock) return Form::None;
+            if (mem0 && src1) return Form::StoreOp;
+            return reg0 && mem1 ? Form::LoadOp : Form::None;
+        case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_ADC: case ZYDIS_MNEMONIC_SBB:
+        case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_SUB: case ZYDIS_MNEMONIC_XOR:
+            if (mem0 && src1) return Form::StoreOp;
+            return !lock && reg0 && mem1 ? Form::LoadOp : Form::None;
+        case ZYDIS_MNEMONIC_CMP:
+            if (lock) return Form::None;
+            if (mem0 && src1) return Form::StoreOp;   // read only: see is_write()
+            return reg0 && mem1 ? Form::LoadOp : Form::None;
+        case ZYDIS_MNEMONIC_TEST:
+            return !lock && mem0 && src1 ? Form::StoreOp : Form::None;
+        case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX:
+            return !lock && reg0 && mem1 && i.size1 < i.osize && i.osize >= 2 && i.size1 <= 2 ? Form::Extend
+                                                                                               : Form::None;
+        case ZYDIS_MNEMONIC_MOVSXD:
+            return !lock && reg0 && mem1 && i.osize == 8 && i.size1 == 4 ? Form::Extend : Form::None;
+        case ZYDIS_MNEMONIC_INC: case ZYDIS_MNEMONIC_DEC: case ZYDIS_MNEMONIC_NEG: case ZYDIS_MNEMONIC_NOT:
+            return mem0 ? Form::Unary : Form::None;
+        case ZYDIS_MNEMONIC_XCHG: case ZYDIS_MNEMONIC_XADD: case ZYDIS_MNEMONIC_CMPXCHG:
+            return mem0 && reg1 && !high8_src ? Form::Exchange : Form::None;
+        case ZYDIS_MNEMONIC_PUSH:
+            return !lock && i.osize == 8 && (reg0 || i.k0 == kOpImm) ? Form::Push : Form::None;
+        case ZYDIS_MNEMONIC_POP:
+            return !lock && i.osize == 8 && reg0 ? Form::Pop : Form::None;
+        default:
+            return Form::None;
+    }
+}
+
+/// Bytes of memory the instruction accesses.
+unsigned access_size(const Insn& i) { return form_of(i) == Form::Extend ? i.size1 : i.osize; }
+
+/// True when the memory operand is written (a write tag is needed).
+bool is_write(const Insn& i) {
+    switch (form_of(i)) {
+        case Form::StoreOp:
+            return i.mnemonic != ZYDIS_MNEMONIC_CMP && i.mnemonic != ZYDIS_MNEMONIC_TEST;
+        case Form::Unary: case Form::Exchange: case Form::Push:
+            return true;
+        default:
+            return false;
+    }
+}
+
+Xbyak::AddressFrame frame_of(unsigned size) {
+    switch (size) {
+        case 1: return Xbyak::AddressFrame(8);
+        case 2: return Xbyak::AddressFrame(16);
+        case 4: return Xbyak::AddressFrame(32);
+        default: return Xbyak::AddressFrame(64);
+    }
+}
+
+}  // namespace
+
+bool is_native_memory(const Insn& insn) { return form_of(insn) != Form::None; }
+
+void BlockEmitter::emit_linear_address(const Insn& in) {
+    // Effective address (SDM Vol. 2A 2.1.5, 2.2.1.6 RIP-relative), truncated to the address size.
+    const bool disp32 = in.disp >= INT32_MIN && in.disp <= INT32_MAX;
+    if (in.base == kRegRip) {
+        mov(rax, qword[rbx + m_layout.rip]);
+        const int64_t rel = in.disp + m_rip_pending + in.len;   // from the next instruction
+        if (rel >= INT32_MIN && rel <= INT32_MAX) {
+            lea(rax, ptr[rax + static_cast<int32_t>(rel)]);
+        } else {
+            mov(rcx, static_cast<uint64_t>(rel));
+            add(rax, rcx);
+        }
+    } else {
+        if (in.base != kRegNone) mov(rax, gpr_slot(in.base));
+        else xor_(eax, eax);
+        if (!disp32) {
+            mov(rcx, static_cast<uint64_t>(in.disp));
+            add(rax, rcx);
+        } else if (in.disp != 0) {
+            lea(rax, ptr[rax + static_cast<int32_t>(in.disp)]);
+        }
+    }
+    if (in.index != kRegNone) {
+        mov(rcx, gpr_slot(in.index));
+        if (in.scale_shift) shl(rcx, in.scale_shift);
+        add(rax, rcx);
+    }
+    if (in.asize == 4) mov(eax, eax);
+    if (in.seg == kFs) add(rax, qword[rbx + m_layout.fs_base]);
+    else if (in.seg == kGs) add(rax, qword[rbx + m_layout.gs_base]);
+}
+
+void BlockEmitter::emit_probe(bool write, unsigned size, SlowPath& slow) {
+    // entry = tlb_active + ((la >> 12) & 255) * 40; hit when the tag equals the page of the
+    // access's last byte (so a page-crossing access misses).
+    mov(rdx, rax);
+    shr(rdx, 12);
+    movzx(edx, dl);
+    static_assert(kTlbSize == 256);
+    lea(rdx, ptr[rdx + rdx * 4]);
+    mov(r10, qword[rbx + m_layout.tlb_active]);
+    lea(r10, ptr[r10 + rdx * 8]);
+    lea(rcx, ptr[rax + static_cast<int32_t>(size - 1)]);
+    and_(rcx, -4096);
+    const auto tag = static_cast<int32_t>(write ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag));
+    cmp(rcx, qword[r10 + tag]);
+    jne(slow.entry, T_NEAR);
+    mov(rsi, rax);
+    add(rsi, qword[r10 + static_cast<int32_t>(offsetof(TlbEntry, addend))]);
+}
+
+void BlockEmitter::emit_memory(const Insn& in) {
+    SlowPath& slow = m_slow.emplace_back();
+    slow.in = &in;
+    slow.rip_pending = m_rip_pending;
+    slow.count_pending = m_count_pending;
+    slow.cc_capture = m_cc_capture;
+    const Form f = form_of(in);
+    if (f == Form::Push || f == Form::Pop) emit_stack(in, slow);
+    else emit_memory_alu(in, slow);
+    L(slow.resume);
+}
+
+void BlockEmitter::emit_memory_alu(const Insn& in, SlowPath& slow) {
+    const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
+    const unsigned size = access_size(in);
+    const Xbyak::AddressFrame sz = frame_of(size);
+    emit_linear_address(in);
+    emit_probe(is_write(in), size, slow);
+    const Xbyak::Address mem = sz[rsi];
+    const bool lock = (in.prefix & kPrefixLock) != 0;
+    switch (form_of(in)) {
+        case Form::LoadOp: {
+            if (m == ZYDIS_MNEMONIC_MOV && size >= 4) {
+                mov(size == 8 ? Xbyak::Reg(rax) : Xbyak::Reg(eax), mem);   // 32-bit zero-extends
+                store_full(0, in.r0);
+                return;
+            }
+            load_full(0, in.r0);
+            const Xbyak::Reg dst = sized(0, size, in.r0);
+            if (m == ZYDIS_MNEMONIC_ADC || m == ZYDIS_MNEMONIC_SBB) load_guest_flags();
+            switch (m) {
+                case ZYDIS_MNEMONIC_MOV: mov(dst, mem); store_full(0, in.r0); return;
+                case ZYDIS_MNEMONIC_ADD: add(dst, mem); break;
+                case ZYDIS_MNEMONIC_OR: or_(dst, mem); break;
+                case ZYDIS_MNEMONIC_ADC: adc(dst, mem); break;
+                case ZYDIS_MNEMONIC_SBB: sbb(dst, mem); break;
+                case ZYDIS_MNEMONIC_AND: and_(dst, mem); break;
+                case ZYDIS_MNEMONIC_SUB: sub(dst, mem); break;
+                case ZYDIS_MNEMONIC_XOR: xor_(dst, mem); break;
+                default: cmp(dst, mem); merge_host_flags(kArithFlags); return;
+            }
+            store_full(0, in.r0);
+            merge_host_flags(kArithFlags);
+            return;
+        }
+        case Form::StoreOp: {
+            const Xbyak::Reg src = load_source(in, size);
+            if (m == ZYDIS_MNEMONIC_MOV) {
+                mov(mem, src);
+                return;
+            }
+            if (m == ZYDIS_MNEMONIC_ADC || m == ZYDIS_MNEMONIC_SBB) load_guest_flags();
+            if (lock) this->lock();
+            switch (m) {
+                case ZYDIS_MNEMONIC_ADD: add(mem, src); break;
+                case ZYDIS_MNEMONIC_OR: or_(mem, src); break;
+                case ZYDIS_MNEMONIC_ADC: adc(mem, src); break;
+                case ZYDIS_MNEMONIC_SBB: sbb(mem, src); break;
+                case ZYDIS_MNEMONIC_AND: and_(mem, src); break;
+                case ZYDIS_MNEMONIC_SUB: sub(mem, src); break;
+                case ZYDIS_MNEMONIC_XOR: xor_(mem, src); break;
+                case ZYDIS_MNEMONIC_CMP: cmp(mem, src); break;
+                default: test(mem, src); break;
+            }
+            merge_host_flags(kArithFlags);
+            return;
+        }
+        case Form::Extend: {
+            const bool sign = m != ZYDIS_MNEMONIC_MOVZX;
+            if (in.osize == 2) {   // only bits 15:0 of the destination are written
+                if (sign) movsx(dx, mem);
+                else movzx(dx, mem);
+                load_full(0, in.r0);
+                mov(ax, dx);
+            } else if (m == ZYDIS_MNEMONIC_MOVSXD) {
+                movsxd(rax, mem);
+            } else if (sign) {
+                movsx(in.osize == 8 ? Xbyak::Reg(rax) : Xbyak::Reg(eax), mem);
+            } else {
+                movzx(eax, mem);   // zero-extends to 64 bits as well
+            }
+            store_full(0, in.r0);
+            return;
+        }
+        case Form::Unary: {
+            if (lock) this->lock();
+            switch (m) {
+                case ZYDIS_MNEMONIC_INC: inc(mem); merge_host_flags(kArithFlags & ~kCf); return;
+                case ZYDIS_MNEMONIC_DEC: dec(mem); merge_host_flags(kArithFlags & ~kCf); return;
+                case ZYDIS_MNEMONIC_NEG: neg(mem); merge_host_flags(kArithFlags); return;
+                default: not_(mem); return;
+            }
+        }
+        case Form::Exchange: {
+            load_full(1, in.r1);
+            const Xbyak::Reg src = sized(1, size, 0);
+            if (m == ZYDIS_MNEMONIC_XCHG) {
+                xchg(mem, src);   // implicitly locked, as the guest's
+                store_full(1, in.r1);
+                return;
+            }
+            if (m == ZYDIS_MNEMONIC_XADD) {
+                if (lock) this->lock();
+                xadd(mem, src);
+                store_full(1, in.r1);
+                merge_host_flags(kArithFlags);
+                return;
+            }
+            // CMPXCHG: the accumulator is written only when the comparison fails (then, at 32
+            // bits, zero-extended), as emu/interp/alu.cpp does (SDM Vol. 2A CMPXCHG operation).
+            load_full(0, 0);
+            if (lock) this->lock();
+            cmpxchg(mem, src);
+            Xbyak::Label equal;
+            jz(equal);
+            store_full(0, 0);   // MOV keeps the flags
+            L(equal);
+            merge_host_flags(kArithFlags);
+            return;
+        }
+        default:
+            return;
+    }
+}
+
+void BlockEmitter::emit_stack(const Insn& in, SlowPath& slow) {
+    // 64-bit PUSH r64/imm and POP r64 (SDM Vol. 2B PUSH, POP): SS has no base in 64-bit mode and
+    // the stack pointer is 64 bits wide.
+    mov(rax, gpr_slot(hv::RSP));
+    if (in.mnemonic == ZYDIS_MNEMONIC_PUSH) {
+        sub(rax, 8);
+        emit_probe(true, 8, slow);
+        if (in.k0 == kOpImm) mov(rcx, in.imm);
+        else mov(rcx, gpr_slot(in.r0));   // PUSH RSP pushes the value before the decrement
+        mov(qword[rsi], rcx);
+        sub(gpr_slot(hv::RSP), 8);
+        return;
+    }
+    emit_probe(false, 8, slow);
+    mov(rcx, qword[rsi]);
+    add(gpr_slot(hv::RSP), 8);
+    mov(gpr_slot(in.r0), rcx);   // POP RSP: the popped value wins over the increment
+}
+
+void BlockEmitter::emit_handler_call(const Insn& in) {
+    if (m_chain.handler_exits) {
+        mov(rax, reinterpret_cast<uint64_t>(&m_chain.handler_exits[in.mnemonic]));
+        inc(qword[rax]);
+    }
+    mov(rdi, rbx);
+    mov(rsi, reinterpret_cast<uint64_t>(&in));
+    mov(rax, reinterpret_cast<uint64_t>(in.fn));
+    call(rax);
+}
+
+void BlockEmitter::emit_slow_paths() {
+    for (SlowPath& s : m_slow) {
+        L(s.entry);
+        // Exact state for the handler (it may fault): RIP, next RIP, the instruction counted.
+        const uint32_t rip_after = s.rip_pending + s.in->len;
+        if (s.rip_pending) add(qword[rbx + m_layout.rip], s.rip_pending);
+        mov(rax, qword[rbx + m_layout.rip]);
+        add(rax, s.in->len);
+        mov(qword[rbx + m_layout.next_rip], rax);
+        add(qword[rbx + m_layout.instructions], s.count_pending + 1);
+        emit_handler_call(*s.in);
+        mov(rax, qword[rbx + m_layout.next_rip]);
+        mov(qword[rbx + m_layout.rip], rax);
+        if (s.exit_after) {   // the block's last instruction: RIP and the count are exact
+            jmp(m_exit, T_NEAR);
+            continue;
+        }
+        cmp(byte[rbx + m_layout.brk], 0);   // an MMIO write exit or a write into this block's code
+        jne(m_exit, T_NEAR);
+        // Back to the fast path's lazy state: RIP and the count not yet advanced by this block.
+        sub(qword[rbx + m_layout.rip], rip_after);
+        sub(qword[rbx + m_layout.instructions], s.count_pending + 1);
+        if (s.cc_capture >= 0) {   // the block-ending Jcc expects its condition in R8B
+            load_guest_flags();
+            emit_condition(static_cast<unsigned>(s.cc_capture), r8b);
+        }
+        jmp(s.resume, T_NEAR);
+    }
+}
+
+}  // namespace popek::emu::bt

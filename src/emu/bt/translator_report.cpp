@@ -1,0 +1,36 @@
+/// `popek run --stats` lines of the block translator (issue 12's "tools a developer expects"):
+/// how much ran translated, how the code cache fared, and which instructions most often left
+/// translated code for an interpreter handler (the next candidates for native code).
+#include <Zydis/Zydis.h>
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "emu/bt/translator.h"
+
+namespace popek::emu::bt {
+
+std::string Translator::report(uint64_t total, uint64_t interpreted) const {
+    const auto pct = [](uint64_t part, uint64_t whole) { return whole ? 100.0 * double(part) / double(whole) : 0.0; };
+    const uint64_t translated = total > interpreted ? total - interpreted : 0;
+    std::string out = fmt::format(
+        "translated {} ({:.1f}%) interpreted {} | blocks {} (native insns {}, handler calls {}), chains linked {} "
+        "taken {}, lookups taken {}, flushes {}, failures {}\n",
+        translated, pct(translated, total), interpreted, m_stats.blocks, m_stats.native_insns, m_stats.helper_insns,
+        m_stats.links, m_stats.chains_taken, m_stats.lookups_taken, m_stats.flushes, m_stats.failures);
+    std::vector<std::pair<uint64_t, unsigned>> top;
+    for (unsigned m = 0; m <= ZYDIS_MNEMONIC_MAX_VALUE; ++m)
+        if (m_handler_exits[m]) top.emplace_back(m_handler_exits[m], m);
+    const size_t n = std::min<size_t>(top.size(), 10);
+    std::partial_sort(top.begin(), top.begin() + static_cast<std::ptrdiff_t>(n), top.end(), std::greater<>());
+    uint64_t all = 0;
+    for (const auto& t : top) all += t.first;
+    out += fmt::format("handler exits {} ({:.1f} per 100 translated insns), top:", all, pct(all, translated));
+    for (size_t i = 0; i < n; ++i)
+        out += fmt::format(" {} {}", ZydisMnemonicGetString(static_cast<ZydisMnemonic>(top[i].second)), top[i].first);
+    out += "\n";
+    return out;
+}
+
+}  // namespace popek::emu::bt
