@@ -55,12 +55,12 @@ wanted() {  # NAME IMAGE
   return 1
 }
 
-cfg_value() {  # KEY DEFAULT CFGFILE...: the first `KEY = N` in the first existing file
+cfg_value() {  # KEY DEFAULT CFGFILE...: the last `KEY = N` (xl takes the last) in the first existing file
   local key=$1 default=$2 f v
   shift 2
   for f in "$@"; do
     [ -f "$f" ] || continue
-    v=$(sed -n "s/^[[:space:]]*$key[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p" "$f" | head -1)
+    v=$(sed -n "s/^[[:space:]]*$key[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p" "$f" | tail -1)
     [ -n "$v" ] && { echo "$v"; return; }
   done
   echo "$default"
