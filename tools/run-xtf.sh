@@ -7,12 +7,14 @@
 # "Test result: X" line, as xtf-runner reads it: SUCCESS, SKIP, FAILURE or ERROR; no such line is
 # CRASH (with popek's reason, or "hang" when the timeout killed it). PV images (pv64, pv32pae) are
 # not run: popek offers PVH only. Variations (~hap, ~shadow) differ in Xen settings only and run once.
+# As xtf-runner, only the functional and xsa categories run unless --all (special, utility,
+# in-development too) or the tests are named.
 #
 # usage: tools/run-xtf.sh XTF_DIR [--accel interp|bt|kvm] [--popek PATH] [--logs DIR]
-#                         [--timeout SECONDS] [TEST...]
+#                         [--timeout SECONDS] [--all] [TEST...]
 set -uo pipefail
 
-usage() { echo "usage: $0 XTF_DIR [--accel interp|bt|kvm] [--popek PATH] [--logs DIR] [--timeout SECONDS] [TEST...]" >&2; exit 2; }
+usage() { echo "usage: $0 XTF_DIR [--accel interp|bt|kvm] [--popek PATH] [--logs DIR] [--timeout SECONDS] [--all] [TEST...]" >&2; exit 2; }
 die() { echo "run-xtf: $*" >&2; exit 2; }
 
 [ $# -ge 1 ] || usage
@@ -22,6 +24,7 @@ ACCEL=interp
 POPEK=$(cd "$(dirname "$0")/.." && pwd)/build/popek
 LOGS=/tmp/popek-xtf
 TIMEOUT=60
+ALL=no
 ONLY=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -29,6 +32,7 @@ while [ $# -gt 0 ]; do
     --popek) [ $# -ge 2 ] || usage; POPEK=$2; shift 2 ;;
     --logs) [ $# -ge 2 ] || usage; LOGS=$2; shift 2 ;;
     --timeout) [ $# -ge 2 ] || usage; TIMEOUT=$2; shift 2 ;;
+    --all) ALL=yes; shift ;;
     -h|--help) usage ;;
     -*) die "unknown option '$1'" ;;
     *) ONLY+=("$1"); shift ;;
@@ -51,12 +55,12 @@ wanted() {  # NAME IMAGE
   return 1
 }
 
-cfg_value() {  # KEY DEFAULT CFGFILE...: the first `KEY = N` in the first existing file
+cfg_value() {  # KEY DEFAULT CFGFILE...: the last `KEY = N` (xl takes the last) in the first existing file
   local key=$1 default=$2 f v
   shift 2
   for f in "$@"; do
     [ -f "$f" ] || continue
-    v=$(sed -n "s/^[[:space:]]*$key[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p" "$f" | head -1)
+    v=$(sed -n "s/^[[:space:]]*$key[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p" "$f" | tail -1)
     [ -n "$v" ] && { echo "$v"; return; }
   done
   echo "$default"
@@ -96,12 +100,19 @@ run_image() {  # NAME ENV
   echo "$result $image${why:+ ($why)}"
 }
 
+selection="functional and xsa tests"
+[ "$ALL" = yes ] && selection="all categories"
+[ ${#ONLY[@]} -gt 0 ] && selection="the tests named"
 for info in "$XTF"/tests/*/info.json; do
   name=$(basename "$(dirname "$info")")
+  category=$(sed -n 's/.*"category": *"\([^"]*\)".*/\1/p' "$info")
+  if [ "$ALL" = no ] && [ ${#ONLY[@]} -eq 0 ] && [ "$category" != functional ] && [ "$category" != xsa ]; then
+    continue
+  fi
   for env in hvm64 hvm32pae hvm32pse hvm32; do run_image "$name" "$env"; done
 done
 
 echo "SUMMARY: ${count[SUCCESS]} SUCCESS, ${count[SKIP]} SKIP, ${count[FAILURE]} FAILURE, ${count[ERROR]} ERROR," \
-     "${count[CRASH]} CRASH ($hangs hangs) on --accel $ACCEL (logs in $LOGS)"
+     "${count[CRASH]} CRASH ($hangs hangs) on --accel $ACCEL, $selection (logs in $LOGS)"
 [ ${#bad[@]} -eq 0 ] || echo "NOT PASSING: ${bad[*]}"
 [ ${#bad[@]} -eq 0 ]

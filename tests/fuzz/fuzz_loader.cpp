@@ -1,4 +1,4 @@
-// libFuzzer target: every kernel loader (ELF32/64 parser, PVH, own-guest ABI, bzImage) against
+// libFuzzer target: every kernel loader (ELF32/64 parser, PVH, multiboot, own-guest ABI, bzImage) against
 // arbitrary bytes. The loader must return an error or a setup, never read or write out of bounds.
 // fuzz-sources: src/loader/*.cpp src/arch/x86_64/*.cpp src/memory/guest_memory.cpp
 // fuzz-seeds: build/guests/*.elf
@@ -31,8 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // placement code sees varied requests too.
     uint8_t knob = size ? data[size - 1] : 0;
     size_t initrd_len = std::min<size_t>(size, (knob >> 4) * 64u);
+    // With the ACPI area claimed and file names given, as popek run loads every kernel.
     popek::loader::LoadRequest request{bytes.first(size - initrd_len), bytes.last(initrd_len),
-                                       "console=ttyS0", 1 + (knob & 3)};
+                                       "console=ttyS0", 1 + (knob & 3), 0xe0000, "kernel.elf", "initrd.img"};
     auto setup = popek::loader::load_kernel(guest_memory(), request);
     if (setup && setup->ap_start == popek::loader::ApStart::AtEntry)
         (void)popek::loader::ap_entry_state(*setup, request.vcpus - 1, request.vcpus);

@@ -1,6 +1,7 @@
 /// System instructions' 64-bit checks that kvm-unit-tests (la57, lam, msr) and XTF exercise:
 /// a non-canonical descriptor-table base is #GP, INVLPG of a non-canonical address does nothing,
-/// IA32_MCG_CAP and IA32_DEBUGCTL exist (SDM Vol. 2A LGDT/LIDT/INVLPG, Vol. 4 MSRs).
+/// IA32_MCG_CAP and IA32_DEBUGCTL exist, SYSCALL from compatibility mode enters at CSTAR
+/// (SDM Vol. 2A LGDT/LIDT/INVLPG, Vol. 4 MSRs; AMD64 Vol. 2 6.1.1).
 #include "emu_harness.h"
 
 namespace popek::emu::test {
@@ -74,6 +75,27 @@ TEST_F(EmuSystemChecks, LtrAndLldtOfANonCanonicalBaseAreGp) {
     h.write(kGdt + 0x50, descriptor(2));
     h.cpu().gdt.limit = 0x5f;
     expect_fault_at({0x66, 0xb8, 0x50, 0, 0x0f, 0x00, 0xd0, 0xf4}, 4);   // mov $0x50, %ax; lldt %ax
+}
+
+TEST_F(EmuSystemChecks, SyscallFromCompatibilityModeGoesToCstar) {
+    // kvm-unit-tests syscall (AMD semantics): 32-bit code under long mode enters at CSTAR.
+    h.cpu().efer |= hv::kEferSce;
+    h.cpu().star = uint64_t{kCode64} << 32;
+    h.cpu().lstar = kCode + 0x100;
+    h.cpu().cstar = kCode + 0x200;
+    h.write(kCode + 0x100, {0xf4});
+    h.write(kCode + 0x200, {0xf4});
+    h.load_code({0x0f, 0x05});   // syscall
+    hv::Segment cs = h.cpu().seg[kCs];
+    cs.selector = kCode32;
+    cs.l = false;
+    cs.db = true;
+    h.cpu().seg[kCs] = cs;
+    h.cpu().update_mode();
+    ASSERT_TRUE(is_halt(h.run()));
+    ASSERT_FALSE(h.reported());
+    EXPECT_EQ(h.cpu().rip, kCode + 0x201) << "halted at CSTAR, not LSTAR";
+    EXPECT_EQ(h.cpu().gpr[hv::RCX], kCode + 2);
 }
 
 TEST_F(EmuSystemChecks, McgCapAndDebugctlReadAsZero) {

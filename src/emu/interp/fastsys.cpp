@@ -23,6 +23,9 @@ hv::Segment flat(uint16_t selector, bool code, uint8_t dpl, bool l) {
 
 void syscall(Cpu& c, const Insn&) {
     if (!(c.efer & hv::kEferSce) || !c.long_mode) c.raise(kUd);
+    // The target depends on the mode SYSCALL came from (compatibility mode: CSTAR, AMD64 Vol. 2
+    // 6.1.1), decided before CS becomes the 64-bit one.
+    const uint64_t target = c.mode64 ? c.lstar : c.cstar;
     const uint16_t sel = static_cast<uint16_t>((c.star >> 32) & 0xfffc);
     c.gpr[hv::RCX] = c.next_rip;
     c.gpr[hv::R11] = c.rflags & ~kRf;
@@ -30,7 +33,7 @@ void syscall(Cpu& c, const Insn&) {
     c.seg[kSs] = flat(static_cast<uint16_t>(sel + 8), false, 0, false);
     c.cpl = 0;
     c.update_mode();
-    c.next_rip = c.mode64 ? c.lstar : c.cstar;
+    c.next_rip = target;
     c.rflags = (c.rflags & ~(c.sfmask | kRf)) | 2;
     c.brk = true;
 }
