@@ -117,6 +117,8 @@ Parsed parse(const std::vector<std::string>& args) {
         ->check(CLI::IsMember({"auto", "kvm", "interp", "bt"}));
     run->add_flag("--xen", o.xen, "Xen PVH personality (hypercalls, event channels, XenStore)");
     run->add_flag("--stats", o.stats, "print instruction and exit counts at exit (Popek-Goldberg report)");
+    run->add_flag("--perf-map", o.perf_map,
+                  "--accel bt: write /tmp/perf-PID.map naming each translated block by its guest address, for perf");
     std::vector<std::string> disks, nets;
     run->add_option("--disk", disks, "block device backed by FILE (virtio-blk; the Xen vbd with --xen); ',ro' for read-only")
         ->type_name("FILE[,ro]");

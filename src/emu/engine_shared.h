@@ -13,6 +13,8 @@
 
 namespace popek::emu {
 
+class PerfMap;
+
 /// What the engine handles itself instead of exiting to the VMM (like KVM's in-kernel PIC, PIT and
 /// IOAPIC). Implemented over emu::InterruptPlatform by the interp Vm; tests may leave it null.
 class PlatformPort {
@@ -104,6 +106,8 @@ public:
     uint32_t translate_after = 1;
     /// `--stats`: translated code also counts chains taken and handler exits per mnemonic.
     bool count_stats = false;
+    /// `--perf-map`: where translators name their blocks (null: nowhere).
+    std::shared_ptr<PerfMap> perf_map;
     /// Bumped after every exit to the VMM and every interrupt line change: the VMM may have written
     /// guest RAM (DMA), so decoded pages are re-verified against their bytes before reuse.
     std::atomic<uint64_t> dma_epoch{0};

@@ -84,6 +84,7 @@ struct VmConfig {
     int vcpus = 1;
     bool xen = false;   ///< Xen personality (CPUID leaves, hypercall page)
     bool stats = false; ///< `--stats`: engines may count more (the block translator's counters)
+    bool perf_map = false; ///< `--perf-map`: the block translator writes /tmp/perf-PID.map
 };
 
 class Hypervisor {

@@ -42,6 +42,7 @@ struct VmOptions {
     bool xen = false;
     bool driver_domain = false; ///< `--driver-domain`: Xen back ends in a `popek backend` process
     bool stats = false;
+    bool perf_map = false;   ///< --perf-map: /tmp/perf-PID.map for translated blocks (bt)
     bool test_device = false;   ///< popek's test device for in-tree test guests
     std::vector<DiskOption> disks;
     std::vector<NetOption> nets;

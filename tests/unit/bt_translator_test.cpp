@@ -1,13 +1,17 @@
 /// The block translator's machinery: translated code really runs and is reused, stale code never
 /// runs (self-modifying code, VMM writes), faults inside a translated block leave the state the
 /// interpreter leaves, a full code buffer is flushed, translated code is never writable.
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "bt_pair.h"
 #include "emu/bt/code_buffer.h"
+#include "emu/bt/perf_map.h"
 
 namespace popek::emu::test {
 namespace {
@@ -248,6 +252,39 @@ TEST(BtWrap, RealModeJumpWrappingAtSixtyFourKiBIsNotChainedIntoThePage) {
         EXPECT_EQ(h.cpu().gpr[hv::RAX], 2u) << "run " << run;
         EXPECT_EQ(h.cpu().rip, 0x16u);
     }
+}
+
+}  // namespace
+}  // namespace popek::emu::test
+
+namespace popek::emu::test {
+namespace {
+
+TEST(BtPerfMap, EachTranslatedBlockGetsALinePerfCanRead) {
+    // perf's JIT map format: "START SIZE NAME", START and SIZE in hex, START inside the code buffer.
+    char path[] = "/tmp/popek-perf-map-test-XXXXXX";
+    const int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    close(fd);
+    EmuHarness h;
+    h.setup_long_mode();
+    h.cpu().shared().perf_map = PerfMap::open(path);
+    ASSERT_TRUE(h.cpu().shared().perf_map);
+    h.cpu().shared().translate_after = 0;
+    h.cpu().enable_translation();
+    h.load_code(assemble_with_hlt([](Xbyak::CodeGenerator& g) { g.add(g.eax, 1); }));
+    ASSERT_TRUE(is_halt(h.run()));
+    h.cpu().shared().perf_map.reset();
+    std::ifstream in(path);
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line)) << "no block named";
+    unsigned long long start = 0, size = 0;
+    char name[128] = {};
+    ASSERT_EQ(std::sscanf(line.c_str(), "%llx %llx %127[^\n]", &start, &size, name), 3) << line;
+    EXPECT_NE(start, 0u);
+    EXPECT_GT(size, 0u);
+    EXPECT_NE(std::string(name).find(fmt::format("rip={:#x}", kCode)), std::string::npos) << line;
+    std::remove(path);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "emu/bt/translator.h"
 
+#include "emu/bt/perf_map.h"
+
 #include "emu/cpu.h"
 #include "emu/decode/block_cache.h"
 
@@ -111,6 +113,10 @@ const void* Translator::translate(Block& b) {
     ++m_stats.blocks;
     b.bt_code = code;
     b.bt_epoch = m_buffer.epoch();
+    if (PerfMap* map = m_cpu.shared().perf_map.get()) {   // the block runs next, at the current RIP
+        const uint64_t lip = m_cpu.mode64 ? m_cpu.rip : ((m_cpu.seg[kCs].base + m_cpu.rip) & 0xffffffffULL);
+        map->add_block(code, used, m_cpu.index(), lip, b.gpa, b.mode);
+    }
     return code;
 }
 
