@@ -49,11 +49,14 @@ ChainSlot* BlockEmitter::make_slot(const Block& b, int index, int64_t target_off
 
 void BlockEmitter::emit_branch_tail(const Block& b, const Insn& in, uint32_t offset) {
     const bool conditional = in.mnemonic != ZYDIS_MNEMONIC_JMP;
+    // The condition on the guest flags (live in the host after a native producer) into R8B,
+    // then the state every exit leaves: Cpu::rflags, Cpu::gpr, the count.
+    if (conditional) {
+        need_flags(condition_flags(in.extra));
+        emit_condition(in.extra, r8b);
+    }
+    sync_state();
     sync_count(1);
-    // The condition was evaluated on the previous instruction's host flags, or is evaluated here
-    // on the guest flags (from here on only flag-neutral MOV/LEA until SETcc).
-    const bool evaluated = m_cc_captured;
-    if (conditional && !evaluated) load_guest_flags();
     const uint32_t next = m_rip_pending + in.len;
     m_rip_pending = 0;
     mov(rcx, qword[rbx + m_layout.rip]);
@@ -73,7 +76,6 @@ void BlockEmitter::emit_branch_tail(const Block& b, const Insn& in, uint32_t off
     ChainSlot* taken = make_slot(b, 0, page_offset + disp);
     if (conditional) {
         Xbyak::Label is_taken;
-        if (!evaluated) emit_condition(in.extra, r8b);
         test(r8b, r8b);
         jnz(is_taken, T_NEAR);
         emit_exit(rcx, make_slot(b, 1, page_offset), false);
@@ -83,6 +85,7 @@ void BlockEmitter::emit_branch_tail(const Block& b, const Insn& in, uint32_t off
 }
 
 void BlockEmitter::emit_fall_through(const Block& b, uint32_t end_offset) {
+    sync_state();
     sync_count(0);
     mov(rcx, qword[rbx + m_layout.rip]);
     lea(rcx, ptr[rcx + m_rip_pending]);
@@ -110,17 +113,19 @@ bool BlockEmitter::is_native_tail(const Insn& in) {
 void BlockEmitter::emit_native_tail(const Block& b, const Insn& in, uint32_t offset) {
     // SDM Vol. 2A CALL, Vol. 2B JMP, RET (near, 64-bit operand size): every read and the push
     // are probed before anything is committed; a miss runs the handler and leaves the block.
-    SlowPath& slow = m_slow.emplace_back();
-    slow.in = &in;
-    slow.rip_pending = m_rip_pending;
-    slow.count_pending = m_count_pending;
-    slow.exit_after = true;
     const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
-    const uint32_t next = m_rip_pending + in.len;
     const bool indirect = m != ZYDIS_MNEMONIC_RET && !in.rel_branch;
+    materialize_flags();
+    if (indirect && in.k0 == kOpReg) greg(in.r0);
+    if (in.base < 16) greg(in.base);
+    if (in.index < 16) greg(in.index);
+    const Xbyak::Reg64& gsp = greg(hv::RSP);
+    SlowPath& slow = new_slow_path(in);
+    slow.exit_after = true;
+    const uint32_t next = m_rip_pending + in.len;
     if (indirect) {   // the target into R9 (the operand is read before the push)
         if (in.k0 == kOpReg) {
-            mov(r9, gpr_slot(in.r0));
+            mov(r9, greg(in.r0));
         } else {
             emit_linear_address(in);
             emit_probe(false, 8, slow);
@@ -128,19 +133,21 @@ void BlockEmitter::emit_native_tail(const Block& b, const Insn& in, uint32_t off
         }
     }
     if (m == ZYDIS_MNEMONIC_CALL) {
-        mov(rax, gpr_slot(hv::RSP));
-        sub(rax, 8);
+        lea(rax, ptr[gsp - 8]);
         emit_probe(true, 8, slow);
         mov(rcx, qword[rbx + m_layout.rip]);
         lea(rcx, ptr[rcx + next]);   // the return address
         mov(qword[rsi], rcx);
-        sub(gpr_slot(hv::RSP), 8);
+        lea(gsp, ptr[gsp - 8]);
+        m_regs.mark(hv::RSP);
     } else if (m == ZYDIS_MNEMONIC_RET) {
-        mov(rax, gpr_slot(hv::RSP));
+        mov(rax, gsp);
         emit_probe(false, 8, slow);
         mov(r9, qword[rsi]);
-        add(gpr_slot(hv::RSP), static_cast<uint32_t>(8 + (in.k0 == kOpImm ? (in.imm & 0xffff) : 0)));
+        lea(gsp, ptr[gsp + static_cast<int32_t>(8 + (in.k0 == kOpImm ? (in.imm & 0xffff) : 0))]);
+        m_regs.mark(hv::RSP);
     }
+    m_regs.flush();   // the flags are in Cpu::rflags already
     sync_count(1);
     m_rip_pending = 0;
     if (m == ZYDIS_MNEMONIC_CALL && in.rel_branch) {

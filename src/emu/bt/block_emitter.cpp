@@ -43,17 +43,40 @@ BlockLayout BlockLayout::of(const Block& b) {
 }
 
 BlockEmitter::BlockEmitter(const CpuLayout& layout, const ChainContext& chain, uint8_t* buffer, size_t max)
-    : Xbyak::CodeGenerator(max, buffer), m_layout(layout), m_chain(chain) {}
+    : Xbyak::CodeGenerator(max, buffer), m_layout(layout), m_chain(chain), m_regs(*this, layout.gpr) {}
+
+void BlockEmitter::emit_prologue() {
+    // RBX holds the Cpu; RBP and R12-R15 hold guest registers (all callee-saved in the SysV ABI).
+    // Seven pushes with the return address leave RSP 16-byte aligned for the handler calls.
+    push(rbx);
+    push(rbp);
+    push(r12);
+    push(r13);
+    push(r14);
+    push(r15);
+    sub(rsp, 8);
+    mov(rbx, rdi);
+    if (getSize() != kChainEntry) throw Xbyak::Error(Xbyak::ERR_INTERNAL);
+}
+
+void BlockEmitter::emit_epilogue() {
+    add(rsp, 8);
+    pop(r15);
+    pop(r14);
+    pop(r13);
+    pop(r12);
+    pop(rbp);
+    pop(rbx);
+    ret();
+}
 
 void BlockEmitter::emit_block(const Block& b) {
-    // RBX is callee-saved; one push also leaves RSP 16-byte aligned for the handler calls.
-    push(rbx);
-    mov(rbx, rdi);
-    static_assert(kChainEntry == 4);   // push rbx (1 byte) + mov rbx, rdi (3 bytes)
+    emit_prologue();
     m_mode64 = (b.mode & 0xff) == 64;
     uint32_t offset = 0;
     for (size_t k = 0; k < b.insns.size(); ++k) {
         const Insn& in = b.insns[k];
+        m_regs.next_insn();
         if (&in == &b.insns.back() && is_chained_branch(in)) {
             emit_branch_tail(b, in, offset);
             break;
@@ -66,12 +89,8 @@ void BlockEmitter::emit_block(const Block& b) {
         offset += in.len;
         const bool native = is_native(in);
         if (native || (m_mode64 && is_native_memory(in))) {
-            m_skip_flags = flags_dead(b, k);
-            m_cc_capture = captures_condition(b, k) ? b.insns[k + 1].extra : -1;
             if (native) emit_native(in);
             else emit_memory(in);
-            m_skip_flags = false;
-            m_cc_capture = -1;
             m_rip_pending += in.len;
             ++m_count_pending;
             ++m_native;
@@ -89,37 +108,15 @@ void BlockEmitter::emit_block(const Block& b) {
         }
     }
     L(m_exit);
-    pop(rbx);
-    ret();
+    emit_epilogue();
     emit_slow_paths();
 }
 
 bool BlockEmitter::runs_inline(const Insn& in) const { return is_native(in) || (m_mode64 && is_native_memory(in)); }
 
-bool BlockEmitter::captures_condition(const Block& b, size_t index) {
-    if (index + 2 != b.insns.size()) return false;
-    const Insn& jcc = b.insns[index + 1];
-    if (!is_chained_branch(jcc) || jcc.mnemonic == ZYDIS_MNEMONIC_JMP) return false;
-    const uint64_t writes = native_flags(b.insns[index]).writes;
-    // Conditions 2,3 (B/NB) and 6,7 (BE/NBE) read CF, which INC/DEC leave to the guest's value.
-    const uint64_t needed = ((jcc.extra >> 1) == 1 || (jcc.extra >> 1) == 3) ? kArithFlags : kArithFlags & ~kCf;
-    return (writes & needed) == needed;
-}
-
-bool BlockEmitter::flags_dead(const Block& b, size_t index) {
-    const uint64_t mine = native_flags(b.insns[index]).writes;
-    if (mine == 0) return false;
-    // Native instructions cannot fault, so between this one and the next that overwrites all of
-    // its flags nobody can observe Cpu::rflags: skip over the flag-neutral ones (MOV, LEA, ...).
-    for (size_t k = index + 1; k < b.insns.size(); ++k) {
-        const Insn& next = b.insns[k];
-        if (!is_native(next)) return false;   // a handler (or the block's end) may read them
-        const NativeFlags f = native_flags(next);
-        if (f.reads) return false;
-        if ((f.writes & mine) == mine) return true;
-        if (f.writes != 0) return false;      // partial overwrite (INC/DEC keep CF): keep it simple
-    }
-    return false;
+void BlockEmitter::sync_state() {
+    materialize_flags();
+    m_regs.flush();
 }
 
 void BlockEmitter::sync_rip() {
@@ -135,12 +132,14 @@ void BlockEmitter::sync_count(uint32_t extra) {
 void BlockEmitter::emit_helper_call(const Insn& in) {
     // As the dispatch loop: rip exact, next_rip = rip + len, the instruction counted before it
     // runs (it may fault and unwind with longjmp straight out of this frame).
+    sync_state();
     sync_rip();
     mov(rax, qword[rbx + m_layout.rip]);
     add(rax, in.len);
     mov(qword[rbx + m_layout.next_rip], rax);
     sync_count(1);
     emit_handler_call(in);
+    m_regs.forget();   // the handler may have written any guest register
     mov(rax, qword[rbx + m_layout.next_rip]);
     mov(qword[rbx + m_layout.rip], rax);
     cmp(byte[rbx + m_layout.brk], 0);

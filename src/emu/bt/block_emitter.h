@@ -1,21 +1,26 @@
 #pragma once
 /// Emits the host x86-64 code of one Block (xbyak). The generated function is
-/// `void block(Cpu* cpu)`: RBX holds the Cpu for the whole block, RAX/RCX/RDX are scratch. Guest
-/// registers stay in Cpu::gpr between instructions and the guest RFLAGS in Cpu::rflags, so a
-/// handler called from the block sees exactly the state the dispatch loop would give it.
+/// `void block(Cpu* cpu)`: RBX holds the Cpu for the whole block, RAX/RCX/RDX/RSI/R8-R10 are
+/// scratch, and the guest registers the block uses live in host registers (emu/bt/reg_cache.h)
+/// from their first use to the next handler call or exit, where they are written back to
+/// Cpu::gpr. The guest's arithmetic flags stay in the host RFLAGS after a native instruction
+/// produced them (lazy flags) and are merged into Cpu::rflags only where something can observe
+/// them: before a handler call, before an inline memory access (its slow path may fault), and at
+/// every exit. So a handler called from the block, and every exit, see exactly the state the
+/// dispatch loop would give them.
 ///
-/// Per instruction, either native code (emu/bt/native_ops.cpp: the same instruction on host
-/// registers loaded from and stored to Cpu::gpr, flags captured like emu/interp/host_ops.h) or a
-/// call of the interpreter's handler, set up as emu/executor.cpp does (rip, next_rip, counted
-/// instruction) and followed by `rip = next_rip; if (brk) return`. Native instructions cannot
-/// fault, so RIP and the instruction count are brought up to date lazily, before each handler call
-/// and at the end of the block.
+/// Per instruction, either native code (emu/bt/native_ops.cpp: the same instruction on the host
+/// registers holding the guest's) or a call of the interpreter's handler, set up as
+/// emu/executor.cpp does (rip, next_rip, counted instruction) and followed by
+/// `rip = next_rip; if (brk) return`. Native instructions cannot fault, so RIP and the
+/// instruction count are brought up to date lazily, before each handler call and at the end.
 #include <xbyak/xbyak.h>
 
 #include <atomic>
 #include <cstdint>
 #include <deque>
 
+#include "emu/bt/reg_cache.h"
 #include "emu/decode/insn.h"
 
 namespace popek::emu {
@@ -71,8 +76,26 @@ struct ChainContext {
 /// The target of every unlinked chain slot: a block that is never translated.
 Block& unlinked_block();
 
-/// Offset of a translated block's code at which a chained jump enters (past the prologue).
-inline constexpr int kChainEntry = 4;
+/// Offset of a translated block's code at which a chained jump enters (past the prologue: six
+/// pushes, `sub rsp, 8` and `mov rbx, rdi`).
+inline constexpr int kChainEntry = 17;
+
+/// The full register of GPR index r (8-bit high registers 16..19 are AH..BH: RAX..RBX).
+constexpr unsigned base_of(unsigned r) { return r >= 16 ? r - 16 : r; }
+
+/// An immediate as a host instruction of `size` bytes encodes it: sign-extended from its size
+/// (xbyak picks the shortest encoding; the guest's imm8/imm16/imm32 forms extend the same way).
+constexpr uint64_t imm_sx(unsigned size, uint64_t imm) {
+    switch (size) {
+        case 1: return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int8_t>(imm)));
+        case 2: return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int16_t>(imm)));
+        case 4: return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(imm)));
+        default: return imm;
+    }
+}
+
+/// The arithmetic flags condition `cc` (opcode order) tests.
+uint64_t condition_flags(unsigned cc);
 
 /// True when `insn` is in the native whitelist (GPR/RFLAGS-only instructions that cannot fault).
 bool is_native(const Insn& insn);
@@ -102,6 +125,8 @@ public:
 
 private:
     void emit_helper_call(const Insn& in);
+    void emit_prologue();
+    void emit_epilogue();
     /// Native (register-only or inline memory) code rather than a handler call.
     bool runs_inline(const Insn& in) const;
     /// The call of `in`'s handler (counted per mnemonic for `--stats`).
@@ -125,17 +150,30 @@ private:
     ChainSlot* make_slot(const Block& b, int index, int64_t target_offset);
 
     // Operand access (native_ops.cpp).
-    Xbyak::Address gpr_slot(unsigned base_reg);
+    /// The host register holding guest register `r` (8-bit high registers: their full register).
+    const Xbyak::Reg64& greg(unsigned r);
     /// Guest register r (8-bit: 16..19 = AH..BH) as host register `host` (0 = RAX, 1 = RCX) of
     /// `size` bytes after the full guest register was loaded into it.
     static Xbyak::Reg sized(int host, unsigned size, unsigned guest_reg);
+    /// `host` sized `size` bytes (a pool register: its 8-bit form needs a REX prefix).
+    static Xbyak::Reg sized(const Xbyak::Reg64& host, unsigned size);
     void load_full(int host, unsigned guest_reg);
     /// Loads operand 1 (a GPR or the immediate) into RCX for reading only: an 8-bit high
     /// register is shifted down, so the result is CL/CX/ECX/RCX.
     Xbyak::Reg load_source(const Insn& in, unsigned size);
     void store_full(int host, unsigned guest_reg);
+    /// Loads the guest's arithmetic flags from Cpu::rflags into the host RFLAGS (clobbers RDX).
     void load_guest_flags();
+    /// Lazy flags: Cpu::rflags made exact (the host flags merged in when they are the guest's).
+    void materialize_flags();
+    /// The guest's flags in `mask` valid in the host RFLAGS, for an instruction that reads them.
+    void need_flags(uint64_t mask);
+    /// After a native instruction that wrote the flags in `mask` on the host.
+    void produced(uint64_t mask);
+    /// Writes the flags in `mask` from the host RFLAGS into Cpu::rflags (clobbers RDX/R10).
     void merge_host_flags(uint64_t mask);
+    /// Everything a handler or an exit observes made exact: flags, then dirty registers.
+    void sync_state();
     /// SETcc of condition `cc` (opcode order) into `dst`.
     void emit_condition(unsigned cc, const Xbyak::Operand& dst);
     void emit_binary(const Insn& in);
@@ -153,12 +191,15 @@ private:
     /// An instruction whose fast path jumps to `entry` on a TLB miss; the slow path runs the
     /// handler and comes back to `resume` with the lazy RIP/count state the fast path has.
     struct SlowPath {
-        Xbyak::Label entry, resume;
+        Xbyak::Label entry_label, resume_label;
         const Insn* in = nullptr;
         uint32_t rip_pending = 0, count_pending = 0;
-        int cc_capture = -1;
+        RegCache::State entry{}, resume{};   ///< register residency at the jump and at `resume`
+        bool flags_host_resume = false;      ///< the fast path leaves the guest flags in the host
         bool exit_after = false;   ///< a block-ending CALL/RET/JMP: leave after the handler
     };
+    /// A new slow path, its entry state taken now (call after every operand is resident).
+    SlowPath& new_slow_path(const Insn& in);
     void emit_memory(const Insn& in);
     /// Linear address of the memory operand into RAX (64-bit mode: FS/GS base added).
     void emit_linear_address(const Insn& in);
@@ -169,20 +210,12 @@ private:
     void emit_stack(const Insn& in, SlowPath& slow);
     void emit_slow_paths();
 
-    /// True when the flags the current native instruction produces are overwritten by a later
-    /// native instruction of the block before anything can read them (no merge is emitted).
-    static bool flags_dead(const Block& b, size_t index);
-    /// True when instruction `index` is native, writes every flag the block-ending Jcc after it
-    /// tests, and so can hand it the condition (m_cc_capture).
-    static bool captures_condition(const Block& b, size_t index);
-
     CpuLayout m_layout;
     ChainContext m_chain;
-    bool m_skip_flags = false;
-    /// Condition of the block-ending Jcc, evaluated on the host flags of the native instruction
-    /// before it (into R8B) while they are still live: -1 none; m_cc_captured once emitted.
-    int m_cc_capture = -1;
-    bool m_cc_captured = false;
+    RegCache m_regs;
+    /// The guest's arithmetic flags whose value is in the host RFLAGS (Cpu::rflags' are stale);
+    /// the others are in Cpu::rflags.
+    uint64_t m_host_flags = 0;
     uint32_t m_rip_pending = 0;     ///< bytes executed since Cpu::rip was last written
     uint32_t m_count_pending = 0;   ///< instructions executed since the count was last written
     Xbyak::Label m_exit;

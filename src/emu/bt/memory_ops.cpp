@@ -92,8 +92,18 @@ Xbyak::AddressFrame frame_of(unsigned size) {
 
 bool is_native_memory(const Insn& insn) { return form_of(insn) != Form::None; }
 
+BlockEmitter::SlowPath& BlockEmitter::new_slow_path(const Insn& in) {
+    SlowPath& slow = m_slow.emplace_back();
+    slow.in = &in;
+    slow.rip_pending = m_rip_pending;
+    slow.count_pending = m_count_pending;
+    slow.entry = m_regs.state();
+    return slow;
+}
+
 void BlockEmitter::emit_linear_address(const Insn& in) {
     // Effective address (SDM Vol. 2A 2.1.5, 2.2.1.6 RIP-relative), truncated to the address size.
+    // The registers are resident already (emit_memory): nothing here changes the cache.
     const bool disp32 = in.disp >= INT32_MIN && in.disp <= INT32_MAX;
     if (in.base == kRegRip) {
         mov(rax, qword[rbx + m_layout.rip]);
@@ -104,22 +114,20 @@ void BlockEmitter::emit_linear_address(const Insn& in) {
             mov(rcx, static_cast<uint64_t>(rel));
             add(rax, rcx);
         }
+    } else if (disp32 && (in.base != kRegNone || in.index != kRegNone)) {
+        const bool a32 = in.asize == 4;
+        auto r = [&](uint8_t g) { return a32 ? Xbyak::Reg(greg(g).cvt32()) : Xbyak::Reg(greg(g)); };
+        const auto disp = static_cast<int32_t>(in.disp);
+        const Xbyak::Reg dst = a32 ? Xbyak::Reg(eax) : Xbyak::Reg(rax);   // 32-bit: zero-extended
+        if (in.base != kRegNone && in.index != kRegNone) lea(dst, ptr[r(in.base) + r(in.index) * (1 << in.scale_shift) + disp]);
+        else if (in.base != kRegNone) lea(dst, ptr[r(in.base) + disp]);
+        else lea(dst, ptr[r(in.index) * (1 << in.scale_shift) + disp]);
     } else {
-        if (in.base != kRegNone) mov(rax, gpr_slot(in.base));
-        else xor_(eax, eax);
-        if (!disp32) {
-            mov(rcx, static_cast<uint64_t>(in.disp));
-            add(rax, rcx);
-        } else if (in.disp != 0) {
-            lea(rax, ptr[rax + static_cast<int32_t>(in.disp)]);
-        }
+        mov(rax, static_cast<uint64_t>(in.disp));
+        if (in.base != kRegNone) add(rax, greg(in.base));
+        if (in.index != kRegNone) lea(rax, ptr[rax + greg(in.index) * (1 << in.scale_shift)]);
+        if (in.asize == 4) mov(eax, eax);
     }
-    if (in.index != kRegNone) {
-        mov(rcx, gpr_slot(in.index));
-        if (in.scale_shift) shl(rcx, in.scale_shift);
-        add(rax, rcx);
-    }
-    if (in.asize == 4) mov(eax, eax);
     if (in.seg == kFs) add(rax, qword[rbx + m_layout.fs_base]);
     else if (in.seg == kGs) add(rax, qword[rbx + m_layout.gs_base]);
 }
@@ -138,21 +146,29 @@ void BlockEmitter::emit_probe(bool write, unsigned size, SlowPath& slow) {
     and_(rcx, -4096);
     const auto tag = static_cast<int32_t>(write ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag));
     cmp(rcx, qword[r10 + tag]);
-    jne(slow.entry, T_NEAR);
+    jne(slow.entry_label, T_NEAR);
     mov(rsi, rax);
     add(rsi, qword[r10 + static_cast<int32_t>(offsetof(TlbEntry, addend))]);
 }
 
 void BlockEmitter::emit_memory(const Insn& in) {
-    SlowPath& slow = m_slow.emplace_back();
-    slow.in = &in;
-    slow.rip_pending = m_rip_pending;
-    slow.count_pending = m_count_pending;
-    slow.cc_capture = m_cc_capture;
+    // The slow path may fault: the guest flags go to Cpu::rflags first (the probe clobbers the
+    // host's anyway), and every register the instruction names is made resident before the
+    // slow path's entry state is taken, so the fast path changes no residency.
+    materialize_flags();
+    if (in.base < 16) greg(in.base);
+    if (in.index < 16) greg(in.index);
+    if (has_gpr(in, 0)) greg(in.r0);
+    if (has_gpr(in, 1)) greg(in.r1);
     const Form f = form_of(in);
+    if (f == Form::Push || f == Form::Pop) greg(hv::RSP);
+    if (in.mnemonic == ZYDIS_MNEMONIC_CMPXCHG) greg(0);
+    SlowPath& slow = new_slow_path(in);
     if (f == Form::Push || f == Form::Pop) emit_stack(in, slow);
     else emit_memory_alu(in, slow);
-    L(slow.resume);
+    slow.resume = m_regs.state();
+    slow.flags_host_resume = m_host_flags != 0;
+    L(slow.resume_label);
 }
 
 void BlockEmitter::emit_memory_alu(const Insn& in, SlowPath& slow) {
@@ -163,18 +179,20 @@ void BlockEmitter::emit_memory_alu(const Insn& in, SlowPath& slow) {
     emit_probe(is_write(in), size, slow);
     const Xbyak::Address mem = sz[rsi];
     const bool lock = (in.prefix & kPrefixLock) != 0;
+    const bool high_dst = size == 1 && has_gpr(in, 0) && in.r0 >= 16;
+    const bool high_src = size == 1 && has_gpr(in, 1) && in.r1 >= 16;
     switch (form_of(in)) {
         case Form::LoadOp: {
             if (m == ZYDIS_MNEMONIC_MOV && size >= 4) {
-                mov(size == 8 ? Xbyak::Reg(rax) : Xbyak::Reg(eax), mem);   // 32-bit zero-extends
-                store_full(0, in.r0);
+                const Xbyak::Reg64& d = m_regs.write(base_of(in.r0));
+                mov(size == 8 ? Xbyak::Reg(d) : Xbyak::Reg(d.cvt32()), mem);   // 32-bit zero-extends
                 return;
             }
-            load_full(0, in.r0);
-            const Xbyak::Reg dst = sized(0, size, in.r0);
-            if (m == ZYDIS_MNEMONIC_ADC || m == ZYDIS_MNEMONIC_SBB) load_guest_flags();
+            if (high_dst) load_full(0, in.r0);
+            const Xbyak::Reg dst = high_dst ? sized(0, size, in.r0) : sized(greg(in.r0), size);
+            if (m == ZYDIS_MNEMONIC_ADC || m == ZYDIS_MNEMONIC_SBB) need_flags(kCf);
             switch (m) {
-                case ZYDIS_MNEMONIC_MOV: mov(dst, mem); store_full(0, in.r0); return;
+                case ZYDIS_MNEMONIC_MOV: mov(dst, mem); break;
                 case ZYDIS_MNEMONIC_ADD: add(dst, mem); break;
                 case ZYDIS_MNEMONIC_OR: or_(dst, mem); break;
                 case ZYDIS_MNEMONIC_ADC: adc(dst, mem); break;
@@ -182,85 +200,91 @@ void BlockEmitter::emit_memory_alu(const Insn& in, SlowPath& slow) {
                 case ZYDIS_MNEMONIC_AND: and_(dst, mem); break;
                 case ZYDIS_MNEMONIC_SUB: sub(dst, mem); break;
                 case ZYDIS_MNEMONIC_XOR: xor_(dst, mem); break;
-                default: cmp(dst, mem); merge_host_flags(kArithFlags); return;
+                default: cmp(dst, mem); produced(kArithFlags); return;
             }
-            store_full(0, in.r0);
-            merge_host_flags(kArithFlags);
+            if (high_dst) store_full(0, in.r0);
+            else m_regs.mark(base_of(in.r0));
+            if (m != ZYDIS_MNEMONIC_MOV) produced(kArithFlags);
             return;
         }
         case Form::StoreOp: {
-            const Xbyak::Reg src = load_source(in, size);
+            Xbyak::Reg src;
+            const bool imm = in.k1 == kOpImm;
+            if (high_src) src = load_source(in, size);
+            else if (!imm) src = sized(greg(in.r1), size);
+            const uint64_t iv = imm_sx(size, in.imm);
             if (m == ZYDIS_MNEMONIC_MOV) {
-                mov(mem, src);
+                if (imm) mov(mem, iv);
+                else mov(mem, src);
                 return;
             }
-            if (m == ZYDIS_MNEMONIC_ADC || m == ZYDIS_MNEMONIC_SBB) load_guest_flags();
+            if (m == ZYDIS_MNEMONIC_ADC || m == ZYDIS_MNEMONIC_SBB) need_flags(kCf);
             if (lock) this->lock();
+            const auto i32 = static_cast<uint32_t>(iv);
             switch (m) {
-                case ZYDIS_MNEMONIC_ADD: add(mem, src); break;
-                case ZYDIS_MNEMONIC_OR: or_(mem, src); break;
-                case ZYDIS_MNEMONIC_ADC: adc(mem, src); break;
-                case ZYDIS_MNEMONIC_SBB: sbb(mem, src); break;
-                case ZYDIS_MNEMONIC_AND: and_(mem, src); break;
-                case ZYDIS_MNEMONIC_SUB: sub(mem, src); break;
-                case ZYDIS_MNEMONIC_XOR: xor_(mem, src); break;
-                case ZYDIS_MNEMONIC_CMP: cmp(mem, src); break;
-                default: test(mem, src); break;
+                case ZYDIS_MNEMONIC_ADD: imm ? add(mem, i32) : add(mem, src); break;
+                case ZYDIS_MNEMONIC_OR: imm ? or_(mem, i32) : or_(mem, src); break;
+                case ZYDIS_MNEMONIC_ADC: imm ? adc(mem, i32) : adc(mem, src); break;
+                case ZYDIS_MNEMONIC_SBB: imm ? sbb(mem, i32) : sbb(mem, src); break;
+                case ZYDIS_MNEMONIC_AND: imm ? and_(mem, i32) : and_(mem, src); break;
+                case ZYDIS_MNEMONIC_SUB: imm ? sub(mem, i32) : sub(mem, src); break;
+                case ZYDIS_MNEMONIC_XOR: imm ? xor_(mem, i32) : xor_(mem, src); break;
+                case ZYDIS_MNEMONIC_CMP: imm ? cmp(mem, i32) : cmp(mem, src); break;
+                default: imm ? test(mem, i32) : test(mem, src); break;
             }
-            merge_host_flags(kArithFlags);
+            produced(kArithFlags);
             return;
         }
         case Form::Extend: {
             const bool sign = m != ZYDIS_MNEMONIC_MOVZX;
             if (in.osize == 2) {   // only bits 15:0 of the destination are written
-                if (sign) movsx(dx, mem);
-                else movzx(dx, mem);
-                load_full(0, in.r0);
-                mov(ax, dx);
-            } else if (m == ZYDIS_MNEMONIC_MOVSXD) {
-                movsxd(rax, mem);
-            } else if (sign) {
-                movsx(in.osize == 8 ? Xbyak::Reg(rax) : Xbyak::Reg(eax), mem);
-            } else {
-                movzx(eax, mem);   // zero-extends to 64 bits as well
+                const Xbyak::Reg dst = greg(in.r0).cvt16();
+                if (sign) movsx(dst, mem);
+                else movzx(dst, mem);
+                m_regs.mark(base_of(in.r0));
+                return;
             }
-            store_full(0, in.r0);
+            const Xbyak::Reg64& d = m_regs.write(base_of(in.r0));
+            if (m == ZYDIS_MNEMONIC_MOVSXD) movsxd(d, mem);
+            else if (sign) movsx(in.osize == 8 ? Xbyak::Reg(d) : Xbyak::Reg(d.cvt32()), mem);
+            else movzx(d.cvt32(), mem);   // zero-extends to 64 bits as well
             return;
         }
         case Form::Unary: {
             if (lock) this->lock();
             switch (m) {
-                case ZYDIS_MNEMONIC_INC: inc(mem); merge_host_flags(kArithFlags & ~kCf); return;
-                case ZYDIS_MNEMONIC_DEC: dec(mem); merge_host_flags(kArithFlags & ~kCf); return;
-                case ZYDIS_MNEMONIC_NEG: neg(mem); merge_host_flags(kArithFlags); return;
+                case ZYDIS_MNEMONIC_INC: inc(mem); produced(kArithFlags & ~kCf); return;
+                case ZYDIS_MNEMONIC_DEC: dec(mem); produced(kArithFlags & ~kCf); return;
+                case ZYDIS_MNEMONIC_NEG: neg(mem); produced(kArithFlags); return;
                 default: not_(mem); return;
             }
         }
         case Form::Exchange: {
-            load_full(1, in.r1);
-            const Xbyak::Reg src = sized(1, size, 0);
+            const Xbyak::Reg src = sized(greg(in.r1), size);
+            m_regs.mark(base_of(in.r1));
             if (m == ZYDIS_MNEMONIC_XCHG) {
                 xchg(mem, src);   // implicitly locked, as the guest's
-                store_full(1, in.r1);
                 return;
             }
             if (m == ZYDIS_MNEMONIC_XADD) {
                 if (lock) this->lock();
                 xadd(mem, src);
-                store_full(1, in.r1);
-                merge_host_flags(kArithFlags);
+                produced(kArithFlags);
                 return;
             }
             // CMPXCHG: the accumulator is written only when the comparison fails (then, at 32
             // bits, zero-extended), as emu/interp/alu.cpp does (SDM Vol. 2A CMPXCHG operation).
-            load_full(0, 0);
+            // Host CMPXCHG works on RAX: the guest's accumulator is copied in and out.
+            const Xbyak::Reg64& acc = greg(0);
+            mov(rax, acc);
             if (lock) this->lock();
             cmpxchg(mem, src);
             Xbyak::Label equal;
             jz(equal);
-            store_full(0, 0);   // MOV keeps the flags
+            mov(acc, rax);   // MOV keeps the flags
             L(equal);
-            merge_host_flags(kArithFlags);
+            m_regs.mark(0);
+            produced(kArithFlags);
             return;
         }
         default:
@@ -271,20 +295,21 @@ void BlockEmitter::emit_memory_alu(const Insn& in, SlowPath& slow) {
 void BlockEmitter::emit_stack(const Insn& in, SlowPath& slow) {
     // 64-bit PUSH r64/imm and POP r64 (SDM Vol. 2B PUSH, POP): SS has no base in 64-bit mode and
     // the stack pointer is 64 bits wide.
-    mov(rax, gpr_slot(hv::RSP));
+    const Xbyak::Reg64& gsp = greg(hv::RSP);
     if (in.mnemonic == ZYDIS_MNEMONIC_PUSH) {
-        sub(rax, 8);
+        lea(rax, ptr[gsp - 8]);
         emit_probe(true, 8, slow);
-        if (in.k0 == kOpImm) mov(rcx, in.imm);
-        else mov(rcx, gpr_slot(in.r0));   // PUSH RSP pushes the value before the decrement
-        mov(qword[rsi], rcx);
-        sub(gpr_slot(hv::RSP), 8);
+        if (in.k0 == kOpImm) mov(qword[rsi], in.imm);   // sign-extended imm32
+        else mov(qword[rsi], greg(in.r0));   // PUSH RSP pushes the value before the decrement
+        lea(gsp, ptr[gsp - 8]);
+        m_regs.mark(hv::RSP);
         return;
     }
+    mov(rax, gsp);
     emit_probe(false, 8, slow);
-    mov(rcx, qword[rsi]);
-    add(gpr_slot(hv::RSP), 8);
-    mov(gpr_slot(in.r0), rcx);   // POP RSP: the popped value wins over the increment
+    lea(gsp, ptr[gsp + 8]);
+    mov(m_regs.write(base_of(in.r0)), qword[rsi]);   // POP RSP: the popped value wins over the increment
+    m_regs.mark(hv::RSP);
 }
 
 void BlockEmitter::emit_handler_call(const Insn& in) {
@@ -300,8 +325,10 @@ void BlockEmitter::emit_handler_call(const Insn& in) {
 
 void BlockEmitter::emit_slow_paths() {
     for (SlowPath& s : m_slow) {
-        L(s.entry);
-        // Exact state for the handler (it may fault): RIP, next RIP, the instruction counted.
+        L(s.entry_label);
+        // Exact state for the handler (it may fault): registers, RIP, next RIP, the instruction
+        // counted. The guest flags are in Cpu::rflags already (emit_memory).
+        m_regs.emit_write_back(s.entry);
         const uint32_t rip_after = s.rip_pending + s.in->len;
         if (s.rip_pending) add(qword[rbx + m_layout.rip], s.rip_pending);
         mov(rax, qword[rbx + m_layout.rip]);
@@ -317,14 +344,13 @@ void BlockEmitter::emit_slow_paths() {
         }
         cmp(byte[rbx + m_layout.brk], 0);   // an MMIO write exit or a write into this block's code
         jne(m_exit, T_NEAR);
-        // Back to the fast path's lazy state: RIP and the count not yet advanced by this block.
+        // Back to the fast path's lazy state: RIP and the count not yet advanced by this block,
+        // the registers it holds reloaded, the guest flags in the host if it left them there.
         sub(qword[rbx + m_layout.rip], rip_after);
         sub(qword[rbx + m_layout.instructions], s.count_pending + 1);
-        if (s.cc_capture >= 0) {   // the block-ending Jcc expects its condition in R8B
-            load_guest_flags();
-            emit_condition(static_cast<unsigned>(s.cc_capture), r8b);
-        }
-        jmp(s.resume, T_NEAR);
+        m_regs.emit_reload(s.resume);
+        if (s.flags_host_resume) load_guest_flags();
+        jmp(s.resume_label, T_NEAR);
     }
 }
 

@@ -14,7 +14,6 @@ namespace {
 using Gen = Xbyak::CodeGenerator;
 
 constexpr bool has_gpr(const Insn& i, unsigned n) { return (i.gprs >> n) & 1u; }
-constexpr unsigned base_of(unsigned r) { return r >= 16 ? r - 16 : r; }
 constexpr bool is_high8(const Insn& i, unsigned r) { return i.osize == 1 && r >= 16; }
 
 /// Masked shift count of an immediate shift (SDM Vol. 2B SAL/SAR/SHL/SHR: 5 bits, 6 with REX.W).
@@ -102,7 +101,18 @@ NativeFlags native_flags(const Insn& i) {
 
 // ---- operand access ----
 
-Xbyak::Address BlockEmitter::gpr_slot(unsigned base_reg) { return qword[rbx + m_layout.gpr + static_cast<int32_t>(8 * base_reg)]; }
+namespace {
+
+/// True when an operand of `i` is an 8-bit high register (AH..BH): those cannot be encoded with
+/// a REX prefix, so the instruction works on RAX/RCX copies (the "legacy" path).
+bool uses_high8(const Insn& i) {
+    if (i.osize != 1 && i.size1 != 1) return false;
+    return (has_gpr(i, 0) && i.r0 >= 16) || (has_gpr(i, 1) && i.r1 >= 16);
+}
+
+}  // namespace
+
+const Xbyak::Reg64& BlockEmitter::greg(unsigned r) { return m_regs.read(base_of(r)); }
 
 Xbyak::Reg BlockEmitter::sized(int host, unsigned size, unsigned guest_reg) {
     switch (size) {
@@ -113,22 +123,31 @@ Xbyak::Reg BlockEmitter::sized(int host, unsigned size, unsigned guest_reg) {
     }
 }
 
-void BlockEmitter::load_full(int host, unsigned guest_reg) { mov(Xbyak::Reg64(host), gpr_slot(base_of(guest_reg))); }
-void BlockEmitter::store_full(int host, unsigned guest_reg) { mov(gpr_slot(base_of(guest_reg)), Xbyak::Reg64(host)); }
+Xbyak::Reg BlockEmitter::sized(const Xbyak::Reg64& host, unsigned size) {
+    switch (size) {
+        case 1: return host.cvt8();   // BPL, DIL, R11B..R15B: REX-encoded
+        case 2: return host.cvt16();
+        case 4: return host.cvt32();
+        default: return host;
+    }
+}
+
+void BlockEmitter::load_full(int host, unsigned guest_reg) { mov(Xbyak::Reg64(host), greg(guest_reg)); }
+void BlockEmitter::store_full(int host, unsigned guest_reg) { mov(m_regs.write(base_of(guest_reg)), Xbyak::Reg64(host)); }
 
 Xbyak::Reg BlockEmitter::load_source(const Insn& in, unsigned size) {
     if (in.k1 == kOpImm) {
         mov(rcx, in.imm);
     } else {
         load_full(1, in.r1);
-        if (size == 1 && in.r1 >= 16) shr(rcx, 8);
+        if (size == 1 && in.r1 >= 16) movzx(ecx, ch);   // flag-neutral (the guest flags may be live)
     }
     return sized(1, size, 0);
 }
 
 void BlockEmitter::load_guest_flags() {
-    // Clobbers RDX only, so operands are loaded first (their loads may shift). Only the arithmetic flags: the host's TF/AC/DF must stay clear (single-step, alignment
-    // checks, and the ABI of the handlers called later).
+    // Clobbers RDX only. Only the arithmetic flags: the host's TF/AC/DF must stay clear
+    // (single-step, alignment checks, and the ABI of the handlers called later).
     mov(rdx, qword[rbx + m_layout.rflags]);
     and_(edx, static_cast<uint32_t>(kArithFlags));
     push(rdx);
@@ -138,18 +157,39 @@ void BlockEmitter::load_guest_flags() {
 void BlockEmitter::emit_condition(unsigned cc, const Xbyak::Operand& dst) { (this->*kSetcc[cc & 15])(dst); }
 
 void BlockEmitter::merge_host_flags(uint64_t mask) {
-    if (m_cc_capture >= 0) {   // the Jcc after this instruction tests these very flags
-        emit_condition(static_cast<unsigned>(m_cc_capture), r8b);
-        m_cc_captured = true;
-    }
-    if (m_skip_flags) return;
+    // rflags ^= (host ^ rflags) & mask; RDX and R10 only (RCX may hold an operand).
     pushf();
     pop(rdx);
+    mov(r10, qword[rbx + m_layout.rflags]);
+    xor_(rdx, r10);
     and_(edx, static_cast<uint32_t>(mask));
-    mov(rcx, qword[rbx + m_layout.rflags]);
-    and_(rcx, ~static_cast<uint32_t>(mask));   // sign-extended imm32: bits 63:32 kept
-    or_(rcx, rdx);
-    mov(qword[rbx + m_layout.rflags], rcx);
+    xor_(r10, rdx);
+    mov(qword[rbx + m_layout.rflags], r10);
+}
+
+void BlockEmitter::materialize_flags() {
+    if (!m_host_flags) return;
+    merge_host_flags(m_host_flags);
+    m_host_flags = 0;
+}
+
+void BlockEmitter::need_flags(uint64_t mask) {
+    if ((mask & ~m_host_flags) == 0) return;
+    materialize_flags();
+    load_guest_flags();
+    m_host_flags = kArithFlags;
+}
+
+void BlockEmitter::produced(uint64_t mask) {
+    // The host keeps the flags a partial producer (INC/DEC keep CF, ROL/ROR write CF and OF
+    // only) does not write: those valid in the host before stay valid.
+    m_host_flags |= mask;
+}
+
+uint64_t condition_flags(unsigned cc) {
+    // SDM Vol. 1 appendix B, table B-1: the flags each condition (opcode order, pairs) tests.
+    static constexpr uint64_t kTested[8] = {kOf, kCf, kZf, kCf | kZf, kSf, kPf, kSf | kOf, kZf | kSf | kOf};
+    return kTested[(cc >> 1) & 7];
 }
 
 // ---- instruction classes ----
@@ -167,12 +207,13 @@ void BlockEmitter::emit_native(const Insn& in) {
             return emit_shift(in);
         case ZYDIS_MNEMONIC_IMUL: return emit_imul(in);
         case ZYDIS_MNEMONIC_XCHG: return emit_xchg(in);
-        case ZYDIS_MNEMONIC_BSWAP:
-            load_full(0, in.r0);
-            if (in.osize == 8) bswap(rax);
-            else bswap(eax);
-            store_full(0, in.r0);
+        case ZYDIS_MNEMONIC_BSWAP: {
+            const Xbyak::Reg64& r = greg(in.r0);
+            if (in.osize == 8) bswap(r);
+            else bswap(r.cvt32());
+            m_regs.mark(base_of(in.r0));
             return;
+        }
         default:
             break;
     }
@@ -183,93 +224,152 @@ void BlockEmitter::emit_native(const Insn& in) {
 
 void BlockEmitter::emit_binary(const Insn& in) {
     const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
-    load_full(0, in.r0);
-    const Xbyak::Reg src = load_source(in, in.osize);   // may shift: flags are loaded after it
-    const Xbyak::Reg dst = sized(0, in.osize, in.r0);
-    if (m == ZYDIS_MNEMONIC_ADC || m == ZYDIS_MNEMONIC_SBB) load_guest_flags();
+    const bool carry_in = m == ZYDIS_MNEMONIC_ADC || m == ZYDIS_MNEMONIC_SBB;
+    Xbyak::Reg dst, src;
+    const bool legacy = uses_high8(in);
+    if (legacy) {
+        load_full(0, in.r0);
+        src = load_source(in, in.osize);
+        dst = sized(0, in.osize, in.r0);
+    } else {
+        dst = sized(greg(in.r0), in.osize);
+        if (in.k1 == kOpReg) src = sized(greg(in.r1), in.osize);
+    }
+    if (carry_in) need_flags(kCf);   // after the operand loads (MOVs: the flags stay put)
+    const bool imm = !legacy && in.k1 == kOpImm;
+    const auto iv = static_cast<uint32_t>(imm_sx(in.osize, in.imm));
     bool writes = true;
     switch (m) {
-        case ZYDIS_MNEMONIC_ADD: add(dst, src); break;
-        case ZYDIS_MNEMONIC_OR: or_(dst, src); break;
-        case ZYDIS_MNEMONIC_ADC: adc(dst, src); break;
-        case ZYDIS_MNEMONIC_SBB: sbb(dst, src); break;
-        case ZYDIS_MNEMONIC_AND: and_(dst, src); break;
-        case ZYDIS_MNEMONIC_SUB: sub(dst, src); break;
-        case ZYDIS_MNEMONIC_XOR: xor_(dst, src); break;
-        case ZYDIS_MNEMONIC_CMP: cmp(dst, src); writes = false; break;
-        default: test(dst, src); writes = false; break;
+        case ZYDIS_MNEMONIC_ADD: imm ? add(dst, iv) : add(dst, src); break;
+        case ZYDIS_MNEMONIC_OR: imm ? or_(dst, iv) : or_(dst, src); break;
+        case ZYDIS_MNEMONIC_ADC: imm ? adc(dst, iv) : adc(dst, src); break;
+        case ZYDIS_MNEMONIC_SBB: imm ? sbb(dst, iv) : sbb(dst, src); break;
+        case ZYDIS_MNEMONIC_AND: imm ? and_(dst, iv) : and_(dst, src); break;
+        case ZYDIS_MNEMONIC_SUB: imm ? sub(dst, iv) : sub(dst, src); break;
+        case ZYDIS_MNEMONIC_XOR: imm ? xor_(dst, iv) : xor_(dst, src); break;
+        case ZYDIS_MNEMONIC_CMP: imm ? cmp(dst, iv) : cmp(dst, src); writes = false; break;
+        default: imm ? test(dst, iv) : test(dst, src); writes = false; break;
     }
-    if (writes) store_full(0, in.r0);   // MOV does not touch the host flags
-    merge_host_flags(kArithFlags);
+    if (writes) {
+        if (legacy) store_full(0, in.r0);   // MOV does not touch the host flags
+        else m_regs.mark(base_of(in.r0));
+    }
+    produced(kArithFlags);
 }
 
 void BlockEmitter::emit_unary(const Insn& in) {
     const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
-    load_full(0, in.r0);
-    const Xbyak::Reg dst = sized(0, in.osize, in.r0);
+    const bool legacy = uses_high8(in);
+    if (legacy) load_full(0, in.r0);
+    const Xbyak::Reg dst = legacy ? sized(0, in.osize, in.r0) : sized(greg(in.r0), in.osize);
     switch (m) {
         case ZYDIS_MNEMONIC_INC: inc(dst); break;
         case ZYDIS_MNEMONIC_DEC: dec(dst); break;
         case ZYDIS_MNEMONIC_NEG: neg(dst); break;
         default: not_(dst); break;
     }
-    store_full(0, in.r0);
-    if (m == ZYDIS_MNEMONIC_INC || m == ZYDIS_MNEMONIC_DEC) merge_host_flags(kArithFlags & ~kCf);
-    else if (m == ZYDIS_MNEMONIC_NEG) merge_host_flags(kArithFlags);
+    if (legacy) store_full(0, in.r0);
+    else m_regs.mark(base_of(in.r0));
+    if (m == ZYDIS_MNEMONIC_INC || m == ZYDIS_MNEMONIC_DEC) produced(kArithFlags & ~kCf);
+    else if (m == ZYDIS_MNEMONIC_NEG) produced(kArithFlags);
 }
 
 void BlockEmitter::emit_mov(const Insn& in) {
-    if (in.osize >= 4) {
-        load_source(in, in.osize);
-        if (in.osize == 4) mov(ecx, ecx);   // zero-extends
-        store_full(1, in.r0);
+    if (uses_high8(in)) {
+        load_full(0, in.r0);
+        mov(sized(0, in.osize, in.r0), load_source(in, in.osize));
+        store_full(0, in.r0);
         return;
     }
-    load_full(0, in.r0);
-    mov(sized(0, in.osize, in.r0), load_source(in, in.osize));
-    store_full(0, in.r0);
+    if (in.osize >= 4) {   // a full write (32 bits zero-extend)
+        if (in.k1 == kOpImm) {
+            const Xbyak::Reg64& d = m_regs.write(base_of(in.r0));
+            if (in.osize == 8) mov(d, in.imm);
+            else mov(d.cvt32(), static_cast<uint32_t>(in.imm));
+            return;
+        }
+        const Xbyak::Reg64& s = greg(in.r1);
+        const Xbyak::Reg64& d = m_regs.write(base_of(in.r0));
+        if (in.osize == 8) mov(d, s);
+        else mov(d.cvt32(), s.cvt32());
+        return;
+    }
+    const Xbyak::Reg dst = sized(greg(in.r0), in.osize);
+    if (in.k1 == kOpImm) mov(dst, imm_sx(in.osize, in.imm));
+    else mov(dst, sized(greg(in.r1), in.osize));
+    m_regs.mark(base_of(in.r0));
 }
 
 void BlockEmitter::emit_extend(const Insn& in) {
     const bool sign = in.mnemonic != ZYDIS_MNEMONIC_MOVZX;
-    const Xbyak::Reg src = load_source(in, in.size1);
-    if (in.osize == 2) {
-        load_full(0, in.r0);
-        if (sign) movsx(dx, src);
-        else movzx(dx, src);
-        mov(ax, dx);
-    } else if (in.mnemonic == ZYDIS_MNEMONIC_MOVSXD) {
-        movsxd(rax, ecx);
-    } else if (sign) {
-        movsx(in.osize == 8 ? Xbyak::Reg(rax) : Xbyak::Reg(eax), src);
-    } else {
-        movzx(eax, src);   // the 32-bit form zero-extends to 64 bits as well
+    if (uses_high8(in)) {   // the source is AH..BH
+        const Xbyak::Reg src = load_source(in, in.size1);
+        if (in.osize == 2) {
+            load_full(0, in.r0);
+            if (sign) movsx(dx, src);
+            else movzx(dx, src);
+            mov(ax, dx);
+        } else if (sign) {
+            movsx(in.osize == 8 ? Xbyak::Reg(rax) : Xbyak::Reg(eax), src);
+        } else {
+            movzx(eax, src);
+        }
+        store_full(0, in.r0);
+        return;
     }
-    store_full(0, in.r0);
+    const Xbyak::Reg src = sized(greg(in.r1), in.size1);
+    if (in.osize == 2) {   // only bits 15:0 of the destination are written
+        const Xbyak::Reg dst = greg(in.r0).cvt16();
+        if (sign) movsx(dst, src);
+        else movzx(dst, src);
+        m_regs.mark(base_of(in.r0));
+        return;
+    }
+    const Xbyak::Reg64& d = m_regs.write(base_of(in.r0));
+    if (in.mnemonic == ZYDIS_MNEMONIC_MOVSXD) movsxd(d, src.cvt32());
+    else if (sign) movsx(in.osize == 8 ? Xbyak::Reg(d) : Xbyak::Reg(d.cvt32()), src);
+    else movzx(d.cvt32(), src);   // the 32-bit form zero-extends to 64 bits as well
 }
 
 void BlockEmitter::emit_lea(const Insn& in) {
     // Effective address (SDM Vol. 2A 2.1.5) truncated to the address size, then to the operand
-    // size; no segment, no memory access, no flags.
+    // size; no segment, no memory access, no flags (nor does this code touch the host's).
+    const bool disp32 = in.disp >= INT32_MIN && in.disp <= INT32_MAX;
     if (in.base == kRegRip) {
         mov(rax, qword[rbx + m_layout.rip]);
         mov(rcx, static_cast<uint64_t>(in.disp) + m_rip_pending + in.len);
-        add(rax, rcx);
+        lea(rax, ptr[rax + rcx]);
+    } else if (in.asize >= 4 && disp32 && (in.base != kRegNone || in.index != kRegNone)) {
+        // One host LEA on the registers holding the guest's (32-bit addressing: an 0x67 prefix).
+        const auto disp = static_cast<int32_t>(in.disp);
+        const bool a32 = in.asize == 4;
+        auto r = [&](uint8_t g) { return a32 ? Xbyak::RegExp(greg(g).cvt32()) : Xbyak::RegExp(greg(g)); };
+        Xbyak::RegExp e = in.base != kRegNone ? r(in.base) : Xbyak::RegExp(disp);
+        if (in.index != kRegNone) {
+            const Xbyak::Reg64& ix = greg(in.index);
+            const Xbyak::Reg idx = a32 ? Xbyak::Reg(ix.cvt32()) : Xbyak::Reg(ix);
+            e = in.base != kRegNone ? e + idx * (1 << in.scale_shift) : Xbyak::RegExp(idx * (1 << in.scale_shift));
+        }
+        if (in.base != kRegNone || in.index != kRegNone) e = e + disp;
+        if (in.osize == 2) {   // a 16-bit destination keeps bits 63:16
+            lea(eax, ptr[e]);
+            mov(greg(in.r0).cvt16(), ax);
+            m_regs.mark(base_of(in.r0));
+            return;
+        }
+        const Xbyak::Reg64& d = m_regs.write(base_of(in.r0));
+        lea(in.osize == 8 ? Xbyak::Reg(d) : Xbyak::Reg(d.cvt32()), ptr[e]);
+        return;
     } else {
         mov(rax, static_cast<uint64_t>(in.disp));
-        if (in.base != kRegNone) add(rax, gpr_slot(in.base));
-    }
-    if (in.index != kRegNone) {
-        mov(rcx, gpr_slot(in.index));
-        if (in.scale_shift) shl(rcx, in.scale_shift);
-        add(rax, rcx);
+        if (in.base != kRegNone) lea(rax, ptr[rax + greg(in.base)]);
+        if (in.index != kRegNone) lea(rax, ptr[rax + greg(in.index) * (1 << in.scale_shift)]);
     }
     if (in.asize == 2) movzx(eax, ax);
     else if (in.asize == 4) mov(eax, eax);
     if (in.osize == 2) {   // a 16-bit destination keeps bits 63:16
-        mov(rcx, gpr_slot(in.r0));
-        mov(cx, ax);
-        store_full(1, in.r0);
+        mov(greg(in.r0).cvt16(), ax);
+        m_regs.mark(base_of(in.r0));
         return;
     }
     if (in.osize == 4) mov(eax, eax);
@@ -280,65 +380,70 @@ void BlockEmitter::emit_shift(const Insn& in) {
     const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
     const bool rotate = m == ZYDIS_MNEMONIC_ROL || m == ZYDIS_MNEMONIC_ROR || m == ZYDIS_MNEMONIC_RCL ||
                         m == ZYDIS_MNEMONIC_RCR;
-    load_full(0, in.r0);
-    mov(ecx, shift_count(in));   // by CL, as the interpreter's host::shift does
-    if (rotate) load_guest_flags();   // RCL/RCR rotate through CF; ROL/ROR keep the other flags
-    const Xbyak::Reg dst = sized(0, in.osize, in.r0);
+    const bool legacy = uses_high8(in);
+    if (legacy) load_full(0, in.r0);
+    const Xbyak::Reg dst = legacy ? sized(0, in.osize, in.r0) : sized(greg(in.r0), in.osize);
+    if (m == ZYDIS_MNEMONIC_RCL || m == ZYDIS_MNEMONIC_RCR) need_flags(kCf);   // they rotate through CF
+    const int n = static_cast<int>(shift_count(in));
     switch (m) {
-        case ZYDIS_MNEMONIC_SHR: shr(dst, cl); break;
-        case ZYDIS_MNEMONIC_SAR: sar(dst, cl); break;
-        case ZYDIS_MNEMONIC_ROL: rol(dst, cl); break;
-        case ZYDIS_MNEMONIC_ROR: ror(dst, cl); break;
-        case ZYDIS_MNEMONIC_RCL: rcl(dst, cl); break;
-        case ZYDIS_MNEMONIC_RCR: rcr(dst, cl); break;
-        default: shl(dst, cl); break;
+        case ZYDIS_MNEMONIC_SHR: shr(dst, n); break;
+        case ZYDIS_MNEMONIC_SAR: sar(dst, n); break;
+        case ZYDIS_MNEMONIC_ROL: rol(dst, n); break;
+        case ZYDIS_MNEMONIC_ROR: ror(dst, n); break;
+        case ZYDIS_MNEMONIC_RCL: rcl(dst, n); break;
+        case ZYDIS_MNEMONIC_RCR: rcr(dst, n); break;
+        default: shl(dst, n); break;
     }
-    store_full(0, in.r0);
-    merge_host_flags(rotate ? (kCf | kOf) : kArithFlags);   // the masks of emu/interp/shift.cpp
+    if (legacy) store_full(0, in.r0);
+    else m_regs.mark(base_of(in.r0));
+    produced(rotate ? (kCf | kOf) : kArithFlags);   // the masks of emu/interp/shift.cpp
 }
 
 void BlockEmitter::emit_imul(const Insn& in) {
     // IMUL r, r/m (r = r * r/m) and IMUL r, r/m, imm (r = r/m * imm), SDM Vol. 2A IMUL.
-    const Xbyak::Reg a = sized(0, in.osize, 0), b = sized(1, in.osize, 0);
+    const Xbyak::Reg src = sized(greg(in.r1), in.osize);
     if (in.k2 == kOpImm) {
-        load_full(0, in.r1);
-        mov(rcx, in.imm);
+        const Xbyak::Reg64& d = in.osize == 2 ? greg(in.r0) : m_regs.write(base_of(in.r0));
+        imul(sized(d, in.osize), src, static_cast<int>(imm_sx(in.osize == 2 ? 2 : 4, in.imm)));
     } else {
-        load_full(0, in.r0);
-        load_full(1, in.r1);
+        imul(sized(greg(in.r0), in.osize), src);
     }
-    imul(a, b);
-    if (in.osize == 2) {   // only bits 15:0 of the destination are written
-        mov(rcx, gpr_slot(in.r0));
-        mov(cx, ax);
-        store_full(1, in.r0);
-    } else {
-        store_full(0, in.r0);
-    }
-    merge_host_flags(kArithFlags);
+    m_regs.mark(base_of(in.r0));   // a 16-bit destination keeps bits 63:16, as the host's
+    produced(kArithFlags);
 }
 
 void BlockEmitter::emit_xchg(const Insn& in) {
-    load_full(0, in.r0);
-    load_full(1, in.r1);
-    xchg(sized(0, in.osize, in.r0), sized(1, in.osize, in.r1));
-    store_full(0, in.r0);
-    store_full(1, in.r1);
+    if (uses_high8(in)) {
+        load_full(0, in.r0);
+        load_full(1, in.r1);
+        xchg(sized(0, in.osize, in.r0), sized(1, in.osize, in.r1));
+        store_full(0, in.r0);
+        store_full(1, in.r1);
+        return;
+    }
+    xchg(sized(greg(in.r0), in.osize), sized(greg(in.r1), in.osize));
+    m_regs.mark(base_of(in.r0));
+    m_regs.mark(base_of(in.r1));
 }
 
 void BlockEmitter::emit_setcc(const Insn& in) {
-    load_full(0, in.r0);
-    load_guest_flags();
-    emit_condition(in.extra, sized(0, 1, in.r0));
-    store_full(0, in.r0);
+    need_flags(condition_flags(in.extra));
+    if (uses_high8(in)) {
+        load_full(0, in.r0);
+        emit_condition(in.extra, sized(0, 1, in.r0));
+        store_full(0, in.r0);
+        return;
+    }
+    emit_condition(in.extra, greg(in.r0).cvt8());
+    m_regs.mark(base_of(in.r0));
 }
 
 void BlockEmitter::emit_cmovcc(const Insn& in) {
-    load_full(0, in.r0);
-    const Xbyak::Reg src = load_source(in, in.osize);
-    load_guest_flags();
-    (this->*kCmovcc[in.extra])(sized(0, in.osize, in.r0), src);   // 32-bit: zero-extends either way
-    store_full(0, in.r0);
+    const Xbyak::Reg src = sized(greg(in.r1), in.osize);
+    const Xbyak::Reg dst = sized(greg(in.r0), in.osize);
+    need_flags(condition_flags(in.extra));
+    (this->*kCmovcc[in.extra])(dst, src);   // 32-bit: zero-extends either way, as the guest's
+    m_regs.mark(base_of(in.r0));
 }
 
 }  // namespace popek::emu::bt

@@ -1,0 +1,85 @@
+#include "emu/bt/reg_cache.h"
+
+namespace popek::emu::bt {
+namespace {
+
+const Xbyak::Reg64 kPoolRegs[RegCache::kPool] = {Xbyak::util::rbp, Xbyak::util::r12, Xbyak::util::r13,
+                                                 Xbyak::util::r14, Xbyak::util::r15, Xbyak::util::rdi,
+                                                 Xbyak::util::r11};
+
+}  // namespace
+
+RegCache::RegCache(Xbyak::CodeGenerator& gen, int32_t gpr) : m_gen(gen), m_gpr(gpr) {
+    for (auto& h : m_state.host_of) h = -1;
+    for (auto& g : m_guest_of) g = -1;
+}
+
+Xbyak::Address RegCache::slot(unsigned g) const { return Xbyak::util::qword[Xbyak::util::rbx + m_gpr + static_cast<int32_t>(8 * g)]; }
+
+int RegCache::allocate(unsigned g) {
+    int pick = -1;
+    for (int i = 0; i < kPool; ++i) {
+        if (m_guest_of[i] < 0) {
+            pick = i;
+            break;
+        }
+    }
+    if (pick < 0) {   // evict the least recently used register the instruction does not hold
+        for (int i = 0; i < kPool; ++i) {
+            if ((m_pinned >> i) & 1u) continue;
+            if (pick < 0 || m_last_use[i] < m_last_use[pick]) pick = i;
+        }
+        if (pick < 0) throw Xbyak::Error(Xbyak::ERR_INTERNAL);   // the block is interpreted instead
+        const auto old = static_cast<unsigned>(m_guest_of[pick]);
+        if ((m_state.dirty >> old) & 1u) m_gen.mov(slot(old), kPoolRegs[pick]);
+        m_state.dirty = static_cast<uint16_t>(m_state.dirty & ~(1u << old));
+        m_state.host_of[old] = -1;
+    }
+    m_guest_of[pick] = static_cast<int8_t>(g);
+    m_state.host_of[g] = static_cast<int8_t>(pick);
+    return pick;
+}
+
+const Xbyak::Reg64& RegCache::read(unsigned g) {
+    int h = m_state.host_of[g];
+    if (h < 0) {
+        h = allocate(g);
+        m_gen.mov(kPoolRegs[h], slot(g));
+    }
+    m_last_use[h] = ++m_clock;
+    m_pinned |= 1u << h;
+    return kPoolRegs[h];
+}
+
+const Xbyak::Reg64& RegCache::write(unsigned g) {
+    int h = m_state.host_of[g];
+    if (h < 0) h = allocate(g);
+    m_last_use[h] = ++m_clock;
+    m_pinned |= 1u << h;
+    mark(g);
+    return kPoolRegs[h];
+}
+
+void RegCache::flush() {
+    emit_write_back(m_state);
+    m_state.dirty = 0;
+}
+
+void RegCache::forget() {
+    for (auto& h : m_state.host_of) h = -1;
+    for (auto& g : m_guest_of) g = -1;
+    m_state.dirty = 0;
+    m_pinned = 0;
+}
+
+void RegCache::emit_write_back(const State& s) {
+    for (unsigned g = 0; g < kGuestRegs; ++g)
+        if (((s.dirty >> g) & 1u) && s.host_of[g] >= 0) m_gen.mov(slot(g), kPoolRegs[s.host_of[g]]);
+}
+
+void RegCache::emit_reload(const State& s) {
+    for (unsigned g = 0; g < kGuestRegs; ++g)
+        if (s.host_of[g] >= 0) m_gen.mov(kPoolRegs[s.host_of[g]], slot(g));
+}
+
+}  // namespace popek::emu::bt
