@@ -144,6 +144,17 @@ public:
     template <class T> T reg(int r) const;
     template <class T> void set_reg(int r, T v);
     uint64_t stack_mask() const { return mode64 ? ~0ULL : seg[kSs].db ? 0xffffffffULL : 0xffffULL; }
+    /// True outside 64-bit mode when DS, ES and SS are flat (base 0, limit 4 GiB, usable,
+    /// writable expand-up data: linear() checks nothing else) and the stack is 32 bits wide:
+    /// then the offset of a DS/ES/SS access is its linear address (SDM Vol. 3A 3.4.5, 5.3).
+    bool flat_data32() const {
+        for (int s : {kEs, kSs, kDs}) {
+            const hv::Segment& sg = seg[s];
+            if (sg.base != 0 || sg.limit != 0xffffffffu) return false;
+            if ((cr0 & hv::kCr0Pe) && (sg.unusable || !sg.present || (sg.type & 0xe) != 0x2)) return false;
+        }
+        return seg[kSs].db;
+    }
 
     // ---- memory: segmentation + paging + physical dispatch ----
     /// Linear address of seg:off for an access of `size` bytes, with the segment checks of the mode

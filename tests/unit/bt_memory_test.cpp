@@ -229,6 +229,36 @@ TEST(BtMemory, PageCrossingAccessTakesTheSlowPathAndStaysExact) {
     }
 }
 
+TEST(BtMemory, SlowPathWithEveryHostRegisterOfTheCacheInUse) {
+    // More guest registers than the register cache holds (emu/bt/reg_cache.h), dirty when a
+    // page-crossing access takes the slow path, and flags produced before and after it: the
+    // write-back before the handler, the reload after it and the evictions must all be exact.
+    BtPair p;
+    p.load(assemble_with_hlt([](G& g) {
+        const Xbyak::Reg64 regs[] = {rax, rcx, rdx, rbx, rbp, r8, r9, r10, r11, r12, r13, r14, r15};
+        for (size_t i = 0; i < std::size(regs); ++i) g.add(regs[i], regs[(i + 3) % std::size(regs)]);
+        g.cmp(r9, r10);
+        g.mov(r11, qword[rdi + 0xffd]);   // slow path: page crossing
+        g.adc(r12, r11);                  // CF from the CMP, across the slow path
+        for (size_t i = 0; i < std::size(regs); ++i) g.xor_(regs[i], regs[(i + 5) % std::size(regs)]);
+        g.mov(qword[rdi + 0xffe], r13);   // slow path again, with dirty registers
+        g.dec(r14d);
+        g.setnz(r15b);
+    }));
+    uint64_t gpr[16] = {};
+    for (int i = 0; i < 16; ++i) gpr[i] = 0x0101010101010101ULL * static_cast<uint64_t>(i + 1) + 0x8000000000000000ULL;
+    gpr[hv::RDI] = kDataBuf;
+    for (uint64_t f : kFlagSets) {
+        for (EmuHarness* h : {&p.interp, &p.bt}) {
+            h->poke<uint64_t>(kDataBuf + 0xff8, 0x0807060504030201ULL);
+            h->poke<uint64_t>(kDataBuf + 0x1000, 0x100f0e0d0c0b0a09ULL);
+        }
+        ASSERT_TRUE(p.same(gpr, f));
+        EXPECT_EQ(p.interp.read<uint64_t>(kDataBuf + 0x1000), p.bt.read<uint64_t>(kDataBuf + 0x1000));
+    }
+    EXPECT_GT(p.stats().native_insns, 20u);
+}
+
 TEST(BtMemory, PageFaultInAnInlineAccessIsExact) {
     // The 4 KiB page at kPtBase + 0x5000 is made not present: a load, a store and a LOCKed RMW on it
     // fault with the interpreter's RIP, CR2, error code and instruction count.

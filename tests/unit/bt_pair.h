@@ -31,9 +31,12 @@ struct RunState {
 
 class BtPair {
 public:
-    BtPair() {
-        interp.setup_long_mode();
-        bt.setup_long_mode();
+    /// `protected32`: both machines in 32-bit protected mode with flat segments, paging off.
+    explicit BtPair(bool protected32 = false) {
+        for (EmuHarness* h : {&interp, &bt}) {
+            if (protected32) h->setup_protected32();
+            else h->setup_long_mode();
+        }
         bt.cpu().shared().translate_after = 0;
         bt.cpu().enable_translation();
     }

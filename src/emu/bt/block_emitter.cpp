@@ -73,6 +73,7 @@ void BlockEmitter::emit_epilogue() {
 void BlockEmitter::emit_block(const Block& b) {
     emit_prologue();
     m_mode64 = (b.mode & 0xff) == 64;
+    m_flat32 = (b.mode & 0xff) == 32 && (b.mode & kModeFlat32);
     uint32_t offset = 0;
     for (size_t k = 0; k < b.insns.size(); ++k) {
         const Insn& in = b.insns[k];
@@ -88,7 +89,7 @@ void BlockEmitter::emit_block(const Block& b) {
         }
         offset += in.len;
         const bool native = is_native(in);
-        if (native || (m_mode64 && is_native_memory(in))) {
+        if (native || memory_inline(in)) {
             if (native) emit_native(in);
             else emit_memory(in);
             m_rip_pending += in.len;
@@ -112,7 +113,11 @@ void BlockEmitter::emit_block(const Block& b) {
     emit_slow_paths();
 }
 
-bool BlockEmitter::runs_inline(const Insn& in) const { return is_native(in) || (m_mode64 && is_native_memory(in)); }
+bool BlockEmitter::memory_inline(const Insn& in) const {
+    return (m_mode64 || m_flat32) && is_native_memory(in, m_flat32);
+}
+
+bool BlockEmitter::runs_inline(const Insn& in) const { return is_native(in) || memory_inline(in); }
 
 void BlockEmitter::sync_state() {
     materialize_flags();

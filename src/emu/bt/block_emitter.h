@@ -111,7 +111,9 @@ NativeFlags native_flags(const Insn& insn);
 /// True when `insn`, in 64-bit code, has an inline memory fast path (emu/bt/memory_ops.cpp): MOV,
 /// ALU, MOVZX/MOVSX, INC/DEC/NEG/NOT, XCHG/XADD/CMPXCHG with one memory operand, PUSH/POP of a
 /// GPR. The access probes the software TLB in the emitted code; a miss runs the handler instead.
-bool is_native_memory(const Insn& insn);
+/// `flat32`: 32-bit code with flat DS/ES/SS (kModeFlat32): DS/ES/SS accesses and 32-bit
+/// PUSH/POP qualify there; otherwise 64-bit code is assumed.
+bool is_native_memory(const Insn& insn, bool flat32);
 
 class BlockEmitter : public Xbyak::CodeGenerator {
 public:
@@ -129,6 +131,8 @@ private:
     void emit_epilogue();
     /// Native (register-only or inline memory) code rather than a handler call.
     bool runs_inline(const Insn& in) const;
+    /// An inline memory fast path in this block's mode (64-bit, or flat 32-bit).
+    bool memory_inline(const Insn& in) const;
     /// The call of `in`'s handler (counted per mnemonic for `--stats`).
     void emit_handler_call(const Insn& in);
     void emit_native(const Insn& in);
@@ -220,6 +224,7 @@ private:
     uint32_t m_count_pending = 0;   ///< instructions executed since the count was last written
     Xbyak::Label m_exit;
     bool m_mode64 = false;            ///< the block is 64-bit code: memory fast paths allowed
+    bool m_flat32 = false;            ///< 32-bit code with flat data segments: the same for DS/ES/SS
     std::deque<SlowPath> m_slow;
     unsigned m_native = 0, m_helpers = 0;
 };

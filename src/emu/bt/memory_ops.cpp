@@ -21,8 +21,12 @@ constexpr bool has_gpr(const Insn& i, unsigned n) { return (i.gprs >> n) & 1u; }
 
 enum class Form : uint8_t { None, LoadOp, StoreOp, Extend, Unary, Exchange, Push, Pop };
 
-Form form_of(const Insn& i) {
+Form form_of(const Insn& i, bool flat32) {
     if (i.fn == nullptr || i.fn == handle_undefined || i.cls != 0) return Form::None;
+    // 32-bit code: DS/ES/SS accesses only (flat, kModeFlat32); CS, FS and GS keep their checks.
+    if (flat32 && (i.k0 == kOpMem || i.k1 == kOpMem) && i.seg != kDs && i.seg != kEs && i.seg != kSs)
+        return Form::None;
+    const unsigned stack_size = flat32 ? 4 : 8;
     if (i.prefix & (kPrefixRep | kPrefixRepne)) return Form::None;
     const bool lock = (i.prefix & kPrefixLock) != 0;
     const bool reg0 = i.k0 == kOpReg && has_gpr(i, 0);
@@ -56,20 +60,20 @@ Form form_of(const Insn& i) {
         case ZYDIS_MNEMONIC_XCHG: case ZYDIS_MNEMONIC_XADD: case ZYDIS_MNEMONIC_CMPXCHG:
             return mem0 && reg1 && !high8_src ? Form::Exchange : Form::None;
         case ZYDIS_MNEMONIC_PUSH:
-            return !lock && i.osize == 8 && (reg0 || i.k0 == kOpImm) ? Form::Push : Form::None;
+            return !lock && i.osize == stack_size && (reg0 || i.k0 == kOpImm) ? Form::Push : Form::None;
         case ZYDIS_MNEMONIC_POP:
-            return !lock && i.osize == 8 && reg0 ? Form::Pop : Form::None;
+            return !lock && i.osize == stack_size && reg0 ? Form::Pop : Form::None;
         default:
             return Form::None;
     }
 }
 
 /// Bytes of memory the instruction accesses.
-unsigned access_size(const Insn& i) { return form_of(i) == Form::Extend ? i.size1 : i.osize; }
+unsigned access_size(Form f, const Insn& i) { return f == Form::Extend ? i.size1 : i.osize; }
 
 /// True when the memory operand is written (a write tag is needed).
-bool is_write(const Insn& i) {
-    switch (form_of(i)) {
+bool is_write(Form f, const Insn& i) {
+    switch (f) {
         case Form::StoreOp:
             return i.mnemonic != ZYDIS_MNEMONIC_CMP && i.mnemonic != ZYDIS_MNEMONIC_TEST;
         case Form::Unary: case Form::Exchange: case Form::Push:
@@ -90,7 +94,7 @@ Xbyak::AddressFrame frame_of(unsigned size) {
 
 }  // namespace
 
-bool is_native_memory(const Insn& insn) { return form_of(insn) != Form::None; }
+bool is_native_memory(const Insn& insn, bool flat32) { return form_of(insn, flat32) != Form::None; }
 
 BlockEmitter::SlowPath& BlockEmitter::new_slow_path(const Insn& in) {
     SlowPath& slow = m_slow.emplace_back();
@@ -160,7 +164,7 @@ void BlockEmitter::emit_memory(const Insn& in) {
     if (in.index < 16) greg(in.index);
     if (has_gpr(in, 0)) greg(in.r0);
     if (has_gpr(in, 1)) greg(in.r1);
-    const Form f = form_of(in);
+    const Form f = form_of(in, m_flat32);
     if (f == Form::Push || f == Form::Pop) greg(hv::RSP);
     if (in.mnemonic == ZYDIS_MNEMONIC_CMPXCHG) greg(0);
     SlowPath& slow = new_slow_path(in);
@@ -173,15 +177,16 @@ void BlockEmitter::emit_memory(const Insn& in) {
 
 void BlockEmitter::emit_memory_alu(const Insn& in, SlowPath& slow) {
     const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
-    const unsigned size = access_size(in);
+    const Form f = form_of(in, m_flat32);
+    const unsigned size = access_size(f, in);
     const Xbyak::AddressFrame sz = frame_of(size);
     emit_linear_address(in);
-    emit_probe(is_write(in), size, slow);
+    emit_probe(is_write(f, in), size, slow);
     const Xbyak::Address mem = sz[rsi];
     const bool lock = (in.prefix & kPrefixLock) != 0;
     const bool high_dst = size == 1 && has_gpr(in, 0) && in.r0 >= 16;
     const bool high_src = size == 1 && has_gpr(in, 1) && in.r1 >= 16;
-    switch (form_of(in)) {
+    switch (f) {
         case Form::LoadOp: {
             if (m == ZYDIS_MNEMONIC_MOV && size >= 4) {
                 const Xbyak::Reg64& d = m_regs.write(base_of(in.r0));
@@ -293,23 +298,38 @@ void BlockEmitter::emit_memory_alu(const Insn& in, SlowPath& slow) {
 }
 
 void BlockEmitter::emit_stack(const Insn& in, SlowPath& slow) {
-    // 64-bit PUSH r64/imm and POP r64 (SDM Vol. 2B PUSH, POP): SS has no base in 64-bit mode and
-    // the stack pointer is 64 bits wide.
+    // PUSH r/imm and POP r (SDM Vol. 2B PUSH, POP). 64-bit: SS has no base, RSP is 64 bits wide.
+    // Flat 32-bit code: SS base 0 and SS.B set (kModeFlat32), ESP wraps at 4 GiB and the upper
+    // half of RSP is kept, as Cpu::push/pop do.
     const Xbyak::Reg64& gsp = greg(hv::RSP);
-    if (in.mnemonic == ZYDIS_MNEMONIC_PUSH) {
-        lea(rax, ptr[gsp - 8]);
-        emit_probe(true, 8, slow);
-        if (in.k0 == kOpImm) mov(qword[rsi], in.imm);   // sign-extended imm32
-        else mov(qword[rsi], greg(in.r0));   // PUSH RSP pushes the value before the decrement
-        lea(gsp, ptr[gsp - 8]);
+    const int n = m_flat32 ? 4 : 8;
+    const Xbyak::AddressFrame& frame = m_flat32 ? dword : qword;
+    auto set_sp = [&](int delta) {
+        if (!m_flat32) {
+            lea(gsp, ptr[gsp + delta]);
+        } else {   // rsp ^= (rsp ^ (esp + delta)) & 0xffffffff (flags: materialized by emit_memory)
+            lea(ecx, ptr[gsp.cvt32() + delta]);
+            xor_(rcx, gsp);
+            mov(ecx, ecx);
+            xor_(gsp, rcx);
+        }
         m_regs.mark(hv::RSP);
+    };
+    if (in.mnemonic == ZYDIS_MNEMONIC_PUSH) {
+        if (m_flat32) lea(eax, ptr[gsp.cvt32() - n]);
+        else lea(rax, ptr[gsp - n]);
+        emit_probe(true, static_cast<unsigned>(n), slow);
+        if (in.k0 == kOpImm) mov(frame[rsi], imm_sx(static_cast<unsigned>(n), in.imm));
+        else mov(frame[rsi], sized(greg(in.r0), static_cast<unsigned>(n)));   // PUSH rSP: the value before
+        set_sp(-n);
         return;
     }
-    mov(rax, gsp);
-    emit_probe(false, 8, slow);
-    lea(gsp, ptr[gsp + 8]);
-    mov(m_regs.write(base_of(in.r0)), qword[rsi]);   // POP RSP: the popped value wins over the increment
-    m_regs.mark(hv::RSP);
+    if (m_flat32) mov(eax, gsp.cvt32());
+    else mov(rax, gsp);
+    emit_probe(false, static_cast<unsigned>(n), slow);
+    set_sp(n);
+    const Xbyak::Reg64& d = m_regs.write(base_of(in.r0));   // POP rSP: the popped value wins
+    mov(sized(d, static_cast<unsigned>(n)), frame[rsi]);      // 32-bit: zero-extends
 }
 
 void BlockEmitter::emit_handler_call(const Insn& in) {

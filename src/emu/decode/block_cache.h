@@ -34,6 +34,18 @@ struct Block {
     uint32_t bt_runs = 0;         ///< runs through the interpreter while not translated
 };
 
+/// Block::mode bit: 32-bit code run with flat DS/ES/SS (Cpu::flat_data32), which the
+/// translator's inline memory paths rely on. Segment loads end their block (decoder.cpp), so the
+/// bit holds for the whole block and for the blocks chained to it.
+inline constexpr uint32_t kModeFlat32 = 0x200;
+
+/// The decode mode of the code at the current CS:RIP: code size, CPL 3, flat data segments.
+inline uint32_t code_mode(const Cpu& c) {
+    uint32_t m = c.code_bits | (c.cpl == 3 ? 0x100u : 0u);
+    if (c.code_bits == 32 && c.flat_data32()) m |= kModeFlat32;
+    return m;
+}
+
 class BlockCache {
 public:
     explicit BlockCache(Cpu& cpu) : m_cpu(cpu) {}
@@ -44,7 +56,7 @@ public:
             return b;
         const Cpu& c = m_cpu;
         const uint64_t lip = c.mode64 ? c.rip : ((c.seg[kCs].base + c.rip) & 0xffffffffULL);
-        return lookup_slow(lip, c.code_bits | (c.cpl == 3 ? 0x100u : 0u));
+        return lookup_slow(lip, code_mode(c));
     }
     /// The hot path of lookup() alone (inlined into the dispatch loop, and called by translated
     /// code between blocks): a jump-cache hit on a block whose page generation and DMA epoch are
@@ -52,7 +64,7 @@ public:
     Block* probe() {
         const Cpu& c = m_cpu;
         const uint64_t lip = c.mode64 ? c.rip : ((c.seg[kCs].base + c.rip) & 0xffffffffULL);
-        const uint32_t mode = c.code_bits | (c.cpl == 3 ? 0x100u : 0u);
+        const uint32_t mode = code_mode(c);
         const JumpEntry& j = m_jump[jump_index(lip)];
         if (j.lip == lip && j.mode == mode && (j.tag == m_gen || j.tag == m_global_tag)) [[likely]] {
             const Block& b = *j.block;

@@ -31,6 +31,18 @@ bool ends_block_category(const ZydisDecodedInstruction& ins) {
     }
 }
 
+/// A segment register load (MOV/POP Sreg, LDS..LGS) or a control register write: the code mode
+/// of the next instruction (flat data segments, paging) may differ, so the block ends there.
+bool writes_segment_or_control(const ZydisDecodedInstruction& ins, const ZydisDecodedOperand* ops) {
+    for (unsigned i = 0; i < ins.operand_count; ++i) {
+        const ZydisDecodedOperand& op = ops[i];
+        if (op.type != ZYDIS_OPERAND_TYPE_REGISTER || !(op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)) continue;
+        const ZydisRegisterClass rc = ZydisRegisterGetClass(op.reg.value);
+        if (rc == ZYDIS_REGCLASS_SEGMENT || rc == ZYDIS_REGCLASS_CONTROL) return true;
+    }
+    return false;
+}
+
 /// Counts a privileged/sensitive instruction, then runs it (Insn::counted).
 void run_counted(Cpu& c, const Insn& i) {
     hv::VcpuStats& st = c.mutable_stats();
@@ -146,7 +158,7 @@ DecodeStatus Decoder::decode(const uint8_t* bytes, size_t avail, int code_bits, 
         out.counted = out.fn;
         out.fn = run_counted;
     }
-    ends_block = !h || ends_block_category(ins);
+    ends_block = !h || ends_block_category(ins) || writes_segment_or_control(ins, ops);
     return DecodeStatus::Ok;
 }
 
