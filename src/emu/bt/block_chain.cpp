@@ -1,10 +1,12 @@
 /// Block ends of the translator: JMP rel / Jcc rel computed natively (SDM Vol. 2A Jcc, JMP: the
 /// target is next RIP + displacement, truncated to the operand size), and direct chaining to the
-/// next translated block when it lies on the same guest page. A chained jump is guarded by
-/// everything the dispatch loop checks between blocks (emu/executor.cpp): the target is still
-/// translated and valid (page generation, DMA epoch, code-buffer epoch), no attention request, no
-/// interrupt shadow, budget left (it is charged like the dispatcher does, so timers and interrupts
-/// are still polled every kPollInterval instructions), no page newly turned into code.
+/// next translated block when it lies on the same guest page. A chained jump checks what the
+/// dispatch loop (emu/executor.cpp) would between the two blocks and the link itself cannot
+/// know: no attention request, budget left (charged as the dispatcher does, so timers and
+/// interrupts are still polled every kPollInterval instructions), and the slot's epoch (no VMM
+/// write to RAM, no page newly turned into code since it was linked: see ChainSlot). An
+/// interrupt shadow never reaches a chained exit: STI, MOV SS and POP SS end their block and
+/// leave through the dispatcher.
 #include "emu/bt/block_emitter.h"
 #include "emu/cpu.h"
 #include "emu/decode/block_cache.h"
@@ -26,11 +28,6 @@ bool is_jcc(ZydisMnemonic m) {
 
 }  // namespace
 
-Block& unlinked_block() {
-    static Block never_translated;   // bt_epoch 0, bt_code null
-    return never_translated;
-}
-
 bool BlockEmitter::is_chained_branch(const Insn& in) {
     if (!in.rel_branch || in.k0 != kOpImm || in.cls != 0 || in.fn == nullptr || in.fn == handle_undefined) return false;
     const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
@@ -43,7 +40,7 @@ ChainSlot* BlockEmitter::make_slot(const Block& b, int index, int64_t target_off
     // that could end the block first).
     if (!m_chain.slots || !b.cached || target_offset < 0 || target_offset >= 4096) return nullptr;
     ChainSlot* s = &m_chain.slots[index];
-    *s = ChainSlot{&unlinked_block(), (b.gpa & ~0xfffULL) | static_cast<uint64_t>(target_offset), b.mode, 0};
+    *s = ChainSlot{ChainSlot::kUnlinked, nullptr, (b.gpa & ~0xfffULL) | static_cast<uint64_t>(target_offset), b.mode, 0};
     return s;
 }
 
@@ -186,43 +183,29 @@ void BlockEmitter::emit_exit(const Xbyak::Reg64& new_rip, ChainSlot* slot, bool 
         jne(m_exit, T_NEAR);
     }
     Xbyak::Label unlinked;
-    const BlockLayout& blk = m_chain.block;
-    // An unlinked slot points at unlinked_block(), whose bt_epoch (0) never matches the buffer's
-    // (never 0), and so does a block whose translation was dropped (decode_block zeroes both).
     mov(rax, reinterpret_cast<uint64_t>(slot));
-    mov(rdx, qword[rax]);                                   // slot->block
-    mov(r8, reinterpret_cast<uint64_t>(m_chain.buffer_epoch));
-    mov(ecx, dword[rdx + blk.bt_epoch]);
-    cmp(ecx, dword[r8]);
-    jne(unlinked, T_NEAR);
-    mov(r8, qword[rdx + blk.gen_ptr]);                        // page generation (SMC by any vCPU)
-    mov(r8d, dword[r8]);
-    cmp(r8d, dword[rdx + blk.gen]);
-    jne(unlinked, T_NEAR);
     mov(r8, reinterpret_cast<uint64_t>(m_chain.dma_epoch));
-    mov(r8, qword[r8]);
-    cmp(r8, qword[rdx + blk.dma_epoch]);
-    jne(unlinked, T_NEAR);
-    mov(r8, reinterpret_cast<uint64_t>(m_chain.code_epoch));
-    mov(r8, qword[r8]);
-    cmp(r8, qword[rbx + m_layout.code_epoch_seen]);
+    mov(r9, qword[r8]);
+    const int64_t delta = reinterpret_cast<const char*>(m_chain.code_epoch) - reinterpret_cast<const char*>(m_chain.dma_epoch);
+    if (delta >= INT32_MIN && delta <= INT32_MAX) {
+        add(r9, qword[r8 + static_cast<int32_t>(delta)]);
+    } else {
+        mov(r8, reinterpret_cast<uint64_t>(m_chain.code_epoch));
+        add(r9, qword[r8]);
+    }
+    cmp(r9, qword[rax + static_cast<int32_t>(offsetof(ChainSlot, epoch))]);
     jne(unlinked, T_NEAR);
     cmp(byte[rbx + m_layout.attention], 0);
     jne(unlinked, T_NEAR);
-    cmp(byte[rbx + m_layout.interrupt_shadow], 0);
-    jne(unlinked, T_NEAR);
-    cmp(dword[rbx + m_layout.budget], 0);
-    jle(unlinked, T_NEAR);
     mov(r8d, dword[rax + static_cast<int32_t>(offsetof(ChainSlot, insns))]);
     sub(dword[rbx + m_layout.budget], r8d);
+    jle(unlinked, T_NEAR);   // out of budget: the dispatcher polls (and refills it)
     mov(byte[rbx + m_layout.replay_valid], 0);
     if (m_chain.chains_taken) {
         mov(r8, reinterpret_cast<uint64_t>(m_chain.chains_taken));
         inc(qword[r8]);
     }
-    mov(rcx, qword[rdx + blk.bt_code]);
-    add(rcx, kChainEntry);
-    jmp(rcx);
+    jmp(qword[rax + static_cast<int32_t>(offsetof(ChainSlot, code))]);
     L(unlinked);
     mov(r8, reinterpret_cast<uint64_t>(m_chain.pending_slot));
     mov(qword[r8], rax);

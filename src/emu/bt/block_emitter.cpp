@@ -22,24 +22,10 @@ CpuLayout CpuLayout::of(const Cpu& c) {
     l.instructions = offset_in(c, &c.m_stats.instructions);
     l.attention = offset_in(c, &c.attention);
     l.budget = offset_in(c, &c.budget);
-    l.interrupt_shadow = offset_in(c, &c.interrupt_shadow);
     l.replay_valid = offset_in(c, &c.m_replay.valid);
     l.fs_base = offset_in(c, &c.seg[kFs].base);
     l.gs_base = offset_in(c, &c.seg[kGs].base);
-    return l;   // code_epoch_seen, tlb_active are private: the Translator (a friend of Cpu) fills them in
-}
-
-BlockLayout BlockLayout::of(const Block& b) {
-    auto off = [&b](const void* field) {
-        return static_cast<int32_t>(static_cast<const char*>(field) - reinterpret_cast<const char*>(&b));
-    };
-    BlockLayout l;
-    l.bt_code = off(&b.bt_code);
-    l.bt_epoch = off(&b.bt_epoch);
-    l.gen_ptr = off(&b.gen_ptr);
-    l.gen = off(&b.gen);
-    l.dma_epoch = off(&b.dma_epoch);
-    return l;
+    return l;   // tlb_active is private: the Translator (a friend of Cpu) fills it in
 }
 
 BlockEmitter::BlockEmitter(const CpuLayout& layout, const ChainContext& chain, uint8_t* buffer, size_t max)

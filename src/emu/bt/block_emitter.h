@@ -33,36 +33,38 @@ namespace popek::emu::bt {
 /// Offsets (from the Cpu object) of the fields translated code touches.
 struct CpuLayout {
     int32_t gpr = 0, rip = 0, rflags = 0, next_rip = 0, brk = 0, instructions = 0;
-    int32_t attention = 0, budget = 0, interrupt_shadow = 0, replay_valid = 0, code_epoch_seen = 0;
+    int32_t attention = 0, budget = 0, replay_valid = 0;
     int32_t tlb_active = 0, fs_base = 0, gs_base = 0;
     static CpuLayout of(const Cpu& cpu);
 };
 
-/// Offsets of the Block fields the chaining guard reads.
-struct BlockLayout {
-    int32_t bt_code = 0, bt_epoch = 0, gen_ptr = 0, gen = 0, dma_epoch = 0;
-    static BlockLayout of(const Block& b);
-};
-
 /// A direct-chaining exit of a translated block: the guest-physical address and mode of the block
-/// it leads to (same page, so the same linear-to-physical mapping), and that Block once the
-/// dispatcher has run it after this exit (Translator::link). Slots die with the code buffer.
-/// No default member initializers: the translator's slot array is allocated uninitialised (its
-/// pages are touched only as slots are used), and make_slot() writes every field.
+/// it leads to (same page, so the same linear-to-physical mapping), and, once the dispatcher has
+/// run that block translated after this exit (Translator::link), its code. Slots die with the
+/// code buffer. No default member initializers: the translator's slot array is allocated
+/// uninitialised (its pages are touched only as slots are used), and make_slot() writes every
+/// field.
+///
+/// Why a linked jump needs no check of the target's translation (TCG unlinks the same way):
+/// the target lies on the source's own page, so a write to that page (self-modifying code, by
+/// this vCPU: its handler ends the block; by another: it must serialize, SDM Vol. 3A 9.1.3,
+/// which passes through the dispatcher) makes the source stale too, and the source is
+/// revalidated before it runs again. What the page check cannot see, RAM written by the VMM
+/// (DMA) and pages newly turned into code (other vCPUs' write mappings), moves `epoch`.
 struct ChainSlot {
-    Block* block;   ///< unlinked_block() until linked
+    uint64_t epoch;      ///< dma_epoch + code_epoch when linked; kUnlinked until then
+    const void* code;    ///< the target's chain entry (translated code + kChainEntry)
     uint64_t gpa;
     uint32_t mode;
-    int32_t insns;   ///< instruction count of `block` (charged to the budget on the jump)
+    int32_t insns;       ///< instruction count of the target (charged to the budget on the jump)
+    static constexpr uint64_t kUnlinked = ~0ULL;
 };
 
 /// What chaining needs besides the Cpu: VM-wide epochs and the translator's bookkeeping.
 struct ChainContext {
-    const uint32_t* buffer_epoch = nullptr;
     ChainSlot** pending_slot = nullptr;   ///< set by an exit that could not chain
     const std::atomic<uint64_t>* dma_epoch = nullptr;
     const std::atomic<uint64_t>* code_epoch = nullptr;
-    BlockLayout block;
     ChainSlot* slots = nullptr;           ///< two per block: branch taken, not taken / fall-through
     /// Called by an exit with no chain slot (RET, indirect and cross-page branches): the next
     /// block's code entry when it is translated and may run now (Translator::next_block), else
@@ -72,9 +74,6 @@ struct ChainContext {
     uint64_t* handler_exits = nullptr;    ///< per Zydis mnemonic: handler calls and slow paths taken
     uint64_t* chains_taken = nullptr;
 };
-
-/// The target of every unlinked chain slot: a block that is never translated.
-Block& unlinked_block();
 
 /// Offset of a translated block's code at which a chained jump enters (past the prologue: six
 /// pushes, `sub rsp, 8` and `mov rbx, rdi`).

@@ -27,7 +27,6 @@ public:
     void flush();
     uint32_t epoch() const { return m_epoch; }
     /// Read by translated code before it jumps into another translation.
-    const uint32_t* epoch_ptr() const { return &m_epoch; }
     size_t used() const { return m_cursor; }
     size_t capacity() const { return m_size; }
     /// The executable address of a byte of the writable view.

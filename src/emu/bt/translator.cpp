@@ -18,16 +18,11 @@ Translator::Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size)
     : m_cpu(cpu), m_hot_runs(hot_runs), m_layout(CpuLayout::of(cpu)), m_buffer(buffer_size),
       m_slot_capacity(2 * (buffer_size / kBytesPerSlotPair + 1)) {
     m_slots = std::make_unique_for_overwrite<ChainSlot[]>(m_slot_capacity);
-    m_layout.code_epoch_seen = static_cast<int32_t>(reinterpret_cast<const char*>(&cpu.m_code_epoch_seen) -
-                                                    reinterpret_cast<const char*>(&cpu));
     m_layout.tlb_active = static_cast<int32_t>(reinterpret_cast<const char*>(&cpu.m_tlb_active) -
                                                reinterpret_cast<const char*>(&cpu));
-    const Block probe;
-    m_chain.buffer_epoch = m_buffer.epoch_ptr();
     m_chain.pending_slot = &m_pending_slot;
     m_chain.dma_epoch = &cpu.shared().dma_epoch;
     m_chain.code_epoch = cpu.shared().code.code_epoch_ptr();
-    m_chain.block = BlockLayout::of(probe);
     m_handler_exits = std::make_unique<uint64_t[]>(ZYDIS_MNEMONIC_MAX_VALUE + 1);   // zeroed
     if (cpu.shared().count_stats) {   // a memory increment on every chain: only when asked
         m_chain.handler_exits = m_handler_exits.get();
@@ -62,19 +57,27 @@ void Translator::link(Block& b) {
     ChainSlot* s = m_pending_slot;
     m_pending_slot = nullptr;
     if (!b.cached || s->gpa != b.gpa || s->mode != b.mode) return;   // e.g. an interrupt came first
-    s->block = &b;
+    // The epochs `b` was validated at (its DMA epoch; the code epoch this vCPU dropped its write
+    // mappings for): either moving makes the jump go through the dispatcher again.
+    s->code = static_cast<const uint8_t*>(b.bt_code) + kChainEntry;
     s->insns = static_cast<int32_t>(b.insns.size());
+    s->epoch = b.dma_epoch + m_cpu.m_code_epoch_seen;
     ++m_stats.links;
 }
 
 bool Translator::run_cold(Block& b) {
-    if (!b.cached || b.insns.empty()) return false;   // a page-crossing instruction, decoded for one use
+    if (!b.cached || b.insns.empty()) {   // a page-crossing instruction, decoded for one use
+        m_pending_slot = nullptr;
+        return false;
+    }
     if (b.bt_runs < m_hot_runs) {
         ++b.bt_runs;
+        m_pending_slot = nullptr;   // a slot is linked only to translated code
         return false;
     }
     if (!translate(b)) {
         b.bt_runs = 0;   // try again after m_hot_runs more runs
+        m_pending_slot = nullptr;
         return false;
     }
     return run(b);
