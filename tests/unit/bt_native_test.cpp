@@ -160,6 +160,29 @@ TEST(BtNative, ShiftsByImmediate) {
     check_cases(cases);
 }
 
+TEST(BtNative, ShiftsByCl) {
+    // Every count the rotations of the test give CL (0 among them: no flag changes, so the guest's
+    // flags from Cpu::rflags must be in the host before the shift), after a producer (flags live
+    // in the host) and alone (flags in Cpu::rflags).
+    using Sh = void (G::*)(const Xbyak::Operand&, const Xbyak::Reg8&);
+    const std::pair<const char*, Sh> ops[] = {{"shl", &G::shl}, {"shr", &G::shr}, {"sar", &G::sar},
+                                              {"rol", &G::rol}, {"ror", &G::ror}, {"rcl", &G::rcl},
+                                              {"rcr", &G::rcr}};
+    const Xbyak::Reg forms[] = {eax, rax, rcx, al, ah, bx, r10, ch};
+    std::vector<Case> cases;
+    for (auto [name, op] : ops) {
+        for (const Xbyak::Reg& r : forms) {
+            for (int count : {0, 1, 5, 33, 64}) {
+                cases.push_back({std::string(name) + " " + r.toString() + ",cl=" + std::to_string(count),
+                                 [op, r, count](G& g) { g.mov(cl, count); (g.*op)(r, cl); }, 2});
+                cases.push_back({"sub; " + std::string(name) + " " + r.toString() + ",cl=" + std::to_string(count),
+                                 [op, r, count](G& g) { g.sub(edx, esi); g.mov(cl, count); (g.*op)(r, cl); }, 3});
+            }
+        }
+    }
+    check_cases(cases);
+}
+
 TEST(BtNative, ImulTwoAndThreeOperands) {
     std::vector<Case> cases = {
         {"imul eax,ecx", [](G& g) { g.imul(eax, ecx); }, 1, kImulUndefined},

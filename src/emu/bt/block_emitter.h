@@ -99,13 +99,6 @@ uint64_t condition_flags(unsigned cc);
 /// True when `insn` is in the native whitelist (GPR/RFLAGS-only instructions that cannot fault).
 bool is_native(const Insn& insn);
 
-/// For a native instruction: the RFLAGS bits it writes (merged from the host), and whether it
-/// reads the guest's arithmetic flags.
-struct NativeFlags {
-    uint64_t writes = 0;
-    bool reads = false;
-};
-NativeFlags native_flags(const Insn& insn);
 
 /// True when `insn`, in 64-bit code, has an inline memory fast path (emu/bt/memory_ops.cpp): MOV,
 /// ALU, MOVZX/MOVSX, INC/DEC/NEG/NOT, XCHG/XADD/CMPXCHG with one memory operand, PUSH/POP of a

@@ -54,6 +54,7 @@ bool is_native(const Insn& i) {
             return reg0 && i.k1 == kOpMem && i.osize >= 2;
         case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR:
         case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR:
+            if (reg0 && reg1 && i.r1 == 1 && i.size1 == 1) return true;   // by CL
             return reg0 && i.k1 == kOpImm && shift_count(i) != 0;
         case ZYDIS_MNEMONIC_IMUL:   // the two- and three-operand forms (the one-operand form has no k1)
             return reg0 && reg1 && i.osize >= 2 && (i.k2 == kOpNone || i.k2 == kOpImm);
@@ -74,28 +75,6 @@ bool is_native(const Insn& i) {
             return reg0 && reg1 && i.osize >= 2 && i.extra < 16;
         default:
             return false;
-    }
-}
-
-NativeFlags native_flags(const Insn& i) {
-    switch (static_cast<ZydisMnemonic>(i.mnemonic)) {
-        case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_SUB:
-        case ZYDIS_MNEMONIC_XOR: case ZYDIS_MNEMONIC_CMP: case ZYDIS_MNEMONIC_TEST: case ZYDIS_MNEMONIC_NEG:
-        case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_IMUL:
-        case ZYDIS_MNEMONIC_XADD: case ZYDIS_MNEMONIC_CMPXCHG:
-            return {kArithFlags, false};
-        case ZYDIS_MNEMONIC_ADC: case ZYDIS_MNEMONIC_SBB:
-            return {kArithFlags, true};
-        case ZYDIS_MNEMONIC_INC: case ZYDIS_MNEMONIC_DEC:
-            return {kArithFlags & ~kCf, false};
-        case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR:
-            return {kCf | kOf, true};
-        case ZYDIS_MNEMONIC_MOV: case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX: case ZYDIS_MNEMONIC_MOVSXD:
-        case ZYDIS_MNEMONIC_LEA: case ZYDIS_MNEMONIC_XCHG: case ZYDIS_MNEMONIC_BSWAP: case ZYDIS_MNEMONIC_NOT:
-        case ZYDIS_MNEMONIC_NOP: case ZYDIS_MNEMONIC_PUSH: case ZYDIS_MNEMONIC_POP:
-            return {0, false};
-        default:
-            return {0, true};   // SETcc, CMOVcc
     }
 }
 
@@ -380,19 +359,27 @@ void BlockEmitter::emit_shift(const Insn& in) {
     const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
     const bool rotate = m == ZYDIS_MNEMONIC_ROL || m == ZYDIS_MNEMONIC_ROR || m == ZYDIS_MNEMONIC_RCL ||
                         m == ZYDIS_MNEMONIC_RCR;
+    const bool by_cl = in.k1 == kOpReg;
     const bool legacy = uses_high8(in);
     if (legacy) load_full(0, in.r0);
     const Xbyak::Reg dst = legacy ? sized(0, in.osize, in.r0) : sized(greg(in.r0), in.osize);
-    if (m == ZYDIS_MNEMONIC_RCL || m == ZYDIS_MNEMONIC_RCR) need_flags(kCf);   // they rotate through CF
+    if (by_cl) {
+        // A masked count of 0 leaves every flag alone (SDM Vol. 2B SAL/SAR/SHL/SHR, ROL/ROR): the
+        // host's must then be the guest's, so they are all made valid in the host first.
+        mov(rcx, greg(1));
+        need_flags(kArithFlags);
+    } else if (m == ZYDIS_MNEMONIC_RCL || m == ZYDIS_MNEMONIC_RCR) {
+        need_flags(kCf);   // they rotate through CF
+    }
     const int n = static_cast<int>(shift_count(in));
     switch (m) {
-        case ZYDIS_MNEMONIC_SHR: shr(dst, n); break;
-        case ZYDIS_MNEMONIC_SAR: sar(dst, n); break;
-        case ZYDIS_MNEMONIC_ROL: rol(dst, n); break;
-        case ZYDIS_MNEMONIC_ROR: ror(dst, n); break;
-        case ZYDIS_MNEMONIC_RCL: rcl(dst, n); break;
-        case ZYDIS_MNEMONIC_RCR: rcr(dst, n); break;
-        default: shl(dst, n); break;
+        case ZYDIS_MNEMONIC_SHR: by_cl ? shr(dst, cl) : shr(dst, n); break;
+        case ZYDIS_MNEMONIC_SAR: by_cl ? sar(dst, cl) : sar(dst, n); break;
+        case ZYDIS_MNEMONIC_ROL: by_cl ? rol(dst, cl) : rol(dst, n); break;
+        case ZYDIS_MNEMONIC_ROR: by_cl ? ror(dst, cl) : ror(dst, n); break;
+        case ZYDIS_MNEMONIC_RCL: by_cl ? rcl(dst, cl) : rcl(dst, n); break;
+        case ZYDIS_MNEMONIC_RCR: by_cl ? rcr(dst, cl) : rcr(dst, n); break;
+        default: by_cl ? shl(dst, cl) : shl(dst, n); break;
     }
     if (legacy) store_full(0, in.r0);
     else m_regs.mark(base_of(in.r0));
