@@ -119,6 +119,9 @@ Parsed parse(const std::vector<std::string>& args) {
     run->add_flag("--stats", o.stats, "print instruction and exit counts at exit (Popek-Goldberg report)");
     run->add_flag("--perf-map", o.perf_map,
                   "--accel bt: write /tmp/perf-PID.map naming each translated block by its guest address, for perf");
+    run->add_option("--bt-cache", o.bt_cache_mib,
+                    "--accel bt: translated code kept per vCPU; when full, every translation is dropped and redone")
+        ->type_name("MiB")->capture_default_str()->check(CLI::Range(1u, 1024u));
     std::vector<std::string> disks, nets;
     run->add_option("--disk", disks, "block device backed by FILE (virtio-blk; the Xen vbd with --xen); ',ro' for read-only")
         ->type_name("FILE[,ro]");

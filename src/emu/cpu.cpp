@@ -17,7 +17,7 @@ Cpu::Cpu(EngineShared& shared, int index, CpuInterrupts* interrupts)
 Cpu::~Cpu() { delete m_cache; }
 
 void Cpu::enable_translation() {
-    if (!m_bt) m_bt = std::make_unique<bt::Translator>(*this, m_shared.translate_after);
+    if (!m_bt) m_bt = std::make_unique<bt::Translator>(*this, m_shared.translate_after, m_shared.bt_cache_bytes);
 }
 
 void Cpu::load_state(const hv::CpuState& st) {

@@ -103,7 +103,7 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     kernel_file = {};
     initrd_file = {};
 
-    hv::VmConfig cfg{opt.cpus, opt.xen, opt.stats, opt.perf_map};
+    hv::VmConfig cfg{opt.cpus, opt.xen, opt.stats, opt.perf_map, opt.bt_cache_mib};
     auto vm = TRY(hv->create_vm(cfg));
     TRY_VOID(vm->set_memory(mem));
 

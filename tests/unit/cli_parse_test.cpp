@@ -16,6 +16,13 @@ TEST(CliParse, AutoAccelPicksKvmOnlyWhenItIsUsable) {
     EXPECT_EQ(p.options.cpus, 1);
 }
 
+TEST(CliParse, BtCacheDefaultsTo32MiBAndIsSettable) {
+    EXPECT_EQ(parse({"run"}).options.bt_cache_mib, 32u);
+    Parsed p = parse({"run", "--accel", "bt", "--bt-cache", "8"});
+    ASSERT_EQ(p.action, Parsed::Run) << p.message;
+    EXPECT_EQ(p.options.bt_cache_mib, 8u);
+}
+
 TEST(CliParse, ExplicitAccelWins) {
     EXPECT_EQ(parse({"run", "--accel", "interp"}).options.accel, popek::hv::Accel::Interp);
     EXPECT_EQ(parse({"run", "--accel", "kvm"}).options.accel, popek::hv::Accel::Kvm);
@@ -26,6 +33,8 @@ TEST(CliParse, BadValuesAreUsageErrors) {
                                                            {"run", "--cpus", "0"},
                                                            {"run", "--mem", "1"},
                                                            {"run", "--mem", "lots"},
+                                                           {"run", "--bt-cache", "0"},
+                                                           {"run", "--bt-cache", "4096"},
                                                            {"run", "--bogus"},
                                                            {}}) {
         Parsed p = parse(args);

@@ -66,6 +66,7 @@ void Translator::link(Block& b) {
 }
 
 bool Translator::run_cold(Block& b) {
+    ++m_stats.cold_runs;
     if (!b.cached || b.insns.empty()) {   // a page-crossing instruction, decoded for one use
         m_pending_slot = nullptr;
         return false;

@@ -22,6 +22,8 @@ struct TranslatorStats {
     uint64_t failures = 0;       ///< blocks that could not be translated (they are interpreted)
     uint64_t chains_taken = 0;   ///< direct jumps from one translated block into the next
     uint64_t lookups_taken = 0;  ///< indirect / cross-page exits that found the next block's code
+    uint64_t runs = 0;           ///< translated blocks entered from the dispatcher
+    uint64_t cold_runs = 0;      ///< dispatcher runs of blocks with no translation (interpreted)
 };
 
 class Translator {
@@ -37,6 +39,7 @@ public:
     bool run(Block& b) {
         if (b.bt_code && b.bt_epoch == m_buffer.epoch()) [[likely]] {
             if (m_pending_slot) link(b);
+            ++m_stats.runs;
             reinterpret_cast<void (*)(Cpu*)>(const_cast<void*>(b.bt_code))(&m_cpu);
             return true;
         }

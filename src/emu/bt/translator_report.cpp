@@ -19,6 +19,13 @@ std::string Translator::report(uint64_t total, uint64_t interpreted) const {
         "taken {}, lookups taken {}, flushes {}, failures {}\n",
         translated, pct(translated, total), interpreted, m_stats.blocks, m_stats.native_insns, m_stats.helper_insns,
         m_stats.links, m_stats.chains_taken, m_stats.lookups_taken, m_stats.flushes, m_stats.failures);
+    // The code cache: its fill and how often a block was entered as translated code (from the
+    // dispatcher, a chain or a lookup) rather than without a translation (interpreted/translated).
+    const uint64_t hits = m_stats.runs + m_stats.chains_taken + m_stats.lookups_taken;
+    out += fmt::format("code cache {:.1f} of {} MiB used, {} flushes; hit rate {:.2f}% ({} translated entries, {} without "
+                       "translation)\n",
+                       double(m_buffer.used()) / double(1u << 20), m_buffer.capacity() >> 20, m_stats.flushes,
+                       pct(hits, hits + m_stats.cold_runs), hits, m_stats.cold_runs);
     std::vector<std::pair<uint64_t, unsigned>> top;
     for (unsigned m = 0; m <= ZYDIS_MNEMONIC_MAX_VALUE; ++m)
         if (m_handler_exits[m]) top.emplace_back(m_handler_exits[m], m);

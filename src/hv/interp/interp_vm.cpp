@@ -42,6 +42,7 @@ Result<void> InterpVm::set_memory(const memory::GuestMemory& mem) {
     m_shared->xen = m_config.xen;
     m_shared->translate = m_translate;
     m_shared->count_stats = m_config.stats;
+    m_shared->bt_cache_bytes = size_t{m_config.bt_cache_mib} << 20;
     if (m_config.perf_map && m_translate) m_shared->perf_map = emu::PerfMap::open_for_this_process();
     // POPEK_BT_TRANSLATE_AFTER=0 translates every block on its first run (the difftest runs each
     // sequence once); the default translates a block when it runs a second time.
