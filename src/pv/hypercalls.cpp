@@ -144,9 +144,7 @@ Hypercalls::Ret Hypercalls::sched_op(int vcpu, uint64_t cmd, uint64_t arg, bool 
         if (!s) return -s.error();
         if (s->reason > SHUTDOWN_MAX) return -EINVAL;
         if (s->reason == SHUTDOWN_suspend) return -ENOSYS;  // no save/restore
-        if (m_hooks.shutdown)
-            m_hooks.shutdown(shutdown_exit_status(s->reason),
-                             std::string("xen shutdown: ") + shutdown_reason_name(s->reason));
+        if (m_hooks.shutdown) m_hooks.shutdown(s->reason);
         return 0;
     }
     case SCHEDOP_poll: {

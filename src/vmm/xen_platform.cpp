@@ -9,6 +9,7 @@
 #include "pv/pvclock.h"
 #include "ddom/remote_blkif.h"
 #include "vmm/net_backends.h"
+#include "vmm/xen_shutdown.h"
 
 namespace popek::vmm {
 namespace {
@@ -40,22 +41,17 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
     if (auto r = p->m_domain->connect_store(kStorePfn); !r)
         return fail("--xen: cannot place the XenStore ring at pfn {:#x} (errno {})", kStorePfn, r.error());
 
-    // Console ring: a channel to popek, published the way the toolstack does (HVM params).
-    auto page = TRY(mem.slice(kConsolePfn << XEN_PAGE_SHIFT, pv::kXenPageSize));
-    std::memset(page.data(), 0, page.size());
-    // Both consoles print under m_console_lock (service_console and the console_write hook).
+    // Console ring (PvDomain's console path); both consoles print through the merge under
+    // m_merge_lock: the ring's sink (called under the domain's console lock) and console_write.
     p->m_console_merge = std::make_unique<XenConsoleMerge>([out](std::string_view s) {
         out(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
     });
-    p->m_console = std::make_unique<pv::ConsoleBackend>(page, [self](std::string_view s) {
+    auto console = p->m_domain->connect_console(kConsolePfn, [self](std::string_view s) {
+        std::lock_guard lock(self->m_merge_lock);
         self->m_console_merge->write(XenConsoleMerge::Source::Ring, s);
     });
-    auto channel = p->m_domain->event_channels().host_channel([self] { self->service_console(); });
-    if (!channel) return fail("--xen: cannot allocate the console event channel (errno {})", channel.error());
-    p->m_console_backend_port = channel->backend_port;
-    if (!p->m_domain->set_param(HVM_PARAM_CONSOLE_PFN, kConsolePfn) ||
-        !p->m_domain->set_param(HVM_PARAM_CONSOLE_EVTCHN, channel->guest_port))
-        return fail("--xen: cannot publish the console parameters");
+    if (!console)
+        return fail("--xen: cannot place the console ring at pfn {:#x} (errno {})", kConsolePfn, console.error());
 
     auto translate = [self](int vcpu, uint64_t gva) -> Result<uint64_t> {
         if (vcpu < 0 || static_cast<size_t>(vcpu) >= self->m_vcpus.size()) return fail("no vCPU {}", vcpu);
@@ -162,7 +158,9 @@ uint64_t XenPlatform::now_ns() const {
 
 pv::HypercallHooks XenPlatform::hooks() {
     pv::HypercallHooks h;
-    h.shutdown = [this](int status, std::string reason) { m_life.request_exit(status, std::move(reason)); };
+    h.shutdown = [this](unsigned reason) {
+        m_life.request_exit(xen_shutdown_exit_status(reason), xen_shutdown_reason(reason));
+    };
     h.yield = [](int) { std::this_thread::yield(); };
     h.block = [this](int vcpu) {
         wait_for([this, vcpu] { return m_domain->event_channels().upcall_pending(vcpu); }, 0);
@@ -189,7 +187,7 @@ pv::HypercallHooks XenPlatform::hooks() {
     h.map_outside_ram = [this](uint64_t gpfn, std::span<uint8_t> page) { return map_outside_ram(gpfn, page); };
     h.console_write = [this](std::string_view s) {
         // CONSOLEIO_write (Xen's own console) goes where the ring console goes, once.
-        std::lock_guard lock(m_console_lock);
+        std::lock_guard lock(m_merge_lock);
         m_console_merge->write(XenConsoleMerge::Source::Hypercall, s);
     };
     if (std::getenv("POPEK_XEN_TRACE") != nullptr) {
@@ -266,15 +264,8 @@ void XenPlatform::publish_time() {
     m_domain->event_channels().publish_wallclock(wc.sec, wc.nsec);
 }
 
-void XenPlatform::service_console() {
-    std::lock_guard lock(m_console_lock);
-    if (m_console->service()) (void)m_domain->event_channels().backend_send(m_console_backend_port);
-}
-
 size_t XenPlatform::console_input(std::span<const uint8_t> bytes) {
-    std::lock_guard lock(m_console_lock);
-    bool notify = m_console->push_input(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-    if (notify) (void)m_domain->event_channels().backend_send(m_console_backend_port);
+    m_domain->console_input(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
     return bytes.size();
 }
 

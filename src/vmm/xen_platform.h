@@ -24,7 +24,6 @@
 #include <vector>
 
 #include "hv/hypervisor.h"
-#include "pv/backends/console_backend.h"
 #include "devices/virtio/net_backend.h"
 #include "pv/backends/share_device.h"
 #include "pv/backends/vbd_device.h"
@@ -77,7 +76,6 @@ private:
     void wait_for(Ready ready, uint64_t deadline_ns);
     void timer_loop();
     uint64_t now_ns() const;
-    void service_console();
     /// Publishes the Xen clock (vcpu_time_info of every vCPU, shared_info's wall clock) from the
     /// engine's TSC; a no-op on engines that cannot sample it.
     void publish_time();
@@ -93,10 +91,8 @@ private:
     std::unique_ptr<pv::PvDomain> m_domain;
     std::unique_ptr<pv::Hypercalls> m_hypercalls;
 
-    std::mutex m_console_lock;
+    std::mutex m_merge_lock;   ///< serialises the two consoles' writes into the merge
     std::unique_ptr<XenConsoleMerge> m_console_merge;
-    std::unique_ptr<pv::ConsoleBackend> m_console;
-    evtchn_port_t m_console_backend_port = 0;
     std::vector<std::unique_ptr<pv::VbdDevice>> m_vbds;
     std::vector<std::shared_ptr<XenPhysmap>> m_physmap;
     std::vector<std::unique_ptr<devices::virtio::NetBackend>> m_net_backends;  ///< one per vif, same index
