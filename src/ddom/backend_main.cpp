@@ -41,7 +41,7 @@ int run_backend(const BackendOptions& o) {
         auto reject = [&](std::string_view why) {
             if (rejected++ < kLoggedRejects) fmt::print(stderr, "popek backend: rejected a message: {}\n", why);
         };
-        if (!got && got.error().os_errno == EMSGSIZE) {
+        if (!got && got.error().kind == ErrorKind::Oversized) {
             reject(got.error().message);
             continue;
         }

@@ -120,7 +120,7 @@ Result<void> Board::start_input(const VmOptions& options, InputSink sink) {
     if (tty) m_terminal = std::make_unique<TerminalGuard>(options.serial_in_fd);
     VmLifecycle* life = m_life;
     m_input = TRY(InputPump::start(options.serial_in_fd, tty, sink,
-                                   [life] { life->request_exit(0, "quit from console (Ctrl-A x)"); }));
+                                   [life] { life->request_exit(devices::ExitCause::ConsoleQuit, 0, "quit from console (Ctrl-A x)"); }));
     return {};
 }
 

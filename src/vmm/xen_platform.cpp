@@ -159,7 +159,7 @@ uint64_t XenPlatform::now_ns() const {
 pv::HypercallHooks XenPlatform::hooks() {
     pv::HypercallHooks h;
     h.shutdown = [this](unsigned reason) {
-        m_life.request_exit(xen_shutdown_exit_status(reason), xen_shutdown_reason(reason));
+        m_life.request_exit(devices::ExitCause::XenShutdown, xen_shutdown_exit_status(reason), xen_shutdown_reason(reason));
     };
     h.yield = [](int) { std::this_thread::yield(); };
     h.block = [this](int vcpu) {
