@@ -7,8 +7,6 @@
 #include <fmt/core.h>
 
 #include "pv/pvclock.h"
-#include "ddom/remote_blkif.h"
-#include "vmm/net_backends.h"
 #include "vmm/xen_shutdown.h"
 
 namespace popek::vmm {
@@ -58,29 +56,11 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
         return self->m_vcpus[static_cast<size_t>(vcpu)]->translate_gva(gva);
     };
     p->m_hypercalls = std::make_unique<pv::Hypercalls>(*p->m_domain, translate, p->hooks());
-    TRY_VOID(p->attach_disks(disks, driver_domain));
-    TRY_VOID(p->attach_nets(nets));
+    p->m_io = TRY(XenIoDevices::attach(*p->m_domain, disks, nets, driver_domain));
     if (share) TRY_VOID(p->attach_share(*share));
     p->publish_time();
     p->m_timer_thread = std::thread([self] { self->timer_loop(); });
     return p;
-}
-
-Result<void> XenPlatform::attach_disks(const std::vector<DiskOption>& disks, bool driver_domain) {
-    for (size_t i = 0; i < disks.size(); ++i) {
-        auto file = pv::BlockFile::open(disks[i].path, disks[i].read_only);
-        if (!file) return std::unexpected(with_context(file.error(), "--disk"));
-        std::unique_ptr<pv::BlkifExecutor> remote;
-        if (driver_domain)
-            remote = TRY(ddom::RemoteBlkif::spawn(m_domain->grant_table(), ddom::kDriverDomain, file->fd(),
-                                                  disks[i].read_only));
-        auto vbd = std::make_unique<pv::VbdDevice>(*m_domain, std::move(*file), vbd_devid(i), std::move(remote),
-                                                   driver_domain ? ddom::kDriverDomain : pv::kControlDomain);
-        if (auto r = vbd->attach(); !r)
-            return fail("--xen: cannot create the store nodes of vbd {} (errno {})", vbd_devid(i), r.error());
-        m_vbds.push_back(std::move(vbd));
-    }
-    return {};
 }
 
 Result<void> XenPlatform::attach_physmap(const memory::GuestMemory& mem, bus::Bus& mmio) {
@@ -103,27 +83,6 @@ Result<void> XenPlatform::attach_physmap(const memory::GuestMemory& mem, bus::Bu
     return {};
 }
 
-Result<void> XenPlatform::attach_nets(const std::vector<NetOption>& nets) {
-    for (size_t i = 0; i < nets.size(); ++i) {
-        using namespace devices::virtio;
-        const NetOption& n = nets[i];
-        auto backend = TRY(make_net_backend(n));
-        NetBackend* host = backend.get();
-        // Xen's OUI (00:16:3e), then "PK" and the vif number.
-        pv::VifDevice::Mac mac{0x00, 0x16, 0x3e, 0x50, 0x4b, static_cast<uint8_t>(i)};
-        const auto devid = static_cast<uint32_t>(i);
-        auto vif = std::make_unique<pv::VifDevice>(*m_domain, mac, [host](std::span<const uint8_t> f) { host->send(f); },
-                                                   devid);
-        if (auto r = vif->attach(); !r)
-            return fail("--xen: cannot create the store nodes of vif {} (errno {})", devid, r.error());
-        pv::VifDevice* v = vif.get();
-        m_net_backends.push_back(std::move(backend));
-        m_vifs.push_back(std::move(vif));
-        TRY_VOID(host->start([v](std::span<const uint8_t> frame) { v->deliver(frame); }));
-    }
-    return {};
-}
-
 Result<void> XenPlatform::attach_share(const ShareOption& share) {
     auto dir = TRY(pv::ShareDir::open(share.path, share.read_only));
     m_share = std::make_unique<pv::ShareDevice>(*m_domain, std::move(dir));
@@ -140,9 +99,7 @@ bool XenPlatform::map_outside_ram(uint64_t gpfn, std::span<uint8_t> page) {
 
 XenPlatform::~XenPlatform() {
     m_share.reset();
-    for (auto& b : m_net_backends) b->stop();  // no more frames for the vifs
-    m_vifs.clear();
-    m_vbds.clear();  // before the domain: they unbind their channels and unmap their rings
+    m_io.reset();  // before the domain: vbds and vifs unbind their channels and unmap their rings
     {
         std::lock_guard lock(m_lock);
         m_stopping = true;
