@@ -33,6 +33,7 @@ TEST(HostBlockFile, OpenErrorsAndBounds) {
     auto dir = BlockFile::open("/tmp", true);
     ASSERT_FALSE(dir);
     EXPECT_NE(dir.error().message.find("not a file or block device"), std::string::npos);
+    EXPECT_FALSE(BlockFile::open("/dev/null", true)) << "a character device";
     TempDisk t(4096);
     auto f = BlockFile::open(t.path, false).value();
     EXPECT_EQ(f.sectors(), 8u);

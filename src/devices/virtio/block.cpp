@@ -40,10 +40,6 @@ static_assert(offsetof(BlkConfig, blk_size) == 20 && offsetof(BlkConfig, writeba
 
 }  // namespace
 
-Result<std::shared_ptr<Block>> Block::open(const std::string& path, bool read_only) {
-    return std::make_shared<Block>(TRY(host::BlockFile::open(path, read_only)));
-}
-
 Block::Block(host::BlockFile disk)
     : m_disk(std::move(disk)),
       m_read_only(m_disk.readonly()),

@@ -53,9 +53,8 @@ class Block final : public Device {
 public:
     static constexpr uint32_t kMaxDiscardSegments = 16;
 
-    /// Opens `path` (a file or a block device); `read_only` opens it O_RDONLY and offers VIRTIO_BLK_F_RO.
-    static Result<std::shared_ptr<Block>> open(const std::string& path, bool read_only);
-    /// Serves `disk`; its get-id answer is "popek:" and the file's base name (20 bytes at most).
+    /// Serves `disk` (vmm::open_disk makes it from a --disk); a read-only disk offers
+    /// VIRTIO_BLK_F_RO. Its get-id answer is "popek:" and the file's base name (20 bytes at most).
     explicit Block(host::BlockFile disk);
 
     std::string_view name() const override { return "virtio-blk"; }
