@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
     }
     if (outcome->exit_status == popek::vmm::kExitVmError) {
         fmt::print(stderr, "popek: VM stopped: {}\n", outcome->reason);
-    } else if (outcome->reason == "triple-fault") {
+    } else if (outcome->cause == popek::devices::ExitCause::TripleFault) {
         fmt::print(stderr, "popek: guest triple-faulted (treated as a reset)\n");
     }
     return outcome->exit_status;

@@ -25,7 +25,7 @@ int run_backend(const BackendOptions& o) {
         return 1;
     };
     if (o.socket_fd < 0 || o.disk_fd < 0) return die(Error{"--socket-fd and --disk-fd are required"});
-    auto disk = pv::BlockFile::adopt(UniqueFd(o.disk_fd), o.read_only, fmt::format("fd {}", o.disk_fd));
+    auto disk = host::BlockFile::adopt(UniqueFd(o.disk_fd), o.read_only, fmt::format("fd {}", o.disk_fd));
     if (!disk) return die(disk.error());
     if (o.sandbox) {
         if (auto r = close_other_fds(std::max(o.socket_fd, o.disk_fd)); !r) return die(r.error());
@@ -41,7 +41,7 @@ int run_backend(const BackendOptions& o) {
         auto reject = [&](std::string_view why) {
             if (rejected++ < kLoggedRejects) fmt::print(stderr, "popek backend: rejected a message: {}\n", why);
         };
-        if (!got && got.error().os_errno == EMSGSIZE) {
+        if (!got && got.error().kind == ErrorKind::Oversized) {
             reject(got.error().message);
             continue;
         }

@@ -28,13 +28,14 @@ Result<std::span<const uint8_t>> receive_message(int fd, std::vector<uint8_t>& b
         int ready = ::poll(&p, 1, timeout_ms);
         if (ready < 0 && errno == EINTR) continue;
         if (ready < 0) return fail_errno("driver domain socket: poll");
-        if (ready == 0) return fail("driver domain socket: no answer within {} ms", timeout_ms);
+        if (ready == 0) return fail_as(ErrorKind::Timeout, "driver domain socket: no answer within {} ms", timeout_ms);
         ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_TRUNC);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n < 0) return fail_errno("driver domain socket: receive");
-        if (n == 0) return fail("driver domain socket: the other end closed");
+        if (n == 0) return fail_as(ErrorKind::Closed, "driver domain socket: the other end closed");
         if (static_cast<size_t>(n) > kMaxMessage)
-            return std::unexpected(Error{fmt::format("driver domain socket: datagram of {} bytes", n), EMSGSIZE});
+            return std::unexpected(
+                Error{fmt::format("driver domain socket: datagram of {} bytes", n), EMSGSIZE, ErrorKind::Oversized});
         return std::span<const uint8_t>(buf.data(), static_cast<size_t>(n));
     }
 }

@@ -12,8 +12,8 @@ namespace popek::ddom {
 /// Sends `datagram` whole (no SIGPIPE when the peer is gone: an error instead).
 Result<void> send_message(int fd, std::span<const uint8_t> datagram);
 /// Waits at most `timeout_ms` (< 0: forever) for one datagram and returns it (a view into `buf`).
-/// Errors: timeout, the peer closed its end, an oversized datagram (os_errno EMSGSIZE: the
-/// datagram is gone and the connection still usable).
+/// Errors by kind: Timeout, Closed (the peer closed its end), Oversized (the datagram is gone and
+/// the connection still usable; os_errno EMSGSIZE), Os (the socket failed).
 Result<std::span<const uint8_t>> receive_message(int fd, std::vector<uint8_t>& buf, int timeout_ms);
 /// An AF_UNIX SOCK_SEQPACKET socketpair, both ends close-on-exec.
 Result<std::pair<int, int>> make_socketpair();

@@ -12,38 +12,26 @@
 namespace popek::emu {
 
 bool Cpu::xen_cpuid(uint32_t leaf, uint32_t out[4]) const {
-    if (!m_shared.xen || (leaf & 0xffffff00u) != hv::xen::kCpuidBase) return false;
-    out[0] = out[1] = out[2] = out[3] = 0;   // leaves past the last one read as zero
-    // Sub-leaves are not significant, as on the KVM backend (KVM_SET_CPUID2 without
-    // KVM_CPUID_FLAG_SIGNIFCANT_INDEX), so both engines answer alike.
-    const auto khz = static_cast<uint32_t>(m_shared.clock.tsc_hz() / 1000);
-    for (const hv::xen::CpuidLeaf& l : hv::xen::cpuid_leaves(m_index, khz)) {
-        if (l.function != leaf) continue;
-        out[0] = l.eax;
-        out[1] = l.ebx;
-        out[2] = l.ecx;
-        out[3] = l.edx;
-    }
-    return true;
+    if (!m_shared.xen) return false;
+    return hv::xen::cpuid(leaf, m_index, static_cast<uint32_t>(m_shared.clock.tsc_hz() / 1000), out);
 }
 
 bool Cpu::xen_read_msr(uint32_t msr, uint64_t& value) const {
-    if (!m_shared.xen || msr != hv::xen::kHypercallPageMsr) return false;
-    value = 0;   // write-only in Xen; reads as 0 like on the KVM backend
-    return true;
+    return m_shared.xen && hv::xen::read_msr(msr, value).has_value();
 }
 
 bool Cpu::xen_write_msr(uint32_t msr, uint64_t value) {
-    if (!m_shared.xen || msr != hv::xen::kHypercallPageMsr) return false;
-    // A page outside RAM or a page index other than 0 is the guest's error: #GP (SDM Vol. 2B WRMSR).
-    if (!hv::xen::install_hypercall_page(m_shared.mem, value)) raise(kGp, 0);
+    if (!m_shared.xen) return false;
+    std::optional<bool> done = hv::xen::write_msr(m_shared.mem, msr, value);
+    if (!done) return false;
+    if (!*done) raise(kGp, 0);   // the guest's error: #GP (SDM Vol. 2B WRMSR)
     // The page may hold decoded code (a guest reinstalling it): drop those blocks.
     check_code_write(value & ~0xfffULL, 1);
     return true;
 }
 
 bool Cpu::xen_hypercall_out(uint16_t port, unsigned size, uint32_t value) {
-    if (!m_shared.xen || port != hv::xen::kHypercallPort || size != 4) return false;
+    if (!m_shared.xen || !hv::xen::is_hypercall_out(port, size)) return false;
     start_hypercall(value);
     return true;
 }

@@ -2,6 +2,7 @@
 // vcpu.h, version.h). Memory, HVM, event channel and grant table calls are in hypercall_ops.cpp.
 #include "pv/hypercalls.h"
 #include "pv/xen_compat.h"
+#include "hv/xen/xen_personality.h"
 
 #include <algorithm>
 #include <cstring>
@@ -11,8 +12,6 @@ namespace popek::pv {
 
 namespace {
 
-/// The Xen version popek reports: the public headers it speaks (Xen 4.17).
-constexpr uint32_t kXenMajor = 4, kXenMinor = 17;
 
 template <size_t N>
 void copy_string(char (&dest)[N], std::string_view s) {
@@ -56,7 +55,7 @@ uint64_t Hypercalls::handle(int vcpu, const hv::Hypercall& call) {
 
 Hypercalls::Ret Hypercalls::xen_version(int vcpu, uint64_t cmd, uint64_t arg, bool compat) {
     switch (cmd) {
-    case XENVER_version: return static_cast<Ret>(kXenMajor << 16 | kXenMinor);
+    case XENVER_version: return static_cast<Ret>(hv::xen::kXenMajor << 16 | hv::xen::kXenMinor);
     case XENVER_extraversion: {
         xen_extraversion_t v;
         copy_string(v, ".0-popek");
@@ -144,9 +143,7 @@ Hypercalls::Ret Hypercalls::sched_op(int vcpu, uint64_t cmd, uint64_t arg, bool 
         if (!s) return -s.error();
         if (s->reason > SHUTDOWN_MAX) return -EINVAL;
         if (s->reason == SHUTDOWN_suspend) return -ENOSYS;  // no save/restore
-        if (m_hooks.shutdown)
-            m_hooks.shutdown(shutdown_exit_status(s->reason),
-                             std::string("xen shutdown: ") + shutdown_reason_name(s->reason));
+        if (m_hooks.shutdown) m_hooks.shutdown(s->reason);
         return 0;
     }
     case SCHEDOP_poll: {

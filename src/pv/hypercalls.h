@@ -22,8 +22,9 @@
 namespace popek::pv {
 
 struct HypercallHooks {
-    /// SCHEDOP_shutdown: the VM ends with this status (see shutdown_exit_status) and reason.
-    std::function<void(int status, std::string reason)> shutdown;
+    /// SCHEDOP_shutdown with a valid SHUTDOWN_* `reason` (sched.h; not suspend): the domain ends.
+    /// What that means for the VM (popek's exit status) is the toolstack's business.
+    std::function<void(unsigned reason)> shutdown;
     std::function<void(int vcpu)> yield;
     /// SCHEDOP_block: the vCPU sleeps until an event is pending for it (upcall_pending).
     std::function<void(int vcpu)> block;

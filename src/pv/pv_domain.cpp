@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "pv/store/store_layout.h"
-#include "vmm/exit_status.h"
 
 namespace popek::pv {
 
@@ -156,10 +155,6 @@ void PvDomain::service_console() {
 void PvDomain::console_input(std::string_view bytes) {
     std::lock_guard lock(m_console_lock);
     if (m_console && m_console->push_input(bytes)) (void)m_evtchn.backend_send(m_console_backend_port);
-}
-
-int shutdown_exit_status(unsigned reason) {
-    return reason == SHUTDOWN_poweroff ? vmm::kExitOk : vmm::kExitVmError;
 }
 
 const char* shutdown_reason_name(unsigned reason) {

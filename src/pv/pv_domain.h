@@ -88,8 +88,9 @@ public:
     void service_store();
     uint64_t store_dropped_events();
 
-    /// Toolstack: the console ring lives in guest page `pfn`; its output goes to `sink`. Publishes
-    /// HVM_PARAM_CONSOLE_PFN / CONSOLE_EVTCHN.
+    /// Toolstack: the console ring lives in guest page `pfn` (zeroed here); its output goes to
+    /// `sink`, called with the console lock held. Allocates its event channel (connected to popek)
+    /// and publishes HVM_PARAM_CONSOLE_PFN / CONSOLE_EVTCHN. EINVAL: `pfn` is not guest RAM.
     PvResult<void> connect_console(uint64_t pfn, ConsoleBackend::Sink sink);
     /// Host input for the guest's console (from popek's terminal thread).
     void console_input(std::string_view bytes);
@@ -122,9 +123,6 @@ private:
     evtchn_port_t m_console_backend_port = 0;
 };
 
-/// popek's exit status for a guest's SCHEDOP_shutdown reason (sched.h SHUTDOWN_*): poweroff is a
-/// clean exit (0); reboot, crash, watchdog end the run with a failure status.
-int shutdown_exit_status(unsigned reason);
 /// Name of a SHUTDOWN_* reason for the exit message ("poweroff", "crash", ...).
 const char* shutdown_reason_name(unsigned reason);
 

@@ -1,6 +1,7 @@
 #pragma once
 /// Error handling for popek: Result<T> = std::expected<T, Error>, no exceptions across the vCPU loop.
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <expected>
 #include <string>
@@ -13,9 +14,20 @@
 
 namespace popek {
 
+/// What kind of failure an Error is. Code that decides on a failure switches on this, never on
+/// the message (which is for people and may change).
+enum class ErrorKind : uint8_t {
+    Failed,      ///< nothing more specific to decide on (fail())
+    Os,          ///< a system call failed: os_errno says which (fail_errno())
+    Timeout,     ///< nothing arrived within the time allowed
+    Closed,      ///< the peer closed its end
+    Oversized,   ///< an input larger than allowed was consumed and refused; the source is still usable
+};
+
 struct Error {
     std::string message;
     int os_errno = 0;  ///< errno when the failure came from the OS, 0 otherwise
+    ErrorKind kind = ErrorKind::Failed;
 };
 
 template <class T>
@@ -27,12 +39,18 @@ template <class... Args>
     return std::unexpected(Error{fmt::format(f, std::forward<Args>(args)...), 0});
 }
 
+/// Builds an unexpected Error of a given kind from a format string.
+template <class... Args>
+[[nodiscard]] std::unexpected<Error> fail_as(ErrorKind kind, fmt::format_string<Args...> f, Args&&... args) {
+    return std::unexpected(Error{fmt::format(f, std::forward<Args>(args)...), 0, kind});
+}
+
 /// Builds an unexpected Error from errno with a context prefix ("open /dev/kvm: No such file").
 template <class... Args>
 [[nodiscard]] std::unexpected<Error> fail_errno(fmt::format_string<Args...> f, Args&&... args) {
     int saved = errno;
     return std::unexpected(
-        Error{fmt::format(f, std::forward<Args>(args)...) + ": " + std::strerror(saved), saved});
+        Error{fmt::format(f, std::forward<Args>(args)...) + ": " + std::strerror(saved), saved, ErrorKind::Os});
 }
 
 /// Adds context in front of an error message ("loading kernel: ...").

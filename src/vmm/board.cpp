@@ -12,11 +12,8 @@
 #include "devices/legacy/reset_control.h"
 #include "devices/legacy/test_device.h"
 #include "devices/legacy/uart_8250.h"
-#include "devices/virtio/block.h"
-#include "devices/virtio/entropy.h"
 #include "devices/virtio/mmio_devices.h"
-#include "devices/virtio/net.h"
-#include "vmm/net_backends.h"
+#include "vmm/io_devices.h"
 
 namespace popek::vmm {
 namespace {
@@ -26,24 +23,6 @@ std::pair<uint64_t, uint64_t> ram_split(const memory::GuestMemory& mem) {
     uint64_t low = 0, high = 0;
     for (const auto& r : mem.regions()) (r.base < memory::kHighRamStart ? low : high) += r.size;
     return {low, high};
-}
-
-/// The virtio-mmio devices the options ask for (non-Xen guests; Xen guests get PV devices).
-Result<void> add_virtio_devices(devices::virtio::MmioDevices& virtio, const VmOptions& options) {
-    using namespace devices::virtio;
-    for (const DiskOption& d : options.disks) {
-        auto disk = TRY(Block::open(d.path, d.read_only));
-        TRY(virtio.add(std::move(disk)));
-    }
-    uint8_t nic = 0;
-    for (const NetOption& n : options.nets) {
-        auto backend = TRY(make_net_backend(n));
-        // QEMU's locally administered prefix, numbered per NIC.
-        MacAddress mac{0x52, 0x54, 0x00, 0x12, 0x34, static_cast<uint8_t>(0x56 + nic++)};
-        TRY(virtio.add(std::make_shared<Net>(std::move(backend), mac)));
-    }
-    if (options.virtio_rng) TRY(virtio.add(std::make_shared<Entropy>()));
-    return {};
 }
 
 /// QEMU's pc-testdev ports and iomem (devices/legacy/pc_testdev.h), for kvm-unit-tests.
@@ -120,7 +99,7 @@ Result<void> Board::start_input(const VmOptions& options, InputSink sink) {
     if (tty) m_terminal = std::make_unique<TerminalGuard>(options.serial_in_fd);
     VmLifecycle* life = m_life;
     m_input = TRY(InputPump::start(options.serial_in_fd, tty, sink,
-                                   [life] { life->request_exit(0, "quit from console (Ctrl-A x)"); }));
+                                   [life] { life->request_exit(devices::ExitCause::ConsoleQuit, 0, "quit from console (Ctrl-A x)"); }));
     return {};
 }
 

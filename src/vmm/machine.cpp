@@ -20,6 +20,7 @@
 #include "vmm/xen_platform.h"
 
 namespace popek::vmm {
+using devices::ExitCause;
 namespace {
 
 Result<void> check_memory_size(uint64_t mem_mib) {
@@ -48,19 +49,20 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life) {
     for (;;) {
         auto exit = vcpu.run();
         if (!exit) {
-            life.request_exit(kExitVmError, fmt::format("vCPU {}: {}", vcpu.index(), exit.error().message));
+            life.request_exit(ExitCause::VcpuError, kExitVmError,
+                              fmt::format("vCPU {}: {}", vcpu.index(), exit.error().message));
             return;
         }
         if (dispatcher.dispatch(vcpu.index(), *exit)) continue;
         if (auto* sd = std::get_if<hv::Shutdown>(&*exit)) {
-            if (sd->reason == hv::Shutdown::TripleFault) life.request_exit(kExitOk, "triple-fault");
+            if (sd->reason == hv::Shutdown::TripleFault) life.request_exit(ExitCause::TripleFault, kExitOk, "triple-fault");
             if (sd->reason == hv::Shutdown::AllVcpusDown)
-                life.request_exit(kExitVmError, "every vCPU halted with interrupts off (cli; hlt): the Xen guest "
+                life.request_exit(ExitCause::VcpuError, kExitVmError, "every vCPU halted with interrupts off (cli; hlt): the Xen guest "
                                                 "crashed, and Xen ends such a domain");
             return;  // Stopped: the VM is ending
         }
         if (auto* ie = std::get_if<hv::InternalError>(&*exit)) {
-            life.request_exit(kExitVmError, fmt::format("vCPU {}: {}", vcpu.index(), ie->reason));
+            life.request_exit(ExitCause::VcpuError, kExitVmError, fmt::format("vCPU {}: {}", vcpu.index(), ie->reason));
             return;
         }
         if (std::holds_alternative<hv::Halt>(*exit)) {
@@ -157,7 +159,7 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
     board->stop_input();
 
     if (opt.stats) print_stats(vcpus, dispatcher.counters());
-    return RunOutcome{life.status(), life.reason()};
+    return RunOutcome{life.status(), life.cause(), life.reason()};
 }
 
 }  // namespace popek::vmm

@@ -1,5 +1,6 @@
 #pragma once
 /// Builds a VM from VmOptions (memory, devices, kernel, vCPUs) and runs it to completion.
+#include "devices/irq.h"
 #include "util/result.h"
 #include "vmm/vm_options.h"
 
@@ -8,7 +9,8 @@ namespace popek::vmm {
 /// How the VM ended, as popek's exit status: debug-exit value*2+1, 0 on poweroff/reset.
 struct RunOutcome {
     int exit_status = 0;
-    std::string reason;   ///< "debug-exit", "reset", "poweroff", "triple-fault", ...
+    devices::ExitCause cause = devices::ExitCause::Poweroff;
+    std::string reason;   ///< for people: "debug-exit", "reset (port 0xcf9)", "poweroff", "triple-fault", ...
 };
 
 /// Runs a VM to completion. Errors are setup failures (bad kernel file, /dev/kvm unusable, ...)

@@ -2,12 +2,13 @@
 
 namespace popek::vmm {
 
-void VmLifecycle::request_exit(int status, std::string reason) {
+void VmLifecycle::request_exit(devices::ExitCause cause, int status, std::string reason) {
     {
         std::lock_guard lock(m_mutex);
         if (m_exiting) return;
         m_exiting = true;
         m_status = status;
+        m_cause = cause;
         m_reason = std::move(reason);
     }
     for (hv::Vcpu* v : m_vcpus) v->request_stop();
@@ -27,6 +28,11 @@ bool VmLifecycle::exiting() const {
 int VmLifecycle::status() const {
     std::lock_guard lock(m_mutex);
     return m_status;
+}
+
+devices::ExitCause VmLifecycle::cause() const {
+    std::lock_guard lock(m_mutex);
+    return m_cause;
 }
 
 std::string VmLifecycle::reason() const {

@@ -14,11 +14,12 @@ namespace popek::vmm {
 class VmLifecycle final : public devices::VmControl {
 public:
     void add_vcpu(hv::Vcpu* vcpu) { m_vcpus.push_back(vcpu); }
-    void request_exit(int status, std::string reason) override;
+    void request_exit(devices::ExitCause cause, int status, std::string reason) override;
     /// Blocks until some request_exit() happened.
     void wait();
     bool exiting() const;
     int status() const;
+    devices::ExitCause cause() const;
     std::string reason() const;
 
 private:
@@ -26,6 +27,7 @@ private:
     std::condition_variable m_cv;
     bool m_exiting = false;
     int m_status = 0;
+    devices::ExitCause m_cause = devices::ExitCause::Poweroff;
     std::string m_reason;
     std::vector<hv::Vcpu*> m_vcpus;  // set before vCPU threads start, read-only afterwards
 };

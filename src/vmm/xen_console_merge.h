@@ -27,7 +27,7 @@ public:
     explicit XenConsoleMerge(Out out) : m_out(std::move(out)) {}
 
     /// Prints `text` from `from`, minus the part that repeats the other console's pending output.
-    /// Not thread-safe: the caller serialises (XenPlatform's console lock).
+    /// Not thread-safe: the caller serialises (XenPlatform's merge lock).
     void write(Source from, std::string_view text);
 
 private:

@@ -7,8 +7,7 @@
 #include <fmt/core.h>
 
 #include "pv/pvclock.h"
-#include "ddom/remote_blkif.h"
-#include "vmm/net_backends.h"
+#include "vmm/xen_shutdown.h"
 
 namespace popek::vmm {
 namespace {
@@ -40,51 +39,28 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
     if (auto r = p->m_domain->connect_store(kStorePfn); !r)
         return fail("--xen: cannot place the XenStore ring at pfn {:#x} (errno {})", kStorePfn, r.error());
 
-    // Console ring: a channel to popek, published the way the toolstack does (HVM params).
-    auto page = TRY(mem.slice(kConsolePfn << XEN_PAGE_SHIFT, pv::kXenPageSize));
-    std::memset(page.data(), 0, page.size());
-    // Both consoles print under m_console_lock (service_console and the console_write hook).
+    // Console ring (PvDomain's console path); both consoles print through the merge under
+    // m_merge_lock: the ring's sink (called under the domain's console lock) and console_write.
     p->m_console_merge = std::make_unique<XenConsoleMerge>([out](std::string_view s) {
         out(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
     });
-    p->m_console = std::make_unique<pv::ConsoleBackend>(page, [self](std::string_view s) {
+    auto console = p->m_domain->connect_console(kConsolePfn, [self](std::string_view s) {
+        std::lock_guard lock(self->m_merge_lock);
         self->m_console_merge->write(XenConsoleMerge::Source::Ring, s);
     });
-    auto channel = p->m_domain->event_channels().host_channel([self] { self->service_console(); });
-    if (!channel) return fail("--xen: cannot allocate the console event channel (errno {})", channel.error());
-    p->m_console_backend_port = channel->backend_port;
-    if (!p->m_domain->set_param(HVM_PARAM_CONSOLE_PFN, kConsolePfn) ||
-        !p->m_domain->set_param(HVM_PARAM_CONSOLE_EVTCHN, channel->guest_port))
-        return fail("--xen: cannot publish the console parameters");
+    if (!console)
+        return fail("--xen: cannot place the console ring at pfn {:#x} (errno {})", kConsolePfn, console.error());
 
     auto translate = [self](int vcpu, uint64_t gva) -> Result<uint64_t> {
         if (vcpu < 0 || static_cast<size_t>(vcpu) >= self->m_vcpus.size()) return fail("no vCPU {}", vcpu);
         return self->m_vcpus[static_cast<size_t>(vcpu)]->translate_gva(gva);
     };
     p->m_hypercalls = std::make_unique<pv::Hypercalls>(*p->m_domain, translate, p->hooks());
-    TRY_VOID(p->attach_disks(disks, driver_domain));
-    TRY_VOID(p->attach_nets(nets));
+    p->m_io = TRY(XenIoDevices::attach(*p->m_domain, disks, nets, driver_domain));
     if (share) TRY_VOID(p->attach_share(*share));
     p->publish_time();
     p->m_timer_thread = std::thread([self] { self->timer_loop(); });
     return p;
-}
-
-Result<void> XenPlatform::attach_disks(const std::vector<DiskOption>& disks, bool driver_domain) {
-    for (size_t i = 0; i < disks.size(); ++i) {
-        auto file = pv::BlockFile::open(disks[i].path, disks[i].read_only);
-        if (!file) return std::unexpected(with_context(file.error(), "--disk"));
-        std::unique_ptr<pv::BlkifExecutor> remote;
-        if (driver_domain)
-            remote = TRY(ddom::RemoteBlkif::spawn(m_domain->grant_table(), ddom::kDriverDomain, file->fd(),
-                                                  disks[i].read_only));
-        auto vbd = std::make_unique<pv::VbdDevice>(*m_domain, std::move(*file), vbd_devid(i), std::move(remote),
-                                                   driver_domain ? ddom::kDriverDomain : pv::kControlDomain);
-        if (auto r = vbd->attach(); !r)
-            return fail("--xen: cannot create the store nodes of vbd {} (errno {})", vbd_devid(i), r.error());
-        m_vbds.push_back(std::move(vbd));
-    }
-    return {};
 }
 
 Result<void> XenPlatform::attach_physmap(const memory::GuestMemory& mem, bus::Bus& mmio) {
@@ -107,27 +83,6 @@ Result<void> XenPlatform::attach_physmap(const memory::GuestMemory& mem, bus::Bu
     return {};
 }
 
-Result<void> XenPlatform::attach_nets(const std::vector<NetOption>& nets) {
-    for (size_t i = 0; i < nets.size(); ++i) {
-        using namespace devices::virtio;
-        const NetOption& n = nets[i];
-        auto backend = TRY(make_net_backend(n));
-        NetBackend* host = backend.get();
-        // Xen's OUI (00:16:3e), then "PK" and the vif number.
-        pv::VifDevice::Mac mac{0x00, 0x16, 0x3e, 0x50, 0x4b, static_cast<uint8_t>(i)};
-        const auto devid = static_cast<uint32_t>(i);
-        auto vif = std::make_unique<pv::VifDevice>(*m_domain, mac, [host](std::span<const uint8_t> f) { host->send(f); },
-                                                   devid);
-        if (auto r = vif->attach(); !r)
-            return fail("--xen: cannot create the store nodes of vif {} (errno {})", devid, r.error());
-        pv::VifDevice* v = vif.get();
-        m_net_backends.push_back(std::move(backend));
-        m_vifs.push_back(std::move(vif));
-        TRY_VOID(host->start([v](std::span<const uint8_t> frame) { v->deliver(frame); }));
-    }
-    return {};
-}
-
 Result<void> XenPlatform::attach_share(const ShareOption& share) {
     auto dir = TRY(pv::ShareDir::open(share.path, share.read_only));
     m_share = std::make_unique<pv::ShareDevice>(*m_domain, std::move(dir));
@@ -144,9 +99,7 @@ bool XenPlatform::map_outside_ram(uint64_t gpfn, std::span<uint8_t> page) {
 
 XenPlatform::~XenPlatform() {
     m_share.reset();
-    for (auto& b : m_net_backends) b->stop();  // no more frames for the vifs
-    m_vifs.clear();
-    m_vbds.clear();  // before the domain: they unbind their channels and unmap their rings
+    m_io.reset();  // before the domain: vbds and vifs unbind their channels and unmap their rings
     {
         std::lock_guard lock(m_lock);
         m_stopping = true;
@@ -162,7 +115,9 @@ uint64_t XenPlatform::now_ns() const {
 
 pv::HypercallHooks XenPlatform::hooks() {
     pv::HypercallHooks h;
-    h.shutdown = [this](int status, std::string reason) { m_life.request_exit(status, std::move(reason)); };
+    h.shutdown = [this](unsigned reason) {
+        m_life.request_exit(devices::ExitCause::XenShutdown, xen_shutdown_exit_status(reason), xen_shutdown_reason(reason));
+    };
     h.yield = [](int) { std::this_thread::yield(); };
     h.block = [this](int vcpu) {
         wait_for([this, vcpu] { return m_domain->event_channels().upcall_pending(vcpu); }, 0);
@@ -189,7 +144,7 @@ pv::HypercallHooks XenPlatform::hooks() {
     h.map_outside_ram = [this](uint64_t gpfn, std::span<uint8_t> page) { return map_outside_ram(gpfn, page); };
     h.console_write = [this](std::string_view s) {
         // CONSOLEIO_write (Xen's own console) goes where the ring console goes, once.
-        std::lock_guard lock(m_console_lock);
+        std::lock_guard lock(m_merge_lock);
         m_console_merge->write(XenConsoleMerge::Source::Hypercall, s);
     };
     if (std::getenv("POPEK_XEN_TRACE") != nullptr) {
@@ -266,15 +221,8 @@ void XenPlatform::publish_time() {
     m_domain->event_channels().publish_wallclock(wc.sec, wc.nsec);
 }
 
-void XenPlatform::service_console() {
-    std::lock_guard lock(m_console_lock);
-    if (m_console->service()) (void)m_domain->event_channels().backend_send(m_console_backend_port);
-}
-
 size_t XenPlatform::console_input(std::span<const uint8_t> bytes) {
-    std::lock_guard lock(m_console_lock);
-    bool notify = m_console->push_input(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-    if (notify) (void)m_domain->event_channels().backend_send(m_console_backend_port);
+    m_domain->console_input(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
     return bytes.size();
 }
 

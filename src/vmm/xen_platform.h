@@ -4,10 +4,10 @@
 /// block/poll, the per-vCPU singleshot timers raising VIRQ_TIMER), the upcall (HVM callback vector
 /// injected into the vCPU's local APIC), and the console back end on popek's stdio.
 ///
-/// Each `--disk FILE[,ro]` becomes a Xen virtual block device (pv::VbdDevice): xvda, xvdb, ...
-/// (device/vbd/51712, 51728, ...), with the toolstack's store nodes for both ends. Each
-/// `--net user|tap=NAME` becomes a Xen vif (pv::VifDevice, device/vif/0, 1, ...) whose frames go to
-/// that host network back end (libslirp or tap).
+/// `--disk` and `--net` become Xen devices in vmm/io_devices.h: each `--disk FILE[,ro]` a virtual
+/// block device (pv::VbdDevice): xvda, xvdb, ... (device/vbd/51712, 51728, ...), with the
+/// toolstack's store nodes for both ends; each `--net` a Xen vif (pv::VifDevice, device/vif/0, 1,
+/// ...) whose frames go to that host network back end (host::NetBackend: libslirp, tap or dgram).
 /// With `--driver-domain` each vbd's requests are carried out by its own `popek backend` process
 /// (driver domain 2, ddom::RemoteBlkif).
 ///
@@ -24,16 +24,13 @@
 #include <vector>
 
 #include "hv/hypervisor.h"
-#include "pv/backends/console_backend.h"
-#include "devices/virtio/net_backend.h"
 #include "pv/backends/share_device.h"
-#include "pv/backends/vbd_device.h"
-#include "pv/backends/vif_device.h"
 #include "pv/hypercalls.h"
 #include "pv/pv_domain.h"
 #include "vmm/xen_physmap.h"
 #include "bus/bus.h"
 #include "vmm/vm_lifecycle.h"
+#include "vmm/io_devices.h"
 #include "vmm/vm_options.h"
 #include "vmm/xen_console_merge.h"
 
@@ -50,8 +47,6 @@ public:
                                                        const std::vector<NetOption>& nets = {},
                                                        const std::optional<ShareOption>& share = {},
                                                        bool driver_domain = false);
-    /// Xen's virtual device number of the `index`th disk: xvda, xvdb, ... (docs/misc/vbd-interface).
-    static uint32_t vbd_devid(size_t index) { return pv::VbdDevice::kXvda + static_cast<uint32_t>(index) * 16; }
     ~XenPlatform();
     XenPlatform(const XenPlatform&) = delete;
     XenPlatform& operator=(const XenPlatform&) = delete;
@@ -77,13 +72,10 @@ private:
     void wait_for(Ready ready, uint64_t deadline_ns);
     void timer_loop();
     uint64_t now_ns() const;
-    void service_console();
     /// Publishes the Xen clock (vcpu_time_info of every vCPU, shared_info's wall clock) from the
     /// engine's TSC; a no-op on engines that cannot sample it.
     void publish_time();
     bool map_outside_ram(uint64_t gpfn, std::span<uint8_t> page);
-    Result<void> attach_disks(const std::vector<DiskOption>& disks, bool driver_domain);
-    Result<void> attach_nets(const std::vector<NetOption>& nets);
     Result<void> attach_share(const ShareOption& share);
 
     hv::Vm& m_vm;
@@ -93,14 +85,10 @@ private:
     std::unique_ptr<pv::PvDomain> m_domain;
     std::unique_ptr<pv::Hypercalls> m_hypercalls;
 
-    std::mutex m_console_lock;
+    std::mutex m_merge_lock;   ///< serialises the two consoles' writes into the merge
     std::unique_ptr<XenConsoleMerge> m_console_merge;
-    std::unique_ptr<pv::ConsoleBackend> m_console;
-    evtchn_port_t m_console_backend_port = 0;
-    std::vector<std::unique_ptr<pv::VbdDevice>> m_vbds;
     std::vector<std::shared_ptr<XenPhysmap>> m_physmap;
-    std::vector<std::unique_ptr<devices::virtio::NetBackend>> m_net_backends;  ///< one per vif, same index
-    std::vector<std::unique_ptr<pv::VifDevice>> m_vifs;
+    std::unique_ptr<XenIoDevices> m_io;   ///< --disk and --net: vbds and vifs
     std::unique_ptr<pv::ShareDevice> m_share;
 
     // Wake-ups for blocked vCPUs and the singleshot timers (one deadline per vCPU, 0 = none).

@@ -54,7 +54,7 @@ struct DriverDomainProcess : ::testing::Test {
     memory::GuestMemory mem = memory::GuestMemory::create(1 << 20).value();
     pv::GrantTable grants{mem, kGuest};
     std::string disk_path;
-    std::optional<pv::BlockFile> disk;
+    std::optional<host::BlockFile> disk;
     std::unique_ptr<RemoteBlkif> proxy;
     uint64_t next_id = 1;
 
@@ -68,7 +68,7 @@ struct DriverDomainProcess : ::testing::Test {
         disk_path = tmpl;
         ASSERT_EQ(::ftruncate(fd, kDiskBytes), 0);
         ::close(fd);
-        disk = pv::BlockFile::open(disk_path, false).value();
+        disk = host::BlockFile::open(disk_path, false).value();
         ASSERT_TRUE(grants.place_frame(0, kTablePfn));
         std::memset(page(kSecretPfn), 0x5e, 4096);
         table()[3] = {GTF_permit_access, kDriverDomain, kDataPfn};

@@ -9,13 +9,15 @@ namespace popek::devices::legacy {
 namespace {
 
 struct RecordingControl : VmControl {
-    void request_exit(int status, std::string reason) override {
+    void request_exit(ExitCause cause, int status, std::string reason) override {
         ++calls;
+        last_cause = cause;
         last_status = status;
         last_reason = std::move(reason);
     }
     int calls = 0;
     int last_status = -1;
+    ExitCause last_cause = ExitCause::VcpuError;
     std::string last_reason;
 };
 
@@ -42,6 +44,7 @@ TEST(AcpiPm, PowersOffOnS5WithSlpEn) {
     EXPECT_EQ(control.calls, 1);
     EXPECT_EQ(control.last_status, 0);
     EXPECT_EQ(control.last_reason, "poweroff");
+    EXPECT_EQ(control.last_cause, ExitCause::Poweroff);
     EXPECT_EQ(rd(pm, AcpiPm::kPm1Control, 2) & AcpiPm::kSlpEn, 0u) << "SLP_EN reads as 0";
 }
 

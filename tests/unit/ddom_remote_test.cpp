@@ -218,3 +218,23 @@ TEST(DdomRemoteGrantAccess, WrongMessageTypeIsAnError) {
     pv::GrantCopy too_big{3, 0, false, big};
     EXPECT_EQ(fresh.copy(std::span(&too_big, 1)).error(), GNTST_bad_copy_arg);
 }
+
+TEST(DdomSeqpacket, ErrorsCarryTheirKind) {
+    auto [a, b] = make_socketpair().value();
+    UniqueFd ours(a), theirs(b);
+    std::vector<uint8_t> buf;
+    auto late = receive_message(ours.get(), buf, 1);
+    ASSERT_FALSE(late);
+    EXPECT_EQ(late.error().kind, ErrorKind::Timeout);
+    std::vector<uint8_t> huge(kMaxMessage + 1);
+    ASSERT_TRUE(send_message(theirs.get(), huge));
+    ASSERT_TRUE(send_message(theirs.get(), std::vector<uint8_t>{1, 2, 3}));
+    auto big = receive_message(ours.get(), buf, 1000);
+    ASSERT_FALSE(big);
+    EXPECT_EQ(big.error().kind, ErrorKind::Oversized);
+    EXPECT_EQ(receive_message(ours.get(), buf, 1000).value().size(), 3u);  // still usable
+    theirs.reset();
+    auto closed = receive_message(ours.get(), buf, 1000);
+    ASSERT_FALSE(closed);
+    EXPECT_EQ(closed.error().kind, ErrorKind::Closed);
+}

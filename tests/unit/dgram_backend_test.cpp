@@ -15,11 +15,11 @@
 #include <string>
 #include <vector>
 
-#include "devices/virtio/net_backend.h"
+#include "host/net/net_backend.h"
 #include "util/unix_dgram.h"
 
 using namespace popek;
-using namespace popek::devices::virtio;
+using namespace popek::host;
 
 namespace {
 

@@ -18,8 +18,10 @@ using namespace popek::devices::legacy;
 struct FakeControl final : popek::devices::VmControl {
     int calls = 0, status = -1;
     std::string reason;
-    void request_exit(int s, std::string r) override {
+    popek::devices::ExitCause cause = popek::devices::ExitCause::VcpuError;
+    void request_exit(popek::devices::ExitCause c, int s, std::string r) override {
         ++calls;
+        cause = c;
         status = s;
         reason = std::move(r);
     }
@@ -150,6 +152,7 @@ TEST(I8042, SelfTestAndResets) {
     wr(cmd, 0, 0xfe);
     EXPECT_EQ(ctl.calls, 1);
     EXPECT_EQ(ctl.status, 0);
+    EXPECT_EQ(ctl.cause, popek::devices::ExitCause::Reset);
 }
 
 TEST(DebugExit, StatusIsValueTimesTwoPlusOne) {
@@ -159,6 +162,7 @@ TEST(DebugExit, StatusIsValueTimesTwoPlusOne) {
     dev.write(0, std::span<const uint8_t>(reinterpret_cast<uint8_t*>(&v), 4));
     EXPECT_EQ(ctl.status, 0x21);
     EXPECT_EQ(ctl.reason, "debug-exit");
+    EXPECT_EQ(ctl.cause, popek::devices::ExitCause::DebugExit);
 }
 
 TEST(ResetControl, OnlyRstCpuResets) {
@@ -169,6 +173,7 @@ TEST(ResetControl, OnlyRstCpuResets) {
     EXPECT_EQ(rd(dev, 0), 0x02);
     wr(dev, 0, 0x06);
     EXPECT_EQ(ctl.calls, 1);
+    EXPECT_EQ(ctl.cause, popek::devices::ExitCause::Reset);
 }
 
 TEST(TestDevice, ScratchBytesEverySizeAndBounds) {

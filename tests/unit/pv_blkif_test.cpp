@@ -1,4 +1,4 @@
-// pv::BlockFile, pv::BlkifHandler and pv::BlkifBackend: a front end built with Xen's ring macros over guest RAM,
+// pv::BlkifHandler and pv::BlkifBackend: a front end built with Xen's ring macros over guest RAM,
 // data pages granted through the grant table.
 #include <gtest/gtest.h>
 
@@ -12,6 +12,7 @@
 
 using namespace popek;
 using namespace popek::pv;
+using popek::host::BlockFile;
 
 #define xen_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define xen_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
@@ -196,17 +197,4 @@ TEST_F(BlkifFixture, CorruptRingIsShut) {
     EXPECT_FALSE(out.notify);
     EXPECT_TRUE(be->shut());
     EXPECT_EQ(handler->stats().requests, 0u);
-}
-
-TEST(BlockFile, OpenErrorsAndBounds) {
-    EXPECT_FALSE(BlockFile::open("/nonexistent/disk.img", false));
-    EXPECT_FALSE(BlockFile::open("/tmp", true));  // not a regular file
-    TempDisk t(4096);
-    auto f = BlockFile::open(t.path, false).value();
-    EXPECT_EQ(f.sectors(), 8u);
-    std::vector<uint8_t> b(10);
-    EXPECT_FALSE(f.read(4090, b));
-    EXPECT_FALSE(f.write(~0ull - 3, b));
-    EXPECT_TRUE(f.write(4086, b));
-    EXPECT_TRUE(f.flush());
 }

@@ -1,4 +1,4 @@
-// pv::ConsoleBackend and its wiring in PvDomain.
+// pv::ConsoleBackend and PvDomain's console path (the one XenPlatform ships with).
 #include <gtest/gtest.h>
 
 #include "pv/pv_domain.h"

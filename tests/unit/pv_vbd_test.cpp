@@ -13,6 +13,7 @@
 
 using namespace popek;
 using namespace popek::pv;
+using popek::host::BlockFile;
 using namespace std::literals;
 
 #define xen_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "devices/virtio/block.h"
+#include "vmm/io_devices.h"
 #include "virtio_fake_driver.h"
 
 namespace {
@@ -37,9 +38,11 @@ struct BlockTest : ::testing::Test {
     }
     void TearDown() override { ::unlink(path.c_str()); }
     void open(bool read_only) {
-        auto blk = Block::open(path, read_only);
-        ASSERT_TRUE(blk) << blk.error().message;
-        t = std::make_unique<MmioTransport>(*blk, mem, nullptr);
+        // As popek makes it (vmm/io_devices.cpp): the --disk's host file, then the device.
+        auto disk = popek::vmm::open_disk({path, read_only});
+        ASSERT_TRUE(disk) << disk.error().message;
+        auto blk = std::make_shared<Block>(std::move(*disk));
+        t = std::make_unique<MmioTransport>(blk, mem, nullptr);
         drv = std::make_unique<FakeDriver>(*t, mem);
         drv->init(1);
     }
@@ -184,11 +187,12 @@ TEST_F(BlockTest, IndirectRequest) {
     EXPECT_EQ(drv->bytes(data, 512), file_bytes(512, 512));
 }
 
-TEST(BlockOpen, MissingFileIsAnError) {
-    auto blk = Block::open("/nonexistent/popek-disk.img", false);
-    ASSERT_FALSE(blk);
-    EXPECT_NE(blk.error().message.find("/nonexistent/popek-disk.img"), std::string::npos);
-    EXPECT_FALSE(Block::open("/tmp", true));   // a directory
+TEST(BlockOpen, MissingFileIsAnErrorNamingTheOption) {
+    auto disk = popek::vmm::open_disk({"/nonexistent/popek-disk.img", false});
+    ASSERT_FALSE(disk);
+    EXPECT_EQ(disk.error().message.rfind("--disk: open disk '/nonexistent/popek-disk.img'", 0), 0u)
+        << disk.error().message;
+    EXPECT_FALSE(popek::vmm::open_disk({"/tmp", true}));   // a directory
 }
 
 }  // namespace

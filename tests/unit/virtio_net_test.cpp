@@ -19,6 +19,7 @@
 namespace {
 
 using namespace popek::devices::virtio;
+using namespace popek::host;
 using popek::memory::GuestMemory;
 using popek::test::FakeDriver;
 using Frame = std::vector<uint8_t>;

@@ -59,6 +59,34 @@ TEST(XenPersonality, InstallChecksTheGuestAddress) {
     EXPECT_FALSE(xen::install_hypercall_page(*mem, ~uint64_t{0xfff}));
 }
 
+TEST(XenPersonality, CpuidAnswersTheXenRangeOnly) {
+    uint32_t out[4] = {1, 2, 3, 4};
+    EXPECT_FALSE(xen::cpuid(0x1, 0, 1000, out)) << "not Xen's leaf: the engine answers";
+    EXPECT_EQ(out[0], 1u);
+    ASSERT_TRUE(xen::cpuid(0x40000004, 2, 1000, out));
+    EXPECT_EQ(out[1], 2u) << "vCPU id";
+    ASSERT_TRUE(xen::cpuid(0x40000001, 0, 1000, out));
+    EXPECT_EQ(out[0], (xen::kXenMajor << 16) | xen::kXenMinor);
+    ASSERT_TRUE(xen::cpuid(0x400000ff, 0, 1000, out));
+    EXPECT_EQ(out[0] | out[1] | out[2] | out[3], 0u) << "past the last leaf";
+}
+
+TEST(XenPersonality, HypercallPageMsrAsEveryEngineHandlesIt) {
+    auto mem = popek::memory::GuestMemory::create(1 << 20).value();
+    uint64_t value = 7;
+    EXPECT_FALSE(xen::read_msr(0x10, value).has_value()) << "not Xen's MSR";
+    EXPECT_EQ(xen::read_msr(xen::kHypercallPageMsr, value), std::optional<bool>(true));
+    EXPECT_EQ(value, 0u) << "write-only: reads as 0";
+    EXPECT_FALSE(xen::write_msr(mem, 0x10, 0x5000).has_value());
+    EXPECT_EQ(xen::write_msr(mem, xen::kHypercallPageMsr, 0x5000), std::optional<bool>(true));
+    EXPECT_EQ(*mem.read_obj<uint8_t>(0x5000), 0xb8);
+    EXPECT_EQ(xen::write_msr(mem, xen::kHypercallPageMsr, 0x5001), std::optional<bool>(false)) << "#GP";
+    EXPECT_TRUE(xen::is_hypercall_out(xen::kHypercallPort, 4));
+    EXPECT_FALSE(xen::is_hypercall_out(xen::kHypercallPort, 2));
+    EXPECT_FALSE(xen::is_hypercall_out(xen::kHypercallPort, 4, 3)) << "string OUT";
+    EXPECT_FALSE(xen::is_hypercall_out(0x80, 4));
+}
+
 TEST(XenPersonality, HypercallArgumentsFollowTheX86_64Abi) {
     popek::hv::CpuState st;
     using namespace popek::hv;

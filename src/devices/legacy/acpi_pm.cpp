@@ -43,7 +43,7 @@ void AcpiPm::write(uint64_t offset, std::span<const uint8_t> data) {
             uint16_t value = static_cast<uint16_t>((m_control_reg.load() & ~mask) | (written & mask));
             m_control_reg.store(static_cast<uint16_t>(value | kSciEn));
             uint16_t slp_typ = static_cast<uint16_t>((value & kSlpTypMask) >> kSlpTypShift);
-            if ((value & kSlpEn) && slp_typ == kSlpTypS5) m_control.request_exit(0, "poweroff");
+            if ((value & kSlpEn) && slp_typ == kSlpTypS5) m_control.request_exit(ExitCause::Poweroff, 0, "poweroff");
             // Other sleep types are not offered in the DSDT; a guest asking for one keeps running.
         }
     }

@@ -13,7 +13,7 @@ public:
     void read(uint64_t, std::span<uint8_t> data) override { std::fill(data.begin(), data.end(), uint8_t{0}); }
     void write(uint64_t, std::span<const uint8_t> data) override {
         uint64_t value = bus::span_to_u64(data);
-        m_control.request_exit(static_cast<int>(((value << 1) | 1) & 0xff), "debug-exit");
+        m_control.request_exit(ExitCause::DebugExit, static_cast<int>(((value << 1) | 1) & 0xff), "debug-exit");
     }
 
 private:

@@ -58,12 +58,12 @@ void I8042::write_data(uint8_t value) {
         if (cmd == kWriteCommandByte) m_command_byte = value;
         if (cmd == kWriteOutputPort && (value & 0x01) == 0) reset = true;  // bit 0: CPU reset line
     }
-    if (reset) m_control.request_exit(0, "reset (i8042 output port)");
+    if (reset) m_control.request_exit(ExitCause::Reset, 0, "reset (i8042 output port)");
 }
 
 void I8042::write_command(uint8_t value) {
     if (value == kPulseReset) {
-        m_control.request_exit(0, "reset (i8042 0xFE)");
+        m_control.request_exit(ExitCause::Reset, 0, "reset (i8042 0xFE)");
         return;
     }
     std::lock_guard lock(m_mutex);

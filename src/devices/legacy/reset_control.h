@@ -19,7 +19,7 @@ public:
     void write(uint64_t, std::span<const uint8_t> data) override {
         if (data.empty()) return;
         m_value.store(data[0] & 0x0e);
-        if (data[0] & 0x04) m_control.request_exit(0, "reset (port 0xcf9)");
+        if (data[0] & 0x04) m_control.request_exit(ExitCause::Reset, 0, "reset (port 0xcf9)");
     }
 
 private:

@@ -1,11 +1,5 @@
 #include "devices/virtio/block.h"
 
-#include <fcntl.h>
-#include <linux/falloc.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -44,43 +38,12 @@ static_assert(sizeof(BlkConfig) == 64);
 static_assert(offsetof(BlkConfig, blk_size) == 20 && offsetof(BlkConfig, writeback) == 32 &&
               offsetof(BlkConfig, max_discard_sectors) == 36 && offsetof(BlkConfig, write_zeroes_may_unmap) == 56);
 
-/// preadv/pwritev until every byte moved; false on an error or an unexpected end of file.
-bool transfer_all(int fd, std::vector<iovec> iov, uint64_t offset, bool write) {
-    size_t first = 0;
-    while (first < iov.size()) {
-        int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
-        ssize_t n = write ? ::pwritev(fd, &iov[first], count, static_cast<off_t>(offset))
-                          : ::preadv(fd, &iov[first], count, static_cast<off_t>(offset));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        offset += static_cast<uint64_t>(n);
-        auto left = static_cast<size_t>(n);
-        while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
-        if (left > 0) {
-            iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + left;
-            iov[first].iov_len -= left;
-        }
-    }
-    return true;
-}
-
 }  // namespace
 
-Result<std::shared_ptr<Block>> Block::open(const std::string& path, bool read_only) {
-    int fd = ::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    if (fd < 0) return fail_errno("open disk '{}'", path);
-    UniqueFd owner(fd);
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) return fail_errno("stat disk '{}'", path);
-    uint64_t bytes = static_cast<uint64_t>(st.st_size);
-    if (S_ISBLK(st.st_mode) && ::ioctl(fd, BLKGETSIZE64, &bytes) != 0) return fail_errno("size of '{}'", path);
-    if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode)) return fail("disk '{}' is not a file or block device", path);
-    std::string base = path.substr(path.find_last_of('/') + 1);
-    return std::make_shared<Block>(std::move(owner), bytes, read_only, ("popek:" + base).substr(0, kBlkIdBytes));
-}
-
-Block::Block(UniqueFd fd, uint64_t bytes, bool read_only, std::string id)
-    : m_fd(std::move(fd)), m_bytes(bytes), m_read_only(read_only), m_id(std::move(id)) {}
+Block::Block(host::BlockFile disk)
+    : m_disk(std::move(disk)),
+      m_read_only(m_disk.readonly()),
+      m_id(("popek:" + m_disk.path().substr(m_disk.path().find_last_of('/') + 1)).substr(0, kBlkIdBytes)) {}
 
 uint64_t Block::device_features() const {
     uint64_t f = feature_bit(kBlkFeatureSegMax) | feature_bit(kBlkFeatureBlkSize) | feature_bit(kBlkFeatureFlush);
@@ -141,7 +104,7 @@ uint8_t Block::execute(const BlkReqHeader& hdr, const Chain& chain, uint64_t dat
     case kBlkTypeOut: return write_sectors(hdr.sector, chain, data_len);
     case kBlkTypeFlush:
         if (m_read_only) return kBlkStatusOk;
-        return ::fdatasync(m_fd.get()) == 0 ? kBlkStatusOk : kBlkStatusIoErr;
+        return m_disk.flush() ? kBlkStatusOk : kBlkStatusIoErr;
     case kBlkTypeGetId: {
         std::array<uint8_t, kBlkIdBytes> id{};
         std::copy_n(m_id.begin(), std::min<size_t>(m_id.size(), id.size()), id.begin());
@@ -164,7 +127,7 @@ uint8_t Block::read_sectors(uint64_t sector, const Chain& chain, uint64_t len) {
         return kBlkStatusIoErr;
     }
     auto iov = chain.writable.iovecs(host().memory(), 0, len);
-    if (!iov || !transfer_all(m_fd.get(), std::move(*iov), sector * kSectorSize, false)) return kBlkStatusIoErr;
+    if (!iov || !m_disk.readv(sector * kSectorSize, std::move(*iov))) return kBlkStatusIoErr;
     return kBlkStatusOk;
 }
 
@@ -175,9 +138,9 @@ uint8_t Block::write_sectors(uint64_t sector, const Chain& chain, uint64_t len) 
         return kBlkStatusIoErr;
     }
     auto iov = chain.readable.iovecs(host().memory(), sizeof(BlkReqHeader), len);
-    if (!iov || !transfer_all(m_fd.get(), std::move(*iov), sector * kSectorSize, true)) return kBlkStatusIoErr;
+    if (!iov || !m_disk.writev(sector * kSectorSize, std::move(*iov))) return kBlkStatusIoErr;
     // 5.2.6.2: without VIRTIO_BLK_F_FLUSH the driver expects write-through.
-    if (!(m_features & feature_bit(kBlkFeatureFlush)) && ::fdatasync(m_fd.get()) != 0) return kBlkStatusIoErr;
+    if (!(m_features & feature_bit(kBlkFeatureFlush)) && !m_disk.flush()) return kBlkStatusIoErr;
     return kBlkStatusOk;
 }
 
@@ -193,17 +156,12 @@ uint8_t Block::discard_or_zero(bool zero, const Chain& chain, uint64_t len) {
         if ((seg.flags & ~1u) != 0 || (!zero && seg.flags != 0)) return kBlkStatusUnsupp;
         uint64_t bytes = uint64_t{seg.num_sectors} * kSectorSize;
         if (!in_bounds(seg.sector, bytes)) return kBlkStatusIoErr;
-        auto at = static_cast<off_t>(seg.sector * kSectorSize);
-        int mode = zero ? FALLOC_FL_ZERO_RANGE : (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
-        if (::fallocate(m_fd.get(), mode, at, static_cast<off_t>(bytes)) == 0) continue;
-        if (!zero) continue;   // discard is a hint: a file system without hole punching ignores it
-        // Write-zeroes must zero: fall back to writing zero pages.
-        static const std::array<uint8_t, 65536> zeros{};
-        for (uint64_t done = 0; done < bytes;) {
-            size_t n = static_cast<size_t>(std::min<uint64_t>(bytes - done, zeros.size()));
-            ssize_t w = ::pwrite(m_fd.get(), zeros.data(), n, at + static_cast<off_t>(done));
-            if (w <= 0) return kBlkStatusIoErr;
-            done += static_cast<uint64_t>(w);
+        const uint64_t at = seg.sector * kSectorSize;
+        if (zero) {
+            if (!m_disk.write_zeroes(at, bytes)) return kBlkStatusIoErr;
+        } else {
+            // Discard is a hint: a file system without hole punching ignores it.
+            (void)m_disk.discard(at, bytes);
         }
     }
     return kBlkStatusOk;

@@ -1,6 +1,6 @@
 #pragma once
-/// virtio-blk (virtio 1.2, 5.2) over a host file or block device: read, write, flush (fdatasync),
-/// get-id, discard and write-zeroes (fallocate), read-only disks. Requests are served inline on the
+/// virtio-blk (virtio 1.2, 5.2) over a host::BlockFile (a file or block device): read, write,
+/// flush, get-id, discard and write-zeroes, read-only disks. Requests are served inline on the
 /// vCPU thread that notified the queue: one synchronous preadv/pwritev per request, no extra thread
 /// and no request state to lose on reset.
 #include <cstdint>
@@ -8,7 +8,7 @@
 #include <string>
 
 #include "devices/virtio/device.h"
-#include "util/fd.h"
+#include "host/block_file.h"
 
 namespace popek::devices::virtio {
 
@@ -31,7 +31,7 @@ inline constexpr uint8_t kBlkStatusOk = 0;
 inline constexpr uint8_t kBlkStatusIoErr = 1;
 inline constexpr uint8_t kBlkStatusUnsupp = 2;
 inline constexpr uint32_t kBlkIdBytes = 20;   ///< VIRTIO_BLK_ID_BYTES
-inline constexpr uint64_t kSectorSize = 512;  ///< 5.2.6: sectors are always 512 bytes
+inline constexpr uint64_t kSectorSize = host::BlockFile::kSectorSize;  ///< 5.2.6: always 512 bytes
 
 /// 5.2.6 struct virtio_blk_req header (the device-readable part before the data).
 struct BlkReqHeader {
@@ -53,9 +53,9 @@ class Block final : public Device {
 public:
     static constexpr uint32_t kMaxDiscardSegments = 16;
 
-    /// Opens `path` (a file or a block device); `read_only` opens it O_RDONLY and offers VIRTIO_BLK_F_RO.
-    static Result<std::shared_ptr<Block>> open(const std::string& path, bool read_only);
-    Block(UniqueFd fd, uint64_t bytes, bool read_only, std::string id);
+    /// Serves `disk` (vmm::open_disk makes it from a --disk); a read-only disk offers
+    /// VIRTIO_BLK_F_RO. Its get-id answer is "popek:" and the file's base name (20 bytes at most).
+    explicit Block(host::BlockFile disk);
 
     std::string_view name() const override { return "virtio-blk"; }
     uint32_t device_id() const override { return kDeviceIdBlock; }
@@ -66,7 +66,7 @@ public:
     void notify(size_t index) override;
     void reset() override { m_features = 0; }
 
-    uint64_t capacity_sectors() const { return m_bytes / kSectorSize; }
+    uint64_t capacity_sectors() const { return m_disk.sectors(); }
 
 private:
     /// Serves one request; returns the bytes written into the chain (data + status byte).
@@ -77,8 +77,7 @@ private:
     uint8_t discard_or_zero(bool zero, const Chain& chain, uint64_t len);
     bool in_bounds(uint64_t sector, uint64_t bytes) const;
 
-    UniqueFd m_fd;
-    uint64_t m_bytes;
+    host::BlockFile m_disk;
     bool m_read_only;
     std::string m_id;
     uint64_t m_features = 0;

@@ -4,7 +4,7 @@
 
 namespace popek::devices::virtio {
 
-Net::Net(std::unique_ptr<NetBackend> backend, MacAddress mac) : m_backend(std::move(backend)), m_mac(mac) {}
+Net::Net(std::unique_ptr<host::NetBackend> backend, MacAddress mac) : m_backend(std::move(backend)), m_mac(mac) {}
 
 Net::~Net() { shutdown(); }
 

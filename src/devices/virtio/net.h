@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "devices/virtio/device.h"
-#include "devices/virtio/net_backend.h"
+#include "host/net/net_backend.h"
 
 namespace popek::devices::virtio {
 
@@ -41,7 +41,7 @@ public:
     /// No GSO is offered, so a frame is at most an Ethernet MTU frame; allow jumbo frames anyway.
     static constexpr size_t kMaxFrame = 65535;
 
-    Net(std::unique_ptr<NetBackend> backend, MacAddress mac);
+    Net(std::unique_ptr<host::NetBackend> backend, MacAddress mac);
     ~Net() override;
 
     std::string_view name() const override { return "virtio-net"; }
@@ -62,7 +62,7 @@ private:
     void deliver();
     Result<uint32_t> transmit(Chain& chain);
 
-    std::unique_ptr<NetBackend> m_backend;
+    std::unique_ptr<host::NetBackend> m_backend;
     MacAddress m_mac;
     bool m_started = false;
     std::deque<std::vector<uint8_t>> m_pending;   // guarded by the transport lock

@@ -158,8 +158,7 @@ Result<VcpuExit> KvmVcpu::run() {
 
 std::optional<VcpuExit> KvmVcpu::xen_exit() {
     const auto& io = m_run->io;
-    if (io.port != xen::kHypercallPort || io.direction != KVM_EXIT_IO_OUT || io.size != 4 || io.count != 1)
-        return std::nullopt;
+    if (io.direction != KVM_EXIT_IO_OUT || !xen::is_hypercall_out(io.port, io.size, io.count)) return std::nullopt;
     uint32_t nr = 0;
     std::memcpy(&nr, reinterpret_cast<uint8_t*>(m_run) + io.data_offset, 4);
     auto st = get_state();
@@ -188,14 +187,15 @@ Result<uint64_t> KvmVcpu::translate_gva(uint64_t gva) {
 
 void KvmVcpu::handle_xen_msr() {
     auto& msr = m_run->msr;
-    msr.error = 1;  // #GP unless it is the one MSR popek owns
-    if (msr.index != xen::kHypercallPageMsr) return;
+    std::optional<bool> done;
     if (m_run->exit_reason == KVM_EXIT_X86_RDMSR) {
-        msr.data = 0;
-        msr.error = 0;
-        return;
+        uint64_t value = 0;
+        done = xen::read_msr(msr.index, value);
+        msr.data = value;
+    } else if (m_mem != nullptr) {
+        done = xen::write_msr(*m_mem, msr.index, msr.data);
     }
-    if (m_mem != nullptr && xen::install_hypercall_page(*m_mem, msr.data)) msr.error = 0;
+    msr.error = done.value_or(false) ? 0 : 1;  // #GP unless it is the one MSR popek owns, used right
 }
 
 Result<CpuState> KvmVcpu::get_state() {

@@ -28,6 +28,30 @@ std::vector<CpuidLeaf> cpuid_leaves(int vcpu, uint32_t tsc_khz) {
     };
 }
 
+bool cpuid(uint32_t leaf, int vcpu, uint32_t tsc_khz, uint32_t out[4]) {
+    if ((leaf & 0xffffff00u) != kCpuidBase) return false;
+    out[0] = out[1] = out[2] = out[3] = 0;   // leaves past the last one read as zero
+    for (const CpuidLeaf& l : cpuid_leaves(vcpu, tsc_khz)) {
+        if (l.function != leaf) continue;
+        out[0] = l.eax;
+        out[1] = l.ebx;
+        out[2] = l.ecx;
+        out[3] = l.edx;
+    }
+    return true;
+}
+
+std::optional<bool> read_msr(uint32_t msr, uint64_t& value) {
+    if (msr != kHypercallPageMsr) return std::nullopt;
+    value = 0;
+    return true;
+}
+
+std::optional<bool> write_msr(const memory::GuestMemory& mem, uint32_t msr, uint64_t value) {
+    if (msr != kHypercallPageMsr) return std::nullopt;
+    return install_hypercall_page(mem, value).has_value();
+}
+
 void fill_hypercall_page(std::span<uint8_t, kPageSize> page) {
     std::fill(page.begin(), page.end(), uint8_t{0xcc});
     for (uint32_t nr = 0; nr < kPageSize / kStubSize; ++nr) {

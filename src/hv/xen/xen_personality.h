@@ -11,6 +11,7 @@
 /// support in the host kernel (this project's host has KVM_CAP_XEN_HVM = 0): the OUT is an ordinary
 /// PIO exit and the MSR write reaches user space through KVM's MSR filter.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -24,6 +25,7 @@ namespace popek::hv::xen {
 inline constexpr uint32_t kCpuidBase = 0x40000000;
 inline constexpr uint32_t kHypercallPageMsr = 0x40000000;
 inline constexpr uint16_t kHypercallPort = 0xe5;  // unused on PC chipsets; imm8 form of OUT
+/// The Xen version popek reports (CPUID 0x40000001, XENVER_version): the public headers it speaks.
 inline constexpr uint32_t kXenMajor = 4, kXenMinor = 17;
 inline constexpr size_t kStubSize = 32;
 inline constexpr size_t kPageSize = 4096;
@@ -36,6 +38,22 @@ struct CpuidLeaf {
 /// Leaves 0x40000000..0x40000004 as Xen 4.17 reports them for an HVM/PVH guest on vCPU `vcpu`
 /// (leaf 5 advertises the vCPU id; TSC leaf 4 reports `tsc_khz`).
 std::vector<CpuidLeaf> cpuid_leaves(int vcpu, uint32_t tsc_khz);
+
+/// What every engine answers for CPUID `leaf`: false outside 0x400000xx (the engine's own
+/// leaves); inside, Xen's leaf (cpuid_leaves), and zeros past the last one. Sub-leaves are not
+/// significant (as KVM_SET_CPUID2 without KVM_CPUID_FLAG_SIGNIFCANT_INDEX).
+bool cpuid(uint32_t leaf, int vcpu, uint32_t tsc_khz, uint32_t out[4]);
+
+/// RDMSR/WRMSR of the hypercall-page MSR as every engine handles it. nullopt: not Xen's MSR (the
+/// engine's business); true: done (a read gives 0: the MSR is write-only in Xen); false: the
+/// guest's error (a page outside RAM, a page index other than 0), answered with #GP.
+std::optional<bool> read_msr(uint32_t msr, uint64_t& value);
+std::optional<bool> write_msr(const memory::GuestMemory& mem, uint32_t msr, uint64_t value);
+
+/// Whether an OUT is a hypercall stub's: one 4-byte OUT to kHypercallPort.
+constexpr bool is_hypercall_out(uint16_t port, unsigned size, uint32_t count = 1) {
+    return port == kHypercallPort && size == 4 && count == 1;
+}
 
 /// Fills `page` with the hypercall stubs (the rest is INT3, so a call into the middle traps).
 void fill_hypercall_page(std::span<uint8_t, kPageSize> page);

@@ -5,7 +5,7 @@
 
 namespace popek::pv {
 
-BlkifHandler::BlkifHandler(GrantAccess& grants, BlockFile& disk) : m_grants(grants), m_disk(disk) {
+BlkifHandler::BlkifHandler(GrantAccess& grants, host::BlockFile& disk) : m_grants(grants), m_disk(disk) {
     m_buffer.resize(BLKIF_MAX_SEGMENTS_PER_REQUEST * kXenPageSize);
 }
 
@@ -46,8 +46,8 @@ int16_t BlkifHandler::read_write(const blkif_request_t& req, bool write) {
     }
     if (req.sector_number > m_disk.sectors() || sectors > m_disk.sectors() - req.sector_number)
         return BLKIF_RSP_ERROR;
-    const uint64_t offset = req.sector_number * BlockFile::kSectorSize;
-    const size_t bytes = static_cast<size_t>(sectors * BlockFile::kSectorSize);
+    const uint64_t offset = req.sector_number * host::BlockFile::kSectorSize;
+    const size_t bytes = static_cast<size_t>(sectors * host::BlockFile::kSectorSize);
     std::span<uint8_t> buf(m_buffer.data(), bytes);
 
     // One grant copy per segment, all in one batch (one round trip for a driver domain).
@@ -55,8 +55,8 @@ int16_t BlkifHandler::read_write(const blkif_request_t& req, bool write) {
     size_t at = 0;
     for (uint8_t i = 0; i < req.nr_segments; ++i) {
         const blkif_request_segment& s = req.seg[i];
-        size_t len = (s.last_sect - s.first_sect + 1u) * BlockFile::kSectorSize;
-        ops[i] = GrantCopy{s.gref, static_cast<uint16_t>(s.first_sect * BlockFile::kSectorSize), !write,
+        size_t len = (s.last_sect - s.first_sect + 1u) * host::BlockFile::kSectorSize;
+        ops[i] = GrantCopy{s.gref, static_cast<uint16_t>(s.first_sect * host::BlockFile::kSectorSize), !write,
                            buf.subspan(at, len)};
         at += len;
     }
@@ -82,7 +82,7 @@ int16_t BlkifHandler::discard(const blkif_request_t& req) {
         return BLKIF_RSP_ERROR;
     ++m_stats.discards;
     if (d.nr_sectors == 0) return BLKIF_RSP_OKAY;
-    auto r = m_disk.discard(d.sector_number * BlockFile::kSectorSize, d.nr_sectors * BlockFile::kSectorSize);
+    auto r = m_disk.discard(d.sector_number * host::BlockFile::kSectorSize, d.nr_sectors * host::BlockFile::kSectorSize);
     return r ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 /// The blkif request logic (io/blkif.h), independent of where it runs: checks one request and
-/// carries it out on a BlockFile, moving data only through a GrantAccess (only pages the guest
+/// carries it out on a host::BlockFile, moving data only through a GrantAccess (only pages the guest
 /// granted to the back end's domain, bounded to the granted sectors). Read, write, flush
 /// (FLUSH_DISKCACHE and WRITE_BARRIER both flush), discard. Every request gets a response:
 /// BLKIF_RSP_ERROR for bad segments, sectors past the end, writes to a read-only disk, refused
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "pv/backends/block_file.h"
+#include "host/block_file.h"
 #include "pv/grant_access.h"
 
 namespace popek::pv {
@@ -30,13 +30,13 @@ public:
 
 class BlkifHandler final : public BlkifExecutor {
 public:
-    static constexpr uint32_t kSectorsPerPage = kXenPageSize / BlockFile::kSectorSize;
+    static constexpr uint32_t kSectorsPerPage = kXenPageSize / host::BlockFile::kSectorSize;
 
     struct Stats {
         uint64_t requests = 0, errors = 0, bytes_read = 0, bytes_written = 0, flushes = 0, discards = 0;
     };
 
-    BlkifHandler(GrantAccess& grants, BlockFile& disk);
+    BlkifHandler(GrantAccess& grants, host::BlockFile& disk);
 
     /// Handles one request; the response carries its id and operation.
     blkif_response_t handle(const blkif_request_t& req);
@@ -48,7 +48,7 @@ private:
     int16_t discard(const blkif_request_t& req);
 
     GrantAccess& m_grants;
-    BlockFile& m_disk;
+    host::BlockFile& m_disk;
     std::vector<uint8_t> m_buffer;
     Stats m_stats;
 };

@@ -4,7 +4,7 @@
 
 namespace popek::pv {
 
-VbdDevice::VbdDevice(PvDomain& domain, BlockFile disk, uint32_t devid, std::unique_ptr<BlkifExecutor> executor,
+VbdDevice::VbdDevice(PvDomain& domain, host::BlockFile disk, uint32_t devid, std::unique_ptr<BlkifExecutor> executor,
                      DomId backend)
     : RingDevice(domain, "vbd", devid, "blkif", backend), m_disk(std::move(disk)), m_executor(std::move(executor)) {
     if (!m_executor) {
@@ -30,7 +30,7 @@ PvResult<void> VbdDevice::write_backend_nodes(Store& s, ConnId c) {
     TRY_VOID(put("feature-barrier", "1"));
     if (!m_disk.readonly()) {
         TRY_VOID(put("feature-discard", "1"));
-        TRY_VOID(put("discard-granularity", fmt::format("{}", BlockFile::kSectorSize)));
+        TRY_VOID(put("discard-granularity", fmt::format("{}", host::BlockFile::kSectorSize)));
         TRY_VOID(put("discard-alignment", "0"));
     }
     return {};
@@ -52,7 +52,7 @@ std::unique_ptr<RingBackend> VbdDevice::start(std::span<uint8_t> ring) {
 
 PvResult<void> VbdDevice::write_connected_nodes(Store& store, ConnId control) {
     const std::string be = backend_path();
-    const std::string sector = fmt::format("{}", BlockFile::kSectorSize);
+    const std::string sector = fmt::format("{}", host::BlockFile::kSectorSize);
     TRY_VOID(store.write(control, kNoTransaction, be + "/sectors", fmt::format("{}", m_disk.sectors())));
     TRY_VOID(store.write(control, kNoTransaction, be + "/sector-size", sector));
     TRY_VOID(store.write(control, kNoTransaction, be + "/physical-sector-size", sector));

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "pv/backends/blkif_backend.h"
-#include "pv/backends/block_file.h"
+#include "host/block_file.h"
 #include "pv/backends/ring_device.h"
 #include "pv/grant_access.h"
 
@@ -23,7 +23,7 @@ public:
     static constexpr uint32_t kXvda = 202 << 8;
 
     /// In-process when `executor` is null; otherwise `executor` runs the requests as `backend`.
-    VbdDevice(PvDomain& domain, BlockFile disk, uint32_t devid = kXvda,
+    VbdDevice(PvDomain& domain, host::BlockFile disk, uint32_t devid = kXvda,
               std::unique_ptr<BlkifExecutor> executor = nullptr, DomId backend = kControlDomain);
     ~VbdDevice() override;
 
@@ -37,7 +37,7 @@ private:
     std::unique_ptr<RingBackend> start(std::span<uint8_t> ring) override;
     PvResult<void> write_connected_nodes(Store& store, ConnId control) override;
 
-    BlockFile m_disk;
+    host::BlockFile m_disk;
     std::unique_ptr<LocalGrantAccess> m_local_grants;  ///< in-process only
     BlkifHandler* m_local = nullptr;                   ///< in-process only (owned by m_executor)
     std::unique_ptr<BlkifExecutor> m_executor;

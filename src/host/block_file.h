@@ -1,21 +1,27 @@
 #pragma once
-/// A virtual disk backed by a host file (`--disk FILE[,ro]`): positioned reads and writes, flush
-/// (fdatasync, so acknowledged writes are durable), discard (punching a hole). Offsets are checked
-/// by the caller against sectors(); this class still refuses anything past the end.
+/// A virtual disk's host side (`--disk FILE[,ro]`), for virtio-blk and the Xen blkif back end alike:
+/// a regular file or a block device, with positioned reads and writes (whole buffers or iovec
+/// lists), flush (fdatasync, so acknowledged writes are durable), discard (punching a hole) and
+/// write-zeroes. Every access is checked against the disk's size; the protocol layers check their
+/// own sector arithmetic before calling.
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "util/fd.h"
 #include "util/result.h"
 
-namespace popek::pv {
+namespace popek::host {
 
 class BlockFile {
 public:
-    /// Sector size of the blkif protocol: sector numbers and segment bounds always count 512 bytes.
+    /// Sector size of virtio-blk (5.2.6) and blkif: sector numbers always count 512 bytes.
     static constexpr uint64_t kSectorSize = 512;
 
+    /// Opens a regular file or a block device; `readonly` opens it O_RDONLY.
     static Result<BlockFile> open(const std::string& path, bool readonly);
     /// A disk opened by someone else (a driver domain gets its disk as a descriptor); `name` is
     /// for messages.
@@ -29,13 +35,19 @@ public:
 
     Result<void> read(uint64_t offset, std::span<uint8_t> out) const;
     Result<void> write(uint64_t offset, std::span<const uint8_t> in);
+    /// Scatter-gather forms (preadv/pwritev until every byte moved): the iovecs point into guest RAM.
+    Result<void> readv(uint64_t offset, std::vector<iovec> iov) const;
+    Result<void> writev(uint64_t offset, std::vector<iovec> iov);
     Result<void> flush();
     /// Deallocates [offset, offset+len); reads of it return zeros afterwards.
     Result<void> discard(uint64_t offset, uint64_t len);
+    /// Makes [offset, offset+len) read as zeros (FALLOC_FL_ZERO_RANGE, else writing zeros).
+    Result<void> write_zeroes(uint64_t offset, uint64_t len);
 
 private:
     BlockFile() = default;
     bool in_bounds(uint64_t offset, uint64_t len) const { return offset <= m_size && len <= m_size - offset; }
+    Result<void> check_write(uint64_t offset, uint64_t len, const char* what) const;
 
     UniqueFd m_fd;
     uint64_t m_size = 0;
@@ -43,4 +55,4 @@ private:
     std::string m_path;
 };
 
-}  // namespace popek::pv
+}  // namespace popek::host

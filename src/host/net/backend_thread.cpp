@@ -1,8 +1,8 @@
-#include "devices/virtio/backend_thread.h"
+#include "host/net/backend_thread.h"
 
 #include <sys/eventfd.h>
 
-namespace popek::devices::virtio {
+namespace popek::host {
 
 Result<void> BackendThread::start(std::function<void()> body) {
     int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -30,4 +30,4 @@ void BackendThread::drain() {
     [[maybe_unused]] ssize_t n = ::read(m_wake.get(), &value, sizeof(value));
 }
 
-}  // namespace popek::devices::virtio
+}  // namespace popek::host

@@ -1,11 +1,11 @@
-#include "devices/virtio/fd_frame_backend.h"
+#include "host/net/fd_frame_backend.h"
 
 #include <poll.h>
 #include <unistd.h>
 
 #include <array>
 
-namespace popek::devices::virtio {
+namespace popek::host {
 
 Result<void> FdFrameBackend::start(Receive rx) {
     m_rx = std::move(rx);
@@ -27,4 +27,4 @@ void FdFrameBackend::loop() {
     }
 }
 
-}  // namespace popek::devices::virtio
+}  // namespace popek::host

@@ -1,10 +1,10 @@
 #pragma once
 /// The part the tap and unix-datagram backends share: a non-blocking fd that carries one Ethernet
 /// frame per read, polled on the backend's own thread.
-#include "devices/virtio/backend_thread.h"
-#include "devices/virtio/net_backend.h"
+#include "host/net/backend_thread.h"
+#include "host/net/net_backend.h"
 
-namespace popek::devices::virtio {
+namespace popek::host {
 
 class FdFrameBackend : public NetBackend {
 public:
@@ -21,4 +21,4 @@ private:
     BackendThread m_thread;
 };
 
-}  // namespace popek::devices::virtio
+}  // namespace popek::host

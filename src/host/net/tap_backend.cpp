@@ -1,4 +1,4 @@
-// virtio-net backend on a host tap interface (Linux TUN/TAP, IFF_TAP | IFF_NO_PI).
+// Host network back end on a host tap interface (Linux TUN/TAP, IFF_TAP | IFF_NO_PI).
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
@@ -6,9 +6,9 @@
 
 #include <cstring>
 
-#include "devices/virtio/fd_frame_backend.h"
+#include "host/net/fd_frame_backend.h"
 
-namespace popek::devices::virtio {
+namespace popek::host {
 namespace {
 
 class TapBackend final : public FdFrameBackend {
@@ -39,4 +39,4 @@ Result<std::unique_ptr<NetBackend>> make_tap_backend(const std::string& ifname) 
     return std::make_unique<TapBackend>(std::move(owner));
 }
 
-}  // namespace popek::devices::virtio
+}  // namespace popek::host

@@ -1,5 +1,6 @@
 #pragma once
-/// Where virtio-net frames go: user networking (libslirp), a host tap device, or a unix datagram socket.
+/// Where a guest NIC's frames go on the host, for virtio-net and the Xen vif alike: user networking
+/// (libslirp), a host tap device, or a unix datagram socket.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -9,7 +10,7 @@
 
 #include "util/result.h"
 
-namespace popek::devices::virtio {
+namespace popek::host {
 
 class NetBackend {
 public:
@@ -34,4 +35,4 @@ Result<std::unique_ptr<NetBackend>> make_tap_backend(const std::string& ifname);
 /// datagram; QEMU's `-netdev dgram`). No privileges needed.
 Result<std::unique_ptr<NetBackend>> make_dgram_backend(const std::string& local_path, const std::string& remote_path);
 
-}  // namespace popek::devices::virtio
+}  // namespace popek::host

@@ -7,7 +7,7 @@
 #include "util/fd.h"
 #include "util/result.h"
 
-namespace popek::devices::virtio {
+namespace popek::host {
 
 class BackendThread {
 public:
@@ -27,4 +27,4 @@ private:
     std::thread m_thread;
 };
 
-}  // namespace popek::devices::virtio
+}  // namespace popek::host

@@ -1,4 +1,4 @@
-// virtio-net backend on libslirp (user-mode networking: DHCP, DNS, outbound TCP/UDP, no privileges).
+// Host network back end on libslirp (user-mode networking: DHCP, DNS, outbound TCP/UDP, no privileges).
 // libslirp is not thread-safe: every call into it happens on the backend thread; frames from the
 // guest are queued and handed over through the wake-up eventfd.
 #include <arpa/inet.h>
@@ -11,10 +11,10 @@
 #include <mutex>
 #include <vector>
 
-#include "devices/virtio/backend_thread.h"
-#include "devices/virtio/net_backend.h"
+#include "host/net/backend_thread.h"
+#include "host/net/net_backend.h"
 
-namespace popek::devices::virtio {
+namespace popek::host {
 namespace {
 
 int64_t now_ns() {
@@ -158,4 +158,4 @@ private:
 
 Result<std::unique_ptr<NetBackend>> make_slirp_backend() { return std::make_unique<SlirpBackend>(); }
 
-}  // namespace popek::devices::virtio
+}  // namespace popek::host

@@ -1,10 +1,10 @@
 // Network backend over a unix datagram socket pair of paths (`--net dgram=LOCAL,REMOTE`): each
 // datagram is one Ethernet frame, as with QEMU's `-netdev dgram`. Wires two popek instances, or
 // popek and `popek net-peer`, together without root.
-#include "devices/virtio/fd_frame_backend.h"
+#include "host/net/fd_frame_backend.h"
 #include "util/unix_dgram.h"
 
-namespace popek::devices::virtio {
+namespace popek::host {
 namespace {
 
 class DgramBackend final : public FdFrameBackend {
@@ -29,4 +29,4 @@ Result<std::unique_ptr<NetBackend>> make_dgram_backend(const std::string& local_
     return std::make_unique<DgramBackend>(std::move(*socket));
 }
 
-}  // namespace popek::devices::virtio
+}  // namespace popek::host
