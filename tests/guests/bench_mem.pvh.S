@@ -3,14 +3,14 @@
  * chosen by the first word of the command line (popek --cmdline, QEMU -append):
  *   0  nothing (the fixed cost of a boot, subtracted by the bench)
  *   a  memcpy of 64 MiB with one `rep movsb` (what Linux's memcpy does on ERMS/FSRM CPUs, and
- *      glibc's between 2 KiB and its non-temporal threshold), 4 times
- *   b  a byte-wise scan of 64 MiB counting '\n' (wc -l's loop), twice
+ *      glibc's between 2 KiB and its non-temporal threshold), once
+ *   b  a byte-wise scan of 64 MiB counting '\n' (wc -l's loop), 4 times
  *   c  a walk of a circular linked list of 1 Mi 64-byte nodes in shuffled order (pointer
- *      chasing over 64 MiB), 8 laps; the shuffle (Fisher-Yates) is part of the work
+ *      chasing over 64 MiB), 4 laps; the shuffle (Fisher-Yates) is part of the work
  *   d  a sieve of Eratosthenes over 32 Mi bytes (memset, mark, count), twice
- *   e  recursion 1 Mi calls deep (16 MiB of stack), 16 times
+ *   e  recursion 1 Mi calls deep (16 MiB of stack), 64 times
  *   f  a bytecode loop dispatching 16 opcodes through a jump table (`jmp *table(,%rcx,8)`,
- *      a C switch), 64 KiB of random opcodes run 256 times
+ *      a C switch), 64 KiB of random opcodes run 512 times
  * A trailing "s" (e.g. "as") shrinks every size 64 times (repetitions stay): the quick variant
  * for the equivalence test. The guest prints "BENCH-MEM part=X NAME checksum=<16 hex>" on COM1
  * and exits through debug-exit 0 (popek status 1, QEMU status 1). Needs 192 MiB of RAM. */
@@ -86,7 +86,7 @@ part_none:
     xor %eax, %eax
     ret
 
-/* a: one random qword every 256 bytes of the source, then 4 copies, then a checksum of those
+/* a: one random qword every 256 bytes of the source, then the copy, then a checksum of those
  * qwords and the bytes between them in the destination. */
 part_memcpy:
     mov $MIB64, %r8
@@ -97,13 +97,10 @@ part_memcpy:
     add $256, %rbx
     cmp %r8, %rbx
     jb 1b
-    mov $4, %r9d
-2:  mov $BUF, %esi
+    mov $BUF, %esi
     mov $BUF2, %edi
     mov %r8, %rcx
     rep movsb
-    dec %r9d
-    jnz 2b
     xor %eax, %eax
     xor %ebx, %ebx
 3:  rol $5, %rax
@@ -125,7 +122,7 @@ part_scan:
     lea 1(%rbx,%rax), %rbx
     cmp %r8, %rbx
     jb 1b
-    mov $2, %r9d
+    mov $4, %r9d
     xor %eax, %eax              /* lines */
     xor %r10d, %r10d            /* sum of offsets */
 2:  mov $BUF, %esi
@@ -185,7 +182,7 @@ part_list:
     add $BUF, %rdi
     xor %eax, %eax
     mov %r8, %rcx
-    shl $3, %rcx                /* 8 laps */
+    shl $2, %rcx                /* 4 laps */
 5:  add 8(%rdi), %rax
     rol $1, %rax
     mov (%rdi), %rdi
@@ -235,11 +232,11 @@ part_sieve:
     mov %r12, %rax
     ret
 
-/* e: rec(n) = n ? rec(n - 1) * 31 + n : seed, 16 times with different seeds */
+/* e: rec(n) = n ? rec(n - 1) * 31 + n : seed, 64 times with different seeds */
 part_recursion:
     mov $0x100000, %r8          /* 1 Mi deep */
     SCALE %r8
-    mov $16, %r9d
+    mov $64, %r9d
     xor %r12d, %r12d
 1:  mov %r8, %rdi
     mov %r9, %rsi
@@ -263,7 +260,7 @@ rec:
 1:  mov %rsi, %rax
     ret
 
-/* f: 64 KiB of random opcodes 0-15 at BUF, run 256 times by a switch loop over rax and rbx */
+/* f: 64 KiB of random opcodes 0-15 at BUF, run 512 times by a switch loop over rax and rbx */
 part_switch:
     mov $0x10000, %r8
     SCALE %r8
@@ -276,7 +273,7 @@ part_switch:
     jb 1b
     mov $0x0123456789abcdef, %rax
     mov $0x0fedcba987654321, %rbx
-    mov $256, %r9d
+    mov $512, %r9d
     mov $jump_table, %r10d      /* ELF32: no 32S relocation for jump_table(,%rcx,8) */
 2:  mov $BUF, %esi
     lea (%rsi,%r8), %rdi
