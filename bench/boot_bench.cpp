@@ -103,14 +103,6 @@ void bench_case(const Case& c, int runs) {
                     static_cast<double>(pown) / static_cast<double>(qown));
 }
 
-/// The host CPU clock in kHz from /proc/cpuinfo ("cpu MHz"), as bench-qemu.sh reads it.
-long host_cpu_khz() {
-    std::ifstream info("/proc/cpuinfo");
-    for (std::string line; std::getline(info, line);)
-        if (line.rfind("cpu MHz", 0) == 0) return static_cast<long>(std::stod(line.substr(line.find(':') + 1)) * 1000);
-    return 2'000'000;
-}
-
 bool kvm_usable() { return access("/dev/kvm", R_OK | W_OK) == 0; }
 
 std::vector<std::string> split_cases(const std::string& list) {

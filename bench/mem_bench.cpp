@@ -103,8 +103,8 @@ int main(int argc, char** argv) {
 
     std::vector<std::string> sums;
     std::vector<double> base = measure(engines, '0', sums);
-    std::printf("mem_bench: %s, median of %d runs (interp: 1), CPU seconds (user+sys) minus an empty boot", elf.c_str(),
-                runs);
+    std::printf("mem_bench: %s, median of %d runs%s, CPU seconds (user+sys) minus an empty boot", elf.c_str(), runs,
+                with_interp ? " (interp: 1)" : "");
     for (size_t k = 0; k < engines.size(); ++k) std::printf("%s %s %.3f s", k ? "," : ":", engines[k].label.c_str(), base[k]);
     std::printf("\n\n  %-4s %-28s %10s %10s %10s %9s  %-16s %s\n", "part", "what", "bt CPU s", "TCG CPU s",
                 with_interp ? "interp s" : "", "bt/TCG", "checksum", "target bt/TCG <= 1.0");
