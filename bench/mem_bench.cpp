@@ -121,8 +121,9 @@ int main(int argc, char** argv) {
         for (const std::string& s : sums) equal = equal && s == sums[0] && s != "FAILED";
         mismatch = mismatch || !equal;
         double ratio = t[0] > 0 && t[1] > 0 ? t[0] / t[1] : -1;
-        std::string interp = with_interp ? std::to_string(t[2]).substr(0, 6) : "";
-        std::printf("  %-4c %-28s %10.3f %10.3f %10s %9.2f  %-16s %s\n", part, name->second, t[0], t[1], interp.c_str(),
+        char interp[16] = "";
+        if (with_interp) std::snprintf(interp, sizeof interp, "%.3f", t[2]);
+        std::printf("  %-4c %-28s %10.3f %10.3f %10s %9.2f  %-16s %s\n", part, name->second, t[0], t[1], interp,
                     ratio, equal ? sums[0].c_str() : "MISMATCH", ratio < 0 ? "?" : ratio <= 1.0 ? "met" : "NOT MET");
         if (!equal)
             for (size_t k = 0; k < engines.size(); ++k)
