@@ -20,7 +20,8 @@ struct Part {
 const Part kParts[] = {
     {'0', "none", "0000000000000000"},   {'a', "memcpy", "109bff40f2253e2c"}, {'b', "scan", "00feae054c1f3914"},
     {'c', "list", "19fa175190aaa5a0"},   {'d', "sieve", "54167f413a403c11"},  {'e', "recur", "b9aa160ed266bdbc"},
-    {'f', "switch", "d72e8277c6ae62ba"}, {'g', "cpyq", "109bff40f2253e2c"},  // g copies a's data: a's checksum
+    {'f', "switch", "d72e8277c6ae62ba"}, {'g', "cpyq", "109bff40f2253e2c"},
+    {'h', "cpyq64", "109bff40f2253e2c"},  // g and h copy a's data: a's checksum
 };
 
 class BenchMemTest : public ::testing::TestWithParam<std::tuple<const char*, Part>> {};

@@ -3,9 +3,12 @@
  * chosen by the first word of the command line (popek --cmdline, QEMU -append):
  *   0  nothing (the fixed cost of a boot, subtracted by the bench)
  *   a  memcpy of 64 MiB with one `rep movsb` (what Linux's memcpy does on ERMS/FSRM CPUs, and
- *      glibc's between 2 KiB and its non-temporal threshold), once
+ *      glibc's between 2 KiB and its non-temporal threshold), 4 times; the destination starts
+ *      64 MiB + 4 KiB after the source, as glibc's malloc places two 64 MiB blocks
  *   g  the same memcpy as a loop of 8-byte loads and stores (gcc -O2's code for a copy loop of
- *      uint64_t), once: same data, so the same checksum as part a
+ *      uint64_t), 4 times: same data, so the same checksum as part a
+ *   h  part g with the destination exactly 64 MiB after the source: both streams hit the same
+ *      entry of a direct-mapped TLB of up to 16 Ki entries (a stress case, same checksum)
  *   b  a byte-wise scan of 64 MiB counting '\n' (wc -l's loop), 4 times
  *   c  a walk of a circular linked list of 1 Mi 64-byte nodes in shuffled order (pointer
  *      chasing over 64 MiB), 4 laps; the shuffle (Fisher-Yates) is part of the work
@@ -21,7 +24,7 @@
 #include "pvh_long.inc"
 
 #define BUF 0x2000000           /* 32 MiB: every part's data */
-#define BUF2 0x6000000          /* 96 MiB: memcpy's destination, the list's permutation */
+#define BUF2 0x6000000          /* 96 MiB: memcpy's destination (+4 KiB), the list's permutation */
 #define STACK_TOP 0xc000000     /* 192 MiB; part e recurses down to 176 MiB */
 #define MIB64 0x4000000
 
@@ -57,7 +60,7 @@ PVH_LONG_ENTRY STACK_TOP
     EXIT 0
     jmp guest_park
 unknown_part:
-    PRINT "BENCH-MEM unknown part (command line: 0, a-g, optional s)\n"
+    PRINT "BENCH-MEM unknown part (command line: 0, a-h, optional s)\n"
     EXIT 0x3e
     jmp guest_park
 
@@ -88,29 +91,41 @@ part_none:
     xor %eax, %eax
     ret
 
-/* a, g: one random qword every 256 bytes of the source, then the copy, then a checksum of those
+/* a, g, h: one random qword every 256 bytes of the source, then the copy, then a checksum of those
  * qwords and the bytes between them in the destination. */
 part_memcpy:
     call memcpy_source
-    mov $BUF, %esi
-    mov $BUF2, %edi
+    mov $(BUF2 + 4096), %r9d
+    mov $4, %r10d
+2:  mov $BUF, %esi
+    mov %r9, %rdi
     mov %r8, %rcx
     rep movsb
+    dec %r10d
+    jnz 2b
     jmp memcpy_sum
 part_memcpy_loop:
-    call memcpy_source
-    xor %eax, %eax
-1:  mov BUF(%rax), %rdx
-    mov %rdx, BUF2(%rax)
+    mov $(BUF2 + 4096), %r9d
+    jmp 0f
+part_memcpy_alias:
+    mov $BUF2, %r9d
+0:  call memcpy_source
+    mov $BUF, %esi
+    mov $4, %r10d
+2:  xor %eax, %eax
+1:  mov (%rsi,%rax), %rdx
+    mov %rdx, (%r9,%rax)
     add $8, %rax
     cmp %r8, %rax
     jb 1b
-memcpy_sum:
+    dec %r10d
+    jnz 2b
+memcpy_sum:                     /* r9 = the destination */
     xor %eax, %eax
     xor %ebx, %ebx
 3:  rol $5, %rax
-    add BUF2(%rbx), %rax
-    add BUF2+136(%rbx), %rax    /* never written: 0 */
+    add (%r9,%rbx), %rax
+    add 136(%r9,%rbx), %rax     /* never written: 0 */
     add $256, %rbx
     cmp %r8, %rbx
     jb 3b
@@ -355,6 +370,7 @@ parts:                          /* {selector, name (at most 6 characters), routi
     PART '0', "none", part_none
     PART 'a', "memcpy", part_memcpy
     PART 'g', "cpyq", part_memcpy_loop
+    PART 'h', "cpyq64", part_memcpy_alias
     PART 'b', "scan", part_scan
     PART 'c', "list", part_list
     PART 'd', "sieve", part_sieve
