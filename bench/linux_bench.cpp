@@ -180,6 +180,10 @@ int main(int argc, char** argv) {
                         c.guest_dir.c_str(), f, c.guest_dir.c_str());
             return 0;
         }
+    if (std::system("command -v qemu-system-x86_64 >/dev/null") != 0) {
+        std::printf("linux_bench: skipped (qemu-system-x86_64 not found: apt-get install qemu-system-x86)\n");
+        return 0;
+    }
     std::printf("linux_bench: Debian vmlinux (PVH) from %s, popek --accel bt vs QEMU microvm TCG, runs interleaved\n",
                 c.guest_dir.c_str());
     const Side bt{"popek bt --cpus " + std::to_string(c.cpus), false, c.cpus};

@@ -85,6 +85,15 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+    for (char part : parts)
+        if (!kPartNames.contains(part)) {
+            std::fprintf(stderr, "mem_bench: unknown part %c (a-h)\n", part);
+            return 2;
+        }
+    if (std::system("command -v qemu-system-x86_64 >/dev/null") != 0) {
+        std::fprintf(stderr, "mem_bench: qemu-system-x86_64 not found (apt-get install qemu-system-x86)\n");
+        return 2;
+    }
     if (access(elf.c_str(), R_OK) != 0) {
         std::fprintf(stderr, "mem_bench: %s missing: build the guest_bench_mem target\n", elf.c_str());
         return 2;
@@ -112,10 +121,6 @@ int main(int argc, char** argv) {
     bool mismatch = false;
     for (char part : parts) {
         auto name = kPartNames.find(part);
-        if (name == kPartNames.end()) {
-            std::fprintf(stderr, "mem_bench: unknown part %c (a-h)\n", part);
-            return 2;
-        }
         std::vector<double> t = measure(engines, part, sums);
         for (size_t k = 0; k < t.size(); ++k) t[k] = t[k] >= 0 && base[k] >= 0 ? std::max(0.0, t[k] - base[k]) : -1;
         bool equal = true;
