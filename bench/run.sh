@@ -11,8 +11,8 @@ echo "== P3: one PIO exit through popek's vCPU loop vs a raw KVM_RUN loop"
 "$B/bench_pio_roundtrip" 20000
 echo "== P1/P2: boot to the first serial byte, and the VMM's own memory, vs QEMU microvm"
 "$B/boot_bench" --runs "$RUNS" --guest-dir "$GUEST_DIR"
-echo "== Issue 12: the Debian kernel to /init, popek --accel interp and bt vs QEMU microvm TCG (same kernel, initrd, command line)"
-"$B/boot_bench" --runs 3 --guest-dir "$GUEST_DIR" --cases linux-interp,linux-bt
+echo "== Issue 12: the Debian kernel (vmlinux; bzImage on bt) to /init, popek --accel interp and bt vs QEMU microvm TCG (same kernel, initrd, command line)"
+"$B/boot_bench" --runs 3 --guest-dir "$GUEST_DIR" --cases linux-interp,linux-bt,linux-bt-bz
 echo "== Issue 4: guest instructions per second, interp vs QEMU TCG vs KVM (PVM here)"
 "$B/insn_rate" --runs 3 --guest-dir "$GUEST_DIR"
 echo "== Issue 12: the memory-heavy guest (bench_mem) part by part, popek bt vs QEMU TCG, CPU time, same ELF (MEM_BENCH_FLAGS=--interp adds interp)"
