@@ -4,7 +4,7 @@
  *   0  nothing (the fixed cost of a boot, subtracted by the bench)
  *   a  memcpy of 64 MiB with one `rep movsb` (what Linux's memcpy does on ERMS/FSRM CPUs, and
  *      glibc's between 2 KiB and its non-temporal threshold), 4 times; the destination starts
- *      64 MiB + 4 KiB after the source, as glibc's malloc places two 64 MiB blocks
+ *      64 MiB + 4 KiB after the source, as glibc's malloc typically places two 64 MiB blocks
  *   g  the same memcpy as a loop of 8-byte loads and stores (gcc -O2's code for a copy loop of
  *      uint64_t), 4 times: same data, so the same checksum as part a
  *   h  part g with the destination exactly 64 MiB after the source: both streams hit the same
@@ -14,8 +14,8 @@
  *      chasing over 64 MiB), 4 laps; the shuffle (Fisher-Yates) is part of the work
  *   d  a sieve of Eratosthenes over 32 Mi bytes (memset, mark, count), twice
  *   e  recursion 1 Mi calls deep (16 MiB of stack), 64 times
- *   f  a bytecode loop dispatching 16 opcodes through a jump table (`jmp *table(,%rcx,8)`,
- *      a C switch), 64 KiB of random opcodes run 512 times
+ *   f  a bytecode loop dispatching 16 opcodes through a jump table (`jmp *(%r10,%rcx,8)`: a C
+ *      switch, its table's address in a register), 64 KiB of random opcodes run 512 times
  * A trailing "s" (e.g. "as") shrinks every size 64 times (repetitions stay): the quick variant
  * for the equivalence test. The guest prints "BENCH-MEM part=X NAME checksum=<16 hex>" on COM1
  * and exits through debug-exit 0 (popek status 1, QEMU status 1). Needs 192 MiB of RAM. */
