@@ -5,7 +5,8 @@
 // usage: boot_bench [--runs N] [--guest-dir DIR] [--cases LIST]
 //   cases: tiny-kvm (P1/P2 on KVM), tiny-interp, linux-interp and linux-bt (the Debian kernel +
 //   initrd-min through the PVH entry, popek --accel interp / bt vs QEMU microvm TCG with the same
-//   kernel, initrd and command line as bench-qemu.sh's linux-microvm-pvh case). Default: tiny-kvm,tiny-interp
+//   kernel, initrd and command line as bench-qemu.sh's linux-microvm-pvh case), linux-interp-bz
+//   and linux-bt-bz (the same with the kernel's bzImage, as linux-microvm-bz). Default: tiny-kvm,tiny-interp
 //   (KVM cases are left out when /dev/kvm is unusable).
 #include <unistd.h>
 
@@ -103,14 +104,6 @@ void bench_case(const Case& c, int runs) {
                     static_cast<double>(pown) / static_cast<double>(qown));
 }
 
-/// The host CPU clock in kHz from /proc/cpuinfo ("cpu MHz"), as bench-qemu.sh reads it.
-long host_cpu_khz() {
-    std::ifstream info("/proc/cpuinfo");
-    for (std::string line; std::getline(info, line);)
-        if (line.rfind("cpu MHz", 0) == 0) return static_cast<long>(std::stod(line.substr(line.find(':') + 1)) * 1000);
-    return 2'000'000;
-}
-
 bool kvm_usable() { return access("/dev/kvm", R_OK | W_OK) == 0; }
 
 std::vector<std::string> split_cases(const std::string& list) {
@@ -131,7 +124,7 @@ int main(int argc, char** argv) {
         else if (a == "--guest-dir") guest_dir = argv[i + 1];
         else if (a == "--cases") cases = argv[i + 1];
         else {
-            std::fprintf(stderr, "usage: boot_bench [--runs N] [--guest-dir DIR] [--cases tiny-kvm,tiny-interp,linux-interp,linux-bt]\n");
+            std::fprintf(stderr, "usage: boot_bench [--runs N] [--guest-dir DIR] [--cases tiny-kvm,tiny-interp,linux-interp,linux-bt,linux-interp-bz,linux-bt-bz]\n");
             return 2;
         }
     }
@@ -168,11 +161,14 @@ int main(int argc, char** argv) {
     const std::string vmlinux = guest_dir + "/vmlinux", initrd = guest_dir + "/initrd-min.cpio.gz";
     const bool have_linux = access(vmlinux.c_str(), R_OK) == 0 && access(initrd.c_str(), R_OK) == 0;
     const std::vector<std::string> wanted = split_cases(cases);
-    for (const std::string accel : {"interp", "bt"}) {
-        const std::string name = "linux-" + accel;
+    for (const std::string variant : {"interp", "bt", "interp-bz", "bt-bz"}) {
+        // "-bz": the bzImage (vmlinuz) of the same kernel instead of its PVH vmlinux.
+        const bool bz = variant.ends_with("-bz");
+        const std::string accel = variant.substr(0, variant.find('-')), name = "linux-" + variant;
+        const std::string kernel = bz ? guest_dir + "/vmlinuz" : vmlinux;
         if (std::find(wanted.begin(), wanted.end(), name) == wanted.end()) continue;
-        if (!have_linux) {
-            std::printf("%s: skipped (%s or %s missing: run tools/fetch-linux-guest.sh)\n", name.c_str(), vmlinux.c_str(),
+        if (!have_linux || access(kernel.c_str(), R_OK) != 0) {
+            std::printf("%s: skipped (%s or %s missing: run tools/fetch-linux-guest.sh)\n", name.c_str(), kernel.c_str(),
                         initrd.c_str());
             continue;
         }
@@ -180,7 +176,7 @@ int main(int argc, char** argv) {
         // marker so the memory sample sees the booted guest.
         const std::string cmdline = "console=ttyS0 quiet", hold_cmdline = cmdline + " probe.mode=hold probe.hold=3";
         auto popek_linux = [&](const std::string& line) {
-            return Argv{popek, "run", "--accel", accel, "--mem", mem, "--kernel", vmlinux, "--initrd", initrd,
+            return Argv{popek, "run", "--accel", accel, "--mem", mem, "--kernel", kernel, "--initrd", initrd,
                         "--cmdline", line};
         };
         // QEMU microvm has no HPET or PM timer, and TCG Linux sometimes fails to calibrate the
@@ -189,9 +185,10 @@ int main(int argc, char** argv) {
         // CPUID leaf 0x15 states the TSC frequency.
         const std::string tsc_khz = " tsc_early_khz=" + std::to_string(host_cpu_khz());
         auto qemu_linux = [&](const std::string& line) {
-            return qemu("tcg", vmlinux, {"-initrd", initrd, "-append", line + tsc_khz});
+            return qemu("tcg", kernel, {"-initrd", initrd, "-append", line + tsc_khz});
         };
-        all.push_back(Case{name + ": Debian vmlinux (PVH) + initrd-min, popek --accel " + accel + " vs QEMU microvm tcg",
+        all.push_back(Case{name + ": Debian " + (bz ? "bzImage" : "vmlinux (PVH)") + " + initrd-min, popek --accel " + accel +
+                               " vs QEMU microvm tcg",
                            "GUEST-INIT-REACHED",
                            Side{"popek --accel " + accel, popek_linux(cmdline), popek_linux(hold_cmdline)},
                            Side{"qemu microvm tcg", qemu_linux(cmdline), qemu_linux(hold_cmdline)}, 180.0,

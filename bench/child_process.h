@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -97,6 +98,15 @@ inline double median(std::vector<double> v) {
     if (v.empty()) return -1;
     std::sort(v.begin(), v.end());
     return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+/// The host CPU clock in kHz from /proc/cpuinfo ("cpu MHz"), as the baseline's bench-qemu.sh reads
+/// it: Linux under QEMU microvm TCG gets tsc_early_khz=<this> (baseline README, pitfalls).
+inline long host_cpu_khz() {
+    std::ifstream info("/proc/cpuinfo");
+    for (std::string line; std::getline(info, line);)
+        if (line.rfind("cpu MHz", 0) == 0) return static_cast<long>(std::stod(line.substr(line.find(':') + 1)) * 1000);
+    return 2'000'000;
 }
 
 }  // namespace bench

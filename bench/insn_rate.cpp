@@ -3,6 +3,10 @@
 // same guests in the same run:
 //   loop: tiny-pvh-loop.elf (the shared baseline's 2-instruction loop, 10M iterations)
 //   alu:  build/guests/bench_alu.elf (16-instruction ALU/memory mix, 5M iterations)
+//   loop-long, alu-long: the same loops 50 and 20 times longer (bench_loop_long.elf: 500M
+//         iterations, bench_alu_long.elf: 100M): QEMU TCG runs the short ones in 0.02-0.07 s of
+//         CPU, inside its start-up noise; these are issue 12's figures. Not on KVM (PVM emulates
+//         them at ~2M instructions/s here).
 // Rate = guest instructions / (CPU time of the loop guest - CPU time of tiny-pvh.elf, which does the
 // same boot without the loop). CPU time, not wall time, so that a loaded machine skews less. The
 // instruction count comes from popek --stats on the interpreter (the guests are deterministic).
@@ -64,7 +68,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     const std::vector<std::pair<std::string, std::string>> guests = {
-        {"loop", guest_dir + "/tiny-pvh-loop.elf"}, {"alu", std::string(POPEK_GUEST_DIR) + "/bench_alu.elf"}};
+        {"loop", guest_dir + "/tiny-pvh-loop.elf"},
+        {"alu", std::string(POPEK_GUEST_DIR) + "/bench_alu.elf"},
+        {"loop-long", std::string(POPEK_GUEST_DIR) + "/bench_loop_long.elf"},
+        {"alu-long", std::string(POPEK_GUEST_DIR) + "/bench_alu_long.elf"}};
     auto qemu = [](const std::string& accel) {
         return [accel](const std::string& k) {
             Argv a{"qemu-system-x86_64", "-M", "microvm", "-m", "64", "-nographic", "-no-reboot", "-kernel", k,
@@ -87,9 +94,12 @@ int main(int argc, char** argv) {
         double n = count_instructions(kernel);
         std::printf("\n%s guest (%s): %.0f guest instructions\n", name.c_str(), kernel.c_str(), n);
         double interp_rate = -1, bt_rate = -1, tcg_rate = -1;
+        const bool long_guest = name.ends_with("-long");
         for (const Engine& e : engines) {
             // KVM here is PVM: this 32-bit code is emulated at ~2M instructions/s, one run is enough.
-            int n_runs = e.label.find("kvm") != std::string::npos ? 1 : runs;
+            const bool kvm = e.label.find("kvm") != std::string::npos;
+            if (kvm && long_guest) continue;
+            int n_runs = kvm ? 1 : runs;
             double base = median_cpu(e.argv(empty), n_runs), t = median_cpu(e.argv(kernel), n_runs);
             double rate = (t > base && base >= 0 && n > 0) ? n / (t - base) : -1;
             if (e.label.find("interp") != std::string::npos) interp_rate = rate;
@@ -100,7 +110,10 @@ int main(int argc, char** argv) {
         if (interp_rate > 0 && tcg_rate > 0)
             std::printf("  interp / TCG = %.3f (target >= 0.3)\n", interp_rate / tcg_rate);
         if (bt_rate > 0 && tcg_rate > 0)
-            std::printf("  bt / TCG = %.3f, bt / interp = %.3f\n", bt_rate / tcg_rate, bt_rate / interp_rate);
+            std::printf("  bt / TCG = %.3f, bt / interp = %.3f%s\n", bt_rate / tcg_rate, bt_rate / interp_rate,
+                        long_guest ? (bt_rate / tcg_rate >= 1.5 ? " (issue 12 target >= 1.5: met)"
+                                                                : " (issue 12 target >= 1.5: NOT MET)")
+                                   : "");
     }
     return 0;
 }

@@ -3,7 +3,9 @@
  * cmp/jcc over registers and one memory word), then prints the marker and a checksum on COM1 and
  * exits through debug-exit (status 1). 32-bit protected mode, paging off, as PVH enters it; the
  * same ELF runs under QEMU (-kernel, isa-debug-exit). Instructions executed: 16 * ITERATIONS + ~40. */
+#ifndef ITERATIONS
 #define ITERATIONS 5000000
+#endif
 #include "pvh32.inc"
 PVH_ENTRY
     mov $ITERATIONS, %ecx

@@ -1,0 +1,197 @@
+// Issue 12 benchmark: the shared baseline's Debian kernel (PVH vmlinux) under popek --accel bt
+// beside QEMU microvm TCG, the same kernel, initrd and command line in the same run, runs
+// interleaved so that both see the same host load:
+//   blk  reading 64 MiB from a virtio-blk disk with dd (initrd-virtio, probe.mode=blk), MB/s as
+//        the guest reports it (GUEST-DD ... MBps=)
+//   cpu  busybox sha256sum, md5sum and gzip over 32 MiB of /dev/zero, seconds as the guest
+//        measures them (an initrd built at run time in OUT by bench/make_cpu_initrd.sh)
+//   smp  boot to GUEST-INIT-REACHED (initrd-min), wall time, --cpus 1 vs --cpus 2 (popek bt, and
+//        QEMU TCG -smp 1 vs 2 for reference: MTTCG)
+// --cpus N runs blk and cpu with N vCPUs on both sides. Skips with the reason when the guest
+// directory (bash /work/shared/baseline/fetch-guest.sh) is absent.
+//
+// usage: linux_bench [--runs N] [--guest-dir DIR] [--out DIR] [--cpus N] [--cases blk,cpu,smp]
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "child_process.h"
+
+namespace {
+
+using namespace bench;
+
+struct Config {
+    int runs = 3, cpus = 1;
+    std::string guest_dir = "/tmp/vmm-guest", out = "/tmp/popek-bench12", cases = "blk,cpu,smp";
+};
+
+/// Linux on popek --accel bt, or on QEMU microvm TCG (with tsc_early_khz, as bench-qemu.sh does).
+struct Side {
+    std::string label;
+    bool qemu;
+    int cpus;
+};
+
+Argv linux_argv(const Config& c, const Side& s, const std::string& initrd, const std::string& cmdline,
+                const std::string& disk) {
+    const std::string vmlinux = c.guest_dir + "/vmlinux", cpus = std::to_string(s.cpus);
+    if (!s.qemu) {
+        Argv a{POPEK_BINARY, "run", "--accel", "bt", "--mem", "256", "--cpus", cpus, "--kernel", vmlinux,
+               "--initrd", initrd, "--cmdline", cmdline};
+        if (!disk.empty()) a.insert(a.end(), {"--disk", disk});
+        return a;
+    }
+    Argv a{"qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", "256", "-smp", cpus, "-nographic",
+           "-no-reboot", "-kernel", vmlinux, "-initrd", initrd, "-append",
+           cmdline + " tsc_early_khz=" + std::to_string(host_cpu_khz())};
+    if (!disk.empty())
+        a.insert(a.end(), {"-drive", "id=d0,file=" + disk + ",format=raw,if=none", "-device", "virtio-blk-device,drive=d0"});
+    return a;
+}
+
+/// The number after `key` on the first line of `out` that starts with `prefix`; -1 if absent.
+double field(const std::string& out, const std::string& prefix, const std::string& key) {
+    for (size_t at = out.find(prefix); at != std::string::npos; at = out.find(prefix, at + 1)) {
+        if (at != 0 && out[at - 1] != '\n') continue;
+        size_t end = out.find('\n', at), k = out.find(key, at);
+        if (k == std::string::npos || k > end) return -1;
+        return std::strtod(out.c_str() + k + key.size(), nullptr);
+    }
+    return -1;
+}
+
+void print_fail(const Side& s, const RunResult& r, const std::string& what) {
+    std::printf("  %s: no %s (status %d); last output: %s\n", s.label.c_str(), what.c_str(), r.status,
+                r.output.substr(r.output.size() > 300 ? r.output.size() - 300 : 0).c_str());
+}
+
+void bench_blk(const Config& c, const Side& bt, const Side& tcg) {
+    const std::string disk = c.out + "/disk-64M.img";
+    if (access(disk.c_str(), R_OK) != 0 &&
+        std::system(("mkdir -p " + c.out + " && head -c 67108864 /dev/urandom > " + disk).c_str()) != 0) {
+        std::printf("blk: skipped (cannot write %s)\n", disk.c_str());
+        return;
+    }
+    const std::string initrd = c.guest_dir + "/initrd-virtio.cpio.gz", line = "console=ttyS0 quiet probe.mode=blk";
+    std::vector<double> mbps[2], cpu[2];
+    for (int i = 0; i < c.runs; ++i)
+        for (int k = 0; k < 2; ++k) {
+            const Side& s = k ? tcg : bt;
+            RunResult r = run_once(linux_argv(c, s, initrd, line, disk), "GUEST-HALT", 600.0);
+            double v = field(r.output, "GUEST-DD", "MBps=");
+            if (v < 0) print_fail(s, r, "GUEST-DD line");
+            mbps[k].push_back(v);
+            cpu[k].push_back(r.cpu_s);
+        }
+    double b = median(mbps[0]), q = median(mbps[1]);
+    std::printf("\nblk: dd 64 MiB from /dev/vda (virtio-mmio), MB/s as the guest reports it, %d vCPU(s), median of %d\n",
+                c.cpus, c.runs);
+    std::printf("  %-26s %8.0f MB/s   whole run %6.2f s CPU\n", bt.label.c_str(), b, median(cpu[0]));
+    std::printf("  %-26s %8.0f MB/s   whole run %6.2f s CPU\n", tcg.label.c_str(), q, median(cpu[1]));
+    if (b > 0 && q > 0) std::printf("  bt/TCG = %.3f (target >= 1.0: %s)\n", b / q, b >= q ? "met" : "NOT MET");
+}
+
+void bench_cpu(const Config& c, const Side& bt, const Side& tcg) {
+    const std::string script = std::string(POPEK_BENCH_DIR) + "/make_cpu_initrd.sh";
+    if (std::system(("bash " + script + " " + c.guest_dir + " " + c.out).c_str()) != 0) {
+        std::printf("cpu: skipped (%s failed)\n", script.c_str());
+        return;
+    }
+    const std::string initrd = c.out + "/initrd-cpu.cpio.gz";
+    const char* programs[] = {"sha256sum", "md5sum", "gzip"};
+    std::vector<double> secs[2][3], cpu[2];
+    std::string outs[2][3];
+    for (int i = 0; i < c.runs; ++i)
+        for (int k = 0; k < 2; ++k) {
+            const Side& s = k ? tcg : bt;
+            RunResult r = run_once(linux_argv(c, s, initrd, "console=ttyS0 quiet", ""), "GUEST-HALT", 900.0);
+            cpu[k].push_back(r.cpu_s);
+            for (int p = 0; p < 3; ++p) {
+                const std::string prefix = std::string("GUEST-CPU ") + programs[p] + " ";
+                double ns = field(r.output, prefix, "ns=");
+                if (ns < 0) print_fail(s, r, prefix + "line");
+                secs[k][p].push_back(ns < 0 ? -1 : ns / 1e9);
+                size_t at = r.output.find(prefix);
+                if (at != std::string::npos) {
+                    size_t o = r.output.find("out=", at);
+                    outs[k][p] = r.output.substr(o + 4, r.output.find(' ', o) - o - 4);
+                }
+            }
+        }
+    std::printf("\ncpu: busybox over 32 MiB of /dev/zero, seconds as the guest measures them, %d vCPU(s), median of %d\n",
+                c.cpus, c.runs);
+    std::printf("  %-10s %12s %12s %8s  %s\n", "program", "bt s", "TCG s", "bt/TCG", "output (bt / TCG)");
+    for (int p = 0; p < 3; ++p) {
+        double b = median(secs[0][p]), q = median(secs[1][p]);
+        bool same = outs[0][p] == outs[1][p] && !outs[0][p].empty();
+        std::printf("  %-10s %12.3f %12.3f %8.2f  %s%s (target bt/TCG <= 1.0: %s)\n", programs[p], b, q,
+                    b > 0 && q > 0 ? b / q : -1, outs[0][p].c_str(), same ? "" : (" / " + outs[1][p] + " MISMATCH").c_str(),
+                    b > 0 && q > 0 && b <= q ? "met" : "NOT MET");
+    }
+    std::printf("  whole run CPU: bt %.2f s, TCG %.2f s\n", median(cpu[0]), median(cpu[1]));
+}
+
+void bench_smp(const Config& c) {
+    const std::string initrd = c.guest_dir + "/initrd-min.cpio.gz";
+    const Side sides[] = {{"popek bt --cpus 1", false, 1}, {"popek bt --cpus 2", false, 2},
+                          {"qemu microvm tcg -smp 1", true, 1}, {"qemu microvm tcg -smp 2", true, 2}};
+    std::vector<double> wall[4], up[4], cpu[4];
+    for (int i = 0; i < c.runs; ++i)
+        for (int k = 0; k < 4; ++k) {
+            RunResult r = run_once(linux_argv(c, sides[k], initrd, "console=ttyS0 quiet", ""), "GUEST-INIT-REACHED", 600.0);
+            if (r.marker_s < 0) print_fail(sides[k], r, "marker");
+            wall[k].push_back(r.marker_s);
+            up[k].push_back(field(r.output, "GUEST-INIT-REACHED", "uptime="));
+            cpu[k].push_back(r.cpu_s);
+        }
+    std::printf("\nsmp: Debian vmlinux + initrd-min to GUEST-INIT-REACHED, median of %d\n", c.runs);
+    std::printf("  %-26s %12s %14s %16s\n", "", "wall s", "guest uptime s", "whole run CPU s");
+    for (int k = 0; k < 4; ++k)
+        std::printf("  %-26s %12.2f %14.2f %16.2f\n", sides[k].label.c_str(), median(wall[k]), median(up[k]),
+                    median(cpu[k]));
+    double one = median(wall[0]), two = median(wall[1]);
+    if (one > 0 && two > 0)
+        std::printf("  bt --cpus 2 / --cpus 1 wall = %.3f (target <= 1.0: %s); TCG -smp 2 / -smp 1 = %.3f\n", two / one,
+                    two <= one ? "met" : "NOT MET", median(wall[3]) / median(wall[2]));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Config c;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        std::string a = argv[i];
+        if (a == "--runs") c.runs = std::max(1, std::atoi(argv[i + 1]));
+        else if (a == "--guest-dir") c.guest_dir = argv[i + 1];
+        else if (a == "--out") c.out = argv[i + 1];
+        else if (a == "--cpus") c.cpus = std::max(1, std::atoi(argv[i + 1]));
+        else if (a == "--cases") c.cases = argv[i + 1];
+        else {
+            std::fprintf(stderr, "usage: linux_bench [--runs N] [--guest-dir DIR] [--out DIR] [--cpus N] [--cases blk,cpu,smp]\n");
+            return 2;
+        }
+    }
+    for (const char* f : {"vmlinux", "initrd-min.cpio.gz", "initrd-virtio.cpio.gz"})
+        if (access((c.guest_dir + "/" + f).c_str(), R_OK) != 0) {
+            std::printf("linux_bench: skipped (%s/%s missing: bash /work/shared/baseline/fetch-guest.sh %s)\n",
+                        c.guest_dir.c_str(), f, c.guest_dir.c_str());
+            return 0;
+        }
+    if (std::system("command -v qemu-system-x86_64 >/dev/null") != 0) {
+        std::printf("linux_bench: skipped (qemu-system-x86_64 not found: apt-get install qemu-system-x86)\n");
+        return 0;
+    }
+    std::printf("linux_bench: Debian vmlinux (PVH) from %s, popek --accel bt vs QEMU microvm TCG, runs interleaved\n",
+                c.guest_dir.c_str());
+    const Side bt{"popek bt --cpus " + std::to_string(c.cpus), false, c.cpus};
+    const Side tcg{"qemu microvm tcg -smp " + std::to_string(c.cpus), true, c.cpus};
+    if (c.cases.find("blk") != std::string::npos) bench_blk(c, bt, tcg);
+    std::fflush(stdout);
+    if (c.cases.find("cpu") != std::string::npos) bench_cpu(c, bt, tcg);
+    std::fflush(stdout);
+    if (c.cases.find("smp") != std::string::npos) bench_smp(c);
+    return 0;
+}
