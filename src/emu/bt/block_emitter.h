@@ -172,6 +172,9 @@ private:
     void sync_state();
     /// SETcc of condition `cc` (opcode order) into `dst`.
     void emit_condition(unsigned cc, const Xbyak::Operand& dst);
+    /// ADD OR ADC SBB AND SUB XOR CMP (TEST otherwise) of `dst` with `src`, or with `iv` when
+    /// `imm` (then `src` is not used).
+    void emit_alu(ZydisMnemonic m, const Xbyak::Operand& dst, const Xbyak::Operand& src, bool imm, uint32_t iv);
     void emit_binary(const Insn& in);
     void emit_unary(const Insn& in);
     void emit_mov(const Insn& in);

@@ -196,20 +196,15 @@ void BlockEmitter::emit_memory_alu(const Insn& in, SlowPath& slow) {
             if (high_dst) load_full(0, in.r0);
             const Xbyak::Reg dst = high_dst ? sized(0, size, in.r0) : sized(greg(in.r0), size);
             if (m == ZYDIS_MNEMONIC_ADC || m == ZYDIS_MNEMONIC_SBB) need_flags(kCf);
-            switch (m) {
-                case ZYDIS_MNEMONIC_MOV: mov(dst, mem); break;
-                case ZYDIS_MNEMONIC_ADD: add(dst, mem); break;
-                case ZYDIS_MNEMONIC_OR: or_(dst, mem); break;
-                case ZYDIS_MNEMONIC_ADC: adc(dst, mem); break;
-                case ZYDIS_MNEMONIC_SBB: sbb(dst, mem); break;
-                case ZYDIS_MNEMONIC_AND: and_(dst, mem); break;
-                case ZYDIS_MNEMONIC_SUB: sub(dst, mem); break;
-                case ZYDIS_MNEMONIC_XOR: xor_(dst, mem); break;
-                default: cmp(dst, mem); produced(kArithFlags); return;
+            if (m == ZYDIS_MNEMONIC_MOV) {
+                mov(dst, mem);
+            } else {
+                emit_alu(m, dst, mem, false, 0);
+                produced(kArithFlags);
+                if (m == ZYDIS_MNEMONIC_CMP) return;
             }
             if (high_dst) store_full(0, in.r0);
             else m_regs.mark(base_of(in.r0));
-            if (m != ZYDIS_MNEMONIC_MOV) produced(kArithFlags);
             return;
         }
         case Form::StoreOp: {
@@ -225,18 +220,7 @@ void BlockEmitter::emit_memory_alu(const Insn& in, SlowPath& slow) {
             }
             if (m == ZYDIS_MNEMONIC_ADC || m == ZYDIS_MNEMONIC_SBB) need_flags(kCf);
             if (lock) this->lock();
-            const auto i32 = static_cast<uint32_t>(iv);
-            switch (m) {
-                case ZYDIS_MNEMONIC_ADD: imm ? add(mem, i32) : add(mem, src); break;
-                case ZYDIS_MNEMONIC_OR: imm ? or_(mem, i32) : or_(mem, src); break;
-                case ZYDIS_MNEMONIC_ADC: imm ? adc(mem, i32) : adc(mem, src); break;
-                case ZYDIS_MNEMONIC_SBB: imm ? sbb(mem, i32) : sbb(mem, src); break;
-                case ZYDIS_MNEMONIC_AND: imm ? and_(mem, i32) : and_(mem, src); break;
-                case ZYDIS_MNEMONIC_SUB: imm ? sub(mem, i32) : sub(mem, src); break;
-                case ZYDIS_MNEMONIC_XOR: imm ? xor_(mem, i32) : xor_(mem, src); break;
-                case ZYDIS_MNEMONIC_CMP: imm ? cmp(mem, i32) : cmp(mem, src); break;
-                default: imm ? test(mem, i32) : test(mem, src); break;
-            }
+            emit_alu(m, mem, imm ? Xbyak::Operand(mem) : Xbyak::Operand(src), imm, static_cast<uint32_t>(iv));
             produced(kArithFlags);
             return;
         }

@@ -201,6 +201,20 @@ void BlockEmitter::emit_native(const Insn& in) {
     emit_binary(in);
 }
 
+void BlockEmitter::emit_alu(ZydisMnemonic m, const Xbyak::Operand& dst, const Xbyak::Operand& src, bool imm, uint32_t iv) {
+    switch (m) {
+        case ZYDIS_MNEMONIC_ADD: imm ? add(dst, iv) : add(dst, src); break;
+        case ZYDIS_MNEMONIC_OR: imm ? or_(dst, iv) : or_(dst, src); break;
+        case ZYDIS_MNEMONIC_ADC: imm ? adc(dst, iv) : adc(dst, src); break;
+        case ZYDIS_MNEMONIC_SBB: imm ? sbb(dst, iv) : sbb(dst, src); break;
+        case ZYDIS_MNEMONIC_AND: imm ? and_(dst, iv) : and_(dst, src); break;
+        case ZYDIS_MNEMONIC_SUB: imm ? sub(dst, iv) : sub(dst, src); break;
+        case ZYDIS_MNEMONIC_XOR: imm ? xor_(dst, iv) : xor_(dst, src); break;
+        case ZYDIS_MNEMONIC_CMP: imm ? cmp(dst, iv) : cmp(dst, src); break;
+        default: imm ? test(dst, iv) : test(dst, src.getReg()); break;   // TEST r/m, r: a register source
+    }
+}
+
 void BlockEmitter::emit_binary(const Insn& in) {
     const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
     const bool carry_in = m == ZYDIS_MNEMONIC_ADC || m == ZYDIS_MNEMONIC_SBB;
@@ -216,19 +230,8 @@ void BlockEmitter::emit_binary(const Insn& in) {
     }
     if (carry_in) need_flags(kCf);   // after the operand loads (MOVs: the flags stay put)
     const bool imm = !legacy && in.k1 == kOpImm;
-    const auto iv = static_cast<uint32_t>(imm_sx(in.osize, in.imm));
-    bool writes = true;
-    switch (m) {
-        case ZYDIS_MNEMONIC_ADD: imm ? add(dst, iv) : add(dst, src); break;
-        case ZYDIS_MNEMONIC_OR: imm ? or_(dst, iv) : or_(dst, src); break;
-        case ZYDIS_MNEMONIC_ADC: imm ? adc(dst, iv) : adc(dst, src); break;
-        case ZYDIS_MNEMONIC_SBB: imm ? sbb(dst, iv) : sbb(dst, src); break;
-        case ZYDIS_MNEMONIC_AND: imm ? and_(dst, iv) : and_(dst, src); break;
-        case ZYDIS_MNEMONIC_SUB: imm ? sub(dst, iv) : sub(dst, src); break;
-        case ZYDIS_MNEMONIC_XOR: imm ? xor_(dst, iv) : xor_(dst, src); break;
-        case ZYDIS_MNEMONIC_CMP: imm ? cmp(dst, iv) : cmp(dst, src); writes = false; break;
-        default: imm ? test(dst, iv) : test(dst, src); writes = false; break;
-    }
+    const bool writes = m != ZYDIS_MNEMONIC_CMP && m != ZYDIS_MNEMONIC_TEST;
+    emit_alu(m, dst, src, imm, static_cast<uint32_t>(imm_sx(in.osize, in.imm)));
     if (writes) {
         if (legacy) store_full(0, in.r0);   // MOV does not touch the host flags
         else m_regs.mark(base_of(in.r0));
