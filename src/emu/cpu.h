@@ -90,6 +90,19 @@ struct Event {
     uint64_t return_rip = 0; ///< RIP saved on the stack
 };
 
+/// One device access (MMIO outside the engine's own devices, or a port) of the current
+/// instruction, as the VMM sees it.
+struct IoAccess {
+    enum Kind : uint8_t { MmioRead, MmioWrite, PioIn, PioOut };
+    Kind kind = MmioRead;
+    uint8_t size = 0;
+    uint64_t addr = 0;
+    alignas(8) uint8_t data[16]{};
+};
+/// Enough for the longest sequence one instruction makes: ENTER with nesting level 31 (31 reads
+/// and 33 writes, SDM Vol. 2A ENTER).
+inline constexpr unsigned kIoLogSize = 72;
+
 /// Reasons for unwinding an instruction with longjmp.
 enum Unwind : int { kUnwindNone = 0, kUnwindEvent = 1, kUnwindExit = 2 };
 
@@ -223,7 +236,7 @@ public:
     // ---- execution (executor.cpp) ----
     /// Runs until the VMM is needed. Returns the exit; the I/O span points into this Cpu.
     hv::VcpuExit execute();
-    /// Completes a PioIn/MmioRead exit: the data the VMM filled is replayed to the instruction.
+    /// Completes an I/O exit: the data the VMM filled into a read is replayed to the instruction.
     void complete_io();
     void request_stop();
     void kick();
@@ -240,7 +253,21 @@ public:
     uint32_t port_in(uint16_t port, unsigned size);
     /// Port output: platform first, else a pending exit returned after this instruction.
     void port_out(uint16_t port, unsigned size, uint32_t value);
-    bool exit_pending() const { return m_exit_pending; }
+    /// An exit waits for the end of this instruction, or this instruction's device accesses are
+    /// being replayed: a REP string instruction ends its iterations here and restarts.
+    bool exit_pending() const { return m_exit_pending || m_replay.valid; }
+    // ---- the I/O log (mmu/io_log.cpp) ----
+    /// True when the access at the log's cursor is this one: a read gets the logged data, a write
+    /// was already handed to the VMM. Consumes the entry.
+    bool io_replayed(IoAccess::Kind kind, uint64_t addr, void* data, unsigned size);
+    /// A device access the log does not hold yet: a write is queued (handed out after the
+    /// instruction), a read unwinds the instruction to hand the queue and then the read out.
+    void io_new(IoAccess::Kind kind, uint64_t addr, const void* data, unsigned size);
+    /// Sets m_exit to the oldest access not yet handed to the VMM; false when there is none.
+    bool io_hand_out();
+    /// End of a block (or of an event delivery): true when m_exit holds an access of the
+    /// instruction that just completed; otherwise that instruction's log is forgotten.
+    bool io_retire();
 
     // ---- Xen personality (xen_glue.cpp): each returns false when not Xen's business ----
     bool xen_cpuid(uint32_t leaf, uint32_t out[4]) const;
@@ -298,13 +325,16 @@ public:
     bool m_hypercall_pending = false;
     uint64_t m_hypercall_result = 0;
     hv::VcpuExit m_exit = hv::Halt{};
-    alignas(8) uint8_t m_io_buf[16]{};
+    /// The device accesses of one instruction, in program order (mmu/io_log.cpp). A read the
+    /// VMM has to answer unwinds the instruction, which is re-executed alone once every access
+    /// before it and the read itself have been handed out: it consumes the log from the start,
+    /// so each access reaches the VMM exactly once. Writes are queued and handed out one exit at
+    /// a time after the instruction (or before a read that follows them).
     struct Replay {
-        bool valid = false;
-        bool pio = false;
-        uint64_t addr = 0;
-        unsigned size = 0;
-        uint8_t data[16]{};
+        bool valid = false;     ///< the log belongs to the instruction at rip (bt clears it between blocks)
+        bool retired = false;   ///< that instruction completed: hand out the rest, then forget it
+        uint8_t count = 0, cursor = 0, handed = 0;
+        IoAccess acc[kIoLogSize];
     } m_replay;
     std::atomic<bool> m_stop{false};
     bool m_runnable = true;

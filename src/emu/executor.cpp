@@ -16,7 +16,8 @@ bool contributory(int v) { return v == kDe || (v >= kTs && v <= kGp); }
 }  // namespace
 
 /// Runs the event in m_event through the IDT, escalating to #DF / triple fault when delivery
-/// itself faults (SDM Vol. 3A 6.15 table 6-5). Returns false on a triple fault (m_exit is set).
+/// itself faults (SDM Vol. 3A 6.15 table 6-5). Returns false when m_exit is to be returned: a
+/// triple fault, or the first write of a frame pushed onto a stack in MMIO.
 static bool deliver_pending(Cpu& c) {
     if (c.m_delivering >= 0) {
         int prev = c.m_delivering;
@@ -36,7 +37,8 @@ static bool deliver_pending(Cpu& c) {
     c.m_delivering = -1;
     c.halted = false;
     c.brk = false;
-    return true;
+    // The frame went to a stack in MMIO: its writes are handed out before the handler runs.
+    return !c.io_retire();
 }
 
 void handle_undefined(Cpu& cpu, const Insn& insn) {
@@ -60,7 +62,13 @@ hv::VcpuExit Cpu::execute() {
     if (why == kUnwindEvent) {
         brk = false;
         m_exit_pending = false;   // the faulting instruction will run again after the handler
+        m_replay.valid = false;   // (and make its device accesses again, as a restarted one does)
         if (!deliver_pending(*this)) return m_exit;
+    }
+    if (why == kUnwindNone && m_replay.valid) {
+        // Between the exits of one instruction's device accesses (mmu/io_log.cpp).
+        if (io_hand_out()) return m_exit;
+        if (m_replay.retired) m_replay.valid = false;
     }
     for (;;) {
         if (attention.load(std::memory_order_relaxed) || budget <= 0 || halted || interrupt_shadow ||
@@ -76,6 +84,10 @@ hv::VcpuExit Cpu::execute() {
             interrupt_shadow = false;
             budget = 0;
         }
+        if (m_replay.valid) {
+            n = 1;   // re-executed with its logged device accesses, alone (mmu/io_log.cpp)
+            m_replay.cursor = 0;
+        }
         budget -= static_cast<int32_t>(n);
         // --accel bt: the whole block as translated host code (same effects as the loop below).
         if (!m_bt || n != b->insns.size() || !m_bt->run(*b)) {
@@ -90,7 +102,11 @@ hv::VcpuExit Cpu::execute() {
             }
             if (m_bt) m_interpreted += m_stats.instructions - counted;   // (a fault's instruction is not)
         }
-        m_replay.valid = false;
+        if (io_retire()) {
+            brk = false;
+            m_exit_pending = false;
+            return m_exit;
+        }
         if (brk) {
             brk = false;
             if (m_exit_pending) {
