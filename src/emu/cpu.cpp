@@ -94,6 +94,7 @@ void Cpu::reset_to_init() {
     fpu = FxsaveArea{};
     interrupt_shadow = false;
     m_replay.valid = false;   // an instruction interrupted by INIT is not resumed
+    nmi_blocked = false;
     cpl = 0;
     update_mode();
     flush_tlb();

@@ -137,6 +137,9 @@ public:
     bool mode64 = false;      ///< 64-bit submode of long mode
     bool interrupt_shadow = false;  ///< STI / MOV SS blocking for one instruction
     bool halted = false;            ///< HLT executed, waiting for an interrupt
+    /// An NMI was delivered and no IRET has run since: further NMIs stay pending (SDM Vol. 3A
+    /// 6.7.1 "Handling Multiple NMIs").
+    bool nmi_blocked = false;
 
     // ---- per-instruction scratch used by handlers ----
     uint64_t next_rip = 0;

@@ -152,7 +152,10 @@ bool Cpu::service() {
         return false;
     }
     if (m_replay.valid) return false;   // an I/O instruction must complete before any interrupt
-    if (m_ints->take_nmi()) {
+    // An NMI waits while an earlier one's handler runs: blocked until the next IRET (SDM Vol. 3A
+    // 6.7.1); the local APIC holds one pending.
+    if (!nmi_blocked && m_ints->take_nmi()) {
+        nmi_blocked = true;
         m_event = Event{kNmi, false, 0, false, true, rip};
         if (!deliver_pending(*this)) return true;
         return false;

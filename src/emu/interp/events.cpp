@@ -156,6 +156,8 @@ void iret(Cpu& c, const Insn& i) {
     if (!(c.cr0 & hv::kCr0Pe)) {
         uint64_t ip = c.peek(n, 0), cs = c.peek(n, n), fl = c.peek(n, 2 * n);
         c.pop(n); c.pop(n); c.pop(n);
+        c.nmi_blocked = false;   // IRET ends NMI blocking (SDM Vol. 3A 6.7.1)
+        c.budget = 0;            // a held NMI is taken before the next instruction
         c.load_real_segment(kCs, static_cast<uint16_t>(cs));
         write_flags(c, fl, n);
         c.next_rip = ip;
@@ -200,6 +202,7 @@ void iret(Cpu& c, const Insn& i) {
         c.raise(kGp, 0);   // non-canonical return RIP (SDM Vol. 2A IRET)
     // All checks passed: commit. Flags follow the old CPL's rules (SDM IRET pseudo-code).
     const uint8_t old_cpl = c.cpl;
+    c.nmi_blocked = false;   // IRET ends NMI blocking (SDM Vol. 3A 6.7.1); budget = 0 below takes a held one
     write_flags(c, fl, n);
     if (old_cpl == 0 && n >= 4) c.rflags = (c.rflags & ~(kVif | kVip)) | (fl & (kVif | kVip));
     load_code_segment(c, cs_sel, d, rpl);
