@@ -95,6 +95,7 @@ void Cpu::reset_to_init() {
     interrupt_shadow = false;
     m_replay.valid = false;   // an instruction interrupted by INIT is not resumed
     nmi_blocked = false;
+    misc_features_enables = 0;
     cpl = 0;
     update_mode();
     flush_tlb();

@@ -36,6 +36,8 @@ inline constexpr uint64_t kCf = 1u << 0, kPf = 1u << 2, kAf = 1u << 4, kZf = 1u 
                           kIopl = 3u << 12, kNt = 1u << 14, kRf = 1u << 16, kVm = 1u << 17,
                           kAc = 1u << 18, kVif = 1u << 19, kVip = 1u << 20, kId = 1u << 21;
 inline constexpr uint64_t kArithFlags = kCf | kPf | kAf | kZf | kSf | kOf;
+/// CR4.UMIP (SDM Vol. 3A 2.5): SGDT SIDT SLDT SMSW STR are #GP at CPL > 0.
+inline constexpr uint64_t kCr4Umip = 1u << 11;
 
 // Exception vectors (SDM Vol. 3A 6.3.1).
 enum Vector : uint8_t {
@@ -49,7 +51,11 @@ inline constexpr uint32_t kMsrTsc = 0x10, kMsrTscAdjust = 0x3b, kMsrMtrrCap = 0x
                           kMsrMiscEnable = 0x1a0, kMsrPat = 0x277, kMsrMtrrDefType = 0x2ff,
                           kMsrEfer = 0xc0000080, kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082,
                           kMsrCstar = 0xc0000083, kMsrSfmask = 0xc0000084, kMsrFsBase = 0xc0000100,
-                          kMsrGsBase = 0xc0000101, kMsrKernelGsBase = 0xc0000102, kMsrTscAux = 0xc0000103;
+                          kMsrGsBase = 0xc0000101, kMsrKernelGsBase = 0xc0000102, kMsrTscAux = 0xc0000103,
+                          kMsrPlatformInfo = 0xce, kMsrMiscFeaturesEnables = 0x140;
+/// MSR_MISC_FEATURES_ENABLES bit 0: CPUID at CPL > 0 is #GP (Intel's CPUID faulting, SDM Vol. 4
+/// table 2-12 and the "Virtualization Technology FlexMigration" application note).
+inline constexpr uint64_t kMiscCpuidFaulting = 1;
 
 /// FXSAVE memory layout (SDM Vol. 1 10.5.1, table 10-2); also the engine's x87/SSE register file.
 struct alignas(16) FxsaveArea {
@@ -127,6 +133,7 @@ public:
     uint64_t pat = 0x0007040600070406ULL, misc_enable = 1, mtrr_def_type = 0;
     uint64_t apic_base = 0xfee00900;
     uint64_t spec_ctrl = 0;   ///< IA32_SPEC_CTRL (stored; nothing to control on an emulated CPU)
+    uint64_t misc_features_enables = 0;   ///< MSR_MISC_FEATURES_ENABLES (CPUID faulting)
     int64_t tsc_offset = 0;
     FxsaveArea fpu;
 
