@@ -96,6 +96,7 @@ void Cpu::reset_to_init() {
     m_replay.valid = false;   // an instruction interrupted by INIT is not resumed
     nmi_blocked = false;
     misc_features_enables = 0;
+    m_step_pending = false;
     cpl = 0;
     update_mode();
     flush_tlb();

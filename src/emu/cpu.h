@@ -331,6 +331,7 @@ public:
     // Executor state (public for the executor and handlers in other files).
     std::jmp_buf m_jmp;
     int m_delivering = -1;    ///< vector being delivered (double-fault detection), -1 none
+    bool m_step_pending = false;   ///< a single-step #DB follows the instruction just completed
     bool m_exit_pending = false;
     bool m_hypercall_pending = false;
     uint64_t m_hypercall_result = 0;

@@ -50,6 +50,15 @@ void handle_undefined(Cpu& cpu, const Insn& insn) {
     cpu.raise(kUd);
 }
 
+/// The single-step trap (SDM Vol. 3A 17.3.1.4): #DB with DR6.BS after an instruction that began
+/// with RFLAGS.TF = 1 and completed (a fault or INT n delivers its own event instead).
+static bool deliver_single_step(Cpu& c) {
+    c.m_step_pending = false;
+    c.dr[6] |= 1u << 14;   // BS
+    c.m_event = Event{kDb, false, 0, false, false, c.rip};
+    return deliver_pending(c);
+}
+
 hv::VcpuExit Cpu::execute() {
     halted = false;   // run() after a Halt exit resumes after the HLT, like KVM_RUN
     const int why = setjmp(m_jmp);
@@ -70,6 +79,8 @@ hv::VcpuExit Cpu::execute() {
         if (io_hand_out()) return m_exit;
         if (m_replay.retired) m_replay.valid = false;
     }
+    // A single-stepped instruction's trap waits for its exits (e.g. OUT) to complete.
+    if (why == kUnwindNone && m_step_pending && !m_replay.valid && !deliver_single_step(*this)) return m_exit;
     for (;;) {
         if (attention.load(std::memory_order_relaxed) || budget <= 0 || halted || interrupt_shadow ||
             m_waiting_sipi) {
@@ -88,9 +99,11 @@ hv::VcpuExit Cpu::execute() {
             n = 1;   // re-executed with its logged device accesses, alone (mmu/io_log.cpp)
             m_replay.cursor = 0;
         }
+        const bool step = rflags & kTf;   // single-step: one instruction, interpreted, then #DB
+        if (step) n = 1;
         budget -= static_cast<int32_t>(n);
         // --accel bt: the whole block as translated host code (same effects as the loop below).
-        if (!m_bt || n != b->insns.size() || !m_bt->run(*b)) {
+        if (!m_bt || step || n != b->insns.size() || !m_bt->run(*b)) {
             const uint64_t counted = m_stats.instructions;
             // Privileged/sensitive instructions count themselves (Insn::counted).
             for (const Insn *in = b->insns.data(), *end = in + n; in != end; ++in) {
@@ -102,6 +115,7 @@ hv::VcpuExit Cpu::execute() {
             }
             if (m_bt) m_interpreted += m_stats.instructions - counted;   // (a fault's instruction is not)
         }
+        if (step) m_step_pending = true;
         if (io_retire()) {
             brk = false;
             m_exit_pending = false;
@@ -114,6 +128,7 @@ hv::VcpuExit Cpu::execute() {
                 return m_exit;
             }
         }
+        if (m_step_pending && !deliver_single_step(*this)) return m_exit;
     }
 }
 
