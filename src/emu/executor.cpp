@@ -196,7 +196,10 @@ bool Cpu::service() {
             m_exit = hv::Halt{};
             return true;
         }
-        m_ints->wait(deadline, (rflags & kIf) ? WakeOn::AnyEvent : WakeOn::NonMaskable);
+        // A blocked NMI (SDM Vol. 3A 6.7.1) stays pending without ending the wait.
+        const WakeOn wake = (rflags & kIf) ? (nmi_blocked ? WakeOn::Maskable : WakeOn::AnyEvent)
+                                           : (nmi_blocked ? WakeOn::Startup : WakeOn::NonMaskable);
+        m_ints->wait(deadline, wake);
     }
     return false;
 }
