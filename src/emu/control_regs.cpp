@@ -7,7 +7,7 @@ namespace {
 
 constexpr uint64_t kCr0Cd = 1ULL << 30, kCr0Nw = 1ULL << 29;
 constexpr uint64_t kCr4Supported = (1u << 2) | (1u << 3) | hv::kCr4Pse | hv::kCr4Pae | (1u << 6) | hv::kCr4Pge |
-                                   (1u << 8) | hv::kCr4Osfxsr | hv::kCr4Osxmmexcpt;
+                                   (1u << 8) | hv::kCr4Osfxsr | hv::kCr4Osxmmexcpt | kCr4Umip;
 constexpr uint64_t kEferSupported = hv::kEferSce | hv::kEferLme | hv::kEferLma | hv::kEferNxe;
 
 bool canonical(uint64_t v) { return static_cast<uint64_t>(static_cast<int64_t>(v << 16) >> 16) == v; }
@@ -104,6 +104,10 @@ uint64_t Cpu::read_msr(uint32_t msr) {
         case 0x8b: return 0;      // IA32_BIOS_SIGN_ID (microcode revision)
         case 0x179: return 0;     // IA32_MCG_CAP: no machine-check banks, no MCG_CTL (read-only)
         case 0x1d9: return 0;     // IA32_DEBUGCTL: no LBR, no BTF
+        // MSR_PLATFORM_INFO (SDM Vol. 4 table 2-12): bit 31, CPUID faulting is supported; no
+        // ratios are reported (guests take the TSC frequency from CPUID 0x15).
+        case kMsrPlatformInfo: return 1ULL << 31;
+        case kMsrMiscFeaturesEnables: return misc_features_enables;
         case 0x3a: return 1;      // IA32_FEATURE_CONTROL: locked, no VMX
         case kMsrArchCapabilities: return kArchCapabilities;
         case kMsrSpecCtrl: return spec_ctrl;
@@ -153,6 +157,9 @@ void Cpu::write_msr(uint32_t msr, uint64_t v) {
         case kMsrSpecCtrl: if (v & ~kSpecCtrlBits) raise(kGp, 0); spec_ctrl = v; break;
         case kMsrPredCmd: if (v & ~1ULL) raise(kGp, 0); break;   // IBPB: nothing is predicted
         case 0x1d9: if (v != 0) raise(kGp, 0); break;   // IA32_DEBUGCTL: none of its features
+        // MSR_MISC_FEATURES_ENABLES: bit 0 enables CPUID faulting (system.cpp); the rest is
+        // reserved here (MSR_PLATFORM_INFO is read-only: default).
+        case kMsrMiscFeaturesEnables: if (v & ~kMiscCpuidFaulting) raise(kGp, 0); misc_features_enables = v; break;
         default: raise(kGp, 0);
     }
 }

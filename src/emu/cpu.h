@@ -36,6 +36,8 @@ inline constexpr uint64_t kCf = 1u << 0, kPf = 1u << 2, kAf = 1u << 4, kZf = 1u 
                           kIopl = 3u << 12, kNt = 1u << 14, kRf = 1u << 16, kVm = 1u << 17,
                           kAc = 1u << 18, kVif = 1u << 19, kVip = 1u << 20, kId = 1u << 21;
 inline constexpr uint64_t kArithFlags = kCf | kPf | kAf | kZf | kSf | kOf;
+/// CR4.UMIP (SDM Vol. 3A 2.5): SGDT SIDT SLDT SMSW STR are #GP at CPL > 0.
+inline constexpr uint64_t kCr4Umip = 1u << 11;
 
 // Exception vectors (SDM Vol. 3A 6.3.1).
 enum Vector : uint8_t {
@@ -49,7 +51,11 @@ inline constexpr uint32_t kMsrTsc = 0x10, kMsrTscAdjust = 0x3b, kMsrMtrrCap = 0x
                           kMsrMiscEnable = 0x1a0, kMsrPat = 0x277, kMsrMtrrDefType = 0x2ff,
                           kMsrEfer = 0xc0000080, kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082,
                           kMsrCstar = 0xc0000083, kMsrSfmask = 0xc0000084, kMsrFsBase = 0xc0000100,
-                          kMsrGsBase = 0xc0000101, kMsrKernelGsBase = 0xc0000102, kMsrTscAux = 0xc0000103;
+                          kMsrGsBase = 0xc0000101, kMsrKernelGsBase = 0xc0000102, kMsrTscAux = 0xc0000103,
+                          kMsrPlatformInfo = 0xce, kMsrMiscFeaturesEnables = 0x140;
+/// MSR_MISC_FEATURES_ENABLES bit 0: CPUID at CPL > 0 is #GP (Intel's CPUID faulting, SDM Vol. 4
+/// table 2-12 and the "Virtualization Technology FlexMigration" application note).
+inline constexpr uint64_t kMiscCpuidFaulting = 1;
 
 /// FXSAVE memory layout (SDM Vol. 1 10.5.1, table 10-2); also the engine's x87/SSE register file.
 struct alignas(16) FxsaveArea {
@@ -90,6 +96,19 @@ struct Event {
     uint64_t return_rip = 0; ///< RIP saved on the stack
 };
 
+/// One device access (MMIO outside the engine's own devices, or a port) of the current
+/// instruction, as the VMM sees it.
+struct IoAccess {
+    enum Kind : uint8_t { MmioRead, MmioWrite, PioIn, PioOut };
+    Kind kind = MmioRead;
+    uint8_t size = 0;
+    uint64_t addr = 0;
+    alignas(8) uint8_t data[16]{};
+};
+/// Enough for the longest sequence one instruction makes: ENTER with nesting level 31 (31 reads
+/// and 33 writes, SDM Vol. 2A ENTER).
+inline constexpr unsigned kIoLogSize = 72;
+
 /// Reasons for unwinding an instruction with longjmp.
 enum Unwind : int { kUnwindNone = 0, kUnwindEvent = 1, kUnwindExit = 2 };
 
@@ -114,6 +133,7 @@ public:
     uint64_t pat = 0x0007040600070406ULL, misc_enable = 1, mtrr_def_type = 0;
     uint64_t apic_base = 0xfee00900;
     uint64_t spec_ctrl = 0;   ///< IA32_SPEC_CTRL (stored; nothing to control on an emulated CPU)
+    uint64_t misc_features_enables = 0;   ///< MSR_MISC_FEATURES_ENABLES (CPUID faulting)
     int64_t tsc_offset = 0;
     FxsaveArea fpu;
 
@@ -124,6 +144,9 @@ public:
     bool mode64 = false;      ///< 64-bit submode of long mode
     bool interrupt_shadow = false;  ///< STI / MOV SS blocking for one instruction
     bool halted = false;            ///< HLT executed, waiting for an interrupt
+    /// An NMI was delivered and no IRET has run since: further NMIs stay pending (SDM Vol. 3A
+    /// 6.7.1 "Handling Multiple NMIs").
+    bool nmi_blocked = false;
 
     // ---- per-instruction scratch used by handlers ----
     uint64_t next_rip = 0;
@@ -234,7 +257,7 @@ public:
     // ---- execution (executor.cpp) ----
     /// Runs until the VMM is needed. Returns the exit; the I/O span points into this Cpu.
     hv::VcpuExit execute();
-    /// Completes a PioIn/MmioRead exit: the data the VMM filled is replayed to the instruction.
+    /// Completes an I/O exit: the data the VMM filled into a read is replayed to the instruction.
     void complete_io();
     void request_stop();
     void kick();
@@ -251,7 +274,21 @@ public:
     uint32_t port_in(uint16_t port, unsigned size);
     /// Port output: platform first, else a pending exit returned after this instruction.
     void port_out(uint16_t port, unsigned size, uint32_t value);
-    bool exit_pending() const { return m_exit_pending; }
+    /// An exit waits for the end of this instruction, or this instruction's device accesses are
+    /// being replayed: a REP string instruction ends its iterations here and restarts.
+    bool exit_pending() const { return m_exit_pending || m_replay.valid; }
+    // ---- the I/O log (mmu/io_log.cpp) ----
+    /// True when the access at the log's cursor is this one: a read gets the logged data, a write
+    /// was already handed to the VMM. Consumes the entry.
+    bool io_replayed(IoAccess::Kind kind, uint64_t addr, void* data, unsigned size);
+    /// A device access the log does not hold yet: a write is queued (handed out after the
+    /// instruction), a read unwinds the instruction to hand the queue and then the read out.
+    void io_new(IoAccess::Kind kind, uint64_t addr, const void* data, unsigned size);
+    /// Sets m_exit to the oldest access not yet handed to the VMM; false when there is none.
+    bool io_hand_out();
+    /// End of a block (or of an event delivery): true when m_exit holds an access of the
+    /// instruction that just completed; otherwise that instruction's log is forgotten.
+    bool io_retire();
 
     // ---- Xen personality (xen_glue.cpp): each returns false when not Xen's business ----
     bool xen_cpuid(uint32_t leaf, uint32_t out[4]) const;
@@ -305,17 +342,21 @@ public:
     // Executor state (public for the executor and handlers in other files).
     std::jmp_buf m_jmp;
     int m_delivering = -1;    ///< vector being delivered (double-fault detection), -1 none
+    bool m_step_pending = false;   ///< a single-step #DB follows the instruction just completed
     bool m_exit_pending = false;
     bool m_hypercall_pending = false;
     uint64_t m_hypercall_result = 0;
     hv::VcpuExit m_exit = hv::Halt{};
-    alignas(8) uint8_t m_io_buf[16]{};
+    /// The device accesses of one instruction, in program order (mmu/io_log.cpp). A read the
+    /// VMM has to answer unwinds the instruction, which is re-executed alone once every access
+    /// before it and the read itself have been handed out: it consumes the log from the start,
+    /// so each access reaches the VMM exactly once. Writes are queued and handed out one exit at
+    /// a time after the instruction (or before a read that follows them).
     struct Replay {
-        bool valid = false;
-        bool pio = false;
-        uint64_t addr = 0;
-        unsigned size = 0;
-        uint8_t data[16]{};
+        bool valid = false;     ///< the log belongs to the instruction at rip (bt clears it between blocks)
+        bool retired = false;   ///< that instruction completed: hand out the rest, then forget it
+        uint8_t count = 0, cursor = 0, handed = 0;
+        IoAccess acc[kIoLogSize];
     } m_replay;
     std::atomic<bool> m_stop{false};
     bool m_runnable = true;

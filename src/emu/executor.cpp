@@ -16,7 +16,8 @@ bool contributory(int v) { return v == kDe || (v >= kTs && v <= kGp); }
 }  // namespace
 
 /// Runs the event in m_event through the IDT, escalating to #DF / triple fault when delivery
-/// itself faults (SDM Vol. 3A 6.15 table 6-5). Returns false on a triple fault (m_exit is set).
+/// itself faults (SDM Vol. 3A 6.15 table 6-5). Returns false when m_exit is to be returned: a
+/// triple fault, or the first write of a frame pushed onto a stack in MMIO.
 static bool deliver_pending(Cpu& c) {
     if (c.m_delivering >= 0) {
         int prev = c.m_delivering;
@@ -36,7 +37,8 @@ static bool deliver_pending(Cpu& c) {
     c.m_delivering = -1;
     c.halted = false;
     c.brk = false;
-    return true;
+    // The frame went to a stack in MMIO: its writes are handed out before the handler runs.
+    return !c.io_retire();
 }
 
 void handle_undefined(Cpu& cpu, const Insn& insn) {
@@ -46,6 +48,15 @@ void handle_undefined(Cpu& cpu, const Insn& insn) {
     cpu.read_bytes_la(lip, bytes, len, Access::Exec, false);
     cpu.log_unimplemented(bytes, len);
     cpu.raise(kUd);
+}
+
+/// The single-step trap (SDM Vol. 3A 17.3.1.4): #DB with DR6.BS after an instruction that began
+/// with RFLAGS.TF = 1 and completed (a fault or INT n delivers its own event instead).
+static bool deliver_single_step(Cpu& c) {
+    c.m_step_pending = false;
+    c.dr[6] |= 1u << 14;   // BS
+    c.m_event = Event{kDb, false, 0, false, false, c.rip};
+    return deliver_pending(c);
 }
 
 hv::VcpuExit Cpu::execute() {
@@ -60,8 +71,16 @@ hv::VcpuExit Cpu::execute() {
     if (why == kUnwindEvent) {
         brk = false;
         m_exit_pending = false;   // the faulting instruction will run again after the handler
+        m_replay.valid = false;   // (and make its device accesses again, as a restarted one does)
         if (!deliver_pending(*this)) return m_exit;
     }
+    if (why == kUnwindNone && m_replay.valid) {
+        // Between the exits of one instruction's device accesses (mmu/io_log.cpp).
+        if (io_hand_out()) return m_exit;
+        if (m_replay.retired) m_replay.valid = false;
+    }
+    // A single-stepped instruction's trap waits for its exits (e.g. OUT) to complete.
+    if (why == kUnwindNone && m_step_pending && !m_replay.valid && !deliver_single_step(*this)) return m_exit;
     for (;;) {
         if (attention.load(std::memory_order_relaxed) || budget <= 0 || halted || interrupt_shadow ||
             m_waiting_sipi) {
@@ -76,9 +95,15 @@ hv::VcpuExit Cpu::execute() {
             interrupt_shadow = false;
             budget = 0;
         }
+        if (m_replay.valid) {
+            n = 1;   // re-executed with its logged device accesses, alone (mmu/io_log.cpp)
+            m_replay.cursor = 0;
+        }
+        const bool step = rflags & kTf;   // single-step: one instruction, interpreted, then #DB
+        if (step) n = 1;
         budget -= static_cast<int32_t>(n);
         // --accel bt: the whole block as translated host code (same effects as the loop below).
-        if (!m_bt || n != b->insns.size() || !m_bt->run(*b)) {
+        if (!m_bt || step || n != b->insns.size() || !m_bt->run(*b)) {
             const uint64_t counted = m_stats.instructions;
             // Privileged/sensitive instructions count themselves (Insn::counted).
             for (const Insn *in = b->insns.data(), *end = in + n; in != end; ++in) {
@@ -90,7 +115,12 @@ hv::VcpuExit Cpu::execute() {
             }
             if (m_bt) m_interpreted += m_stats.instructions - counted;   // (a fault's instruction is not)
         }
-        m_replay.valid = false;
+        if (step) m_step_pending = true;
+        if (io_retire()) {
+            brk = false;
+            m_exit_pending = false;
+            return m_exit;
+        }
         if (brk) {
             brk = false;
             if (m_exit_pending) {
@@ -98,6 +128,7 @@ hv::VcpuExit Cpu::execute() {
                 return m_exit;
             }
         }
+        if (m_step_pending && !deliver_single_step(*this)) return m_exit;
     }
 }
 
@@ -136,7 +167,10 @@ bool Cpu::service() {
         return false;
     }
     if (m_replay.valid) return false;   // an I/O instruction must complete before any interrupt
-    if (m_ints->take_nmi()) {
+    // An NMI waits while an earlier one's handler runs: blocked until the next IRET (SDM Vol. 3A
+    // 6.7.1); the local APIC holds one pending.
+    if (!nmi_blocked && m_ints->take_nmi()) {
+        nmi_blocked = true;
         m_event = Event{kNmi, false, 0, false, true, rip};
         if (!deliver_pending(*this)) return true;
         return false;
@@ -162,7 +196,10 @@ bool Cpu::service() {
             m_exit = hv::Halt{};
             return true;
         }
-        m_ints->wait(deadline, (rflags & kIf) ? WakeOn::AnyEvent : WakeOn::NonMaskable);
+        // A blocked NMI (SDM Vol. 3A 6.7.1) stays pending without ending the wait.
+        const WakeOn wake = (rflags & kIf) ? (nmi_blocked ? WakeOn::Maskable : WakeOn::AnyEvent)
+                                           : (nmi_blocked ? WakeOn::Startup : WakeOn::NonMaskable);
+        m_ints->wait(deadline, wake);
     }
     return false;
 }

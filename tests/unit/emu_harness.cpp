@@ -38,10 +38,10 @@ bool vector_has_error(int v) { return v == 8 || (v >= 10 && v <= 14) || v == 17;
 
 }  // namespace
 
-EmuHarness::EmuHarness() {
+EmuHarness::EmuHarness(CpuInterrupts* interrupts) {
     m_mem = std::make_unique<memory::GuestMemory>(*memory::GuestMemory::create(4 << 20));
     m_shared = std::make_unique<EngineShared>(*m_mem, 1, 2'000'000'000);
-    m_cpu = std::make_unique<Cpu>(*m_shared, 0, nullptr);
+    m_cpu = std::make_unique<Cpu>(*m_shared, 0, interrupts);
 }
 
 std::unique_ptr<Cpu> EmuHarness::another_cpu(int index) {

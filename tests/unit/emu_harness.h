@@ -27,7 +27,8 @@ inline constexpr uint16_t kCode64 = 0x08, kData = 0x10, kCode32 = 0x18, kUserDat
 
 class EmuHarness {
 public:
-    EmuHarness();
+    /// `interrupts`: the interrupt platform of the vCPU (none by default).
+    explicit EmuHarness(CpuInterrupts* interrupts = nullptr);
     void write(uint64_t gpa, const std::vector<uint8_t>& bytes);
     template <class T> T read(uint64_t gpa) { return *m_mem->read_obj<T>(gpa); }
     template <class T> void poke(uint64_t gpa, T v) { (void)m_mem->write_obj<T>(gpa, v); }

@@ -120,5 +120,23 @@ TEST_F(EmuSystemChecks, DebugctlFeaturesPopekLacksAreGp) {
                     12);
 }
 
+TEST_F(EmuSystemChecks, NearBranchToANonCanonicalTargetFaultsOnTheBranch) {
+    // kvm-unit-tests emulator test_jmp_noncanonical: #GP(0) with RIP at the JMP/CALL/RET, RSP kept.
+    const Bytes load = {0x48, 0xb8, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa};   // movabs $0xaaaa.., %rax
+    for (const Bytes& branch : {Bytes{0xff, 0xe0}, Bytes{0xff, 0xd0}, Bytes{0x50, 0xc3}}) {   // jmp/call *%rax; push; ret
+        SCOPED_TRACE(static_cast<int>(branch[1]));
+        h.setup_long_mode();
+        Bytes code = load;
+        for (uint8_t b : branch) code.push_back(b);
+        code.push_back(0xf4);
+        h.cpu().shared().dma_epoch.fetch_add(1);   // new code at kCode: the engine re-verifies its blocks
+        const uint64_t at = branch[0] == 0x50 ? load.size() + 1 : load.size();
+        expect_fault_at(code, at);
+        // The saved RSP (frame on the 16-byte aligned stack, SDM Vol. 3A 6.14.2) is the one before.
+        const uint64_t rsp = branch[0] == 0x50 ? kStackTop - 8 : kStackTop;
+        EXPECT_EQ(h.read<uint64_t>((rsp & ~0xfULL) - 0x10), rsp);
+    }
+}
+
 }  // namespace
 }  // namespace popek::emu::test

@@ -91,6 +91,17 @@ TEST_F(IpiTest, NmiIsTakenOnce) {
     EXPECT_FALSE(cpu(1).interrupt_pending()) << "NMI is not a maskable interrupt";
 }
 
+TEST_F(IpiTest, ABlockedNmiDoesNotEndAHaltedWait) {
+    // HLT while an NMI handler runs (NMIs blocked until IRET, SDM Vol. 3A 6.7.1): the pending NMI
+    // must not end the wait, or the halted vCPU would spin; it still ends an unblocked wait.
+    send(0, 1u << 24, 0x4400);
+    const uint64_t deadline = steady_now_ns() + 2'000'000;   // 2 ms
+    cpu(1).wait(deadline, WakeOn::Maskable);
+    EXPECT_GE(steady_now_ns(), deadline);
+    cpu(1).wait(UINT64_MAX, WakeOn::AnyEvent);   // returns at once: the NMI is pending
+    EXPECT_TRUE(cpu(1).take_nmi());
+}
+
 TEST_F(IpiTest, InitSipiStartsAnAp) {
     // The AP was never started: it waits for SIPI. Linux: INIT assert, INIT de-assert, SIPI x2.
     apic_write32(cpu(1), 0x80, 0x40);

@@ -48,22 +48,25 @@ Handler select_jcc(const DecodeView& d, Insn& i) {
 }
 
 void call_rel(Cpu& c, const Insn& i) {
+    check_branch_target(c, c.next_rip + i.imm, i.osize);   // before the push: a fault changes nothing
     c.push(c.next_rip, i.osize);
     branch_to(c, c.next_rip + i.imm, i.osize);
 }
 
 void call_ind(Cpu& c, const Insn& i) {
     uint64_t target = read_target(c, i);
+    check_branch_target(c, target, i.osize);
     c.push(c.next_rip, i.osize);
     branch_to(c, target, i.osize);
 }
 
 void ret(Cpu& c, const Insn& i) {
-    uint64_t target = c.pop(i.osize);
-    if (i.k0 == kOpImm) {
-        const uint64_t mask = c.stack_mask();
-        c.gpr[hv::RSP] = (c.gpr[hv::RSP] & ~mask) | ((c.gpr[hv::RSP] + (i.imm & 0xffff)) & mask);
-    }
+    // Read once, check, then release the stack: a non-canonical target faults with RSP unchanged.
+    const uint64_t target = c.peek(i.osize);
+    check_branch_target(c, target, i.osize);
+    const uint64_t mask = c.stack_mask();
+    const uint64_t release = i.osize + (i.k0 == kOpImm ? (i.imm & 0xffff) : 0);
+    c.gpr[hv::RSP] = (c.gpr[hv::RSP] & ~mask) | ((c.gpr[hv::RSP] + release) & mask);
     branch_to(c, target, i.osize);
 }
 

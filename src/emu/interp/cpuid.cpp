@@ -72,6 +72,7 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
             // EDX: IBRS/IBPB (26: IA32_SPEC_CTRL, IA32_PRED_CMD) and IA32_ARCH_CAPABILITIES (29),
             // which says this CPU has none of the speculative-execution flaws (control_regs.cpp).
             if (sub == 0) out[3] = (1u << 26) | (1u << 29);
+            if (sub == 0) out[2] = 1u << 2;   // ECX: UMIP (system.cpp; CR4.UMIP, SDM Vol. 3A 2.5)
             break;
         case 0xb:
         case 4:

@@ -55,7 +55,9 @@ void Cpu::deliver_event() {
         return;
     }
     if (rflags & kVm) unsupported(*this, "an interrupt in virtual-8086 mode");
-    const uint32_t ext = e.external ? 1 : 0;
+    /// EXT (SDM Vol. 3A 6.13): set for a fault met while delivering an event external to the
+    /// program (an interrupt, NMI, an earlier exception, ICEBP's #DB); clear for INT n, INT3, INTO.
+    const uint32_t ext = e.software ? 0 : 1;
     const uint32_t idt_err = uint32_t{e.vector} * 8 + 2 + ext;
     const unsigned entry_size = long_mode ? 16 : 8;
     if (uint64_t{e.vector} * entry_size + entry_size - 1 > idt.limit) raise(kGp, idt_err);
@@ -94,7 +96,7 @@ void Cpu::deliver_event() {
         uint64_t sp = old_sp;
         if (ist || new_cpl < cpl) {
             uint64_t off = ist ? 0x24 + (ist - 1) * 8 : 4 + uint64_t{new_cpl} * 8;
-            if (tr.limit < off + 7) raise(kTs, tr.selector & 0xfffc);
+            if (tr.limit < off + 7) raise(kTs, (tr.selector & 0xfffc) + ext);
             read_sys(tr.base + off, &sp, 8);
         }
         sp &= ~0xfULL;
@@ -118,16 +120,16 @@ void Cpu::deliver_event() {
         if (outer) {
             // Inner stack from the 32-bit TSS (SDM Vol. 3A 7.2.1 figure 7-2).
             uint64_t off = 4 + uint64_t{new_cpl} * 8;
-            if (tr.limit < off + 5) raise(kTs, tr.selector & 0xfffc);
+            if (tr.limit < off + 5) raise(kTs, (tr.selector & 0xfffc) + ext);
             uint32_t esp;
             uint16_t ss_sel;
             read_sys(tr.base + off, &esp, 4);
             read_sys(tr.base + off + 4, &ss_sel, 2);
-            if ((ss_sel & 0xfffc) == 0 || (ss_sel & 3) != new_cpl) raise(kTs, ss_sel & 0xfffc);
+            if ((ss_sel & 0xfffc) == 0 || (ss_sel & 3) != new_cpl) raise(kTs, (ss_sel & 0xfffc) + ext);
             uint64_t sd = read_descriptor(ss_sel, kTs);
             new_ss = descriptor_to_segment(ss_sel, sd);
-            if (!new_ss.s || (new_ss.type & 8) || !(new_ss.type & 2) || new_ss.dpl != new_cpl) raise(kTs, ss_sel & 0xfffc);
-            if (!new_ss.present) raise(kSsf, ss_sel & 0xfffc);
+            if (!new_ss.s || (new_ss.type & 8) || !(new_ss.type & 2) || new_ss.dpl != new_cpl) raise(kTs, (ss_sel & 0xfffc) + ext);
+            if (!new_ss.present) raise(kSsf, (ss_sel & 0xfffc) + ext);
             set_accessed(ss_sel, sd);
             ss_base = new_ss.base;
             sp = esp;
@@ -156,6 +158,8 @@ void iret(Cpu& c, const Insn& i) {
     if (!(c.cr0 & hv::kCr0Pe)) {
         uint64_t ip = c.peek(n, 0), cs = c.peek(n, n), fl = c.peek(n, 2 * n);
         c.pop(n); c.pop(n); c.pop(n);
+        c.nmi_blocked = false;   // IRET ends NMI blocking (SDM Vol. 3A 6.7.1)
+        c.budget = 0;            // a held NMI is taken before the next instruction
         c.load_real_segment(kCs, static_cast<uint16_t>(cs));
         write_flags(c, fl, n);
         c.next_rip = ip;
@@ -200,6 +204,7 @@ void iret(Cpu& c, const Insn& i) {
         c.raise(kGp, 0);   // non-canonical return RIP (SDM Vol. 2A IRET)
     // All checks passed: commit. Flags follow the old CPL's rules (SDM IRET pseudo-code).
     const uint8_t old_cpl = c.cpl;
+    c.nmi_blocked = false;   // IRET ends NMI blocking (SDM Vol. 3A 6.7.1); budget = 0 below takes a held one
     write_flags(c, fl, n);
     if (old_cpl == 0 && n >= 4) c.rflags = (c.rflags & ~(kVif | kVip)) | (fl & (kVif | kVip));
     load_code_segment(c, cs_sel, d, rpl);

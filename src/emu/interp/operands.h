@@ -96,8 +96,15 @@ inline uint64_t sext(uint64_t v, unsigned bytes) {
     }
 }
 
+/// A near branch to a non-canonical address faults on the branch itself: #GP(0) with RIP at
+/// the branch (SDM Vol. 2A JMP/CALL/RET/Jcc 64-bit mode exceptions).
+inline void check_branch_target(Cpu& c, uint64_t target, unsigned osize) {
+    if (osize == 8 && static_cast<uint64_t>(static_cast<int64_t>(target << 16) >> 16) != target) c.raise(kGp, 0);
+}
+
 /// Sets RIP for a near branch, truncated to the operand size outside 64-bit mode.
 inline void branch_to(Cpu& c, uint64_t target, unsigned osize) {
+    check_branch_target(c, target, osize);
     c.next_rip = osize == 8 ? target : osize == 4 ? (target & 0xffffffffULL) : (target & 0xffffULL);
 }
 

@@ -99,22 +99,31 @@ void popa(Cpu& c, const Insn& i) {
     c.gpr[hv::RSP] = (c.gpr[hv::RSP] & ~mask) | ((c.gpr[hv::RSP] + 8 * n) & mask);
 }
 
+/// ENTER (SDM Vol. 2A ENTER). The stack pointer is kept local until every access is done, so a
+/// fault or a device read on the way (mmu/io_log.cpp re-executes it) restarts it unchanged.
 void enter(Cpu& c, const Insn& i) {
     const unsigned n = i.osize;
     const uint64_t size = i.imm & 0xffff;
     const unsigned level = i.imm2 & 31;
     const uint64_t mask = c.stack_mask();
+    uint64_t sp = c.gpr[hv::RSP] & mask;
+    auto push_local = [&](uint64_t v) {
+        sp = (sp - n) & mask;
+        if (n == 2) c.write<uint16_t>(kSs, sp, static_cast<uint16_t>(v));
+        else if (n == 4) c.write<uint32_t>(kSs, sp, static_cast<uint32_t>(v));
+        else c.write<uint64_t>(kSs, sp, v);
+    };
     uint64_t rbp = c.gpr[hv::RBP];
-    c.push(rbp, n);
-    uint64_t frame = c.gpr[hv::RSP] & mask;
+    push_local(rbp);
+    const uint64_t frame = sp;
     for (unsigned l = 1; l < level; ++l) {
         rbp = (rbp & ~mask) | ((rbp - n) & mask);
         uint64_t v = n == 2 ? c.read<uint16_t>(kSs, rbp & mask) : n == 4 ? c.read<uint32_t>(kSs, rbp & mask)
                                                                         : c.read<uint64_t>(kSs, rbp & mask);
-        c.push(v, n);
+        push_local(v);
     }
-    if (level > 0) c.push(frame, n);
-    uint64_t new_sp = (c.gpr[hv::RSP] - size) & mask;
+    if (level > 0) push_local(frame);
+    uint64_t new_sp = (sp - size) & mask;
     (void)c.linear(kSs, new_sp, 1, Access::Write);
     if (n == 2) c.set_reg<uint16_t>(hv::RBP, static_cast<uint16_t>(frame));
     else if (mask == 0xffffffffULL || n == 4) c.set_reg<uint32_t>(hv::RBP, static_cast<uint32_t>(frame));

@@ -26,7 +26,9 @@ void string_op(Cpu& c, const Insn& i) {
     for (uint64_t n = 0;; ++n) {
         if (rep) {
             if ((c.gpr[hv::RCX] & amask) == 0) return;
-            if (n == kChunk || c.exit_pending()) {
+            // After an iteration that made a device access: the accesses are handed out (and
+            // replayed) per iteration, so the next one is a new execution (emu/mmu/io_log.cpp).
+            if (n == kChunk || (n > 0 && c.exit_pending())) {
                 c.next_rip = c.rip;   // restart the instruction after servicing events
                 c.brk = true;
                 return;

@@ -75,7 +75,13 @@ void load_table(Cpu& c, const Insn& i, hv::DescriptorTable& t) {
 void lgdt(Cpu& c, const Insn& i) { load_table(c, i, c.gdt); }
 void lidt(Cpu& c, const Insn& i) { load_table(c, i, c.idt); }
 
+/// UMIP (SDM Vol. 3A 2.5 CR4.UMIP): the descriptor-table and MSW stores are #GP(0) at CPL > 0.
+void check_umip(Cpu& c) {
+    if ((c.cr4 & kCr4Umip) && c.cpl > 0) c.raise(kGp, 0);
+}
+
 void store_table(Cpu& c, const Insn& i, const hv::DescriptorTable& t) {
+    check_umip(c);
     uint64_t ea = effective_address(c, i);
     uint64_t la0 = c.linear(i.seg, ea, c.mode64 ? 10 : 6, Access::Write);
     (void)la0;
@@ -144,10 +150,19 @@ void ltr(Cpu& c, const Insn& i) {
     c.tr = s;
 }
 
-void sldt(Cpu& c, const Insn& i) { require_protected(c); store_selector(c, i, c.ldtr.selector); }
-void str(Cpu& c, const Insn& i) { require_protected(c); store_selector(c, i, c.tr.selector); }
+void sldt(Cpu& c, const Insn& i) {
+    require_protected(c);
+    check_umip(c);
+    store_selector(c, i, c.ldtr.selector);
+}
+void str(Cpu& c, const Insn& i) {
+    require_protected(c);
+    check_umip(c);
+    store_selector(c, i, c.tr.selector);
+}
 
 void smsw(Cpu& c, const Insn& i) {
+    check_umip(c);
     if (i.k0 == kOpReg && i.osize > 2) {
         if (i.osize == 8) c.gpr[i.r0] = c.cr0;
         else c.set_reg<uint32_t>(i.r0, static_cast<uint32_t>(c.cr0));
@@ -197,6 +212,8 @@ void wrmsr(Cpu& c, const Insn&) {
 }
 
 void cpuid(Cpu& c, const Insn&) {
+    /// CPUID faulting (MSR_MISC_FEATURES_ENABLES bit 0): #GP(0) outside ring 0.
+    if ((c.misc_features_enables & kMiscCpuidFaulting) && c.cpl > 0) c.raise(kGp, 0);
     uint32_t out[4];
     cpuid_leaf(c, static_cast<uint32_t>(c.gpr[hv::RAX]), static_cast<uint32_t>(c.gpr[hv::RCX]), out);
     c.set_reg<uint32_t>(hv::RAX, out[0]);

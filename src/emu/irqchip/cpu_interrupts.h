@@ -18,6 +18,7 @@ inline constexpr uint32_t kMsrApicBase = 0x1b;
 /// vCPU thread would spin at 100% CPU until they can be taken.
 enum class WakeOn : uint8_t {
     AnyEvent,      ///< HLT with IF=1: interrupt, NMI, INIT, SIPI
+    Maskable,      ///< HLT with IF=1 while NMIs are blocked (until IRET): interrupt, INIT, SIPI
     NonMaskable,   ///< HLT with IF=0: NMI, INIT, SIPI
     Startup,       ///< waiting for SIPI: INIT, SIPI
 };

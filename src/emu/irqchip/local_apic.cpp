@@ -109,7 +109,8 @@ std::optional<uint8_t> LocalApic::take_sipi() {
 bool LocalApic::event_pending(WakeOn wake) const {
     if (m_init.load(std::memory_order_relaxed) || m_sipi.load(std::memory_order_relaxed) >= 0) return true;
     if (wake == WakeOn::Startup) return false;
-    return m_nmi.load(std::memory_order_relaxed) || (wake == WakeOn::AnyEvent && interrupt_pending());
+    if (wake != WakeOn::Maskable && m_nmi.load(std::memory_order_relaxed)) return true;
+    return (wake == WakeOn::AnyEvent || wake == WakeOn::Maskable) && interrupt_pending();
 }
 
 uint64_t LocalApic::poll_timer(uint64_t now_ns) {

@@ -1,0 +1,95 @@
+/// NMI blocking (SDM Vol. 3A 6.7.1): after an NMI is delivered, further NMIs are held until the
+/// next IRET, then the held one is taken (kvm-unit-tests eventinj "NMI"). Interp and bt alike.
+#include "bt_pair.h"
+#include "emu/irqchip/cpu_interrupts.h"
+
+namespace popek::emu::test {
+namespace {
+
+using G = Xbyak::CodeGenerator;
+using namespace Xbyak::util;
+
+/// An interrupt platform with only an NMI latch (the local APIC holds one pending NMI).
+struct NmiOnly : CpuInterrupts {
+    bool nmi = false;
+    bool interrupt_pending() override { return false; }
+    std::optional<uint8_t> acknowledge_interrupt() override { return std::nullopt; }
+    bool take_nmi() override { return std::exchange(nmi, false); }
+    bool take_init() override { return false; }
+    std::optional<uint8_t> take_sipi() override { return std::nullopt; }
+    uint64_t poll_timers(uint64_t) override { return UINT64_MAX; }
+    void wait(uint64_t, WakeOn) override {}
+    void kick() override {}
+    void apic_read(uint32_t, std::span<uint8_t> data) override { std::fill(data.begin(), data.end(), 0); }
+    void apic_write(uint32_t, std::span<const uint8_t>) override {}
+    bool read_msr(uint32_t, uint64_t&) override { return false; }
+    bool write_msr(uint32_t, uint64_t) override { return false; }
+    void set_cr8(uint64_t) override {}
+    uint64_t cr8() override { return 0; }
+};
+
+constexpr uint64_t kCount = 0x6000, kSeenInside = 0x6008;
+constexpr uint16_t kNmiPort = 0x80;   ///< the test's "send me an NMI" port
+
+class EmuNmi : public ::testing::TestWithParam<bool> {
+protected:
+    EmuNmi() : h(&ints) {}
+    void SetUp() override {
+        h.setup_long_mode();
+        if (GetParam()) {
+            h.cpu().shared().translate_after = 0;
+            h.cpu().enable_translation();
+        }
+    }
+    NmiOnly ints;
+    EmuHarness h;
+};
+
+TEST_P(EmuNmi, ASecondNmiWaitsForIret) {
+    alignas(16) static uint8_t buffer[4096];
+    G g(sizeof(buffer), buffer);
+    Xbyak::Label handler, second;
+    // main: ask for an NMI, then halt.
+    g.out_(kNmiPort, al);
+    g.nop();
+    g.hlt();
+    // NMI handler: count; the first one asks for another NMI, which must not nest.
+    g.L(handler);
+    g.mov(rbx, kCount);
+    g.inc(qword[rbx]);
+    g.cmp(qword[rbx], 1);
+    g.jne(second);
+    g.out_(kNmiPort, al);
+    for (int k = 0; k < 8; ++k) g.nop();
+    g.mov(rax, qword[rbx]);
+    g.mov(qword[rbx + (kSeenInside - kCount)], rax);
+    g.L(second);
+    g.db(0x48); g.db(0xcf);   // iretq
+    h.load_code({g.getCode(), g.getCode() + g.getSize()});
+    h.set_gate(kNmi, kCode + static_cast<uint64_t>(handler.getAddress() - g.getCode()));
+
+    int exits = 0;
+    for (;;) {
+        auto e = h.run();
+        if (auto* out = std::get_if<hv::PioOut>(&e)) {
+            ASSERT_EQ(out->port, kNmiPort);
+            ints.nmi = true;   // as the local APIC does on an NMI IPI: pending, attention raised
+            h.cpu().attention = true;
+            h.cpu().complete_io();
+            ASSERT_LT(++exits, 10);
+            continue;
+        }
+        ASSERT_TRUE(is_halt(e)) << "exit index " << e.index();
+        break;
+    }
+    EXPECT_FALSE(h.reported());
+    EXPECT_EQ(h.read<uint64_t>(kSeenInside), 1u) << "the second NMI nested in the first one's handler";
+    EXPECT_EQ(h.read<uint64_t>(kCount), 2u) << "the held NMI was not taken after IRET";
+    EXPECT_FALSE(h.cpu().nmi_blocked);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, EmuNmi, ::testing::Values(false, true),
+                         [](const auto& param_info) { return param_info.param ? std::string("bt") : std::string("interp"); });
+
+}  // namespace
+}  // namespace popek::emu::test
