@@ -37,8 +37,7 @@ public:
             if (protected32) h->setup_protected32();
             else h->setup_long_mode();
         }
-        bt.cpu().shared().translate_after = 0;
-        bt.cpu().enable_translation();
+        bt.use_translator();
     }
     /// Loads `code` into both machines (a VMM write: the DMA epoch makes the engines re-verify).
     void load(const std::vector<uint8_t>& code) {

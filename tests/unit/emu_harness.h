@@ -34,6 +34,12 @@ public:
     template <class T> void poke(uint64_t gpa, T v) { (void)m_mem->write_obj<T>(gpa, v); }
     /// 64-bit mode, CPL 0, paging on (WP, NXE), every vector routed to the report handlers.
     void setup_long_mode();
+    /// `--accel bt` with every block translated on its first run (`translate`: else interpreted).
+    void use_translator(bool translate = true) {
+        if (!translate) return;
+        m_cpu->shared().translate_after = 0;
+        m_cpu->enable_translation();
+    }
     /// 32-bit flat protected mode without paging.
     void setup_protected32();
     /// Real mode, CS=DS=SS=0.

@@ -15,10 +15,7 @@ class EmuLegacy : public ::testing::TestWithParam<bool> {
 protected:
     void SetUp() override {
         h.setup_protected32();
-        if (GetParam()) {
-            h.cpu().shared().translate_after = 0;
-            h.cpu().enable_translation();
-        }
+        h.use_translator(GetParam());
         for (uint64_t v = 0; v < 32; ++v) {
             const uint64_t stub = kHandlers32 + v * 16;
             h.write(stub, {0xc7, 0x05, static_cast<uint8_t>(kVectorSlot), static_cast<uint8_t>(kVectorSlot >> 8), 0, 0,

@@ -48,10 +48,7 @@ class EmuMmioReplay : public ::testing::TestWithParam<bool> {
 protected:
     void SetUp() override {
         h.setup_long_mode();
-        if (GetParam()) {
-            h.cpu().shared().translate_after = 0;
-            h.cpu().enable_translation();
-        }
+        h.use_translator(GetParam());
         h.set_pte(kLinA, kDevA | 3);
         h.set_pte(kLinB, kDevB | 3);
     }

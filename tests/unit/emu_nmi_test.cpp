@@ -36,10 +36,7 @@ protected:
     EmuNmi() : h(&ints) {}
     void SetUp() override {
         h.setup_long_mode();
-        if (GetParam()) {
-            h.cpu().shared().translate_after = 0;
-            h.cpu().enable_translation();
-        }
+        h.use_translator(GetParam());
     }
     NmiOnly ints;
     EmuHarness h;

@@ -13,10 +13,7 @@ class EmuSingleStep : public ::testing::TestWithParam<bool> {
 protected:
     void SetUp() override {
         h.setup_long_mode();
-        if (GetParam()) {
-            h.cpu().shared().translate_after = 0;
-            h.cpu().enable_translation();
-        }
+        h.use_translator(GetParam());
     }
     /// pushf; or $TF, (%rsp); popf; then `body`; returns the RIP the #DB handler saw.
     uint64_t first_trap(const std::function<void(G&)>& body, int* exits = nullptr) {

@@ -30,10 +30,7 @@ class EmuTlbTest : public ::testing::TestWithParam<bool> {
 protected:
     void SetUp() override {
         h.setup_long_mode();
-        if (GetParam()) {
-            h.cpu().shared().translate_after = 0;
-            h.cpu().enable_translation();
-        }
+        h.use_translator(GetParam());
         h.poke<uint64_t>(kPageA, 0xaaaa);
         h.poke<uint64_t>(kPageB, 0xbbbb);
     }
