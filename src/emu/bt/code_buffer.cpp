@@ -1,7 +1,6 @@
 #include "emu/bt/code_buffer.h"
 
 #include <sys/mman.h>
-#include <unistd.h>
 
 namespace popek::emu::bt {
 namespace {
@@ -12,20 +11,20 @@ constexpr size_t page_up(size_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 }  // namespace
 
 CodeBuffer::CodeBuffer(size_t size) : m_size(page_up(size)) {
-    const int fd = ::memfd_create("popek-bt-code", MFD_CLOEXEC);
-    if (fd < 0) return;
-    if (::ftruncate(fd, static_cast<off_t>(m_size)) == 0) {
-        void* w = ::mmap(nullptr, m_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
-        void* x = ::mmap(nullptr, m_size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_NORESERVE, fd, 0);
-        if (w != MAP_FAILED && x != MAP_FAILED) {
-            m_write = static_cast<uint8_t*>(w);
-            m_exec = static_cast<uint8_t*>(x);
-        } else {
-            if (w != MAP_FAILED) ::munmap(w, m_size);
-            if (x != MAP_FAILED) ::munmap(x, m_size);
-        }
+    // Shared anonymous memory, aliased by mremap(old_size 0): no file and no fd. The kernel names
+    // such a mapping "/dev/zero (deleted)", which perf treats as anonymous memory, so that
+    // `--perf-map`'s /tmp/perf-PID.map names the translated blocks (a memfd view would be taken
+    // for a file and sampled by file offset).
+    void* w = ::mmap(nullptr, m_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (w == MAP_FAILED) return;
+    void* x = ::mremap(w, 0, m_size, MREMAP_MAYMOVE);
+    if (x == MAP_FAILED || ::mprotect(x, m_size, PROT_READ | PROT_EXEC) != 0) {
+        if (x != MAP_FAILED) ::munmap(x, m_size);
+        ::munmap(w, m_size);
+        return;
     }
-    ::close(fd);   // the mappings keep the memory
+    m_write = static_cast<uint8_t*>(w);
+    m_exec = static_cast<uint8_t*>(x);
 }
 
 CodeBuffer::~CodeBuffer() {

@@ -1,5 +1,5 @@
 #pragma once
-/// Executable memory for translated blocks of one vCPU: a memfd mapped twice, once read+write
+/// Executable memory for translated blocks of one vCPU: shared memory mapped twice, once read+write
 /// (where code is emitted) and once read+execute (where it runs), so no page is ever writable and
 /// executable at once and emitting needs no mprotect. Bump-allocated; when it is full the owner
 /// flushes everything (epoch() changes, every translation made before is dropped). Translated
