@@ -7,6 +7,7 @@
 /// (Cpu::execute): handler frames must not hold objects with non-trivial destructors while they
 /// touch guest memory or raise. Instructions therefore do every check and read first and commit
 /// registers last, so a faulting instruction leaves no trace (SDM Vol. 3A 6.5 "fault").
+#include <bitset>
 #include <csetjmp>
 #include <cstdint>
 #include <cstring>
@@ -337,6 +338,31 @@ private:
     /// m_tlb[m_tlb_user], for translated code's inline TLB probe (emu/bt/memory_ops.cpp).
     TlbEntry* m_tlb_active = m_tlb[0];
     uint64_t m_code_epoch_seen = 0;
+    /// Moves whenever a linear-to-physical translation this vCPU caches may change: the low half
+    /// on every TLB flush, MOV to CR3 and INVLPG that may matter, the high half on those that
+    /// also drop global translations (all but MOV to CR3, SDM Vol. 3A 4.10.4.1). Chain slots
+    /// linked across pages (emu/bt/block_chain.cpp) compare it: all of it, or only the high half
+    /// when their target was reached through a global page.
+    uint64_t m_map_gen = 0;
+    static constexpr uint64_t kMapGenGlobal = uint64_t{1} << 32;
+    /// Linear pages that cross-page chain slots were linked to under m_map_gen (hashed 4 KiB and
+    /// 2 MiB page numbers, by the size of the page that mapped them; `m_linked_huge`: a 1 GiB
+    /// page, or a size not known): an INVLPG that cannot touch any of them (SDM Vol. 3A 4.10.4.1:
+    /// the whole page holding its address) leaves m_map_gen alone.
+    std::bitset<4096> m_linked_4k, m_linked_2m;
+    bool m_linked_huge = false;
+    void new_map_gen() {
+        m_map_gen += kMapGenGlobal + 1;
+        m_linked_4k.reset();
+        m_linked_2m.reset();
+        m_linked_huge = false;
+    }
+    /// A cross-page slot is being linked to linear address `la` (the code just ran from there).
+    /// True when `la` was reached through a global page (a link MOV to CR3 leaves alone).
+    bool note_linked(uint64_t la);
+    bool may_be_linked(uint64_t la) const {
+        return m_linked_huge || m_linked_4k.test((la >> 12) & 4095) || m_linked_2m.test((la >> 21) & 4095);
+    }
 
 public:
     // Executor state (public for the executor and handlers in other files).

@@ -1,17 +1,21 @@
 /// Block ends of the translator: JMP rel / Jcc rel computed natively (SDM Vol. 2A Jcc, JMP: the
 /// target is next RIP + displacement, truncated to the operand size), and direct chaining to the
-/// next translated block when it lies on the same guest page. A chained jump checks what the
-/// dispatch loop (emu/executor.cpp) would between the two blocks and the link itself cannot
-/// know: no attention request, budget left (charged as the dispatcher does, so timers and
-/// interrupts are still polled every kPollInterval instructions), and the slot's epoch (no VMM
-/// write to RAM, no page newly turned into code since it was linked: see ChainSlot). An
-/// interrupt shadow never reaches a chained exit: STI, MOV SS and POP SS end their block and
-/// leave through the dispatcher.
+/// next translated block, on the same guest page or (64-bit code) another one, and for RET
+/// through the return stack. A chained jump checks what the dispatch loop (emu/executor.cpp)
+/// would between the two blocks and the link itself cannot know: no attention request, budget
+/// left (charged as the dispatcher does, so timers and interrupts are still polled every
+/// kPollInterval instructions), the slot's DMA epoch, this vCPU's write mappings up to date, and
+/// for a cross-page slot its linear target, map generation and target page generation (see
+/// ChainSlot). An interrupt shadow never reaches a chained exit: STI, MOV SS and POP SS end their
+/// block and leave through the dispatcher.
 #include "emu/bt/block_emitter.h"
 #include "emu/cpu.h"
 #include "emu/decode/block_cache.h"
 
 namespace popek::emu::bt {
+
+const std::atomic<uint32_t> ChainSlot::kNoGeneration{0};
+
 namespace {
 
 bool is_jcc(ZydisMnemonic m) {
@@ -34,13 +38,18 @@ bool BlockEmitter::is_chained_branch(const Insn& in) {
     return m == ZYDIS_MNEMONIC_JMP || (is_jcc(m) && in.extra < 16);
 }
 
-ChainSlot* BlockEmitter::make_slot(const Block& b, int index, int64_t target_offset) {
+ChainSlot* BlockEmitter::make_slot(const Block& b, int index, int64_t target_offset, bool force_cross) {
     // Only a target on the block's own page is known to map to (page | offset): the block was
     // entered through that page's translation, which no instruction of the block changed (those
     // that could end the block first).
-    if (!m_chain.slots || !b.cached || target_offset < 0 || target_offset >= 4096) return nullptr;
+    // Another page (64-bit code, where the linear target is RIP): linked to whatever the target
+    // leads to, under a map generation (ChainSlot).
+    if (!m_chain.slots || !b.cached) return nullptr;
+    const bool cross = force_cross || target_offset < 0 || target_offset >= 4096;
+    if (cross && !m_mode64) return nullptr;
     ChainSlot* s = &m_chain.slots[index];
-    *s = ChainSlot{ChainSlot::kUnlinked, nullptr, (b.gpa & ~0xfffULL) | static_cast<uint64_t>(target_offset), b.mode, 0};
+    const uint64_t gpa = cross ? ~0ULL : (b.gpa & ~0xfffULL) | static_cast<uint64_t>(target_offset);
+    *s = ChainSlot{ChainSlot::kUnlinked, nullptr, gpa, b.mode, 0, 0, 0, 0, &ChainSlot::kNoGeneration, 1, cross};
     return s;
 }
 
@@ -137,6 +146,7 @@ void BlockEmitter::emit_native_tail(const Block& b, const Insn& in, uint32_t off
         mov(qword[rsi], rcx);
         lea(gsp, ptr[gsp - 8]);
         m_regs.mark(hv::RSP);
+        emit_return_push(make_slot(b, 1, static_cast<int64_t>(b.gpa & 0xfff) + offset + in.len, true));
     } else if (m == ZYDIS_MNEMONIC_RET) {
         mov(rax, gsp);
         emit_probe(false, 8, slow);
@@ -159,7 +169,18 @@ void BlockEmitter::emit_native_tail(const Block& b, const Insn& in, uint32_t off
         emit_exit(rax, make_slot(b, 0, page_offset + disp), false);
         return;
     }
-    emit_exit(r9, nullptr, false);
+    if (m == ZYDIS_MNEMONIC_RET) emit_return_exit();
+    else emit_exit(r9, nullptr, false);
+}
+
+void BlockEmitter::load_epoch(const std::atomic<uint64_t>* epoch) {
+    const int64_t delta = reinterpret_cast<const char*>(epoch) - reinterpret_cast<const char*>(m_chain.dma_epoch);
+    if (delta >= INT32_MIN && delta <= INT32_MAX) {
+        mov(r9, qword[r8 + static_cast<int32_t>(delta)]);
+    } else {
+        mov(r10, reinterpret_cast<uint64_t>(epoch));
+        mov(r9, qword[r10]);
+    }
 }
 
 void BlockEmitter::emit_exit(const Xbyak::Reg64& new_rip, ChainSlot* slot, bool check_wrap) {
@@ -182,18 +203,31 @@ void BlockEmitter::emit_exit(const Xbyak::Reg64& new_rip, ChainSlot* slot, bool 
         cmp(rax, r9);
         jne(m_exit, T_NEAR);
     }
-    Xbyak::Label unlinked;
     mov(rax, reinterpret_cast<uint64_t>(slot));
+    emit_slot_jump(slot->cross);
+}
+
+void BlockEmitter::emit_slot_jump(bool cross) {
+    Xbyak::Label unlinked;
+    if (cross) {   // the same linear target, under the same map generation
+        mov(r9, qword[rax + static_cast<int32_t>(offsetof(ChainSlot, lip))]);
+        cmp(r9, qword[rbx + m_layout.rip]);
+        jne(unlinked, T_NEAR);
+        mov(r9, qword[rbx + m_layout.map_gen]);
+        and_(r9, qword[rax + static_cast<int32_t>(offsetof(ChainSlot, map_mask))]);
+        cmp(r9, qword[rax + static_cast<int32_t>(offsetof(ChainSlot, map_gen))]);
+        jne(unlinked, T_NEAR);
+        mov(r9, qword[rax + static_cast<int32_t>(offsetof(ChainSlot, gen_ptr))]);
+        mov(r9d, dword[r9]);
+        cmp(r9d, dword[rax + static_cast<int32_t>(offsetof(ChainSlot, gen))]);
+        jne(unlinked, T_NEAR);
+    }
     mov(r8, reinterpret_cast<uint64_t>(m_chain.dma_epoch));
     mov(r9, qword[r8]);
-    const int64_t delta = reinterpret_cast<const char*>(m_chain.code_epoch) - reinterpret_cast<const char*>(m_chain.dma_epoch);
-    if (delta >= INT32_MIN && delta <= INT32_MAX) {
-        add(r9, qword[r8 + static_cast<int32_t>(delta)]);
-    } else {
-        mov(r8, reinterpret_cast<uint64_t>(m_chain.code_epoch));
-        add(r9, qword[r8]);
-    }
     cmp(r9, qword[rax + static_cast<int32_t>(offsetof(ChainSlot, epoch))]);
+    jne(unlinked, T_NEAR);
+    load_epoch(m_chain.code_epoch);   // this vCPU's write mappings are up to date (ChainSlot)
+    cmp(r9, qword[rbx + m_layout.code_epoch_seen]);
     jne(unlinked, T_NEAR);
     cmp(byte[rbx + m_layout.attention], 0);
     jne(unlinked, T_NEAR);
@@ -210,6 +244,44 @@ void BlockEmitter::emit_exit(const Xbyak::Reg64& new_rip, ChainSlot* slot, bool 
     mov(r8, reinterpret_cast<uint64_t>(m_chain.pending_slot));
     mov(qword[r8], rax);
     jmp(m_exit, T_NEAR);
+}
+
+void BlockEmitter::emit_return_push(ChainSlot* slot) {
+    if (!m_chain.returns || !slot) return;
+    mov(r10, reinterpret_cast<uint64_t>(m_chain.returns));
+    mov(r8d, dword[r10 + static_cast<int32_t>(offsetof(ReturnStack, top))]);
+    add(r8d, 1);
+    and_(r8d, ReturnStack::kSize - 1);
+    mov(dword[r10 + static_cast<int32_t>(offsetof(ReturnStack, top))], r8d);
+    shl(r8d, 4);
+    const auto entries = static_cast<int32_t>(offsetof(ReturnStack, entries));
+    mov(qword[r10 + r8 + entries + static_cast<int32_t>(offsetof(ReturnStack::Entry, lip))], rcx);
+    mov(rax, reinterpret_cast<uint64_t>(slot));
+    mov(qword[r10 + r8 + entries + static_cast<int32_t>(offsetof(ReturnStack::Entry, slot))], rax);
+}
+
+void BlockEmitter::emit_return_exit() {
+    if (!m_chain.returns) {
+        emit_exit(r9, nullptr, false);
+        return;
+    }
+    Xbyak::Label miss;
+    mov(qword[rbx + m_layout.rip], r9);
+    mov(r10, reinterpret_cast<uint64_t>(m_chain.returns));
+    mov(r8d, dword[r10 + static_cast<int32_t>(offsetof(ReturnStack, top))]);
+    mov(eax, r8d);
+    shl(eax, 4);
+    const auto entries = static_cast<int32_t>(offsetof(ReturnStack, entries));
+    cmp(r9, qword[r10 + rax + entries + static_cast<int32_t>(offsetof(ReturnStack::Entry, lip))]);
+    jne(miss, T_NEAR);
+    mov(rax, qword[r10 + rax + entries + static_cast<int32_t>(offsetof(ReturnStack::Entry, slot))]);
+    sub(r8d, 1);   // popped
+
+    and_(r8d, ReturnStack::kSize - 1);
+    mov(dword[r10 + static_cast<int32_t>(offsetof(ReturnStack, top))], r8d);
+    emit_slot_jump(true);
+    L(miss);
+    emit_exit(r9, nullptr, false);
 }
 
 }  // namespace popek::emu::bt

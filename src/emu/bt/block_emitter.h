@@ -34,7 +34,7 @@ namespace popek::emu::bt {
 struct CpuLayout {
     int32_t gpr = 0, rip = 0, rflags = 0, next_rip = 0, brk = 0, instructions = 0;
     int32_t attention = 0, budget = 0, replay_valid = 0;
-    int32_t tlb_active = 0, fs_base = 0, gs_base = 0;
+    int32_t tlb_active = 0, fs_base = 0, gs_base = 0, map_gen = 0, code_epoch_seen = 0;
     static CpuLayout of(const Cpu& cpu);
 };
 
@@ -50,14 +50,46 @@ struct CpuLayout {
 /// this vCPU: its handler ends the block; by another: it must serialize, SDM Vol. 3A 9.1.3,
 /// which passes through the dispatcher) makes the source stale too, and the source is
 /// revalidated before it runs again. What the page check cannot see, RAM written by the VMM
-/// (DMA) and pages newly turned into code (other vCPUs' write mappings), moves `epoch`.
+/// (DMA), moves `epoch`. A page newly turned into code by another vCPU is not about the slot but
+/// about this vCPU's write mappings: every chained jump also requires that this vCPU has dropped
+/// them since (Cpu::m_code_epoch_seen equal to the code epoch), else the dispatcher does it.
+///
+/// A direct branch of 64-bit code to another page (`cross`; also every predicted return) is
+/// linked to the block its linear target led to when it was linked, and holds that target
+/// (`lip`), the vCPU's map generation (Cpu::m_map_gen: TLB flushes, CR3 writes and INVLPGs that
+/// may change where `lip` leads move it; `map_mask` keeps only its global half when `lip` was
+/// reached through a global page) and the target page's write generation (a write to the
+/// target's page no longer makes the source stale).
 struct ChainSlot {
-    uint64_t epoch;      ///< dma_epoch + code_epoch when linked; kUnlinked until then
+    uint64_t epoch;      ///< the target's dma_epoch when linked; kUnlinked until then
     const void* code;    ///< the target's chain entry (translated code + kChainEntry)
-    uint64_t gpa;
+    uint64_t gpa;        ///< same page: the target's; cross: the block linked to
     uint32_t mode;
     int32_t insns;       ///< instruction count of the target (charged to the budget on the jump)
+    uint64_t lip;        ///< cross: the linear target linked to
+    uint64_t map_gen;    ///< cross: Cpu::m_map_gen & map_mask when linked
+    uint64_t map_mask;
+    const std::atomic<uint32_t>* gen_ptr;   ///< cross: the target page's generation (never null; unlinked: kNoGeneration, gen 1)
+    uint32_t gen;        ///< cross: its value when linked
+    bool cross;          ///< the target is on another page (or is a predicted return)
     static constexpr uint64_t kUnlinked = ~0ULL;
+    /// What gen_ptr points at before a slot is linked.
+    static const std::atomic<uint32_t> kNoGeneration;
+};
+
+/// Return prediction: a CALL emitted natively pushes its return address and a slot for the code
+/// after it (a `cross` slot: the RET that uses it runs in another block, maybe on another page);
+/// a RET whose target equals the top entry jumps through that slot (guarded as any cross-page
+/// chain), else it looks the target up. Per vCPU, circular: deeper call chains only miss.
+struct ReturnStack {
+    static constexpr uint32_t kSize = 32;
+    struct Entry {
+        uint64_t lip;
+        ChainSlot* slot;
+    };
+    uint32_t top;   ///< index of the newest entry (kept below kSize)
+    uint32_t reserved;
+    Entry entries[kSize];
 };
 
 /// What chaining needs besides the Cpu: VM-wide epochs and the translator's bookkeeping.
@@ -65,7 +97,8 @@ struct ChainContext {
     ChainSlot** pending_slot = nullptr;   ///< set by an exit that could not chain
     const std::atomic<uint64_t>* dma_epoch = nullptr;
     const std::atomic<uint64_t>* code_epoch = nullptr;
-    ChainSlot* slots = nullptr;           ///< two per block: branch taken, not taken / fall-through
+    ChainSlot* slots = nullptr;           ///< two per block: branch taken, not taken / fall-through (after a CALL: its return)
+    ReturnStack* returns = nullptr;       ///< null: no return prediction
     /// Called by an exit with no chain slot (RET, indirect and cross-page branches): the next
     /// block's code entry when it is translated and may run now (Translator::next_block), else
     /// nullptr (back to the dispatcher).
@@ -143,7 +176,17 @@ private:
     /// Leaves the block with `rip` as the guest RIP: a guarded jump into the translation of the
     /// slot's block, else a return to the dispatcher. `slot` null: always return.
     void emit_exit(const Xbyak::Reg64& new_rip, ChainSlot* slot, bool check_wrap);
-    ChainSlot* make_slot(const Block& b, int index, int64_t target_offset);
+    ChainSlot* make_slot(const Block& b, int index, int64_t target_offset, bool force_cross = false);
+    /// The checks of a chained jump through the slot in RAX (`cross`: a slot linked across pages)
+    /// and the jump; falls through to a return to the dispatcher with the slot pending.
+    void emit_slot_jump(bool cross);
+    /// CALL: pushes the return address (RCX) and its slot on the return stack (clobbers R8, R10, RAX).
+    void emit_return_push(ChainSlot* slot);
+    /// RET to the target in R9 (already stored as RIP): through the predicted slot when the
+    /// return stack's top matches, else as any exit without a slot.
+    void emit_return_exit();
+    /// Loads the VM-wide `epoch` into R9 (R8 holds the DMA epoch's address).
+    void load_epoch(const std::atomic<uint64_t>* epoch);
 
     // Operand access (native_ops.cpp).
     /// The host register holding guest register `r` (8-bit high registers: their full register).

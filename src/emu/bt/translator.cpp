@@ -23,18 +23,30 @@ Translator::Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size)
     m_chain.pending_slot = &m_pending_slot;
     m_chain.dma_epoch = &cpu.shared().dma_epoch;
     m_chain.code_epoch = cpu.shared().code.code_epoch_ptr();
+    m_layout.map_gen = static_cast<int32_t>(reinterpret_cast<const char*>(&cpu.m_map_gen) -
+                                            reinterpret_cast<const char*>(&cpu));
+    m_layout.code_epoch_seen = static_cast<int32_t>(reinterpret_cast<const char*>(&cpu.m_code_epoch_seen) -
+                                                    reinterpret_cast<const char*>(&cpu));
     m_handler_exits = std::make_unique<uint64_t[]>(ZYDIS_MNEMONIC_MAX_VALUE + 1);   // zeroed
     if (cpu.shared().count_stats) {   // a memory increment on every chain: only when asked
         m_chain.handler_exits = m_handler_exits.get();
         m_chain.chains_taken = &m_stats.chains_taken;
     }
     m_chain.next_block = &Translator::next_block;
+    m_chain.returns = m_returns.get();
+    clear_returns();
+}
+
+void Translator::clear_returns() {
+    m_returns->top = 0;
+    for (auto& e : m_returns->entries) e = ReturnStack::Entry{~0ULL, &m_dead_slot};
 }
 
 void Translator::flush() {
     m_buffer.flush();   // every older translation is dropped (their epoch no longer matches)
     m_slots_used = 0;
     m_pending_slot = nullptr;
+    clear_returns();   // its entries point at slots that are reused from now on
     ++m_stats.flushes;
 }
 
@@ -56,12 +68,26 @@ const void* Translator::next_block(Cpu* cpu) {
 void Translator::link(Block& b) {
     ChainSlot* s = m_pending_slot;
     m_pending_slot = nullptr;
-    if (!b.cached || s->gpa != b.gpa || s->mode != b.mode) return;   // e.g. an interrupt came first
-    // The epochs `b` was validated at (its DMA epoch; the code epoch this vCPU dropped its write
-    // mappings for): either moving makes the jump go through the dispatcher again.
+    if (!b.cached || s->mode != b.mode) return;
+    if (s->cross) {
+        // Whatever block the target leads to now (the exit stored the target as RIP; if anything
+        // ran in between, RIP differs and the slot's `lip` never matches), under this map
+        // generation, while the target's page keeps the generation `b` was decoded at.
+        if (!m_cpu.mode64) return;
+        s->lip = m_cpu.rip;
+        s->map_mask = m_cpu.note_linked(s->lip) ? ~(Cpu::kMapGenGlobal - 1) : ~0ULL;
+        s->map_gen = m_cpu.m_map_gen & s->map_mask;
+        s->gen_ptr = b.gen_ptr;
+        s->gen = b.gen;
+        s->gpa = b.gpa;
+    } else if (s->gpa != b.gpa) {
+        return;   // e.g. an interrupt came first
+    }
+    // The DMA epoch `b` was validated at: a VMM write to RAM since makes the jump go through the
+    // dispatcher (which compares the block's bytes) again.
     s->code = static_cast<const uint8_t*>(b.bt_code) + kChainEntry;
     s->insns = static_cast<int32_t>(b.insns.size());
-    s->epoch = b.dma_epoch + m_cpu.m_code_epoch_seen;
+    s->epoch = b.dma_epoch;
     ++m_stats.links;
 }
 

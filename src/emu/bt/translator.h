@@ -73,6 +73,10 @@ private:
     size_t m_slot_capacity;
     size_t m_slots_used = 0;
     ChainSlot* m_pending_slot = nullptr;
+    /// Where every return-stack entry points while it predicts nothing (never linked).
+    ChainSlot m_dead_slot{ChainSlot::kUnlinked, nullptr, ~0ULL, ~0u, 0, 0, 0, 0, &ChainSlot::kNoGeneration, 1, false};
+    std::unique_ptr<ReturnStack> m_returns = std::make_unique<ReturnStack>();
+    void clear_returns();
     ChainContext m_chain;
     TranslatorStats m_stats;
     std::unique_ptr<uint64_t[]> m_handler_exits;

@@ -219,6 +219,7 @@ void Cpu::flush_tlb() {
     for (auto& t : m_tlb)
         for (auto& e : t) e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
     m_tlb_has_large = false;
+    new_map_gen();
     attention.store(true, std::memory_order_relaxed);   // the executor drops its jump cache
     m_flush_jump_cache = true;
 }
@@ -229,6 +230,7 @@ void Cpu::flush_tlb_non_global() {
     for (auto& t : m_tlb)
         for (auto& e : t)
             if (!(e.gpa_page & kTlbGlobalBit)) e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
+    ++m_map_gen;   // links through global pages stay, so do the pages noted for INVLPG
     m_cache->new_address_space();
 }
 
@@ -244,6 +246,7 @@ void Cpu::flush_tlb_page(uint64_t la) {
     // goes too, and then the jump cache cannot tell which of its pages were affected.
     const uint64_t page = la & ~0xfffULL;
     bool large_hit = false;
+    if (may_be_linked(la)) new_map_gen();
     for (auto& t : m_tlb) {
         TlbEntry& e = t[(la >> 12) & (kTlbSize - 1)];
         if (e.read_tag == page) e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
@@ -256,12 +259,23 @@ void Cpu::flush_tlb_page(uint64_t la) {
             }
         }
     }
-    if (large_hit) {
+    if (large_hit) {   // any page of the large page: maybe a linked one
+        new_map_gen();
         attention.store(true, std::memory_order_relaxed);
         m_flush_jump_cache = true;
     } else {
         m_cache->flush_jump_page(la);
     }
+}
+
+bool Cpu::note_linked(uint64_t la) {
+    const TlbEntry& e = m_tlb[cpl == 3 ? 1 : 0][(la >> 12) & (kTlbSize - 1)];
+    const bool cached = e.exec_tag == (la & ~0xfffULL);
+    const unsigned shift = cached ? static_cast<unsigned>((e.gpa_page >> kTlbShiftPos) & 63) : 64;
+    if (shift <= 12) m_linked_4k.set((la >> 12) & 4095);
+    else if (shift <= 21) m_linked_2m.set((la >> 21) & 4095);
+    else m_linked_huge = true;   // a 1 GiB page, or no longer in the TLB
+    return cached && (e.gpa_page & kTlbGlobalBit);
 }
 
 bool Cpu::tlb_global(uint64_t la, bool user) const {
