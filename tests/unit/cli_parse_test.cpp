@@ -44,6 +44,23 @@ TEST(CliParse, BadValuesAreUsageErrors) {
     }
 }
 
+TEST(CliParse, NumbersSayWhetherTheyAreNotANumberOrOutOfRange) {
+    // `--mem abc` was answered "Value abc not in range" (issue 19).
+    for (auto [option, value] : std::vector<std::pair<std::string, std::string>>{
+             {"--mem", "abc"}, {"--mem", "1.5"}, {"--mem", "-5"}, {"--mem", "64M"}, {"--cpus", "x"}, {"--bt-cache", ""}}) {
+        Parsed p = parse({"run", option, value});
+        EXPECT_EQ(p.exit_status, 2) << option << " " << value;
+        EXPECT_NE(p.message.find("'" + value + "' is not a whole number"), std::string::npos) << p.message;
+    }
+    for (auto [option, value] : std::vector<std::pair<std::string, std::string>>{
+             {"--mem", "1"}, {"--mem", "99999999999999999999"}, {"--cpus", "256"}, {"--bt-cache", "0"}}) {
+        Parsed p = parse({"run", option, value});
+        EXPECT_EQ(p.exit_status, 2) << option << " " << value;
+        EXPECT_NE(p.message.find(value + " is out of range"), std::string::npos) << p.message;
+    }
+    EXPECT_EQ(parse({"run", "--mem", "16777216", "--cpus", "255"}).options.cpus, 255);
+}
+
 TEST(CliParse, ShareNeedsXenAndTakesOnlyRo) {
     Parsed p = parse({"run", "--xen", "--share", "/srv/files,ro"});
     ASSERT_EQ(p.action, Parsed::Run) << p.message;
