@@ -220,6 +220,10 @@ Parsed parse(const std::vector<std::string>& args) {
         o.share = *parsed;
     }
     if (o.driver_domain && !o.xen) return usage_error(Error{"--driver-domain needs --xen"});
+    // Options that would do nothing are refused rather than silently ignored.
+    if (o.driver_domain && disks.empty())
+        return usage_error(Error{"--driver-domain serves --disk back ends: give at least one --disk"});
+    if (o.virtio_rng && o.xen) return usage_error(Error{"--rng is a virtio device, which --xen guests do not get"});
     for (const auto& n : nets) {
         auto parsed = parse_net(n);
         if (!parsed) return usage_error(parsed.error());

@@ -91,6 +91,14 @@ TEST(CliParse, DriverDomainAndTheBackendSubcommand) {
     EXPECT_EQ(no_xen.exit_status, 2);
     EXPECT_NE(no_xen.message.find("needs --xen"), std::string::npos);
 
+    // Options that did nothing were accepted silently (issue 19): refused now.
+    Parsed no_disk = parse({"run", "--xen", "--driver-domain"});
+    EXPECT_EQ(no_disk.exit_status, 2);
+    EXPECT_NE(no_disk.message.find("give at least one --disk"), std::string::npos) << no_disk.message;
+    Parsed rng_xen = parse({"run", "--xen", "--rng"});
+    EXPECT_EQ(rng_xen.exit_status, 2);
+    EXPECT_NE(rng_xen.message.find("--rng is a virtio device"), std::string::npos) << rng_xen.message;
+
     Parsed b = parse({"backend", "--socket-fd", "3", "--disk-fd", "4", "--domid", "7", "--read-only"});
     ASSERT_EQ(b.action, Parsed::Backend) << b.message;
     EXPECT_EQ(b.backend.socket_fd, 3);
