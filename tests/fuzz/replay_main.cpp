@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fuzz_virtqueue.h"
+#include "seed_writer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
     long iterations = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 20000;
     std::mt19937_64 rng(0x706f70656b);   // fixed: the same inputs on every run
     std::vector<std::vector<uint8_t>> seeds = {seed(0x12), seed(0x32), seed(0x02), seed(0x37), seed(0x30)};
+    if (argc > 2 && !popek::fuzz::write_seeds(argv[2], seeds)) return 1;  // `0 DIR`: the seed corpus
     for (auto& s : seeds) LLVMFuzzerTestOneInput(s.data(), s.size());
     for (long i = 0; i < iterations; ++i) {
         std::vector<uint8_t> in = seeds[static_cast<size_t>(i) % seeds.size()];
