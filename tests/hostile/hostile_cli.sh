@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The hostile command-line table (issue 19): popek run with each bad command line must answer
 # with exit status 2, exactly one line on stderr (starting "popek"), nothing on stdout, no file
-# created, within a few seconds. The cases: files that are not kernels (directories, devices,
+# created, within 8 s. The cases: files that are not kernels (directories, devices,
 # FIFOs, empty, too large), crafted ELF and bzImage headers, bad numbers and option
 # combinations, disks that are locked, odd-sized or not files, and `popek backend` misuse.
 # Usage: hostile_cli.sh POPEK_BINARY   (the release or the ASan build: ctest runs both)
 set -uo pipefail
 POPEK=$(realpath "${1:?usage: hostile_cli.sh POPEK_BINARY}") || exit 1
-LIMIT_S=${HOSTILE_LIMIT_S:-10}     # per case: killed after this (a hang)
-QUICK_MS=${HOSTILE_QUICK_MS:-5000}  # per case: slower fails (a 2 GiB read took 18 s); ASan answers in < 1 s
+LIMIT_S=${HOSTILE_LIMIT_S:-20}     # per case: killed after this (a hang)
+QUICK_MS=${HOSTILE_QUICK_MS:-8000}  # per case: slower fails (a 2 GiB read took 18 s); ASan took up to 2 s on a loaded 2-core host
 work=$(mktemp -d /tmp/popek-hostile-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # popek runs in the empty directory run/ (nothing may appear there); its inputs are in in/.
