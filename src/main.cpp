@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/cli.h"
+#include "host/privileges.h"
 #include "vmm/exit_status.h"
 #include "vmm/machine.h"
 
@@ -16,6 +17,11 @@ extern "C" const uint8_t popek_demo_guest_start[];
 extern "C" const uint8_t popek_demo_guest_end[];
 
 int main(int argc, char** argv) {
+    // Before any thread exists, so that all of them and every child inherit it.
+    if (auto limited = popek::host::limit_privilege_gain(); !limited) {
+        fmt::print(stderr, "popek: {}\n", limited.error().message);
+        return popek::vmm::kExitVmError;
+    }
     std::vector<std::string> args(argv + 1, argv + argc);
     popek::cli::Parsed parsed = popek::cli::parse(args);
     if (parsed.action == popek::cli::Parsed::Exit) {

@@ -6,7 +6,10 @@
 #   // fuzz-seeds: <globs>          (e.g. build/guests/*.elf, when the release build exists)
 # and optionally extra link flags
 #   // fuzz-libs: <flags>           (e.g. -lsodium)
+# Every target starts from its committed seed corpus tests/fuzz/corpus/<target>/ (tools/fuzz-corpus.sh
+# writes it; a target without one fails the script) plus what earlier runs found.
 # Output: build/fuzz/<target> and build/fuzz/corpus-<target>/; crashes fail the script.
+# FUZZ_TARGETS="fuzz_share fuzz_blkif" limits the run to those targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
@@ -20,6 +23,13 @@ shopt -s nullglob
 status=0
 for target_src in tests/fuzz/fuzz_*.cpp; do
   name=$(basename "$target_src" .cpp)
+  if [ -n "${FUZZ_TARGETS:-}" ] && [[ " $FUZZ_TARGETS " != *" $name "* ]]; then continue; fi
+  seed_corpus=tests/fuzz/corpus/$name
+  if [ -z "$(ls -A "$seed_corpus" 2>/dev/null)" ]; then
+    echo "fuzz-smoke: $name has no seed corpus in $seed_corpus (run tools/fuzz-corpus.sh)" >&2
+    status=1
+    continue
+  fi
   sources=$(sed -n 's|^// fuzz-sources:||p' "$target_src")
   seeds=$(sed -n 's|^// fuzz-seeds:||p' "$target_src")
   libs=$(sed -n 's|^// fuzz-libs:||p' "$target_src")
@@ -34,11 +44,12 @@ for target_src in tests/fuzz/fuzz_*.cpp; do
   for s in $seeds; do [ -f "$s" ] && cp -f "$s" "$corpus/"; done
   echo "== $name: fuzzing for ${FUZZ_SECONDS}s"
   if ! "$OUT/$name" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -artifact_prefix="$OUT/$name-" \
-       "$corpus" 2>"$OUT/$name.log"; then
+       "$corpus" "$seed_corpus" 2>"$OUT/$name.log"; then
     echo "fuzz-smoke: $name FAILED; see $OUT/$name.log" >&2
     tail -40 "$OUT/$name.log" >&2
     status=1
   else
+    grep -m1 -E "INITED" "$OUT/$name.log" || true
     grep -E "stat::number_of_executed_runs|cov:" "$OUT/$name.log" | tail -2
   fi
 done

@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <charconv>
+
 #include <CLI/CLI.hpp>
+#include <fmt/core.h>
 
 #include "vmm/exit_status.h"
 
@@ -24,6 +27,22 @@ Examples:
   popek run --xen --kernel popek-os.elf --net dgram=/tmp/g.sock,/tmp/h.sock
 Received messages are printed as 'PEERKEYPREFIX: text'; counters (sent, received, dropped by
 reason) go to stderr at exit. Exit status: 0 done, 1 handshake or receive timed out, 2 usage.)";
+
+/// A decimal whole number in [lo, hi]: "not a number" and "out of range" are told apart (CLI::Range
+/// answered `--mem abc` with "Value abc not in range").
+CLI::Validator whole_number(uint64_t lo, uint64_t hi) {
+    return CLI::Validator(
+        [lo, hi](std::string& text) -> std::string {
+            uint64_t v = 0;
+            auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+            if (text.empty() || ec == std::errc::invalid_argument || end != text.data() + text.size())
+                return fmt::format("'{}' is not a whole number (expected {} to {})", text, lo, hi);
+            if (ec == std::errc::result_out_of_range || v < lo || v > hi)
+                return fmt::format("{} is out of range (expected {} to {})", text, lo, hi);
+            return {};
+        },
+        fmt::format("NUMBER in [{} - {}]", lo, hi));
+}
 
 /// `LOCAL,REMOTE` socket paths (--net dgram=..., net-peer --dgram).
 Result<std::pair<std::string, std::string>> split_paths(const std::string& spec) {
@@ -108,9 +127,9 @@ Parsed parse(const std::vector<std::string>& args) {
     run->add_option("--cmdline", o.cmdline, "kernel command line (a multiboot kernel gets 'FILE STR', FILE as given to "
                     "--kernel)")->type_name("STR");
     run->add_option("--mem", o.mem_mib, "guest RAM in MiB")->type_name("MiB")->capture_default_str()
-        ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 24));
+        ->check(whole_number(2, uint64_t{1} << 24));
     run->add_option("--cpus", o.cpus, "number of vCPUs")->type_name("N")->capture_default_str()
-        ->check(CLI::Range(1, 255));
+        ->check(whole_number(1, 255));
     run->add_option("--accel", accel, "CPU engine: kvm, interp, or bt (the interpreter translating hot blocks to host code); "
                     "auto = kvm when /dev/kvm is usable, else interp")
         ->capture_default_str()
@@ -121,7 +140,7 @@ Parsed parse(const std::vector<std::string>& args) {
                   "--accel bt: write /tmp/perf-PID.map naming each translated block by its guest address, for perf");
     run->add_option("--bt-cache", o.bt_cache_mib,
                     "--accel bt: translated code kept per vCPU; when full, every translation is dropped and redone")
-        ->type_name("MiB")->capture_default_str()->check(CLI::Range(1u, 1024u));
+        ->type_name("MiB")->capture_default_str()->check(whole_number(1, 1024));
     std::vector<std::string> disks, nets;
     run->add_option("--disk", disks, "block device backed by FILE (virtio-blk; the Xen vbd with --xen); ',ro' for read-only")
         ->type_name("FILE[,ro]");
@@ -201,6 +220,10 @@ Parsed parse(const std::vector<std::string>& args) {
         o.share = *parsed;
     }
     if (o.driver_domain && !o.xen) return usage_error(Error{"--driver-domain needs --xen"});
+    // Options that would do nothing are refused rather than silently ignored.
+    if (o.driver_domain && disks.empty())
+        return usage_error(Error{"--driver-domain serves --disk back ends: give at least one --disk"});
+    if (o.virtio_rng && o.xen) return usage_error(Error{"--rng is a virtio device, which --xen guests do not get"});
     for (const auto& n : nets) {
         auto parsed = parse_net(n);
         if (!parsed) return usage_error(parsed.error());

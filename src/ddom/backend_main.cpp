@@ -1,5 +1,7 @@
 #include "ddom/backend_main.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cerrno>
 
@@ -20,13 +22,25 @@ constexpr int kLoggedRejects = 10;
 }  // namespace
 
 int run_backend(const BackendOptions& o) {
+    // Descriptors that are not what the command line says are a usage error (status 2, as for
+    // `popek run`); failures once serving are status 1. A non-socket --socket-fd used to end the
+    // process silently with status 0.
+    auto usage = [](const Error& e) {
+        fmt::print(stderr, "popek backend: {}\n", e.message);
+        return 2;
+    };
     auto die = [](const Error& e) {
         fmt::print(stderr, "popek backend: {}\n", e.message);
         return 1;
     };
-    if (o.socket_fd < 0 || o.disk_fd < 0) return die(Error{"--socket-fd and --disk-fd are required"});
+    if (o.socket_fd < 0 || o.disk_fd < 0) return usage(Error{"--socket-fd and --disk-fd must be open descriptors"});
+    if (o.socket_fd == o.disk_fd) return usage(Error{"--socket-fd and --disk-fd are the same descriptor"});
+    int type = 0;
+    socklen_t len = sizeof type;
+    if (::getsockopt(o.socket_fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_SEQPACKET)
+        return usage(Error{fmt::format("--socket-fd {} is not a SOCK_SEQPACKET socket", o.socket_fd)});
     auto disk = host::BlockFile::adopt(UniqueFd(o.disk_fd), o.read_only, fmt::format("fd {}", o.disk_fd));
-    if (!disk) return die(disk.error());
+    if (!disk) return usage(Error{fmt::format("--disk-fd: {}", disk.error().message)});
     if (o.sandbox) {
         if (auto r = close_other_fds(std::max(o.socket_fd, o.disk_fd)); !r) return die(r.error());
         if (auto r = drop_privileges(); !r) return die(r.error());

@@ -42,9 +42,34 @@ uint64_t iov_bytes(const std::vector<iovec>& iov) {
 }  // namespace
 
 Result<BlockFile> BlockFile::open(const std::string& path, bool readonly) {
-    int fd = ::open(path.c_str(), (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO opened read-only would wait for a writer (adopt refuses it); it is
+    // cleared again for the file's I/O.
+    int fd = ::open(path.c_str(), (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return fail_errno("open disk '{}'", path);
-    return adopt(UniqueFd(fd), readonly, path);
+    UniqueFd owned(fd);
+    auto file = TRY(adopt(std::move(owned), readonly, path));
+    if (::fcntl(file.fd(), F_SETFL, ::fcntl(file.fd(), F_GETFL) & ~O_NONBLOCK) != 0)
+        return fail_errno("open disk '{}'", path);
+    TRY_VOID(lock_image(file.fd(), readonly, path));
+    return file;
+}
+
+Result<void> BlockFile::lock_image(int fd, bool readonly, const std::string& path) {
+    // An open file description lock (fcntl(2) "Open file description locks"), as QEMU takes:
+    // it conflicts between two opens in one process as well as between processes, stays with
+    // the description (a driver domain's inherited copy keeps it) and goes when the last
+    // descriptor of it is closed, also on kill -9.
+    struct flock lk {};
+    lk.l_type = readonly ? F_RDLCK : F_WRLCK;
+    lk.l_whence = SEEK_SET;
+    lk.l_start = 0;
+    lk.l_len = 0;  // the whole file, however it grows
+    if (::fcntl(fd, F_OFD_SETLK, &lk) == 0) return {};
+    if (errno == EAGAIN || errno == EACCES)
+        return fail("disk '{}' is in use: another --disk or process has it open{}", path,
+                    readonly ? " read-write" : " (only read-only users, ',ro', may share an image)");
+    // A file system without locks (ENOLCK, EINVAL, EOPNOTSUPP): serve the disk unlocked, as QEMU does.
+    return {};
 }
 
 Result<BlockFile> BlockFile::adopt(UniqueFd fd, bool readonly, std::string name) {

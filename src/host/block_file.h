@@ -21,10 +21,11 @@ public:
     /// Sector size of virtio-blk (5.2.6) and blkif: sector numbers always count 512 bytes.
     static constexpr uint64_t kSectorSize = 512;
 
-    /// Opens a regular file or a block device; `readonly` opens it O_RDONLY.
+    /// Opens a regular file or a block device; `readonly` opens it O_RDONLY. The image is locked
+    /// (lock_image) for as long as the BlockFile or a copy of its descriptor is open.
     static Result<BlockFile> open(const std::string& path, bool readonly);
-    /// A disk opened by someone else (a driver domain gets its disk as a descriptor); `name` is
-    /// for messages.
+    /// A disk opened by someone else (a driver domain gets its disk as a descriptor, locked by
+    /// the VMM that opened it); `name` is for messages. Takes no lock of its own.
     static Result<BlockFile> adopt(UniqueFd fd, bool readonly, std::string name);
 
     uint64_t size_bytes() const { return m_size; }
@@ -43,6 +44,11 @@ public:
     Result<void> discard(uint64_t offset, uint64_t len);
     /// Makes [offset, offset+len) read as zeros (FALLOC_FL_ZERO_RANGE, else writing zeros).
     Result<void> write_zeroes(uint64_t offset, uint64_t len);
+
+    /// Locks the image behind `fd` as QEMU does: shared for a read-only disk, exclusive for a
+    /// read-write one (an OFD lock on the whole file). Fails when another open of it holds a
+    /// conflicting lock: two writers, or a writer and a reader, of one image are refused.
+    static Result<void> lock_image(int fd, bool readonly, const std::string& path);
 
 private:
     BlockFile() = default;

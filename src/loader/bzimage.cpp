@@ -117,6 +117,11 @@ Result<BootSetup> load_bzimage(std::span<const uint8_t> image, const LoadRequest
     TRY_VOID(mem.write(layout.load_addr, image.subspan(layout.setup_size)));
     // initrd_addr_max is the highest address the initrd's last byte may occupy.
     uint64_t initrd_limit = std::min<uint64_t>(uint64_t{hdr.initrd_addr_max} + 1, arch::kIdentityMapEnd);
+    // A limit below the kernel's own end cannot be helped by more RAM: say which header field it is.
+    const uint64_t initrd_floor = placement.highest_end_below(initrd_limit);
+    if (!request.initrd.empty() && (initrd_limit <= initrd_floor || initrd_limit - initrd_floor < request.initrd.size()))
+        return fail("initrd ({} bytes) does not fit below the bzImage's initrd_addr_max {:#x} (the kernel and boot "
+                    "data end at {:#x})", request.initrd.size(), uint32_t{hdr.initrd_addr_max}, initrd_floor);
     InitrdLocation initrd = TRY(place_initrd(placement, request.initrd, initrd_limit));
 
     hdr.type_of_loader = kLoaderUndefined;

@@ -45,8 +45,12 @@ Result<uint64_t> Placement::claim_highest(uint64_t size, uint64_t align, uint64_
             top = c->base;
         }
     }
-    return fail("{} ({} bytes) does not fit in guest RAM between {:#x} and {:#x} ({} MiB of RAM): raise --mem", what,
-                size, floor, limit, m_mem.size() >> 20);
+    // More RAM helps only when RAM ends below the limit and the window could hold it at all.
+    uint64_t ram_end = 0;
+    for (const memory::Region& r : regions) ram_end = std::max(ram_end, r.base + r.size);
+    const bool more_ram_helps = ram_end < limit && limit > floor && limit - floor >= size;
+    return fail("{} ({} bytes) does not fit in guest RAM between {:#x} and {:#x} ({} MiB of RAM){}", what, size, floor,
+                limit, m_mem.size() >> 20, more_ram_helps ? ": raise --mem" : "");
 }
 
 Result<void> Placement::place(uint64_t gpa, std::span<const uint8_t> bytes, std::string what) {

@@ -11,6 +11,10 @@ namespace popek::vmm {
 Result<host::BlockFile> open_disk(const DiskOption& disk) {
     auto file = host::BlockFile::open(disk.path, disk.read_only);
     if (!file) return std::unexpected(with_context(file.error(), "--disk"));
+    // virtio-blk and blkif count 512-byte sectors: a tail would be invisible to the guest.
+    if (file->size_bytes() % host::BlockFile::kSectorSize != 0)
+        return fail("--disk: '{}' is {} bytes, not a whole number of {}-byte sectors", disk.path, file->size_bytes(),
+                    host::BlockFile::kSectorSize);
     return file;
 }
 

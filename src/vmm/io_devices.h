@@ -19,7 +19,8 @@ class MmioDevices;
 
 namespace popek::vmm {
 
-/// The host side of one `--disk`; errors name --disk.
+/// The host side of one `--disk`, locked (host::BlockFile::lock_image) and a whole number of
+/// sectors; errors name --disk.
 Result<host::BlockFile> open_disk(const DiskOption& disk);
 /// libslirp, a tap interface, or a unix datagram socket pair, as `net` says; errors name --net.
 Result<std::unique_ptr<host::NetBackend>> open_net(const NetOption& net);

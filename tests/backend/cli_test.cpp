@@ -88,6 +88,23 @@ TEST(Cli, EmptyKernelAndInitrdLargerThanGuestRam) {
     rmdir(dir);
 }
 
+TEST(Cli, BackendWithDescriptorsThatAreNotItsSocketAndDisk) {
+    // `popek backend` with a non-socket --socket-fd ended silently with status 0, and its other
+    // descriptor errors with status 1 (issue 19): each is one line, status 2. run_popek's child
+    // has only 0-2 open, each a pipe.
+    auto backend_error = [](const RunResult& r, std::string_view reason) {
+        EXPECT_EQ(r.status, 2) << r.err;
+        EXPECT_EQ(count_lines(r.err, ""), 1u) << "stderr: " << r.err;
+        EXPECT_THAT(r.err, StartsWith("popek backend: "));
+        EXPECT_THAT(r.err, HasSubstr(std::string(reason)));
+    };
+    backend_error(run_popek({"backend", "--socket-fd", "0", "--disk-fd", "98"}), "--socket-fd 0 is not a SOCK_SEQPACKET");
+    backend_error(run_popek({"backend", "--socket-fd", "99", "--disk-fd", "98"}), "--socket-fd 99 is not");
+    backend_error(run_popek({"backend", "--socket-fd", "-1", "--disk-fd", "0"}), "must be open descriptors");
+    backend_error(run_popek({"backend", "--socket-fd", "0", "--disk-fd", "0"}), "the same descriptor");
+    expect_user_error(run_popek({"backend", "--socket-fd", "3"}), "--disk-fd is required");
+}
+
 TEST(Cli, MemoryLargerThanTheHost) { expect_user_error(run_popek({"run", "--mem", "16000000"}), "--mem"); }
 
 TEST(Cli, CpusOutOfRange) {

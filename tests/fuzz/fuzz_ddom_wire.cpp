@@ -75,6 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #include <cstdlib>
 #include <random>
 
+#include "seed_writer.h"
+
 int main(int argc, char** argv) {
     long iterations = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 20000;
     std::vector<uint8_t> grants_bytes(kTableBytes, 0);
@@ -95,6 +97,15 @@ int main(int argc, char** argv) {
         in.insert(in.end(), d.begin(), d.end());
         LLVMFuzzerTestOneInput(in.data(), in.size());
     };
+    if (argc > 2) {  // `0 DIR`: the seed corpus, each seed as the fuzzer sees it
+        std::vector<std::vector<uint8_t>> inputs;
+        for (const auto& d : seeds) {
+            inputs.push_back({1});
+            inputs.back().insert(inputs.back().end(), grants_bytes.begin(), grants_bytes.end());
+            inputs.back().insert(inputs.back().end(), d.begin(), d.end());
+        }
+        if (!popek::fuzz::write_seeds(argv[2], inputs)) return 1;
+    }
     for (auto& s : seeds) run(s);
     for (long i = 0; i < iterations; ++i) {
         std::vector<uint8_t> d = seeds[static_cast<size_t>(i) % seeds.size()];

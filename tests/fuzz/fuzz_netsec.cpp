@@ -92,6 +92,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #include <cstdlib>
 #include <random>
 
+#include "seed_writer.h"
+
 namespace {
 
 std::vector<uint8_t> record(uint8_t control, const std::vector<uint8_t>& bytes) {
@@ -124,6 +126,7 @@ int main(int argc, char** argv) {
     seeds.push_back(record(2, data_packet));
     seeds.push_back(record(8, std::vector<uint8_t>(64, 0x11)));
     std::mt19937 rng(12345);
+    if (argc > 2 && !popek::fuzz::write_seeds(argv[2], seeds)) return 1;  // `0 DIR`: the seed corpus
     for (const auto& s : seeds) LLVMFuzzerTestOneInput(s.data(), s.size());
     for (long i = 0; i < iterations; ++i) {
         std::vector<uint8_t> in = seeds[rng() % seeds.size()];

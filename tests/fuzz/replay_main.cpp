@@ -1,5 +1,6 @@
 // Runs the fuzz target without libFuzzer (g++ builds, ctest): hand-made seeds for the interesting
 // shapes (loops, indirect tables, index jumps) and a deterministic stream of mutated inputs.
+// `fuzz_virtqueue_replay 0 DIR` writes the seeds into DIR (the libFuzzer seed corpus).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "fuzz_virtqueue.h"
+#include "seed_writer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -40,26 +42,11 @@ std::vector<uint8_t> seed(uint8_t control) {
 
 }  // namespace
 
-#ifdef POPEK_WRITE_SEEDS
-// Writes the seeds as files into a libFuzzer corpus directory (seed corpus for tools/fuzz-smoke.sh).
-int main(int argc, char** argv) {
-    if (argc < 2) return 2;
-    uint8_t controls[] = {0x12, 0x32, 0x02, 0x37, 0x30};
-    for (uint8_t c : controls) {
-        auto s = seed(c);
-        std::string path = std::string(argv[1]) + "/seed-" + std::to_string(c);
-        FILE* f = std::fopen(path.c_str(), "wb");
-        if (!f) return 1;
-        std::fwrite(s.data(), 1, s.size(), f);
-        std::fclose(f);
-    }
-    return 0;
-}
-#else
 int main(int argc, char** argv) {
     long iterations = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 20000;
     std::mt19937_64 rng(0x706f70656b);   // fixed: the same inputs on every run
     std::vector<std::vector<uint8_t>> seeds = {seed(0x12), seed(0x32), seed(0x02), seed(0x37), seed(0x30)};
+    if (argc > 2 && !popek::fuzz::write_seeds(argv[2], seeds)) return 1;  // `0 DIR`: the seed corpus
     for (auto& s : seeds) LLVMFuzzerTestOneInput(s.data(), s.size());
     for (long i = 0; i < iterations; ++i) {
         std::vector<uint8_t> in = seeds[static_cast<size_t>(i) % seeds.size()];
@@ -77,4 +64,3 @@ int main(int argc, char** argv) {
     std::printf("fuzz_virtqueue replay: %ld inputs, no crash\n", iterations + static_cast<long>(seeds.size()));
     return 0;
 }
-#endif

@@ -12,6 +12,7 @@
 #include "pv/xen_abi.h"
 
 #include "popek/pvabi/fsif.h"
+#include "seed_writer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -51,6 +52,27 @@ popekfs_request req(uint8_t op, uint32_t handle, uint32_t length, uint32_t ref, 
     return r;
 }
 
+/// The harness false positive of issue 19: grant 10 is the grant table's own frame, and a file
+/// whose bytes are the table's first ten entries, entry 9 marked GTF_reading, is read into it.
+/// The guest did that to itself; without the harness's remap its pin check trapped.
+std::vector<uint8_t> table_overwrite_seed() {
+    constexpr uint32_t kTablePfn = 0x10;
+    std::string file(10 * sizeof(grant_entry_v1_t), '\0');
+    for (uint32_t i = 0; i < 2; ++i) {
+        grant_entry_v1_t e{static_cast<uint16_t>(GTF_permit_access | (i == 1 ? GTF_reading : 0)), 0, kDataPfn + i};
+        std::memcpy(&file[(8 + i) * sizeof e], &e, sizeof e);
+    }
+    const uint16_t create = POPEKFS_O_READ | POPEKFS_O_WRITE | POPEKFS_O_CREATE | POPEKFS_O_TRUNCATE;
+    const uint32_t first = 1 << 16 | 1;
+    const auto len = static_cast<uint32_t>(file.size());
+    auto in = seed(false, "t", file, {req(POPEKFS_OP_OPEN, 0, 1, 8, create), req(POPEKFS_OP_WRITE, first, len, 9),
+                                      req(POPEKFS_OP_READ, first, len, 10), req(POPEKFS_OP_CLOSE, first, 0, 0),
+                                      req(POPEKFS_OP_UNLINK, 0, 1, 8)});
+    grant_entry_v1_t table_grant{GTF_permit_access, 0, kTablePfn};
+    std::memcpy(&in[kTable + 10 * sizeof table_grant], &table_grant, sizeof table_grant);
+    return in;
+}
+
 std::vector<std::vector<uint8_t>> seeds() {
     const uint16_t create = POPEKFS_O_READ | POPEKFS_O_WRITE | POPEKFS_O_CREATE | POPEKFS_O_TRUNCATE;
     const uint32_t first = 1 << 16 | 1;  // generation 1, slot 1
@@ -69,6 +91,7 @@ std::vector<std::vector<uint8_t>> seeds() {
         out.push_back(seed(ro, "d/../../sentinel", "", {req(POPEKFS_OP_OPEN, 0, 16, 8, create),
                                                          req(POPEKFS_OP_OPEN, 0, 2, 8, POPEKFS_O_READ)}));
     }
+    out.push_back(table_overwrite_seed());
     return out;
 }
 
@@ -77,15 +100,8 @@ std::vector<std::vector<uint8_t>> seeds() {
 int main(int argc, char** argv) {
     const long iterations = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 20000;
     auto corpus = seeds();
-    if (argc > 2) {  // `fuzz_share_replay 0 DIR`: write the seeds into DIR (a libFuzzer corpus)
-        for (size_t i = 0; i < corpus.size(); ++i) {
-            std::string path = std::string(argv[2]) + "/seed-" + std::to_string(i);
-            if (FILE* f = std::fopen(path.c_str(), "wb")) {
-                std::fwrite(corpus[i].data(), 1, corpus[i].size(), f);
-                std::fclose(f);
-            }
-        }
-    }
+    // `fuzz_share_replay 0 DIR`: write the seeds into DIR (a libFuzzer corpus)
+    if (argc > 2 && !popek::fuzz::write_seeds(argv[2], corpus)) return 1;
     for (const auto& s : corpus) LLVMFuzzerTestOneInput(s.data(), s.size());
     std::mt19937_64 rng(0x5eed);
     for (long i = 0; i < iterations; ++i) {

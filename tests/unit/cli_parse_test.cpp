@@ -44,6 +44,23 @@ TEST(CliParse, BadValuesAreUsageErrors) {
     }
 }
 
+TEST(CliParse, NumbersSayWhetherTheyAreNotANumberOrOutOfRange) {
+    // `--mem abc` was answered "Value abc not in range" (issue 19).
+    for (auto [option, value] : std::vector<std::pair<std::string, std::string>>{
+             {"--mem", "abc"}, {"--mem", "1.5"}, {"--mem", "-5"}, {"--mem", "64M"}, {"--cpus", "x"}, {"--bt-cache", ""}}) {
+        Parsed p = parse({"run", option, value});
+        EXPECT_EQ(p.exit_status, 2) << option << " " << value;
+        EXPECT_NE(p.message.find("'" + value + "' is not a whole number"), std::string::npos) << p.message;
+    }
+    for (auto [option, value] : std::vector<std::pair<std::string, std::string>>{
+             {"--mem", "1"}, {"--mem", "99999999999999999999"}, {"--cpus", "256"}, {"--bt-cache", "0"}}) {
+        Parsed p = parse({"run", option, value});
+        EXPECT_EQ(p.exit_status, 2) << option << " " << value;
+        EXPECT_NE(p.message.find(value + " is out of range"), std::string::npos) << p.message;
+    }
+    EXPECT_EQ(parse({"run", "--mem", "16777216", "--cpus", "255"}).options.cpus, 255);
+}
+
 TEST(CliParse, ShareNeedsXenAndTakesOnlyRo) {
     Parsed p = parse({"run", "--xen", "--share", "/srv/files,ro"});
     ASSERT_EQ(p.action, Parsed::Run) << p.message;
@@ -73,6 +90,14 @@ TEST(CliParse, DriverDomainAndTheBackendSubcommand) {
     EXPECT_EQ(no_xen.action, Parsed::Exit);
     EXPECT_EQ(no_xen.exit_status, 2);
     EXPECT_NE(no_xen.message.find("needs --xen"), std::string::npos);
+
+    // Options that did nothing were accepted silently (issue 19): refused now.
+    Parsed no_disk = parse({"run", "--xen", "--driver-domain"});
+    EXPECT_EQ(no_disk.exit_status, 2);
+    EXPECT_NE(no_disk.message.find("give at least one --disk"), std::string::npos) << no_disk.message;
+    Parsed rng_xen = parse({"run", "--xen", "--rng"});
+    EXPECT_EQ(rng_xen.exit_status, 2);
+    EXPECT_NE(rng_xen.message.find("--rng is a virtio device"), std::string::npos) << rng_xen.message;
 
     Parsed b = parse({"backend", "--socket-fd", "3", "--disk-fd", "4", "--domid", "7", "--read-only"});
     ASSERT_EQ(b.action, Parsed::Backend) << b.message;

@@ -1,6 +1,7 @@
 // host::BlockFile, the host side of every virtual disk (virtio-blk and the Xen blkif back end).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -45,6 +46,40 @@ TEST(HostBlockFile, OpenErrorsAndBounds) {
     EXPECT_TRUE(f.flush());
     EXPECT_FALSE(f.discard(4096, 512));
     EXPECT_FALSE(f.write_zeroes(0, 4097));
+}
+
+TEST(HostBlockFile, ImagesAreLockedSharedForReadOnlyAndExclusiveForReadWrite) {
+    // No lock at all let two writers (or --disk a.img --disk a.img) corrupt one image (issue 19).
+    TempDisk t(4096);
+    {
+        auto writer = BlockFile::open(t.path, false).value();
+        auto second_writer = BlockFile::open(t.path, false);
+        ASSERT_FALSE(second_writer);
+        EXPECT_NE(second_writer.error().message.find("is in use"), std::string::npos) << second_writer.error().message;
+        auto reader = BlockFile::open(t.path, true);
+        ASSERT_FALSE(reader);
+        EXPECT_NE(reader.error().message.find("open read-write"), std::string::npos) << reader.error().message;
+    }
+    {
+        // The writer closed: readers share the image, and keep a writer out.
+        auto r1 = BlockFile::open(t.path, true).value();
+        auto r2 = BlockFile::open(t.path, true);
+        EXPECT_TRUE(r2) << r2.error().message;
+        EXPECT_FALSE(BlockFile::open(t.path, false));
+    }
+    EXPECT_TRUE(BlockFile::open(t.path, false)) << "the lock goes with the last descriptor";
+}
+
+TEST(HostBlockFile, AFifoIsRefusedWithoutWaitingForAWriter) {
+    char dir[] = "/tmp/popek-disk-fifo-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string fifo = std::string(dir) + "/f";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    auto f = BlockFile::open(fifo, true);  // blocked forever in open(2) without O_NONBLOCK
+    ::unlink(fifo.c_str());
+    ::rmdir(dir);
+    ASSERT_FALSE(f);
+    EXPECT_NE(f.error().message.find("not a file or block device"), std::string::npos) << f.error().message;
 }
 
 TEST(HostBlockFile, ScatterGatherRoundTrip) {

@@ -27,6 +27,26 @@ TEST(IoDevices, HostBackEndErrorsNameTheOption) {
     EXPECT_EQ(t.error().message.rfind("--net: ", 0), 0u) << t.error().message;
 }
 
+TEST(IoDevices, DisksAreLockedAndWholeSectors) {
+    char tmpl[] = "/tmp/popek-io-XXXXXX";
+    int fd = ::mkstemp(tmpl);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::ftruncate(fd, 1000), 0);
+    auto odd = open_disk({tmpl, true});
+    ASSERT_FALSE(odd) << "a 1000-byte disk: its last 488 bytes would be invisible to the guest";
+    EXPECT_NE(odd.error().message.find("1000 bytes, not a whole number of 512-byte sectors"), std::string::npos)
+        << odd.error().message;
+    ASSERT_EQ(::ftruncate(fd, 1024), 0);
+    ::close(fd);
+    auto writer = open_disk({tmpl, false});
+    ASSERT_TRUE(writer) << writer.error().message;
+    auto second = open_disk({tmpl, false});
+    ::unlink(tmpl);
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error().message.rfind("--disk: disk '", 0), 0u) << second.error().message;
+    EXPECT_NE(second.error().message.find("is in use"), std::string::npos) << second.error().message;
+}
+
 TEST(IoDevices, VirtioDevicesInOptionOrder) {
     char tmpl[] = "/tmp/popek-io-XXXXXX";
     int fd = ::mkstemp(tmpl);
@@ -37,7 +57,8 @@ TEST(IoDevices, VirtioDevicesInOptionOrder) {
     bus::Bus mmio;
     devices::virtio::MmioDevices virtio(mem, mmio, [](uint32_t) { return devices::IrqLine([](bool) {}); });
     VmOptions options;
-    options.disks = {{tmpl, true}, {tmpl, false}};
+    // One image twice: both read-only, as a read-write second --disk of it is refused (lock_image).
+    options.disks = {{tmpl, true}, {tmpl, true}};
     options.virtio_rng = true;
     ASSERT_TRUE(add_virtio_devices(virtio, options));
     ::unlink(tmpl);

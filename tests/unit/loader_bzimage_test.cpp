@@ -172,5 +172,19 @@ TEST_F(LoaderBzImage, RejectsWhatDoesNotFit) {
     expect_error(build_bzimage(low_initrd), "initrd (4096 bytes) does not fit", {}, std::vector<uint8_t>(4096, 1));
 }
 
+TEST_F(LoaderBzImage, AnInitrdLimitBelowTheKernelNamesTheHeaderNotMemory) {
+    // initrd_addr_max 0 (issue 19) was answered "raise --mem", which cannot help: the header field is named instead.
+    BzSpec zero_limit;
+    zero_limit.initrd_addr_max = 0;
+    auto r = load(build_bzimage(zero_limit), {}, std::vector<uint8_t>(4096, 1));
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("initrd_addr_max 0x0"), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message.find("raise --mem"), std::string::npos) << r.error().message;
+    // An initrd larger than RAM under a high limit still is told that more RAM would help.
+    auto big = load(build_bzimage(BzSpec{}), {}, std::vector<uint8_t>(kMemSize, 1));
+    ASSERT_FALSE(big);
+    EXPECT_NE(big.error().message.find("raise --mem"), std::string::npos) << big.error().message;
+}
+
 }  // namespace
 }  // namespace popek::loader

@@ -164,7 +164,9 @@ TEST_F(BlkifFixture, HostileRequestsGetErrorsAndTouchNothing) {
 }
 
 TEST_F(BlkifFixture, ReadOnlyDiskRefusesWritesAndDiscards) {
-    BlockFile ro = BlockFile::open(file.path, true).value();
+    // The fixture's read-write BlockFile holds the image's exclusive lock: a read-only open of
+    // the same image beside it is refused (lock_image), so this one is adopted unlocked.
+    BlockFile ro = BlockFile::adopt(UniqueFd(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC)), true, file.path).value();
     attach(ro);
     grant(6, kDataPfn, false);
     auto rsp = submit({rw(BLKIF_OP_WRITE, 0, {{6, 0, 0}}), rw(BLKIF_OP_READ, 0, {{6, 0, 0}}, 2)});
