@@ -148,6 +148,44 @@ TEST_F(BtChain, ReturnPredictionSurvivesRecursionDeeperThanTheStack) {
     }
 }
 
+/// kCode: mov ecx, n; 1: call rbx; xor rbx, rdx; dec ecx; jnz 1b; hlt (RDX = 0: one target;
+/// else the call alternates between RBX and RBX ^ RDX).
+void load_indirect_loop(EmuHarness& h, uint32_t n) {
+    Bytes a{0xb9};
+    imm32(a, n);
+    a.insert(a.end(), {0xff, 0xd3, 0x48, 0x31, 0xd3, 0xff, 0xc9, 0x75, 0xf7, 0xf4});
+    h.write(kCode, a);
+}
+
+TEST_F(BtChain, IndirectCallToTheSameTargetIsChained) {
+    constexpr uint32_t n = 1000;
+    load_indirect_loop(h, n);
+    h.write(kCallee, Bytes{0x83, 0xc0, 0x03, 0xc3});   // add eax, 3; ret
+    r(hv::RAX) = 0;
+    r(hv::RBX) = kCallee;
+    r(hv::RDX) = 0;
+    r(hv::RSP) = kStackTop;
+    run_from(kCode);
+    EXPECT_EQ(r(hv::RAX), 3u * n);
+    EXPECT_EQ(h.cpu().stats().instructions, 1u + 6u * n + 1u);
+    EXPECT_LE(stats().lookups_taken, 4u) << "the call through RBX was looked up every time";
+}
+
+TEST_F(BtChain, IndirectCallAlternatingTargetsReachesEach) {
+    constexpr uint32_t n = 1000;
+    const uint64_t other = kCallee + 0x1000;
+    load_indirect_loop(h, n);
+    h.write(kCallee, Bytes{0x83, 0xc0, 0x01, 0xc3});   // add eax, 1; ret
+    h.write(other, Bytes{0x83, 0xc0, 0x02, 0xc3});     // add eax, 2; ret
+    r(hv::RAX) = 0;
+    r(hv::RBX) = kCallee;
+    r(hv::RDX) = kCallee ^ other;
+    r(hv::RSP) = kStackTop;
+    run_from(kCode);
+    EXPECT_EQ(r(hv::RAX), (n / 2) * 1u + (n / 2) * 2u);
+    EXPECT_EQ(h.cpu().stats().instructions, 1u + 6u * n + 1u);
+}
+
 TEST_F(BtChain, CalleeRewrittenByTheGuestRunsTheNewCode) {
     load_caller(kCallee);
     h.write(kCallee, mov_eax_ret(1));

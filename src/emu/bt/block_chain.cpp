@@ -49,7 +49,7 @@ ChainSlot* BlockEmitter::make_slot(const Block& b, int index, int64_t target_off
     if (cross && !m_mode64) return nullptr;
     ChainSlot* s = &m_chain.slots[index];
     const uint64_t gpa = cross ? ~0ULL : (b.gpa & ~0xfffULL) | static_cast<uint64_t>(target_offset);
-    *s = ChainSlot{ChainSlot::kUnlinked, nullptr, gpa, b.mode, 0, 0, 0, 0, &ChainSlot::kNoGeneration, 1, cross};
+    *s = ChainSlot{ChainSlot::kUnlinked, nullptr, gpa, b.mode, 0, 0, 0, 0, &ChainSlot::kNoGeneration, 1, cross, 0};
     return s;
 }
 
@@ -169,8 +169,10 @@ void BlockEmitter::emit_native_tail(const Block& b, const Insn& in, uint32_t off
         emit_exit(rax, make_slot(b, 0, page_offset + disp), false);
         return;
     }
-    if (m == ZYDIS_MNEMONIC_RET) emit_return_exit();
-    else emit_exit(r9, nullptr, false);
+    // Slot 0 (no direct target in such a block) caches the target this exit last led to.
+    ChainSlot* last = make_slot(b, 0, -1);
+    if (m == ZYDIS_MNEMONIC_RET) emit_return_exit(last);
+    else emit_indirect_exit(last);
 }
 
 void BlockEmitter::load_epoch(const std::atomic<uint64_t>* epoch) {
@@ -260,9 +262,28 @@ void BlockEmitter::emit_return_push(ChainSlot* slot) {
     mov(qword[r10 + r8 + entries + static_cast<int32_t>(offsetof(ReturnStack::Entry, slot))], rax);
 }
 
-void BlockEmitter::emit_return_exit() {
-    if (!m_chain.returns) {
+void BlockEmitter::emit_indirect_exit(ChainSlot* last) {
+    mov(qword[rbx + m_layout.rip], r9);
+    if (!last) {
         emit_exit(r9, nullptr, false);
+        return;
+    }
+    // The target this exit led to last time: jump through the slot; another target: look it up,
+    // and the slot is linked to it (Translator::next_block links the pending slot).
+    Xbyak::Label other;
+    mov(rax, reinterpret_cast<uint64_t>(last));
+    cmp(r9, qword[rax + static_cast<int32_t>(offsetof(ChainSlot, lip))]);
+    jne(other, T_NEAR);
+    emit_slot_jump(true);
+    L(other);
+    mov(r8, reinterpret_cast<uint64_t>(m_chain.pending_slot));
+    mov(qword[r8], rax);
+    emit_exit(r9, nullptr, false);
+}
+
+void BlockEmitter::emit_return_exit(ChainSlot* last) {
+    if (!m_chain.returns) {
+        emit_indirect_exit(last);
         return;
     }
     Xbyak::Label miss;
@@ -280,8 +301,8 @@ void BlockEmitter::emit_return_exit() {
     and_(r8d, ReturnStack::kSize - 1);
     mov(dword[r10 + static_cast<int32_t>(offsetof(ReturnStack, top))], r8d);
     emit_slot_jump(true);
-    L(miss);
-    emit_exit(r9, nullptr, false);
+    L(miss);   // deeper than the return stack, or a changed return address
+    emit_indirect_exit(last);
 }
 
 }  // namespace popek::emu::bt

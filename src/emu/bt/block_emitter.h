@@ -72,6 +72,7 @@ struct ChainSlot {
     const std::atomic<uint32_t>* gen_ptr;   ///< cross: the target page's generation (never null; unlinked: kNoGeneration, gen 1)
     uint32_t gen;        ///< cross: its value when linked
     bool cross;          ///< the target is on another page (or is a predicted return)
+    uint32_t misses;     ///< an indirect exit's slot: targets other than the linked one (next_block)
     static constexpr uint64_t kUnlinked = ~0ULL;
     /// What gen_ptr points at before a slot is linked.
     static const std::atomic<uint32_t> kNoGeneration;
@@ -183,8 +184,11 @@ private:
     /// CALL: pushes the return address (RCX) and its slot on the return stack (clobbers R8, R10, RAX).
     void emit_return_push(ChainSlot* slot);
     /// RET to the target in R9 (already stored as RIP): through the predicted slot when the
-    /// return stack's top matches, else as any exit without a slot.
-    void emit_return_exit();
+    /// return stack's top matches, else as an indirect exit.
+    void emit_return_exit(ChainSlot* last);
+    /// Indirect exit to the target in R9: through `last` (a cross slot caching the target it led
+    /// to last) when the target is the same, else looked up (and `last` linked to it).
+    void emit_indirect_exit(ChainSlot* last);
     /// Loads the VM-wide `epoch` into R9 (R8 holds the DMA epoch's address).
     void load_epoch(const std::atomic<uint64_t>* epoch);
 

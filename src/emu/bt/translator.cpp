@@ -59,6 +59,12 @@ const void* Translator::next_block(Cpu* cpu) {
     Block* b = c.m_cache->probe();
     Translator& t = *c.m_bt;
     if (!b || !b->bt_code || b->bt_epoch != t.m_buffer.epoch()) return nullptr;
+    if (ChainSlot* s = t.m_pending_slot) {
+        // An indirect exit's slot missed: it caches this target from now on if it had none, or
+        // after every kRelinkMisses-th miss (a site with many targets would relink every time).
+        if (s->epoch == ChainSlot::kUnlinked || ++s->misses % kRelinkMisses == 0) t.link(*b);
+        else t.m_pending_slot = nullptr;
+    }
     c.budget -= static_cast<int32_t>(b->insns.size());
     c.m_replay.valid = false;
     ++t.m_stats.lookups_taken;

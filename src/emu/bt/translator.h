@@ -73,8 +73,9 @@ private:
     size_t m_slot_capacity;
     size_t m_slots_used = 0;
     ChainSlot* m_pending_slot = nullptr;
+    static constexpr uint32_t kRelinkMisses = 8;
     /// Where every return-stack entry points while it predicts nothing (never linked).
-    ChainSlot m_dead_slot{ChainSlot::kUnlinked, nullptr, ~0ULL, ~0u, 0, 0, 0, 0, &ChainSlot::kNoGeneration, 1, false};
+    ChainSlot m_dead_slot{ChainSlot::kUnlinked, nullptr, ~0ULL, ~0u, 0, 0, 0, 0, &ChainSlot::kNoGeneration, 1, false, 0};
     std::unique_ptr<ReturnStack> m_returns = std::make_unique<ReturnStack>();
     void clear_returns();
     ChainContext m_chain;
