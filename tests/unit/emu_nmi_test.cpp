@@ -85,6 +85,48 @@ TEST_P(EmuNmi, ASecondNmiWaitsForIret) {
     EXPECT_FALSE(h.cpu().nmi_blocked);
 }
 
+/// An NMI that arrives once the vCPU has run past `after` (what an IPI from another vCPU at
+/// just that moment does).
+struct NmiAfter : NmiOnly {
+    Cpu* cpu = nullptr;
+    uint64_t after = 0;
+    bool sent = false;
+    bool take_nmi() override {
+        if (sent || !cpu || cpu->rip <= after) return false;
+        sent = true;
+        return true;
+    }
+};
+
+TEST_P(EmuNmi, AnNmiWaitsOutTheStiShadow) {
+    // kvm-unit-tests apic "nmi-after-sti": an NMI is not taken between STI and the next instruction.
+    NmiAfter late;
+    EmuHarness g(&late);
+    g.setup_long_mode();
+    g.use_translator(GetParam());
+    late.cpu = &g.cpu();
+    late.after = kCode;   // pending from the boundary after STI on
+    alignas(16) static uint8_t buffer[4096];
+    G c(sizeof(buffer), buffer);
+    Xbyak::Label handler;
+    c.sti();              // kCode
+    c.nop();              // kCode + 1: in STI's shadow
+    c.cli();              // kCode + 2
+    c.hlt();              // (IF = 0 on the only vCPU: a Halt exit)
+    c.L(handler);
+    c.mov(rax, qword[rsp]);   // the return RIP
+    c.mov(rbx, kCount);
+    c.mov(qword[rbx], rax);
+    c.db(0x48); c.db(0xcf);   // iretq
+    g.load_code({c.getCode(), c.getCode() + c.getSize()});
+    g.set_gate(kNmi, kCode + static_cast<uint64_t>(handler.getAddress() - c.getCode()));
+    auto e = g.run();
+    ASSERT_TRUE(is_halt(e)) << "exit index " << e.index();
+    EXPECT_FALSE(g.reported());
+    ASSERT_TRUE(late.sent);
+    EXPECT_EQ(g.read<uint64_t>(kCount), kCode + 2) << "taken in STI's shadow";
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, EmuNmi, ::testing::Values(false, true),
                          [](const auto& param_info) { return param_info.param ? std::string("bt") : std::string("interp"); });
 

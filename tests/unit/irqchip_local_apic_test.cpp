@@ -220,5 +220,16 @@ TEST_F(LocalApicTest, HardwareDisableHidesTheApicAndReenableResetsIt) {
     EXPECT_EQ(base, 0x1'2345'6900ull) << "base relocated; reserved bits dropped";
 }
 
+TEST_F(LocalApicTest, TwoNmisArrivingTogetherAreBothTakenAThirdIsLost) {
+    // kvm-unit-tests apic "multiple nmi": one NMI to take now and one held while its handler runs.
+    enable_apic(bsp);
+    ApicMessage nmi;
+    nmi.mode = DeliveryMode::Nmi;
+    for (int k = 0; k < 3; ++k) EXPECT_TRUE(platform.local_apic(0).accept(nmi));
+    EXPECT_TRUE(bsp.take_nmi());
+    EXPECT_TRUE(bsp.take_nmi());
+    EXPECT_FALSE(bsp.take_nmi());
+}
+
 }  // namespace
 }  // namespace popek::emu

@@ -84,7 +84,10 @@ LocalApic::Ack LocalApic::acknowledge() {
 }
 
 bool LocalApic::take_nmi() {
-    return m_nmi.load(std::memory_order_relaxed) && m_nmi.exchange(false);
+    uint8_t n = m_nmi.load(std::memory_order_relaxed);
+    while (n != 0 && !m_nmi.compare_exchange_weak(n, static_cast<uint8_t>(n - 1))) {
+    }
+    return n != 0;
 }
 
 bool LocalApic::take_init() {
@@ -110,7 +113,7 @@ std::optional<uint8_t> LocalApic::take_sipi() {
 bool LocalApic::event_pending(WakeOn wake) const {
     if (m_init.load(std::memory_order_relaxed) || m_sipi.load(std::memory_order_relaxed) >= 0) return true;
     if (wake == WakeOn::Startup) return false;
-    if (wake != WakeOn::Maskable && m_nmi.load(std::memory_order_relaxed)) return true;
+    if (wake != WakeOn::Maskable && m_nmi.load(std::memory_order_relaxed) != 0) return true;
     return (wake == WakeOn::AnyEvent || wake == WakeOn::Maskable) && interrupt_pending();
 }
 
@@ -225,7 +228,8 @@ bool LocalApic::accept(const ApicMessage& message) {
         // A software-disabled APIC drops fixed interrupts (10.4.7.2).
         return software_enabled() && accept_fixed(message.vector, message.level_triggered);
     case DeliveryMode::Nmi:
-        m_nmi.store(true);
+        for (uint8_t n = m_nmi.load(); n < 2 && !m_nmi.compare_exchange_weak(n, static_cast<uint8_t>(n + 1));) {
+        }
         wake();
         return true;
     case DeliveryMode::Init:

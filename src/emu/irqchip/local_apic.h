@@ -176,7 +176,10 @@ private:
     bool m_extint_line = false;
 
     std::atomic<bool> m_deliverable{false};
-    std::atomic<bool> m_nmi{false};
+    /// NMIs received and not yet taken, at most 2: one for the core to take now and one held
+    /// while its handler runs (SDM Vol. 3A 6.7.1; KVM keeps two the same way, kvm-unit-tests
+    /// apic "multiple nmi" sends two at once and counts both).
+    std::atomic<uint8_t> m_nmi{0};
     std::atomic<bool> m_init{false};
     std::atomic<bool> m_wait_for_sipi;
     std::atomic<int> m_sipi{-1};
