@@ -80,6 +80,24 @@ TEST_F(ApicTimerTest, AnExpiredOneShotSwitchedToPeriodicStaysAtZero) {
     EXPECT_EQ(apic_read32(cpu, kCurrent), 100'000u);
 }
 
+TEST_F(ApicTimerTest, ACountingOneShotSwitchedToPeriodicGoesOnAndReloads) {
+    // kvm-unit-tests apic test_apic_change_mode, after an earlier one-shot expired.
+    apic_write32(cpu, kDivide, 0xb);
+    apic_write32(cpu, kLvtTimer, 0xec);
+    apic_write32(cpu, kInitial, 100'000);
+    t.advance(100'000);
+    EXPECT_EQ(apic_read32(cpu, kCurrent), 0u);
+    apic_write32(cpu, kInitial, 100'000);   // before any poll saw the first one expire
+    EXPECT_TRUE(fired()) << "the first count's interrupt";
+    t.advance(60'000);
+    apic_write32(cpu, kLvtTimer, 0xec | (1u << 17));  // periodic
+    EXPECT_EQ(apic_read32(cpu, kCurrent), 40'000u) << "not reset, not stopped";
+    t.advance(50'000);   // (at least 50 us from the switch: periods are limited so, README)
+    EXPECT_TRUE(fired());
+    t.advance(10'000);
+    EXPECT_EQ(apic_read32(cpu, kCurrent), 100'000u - 20'000u) << "reloaded";
+}
+
 TEST_F(ApicTimerTest, AOneShotThatReachedZeroUnpolledStillFiresOnceAfterTheSwitch) {
     apic_write32(cpu, kDivide, 0xb);
     apic_write32(cpu, kLvtTimer, 0xec);

@@ -231,5 +231,21 @@ TEST_F(LocalApicTest, TwoNmisArrivingTogetherAreBothTakenAThirdIsLost) {
     EXPECT_FALSE(bsp.take_nmi());
 }
 
+TEST_F(LocalApicTest, WhileAnNmiHandlerRunsOnlyOneMoreNmiIsHeld) {
+    // kvm-unit-tests apic "pending nmi": the handler sends itself 10 NMIs; one runs after its IRET.
+    enable_apic(bsp);
+    ApicMessage nmi;
+    nmi.mode = DeliveryMode::Nmi;
+    platform.local_apic(0).accept(nmi);
+    ASSERT_TRUE(bsp.take_nmi());   // the handler runs (the core asks again only after its IRET)
+    for (int k = 0; k < 10; ++k) platform.local_apic(0).accept(nmi);
+    EXPECT_TRUE(bsp.take_nmi());
+    EXPECT_FALSE(bsp.take_nmi());
+    platform.local_apic(0).accept(nmi);   // no handler runs any more: two may wait again
+    platform.local_apic(0).accept(nmi);
+    EXPECT_TRUE(bsp.take_nmi());
+    EXPECT_TRUE(bsp.take_nmi());
+}
+
 }  // namespace
 }  // namespace popek::emu

@@ -84,10 +84,14 @@ LocalApic::Ack LocalApic::acknowledge() {
 }
 
 bool LocalApic::take_nmi() {
-    uint8_t n = m_nmi.load(std::memory_order_relaxed);
-    while (n != 0 && !m_nmi.compare_exchange_weak(n, static_cast<uint8_t>(n - 1))) {
+    // Called when the core can take an NMI: no handler runs any more. Take one if there is one.
+    uint8_t v = m_nmi.load(std::memory_order_relaxed);
+    for (;;) {
+        if (v == 0) return false;
+        uint8_t count = v & 3;
+        uint8_t next = count ? static_cast<uint8_t>((count - 1) | kNmiInService) : 0;
+        if (m_nmi.compare_exchange_weak(v, next)) return count != 0;
     }
-    return n != 0;
 }
 
 bool LocalApic::take_init() {
@@ -113,7 +117,7 @@ std::optional<uint8_t> LocalApic::take_sipi() {
 bool LocalApic::event_pending(WakeOn wake) const {
     if (m_init.load(std::memory_order_relaxed) || m_sipi.load(std::memory_order_relaxed) >= 0) return true;
     if (wake == WakeOn::Startup) return false;
-    if (wake != WakeOn::Maskable && m_nmi.load(std::memory_order_relaxed) != 0) return true;
+    if (wake != WakeOn::Maskable && (m_nmi.load(std::memory_order_relaxed) & 3) != 0) return true;
     return (wake == WakeOn::AnyEvent || wake == WakeOn::Maskable) && interrupt_pending();
 }
 
@@ -228,7 +232,9 @@ bool LocalApic::accept(const ApicMessage& message) {
         // A software-disabled APIC drops fixed interrupts (10.4.7.2).
         return software_enabled() && accept_fixed(message.vector, message.level_triggered);
     case DeliveryMode::Nmi:
-        for (uint8_t n = m_nmi.load(); n < 2 && !m_nmi.compare_exchange_weak(n, static_cast<uint8_t>(n + 1));) {
+        for (uint8_t v = m_nmi.load();;) {
+            uint8_t limit = (v & kNmiInService) ? 1 : 2;
+            if ((v & 3) >= limit || m_nmi.compare_exchange_weak(v, static_cast<uint8_t>(v + 1))) break;
         }
         wake();
         return true;

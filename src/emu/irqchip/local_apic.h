@@ -176,9 +176,12 @@ private:
     bool m_extint_line = false;
 
     std::atomic<bool> m_deliverable{false};
-    /// NMIs received and not yet taken, at most 2: one for the core to take now and one held
-    /// while its handler runs (SDM Vol. 3A 6.7.1; KVM keeps two the same way, kvm-unit-tests
-    /// apic "multiple nmi" sends two at once and counts both).
+    /// NMIs received and not yet taken (bits 1:0) and kNmiInService. At most 2 while no NMI
+    /// handler runs (one to take now, one held for after its IRET), at most 1 while one does
+    /// (SDM Vol. 3A 6.7.1; KVM's limits; kvm-unit-tests apic "multiple nmi" and "pending nmi").
+    /// The core calls take_nmi() only when it can take an NMI (not blocked), which is how this
+    /// APIC learns that the last handler's IRET has run.
+    static constexpr uint8_t kNmiInService = 0x10;
     std::atomic<uint8_t> m_nmi{0};
     std::atomic<bool> m_init{false};
     std::atomic<bool> m_wait_for_sipi;

@@ -91,6 +91,12 @@ std::optional<uint32_t> LocalApic::read_register(uint32_t offset, uint64_t now_n
 void LocalApic::write_register(uint32_t offset, uint32_t value, uint64_t now_ns, Deferred& deferred) {
     using namespace apic_reg;
     if (in_block(offset, kIsr) || in_block(offset, kTmr) || in_block(offset, kIrr)) return;  // read-only
+    // A count that reached 0 since the last poll raised its interrupt then: not lost when the
+    // guest now restarts or reconfigures the timer.
+    if ((offset == kTimerInitial || offset == kLvtTimer || offset == kTimerDivide) && m_timer.poll(now_ns)) {
+        raise_lvt(apic_lvt::kTimer);
+        m_timer_deadline.store(m_timer.deadline_ns(), std::memory_order_relaxed);
+    }
     if (offset >= kLvtTimer && offset <= kLvtError) {
         write_lvt((offset - kLvtTimer) / 0x10, value, now_ns);
         return;
