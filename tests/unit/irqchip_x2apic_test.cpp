@@ -87,6 +87,8 @@ TEST_F(X2apicTest, GpRules) {
     EXPECT_FALSE(cpu(1).write_msr(0x80b, 1)) << "non-zero EOI";
     EXPECT_FALSE(cpu(1).write_msr(0x828, 1)) << "non-zero ESR";
     EXPECT_FALSE(cpu(1).write_msr(0x808, 1ull << 32)) << "bits 63:32 of a 32-bit register";
+    for (uint64_t bits : {0x100ull, 0xff00ull, 0xff000000ull})   // kvm-unit-tests msr
+        EXPECT_FALSE(cpu(1).write_msr(0x83f, bits)) << "SELF IPI reserved bits " << std::hex << bits;
     EXPECT_TRUE(cpu(1).write_msr(0x80b, 0));
     EXPECT_TRUE(cpu(1).write_msr(0x828, 0));
     EXPECT_EQ(rd(1, 0x802), 1u) << "the ID did not change";

@@ -6,7 +6,8 @@
 /// in bits 63:32 (10.12.9), SELF IPI (0x83f) is new and write-only; DFR, APR, remote read and
 /// ICR high do not exist. #GP (the caller's false) for: any access while not in x2APIC mode, a
 /// register that does not exist, a read of a write-only register (EOI, SELF IPI), a write of a
-/// read-only one, bits 63:32 set in a 32-bit register, and a non-zero write to EOI or ESR.
+/// read-only one, bits 63:32 set in a 32-bit register, a non-zero write to EOI or ESR, and
+/// SELF IPI's reserved bits 31:8.
 #include "emu/irqchip/local_apic.h"
 
 namespace popek::emu {
@@ -57,7 +58,8 @@ bool LocalApic::write_x2apic(uint32_t msr, uint64_t value, uint64_t now_ns, Defe
         if (v != 0) return false;
         write_register(offset, v, now_ns, deferred);
         return true;
-    case kSelfIpi:   // a fixed, edge-triggered IPI to this APIC (10.12.11)
+    case kSelfIpi:   // a fixed, edge-triggered IPI to this APIC; bits 31:8 reserved (10.12.11)
+        if (v & ~0xffu) return false;
         if (software_enabled()) (void)accept_fixed(static_cast<uint8_t>(v & 0xff), false);
         return true;
     case kTpr: case kSvr: case kTimerInitial: case kTimerDivide:
