@@ -2,7 +2,7 @@
 /// Documentation/virt/kvm/x86/hypercalls.rst): VMCALL and VMMCALL answer in RAX instead of #UD
 /// (kvm-unit-tests hypercall, vmexit_vmcall, and apic's test_pv_ipi). Interp and bt alike.
 #include "emu_harness.h"
-#include "emu/irqchip/cpu_interrupts.h"
+#include "emu_quiet_interrupts.h"
 
 #include <set>
 #include <utility>
@@ -13,27 +13,13 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 
 /// An interrupt platform that records KVM_HC_SEND_IPI's deliveries; APIC IDs in `present` take them.
-struct IpiRecorder : CpuInterrupts {
+struct IpiRecorder : QuietInterrupts {
     std::set<uint32_t> present{0, 1, 3, 64};
     std::vector<std::pair<uint32_t, uint32_t>> sent;   ///< (APIC ID, ICR low)
     unsigned send_physical_ipi(uint32_t apic_id, uint32_t icr_low) override {
         sent.emplace_back(apic_id, icr_low);
         return present.contains(apic_id) ? 1 : 0;
     }
-    bool interrupt_pending() override { return false; }
-    std::optional<uint8_t> acknowledge_interrupt() override { return std::nullopt; }
-    bool take_nmi() override { return false; }
-    bool take_init() override { return false; }
-    std::optional<uint8_t> take_sipi() override { return std::nullopt; }
-    uint64_t poll_timers(uint64_t) override { return UINT64_MAX; }
-    void wait(uint64_t, WakeOn) override {}
-    void kick() override {}
-    void apic_read(uint32_t, std::span<uint8_t> data) override { std::fill(data.begin(), data.end(), 0); }
-    void apic_write(uint32_t, std::span<const uint8_t>) override {}
-    bool read_msr(uint32_t, uint64_t&) override { return false; }
-    bool write_msr(uint32_t, uint64_t) override { return false; }
-    void set_cr8(uint64_t) override {}
-    uint64_t cr8() override { return 0; }
 };
 
 const Bytes kVmcall{0x0f, 0x01, 0xc1}, kVmmcall{0x0f, 0x01, 0xd9};

@@ -1,7 +1,7 @@
 /// NMI blocking (SDM Vol. 3A 6.7.1): after an NMI is delivered, further NMIs are held until the
 /// next IRET, then the held one is taken (kvm-unit-tests eventinj "NMI"). Interp and bt alike.
 #include "bt_pair.h"
-#include "emu/irqchip/cpu_interrupts.h"
+#include "emu_quiet_interrupts.h"
 
 namespace popek::emu::test {
 namespace {
@@ -10,22 +10,9 @@ using G = Xbyak::CodeGenerator;
 using namespace Xbyak::util;
 
 /// An interrupt platform with only an NMI latch (the local APIC holds one pending NMI).
-struct NmiOnly : CpuInterrupts {
+struct NmiOnly : QuietInterrupts {
     bool nmi = false;
-    bool interrupt_pending() override { return false; }
-    std::optional<uint8_t> acknowledge_interrupt() override { return std::nullopt; }
     bool take_nmi() override { return std::exchange(nmi, false); }
-    bool take_init() override { return false; }
-    std::optional<uint8_t> take_sipi() override { return std::nullopt; }
-    uint64_t poll_timers(uint64_t) override { return UINT64_MAX; }
-    void wait(uint64_t, WakeOn) override {}
-    void kick() override {}
-    void apic_read(uint32_t, std::span<uint8_t> data) override { std::fill(data.begin(), data.end(), 0); }
-    void apic_write(uint32_t, std::span<const uint8_t>) override {}
-    bool read_msr(uint32_t, uint64_t&) override { return false; }
-    bool write_msr(uint32_t, uint64_t) override { return false; }
-    void set_cr8(uint64_t) override {}
-    uint64_t cr8() override { return 0; }
 };
 
 constexpr uint64_t kCount = 0x6000, kSeenInside = 0x6008;
