@@ -117,14 +117,20 @@ uint64_t Cpu::read_msr(uint32_t msr) {
 
 void Cpu::write_msr(uint32_t msr, uint64_t v) {
     if (xen_write_msr(msr, v)) return;
-    // IA32_APIC_BASE: the base up to MAXPHYADDR (40, CPUID 0x80000008), global enable and BSP are
-    // its bits; the rest is reserved, EXTD (10) included as x2APIC is not offered: #GP
-    // (SDM Vol. 3A 10.4.4, 10.12.1).
-    constexpr uint64_t kApicBaseBits = 0x000000fffffff000ull | kApicBaseEnable | kApicBaseBsp;
-    if (msr == kMsrApicBase && (v & ~kApicBaseBits)) raise(kGp, 0);
+    // IA32_APIC_BASE: the base up to MAXPHYADDR (40, CPUID 0x80000008), global enable, BSP and,
+    // with a local APIC (which offers x2APIC), EXTD are its bits; the rest is reserved: #GP. So
+    // are the mode changes x2APIC forbids (SDM Vol. 3A 10.4.4, 10.12.1, 10.12.5).
+    if (msr == kMsrApicBase) {
+        uint64_t bits = 0x000000fffffff000ull | kApicBaseEnable | kApicBaseBsp | (m_ints ? kApicBaseExtd : 0);
+        uint64_t old = apic_base;
+        if (m_ints) (void)m_ints->read_msr(kMsrApicBase, old);
+        if ((v & ~bits) || !apic_base_transition_valid(old, v)) raise(kGp, 0);
+    }
     if (m_ints && msr != kMsrTsc && m_ints->write_msr(msr, v)) {
-        if (msr == kMsrApicBase) apic_base = v;
-        flush_tlb();   // the APIC page may have moved
+        if (msr == kMsrApicBase) {
+            apic_base = v;
+            flush_tlb();   // the APIC page may have moved, or gone (x2APIC mode)
+        }
         return;
     }
     auto need_canonical = [&](uint64_t x) { if (!canonical(x)) raise(kGp, 0); };

@@ -133,6 +133,11 @@ public:
     uint64_t sysenter_cs = 0, sysenter_esp = 0, sysenter_eip = 0;
     uint64_t pat = 0x0007040600070406ULL, misc_enable = 1, mtrr_def_type = 0;
     uint64_t apic_base = 0xfee00900;
+    /// The xAPIC register page overlays `gpa`'s page: IA32_APIC_BASE enable (11) without EXTD
+    /// (10; x2APIC mode has no page, SDM Vol. 3A 10.12.1.2), at its base (10.4.1).
+    bool apic_page(uint64_t gpa) const {
+        return (apic_base & 0xc00) == 0x800 && (gpa & ~0xfffULL) == (apic_base & 0x000ffffffffff000ULL);
+    }
     uint64_t spec_ctrl = 0;   ///< IA32_SPEC_CTRL (stored; nothing to control on an emulated CPU)
     uint64_t misc_features_enables = 0;   ///< MSR_MISC_FEATURES_ENABLES (CPUID faulting)
     int64_t tsc_offset = 0;
@@ -301,6 +306,8 @@ public:
     /// VMCALL / VMMCALL with the Xen personality: a hypercall with its number in EAX (Linux calls
     /// Xen this way since XSA-466, without the hypercall page). False: not Xen's (the caller #UDs).
     bool xen_vmcall();
+    /// VMCALL / VMMCALL without the Xen personality: KVM's hypercall ABI (kvm_hypercall.cpp).
+    void kvm_vmcall();
     void log_unimplemented(const uint8_t* bytes, unsigned len);
     void invalidate_code_all();
     /// Between blocks: stop requests, timers, INIT/SIPI, NMI, interrupts, HLT. True: return m_exit.

@@ -168,8 +168,10 @@ bool Cpu::service() {
     }
     if (m_replay.valid) return false;   // an I/O instruction must complete before any interrupt
     // An NMI waits while an earlier one's handler runs: blocked until the next IRET (SDM Vol. 3A
-    // 6.7.1); the local APIC holds one pending.
-    if (!nmi_blocked && m_ints->take_nmi()) {
+    // 6.7.1); the local APIC holds one pending. It also waits out the STI / MOV SS interrupt
+    // shadow, as a VMM injecting it must (SDM Vol. 3C 26.3.1.5 "blocking by STI ... may also
+    // block NMIs"; KVM does; kvm-unit-tests apic "nmi-after-sti" checks it).
+    if (!nmi_blocked && !interrupt_shadow && m_ints->take_nmi()) {
         nmi_blocked = true;
         m_event = Event{kNmi, false, 0, false, true, rip};
         if (!deliver_pending(*this)) return true;

@@ -73,6 +73,8 @@ private:
     PvResult<xen_add_to_physmap_t> read_add_to_physmap(int vcpu, uint64_t arg, bool compat);
     Ret hvm_op(int vcpu, uint64_t op, uint64_t arg);
     Ret event_channel_op(int vcpu, uint64_t cmd, uint64_t arg);
+    /// EVTCHNOP_init_control: Xen's argument errors, else -ENOSYS (no FIFO ABI).
+    Ret fifo_init_control(int vcpu, uint64_t arg);
     Ret grant_table_op(int vcpu, uint64_t cmd, uint64_t uop, uint64_t count, bool compat);
     Ret setup_table(int vcpu, uint64_t uop, bool compat);
     PvResult<void> place_grant_frame(uint64_t idx, uint64_t gpfn);

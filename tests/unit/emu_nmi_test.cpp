@@ -1,7 +1,7 @@
 /// NMI blocking (SDM Vol. 3A 6.7.1): after an NMI is delivered, further NMIs are held until the
 /// next IRET, then the held one is taken (kvm-unit-tests eventinj "NMI"). Interp and bt alike.
 #include "bt_pair.h"
-#include "emu/irqchip/cpu_interrupts.h"
+#include "emu_quiet_interrupts.h"
 
 namespace popek::emu::test {
 namespace {
@@ -10,22 +10,9 @@ using G = Xbyak::CodeGenerator;
 using namespace Xbyak::util;
 
 /// An interrupt platform with only an NMI latch (the local APIC holds one pending NMI).
-struct NmiOnly : CpuInterrupts {
+struct NmiOnly : QuietInterrupts {
     bool nmi = false;
-    bool interrupt_pending() override { return false; }
-    std::optional<uint8_t> acknowledge_interrupt() override { return std::nullopt; }
     bool take_nmi() override { return std::exchange(nmi, false); }
-    bool take_init() override { return false; }
-    std::optional<uint8_t> take_sipi() override { return std::nullopt; }
-    uint64_t poll_timers(uint64_t) override { return UINT64_MAX; }
-    void wait(uint64_t, WakeOn) override {}
-    void kick() override {}
-    void apic_read(uint32_t, std::span<uint8_t> data) override { std::fill(data.begin(), data.end(), 0); }
-    void apic_write(uint32_t, std::span<const uint8_t>) override {}
-    bool read_msr(uint32_t, uint64_t&) override { return false; }
-    bool write_msr(uint32_t, uint64_t) override { return false; }
-    void set_cr8(uint64_t) override {}
-    uint64_t cr8() override { return 0; }
 };
 
 constexpr uint64_t kCount = 0x6000, kSeenInside = 0x6008;
@@ -83,6 +70,48 @@ TEST_P(EmuNmi, ASecondNmiWaitsForIret) {
     EXPECT_EQ(h.read<uint64_t>(kSeenInside), 1u) << "the second NMI nested in the first one's handler";
     EXPECT_EQ(h.read<uint64_t>(kCount), 2u) << "the held NMI was not taken after IRET";
     EXPECT_FALSE(h.cpu().nmi_blocked);
+}
+
+/// An NMI that arrives once the vCPU has run past `after` (what an IPI from another vCPU at
+/// just that moment does).
+struct NmiAfter : NmiOnly {
+    Cpu* cpu = nullptr;
+    uint64_t after = 0;
+    bool sent = false;
+    bool take_nmi() override {
+        if (sent || !cpu || cpu->rip <= after) return false;
+        sent = true;
+        return true;
+    }
+};
+
+TEST_P(EmuNmi, AnNmiWaitsOutTheStiShadow) {
+    // kvm-unit-tests apic "nmi-after-sti": an NMI is not taken between STI and the next instruction.
+    NmiAfter late;
+    EmuHarness g(&late);
+    g.setup_long_mode();
+    g.use_translator(GetParam());
+    late.cpu = &g.cpu();
+    late.after = kCode;   // pending from the boundary after STI on
+    alignas(16) static uint8_t buffer[4096];
+    G c(sizeof(buffer), buffer);
+    Xbyak::Label handler;
+    c.sti();              // kCode
+    c.nop();              // kCode + 1: in STI's shadow
+    c.cli();              // kCode + 2
+    c.hlt();              // (IF = 0 on the only vCPU: a Halt exit)
+    c.L(handler);
+    c.mov(rax, qword[rsp]);   // the return RIP
+    c.mov(rbx, kCount);
+    c.mov(qword[rbx], rax);
+    c.db(0x48); c.db(0xcf);   // iretq
+    g.load_code({c.getCode(), c.getCode() + c.getSize()});
+    g.set_gate(kNmi, kCode + static_cast<uint64_t>(handler.getAddress() - c.getCode()));
+    auto e = g.run();
+    ASSERT_TRUE(is_halt(e)) << "exit index " << e.index();
+    EXPECT_FALSE(g.reported());
+    ASSERT_TRUE(late.sent);
+    EXPECT_EQ(g.read<uint64_t>(kCount), kCode + 2) << "taken in STI's shadow";
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EmuNmi, ::testing::Values(false, true),

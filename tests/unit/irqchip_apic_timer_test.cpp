@@ -61,6 +61,57 @@ TEST_F(ApicTimerTest, OneShotCountsDownAndFiresOnce) {
     EXPECT_EQ(poll(), ApicTimer::kNever);
 }
 
+TEST_F(ApicTimerTest, AnExpiredOneShotSwitchedToPeriodicStaysAtZero) {
+    // kvm-unit-tests apic test_apic_change_mode: "TMCCT should stay at zero".
+    apic_write32(cpu, kDivide, 0xb);  // /1
+    apic_write32(cpu, kLvtTimer, 0xec);
+    apic_write32(cpu, kInitial, 1000);
+    t.advance(1000);
+    EXPECT_TRUE(fired());
+    apic_write32(cpu, kLvtTimer, 0xec | (1u << 17));  // periodic
+    EXPECT_EQ(apic_read32(cpu, kCurrent), 0u);
+    t.advance(5000);
+    EXPECT_EQ(apic_read32(cpu, kCurrent), 0u);
+    EXPECT_FALSE(fired()) << "stopped";
+    apic_write32(cpu, kInitial, 100'000);   // periods are at least 50 us (README)
+    EXPECT_EQ(apic_read32(cpu, kCurrent), 100'000u) << "a TMICT write starts it again, periodic";
+    t.advance(100'000);
+    EXPECT_TRUE(fired());
+    EXPECT_EQ(apic_read32(cpu, kCurrent), 100'000u);
+}
+
+TEST_F(ApicTimerTest, ACountingOneShotSwitchedToPeriodicGoesOnAndReloads) {
+    // kvm-unit-tests apic test_apic_change_mode, after an earlier one-shot expired.
+    apic_write32(cpu, kDivide, 0xb);
+    apic_write32(cpu, kLvtTimer, 0xec);
+    apic_write32(cpu, kInitial, 100'000);
+    t.advance(100'000);
+    EXPECT_EQ(apic_read32(cpu, kCurrent), 0u);
+    apic_write32(cpu, kInitial, 100'000);   // before any poll saw the first one expire
+    EXPECT_TRUE(fired()) << "the first count's interrupt";
+    t.advance(60'000);
+    apic_write32(cpu, kLvtTimer, 0xec | (1u << 17));  // periodic
+    EXPECT_EQ(apic_read32(cpu, kCurrent), 40'000u) << "not reset, not stopped";
+    t.advance(50'000);   // (at least 50 us from the switch: periods are limited so, README)
+    EXPECT_TRUE(fired());
+    t.advance(10'000);
+    EXPECT_EQ(apic_read32(cpu, kCurrent), 100'000u - 20'000u) << "reloaded";
+}
+
+TEST_F(ApicTimerTest, AOneShotThatReachedZeroUnpolledStillFiresOnceAfterTheSwitch) {
+    apic_write32(cpu, kDivide, 0xb);
+    apic_write32(cpu, kLvtTimer, 0xec);
+    apic_write32(cpu, kInitial, 1000);
+    poll();
+    t.advance(1500);                                    // reached 0, not polled yet
+    apic_write32(cpu, kLvtTimer, 0xec | (1u << 17));    // periodic
+    EXPECT_EQ(apic_read32(cpu, kCurrent), 0u);
+    EXPECT_TRUE(fired()) << "the one-shot's interrupt";
+    t.advance(5000);
+    EXPECT_FALSE(fired()) << "and no period after it";
+    EXPECT_EQ(apic_read32(cpu, kCurrent), 0u);
+}
+
 TEST_F(ApicTimerTest, PeriodicReloadsAndCoalescesMissedPeriods) {
     apic_write32(cpu, kDivide, 0xb);  // /1
     apic_write32(cpu, kLvtTimer, 0x200ec);

@@ -37,7 +37,7 @@ TEST_F(LocalApicTest, PowerUpRegisterValues) {
     EXPECT_EQ(base, 0xfee00800u);
     EXPECT_FALSE(bsp.interrupt_pending());
     uint64_t ignored = 0;
-    EXPECT_FALSE(bsp.read_msr(0x802, ignored)) << "no x2APIC";
+    EXPECT_FALSE(bsp.read_msr(0x802, ignored)) << "xAPIC mode: the x2APIC MSRs are #GP";
     EXPECT_FALSE(bsp.write_msr(0x10, 0)) << "not an APIC MSR";
 }
 
@@ -215,9 +215,36 @@ TEST_F(LocalApicTest, HardwareDisableHidesTheApicAndReenableResetsIt) {
     ASSERT_TRUE(bsp.write_msr(0x1b, 0xfee00800));
     EXPECT_EQ(apic_read32(bsp, 0x80), 0u) << "power-up state";
     EXPECT_EQ(apic_read32(bsp, 0xf0), 0xffu);
-    ASSERT_TRUE(bsp.write_msr(0x1b, 0xfff0'0001'2345'6800ull | (1ull << 10) | 0xff));
+    ASSERT_TRUE(bsp.write_msr(0x1b, 0xfff0'0001'2345'6800ull | 0xff));
     bsp.read_msr(0x1b, base);
-    EXPECT_EQ(base, 0x1'2345'6900ull) << "base relocated; reserved and x2APIC bits dropped";
+    EXPECT_EQ(base, 0x1'2345'6900ull) << "base relocated; reserved bits dropped";
+}
+
+TEST_F(LocalApicTest, TwoNmisArrivingTogetherAreBothTakenAThirdIsLost) {
+    // kvm-unit-tests apic "multiple nmi": one NMI to take now and one held while its handler runs.
+    enable_apic(bsp);
+    ApicMessage nmi;
+    nmi.mode = DeliveryMode::Nmi;
+    for (int k = 0; k < 3; ++k) EXPECT_TRUE(platform.local_apic(0).accept(nmi));
+    EXPECT_TRUE(bsp.take_nmi());
+    EXPECT_TRUE(bsp.take_nmi());
+    EXPECT_FALSE(bsp.take_nmi());
+}
+
+TEST_F(LocalApicTest, WhileAnNmiHandlerRunsOnlyOneMoreNmiIsHeld) {
+    // kvm-unit-tests apic "pending nmi": the handler sends itself 10 NMIs; one runs after its IRET.
+    enable_apic(bsp);
+    ApicMessage nmi;
+    nmi.mode = DeliveryMode::Nmi;
+    platform.local_apic(0).accept(nmi);
+    ASSERT_TRUE(bsp.take_nmi());   // the handler runs (the core asks again only after its IRET)
+    for (int k = 0; k < 10; ++k) platform.local_apic(0).accept(nmi);
+    EXPECT_TRUE(bsp.take_nmi());
+    EXPECT_FALSE(bsp.take_nmi());
+    platform.local_apic(0).accept(nmi);   // no handler runs any more: two may wait again
+    platform.local_apic(0).accept(nmi);
+    EXPECT_TRUE(bsp.take_nmi());
+    EXPECT_TRUE(bsp.take_nmi());
 }
 
 }  // namespace

@@ -73,6 +73,21 @@ TEST_F(HypercallFixture, UnknownAndMalformedCallsFailCleanly) {
     EXPECT_EQ(shutdown_reason, -1);
 }
 
+TEST_F(HypercallFixture, FifoInitControlGetsXensArgumentErrorsThenEnosys) {
+    // XTF xsa-188: a bad control frame is -EINVAL; FIFO itself is not offered (2-level only).
+    auto init = [&](uint64_t gfn, uint32_t offset, uint32_t vcpu) {
+        put(kArg, evtchn_init_control_t{.control_gfn = gfn, .offset = offset, .vcpu = vcpu, .link_bits = 0, ._pad = {}});
+        return call(__HYPERVISOR_event_channel_op, EVTCHNOP_init_control, kArg);
+    };
+    EXPECT_EQ(init(~uint64_t{0} - 1, 0, 0), -EINVAL) << "xsa-188's frame";
+    EXPECT_EQ(init(0x1000, 0, 0), -EINVAL) << "beyond RAM";
+    EXPECT_EQ(init(0x9, 4, 0), -EINVAL) << "offset not 8-aligned";
+    EXPECT_EQ(init(0x9, 4096 - 64, 0), -EINVAL) << "control block crosses the page";
+    EXPECT_EQ(init(0x9, 0, 2), -ENOENT) << "no such vCPU";
+    EXPECT_EQ(init(0x9, 8, 1), -ENOSYS) << "valid: no FIFO ABI";
+    EXPECT_EQ(call(__HYPERVISOR_event_channel_op, EVTCHNOP_expand_array, kArg), -ENOSYS);
+}
+
 TEST_F(HypercallFixture, VersionAndFeatures) {
     EXPECT_EQ(call(__HYPERVISOR_xen_version, XENVER_version), (4 << 16) | 17);
     put(kArg, xen_feature_info_t{0, 0});

@@ -51,9 +51,10 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
         case 1:
             out[0] = 0x000306a9;   // family 6 model 0x3a stepping 9
             out[1] = (static_cast<uint32_t>(c.index()) << 24) | (static_cast<uint32_t>(c.shared().vcpus) << 16) | (8u << 8);
-            // ECX: CX16(13), POPCNT(23, when the host has it), TSC-deadline(24), RDRAND(30, random.cpp),
-            // hypervisor(31).
-            out[2] = (1u << 13) | (1u << 30) | (host_has_popcnt() ? 1u << 23 : 0) | (apic ? 1u << 24 : 0) | (1u << 31);
+            // ECX: CX16(13), x2APIC(21, irqchip/local_apic_x2apic.cpp), POPCNT(23, when the host has
+            // it), TSC-deadline(24), RDRAND(30, random.cpp), hypervisor(31).
+            out[2] = (1u << 13) | (1u << 30) | (host_has_popcnt() ? 1u << 23 : 0) | (apic ? (1u << 21) | (1u << 24) : 0) |
+                     (1u << 31);
             // ECX: SSE3(0), SSSE3(9): complete in sse_*.cpp/mmx.cpp/x87_exec.cpp (FISTTP), which run
             // them on the host, so only when the host has them. No MONITOR(3), no SSE4.x.
             out[2] |= host_simd_ecx() & ((1u << 0) | (1u << 9));
@@ -75,6 +76,11 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
             if (sub == 0) out[2] = 1u << 2;   // ECX: UMIP (system.cpp; CR4.UMIP, SDM Vol. 3A 2.5)
             break;
         case 0xb:
+            // Extended topology (SDM Vol. 2A CPUID leaf 0BH): no level is described (EBX = 0, the
+            // level type in ECX[15:8] is 0 "invalid"), but EDX is the x2APIC ID for any sub-leaf.
+            out[2] = sub & 0xff;
+            out[3] = static_cast<uint32_t>(c.index());
+            break;
         case 4:
             break;
         case 0x15:

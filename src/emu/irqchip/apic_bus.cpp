@@ -10,19 +10,22 @@ void ApicBus::attach(std::vector<LocalApic*> apics, IoApic* ioapic) {
     m_ioapic = ioapic;
 }
 
-void ApicBus::send(const ApicMessage& message) {
+unsigned ApicBus::send(const ApicMessage& message) {
+    unsigned taken = 0;
     switch (message.shorthand) {
     case DestinationShorthand::Self:
-        if (message.source >= 0 && static_cast<size_t>(message.source) < m_apics.size())
-            m_apics[static_cast<size_t>(message.source)]->accept(message);
-        return;
+        if (message.source >= 0 && static_cast<size_t>(message.source) < m_apics.size()) {
+            taken += m_apics[static_cast<size_t>(message.source)]->accept(message) ? 1 : 0;
+        }
+        return taken;
     case DestinationShorthand::AllIncludingSelf:
     case DestinationShorthand::AllExcludingSelf:
         for (LocalApic* apic : m_apics) {
             bool self = apic->index() == message.source;
-            if (!self || message.shorthand == DestinationShorthand::AllIncludingSelf) apic->accept(message);
+            if (!self || message.shorthand == DestinationShorthand::AllIncludingSelf)
+                taken += apic->accept(message) ? 1 : 0;
         }
-        return;
+        return taken;
     case DestinationShorthand::None:
         break;
     }
@@ -30,18 +33,18 @@ void ApicBus::send(const ApicMessage& message) {
         // Any one processor may take it (10.6.2.4); prefer one that can (software-enabled).
         LocalApic* chosen = nullptr;
         for (LocalApic* apic : m_apics) {
-            if (!apic->matches(message.destination, message.logical)) continue;
+            if (!apic->matches(message)) continue;
             if (!chosen) chosen = apic;
             if (apic->enabled()) {
                 chosen = apic;
                 break;
             }
         }
-        if (chosen) chosen->accept(message);
-        return;
+        return chosen && chosen->accept(message) ? 1 : 0;
     }
     for (LocalApic* apic : m_apics)
-        if (apic->matches(message.destination, message.logical)) apic->accept(message);
+        if (apic->matches(message)) taken += apic->accept(message) ? 1 : 0;
+    return taken;
 }
 
 void ApicBus::broadcast_eoi(uint8_t vector) {

@@ -16,7 +16,7 @@ public:
     /// Wires the bus; called once before any message is sent.
     void attach(std::vector<LocalApic*> apics, IoApic* ioapic);
 
-    void send(const ApicMessage& message) override;
+    unsigned send(const ApicMessage& message) override;
     void broadcast_eoi(uint8_t vector) override;
 
 private:

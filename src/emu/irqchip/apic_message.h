@@ -25,7 +25,10 @@ struct ApicMessage {
     DeliveryMode mode = DeliveryMode::Fixed;
     bool logical = false;           ///< destination mode: false physical (APIC ID), true logical (LDR)
     bool level_triggered = false;   ///< trigger mode (sets the TMR bit on acceptance)
-    uint8_t destination = 0;        ///< xAPIC 8-bit destination field
+    uint32_t destination = 0;       ///< xAPIC 8-bit destination field, or x2APIC's 32 bits
+    /// The destination is x2APIC's 32-bit one (an ICR written in x2APIC mode, SDM Vol. 3A
+    /// 10.12.9): broadcast is 0xffffffff, not 0xff.
+    bool x2apic = false;
     DestinationShorthand shorthand = DestinationShorthand::None;
     int source = -1;                ///< sending vCPU index for IPIs, -1 for the IOAPIC
 };
@@ -34,7 +37,8 @@ struct ApicMessage {
 class ApicBusSink {
 public:
     virtual ~ApicBusSink() = default;
-    virtual void send(const ApicMessage& message) = 0;
+    /// Returns how many local APICs accepted the message.
+    virtual unsigned send(const ApicMessage& message) = 0;
     /// A local APIC EOI'd a level-triggered vector (broadcast to the IOAPIC, 82093AA 3.2.4 RIRR).
     virtual void broadcast_eoi(uint8_t vector) = 0;
 };

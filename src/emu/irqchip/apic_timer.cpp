@@ -26,6 +26,16 @@ uint64_t ApicTimer::elapsed_ticks(uint64_t now_ns) const {
 
 void ApicTimer::set_mode(ApicTimerMode mode, uint64_t now_ns) {
     if (mode == m_mode) return;
+    // A one-shot count that reached 0 has stopped: switching to periodic does not restart it
+    // (the count stays 0 until TMICT is written, as on KVM; kvm-unit-tests apic "TMCCT should
+    // stay at zero"). If it reached 0 since the last poll, the deadline stays so the interrupt
+    // still fires once.
+    if (m_mode == ApicTimerMode::OneShot && mode == ApicTimerMode::Periodic && m_initial != 0 &&
+        (m_one_shot_expired || elapsed_ticks(now_ns) >= m_initial)) {
+        m_one_shot_expired = true;
+        m_mode = mode;
+        return;
+    }
     bool deadline_change = (mode == ApicTimerMode::TscDeadline) != (m_mode == ApicTimerMode::TscDeadline);
     m_mode = mode;
     if (deadline_change) {
@@ -62,7 +72,7 @@ void ApicTimer::set_initial_count(uint32_t count, uint64_t now_ns) {
 
 uint32_t ApicTimer::current_count(uint64_t now_ns) const {
     if (m_mode == ApicTimerMode::TscDeadline || m_initial == 0) return 0;
-    if (m_mode != ApicTimerMode::Periodic && m_one_shot_expired) return 0;
+    if (m_one_shot_expired) return 0;   // stopped at 0 (also when since switched to periodic)
     uint64_t elapsed = elapsed_ticks(now_ns);
     if (m_mode == ApicTimerMode::Periodic) return static_cast<uint32_t>(m_initial - elapsed % m_initial);
     return elapsed >= m_initial ? 0 : static_cast<uint32_t>(m_initial - elapsed);
@@ -76,7 +86,7 @@ void ApicTimer::set_tsc_deadline(uint64_t tsc) {
 
 void ApicTimer::rearm(uint64_t now_ns) {
     if (m_mode == ApicTimerMode::TscDeadline) return;
-    if (m_initial == 0 || (m_mode != ApicTimerMode::Periodic && m_one_shot_expired)) {
+    if (m_initial == 0 || m_one_shot_expired) {
         m_deadline_ns = kNever;
         return;
     }

@@ -51,10 +51,18 @@ public:
     /// The local APIC's 4 KiB register page (xAPIC MMIO, SDM Vol. 3A 10.4.1), at the APIC base.
     virtual void apic_read(uint32_t offset, std::span<uint8_t> data) = 0;
     virtual void apic_write(uint32_t offset, std::span<const uint8_t> data) = 0;
-    /// APIC-related MSRs (IA32_APIC_BASE 0x1b, IA32_TSC_DEADLINE 0x6e0, x2APIC 0x800-0x8ff if
-    /// supported). false: not an MSR of this object (the core raises #GP or handles it).
+    /// APIC-related MSRs (IA32_APIC_BASE 0x1b, IA32_TSC_DEADLINE 0x6e0, x2APIC 0x800-0x8ff).
+    /// false: not an MSR of this object, or an x2APIC access that is #GP (the core raises #GP
+    /// or handles it).
     virtual bool read_msr(uint32_t msr, uint64_t& value) = 0;
     virtual bool write_msr(uint32_t msr, uint64_t value) = 0;
+    /// Sends an IPI as an ICR with `icr_low` and the physical x2APIC destination `apic_id` would,
+    /// without touching the ICR (KVM_HC_SEND_IPI). Returns how many local APICs took it.
+    virtual unsigned send_physical_ipi(uint32_t apic_id, uint32_t icr_low) {
+        (void)apic_id;
+        (void)icr_low;
+        return 0;
+    }
     /// CR8 <-> TPR[7:4] (SDM Vol. 3A 10.8.6.1).
     virtual void set_cr8(uint64_t value) = 0;
     virtual uint64_t cr8() = 0;

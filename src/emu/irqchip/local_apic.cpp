@@ -10,14 +10,15 @@ LocalApic::LocalApic(int index, const GuestClock& clock, ApicBusSink& bus, std::
       m_bus(bus),
       m_wake(std::move(wake)),
       m_apic_base(kDefaultApicBase | kApicBaseEnable | (index == 0 ? kApicBaseBsp : 0)),
-      m_id(static_cast<uint32_t>(index) << 24),
+      m_id(0),
       m_timer(clock, kApicTimerHz),
       m_wait_for_sipi(index != 0) {
     std::lock_guard lock(m_mutex);
-    reset_registers();
+    reset_registers(true);
 }
 
-void LocalApic::reset_registers() {
+void LocalApic::reset_registers(bool reset_id) {
+    if (reset_id) m_id = static_cast<uint32_t>(m_index) << 24;
     m_tpr = 0;
     m_ldr = 0;
     m_dfr = 0xffffffff;
@@ -83,7 +84,14 @@ LocalApic::Ack LocalApic::acknowledge() {
 }
 
 bool LocalApic::take_nmi() {
-    return m_nmi.load(std::memory_order_relaxed) && m_nmi.exchange(false);
+    // Called when the core can take an NMI: no handler runs any more. Take one if there is one.
+    uint8_t v = m_nmi.load(std::memory_order_relaxed);
+    for (;;) {
+        if (v == 0) return false;
+        uint8_t count = v & 3;
+        uint8_t next = count ? static_cast<uint8_t>((count - 1) | kNmiInService) : 0;
+        if (m_nmi.compare_exchange_weak(v, next)) return count != 0;
+    }
 }
 
 bool LocalApic::take_init() {
@@ -92,7 +100,7 @@ bool LocalApic::take_init() {
     // for SIPI begins in one step, so a SIPI right behind the INIT always finds one of the two.
     std::lock_guard lock(m_mutex);
     if (!m_init.exchange(false)) return false;
-    reset_registers();
+    reset_registers(false);
     m_wait_for_sipi.store(true);  // a SIPI that came after the INIT stays pending
     return true;
 }
@@ -109,7 +117,7 @@ std::optional<uint8_t> LocalApic::take_sipi() {
 bool LocalApic::event_pending(WakeOn wake) const {
     if (m_init.load(std::memory_order_relaxed) || m_sipi.load(std::memory_order_relaxed) >= 0) return true;
     if (wake == WakeOn::Startup) return false;
-    if (wake != WakeOn::Maskable && m_nmi.load(std::memory_order_relaxed)) return true;
+    if (wake != WakeOn::Maskable && (m_nmi.load(std::memory_order_relaxed) & 3) != 0) return true;
     return (wake == WakeOn::AnyEvent || wake == WakeOn::Maskable) && interrupt_pending();
 }
 
@@ -134,6 +142,7 @@ uint64_t LocalApic::cr8() {
 }
 
 bool LocalApic::read_msr(uint32_t msr, uint64_t& value) {
+    uint64_t now = m_clock.now_ns();
     std::lock_guard lock(m_mutex);
     if (msr == kMsrApicBase) {
         value = m_apic_base;
@@ -143,34 +152,67 @@ bool LocalApic::read_msr(uint32_t msr, uint64_t& value) {
         value = m_timer.tsc_deadline();
         return true;
     }
-    return false;  // no x2APIC: 0x800-0x8ff are not implemented (the core raises #GP)
+    if (msr >= kMsrX2apicFirst && msr <= kMsrX2apicLast) return read_x2apic(msr, value, now);
+    return false;
 }
 
 bool LocalApic::write_msr(uint32_t msr, uint64_t value) {
-    std::lock_guard lock(m_mutex);
-    if (msr == kMsrApicBase) {
-        // Base (bits 12..51) and global enable are writable; BSP is fixed; x2APIC is not offered.
-        uint64_t next = (value & 0x000ffffffffff000ull) | (value & kApicBaseEnable) | (m_apic_base & kApicBaseBsp);
-        bool enable_changed = ((next ^ m_apic_base) & kApicBaseEnable) != 0;
-        m_apic_base = next;
-        if (enable_changed) reset_registers();  // disabled: as if absent; re-enabled: power-up state
-        return true;
+    uint64_t now = m_clock.now_ns();
+    Deferred deferred;
+    bool done = false;
+    {
+        std::lock_guard lock(m_mutex);
+        if (msr == kMsrApicBase) {
+            // Base (bits 12..51), EXTD and global enable are writable; BSP is fixed. The core
+            // refused the transitions of apic_base_transition_valid with #GP; refuse them here too.
+            if (!apic_base_transition_valid(m_apic_base, value)) return false;
+            uint64_t next = (value & 0x000ffffffffff000ull) | (value & (kApicBaseEnable | kApicBaseExtd)) |
+                            (m_apic_base & kApicBaseBsp);
+            bool enable_changed = ((next ^ m_apic_base) & kApicBaseEnable) != 0;
+            m_apic_base = next;
+            if (enable_changed) reset_registers(true);  // disabled: as if absent; re-enabled: power-up state
+            return true;
+        }
+        if (msr == kMsrTscDeadline) {
+            if (hardware_enabled()) m_timer.set_tsc_deadline(value);
+            m_timer_deadline.store(m_timer.deadline_ns(), std::memory_order_relaxed);
+            return true;
+        }
+        if (msr >= kMsrX2apicFirst && msr <= kMsrX2apicLast) done = write_x2apic(msr, value, now, deferred);
     }
-    if (msr == kMsrTscDeadline) {
-        if (hardware_enabled()) m_timer.set_tsc_deadline(value);
-        m_timer_deadline.store(m_timer.deadline_ns(), std::memory_order_relaxed);
-        return true;
+    run_deferred(deferred);
+    return done;
+}
+
+unsigned LocalApic::send_physical(uint32_t apic_id, uint32_t icr_low) {
+    ApicMessage message;
+    {
+        std::lock_guard lock(m_mutex);
+        message = message_from_icr(icr_low, apic_id, true);
     }
-    return false;
+    message.logical = false;
+    message.shorthand = DestinationShorthand::None;
+    if (apic_id == 0xffffffff) return 0;   // a bitmap names APICs one by one: no broadcast
+    return m_bus.send(message);
 }
 
 // --- the APIC bus's side --------------------------------------------------------------------------
 
-bool LocalApic::matches(uint8_t destination, bool logical) {
+bool LocalApic::matches(const ApicMessage& message) {
     std::lock_guard lock(m_mutex);
     if (!hardware_enabled()) return false;
-    if (destination == 0xff) return true;  // broadcast, physical and logical (10.6.2.1, 10.6.2.2)
-    if (!logical) return destination == (m_id >> 24);
+    uint32_t destination = message.destination;
+    // Broadcast, physical and logical (10.6.2.1, 10.6.2.2; x2APIC: 10.12.9).
+    if (destination == (message.x2apic ? 0xffffffffu : 0xffu)) return true;
+    if (x2apic_mode()) {
+        if (!message.logical) return destination == static_cast<uint32_t>(m_index);
+        // Logical: cluster in bits 31:16, a member bitmap in 15:0 (10.12.10.2). An 8-bit xAPIC
+        // destination (the I/O APIC's, an MSI's) is read the same way, as cluster 0.
+        uint32_t ldr = x2apic_ldr();
+        return (destination >> 16) == (ldr >> 16) && (destination & ldr & 0xffff) != 0;
+    }
+    if (destination > 0xff) return false;   // an x2APIC ID beyond what an xAPIC can have
+    if (!message.logical) return destination == (m_id >> 24);
     uint32_t ldr = m_ldr >> 24;
     if ((m_dfr >> 28) == 0xf) return (ldr & destination) != 0;           // flat model
     return (ldr >> 4) == (destination >> 4u) && (ldr & destination & 0xf) != 0;  // cluster model
@@ -181,24 +223,26 @@ bool LocalApic::enabled() {
     return hardware_enabled() && software_enabled();
 }
 
-void LocalApic::accept(const ApicMessage& message) {
+bool LocalApic::accept(const ApicMessage& message) {
     std::lock_guard lock(m_mutex);
-    if (!hardware_enabled()) return;
+    if (!hardware_enabled()) return false;
     switch (message.mode) {
     case DeliveryMode::Fixed:
     case DeliveryMode::LowestPriority:
         // A software-disabled APIC drops fixed interrupts (10.4.7.2).
-        if (software_enabled()) accept_fixed(message.vector, message.level_triggered);
-        break;
+        return software_enabled() && accept_fixed(message.vector, message.level_triggered);
     case DeliveryMode::Nmi:
-        m_nmi.store(true);
+        for (uint8_t v = m_nmi.load();;) {
+            uint8_t limit = (v & kNmiInService) ? 1 : 2;
+            if ((v & 3) >= limit || m_nmi.compare_exchange_weak(v, static_cast<uint8_t>(v + 1))) break;
+        }
         wake();
-        break;
+        return true;
     case DeliveryMode::Init:
         m_sipi.store(-1);
         m_init.store(true);
         wake();
-        break;
+        return true;
     case DeliveryMode::StartUp:
         // Only a processor waiting for SIPI (or with an INIT not yet taken by its core) takes
         // it; a second SIPI while one is pending, or SIPIs to a running CPU, are ignored
@@ -207,12 +251,13 @@ void LocalApic::accept(const ApicMessage& message) {
             int none = -1;
             if (m_sipi.compare_exchange_strong(none, message.vector)) wake();
         }
-        break;
+        return true;
     case DeliveryMode::Smi:
     case DeliveryMode::Reserved3:
     case DeliveryMode::ExtInt:
         break;  // no SMM; ExtINT only arrives through LINT0 (set_extint_line)
     }
+    return false;
 }
 
 void LocalApic::set_extint_line(bool level) {
@@ -222,21 +267,22 @@ void LocalApic::set_extint_line(bool level) {
     if (level && m_deliverable.load(std::memory_order_relaxed)) wake();
 }
 
-void LocalApic::accept_fixed(uint8_t vector, bool level_triggered) {
+bool LocalApic::accept_fixed(uint8_t vector, bool level_triggered) {
     if (vector < 16) {
         signal_error(apic_esr::kReceiveIllegalVector);
-        return;
+        return false;
     }
     m_irr.set(vector);
     if (level_triggered) m_tmr.set(vector);
     else m_tmr.clear(vector);
     update_deliverable();
     wake();
+    return true;
 }
 
 void LocalApic::raise_lvt(unsigned index) {
     uint32_t lvt = m_lvt[index];
-    if ((lvt & apic_lvt::kMasked) == 0) accept_fixed(static_cast<uint8_t>(lvt & 0xff), false);
+    if ((lvt & apic_lvt::kMasked) == 0) (void)accept_fixed(static_cast<uint8_t>(lvt & 0xff), false);
 }
 
 void LocalApic::signal_error(uint32_t esr_bits) {

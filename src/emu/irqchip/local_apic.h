@@ -1,8 +1,9 @@
 #pragma once
-/// One local APIC in xAPIC mode (SDM Vol. 3A chapter 10): the register page (10.4.1, Table 10-1),
+/// One local APIC in xAPIC or x2APIC mode (SDM Vol. 3A chapter 10): the register page (10.4.1, Table 10-1),
 /// interrupt acceptance and priorities (10.8: IRR/ISR/TMR, TPR/PPR/APR, EOI), IPIs through the ICR
 /// (10.6), the LVT (10.5.1) with its timer (10.5.4) and error register (10.5.3), INIT/SIPI/NMI, and
-/// the PIC's INTR arriving on LINT0 as ExtINT (10.5.1, virtual-wire mode).
+/// the PIC's INTR arriving on LINT0 as ExtINT (10.5.1, virtual-wire mode), and x2APIC mode (10.12:
+/// the registers as MSRs 0x800-0x8ff, 32-bit IDs, logical IDs derived from the APIC ID).
 ///
 /// Thread safety: its own vCPU thread calls everything; other vCPUs, the IOAPIC and device
 /// threads call accept() and set_extint_line(). A mutex guards the registers; the "something is
@@ -31,6 +32,11 @@ inline constexpr uint32_t kId = 0x20, kVersion = 0x30, kTpr = 0x80, kApr = 0x90,
                           kIcrHigh = 0x310, kLvtTimer = 0x320, kLvtThermal = 0x330, kLvtPerf = 0x340,
                           kLvtLint0 = 0x350, kLvtLint1 = 0x360, kLvtError = 0x370, kTimerInitial = 0x380,
                           kTimerCurrent = 0x390, kTimerDivide = 0x3e0;
+/// SELF IPI: x2APIC mode only (MSR 0x83f, SDM Vol. 3A 10.12.11).
+inline constexpr uint32_t kSelfIpi = 0x3f0;
+/// ICR[31:0] bits software writes: vector, delivery and destination mode, level, trigger mode,
+/// shorthand (10.6.1, Figure 10-12); delivery status reads 0 (delivery is instantaneous).
+inline constexpr uint32_t kIcrLowWritable = 0x000ccfff;
 }
 
 /// ESR bits (SDM Vol. 3A Figure 10-9).
@@ -47,7 +53,21 @@ inline constexpr unsigned kTimer = 0, kThermal = 1, kPerf = 2, kLint0 = 3, kLint
 
 inline constexpr uint32_t kMsrTscDeadline = 0x6e0;
 /// IA32_APIC_BASE bits (SDM Vol. 3A 10.4.4, Figure 10-5).
-inline constexpr uint64_t kApicBaseBsp = 1u << 8, kApicBaseEnable = 1u << 11;
+inline constexpr uint64_t kApicBaseBsp = 1u << 8, kApicBaseExtd = 1u << 10, kApicBaseEnable = 1u << 11;
+/// The x2APIC registers' MSRs (SDM Vol. 3A 10.12.1.2, Table 10-6): MSR 0x800 + offset / 16.
+inline constexpr uint32_t kMsrX2apicFirst = 0x800, kMsrX2apicLast = 0x8ff;
+
+/// May IA32_APIC_BASE go from `from` to `to`? Not to EXTD without EN, nor from x2APIC mode
+/// straight to xAPIC mode, nor from disabled straight to x2APIC mode (SDM Vol. 3A 10.12.5,
+/// Figure 10-27): those writes are #GP.
+constexpr bool apic_base_transition_valid(uint64_t from, uint64_t to) {
+    constexpr uint64_t mode = kApicBaseEnable | kApicBaseExtd;
+    uint64_t a = from & mode, b = to & mode;
+    if (b == kApicBaseExtd) return false;
+    if (a == mode && b == kApicBaseEnable) return false;
+    if (a == 0 && b == mode) return false;
+    return true;
+}
 inline constexpr uint64_t kDefaultApicBase = 0xfee00000;
 /// The frequency the APIC timer counts at before the divider (like KVM: 1 GHz). A CPUID leaf
 /// 0x15 should report it as the core crystal clock, Linux then skips timer calibration.
@@ -85,16 +105,21 @@ public:
     void mmio_write(uint32_t offset, std::span<const uint8_t> data);
     bool read_msr(uint32_t msr, uint64_t& value);
     bool write_msr(uint32_t msr, uint64_t value);
+    /// Sends what an ICR with `icr_low` and physical destination `apic_id` (x2APIC's 32 bits)
+    /// sends, without touching the ICR (KVM_HC_SEND_IPI). Returns how many APICs took it.
+    unsigned send_physical(uint32_t apic_id, uint32_t icr_low);
     void set_cr8(uint64_t value);
     uint64_t cr8();
 
     // --- the APIC bus's side (any thread) -------------------------------------------------------
-    /// Does this APIC belong to `destination` (physical ID or logical, SDM 10.6.2)?
-    bool matches(uint8_t destination, bool logical);
+    /// Does this APIC belong to the message's destination (physical ID or logical, SDM 10.6.2;
+    /// in x2APIC mode 10.12.9 and 10.12.10.2)?
+    bool matches(const ApicMessage& message);
     /// Hardware-enabled and software-enabled (can take fixed and lowest-priority interrupts).
     bool enabled();
-    /// Accepts a message already routed here.
-    void accept(const ApicMessage& message);
+    /// Accepts a message already routed here. False: dropped (hardware-disabled; a fixed
+    /// interrupt while software-disabled or with an illegal vector; SMI, ExtINT).
+    bool accept(const ApicMessage& message);
     /// The PIC pair's INTR output (wired to the BSP's LINT0).
     void set_extint_line(bool level);
 
@@ -104,7 +129,11 @@ private:
         std::optional<uint8_t> eoi_vector;
     };
 
-    void reset_registers();
+    /// `reset_id`: also the APIC ID (hardware disable and enable; INIT keeps it, 10.4.7.3).
+    void reset_registers(bool reset_id);
+    bool read_x2apic(uint32_t msr, uint64_t& value, uint64_t now_ns);
+    bool write_x2apic(uint32_t msr, uint64_t value, uint64_t now_ns, Deferred& deferred);
+    ApicMessage message_from_icr(uint32_t icr_low, uint32_t destination, bool x2apic) const;
     std::optional<uint32_t> read_register(uint32_t offset, uint64_t now_ns);
     void write_register(uint32_t offset, uint32_t value, uint64_t now_ns, Deferred& deferred);
     void write_lvt(unsigned index, uint32_t value, uint64_t now_ns);
@@ -112,12 +141,18 @@ private:
     void send_icr(Deferred& deferred);
     void eoi(Deferred& deferred);
     void run_deferred(const Deferred& deferred);
-    void accept_fixed(uint8_t vector, bool level_triggered);
+    bool accept_fixed(uint8_t vector, bool level_triggered);
     void raise_lvt(unsigned index);
     void signal_error(uint32_t esr_bits);
     uint32_t ppr() const;
     uint32_t apr() const;
     bool hardware_enabled() const { return (m_apic_base & kApicBaseEnable) != 0; }
+    bool x2apic_mode() const { return (m_apic_base & kApicBaseExtd) != 0; }
+    /// x2APIC logical ID: cluster (ID[19:4]) in bits 31:16, bit ID[3:0] set in 15:0 (10.12.10.2).
+    uint32_t x2apic_ldr() const {
+        uint32_t id = static_cast<uint32_t>(m_index);
+        return ((id >> 4) << 16) | (1u << (id & 0xf));
+    }
     bool software_enabled() const { return (m_svr & 0x100) != 0; }
     bool accepts_extint() const;
     void update_deliverable();
@@ -141,7 +176,13 @@ private:
     bool m_extint_line = false;
 
     std::atomic<bool> m_deliverable{false};
-    std::atomic<bool> m_nmi{false};
+    /// NMIs received and not yet taken (bits 1:0) and kNmiInService. At most 2 while no NMI
+    /// handler runs (one to take now, one held for after its IRET), at most 1 while one does
+    /// (SDM Vol. 3A 6.7.1; KVM's limits; kvm-unit-tests apic "multiple nmi" and "pending nmi").
+    /// The core calls take_nmi() only when it can take an NMI (not blocked), which is how this
+    /// APIC learns that the last handler's IRET has run.
+    static constexpr uint8_t kNmiInService = 0x10;
+    std::atomic<uint8_t> m_nmi{0};
     std::atomic<bool> m_init{false};
     std::atomic<bool> m_wait_for_sipi;
     std::atomic<int> m_sipi{-1};

@@ -15,7 +15,6 @@ namespace {
 constexpr std::array<uint32_t, 6> kLvtWritable = {0x700ff, 0x107ff, 0x107ff, 0x1a7ff, 0x1a7ff, 0x100ff};
 /// Version 0x14 (integrated xAPIC), max LVT entry 5: six LVT registers, no CMCI.
 constexpr uint32_t kVersionValue = 0x00050014;
-constexpr uint32_t kIcrLowWritable = 0x000ccfff;
 constexpr uint32_t kPageSize = 0x1000;
 
 ApicTimerMode timer_mode_of(uint32_t lvt) {
@@ -32,7 +31,7 @@ void LocalApic::mmio_read(uint32_t offset, std::span<uint8_t> data) {
     std::fill(data.begin(), data.end(), uint8_t{0});
     uint64_t now = m_clock.now_ns();
     std::lock_guard lock(m_mutex);
-    if (!hardware_enabled()) return;
+    if (!hardware_enabled() || x2apic_mode()) return;   // x2APIC mode: the page is gone (10.12.1.2)
     uint32_t cached_offset = UINT32_MAX, value = 0;
     for (size_t i = 0; i < data.size(); ++i) {
         uint64_t byte_offset = uint64_t{offset} + i;
@@ -56,7 +55,7 @@ void LocalApic::mmio_write(uint32_t offset, std::span<const uint8_t> data) {
     Deferred deferred;
     {
         std::lock_guard lock(m_mutex);
-        if (!hardware_enabled()) return;
+        if (!hardware_enabled() || x2apic_mode()) return;
         write_register(offset, value, now, deferred);
     }
     run_deferred(deferred);
@@ -92,6 +91,12 @@ std::optional<uint32_t> LocalApic::read_register(uint32_t offset, uint64_t now_n
 void LocalApic::write_register(uint32_t offset, uint32_t value, uint64_t now_ns, Deferred& deferred) {
     using namespace apic_reg;
     if (in_block(offset, kIsr) || in_block(offset, kTmr) || in_block(offset, kIrr)) return;  // read-only
+    // A count that reached 0 since the last poll raised its interrupt then: not lost when the
+    // guest now restarts or reconfigures the timer.
+    if ((offset == kTimerInitial || offset == kLvtTimer || offset == kTimerDivide) && m_timer.poll(now_ns)) {
+        raise_lvt(apic_lvt::kTimer);
+        m_timer_deadline.store(m_timer.deadline_ns(), std::memory_order_relaxed);
+    }
     if (offset >= kLvtTimer && offset <= kLvtError) {
         write_lvt((offset - kLvtTimer) / 0x10, value, now_ns);
         return;
@@ -146,15 +151,23 @@ void LocalApic::write_svr(uint32_t value) {
     update_deliverable();
 }
 
-void LocalApic::send_icr(Deferred& deferred) {
+ApicMessage LocalApic::message_from_icr(uint32_t icr_low, uint32_t destination, bool x2apic) const {
     ApicMessage message;
-    message.vector = static_cast<uint8_t>(m_icr_low & 0xff);
-    message.mode = static_cast<DeliveryMode>((m_icr_low >> 8) & 7);
-    message.logical = (m_icr_low & (1u << 11)) != 0;
-    message.level_triggered = (m_icr_low & (1u << 15)) != 0;
-    message.shorthand = static_cast<DestinationShorthand>((m_icr_low >> 18) & 3);
-    message.destination = static_cast<uint8_t>(m_icr_high >> 24);
+    message.vector = static_cast<uint8_t>(icr_low & 0xff);
+    message.mode = static_cast<DeliveryMode>((icr_low >> 8) & 7);
+    message.logical = (icr_low & (1u << 11)) != 0;
+    message.level_triggered = (icr_low & (1u << 15)) != 0;
+    message.shorthand = static_cast<DestinationShorthand>((icr_low >> 18) & 3);
+    message.destination = destination;
+    message.x2apic = x2apic;
     message.source = m_index;
+    return message;
+}
+
+void LocalApic::send_icr(Deferred& deferred) {
+    // xAPIC: the destination is ICR[63:56]; x2APIC: ICR[63:32] (10.6.1, 10.12.9).
+    bool x2 = x2apic_mode();
+    ApicMessage message = message_from_icr(m_icr_low, x2 ? m_icr_high : m_icr_high >> 24, x2);
     bool assert_level = (m_icr_low & (1u << 14)) != 0;
     switch (message.mode) {
     case DeliveryMode::Fixed:

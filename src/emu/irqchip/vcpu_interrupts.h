@@ -31,6 +31,9 @@ public:
     void apic_write(uint32_t offset, std::span<const uint8_t> data) override { m_apic.mmio_write(offset, data); }
     bool read_msr(uint32_t msr, uint64_t& value) override { return m_apic.read_msr(msr, value); }
     bool write_msr(uint32_t msr, uint64_t value) override { return m_apic.write_msr(msr, value); }
+    unsigned send_physical_ipi(uint32_t apic_id, uint32_t icr_low) override {
+        return m_apic.send_physical(apic_id, icr_low);
+    }
     void set_cr8(uint64_t value) override { m_apic.set_cr8(value); }
     uint64_t cr8() override { return m_apic.cr8(); }
 

@@ -87,7 +87,7 @@ void Cpu::check_code_write(uint64_t gpa, unsigned size) {
 
 uint8_t* Cpu::ram_ptr(uint64_t gpa, unsigned size) const {
     // The APIC page overlays RAM when the APIC is enabled (SDM Vol. 3A 10.4.1).
-    if ((apic_base & (1u << 11)) && (gpa & ~0xfffULL) == (apic_base & ~0xfffULL)) return nullptr;
+    if (apic_page(gpa)) return nullptr;
     return m_shared.mem.host_ptr(gpa, size);
 }
 

@@ -98,7 +98,7 @@ bool Cpu::io_retire() {
 
 void Cpu::mmio_access(uint64_t gpa, void* data, unsigned size, bool write) {
     auto bytes = std::span<uint8_t>(static_cast<uint8_t*>(data), size);
-    if ((apic_base & (1u << 11)) && (gpa & ~0xfffULL) == (apic_base & ~0xfffULL) && m_ints) {
+    if (apic_page(gpa) && m_ints) {
         uint32_t off = static_cast<uint32_t>(gpa & 0xfff);
         if (write) {
             m_ints->apic_write(off, bytes);

@@ -202,7 +202,7 @@ void Cpu::fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool
     uint8_t* host = m_shared.mem.host_ptr(gpa_page, 4096);
     const uint64_t page = la & ~0xfffULL;
     // The APIC page overlays RAM when enabled (SDM Vol. 3A 10.4.1): never map it directly.
-    bool apic = (apic_base & (1u << 11)) && gpa_page == (apic_base & ~0xfffULL);
+    bool apic = apic_page(gpa_page);
     if (!host || apic) {
         e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
         return;
