@@ -184,7 +184,15 @@ void GdbServer::serve_client(int fd) {
                     }
                     last_reply = rsp_frame(*reply);
                     if (!send_all(fd, last_reply)) return;
-                    if (session.closing()) return;
+                    if (session.closing()) {
+                        // Let the client acknowledge the reply before the socket goes away
+                        // (gdb reports a broken pipe otherwise).
+                        ::shutdown(fd, SHUT_WR);
+                        pollfd q{fd, POLLIN, 0};
+                        for (int k = 0; k < 25 && ::poll(&q, 1, 20) >= 0; ++k)
+                            if ((q.revents & POLLIN) && ::recv(fd, buf, sizeof(buf), 0) <= 0) break;
+                        return;
+                    }
                     break;
                 }
             }
