@@ -95,9 +95,15 @@ bool Cpu::watched_page(uint64_t la) const {
 }
 
 int Cpu::debug_before_instruction() {
+    // Hits left over here were made by an event delivery (the frame pushed for an interrupt or
+    // exception): not reported to the guest, but a host watchpoint stops at the handler.
     m_db_hits = 0;
-    m_host_watch_hit = false;
     m_movss_shadow = false;
+    if (m_host_watch_hit) {
+        m_host_watch_hit = false;
+        m_host_stop = DebugHook::kWatch;
+        return report_host_stop() ? 1 : 2;
+    }
     const uint64_t lip = linear_rip();
     if (m_shared.debugger && !(m_host_skip_bp && lip == m_host_skip_lip)) {
         for (uint64_t bp : m_shared.host_debug.breakpoints) {
