@@ -235,6 +235,39 @@ TEST_P(EmuDebugRegs, MovSsHoldsTheSingleStepTrapForOneInstruction) {
     EXPECT_EQ(dr6(0), 0xffff0ff0u | kDr6Bs);
 }
 
+/// POP SS exists outside 64-bit mode only: 32-bit protected mode, a hand-assembled #DB handler.
+class EmuDebugRegs32 : public ::testing::TestWithParam<bool> {};
+
+TEST_P(EmuDebugRegs32, PopSsHoldsTheSingleStepTrapForOneInstruction) {
+    EmuHarness h;
+    h.setup_protected32();
+    h.use_translator(GetParam());
+    // #DB handler (32-bit): records the saved EIP and DR6 once, clears TF in the frame, IRETD.
+    h.write(kDbHandler, {0x50,                                       // push eax
+                         0x8b, 0x44, 0x24, 0x04,                     // mov eax, [esp+4]
+                         0xa3, 0x00, 0x72, 0x00, 0x00,               // mov [kRips], eax
+                         0x0f, 0x21, 0xf0,                           // mov eax, dr6
+                         0xa3, 0x00, 0x73, 0x00, 0x00,               // mov [kDr6s], eax
+                         0xff, 0x05, 0x00, 0x71, 0x00, 0x00,         // inc dword [kCount]
+                         0x81, 0x64, 0x24, 0x0c, 0xff, 0xfe, 0xff, 0xff,   // and dword [esp+12], ~TF
+                         0x58, 0xcf});                               // pop eax; iretd
+    const uint64_t gate = (kDbHandler & 0xffff) | (uint64_t{kCode32} << 16) | (0x8eULL << 40) |
+                          ((kDbHandler >> 16) << 48);
+    h.poke<uint64_t>(kIdt + 8 * kDb, gate);
+    h.load_code({0x16,                                      // push ss
+                 0x9c, 0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00, 0x9d,   // pushfd; or [esp], TF; popfd
+                 0x17,                                      // pop ss: TF set, its trap is held...
+                 0x90,                                      // ...until after this NOP
+                 0xf4});
+    ASSERT_TRUE(is_halt(h.run()));
+    EXPECT_EQ(h.read<uint32_t>(kCount), 1u);
+    EXPECT_EQ(h.read<uint32_t>(kRips), kCode + 12) << "one #DB, after the instruction following POP SS";
+    EXPECT_EQ(h.read<uint32_t>(kDr6s), 0xffff0ff0u | kDr6Bs);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, EmuDebugRegs32, ::testing::Values(false, true),
+                         [](const auto& param_info) { return param_info.param ? std::string("bt") : std::string("interp"); });
+
 TEST_P(EmuDebugRegs, GeneralDetectFaultsOnMovDr) {
     h.cpu().dr[7] = 0x400 | kDr7Gd;
     h.cpu().update_debug();
