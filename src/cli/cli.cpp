@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include "gdb/gdb_server.h"
 #include "vmm/exit_status.h"
 
 namespace popek::cli {
@@ -157,6 +158,11 @@ Parsed parse(const std::vector<std::string>& args) {
     run->add_flag("--test-dev", o.test_device, "add test devices: popek's (PIO 0x700, MMIO 0xfe000000) and QEMU "
                   "pc-testdev's (ports 0xe0-0xeb and 0x2000-0x2017, 64 KiB MMIO at 0xff000000, for kvm-unit-tests)");
 
+    // The gdb stub (issue 15, docs/debugging.md).
+    run->add_option("--gdb", o.gdb, "gdb remote stub on tcp:PORT (127.0.0.1) or unix:PATH (--accel interp and bt)")
+        ->type_name("tcp:PORT|unix:PATH");
+    run->add_flag("--gdb-wait", o.gdb_wait, "with --gdb: stop the vCPUs before the first instruction until gdb continues");
+
     std::string dgram;
     CLI::App* net_peer = add_net_peer(app, out.net_peer, dgram);
 
@@ -228,6 +234,12 @@ Parsed parse(const std::vector<std::string>& args) {
         auto parsed = parse_net(n);
         if (!parsed) return usage_error(parsed.error());
         o.nets.push_back(*parsed);
+    }
+    if (o.gdb_wait && o.gdb.empty()) return usage_error(Error{"--gdb-wait needs --gdb"});
+    if (!o.gdb.empty()) {
+        if (auto ep = gdb::parse_endpoint(o.gdb); !ep) return usage_error(ep.error());
+        if (o.accel == hv::Accel::Kvm)
+            return usage_error(Error{"--gdb is not supported on --accel kvm yet (use --accel interp or bt)"});
     }
     return out;
 }

@@ -12,9 +12,15 @@ Cpu::Cpu(EngineShared& shared, int index, CpuInterrupts* interrupts)
     reset_to_init();
     m_waiting_sipi = true;   // until set_state() or a SIPI (hv::Vcpu::set_state contract)
     if (shared.translate) enable_translation();
+    if (index >= 0 && static_cast<size_t>(index) < shared.cpus.size()) shared.cpus[static_cast<size_t>(index)] = this;
 }
 
-Cpu::~Cpu() { delete m_cache; }
+Cpu::~Cpu() {
+    if (m_index >= 0 && static_cast<size_t>(m_index) < m_shared.cpus.size() &&
+        m_shared.cpus[static_cast<size_t>(m_index)] == this)
+        m_shared.cpus[static_cast<size_t>(m_index)] = nullptr;
+    delete m_cache;
+}
 
 void Cpu::enable_translation() {
     if (!m_bt) m_bt = std::make_unique<bt::Translator>(*this, m_shared.translate_after, m_shared.bt_cache_bytes);
@@ -96,7 +102,10 @@ void Cpu::reset_to_init() {
     m_replay.valid = false;   // an instruction interrupted by INIT is not resumed
     nmi_blocked = false;
     misc_features_enables = 0;
-    m_step_pending = false;
+    m_db_pending = 0;
+    m_db_held = 0;
+    m_movss_shadow = false;
+    update_debug();
     cpl = 0;
     update_mode();
     flush_tlb();

@@ -40,6 +40,9 @@ inline constexpr uint64_t kArithFlags = kCf | kPf | kAf | kZf | kSf | kOf;
 /// CR4.UMIP (SDM Vol. 3A 2.5): SGDT SIDT SLDT SMSW STR are #GP at CPL > 0.
 inline constexpr uint64_t kCr4Umip = 1u << 11;
 
+// DR6 / DR7 bits (SDM Vol. 3B 18.2.3, 18.2.4).
+inline constexpr uint64_t kDr6Bd = 1u << 13, kDr6Bs = 1u << 14, kDr7Gd = 1u << 13;
+
 // Exception vectors (SDM Vol. 3A 6.3.1).
 enum Vector : uint8_t {
     kDe = 0, kDb = 1, kNmi = 2, kBp = 3, kOfv = 4, kBr = 5, kUd = 6, kNm = 7, kDfv = 8,
@@ -260,6 +263,21 @@ public:
     void write_msr(uint32_t msr, uint64_t v);
     uint64_t tsc();
 
+    // ---- debug registers and host debugging (debug_regs.cpp; SDM Vol. 3B 18.2, 18.3) ----
+    /// DR7/DR0-DR3 or the host debugger changed: recomputes which checks are armed.
+    void update_debug();
+    /// B0-B3 of the enabled instruction breakpoints at linear address `lip` (SDM 18.3.1.1).
+    uint32_t instruction_breakpoints(uint64_t lip) const;
+    /// A data access of `size` bytes at `la`: records the watchpoints it hits (only when armed).
+    void check_watch(uint64_t la, unsigned size, Access acc) {
+        if (m_watch_armed) [[unlikely]] watch_hit(la, size, acc);
+    }
+    /// Linear address of the next instruction (CS base outside 64-bit mode).
+    uint64_t linear_rip() const { return mode64 ? rip : ((seg[kCs].base + rip) & 0xffffffffULL); }
+    /// True when the vCPU must run one instruction at a time through the interpreter: TF, a DR7
+    /// breakpoint, a held MOV SS #DB or the host debugger (the one switch, see executor.cpp).
+    bool debug_per_instruction() const { return (rflags & kTf) || m_debug_armed || m_db_held; }
+
     // ---- execution (executor.cpp) ----
     /// Runs until the VMM is needed. Returns the exit; the I/O span points into this Cpu.
     hv::VcpuExit execute();
@@ -282,7 +300,7 @@ public:
     void port_out(uint16_t port, unsigned size, uint32_t value);
     /// An exit waits for the end of this instruction, or this instruction's device accesses are
     /// being replayed: a REP string instruction ends its iterations here and restarts.
-    bool exit_pending() const { return m_exit_pending || m_replay.valid; }
+    bool exit_pending() const { return m_exit_pending || m_replay.valid || m_db_hits || m_host_watch_hit; }
     // ---- the I/O log (mmu/io_log.cpp) ----
     /// True when the access at the log's cursor is this one: a read gets the logged data, a write
     /// was already handed to the VMM. Consumes the entry.
@@ -370,12 +388,28 @@ private:
     bool may_be_linked(uint64_t la) const {
         return m_linked_huge || m_linked_4k.test((la >> 12) & 4095) || m_linked_2m.test((la >> 21) & 4095);
     }
+    /// One data watchpoint (guest DRn or host), as a linear range.
+    struct Watch {
+        uint64_t lo, hi;    ///< [lo, hi]
+        bool writes_only;   ///< R/W = 01 (else 11: reads and writes; host Z3 = reads only)
+        bool reads_only;
+        int8_t guest_bit;   ///< DR6 bit for DR0-DR3, -1 for a host watchpoint
+        uint8_t host_kind;  ///< gdb Z type of a host watchpoint
+    };
+    static constexpr unsigned kMaxWatches = 4 + 16;
+    Watch m_watches[kMaxWatches]{};
+    unsigned m_watch_count = 0;
+    bool m_watch_armed = false;
+    void watch_hit(uint64_t la, unsigned size, Access acc);
+    bool watched_page(uint64_t la) const;
 
 public:
     // Executor state (public for the executor and handlers in other files).
     std::jmp_buf m_jmp;
     int m_delivering = -1;    ///< vector being delivered (double-fault detection), -1 none
-    bool m_step_pending = false;   ///< a single-step #DB follows the instruction just completed
+    /// DR6 bits (BS, B0-B3) of a trap-class #DB that follows the instruction just completed
+    /// (delivered after its exits to the VMM); 0: none.
+    uint32_t m_db_pending = 0;
     bool m_exit_pending = false;
     bool m_hypercall_pending = false;
     uint64_t m_hypercall_result = 0;
@@ -401,6 +435,28 @@ public:
     uint64_t m_interpreted = 0;   ///< --accel bt: instructions run by the interpreter instead
     bool m_flush_jump_cache = false;
     std::unordered_set<uint64_t> m_logged_ud;
+    // Debug state (debug_regs.cpp).
+    bool m_debug_armed = false;   ///< a DR7 breakpoint or host debugging is armed
+    uint32_t m_db_hits = 0;       ///< B0-B3 of guest watchpoints hit by the current instruction
+    uint32_t m_db_held = 0;       ///< #DB conditions of a MOV SS / POP SS held for one instruction
+    bool m_movss_shadow = false;  ///< the instruction just run loaded SS (MOV SS / POP SS)
+    bool m_host_watch_hit = false;   ///< a host (gdb) watchpoint was hit by the current instruction
+    uint64_t m_host_watch_addr = 0;
+    uint8_t m_host_watch_kind = 0;   ///< 2 write, 3 read, 4 access (gdb Z type)
+    bool m_host_step = false;        ///< the host debugger single-steps this vCPU
+    bool m_host_skip_bp = false;     ///< resume over a host breakpoint at the current RIP
+    /// Before an instruction in per-instruction mode: instruction breakpoints (guest: #DB fault;
+    /// host: stop). Returns 0 to run it, 1 to restart the dispatch loop, 2 to return m_exit.
+    int debug_before_instruction();
+    /// After an instruction (or event delivery): the #DB traps and host stops it produced.
+    /// False: return m_exit.
+    bool debug_after_instruction(bool stepped);
+    /// Delivers m_db_pending and reports a pending host stop. False: return m_exit.
+    bool finish_debug_traps();
+    int m_host_stop = 0;   ///< pending host stop reason (DebugHook::Reason), 0: none
+    uint64_t m_host_skip_lip = 0;   ///< the linear RIP a resumed vCPU stopped at (see m_host_skip_bp)
+    /// Hands m_host_stop to the debugger and waits for the resume. False: return m_exit.
+    bool report_host_stop();
 };
 
 // ---- inline fast paths ----

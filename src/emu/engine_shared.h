@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
+#include "emu/debug_hook.h"
 #include "emu/irqchip/cpu_interrupts.h"
 #include "emu/irqchip/guest_clock.h"
 #include "memory/guest_memory.h"
@@ -14,6 +16,7 @@
 namespace popek::emu {
 
 class PerfMap;
+class Cpu;
 
 /// What the engine handles itself instead of exiting to the VMM (like KVM's in-kernel PIC, PIT and
 /// IOAPIC). Implemented over emu::InterruptPlatform by the interp Vm; tests may leave it null.
@@ -113,6 +116,13 @@ public:
     /// Bumped after every exit to the VMM and every interrupt line change: the VMM may have written
     /// guest RAM (DMA), so decoded pages are re-verified against their bytes before reuse.
     std::atomic<uint64_t> dma_epoch{0};
+    /// `--gdb`: the host debugger (null: none) and its breakpoints (emu/debug_hook.h).
+    DebugHook* debugger = nullptr;
+    HostDebug host_debug;
+    /// Set by the debugger to stop the world: vCPUs park in Cpu::service() (with a kick).
+    std::atomic<bool> debug_pause{false};
+    /// Every vCPU of the VM by index (registered by the Cpu constructor), for the debugger.
+    std::vector<Cpu*> cpus = std::vector<Cpu*>(static_cast<size_t>(vcpus > 0 ? vcpus : 0), nullptr);
 };
 
 }  // namespace popek::emu

@@ -18,7 +18,7 @@ bool contributory(int v) { return v == kDe || (v >= kTs && v <= kGp); }
 /// Runs the event in m_event through the IDT, escalating to #DF / triple fault when delivery
 /// itself faults (SDM Vol. 3A 6.15 table 6-5). Returns false when m_exit is to be returned: a
 /// triple fault, or the first write of a frame pushed onto a stack in MMIO.
-static bool deliver_pending(Cpu& c) {
+bool deliver_pending(Cpu& c) {
     if (c.m_delivering >= 0) {
         int prev = c.m_delivering;
         int now = c.m_event.vector;
@@ -50,15 +50,6 @@ void handle_undefined(Cpu& cpu, const Insn& insn) {
     cpu.raise(kUd);
 }
 
-/// The single-step trap (SDM Vol. 3A 17.3.1.4): #DB with DR6.BS after an instruction that began
-/// with RFLAGS.TF = 1 and completed (a fault or INT n delivers its own event instead).
-static bool deliver_single_step(Cpu& c) {
-    c.m_step_pending = false;
-    c.dr[6] |= 1u << 14;   // BS
-    c.m_event = Event{kDb, false, 0, false, false, c.rip};
-    return deliver_pending(c);
-}
-
 hv::VcpuExit Cpu::execute() {
     halted = false;   // run() after a Halt exit resumes after the HLT, like KVM_RUN
     const int why = setjmp(m_jmp);
@@ -72,7 +63,17 @@ hv::VcpuExit Cpu::execute() {
         brk = false;
         m_exit_pending = false;   // the faulting instruction will run again after the handler
         m_replay.valid = false;   // (and make its device accesses again, as a restarted one does)
+        // The instruction did not complete: its watchpoint hits are void. A #DB held by MOV SS
+        // follows an INT n / INT3 / INTO it ran into (delivered at the handler's first
+        // instruction, SDM Vol. 3A 6.8.3) and is dropped with any other event.
+        const bool software = m_event.software;
+        const uint32_t held = m_db_held;
+        m_db_hits = m_db_held = 0;
+        m_host_watch_hit = m_movss_shadow = false;
         if (!deliver_pending(*this)) return m_exit;
+        if (software) m_db_pending |= held;
+        if (m_host_step) m_host_stop = DebugHook::kStep;   // a host single-step ends at the handler
+        if ((m_db_pending || m_host_stop) && !finish_debug_traps()) return m_exit;
     }
     if (why == kUnwindNone && m_replay.valid) {
         // Between the exits of one instruction's device accesses (mmu/io_log.cpp).
@@ -80,7 +81,8 @@ hv::VcpuExit Cpu::execute() {
         if (m_replay.retired) m_replay.valid = false;
     }
     // A single-stepped instruction's trap waits for its exits (e.g. OUT) to complete.
-    if (why == kUnwindNone && m_step_pending && !m_replay.valid && !deliver_single_step(*this)) return m_exit;
+    if (why == kUnwindNone && (m_db_pending || m_host_stop) && !m_replay.valid && !finish_debug_traps())
+        return m_exit;
     for (;;) {
         if (attention.load(std::memory_order_relaxed) || budget <= 0 || halted || interrupt_shadow ||
             m_waiting_sipi) {
@@ -99,11 +101,23 @@ hv::VcpuExit Cpu::execute() {
             n = 1;   // re-executed with its logged device accesses, alone (mmu/io_log.cpp)
             m_replay.cursor = 0;
         }
-        const bool step = rflags & kTf;   // single-step: one instruction, interpreted, then #DB
-        if (step) n = 1;
+        // The one switch to per-instruction execution (emu/debug_regs.cpp): single-step (TF),
+        // DR7 breakpoints and watchpoints, a #DB held by MOV SS, or the host debugger. Such
+        // an instruction runs alone in the interpreter, never as translated code.
+        const bool step = rflags & kTf;
+        const bool debug = debug_per_instruction();
+        if (debug) {
+            n = 1;
+            if (const int d = debug_before_instruction()) {
+                if (d == 2) return m_exit;
+                continue;   // a #DB fault was delivered or the host debugger stopped here
+            }
+        } else {
+            rflags &= ~kRf;   // RF lasts one instruction (SDM Vol. 3B 18.3.1.1)
+        }
         budget -= static_cast<int32_t>(n);
         // --accel bt: the whole block as translated host code (same effects as the loop below).
-        if (!m_bt || step || n != b->insns.size() || !m_bt->run(*b)) {
+        if (!m_bt || debug || n != b->insns.size() || !m_bt->run(*b)) {
             const uint64_t counted = m_stats.instructions;
             // Privileged/sensitive instructions count themselves (Insn::counted).
             for (const Insn *in = b->insns.data(), *end = in + n; in != end; ++in) {
@@ -115,7 +129,7 @@ hv::VcpuExit Cpu::execute() {
             }
             if (m_bt) m_interpreted += m_stats.instructions - counted;   // (a fault's instruction is not)
         }
-        if (step) m_step_pending = true;
+        if (debug) debug_after_instruction(step);
         if (io_retire()) {
             brk = false;
             m_exit_pending = false;
@@ -128,7 +142,7 @@ hv::VcpuExit Cpu::execute() {
                 return m_exit;
             }
         }
-        if (m_step_pending && !deliver_single_step(*this)) return m_exit;
+        if ((m_db_pending || m_host_stop) && !finish_debug_traps()) return m_exit;
     }
 }
 
@@ -138,6 +152,15 @@ bool Cpu::service() {
         return true;
     }
     attention.store(false, std::memory_order_relaxed);
+    if (m_shared.debugger && m_shared.debug_pause.load(std::memory_order_acquire)) {
+        // The host debugger stopped the world (emu/debug_hook.h): wait here until resumed.
+        m_shared.debugger->park(*this);
+        update_debug();
+        if (m_stop.load()) {
+            m_exit = hv::Shutdown{hv::Shutdown::Stopped};
+            return true;
+        }
+    }
     if (m_flush_jump_cache) {
         m_cache->invalidate_all();
         m_flush_jump_cache = false;

@@ -14,6 +14,8 @@
 #include "memory/guest_memory.h"
 #include "util/result.h"
 
+namespace popek::emu { struct EngineShared; }
+
 namespace popek::hv {
 
 enum class Accel { Kvm, Interp, Bt };
@@ -78,6 +80,8 @@ public:
     }
     /// The guest TSC now, shared by all vCPUs; nullopt when the engine cannot tell (KVM today).
     virtual std::optional<TscSample> sample_tsc() const { return std::nullopt; }
+    /// The own engine's VM-wide state (interp, bt), for the gdb stub (src/gdb/); null on KVM.
+    virtual emu::EngineShared* own_engine() { return nullptr; }
 };
 
 struct VmConfig {

@@ -11,6 +11,7 @@
 #include "loader/loader.h"
 #include "devices/virtio/mmio_devices.h"
 #include "emu/irqchip/platform.h"
+#include "gdb/gdb_server.h"
 #include "vmm/board.h"
 #include "vmm/exit_dispatcher.h"
 #include "vmm/exit_status.h"
@@ -152,6 +153,15 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
         input_sink = [x](std::span<const uint8_t> bytes) { return x->console_input(bytes); };
     }
     TRY_VOID(board->start_input(opt, input_sink));
+    std::unique_ptr<gdb::GdbServer> gdb_server;
+    if (!opt.gdb.empty()) {
+        emu::EngineShared* engine = vm->own_engine();
+        if (!engine) return fail("--gdb is not supported on --accel {} yet (use --accel interp or bt)", hv::accel_name(opt.accel));
+        const gdb::Endpoint where = TRY(gdb::parse_endpoint(opt.gdb));
+        gdb_server = TRY(gdb::GdbServer::start(where, *engine, opt.gdb_wait, [&life] {
+            life.request_exit(devices::ExitCause::ConsoleQuit, 0, "killed by gdb");
+        }));
+    }
     std::vector<std::thread> threads;
     for (auto& v : vcpus) threads.emplace_back([&, vp = v.get()] { vcpu_loop(*vp, dispatcher, life); });
     life.wait();

@@ -49,6 +49,8 @@ struct VmOptions {
     std::vector<NetOption> nets;
     std::optional<ShareOption> share;
     bool virtio_rng = false;    ///< `--rng`: a virtio entropy device
+    std::string gdb;            ///< `--gdb tcp:PORT|unix:PATH`: the gdb stub (docs/debugging.md)
+    bool gdb_wait = false;      ///< `--gdb-wait`: stopped before the first instruction
     /// Where serial output goes. Default: popek's stdout.
     std::function<void(std::span<const uint8_t>)> serial_out;
     /// Bytes fed to the serial port's receiver before the guest starts (tests); when

@@ -111,3 +111,26 @@ TEST(CliParse, DriverDomainAndTheBackendSubcommand) {
     EXPECT_EQ(missing.action, Parsed::Exit);
     EXPECT_EQ(missing.exit_status, 2);
 }
+
+// The gdb stub's options (docs/debugging.md): a usage error (status 2) for bad endpoints,
+// --gdb-wait alone and --accel kvm.
+TEST(CliParse, GdbOptions) {
+    Parsed ok = parse({"run", "--accel", "bt", "--gdb", "tcp:1234", "--gdb-wait"});
+    EXPECT_EQ(ok.action, Parsed::Run);
+    EXPECT_EQ(ok.options.gdb, "tcp:1234");
+    EXPECT_TRUE(ok.options.gdb_wait);
+    EXPECT_EQ(parse({"run", "--accel", "interp", "--gdb", "unix:/tmp/x.sock"}).action, Parsed::Run);
+    for (const std::vector<std::string>& bad :
+         {std::vector<std::string>{"run", "--accel", "interp", "--gdb", "tcp:0"},
+          {"run", "--accel", "interp", "--gdb", "tcp:70000"},
+          {"run", "--accel", "interp", "--gdb", "tcp:12x"},
+          {"run", "--accel", "interp", "--gdb", "1234"},
+          {"run", "--accel", "interp", "--gdb", "unix:"},
+          {"run", "--accel", "interp", "--gdb-wait"},
+          {"run", "--accel", "kvm", "--gdb", "tcp:1234"}}) {
+        Parsed p = parse(bad);
+        EXPECT_EQ(p.action, Parsed::Exit) << bad.back();
+        EXPECT_EQ(p.exit_status, 2) << bad.back();
+        EXPECT_NE(p.message.find("--gdb"), std::string::npos) << p.message;
+    }
+}

@@ -84,10 +84,12 @@ void Cpu::deliver_event() {
     if (long_mode && (!cs.l || cs.db)) raise(kGp, (cs_sel & 0xfffc) + ext);
     const bool conforming = cs.type & 4;
     const uint8_t new_cpl = conforming ? cpl : cs.dpl;
-    // Faults save RF=1 so the restarted instruction does not re-trigger an instruction breakpoint
-    // (SDM Vol. 3A 17.3.1.1); traps, INT n and interrupts save RF as it is (0 here).
+    // Faults save RF=1 so the restarted instruction does not re-trigger an instruction breakpoint;
+    // #DB, traps, INT n and interrupts save RF as it is (SDM Vol. 3B 18.3.1.1): 0 once an
+    // instruction has started (the executor clears it), 1 between an IRET that set it and the
+    // next instruction.
     const bool fault = !e.software && !e.external && e.vector != kBp && e.vector != kOfv && e.vector != kDb;
-    const uint64_t old_flags = fault ? (rflags | kRf) : (rflags & ~kRf);
+    const uint64_t old_flags = fault ? (rflags | kRf) : rflags;
     const uint64_t old_cs = seg[kCs].selector, old_ss = seg[kSs].selector, old_sp = gpr[hv::RSP];
 
     if (long_mode) {
@@ -206,6 +208,9 @@ void iret(Cpu& c, const Insn& i) {
     const uint8_t old_cpl = c.cpl;
     c.nmi_blocked = false;   // IRET ends NMI blocking (SDM Vol. 3A 6.7.1); budget = 0 below takes a held one
     write_flags(c, fl, n);
+    // IRETD/IRETQ load RF (SDM Vol. 3B 18.3.1.1): a #DB handler sets it in the frame so the
+    // instruction at its breakpoint runs once without faulting again.
+    if (n >= 4) c.rflags |= fl & kRf;
     if (old_cpl == 0 && n >= 4) c.rflags = (c.rflags & ~(kVif | kVip)) | (fl & (kVif | kVip));
     load_code_segment(c, cs_sel, d, rpl);
     if (pop_stack) {

@@ -41,8 +41,18 @@ void mov_to_cr(Cpu& c, const Insn& i) {
     c.brk = true;
 }
 
+/// DR7.GD (SDM Vol. 3B 18.2.4): any MOV DR is a #DB fault with DR6.BD; GD is cleared on entry.
+void general_detect(Cpu& c) {
+    if (!(c.dr[7] & kDr7Gd)) return;
+    c.dr[6] |= kDr6Bd;
+    c.dr[7] &= ~kDr7Gd;
+    c.update_debug();
+    c.raise(kDb);
+}
+
 void mov_from_dr(Cpu& c, const Insn& i) {
     c.require_cpl0();
+    general_detect(c);
     unsigned n = i.extra;
     if ((n == 4 || n == 5) && (c.cr4 & (1u << 3))) c.raise(kUd);
     if (n == 4 || n == 5) n += 2;
@@ -52,13 +62,18 @@ void mov_from_dr(Cpu& c, const Insn& i) {
 
 void mov_to_dr(Cpu& c, const Insn& i) {
     c.require_cpl0();
+    general_detect(c);
     unsigned n = i.extra;
     if ((n == 4 || n == 5) && (c.cr4 & (1u << 3))) c.raise(kUd);
     if (n == 4 || n == 5) n += 2;
     uint64_t v = c.mode64 ? c.gpr[i.r1] : (c.gpr[i.r1] & 0xffffffffULL);
     if ((n == 6 || n == 7) && (v >> 32)) c.raise(kGp, 0);
-    // Breakpoints are recorded but not armed (no hardware breakpoints in the interpreter).
-    c.dr[n] = n == 6 ? (v | 0xffff0ff0ULL) : n == 7 ? ((v | 0x400) & ~0x2000ULL) : v;
+    // DR6/DR7 reserved bits read as 1 (DR6 15:12 as 0, bit 11 BLD and 16 RTM as 1), DR7 bit 10
+    // as 1 and bits 12, 14, 15 as 0 (SDM Vol. 3B 18.2.3, 18.2.4). A DR0-DR3/DR7 write re-arms the
+    // breakpoints and ends the block: the next instruction is checked.
+    c.dr[n] = n == 6 ? (v | 0xffff0ff0ULL) : n == 7 ? ((v | 0x400) & ~0xd000ULL) : v;
+    if (n != 6) c.update_debug();
+    c.brk = true;
 }
 
 /// LGDT/LIDT: limit (2 bytes) then base (3 bytes with 16-bit operands, 4, or 8 in 64-bit mode).

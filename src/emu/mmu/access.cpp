@@ -47,6 +47,7 @@ void Cpu::read_bytes_la(uint64_t la, void* out, unsigned size, Access acc, bool 
     // Translate both pages before touching anything: a fault leaves no partial access.
     uint64_t gpa0 = translate(la, acc, supervisor);
     uint64_t gpa1 = first < size ? translate(la + first, acc, supervisor) : 0;
+    check_watch(la, size, acc);
     phys_read(gpa0, dst, first);
     if (first < size) phys_read(gpa1, dst + first, size - first);
 }
@@ -56,6 +57,7 @@ void Cpu::write_bytes_la(uint64_t la, const void* in, unsigned size, bool superv
     unsigned first = std::min<unsigned>(size, static_cast<unsigned>(4096 - (la & 0xfff)));
     uint64_t gpa0 = translate(la, Access::Write, supervisor);
     uint64_t gpa1 = first < size ? translate(la + first, Access::Write, supervisor) : 0;
+    check_watch(la, size, Access::Write);
     phys_write(gpa0, src, first);
     if (first < size) phys_write(gpa1, src + first, size - first);
 }
@@ -93,6 +95,7 @@ uint8_t* Cpu::ram_ptr(uint64_t gpa, unsigned size) const {
 
 uint8_t* Cpu::rmw_ptr_slow(uint64_t la, unsigned size) {
     uint64_t gpa = translate(la, Access::Write, false);
+    check_watch(la, size, Access::Write);   // a locked read-modify-write (never TLB-mapped when watched)
     uint8_t* host = ram_ptr(gpa, size);
     // A code page has no write mapping so that writes are seen: invalidate as phys_write does,
     // then let the caller's host atomic do the write (SDM Vol. 3A 8.1.2: LOCK is atomic on RAM).

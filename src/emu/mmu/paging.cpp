@@ -203,7 +203,8 @@ void Cpu::fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool
     const uint64_t page = la & ~0xfffULL;
     // The APIC page overlays RAM when enabled (SDM Vol. 3A 10.4.1): never map it directly.
     bool apic = apic_page(gpa_page);
-    if (!host || apic) {
+    // A watched page (emu/debug_regs.cpp) is never mapped: its accesses take the checked path.
+    if (!host || apic || (m_watch_armed && watched_page(la))) {
         e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
         return;
     }

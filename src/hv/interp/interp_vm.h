@@ -24,6 +24,7 @@ public:
     Result<void> set_irq_line(uint32_t gsi, bool level) override;
     Result<void> inject_vector(int vcpu, uint8_t vector) override;
     std::optional<TscSample> sample_tsc() const override;
+    emu::EngineShared* own_engine() override { return m_shared.get(); }
 
 private:
     VmConfig m_config;

@@ -1,0 +1,76 @@
+#pragma once
+/// The gdb stub's hold on the own engine's vCPUs (emu/debug_hook.h): stopping the world, single-
+/// stepping one vCPU, resuming, and guest-virtual memory access through a vCPU's page tables.
+///
+/// All-stop: when one vCPU stops (breakpoint, step, watchpoint) or the client interrupts, every
+/// vCPU is paused: EngineShared::debug_pause is set and each vCPU is kicked (its `attention`
+/// flag, which also wakes one halted in HLT); at its next instruction boundary it calls park()
+/// from Cpu::service() and waits on a condition variable. A single-step lets only the stepping
+/// vCPU run; the others stay parked. Registers and memory are read and written only while the
+/// world is stopped, from the stub's thread.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "emu/debug_hook.h"
+#include "emu/engine_shared.h"
+
+namespace popek::gdb {
+
+struct StopInfo {
+    int cpu = 0;
+    int signal = 5;   ///< SIGTRAP; 2 (SIGINT) for an interrupt
+    emu::DebugHook::Reason reason = emu::DebugHook::kNone;
+    uint64_t watch_addr = 0;
+    uint8_t watch_kind = 0;
+};
+
+class VcpuControl final : public emu::DebugHook {
+public:
+    /// `stopped_at_start`: --gdb-wait, the world is stopped before the first instruction.
+    VcpuControl(emu::EngineShared& shared, bool stopped_at_start);
+    ~VcpuControl() override;
+
+    // ---- emu::DebugHook (vCPU threads) ----
+    bool stopped(emu::Cpu& cpu, Reason why, uint64_t watch_addr, uint8_t watch_kind) override;
+    void park(emu::Cpu& cpu) override;
+
+    // ---- the stub's thread ----
+    int vcpu_count() const { return static_cast<int>(m_shared.cpus.size()); }
+    emu::Cpu* cpu(int index) const;
+    /// Stops the world (Ctrl-C, a client connecting); waits (bounded) until the vCPUs are parked.
+    StopInfo stop_all(int signal);
+    /// A stop a vCPU reported since the last resume, once the world is parked (bounded wait).
+    std::optional<StopInfo> take_stop(std::chrono::milliseconds wait);
+    bool is_stopped() const;
+    /// Resumes every vCPU (`step_cpu` < 0), or single-steps that one vCPU alone.
+    void resume(int step_cpu);
+    /// The client left: host breakpoints and watchpoints are removed and the guest continues.
+    void detach();
+    /// Guest-virtual memory of vCPU `cpu` (its current page tables, supervisor access). Returns
+    /// the bytes done before the first unmapped or non-RAM page.
+    size_t read_memory(int cpu, uint64_t va, uint8_t* out, size_t len);
+    size_t write_memory(int cpu, uint64_t va, const uint8_t* in, size_t len);
+    emu::HostDebug& host_debug() { return m_shared.host_debug; }
+    emu::EngineShared& shared() { return m_shared; }
+
+private:
+    void wait_resumed(std::unique_lock<std::mutex>& lock, emu::Cpu& cpu);
+    void pause_locked();
+    void wait_parked(std::unique_lock<std::mutex>& lock);
+    uint8_t* guest_ptr(int cpu, uint64_t va, size_t len);
+
+    emu::EngineShared& m_shared;
+    mutable std::mutex m_mutex;
+    std::condition_variable m_cv;
+    bool m_paused = false;
+    int m_step_cpu = -1;
+    int m_parked = 0;
+    uint64_t m_generation = 0;
+    std::optional<StopInfo> m_pending;
+};
+
+}  // namespace popek::gdb
