@@ -104,7 +104,7 @@ void Cpu::reset_to_init() {
     misc_features_enables = 0;
     m_db_pending = 0;
     m_db_held = 0;
-    m_movss_shadow = false;
+    m_movss_shadow = m_after_movss = false;
     update_debug();
     cpl = 0;
     update_mode();

@@ -440,6 +440,9 @@ public:
     uint32_t m_db_hits = 0;       ///< B0-B3 of guest watchpoints hit by the current instruction
     uint32_t m_db_held = 0;       ///< #DB conditions of a MOV SS / POP SS held for one instruction
     bool m_movss_shadow = false;  ///< the instruction just run loaded SS (MOV SS / POP SS)
+    /// The previous instruction loaded SS: an Intel CPU reports no instruction breakpoint on this
+    /// one (SDM Vol. 3A 6.8.3; kvm-unit-tests emulator "#DB suppressed after MOV SS").
+    bool m_after_movss = false;
     bool m_host_watch_hit = false;   ///< a host (gdb) watchpoint was hit by the current instruction
     uint64_t m_host_watch_addr = 0;
     uint8_t m_host_watch_kind = 0;   ///< 2 write, 3 read, 4 access (gdb Z type)

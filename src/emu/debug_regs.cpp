@@ -99,6 +99,8 @@ int Cpu::debug_before_instruction() {
     // exception): not reported to the guest, but a host watchpoint stops at the handler.
     m_db_hits = 0;
     m_movss_shadow = false;
+    const bool after_movss = m_after_movss;
+    m_after_movss = false;
     if (m_host_watch_hit) {
         m_host_watch_hit = false;
         m_host_stop = DebugHook::kWatch;
@@ -117,7 +119,7 @@ int Cpu::debug_before_instruction() {
     // after the breakpoint check (SDM Vol. 3B 18.3.1.1).
     const bool rf = rflags & kRf;
     rflags &= ~kRf;
-    if (rf) return 0;
+    if (rf || after_movss) return 0;
     if (uint32_t hits = instruction_breakpoints(lip)) {
         // Fault-class #DB before the instruction; the pushed RF is the current one, 0.
         dr[6] = (dr[6] & ~0xfULL) | hits;
@@ -135,6 +137,7 @@ bool Cpu::debug_after_instruction(bool stepped) {
         // MOV SS / POP SS: single-step and data breakpoint #DBs wait until after the next
         // instruction (SDM Vol. 3A 6.8.3), then arrive as one #DB.
         m_movss_shadow = false;
+        m_after_movss = true;
         m_db_held |= bits;
     } else {
         m_db_pending |= bits | m_db_held;

@@ -69,7 +69,7 @@ hv::VcpuExit Cpu::execute() {
         const bool software = m_event.software;
         const uint32_t held = m_db_held;
         m_db_hits = m_db_held = 0;
-        m_host_watch_hit = m_movss_shadow = false;
+        m_host_watch_hit = m_movss_shadow = m_after_movss = false;
         if (!deliver_pending(*this)) return m_exit;
         if (software) m_db_pending |= held;
         if (m_host_step) m_host_stop = DebugHook::kStep;   // a host single-step ends at the handler

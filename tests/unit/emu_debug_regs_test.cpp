@@ -110,6 +110,27 @@ TEST_P(EmuDebugRegs, InstructionBreakpointFaultsBeforeTheInstruction) {
     EXPECT_EQ(h.cpu().gpr[hv::RCX], 7u) << "the instruction ran after the handler set RF";
 }
 
+TEST_P(EmuDebugRegs, NoInstructionBreakpointRightAfterMovSs) {
+    // Intel: the instruction after MOV SS has its instruction breakpoint suppressed (SDM Vol. 3A
+    // 6.8.3); the same breakpoint one instruction later is reported.
+    size_t after = 0, later = 0;
+    h.load_code(assemble_with_hlt([&](G& g) {
+        g.mov(eax, ss);
+        g.mov(ss, eax);
+        after = g.getSize();
+        g.xor_(ecx, ecx);
+        later = g.getSize();
+        g.mov(edx, 5);
+    }));
+    arm(0, kCode + after, 1 | (1u << 2));   // L0, L1: execute breakpoints (R/W 00, LEN 00)
+    h.cpu().dr[1] = kCode + later;
+    h.cpu().update_debug();
+    ASSERT_TRUE(is_halt(h.run()));
+    EXPECT_EQ(count(), 1u) << "only the breakpoint one instruction after MOV SS";
+    EXPECT_EQ(saved_rip(0), kCode + later);
+    EXPECT_EQ(h.cpu().gpr[hv::RDX], 5u);
+}
+
 TEST_P(EmuDebugRegs, WithoutRfTheBreakpointRepeats) {
     h.poke<uint64_t>(kSetRf, 0);
     h.poke<uint64_t>(kLimit, 3);   // then the handler disables DR7
