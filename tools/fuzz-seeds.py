@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Hand-made seed inputs for the fuzz targets whose harness has no replay runner of its own
-(fuzz_blkif, fuzz_netif, fuzz_xs_wire, fuzz_loader): `fuzz-seeds.py TARGET DIR` writes them as
+(fuzz_blkif, fuzz_netif, fuzz_xs_wire, fuzz_loader, fuzz_gdb_rsp): `fuzz-seeds.py TARGET DIR` writes them as
 DIR/seed-N. Each follows its harness's input layout (the comment at the top of
 tests/fuzz/fuzz_TARGET.cpp); tools/fuzz-corpus.sh calls it. Standard library only."""
 import struct
@@ -120,7 +120,29 @@ def loader():
             bzimage(initrd_addr_max=0), bzimage(version=0x0200), bzimage(init_size=0)]
 
 
-TARGETS = {"fuzz_blkif": blkif, "fuzz_netif": netif, "fuzz_xs_wire": xs_wire, "fuzz_loader": loader}
+def rsp_packet(payload):
+    return b"$" + payload + b"#" + b"%02x" % (sum(payload) & 0xFF)
+
+
+def gdb_rsp():
+    # The target reads a length byte before each piece of the stream (1 + byte % 97 bytes).
+    def stream(raw):
+        out = b""
+        while raw:
+            piece, raw = raw[:96], raw[96:]
+            out += bytes([len(piece) - 1]) + piece
+        return out
+    sessions = [
+        b"+" + rsp_packet(b"qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386") + b"+",
+        rsp_packet(b"g") + b"+" + rsp_packet(b"m1000,40") + b"+" + rsp_packet(b"vCont;s:1"),
+        rsp_packet(b"Z0,ffffffff81000000,1") + b"\x03" + rsp_packet(b"X2000,4:}\x03}]ab"),
+        rsp_packet(b"P10=0010000000000000") + b"-" + b"$bad#zz" + rsp_packet(b"qRcmd,7374617473"),
+    ]
+    return [stream(s) for s in sessions]
+
+
+TARGETS = {"fuzz_blkif": blkif, "fuzz_netif": netif, "fuzz_xs_wire": xs_wire, "fuzz_loader": loader,
+           "fuzz_gdb_rsp": gdb_rsp}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in TARGETS:
