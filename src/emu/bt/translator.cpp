@@ -18,15 +18,16 @@ Translator::Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size)
     : m_cpu(cpu), m_hot_runs(hot_runs), m_layout(CpuLayout::of(cpu)), m_buffer(buffer_size),
       m_slot_capacity(2 * (buffer_size / kBytesPerSlotPair + 1)) {
     m_slots = std::make_unique_for_overwrite<ChainSlot[]>(m_slot_capacity);
-    m_layout.tlb_active = static_cast<int32_t>(reinterpret_cast<const char*>(&cpu.m_tlb_active) -
-                                               reinterpret_cast<const char*>(&cpu));
+    // The private fields translated code touches (CpuLayout::of sees only the public ones).
+    const auto offset = [&cpu](const void* field) {
+        return static_cast<int32_t>(static_cast<const char*>(field) - reinterpret_cast<const char*>(&cpu));
+    };
+    m_layout.tlb_active = offset(&cpu.m_tlb_active);
+    m_layout.map_gen = offset(&cpu.m_map_gen);
+    m_layout.code_epoch_seen = offset(&cpu.m_code_epoch_seen);
     m_chain.pending_slot = &m_pending_slot;
     m_chain.dma_epoch = &cpu.shared().dma_epoch;
     m_chain.code_epoch = cpu.shared().code.code_epoch_ptr();
-    m_layout.map_gen = static_cast<int32_t>(reinterpret_cast<const char*>(&cpu.m_map_gen) -
-                                            reinterpret_cast<const char*>(&cpu));
-    m_layout.code_epoch_seen = static_cast<int32_t>(reinterpret_cast<const char*>(&cpu.m_code_epoch_seen) -
-                                                    reinterpret_cast<const char*>(&cpu));
     m_handler_exits = std::make_unique<uint64_t[]>(ZYDIS_MNEMONIC_MAX_VALUE + 1);   // zeroed
     if (cpu.shared().count_stats) {   // a memory increment on every chain: only when asked
         m_chain.handler_exits = m_handler_exits.get();
