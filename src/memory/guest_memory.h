@@ -1,5 +1,6 @@
 #pragma once
-/// Guest physical memory: memfd-backed regions, every access bounds-checked.
+/// Guest physical memory: private anonymous regions (transparent huge pages where the host
+/// allows them), every access bounds-checked.
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -17,7 +18,7 @@ struct Region {
     GuestAddress base;
     uint64_t size;
     uint8_t* host;        ///< host mapping of [base, base+size)
-    uint64_t fd_offset;   ///< offset of this region in the memfd
+    uint64_t ram_offset;  ///< offset of this region in guest RAM, the regions one after another
 };
 
 /// Layout of a PC: RAM below the 32-bit MMIO hole, the rest above 4 GiB.
@@ -34,7 +35,6 @@ public:
 
     uint64_t size() const { return m_size; }
     std::span<const Region> regions() const { return m_regions; }
-    int fd() const { return m_fd.get(); }
 
     /// Host view of [gpa, gpa+len) if it lies inside one region; an error otherwise.
     Result<std::span<uint8_t>> slice(GuestAddress gpa, uint64_t len) const;
@@ -63,7 +63,6 @@ public:
 
 private:
     GuestMemory() = default;
-    UniqueFd m_fd;
     std::vector<UniqueMapping> m_maps;
     std::vector<Region> m_regions;
     uint64_t m_size = 0;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "util/fd.h"
+#include "util/huge_mapping.h"
 
 namespace popek::vmm {
 
@@ -25,10 +26,11 @@ Result<InputFile> read_input_file(const std::string& path, std::string_view what
     if (size > max_bytes)
         return fail("{} '{}' is {} MiB, more than fits ({} MiB; raise --mem?)", what, path, (size + (1 << 20) - 1) >> 20,
                     max_bytes >> 20);
-    InputFile file{std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(size)), static_cast<size_t>(size)};
+    InputFile file{TRY(map_huge_anonymous(static_cast<size_t>(size), "the file's bytes", true)), static_cast<size_t>(size)};
+    auto* const buffer = static_cast<uint8_t*>(file.data.get());
     size_t done = 0;
     while (done < file.size) {
-        const ssize_t n = ::pread(fd.get(), file.data.get() + done, file.size - done, static_cast<off_t>(done));
+        const ssize_t n = ::pread(fd.get(), buffer + done, file.size - done, static_cast<off_t>(done));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return fail("cannot read {} '{}': {}", what, path, std::strerror(errno));
         if (n == 0) return fail("{} '{}' shrank while being read", what, path);

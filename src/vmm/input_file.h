@@ -9,15 +9,17 @@
 #include <string_view>
 #include <vector>
 
+#include "util/fd.h"
 #include "util/result.h"
 
 namespace popek::vmm {
 
-/// A file's bytes, in a buffer that was never zero-filled (a kernel ELF is tens of MiB).
+/// A file's bytes (a kernel ELF is tens of MiB): read into anonymous memory that the host may
+/// back with huge pages (util/huge_mapping.h), freed as a whole after loading.
 struct InputFile {
-    std::unique_ptr<uint8_t[]> data;
+    UniqueMapping data;
     size_t size = 0;
-    std::span<const uint8_t> bytes() const { return {data.get(), size}; }
+    std::span<const uint8_t> bytes() const { return {static_cast<const uint8_t*>(data.get()), size}; }
 };
 
 /// The whole of `path` (`what` names it in errors: "kernel", "initrd"). Fails when it is not a
