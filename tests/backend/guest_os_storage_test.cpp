@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "guest_os_session.h"
+#include "popek_process.h"
 #include "sealdisk/format.h"
 
 namespace popek::test::guest_os {
@@ -83,6 +84,13 @@ TEST_P(GuestOsStorageTest, PutLeavesNoPlaintextOnTheImageAndPersistsAcrossReboot
     sd::Geometry g = geometry_of(image);
     EXPECT_GT(g.data_sectors, 1500u);
     EXPECT_LE(g.total_sectors(), kImageBytes / sd::kSectorSize);
+    // The host tool shows the public header only: version, cipher, sizes, generation (format + put).
+    auto inspect = popek::test::run_popek({"disk-inspect", m_disk.string()});
+    EXPECT_EQ(inspect.status, 0) << inspect.err;
+    EXPECT_TRUE(has(inspect.out, ": popek sealed disk, format version 1\ncipher: XChaCha20-Poly1305")) << inspect.out;
+    EXPECT_TRUE(has(inspect.out, "volume: " + std::to_string(g.data_sectors) + " data sectors")) << inspect.out;
+    EXPECT_TRUE(has(inspect.out, "generation: 2 header writes\n")) << inspect.out;
+    EXPECT_FALSE(has(inspect.out, "fox")) << inspect.out;
     auto second = boot({"sdisk cat"});
     ASSERT_EQ(second.size(), 1u);
     EXPECT_EQ(second[0], "the quick sealed fox 4242\n");

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "sealdisk/inspect.h"
 #include "sealdisk_test_util.h"
 
 using namespace popek::sealdisk;
@@ -242,4 +244,29 @@ TEST(SealDiskHeader, HostileHeadersAreRejected) {
     EXPECT_EQ(with(hdr::kReserved + 8, 1, true), ParseError::BadReserved);
     uint8_t zero[kSectorSize] = {};
     EXPECT_EQ(parse_header(zero, sizeof zero, h, g), ParseError::AllZero);
+}
+
+TEST(SealDiskInspect, ShowsThePublicHeaderAndRefusesOtherImages) {
+    MemoryDisk disk = written_disk();
+    const std::string path = ::testing::TempDir() + "/sealdisk-inspect.img";
+    auto save = [&](const std::vector<uint8_t>& bytes) {
+        FILE* f = std::fopen(path.c_str(), "wb");
+        ASSERT_NE(f, nullptr);
+        ASSERT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
+        std::fclose(f);
+    };
+    save(disk.bytes);
+    auto report = inspect_image(path);
+    ASSERT_TRUE(report) << report.error().message;
+    EXPECT_NE(report->find("format version 1\n"), std::string::npos) << *report;
+    EXPECT_NE(report->find("disk: 2048 sectors when formatted, 2048 now"), std::string::npos) << *report;
+    EXPECT_NE(report->find("generation: 4 header writes"), std::string::npos) << *report;   // format + 3 writes
+    EXPECT_EQ(report->find("secret"), std::string::npos);
+    save(std::vector<uint8_t>(disk.bytes.begin(), disk.bytes.begin() + 40 * kSectorSize));
+    ASSERT_FALSE(inspect_image(path));
+    EXPECT_NE(inspect_image(path).error().message.find("shorter than the volume"), std::string::npos);
+    save(std::vector<uint8_t>(4 * kSectorSize, 0));
+    EXPECT_NE(inspect_image(path).error().message.find("not formatted"), std::string::npos);
+    EXPECT_FALSE(inspect_image(path + ".missing"));
+    std::remove(path.c_str());
 }
