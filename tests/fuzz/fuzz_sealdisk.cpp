@@ -109,16 +109,7 @@ int main(int argc, char** argv) {
     std::mt19937 rng(16);
     for (long i = 0; i < iterations; ++i) {
         std::vector<uint8_t> in = seeds[rng() % seeds.size()];
-        int flips = 1 + static_cast<int>(rng() % 4);
-        for (int f = 0; f < flips; ++f) {
-            size_t at = rng() % in.size();
-            switch (rng() % 4) {
-                case 0: in[at] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
-                case 1: in[at] = static_cast<uint8_t>(rng()); break;
-                case 2: in.resize(1 + rng() % in.size()); break;
-                default: in.push_back(static_cast<uint8_t>(rng())); break;
-            }
-        }
+        popek::fuzz::mutate(in, rng);
         LLVMFuzzerTestOneInput(in.data(), in.size());
     }
     std::printf("fuzz_sealdisk: %ld inputs, no crash\n", iterations);
