@@ -9,6 +9,9 @@
 ///   sdisk info                   format version, cipher, sizes, generation
 ///   sdisk format                 a fresh volume (everything on it is lost)
 ///   sdisk bench KIB              raw /dev/xvda vs sealed sequential write and read (formats)
+///   sdisk fput PATH WORDS...     the words as a sealed file PATH (e.g. /share/out/F: the host
+///                                sees ciphertext bound to the path; the name stays visible)
+///   sdisk fcat PATH              a sealed file's text; "integrity error" if it was changed or moved
 #include "sdisk/sdisk.h"
 
 using namespace pos;
@@ -105,7 +108,8 @@ int info() {
 }
 
 int usage() {
-    print("usage: sdisk put WORDS... | cat | write SECTOR WORDS... | read SECTOR | info | format | bench KIB\n");
+    print("usage: sdisk put WORDS... | cat | write SECTOR WORDS... | read SECTOR | info | format | bench KIB"
+          " | fput PATH WORDS... | fcat PATH\n");
     return 2;
 }
 
@@ -119,6 +123,12 @@ int main(int argc, char** argv) {
     if (numbered && (argc < 3 || !parse_u64(argv[2], number))) return usage();
     uint8_t secret[kSecretBytes];
     if (!load_secret(secret)) return 1;
+    if (strcmp(cmd, "fput") == 0 && argc >= 3) {
+        char text[512];
+        size_t n = join_words(text, sizeof text, argc, argv, 3);
+        return file_put(secret, argv[2], text, n);
+    }
+    if (strcmp(cmd, "fcat") == 0 && argc == 3) return file_cat(secret, argv[2]);
     RawDisk disk;
     if (!open_raw(disk)) return 1;
     if (strcmp(cmd, "bench") == 0) return bench(disk, secret, number);

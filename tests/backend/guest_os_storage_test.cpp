@@ -179,6 +179,31 @@ TEST_P(GuestOsStorageTest, ThePolicyDecidesWhoUsesTheSealedDisk) {
     EXPECT_EQ(read_text(m_disk), std::string(kImageBytes, '\0')) << "nothing was formatted or written";
 }
 
+TEST_P(GuestOsStorageTest, SealedShareFilesHideTheirContentsAndCannotBeChangedOrMoved) {
+    const fs::path share = m_dir.path() / "share";
+    fs::create_directories(share / "out");
+    auto first = boot({"sdisk fput /share/out/note.txt private words 77", "sdisk fcat /share/out/note.txt"},
+                      {"--share", share.string()});
+    ASSERT_EQ(first.size(), 2u);
+    EXPECT_EQ(first[0], "sdisk: fput: /share/out/note.txt: 17 bytes sealed (73 on the host)\n");
+    EXPECT_EQ(first[1], "private words 77\n");
+    std::vector<uint8_t> sealed = read_bytes(share / "out" / "note.txt");
+    ASSERT_EQ(sealed.size(), 73u);
+    EXPECT_EQ(std::string(sealed.begin(), sealed.begin() + 8), "POPEKSF1");
+    EXPECT_FALSE(has(std::string(sealed.begin(), sealed.end()), "private"));
+    write_bytes(share / "out" / "moved.txt", sealed);   // the same bytes under another name
+    sealed[50] ^= 0x04;
+    write_bytes(share / "out" / "changed.txt", sealed);
+    auto second = boot({"sdisk fcat /share/out/note.txt", "sdisk fcat /share/out/moved.txt",
+                        "sdisk fcat /share/out/changed.txt", "echo alive"},
+                       {"--share", share.string()});
+    ASSERT_EQ(second.size(), 4u);
+    EXPECT_EQ(second[0], "private words 77\n");
+    EXPECT_TRUE(has(second[1], "sdisk: integrity error: fcat: /share/out/moved.txt: integrity check failed")) << second[1];
+    EXPECT_TRUE(has(second[2], "sdisk: integrity error: fcat: /share/out/changed.txt: integrity check failed")) << second[2];
+    EXPECT_EQ(second[3], "alive\n");
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, GuestOsStorageTest, kXenPlatforms, name_of);
 
 }  // namespace

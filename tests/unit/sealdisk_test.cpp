@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sealdisk/inspect.h"
+#include "sealdisk/sealed_file.h"
 #include "sealdisk_test_util.h"
 
 using namespace popek::sealdisk;
@@ -269,4 +270,39 @@ TEST(SealDiskInspect, ShowsThePublicHeaderAndRefusesOtherImages) {
     EXPECT_NE(inspect_image(path).error().message.find("not formatted"), std::string::npos);
     EXPECT_FALSE(inspect_image(path + ".missing"));
     std::remove(path.c_str());
+}
+
+TEST(SealedFile, OpensOnlyUnchangedUnderItsOwnPathAndKey) {
+    const std::string text = "private words 77\n";
+    std::vector<uint8_t> sealed(text.size() + kFileOverhead);
+    size_t n = 0;
+    ASSERT_EQ(seal_file(test_secret(), "/share/out/a", reinterpret_cast<const uint8_t*>(text.data()), text.size(),
+                        sealed.data(), sealed.size(), &n),
+              FileStatus::Ok);
+    ASSERT_EQ(n, sealed.size());
+    EXPECT_FALSE(contains(sealed, "private"));
+    std::vector<uint8_t> out(64);
+    size_t got = 0;
+    ASSERT_EQ(open_file(test_secret(), "/share/out/a", sealed.data(), n, out.data(), out.size(), &got), FileStatus::Ok);
+    EXPECT_EQ(std::string(out.begin(), out.begin() + static_cast<long>(got)), text);
+    EXPECT_EQ(open_file(test_secret(), "/share/out/b", sealed.data(), n, out.data(), out.size(), &got),
+              FileStatus::Integrity) << "moved to another name";
+    uint8_t other[kSecretBytes] = {};
+    EXPECT_EQ(open_file(other, "/share/out/a", sealed.data(), n, out.data(), out.size(), &got), FileStatus::Integrity);
+    for (size_t at : {size_t{16}, size_t{40}, n - 1}) {   // nonce, ciphertext, tag
+        std::vector<uint8_t> bad = sealed;
+        bad[at] ^= 1;
+        EXPECT_EQ(open_file(test_secret(), "/share/out/a", bad.data(), n, out.data(), out.size(), &got),
+                  FileStatus::Integrity) << at;
+    }
+    EXPECT_EQ(open_file(test_secret(), "/share/out/a", sealed.data(), n - 1, out.data(), out.size(), &got),
+              FileStatus::Integrity);
+    EXPECT_EQ(open_file(test_secret(), "/share/out/a", sealed.data(), 20, out.data(), out.size(), &got),
+              FileStatus::BadFormat);
+    EXPECT_EQ(open_file(test_secret(), "/share/out/a", sealed.data(), n, out.data(), 4, &got), FileStatus::TooSmall);
+    std::vector<uint8_t> v2 = sealed;
+    v2[8] = 2;
+    EXPECT_EQ(open_file(test_secret(), "/share/out/a", v2.data(), n, out.data(), out.size(), &got), FileStatus::BadFormat);
+    EXPECT_EQ(seal_file(test_secret(), "/x", out.data(), 10, sealed.data(), 10 + kFileOverhead - 1, &n),
+              FileStatus::TooSmall);
 }

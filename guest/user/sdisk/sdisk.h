@@ -27,6 +27,10 @@ bool mount_or_format(popek::sealdisk::Volume& volume, RawDisk& disk, const uint8
 /// Reports a failed volume operation on the console (the kernel has no other log).
 void report(const char* what, popek::sealdisk::Status s, const popek::sealdisk::Volume& volume);
 
+/// sdisk fput PATH WORDS / fcat PATH: a sealed file (e.g. under /share); the exit status.
+int file_put(const uint8_t* secret, const char* path, const char* text, size_t len);
+int file_cat(const uint8_t* secret, const char* path);
+
 /// sdisk bench KIB: raw vs sealed sequential write and read (formats the disk).
 int bench(RawDisk& disk, const uint8_t* secret, uint64_t kib);
 
