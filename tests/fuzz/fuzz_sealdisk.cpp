@@ -6,9 +6,10 @@
 // most 64 sectors), parsed and mounted with the test secret. Odd: a genuine volume (48 sectors,
 // formatted and written with the test secret) is patched by the records that follow, each
 // [offset u16 LE][xor u8] inside the image, then mounted, read whole, written and mounted again.
+// Even inputs are also opened as a sealed file (src/sealdisk/sealed_file.h).
 // Invariants: nothing crashes; a parsed header describes a tree that fits the disk it names; a
 // volume that mounts reads every sector as Ok or Integrity, never anything else.
-// fuzz-sources: src/sealdisk/format.cpp src/sealdisk/volume.cpp
+// fuzz-sources: src/sealdisk/format.cpp src/sealdisk/volume.cpp src/sealdisk/sealed_file.cpp
 // fuzz-libs: -lsodium
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "../unit/sealdisk_test_util.h"
+#include "sealdisk/sealed_file.h"
 
 using namespace popek::sealdisk;
 using popek::sealdisk::testing::MemoryDisk;
@@ -70,6 +72,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         MemoryDisk disk((bytes + kSectorSize - 1) / kSectorSize);
         if (bytes > 0) std::memcpy(disk.bytes.data(), data + 1, bytes);
         exercise(disk);
+        // The same bytes as a sealed file (sdisk fcat on a --share file the host wrote).
+        static std::vector<uint8_t> plain(kMaxSectors * kSectorSize);
+        size_t got = 0;
+        if (open_file(test_secret(), "/share/f", data + 1, bytes, plain.data(), plain.size(), &got) == FileStatus::Ok &&
+            got + kFileOverhead != bytes)
+            __builtin_trap();
         return 0;
     }
     MemoryDisk disk(kGenuineSectors);
