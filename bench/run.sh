@@ -27,6 +27,8 @@ echo "== Issue 7: secure-net channel throughput vs raw libsodium AEAD (same run)
 "$B/netsec_throughput" 200000 1400
 echo "== Issue 7: encrypted channel throughput popek-os -> host vs raw AEAD and host -> host (same run)"
 "$B/guest_net_bench" --runs 3 --bytes 2097152
+echo "== Issue 16: popek-os sealed disk vs raw blkif in the guest, host AEAD and host sealdisk (same run)"
+"$B/guest_disk_bench" --runs 3 --kib 4096
 echo "== Issue 6: blkif throughput, back end in popek vs driver domain vs host dd"
 "$B/blkif_bench" --runs 3 --size-mib 64
 echo "== Issue 6: event channel round trip between two vCPUs vs two host threads (eventfd / spin)"

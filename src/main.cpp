@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "host/privileges.h"
+#include "sealdisk/inspect.h"
 #include "vmm/exit_status.h"
 #include "vmm/machine.h"
 
@@ -29,6 +30,12 @@ int main(int argc, char** argv) {
         return parsed.exit_status;
     }
     if (parsed.action == popek::cli::Parsed::NetPeer) return popek::netsec::run_net_peer(parsed.net_peer);
+    if (parsed.action == popek::cli::Parsed::DiskInspect) {
+        auto report = popek::sealdisk::inspect_image(parsed.disk_image);
+        if (!report) fmt::print(stderr, "popek disk-inspect: {}\n", report.error().message);
+        else fmt::print("{}", *report);
+        return report ? 0 : popek::vmm::kExitUserError;
+    }
     if (parsed.action == popek::cli::Parsed::Backend) {
         // No exit-time work under the driver domain's seccomp filter (LeakSanitizer's tracer
         // thread in the asan build would need clone and ptrace): leave at once.

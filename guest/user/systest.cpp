@@ -18,7 +18,7 @@ const Test kTests[] = {
     {"spawn", test_spawn},     {"wait", test_wait},     {"exit", test_exit},       {"whoami", test_whoami},
     {"ps", test_ps},           {"yield", test_yield},   {"sleep", test_sleep},     {"listdir", test_listdir},
     {"getpid", test_getpid},   {"uptime", test_uptime}, {"getrandom", test_getrandom},
-    {"net_open", test_net_open}, {"nosys", test_nosys},
+    {"net_open", test_net_open}, {"seek", test_seek}, {"nosys", test_nosys},
 };
 
 }  // namespace

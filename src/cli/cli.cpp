@@ -175,6 +175,10 @@ Parsed parse(const std::vector<std::string>& args) {
     backend->add_option("--domid", b.domid, "this driver domain's id")->capture_default_str();
     backend->add_flag("!--no-sandbox", b.sandbox, "keep privileges and run without seccomp (debugging)");
 
+    CLI::App* inspect = app.add_subcommand("disk-inspect", "show the public header of a popek-os sealed disk image");
+    inspect->footer("Format version, cipher, key derivation and sizes (docs/guest-os.md \"Storage\"); no key, no contents.");
+    inspect->add_option("IMG", out.disk_image, "the disk image")->required();
+
     std::vector<std::string> rev(args.rbegin(), args.rend());
     try {
         app.parse(rev);
@@ -194,6 +198,10 @@ Parsed parse(const std::vector<std::string>& args) {
     }
     if (backend->parsed()) {
         out.action = Parsed::Backend;
+        return out;
+    }
+    if (inspect->parsed()) {
+        out.action = Parsed::DiskInspect;
         return out;
     }
     auto usage_error = [&out](const Error& e) {

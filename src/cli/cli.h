@@ -10,12 +10,13 @@
 namespace popek::cli {
 
 struct Parsed {
-    enum Action { Run, NetPeer, Backend, Exit } action = Run;
+    enum Action { Run, NetPeer, Backend, DiskInspect, Exit } action = Run;
     int exit_status = 0;         ///< for Exit: 0 after --help/--version, 2 on a usage error
     std::string message;         ///< text to print for Exit (stdout when status 0, stderr otherwise)
     vmm::VmOptions options;
     netsec::NetPeerOptions net_peer;   ///< for NetPeer
     ddom::BackendOptions backend;      ///< for Backend (`popek backend`, started by popek itself)
+    std::string disk_image;            ///< for DiskInspect (`popek disk-inspect IMG`)
 };
 
 Parsed parse(const std::vector<std::string>& args);

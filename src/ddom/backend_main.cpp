@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 
 #include "ddom/ddom_wire.h"
+#include "ddom/hostile_grant_access.h"
 #include "ddom/remote_grant_access.h"
 #include "ddom/sandbox.h"
 #include "ddom/seqpacket.h"
@@ -41,13 +42,15 @@ int run_backend(const BackendOptions& o) {
         return usage(Error{fmt::format("--socket-fd {} is not a SOCK_SEQPACKET socket", o.socket_fd)});
     auto disk = host::BlockFile::adopt(UniqueFd(o.disk_fd), o.read_only, fmt::format("fd {}", o.disk_fd));
     if (!disk) return usage(Error{fmt::format("--disk-fd: {}", disk.error().message)});
+    const std::optional<uint64_t> flip_sector = FlipReadsGrantAccess::from_environment();   // tests only
     if (o.sandbox) {
         if (auto r = close_other_fds(std::max(o.socket_fd, o.disk_fd)); !r) return die(r.error());
         if (auto r = drop_privileges(); !r) return die(r.error());
         if (auto r = install_seccomp(); !r) return die(r.error());
     }
     RemoteGrantAccess grants(o.socket_fd);
-    pv::BlkifHandler handler(grants, *disk);
+    FlipReadsGrantAccess hostile(grants, flip_sector.value_or(0));
+    pv::BlkifHandler handler(flip_sector ? static_cast<pv::GrantAccess&>(hostile) : grants, *disk);
     std::vector<uint8_t> buf;
     int rejected = 0;
     for (;;) {
@@ -65,6 +68,7 @@ int run_backend(const BackendOptions& o) {
             reject(msg ? "not a request" : msg.error().message);
             continue;
         }
+        hostile.arm(msg->request);
         blkif_response_t rsp = handler.handle(msg->request);
         if (grants.broken()) return die(Error{"the VMM broke the protocol"});
         if (auto r = send_message(o.socket_fd, encode_response(rsp)); !r) return 0;

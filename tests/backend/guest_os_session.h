@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -174,6 +175,32 @@ inline std::string policy_key(const std::string& user) {
     if (std::regex_search(policy, m, std::regex("\\nuser " + user + " +([0-9a-f]{64})"))) return m[1];
     return {};
 }
+
+/// A scratch directory removed at the end of the test.
+class ScratchDir {
+public:
+    ScratchDir() : m_path(fs::temp_directory_path() / ("popek-os-test-" + std::to_string(::getpid()))) {
+        fs::create_directories(m_path);
+    }
+    ~ScratchDir() { fs::remove_all(m_path); }
+    fs::path file(const std::string& name, const std::string& content = {}) const {
+        std::ofstream(m_path / name, std::ios::binary) << content;
+        return m_path / name;
+    }
+    const fs::path& path() const { return m_path; }
+
+private:
+    fs::path m_path;
+};
+
+/// Packs `args` ([x:]SOURCE=/PATH) with the project's own table tool.
+inline bool pack_table(const fs::path& out, const std::vector<std::string>& args) {
+    std::string cmd = (build_dir() / "popek_os_mkfiletable").string() + " " + out.string();
+    for (auto& a : args) cmd += " '" + a + "'";
+    return std::system(cmd.c_str()) == 0;
+}
+
+inline std::string program(const char* name) { return "x:" + (build_dir() / "bin" / name).string() + "=/bin/" + name; }
 
 /// Skips the test when the engine cannot run on this host or in this build.
 #define SKIP_UNLESS_ENGINE_USABLE(name)                                                              \

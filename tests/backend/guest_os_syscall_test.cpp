@@ -181,6 +181,16 @@ TEST_P(GuestOsSyscallTest, Sleep) {
                        "\nsleep: zero=0\n");
 }
 
+TEST_P(GuestOsSyscallTest, Seek) {
+    const std::string motd = read_text(source_file("etc/motd"));
+    ASSERT_GT(motd.size(), 3u);
+    EXPECT_EQ(systest("seek"),
+              "seek: to-3=0\nseek: bytes=" + motd.substr(0, 1) + motd.substr(3, 1) + "\n"
+              "seek: to-0=0\nseek: again=" + motd.substr(0, 1) + "\n"
+              "seek: past-end=0\nseek: read-past-end=0\nseek: huge=-22\n"
+              "seek: stdin=-9\nseek: stdout=-9\nseek: unopened=-9\nseek: negative=-9\nseek: closed=-9\n");
+}
+
 TEST_P(GuestOsSyscallTest, Listdir) {
     std::string out = systest("listdir");
     std::map<std::string, std::string> listed;   // name -> "SIZE x|-"

@@ -393,31 +393,6 @@ TEST_P(GuestOsSmpTest, SpawnExitChurnAcrossCpusGivesEveryFrameBack) {
 
 // --- file tables given as the PVH boot module (popek run --initrd TABLE) ---
 
-/// A scratch directory removed at the end of the test.
-class ScratchDir {
-public:
-    ScratchDir() : m_path(fs::temp_directory_path() / ("popek-os-test-" + std::to_string(::getpid()))) {
-        fs::create_directories(m_path);
-    }
-    ~ScratchDir() { fs::remove_all(m_path); }
-    fs::path file(const std::string& name, const std::string& content = {}) const {
-        std::ofstream(m_path / name, std::ios::binary) << content;
-        return m_path / name;
-    }
-    const fs::path& path() const { return m_path; }
-
-private:
-    fs::path m_path;
-};
-
-/// Packs `args` ([x:]SOURCE=/PATH) with the project's own table tool.
-bool pack_table(const fs::path& out, const std::vector<std::string>& args) {
-    std::string cmd = (build_dir() / "popek_os_mkfiletable").string() + " " + out.string();
-    for (auto& a : args) cmd += " '" + a + "'";
-    return std::system(cmd.c_str()) == 0;
-}
-
-std::string program(const char* name) { return "x:" + (build_dir() / "bin" / name).string() + "=/bin/" + name; }
 
 class GuestOsModuleTest : public ::testing::TestWithParam<Platform> {
 protected:

@@ -130,17 +130,7 @@ int main(int argc, char** argv) {
     for (const auto& s : seeds) LLVMFuzzerTestOneInput(s.data(), s.size());
     for (long i = 0; i < iterations; ++i) {
         std::vector<uint8_t> in = seeds[rng() % seeds.size()];
-        int flips = 1 + static_cast<int>(rng() % 4);
-        for (int f = 0; f < flips; ++f) {
-            size_t at = rng() % in.size();
-            switch (rng() % 4) {
-                case 0: in[at] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
-                case 1: in[at] = static_cast<uint8_t>(rng()); break;
-                case 2: in.resize(rng() % (in.size() + 1)); break;
-                default: in.push_back(static_cast<uint8_t>(rng())); break;
-            }
-            if (in.empty()) in.push_back(0);
-        }
+        popek::fuzz::mutate(in, rng);
         LLVMFuzzerTestOneInput(in.data(), in.size());
     }
     const Counters& c = fuzz_pair().bob.counters();

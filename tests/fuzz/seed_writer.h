@@ -3,6 +3,7 @@
 // seed-0, seed-1, ... (tools/fuzz-corpus.sh makes tests/fuzz/corpus/<target>/ from them).
 #include <cstdint>
 #include <cstdio>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,23 @@ inline bool write_seeds(const std::string& dir, const std::vector<std::vector<ui
         if (std::fclose(f) != 0 || !ok) return false;
     }
     return true;
+}
+
+/// The replay runners' mutation step: one to four bit flips, byte overwrites, truncations or
+/// appended bytes; `in` never ends up empty.
+inline void mutate(std::vector<uint8_t>& in, std::mt19937& rng) {
+    if (in.empty()) in.push_back(0);
+    int flips = 1 + static_cast<int>(rng() % 4);
+    for (int f = 0; f < flips; ++f) {
+        size_t at = rng() % in.size();
+        switch (rng() % 4) {
+            case 0: in[at] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
+            case 1: in[at] = static_cast<uint8_t>(rng()); break;
+            case 2: in.resize(rng() % (in.size() + 1)); break;
+            default: in.push_back(static_cast<uint8_t>(rng())); break;
+        }
+        if (in.empty()) in.push_back(0);
+    }
 }
 
 }  // namespace popek::fuzz

@@ -3,7 +3,8 @@
 # with exit status 2, exactly one line on stderr (starting "popek"), nothing on stdout, no file
 # created, within 8 s. The cases: files that are not kernels (directories, devices,
 # FIFOs, empty, too large), crafted ELF and bzImage headers, bad numbers and option
-# combinations, disks that are locked, odd-sized or not files, and `popek backend` misuse.
+# combinations, disks that are locked, odd-sized or not files, `popek backend` misuse and
+# `popek disk-inspect` images that are not sealed disks.
 # Usage: hostile_cli.sh POPEK_BINARY   (the release or the ASan build: ctest runs both)
 set -uo pipefail
 POPEK=$(realpath "${1:?usage: hostile_cli.sh POPEK_BINARY}") || exit 1
@@ -58,6 +59,13 @@ bz in/bz-old 0x200 0x7fffffff 0x100000
 bz in/bz-init0 0x20f 0x7fffffff 0
 bz in/bz-whole 0x20f 0x7fffffff 0x100000
 head -c $((0x230)) in/bz-whole > in/bz-truncated
+sd() {   # sd FILE RAW DATA META: a sealed-disk v1 header (docs/guest-os.md "On-disk format")
+  truncate -s 4096 "$1"
+  poke "$1" 0 "POPEKSDK$(le 4 1)$(le 4 1)$(le 4 1)$(le 4 512)$(le 4 16)$(le 4 16)$(le 8 "$2")$(le 8 "$3")$(le 8 "$4")"
+  poke "$1" 80 'popekdsk'
+}
+sd in/sd-geometry 8 1000 63
+sd in/sd-short 100 90 7
 ls -la --time-style=+ in > listing.before
 
 # case EXPECTED_SUBSTRING ARGS...
@@ -145,6 +153,17 @@ case_ '--disk-fd is required' backend --socket-fd 3
 case_ 'not a SOCK_SEQPACKET socket' backend --socket-fd 0 --disk-fd 98
 case_ 'must be open descriptors' backend --socket-fd -1 --disk-fd 0
 case_ 'Could not convert' backend --socket-fd abc --disk-fd 1
+
+# popek disk-inspect (issue 16): the image is hostile input (a sealed disk's header).
+case_ 'IMG is required' disk-inspect
+case_ 'No such file' disk-inspect $work/in/missing.img
+case_ 'not a regular file or block device' disk-inspect /tmp
+case_ 'not a regular file or block device' disk-inspect $work/in/fifo
+case_ 'shorter than a sector' disk-inspect $work/in/empty
+case_ 'not formatted' disk-inspect $work/in/disk.img
+case_ 'bad magic' disk-inspect "$K"
+case_ 'inconsistent sizes' disk-inspect $work/in/sd-geometry
+case_ 'shorter than the volume' disk-inspect $work/in/sd-short
 
 echo "hostile_cli: $cases cases, $failures failed ($POPEK)"
 [ "$failures" = 0 ]

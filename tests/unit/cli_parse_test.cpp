@@ -134,3 +134,13 @@ TEST(CliParse, GdbOptions) {
         EXPECT_NE(p.message.find("--gdb"), std::string::npos) << p.message;
     }
 }
+
+TEST(CliParse, DiskInspectTakesOneImage) {
+    Parsed p = parse({"disk-inspect", "sealed.img"});
+    ASSERT_EQ(p.action, Parsed::DiskInspect) << p.message;
+    EXPECT_EQ(p.disk_image, "sealed.img");
+    Parsed none = parse({"disk-inspect"});
+    EXPECT_EQ(none.action, Parsed::Exit);
+    EXPECT_EQ(none.exit_status, 2);
+    EXPECT_NE(none.message.find("IMG is required"), std::string::npos) << none.message;
+}

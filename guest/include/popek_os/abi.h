@@ -34,7 +34,8 @@ enum PosSyscall {
     POS_SYS_NETD_DELIVER = 19,  /* netd only: netd_deliver(&PosNetMessage) -> 0; -POS_ENOSPC when the channel's inbox is full */
     POS_SYS_NET_STATS = 20,     /* net_stats(&PosNetStats, 0) -> 0; netd publishes its counters with POS_NET_STATS_PUBLISH */
     POS_SYS_SYSINFO = 21,       /* sysinfo(&PosSysInfo) -> 0: free memory, CPUs, the CPU the caller runs on, kicks */
-    POS_SYS_COUNT = 22
+    POS_SYS_SEEK = 22,          /* seek(fd, offset) -> 0: the file offset the next read or write of fd uses */
+    POS_SYS_COUNT = 23
 };
 
 enum PosError {

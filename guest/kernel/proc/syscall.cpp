@@ -97,6 +97,16 @@ long sys_read(uint64_t fd, uint64_t buf, uint64_t len) {
     return n;
 }
 
+/// Positioned I/O for block layers in ring 3 (the sealed disk, docs/guest-os.md "Storage"): sets
+/// the offset of a file descriptor; the console and network channels have none.
+long sys_seek(uint64_t fd, uint64_t offset) {
+    OpenFile* f = file_slot(fd);
+    if (f == nullptr) return -POS_EBADF;
+    if (f->channel || offset > (uint64_t{1} << 62)) return -POS_EINVAL;
+    f->offset = offset;
+    return 0;
+}
+
 long sys_open(uint64_t upath, uint64_t flags) {
     char path[POS_PATH_MAX];
     if (long err = copy_user_string(path, sizeof path, upath); err < 0) return err;
@@ -236,6 +246,7 @@ extern "C" void syscall_dispatch(pos::TrapFrame* f) {
         case POS_SYS_NETD_DELIVER: r = sys_netd_deliver(f->rdi); break;
         case POS_SYS_NET_STATS: r = sys_net_stats(f->rdi, f->rsi); break;
         case POS_SYS_SYSINFO: r = sys_sysinfo(f->rdi); break;
+        case POS_SYS_SEEK: r = sys_seek(f->rdi, f->rsi); break;
         default: r = -POS_ENOSYS; break;
     }
     f->rax = static_cast<uint64_t>(r);

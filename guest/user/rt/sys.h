@@ -28,6 +28,7 @@ inline long listdir(long index, PosDirEntry* e) { return call(POS_SYS_LISTDIR, i
 inline long getpid() { return call(POS_SYS_GETPID); }
 inline long uptime_ms() { return call(POS_SYS_UPTIME); }
 inline long sysinfo(PosSysInfo* out) { return call(POS_SYS_SYSINFO, ptr(out)); }
+inline long seek(int fd, uint64_t offset) { return call(POS_SYS_SEEK, fd, static_cast<long>(offset)); }
 inline long getrandom(void* buf, size_t len) { return call(POS_SYS_GETRANDOM, ptr(buf), static_cast<long>(len)); }
 inline long netd_frame_tx(const void* frame, size_t len) { return call(POS_SYS_NETD_FRAME_TX, ptr(frame), static_cast<long>(len)); }
 inline long netd_frame_rx(void* buf, size_t cap, long flags) { return call(POS_SYS_NETD_FRAME_RX, ptr(buf), static_cast<long>(cap), flags); }

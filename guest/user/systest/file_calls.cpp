@@ -113,6 +113,27 @@ void test_close() {
     sys::close(static_cast<int>(b));
 }
 
+void test_seek() {
+    long fd = sys::open("/etc/motd");
+    char a = 0, b = 0;
+    sys::read(static_cast<int>(fd), &a, 1);
+    show("to-3", sys::seek(static_cast<int>(fd), 3));
+    sys::read(static_cast<int>(fd), &b, 1);
+    print("seek: bytes=%c%c\n", a, b);
+    show("to-0", sys::seek(static_cast<int>(fd), 0));
+    sys::read(static_cast<int>(fd), &b, 1);
+    print("seek: again=%c\n", b);
+    show("past-end", sys::seek(static_cast<int>(fd), 1L << 40));
+    show("read-past-end", sys::read(static_cast<int>(fd), &b, 1));
+    show("huge", sys::seek(static_cast<int>(fd), -1));
+    show("stdin", sys::seek(0, 0));
+    show("stdout", sys::seek(1, 0));
+    show("unopened", sys::seek(15, 0));
+    show("negative", sys::seek(-1, 0));
+    sys::close(static_cast<int>(fd));
+    show("closed", sys::seek(static_cast<int>(fd), 0));
+}
+
 void test_listdir() {
     PosDirEntry e;
     long i = 0;

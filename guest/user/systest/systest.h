@@ -34,6 +34,7 @@ void test_read();
 void test_open();
 void test_close();
 void test_listdir();
+void test_seek();
 void test_getrandom();
 void test_net_open();
 void test_spawn();

@@ -1,0 +1,98 @@
+#pragma once
+/// popek sealed disk: an encrypted, authenticated block layer over any sector device
+/// (docs/guest-os.md "Storage"). Each data sector is XChaCha20-Poly1305 ciphertext whose nonce and
+/// associated data carry the sector's address and its version; the versions and tags live in a
+/// tree of keyed BLAKE2b-256 hashes whose root is in the header, and the header is MACed with a
+/// key derived from the caller's secret. So a modified, moved (swapped) or rolled-back sector, or
+/// tree node, fails to verify: the read reports Status::Integrity. What this cannot detect is the
+/// whole disk rolled back to an earlier consistent state (header and all).
+///
+/// The whole tree is read and verified at mount and kept in a buffer the caller provides (the
+/// guest keeps the authenticated state; a back end that changes a node afterwards changes nothing
+/// the volume reads). Portable and allocation-free; libsodium only. Not thread-safe.
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sealdisk/format.h"
+
+namespace popek::sealdisk {
+
+constexpr size_t kSecretBytes = 32;
+
+/// The disk underneath: whole-sector reads and writes; each returns 0 or a negative error.
+struct SectorDevice {
+    void* context = nullptr;
+    uint64_t sectors = 0;
+    long (*read)(void* context, uint64_t sector, void* buf, uint64_t count) = nullptr;
+    long (*write)(void* context, uint64_t sector, const void* buf, uint64_t count) = nullptr;
+};
+
+enum class Status : uint8_t {
+    Ok,
+    Integrity,      ///< a MAC, tag or tree hash did not verify: modified, moved or rolled back
+    NotFormatted,   ///< sector 0 is all zero (format() initialises it)
+    BadFormat,      ///< the header is not a valid v1 header (parse_error() says why)
+    Io,             ///< the device failed (or a write failed half-way: remount)
+    Range,          ///< sector outside the volume
+    TooLarge,       ///< the tree does not fit the caller's buffer, or the disk is too small
+    Crypto,         ///< libsodium could not initialise
+    NotMounted,
+};
+const char* status_name(Status s);
+
+class Volume {
+public:
+    static constexpr uint32_t kChunkSectors = 64;   ///< sectors encrypted per device write (32 KiB)
+
+    Volume() = default;
+    ~Volume();
+    Volume(const Volume&) = delete;
+    Volume& operator=(const Volume&) = delete;
+
+    /// Reads and verifies the header and the whole tree. `tree` (tree_bytes) holds the nodes from
+    /// then on; it must outlive the volume.
+    Status mount(const SectorDevice& dev, const uint8_t secret[kSecretBytes], uint8_t* tree, size_t tree_bytes);
+    /// mkfs: a fresh disk id, a zero tree (every sector unwritten, reads as zeros), generation 1.
+    /// The volume is the largest that fits the device and the tree buffer; mounted afterwards.
+    Status format(const SectorDevice& dev, const uint8_t secret[kSecretBytes], uint8_t* tree, size_t tree_bytes);
+
+    /// `count` sectors from `first` of the volume; Integrity names the sector in bad_sector().
+    Status read(uint64_t first, void* buf, uint64_t count);
+    /// Encrypts and writes, then updates the tree path and the header (one header write per call).
+    Status write(uint64_t first, const void* buf, uint64_t count);
+
+    bool mounted() const { return m_mounted; }
+    const Header& header() const { return m_header; }
+    const Geometry& geometry() const { return m_geometry; }
+    uint64_t bad_sector() const { return m_bad_sector; }
+    ParseError parse_error() const { return m_parse_error; }
+    /// Node whose hash failed at mount (or ~0).
+    uint64_t bad_node() const { return m_bad_node; }
+
+private:
+    Status load(const SectorDevice& dev, const uint8_t secret[kSecretBytes], uint8_t* tree, size_t tree_bytes);
+    void derive_keys(const uint8_t secret[kSecretBytes]);
+    void hash_node(uint64_t node, uint8_t out[kHashBytes]) const;
+    void header_mac(const uint8_t sector[kSectorSize], uint8_t out[kHashBytes]) const;
+    uint8_t* node(uint64_t n) const { return m_tree + n * kSectorSize; }
+    uint8_t* entry(uint64_t sector) const;
+    uint8_t* parent_slot(uint32_t level, uint64_t index);
+    /// Rehashes leaves [first_leaf, last_leaf] up to the root, writes those nodes and the header.
+    Status commit(uint64_t first_leaf, uint64_t last_leaf);
+    Status write_header();
+    Status fail(Status s);
+
+    SectorDevice m_dev{};
+    Header m_header{};
+    Geometry m_geometry{};
+    uint8_t* m_tree = nullptr;
+    uint8_t m_enc_key[32] = {};
+    uint8_t m_mac_key[32] = {};
+    uint8_t m_scratch[kChunkSectors * kSectorSize] = {};
+    uint64_t m_bad_sector = ~uint64_t{0};
+    uint64_t m_bad_node = ~uint64_t{0};
+    ParseError m_parse_error = ParseError::None;
+    bool m_mounted = false;
+};
+
+}  // namespace popek::sealdisk

@@ -1,0 +1,210 @@
+// popek-os's sealed disk (docs/guest-os.md "Storage"): /bin/sdisk on /dev/xvda under --xen. The
+// host checks the image (no plaintext, the format's public header) and plays the hostile back
+// end between boots: it flips a byte, swaps two sectors, writes back an older copy of a sector;
+// under --driver-domain the back-end process flips bytes in read replies
+// (POPEK_TEST_BLKIF_FLIP_READ, src/ddom/hostile_grant_access.h). Each is an integrity error in
+// the guest, which keeps running.
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "guest_os_session.h"
+#include "popek_process.h"
+#include "sealdisk/format.h"
+
+namespace popek::test::guest_os {
+namespace {
+
+namespace sd = popek::sealdisk;
+
+constexpr size_t kImageBytes = 1024 * 1024;
+
+std::vector<uint8_t> read_bytes(const fs::path& p) {
+    std::string s = read_text(p);
+    return {s.begin(), s.end()};
+}
+
+void write_bytes(const fs::path& p, const std::vector<uint8_t>& b) {
+    std::ofstream(p, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(b.data()),
+                                                              static_cast<std::streamsize>(b.size()));
+}
+
+/// The geometry the image's header describes (parsed on the host with the format's own parser).
+sd::Geometry geometry_of(const std::vector<uint8_t>& image) {
+    sd::Header h;
+    sd::Geometry g;
+    EXPECT_EQ(sd::parse_header(image.data(), image.size(), h, g), sd::ParseError::None);
+    return g;
+}
+
+size_t data_offset(const sd::Geometry& g, uint64_t sector) { return g.data_sector(sector) * sd::kSectorSize; }
+
+class GuestOsStorageTest : public ::testing::TestWithParam<Platform> {
+protected:
+    void SetUp() override {
+        SKIP_UNLESS_ENGINE_USABLE(GetParam().accel);
+        m_disk = m_dir.file("sealed.img", std::string(kImageBytes, '\0'));
+    }
+
+    /// Boots with the disk, runs `commands` in order, powers off; the output of each.
+    std::vector<std::string> boot(const std::vector<std::string>& commands, std::vector<std::string> extra = {}) {
+        extra.insert(extra.begin(), {"--disk", m_disk.string()});
+        auto s = ConsoleSession::start(GetParam(), extra);
+        std::vector<std::string> out;
+        if (!s || !s->wait_for("$ ", 30s)) {
+            ADD_FAILURE() << "no prompt: " << (s ? s->output() : "");
+            return out;
+        }
+        for (const auto& c : commands) out.push_back(s->run(c, 60s));
+        s->send("exit\n");
+        EXPECT_EQ(s->finish(), 0) << s->output();
+        return out;
+    }
+
+    ScratchDir m_dir;
+    fs::path m_disk;
+};
+
+bool has(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+
+TEST_P(GuestOsStorageTest, PutLeavesNoPlaintextOnTheImageAndPersistsAcrossReboots) {
+    auto first = boot({"sdisk put the quick sealed fox 4242", "sdisk cat", "sdisk info"});
+    ASSERT_EQ(first.size(), 3u);
+    EXPECT_TRUE(has(first[0], "sdisk: formatted /dev/xvda: ")) << first[0];
+    EXPECT_TRUE(has(first[0], "sdisk: put 26 bytes\n")) << first[0];
+    EXPECT_EQ(first[1], "the quick sealed fox 4242\n");
+    EXPECT_TRUE(has(first[2], "popek sealed disk v1, cipher xchacha20-poly1305")) << first[2];
+    const std::vector<uint8_t> image = read_bytes(m_disk);
+    for (const std::string needle : {"quick sealed fox", "sealed fox", "4242"})
+        EXPECT_EQ(std::search(image.begin(), image.end(), needle.begin(), needle.end()), image.end()) << needle;
+    sd::Geometry g = geometry_of(image);
+    EXPECT_GT(g.data_sectors, 1500u);
+    EXPECT_LE(g.total_sectors(), kImageBytes / sd::kSectorSize);
+    // The host tool shows the public header only: version, cipher, sizes, generation (format + put).
+    auto inspect = popek::test::run_popek({"disk-inspect", m_disk.string()});
+    EXPECT_EQ(inspect.status, 0) << inspect.err;
+    EXPECT_TRUE(has(inspect.out, ": popek sealed disk, format version 1\ncipher: XChaCha20-Poly1305")) << inspect.out;
+    EXPECT_TRUE(has(inspect.out, "volume: " + std::to_string(g.data_sectors) + " data sectors")) << inspect.out;
+    EXPECT_TRUE(has(inspect.out, "generation: 2 header writes\n")) << inspect.out;
+    EXPECT_FALSE(has(inspect.out, "fox")) << inspect.out;
+    auto second = boot({"sdisk cat"});
+    ASSERT_EQ(second.size(), 1u);
+    EXPECT_EQ(second[0], "the quick sealed fox 4242\n");
+}
+
+TEST_P(GuestOsStorageTest, AFlippedByteIsAnIntegrityErrorAndTheOsGoesOn) {
+    boot({"sdisk put first sector", "sdisk write 5 fifth sector"});
+    std::vector<uint8_t> image = read_bytes(m_disk);
+    image[data_offset(geometry_of(image), 0) + 17] ^= 0x20;
+    write_bytes(m_disk, image);
+    auto out = boot({"sdisk cat", "sdisk read 5", "echo still alive"});
+    ASSERT_EQ(out.size(), 3u);
+    EXPECT_TRUE(has(out[0], "sdisk: integrity error: cat: sector 0 failed verification")) << out[0];
+    EXPECT_FALSE(has(out[0], "first sector")) << out[0];
+    EXPECT_EQ(out[1], "fifth sector\n");
+    EXPECT_EQ(out[2], "still alive\n");
+}
+
+TEST_P(GuestOsStorageTest, SwappedSectorsAreDetected) {
+    boot({"sdisk write 1 sector one", "sdisk write 2 sector two"});
+    std::vector<uint8_t> image = read_bytes(m_disk);
+    const sd::Geometry g = geometry_of(image);
+    std::swap_ranges(image.begin() + static_cast<long>(data_offset(g, 1)),
+                     image.begin() + static_cast<long>(data_offset(g, 1) + sd::kSectorSize),
+                     image.begin() + static_cast<long>(data_offset(g, 2)));
+    write_bytes(m_disk, image);
+    auto out = boot({"sdisk read 1", "sdisk read 2"});
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_TRUE(has(out[0], "sdisk: integrity error: read: sector 1 failed")) << out[0];
+    EXPECT_TRUE(has(out[1], "sdisk: integrity error: read: sector 2 failed")) << out[1];
+}
+
+TEST_P(GuestOsStorageTest, AnOlderCopyOfASectorIsDetected) {
+    boot({"sdisk write 3 old contents"});
+    std::vector<uint8_t> image = read_bytes(m_disk);
+    const sd::Geometry g = geometry_of(image);
+    const std::vector<uint8_t> old(image.begin() + static_cast<long>(data_offset(g, 3)),
+                                   image.begin() + static_cast<long>(data_offset(g, 3) + sd::kSectorSize));
+    boot({"sdisk write 3 new contents"});
+    image = read_bytes(m_disk);
+    std::copy(old.begin(), old.end(), image.begin() + static_cast<long>(data_offset(g, 3)));
+    write_bytes(m_disk, image);
+    auto out = boot({"sdisk read 3"});
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_TRUE(has(out[0], "sdisk: integrity error: read: sector 3 failed verification (modified, moved or rolled back)"))
+        << out[0];
+}
+
+TEST_P(GuestOsStorageTest, HostileDriverDomainFlippingReadRepliesIsDetected) {
+    boot({"sdisk put secret words", "sdisk write 7 seventh"});
+    const sd::Geometry g = geometry_of(read_bytes(m_disk));
+    // A data sector: that read fails, the others work.
+    ::setenv("POPEK_TEST_BLKIF_FLIP_READ", std::to_string(g.data_sector(0)).c_str(), 1);
+    auto out = boot({"sdisk cat", "sdisk read 7", "echo alive"}, {"--driver-domain"});
+    // The header: the volume does not mount at all.
+    ::setenv("POPEK_TEST_BLKIF_FLIP_READ", "0", 1);
+    auto header = boot({"sdisk read 7", "echo alive"}, {"--driver-domain"});
+    ::unsetenv("POPEK_TEST_BLKIF_FLIP_READ");
+    ASSERT_EQ(out.size(), 3u);
+    EXPECT_TRUE(has(out[0], "sdisk: integrity error: cat: sector 0 failed verification")) << out[0];
+    EXPECT_EQ(out[1], "seventh\n");
+    EXPECT_EQ(out[2], "alive\n");
+    ASSERT_EQ(header.size(), 2u);
+    EXPECT_TRUE(has(header[0], "sdisk: integrity error: mount: the header does not verify")) << header[0];
+    EXPECT_EQ(header[1], "alive\n");
+    // The image itself was never changed: a normal boot reads everything.
+    auto clean = boot({"sdisk cat"});
+    ASSERT_EQ(clean.size(), 1u);
+    EXPECT_EQ(clean[0], "secret words\n");
+}
+
+TEST_P(GuestOsStorageTest, ThePolicyDecidesWhoUsesTheSealedDisk) {
+    // bob may open the raw device but not the disk key: sdisk refuses, the kernel logs the denial.
+    std::string bob = policy_key("bob");
+    auto policy = m_dir.file("policy", "user bob " + bob + "\nboot bob\nallow * exec /bin/*\n"
+                                       "allow bob open /dev/xvda\nallow bob write /dev/xvda\n");
+    auto table = m_dir.path() / "table";
+    ASSERT_TRUE(pack_table(table, {program("sh"), program("sdisk"), program("echo"), policy.string() + "=/etc/policy",
+                                   source_file("etc/keys/disk").string() + "=/etc/keys/disk"}));
+    auto out = boot({"sdisk put from bob", "echo alive"}, {"--initrd", table.string()});
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_TRUE(has(out[0], "denied: user=bob action=open object=/etc/keys/disk")) << out[0];
+    EXPECT_TRUE(has(out[0], "sdisk: /etc/keys/disk: permission denied (the policy does not let bob use the sealed disk)"))
+        << out[0];
+    EXPECT_EQ(out[1], "alive\n");
+    EXPECT_EQ(read_text(m_disk), std::string(kImageBytes, '\0')) << "nothing was formatted or written";
+}
+
+TEST_P(GuestOsStorageTest, SealedShareFilesHideTheirContentsAndCannotBeChangedOrMoved) {
+    const fs::path share = m_dir.path() / "share";
+    fs::create_directories(share / "out");
+    auto first = boot({"sdisk fput /share/out/note.txt private words 77", "sdisk fcat /share/out/note.txt"},
+                      {"--share", share.string()});
+    ASSERT_EQ(first.size(), 2u);
+    EXPECT_EQ(first[0], "sdisk: fput: /share/out/note.txt: 17 bytes sealed (73 on the host)\n");
+    EXPECT_EQ(first[1], "private words 77\n");
+    std::vector<uint8_t> sealed = read_bytes(share / "out" / "note.txt");
+    ASSERT_EQ(sealed.size(), 73u);
+    EXPECT_EQ(std::string(sealed.begin(), sealed.begin() + 8), "POPEKSF1");
+    EXPECT_FALSE(has(std::string(sealed.begin(), sealed.end()), "private"));
+    write_bytes(share / "out" / "moved.txt", sealed);   // the same bytes under another name
+    sealed[50] ^= 0x04;
+    write_bytes(share / "out" / "changed.txt", sealed);
+    auto second = boot({"sdisk fcat /share/out/note.txt", "sdisk fcat /share/out/moved.txt",
+                        "sdisk fcat /share/out/changed.txt", "echo alive"},
+                       {"--share", share.string()});
+    ASSERT_EQ(second.size(), 4u);
+    EXPECT_EQ(second[0], "private words 77\n");
+    EXPECT_TRUE(has(second[1], "sdisk: integrity error: fcat: /share/out/moved.txt: integrity check failed")) << second[1];
+    EXPECT_TRUE(has(second[2], "sdisk: integrity error: fcat: /share/out/changed.txt: integrity check failed")) << second[2];
+    EXPECT_EQ(second[3], "alive\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, GuestOsStorageTest, kXenPlatforms, name_of);
+
+}  // namespace
+}  // namespace popek::test::guest_os
