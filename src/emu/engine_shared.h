@@ -110,7 +110,7 @@ public:
     /// `--stats`: translated code also counts chains taken and handler exits per mnemonic.
     bool count_stats = false;
     /// `--bt-cache`: bytes of translated code per vCPU before the translator flushes.
-    size_t bt_cache_bytes = size_t{32} << 20;
+    size_t bt_cache_bytes = size_t{128} << 20;
     /// `--perf-map`: where translators name their blocks (null: nowhere).
     std::shared_ptr<PerfMap> perf_map;
     /// Bumped after every exit to the VMM and every interrupt line change: the VMM may have written

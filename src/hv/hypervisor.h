@@ -89,7 +89,7 @@ struct VmConfig {
     bool xen = false;   ///< Xen personality (CPUID leaves, hypercall page)
     bool stats = false; ///< `--stats`: engines may count more (the block translator's counters)
     bool perf_map = false; ///< `--perf-map`: the block translator writes /tmp/perf-PID.map
-    uint32_t bt_cache_mib = 32; ///< `--bt-cache`: the block translator's code buffer per vCPU
+    uint32_t bt_cache_mib = 128; ///< `--bt-cache`: the block translator's code buffer per vCPU
 };
 
 class Hypervisor {

@@ -43,7 +43,7 @@ struct VmOptions {
     bool driver_domain = false; ///< `--driver-domain`: Xen back ends in a `popek backend` process
     bool stats = false;
     bool perf_map = false;   ///< --perf-map: /tmp/perf-PID.map for translated blocks (bt)
-    uint32_t bt_cache_mib = 32;   ///< --bt-cache: translated code per vCPU before a flush (bt)
+    uint32_t bt_cache_mib = 128;  ///< --bt-cache: translated code per vCPU before a flush (bt)
     bool test_device = false;   ///< popek's test device for in-tree test guests
     std::vector<DiskOption> disks;
     std::vector<NetOption> nets;

@@ -17,7 +17,7 @@ TEST(CliParse, AutoAccelPicksKvmOnlyWhenItIsUsable) {
 }
 
 TEST(CliParse, BtCacheDefaultsTo32MiBAndIsSettable) {
-    EXPECT_EQ(parse({"run"}).options.bt_cache_mib, 32u);
+    EXPECT_EQ(parse({"run"}).options.bt_cache_mib, 128u);
     Parsed p = parse({"run", "--accel", "bt", "--bt-cache", "8"});
     ASSERT_EQ(p.action, Parsed::Run) << p.message;
     EXPECT_EQ(p.options.bt_cache_mib, 8u);
