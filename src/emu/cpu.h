@@ -19,8 +19,8 @@
 
 #include "emu/engine_shared.h"
 #include "hv/cpu_state.h"
-#include "hv/hypervisor.h"
 #include "hv/vcpu_exit.h"
+#include "hv/vcpu_stats.h"
 
 namespace popek::emu {
 
@@ -338,7 +338,6 @@ public:
     Event m_event;
 
 private:
-    friend class Executor;
     friend class bt::Translator;
     TlbEntry& tlb_slot(uint64_t la) { return m_tlb[m_tlb_user][(la >> 12) & (kTlbSize - 1)]; }
     template <class T> T read_slow(uint64_t la);
