@@ -14,6 +14,7 @@
 /// Handlers keep the rule that makes this work (emu/cpu.h): every read before any register is
 /// committed.
 #include "emu/cpu.h"
+#include "emu/irqchip/platform.h"
 
 namespace popek::emu {
 namespace {
@@ -108,7 +109,7 @@ void Cpu::mmio_access(uint64_t gpa, void* data, unsigned size, bool write) {
         }
         return;
     }
-    if (PlatformPort* p = m_shared.platform) {
+    if (InterruptPlatform* p = m_shared.platform) {
         if (write ? p->mmio_write(gpa, bytes) : p->mmio_read(gpa, bytes)) return;
     }
     const auto kind = write ? IoAccess::MmioWrite : IoAccess::MmioRead;
@@ -119,7 +120,7 @@ void Cpu::mmio_access(uint64_t gpa, void* data, unsigned size, bool write) {
 uint32_t Cpu::port_in(uint16_t port, unsigned size) {
     uint32_t v = 0;
     auto bytes = std::span<uint8_t>(reinterpret_cast<uint8_t*>(&v), size);
-    if (PlatformPort* p = m_shared.platform; p && p->pio_read(port, bytes)) return v;
+    if (InterruptPlatform* p = m_shared.platform; p && p->pio_read(port, bytes)) return v;
     if (io_replayed(IoAccess::PioIn, port, &v, size)) return v;
     io_new(IoAccess::PioIn, port, nullptr, size);
     return 0;   // not reached: io_new unwinds for a read
@@ -128,7 +129,7 @@ uint32_t Cpu::port_in(uint16_t port, unsigned size) {
 void Cpu::port_out(uint16_t port, unsigned size, uint32_t value) {
     if (xen_hypercall_out(port, size, value)) return;
     auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&value), size);
-    if (PlatformPort* p = m_shared.platform; p && p->pio_write(port, bytes)) {
+    if (InterruptPlatform* p = m_shared.platform; p && p->pio_write(port, bytes)) {
         budget = 0;   // e.g. a PIC EOI or PIT reprogramming
         return;
     }
