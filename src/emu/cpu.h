@@ -17,6 +17,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "emu/cpu_hooks.h"
 #include "emu/engine_shared.h"
 #include "hv/cpu_state.h"
 #include "hv/vcpu_exit.h"
@@ -314,17 +315,16 @@ public:
     /// instruction that just completed; otherwise that instruction's log is forgotten.
     bool io_retire();
 
-    // ---- Xen personality (xen_glue.cpp): each returns false when not Xen's business ----
-    bool xen_cpuid(uint32_t leaf, uint32_t out[4]) const;
-    bool xen_read_msr(uint32_t msr, uint64_t& value) const;
-    /// Installs the hypercall page; raises #GP when the page is not guest RAM or not page 0.
-    bool xen_write_msr(uint32_t msr, uint64_t value);
-    /// The hypercall stub's OUT: a pending hv::Hypercall exit (result into RAX by complete_io).
-    bool xen_hypercall_out(uint16_t port, unsigned size, uint32_t value);
-    /// VMCALL / VMMCALL with the Xen personality: a hypercall with its number in EAX (Linux calls
-    /// Xen this way since XSA-466, without the hypercall page). False: not Xen's (the caller #UDs).
-    bool xen_vmcall();
-    /// VMCALL / VMMCALL without the Xen personality: KVM's hypercall ABI (kvm_hypercall.cpp).
+    // ---- personality hooks (emu/cpu_hooks.h; the Xen layer is hv/xen/xen_cpu_hooks.cpp) ----
+    /// The hooks asked first for CPUID, RDMSR/WRMSR, OUT and VMCALL; null for a plain PC.
+    CpuHooks* hooks() const { return m_shared.hooks; }
+    /// Ends the current instruction with `call` as the exit after it (the block ends there); the
+    /// result the VMM stores through call.result goes into RAX by complete_io(). For hooks.
+    void exit_hypercall(hv::Hypercall call);
+    /// A write of `size` bytes at `gpa` by other means than a guest store (e.g. a page the VMM
+    /// fills for the guest): decoded code there is dropped.
+    void check_code_write(uint64_t gpa, unsigned size);
+    /// VMCALL / VMMCALL that no hook took: KVM's hypercall ABI (kvm_hypercall.cpp).
     void kvm_vmcall();
     void log_unimplemented(const uint8_t* bytes, unsigned len);
     void invalidate_code_all();
@@ -349,8 +349,6 @@ private:
     void fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool writable, bool executable,
                   bool global, unsigned page_shift);
     void mmio_access(uint64_t gpa, void* data, unsigned size, bool write);
-    void check_code_write(uint64_t gpa, unsigned size);
-    void start_hypercall(uint32_t nr);
     [[noreturn]] void page_fault(uint64_t la, uint32_t err);
 
     EngineShared& m_shared;

@@ -18,6 +18,7 @@ namespace popek::emu {
 class PerfMap;
 class Cpu;
 class InterruptPlatform;
+class CpuHooks;
 
 /// Tracks guest-physical pages that hold decoded code. A write to such a page (by any vCPU)
 /// bumps the page's generation, which invalidates every decoded block of that page.
@@ -94,7 +95,9 @@ public:
     /// and IOAPIC (emu/irqchip/platform.h: PIC, ELCR, PIT and port 0x61, the IOAPIC page).
     /// Owned by the interp Vm; tests may leave it null.
     InterruptPlatform* platform = nullptr;
-    bool xen = false;
+    /// The personality's CPUID/MSR/OUT/VMCALL hooks (emu/cpu_hooks.h): the Xen layer's under
+    /// --xen (hv/xen/xen_cpu_hooks.h), null for a plain PC.
+    CpuHooks* hooks = nullptr;
     /// `--accel bt`: vCPUs run hot blocks as host code translated by emu/bt/ (else interpreted).
     bool translate = false;
     /// Interpreted runs of a block before it is translated (0: translate on the first run).

@@ -208,9 +208,9 @@ bool Cpu::service() {
         }
     }
     if (halted) {
-        if (!(rflags & kIf) && m_shared.xen) {
-            // Xen (hvm_hlt): HLT with IF=0 takes the vCPU down for good, and a domain with no
-            // vCPU up is over (hvm_vcpu_down). XTF's crash path ends in `cli; hlt`.
+        if (!(rflags & kIf) && m_shared.hooks && m_shared.hooks->hlt_with_if0_downs_vcpu()) {
+            // The personality's rule (Xen's hvm_hlt / hvm_vcpu_down: XTF's crash path ends in
+            // `cli; hlt`): this vCPU is down for good, and a VM with no vCPU up is over.
             m_shared.vcpus_up.set(m_index, false);
             if (m_shared.vcpus_up.any()) m_exit = hv::Halt{};
             else m_exit = hv::Shutdown{hv::Shutdown::AllVcpusDown};

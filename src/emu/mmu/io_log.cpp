@@ -127,7 +127,7 @@ uint32_t Cpu::port_in(uint16_t port, unsigned size) {
 }
 
 void Cpu::port_out(uint16_t port, unsigned size, uint32_t value) {
-    if (xen_hypercall_out(port, size, value)) return;
+    if (CpuHooks* h = m_shared.hooks; h && h->port_out(*this, port, size, value)) return;
     auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&value), size);
     if (InterruptPlatform* p = m_shared.platform; p && p->pio_write(port, bytes)) {
         budget = 0;   // e.g. a PIC EOI or PIT reprogramming
@@ -135,6 +135,15 @@ void Cpu::port_out(uint16_t port, unsigned size, uint32_t value) {
     }
     if (io_replayed(IoAccess::PioOut, port, nullptr, size)) return;
     io_new(IoAccess::PioOut, port, &value, size);
+}
+
+void Cpu::exit_hypercall(hv::Hypercall call) {
+    m_hypercall_result = 0;
+    call.result = &m_hypercall_result;
+    m_exit = call;
+    m_hypercall_pending = true;
+    m_exit_pending = true;
+    brk = true;
 }
 
 void Cpu::complete_io() {

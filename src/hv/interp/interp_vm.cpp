@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "hv/interp/interp_vcpu.h"
+#include "hv/xen/xen_cpu_hooks.h"
 
 namespace popek::hv::interp {
 InterpVm::InterpVm(const VmConfig& config, bool translate)
@@ -17,7 +18,7 @@ InterpVm::~InterpVm() = default;
 Result<void> InterpVm::set_memory(const memory::GuestMemory& mem) {
     if (m_shared) return fail("interp: guest memory can be set only once");
     m_shared = std::make_unique<emu::EngineShared>(mem, m_config.vcpus, m_interrupts->clock());
-    m_shared->xen = m_config.xen;
+    if (m_config.xen) m_shared->hooks = &xen::engine_hooks();
     m_shared->translate = m_translate;
     m_shared->count_stats = m_config.stats;
     m_shared->bt_cache_bytes = size_t{m_config.bt_cache_mib} << 20;
