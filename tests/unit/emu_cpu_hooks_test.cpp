@@ -51,16 +51,17 @@ protected:
 
 TEST_F(EmuCpuHooks, CpuidAndMsrsReachTheHooksFirst) {
     h.cpu().shared().hooks = &hooks;
-    // cpuid(kLeaf); mov %eax,%r8d; rdmsr(kMsr); mov %rax,%r9; wrmsr(kMsr, edx:eax = 7:8); hlt
+    // cpuid(kLeaf); mov %eax,%r8d; rdmsr(kMsr); mov %rax,%r9; mov %rdx,%r10;
+    // wrmsr(kMsr, edx:eax = 7:8); hlt
     h.load_code({0xb8, 0x00, 0x00, 0xff, 0x4f, 0x0f, 0xa2, 0x41, 0x89, 0xc0,   //
-                 0xb9, 0x01, 0x00, 0xff, 0x4f, 0x0f, 0x32, 0x49, 0x89, 0xc1,   //
+                 0xb9, 0x01, 0x00, 0xff, 0x4f, 0x0f, 0x32, 0x49, 0x89, 0xc1, 0x49, 0x89, 0xd2,   //
                  0xb8, 0x08, 0x00, 0x00, 0x00, 0xba, 0x07, 0x00, 0x00, 0x00, 0x0f, 0x30, 0xf4});
     ASSERT_TRUE(is_halt(h.run()));
     ASSERT_FALSE(h.reported());
     EXPECT_EQ(r(8), 0x11u);
     EXPECT_EQ(r(hv::RBX), 0x22u);
     EXPECT_EQ(r(9), 0x9abc'def0u);   // RDMSR: EAX the low half, EDX the high half
-    EXPECT_EQ(r(hv::RDX), 0x1234'5678u);
+    EXPECT_EQ(r(10), 0x1234'5678u);
     EXPECT_EQ(hooks.written, 0x7'0000'0008u);
 }
 
@@ -89,7 +90,7 @@ TEST_F(EmuCpuHooks, AHookEndsTheInstructionWithAHypercallWhoseResultLandsInRax) 
     EXPECT_EQ(r(hv::RAX), 0xfeedu);
 }
 
-TEST_F(EmuCpuHooks, OutToOtherPortsAndADeclinedVmcallAreTheModels) {
+TEST_F(EmuCpuHooks, AnOutTheHooksDeclineIsAnExit) {
     h.cpu().shared().hooks = &hooks;
     // out %al,$0x99 (1 byte: declined, a PioOut exit); hlt
     h.load_code({0xe6, 0x99, 0xf4});
@@ -99,6 +100,10 @@ TEST_F(EmuCpuHooks, OutToOtherPortsAndADeclinedVmcallAreTheModels) {
     EXPECT_EQ(out->port, kPort);
     h.cpu().complete_io();
     ASSERT_TRUE(is_halt(h.run()));
+}
+
+TEST_F(EmuCpuHooks, ADeclinedVmcallIsAKvmHypercall) {
+    h.cpu().shared().hooks = &hooks;
     // mov $0x999,%eax; vmcall; hlt: declined, so KVM's ABI answers -KVM_ENOSYS.
     h.load_code({0xb8, 0x99, 0x09, 0x00, 0x00, 0x0f, 0x01, 0xc1, 0xf4});
     ASSERT_TRUE(is_halt(h.run()));
