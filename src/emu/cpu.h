@@ -190,6 +190,16 @@ public:
     /// holds decoded code is RAM too: its blocks are invalidated and the pointer returned, so LOCK
     /// stays a host atomic there (a plain read and write lost other vCPUs' updates).
     template <class T> T* rmw_ptr(int s, uint64_t off);
+    /// The host address of [la, la + len) when it lies in one page that the software TLB maps
+    /// for `acc` (Read or Write), else nullptr. What a TLB hit of read_la/write_la guarantees
+    /// holds for the whole range: RAM, not watched, for a write not code. Bulk string
+    /// instructions (emu/interp/string.cpp) copy through it.
+    uint8_t* tlb_span(uint64_t la, uint64_t len, Access acc) {
+        if (len == 0 || (la & 0xfff) + len > 4096) return nullptr;
+        const TlbEntry& e = tlb_slot(la);
+        const uint64_t tag = acc == Access::Write ? e.write_tag : e.read_tag;
+        return tag == (la & ~0xfffULL) ? reinterpret_cast<uint8_t*>(e.addend + la) : nullptr;
+    }
     /// Reads/writes with supervisor privilege regardless of CPL (descriptor tables, TSS, SDM 5.5).
     void read_sys(uint64_t la, void* out, unsigned size);
     void write_sys(uint64_t la, const void* in, unsigned size);

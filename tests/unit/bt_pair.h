@@ -32,11 +32,13 @@ struct RunState {
 class BtPair {
 public:
     /// `protected32`: both machines in 32-bit protected mode with flat segments, paging off.
-    explicit BtPair(bool protected32 = false) {
+    /// `count_stats`: the translator counts chained jumps (TranslatorStats::chains_taken).
+    explicit BtPair(bool protected32 = false, bool count_stats = false) {
         for (EmuHarness* h : {&interp, &bt}) {
             if (protected32) h->setup_protected32();
             else h->setup_long_mode();
         }
+        bt.cpu().shared().count_stats = count_stats;
         bt.use_translator();
     }
     /// Loads `code` into both machines (a VMM write: the DMA epoch makes the engines re-verify).

@@ -60,12 +60,15 @@ void BlockEmitter::emit_block(const Block& b) {
     emit_prologue();
     m_mode64 = (b.mode & 0xff) == 64;
     m_flat32 = (b.mode & 0xff) == 32 && (b.mode & kModeFlat32);
+    m_loop = is_self_loop(b);
+    if (m_loop) emit_loop_head(b);
     uint32_t offset = 0;
     for (size_t k = 0; k < b.insns.size(); ++k) {
         const Insn& in = b.insns[k];
         m_regs.next_insn();
         if (&in == &b.insns.back() && is_chained_branch(in)) {
-            emit_branch_tail(b, in, offset);
+            if (m_loop) emit_loop_tail(b, in, offset);
+            else emit_branch_tail(b, in, offset);
             break;
         }
         if (&in == &b.insns.back() && m_mode64 && is_native_tail(in)) {
@@ -111,7 +114,10 @@ void BlockEmitter::sync_state() {
 }
 
 void BlockEmitter::sync_rip() {
-    if (m_rip_pending) add(qword[rbx + m_layout.rip], m_rip_pending);
+    if (m_rip_pending) {
+        add(qword[rbx + m_layout.rip], m_rip_pending);
+        m_rip_moved = true;
+    }
     m_rip_pending = 0;
 }
 
@@ -133,6 +139,7 @@ void BlockEmitter::emit_helper_call(const Insn& in) {
     m_regs.forget();   // the handler may have written any guest register
     mov(rax, qword[rbx + m_layout.next_rip]);
     mov(qword[rbx + m_layout.rip], rax);
+    m_rip_moved = true;
     cmp(byte[rbx + m_layout.brk], 0);
     jne(m_exit, T_NEAR);
 }

@@ -192,6 +192,18 @@ private:
     /// Loads the VM-wide `epoch` into R9 (R8 holds the DMA epoch's address).
     void load_epoch(const std::atomic<uint64_t>* epoch);
 
+    // Blocks that branch back to their own start (block_loop.cpp).
+    /// The last instruction is a JMP/Jcc (not 16-bit) to the block's first instruction.
+    bool is_self_loop(const Block& b) const;
+    /// Loads the guest registers the block names (when they fit the pool), then the loop head.
+    void emit_loop_head(const Block& b);
+    /// The block's branch: not taken leaves as emit_branch_tail does; taken goes back to the
+    /// loop head inside the block after the checks of a chained jump (emit_back_edge).
+    void emit_loop_tail(const Block& b, const Insn& in, uint32_t offset);
+    void emit_back_edge(const Block& b, const Insn& in, ChainSlot* slot);
+    /// A jump to `to` when condition `cc` (opcode order) holds on the host flags.
+    void emit_jcc(unsigned cc, const Xbyak::Label& to);
+
     // Operand access (native_ops.cpp).
     /// The host register holding guest register `r` (8-bit high registers: their full register).
     const Xbyak::Reg64& greg(unsigned r);
@@ -213,6 +225,8 @@ private:
     void need_flags(uint64_t mask);
     /// After a native instruction that wrote the flags in `mask` on the host.
     void produced(uint64_t mask);
+    /// Something reads the guest flags in `mask` here (for the loop head's liveness).
+    void observe_flags(uint64_t mask) { m_flags_live_in |= mask & ~m_flags_killed; }
     /// Writes the flags in `mask` from the host RFLAGS into Cpu::rflags (clobbers RDX/R10).
     void merge_host_flags(uint64_t mask);
     /// Everything a handler or an exit observes made exact: flags, then dirty registers.
@@ -268,6 +282,14 @@ private:
     bool m_mode64 = false;            ///< the block is 64-bit code: memory fast paths allowed
     bool m_flat32 = false;            ///< 32-bit code with flat data segments: the same for DS/ES/SS
     std::deque<SlowPath> m_slow;
+    // A self-loop (block_loop.cpp): the head's register residency, and what the body does to
+    // state the head assumes (Cpu::rip at the block's start, the flags exact in Cpu::rflags).
+    bool m_loop = false;
+    Xbyak::Label m_loop_head;
+    RegCache::State m_head_state{};
+    bool m_rip_moved = false;        ///< Cpu::rip was written since the head
+    uint64_t m_flags_killed = 0;     ///< flags a native instruction wrote since the head
+    uint64_t m_flags_live_in = 0;    ///< flags read since the head before being written
     unsigned m_native = 0, m_helpers = 0;
 };
 

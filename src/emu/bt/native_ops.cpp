@@ -127,6 +127,7 @@ Xbyak::Reg BlockEmitter::load_source(const Insn& in, unsigned size) {
 void BlockEmitter::load_guest_flags() {
     // Clobbers RDX only. Only the arithmetic flags: the host's TF/AC/DF must stay clear
     // (single-step, alignment checks, and the ABI of the handlers called later).
+    observe_flags(kArithFlags);
     mov(rdx, qword[rbx + m_layout.rflags]);
     and_(edx, static_cast<uint32_t>(kArithFlags));
     push(rdx);
@@ -147,12 +148,14 @@ void BlockEmitter::merge_host_flags(uint64_t mask) {
 }
 
 void BlockEmitter::materialize_flags() {
+    observe_flags(kArithFlags);   // whoever needs Cpu::rflags exact may read any flag
     if (!m_host_flags) return;
     merge_host_flags(m_host_flags);
     m_host_flags = 0;
 }
 
 void BlockEmitter::need_flags(uint64_t mask) {
+    observe_flags(mask);
     if ((mask & ~m_host_flags) == 0) return;
     materialize_flags();
     load_guest_flags();
@@ -163,6 +166,7 @@ void BlockEmitter::produced(uint64_t mask) {
     // The host keeps the flags a partial producer (INC/DEC keep CF, ROL/ROR write CF and OF
     // only) does not write: those valid in the host before stay valid.
     m_host_flags |= mask;
+    m_flags_killed |= mask;
 }
 
 uint64_t condition_flags(unsigned cc) {

@@ -82,4 +82,33 @@ void RegCache::emit_reload(const State& s) {
         if (s.host_of[g] >= 0) m_gen.mov(kPoolRegs[s.host_of[g]], slot(g));
 }
 
+RegCache::Snapshot RegCache::save() const {
+    Snapshot s{m_state, {}, {}, m_clock, m_pinned};
+    for (int i = 0; i < kPool; ++i) {
+        s.guest_of[i] = m_guest_of[i];
+        s.last_use[i] = m_last_use[i];
+    }
+    return s;
+}
+
+void RegCache::restore(const Snapshot& s) {
+    m_state = s.state;
+    for (int i = 0; i < kPool; ++i) {
+        m_guest_of[i] = s.guest_of[i];
+        m_last_use[i] = s.last_use[i];
+    }
+    m_clock = s.clock;
+    m_pinned = s.pinned;
+}
+
+void RegCache::emit_transition(const State& head) const {
+    // Stores first: a host register about to be loaded may hold another dirty guest register.
+    for (unsigned g = 0; g < kGuestRegs; ++g) {
+        const int now = m_state.host_of[g];
+        if (now >= 0 && now != head.host_of[g] && ((m_state.dirty >> g) & 1u)) m_gen.mov(slot(g), kPoolRegs[now]);
+    }
+    for (unsigned g = 0; g < kGuestRegs; ++g)
+        if (head.host_of[g] >= 0 && m_state.host_of[g] != head.host_of[g]) m_gen.mov(kPoolRegs[head.host_of[g]], slot(g));
+}
+
 }  // namespace popek::emu::bt

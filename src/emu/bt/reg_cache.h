@@ -49,6 +49,21 @@ public:
     void emit_write_back(const State& s);
     void emit_reload(const State& s);
 
+    /// Everything the allocator knows, to emit one path and then another from the same point.
+    struct Snapshot {
+        State state;
+        int8_t guest_of[kPool];
+        uint32_t last_use[kPool];
+        uint32_t clock, pinned;
+    };
+    Snapshot save() const;
+    void restore(const Snapshot& s);
+    /// Code that makes the host registers hold what `head` says (a loop head's residency, all
+    /// of it treated as dirty): registers that leave their place or the cache are written back
+    /// when dirty, those of `head` not in place are loaded. MOVs only. The cache's own state is
+    /// not changed (the path that emits this jumps away).
+    void emit_transition(const State& head) const;
+
 private:
     int allocate(unsigned g);
     Xbyak::Address slot(unsigned g) const;

@@ -1,6 +1,9 @@
 /// String instructions MOVS STOS LODS CMPS SCAS INS OUTS with REP/REPE/REPNE (SDM Vol. 2B).
 /// A REP instruction runs at most kChunk iterations per execution and then restarts itself, so
 /// interrupts and stop requests are seen during long copies (as on hardware, SDM Vol. 2B REP).
+#include <algorithm>
+#include <cstring>
+
 #include "emu/interp/families.h"
 #include "emu/interp/host_ops.h"
 
@@ -12,6 +15,59 @@ namespace {
 
 constexpr uint64_t kChunk = 4096;
 enum StrOp { kMovs, kStos, kLods, kCmps, kScas, kIns, kOuts };
+
+/// REP MOVS / REP STOS forward in 64-bit mode: up to `max` iterations at once, as many as lie
+/// in the current source and destination pages when the software TLB maps both (then each
+/// iteration would have hit it: no fault, device access or watchpoint is possible among them).
+/// Iterations run in order: a destination overlapping the source just ahead of it repeats the
+/// source bytes as the one-by-one copy does. Returns the iterations done (0: none, run one the
+/// normal way, which fills the TLB or faults exactly where the instruction does).
+template <int Op, class T>
+uint64_t bulk_iterations(Cpu& c, const Insn& i, uint64_t amask, uint64_t max) {
+    if (!c.mode64 || (c.rflags & kDf) || max < 2) return 0;
+    const uint64_t si = c.gpr[hv::RSI] & amask, di = c.gpr[hv::RDI] & amask;
+    // Offsets that would wrap at the address size within the chunk: the normal way.
+    if (((di | 0xfff) & amask) == amask || (Op == kMovs && ((si | 0xfff) & amask) == amask)) return 0;
+    // Segmentation as the first iteration checks it: the source first.
+    uint64_t sla = 0;
+    if constexpr (Op == kMovs) sla = c.linear(i.seg, si, sizeof(T), Access::Read);
+    const uint64_t dla = c.linear(kEs, di, sizeof(T), Access::Write);
+    uint64_t k = std::min<uint64_t>(max, (4096 - (dla & 0xfff)) / sizeof(T));
+    if constexpr (Op == kMovs) k = std::min<uint64_t>(k, (4096 - (sla & 0xfff)) / sizeof(T));
+    if (k < 2) return 0;
+    const uint64_t bytes = k * sizeof(T);
+    uint8_t* d = c.tlb_span(dla, bytes, Access::Write);
+    if (!d) return 0;
+    if constexpr (Op == kMovs) {
+        const uint8_t* src = c.tlb_span(sla, bytes, Access::Read);
+        if (!src) return 0;
+        if (d > src && d < src + bytes) {   // forward overlap: element by element, in order
+            for (uint64_t n = 0; n < k; ++n) {
+                T v;
+                std::memcpy(&v, src + n * sizeof(T), sizeof(T));
+                std::memcpy(d + n * sizeof(T), &v, sizeof(T));
+            }
+        } else {
+            std::memmove(d, src, bytes);
+        }
+    } else {
+        const T v = static_cast<T>(c.gpr[hv::RAX]);
+        if constexpr (sizeof(T) == 1) {
+            std::memset(d, v, bytes);
+        } else {
+            for (uint64_t n = 0; n < k; ++n) std::memcpy(d + n * sizeof(T), &v, sizeof(T));
+        }
+    }
+    auto advance = [&](int r) {
+        const uint64_t v = (c.gpr[r] + bytes) & amask;
+        c.gpr[r] = i.asize == 4 ? v : ((c.gpr[r] & ~amask) | v);
+    };
+    advance(hv::RDI);
+    if constexpr (Op == kMovs) advance(hv::RSI);
+    const uint64_t cnt = (c.gpr[hv::RCX] - k) & amask;
+    c.gpr[hv::RCX] = i.asize == 4 ? cnt : ((c.gpr[hv::RCX] & ~amask) | cnt);
+    return k;
+}
 
 template <int Op, class T>
 void string_op(Cpu& c, const Insn& i) {
@@ -32,6 +88,15 @@ void string_op(Cpu& c, const Insn& i) {
                 c.next_rip = c.rip;   // restart the instruction after servicing events
                 c.brk = true;
                 return;
+            }
+        }
+        if constexpr (Op == kMovs || Op == kStos) {
+            if (rep) {
+                const uint64_t k = bulk_iterations<Op, T>(c, i, amask, std::min(c.gpr[hv::RCX] & amask, kChunk - n));
+                if (k) {
+                    n += k - 1;
+                    continue;
+                }
             }
         }
         const uint64_t si = c.gpr[hv::RSI] & amask, di = c.gpr[hv::RDI] & amask;

@@ -1,0 +1,170 @@
+/// Blocks whose last instruction branches back to their own first one (a loop that fits in one
+/// block: `1: ...; dec %ecx; jnz 1b`). Chained through its slot such a block would, per
+/// iteration, write every cached guest register and the lazy flags back to the Cpu, return
+/// through the slot's guards into its own chain entry and load the registers again. Here the
+/// back edge stays inside the block: after the same guards a chained jump has (this slot's DMA
+/// epoch, this vCPU's write mappings, attention, budget: so interrupts, timers and a DMA write
+/// to the code are seen exactly as with chaining), it jumps to a loop head placed after the
+/// registers the block names were loaded, with those registers still in place.
+///
+/// What the head assumes and the back edge re-establishes:
+/// - registers: the head's residency (RegCache::emit_transition; the head treats them as dirty,
+///   so a slow path or an exit before the back edge writes them all back);
+/// - Cpu::rip at the block's first instruction (a handler call in the body moved it);
+/// - flags: exact in Cpu::rflags for every flag that can be read before the body writes it
+///   again (observe_flags / produced track that while the body is emitted). Flags the body
+///   always rewrites first stay in the host over the back edge and are merged (from RDX) only
+///   when a guard fails and the block leaves.
+#include "emu/bt/block_emitter.h"
+#include "emu/cpu.h"
+#include "emu/decode/block_cache.h"
+
+#include <bit>
+
+namespace popek::emu::bt {
+
+bool BlockEmitter::is_self_loop(const Block& b) const {
+    if (!m_chain.slots || !b.cached || b.insns.empty()) return false;
+    const Insn& last = b.insns.back();
+    // 16-bit operand size truncates the target to 16 bits: not the block's start in general.
+    if (!is_chained_branch(last) || last.osize == 2) return false;
+    int64_t length = 0;
+    for (const Insn& in : b.insns) length += in.len;
+    return length + static_cast<int64_t>(last.imm) == 0;
+}
+
+void BlockEmitter::emit_loop_head(const Block& b) {
+    uint32_t used = 0;
+    for (const Insn& in : b.insns) {
+        for (unsigned n = 0; n < 3; ++n) {
+            const uint8_t r = n == 0 ? in.r0 : n == 1 ? in.r1 : in.r2;
+            if ((in.gprs >> n) & 1u) used |= 1u << base_of(r);
+        }
+        if (in.base < 16) used |= 1u << in.base;
+        if (in.index < 16) used |= 1u << in.index;
+        const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
+        if (m == ZYDIS_MNEMONIC_PUSH || m == ZYDIS_MNEMONIC_POP) used |= 1u << hv::RSP;
+        if (m == ZYDIS_MNEMONIC_CMPXCHG) used |= 1u;
+    }
+    // More than the pool holds: nothing preloaded (the back edge then writes back what it holds).
+    if (std::popcount(used) <= RegCache::kPool) {
+        for (unsigned g = 0; g < RegCache::kGuestRegs; ++g) {
+            if (!((used >> g) & 1u)) continue;
+            m_regs.read(g);
+            m_regs.mark(g);
+        }
+    }
+    m_regs.next_insn();
+    m_head_state = m_regs.state();
+    L(m_loop_head);
+    m_rip_moved = false;
+    m_flags_killed = m_flags_live_in = 0;
+}
+
+void BlockEmitter::emit_jcc(unsigned cc, const Xbyak::Label& to) {
+    switch (cc & 15) {
+        case 0: jo(to, T_NEAR); break;
+        case 1: jno(to, T_NEAR); break;
+        case 2: jb(to, T_NEAR); break;
+        case 3: jnb(to, T_NEAR); break;
+        case 4: jz(to, T_NEAR); break;
+        case 5: jnz(to, T_NEAR); break;
+        case 6: jbe(to, T_NEAR); break;
+        case 7: jnbe(to, T_NEAR); break;
+        case 8: js(to, T_NEAR); break;
+        case 9: jns(to, T_NEAR); break;
+        case 10: jp(to, T_NEAR); break;
+        case 11: jnp(to, T_NEAR); break;
+        case 12: jl(to, T_NEAR); break;
+        case 13: jnl(to, T_NEAR); break;
+        case 14: jle(to, T_NEAR); break;
+        default: jnle(to, T_NEAR); break;
+    }
+}
+
+void BlockEmitter::emit_loop_tail(const Block& b, const Insn& in, uint32_t offset) {
+    // SDM Vol. 2A Jcc / Vol. 2B JMP: taken, the next RIP plus the displacement, which is the
+    // block's first instruction here (is_self_loop).
+    const int64_t page_offset = static_cast<int64_t>(b.gpa & 0xfff) + offset + in.len;
+    ChainSlot* self = make_slot(b, 0, page_offset + static_cast<int64_t>(in.imm));
+    if (in.mnemonic != ZYDIS_MNEMONIC_JMP) {
+        Xbyak::Label taken;
+        need_flags(condition_flags(in.extra));
+        emit_jcc(in.extra, taken);
+        // Not taken: leave as any block does, then emit the taken path from the same state.
+        const RegCache::Snapshot regs = m_regs.save();
+        const uint64_t host_flags = m_host_flags;
+        const uint32_t rip_pending = m_rip_pending, count_pending = m_count_pending;
+        sync_state();
+        sync_count(1);
+        mov(rcx, qword[rbx + m_layout.rip]);
+        lea(rcx, ptr[rcx + m_rip_pending + in.len]);
+        emit_exit(rcx, make_slot(b, 1, page_offset), false);
+        m_regs.restore(regs);
+        m_host_flags = host_flags;
+        m_rip_pending = rip_pending;
+        m_count_pending = count_pending;
+        L(taken);
+    }
+    emit_back_edge(b, in, self);
+}
+
+void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slot) {
+    // Flags the head may read before the body writes them must be in Cpu::rflags; the others
+    // only matter if the block leaves: kept in RDX (the guards below clobber the host's).
+    const uint64_t live = m_flags_live_in | (kArithFlags & ~m_flags_killed);
+    uint64_t kept = 0;
+    if (m_host_flags & live) {
+        materialize_flags();
+    } else if (m_host_flags) {
+        pushf();
+        pop(rdx);
+        kept = m_host_flags;
+        m_host_flags = 0;
+    }
+    m_regs.emit_transition(m_head_state);
+    sync_count(1);
+    // Cpu::rip back at the block's start: unchanged unless a handler call in the body moved it.
+    const int64_t rip_delta = static_cast<int64_t>(m_rip_pending) + in.len + static_cast<int64_t>(in.imm);
+    if (m_rip_moved && rip_delta) add(qword[rbx + m_layout.rip], static_cast<int32_t>(rip_delta));
+    else if (!m_rip_moved && rip_delta) throw Xbyak::Error(Xbyak::ERR_INTERNAL);   // not a self-loop
+    m_rip_pending = 0;
+
+    // The guards of emit_slot_jump, in the same order of effects.
+    Xbyak::Label leave;
+    mov(rax, reinterpret_cast<uint64_t>(slot));
+    mov(r8, reinterpret_cast<uint64_t>(m_chain.dma_epoch));
+    mov(r9, qword[r8]);
+    cmp(r9, qword[rax + static_cast<int32_t>(offsetof(ChainSlot, epoch))]);
+    jne(leave, T_NEAR);
+    load_epoch(m_chain.code_epoch);
+    cmp(r9, qword[rbx + m_layout.code_epoch_seen]);
+    jne(leave, T_NEAR);
+    cmp(byte[rbx + m_layout.attention], 0);
+    jne(leave, T_NEAR);
+    sub(dword[rbx + m_layout.budget], static_cast<uint32_t>(b.insns.size()));
+    jle(leave, T_NEAR);
+    mov(byte[rbx + m_layout.replay_valid], 0);
+    if (m_chain.chains_taken) {
+        mov(r8, reinterpret_cast<uint64_t>(m_chain.chains_taken));
+        inc(qword[r8]);
+    }
+    jmp(m_loop_head, T_NEAR);
+
+    // A guard failed: the state the dispatcher expects after a block, the slot pending (it is
+    // linked when this block runs translated next, as an unlinked chain would be).
+    L(leave);
+    m_regs.emit_write_back(m_head_state);
+    if (kept) {
+        mov(r10, qword[rbx + m_layout.rflags]);
+        xor_(rdx, r10);
+        and_(edx, static_cast<uint32_t>(kept));
+        xor_(r10, rdx);
+        mov(qword[rbx + m_layout.rflags], r10);
+    }
+    mov(r8, reinterpret_cast<uint64_t>(m_chain.pending_slot));
+    mov(qword[r8], rax);
+    jmp(m_exit, T_NEAR);
+}
+
+}  // namespace popek::emu::bt

@@ -1,0 +1,157 @@
+/// Self-loops of the translator (emu/bt/block_loop.cpp): a block whose branch goes back to its
+/// own first instruction loops inside its translation. Each loop here runs on the interpreter
+/// and on the translator from the same state (BtPair) and must end the same: registers, flags
+/// (including those the body never writes, which the back edge keeps in the host), RIP and the
+/// exact instruction count; and the loop must still see a VMM write into its code while it spins.
+#include <chrono>
+#include <thread>
+
+#include "bt_pair.h"
+
+namespace popek::emu::test {
+namespace {
+
+using G = Xbyak::CodeGenerator;
+using namespace Xbyak::util;
+
+constexpr uint64_t kCf = 1ULL, kZf = 0x40ULL, kSf = 0x80ULL, kOf = 0x800ULL;
+
+/// Registers for a pair run: RCX the iteration count, the others distinct patterns.
+void seed(uint64_t (&gpr)[16], uint64_t iterations) {
+    for (int i = 0; i < 16; ++i) gpr[i] = 0x0123456789abcdefULL * static_cast<uint64_t>(i + 1) + 0x1111ULL * static_cast<uint64_t>(i);
+    gpr[hv::RCX] = iterations;
+}
+
+class BtLoop : public ::testing::Test {
+protected:
+    /// Runs the loop from each starting flag set and iteration count on both engines.
+    void check(const SnippetEmit& loop, const char* what, uint64_t undefined = 0) {
+        p.load(assemble_with_hlt(loop));
+        for (const uint64_t flags : {uint64_t{0}, kCf, kCf | kZf | kSf | kOf}) {
+            for (const uint64_t n : {1ULL, 2ULL, 300ULL}) {
+                uint64_t gpr[16];
+                seed(gpr, n);
+                EXPECT_TRUE(p.same(gpr, flags, undefined)) << what << ", " << n << " iterations";
+            }
+        }
+    }
+    BtPair p{false, true};
+};
+
+TEST_F(BtLoop, CarryReadBeforeItIsWrittenCrossesTheBackEdge) {
+    // ADC reads the CF the previous iteration's ADC wrote (DEC keeps CF): CF is live at the head.
+    check([](G& g) {
+        Xbyak::Label top;
+        g.L(top);
+        g.adc(eax, eax);
+        g.dec(ecx);
+        g.jnz(top);
+    }, "adc eax, eax; dec ecx; jnz");
+    EXPECT_GT(p.stats().chains_taken, 0u);
+}
+
+TEST_F(BtLoop, FlagsTheBodyNeverWritesSurviveTheLoop) {
+    // INC/DEC never write CF: the loop's CF on exit is the one it was entered with, and the
+    // other flags are DEC's, kept in the host over the back edge (dead at the head).
+    check([](G& g) {
+        Xbyak::Label top;
+        g.L(top);
+        g.inc(rax);
+        g.dec(rcx);
+        g.jnz(top);
+    }, "inc rax; dec rcx; jnz");
+}
+
+TEST_F(BtLoop, MemoryAccessInTheBodyKeepsFlagsExact) {
+    // An inline memory access takes the guest flags from Cpu::rflags (its slow path may fault,
+    // and the TLB probe clobbers the host's): the previous iteration's flags must be there at
+    // the head. ADC into a stack slot reads the CF of the previous iteration's ADD (which
+    // carries in most iterations); the slot is read back after the loop.
+    check([](G& g) {
+        Xbyak::Label top;
+        g.mov(qword[rsp - 8], 0);
+        g.mov(rbx, 0x9e3779b97f4a7c15ULL);
+        g.L(top);
+        g.adc(qword[rsp - 8], rcx);
+        g.add(rax, rbx);
+        g.dec(rcx);
+        g.jnz(top);
+        g.mov(rdx, qword[rsp - 8]);
+    }, "adc [rsp-8], rcx; add rax, rbx; dec rcx; jnz");
+}
+
+TEST_F(BtLoop, HandlerCallInTheBodyReloadsRegistersAndRip) {
+    // CMC runs as a handler call: it writes Cpu::rip and may change any register, so the back
+    // edge reloads the head's registers and moves RIP back to the block's start.
+    check([](G& g) {
+        Xbyak::Label top;
+        g.L(top);
+        g.cmc();
+        g.adc(rax, rcx);
+        g.lea(rdx, ptr[rdx + rax * 2 + 1]);
+        g.dec(rcx);
+        g.jnz(top);
+    }, "cmc; adc rax, rcx; lea; dec; jnz");
+    EXPECT_GT(p.stats().helper_insns, 0u) << "CMC was meant to be a handler call";
+}
+
+TEST_F(BtLoop, MoreRegistersThanThePoolHolds) {
+    check([](G& g) {
+        Xbyak::Label top;
+        g.L(top);
+        g.add(rax, rbx);
+        g.add(rdx, rsi);
+        g.xor_(rdi, r8);
+        g.add(r9, r10);
+        g.sub(r11, r12);
+        g.add(r13, r14);
+        g.add(r15, rax);
+        g.dec(rcx);
+        g.jnz(top);
+    }, "eleven registers");
+}
+
+TEST_F(BtLoop, LoopInFlatProtectedMode) {
+    BtPair p32(true, true);
+    p32.load(assemble_with_hlt([](G& g) {
+        Xbyak::Label top;
+        g.L(top);
+        g.add(eax, ecx);
+        g.rol(eax, 3);
+        g.dec(ecx);
+        g.jnz(top);
+    }));
+    for (const uint64_t n : {1ULL, 5ULL, 1000ULL}) {
+        uint64_t gpr[16];
+        seed(gpr, n);
+        for (auto& r : gpr) r &= 0xffffffffULL;
+        EXPECT_TRUE(p32.same(gpr, kCf)) << n << " iterations";
+    }
+    EXPECT_GT(p32.stats().chains_taken, 0u);
+}
+
+TEST_F(BtLoop, EndlessLoopSeesTheVmmRewriteItsCode) {
+    // jmp $ (EB FE) spins inside its translation; the VMM then writes HLT over it and moves the
+    // DMA epoch, as a device model writing guest RAM does. The back edge must notice and leave,
+    // and the re-verified block must halt. (A watchdog stops the vCPU if it never does.)
+    EmuHarness& h = p.bt;
+    h.load_code({0xeb, 0xfe});
+    h.cpu().shared().dma_epoch.fetch_add(1);
+    h.cpu().rip = kCode;
+    std::atomic<bool> done{false};
+    std::thread vmm([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        h.poke<uint8_t>(kCode, 0xf4);
+        h.cpu().shared().dma_epoch.fetch_add(1);
+        for (int i = 0; i < 500 && !done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (!done.load()) h.cpu().request_stop();
+    });
+    auto exit = h.run();
+    done = true;
+    vmm.join();
+    EXPECT_TRUE(is_halt(exit)) << "the loop did not leave after its code was rewritten";
+    EXPECT_GT(p.stats().chains_taken, 0u) << "the loop never ran inside its translation";
+}
+
+}  // namespace
+}  // namespace popek::emu::test
