@@ -79,7 +79,7 @@ constexpr uint64_t kSpecCtrlBits = 0x7;   ///< IBRS, STIBP, SSBD
 
 uint64_t Cpu::read_msr(uint32_t msr) {
     uint64_t v = 0;
-    if (xen_read_msr(msr, v)) return v;
+    if (CpuHooks* h = m_shared.hooks; h && h->read_msr(*this, msr, v)) return v;
     if (m_ints && msr != kMsrTsc && m_ints->read_msr(msr, v)) return v;
     switch (msr) {
         case kMsrTsc: return tsc();
@@ -116,7 +116,7 @@ uint64_t Cpu::read_msr(uint32_t msr) {
 }
 
 void Cpu::write_msr(uint32_t msr, uint64_t v) {
-    if (xen_write_msr(msr, v)) return;
+    if (CpuHooks* h = m_shared.hooks; h && h->write_msr(*this, msr, v)) return;
     // IA32_APIC_BASE: the base up to MAXPHYADDR (40, CPUID 0x80000008), global enable, BSP and,
     // with a local APIC (which offers x2APIC), EXTD are its bits; the rest is reserved: #GP. So
     // are the mode changes x2APIC forbids (SDM Vol. 3A 10.4.4, 10.12.1, 10.12.5).

@@ -29,7 +29,7 @@ void Cpu::enable_translation() {
 void Cpu::load_state(const hv::CpuState& st) {
     for (int i = 0; i < 16; ++i) gpr[i] = st.gpr[static_cast<size_t>(i)];
     rip = st.rip;
-    m_replay.valid = false;   // a state starts at an instruction boundary
+    m_exits.forget();   // a state starts at an instruction boundary
     rflags = (st.rflags & 0x3f7fd5) | 2;
     seg[kEs] = st.es; seg[kCs] = st.cs; seg[kSs] = st.ss; seg[kDs] = st.ds; seg[kFs] = st.fs; seg[kGs] = st.gs;
     tr = st.tr;
@@ -99,7 +99,7 @@ void Cpu::reset_to_init() {
     dr[7] = 0x400;
     fpu = FxsaveArea{};
     interrupt_shadow = false;
-    m_replay.valid = false;   // an instruction interrupted by INIT is not resumed
+    m_exits.forget();   // an instruction interrupted by INIT is not resumed
     nmi_blocked = false;
     misc_features_enables = 0;
     m_db_pending = 0;

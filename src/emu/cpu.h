@@ -17,10 +17,12 @@
 #include <string>
 #include <unordered_set>
 
+#include "emu/cpu_hooks.h"
 #include "emu/engine_shared.h"
+#include "emu/exit_port.h"
 #include "hv/cpu_state.h"
-#include "hv/hypervisor.h"
 #include "hv/vcpu_exit.h"
+#include "hv/vcpu_stats.h"
 
 namespace popek::emu {
 
@@ -99,19 +101,6 @@ struct Event {
     bool external = false;   ///< hardware interrupt (EXT bit in error codes)
     uint64_t return_rip = 0; ///< RIP saved on the stack
 };
-
-/// One device access (MMIO outside the engine's own devices, or a port) of the current
-/// instruction, as the VMM sees it.
-struct IoAccess {
-    enum Kind : uint8_t { MmioRead, MmioWrite, PioIn, PioOut };
-    Kind kind = MmioRead;
-    uint8_t size = 0;
-    uint64_t addr = 0;
-    alignas(8) uint8_t data[16]{};
-};
-/// Enough for the longest sequence one instruction makes: ENTER with nesting level 31 (31 reads
-/// and 33 writes, SDM Vol. 2A ENTER).
-inline constexpr unsigned kIoLogSize = 72;
 
 /// Reasons for unwinding an instruction with longjmp.
 enum Unwind : int { kUnwindNone = 0, kUnwindEvent = 1, kUnwindExit = 2 };
@@ -310,35 +299,27 @@ public:
     void port_out(uint16_t port, unsigned size, uint32_t value);
     /// An exit waits for the end of this instruction, or this instruction's device accesses are
     /// being replayed: a REP string instruction ends its iterations here and restarts.
-    bool exit_pending() const { return m_exit_pending || m_replay.valid || m_db_hits || m_host_watch_hit; }
-    // ---- the I/O log (mmu/io_log.cpp) ----
-    /// True when the access at the log's cursor is this one: a read gets the logged data, a write
-    /// was already handed to the VMM. Consumes the entry.
-    bool io_replayed(IoAccess::Kind kind, uint64_t addr, void* data, unsigned size);
-    /// A device access the log does not hold yet: a write is queued (handed out after the
-    /// instruction), a read unwinds the instruction to hand the queue and then the read out.
-    void io_new(IoAccess::Kind kind, uint64_t addr, const void* data, unsigned size);
-    /// Sets m_exit to the oldest access not yet handed to the VMM; false when there is none.
-    bool io_hand_out();
-    /// End of a block (or of an event delivery): true when m_exit holds an access of the
-    /// instruction that just completed; otherwise that instruction's log is forgotten.
-    bool io_retire();
+    bool exit_pending() const { return m_exits.posted() || m_exits.replaying() || m_db_hits || m_host_watch_hit; }
+    /// The exit port: the exit run() returns next, the hypercall in flight and the I/O log of the
+    /// current instruction (emu/exit_port.h). To end an instruction with an exit now, set() it
+    /// and unwind_exit().
+    ExitPort& exits() { return m_exits; }
+    const ExitPort& exits() const { return m_exits; }
 
-    // ---- Xen personality (xen_glue.cpp): each returns false when not Xen's business ----
-    bool xen_cpuid(uint32_t leaf, uint32_t out[4]) const;
-    bool xen_read_msr(uint32_t msr, uint64_t& value) const;
-    /// Installs the hypercall page; raises #GP when the page is not guest RAM or not page 0.
-    bool xen_write_msr(uint32_t msr, uint64_t value);
-    /// The hypercall stub's OUT: a pending hv::Hypercall exit (result into RAX by complete_io).
-    bool xen_hypercall_out(uint16_t port, unsigned size, uint32_t value);
-    /// VMCALL / VMMCALL with the Xen personality: a hypercall with its number in EAX (Linux calls
-    /// Xen this way since XSA-466, without the hypercall page). False: not Xen's (the caller #UDs).
-    bool xen_vmcall();
-    /// VMCALL / VMMCALL without the Xen personality: KVM's hypercall ABI (kvm_hypercall.cpp).
+    // ---- personality hooks (emu/cpu_hooks.h; the Xen layer is hv/xen/xen_cpu_hooks.cpp) ----
+    /// The hooks asked first for CPUID, RDMSR/WRMSR, OUT and VMCALL; null for a plain PC.
+    CpuHooks* hooks() const { return m_shared.hooks; }
+    /// Ends the current instruction with `call` as the exit after it (the block ends there); the
+    /// result the VMM stores through call.result goes into RAX by complete_io(). For hooks.
+    void exit_hypercall(hv::Hypercall call);
+    /// A write of `size` bytes at `gpa` by other means than a guest store (e.g. a page the VMM
+    /// fills for the guest): decoded code there is dropped.
+    void check_code_write(uint64_t gpa, unsigned size);
+    /// VMCALL / VMMCALL that no hook took: KVM's hypercall ABI (kvm_hypercall.cpp).
     void kvm_vmcall();
     void log_unimplemented(const uint8_t* bytes, unsigned len);
     void invalidate_code_all();
-    /// Between blocks: stop requests, timers, INIT/SIPI, NMI, interrupts, HLT. True: return m_exit.
+    /// Between blocks: stop requests, timers, INIT/SIPI, NMI, interrupts, HLT. True: return exits().exit().
     bool service();
 
     /// Attention flag: checked at block boundaries (stop requests, kicks, mode changes).
@@ -348,7 +329,6 @@ public:
     Event m_event;
 
 private:
-    friend class Executor;
     friend class bt::Translator;
     TlbEntry& tlb_slot(uint64_t la) { return m_tlb[m_tlb_user][(la >> 12) & (kTlbSize - 1)]; }
     template <class T> T read_slow(uint64_t la);
@@ -360,12 +340,15 @@ private:
     void fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool writable, bool executable,
                   bool global, unsigned page_shift);
     void mmio_access(uint64_t gpa, void* data, unsigned size, bool write);
-    void check_code_write(uint64_t gpa, unsigned size);
-    void start_hypercall(uint32_t nr);
     [[noreturn]] void page_fault(uint64_t la, uint32_t err);
+    /// A device access the exit port's log does not hold yet (mmu/io_log.cpp): a write is queued
+    /// (handed out after the instruction), a read unwinds the instruction to hand the queued
+    /// writes and then the read out.
+    void io_new(IoAccess::Kind kind, uint64_t addr, const void* data, unsigned size);
 
     EngineShared& m_shared;
     int m_index;
+    ExitPort m_exits;
     CpuInterrupts* m_ints;
     TlbEntry m_tlb[2][kTlbSize];
     int m_tlb_user = 0;
@@ -420,21 +403,6 @@ public:
     /// DR6 bits (BS, B0-B3) of a trap-class #DB that follows the instruction just completed
     /// (delivered after its exits to the VMM); 0: none.
     uint32_t m_db_pending = 0;
-    bool m_exit_pending = false;
-    bool m_hypercall_pending = false;
-    uint64_t m_hypercall_result = 0;
-    hv::VcpuExit m_exit = hv::Halt{};
-    /// The device accesses of one instruction, in program order (mmu/io_log.cpp). A read the
-    /// VMM has to answer unwinds the instruction, which is re-executed alone once every access
-    /// before it and the read itself have been handed out: it consumes the log from the start,
-    /// so each access reaches the VMM exactly once. Writes are queued and handed out one exit at
-    /// a time after the instruction (or before a read that follows them).
-    struct Replay {
-        bool valid = false;     ///< the log belongs to the instruction at rip (bt clears it between blocks)
-        bool retired = false;   ///< that instruction completed: hand out the rest, then forget it
-        uint8_t count = 0, cursor = 0, handed = 0;
-        IoAccess acc[kIoLogSize];
-    } m_replay;
     std::atomic<bool> m_stop{false};
     bool m_runnable = true;
     bool m_waiting_sipi = false;
@@ -459,16 +427,16 @@ public:
     bool m_host_step = false;        ///< the host debugger single-steps this vCPU
     bool m_host_skip_bp = false;     ///< resume over a host breakpoint at the current RIP
     /// Before an instruction in per-instruction mode: instruction breakpoints (guest: #DB fault;
-    /// host: stop). Returns 0 to run it, 1 to restart the dispatch loop, 2 to return m_exit.
+    /// host: stop). Returns 0 to run it, 1 to restart the dispatch loop, 2 to return exits().exit().
     int debug_before_instruction();
     /// After an instruction (or event delivery): the #DB traps and host stops it produced.
-    /// False: return m_exit.
+    /// False: return exits().exit().
     bool debug_after_instruction(bool stepped);
-    /// Delivers m_db_pending and reports a pending host stop. False: return m_exit.
+    /// Delivers m_db_pending and reports a pending host stop. False: return exits().exit().
     bool finish_debug_traps();
     int m_host_stop = 0;   ///< pending host stop reason (DebugHook::Reason), 0: none
     uint64_t m_host_skip_lip = 0;   ///< the linear RIP a resumed vCPU stopped at (see m_host_skip_bp)
-    /// Hands m_host_stop to the debugger and waits for the resume. False: return m_exit.
+    /// Hands m_host_stop to the debugger and waits for the resume. False: return exits().exit().
     bool report_host_stop();
 };
 

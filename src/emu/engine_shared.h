@@ -17,18 +17,8 @@ namespace popek::emu {
 
 class PerfMap;
 class Cpu;
-
-/// What the engine handles itself instead of exiting to the VMM (like KVM's in-kernel PIC, PIT and
-/// IOAPIC). Implemented over emu::InterruptPlatform by the interp Vm; tests may leave it null.
-class PlatformPort {
-public:
-    virtual ~PlatformPort() = default;
-    virtual CpuInterrupts& cpu(int index) = 0;
-    virtual bool pio_read(uint16_t port, std::span<uint8_t> data) = 0;
-    virtual bool pio_write(uint16_t port, std::span<const uint8_t> data) = 0;
-    virtual bool mmio_read(uint64_t gpa, std::span<uint8_t> data) = 0;
-    virtual bool mmio_write(uint64_t gpa, std::span<const uint8_t> data) = 0;
-};
+class InterruptPlatform;
+class CpuHooks;
 
 /// Tracks guest-physical pages that hold decoded code. A write to such a page (by any vCPU)
 /// bumps the page's generation, which invalidates every decoded block of that page.
@@ -101,8 +91,13 @@ private:
 public:
     /// Guest TSC (SDM Vol. 3B 18.17): ticks at tsc_hz() from a fixed origin of the host steady clock.
     GuestClock& clock;
-    PlatformPort* platform = nullptr;
-    bool xen = false;
+    /// What the engine serves itself instead of exiting to the VMM, like KVM's in-kernel PIC, PIT
+    /// and IOAPIC (emu/irqchip/platform.h: PIC, ELCR, PIT and port 0x61, the IOAPIC page).
+    /// Owned by the interp Vm; tests may leave it null.
+    InterruptPlatform* platform = nullptr;
+    /// The personality's CPUID/MSR/OUT/VMCALL hooks (emu/cpu_hooks.h): the Xen layer's under
+    /// --xen (hv/xen/xen_cpu_hooks.h), null for a plain PC.
+    CpuHooks* hooks = nullptr;
     /// `--accel bt`: vCPUs run hot blocks as host code translated by emu/bt/ (else interpreted).
     bool translate = false;
     /// Interpreted runs of a block before it is translated (0: translate on the first run).

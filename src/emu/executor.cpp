@@ -16,7 +16,7 @@ bool contributory(int v) { return v == kDe || (v >= kTs && v <= kGp); }
 }  // namespace
 
 /// Runs the event in m_event through the IDT, escalating to #DF / triple fault when delivery
-/// itself faults (SDM Vol. 3A 6.15 table 6-5). Returns false when m_exit is to be returned: a
+/// itself faults (SDM Vol. 3A 6.15 table 6-5). Returns false when exits().exit() is to be returned: a
 /// triple fault, or the first write of a frame pushed onto a stack in MMIO.
 bool deliver_pending(Cpu& c) {
     if (c.m_delivering >= 0) {
@@ -24,7 +24,7 @@ bool deliver_pending(Cpu& c) {
         int now = c.m_event.vector;
         if (prev == kDfv) {
             c.m_delivering = -1;
-            c.m_exit = hv::Shutdown{hv::Shutdown::TripleFault};
+            c.exits().set(hv::Shutdown{hv::Shutdown::TripleFault});
             return false;
         }
         if ((contributory(prev) && contributory(now)) || (prev == kPfv && (contributory(now) || now == kPfv)))
@@ -38,7 +38,7 @@ bool deliver_pending(Cpu& c) {
     c.halted = false;
     c.brk = false;
     // The frame went to a stack in MMIO: its writes are handed out before the handler runs.
-    return !c.io_retire();
+    return !c.exits().retire();
 }
 
 void handle_undefined(Cpu& cpu, const Insn& insn) {
@@ -56,13 +56,13 @@ hv::VcpuExit Cpu::execute() {
     if (why == kUnwindExit) {
         brk = false;
         m_delivering = -1;
-        m_exit_pending = false;
-        return m_exit;
+        m_exits.cancel_posted();
+        return m_exits.exit();
     }
     if (why == kUnwindEvent) {
         brk = false;
-        m_exit_pending = false;   // the faulting instruction will run again after the handler
-        m_replay.valid = false;   // (and make its device accesses again, as a restarted one does)
+        m_exits.cancel_posted();   // the faulting instruction will run again after the handler
+        m_exits.forget();          // (and make its device accesses again, as a restarted one does)
         // The instruction did not complete: its watchpoint hits are void. A #DB held by MOV SS
         // follows an INT n / INT3 / INTO it ran into (delivered at the handler's first
         // instruction, SDM Vol. 3A 6.8.3) and is dropped with any other event.
@@ -70,23 +70,23 @@ hv::VcpuExit Cpu::execute() {
         const uint32_t held = m_db_held;
         m_db_hits = m_db_held = 0;
         m_host_watch_hit = m_movss_shadow = m_after_movss = false;
-        if (!deliver_pending(*this)) return m_exit;
+        if (!deliver_pending(*this)) return m_exits.exit();
         if (software) m_db_pending |= held;
         if (m_host_step) m_host_stop = DebugHook::kStep;   // a host single-step ends at the handler
-        if ((m_db_pending || m_host_stop) && !finish_debug_traps()) return m_exit;
+        if ((m_db_pending || m_host_stop) && !finish_debug_traps()) return m_exits.exit();
     }
-    if (why == kUnwindNone && m_replay.valid) {
+    if (why == kUnwindNone && m_exits.replaying()) {
         // Between the exits of one instruction's device accesses (mmu/io_log.cpp).
-        if (io_hand_out()) return m_exit;
-        if (m_replay.retired) m_replay.valid = false;
+        if (m_exits.hand_out()) return m_exits.exit();
+        if (m_exits.retired()) m_exits.forget();
     }
     // A single-stepped instruction's trap waits for its exits (e.g. OUT) to complete.
-    if (why == kUnwindNone && (m_db_pending || m_host_stop) && !m_replay.valid && !finish_debug_traps())
-        return m_exit;
+    if (why == kUnwindNone && (m_db_pending || m_host_stop) && !m_exits.replaying() && !finish_debug_traps())
+        return m_exits.exit();
     for (;;) {
         if (attention.load(std::memory_order_relaxed) || budget <= 0 || halted || interrupt_shadow ||
             m_waiting_sipi) {
-            if (service()) return m_exit;
+            if (service()) return m_exits.exit();
             if (halted || m_waiting_sipi) continue;
         }
         if (m_shared.code.code_epoch() != m_code_epoch_seen) drop_write_mappings();
@@ -97,9 +97,9 @@ hv::VcpuExit Cpu::execute() {
             interrupt_shadow = false;
             budget = 0;
         }
-        if (m_replay.valid) {
+        if (m_exits.replaying()) {
             n = 1;   // re-executed with its logged device accesses, alone (mmu/io_log.cpp)
-            m_replay.cursor = 0;
+            m_exits.rewind();
         }
         // The one switch to per-instruction execution (emu/debug_regs.cpp): single-step (TF),
         // DR7 breakpoints and watchpoints, a #DB held by MOV SS, or the host debugger. Such
@@ -109,7 +109,7 @@ hv::VcpuExit Cpu::execute() {
         if (debug) {
             n = 1;
             if (const int d = debug_before_instruction()) {
-                if (d == 2) return m_exit;
+                if (d == 2) return m_exits.exit();
                 continue;   // a #DB fault was delivered or the host debugger stopped here
             }
         } else {
@@ -130,25 +130,22 @@ hv::VcpuExit Cpu::execute() {
             if (m_bt) m_interpreted += m_stats.instructions - counted;   // (a fault's instruction is not)
         }
         if (debug) debug_after_instruction(step);
-        if (io_retire()) {
+        if (m_exits.retire()) {
             brk = false;
-            m_exit_pending = false;
-            return m_exit;
+            m_exits.cancel_posted();
+            return m_exits.exit();
         }
         if (brk) {
             brk = false;
-            if (m_exit_pending) {
-                m_exit_pending = false;
-                return m_exit;
-            }
+            if (m_exits.take_posted()) return m_exits.exit();
         }
-        if ((m_db_pending || m_host_stop) && !finish_debug_traps()) return m_exit;
+        if ((m_db_pending || m_host_stop) && !finish_debug_traps()) return m_exits.exit();
     }
 }
 
 bool Cpu::service() {
     if (m_stop.load()) {
-        m_exit = hv::Shutdown{hv::Shutdown::Stopped};
+        m_exits.set(hv::Shutdown{hv::Shutdown::Stopped});
         return true;
     }
     attention.store(false, std::memory_order_relaxed);
@@ -157,7 +154,7 @@ bool Cpu::service() {
         m_shared.debugger->park(*this);
         update_debug();
         if (m_stop.load()) {
-            m_exit = hv::Shutdown{hv::Shutdown::Stopped};
+            m_exits.set(hv::Shutdown{hv::Shutdown::Stopped});
             return true;
         }
     }
@@ -169,7 +166,7 @@ bool Cpu::service() {
     if (!m_ints) {
         if (halted || m_waiting_sipi) {
             // Nothing can ever wake this vCPU: no interrupt platform.
-            m_exit = hv::Halt{};
+            m_exits.set(hv::Halt{});
             return true;
         }
         return false;
@@ -189,7 +186,7 @@ bool Cpu::service() {
         m_ints->wait(deadline, WakeOn::Startup);
         return false;
     }
-    if (m_replay.valid) return false;   // an I/O instruction must complete before any interrupt
+    if (m_exits.replaying()) return false;   // an I/O instruction must complete before any interrupt
     // An NMI waits while an earlier one's handler runs: blocked until the next IRET (SDM Vol. 3A
     // 6.7.1); the local APIC holds one pending. It also waits out the STI / MOV SS interrupt
     // shadow, as a VMM injecting it must (SDM Vol. 3C 26.3.1.5 "blocking by STI ... may also
@@ -208,17 +205,17 @@ bool Cpu::service() {
         }
     }
     if (halted) {
-        if (!(rflags & kIf) && m_shared.xen) {
-            // Xen (hvm_hlt): HLT with IF=0 takes the vCPU down for good, and a domain with no
-            // vCPU up is over (hvm_vcpu_down). XTF's crash path ends in `cli; hlt`.
+        if (!(rflags & kIf) && m_shared.hooks && m_shared.hooks->hlt_with_if0_downs_vcpu()) {
+            // The personality's rule (Xen's hvm_hlt / hvm_vcpu_down: XTF's crash path ends in
+            // `cli; hlt`): this vCPU is down for good, and a VM with no vCPU up is over.
             m_shared.vcpus_up.set(m_index, false);
-            if (m_shared.vcpus_up.any()) m_exit = hv::Halt{};
-            else m_exit = hv::Shutdown{hv::Shutdown::AllVcpusDown};
+            if (m_shared.vcpus_up.any()) m_exits.set(hv::Halt{});
+            else m_exits.set(hv::Shutdown{hv::Shutdown::AllVcpusDown});
             return true;
         }
         if (!(rflags & kIf) && m_shared.vcpus == 1) {
             // IF=0 on the only vCPU: only an NMI could wake it, and no device raises one.
-            m_exit = hv::Halt{};
+            m_exits.set(hv::Halt{});
             return true;
         }
         // A blocked NMI (SDM Vol. 3A 6.7.1) stays pending without ending the wait.

@@ -11,6 +11,7 @@
 
 #include "hv/cpu_state.h"
 #include "hv/vcpu_exit.h"
+#include "hv/vcpu_stats.h"
 #include "memory/guest_memory.h"
 #include "util/result.h"
 
@@ -21,14 +22,6 @@ namespace popek::hv {
 enum class Accel { Kvm, Interp, Bt };
 std::string_view accel_name(Accel a);
 Result<Accel> parse_accel(std::string_view s);
-
-/// Counters for the Popek-Goldberg report (`popek run --stats`). Engines fill what they know.
-struct VcpuStats {
-    uint64_t instructions = 0;   ///< guest instructions executed (0 when the engine cannot count)
-    uint64_t privileged = 0;     ///< privileged instructions met
-    uint64_t sensitive = 0;      ///< sensitive instructions met (incl. sensitive-unprivileged)
-    uint64_t exits = 0;          ///< exits taken to the VMM (devices, hypercalls)
-};
 
 class Vcpu {
 public:

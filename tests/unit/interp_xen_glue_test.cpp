@@ -1,9 +1,10 @@
-/// The Xen personality on the own engine (src/emu/xen_glue.cpp) and the interp backend's hv seam
+/// The Xen personality on the own engine (src/hv/xen/xen_cpu_hooks.cpp over emu/cpu_hooks.h) and the interp backend's hv seam
 /// extras: CPUID leaves, the hypercall-page MSR, the stub's OUT becoming a hv::Hypercall exit,
 /// translate_gva without side effects, and inject_vector's vCPU bounds.
 #include "emu_harness.h"
 #include "hv/interp/interp_hypervisor.h"
 #include "hv/interp/interp_vcpu.h"
+#include "hv/xen/xen_cpu_hooks.h"
 #include "hv/xen/xen_personality.h"
 #include "hv/interp/interp_vm.h"
 #include "interp_vm_harness.h"
@@ -22,7 +23,7 @@ class InterpXen : public ::testing::Test {
 protected:
     void SetUp() override {
         h.setup_long_mode();
-        h.cpu().shared().xen = true;
+        h.cpu().shared().hooks = &hv::xen::engine_hooks();
     }
     uint64_t& r(int g) { return h.cpu().gpr[g]; }
     std::array<uint32_t, 4> cpuid(uint32_t leaf) {
@@ -46,7 +47,7 @@ TEST_F(InterpXen, CpuidShowsXenLeavesOnlyWithXen) {
     EXPECT_EQ(cpuid(0x40000002)[1], hv::xen::kHypercallPageMsr);
     EXPECT_EQ(cpuid(0x40000003)[2], 2'000'000u);   // TSC kHz of the 2 GHz guest TSC
     EXPECT_EQ(cpuid(0x40000005), (std::array<uint32_t, 4>{0, 0, 0, 0}));
-    h.cpu().shared().xen = false;
+    h.cpu().shared().hooks = nullptr;
     EXPECT_NE(cpuid(0x40000000)[1], 0x566e6558u);
 }
 
@@ -78,7 +79,7 @@ TEST_F(InterpXen, HypercallStubExitsAndTheResultLandsInRax) {
 TEST(InterpXen32, AProtectedModeCallerPassesEbxEcxEdxEsiEdi) {
     EmuHarness h;
     h.setup_protected32();
-    h.cpu().shared().xen = true;
+    h.cpu().shared().hooks = &hv::xen::engine_hooks();
     auto& r = h.cpu().gpr;
     r[hv::RBX] = 1;
     r[hv::RCX] = 2;
@@ -101,7 +102,7 @@ TEST_F(InterpXen, VmcallAndVmmcallAreHypercallsNumberedByEax) {
         SCOPED_TRACE(static_cast<int>(insn[2]));
         EmuHarness g;
         g.setup_long_mode();
-        g.cpu().shared().xen = true;
+        g.cpu().shared().hooks = &hv::xen::engine_hooks();
         Bytes code = insn;
         code.push_back(0xf4);   // hlt
         g.load_code(code);
@@ -124,7 +125,7 @@ TEST_F(InterpXen, VmcallAndVmmcallAreHypercallsNumberedByEax) {
 }
 
 TEST_F(InterpXen, VmcallWithoutXenIsAKvmHypercallNotAnExit) {
-    h.cpu().shared().xen = false;
+    h.cpu().shared().hooks = nullptr;
     r(hv::RAX) = 0x22;   // a Xen hypercall number: to KVM's ABI an unknown one
     h.load_code({0x0f, 0x01, 0xc1, 0xf4});
     auto e = h.run();
@@ -160,7 +161,7 @@ TEST_F(InterpXen, OtherSizesOnTheHypercallPortArePlainPortIo) {
 }
 
 TEST_F(InterpXen, WithoutXenTheHypercallPortIsPlainPortIo) {
-    h.cpu().shared().xen = false;
+    h.cpu().shared().hooks = nullptr;
     h.load_code({0xb8, 0x11, 0x00, 0x00, 0x00, 0xe7, 0xe5, 0xf4});
     auto e = h.run();
     EXPECT_TRUE(std::holds_alternative<hv::PioOut>(e)) << "exit index " << e.index();
@@ -185,7 +186,7 @@ TEST_F(InterpXen, HypercallMsrOutsideRamOrPageIndexIsGp) {
         SCOPED_TRACE(value);
         EmuHarness g;
         g.setup_long_mode();
-        g.cpu().shared().xen = true;
+        g.cpu().shared().hooks = &hv::xen::engine_hooks();
         Bytes code = {0xb9, 0x00, 0x00, 0x00, 0x40, 0xb8, 0, 0, 0, 0, 0x31, 0xd2, 0x0f, 0x30, 0xf4};
         std::memcpy(&code[6], &value, 4);
         g.load_code(code);

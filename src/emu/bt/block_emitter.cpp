@@ -22,7 +22,7 @@ CpuLayout CpuLayout::of(const Cpu& c) {
     l.instructions = offset_in(c, &c.m_stats.instructions);
     l.attention = offset_in(c, &c.attention);
     l.budget = offset_in(c, &c.budget);
-    l.replay_valid = offset_in(c, &c.m_replay.valid);
+    l.replay_valid = offset_in(c, c.exits().replaying_flag());
     l.fs_base = offset_in(c, &c.seg[kFs].base);
     l.gs_base = offset_in(c, &c.seg[kGs].base);
     return l;   // tlb_active, map_gen, code_epoch_seen are private: the Translator (a friend of Cpu) fills them in

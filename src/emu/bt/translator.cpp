@@ -67,7 +67,7 @@ const void* Translator::next_block(Cpu* cpu) {
         else t.m_pending_slot = nullptr;
     }
     c.budget -= static_cast<int32_t>(b->insns.size());
-    c.m_replay.valid = false;
+    c.m_exits.forget();
     ++t.m_stats.lookups_taken;
     return static_cast<const uint8_t*>(b->bt_code) + kChainEntry;
 }

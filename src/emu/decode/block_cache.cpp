@@ -43,7 +43,7 @@ Block* BlockCache::lookup_slow(uint64_t lip, uint32_t mode) {
         return j.block;
     }
     if (!c.shared().mem.host_ptr(gpa, 1)) {
-        c.m_exit = hv::InternalError{fmt::format("instruction fetch outside RAM at gpa {:#x} (rip {:#x})", gpa, c.rip)};
+        c.exits().set(hv::InternalError{fmt::format("instruction fetch outside RAM at gpa {:#x} (rip {:#x})", gpa, c.rip)});
         c.unwind_exit();
     }
     const uint64_t key = gpa | (uint64_t{mode} << 52);

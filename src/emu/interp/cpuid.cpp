@@ -33,7 +33,7 @@ void put_string(uint32_t out[4], const char* s, const int order[4]) {
 }  // namespace
 
 void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
-    if (c.xen_cpuid(leaf, out)) return;
+    if (CpuHooks* h = c.hooks(); h && h->cpuid(c, leaf, out)) return;
     out[0] = out[1] = out[2] = out[3] = 0;   // eax ebx ecx edx
     const bool apic = c.interrupts() != nullptr;
     // CPUID.1:EDX.APIC follows IA32_APIC_BASE's global enable (SDM Vol. 3A 10.4.3).

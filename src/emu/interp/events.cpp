@@ -10,7 +10,7 @@ void write_flags(Cpu& c, uint64_t v, unsigned osize);   // stack.cpp
 namespace {
 
 [[noreturn]] void unsupported(Cpu& c, const char* what) {
-    c.m_exit = hv::InternalError{fmt::format("{} at rip {:#x} is not supported by --accel interp", what, c.rip)};
+    c.exits().set(hv::InternalError{fmt::format("{} at rip {:#x} is not supported by --accel interp", what, c.rip)});
     c.unwind_exit();
 }
 

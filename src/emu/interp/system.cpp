@@ -274,11 +274,12 @@ int control_register(const DecodeView& d) {
     return -1;
 }
 
-/// VMCALL / VMMCALL: a Xen hypercall under --xen, else a KVM hypercall (Linux
+/// VMCALL / VMMCALL: the personality's (a Xen hypercall under --xen), else a KVM hypercall (Linux
 /// Documentation/virt/kvm/x86/hypercalls.rst), as on a VMM that answers them in a VM exit (SDM
 /// Vol. 3C 25.1.3; AMD APM Vol. 2 15.11): the instruction never #UDs in a guest.
 void vmcall(Cpu& c, const Insn&) {
-    if (!c.xen_vmcall()) c.kvm_vmcall();
+    if (CpuHooks* h = c.hooks(); h && h->vmcall(c)) return;
+    c.kvm_vmcall();
 }
 
 Handler fixed(Handler h) { return h; }

@@ -29,8 +29,8 @@ public:
 private:
     VmConfig m_config;
     bool m_translate;
+    /// Held by the engine directly (EngineShared::platform) and driven by set_irq_line.
     std::unique_ptr<emu::InterruptPlatform> m_interrupts;
-    std::unique_ptr<emu::PlatformPort> m_platform;   ///< the engine's view of m_interrupts
     std::unique_ptr<emu::EngineShared> m_shared;
 };
 

@@ -1,0 +1,16 @@
+#pragma once
+/// What a vCPU counted, beside why it stopped (vcpu_exit.h): plain data every engine fills, kept
+/// apart from hypervisor.h so an engine's CPU model can hold it without the whole hv seam.
+#include <cstdint>
+
+namespace popek::hv {
+
+/// Counters for the Popek-Goldberg report (`popek run --stats`). Engines fill what they know.
+struct VcpuStats {
+    uint64_t instructions = 0;   ///< guest instructions executed (0 when the engine cannot count)
+    uint64_t privileged = 0;     ///< privileged instructions met
+    uint64_t sensitive = 0;      ///< sensitive instructions met (incl. sensitive-unprivileged)
+    uint64_t exits = 0;          ///< exits taken to the VMM (devices, hypercalls)
+};
+
+}  // namespace popek::hv
