@@ -114,41 +114,45 @@ ApiResponse ApiController::route(std::string_view method, std::string_view path,
 }
 
 ApiResponse ApiController::put_pre_boot(std::string_view what, std::string_view id, const json& body) {
-    if (m_state != State::NotStarted) return fault(400, kNotAfterStart);
-    // Each body is parsed whole before anything changes: a bad request leaves the configuration as it was.
+    // As in Firecracker, the body is parsed (and refused if bad) before the VM's state is looked
+    // at; each body is parsed whole before anything changes, so a bad request changes nothing.
+    vmm::fc::Config next = m_config;
+    Result<void> parsed{};
+    auto wrong_id = [](std::string_view) { return fail("The id from the path does not match the id from the body!"); };
     if (what == "boot-source") {
         auto b = vmm::fc::parse_boot_source(body);
-        if (!b) return fault(400, b.error().message);
-        m_config.boot_source = *b;
+        if (b) next.boot_source = *b;
+        else parsed = std::unexpected(b.error());
     } else if (what == "machine-config") {
         auto m = vmm::fc::parse_machine_config(body);
-        if (!m) return fault(400, m.error().message);
-        m_config.machine = *m;
+        if (m) next.machine = *m;
+        else parsed = std::unexpected(m.error());
     } else if (what == "drive") {
         auto d = vmm::fc::parse_drive(body);
-        if (!d) return fault(400, d.error().message);
-        if (d->drive_id != id) return fault(400, "The id from the path does not match the id from the body!");
-        vmm::fc::Config next = m_config;
-        if (auto r = vmm::fc::put_drive(next, std::move(*d)); !r) return fault(400, r.error().message);
-        m_config = std::move(next);
+        if (!d) parsed = std::unexpected(d.error());
+        else if (d->drive_id != id) parsed = wrong_id(id);
+        else parsed = vmm::fc::put_drive(next, std::move(*d));
     } else if (what == "network-interface") {
         auto n = vmm::fc::parse_network_interface(body);
-        if (!n) return fault(400, n.error().message);
-        if (n->iface_id != id) return fault(400, "The id from the path does not match the id from the body!");
-        vmm::fc::Config next = m_config;
-        if (auto r = vmm::fc::put_network_interface(next, std::move(*n)); !r) return fault(400, r.error().message);
-        m_config = std::move(next);
+        if (!n) parsed = std::unexpected(n.error());
+        else if (n->iface_id != id) parsed = wrong_id(id);
+        else parsed = vmm::fc::put_network_interface(next, std::move(*n));
     } else if (what == "logger") {
         auto l = vmm::fc::parse_logger(body);
-        if (!l) return fault(400, l.error().message);
-        if (!append_line(l->log_path, fmt::format("popek {}: logger configured (level {})", POPEK_VERSION, l->level)))
-            return fault(400, fmt::format("logger: cannot open `{}` for appending", l->log_path));
-        m_config.logger = *l;
+        if (l) next.logger = *l;
+        else parsed = std::unexpected(l.error());
     } else if (what == "metrics") {
         auto m = vmm::fc::parse_metrics(body);
-        if (!m) return fault(400, m.error().message);
-        m_config.metrics = *m;
+        if (m) next.metrics = *m;
+        else parsed = std::unexpected(m.error());
     }
+    if (!parsed) return fault(400, parsed.error().message);
+    if (m_state != State::NotStarted) return fault(400, kNotAfterStart);
+    if (what == "logger" &&
+        !append_line(next.logger->log_path, fmt::format("popek {}: logger configured (level {})", POPEK_VERSION,
+                                                        next.logger->level)))
+        return fault(400, fmt::format("logger: cannot open `{}` for appending", next.logger->log_path));
+    m_config = std::move(next);
     return ApiResponse{};
 }
 

@@ -54,8 +54,11 @@ public:
         m_deadline = Clock::now() + kRequestDeadline;
         m_read = 0;
         m_over_limit = false;
+        m_answered = false;
     }
     bool over_limit() const { return m_over_limit; }
+    /// The request passed kMaxRequestBytes and httplib wrote no answer for it.
+    bool over_limit_unanswered() const { return m_over_limit && !m_answered; }
 
     bool is_readable() const override { return wait_fd(m_fd, POLLIN, m_deadline); }
     bool is_writable() const override { return wait_fd(m_fd, POLLOUT, m_deadline); }
@@ -72,6 +75,7 @@ public:
     }
     ssize_t write(const char* ptr, size_t size) override {
         if (!is_writable()) return -1;
+        m_answered = true;
         return ::send(m_fd, ptr, size, MSG_NOSIGNAL);
     }
     void get_remote_ip_and_port(std::string& ip, int& port) const override {
@@ -89,7 +93,15 @@ private:
     Clock::time_point m_deadline = Clock::now() + kRequestDeadline;
     size_t m_read = 0;
     bool m_over_limit = false;
+    bool m_answered = false;
 };
+
+/// The stream whose request this thread is processing (for the error handler: a request cut off
+/// at kMaxRequestBytes is answered 413 rather than httplib's 400).
+thread_local const UnixStream* t_stream = nullptr;
+/// Set when httplib itself refused the request (malformed, too large): what is left of it on the
+/// connection cannot be trusted to be the next request, so the connection is closed.
+thread_local bool t_refused = false;
 
 /// httplib's request processing, reachable for a stream popek accepted itself.
 class Router final : public httplib::Server {
@@ -141,13 +153,16 @@ void HttpApiServer::Impl::serve_client(Client& client) {
             break;
         stream.begin_request();
         bool closed = false;
+        t_stream = &stream;
+        t_refused = false;
         const bool ok = router.serve(stream, served + 1 == kMaxRequestsPerConnection, closed);
-        if (stream.over_limit()) {
+        t_stream = nullptr;
+        if (stream.over_limit_unanswered()) {
             send_canned(fd, 413, "Payload Too Large",
                         fmt::format("The request is larger than {} bytes (headers and body).", kMaxRequestBytes));
             break;
         }
-        if (!ok || closed) break;
+        if (!ok || closed || t_refused) break;
     }
     ::shutdown(fd, SHUT_RDWR);
     client.done.store(true);
@@ -228,8 +243,13 @@ Result<std::unique_ptr<HttpApiServer>> HttpApiServer::start(const std::string& p
     }
     // What httplib answers itself (bad request line, 413 body, unknown method) gets Firecracker's error body.
     r.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-        if (!res.body.empty()) return;
-        const char* what = res.status == 413 ? "The request body is larger than the limit." : "The request is malformed.";
+        if (!res.body.empty()) return;   // the API's own answer
+        t_refused = true;
+        if (t_stream && t_stream->over_limit()) res.status = 413;   // cut off at the byte bound
+        const std::string what =
+            res.status == 413 ? fmt::format("The request is larger than the limit ({} bytes of body, {} in all).",
+                                            vmm::fc::kMaxBodyBytes, kMaxRequestBytes)
+                              : std::string("The request is malformed.");
         res.set_content(fault(res.status, what).body, "application/json");
     });
     r.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
