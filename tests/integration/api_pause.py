@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""api_pause.py POPEK TICKER_ELF ACCEL: PATCH /vm Paused / Resumed on a running guest.
+"""api_pause.py POPEK TICKER_ELF ACCEL [CPUS]: PATCH /vm Paused / Resumed on a running guest.
 
 The ticker guest (tests/guests/ticker.S) prints "tick N tsc=T" every 2e8 TSC ticks (100 ms).
 While paused no tick may appear, GET / says "Paused"; after resume the ticks go on, and the TSC
 step across the pause stays about one period: the guest's clock stood still (no jump of the
-pause's length). Pausing twice and resuming twice are no-ops that answer 204."""
+pause's length). Pausing twice and resuming twice are no-ops that answer 204. With CPUS > 1 the
+other vCPUs sit halted (the ticker parks them), so the pause must also stop vCPUs in HLT."""
 import os
 import sys
 import tempfile
@@ -18,8 +19,9 @@ TICK_TSC = 200_000_000
 PAUSE_S = 2.0
 
 popek, ticker, accel = sys.argv[1:4]
+cpus = sys.argv[4] if len(sys.argv) > 4 else "1"
 sock = os.path.join(tempfile.mkdtemp(), "api.sock")
-proc = start_popek(popek, sock, ["--accel", accel, "--kernel", ticker])
+proc = start_popek(popek, sock, ["--accel", accel, "--kernel", ticker, "--cpus", cpus])
 ticks = []   # (host time, tick number, tsc)
 lock = threading.Lock()
 
