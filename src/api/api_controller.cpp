@@ -42,18 +42,6 @@ std::string_view path_id(std::string_view path, std::string_view prefix) {
     return id.find('/') == std::string_view::npos ? id : std::string_view{};
 }
 
-/// What a Firecracker description becomes, plus the command line's own options (serial, --stats...).
-vmm::VmOptions with_cli_extras(vmm::VmOptions boot, const vmm::VmOptions& cli) {
-    boot.stats = boot.stats || cli.stats;
-    boot.perf_map = cli.perf_map;
-    boot.gdb = cli.gdb;
-    boot.gdb_wait = cli.gdb_wait;
-    boot.serial_out = cli.serial_out;
-    boot.serial_input = cli.serial_input;
-    boot.serial_in_fd = cli.serial_in_fd;
-    return boot;
-}
-
 }  // namespace
 
 ApiResponse fault(int status, std::string_view message) {
@@ -178,7 +166,7 @@ ApiResponse ApiController::instance_start(std::unique_lock<std::mutex>& lock) {
     if (m_state != State::NotStarted) return fault(400, kNotAfterStart);
     auto options = cli::to_vm_options(m_config);
     if (!options) return fault(400, fmt::format("Cannot start microvm that was not configured: {}", options.error().message));
-    m_boot = with_cli_extras(std::move(*options), m_cli);
+    m_boot = cli::with_cli_extras(std::move(*options), m_cli);
     m_state = State::Starting;
     m_start_error.reset();
     m_cv.notify_all();

@@ -229,12 +229,7 @@ Parsed parse(const std::vector<std::string>& args) {
                                                      "the file; docs/api.md)", describing)});
         auto loaded = load_config_file(config_file);
         if (!loaded) return usage_error(with_context(loaded.error(), "--config-file"));
-        // What the file cannot say (or says in "popek"): --stats, --perf-map, --gdb stay the CLI's.
-        loaded->stats = loaded->stats || o.stats;
-        loaded->perf_map = o.perf_map;
-        loaded->gdb = o.gdb;
-        loaded->gdb_wait = o.gdb_wait;
-        o = std::move(*loaded);
+        o = with_cli_extras(std::move(*loaded), o);
         out.vm_described = true;
         disks.clear();
         nets.clear();

@@ -59,6 +59,17 @@ Result<vmm::VmOptions> to_vm_options(const vmm::fc::Config& c) {
     return o;
 }
 
+vmm::VmOptions with_cli_extras(vmm::VmOptions described, const vmm::VmOptions& cli) {
+    described.stats = described.stats || cli.stats;
+    described.perf_map = cli.perf_map;
+    described.gdb = cli.gdb;
+    described.gdb_wait = cli.gdb_wait;
+    described.serial_out = cli.serial_out;
+    described.serial_input = cli.serial_input;
+    described.serial_in_fd = cli.serial_in_fd;
+    return described;
+}
+
 Result<vmm::VmOptions> load_config_file(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > vmm::fc::kMaxConfigFileBytes)

@@ -18,6 +18,10 @@ std::string resolve_accel(const std::string& accel);
 /// the `"popek"` key the CLI's own options. Errors name the field ("popek: `net` ...").
 Result<vmm::VmOptions> to_vm_options(const vmm::fc::Config& config);
 
+/// A VM described by a config file or the API, plus what only the command line says: --stats,
+/// --perf-map, --gdb, --gdb-wait and the serial console wiring.
+vmm::VmOptions with_cli_extras(vmm::VmOptions described, const vmm::VmOptions& cli);
+
 /// Reads and maps a config file (`popek run --config-file FILE`); errors start with FILE.
 Result<vmm::VmOptions> load_config_file(const std::string& path);
 

@@ -155,13 +155,19 @@ TEST(I8042, SelfTestAndResets) {
     EXPECT_EQ(ctl.cause, popek::devices::ExitCause::Reset);
 }
 
-TEST(I8042, CtrlAltDelIsTypedOneByteAndOneIrqAtATime) {
+/// An i8042 whose keyboard interrupt pulses are counted.
+struct Keyboard {
     FakeControl ctl;
-    I8042 kbc(ctl);
+    I8042 kbc{ctl};
     int irqs = 0;
-    kbc.set_keyboard_irq([&] { ++irqs; });
-    auto& cmd = *kbc.command_port();
-    auto& data = *kbc.data_port();
+    popek::bus::Device& cmd = *kbc.command_port();
+    popek::bus::Device& data = *kbc.data_port();
+    Keyboard() { kbc.set_keyboard_irq([this] { ++irqs; }); }
+};
+
+TEST(I8042, CtrlAltDelIsTypedOneByteAndOneIrqAtATime) {
+    Keyboard k;
+    auto& [ctl, kbc, irqs, cmd, data] = k;
     kbc.press_ctrl_alt_del();
     EXPECT_EQ(irqs, 1);
     std::vector<uint8_t> got;
@@ -173,12 +179,8 @@ TEST(I8042, CtrlAltDelIsTypedOneByteAndOneIrqAtATime) {
 }
 
 TEST(I8042, KeysWaitWhileTheKeyboardInterruptIsOffAndTheQueueIsBounded) {
-    FakeControl ctl;
-    I8042 kbc(ctl);
-    int irqs = 0;
-    kbc.set_keyboard_irq([&] { ++irqs; });
-    auto& cmd = *kbc.command_port();
-    auto& data = *kbc.data_port();
+    Keyboard k;
+    auto& [ctl, kbc, irqs, cmd, data] = k;
     wr(cmd, 0, 0x60);
     wr(data, 0, 0x44);   // command byte without bit 0: no keyboard interrupt
     for (int i = 0; i < 100; ++i) kbc.press_ctrl_alt_del();
