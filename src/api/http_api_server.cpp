@@ -234,13 +234,12 @@ Result<std::unique_ptr<HttpApiServer>> HttpApiServer::start(const std::string& p
         res.status = a.status;
         if (!a.body.empty()) res.set_content(a.body, "application/json");
     };
-    for (const char* any : {".*"}) {
-        r.Get(any, route);
-        r.Put(any, route);
-        r.Patch(any, route);
-        r.Post(any, route);
-        r.Delete(any, route);
-    }
+    // Every path goes to the controller, which answers unknown ones as Firecracker does (400).
+    r.Get(".*", route);
+    r.Put(".*", route);
+    r.Patch(".*", route);
+    r.Post(".*", route);
+    r.Delete(".*", route);
     // What httplib answers itself (bad request line, 413 body, unknown method) gets Firecracker's error body.
     r.set_error_handler([](const httplib::Request&, httplib::Response& res) {
         if (!res.body.empty()) return;   // the API's own answer
