@@ -94,6 +94,9 @@ ApiResponse ApiController::route(std::string_view method, std::string_view path,
     if (!parsed)
         return fault(parsed.error().message.starts_with("the JSON is") && body.size() > vmm::fc::kMaxBodyBytes ? 413 : 400,
                      "An error occurred when deserializing the json body of a request: " + parsed.error().message);
+    // A VM the command line described may still be being built: calls on the running VM wait
+    // for it (start_failed or started ends the wait; the build does not wait for the API).
+    if (path == "/actions" || path == "/vm") m_cv.wait(lock, [&] { return m_state != State::Starting || m_start_error; });
     if (path == "/actions") return put_actions(*parsed, lock);
     if (path == "/vm") return patch_vm(*parsed);
     if (auto id = path_id(path, "/drives/"); !id.empty()) return put_pre_boot("drive", id, *parsed);

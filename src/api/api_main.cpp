@@ -17,9 +17,11 @@ Result<vmm::RunOutcome> run_with_api(const std::string& socket_path, const vmm::
         controller.log(fmt::format("starting the VM ({} vCPU, {} MiB, kernel {})", boot.cpus, boot.mem_mib,
                                    boot.kernel_path.empty() ? "built-in demo" : boot.kernel_path));
         auto outcome = vmm::run_vm(boot, &controller);
-        if (outcome || vm_described) return outcome;
-        // An API-started VM that could not be built: InstanceStart reports it; the API goes on.
+        if (outcome) return outcome;
+        // Not built: InstanceStart (or a request waiting for the VM) reports why. A VM the API
+        // started may be configured again and started; one the command line described ends popek.
         controller.start_failed(outcome.error());
+        if (vm_described) return outcome;
     }
 }
 

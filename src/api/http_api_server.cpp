@@ -213,12 +213,17 @@ Result<std::unique_ptr<HttpApiServer>> HttpApiServer::start(const std::string& p
     impl->path = path;
     impl->listener = UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (impl->listener.get() < 0) return fail_errno("--api-sock: socket");
-    std::copy(path.begin(), path.end(), addr.sun_path);
+    // Bound under a temporary name and renamed once listening, so that a client that waits for
+    // PATH to appear is never refused (connect before listen); PATH itself when the name is too long.
+    std::string bound = path + ".new";
+    if (bound.size() >= sizeof(addr.sun_path)) bound = path;
+    std::copy(bound.begin(), bound.end(), addr.sun_path);
     if (::bind(impl->listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-        return fail_errno("--api-sock '{}': bind", path);
-    if (::listen(impl->listener.get(), 64) != 0) {
-        ::unlink(path.c_str());
-        return fail_errno("--api-sock '{}': listen", path);
+        return fail_errno("--api-sock '{}': bind", bound);
+    if (::listen(impl->listener.get(), 64) != 0 || (bound != path && ::rename(bound.c_str(), path.c_str()) != 0)) {
+        Error e = fail_errno("--api-sock '{}': listen", path).error();
+        ::unlink(bound.c_str());
+        return std::unexpected(e);
     }
     impl->stop_event = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (impl->stop_event.get() < 0) {

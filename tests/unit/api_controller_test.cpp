@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -189,6 +190,29 @@ TEST(ApiController, DescribedOnTheCommandLineMeansStartedAtOnce) {
     ApiController api(o, true);
     EXPECT_EQ(api.wait_for_start().kernel_path, "/k/vmlinux");   // does not block
     EXPECT_EQ(api.handle("PUT", "/boot-source", kBoot).status, 400);
+}
+
+TEST(ApiController, CallsOnTheVmWaitWhileADescribedVmIsBeingBuilt) {
+    popek::vmm::VmOptions o = cli_options();
+    o.kernel_path = "/k/vmlinux";
+    ApiController api(o, true);
+    FakeVm vm;
+    ApiResponse paused;
+    // Sent while the main thread still builds the VM: answered once it runs, not refused.
+    std::thread client([&] { paused = api.handle("PATCH", "/vm", R"({"state": "Paused"})"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    api.started(vm);
+    client.join();
+    EXPECT_EQ(paused.status, 204) << paused.body;
+    EXPECT_EQ(vm.pauses, 1);
+
+    ApiController failing(o, true);
+    ApiResponse refused;
+    std::thread waiter([&] { refused = failing.handle("PUT", "/actions", R"({"action_type": "SendCtrlAltDel"})"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    failing.start_failed(popek::Error{"no such kernel"});
+    waiter.join();
+    EXPECT_EQ(refused.status, 400);
 }
 
 TEST(ApiController, LoggerAndMetricsFiles) {
