@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "api/api_main.h"
 #include "cli/cli.h"
 #include "host/privileges.h"
 #include "sealdisk/inspect.h"
@@ -44,11 +45,13 @@ int main(int argc, char** argv) {
         std::_Exit(status);
     }
     auto& opt = parsed.options;
-    if (opt.kernel_path.empty())
+    // The built-in demo guest, unless a kernel was given or the API (--api-sock) is to describe the VM.
+    if (opt.kernel_path.empty() && (parsed.api_sock.empty() || parsed.vm_described))
         opt.kernel_bytes.assign(popek_demo_guest_start, popek_demo_guest_end);
     opt.serial_in_fd = STDIN_FILENO;
 
-    auto outcome = popek::vmm::run_vm(opt);
+    auto outcome = parsed.api_sock.empty() ? popek::vmm::run_vm(opt)
+                                           : popek::api::run_with_api(parsed.api_sock, opt, parsed.vm_described);
     if (!outcome) {
         fmt::print(stderr, "popek: {}\n", outcome.error().message);
         return popek::vmm::kExitUserError;

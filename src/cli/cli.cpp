@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include "cli/fc_options.h"
 #include "gdb/gdb_server.h"
 #include "vmm/exit_status.h"
 
@@ -163,6 +164,13 @@ Parsed parse(const std::vector<std::string>& args) {
         ->type_name("tcp:PORT|unix:PATH");
     run->add_flag("--gdb-wait", o.gdb_wait, "with --gdb: stop the vCPUs before the first instruction until gdb continues");
 
+    // Firecracker's ways in (issue 14, docs/api.md).
+    std::string config_file;
+    run->add_option("--config-file", config_file, "boot the VM Firecracker's JSON config FILE describes (plus popek's "
+                    "own \"popek\" key); not with the options that describe a VM")->type_name("FILE");
+    run->add_option("--api-sock", out.api_sock, "serve Firecracker's HTTP API on the unix socket PATH; without --kernel "
+                    "or --config-file wait for InstanceStart")->type_name("PATH");
+
     std::string dgram;
     CLI::App* net_peer = add_net_peer(app, out.net_peer, dgram);
 
@@ -220,8 +228,24 @@ Parsed parse(const std::vector<std::string>& args) {
         }
         return out;
     }
-    if (accel == "auto") accel = ::access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "interp";
-    o.accel = *hv::parse_accel(accel);
+    if (!config_file.empty()) {
+        // The config file describes the whole VM; a second description on the command line is refused.
+        for (const char* describing : {"--kernel", "--initrd", "--cmdline", "--mem", "--cpus", "--accel", "--xen", "--disk",
+                                       "--net", "--share", "--driver-domain", "--rng", "--test-dev", "--bt-cache"})
+            if (run->count(describing) > 0)
+                return usage_error(Error{fmt::format("--config-file describes the VM: {} cannot be given with it (put it in "
+                                                     "the file; docs/api.md)", describing)});
+        auto loaded = load_config_file(config_file);
+        if (!loaded) return usage_error(with_context(loaded.error(), "--config-file"));
+        o = with_cli_extras(std::move(*loaded), o);
+        out.vm_described = true;
+        disks.clear();
+        nets.clear();
+        share.clear();
+    } else {
+        out.vm_described = !o.kernel_path.empty();
+        o.accel = *hv::parse_accel(resolve_accel(accel));
+    }
     for (const auto& d : disks) {
         auto parsed = parse_disk(d);
         if (!parsed) return usage_error(parsed.error());
@@ -235,7 +259,7 @@ Parsed parse(const std::vector<std::string>& args) {
     }
     if (o.driver_domain && !o.xen) return usage_error(Error{"--driver-domain needs --xen"});
     // Options that would do nothing are refused rather than silently ignored.
-    if (o.driver_domain && disks.empty())
+    if (o.driver_domain && o.disks.empty())
         return usage_error(Error{"--driver-domain serves --disk back ends: give at least one --disk"});
     if (o.virtio_rng && o.xen) return usage_error(Error{"--rng is a virtio device, which --xen guests do not get"});
     for (const auto& n : nets) {

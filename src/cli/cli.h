@@ -14,6 +14,12 @@ struct Parsed {
     int exit_status = 0;         ///< for Exit: 0 after --help/--version, 2 on a usage error
     std::string message;         ///< text to print for Exit (stdout when status 0, stderr otherwise)
     vmm::VmOptions options;
+    /// `--api-sock PATH`: serve Firecracker's API there (src/api/, docs/api.md).
+    std::string api_sock;
+    /// The VM is described (--kernel or --config-file): with --api-sock popek boots it at once;
+    /// without, it waits for InstanceStart (Firecracker's behaviour). Without --api-sock an
+    /// undescribed VM is the built-in demo guest.
+    bool vm_described = false;
     netsec::NetPeerOptions net_peer;   ///< for NetPeer
     ddom::BackendOptions backend;      ///< for Backend (`popek backend`, started by popek itself)
     std::string disk_image;            ///< for DiskInspect (`popek disk-inspect IMG`)

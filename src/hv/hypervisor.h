@@ -75,6 +75,10 @@ public:
     virtual std::optional<TscSample> sample_tsc() const { return std::nullopt; }
     /// The own engine's VM-wide state (interp, bt), for the gdb stub (src/gdb/); null on KVM.
     virtual emu::EngineShared* own_engine() { return nullptr; }
+    /// Stops every vCPU at an instruction boundary until resume() (PATCH /vm, docs/api.md); the
+    /// own engine also stops the guest's clock. Called from a VMM thread, never a vCPU's.
+    virtual Result<void> pause() { return fail("pausing is not supported by this engine"); }
+    virtual Result<void> resume() { return fail("pausing is not supported by this engine"); }
 };
 
 struct VmConfig {

@@ -67,6 +67,11 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     board->m_i8042 = std::make_unique<I8042>(life);
     TRY_VOID(pio.insert({0x60, 1}, board->m_i8042->data_port()));
     TRY_VOID(pio.insert({0x64, 1}, board->m_i8042->command_port()));
+    // ISA IRQ 1 is edge-triggered: one pulse per byte.
+    board->m_i8042->set_keyboard_irq([&vm] {
+        (void)vm.set_irq_line(1, true);
+        (void)vm.set_irq_line(1, false);
+    });
     TRY_VOID(pio.insert({0x80, 1}, std::make_shared<PostPort>()));
     TRY_VOID(pio.insert({0xf4, 4}, std::make_shared<DebugExit>(life)));
     TRY_VOID(pio.insert({0xcf9, 1}, std::make_shared<ResetControl>(life)));
@@ -107,5 +112,7 @@ void Board::stop_input() {
     m_input.reset();
     m_terminal.reset();
 }
+
+void Board::send_ctrl_alt_del() { m_i8042->press_ctrl_alt_del(); }
 
 }  // namespace popek::vmm

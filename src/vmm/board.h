@@ -40,6 +40,8 @@ public:
     using InputSink = std::function<size_t(std::span<const uint8_t>)>;
     Result<void> start_input(const VmOptions& options, InputSink sink = nullptr);
     void stop_input();
+    /// Types Ctrl+Alt+Del on the i8042 keyboard (PUT /actions SendCtrlAltDel).
+    void send_ctrl_alt_del();
     /// The virtio-mmio devices (window, GSI, type), for the ACPI DSDT.
     std::span<const devices::virtio::MmioDeviceInfo> virtio_devices() const;
 

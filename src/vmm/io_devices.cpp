@@ -42,6 +42,7 @@ Result<void> add_virtio_devices(devices::virtio::MmioDevices& virtio, const VmOp
         auto backend = TRY(open_net(n));
         // QEMU's locally administered prefix, numbered per NIC.
         MacAddress mac{0x52, 0x54, 0x00, 0x12, 0x34, static_cast<uint8_t>(0x56 + nic++)};
+        if (n.mac) mac = *n.mac;
         TRY(virtio.add(std::make_shared<Net>(std::move(backend), mac)));
     }
     if (options.virtio_rng) TRY(virtio.add(std::make_shared<Entropy>()));
@@ -84,6 +85,7 @@ Result<void> XenIoDevices::attach_nets(pv::PvDomain& domain, const std::vector<N
         host::NetBackend* host = backend.get();
         // Xen's OUI (00:16:3e), then "PK" and the vif number.
         pv::VifDevice::Mac mac{0x00, 0x16, 0x3e, 0x50, 0x4b, static_cast<uint8_t>(i)};
+        if (nets[i].mac) mac = *nets[i].mac;
         const auto devid = static_cast<uint32_t>(i);
         auto vif = std::make_unique<pv::VifDevice>(domain, mac, [host](std::span<const uint8_t> f) { host->send(f); },
                                                    devid);

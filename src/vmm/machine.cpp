@@ -74,9 +74,33 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life) {
     }
 }
 
+/// What the API socket may do to the VM while it runs.
+class MachineControl final : public RunningVm {
+public:
+    MachineControl(hv::Vm& vm, Board& board) : m_vm(vm), m_board(board) {}
+    Result<void> pause() override { return m_vm.pause(); }
+    Result<void> resume() override { return m_vm.resume(); }
+    Result<void> send_ctrl_alt_del() override {
+        m_board.send_ctrl_alt_del();
+        return {};
+    }
+
+private:
+    hv::Vm& m_vm;
+    Board& m_board;
+};
+
+/// Tells the observer (if any) that the VM stops, on every way out of run_vm once it started.
+struct ObserverGuard {
+    VmObserver* observer = nullptr;
+    ~ObserverGuard() {
+        if (observer) observer->stopping();
+    }
+};
+
 }  // namespace
 
-Result<RunOutcome> run_vm(const VmOptions& opt) {
+Result<RunOutcome> run_vm(const VmOptions& opt, VmObserver* observer) {
     // Everything the user gave is checked before anything is created.
     TRY_VOID(check_memory_size(opt.mem_mib));
     // An initrd is copied whole into guest RAM; a kernel ELF may carry more than it loads
@@ -162,10 +186,20 @@ Result<RunOutcome> run_vm(const VmOptions& opt) {
             life.request_exit(devices::ExitCause::ConsoleQuit, 0, "killed by gdb");
         }));
     }
+    MachineControl control(*vm, *board);
+    ObserverGuard observer_guard;
+    if (observer) {
+        observer->started(control);
+        observer_guard.observer = observer;
+    }
     std::vector<std::thread> threads;
     for (auto& v : vcpus) threads.emplace_back([&, vp = v.get()] { vcpu_loop(*vp, dispatcher, life); });
     life.wait();
     for (auto& t : threads) t.join();
+    if (observer) {
+        observer_guard.observer = nullptr;
+        observer->stopping();
+    }
     board->stop_input();
 
     if (opt.stats) print_stats(vcpus, dispatcher.counters());

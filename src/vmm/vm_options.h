@@ -1,5 +1,6 @@
 #pragma once
 /// Everything needed to build and run one VM; filled from the CLI (or a test).
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -28,6 +29,8 @@ struct NetOption {
     enum class Kind { User, Tap, Dgram } kind = Kind::User;
     std::string tap_name;
     std::string dgram_local, dgram_remote;   ///< unix datagram socket paths (Kind::Dgram)
+    /// The guest's MAC (Firecracker's `guest_mac`); none: popek numbers its NICs itself.
+    std::optional<std::array<uint8_t, 6>> mac = std::nullopt;
 };
 
 struct VmOptions {
@@ -51,6 +54,10 @@ struct VmOptions {
     bool virtio_rng = false;    ///< `--rng`: a virtio entropy device
     std::string gdb;            ///< `--gdb tcp:PORT|unix:PATH`: the gdb stub (docs/debugging.md)
     bool gdb_wait = false;      ///< `--gdb-wait`: stopped before the first instruction
+    /// Firecracker's `logger` and `metrics` (config file or API): files popek appends its
+    /// lifecycle lines and FlushMetrics records to (src/api/, docs/api.md). Empty: none.
+    std::string log_path;
+    std::string metrics_path;
     /// Where serial output goes. Default: popek's stdout.
     std::function<void(std::span<const uint8_t>)> serial_out;
     /// Bytes fed to the serial port's receiver before the guest starts (tests); when

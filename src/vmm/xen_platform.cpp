@@ -109,6 +109,11 @@ XenPlatform::~XenPlatform() {
 }
 
 uint64_t XenPlatform::now_ns() const {
+    const auto start_ns = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(m_start.time_since_epoch()).count());
+    // On the own engine, system time follows the guest clock, which stands still while the VM is
+    // paused (docs/api.md): the guest's TSC-derived time and its timers keep agreeing after a resume.
+    if (auto sample = m_vm.sample_tsc()) return sample->host_ns > start_ns ? sample->host_ns - start_ns : 0;
     return static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - m_start).count());
 }

@@ -66,6 +66,10 @@ sd() {   # sd FILE RAW DATA META: a sealed-disk v1 header (docs/guest-os.md "On-
 }
 sd in/sd-geometry 8 1000 63
 sd in/sd-short 100 90 7
+# Firecracker config files (docs/api.md).
+printf '{"boot-source": {"kernel_image_path": "%s"}, "popek": {"accel": "interp"}}' "$K" >$work/in/vm.json
+printf '{"boot-source": {"kernel_image_path": "%s", "initrd": "x"}}' "$K" >$work/in/vm-unknown.json
+printf '{"boot-source": ' >$work/in/vm-truncated.json
 ls -la --time-style=+ in > listing.before
 
 # case EXPECTED_SUBSTRING ARGS...
@@ -148,6 +152,15 @@ case_ 'not a whole number of 512-byte sectors' run $I --disk $work/in/odd.img
 case_ 'is in use' run $I --disk $work/in/disk.img --disk $work/in/disk.img
 case_ 'is in use' run $I --disk $work/in/disk.img,ro --disk $work/in/disk.img
 case_ 'is in use' run $I --xen --driver-domain --disk $work/in/disk.img --disk $work/in/disk.img
+# Firecracker's config file and API socket (issue 14, docs/api.md).
+case_ 'is a directory' run --config-file /tmp
+case_ 'not a regular file' run --config-file /dev/zero
+case_ 'No such file' run --config-file $work/in/missing.json
+case_ '--kernel cannot be given with it' run --config-file $work/in/vm.json --kernel "$K"
+case_ 'unknown field `initrd`' run --config-file $work/in/vm-unknown.json
+case_ 'malformed JSON' run --config-file $work/in/vm-truncated.json
+case_ 'already exists' run --api-sock /tmp
+case_ 'unix socket path must be 1 to 107 bytes' run --api-sock "/tmp/$(head -c 200 /dev/zero | tr '\0' s)"
 # The driver domain's own entry point (defect 4).
 case_ '--disk-fd is required' backend --socket-fd 3
 case_ 'not a SOCK_SEQPACKET socket' backend --socket-fd 0 --disk-fd 98

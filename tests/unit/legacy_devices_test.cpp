@@ -155,6 +155,44 @@ TEST(I8042, SelfTestAndResets) {
     EXPECT_EQ(ctl.cause, popek::devices::ExitCause::Reset);
 }
 
+/// An i8042 whose keyboard interrupt pulses are counted.
+struct Keyboard {
+    FakeControl ctl;
+    I8042 kbc{ctl};
+    int irqs = 0;
+    popek::bus::Device& cmd = *kbc.command_port();
+    popek::bus::Device& data = *kbc.data_port();
+    Keyboard() { kbc.set_keyboard_irq([this] { ++irqs; }); }
+};
+
+TEST(I8042, CtrlAltDelIsTypedOneByteAndOneIrqAtATime) {
+    Keyboard k;
+    auto& [ctl, kbc, irqs, cmd, data] = k;
+    kbc.press_ctrl_alt_del();
+    EXPECT_EQ(irqs, 1);
+    std::vector<uint8_t> got;
+    for (int i = 0; i < 20 && (rd(cmd, 0) & 1); ++i) got.push_back(static_cast<uint8_t>(rd(data, 0)));
+    // Scan code set 1: Ctrl, Alt, Del (E0 53) made, then broken in reverse.
+    EXPECT_EQ(got, (std::vector<uint8_t>{0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d}));
+    EXPECT_EQ(irqs, 8);
+    EXPECT_EQ(ctl.calls, 0);   // typing is not a reset: the guest decides
+}
+
+TEST(I8042, KeysWaitWhileTheKeyboardInterruptIsOffAndTheQueueIsBounded) {
+    Keyboard k;
+    auto& [ctl, kbc, irqs, cmd, data] = k;
+    wr(cmd, 0, 0x60);
+    wr(data, 0, 0x44);   // command byte without bit 0: no keyboard interrupt
+    for (int i = 0; i < 100; ++i) kbc.press_ctrl_alt_del();
+    EXPECT_EQ(irqs, 0);
+    int bytes = 0;
+    while ((rd(cmd, 0) & 1) && bytes < 1000) {
+        (void)rd(data, 0);
+        ++bytes;
+    }
+    EXPECT_EQ(bytes, 64);   // 8 presses fit the 64-byte queue; the rest were dropped
+}
+
 TEST(DebugExit, StatusIsValueTimesTwoPlusOne) {
     FakeControl ctl;
     DebugExit dev(ctl);

@@ -8,6 +8,11 @@ constexpr uint8_t kReadCommandByte = 0x20, kWriteCommandByte = 0x60, kSelfTest =
                   kKbdInterfaceTest = 0xab, kAuxInterfaceTest = 0xa9, kWriteOutputPort = 0xd1,
                   kReadOutputPort = 0xd0, kPulseReset = 0xfe;
 constexpr uint8_t kStatusOutputFull = 0x01, kStatusSystemFlag = 0x04, kStatusCommand = 0x08;
+constexpr uint8_t kCommandByteKbdInterrupt = 0x01;
+constexpr size_t kMaxQueuedKeys = 64;   // a flood of SendCtrlAltDel requests cannot grow it without bound
+/// Ctrl, Alt, Del (E0 53) pressed, then released (make | 0x80): scan code set 1 (IBM PC/AT
+/// Technical Reference, "Keyboard Scan Codes"; what Firecracker's SendCtrlAltDel types).
+constexpr uint8_t kCtrlAltDel[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
 
 }  // namespace
 
@@ -34,10 +39,39 @@ I8042::I8042(VmControl& control)
     : m_control(control), m_data(std::make_shared<Port>(*this, false)), m_command(std::make_shared<Port>(*this, true)) {}
 
 uint8_t I8042::read_data() {
-    std::lock_guard lock(m_mutex);
-    uint8_t v = m_output.value_or(0);
-    m_output.reset();
+    bool pulse = false;
+    uint8_t v = 0;
+    {
+        std::lock_guard lock(m_mutex);
+        v = m_output.value_or(0);
+        m_output.reset();
+        pulse = feed_key_locked();
+    }
+    if (pulse) m_keyboard_irq();
     return v;
+}
+
+bool I8042::feed_key_locked() {
+    if (m_output || m_keys.empty()) return false;
+    m_output = m_keys.front();
+    m_keys.pop_front();
+    return m_keyboard_irq && (m_command_byte & kCommandByteKbdInterrupt);
+}
+
+void I8042::set_keyboard_irq(std::function<void()> pulse) {
+    std::lock_guard lock(m_mutex);
+    m_keyboard_irq = std::move(pulse);
+}
+
+void I8042::press_ctrl_alt_del() {
+    bool pulse = false;
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_keys.size() + std::size(kCtrlAltDel) > kMaxQueuedKeys) return;
+        m_keys.insert(m_keys.end(), std::begin(kCtrlAltDel), std::end(kCtrlAltDel));
+        pulse = feed_key_locked();
+    }
+    if (pulse) m_keyboard_irq();
 }
 
 uint8_t I8042::read_status() {

@@ -3,7 +3,13 @@
 /// command byte, self tests, and the reset line (command 0xFE, or output-port bit 0 cleared through
 /// command 0xD1) that PCs use to reboot. Registered as two one-byte devices: data port 0x60 and
 /// status/command port 0x64 (port 0x61 in between belongs to the PIT/speaker logic).
+///
+/// The one keyboard event is Firecracker's SendCtrlAltDel: the scan codes of Ctrl+Alt+Del
+/// pressed and released, in set 1 as a translating controller delivers them (command byte bit 6,
+/// on by default), one byte per IRQ 1 while the command byte enables the keyboard interrupt.
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,12 +30,21 @@ public:
     uint8_t read_status();
     void write_command(uint8_t value);
 
+    /// Pulses IRQ 1 (set by the board: the VM's GSI 1).
+    void set_keyboard_irq(std::function<void()> pulse);
+    /// Queues Ctrl+Alt+Del pressed and released (PUT /actions SendCtrlAltDel, docs/api.md).
+    void press_ctrl_alt_del();
+
 private:
+    /// Moves the next queued key byte into the output buffer; true when the IRQ is to be pulsed.
+    bool feed_key_locked();
     class Port;
     VmControl& m_control;
     std::mutex m_mutex;
     std::optional<uint8_t> m_output;        // byte waiting in the output buffer
     std::optional<uint8_t> m_pending_cmd;   // command waiting for its data byte
+    std::deque<uint8_t> m_keys;             // scan codes not yet in the output buffer
+    std::function<void()> m_keyboard_irq;
     uint8_t m_command_byte = 0x45;          // kbd interrupt on, system flag, translation
     std::shared_ptr<bus::Device> m_data, m_command;
 };

@@ -1,5 +1,6 @@
 #include "emu/irqchip/guest_clock.h"
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 
@@ -15,6 +16,55 @@ uint64_t steady_now_ns() {
 }
 
 GuestClock::GuestClock(uint64_t tsc_hz) : GuestClock(tsc_hz, NowFn{}) {}
+
+GuestClock::PauseState GuestClock::pause_state() const {
+    for (;;) {
+        const uint64_t seq = m_pause_seq.load(std::memory_order_acquire);
+        if (seq & 1) continue;   // a writer is in the middle
+        PauseState s{m_paused_total.load(std::memory_order_relaxed), m_paused_since.load(std::memory_order_relaxed)};
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (m_pause_seq.load(std::memory_order_relaxed) == seq) return s;
+    }
+}
+
+void GuestClock::set_pause_state(PauseState s) {
+    // One writer at a time: pause() and resume() come from the VMM's one controlling thread.
+    m_pause_seq.fetch_add(1, std::memory_order_acq_rel);
+    std::atomic_thread_fence(std::memory_order_release);
+    m_paused_total.store(s.paused_total, std::memory_order_relaxed);
+    m_paused_since.store(s.paused_since, std::memory_order_relaxed);
+    m_pause_seq.fetch_add(1, std::memory_order_release);
+}
+
+uint64_t GuestClock::now_ns() const {
+    const PauseState s = pause_state();
+    const uint64_t raw = s.paused_since != 0 ? s.paused_since : raw_now_ns();
+    return raw - s.paused_total;
+}
+
+uint64_t GuestClock::host_ns(uint64_t clock_ns) const {
+    const uint64_t total = pause_state().paused_total;
+    return clock_ns > std::numeric_limits<uint64_t>::max() - total ? std::numeric_limits<uint64_t>::max()
+                                                                    : clock_ns + total;
+}
+
+void GuestClock::pause() {
+    PauseState s = pause_state();
+    if (s.paused_since != 0) return;
+    s.paused_since = std::max<uint64_t>(raw_now_ns(), 1);
+    set_pause_state(s);
+}
+
+void GuestClock::resume() {
+    PauseState s = pause_state();
+    if (s.paused_since == 0) return;
+    const uint64_t now = raw_now_ns();
+    s.paused_total += now > s.paused_since ? now - s.paused_since : 0;
+    s.paused_since = 0;
+    set_pause_state(s);
+}
+
+bool GuestClock::paused() const { return pause_state().paused_since != 0; }
 
 GuestClock::GuestClock(uint64_t tsc_hz, NowFn now)
     : m_tsc_hz(tsc_hz == 0 ? 1 : tsc_hz), m_now(std::move(now)), m_origin_ns(now_ns()) {}

@@ -22,8 +22,18 @@ public:
     GuestClock(uint64_t tsc_hz, NowFn now);
 
     uint64_t tsc_hz() const { return m_tsc_hz; }
-    /// Current time in the clock's nanosecond base (steady clock unless injected).
-    uint64_t now_ns() const { return m_now ? m_now() : steady_now_ns(); }
+    /// Current time in the clock's nanosecond base: the steady clock (unless injected) less the
+    /// time the VM spent paused; while paused it stands still.
+    uint64_t now_ns() const;
+    /// The host time (steady clock, or the injected one) at which now_ns() reads `clock_ns`, for
+    /// host waits on guest deadlines; saturates.
+    uint64_t host_ns(uint64_t clock_ns) const;
+    /// Pauses the VM's time (PATCH /vm Paused, docs/api.md): every reading through this clock
+    /// (RDTSC, the APIC, TSC-deadline and PIT timers) stops until resume(), then goes on from
+    /// where it stood, so the guest sees no jump (as Firecracker and QEMU pause a VM). Idempotent.
+    void pause();
+    void resume();
+    bool paused() const;
 
     /// Guest TSC value now (RDTSC).
     uint64_t tsc_now() const { return tsc_at(now_ns()); }
@@ -40,8 +50,21 @@ public:
     static uint64_t ns_for_ticks(uint64_t ticks, uint64_t hz);
 
 private:
+    uint64_t raw_now_ns() const { return m_now ? m_now() : steady_now_ns(); }
+    /// {time spent paused before the current pause, start of the current pause (0: running)},
+    /// read consistently under a sequence count (writers are rare: pause and resume).
+    struct PauseState {
+        uint64_t paused_total;
+        uint64_t paused_since;
+    };
+    PauseState pause_state() const;
+    void set_pause_state(PauseState s);
+
     uint64_t m_tsc_hz;
     NowFn m_now;
+    mutable std::atomic<uint64_t> m_pause_seq{0};
+    std::atomic<uint64_t> m_paused_total{0};
+    std::atomic<uint64_t> m_paused_since{0};
     uint64_t m_origin_ns;
     /// Added to the ticks counted since the origin; changed by set_tsc (two's complement wrap).
     std::atomic<uint64_t> m_tsc_offset{0};

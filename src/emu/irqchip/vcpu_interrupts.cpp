@@ -7,7 +7,7 @@
 namespace popek::emu {
 
 VcpuInterrupts::VcpuInterrupts(int index, const GuestClock& clock, ApicBusSink& bus, PicPair* pic, Pit* pit)
-    : m_pic(pic), m_pit(pit), m_apic(index, clock, bus, [this] { notify(); }) {}
+    : m_pic(pic), m_pit(pit), m_clock(clock), m_apic(index, clock, bus, [this] { notify(); }) {}
 
 std::optional<uint8_t> VcpuInterrupts::acknowledge_interrupt() {
     LocalApic::Ack ack = m_apic.acknowledge();
@@ -51,6 +51,8 @@ void VcpuInterrupts::kick() {
 }
 
 void VcpuInterrupts::wait(uint64_t deadline_ns, WakeOn wake) {
+    // The deadline is guest-clock time; the host sleeps until the host time that reads it.
+    deadline_ns = m_clock.host_ns(deadline_ns);
     std::unique_lock lock(m_wait_mutex);
     auto ready = [this, wake] { return m_kicked || m_apic.event_pending(wake); };
     constexpr auto kMaxNs = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());

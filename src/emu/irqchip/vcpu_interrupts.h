@@ -43,6 +43,7 @@ private:
 
     PicPair* m_pic;
     Pit* m_pit;
+    const GuestClock& m_clock;   ///< wait() deadlines are in its time base (paused time left out)
     std::mutex m_wait_mutex;
     std::condition_variable m_wake;
     bool m_kicked = false;

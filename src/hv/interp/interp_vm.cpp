@@ -28,7 +28,18 @@ Result<void> InterpVm::set_memory(const memory::GuestMemory& mem) {
     if (const char* after = std::getenv("POPEK_BT_TRANSLATE_AFTER"); after && *after)
         m_shared->translate_after = static_cast<uint32_t>(std::strtoul(after, nullptr, 10));
     m_shared->platform = m_interrupts.get();
+    m_pause = std::make_unique<EnginePause>(*m_shared);
     return {};
+}
+
+Result<void> InterpVm::pause() {
+    if (!m_pause) return fail("interp: pause before set_memory");
+    return m_pause->pause();
+}
+
+Result<void> InterpVm::resume() {
+    if (!m_pause) return fail("interp: resume before set_memory");
+    return m_pause->resume();
 }
 
 Result<std::unique_ptr<Vcpu>> InterpVm::create_vcpu(int index) {

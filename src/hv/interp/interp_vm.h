@@ -5,6 +5,7 @@
 #include "emu/engine_shared.h"
 #include "emu/irqchip/platform.h"
 #include "hv/hypervisor.h"
+#include "hv/interp/engine_pause.h"
 
 namespace popek::hv::interp {
 
@@ -25,6 +26,8 @@ public:
     Result<void> inject_vector(int vcpu, uint8_t vector) override;
     std::optional<TscSample> sample_tsc() const override;
     emu::EngineShared* own_engine() override { return m_shared.get(); }
+    Result<void> pause() override;
+    Result<void> resume() override;
 
 private:
     VmConfig m_config;
@@ -32,6 +35,7 @@ private:
     /// Held by the engine directly (EngineShared::platform) and driven by set_irq_line.
     std::unique_ptr<emu::InterruptPlatform> m_interrupts;
     std::unique_ptr<emu::EngineShared> m_shared;
+    std::unique_ptr<EnginePause> m_pause;   ///< after m_shared: unhooks itself from it first
 };
 
 }  // namespace popek::hv::interp

@@ -102,8 +102,21 @@ Result<void> KvmVcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& supported, 
 
 void KvmVcpu::request_stop() {
     m_stop.store(true);
+    kick();
+}
+
+void KvmVcpu::kick() {
     m_run->immediate_exit = 1;
     if (m_thread_known.load()) ::pthread_kill(m_thread.load(), kKickSignal);
+}
+
+KvmVcpu::~KvmVcpu() {
+    if (m_pause_gate) m_pause_gate->remove(this);
+}
+
+void KvmVcpu::join_pause_gate(std::shared_ptr<KvmPauseGate> gate) {
+    m_pause_gate = std::move(gate);
+    m_pause_gate->add({this, [this] { kick(); }, [this] { return m_stop.load(); }});
 }
 
 Result<VcpuExit> KvmVcpu::run() {
@@ -114,8 +127,15 @@ Result<VcpuExit> KvmVcpu::run() {
     if (m_hypercall_pending) TRY_VOID(finish_hypercall());
     for (;;) {
         if (m_stop.load()) return Shutdown{Shutdown::Stopped};
+        // Paused (the API's PATCH /vm): park here, between two KVM_RUNs.
+        if (m_pause_gate) m_pause_gate->park_if_paused([this] { return m_stop.load(); });
         if (::ioctl(m_fd.get(), KVM_RUN, 0) != 0) {
-            if (errno == EINTR || errno == EAGAIN) continue;
+            if (errno == EINTR || errno == EAGAIN) {
+                // A kick (pause or stop): the loop's checks above decide; a pause kick is cleared
+                // here so that KVM_RUN runs the guest again after the resume.
+                if (!m_stop.load()) m_run->immediate_exit = 0;
+                continue;
+            }
             return fail_errno("KVM_RUN on vCPU {}", m_index);
         }
         auto* base = reinterpret_cast<uint8_t*>(m_run);

@@ -24,8 +24,13 @@ public:
     void request_stop() override;
     VcpuStats stats() const override { return m_stats; }
     Result<uint64_t> translate_gva(uint64_t gva) override;
+    ~KvmVcpu() override;
+    /// PATCH /vm Paused: this vCPU parks at `gate` before KVM_RUN while the VM is paused.
+    void join_pause_gate(std::shared_ptr<KvmPauseGate> gate);
 
 private:
+    /// Forces the thread out of KVM_RUN (immediate_exit, then the kick signal).
+    void kick();
     KvmVcpu(int index, UniqueFd fd, UniqueMapping run, bool irqchip)
         : m_index(index), m_fd(std::move(fd)), m_run_map(std::move(run)),
           m_run(static_cast<kvm_run*>(m_run_map.get())), m_irqchip(irqchip) {}
@@ -48,6 +53,7 @@ private:
     const memory::GuestMemory* m_mem = nullptr;
     bool m_hypercall_pending = false;
     uint64_t m_hypercall_result = 0;
+    std::shared_ptr<KvmPauseGate> m_pause_gate;
 };
 
 }  // namespace popek::hv::kvm

@@ -63,6 +63,7 @@ Result<void> KvmVm::set_memory(const memory::GuestMemory& mem) {
 
 Result<std::unique_ptr<Vcpu>> KvmVm::create_vcpu(int index) {
     auto vcpu = TRY(KvmVcpu::create(m_sys, m_fd.get(), index, m_config, m_irqchip, m_mem));
+    vcpu->join_pause_gate(m_pause);
     return std::unique_ptr<Vcpu>(std::move(vcpu));
 }
 

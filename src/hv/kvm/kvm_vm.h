@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "hv/hypervisor.h"
+#include "hv/kvm/kvm_pause.h"
 #include "util/fd.h"
 
 namespace popek::hv::kvm {
@@ -25,6 +26,11 @@ public:
     Result<std::unique_ptr<Vcpu>> create_vcpu(int index) override;
     Result<void> set_irq_line(uint32_t gsi, bool level) override;
     Result<void> inject_vector(int vcpu, uint8_t vector) override;
+    Result<void> pause() override { return m_pause->pause(); }
+    Result<void> resume() override {
+        m_pause->resume();
+        return {};
+    }
 
 private:
     KvmVm(std::shared_ptr<const KvmSystem> sys, UniqueFd fd, VmConfig config)
@@ -35,6 +41,7 @@ private:
     Result<void> enable_xen_msr_exits();
     bool m_irqchip = false;
     const memory::GuestMemory* m_mem = nullptr;
+    std::shared_ptr<KvmPauseGate> m_pause = std::make_shared<KvmPauseGate>();
 };
 
 }  // namespace popek::hv::kvm
