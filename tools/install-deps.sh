@@ -7,7 +7,7 @@ PKGS=(
   libxen-dev libsodium-dev libslirp-dev libseccomp-dev liburing-dev libxbyak-dev linux-libc-dev
   clang-16 libfuzzer-16-dev libclang-rt-16-dev
   qemu-system-x86 time cpio kmod xz-utils
-  libcpp-httplib-dev curl   # the API socket (src/vmm/api) and its curl test
+  libcpp-httplib-dev curl   # the API socket (src/api) and its curl test
   gdb   # the gdb stub's integration tests (tests/integration/gdb_*.sh)
 )
 missing=()
