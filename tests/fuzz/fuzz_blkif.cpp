@@ -2,7 +2,7 @@
 // table frame (which refs are granted to whom, for which frames), the ring page (indices and
 // requests) and a few raw requests; the backend must answer or shut the ring, never touch memory
 // outside guest RAM, and never crash.
-// fuzz-sources: src/pv/grant_table.cpp src/pv/grant_access.cpp src/pv/backends/blkif_handler.cpp src/pv/backends/blkif_backend.cpp src/host/block_file.cpp src/memory/guest_memory.cpp
+// fuzz-sources: src/pv/grant_table.cpp src/pv/grant_access.cpp src/pv/backends/blkif_handler.cpp src/pv/backends/blkif_backend.cpp src/host/block_file.cpp src/memory/guest_memory.cpp src/util/huge_mapping.cpp
 #include <unistd.h>
 
 #include <algorithm>

@@ -4,7 +4,7 @@
 // mode byte puts the magic in front of it, so the fuzzer need not find it). Whatever parses must
 // re-encode to a datagram that parses the same; a GrantCopy is served against the table and its
 // answer must parse; no grant may stay pinned and nothing outside guest RAM may be touched.
-// fuzz-sources: src/ddom/ddom_wire.cpp src/ddom/copy_server.cpp src/pv/grant_access.cpp src/pv/grant_table.cpp src/memory/guest_memory.cpp
+// fuzz-sources: src/ddom/ddom_wire.cpp src/ddom/copy_server.cpp src/pv/grant_access.cpp src/pv/grant_table.cpp src/memory/guest_memory.cpp src/util/huge_mapping.cpp
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

@@ -1,6 +1,6 @@
 // libFuzzer target: every kernel loader (ELF32/64 parser, PVH, multiboot, own-guest ABI, bzImage) against
 // arbitrary bytes. The loader must return an error or a setup, never read or write out of bounds.
-// fuzz-sources: src/loader/*.cpp src/arch/x86_64/*.cpp src/memory/guest_memory.cpp
+// fuzz-sources: src/loader/*.cpp src/arch/x86_64/*.cpp src/memory/guest_memory.cpp src/util/huge_mapping.cpp
 // fuzz-seeds: build/guests/*.elf
 #include <cstddef>
 #include <cstdint>

@@ -4,7 +4,7 @@
 // tx ring, deliver a host frame of a given length, or move a producer index. The back end must
 // answer or shut the rings, send only well-formed frames, release every grant it pinned, never
 // touch memory outside guest RAM, and never crash.
-// fuzz-sources: src/pv/grant_table.cpp src/pv/backends/netif_backend.cpp src/memory/guest_memory.cpp
+// fuzz-sources: src/pv/grant_table.cpp src/pv/backends/netif_backend.cpp src/memory/guest_memory.cpp src/util/huge_mapping.cpp
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

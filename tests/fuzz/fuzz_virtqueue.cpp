@@ -2,7 +2,7 @@
 // descriptor table, rings and buffers; the queue must never crash, hang or touch memory outside
 // guest RAM, whatever the driver wrote. Built with libFuzzer (clang-16, tools/fuzz-smoke.sh)
 // or, under g++, linked with replay_main.cpp and run by ctest over a seeded pseudo-random corpus.
-// fuzz-sources: src/devices/virtio/queue.cpp src/devices/virtio/chain.cpp src/memory/guest_memory.cpp
+// fuzz-sources: src/devices/virtio/queue.cpp src/devices/virtio/chain.cpp src/memory/guest_memory.cpp src/util/huge_mapping.cpp
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

@@ -3,7 +3,7 @@
 // The input's first byte picks a mode: 0 feeds the rest to a StoreConnection as a byte stream in
 // pieces of input-chosen size (the parser and every request handler behind it); 1 treats the rest
 // as successive states of a hostile guest's ring page (indices and contents) and pumps it.
-// fuzz-sources: src/pv/store/*.cpp src/pv/store_wire.cpp src/pv/store_connection.cpp src/pv/store_ring.cpp src/memory/guest_memory.cpp
+// fuzz-sources: src/pv/store/*.cpp src/pv/store_wire.cpp src/pv/store_connection.cpp src/pv/store_ring.cpp src/memory/guest_memory.cpp src/util/huge_mapping.cpp
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
