@@ -224,28 +224,36 @@ void BlockEmitter::emit_slot_jump(bool cross) {
         cmp(r9d, dword[rax + static_cast<int32_t>(offsetof(ChainSlot, gen))]);
         jne(unlinked, T_NEAR);
     }
-    mov(r8, reinterpret_cast<uint64_t>(m_chain.dma_epoch));
-    mov(r9, qword[r8]);
-    cmp(r9, qword[rax + static_cast<int32_t>(offsetof(ChainSlot, epoch))]);
-    jne(unlinked, T_NEAR);
-    load_epoch(m_chain.code_epoch);   // this vCPU's write mappings are up to date (ChainSlot)
-    cmp(r9, qword[rbx + m_layout.code_epoch_seen]);
-    jne(unlinked, T_NEAR);
-    cmp(byte[rbx + m_layout.attention], 0);
-    jne(unlinked, T_NEAR);
-    mov(r8d, dword[rax + static_cast<int32_t>(offsetof(ChainSlot, insns))]);
-    sub(dword[rbx + m_layout.budget], r8d);
-    jle(unlinked, T_NEAR);   // out of budget: the dispatcher polls (and refills it)
-    mov(byte[rbx + m_layout.replay_valid], 0);
-    if (m_chain.chains_taken) {
-        mov(r8, reinterpret_cast<uint64_t>(m_chain.chains_taken));
-        inc(qword[r8]);
-    }
+    emit_chain_guards(unlinked, -1);
     jmp(qword[rax + static_cast<int32_t>(offsetof(ChainSlot, code))]);
     L(unlinked);
     mov(r8, reinterpret_cast<uint64_t>(m_chain.pending_slot));
     mov(qword[r8], rax);
     jmp(m_exit, T_NEAR);
+}
+
+void BlockEmitter::emit_chain_guards(const Xbyak::Label& fail, int32_t insns) {
+    mov(r8, reinterpret_cast<uint64_t>(m_chain.dma_epoch));
+    mov(r9, qword[r8]);
+    cmp(r9, qword[rax + static_cast<int32_t>(offsetof(ChainSlot, epoch))]);
+    jne(fail, T_NEAR);
+    load_epoch(m_chain.code_epoch);   // this vCPU's write mappings are up to date (ChainSlot)
+    cmp(r9, qword[rbx + m_layout.code_epoch_seen]);
+    jne(fail, T_NEAR);
+    cmp(byte[rbx + m_layout.attention], 0);
+    jne(fail, T_NEAR);
+    if (insns < 0) {
+        mov(r8d, dword[rax + static_cast<int32_t>(offsetof(ChainSlot, insns))]);
+        sub(dword[rbx + m_layout.budget], r8d);
+    } else {
+        sub(dword[rbx + m_layout.budget], static_cast<uint32_t>(insns));
+    }
+    jle(fail, T_NEAR);   // out of budget: the dispatcher polls (and refills it)
+    mov(byte[rbx + m_layout.replay_valid], 0);
+    if (m_chain.chains_taken) {
+        mov(r8, reinterpret_cast<uint64_t>(m_chain.chains_taken));
+        inc(qword[r8]);
+    }
 }
 
 void BlockEmitter::emit_return_push(ChainSlot* slot) {

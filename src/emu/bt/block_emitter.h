@@ -189,6 +189,10 @@ private:
     /// Indirect exit to the target in R9: through `last` (a cross slot caching the target it led
     /// to last) when the target is the same, else looked up (and `last` linked to it).
     void emit_indirect_exit(ChainSlot* last);
+    /// What a chained jump through the slot in RAX checks before it goes (the slot's DMA epoch,
+    /// this vCPU's write mappings, attention, budget: charged `insns`, or the slot's count when
+    /// negative) and does (replay flag cleared, counted); jumps to `fail` when a check fails.
+    void emit_chain_guards(const Xbyak::Label& fail, int32_t insns);
     /// Loads the VM-wide `epoch` into R9 (R8 holds the DMA epoch's address).
     void load_epoch(const std::atomic<uint64_t>* epoch);
 

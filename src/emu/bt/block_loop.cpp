@@ -130,25 +130,10 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
     else if (!m_rip_moved && rip_delta) throw Xbyak::Error(Xbyak::ERR_INTERNAL);   // not a self-loop
     m_rip_pending = 0;
 
-    // The guards of emit_slot_jump, in the same order of effects.
+    // The guards of a chained jump through this block's own slot.
     Xbyak::Label leave;
     mov(rax, reinterpret_cast<uint64_t>(slot));
-    mov(r8, reinterpret_cast<uint64_t>(m_chain.dma_epoch));
-    mov(r9, qword[r8]);
-    cmp(r9, qword[rax + static_cast<int32_t>(offsetof(ChainSlot, epoch))]);
-    jne(leave, T_NEAR);
-    load_epoch(m_chain.code_epoch);
-    cmp(r9, qword[rbx + m_layout.code_epoch_seen]);
-    jne(leave, T_NEAR);
-    cmp(byte[rbx + m_layout.attention], 0);
-    jne(leave, T_NEAR);
-    sub(dword[rbx + m_layout.budget], static_cast<uint32_t>(b.insns.size()));
-    jle(leave, T_NEAR);
-    mov(byte[rbx + m_layout.replay_valid], 0);
-    if (m_chain.chains_taken) {
-        mov(r8, reinterpret_cast<uint64_t>(m_chain.chains_taken));
-        inc(qword[r8]);
-    }
+    emit_chain_guards(leave, static_cast<int32_t>(b.insns.size()));
     jmp(m_loop_head, T_NEAR);
 
     // A guard failed: the state the dispatcher expects after a block, the slot pending (it is
