@@ -8,6 +8,7 @@
 // Figures: median MB/s over the runs.
 //
 // usage: blkif_bench [--runs N] [--size-mib M] [--accel interp,kvm]
+#include "bench_args.h"
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -65,12 +66,11 @@ int main(int argc, char** argv) {
     int runs = 3;
     uint64_t size_mib = 64;
     std::string accels = "interp,kvm";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string a = argv[i];
-        if (a == "--runs") runs = std::atoi(argv[i + 1]);
-        else if (a == "--size-mib") size_mib = std::strtoull(argv[i + 1], nullptr, 10);
-        else if (a == "--accel") accels = argv[i + 1];
-    }
+    if (auto rc = parse_bench_args(argc, argv, "usage: blkif_bench [--runs N] [--size-mib N] [--accel kvm,interp,bt]",
+                                   {{"--runs", [&](const std::string& v) { runs = std::max(1, std::atoi(v.c_str())); }},
+                                    {"--size-mib", [&](const std::string& v) { size_mib = std::max(1ULL, std::strtoull(v.c_str(), nullptr, 10)); }},
+                                    {"--accel", [&](const std::string& v) { accels = v; }}}))
+        return *rc;
     char tmpl[] = "/tmp/popek-blkbench-XXXXXX";
     int fd = ::mkstemp(tmpl);
     if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(size_mib << 20)) != 0) return 1;

@@ -8,6 +8,7 @@
 //   kernel, initrd and command line as bench-qemu.sh's linux-microvm-pvh case), linux-interp-bz
 //   and linux-bt-bz (the same with the kernel's bzImage, as linux-microvm-bz). Default: tiny-kvm,tiny-interp
 //   (KVM cases are left out when /dev/kvm is unusable).
+#include "bench_args.h"
 #include <unistd.h>
 
 #include <algorithm>
@@ -118,16 +119,12 @@ std::vector<std::string> split_cases(const std::string& list) {
 int main(int argc, char** argv) {
     int runs = 10;
     std::string guest_dir = "/tmp/vmm-guest", cases = "tiny-kvm,tiny-interp";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string a = argv[i];
-        if (a == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
-        else if (a == "--guest-dir") guest_dir = argv[i + 1];
-        else if (a == "--cases") cases = argv[i + 1];
-        else {
-            std::fprintf(stderr, "usage: boot_bench [--runs N] [--guest-dir DIR] [--cases tiny-kvm,tiny-interp,linux-interp,linux-bt,linux-interp-bz,linux-bt-bz]\n");
-            return 2;
-        }
-    }
+    if (auto rc = parse_bench_args(argc, argv,
+                                   "usage: boot_bench [--runs N] [--guest-dir DIR] [--cases tiny-kvm,tiny-interp,linux-interp,linux-bt,linux-interp-bz,linux-bt-bz]",
+                                   {{"--runs", [&](const std::string& v) { runs = std::max(1, std::atoi(v.c_str())); }},
+                                    {"--guest-dir", [&](const std::string& v) { guest_dir = v; }},
+                                    {"--cases", [&](const std::string& v) { cases = v; }}}))
+        return *rc;
     const std::string popek = POPEK_BINARY, tiny = guest_dir + "/tiny-pvh.elf", hold = guest_dir + "/tiny-pvh-hold.elf";
     if (access(tiny.c_str(), R_OK) != 0) {
         std::fprintf(stderr, "boot_bench: %s missing: run ../shared/baseline/fetch-guest.sh first\n", tiny.c_str());

@@ -8,6 +8,7 @@
 // Figures: the median over the runs of each run's mean and median round trip (ns).
 //
 // usage: evtchn_bench [--runs N] [--accel interp,kvm]
+#include "bench_args.h"
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -128,11 +129,10 @@ void row(const char* name, const Figures& f, const Figures& base) {
 int main(int argc, char** argv) {
     int runs = 3;
     std::string accels = "interp,kvm";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string a = argv[i];
-        if (a == "--runs") runs = std::atoi(argv[i + 1]);
-        else if (a == "--accel") accels = argv[i + 1];
-    }
+    if (auto rc = parse_bench_args(argc, argv, "usage: evtchn_bench [--runs N] [--accel kvm,interp,bt]",
+                                   {{"--runs", [&](const std::string& v) { runs = std::max(1, std::atoi(v.c_str())); }},
+                                    {"--accel", [&](const std::string& v) { accels = v; }}}))
+        return *rc;
     struct Engine {
         std::string accel;
         Figures poll, spin;

@@ -7,6 +7,7 @@
 // (target >= 0.5).
 //
 // usage: guest_disk_bench [--kib N] [--runs R]
+#include "bench_args.h"
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -81,11 +82,10 @@ std::pair<double, double> host_volume_mb_s(long mib) {
 int main(int argc, char** argv) {
     long kib = 4096;
     int runs = 3;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string a = argv[i];
-        if (a == "--kib") kib = std::max(64L, std::atol(argv[i + 1]));
-        else if (a == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
-    }
+    if (auto rc = parse_bench_args(argc, argv, "usage: guest_disk_bench [--kib N] [--runs N]",
+                                   {{"--kib", [&](const std::string& v) { kib = std::max(64L, std::atol(v.c_str())); }},
+                                    {"--runs", [&](const std::string& v) { runs = std::max(1, std::atoi(v.c_str())); }}}))
+        return *rc;
     if (sodium_init() < 0) return 2;
     std::printf("guest_disk_bench: %ld KiB sequential write then read in 64 KiB requests, median of %d boots\n", kib, runs);
     std::printf("  raw XChaCha20-Poly1305 encrypt+decrypt of 512-byte sectors, host (baseline)  %8.1f MB/s\n",

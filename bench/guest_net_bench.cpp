@@ -6,6 +6,7 @@
 // host -> host secure-net over the same unix datagram transport.
 //
 // usage: guest_net_bench [--bytes N] [--runs R]
+#include "bench_args.h"
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -83,11 +84,10 @@ Transfer transfer(const std::string& accel, long bytes) {
 int main(int argc, char** argv) {
     long bytes = 2 << 20;
     int runs = 3;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string a = argv[i];
-        if (a == "--bytes") bytes = std::max(1L, std::atol(argv[i + 1]));
-        else if (a == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
-    }
+    if (auto rc = parse_bench_args(argc, argv, "usage: guest_net_bench [--bytes N] [--runs N]",
+                                   {{"--bytes", [&](const std::string& v) { bytes = std::max(1L, std::atol(v.c_str())); }},
+                                    {"--runs", [&](const std::string& v) { runs = std::max(1, std::atoi(v.c_str())); }}}))
+        return *rc;
     if (sodium_init() < 0) return 2;
     std::printf("guest_net_bench: %ld bytes guest -> host in %d-byte messages, median of %d boots\n", bytes,
                 NETBENCH_MESSAGE, runs);

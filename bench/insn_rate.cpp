@@ -12,6 +12,7 @@
 // instruction count comes from popek --stats on the interpreter (the guests are deterministic).
 //
 // usage: insn_rate [--runs N] [--guest-dir DIR]
+#include "bench_args.h"
 #include <unistd.h>
 
 #include <cstdio>
@@ -53,15 +54,10 @@ double count_instructions(const std::string& kernel) {
 int main(int argc, char** argv) {
     int runs = 3;
     std::string guest_dir = "/tmp/vmm-guest";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string a = argv[i];
-        if (a == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
-        else if (a == "--guest-dir") guest_dir = argv[i + 1];
-        else {
-            std::fprintf(stderr, "usage: insn_rate [--runs N] [--guest-dir DIR]\n");
-            return 2;
-        }
-    }
+    if (auto rc = parse_bench_args(argc, argv, "usage: insn_rate [--runs N] [--guest-dir DIR]",
+                                   {{"--runs", [&](const std::string& v) { runs = std::max(1, std::atoi(v.c_str())); }},
+                                    {"--guest-dir", [&](const std::string& v) { guest_dir = v; }}}))
+        return *rc;
     const std::string empty = guest_dir + "/tiny-pvh.elf";
     if (access(empty.c_str(), R_OK) != 0) {
         std::fprintf(stderr, "insn_rate: %s missing: run ../shared/baseline/fetch-guest.sh first\n", empty.c_str());

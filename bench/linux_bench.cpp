@@ -11,6 +11,7 @@
 // directory (bash /work/shared/baseline/fetch-guest.sh) is absent.
 //
 // usage: linux_bench [--runs N] [--guest-dir DIR] [--out DIR] [--cpus N] [--cases blk,cpu,smp]
+#include "bench_args.h"
 #include <unistd.h>
 
 #include <cstdio>
@@ -162,18 +163,13 @@ void bench_smp(const Config& c) {
 
 int main(int argc, char** argv) {
     Config c;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string a = argv[i];
-        if (a == "--runs") c.runs = std::max(1, std::atoi(argv[i + 1]));
-        else if (a == "--guest-dir") c.guest_dir = argv[i + 1];
-        else if (a == "--out") c.out = argv[i + 1];
-        else if (a == "--cpus") c.cpus = std::max(1, std::atoi(argv[i + 1]));
-        else if (a == "--cases") c.cases = argv[i + 1];
-        else {
-            std::fprintf(stderr, "usage: linux_bench [--runs N] [--guest-dir DIR] [--out DIR] [--cpus N] [--cases blk,cpu,smp]\n");
-            return 2;
-        }
-    }
+    if (auto rc = parse_bench_args(argc, argv, "usage: linux_bench [--runs N] [--guest-dir DIR] [--out DIR] [--cpus N] [--cases blk,cpu,smp]",
+                                   {{"--runs", [&](const std::string& v) { c.runs = std::max(1, std::atoi(v.c_str())); }},
+                                    {"--guest-dir", [&](const std::string& v) { c.guest_dir = v; }},
+                                    {"--out", [&](const std::string& v) { c.out = v; }},
+                                    {"--cpus", [&](const std::string& v) { c.cpus = std::max(1, std::atoi(v.c_str())); }},
+                                    {"--cases", [&](const std::string& v) { c.cases = v; }}}))
+        return *rc;
     for (const char* f : {"vmlinux", "initrd-min.cpio.gz", "initrd-virtio.cpio.gz"})
         if (access((c.guest_dir + "/" + f).c_str(), R_OK) != 0) {
             std::printf("linux_bench: skipped (%s/%s missing: bash /work/shared/baseline/fetch-guest.sh %s)\n",

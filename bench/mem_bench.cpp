@@ -80,8 +80,11 @@ int main(int argc, char** argv) {
         else if (a == "--runs" && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
         else if (a == "--parts" && i + 1 < argc) parts = argv[++i];
         else if (a == "--guest" && i + 1 < argc) elf = argv[++i];
-        else {
-            std::fprintf(stderr, "usage: mem_bench [--runs N] [--interp] [--parts aghbcdef] [--guest ELF]\n");
+        else if (a == "--help" || a == "-h") {
+            std::printf("usage: mem_bench [--runs N] [--interp] [--parts aghbcdef] [--guest ELF]\n");
+            return 0;
+        } else {
+            std::fprintf(stderr, "mem_bench: bad option %s (usage: mem_bench [--runs N] [--interp] [--parts aghbcdef] [--guest ELF])\n", a.c_str());
             return 2;
         }
     }
