@@ -16,6 +16,7 @@ Cpu::Cpu(EngineShared& shared, int index, CpuInterrupts* interrupts)
 }
 
 Cpu::~Cpu() {
+    m_shared.alarms.disarm(m_index);
     if (m_index >= 0 && static_cast<size_t>(m_index) < m_shared.cpus.size() &&
         m_shared.cpus[static_cast<size_t>(m_index)] == this)
         m_shared.cpus[static_cast<size_t>(m_index)] = nullptr;

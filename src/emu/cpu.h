@@ -87,8 +87,15 @@ struct TlbEntry {
 inline constexpr uint64_t kTlbInvalid = 1;
 inline constexpr uint64_t kTlbGlobalBit = 1;
 inline constexpr unsigned kTlbShiftPos = 4;   ///< gpa_page bits 9:4: page size shift (12, 21, 22, 30)
-inline constexpr unsigned kTlbSize = 256;
-static_assert(sizeof(TlbEntry) == 40, "emu/bt/memory_ops.cpp scales the TLB index by 40");
+inline constexpr unsigned kTlbSize = 256;   ///< sets per privilege class
+/// A set of the 2-way software TLB: way 0 holds the page filled last, way 1 the one it displaced, so
+/// two streams whose pages share an index (arrays a multiple of 1 MiB apart) both stay cached. A
+/// page is in at most one way of its set.
+struct TlbSet {
+    TlbEntry way[2];
+};
+static_assert(sizeof(TlbEntry) == 40 && sizeof(TlbSet) == 80,
+              "emu/bt/memory_ops.cpp scales the set index by 80 and finds way 1 at +40");
 
 enum class Access : uint8_t { Read, Write, Exec };
 
@@ -330,7 +337,13 @@ public:
 
 private:
     friend class bt::Translator;
-    TlbEntry& tlb_slot(uint64_t la) { return m_tlb[m_tlb_user][(la >> 12) & (kTlbSize - 1)]; }
+    TlbSet& tlb_set(uint64_t la, bool user) { return m_tlb[user ? 1 : 0][(la >> 12) & (kTlbSize - 1)]; }
+    const TlbSet& tlb_set(uint64_t la, bool user) const { return m_tlb[user ? 1 : 0][(la >> 12) & (kTlbSize - 1)]; }
+    /// Way 0 of the current privilege class's set for `la`: the inline fast paths look there only
+    /// (a way-1 hit is promoted to way 0 by translate()).
+    TlbEntry& tlb_slot(uint64_t la) { return tlb_set(la, m_tlb_user != 0).way[0]; }
+    /// The entry of either way caching `la`'s page (any tag), or nullptr.
+    const TlbEntry* tlb_find(uint64_t la, bool user) const;
     template <class T> T read_slow(uint64_t la);
     /// rmw_ptr below the write TLB: the RAM at `la` (code checked as for a write), or nullptr.
     uint8_t* rmw_ptr_slow(uint64_t la, unsigned size);
@@ -350,11 +363,11 @@ private:
     int m_index;
     ExitPort m_exits;
     CpuInterrupts* m_ints;
-    TlbEntry m_tlb[2][kTlbSize];
+    TlbSet m_tlb[2][kTlbSize];
     int m_tlb_user = 0;
     bool m_tlb_has_large = false;   ///< an entry from a 2 MiB+ page was filled since the last full flush
     /// m_tlb[m_tlb_user], for translated code's inline TLB probe (emu/bt/memory_ops.cpp).
-    TlbEntry* m_tlb_active = m_tlb[0];
+    TlbSet* m_tlb_active = m_tlb[0];
     uint64_t m_code_epoch_seen = 0;
     /// Moves whenever a linear-to-physical translation this vCPU caches may change: the low half
     /// on every TLB flush, MOV to CR3 and INVLPG that may matter, the high half on those that

@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "emu/alarm_clock.h"
 #include "emu/debug_hook.h"
 #include "emu/irqchip/cpu_interrupts.h"
 #include "emu/irqchip/guest_clock.h"
@@ -111,6 +112,8 @@ public:
     /// Bumped after every exit to the VMM and every interrupt line change: the VMM may have written
     /// guest RAM (DMA), so decoded pages are re-verified against their bytes before reuse.
     std::atomic<uint64_t> dma_epoch{0};
+    /// Raises a vCPU's attention flag at its next timer deadline (emu/alarm_clock.h).
+    AlarmClock alarms;
     /// `--gdb`: the host debugger (null: none) and its breakpoints (emu/debug_hook.h).
     DebugHook* debugger = nullptr;
     HostDebug host_debug;

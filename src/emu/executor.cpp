@@ -1,6 +1,8 @@
 /// The dispatch loop: looks up decoded blocks, runs their handlers, and between blocks services
 /// stop requests, timers, NMI/INIT/SIPI and external interrupts (SDM Vol. 3A 6.9 priorities:
 /// interrupts are taken on instruction boundaries, after the STI/MOV SS shadow, when RFLAGS.IF=1).
+#include <limits>
+
 #include "emu/cpu.h"
 #include "emu/bt/translator.h"
 #include "emu/decode/block_cache.h"
@@ -10,6 +12,9 @@ namespace popek::emu {
 namespace {
 
 constexpr int32_t kPollInterval = 2048;   ///< instructions between interrupt/timer polls
+/// The same when the next timer deadline is on an alarm (emu/alarm_clock.h): only a backstop for an
+/// event source that forgot to raise the attention flag (~1 ms of translated code, ~6 ms interpreted).
+constexpr int32_t kAlarmPollInterval = 1 << 20;
 
 bool contributory(int v) { return v == kDe || (v >= kTs && v <= kGp); }
 
@@ -172,6 +177,14 @@ bool Cpu::service() {
         return false;
     }
     uint64_t deadline = m_ints->poll_timers(m_shared.clock.now_ns());
+    if (m_shared.clock.host_steady()) {
+        // The timers are polled again when the alarm raises `attention`, not every few thousand
+        // instructions. A guest that reprograms a timer raises it too (budget = 0 after an APIC
+        // write, VcpuInterrupts::kick for the PIT), so the new deadline gets its alarm.
+        budget = kAlarmPollInterval;
+        if (deadline != std::numeric_limits<uint64_t>::max())
+            m_shared.alarms.arm(m_index, m_shared.clock.host_ns(deadline), &attention);
+    }
     if (m_ints->take_init()) {
         reset_to_init();
         m_waiting_sipi = true;

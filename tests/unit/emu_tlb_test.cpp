@@ -150,6 +150,73 @@ TEST_P(EmuTlbTest, CodeThroughARemappedPageRunsTheNewCodeAfterMovToCr3) {
     EXPECT_EQ(r(hv::RCX), 2u) << "the block of the old page ran after MOV to CR3";
 }
 
+// The TLB is 2-way set-associative (emu/cpu.h TlbSet): kX and kX2 are 1 MiB apart, so they share a
+// set. A TLB may drop a translation whenever it likes (SDM Vol. 3A 4.10.2.4), so a stale read
+// after an unflushed PTE change is allowed, not required; here it shows that both pages stayed
+// cached, and the invalidations must reach the way each page sits in.
+constexpr uint64_t kX2 = kX + 0x100000;
+
+TEST_P(EmuTlbTest, TwoPagesOfOneSetStayCachedAndInvlpgReachesBothWays) {
+    h.set_pte(kX, kPageA | 3);
+    h.set_pte(kX2, kPageB | 3);
+    run([](G& g) {
+        g.mov(rax, qword[va(kX)]);    // kX in way 0
+        g.mov(rbx, qword[va(kX2)]);   // kX2 in way 0, kX in way 1
+        g.mov(rax, qword[va(kX)]);    // a way-1 hit
+        g.mov(rsi, kPageB | 3);       // swap the two mappings, no invalidation yet
+        g.mov(qword[va(pte_addr(kX))], rsi);
+        g.mov(rsi, kPageA | 3);
+        g.mov(qword[va(pte_addr(kX2))], rsi);
+        g.mov(rcx, qword[va(kX)]);
+        g.mov(rdx, qword[va(kX2)]);
+        g.mov(rdi, kX);
+        invlpg_rdi(g);
+        g.mov(rdi, kX2);
+        invlpg_rdi(g);
+        g.mov(r8, qword[va(kX)]);
+        g.mov(r9, qword[va(kX2)]);
+    });
+    EXPECT_EQ(r(hv::RAX), 0xaaaau);
+    EXPECT_EQ(r(hv::RBX), 0xbbbbu);
+    EXPECT_EQ(r(hv::RCX), 0xaaaau) << "kX was evicted by kX2: the set kept one way only";
+    EXPECT_EQ(r(hv::RDX), 0xbbbbu);
+    EXPECT_EQ(r(8), 0xbbbbu) << "INVLPG missed the way kX sat in";
+    EXPECT_EQ(r(9), 0xaaaau) << "INVLPG missed the way kX2 sat in";
+}
+
+TEST_P(EmuTlbTest, MovToCr3DropsNonGlobalTranslationsInEitherWay) {
+    h.set_pte(kX, kPageA | 3);
+    h.set_pte(kX2, kPageB | 3);
+    run([](G& g) {
+        g.mov(rax, qword[va(kX)]);
+        g.mov(rbx, qword[va(kX2)]);   // kX now in way 1
+        g.mov(rsi, kPageB | 3);
+        g.mov(qword[va(pte_addr(kX))], rsi);
+        reload_cr3(g);
+        g.mov(rcx, qword[va(kX)]);
+    });
+    EXPECT_EQ(r(hv::RCX), 0xbbbbu) << "a non-global translation in way 1 survived MOV to CR3";
+}
+
+TEST_P(EmuTlbTest, AWriteThroughWayOneIntoCodeIsSeen) {
+    // kX is written (a write mapping of page A) while page A is not code yet, and pushed to way
+    // 1; page A then becomes code, run through its identity mapping. A write through kX must not
+    // use a write mapping kept in way 1, or the code written is not seen.
+    map_two_functions();
+    h.set_pte(kX2, kPageB | 3);
+    run([](G& g) {
+        g.mov(dword[va(kX + 0x800)], 0);   // write mapping of kX, way 0
+        g.mov(rax, qword[va(kX2)]);        // kX to way 1
+        g.mov(rdi, kPageA);
+        g.call(rdi);                        // page A is code now
+        g.call(rdi);
+        g.mov(byte[va(kX + 1)], 7);        // mov eax, 1 -> mov eax, 7
+        g.call(rdi);
+        g.mov(ecx, eax);
+    });
+    EXPECT_EQ(r(hv::RCX), 7u) << "the old code ran after a write through a way-1 entry";
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, EmuTlbTest, ::testing::Values(false, true),
                          [](const auto& param_info) { return param_info.param ? std::string("bt") : std::string("interp"); });
 

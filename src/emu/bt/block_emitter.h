@@ -260,6 +260,7 @@ private:
         uint32_t rip_pending = 0, count_pending = 0;
         RegCache::State entry{}, resume{};   ///< register residency at the jump and at `resume`
         bool flags_host_resume = false;      ///< the fast path leaves the guest flags in the host
+        uint64_t entry_host_flags = 0;       ///< guest flags still in the host at the jump (merged first)
         bool exit_after = false;   ///< a block-ending CALL/RET/JMP: leave after the handler
     };
     /// A new slow path, its entry state taken now (call after every operand is resident).
@@ -273,6 +274,11 @@ private:
     void emit_memory_alu(const Insn& in, SlowPath& slow);
     void emit_stack(const Insn& in, SlowPath& slow);
     void emit_slow_paths();
+    void emit_way1_checks();
+    /// RCX = RSI - the qword at [R10 + tag], RFLAGS untouched (0: the tags match).
+    void emit_tag_difference(int32_t tag);
+    /// The host has BMI2 (SHRX/SHLX): probes can leave the guest's flags live in the host.
+    static bool flag_free_probes();
 
     CpuLayout m_layout;
     ChainContext m_chain;
@@ -286,6 +292,15 @@ private:
     bool m_mode64 = false;            ///< the block is 64-bit code: memory fast paths allowed
     bool m_flat32 = false;            ///< 32-bit code with flat data segments: the same for DS/ES/SS
     std::deque<SlowPath> m_slow;
+    /// A probe's check of way 1 (emu/cpu.h TlbSet), out of line: a way-0 miss compares way 1's
+    /// tag there, and goes back to the probe's end on a hit or on to the slow path.
+    struct Way1Check {
+        Xbyak::Label entry, back;
+        Xbyak::Label* slow;
+        int32_t tag;
+        bool flag_free;   ///< the probe kept the host's flags (BMI2): so must this check
+    };
+    std::deque<Way1Check> m_way1;
     // A self-loop (block_loop.cpp): the head's register residency, and what the body does to
     // state the head assumes (Cpu::rip at the block's start, the flags exact in Cpu::rflags).
     bool m_loop = false;

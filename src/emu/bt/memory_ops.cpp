@@ -11,6 +11,8 @@
 ///
 /// The operation itself is the same host instruction on the host pointer (LOCK kept: a locked
 /// guest RMW is a host atomic on guest RAM, as emu/interp/alu.cpp does through Cpu::rmw_ptr).
+#include <xbyak/xbyak_util.h>
+
 #include "emu/bt/block_emitter.h"
 #include "emu/cpu.h"
 
@@ -102,6 +104,7 @@ BlockEmitter::SlowPath& BlockEmitter::new_slow_path(const Insn& in) {
     slow.rip_pending = m_rip_pending;
     slow.count_pending = m_count_pending;
     slow.entry = m_regs.state();
+    slow.entry_host_flags = m_host_flags;
     return slow;
 }
 
@@ -116,7 +119,7 @@ void BlockEmitter::emit_linear_address(const Insn& in) {
             lea(rax, ptr[rax + static_cast<int32_t>(rel)]);
         } else {
             mov(rcx, static_cast<uint64_t>(rel));
-            add(rax, rcx);
+            lea(rax, ptr[rax + rcx]);
         }
     } else if (disp32 && (in.base != kRegNone || in.index != kRegNone)) {
         const bool a32 = in.asize == 4;
@@ -128,38 +131,105 @@ void BlockEmitter::emit_linear_address(const Insn& in) {
         else lea(dst, ptr[r(in.index) * (1 << in.scale_shift) + disp]);
     } else {
         mov(rax, static_cast<uint64_t>(in.disp));
-        if (in.base != kRegNone) add(rax, greg(in.base));
+        if (in.base != kRegNone) lea(rax, ptr[rax + greg(in.base)]);
         if (in.index != kRegNone) lea(rax, ptr[rax + greg(in.index) * (1 << in.scale_shift)]);
         if (in.asize == 4) mov(eax, eax);
     }
-    if (in.seg == kFs) add(rax, qword[rbx + m_layout.fs_base]);
-    else if (in.seg == kGs) add(rax, qword[rbx + m_layout.gs_base]);
+    if (in.seg == kFs || in.seg == kGs) {   // LEA, not ADD: the host may hold the guest's flags
+        mov(rcx, qword[rbx + (in.seg == kFs ? m_layout.fs_base : m_layout.gs_base)]);
+        lea(rax, ptr[rax + rcx]);
+    }
+}
+
+bool BlockEmitter::flag_free_probes() {
+    static const bool bmi2 = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tBMI2);
+    return bmi2;
 }
 
 void BlockEmitter::emit_probe(bool write, unsigned size, SlowPath& slow) {
-    // entry = tlb_active + ((la >> 12) & 255) * 40; hit when the tag equals the page of the
-    // access's last byte (so a page-crossing access misses).
+    // set = tlb_active + ((la >> 12) & 255) * 80; a hit when way 0's tag (way 1's, checked out of
+    // line) equals the page of the access's last byte (so a page-crossing access misses).
+    static_assert(kTlbSize == 256 && sizeof(TlbSet) == 80 && offsetof(TlbSet, way[1]) == 40);
+    const auto tag = static_cast<int32_t>(write ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag));
+    Way1Check& w = m_way1.emplace_back();
+    w.slow = &slow.entry_label;
+    w.tag = tag;
+    w.flag_free = m_host_flags != 0 && flag_free_probes();
+    if (w.flag_free) {
+        // The guest's flags are live in the host: only MOV, LEA, NOT, BMI2 shifts and JRCXZ,
+        // none of which writes RFLAGS (the slow path merges them before its handler).
+        mov(ecx, 12);
+        shrx(rdx, rax, rcx);
+        movzx(edx, dl);
+        lea(rdx, ptr[rdx + rdx * 4]);
+        mov(r10, qword[rbx + m_layout.tlb_active]);
+        lea(rdx, ptr[rdx * 8]);
+        lea(r10, ptr[r10 + rdx * 2]);
+        lea(rsi, ptr[rax + static_cast<int32_t>(size - 1)]);
+        shrx(rsi, rsi, rcx);
+        shlx(rsi, rsi, rcx);   // the page of the last byte
+        emit_tag_difference(tag);
+        Xbyak::Label hit;
+        jrcxz(hit);
+        jmp(w.entry, T_NEAR);
+        L(hit);
+        L(w.back);
+        mov(rsi, qword[r10 + static_cast<int32_t>(offsetof(TlbEntry, addend))]);
+        lea(rsi, ptr[rsi + rax]);
+        return;
+    }
     mov(rdx, rax);
     shr(rdx, 12);
     movzx(edx, dl);
-    static_assert(kTlbSize == 256);
     lea(rdx, ptr[rdx + rdx * 4]);
+    shl(edx, 4);
     mov(r10, qword[rbx + m_layout.tlb_active]);
-    lea(r10, ptr[r10 + rdx * 8]);
+    add(r10, rdx);
     lea(rcx, ptr[rax + static_cast<int32_t>(size - 1)]);
     and_(rcx, -4096);
-    const auto tag = static_cast<int32_t>(write ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag));
     cmp(rcx, qword[r10 + tag]);
-    jne(slow.entry_label, T_NEAR);
+    jne(w.entry, T_NEAR);
+    L(w.back);
     mov(rsi, rax);
     add(rsi, qword[r10 + static_cast<int32_t>(offsetof(TlbEntry, addend))]);
 }
 
+void BlockEmitter::emit_tag_difference(int32_t tag) {
+    // RCX = RSI - [R10 + tag] without touching RFLAGS: RSI + ~tag + 1.
+    mov(rcx, qword[r10 + tag]);
+    not_(rcx);
+    lea(rcx, ptr[rsi + rcx + 1]);
+}
+
+void BlockEmitter::emit_way1_checks() {
+    constexpr auto kWay1 = static_cast<int32_t>(sizeof(TlbEntry));
+    for (Way1Check& w : m_way1) {
+        L(w.entry);
+        if (w.flag_free) {   // RSI: the page of the last byte
+            emit_tag_difference(kWay1 + w.tag);
+            Xbyak::Label hit;
+            jrcxz(hit);
+            jmp(*w.slow, T_NEAR);
+            L(hit);
+            lea(r10, ptr[r10 + kWay1]);
+            jmp(w.back, T_NEAR);
+            continue;
+        }
+        cmp(rcx, qword[r10 + kWay1 + w.tag]);   // RCX: the page of the last byte
+        jne(*w.slow, T_NEAR);
+        add(r10, kWay1);
+        jmp(w.back, T_NEAR);
+    }
+}
+
 void BlockEmitter::emit_memory(const Insn& in) {
-    // The slow path may fault: the guest flags go to Cpu::rflags first (the probe clobbers the
-    // host's anyway), and every register the instruction names is made resident before the
-    // slow path's entry state is taken, so the fast path changes no residency.
-    materialize_flags();
+    // The slow path may fault, so it needs the guest flags exact in Cpu::rflags: in 64-bit code
+    // with BMI2 the probe leaves the host's flags alone and the slow path merges them; otherwise
+    // they are merged here (the probe clobbers them). Every register the instruction names is
+    // made resident before the slow path's entry state is taken, so the fast path changes no
+    // residency.
+    if (m_mode64 && flag_free_probes()) observe_flags(kArithFlags);
+    else materialize_flags();
     if (in.base < 16) greg(in.base);
     if (in.index < 16) greg(in.index);
     if (has_gpr(in, 0)) greg(in.r0);
@@ -328,10 +398,12 @@ void BlockEmitter::emit_handler_call(const Insn& in) {
 }
 
 void BlockEmitter::emit_slow_paths() {
+    emit_way1_checks();
     for (SlowPath& s : m_slow) {
         L(s.entry_label);
-        // Exact state for the handler (it may fault): registers, RIP, next RIP, the instruction
-        // counted. The guest flags are in Cpu::rflags already (emit_memory).
+        // Exact state for the handler (it may fault): the flags, registers, RIP, next RIP, the
+        // instruction counted.
+        if (s.entry_host_flags) merge_host_flags(s.entry_host_flags);
         m_regs.emit_write_back(s.entry);
         const uint32_t rip_after = s.rip_pending + s.in->len;
         if (s.rip_pending) add(qword[rbx + m_layout.rip], s.rip_pending);

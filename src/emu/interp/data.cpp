@@ -1,5 +1,7 @@
 /// Data movement and flag instructions: MOV (GPR forms), MOVZX MOVSX MOVSXD, LEA, XCHG, CMOVcc,
 /// CBW/CWDE/CDQE, CWD/CDQ/CQO, LAHF SAHF, CMC CLC STC CLD STD, XLAT, NOP forms, fences, UD2.
+#include <sched.h>
+
 #include <atomic>
 
 #include "emu/interp/families.h"
@@ -119,7 +121,15 @@ void stc(Cpu& c, const Insn&) { c.rflags |= kCf; }
 void cld(Cpu& c, const Insn&) { c.rflags &= ~kDf; }
 void std_(Cpu& c, const Insn&) { c.rflags |= kDf; }
 void nop(Cpu&, const Insn&) {}
-void pause(Cpu&, const Insn&) { __builtin_ia32_pause(); }
+/// PAUSE marks a spin-wait loop (SDM Vol. 2B PAUSE). A vCPU spinning for a lock or an answer from
+/// another vCPU gives its host core away now and then, as KVM's pause-loop exiting does: on a
+/// host with fewer free cores than vCPU threads, the vCPU it waits for may be the one not running.
+void pause(Cpu&, const Insn&) {
+    constexpr uint32_t kYieldEvery = 256;   // a few microseconds of spinning between yields
+    thread_local uint32_t spins = 0;
+    if (++spins % kYieldEvery == 0) sched_yield();
+    else __builtin_ia32_pause();
+}
 void fence(Cpu&, const Insn&) { std::atomic_thread_fence(std::memory_order_seq_cst); }
 void ud(Cpu& c, const Insn&) { c.raise(kUd); }
 

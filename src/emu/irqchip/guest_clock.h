@@ -27,6 +27,8 @@ public:
     uint64_t now_ns() const;
     /// The host time (steady clock, or the injected one) at which now_ns() reads `clock_ns`, for
     /// host waits on guest deadlines; saturates.
+    /// The raw clock is the host's steady clock (not a test's own): host_ns() is steady-clock time.
+    bool host_steady() const { return !m_now; }
     uint64_t host_ns(uint64_t clock_ns) const;
     /// Pauses the VM's time (PATCH /vm Paused, docs/api.md): every reading through this clock
     /// (RDTSC, the APIC, TSC-deadline and PIT timers) stops until resume(), then goes on from

@@ -46,6 +46,8 @@ void VcpuInterrupts::kick() {
     {
         std::lock_guard lock(m_wait_mutex);
         m_kicked = true;
+        // A running vCPU polls its timers again too (the PIT was reprogrammed, emu/alarm_clock.h).
+        if (m_attention) m_attention->store(true, std::memory_order_relaxed);
     }
     m_wake.notify_all();
 }

@@ -2,6 +2,7 @@
 /// (SDM Vol. 3A 4.3, 4.4, 4.5), A/D updates (4.8), access rights (4.6), #PF error codes (4.7),
 /// and the software TLB that caches the result with a host pointer for RAM pages.
 #include <atomic>
+#include <utility>
 
 #include "emu/cpu.h"
 #include "emu/decode/block_cache.h"
@@ -154,6 +155,11 @@ WalkResult walk_page_tables(const memory::GuestMemory& mem, uint64_t la, Access 
     return r;
 }
 
+/// True when `e` caches `page` for any kind of access.
+bool holds_page(const TlbEntry& e, uint64_t page) {
+    return e.read_tag == page || e.write_tag == page || e.exec_tag == page;
+}
+
 }  // namespace
 
 [[noreturn]] void Cpu::page_fault(uint64_t la, uint32_t err) {
@@ -163,10 +169,16 @@ WalkResult walk_page_tables(const memory::GuestMemory& mem, uint64_t la, Access 
 
 uint64_t Cpu::translate(uint64_t la, Access acc, bool supervisor) {
     const bool user_access = !supervisor && cpl == 3;
-    TlbEntry& e = m_tlb[user_access ? 1 : 0][(la >> 12) & (kTlbSize - 1)];
+    TlbSet& set = tlb_set(la, user_access);
     const uint64_t page = la & ~0xfffULL;
-    uint64_t tag = acc == Access::Read ? e.read_tag : acc == Access::Write ? e.write_tag : e.exec_tag;
-    if (tag == page) return (e.gpa_page & ~0xfffULL) | (la & 0xfff);
+    for (int w = 0; w < 2; ++w) {
+        const TlbEntry& e = set.way[w];
+        const uint64_t tag = acc == Access::Read ? e.read_tag : acc == Access::Write ? e.write_tag : e.exec_tag;
+        if (tag != page) continue;
+        const uint64_t gpa = (e.gpa_page & ~0xfffULL) | (la & 0xfff);
+        if (w == 1) std::swap(set.way[0], set.way[1]);   // most recently used in way 0
+        return gpa;
+    }
 
     if (!(cr0 & hv::kCr0Pg)) {
         uint64_t gpa = long_mode ? la : (la & 0xffffffffULL);
@@ -197,10 +209,14 @@ std::optional<uint64_t> Cpu::probe_translate(uint64_t la, Access acc, bool super
 
 void Cpu::fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool writable, bool executable,
                    bool global, unsigned page_shift) {
-    TlbEntry& e = m_tlb[user_tlb ? 1 : 0][(la >> 12) & (kTlbSize - 1)];
+    TlbSet& set = tlb_set(la, user_tlb);
     uint64_t gpa_page = gpa & ~0xfffULL;
     uint8_t* host = m_shared.mem.host_ptr(gpa_page, 4096);
     const uint64_t page = la & ~0xfffULL;
+    // A refill of way 0's page replaces it in place; any other page pushes way 0 into way 1
+    // (dropping way 1, which may be this page with fewer rights: a page stays in one way).
+    if (!holds_page(set.way[0], page)) set.way[1] = set.way[0];
+    TlbEntry& e = set.way[0];
     // The APIC page overlays RAM when enabled (SDM Vol. 3A 10.4.1): never map it directly.
     bool apic = apic_page(gpa_page);
     // A watched page (emu/debug_regs.cpp) is never mapped: its accesses take the checked path.
@@ -218,7 +234,8 @@ void Cpu::fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool
 
 void Cpu::flush_tlb() {
     for (auto& t : m_tlb)
-        for (auto& e : t) e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
+        for (auto& s : t)
+            for (auto& e : s.way) e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
     m_tlb_has_large = false;
     new_map_gen();
     attention.store(true, std::memory_order_relaxed);   // the executor drops its jump cache
@@ -229,15 +246,17 @@ void Cpu::flush_tlb_non_global() {
     // MOV to CR3 keeps global translations (SDM Vol. 3A 4.10.4.1); the jump cache keeps the
     // blocks it found through global pages (BlockCache::new_address_space).
     for (auto& t : m_tlb)
-        for (auto& e : t)
-            if (!(e.gpa_page & kTlbGlobalBit)) e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
+        for (auto& s : t)
+            for (auto& e : s.way)
+                if (!(e.gpa_page & kTlbGlobalBit)) e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
     ++m_map_gen;   // links through global pages stay, so do the pages noted for INVLPG
     m_cache->new_address_space();
 }
 
 void Cpu::drop_write_mappings() {
     for (auto& t : m_tlb)
-        for (auto& e : t) e.write_tag = kTlbInvalid;
+        for (auto& s : t)
+            for (auto& e : s.way) e.write_tag = kTlbInvalid;
     m_code_epoch_seen = m_shared.code.code_epoch();
 }
 
@@ -249,16 +268,17 @@ void Cpu::flush_tlb_page(uint64_t la) {
     bool large_hit = false;
     if (may_be_linked(la)) new_map_gen();
     for (auto& t : m_tlb) {
-        TlbEntry& e = t[(la >> 12) & (kTlbSize - 1)];
-        if (e.read_tag == page) e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
+        for (TlbEntry& e : t[(la >> 12) & (kTlbSize - 1)].way)
+            if (holds_page(e, page)) e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid;
         if (!m_tlb_has_large) continue;
-        for (TlbEntry& x : t) {
-            const unsigned shift = static_cast<unsigned>((x.gpa_page >> kTlbShiftPos) & 63);
-            if (shift > 12 && x.read_tag != kTlbInvalid && ((x.read_tag ^ la) >> shift) == 0) {
-                x.read_tag = x.write_tag = x.exec_tag = kTlbInvalid;
-                large_hit = true;
+        for (TlbSet& s : t)
+            for (TlbEntry& x : s.way) {
+                const unsigned shift = static_cast<unsigned>((x.gpa_page >> kTlbShiftPos) & 63);
+                if (shift > 12 && x.read_tag != kTlbInvalid && ((x.read_tag ^ la) >> shift) == 0) {
+                    x.read_tag = x.write_tag = x.exec_tag = kTlbInvalid;
+                    large_hit = true;
+                }
             }
-        }
     }
     if (large_hit) {   // any page of the large page: maybe a linked one
         new_map_gen();
@@ -269,9 +289,16 @@ void Cpu::flush_tlb_page(uint64_t la) {
     }
 }
 
+const TlbEntry* Cpu::tlb_find(uint64_t la, bool user) const {
+    for (const TlbEntry& e : tlb_set(la, user).way)
+        if (holds_page(e, la & ~0xfffULL)) return &e;
+    return nullptr;
+}
+
 bool Cpu::note_linked(uint64_t la) {
-    const TlbEntry& e = m_tlb[cpl == 3 ? 1 : 0][(la >> 12) & (kTlbSize - 1)];
-    const bool cached = e.exec_tag == (la & ~0xfffULL);
+    const TlbEntry* f = tlb_find(la, cpl == 3);
+    const bool cached = f != nullptr && f->exec_tag == (la & ~0xfffULL);
+    const TlbEntry& e = cached ? *f : tlb_set(la, cpl == 3).way[0];
     const unsigned shift = cached ? static_cast<unsigned>((e.gpa_page >> kTlbShiftPos) & 63) : 64;
     if (shift <= 12) m_linked_4k.set((la >> 12) & 4095);
     else if (shift <= 21) m_linked_2m.set((la >> 21) & 4095);
@@ -280,8 +307,8 @@ bool Cpu::note_linked(uint64_t la) {
 }
 
 bool Cpu::tlb_global(uint64_t la, bool user) const {
-    const TlbEntry& e = m_tlb[user ? 1 : 0][(la >> 12) & (kTlbSize - 1)];
-    return e.exec_tag == (la & ~0xfffULL) && (e.gpa_page & kTlbGlobalBit);
+    const TlbEntry* e = tlb_find(la, user);
+    return e != nullptr && e->exec_tag == (la & ~0xfffULL) && (e->gpa_page & kTlbGlobalBit);
 }
 
 }  // namespace popek::emu
