@@ -23,6 +23,11 @@ AlarmClock::~AlarmClock() {
     if (m_thread.joinable()) m_thread.join();
 }
 
+void AlarmClock::start() {
+    std::lock_guard lock(m_mutex);
+    if (!m_thread.joinable()) m_thread = std::thread([this] { run(); });
+}
+
 void AlarmClock::arm(int slot, uint64_t when_ns, std::atomic<bool>* flag) {
     if (slot < 0 || when_ns == 0 || flag == nullptr) return;
     bool wake = false;

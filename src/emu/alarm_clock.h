@@ -21,6 +21,9 @@ public:
     AlarmClock(const AlarmClock&) = delete;
     AlarmClock& operator=(const AlarmClock&) = delete;
 
+    /// Starts the thread now (a VM does so at set-up, before its threads are confined by seccomp;
+    /// otherwise the first arm() starts it).
+    void start();
     /// Sets `*flag` once the host steady clock reads `when_ns` (replacing the slot's alarm; the
     /// same alarm again costs only the lock).
     void arm(int slot, uint64_t when_ns, std::atomic<bool>* flag);
