@@ -84,11 +84,6 @@ void stop(pid_t pid, int fd) {
     ::close(fd);
 }
 
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? -1 : v[v.size() / 2];
-}
-
 struct EndToEnd {
     double snapshot_ms = -1, restore_ms = -1;
     long mem_alloc_kib = -1;

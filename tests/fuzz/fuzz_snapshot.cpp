@@ -49,7 +49,7 @@ void drive_section(const Section& s) {
             emu::Pit pit(clock, [] {}, [] {});
             pit.load(r);
             if (!r.ok()) break;
-            for (uint16_t port : {0x40, 0x41, 0x42, 0x61}) pit.pio_read(port, std::span(buf).first(1));
+            for (uint16_t port : {uint16_t{0x40}, uint16_t{0x41}, uint16_t{0x42}, uint16_t{0x61}}) pit.pio_read(port, std::span(buf).first(1));
             (void)pit.poll(fake_now + 1'000'000'000);
             break;
         }
@@ -58,7 +58,7 @@ void drive_section(const Section& s) {
             pic.load(r);
             if (!r.ok()) break;
             (void)pic.acknowledge();
-            for (uint16_t port : {0x20, 0x21, 0xa0, 0xa1}) pic.pio_read(port, std::span(buf).first(1));
+            for (uint16_t port : {uint16_t{0x20}, uint16_t{0x21}, uint16_t{0xa0}, uint16_t{0xa1}}) pic.pio_read(port, std::span(buf).first(1));
             break;
         }
         case tags::kIoapic: {
