@@ -55,6 +55,7 @@ public:
     }
     /// Exactly out.size() bytes.
     void bytes(std::span<uint8_t> out) {
+        if (out.empty()) return;   // (an empty span's data() may be null: no memset/memcpy on it)
         if (!take(out.size())) {
             std::memset(out.data(), 0, out.size());
             return;

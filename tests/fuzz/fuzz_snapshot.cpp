@@ -175,7 +175,12 @@ std::vector<uint8_t> seed_snapshot() {
 
 int main(int argc, char** argv) {
     const long iterations = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 20000;
-    const std::vector<std::vector<uint8_t>> seeds = {seed_snapshot()};
+    // The second seed has an empty section (libFuzzer found Reader::bytes passing an empty
+    // payload's null data() to memset).
+    Image empty_section;
+    empty_section.header.popek_version = std::string(kVersion);
+    empty_section.sections.push_back({tags::kCmos, 0, {}});
+    const std::vector<std::vector<uint8_t>> seeds = {seed_snapshot(), encode(empty_section)};
     if (argc > 2 && !popek::fuzz::write_seeds(argv[2], seeds)) return 1;   // `0 DIR`: the seed corpus
     std::mt19937 rng(0x736e6170);
     for (const auto& s : seeds) LLVMFuzzerTestOneInput(s.data(), s.size());
