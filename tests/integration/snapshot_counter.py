@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fc_api_client import request, start_popek  # noqa: E402
+from fc_api_client import collect_stdout, request, start_popek  # noqa: E402
 
 popek, counter, snap_accel, restore_accel = sys.argv[1:5]
 work = tempfile.mkdtemp(prefix="popek-snap-")
@@ -47,17 +47,7 @@ proc = start_popek(popek, sock, ["--accel", snap_accel, "--kernel", counter, "--
 out = bytearray()
 lock = threading.Lock()
 
-
-def reader():
-    while True:
-        chunk = os.read(proc.stdout.fileno(), 4096)
-        if not chunk:
-            return
-        with lock:
-            out.extend(chunk)
-
-
-t = threading.Thread(target=reader, daemon=True)
+t = threading.Thread(target=collect_stdout, args=(proc, out, lock), daemon=True)
 t.start()
 deadline = time.monotonic() + 60
 while time.monotonic() < deadline:

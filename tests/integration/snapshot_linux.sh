@@ -46,15 +46,7 @@ POPEK_TESTS_INTEGRATION=$(cd "$(dirname "$0")" && pwd) python3 - "$popek" "$gues
 import os, re, signal, subprocess, sys, threading, time
 popek, kernel, work, snap_accel, restore_accel = sys.argv[1:6]
 sys.path.insert(0, os.environ["POPEK_TESTS_INTEGRATION"])
-from fc_api_client import request, start_popek
-
-def reader(proc, buf, lock):
-    while True:
-        chunk = os.read(proc.stdout.fileno(), 4096)
-        if not chunk:
-            return
-        with lock:
-            buf.extend(chunk)
+from fc_api_client import collect_stdout, request
 
 def wait_for(buf, lock, pattern, timeout):
     deadline = time.monotonic() + timeout
@@ -80,7 +72,7 @@ proc = subprocess.Popen([popek, "run", "--api-sock", sock, "--accel", snap_accel
                          "--disk", os.path.join(work, "disk.img")],
                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 out, lock = bytearray(), threading.Lock()
-threading.Thread(target=reader, args=(proc, out, lock), daemon=True).start()
+threading.Thread(target=collect_stdout, args=(proc, out, lock), daemon=True).start()
 if not wait_for(out, lock, rb"GUEST-SHELL-READY", 400):
     proc.kill(); fail("the shell did not come up", out)
 proc.stdin.write(b"printf 'SNAP-DISK-MARKER-42\\0' | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null && echo GUEST-DISK-WRIT\"\"TEN\n")
@@ -107,7 +99,7 @@ err_file = open(os.path.join(work, "restore.err"), "w+b")
 proc = subprocess.Popen([popek, "run", "--accel", restore_accel, "--restore", snap, "--restore-mem", mem],
                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err_file)
 out2 = bytearray()
-threading.Thread(target=reader, args=(proc, out2, lock), daemon=True).start()
+threading.Thread(target=collect_stdout, args=(proc, out2, lock), daemon=True).start()
 m = wait_for(out2, lock, rb"GUEST-COUNT (\d+)", 120)
 if not m:
     proc.kill(); fail("the restored guest does not count", out2)
