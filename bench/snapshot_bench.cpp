@@ -1,8 +1,8 @@
 // Issue 14 part 2: snapshot and restore time of 256 MiB and 1 GiB guests on the own engine.
 //
 // end-to-end: popek (--accel bt) runs the counter guest (tests/guests/counter.S) with the API
-//   socket; `snapshot` is PATCH /vm Paused + PUT /snapshot/create until its 204 (state file and
-//   sparse memory file written and fsync'd); `restore` is PUT /snapshot/load with resume_vm on a
+//   socket; `pause` is PATCH /vm Paused until its 204, `snapshot` then PUT /snapshot/create until
+//   its 204 (state file and sparse memory file written and fsync'd); `restore` is PUT /snapshot/load with resume_vm on a
 //   fresh `popek run --api-sock` until its 204 (files read and checked, VM rebuilt, vCPUs running).
 //   Most of such a guest's RAM is untouched, so the memory file is mostly holes.
 // all-dirty: the memory file alone with every page of guest RAM non-zero (the worst case: the
@@ -85,7 +85,7 @@ void stop(pid_t pid, int fd) {
 }
 
 struct EndToEnd {
-    double snapshot_ms = -1, restore_ms = -1;
+    double pause_ms = -1, snapshot_ms = -1, restore_ms = -1;
     long mem_alloc_kib = -1;
 };
 
@@ -104,6 +104,8 @@ EndToEnd end_to_end(uint64_t mib, const std::string& dir) {
     }
     auto t0 = Clock::now();
     const int paused = http(sock, "PATCH", "/vm", R"({"state": "Paused"})");
+    r.pause_ms = since(t0) * 1e3;
+    t0 = Clock::now();
     const int created = http(sock, "PUT", "/snapshot/create",
                              R"({"snapshot_type": "Full", "snapshot_path": ")" + snap + R"(", "mem_file_path": ")" + mem + "\"}");
     if (paused == 204 && created == 204) r.snapshot_ms = since(t0) * 1e3;
@@ -167,15 +169,16 @@ int main(int argc, char** argv) {
     const char* dir = ::mkdtemp(tmpl);
     if (!dir) return 1;
     std::printf("snapshot_bench (%d runs, median; --accel bt, counter guest)\n", runs);
-    std::printf("%-8s %14s %14s %14s %16s %16s\n", "RAM", "snapshot ms", "restore ms", "mem file KiB", "dirty write ms",
+    std::printf("%-8s %10s %14s %14s %14s %16s %16s\n", "RAM", "pause ms", "snapshot ms", "restore ms", "mem file KiB", "dirty write ms",
                 "dirty load ms");
     int status = 0;
     for (uint64_t mib : sizes) {
-        std::vector<double> snap, restore, dwrite, dload;
+        std::vector<double> pause, snap, restore, dwrite, dload;
         long alloc = -1;
         for (int i = 0; i < runs; ++i) {
             const EndToEnd e = end_to_end(mib, dir);
             if (e.snapshot_ms < 0 || e.restore_ms < 0) status = 1;
+            pause.push_back(e.pause_ms);
             snap.push_back(e.snapshot_ms);
             restore.push_back(e.restore_ms);
             alloc = e.mem_alloc_kib;
@@ -183,7 +186,8 @@ int main(int argc, char** argv) {
             dwrite.push_back(d.write_ms);
             dload.push_back(d.load_ms);
         }
-        std::printf("%-8s %14.1f %14.1f %14ld %16.1f %16.1f\n", (std::to_string(mib) + " MiB").c_str(), median(snap),
+        std::printf("%-8s %10.1f %14.1f %14.1f %14ld %16.1f %16.1f\n", (std::to_string(mib) + " MiB").c_str(),
+                    median(pause), median(snap),
                     median(restore), alloc, median(dwrite), median(dload));
     }
     for (const char* f : {"/vm.snap", "/vm.mem"}) ::unlink((std::string(dir) + f).c_str());
