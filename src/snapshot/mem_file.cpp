@@ -4,7 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <vector>
 
 namespace popek::snapshot {
 namespace {
@@ -16,6 +20,19 @@ bool page_is_zero(const uint8_t* p) {
     for (size_t i = 0; i < kPage / 8; ++i)
         if (w[i] != 0) return false;
     return true;
+}
+
+/// True when the host has no swap space: then a guest RAM page the host has not backed
+/// (mincore) was never written, and reads as zeros (popek's RAM is private anonymous memory).
+/// With swap such a page may be swapped out, so every page is read.
+bool host_without_swap() {
+    FILE* f = std::fopen("/proc/swaps", "re");
+    if (!f) return false;
+    char line[256];
+    int lines = 0;
+    while (std::fgets(line, sizeof line, f)) ++lines;
+    std::fclose(f);
+    return lines == 1;   // the header only
 }
 
 /// RAII fd.
@@ -58,19 +75,24 @@ Result<MemFileStats> write_mem_file(const memory::GuestMemory& mem, const std::s
     if (f.fd < 0) return fail_errno("cannot create the memory file `{}`", path);
     MemFileStats stats;
     uint64_t file_off = 0;
+    const bool skip_unbacked = host_without_swap();
+    std::vector<unsigned char> backed;
     for (const auto& region : mem.regions()) {
         const uint8_t* base = mem.host_ptr(region.base, region.size);
         if (!base) return fail("guest RAM at {:#x} is not mapped", region.base);
+        const uint64_t pages = region.size / kPage;
+        // Reading a page the guest never touched would only map zeros: skip those unread.
+        backed.assign(pages, 1);
+        if (skip_unbacked && ::mincore(const_cast<uint8_t*>(base), region.size, backed.data()) != 0) backed.assign(pages, 1);
         // Runs of non-zero pages, one pwrite each.
         uint64_t page = 0;
-        const uint64_t pages = region.size / kPage;
         while (page < pages) {
-            if (page_is_zero(base + page * kPage)) {
+            if (!(backed[page] & 1) || page_is_zero(base + page * kPage)) {
                 ++page;
                 continue;
             }
             uint64_t end = page + 1;
-            while (end < pages && !page_is_zero(base + end * kPage)) ++end;
+            while (end < pages && (backed[end] & 1) && !page_is_zero(base + end * kPage)) ++end;
             TRY_VOID(pwrite_all(f.fd, base + page * kPage, (end - page) * kPage, file_off + page * kPage, path));
             stats.bytes_written += (end - page) * kPage;
             page = end;

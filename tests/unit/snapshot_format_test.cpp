@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "emu/irqchip/guest_clock.h"
@@ -302,6 +303,26 @@ TEST_F(SnapshotMemFile, RoundTripsSparse) {
     ASSERT_TRUE(load_mem_file(*fresh, path));
     EXPECT_EQ(*fresh->read_obj<uint64_t>(0x1000), 0x1122334455667788u);
     EXPECT_EQ(*fresh->read_obj<uint32_t>((16 << 20) - 4), 0xdeadbeefu);
+}
+
+TEST_F(SnapshotMemFile, UntouchedRamIsNotReadOnAHostWithoutSwap) {
+    std::FILE* swaps = std::fopen("/proc/swaps", "re");
+    int lines = 0;
+    char line[256];
+    while (swaps && std::fgets(line, sizeof line, swaps)) ++lines;
+    if (swaps) std::fclose(swaps);
+    if (lines != 1) GTEST_SKIP() << "the host has swap (or no /proc/swaps): every page is read";
+    auto mem = memory::GuestMemory::create(64 << 20);
+    ASSERT_TRUE(mem);
+    ASSERT_TRUE(mem->write_obj<uint64_t>(0x200000, 7));
+    const uint64_t before = mem->resident_bytes();
+    ASSERT_TRUE(write_mem_file(*mem, path));
+    // Scanning every page would have mapped (zero) pages all over the 64 MiB.
+    EXPECT_LT(mem->resident_bytes(), before + (uint64_t{4} << 20));
+    auto fresh = memory::GuestMemory::create(64 << 20);
+    ASSERT_TRUE(fresh);
+    ASSERT_TRUE(load_mem_file(*fresh, path));
+    EXPECT_EQ(*fresh->read_obj<uint64_t>(0x200000), 7u);
 }
 
 TEST_F(SnapshotMemFile, WrongSizeIsRefusedBeforeAnythingIsRead) {
