@@ -83,11 +83,10 @@ ApiResponse ApiController::route(std::string_view method, std::string_view path,
     if (method == "GET" && path == "/machine-config") return get_machine_config();
     const bool put = method == "PUT", patch = method == "PATCH";
     const bool known = (put && (path == "/boot-source" || path == "/machine-config" || path == "/logger" ||
-                                path == "/metrics" || path == "/actions" || !path_id(path, "/drives/").empty() ||
+                                path == "/metrics" || path == "/actions" || path == "/snapshot/create" ||
+                                path == "/snapshot/load" || !path_id(path, "/drives/").empty() ||
                                 !path_id(path, "/network-interfaces/").empty())) ||
                        (patch && path == "/vm");
-    if (path.starts_with("/snapshot/") && put)
-        return fault(400, "Snapshots are not supported by popek yet (issue 14 part 2).");
     if (!known) return fault(400, fmt::format("Invalid request method and/or path: {} {}.", method, path));
     if (body.empty()) return fault(400, "The request body is empty.");
     auto parsed = vmm::fc::parse_json(body);
@@ -96,9 +95,11 @@ ApiResponse ApiController::route(std::string_view method, std::string_view path,
                      "An error occurred when deserializing the json body of a request: " + parsed.error().message);
     // A VM the command line described may still be being built: calls on the running VM wait
     // for it (start_failed or started ends the wait; the build does not wait for the API).
-    if (path == "/actions" || path == "/vm") m_cv.wait(lock, [&] { return m_state != State::Starting || m_start_error; });
+    if (path == "/actions" || path == "/vm" || path == "/snapshot/create") m_cv.wait(lock, [&] { return m_state != State::Starting || m_start_error; });
     if (path == "/actions") return put_actions(*parsed, lock);
     if (path == "/vm") return patch_vm(*parsed);
+    if (path == "/snapshot/create") return put_snapshot_create(*parsed);
+    if (path == "/snapshot/load") return put_snapshot_load(*parsed, lock);
     if (auto id = path_id(path, "/drives/"); !id.empty()) return put_pre_boot("drive", id, *parsed);
     if (auto id = path_id(path, "/network-interfaces/"); !id.empty()) return put_pre_boot("network-interface", id, *parsed);
     return put_pre_boot(path.substr(1), {}, *parsed);

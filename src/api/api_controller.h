@@ -70,6 +70,9 @@ private:
     ApiResponse get_machine_config() const;
     ApiResponse instance_start(std::unique_lock<std::mutex>& lock);
     ApiResponse flush_metrics();
+    // PUT /snapshot/create and /snapshot/load (api_snapshot.cpp, docs/snapshot.md).
+    ApiResponse put_snapshot_create(const nlohmann::json& body);
+    ApiResponse put_snapshot_load(const nlohmann::json& body, std::unique_lock<std::mutex>& lock);
 
     std::mutex m_mutex;
     std::condition_variable m_cv;

@@ -171,6 +171,11 @@ Parsed parse(const std::vector<std::string>& args) {
     run->add_option("--api-sock", out.api_sock, "serve Firecracker's HTTP API on the unix socket PATH; without --kernel "
                     "or --config-file wait for InstanceStart")->type_name("PATH");
 
+    // Snapshots (issue 14 part 2, docs/snapshot.md).
+    run->add_option("--restore", o.restore_path, "resume the VM saved in snapshot FILE (PUT /snapshot/create) instead of "
+                    "booting one; needs --restore-mem; --accel interp or bt (auto: bt)")->type_name("FILE");
+    run->add_option("--restore-mem", o.restore_mem_path, "with --restore: the snapshot's guest memory file")->type_name("FILE");
+
     std::string dgram;
     CLI::App* net_peer = add_net_peer(app, out.net_peer, dgram);
 
@@ -226,6 +231,22 @@ Parsed parse(const std::vector<std::string>& args) {
             out.net_peer.local_path = paths->first;
             out.net_peer.remote_path = paths->second;
         }
+        return out;
+    }
+    if (!o.restore_mem_path.empty() && o.restore_path.empty()) return usage_error(Error{"--restore-mem needs --restore"});
+    if (!o.restore_path.empty()) {
+        // The snapshot describes the VM; only the engine and the console are this run's.
+        if (o.restore_mem_path.empty()) return usage_error(Error{"--restore needs --restore-mem (the snapshot's memory file)"});
+        for (const char* describing : {"--kernel", "--initrd", "--cmdline", "--mem", "--cpus", "--xen", "--disk", "--net",
+                                       "--share", "--driver-domain", "--rng", "--test-dev", "--bt-cache", "--config-file"})
+            if (run->count(describing) > 0)
+                return usage_error(Error{fmt::format("--restore: the snapshot describes the VM, {} cannot be given with it",
+                                                     describing)});
+        if (accel == "kvm")
+            return usage_error(Error{"--restore: snapshots are not supported yet on --accel kvm (use interp or bt; "
+                                     "docs/snapshot.md)"});
+        o.accel = accel == "interp" ? hv::Accel::Interp : hv::Accel::Bt;
+        out.vm_described = true;
         return out;
     }
     if (!config_file.empty()) {

@@ -62,6 +62,7 @@ public:
     void set(int vcpu, bool up) {
         if (vcpu >= 0 && vcpu < m_count) m_up[static_cast<size_t>(vcpu)].store(up);
     }
+    bool is_up(int vcpu) const { return vcpu >= 0 && vcpu < m_count && m_up[static_cast<size_t>(vcpu)].load(); }
     bool any() const {
         for (int i = 0; i < m_count; ++i)
             if (m_up[static_cast<size_t>(i)].load()) return true;

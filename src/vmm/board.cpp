@@ -63,7 +63,8 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
         [out = std::move(serial_out)](uint8_t byte) { out(std::span<const uint8_t>(&byte, 1)); }, irq4);
     auto [low, high] = ram_split(mem);
     TRY_VOID(pio.insert({kCom1Port, 8}, board->m_uart));
-    TRY_VOID(pio.insert({0x70, 2}, std::make_shared<CmosRtc>(low, high)));
+    board->m_cmos = std::make_shared<CmosRtc>(low, high);
+    TRY_VOID(pio.insert({0x70, 2}, board->m_cmos));
     board->m_i8042 = std::make_unique<I8042>(life);
     TRY_VOID(pio.insert({0x60, 1}, board->m_i8042->data_port()));
     TRY_VOID(pio.insert({0x64, 1}, board->m_i8042->command_port()));

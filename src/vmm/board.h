@@ -16,6 +16,7 @@
 namespace popek::devices::legacy {
 class Uart8250;
 class I8042;
+class CmosRtc;
 }
 namespace popek::devices::virtio {
 class MmioDevices;
@@ -44,11 +45,16 @@ public:
     void send_ctrl_alt_del();
     /// The virtio-mmio devices (window, GSI, type), for the ACPI DSDT.
     std::span<const devices::virtio::MmioDeviceInfo> virtio_devices() const;
+    /// The devices a snapshot saves (src/vmm/vm_snapshot.cpp); virtio may be null (--xen).
+    devices::legacy::Uart8250& uart() { return *m_uart; }
+    devices::legacy::CmosRtc& cmos() { return *m_cmos; }
+    devices::virtio::MmioDevices* virtio() { return m_virtio.get(); }
 
 private:
     Board() = default;
     std::shared_ptr<devices::legacy::Uart8250> m_uart;
     std::unique_ptr<devices::legacy::I8042> m_i8042;
+    std::shared_ptr<devices::legacy::CmosRtc> m_cmos;
     VmLifecycle* m_life = nullptr;
     std::unique_ptr<TerminalGuard> m_terminal;
     std::unique_ptr<InputPump> m_input;

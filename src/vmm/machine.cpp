@@ -18,6 +18,7 @@
 #include "vmm/input_file.h"
 #include "vmm/stats_report.h"
 #include "vmm/vm_lifecycle.h"
+#include "vmm/vm_snapshot.h"
 #include "vmm/xen_platform.h"
 
 namespace popek::vmm {
@@ -77,17 +78,23 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life) {
 /// What the API socket may do to the VM while it runs.
 class MachineControl final : public RunningVm {
 public:
-    MachineControl(hv::Vm& vm, Board& board) : m_vm(vm), m_board(board) {}
+    MachineControl(hv::Vm& vm, Board& board, const memory::GuestMemory& mem, const VmOptions& options)
+        : m_vm(vm), m_board(board), m_mem(mem), m_options(options) {}
     Result<void> pause() override { return m_vm.pause(); }
     Result<void> resume() override { return m_vm.resume(); }
     Result<void> send_ctrl_alt_del() override {
         m_board.send_ctrl_alt_del();
         return {};
     }
+    Result<uint64_t> create_snapshot(const std::string& snapshot_path, const std::string& mem_file_path) override {
+        return vmm::create_snapshot(m_vm, m_board, m_mem, m_options, SnapshotFiles{snapshot_path, mem_file_path});
+    }
 
 private:
     hv::Vm& m_vm;
     Board& m_board;
+    const memory::GuestMemory& m_mem;
+    const VmOptions& m_options;
 };
 
 /// Tells the observer (if any) that the VM stops, on every way out of run_vm once it started.
@@ -100,7 +107,11 @@ struct ObserverGuard {
 
 }  // namespace
 
-Result<RunOutcome> run_vm(const VmOptions& opt, VmObserver* observer) {
+Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
+    // A restore reads and checks the snapshot first; the VM is then the one it describes.
+    std::optional<RestorePlan> restore;
+    if (!requested.restore_path.empty()) restore = TRY(RestorePlan::open(requested));
+    const VmOptions& opt = restore ? restore->options() : requested;
     // Everything the user gave is checked before anything is created.
     TRY_VOID(check_memory_size(opt.mem_mib));
     // An initrd is copied whole into guest RAM; a kernel ELF may carry more than it loads
@@ -112,7 +123,7 @@ Result<RunOutcome> run_vm(const VmOptions& opt, VmObserver* observer) {
         kernel_file = TRY(read_input_file(opt.kernel_path, "kernel", std::max<uint64_t>(ram_bytes, uint64_t{1} << 30)));
         kernel = kernel_file.bytes();
     }
-    if (kernel.empty()) return fail("no kernel given and no embedded guest");
+    if (kernel.empty() && !restore) return fail("no kernel given and no embedded guest");
     if (!opt.initrd_path.empty()) initrd_file = TRY(read_input_file(opt.initrd_path, "initrd", ram_bytes));
     const std::span<const uint8_t> initrd = initrd_file.bytes();
 
@@ -122,8 +133,9 @@ Result<RunOutcome> run_vm(const VmOptions& opt, VmObserver* observer) {
                     hv->max_vcpus());
     auto mem = TRY(memory::GuestMemory::create(opt.mem_mib << 20));
     loader::LoadRequest req{kernel, initrd, opt.cmdline, opt.cpus, acpi::kRsdpAddr, opt.kernel_path, opt.initrd_path};
-    auto loaded = loader::load_kernel(mem, req);
+    Result<loader::BootSetup> loaded = restore ? loader::BootSetup{} : loader::load_kernel(mem, req);
     if (!loaded) return std::unexpected(with_context(loaded.error(), "kernel"));
+    if (restore) TRY_VOID(restore->load_memory(mem));
     const loader::BootSetup& boot = *loaded;
     // The loader copied what the guest needs into its RAM: the files' buffers (a Debian vmlinux
     // is 65 MiB) are not kept for the VM's lifetime.
@@ -139,7 +151,7 @@ Result<RunOutcome> run_vm(const VmOptions& opt, VmObserver* observer) {
     auto serial_out = opt.serial_out ? opt.serial_out : write_stdout;
     auto board = TRY(Board::create(*vm, mem, pio, mmio, life, serial_out, opt));
     // ACPI tables for PC kernels (docs/ARCHITECTURE.md "ACPI"); own-ABI guests get none.
-    if (boot.format != loader::KernelFormat::Elf64) {
+    if (!restore && boot.format != loader::KernelFormat::Elf64) {
         std::vector<acpi::MmioDeviceDesc> virtio;
         for (const auto& d : board->virtio_devices())
             virtio.push_back({static_cast<uint32_t>(d.base), static_cast<uint32_t>(d.size), d.gsi});
@@ -157,7 +169,9 @@ Result<RunOutcome> run_vm(const VmOptions& opt, VmObserver* observer) {
     std::vector<std::unique_ptr<hv::Vcpu>> vcpus;
     for (int i = 0; i < opt.cpus; ++i) {
         auto v = TRY(vm->create_vcpu(i));
-        if (i == 0) {
+        if (restore) {
+            // State comes from the snapshot below.
+        } else if (i == 0) {
             TRY_VOID(v->set_state(boot.bsp));
         } else if (boot.ap_start == loader::ApStart::AtEntry) {
             TRY_VOID(v->set_state(loader::ap_entry_state(boot, i, opt.cpus)));
@@ -166,6 +180,7 @@ Result<RunOutcome> run_vm(const VmOptions& opt, VmObserver* observer) {
         vcpus.push_back(std::move(v));
     }
 
+    if (restore) TRY_VOID(restore->apply(*vm, *board));
     ExitDispatcher dispatcher(pio, mmio);
     Board::InputSink input_sink;
     if (xen) {
@@ -186,7 +201,7 @@ Result<RunOutcome> run_vm(const VmOptions& opt, VmObserver* observer) {
             life.request_exit(devices::ExitCause::ConsoleQuit, 0, "killed by gdb");
         }));
     }
-    MachineControl control(*vm, *board);
+    MachineControl control(*vm, *board, mem, opt);
     ObserverGuard observer_guard;
     if (observer) {
         observer->started(control);

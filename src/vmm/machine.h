@@ -23,6 +23,13 @@ public:
     virtual Result<void> resume() = 0;
     /// Ctrl+Alt+Del on the i8042 keyboard (Firecracker's SendCtrlAltDel).
     virtual Result<void> send_ctrl_alt_del() = 0;
+    /// PUT /snapshot/create on the paused VM (docs/snapshot.md): the state file and the memory
+    /// file. Returns the bytes of guest RAM written.
+    virtual Result<uint64_t> create_snapshot(const std::string& snapshot_path, const std::string& mem_file_path) {
+        (void)snapshot_path;
+        (void)mem_file_path;
+        return fail("snapshots are not supported by this VM");
+    }
 };
 
 /// Told when the VM is up (devices, vCPUs created; the vCPU threads about to start) and before it

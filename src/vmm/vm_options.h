@@ -58,6 +58,10 @@ struct VmOptions {
     /// lifecycle lines and FlushMetrics records to (src/api/, docs/api.md). Empty: none.
     std::string log_path;
     std::string metrics_path;
+    /// `popek run --restore SNAP --restore-mem MEM` / PUT /snapshot/load (docs/snapshot.md): the VM
+    /// is rebuilt from the snapshot instead of booted from a kernel.
+    std::string restore_path;
+    std::string restore_mem_path;
     /// Where serial output goes. Default: popek's stdout.
     std::function<void(std::span<const uint8_t>)> serial_out;
     /// Bytes fed to the serial port's receiver before the guest starts (tests); when

@@ -66,3 +66,14 @@ def start_popek(popek, sock_path, args, stdout=subprocess.PIPE):
     if not os.path.exists(sock_path):
         raise SystemExit(f"FAIL: popek did not listen on {sock_path}: {proc.stderr.read().decode()}")
     return proc
+
+
+def collect_stdout(proc, buf, lock):
+    """Appends everything `proc` prints to the bytearray `buf` (under `lock`) until EOF; run it
+    in a thread."""
+    while True:
+        chunk = os.read(proc.stdout.fileno(), 4096)
+        if not chunk:
+            return
+        with lock:
+            buf.extend(chunk)

@@ -10,6 +10,11 @@
 
 #include "bus/device.h"
 
+namespace popek::snapshot {
+class Writer;
+class Reader;
+}  // namespace popek::snapshot
+
 namespace popek::devices::legacy {
 
 class CmosRtc final : public bus::Device {
@@ -20,6 +25,10 @@ public:
     std::string_view name() const override { return "cmos-rtc"; }
     void read(uint64_t offset, std::span<uint8_t> data) override;
     void write(uint64_t offset, std::span<const uint8_t> data) override;
+    /// Snapshot state (docs/snapshot.md; src/snapshot/): every field the guest can observe.
+    void save(snapshot::Writer& w);
+    /// Hostile input: range-checked, failures recorded in `r`.
+    void load(snapshot::Reader& r);
 
 private:
     uint8_t read_data();

@@ -9,6 +9,11 @@
 #include "bus/device.h"
 #include "devices/irq.h"
 
+namespace popek::snapshot {
+class Writer;
+class Reader;
+}  // namespace popek::snapshot
+
 namespace popek::devices::legacy {
 
 class Uart8250 final : public bus::Device {
@@ -24,6 +29,10 @@ public:
     /// Queues bytes for the guest to read; returns how many were taken (the FIFO is bounded).
     /// Thread-safe: called from the console input thread.
     size_t push_input(std::span<const uint8_t> bytes);
+    /// Snapshot state (docs/snapshot.md; src/snapshot/): every field the guest can observe.
+    void save(snapshot::Writer& w);
+    /// Hostile input: range-checked, failures recorded in `r`.
+    void load(snapshot::Reader& r);
 
 private:
     uint8_t read_register(uint64_t offset);

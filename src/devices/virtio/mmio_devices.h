@@ -43,6 +43,8 @@ public:
 
     Result<MmioDeviceInfo> add(std::shared_ptr<Device> device);
     std::span<const MmioDeviceInfo> devices() const { return m_info; }
+    /// The transports, in devices() order (snapshots, src/snapshot/).
+    std::span<const std::shared_ptr<MmioTransport>> transports() const { return m_transports; }
     /// Stops every device's own threads (network, console input) before the VM goes away.
     void shutdown();
 

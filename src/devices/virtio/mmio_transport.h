@@ -12,6 +12,11 @@
 #include "devices/irq.h"
 #include "devices/virtio/device.h"
 
+namespace popek::snapshot {
+class Writer;
+class Reader;
+}  // namespace popek::snapshot
+
 namespace popek::devices::virtio {
 
 /// 4.2.2 MMIO Device Register Layout (offsets).
@@ -67,6 +72,10 @@ public:
     uint32_t status() const;
     uint32_t interrupt_status() const;
     virtio::Device& device() { return *m_device; }
+    /// Snapshot state (docs/snapshot.md; src/snapshot/): every field the guest can observe.
+    void save(snapshot::Writer& w);
+    /// Hostile input: range-checked, failures recorded in `r`.
+    void load(snapshot::Reader& r);
 
 private:
     // DeviceHost

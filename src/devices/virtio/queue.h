@@ -11,6 +11,11 @@
 #include "memory/guest_memory.h"
 #include "util/result.h"
 
+namespace popek::snapshot {
+class Writer;
+class Reader;
+}  // namespace popek::snapshot
+
 namespace popek::devices::virtio {
 
 class Queue {
@@ -35,6 +40,10 @@ public:
     void disable() { m_ready = false; }
     /// Back to the state after a device reset (2.4): size = max, addresses 0, not ready.
     void reset();
+    /// Snapshot state (docs/snapshot.md; src/snapshot/): every field the guest can observe.
+    void save(snapshot::Writer& w);
+    /// Hostile input: range-checked, failures recorded in `r`.
+    void load(snapshot::Reader& r, const memory::GuestMemory& mem);
 
     // --- the data path ---
     /// Pops the next available chain into `chain`; false when the ring is empty. An error breaks

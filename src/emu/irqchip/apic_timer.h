@@ -7,6 +7,11 @@
 
 #include "emu/irqchip/guest_clock.h"
 
+namespace popek::snapshot {
+class Writer;
+class Reader;
+}  // namespace popek::snapshot
+
 namespace popek::emu {
 
 /// LVT timer bits 18:17 (Figure 10-8); the reserved value 3 behaves as one-shot.
@@ -23,6 +28,10 @@ public:
 
     /// Power-up / INIT state: one-shot, divide by 2, counts 0, disarmed.
     void reset();
+    /// Snapshot state (docs/snapshot.md; src/snapshot/): every field the guest can observe.
+    void save(snapshot::Writer& w);
+    /// Hostile input: range-checked, failures recorded in `r`.
+    void load(snapshot::Reader& r);
 
     ApicTimerMode mode() const { return m_mode; }
     /// LVT timer mode change. Entering or leaving TSC-deadline mode disarms the timer and

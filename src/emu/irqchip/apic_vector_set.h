@@ -30,6 +30,9 @@ public:
     }
     /// Register `index` (0..7) as the guest reads it.
     uint32_t word(unsigned index) const { return index < 8 ? m_words[index] : 0; }
+    void set_word(unsigned index, uint32_t w) {
+        if (index < 8) m_words[index] = w;
+    }
 
 private:
     static uint32_t bit(uint8_t vector) { return uint32_t{1} << (vector % 32); }

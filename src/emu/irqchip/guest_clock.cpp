@@ -43,9 +43,28 @@ uint64_t GuestClock::now_ns() const {
 }
 
 uint64_t GuestClock::host_ns(uint64_t clock_ns) const {
-    const uint64_t total = pause_state().paused_total;
-    return clock_ns > std::numeric_limits<uint64_t>::max() - total ? std::numeric_limits<uint64_t>::max()
-                                                                    : clock_ns + total;
+    // paused_total is the host-minus-clock difference; after restore() it may be negative (two's
+    // complement: the snapshot's clock was ahead of this host's steady clock).
+    const auto total = static_cast<int64_t>(pause_state().paused_total);
+    constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+    if (total >= 0) {
+        const auto t = static_cast<uint64_t>(total);
+        return clock_ns > kMax - t ? kMax : clock_ns + t;
+    }
+    if (clock_ns == kMax) return kMax;
+    const uint64_t back = uint64_t{0} - static_cast<uint64_t>(total);
+    return clock_ns > back ? clock_ns - back : 0;
+}
+
+GuestClock::Saved GuestClock::save() const {
+    return Saved{m_origin_ns, now_ns(), m_tsc_offset.load(std::memory_order_relaxed), m_tsc_hz};
+}
+
+void GuestClock::restore(const Saved& s) {
+    m_origin_ns = s.origin_ns;
+    m_tsc_offset.store(s.tsc_offset, std::memory_order_relaxed);
+    // now_ns() = raw - paused_total: choose paused_total so that it reads s.now_ns now (mod 2^64).
+    set_pause_state(PauseState{raw_now_ns() - s.now_ns, 0});
 }
 
 void GuestClock::pause() {

@@ -46,6 +46,16 @@ public:
     /// WRMSR IA32_TSC (0x10): the TSC reads `value` now and keeps ticking from there.
     void set_tsc(uint64_t value);
 
+    /// Snapshot (docs/snapshot.md "CLCK"): the origin, the time now and the TSC offset, in the
+    /// clock's own base. restore() makes now_ns() go on from the saved time (the timers' deadlines,
+    /// saved in the same base, stay valid), whatever the host's steady clock reads.
+    struct Saved {
+        uint64_t origin_ns, now_ns, tsc_offset, tsc_hz;
+    };
+    Saved save() const;
+    /// Before any vCPU runs. Leaves the clock running.
+    void restore(const Saved& s);
+
     /// Converts a span of nanoseconds into ticks of a `hz` clock, rounding down (128-bit safe).
     static uint64_t ticks_in(uint64_t ns, uint64_t hz);
     /// The nanoseconds that `ticks` ticks of a `hz` clock last, rounding up (saturates).

@@ -17,6 +17,11 @@
 
 #include "emu/irqchip/apic_message.h"
 
+namespace popek::snapshot {
+class Writer;
+class Reader;
+}  // namespace popek::snapshot
+
 namespace popek::emu {
 
 class IoApic {
@@ -41,6 +46,10 @@ public:
 
     /// The current redirection entry (tests and diagnostics).
     uint64_t redirection_entry(unsigned pin);
+    /// Snapshot state (docs/snapshot.md; src/snapshot/): every field the guest can observe.
+    void save(snapshot::Writer& w);
+    /// Hostile input: range-checked, failures recorded in `r`.
+    void load(snapshot::Reader& r);
 
 private:
     uint32_t read_selected() const;

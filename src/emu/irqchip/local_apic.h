@@ -22,6 +22,11 @@
 #include "emu/irqchip/apic_vector_set.h"
 #include "emu/irqchip/guest_clock.h"
 
+namespace popek::snapshot {
+class Writer;
+class Reader;
+}  // namespace popek::snapshot
+
 namespace popek::emu {
 
 /// Register offsets in the xAPIC page (SDM Vol. 3A Table 10-1).
@@ -85,6 +90,10 @@ public:
     LocalApic(int index, const GuestClock& clock, ApicBusSink& bus, std::function<void()> wake);
 
     int index() const { return m_index; }
+    /// Snapshot state (docs/snapshot.md; src/snapshot/): every field the guest can observe.
+    void save(snapshot::Writer& w);
+    /// Hostile input: range-checked, failures recorded in `r`.
+    void load(snapshot::Reader& r);
 
     // --- the vCPU's side ------------------------------------------------------------------------
     /// Fast path between instructions: an interrupt (APIC above PPR, or ExtINT) can be taken.

@@ -12,6 +12,11 @@
 
 #include "emu/irqchip/pic_chip.h"
 
+namespace popek::snapshot {
+class Writer;
+class Reader;
+}  // namespace popek::snapshot
+
 namespace popek::emu {
 
 class PicPair {
@@ -37,6 +42,10 @@ public:
     uint16_t irr() const;
     uint16_t isr() const;
     uint16_t imr() const;
+    /// Snapshot state (docs/snapshot.md; src/snapshot/): every field the guest can observe.
+    void save(snapshot::Writer& w);
+    /// Hostile input: range-checked, failures recorded in `r`.
+    void load(snapshot::Reader& r);
 
 private:
     uint8_t read_port(uint16_t port);

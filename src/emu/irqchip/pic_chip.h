@@ -5,6 +5,11 @@
 /// control register (ELCR). Pure logic, no locking: PicPair serializes it.
 #include <cstdint>
 
+namespace popek::snapshot {
+class Writer;
+class Reader;
+}  // namespace popek::snapshot
+
 namespace popek::emu {
 
 class PicChip {
@@ -37,6 +42,10 @@ public:
 
     /// Whether this chip is the master (special fully nested mode then ignores in-service IRQ2).
     void set_master(bool master) { m_master = master; }
+    /// Snapshot state (docs/snapshot.md; src/snapshot/): every field the guest can observe.
+    void save(snapshot::Writer& w);
+    /// Hostile input: range-checked, failures recorded in `r`.
+    void load(snapshot::Reader& r);
 
 private:
     enum class InitStep : uint8_t { Ready, Icw2, Icw3, Icw4 };

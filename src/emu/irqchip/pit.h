@@ -17,6 +17,11 @@
 #include "emu/irqchip/guest_clock.h"
 #include "emu/irqchip/pit_channel.h"
 
+namespace popek::snapshot {
+class Writer;
+class Reader;
+}  // namespace popek::snapshot
+
 namespace popek::emu {
 
 class Pit {
@@ -36,6 +41,10 @@ public:
     /// Counter state for tests and diagnostics.
     uint32_t count(unsigned channel);
     bool output(unsigned channel);
+    /// Snapshot state (docs/snapshot.md; src/snapshot/): every field the guest can observe.
+    void save(snapshot::Writer& w);
+    /// Hostile input: range-checked, failures recorded in `r`.
+    void load(snapshot::Reader& r);
 
 private:
     uint8_t read_port(uint16_t port, uint64_t now_ns);

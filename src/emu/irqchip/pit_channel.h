@@ -9,6 +9,11 @@
 #include <cstdint>
 #include <optional>
 
+namespace popek::snapshot {
+class Writer;
+class Reader;
+}  // namespace popek::snapshot
+
 namespace popek::emu {
 
 class PitChannel {
@@ -36,6 +41,10 @@ public:
     /// The counting element's value now (binary; 0 stands for 65536 / 10000).
     uint32_t count(uint64_t now_ns) const;
     uint8_t mode() const { return m_mode; }
+    /// Snapshot state (docs/snapshot.md; src/snapshot/): every field the guest can observe.
+    void save(snapshot::Writer& w);
+    /// Hostile input: range-checked, failures recorded in `r`.
+    void load(snapshot::Reader& r);
 
     /// True once for each new rising edge of OUT at or before `now_ns` (edges missed between two
     /// polls are coalesced into one).

@@ -1,0 +1,109 @@
+#include "vmm/vm_snapshot.h"
+
+#include <sys/stat.h>
+
+#include "devices/virtio/mmio_devices.h"
+#include "emu/engine_shared.h"
+#include "snapshot/config_record.h"
+#include "snapshot/engine_state.h"
+#include "snapshot/mem_file.h"
+#include "vmm/board.h"
+
+namespace popek::vmm {
+namespace {
+
+snapshot::EngineParts parts_of(emu::EngineShared& engine, Board& board) {
+    snapshot::EngineParts p{&engine, &board.uart(), &board.cmos(), {}};
+    if (auto* v = board.virtio())
+        for (const auto& t : v->transports()) p.virtio.push_back(t.get());
+    return p;
+}
+
+}  // namespace
+
+Result<void> check_snapshot_support(hv::Accel accel, bool xen) {
+    if (accel == hv::Accel::Kvm)
+        return fail("snapshots are not supported yet on --accel kvm (use --accel interp or bt; docs/snapshot.md)");
+    if (xen)
+        return fail("snapshots are not supported yet with --xen (event channels, grants and XenStore are not saved; "
+                    "docs/snapshot.md)");
+    return {};
+}
+
+Result<uint64_t> create_snapshot(hv::Vm& vm, Board& board, const memory::GuestMemory& mem, const VmOptions& options,
+                                 const SnapshotFiles& files) {
+    TRY_VOID(check_snapshot_support(options.accel, options.xen));
+    emu::EngineShared* engine = vm.own_engine();
+    if (!engine || !engine->platform) return fail("snapshots need the own engine (--accel interp or bt)");
+    if (files.snapshot_path.empty() || files.mem_file_path.empty()) return fail("the snapshot and memory file paths are required");
+    if (files.snapshot_path == files.mem_file_path) return fail("the snapshot and the memory file must be two files");
+    snapshot::Image image;
+    image.header.popek_version = POPEK_VERSION;
+    image.header.ram_bytes = mem.size();
+    image.header.vcpus = static_cast<uint32_t>(options.cpus);
+    snapshot::Writer conf;
+    snapshot::encode_config(conf, options);
+    image.sections.push_back({snapshot::tags::kConfig, 0, std::move(conf.buffer())});
+    for (auto& s : snapshot::save_engine_state(parts_of(*engine, board))) image.sections.push_back(std::move(s));
+    const auto stats = TRY(snapshot::write_mem_file(mem, files.mem_file_path));
+    TRY_VOID(snapshot::write_file(files.snapshot_path, snapshot::encode(image)));
+    return stats.bytes_written;
+}
+
+Result<RestorePlan> RestorePlan::open(const VmOptions& options) {
+    if (options.restore_mem_path.empty()) return fail("--restore needs --restore-mem (the snapshot's memory file)");
+    TRY_VOID(check_snapshot_support(options.accel, options.xen));
+    const auto bytes = TRY(snapshot::read_file(options.restore_path));
+    RestorePlan plan;
+    auto image = snapshot::decode(bytes, POPEK_VERSION);
+    if (!image) return std::unexpected(with_context(image.error(), options.restore_path));
+    plan.m_image = std::move(*image);
+    const snapshot::Section* conf = plan.m_image.find(snapshot::tags::kConfig);
+    if (!conf) return fail("{}: the snapshot has no `CONF` section", options.restore_path);
+    snapshot::Reader r(conf->payload);
+    VmOptions described = snapshot::decode_config(r);
+    TRY_VOID(r.finish(fmt::format("{}: section `CONF`", options.restore_path)));
+    if (described.xen) TRY_VOID(check_snapshot_support(options.accel, true));
+    if (plan.m_image.header.ram_bytes != described.mem_mib << 20 ||
+        plan.m_image.header.vcpus != static_cast<uint32_t>(described.cpus))
+        return fail("{}: the header ({} bytes of RAM, {} vCPUs) disagrees with the `CONF` section", options.restore_path,
+                    plan.m_image.header.ram_bytes, plan.m_image.header.vcpus);
+    // The engine and everything about the console and debugging are this run's.
+    described.accel = options.accel;
+    described.stats = options.stats;
+    described.perf_map = options.perf_map;
+    described.gdb = options.gdb;
+    described.gdb_wait = options.gdb_wait;
+    described.log_path = options.log_path;
+    described.metrics_path = options.metrics_path;
+    described.serial_out = options.serial_out;
+    described.serial_input = options.serial_input;
+    described.serial_in_fd = options.serial_in_fd;
+    described.kernel_path.clear();   // recorded for people; the kernel is in the memory file
+    described.restore_path = options.restore_path;
+    described.restore_mem_path = options.restore_mem_path;
+    plan.m_options = std::move(described);
+    // The memory file is checked now too: a wrong one stops the restore before anything is built.
+    struct stat st {};
+    if (::stat(options.restore_mem_path.c_str(), &st) != 0) return fail_errno("--restore-mem `{}`", options.restore_mem_path);
+    if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != plan.m_image.header.ram_bytes)
+        return fail("--restore-mem `{}` is {} bytes, but the snapshot's guest has {} bytes of RAM", options.restore_mem_path,
+                    st.st_size, plan.m_image.header.ram_bytes);
+    return plan;
+}
+
+Result<void> RestorePlan::load_memory(const memory::GuestMemory& mem) const {
+    if (mem.size() != m_image.header.ram_bytes) return fail("guest RAM is {} bytes, the snapshot's {}", mem.size(), m_image.header.ram_bytes);
+    TRY_VOID(snapshot::load_mem_file(mem, m_options.restore_mem_path));
+    return {};
+}
+
+Result<void> RestorePlan::apply(hv::Vm& vm, Board& board) const {
+    emu::EngineShared* engine = vm.own_engine();
+    if (!engine || !engine->platform) return fail("snapshots need the own engine (--accel interp or bt)");
+    auto r = snapshot::load_engine_state(m_image, parts_of(*engine, board));
+    if (!r) return std::unexpected(with_context(r.error(), m_options.restore_path));
+    return {};
+}
+
+}  // namespace popek::vmm
