@@ -416,6 +416,10 @@ public:
     /// DR6 bits (BS, B0-B3) of a trap-class #DB that follows the instruction just completed
     /// (delivered after its exits to the VMM); 0: none.
     uint32_t m_db_pending = 0;
+    /// The instruction just run traps on TF as it left it, not as it found it: SYSCALL and SYSRET
+    /// on an Intel CPU (SYSCALL clearing TF through IA32_FMASK does not trap, SYSRET loading TF
+    /// from R11 traps at once, in the user context; kvm-unit-tests syscall "TF handling").
+    bool m_step_at_end = false;
     std::atomic<bool> m_stop{false};
     bool m_runnable = true;
     bool m_waiting_sipi = false;

@@ -74,7 +74,7 @@ hv::VcpuExit Cpu::execute() {
         const bool software = m_event.software;
         const uint32_t held = m_db_held;
         m_db_hits = m_db_held = 0;
-        m_host_watch_hit = m_movss_shadow = m_after_movss = false;
+        m_host_watch_hit = m_movss_shadow = m_after_movss = m_step_at_end = false;
         if (!deliver_pending(*this)) return m_exits.exit();
         if (software) m_db_pending |= held;
         if (m_host_step) m_host_stop = DebugHook::kStep;   // a host single-step ends at the handler
@@ -134,7 +134,15 @@ hv::VcpuExit Cpu::execute() {
             }
             if (m_bt) m_interpreted += m_stats.instructions - counted;   // (a fault's instruction is not)
         }
-        if (debug) debug_after_instruction(step);
+        if (m_step_at_end) [[unlikely]] {
+            // SYSCALL / SYSRET (Cpu::m_step_at_end): TF after the instruction decides the trap.
+            m_step_at_end = false;
+            const bool tf_now = rflags & kTf;
+            if (debug) debug_after_instruction(tf_now);
+            else if (tf_now) m_db_pending |= kDr6Bs;
+        } else if (debug) {
+            debug_after_instruction(step);
+        }
         if (m_exits.retire()) {
             brk = false;
             m_exits.cancel_posted();

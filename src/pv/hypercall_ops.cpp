@@ -1,5 +1,6 @@
 // memory_op, hvm_op, event_channel_op and grant_table_op (memory.h, hvm/hvm_op.h,
 // event_channel.h, grant_table.h): decode the guest's argument structs and call PvDomain's parts.
+#include <algorithm>
 #include <vector>
 
 #include "pv/hypercalls.h"
@@ -50,10 +51,60 @@ Hypercalls::Ret Hypercalls::memory_op(int vcpu, uint64_t cmd, uint64_t arg, bool
         auto dom = m_guest.read_obj<domid_t>(vcpu, arg);
         if (!dom) return -dom.error();
         if (!is_self(m_domain, *dom)) return -EPERM;
-        return static_cast<Ret>(m_domain.config().memory_bytes / kXenPageSize);
+        return static_cast<Ret>(cmd == XENMEM_current_reservation ? m_balloon.current_pages() : m_balloon.max_pages());
     }
+    case XENMEM_increase_reservation:
+    case XENMEM_decrease_reservation:
+    case XENMEM_populate_physmap: return memory_reservation(vcpu, cmd, arg, compat);
     default: return -ENOSYS;
     }
+}
+
+Hypercalls::Ret Hypercalls::memory_reservation(int vcpu, uint64_t cmd, uint64_t arg, bool compat) {
+    uint64_t list = 0, count = 0;
+    uint32_t order = 0;
+    domid_t dom = 0;
+    if (compat) {
+        auto r = m_guest.read_obj<compat::MemoryReservation>(vcpu, arg);
+        if (!r) return -r.error();
+        list = r->extent_start, count = r->nr_extents, order = r->extent_order, dom = r->domid;
+    } else {
+        auto r = m_guest.read_obj<xen_memory_reservation_t>(vcpu, arg);
+        if (!r) return -r.error();
+        list = reinterpret_cast<uint64_t>(r->extent_start.p);
+        count = r->nr_extents, order = r->extent_order, dom = r->domid;
+    }
+    if (!is_self(m_domain, dom)) return -EPERM;
+    if (order != 0) return 0;   // 4 KiB extents only: none done
+    const unsigned width = compat ? 4 : 8;   // xen_pfn_t
+    const uint64_t todo = std::min(count, kMaxReservationBatch);
+    for (uint64_t i = 0; i < todo; ++i) {
+        const uint64_t at = list + i * width;
+        if (cmd == XENMEM_increase_reservation) {
+            // OUT: the frames handed back to the guest (popek's frame numbers are its gfns).
+            auto gfn = m_balloon.take_any();
+            if (!gfn) return static_cast<Ret>(i);
+            auto w = compat ? m_guest.write_obj(vcpu, at, static_cast<uint32_t>(*gfn)) : m_guest.write_obj(vcpu, at, *gfn);
+            if (!w) {
+                (void)m_balloon.give_back(*gfn);
+                return i ? static_cast<Ret>(i) : -w.error();
+            }
+            continue;
+        }
+        uint64_t gfn = 0;
+        if (compat) {
+            auto f = m_guest.read_obj<uint32_t>(vcpu, at);
+            if (!f) return i ? static_cast<Ret>(i) : -f.error();
+            gfn = *f;
+        } else {
+            auto f = m_guest.read_obj<uint64_t>(vcpu, at);
+            if (!f) return i ? static_cast<Ret>(i) : -f.error();
+            gfn = *f;
+        }
+        const bool done = cmd == XENMEM_decrease_reservation ? m_balloon.give_back(gfn) : m_balloon.repopulate(gfn);
+        if (!done) return static_cast<Ret>(i);
+    }
+    return static_cast<Ret>(todo);
 }
 
 PvResult<void> Hypercalls::place_grant_frame(uint64_t idx, uint64_t gpfn) {

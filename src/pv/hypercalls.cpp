@@ -25,7 +25,8 @@ Hypercalls::Hypercalls(PvDomain& domain, GuestAccess::Translate translate, Hyper
     : m_domain(domain),
       m_guest(domain.memory(), std::move(translate)),
       m_hooks(std::move(hooks)),
-      m_vcpu_up(std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(domain.config().vcpus))) {
+      m_vcpu_up(std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(domain.config().vcpus))),
+      m_balloon(domain.memory(), domain.config().memory_bytes / kXenPageSize) {
     if (domain.config().vcpus > 0) m_vcpu_up[0] = true;
 }
 

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "hv/vcpu_exit.h"
+#include "pv/balloon.h"
 #include "pv/guest_access.h"
 #include "pv/pv_domain.h"
 
@@ -52,6 +53,9 @@ public:
     /// Largest batch for GNTTABOP_copy and SCHEDOP_poll port lists (Xen: 128 ports for poll).
     static constexpr uint32_t kMaxCopyBatch = 512;
     static constexpr uint32_t kMaxPollPorts = 128;
+    /// Most extents one XENMEM_*_reservation / populate_physmap call handles; the guest gets the
+    /// count done and asks again for the rest, as after a preempted call on Xen.
+    static constexpr uint64_t kMaxReservationBatch = 4096;
 
     Hypercalls(PvDomain& domain, GuestAccess::Translate translate, HypercallHooks hooks);
 
@@ -69,6 +73,9 @@ private:
     Ret set_timer_op(int vcpu, uint64_t deadline_ns);
     Ret vcpu_op(int vcpu, uint64_t cmd, uint64_t target, uint64_t arg, bool compat);
     Ret memory_op(int vcpu, uint64_t cmd, uint64_t arg, bool compat);
+    /// XENMEM_increase_reservation, XENMEM_decrease_reservation, XENMEM_populate_physmap:
+    /// the number of 4 KiB extents done (pv::Balloon).
+    Ret memory_reservation(int vcpu, uint64_t cmd, uint64_t arg, bool compat);
     /// XENMEM_add_to_physmap's argument in either ABI, widened to the native struct.
     PvResult<xen_add_to_physmap_t> read_add_to_physmap(int vcpu, uint64_t arg, bool compat);
     Ret hvm_op(int vcpu, uint64_t op, uint64_t arg);
@@ -94,6 +101,7 @@ private:
     GuestAccess m_guest;
     HypercallHooks m_hooks;
     std::unique_ptr<std::atomic<bool>[]> m_vcpu_up;
+    Balloon m_balloon;
 };
 
 /// -errno as the 64-bit value a hypercall returns.

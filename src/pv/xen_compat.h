@@ -22,6 +22,16 @@ struct AddToPhysmap {
 };
 static_assert(sizeof(AddToPhysmap) == 16 && offsetof(AddToPhysmap, gpfn) == 12);
 
+/// memory.h struct xen_memory_reservation (XENMEM_increase/decrease_reservation, populate_physmap).
+struct MemoryReservation {
+    uint32_t extent_start;   ///< XEN_GUEST_HANDLE(xen_pfn_t): 32-bit frames
+    uint32_t nr_extents;     ///< xen_ulong_t
+    uint32_t extent_order;
+    uint32_t mem_flags;
+    domid_t domid;
+};
+static_assert(sizeof(MemoryReservation) == 20 && offsetof(MemoryReservation, domid) == 16);
+
 /// sched.h struct sched_poll (SCHEDOP_poll).
 struct SchedPoll {
     uint32_t ports;       ///< XEN_GUEST_HANDLE(evtchn_port_t)

@@ -1,6 +1,7 @@
 /// Single-step (SDM Vol. 3A 17.3.1.4): with RFLAGS.TF = 1 each instruction is followed by a #DB
 /// trap with DR6.BS; the instruction that sets TF (POPF) is not trapped, the one after it is; an
-/// instruction that exits to the VMM (OUT) is trapped after its exit completes. Interp and bt.
+/// instruction that exits to the VMM (OUT) is trapped after its exit completes; SYSCALL and SYSRET
+/// trap on TF at their end. Interp and bt.
 #include "bt_pair.h"
 
 namespace popek::emu::test {
@@ -49,6 +50,41 @@ TEST_P(EmuSingleStep, TrapAfterAnIoExit) {
     int exits = 0;
     EXPECT_EQ(first_trap([](G& g) { g.out_(0x80, al); g.nop(); }, &exits), 1u + 8 + 1 + 2);
     EXPECT_EQ(exits, 1);
+}
+
+/// SYSCALL and SYSRET trap on TF as they leave it (Cpu::m_step_at_end; kvm-unit-tests syscall
+/// "TF handling"): SYSCALL whose IA32_FMASK clears TF is not trapped...
+TEST_P(EmuSingleStep, SyscallClearingTfThroughFmaskDoesNotTrap) {
+    constexpr uint64_t kTarget = kCode + 0x100;
+    h.write(kTarget, {0x90, 0xf4});   // nop; hlt
+    Cpu& c = h.cpu();
+    c.lstar = kTarget;
+    c.star = uint64_t{kCode64} << 32;
+    c.sfmask = kTf;
+    h.load_code(assemble_with_hlt([](G& g) {
+        g.pushfq();
+        g.or_(qword[rsp], 0x100);
+        g.popfq();
+        g.syscall();
+    }));
+    EXPECT_TRUE(is_halt(h.run()));
+    EXPECT_FALSE(h.reported()) << "#DB at rip " << std::hex << h.reported_rip();
+    EXPECT_EQ(c.rip, kTarget + 2);
+}
+
+/// ...and SYSRET loading TF from R11 traps at once, before the first user instruction.
+TEST_P(EmuSingleStep, SysretLoadingTfTrapsInTheUserContext) {
+    constexpr uint64_t kUser = kCode + 0x100;
+    h.write(kUser, {0x90, 0xf4});   // nop; hlt (the #DB comes first)
+    Cpu& c = h.cpu();
+    c.star = uint64_t{kCode32} << 48;   // SYSRET to 64-bit: CS = 18h + 16 = 2bh, SS = 23h
+    c.gpr[hv::RCX] = kUser;
+    c.gpr[hv::R11] = 2 | kTf;
+    h.load_code({0x48, 0x0f, 0x07});   // sysretq
+    EXPECT_TRUE(is_halt(h.run()));
+    ASSERT_TRUE(h.reported());
+    EXPECT_EQ(h.reported_rip(), kUser);
+    EXPECT_TRUE(c.dr[6] & kDr6Bs);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EmuSingleStep, ::testing::Values(false, true),

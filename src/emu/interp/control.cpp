@@ -85,7 +85,11 @@ void jrcxz(Cpu& c, const Insn& i) {
     if ((c.gpr[hv::RCX] & addr_mask(i.asize)) == 0) branch_to(c, c.next_rip + i.imm, i.osize);
 }
 
-void int_n(Cpu& c, const Insn& i) { c.raise_software(static_cast<uint8_t>(i.imm)); }
+void int_n(Cpu& c, const Insn& i) {
+    // INT n is IOPL-sensitive in virtual-8086 mode (SDM Vol. 3A 20.2.7; CR4.VME is not offered).
+    if ((c.rflags & kVm) && ((c.rflags & kIopl) >> 12) < 3) c.raise(kGp, 0);
+    c.raise_software(static_cast<uint8_t>(i.imm));
+}
 void int3(Cpu& c, const Insn&) { c.raise_software(kBp); }
 void int1(Cpu& c, const Insn&) { c.raise_trap(kDb); }
 void into(Cpu& c, const Insn&) {

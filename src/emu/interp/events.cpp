@@ -1,7 +1,9 @@
 /// Interrupt and exception delivery (SDM Vol. 3A 6.12 protected mode, 6.14 IA-32e mode, 20.1.4
-/// real mode IVT) and IRET/IRETD/IRETQ (SDM Vol. 2A IRET). Task gates, task switches and
-/// virtual-8086 mode are not implemented: they stop the VM with a clear reason.
+/// real mode IVT) and IRET/IRETD/IRETQ (SDM Vol. 2A IRET). Task gates and IRET with NT = 1 switch
+/// tasks (emu/interp/task_switch.cpp); an interrupt in virtual-8086 mode goes to a ring-0 handler
+/// (SDM Vol. 3A 20.3.1.1); IRET to or in virtual-8086 mode stops the VM with a clear reason.
 #include "emu/interp/families.h"
+#include "emu/interp/task_switch.h"
 
 namespace popek::emu {
 
@@ -54,7 +56,6 @@ void Cpu::deliver_event() {
         deliver_real(*this, e);
         return;
     }
-    if (rflags & kVm) unsupported(*this, "an interrupt in virtual-8086 mode");
     /// EXT (SDM Vol. 3A 6.13): set for a fault met while delivering an event external to the
     /// program (an interrupt, NMI, an earlier exception, ICEBP's #DB); clear for INT n, INT3, INTO.
     const uint32_t ext = e.software ? 0 : 1;
@@ -66,12 +67,17 @@ void Cpu::deliver_event() {
     const uint8_t type = static_cast<uint8_t>((gate[0] >> 40) & 0xf);
     const uint8_t gate_dpl = static_cast<uint8_t>((gate[0] >> 45) & 3);
     const bool present = (gate[0] >> 47) & 1;
-    if (type == 5 && !long_mode) unsupported(*this, "a task gate");
     const bool trap = type == 0xf || type == 0x7;
-    const bool valid = long_mode ? (type == 0xe || type == 0xf) : (type == 0xe || type == 0xf || type == 6 || type == 7);
+    const bool valid = long_mode ? (type == 0xe || type == 0xf) : (type == 0xe || type == 0xf || type == 6 || type == 7 || type == 5);
     if (!valid) raise(kGp, idt_err);
     if (e.software && gate_dpl < cpl) raise(kGp, idt_err);
     if (!present) raise(kNp, idt_err);
+    if (type == 5) {
+        event_to_task(*this, e, gate[0], ext);   // a task gate (SDM Vol. 3A 6.12.2)
+        return;
+    }
+    /// From virtual-8086 mode only to a ring-0 handler through a 32-bit gate (SDM Vol. 3A 20.3.1.1).
+    const bool from_vm86 = rflags & kVm;
 
     const uint16_t cs_sel = static_cast<uint16_t>(gate[0] >> 16);
     uint64_t target = (gate[0] & 0xffff) | ((gate[0] >> 32) & 0xffff0000ULL);
@@ -84,6 +90,7 @@ void Cpu::deliver_event() {
     if (long_mode && (!cs.l || cs.db)) raise(kGp, (cs_sel & 0xfffc) + ext);
     const bool conforming = cs.type & 4;
     const uint8_t new_cpl = conforming ? cpl : cs.dpl;
+    if (from_vm86 && (new_cpl != 0 || !(type & 8))) raise(kGp, (cs_sel & 0xfffc) + ext);
     // Faults save RF=1 so the restarted instruction does not re-trigger an instruction breakpoint;
     // #DB, traps, INT n and interrupts save RF as it is (SDM Vol. 3B 18.3.1.1): 0 once an
     // instruction has started (the executor clears it), 1 between an IRET that set it and the
@@ -137,8 +144,9 @@ void Cpu::deliver_event() {
             sp = esp;
             mask = new_ss.db ? 0xffffffffULL : 0xffffULL;
         }
-        uint64_t vals[6];
+        uint64_t vals[10];
         int n = 0;
+        if (from_vm86) for (int s : {kGs, kFs, kDs, kEs}) vals[n++] = seg[s].selector;
         if (outer) { vals[n++] = old_ss; vals[n++] = old_sp; }
         vals[n++] = old_flags;
         vals[n++] = old_cs;
@@ -146,6 +154,14 @@ void Cpu::deliver_event() {
         if (e.has_error) vals[n++] = e.error;
         uint64_t new_sp = push_frame(*this, ss_base, sp & mask, mask, vals, n, size, new_cpl < 3);
         if (outer) seg[kSs] = new_ss;
+        rflags &= ~kVm;   // descriptor semantics from here on (the handler's segments)
+        if (from_vm86) {
+            for (int s : {kGs, kFs, kDs, kEs}) {
+                seg[s] = hv::Segment{};
+                seg[s].unusable = true;
+                seg[s].present = false;
+            }
+        }
         load_code_segment(*this, cs_sel, d, new_cpl);
         gpr[hv::RSP] = (gpr[hv::RSP] & ~mask) | new_sp;
         rip = size == 2 ? (target & 0xffff) : (target & 0xffffffffULL);
@@ -169,7 +185,10 @@ void iret(Cpu& c, const Insn& i) {
         return;
     }
     if (c.rflags & kVm) unsupported(c, "IRET in virtual-8086 mode");
-    if ((c.rflags & kNt) && !c.long_mode) unsupported(c, "IRET with NT=1 (task return)");
+    if ((c.rflags & kNt) && !c.long_mode) {
+        iret_to_task(c);   // return to the linked task (SDM Vol. 2A IRET "TASK-RETURN")
+        return;
+    }
     uint64_t new_ip = c.peek(n, 0), cs_v = c.peek(n, n), fl = c.peek(n, 2 * n);
     const uint16_t cs_sel = static_cast<uint16_t>(cs_v);
     if (!c.long_mode && (fl & kVm) && c.cpl == 0) unsupported(c, "IRET to virtual-8086 mode");

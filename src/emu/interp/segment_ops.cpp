@@ -1,6 +1,8 @@
-/// Segment register instructions: MOV to/from Sreg, far JMP/CALL/RET to code segments (call gates
-/// are not implemented: #GP), LAR LSL VERR VERW ARPL (SDM Vol. 2A/2B).
+/// Segment register instructions: MOV to/from Sreg, far JMP/CALL/RET to code segments and (outside
+/// long mode) to a TSS or task gate (emu/interp/task_switch.cpp; call gates are not implemented:
+/// #GP), LAR LSL VERR VERW ARPL (SDM Vol. 2A/2B).
 #include "emu/interp/families.h"
+#include "emu/interp/task_switch.h"
 
 namespace popek::emu {
 
@@ -46,7 +48,10 @@ void far_transfer(Cpu& c, uint16_t sel, uint64_t offset, unsigned osize, bool ca
     if ((sel & 0xfffc) == 0) c.raise(kGp, 0);
     uint64_t d = c.read_descriptor(sel, kGp);
     hv::Segment cs = c.descriptor_to_segment(sel, d);
-    if (!cs.s) c.raise(kGp, sel & 0xfffc);   // call gates, task gates, TSS: not implemented
+    if (!cs.s) {
+        far_to_task(c, sel, d, call);   // a TSS or task gate (call gates: #GP)
+        return;
+    }
     if (!(cs.type & 8)) c.raise(kGp, sel & 0xfffc);
     const uint8_t rpl = sel & 3;
     if (cs.type & 4) {
