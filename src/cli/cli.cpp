@@ -171,6 +171,9 @@ Parsed parse(const std::vector<std::string>& args) {
     run->add_option("--api-sock", out.api_sock, "serve Firecracker's HTTP API on the unix socket PATH; without --kernel "
                     "or --config-file wait for InstanceStart")->type_name("PATH");
 
+    run->add_flag("!--no-seccomp", out.seccomp, "run every thread without its seccomp allow-list (on by default: a "
+                  "system call off a thread's list kills popek with SIGSYS; docs/seccomp.md)");
+
     std::string dgram;
     CLI::App* net_peer = add_net_peer(app, out.net_peer, dgram);
 

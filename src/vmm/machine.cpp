@@ -1,4 +1,5 @@
 #include "vmm/machine.h"
+#include "host/thread_confinement.h"
 
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -193,7 +194,13 @@ Result<RunOutcome> run_vm(const VmOptions& opt, VmObserver* observer) {
         observer_guard.observer = observer;
     }
     std::vector<std::thread> threads;
-    for (auto& v : vcpus) threads.emplace_back([&, vp = v.get()] { vcpu_loop(*vp, dispatcher, life); });
+    for (auto& v : vcpus)
+        threads.emplace_back([&, vp = v.get()] {
+            host::confine_this_thread(host::ThreadKind::Vcpu);
+            vcpu_loop(*vp, dispatcher, life);
+        });
+    // Every thread of this VM exists: the main thread only waits and tears down from here on.
+    host::confine_this_thread(host::ThreadKind::Main);
     life.wait();
     for (auto& t : threads) t.join();
     if (observer) {
