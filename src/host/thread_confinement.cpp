@@ -1,6 +1,7 @@
 #include "host/thread_confinement.h"
 
 #include <seccomp.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -19,6 +20,7 @@ namespace {
 
 std::atomic<bool> g_enabled{false};
 std::atomic<bool> g_audit{false};
+int g_audit_fd = STDERR_FILENO;    ///< where audit lines go
 std::atomic<int> g_selftest{-1};   ///< a ThreadKind, or -1
 std::atomic<bool> g_selftest_done{false};
 thread_local ThreadKind t_kind = ThreadKind::Main;
@@ -28,7 +30,7 @@ void audit_handler(int, siginfo_t* info, void* context) {
     char line[96];
     const int n = std::snprintf(line, sizeof line, "popek: seccomp audit: %s thread: syscall %d\n",
                                 thread_kind_name(t_kind).data(), info->si_syscall);
-    if (n > 0) (void)!::write(STDERR_FILENO, line, static_cast<size_t>(n));
+    if (n > 0) (void)!::write(g_audit_fd, line, static_cast<size_t>(n));
     auto* uc = static_cast<ucontext_t*>(context);
     uc->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
 }
@@ -69,7 +71,11 @@ Result<void> enable_thread_confinement(bool seccomp) {
         if (!kind) return fail("POPEK_SECCOMP_SELFTEST={}: expected vcpu, device, api or main", s);
         g_selftest = static_cast<int>(*kind);
     }
-    if (const char* a = std::getenv("POPEK_SECCOMP_AUDIT"); seccomp && a && std::string_view(a) == "1") {
+    if (const char* a = std::getenv("POPEK_SECCOMP_AUDIT"); seccomp && a && *a) {
+        if (std::string_view(a) != "1") {
+            g_audit_fd = ::open(a, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+            if (g_audit_fd < 0) return fail_errno("POPEK_SECCOMP_AUDIT={}", a);
+        }
         struct sigaction sa {};
         sa.sa_sigaction = audit_handler;
         sa.sa_flags = SA_SIGINFO;

@@ -16,8 +16,9 @@
 /// - POPEK_SECCOMP_SELFTEST=vcpu|device|api|main: the first thread of that kind calls execve(2)
 ///   (on no list) right after confining itself, so a test can show the call is fatal; with
 ///   --no-seccomp the call fails (ENOENT) and popek says so on stderr and goes on.
-/// - POPEK_SECCOMP_AUDIT=1: a call off the list fails with ENOSYS and is reported on stderr
-///   ("seccomp audit: <kind> thread: syscall N") instead of killing; for deriving the lists.
+/// - POPEK_SECCOMP_AUDIT=1 (or =FILE): a call off the list fails with ENOSYS and is reported on
+///   stderr (or appended to FILE): "seccomp audit: <kind> thread: syscall N", instead of killing;
+///   for deriving the lists. The call still does not happen: this weakens nothing.
 #include <optional>
 #include <span>
 #include <string_view>

@@ -20,15 +20,17 @@ void Net::read_config(uint64_t offset, std::span<uint8_t> data) {
     read_config_bytes(config, offset, data);
 }
 
-void Net::activate(uint64_t) {
-    if (m_started || !m_backend) return;
-    // The backend starts with the first driver: frames before that would only be dropped.
-    auto r = m_backend->start([this](std::span<const uint8_t> frame) { receive(frame); });
-    if (!r) {
-        report_guest_error(name(), fmt::format("{} backend failed: {}", m_backend->name(), r.error().message));
-        return;
-    }
+Result<void> Net::start_backend() {
+    if (m_started || !m_backend) return {};
+    TRY_VOID(m_backend->start([this](std::span<const uint8_t> frame) { receive(frame); }));
     m_started = true;
+    return {};
+}
+
+void Net::activate(uint64_t) {
+    // Started at set-up (io_devices.cpp); a device built without that starts with its first driver.
+    if (auto r = start_backend(); !r)
+        report_guest_error(name(), fmt::format("{} backend failed: {}", m_backend->name(), r.error().message));
 }
 
 void Net::notify(size_t index) {

@@ -54,6 +54,11 @@ public:
     void reset() override { m_pending.clear(); }
     void shutdown() override;
 
+    /// Starts the backend (once): at set-up, so that no thread needs to open sockets or create
+    /// threads once the VM runs (the vCPU's seccomp list has neither: docs/seccomp.md); frames
+    /// before the driver resets the device are queued (bounded) and cleared by that reset.
+    Result<void> start_backend();
+
     /// A frame from the network (the backend's thread). Dropped when the driver is not ready.
     void receive(std::span<const uint8_t> frame);
     uint64_t dropped_frames() const { return m_dropped; }
