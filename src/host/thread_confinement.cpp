@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <ctime>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -82,6 +83,9 @@ Result<void> enable_thread_confinement(bool seccomp) {
         if (::sigaction(SIGSYS, &sa, nullptr) != 0) return fail_errno("sigaction SIGSYS");
         g_audit = true;
     }
+    // glibc reads /etc/localtime on the first localtime_r (the CMOS RTC's host time, on a vCPU
+    // thread): load it now, while openat is still allowed.
+    ::tzset();
     g_enabled = seccomp;
     return {};
 }
