@@ -44,6 +44,8 @@ public:
     void send_ctrl_alt_del();
     /// The virtio-mmio devices (window, GSI, type), for the ACPI DSDT.
     std::span<const devices::virtio::MmioDeviceInfo> virtio_devices() const;
+    /// The virtio-mmio devices themselves (null when there are none), for FlushMetrics.
+    devices::virtio::MmioDevices* virtio() { return m_virtio.get(); }
 
 private:
     Board() = default;

@@ -43,6 +43,8 @@ public:
 
     Result<MmioDeviceInfo> add(std::shared_ptr<Device> device);
     std::span<const MmioDeviceInfo> devices() const { return m_info; }
+    /// The `i`th device itself (devices()[i]), for its counters.
+    Device& device(size_t i) { return m_transports.at(i)->device(); }
     /// Stops every device's own threads (network, console input) before the VM goes away.
     void shutdown();
 

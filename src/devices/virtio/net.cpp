@@ -50,6 +50,8 @@ Result<uint32_t> Net::transmit(Chain& chain) {
     m_tx_frame.resize(len - sizeof(NetHeader));
     TRY_VOID(chain.readable.read(host().memory(), sizeof(NetHeader), m_tx_frame));
     m_backend->send(m_tx_frame);
+    ++m_tx_frames;
+    m_tx_bytes += m_tx_frame.size();
     return 0;
 }
 
@@ -99,6 +101,7 @@ void Net::deliver() {
             host().needs_reset(r.error());
             return;
         }
+        if (written) ++m_rx_frames, m_rx_bytes += frame.size();
         m_pending.pop_front();
         used = true;
     }
