@@ -24,6 +24,7 @@ std::atomic<bool> g_audit{false};
 int g_audit_fd = STDERR_FILENO;    ///< where audit lines go
 std::atomic<int> g_selftest{-1};   ///< a ThreadKind, or -1
 std::atomic<bool> g_selftest_done{false};
+std::atomic<bool> g_share{false};
 thread_local ThreadKind t_kind = ThreadKind::Main;
 
 /// POPEK_SECCOMP_AUDIT: report the call and make it fail with ENOSYS (rax), async-signal-safely.
@@ -92,11 +93,13 @@ Result<void> enable_thread_confinement(bool seccomp) {
 
 bool thread_confinement_enabled() { return g_enabled.load(); }
 
+void set_confinement_share(bool share) { g_share = share; }
+
 void confine_this_thread(ThreadKind kind) {
     t_kind = kind;
     if (g_enabled.load()) {
         const uint32_t action = g_audit.load() ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS;
-        if (auto r = load_allow_list(action, thread_allow_list(kind)); !r) {
+        if (auto r = load_allow_list(action, thread_allow_list(kind, g_share.load())); !r) {
             fmt::print(stderr, "popek: seccomp for a {} thread: {} (--no-seccomp runs without)\n",
                        thread_kind_name(kind), r.error().message);
             std::_Exit(4);

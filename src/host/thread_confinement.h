@@ -34,8 +34,12 @@ inline constexpr ThreadKind kAllThreadKinds[] = {ThreadKind::Vcpu, ThreadKind::D
 std::string_view thread_kind_name(ThreadKind kind);
 std::optional<ThreadKind> parse_thread_kind(std::string_view name);
 
-/// The calls a thread of `kind` may make (thread_syscalls.cpp).
-std::span<const SyscallRule> thread_allow_list(ThreadKind kind);
+/// The calls a thread of `kind` may make (thread_syscalls.cpp); `share`: the VM has a --share
+/// directory, whose requests its vCPU threads serve.
+std::span<const SyscallRule> thread_allow_list(ThreadKind kind, bool share = false);
+
+/// The VM being built has a --share directory (set before its threads start).
+void set_confinement_share(bool share);
 
 /// `seccomp`: confine each thread as it calls confine_this_thread (false: --no-seccomp, only the
 /// self-test hook stays). Reads the environment variables above. Call before any thread starts.

@@ -50,6 +50,14 @@ constexpr SyscallRule kVcpu[] = {
     {SCMP_SYS(getrandom)},
 };
 
+/// vCPU with `--share` (popekfs, pv/backends/share_dir.cpp): the guest's file requests are served
+/// on its vCPU thread, each path opened beneath the shared directory (openat2 RESOLVE_BENEATH),
+/// directories listed, made and removed there.
+constexpr SyscallRule kVcpuShare[] = {
+    {SCMP_SYS(openat2)}, {SCMP_SYS(openat)},  {SCMP_SYS(getdents64)}, {SCMP_SYS(mkdirat)},
+    {SCMP_SYS(unlinkat)}, {SCMP_SYS(fcntl)},  {SCMP_SYS(ftruncate)},
+};
+
 /// Device / I/O threads: console input, network back ends (libslirp opens sockets for the
 /// guest's connections), the Xen timer, the gdb stub (one accepted connection).
 constexpr SyscallRule kDevice[] = {
@@ -88,11 +96,16 @@ std::vector<SyscallRule> combine(std::span<const SyscallRule> own) {
 
 }  // namespace
 
-std::span<const SyscallRule> thread_allow_list(ThreadKind kind) {
+std::span<const SyscallRule> thread_allow_list(ThreadKind kind, bool share) {
     static const std::vector<SyscallRule> vcpu = combine(kVcpu), device = combine(kDevice), api = combine(kApi),
                                           main = combine(kMain);
+    static const std::vector<SyscallRule> vcpu_share = [] {
+        std::vector<SyscallRule> all = combine(kVcpu);
+        all.insert(all.end(), std::begin(kVcpuShare), std::end(kVcpuShare));
+        return all;
+    }();
     switch (kind) {
-        case ThreadKind::Vcpu: return vcpu;
+        case ThreadKind::Vcpu: return share ? vcpu_share : vcpu;
         case ThreadKind::Device: return device;
         case ThreadKind::Api: return api;
         case ThreadKind::Main: return main;

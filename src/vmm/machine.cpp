@@ -204,6 +204,7 @@ Result<RunOutcome> run_vm(const VmOptions& opt, VmObserver* observer) {
         observer_guard.observer = observer;
     }
     std::vector<std::thread> threads;
+    host::set_confinement_share(opt.share.has_value());
     for (size_t i = 0; i < vcpus.size(); ++i)
         threads.emplace_back([&, vp = vcpus[i].get(), counts = &exit_counts[i]] {
             host::confine_this_thread(host::ThreadKind::Vcpu);
