@@ -72,8 +72,10 @@ constexpr SyscallRule kDevice[] = {
 
 /// API: accepts connections on the bound socket and serves each on a thread of its own (which
 /// inherits this filter: clone3 and what a new glibc thread sets up), appends to the logger's and
-/// metrics' files (openat), and kicks vCPUs to pause them (tgkill, in kCommon).
+/// metrics' files (openat), kicks vCPUs to pause them (tgkill, in kCommon) and, on KVM, raises
+/// the keyboard's interrupt for SendCtrlAltDel (KVM_IRQ_LINE).
 constexpr SyscallRule kApi[] = {
+    {SCMP_SYS(ioctl), 1, kIrqIoctls},
     {SCMP_SYS(accept4)},  {SCMP_SYS(recvfrom)}, {SCMP_SYS(sendto)},   {SCMP_SYS(shutdown)},
     {SCMP_SYS(openat)},   {SCMP_SYS(clone3)},   {SCMP_SYS(clone)},    {SCMP_SYS(set_robust_list)},
     {SCMP_SYS(rseq)},     {SCMP_SYS(fcntl)},    {SCMP_SYS(getrandom)},

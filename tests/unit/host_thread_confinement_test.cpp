@@ -54,6 +54,10 @@ TEST(ThreadConfinement, KvmRunOnlyOnVcpuThreads) {
     EXPECT_EQ(run_confined(ThreadKind::Vcpu, kvm_run), 0);
     EXPECT_EQ(run_confined(ThreadKind::Device, kvm_run), SIGSYS);
     EXPECT_EQ(run_confined(ThreadKind::Api, kvm_run), SIGSYS);
+    // An interrupt line may be raised by any thread that completes device work or sends
+    // SendCtrlAltDel; the main thread's teardown too.
+    auto irq_line = [] { (void)::ioctl(-1, KVM_IRQ_LINE, nullptr); };
+    for (ThreadKind k : popek::host::kAllThreadKinds) EXPECT_EQ(run_confined(k, irq_line), 0) << popek::host::thread_kind_name(k);
     EXPECT_EQ(run_confined(ThreadKind::Main, kvm_run), SIGSYS);
     // Another ioctl request, even on a vCPU thread, is not on the list.
     EXPECT_EQ(run_confined(ThreadKind::Vcpu, [] { (void)::ioctl(-1, FIONBIO, nullptr); }), SIGSYS);
