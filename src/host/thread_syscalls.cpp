@@ -34,6 +34,9 @@ constexpr uint64_t kVcpuIoctls[] = {
     KVM_SET_MP_STATE, KVM_GET_MP_STATE, KVM_GET_TSC_KHZ, KVM_IRQ_LINE, KVM_SIGNAL_MSI,
 };
 constexpr uint64_t kIrqIoctls[] = {KVM_IRQ_LINE, KVM_SIGNAL_MSI};
+/// Device threads: the interrupt lines, and libslirp's FIONREAD (the size of a datagram waiting on
+/// one of its UDP sockets) and FIONBIO.
+constexpr uint64_t kDeviceIoctls[] = {KVM_IRQ_LINE, KVM_SIGNAL_MSI, FIONREAD, FIONBIO};
 /// The terminal popek set raw is restored at exit (vmm/console.cpp TerminalGuard).
 constexpr uint64_t kMainIoctls[] = {TCGETS, TCSETS, KVM_IRQ_LINE, KVM_SIGNAL_MSI};
 /// libslirp's sockets for the guest's outbound connections and DNS.
@@ -61,7 +64,7 @@ constexpr SyscallRule kVcpuShare[] = {
 /// Device / I/O threads: console input, network back ends (libslirp opens sockets for the
 /// guest's connections), the Xen timer, the gdb stub (one accepted connection).
 constexpr SyscallRule kDevice[] = {
-    {SCMP_SYS(ioctl), 1, kIrqIoctls},
+    {SCMP_SYS(ioctl), 1, kDeviceIoctls},
     {SCMP_SYS(socket), 0, kInetDomains},
     {SCMP_SYS(connect)},  {SCMP_SYS(bind)},     {SCMP_SYS(listen)},   {SCMP_SYS(accept4)},
     {SCMP_SYS(setsockopt)}, {SCMP_SYS(getsockopt)}, {SCMP_SYS(getsockname)}, {SCMP_SYS(getpeername)},

@@ -67,6 +67,9 @@ TEST(ThreadConfinement, InetSocketsOnlyOnDeviceThreads) {
     auto inet = [] { ::close(::socket(AF_INET, SOCK_STREAM, 0)); };
     EXPECT_EQ(run_confined(ThreadKind::Device, inet), 0);   // libslirp's outbound connections
     EXPECT_EQ(run_confined(ThreadKind::Device, [] { ::close(::socket(AF_UNIX, SOCK_STREAM, 0)); }), SIGSYS);
+    // libslirp sizes a waiting UDP datagram with FIONREAD (XenNetifTest.ArpAndUdpEchoThroughSlirp).
+    EXPECT_EQ(run_confined(ThreadKind::Device, [] { int n = 0; (void)::ioctl(-1, FIONREAD, &n); }), 0);
+    EXPECT_EQ(run_confined(ThreadKind::Vcpu, [] { int n = 0; (void)::ioctl(-1, FIONREAD, &n); }), SIGSYS);
     EXPECT_EQ(run_confined(ThreadKind::Vcpu, inet), SIGSYS);
     EXPECT_EQ(run_confined(ThreadKind::Api, inet), SIGSYS);
     EXPECT_EQ(run_confined(ThreadKind::Main, inet), SIGSYS);
