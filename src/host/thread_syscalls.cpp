@@ -93,8 +93,19 @@ constexpr SyscallRule kMain[] = {
     {SCMP_SYS(fdatasync)}, {SCMP_SYS(openat)},
 };
 
+/// AddressSanitizer's runtime (the asan preset) probes memory through a pipe and reports with
+/// these, as in the driver domain's list (ddom/sandbox.cpp); release builds do not get them.
+constexpr SyscallRule kSanitizerOnly[] = {
+    {SCMP_SYS(pipe2)}, {SCMP_SYS(sigaltstack)}, {SCMP_SYS(rt_sigaction)}, {SCMP_SYS(prctl)},
+};
+
 std::vector<SyscallRule> combine(std::span<const SyscallRule> own) {
     std::vector<SyscallRule> all(std::begin(kCommon), std::end(kCommon));
+#if defined(__SANITIZE_ADDRESS__)
+    all.insert(all.end(), std::begin(kSanitizerOnly), std::end(kSanitizerOnly));
+#else
+    (void)kSanitizerOnly;
+#endif
     all.insert(all.end(), own.begin(), own.end());
     return all;
 }
