@@ -11,6 +11,7 @@
 #include "api/api_main.h"
 #include "cli/cli.h"
 #include "host/privileges.h"
+#include "host/thread_confinement.h"
 #include "sealdisk/inspect.h"
 #include "vmm/exit_status.h"
 #include "vmm/machine.h"
@@ -50,6 +51,11 @@ int main(int argc, char** argv) {
         opt.kernel_bytes.assign(popek_demo_guest_start, popek_demo_guest_end);
     opt.serial_in_fd = STDIN_FILENO;
 
+    // Before the first thread: each confines itself once set up (docs/seccomp.md).
+    if (auto confined = popek::host::enable_thread_confinement(parsed.seccomp); !confined) {
+        fmt::print(stderr, "popek: {}\n", confined.error().message);
+        return popek::vmm::kExitUserError;
+    }
     auto outcome = parsed.api_sock.empty() ? popek::vmm::run_vm(opt)
                                            : popek::api::run_with_api(parsed.api_sock, opt, parsed.vm_described);
     if (!outcome) {

@@ -55,6 +55,10 @@ public:
     void started(vmm::RunningVm& vm) override;
     void stopping() override;
 
+    /// Firecracker's periodic flush (every 60 s): a metrics line when a VM runs and a metrics
+    /// file is set; nothing otherwise.
+    void periodic_flush();
+
     /// Appends a line to the logger's file (PUT /logger or the config's `logger`), if one is set.
     void log(std::string_view message);
 
@@ -82,7 +86,7 @@ private:
     vmm::VmOptions m_boot;       ///< what the VM was (or is being) built from
     vmm::RunningVm* m_vm = nullptr;
     std::optional<Error> m_start_error;
-    uint64_t m_requests = 0, m_faults = 0;
+    uint64_t m_requests = 0, m_faults = 0, m_flushes = 0;
 };
 
 }  // namespace popek::api

@@ -1,9 +1,50 @@
 #include "api/api_main.h"
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "api/api_controller.h"
 #include "api/http_api_server.h"
+#include "host/thread_confinement.h"
 
 namespace popek::api {
+namespace {
+
+/// Firecracker writes its metrics every 60 s besides on FlushMetrics (METRICS_WRITE_INTERVAL).
+constexpr auto kMetricsInterval = std::chrono::seconds(60);
+
+/// The thread behind the periodic flush; an API-kind thread (docs/seccomp.md).
+class MetricsTimer {
+public:
+    explicit MetricsTimer(ApiController& controller)
+        : m_thread([this, &controller] {
+              host::confine_this_thread(host::ThreadKind::Api);
+              std::unique_lock lock(m_mutex);
+              while (!m_cv.wait_for(lock, kMetricsInterval, [this] { return m_stop; })) {
+                  lock.unlock();
+                  controller.periodic_flush();
+                  lock.lock();
+              }
+          }) {}
+    ~MetricsTimer() {
+        {
+            std::lock_guard lock(m_mutex);
+            m_stop = true;
+        }
+        m_cv.notify_all();
+        m_thread.join();
+    }
+
+private:
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    bool m_stop = false;
+    std::thread m_thread;   // last: starts once the members it uses exist
+};
+
+}  // namespace
 
 Result<vmm::RunOutcome> run_with_api(const std::string& socket_path, const vmm::VmOptions& options, bool vm_described) {
     ApiController controller(options, vm_described);
@@ -11,6 +52,7 @@ Result<vmm::RunOutcome> run_with_api(const std::string& socket_path, const vmm::
                                                                       std::string_view body) {
         return controller.handle(method, path, body);
     }));
+    MetricsTimer metrics_timer(controller);
     for (;;) {
         // The VM the command line described, or the one InstanceStart asks for.
         vmm::VmOptions boot = controller.wait_for_start();

@@ -1,4 +1,5 @@
 #include "api/http_api_server.h"
+#include "host/thread_confinement.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -261,7 +262,11 @@ Result<std::unique_ptr<HttpApiServer>> HttpApiServer::start(const std::string& p
         res.set_content(fault(500, "Internal error while handling the request.").body, "application/json");
     });
     Impl* raw = impl.get();
-    impl->accept_thread = std::thread([raw] { raw->accept_loop(); });
+    impl->accept_thread = std::thread([raw] {
+        // Its connection threads inherit this filter (docs/seccomp.md).
+        host::confine_this_thread(host::ThreadKind::Api);
+        raw->accept_loop();
+    });
     return std::unique_ptr<HttpApiServer>(new HttpApiServer(std::move(impl)));
 }
 

@@ -175,6 +175,8 @@ Parsed parse(const std::vector<std::string>& args) {
     run->add_option("--restore", o.restore_path, "resume the VM saved in snapshot FILE (PUT /snapshot/create) instead of "
                     "booting one; needs --restore-mem; --accel interp or bt (auto: bt)")->type_name("FILE");
     run->add_option("--restore-mem", o.restore_mem_path, "with --restore: the snapshot's guest memory file")->type_name("FILE");
+    run->add_flag("!--no-seccomp", out.seccomp, "run every thread without its seccomp allow-list (on by default: a "
+                  "system call off a thread's list kills popek with SIGSYS; docs/seccomp.md)");
 
     std::string dgram;
     CLI::App* net_peer = add_net_peer(app, out.net_peer, dgram);

@@ -16,6 +16,8 @@ struct Parsed {
     vmm::VmOptions options;
     /// `--api-sock PATH`: serve Firecracker's API there (src/api/, docs/api.md).
     std::string api_sock;
+    /// `popek run`: each thread under its seccomp allow-list (host/thread_confinement.h); --no-seccomp: off.
+    bool seccomp = true;
     /// The VM is described (--kernel or --config-file): with --api-sock popek boots it at once;
     /// without, it waits for InstanceStart (Firecracker's behaviour). Without --api-sock an
     /// undescribed VM is the built-in demo guest.

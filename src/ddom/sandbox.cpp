@@ -8,7 +8,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <memory>
+#include <vector>
+
+#include "host/seccomp_filter.h"
 
 namespace popek::ddom {
 
@@ -32,22 +34,21 @@ Result<void> drop_privileges() {
 }
 
 Result<void> install_seccomp() {
-    std::unique_ptr<void, decltype(&seccomp_release)> ctx(seccomp_init(SCMP_ACT_KILL_PROCESS), &seccomp_release);
-    if (!ctx) return fail("seccomp_init failed");
+    using host::SyscallRule;
     // recv/send are recvfrom/sendto on x86-64; the rest is glibc's malloc, stdio to stderr and exit.
-    static constexpr int kAllowed[] = {
-        SCMP_SYS(read),      SCMP_SYS(write),     SCMP_SYS(pread64),  SCMP_SYS(pwrite64),
-        SCMP_SYS(fdatasync), SCMP_SYS(fallocate), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),
-        SCMP_SYS(sendto),    SCMP_SYS(sendmsg),   SCMP_SYS(poll),     SCMP_SYS(ppoll),
-        SCMP_SYS(futex),     SCMP_SYS(mmap),      SCMP_SYS(munmap),   SCMP_SYS(mremap),
-        SCMP_SYS(brk),       SCMP_SYS(madvise),   SCMP_SYS(close),    SCMP_SYS(rt_sigreturn),
-        SCMP_SYS(clock_gettime), SCMP_SYS(exit),  SCMP_SYS(exit_group),
+    static constexpr SyscallRule kAllowed[] = {
+        {SCMP_SYS(read)},      {SCMP_SYS(write)},     {SCMP_SYS(pread64)},  {SCMP_SYS(pwrite64)},
+        {SCMP_SYS(fdatasync)}, {SCMP_SYS(fallocate)}, {SCMP_SYS(recvfrom)}, {SCMP_SYS(recvmsg)},
+        {SCMP_SYS(sendto)},    {SCMP_SYS(sendmsg)},   {SCMP_SYS(poll)},     {SCMP_SYS(ppoll)},
+        {SCMP_SYS(futex)},     {SCMP_SYS(mmap)},      {SCMP_SYS(munmap)},   {SCMP_SYS(mremap)},
+        {SCMP_SYS(brk)},       {SCMP_SYS(madvise)},   {SCMP_SYS(close)},    {SCMP_SYS(rt_sigreturn)},
+        {SCMP_SYS(clock_gettime)}, {SCMP_SYS(exit)},  {SCMP_SYS(exit_group)},
     };
     // AddressSanitizer's runtime (the asan preset) probes memory through a pipe and reports with
     // these; release builds do not get them.
-    static constexpr int kSanitizerOnly[] = {
-        SCMP_SYS(pipe2), SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction),
-        SCMP_SYS(rt_sigprocmask), SCMP_SYS(sched_yield), SCMP_SYS(prctl), SCMP_SYS(tgkill), SCMP_SYS(mprotect),
+    static constexpr SyscallRule kSanitizerOnly[] = {
+        {SCMP_SYS(pipe2)}, {SCMP_SYS(getpid)}, {SCMP_SYS(gettid)}, {SCMP_SYS(sigaltstack)}, {SCMP_SYS(rt_sigaction)},
+        {SCMP_SYS(rt_sigprocmask)}, {SCMP_SYS(sched_yield)}, {SCMP_SYS(prctl)}, {SCMP_SYS(tgkill)}, {SCMP_SYS(mprotect)},
     };
     constexpr bool kSanitized =
 #if defined(__SANITIZE_ADDRESS__)
@@ -55,15 +56,9 @@ Result<void> install_seccomp() {
 #else
         false;
 #endif
-    for (int nr : kAllowed)
-        if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0); rc != 0)
-            return fail("seccomp_rule_add({}) failed: {}", nr, rc);
-    if (kSanitized)
-        for (int nr : kSanitizerOnly)
-            if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0); rc != 0)
-                return fail("seccomp_rule_add({}) failed: {}", nr, rc);
-    if (int rc = seccomp_load(ctx.get()); rc != 0) return fail("seccomp_load failed: {}", rc);
-    return {};
+    std::vector<SyscallRule> rules(std::begin(kAllowed), std::end(kAllowed));
+    if (kSanitized) rules.insert(rules.end(), std::begin(kSanitizerOnly), std::end(kSanitizerOnly));
+    return host::load_allow_list(SCMP_ACT_KILL_PROCESS, rules);
 }
 
 }  // namespace popek::ddom

@@ -23,9 +23,13 @@ AlarmClock::~AlarmClock() {
     if (m_thread.joinable()) m_thread.join();
 }
 
-void AlarmClock::start() {
+void AlarmClock::start(std::function<void()> on_start) {
     std::lock_guard lock(m_mutex);
-    if (!m_thread.joinable()) m_thread = std::thread([this] { run(); });
+    if (m_thread.joinable()) return;
+    m_thread = std::thread([this, on_start = std::move(on_start)] {
+        if (on_start) on_start();
+        run();
+    });
 }
 
 void AlarmClock::arm(int slot, uint64_t when_ns, std::atomic<bool>* flag) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -21,9 +22,9 @@ public:
     AlarmClock(const AlarmClock&) = delete;
     AlarmClock& operator=(const AlarmClock&) = delete;
 
-    /// Starts the thread now (a VM does so at set-up, before its threads are confined by seccomp;
-    /// otherwise the first arm() starts it).
-    void start();
+    /// Starts the thread now (a VM does so at set-up; otherwise the first arm() starts it), which
+    /// first calls `on_start` (the VMM confines it: host/thread_confinement.h, device kind).
+    void start(std::function<void()> on_start = {});
     /// Sets `*flag` once the host steady clock reads `when_ns` (replacing the slot's alarm; the
     /// same alarm again costs only the lock).
     void arm(int slot, uint64_t when_ns, std::atomic<bool>* flag);

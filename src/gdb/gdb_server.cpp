@@ -1,4 +1,5 @@
 #include "gdb/gdb_server.h"
+#include "host/thread_confinement.h"
 
 #include <fmt/format.h>
 #include <netinet/in.h>
@@ -93,7 +94,10 @@ Result<std::unique_ptr<GdbServer>> GdbServer::start(const Endpoint& where, emu::
     const int fd = TRY(listen_on(where));
     std::unique_ptr<GdbServer> s(new GdbServer(fd, shared, wait, std::move(on_kill)));
     if (where.kind == Endpoint::Kind::Unix) s->m_unix_path = where.path;
-    s->m_thread = std::thread([p = s.get()] { p->serve(); });
+    s->m_thread = std::thread([p = s.get()] {
+        host::confine_this_thread(host::ThreadKind::Device);
+        p->serve();
+    });
     fmt::print(stderr, "popek: gdb stub listening on {}{}\n",
                where.kind == Endpoint::Kind::Tcp ? fmt::format("127.0.0.1:{}", where.port) : where.path,
                wait ? " (vCPUs stopped until gdb continues)" : "");

@@ -38,6 +38,8 @@ public:
     virtual VcpuStats stats() const { return {}; }
     /// Engine-specific lines for `--stats` (the block translator's counters), or empty.
     virtual std::string engine_report() const { return {}; }
+    /// The translator's code-cache figures (bt), read while the vCPU may run: a figure may lag.
+    virtual CodeCacheStats code_cache_stats() const { return {}; }
     /// Translates a guest-virtual address through the vCPU's current paging mode (for hypercall
     /// arguments, which PVH guests pass as virtual addresses). Call from the vCPU's own thread
     /// while it is stopped in an exit.

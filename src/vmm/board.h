@@ -48,6 +48,7 @@ public:
     /// The devices a snapshot saves (src/vmm/vm_snapshot.cpp); virtio may be null (--xen).
     devices::legacy::Uart8250& uart() { return *m_uart; }
     devices::legacy::CmosRtc& cmos() { return *m_cmos; }
+    /// The virtio-mmio devices themselves (null when there are none), for FlushMetrics.
     devices::virtio::MmioDevices* virtio() { return m_virtio.get(); }
 
 private:

@@ -1,4 +1,5 @@
 #include "vmm/console.h"
+#include "host/thread_confinement.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -30,7 +31,10 @@ Result<std::unique_ptr<InputPump>> InputPump::start(int fd, bool escapes, Sink s
     pump->m_escapes = escapes;
     pump->m_sink = std::move(sink);
     pump->m_on_quit = std::move(on_quit);
-    pump->m_thread = std::thread([p = pump.get()] { p->loop(); });
+    pump->m_thread = std::thread([p = pump.get()] {
+        host::confine_this_thread(host::ThreadKind::Device);
+        p->loop();
+    });
     return pump;
 }
 

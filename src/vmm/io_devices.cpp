@@ -43,7 +43,9 @@ Result<void> add_virtio_devices(devices::virtio::MmioDevices& virtio, const VmOp
         // QEMU's locally administered prefix, numbered per NIC.
         MacAddress mac{0x52, 0x54, 0x00, 0x12, 0x34, static_cast<uint8_t>(0x56 + nic++)};
         if (n.mac) mac = *n.mac;
-        TRY(virtio.add(std::make_shared<Net>(std::move(backend), mac)));
+        auto net = std::make_shared<Net>(std::move(backend), mac);
+        TRY(virtio.add(net));
+        if (auto r = net->start_backend(); !r) return std::unexpected(with_context(r.error(), "--net"));
     }
     if (options.virtio_rng) TRY(virtio.add(std::make_shared<Entropy>()));
     return {};

@@ -1,4 +1,5 @@
 #include "vmm/machine.h"
+#include "host/thread_confinement.h"
 
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "vmm/input_file.h"
 #include "vmm/stats_report.h"
 #include "vmm/vm_lifecycle.h"
+#include "vmm/vm_metrics.h"
 #include "vmm/vm_snapshot.h"
 #include "vmm/xen_platform.h"
 
@@ -47,7 +49,7 @@ void write_stdout(std::span<const uint8_t> bytes) {
 }
 
 /// One vCPU's thread body: run, dispatch I/O, stop the VM on anything final.
-void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life) {
+void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, VcpuExitCounts& counts) {
     for (;;) {
         auto exit = vcpu.run();
         if (!exit) {
@@ -55,6 +57,7 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life) {
                               fmt::format("vCPU {}: {}", vcpu.index(), exit.error().message));
             return;
         }
+        counts.count(*exit);
         if (dispatcher.dispatch(vcpu.index(), *exit)) continue;
         if (auto* sd = std::get_if<hv::Shutdown>(&*exit)) {
             if (sd->reason == hv::Shutdown::TripleFault) life.request_exit(ExitCause::TripleFault, kExitOk, "triple-fault");
@@ -78,8 +81,10 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life) {
 /// What the API socket may do to the VM while it runs.
 class MachineControl final : public RunningVm {
 public:
-    MachineControl(hv::Vm& vm, Board& board, const memory::GuestMemory& mem, const VmOptions& options)
-        : m_vm(vm), m_board(board), m_mem(mem), m_options(options) {}
+    MachineControl(hv::Vm& vm, Board& board, const memory::GuestMemory& mem, const VmOptions& options,
+                   MetricsSources metrics)
+        : m_vm(vm), m_board(board), m_mem(mem), m_options(options), m_metrics(metrics) {}
+    nlohmann::json metrics() override { return collect_metrics(m_metrics); }
     Result<void> pause() override { return m_vm.pause(); }
     Result<void> resume() override { return m_vm.resume(); }
     Result<void> send_ctrl_alt_del() override {
@@ -95,6 +100,7 @@ private:
     Board& m_board;
     const memory::GuestMemory& m_mem;
     const VmOptions& m_options;
+    MetricsSources m_metrics;
 };
 
 /// Tells the observer (if any) that the VM stops, on every way out of run_vm once it started.
@@ -182,13 +188,18 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
 
     if (restore) TRY_VOID(restore->apply(*vm, *board));
     ExitDispatcher dispatcher(pio, mmio);
+    XenCallCounts xen_calls;
+    std::unique_ptr<VcpuExitCounts[]> exit_counts(new VcpuExitCounts[vcpus.size()]);
     Board::InputSink input_sink;
     if (xen) {
         std::vector<hv::Vcpu*> raw;
         for (auto& v : vcpus) raw.push_back(v.get());
         xen->set_vcpus(std::move(raw));
         XenPlatform* x = xen.get();
-        dispatcher.set_hypercall_handler([x](int vcpu, const hv::Hypercall& hc) { return x->handle(vcpu, hc); });
+        dispatcher.set_hypercall_handler([x, &xen_calls](int vcpu, const hv::Hypercall& hc) {
+            xen_calls.count(hc);
+            return x->handle(vcpu, hc);
+        });
         input_sink = [x](std::span<const uint8_t> bytes) { return x->console_input(bytes); };
     }
     TRY_VOID(board->start_input(opt, input_sink));
@@ -201,14 +212,23 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
             life.request_exit(devices::ExitCause::ConsoleQuit, 0, "killed by gdb");
         }));
     }
-    MachineControl control(*vm, *board, mem, opt);
+    MachineControl control(*vm, *board, mem, opt,
+                           MetricsSources{&vcpus, exit_counts.get(), &dispatcher.counters(), board->virtio(),
+                                          xen ? &xen_calls : nullptr});
     ObserverGuard observer_guard;
     if (observer) {
         observer->started(control);
         observer_guard.observer = observer;
     }
     std::vector<std::thread> threads;
-    for (auto& v : vcpus) threads.emplace_back([&, vp = v.get()] { vcpu_loop(*vp, dispatcher, life); });
+    host::set_confinement_share(opt.share.has_value());
+    for (size_t i = 0; i < vcpus.size(); ++i)
+        threads.emplace_back([&, vp = vcpus[i].get(), counts = &exit_counts[i]] {
+            host::confine_this_thread(host::ThreadKind::Vcpu);
+            vcpu_loop(*vp, dispatcher, life, *counts);
+        });
+    // Every thread of this VM exists: the main thread only waits and tears down from here on.
+    host::confine_this_thread(host::ThreadKind::Main);
     life.wait();
     for (auto& t : threads) t.join();
     if (observer) {

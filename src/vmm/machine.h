@@ -1,5 +1,7 @@
 #pragma once
 /// Builds a VM from VmOptions (memory, devices, kernel, vCPUs) and runs it to completion.
+#include <nlohmann/json.hpp>
+
 #include "devices/irq.h"
 #include "util/result.h"
 #include "vmm/vm_options.h"
@@ -30,6 +32,8 @@ public:
         (void)mem_file_path;
         return fail("snapshots are not supported by this VM");
     }
+    /// The VM's counters for FlushMetrics (vmm/vm_metrics.h); read without stopping the VM.
+    virtual nlohmann::json metrics() { return nlohmann::json::object(); }
 };
 
 /// Told when the VM is up (devices, vCPUs created; the vCPU threads about to start) and before it

@@ -1,4 +1,5 @@
 #include "vmm/xen_platform.h"
+#include "host/thread_confinement.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -59,7 +60,10 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
     p->m_io = TRY(XenIoDevices::attach(*p->m_domain, disks, nets, driver_domain));
     if (share) TRY_VOID(p->attach_share(*share));
     p->publish_time();
-    p->m_timer_thread = std::thread([self] { self->timer_loop(); });
+    p->m_timer_thread = std::thread([self] {
+        host::confine_this_thread(host::ThreadKind::Device);
+        self->timer_loop();
+    });
     return p;
 }
 

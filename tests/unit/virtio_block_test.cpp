@@ -25,6 +25,7 @@ struct BlockTest : ::testing::Test {
     GuestMemory mem = *GuestMemory::create(4 << 20);
     std::unique_ptr<MmioTransport> t;
     std::unique_ptr<FakeDriver> drv;
+    std::shared_ptr<Block> blk;
 
     void SetUp() override {
         char tmpl[] = "/tmp/popek-vblk-XXXXXX";
@@ -41,7 +42,7 @@ struct BlockTest : ::testing::Test {
         // As popek makes it (vmm/io_devices.cpp): the --disk's host file, then the device.
         auto disk = popek::vmm::open_disk({path, read_only});
         ASSERT_TRUE(disk) << disk.error().message;
-        auto blk = std::make_shared<Block>(std::move(*disk));
+        blk = std::make_shared<Block>(std::move(*disk));
         t = std::make_unique<MmioTransport>(blk, mem, nullptr);
         drv = std::make_unique<FakeDriver>(*t, mem);
         drv->init(1);
@@ -102,6 +103,24 @@ TEST_F(BlockTest, WriteThenFlush) {
     EXPECT_EQ(len, 1u);
     EXPECT_EQ(file_bytes(10 * 512, payload.size()), payload);
     EXPECT_EQ(submit({{header(kBlkTypeFlush, 0), 16}}).first, kBlkStatusOk);
+}
+
+// FlushMetrics' block figures (docs/metrics.md): requests and bytes by kind, failures apart.
+TEST_F(BlockTest, StatsCountRequestsAndBytes) {
+    open(false);
+    uint64_t data = drv->alloc(1536);
+    EXPECT_EQ(submit({{header(kBlkTypeIn, 3), 16}, {data, 1024, true}}).first, kBlkStatusOk);
+    EXPECT_EQ(submit({{header(kBlkTypeOut, 10), 16}, {data, 1536}}).first, kBlkStatusOk);
+    EXPECT_EQ(submit({{header(kBlkTypeOut, 20), 16}, {data, 512}}).first, kBlkStatusOk);
+    EXPECT_EQ(submit({{header(kBlkTypeFlush, 0), 16}}).first, kBlkStatusOk);
+    EXPECT_EQ(submit({{header(kBlkTypeIn, kDiskSectors), 16}, {data, 512, true}}).first, kBlkStatusIoErr);
+    const Block::Stats s = blk->stats();
+    EXPECT_EQ(s.read_count, 1u);
+    EXPECT_EQ(s.read_bytes, 1024u);
+    EXPECT_EQ(s.write_count, 2u);
+    EXPECT_EQ(s.write_bytes, 2048u);
+    EXPECT_EQ(s.flush_count, 1u);
+    EXPECT_EQ(s.failures, 1u);
 }
 
 TEST_F(BlockTest, GetId) {

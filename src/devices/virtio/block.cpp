@@ -89,6 +89,11 @@ Result<uint32_t> Block::handle(Chain& chain) {
         bool data_in = hdr.type == kBlkTypeIn || hdr.type == kBlkTypeGetId;
         uint64_t data_len = data_in ? status_at : chain.readable.size() - sizeof(hdr);
         status = execute(hdr, chain, data_len, data_written);
+        const bool ok = status == kBlkStatusOk;
+        if (!ok) ++m_failures;
+        else if (hdr.type == kBlkTypeIn) ++m_reads, m_read_bytes += data_len;
+        else if (hdr.type == kBlkTypeOut) ++m_writes, m_write_bytes += data_len;
+        else if (hdr.type == kBlkTypeFlush) ++m_flushes;
     }
     TRY_VOID(chain.writable.write(mem, status_at, std::span(&status, 1)));
     return data_written + 1;

@@ -3,6 +3,7 @@
 /// flush, get-id, discard and write-zeroes, read-only disks. Requests are served inline on the
 /// vCPU thread that notified the queue: one synchronous preadv/pwritev per request, no extra thread
 /// and no request state to lose on reset.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -57,6 +58,14 @@ public:
     /// VIRTIO_BLK_F_RO. Its get-id answer is "popek:" and the file's base name (20 bytes at most).
     explicit Block(host::BlockFile disk);
 
+    /// Requests served, for FlushMetrics (docs/metrics.md); read from another thread.
+    struct Stats {
+        uint64_t read_count = 0, read_bytes = 0, write_count = 0, write_bytes = 0, flush_count = 0, failures = 0;
+    };
+    Stats stats() const {
+        return {m_reads.load(), m_read_bytes.load(), m_writes.load(), m_write_bytes.load(), m_flushes.load(), m_failures.load()};
+    }
+
     std::string_view name() const override { return "virtio-blk"; }
     uint32_t device_id() const override { return kDeviceIdBlock; }
     uint64_t device_features() const override;
@@ -78,6 +87,7 @@ private:
     bool in_bounds(uint64_t sector, uint64_t bytes) const;
 
     host::BlockFile m_disk;
+    std::atomic<uint64_t> m_reads{0}, m_read_bytes{0}, m_writes{0}, m_write_bytes{0}, m_flushes{0}, m_failures{0};
     bool m_read_only;
     std::string m_id;
     uint64_t m_features = 0;

@@ -45,6 +45,8 @@ public:
     std::span<const MmioDeviceInfo> devices() const { return m_info; }
     /// The transports, in devices() order (snapshots, src/snapshot/).
     std::span<const std::shared_ptr<MmioTransport>> transports() const { return m_transports; }
+    /// The `i`th device itself (devices()[i]), for its counters.
+    Device& device(size_t i) { return m_transports.at(i)->device(); }
     /// Stops every device's own threads (network, console input) before the VM goes away.
     void shutdown();
 

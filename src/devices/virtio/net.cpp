@@ -20,15 +20,17 @@ void Net::read_config(uint64_t offset, std::span<uint8_t> data) {
     read_config_bytes(config, offset, data);
 }
 
-void Net::activate(uint64_t) {
-    if (m_started || !m_backend) return;
-    // The backend starts with the first driver: frames before that would only be dropped.
-    auto r = m_backend->start([this](std::span<const uint8_t> frame) { receive(frame); });
-    if (!r) {
-        report_guest_error(name(), fmt::format("{} backend failed: {}", m_backend->name(), r.error().message));
-        return;
-    }
+Result<void> Net::start_backend() {
+    if (m_started || !m_backend) return {};
+    TRY_VOID(m_backend->start([this](std::span<const uint8_t> frame) { receive(frame); }));
     m_started = true;
+    return {};
+}
+
+void Net::activate(uint64_t) {
+    // Started at set-up (io_devices.cpp); a device built without that starts with its first driver.
+    if (auto r = start_backend(); !r)
+        report_guest_error(name(), fmt::format("{} backend failed: {}", m_backend->name(), r.error().message));
 }
 
 void Net::notify(size_t index) {
@@ -48,6 +50,8 @@ Result<uint32_t> Net::transmit(Chain& chain) {
     m_tx_frame.resize(len - sizeof(NetHeader));
     TRY_VOID(chain.readable.read(host().memory(), sizeof(NetHeader), m_tx_frame));
     m_backend->send(m_tx_frame);
+    ++m_tx_frames;
+    m_tx_bytes += m_tx_frame.size();
     return 0;
 }
 
@@ -97,6 +101,7 @@ void Net::deliver() {
             host().needs_reset(r.error());
             return;
         }
+        if (written) ++m_rx_frames, m_rx_bytes += frame.size();
         m_pending.pop_front();
         used = true;
     }

@@ -54,9 +54,19 @@ public:
     void reset() override { m_pending.clear(); }
     void shutdown() override;
 
+    /// Starts the backend (once): at set-up, so that no thread needs to open sockets or create
+    /// threads once the VM runs (the vCPU's seccomp list has neither: docs/seccomp.md); frames
+    /// before the driver resets the device are queued (bounded) and cleared by that reset.
+    Result<void> start_backend();
+
     /// A frame from the network (the backend's thread). Dropped when the driver is not ready.
     void receive(std::span<const uint8_t> frame);
     uint64_t dropped_frames() const { return m_dropped; }
+    /// Frames and bytes each way, for FlushMetrics (docs/metrics.md); read from another thread.
+    struct Stats {
+        uint64_t tx_frames = 0, tx_bytes = 0, rx_frames = 0, rx_bytes = 0, dropped = 0;
+    };
+    Stats stats() const { return {m_tx_frames.load(), m_tx_bytes.load(), m_rx_frames.load(), m_rx_bytes.load(), m_dropped.load()}; }
 
 private:
     void deliver();
@@ -68,6 +78,7 @@ private:
     std::deque<std::vector<uint8_t>> m_pending;   // guarded by the transport lock
     std::vector<uint8_t> m_tx_frame;
     std::atomic<uint64_t> m_dropped{0};
+    std::atomic<uint64_t> m_tx_frames{0}, m_tx_bytes{0}, m_rx_frames{0}, m_rx_bytes{0};
 };
 
 }  // namespace popek::devices::virtio

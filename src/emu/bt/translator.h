@@ -46,6 +46,8 @@ public:
         return run_cold(b);
     }
     const TranslatorStats& stats() const { return m_stats; }
+    size_t code_bytes() const { return m_buffer.used(); }
+    size_t code_capacity() const { return m_buffer.capacity(); }
     /// Handler calls and slow paths taken by translated code, per Zydis mnemonic.
     uint64_t handler_exits(unsigned mnemonic) const { return m_handler_exits[mnemonic]; }
     /// The `--stats` lines (translator_report.cpp): translated share of `total` instructions

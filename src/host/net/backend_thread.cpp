@@ -1,4 +1,5 @@
 #include "host/net/backend_thread.h"
+#include "host/thread_confinement.h"
 
 #include <sys/eventfd.h>
 
@@ -9,7 +10,10 @@ Result<void> BackendThread::start(std::function<void()> body) {
     if (fd < 0) return fail_errno("eventfd");
     m_wake.reset(fd);
     m_stop = false;
-    m_thread = std::thread(std::move(body));
+    m_thread = std::thread([b = std::move(body)] {
+        confine_this_thread(ThreadKind::Device);
+        b();
+    });
     return {};
 }
 

@@ -47,6 +47,14 @@ std::string InterpVcpu::engine_report() const {
                        c.m_cache->size(), m.empty, m.address_space, m.revalidated, m.stale, m.crossing, m.flushes);
 }
 
+CodeCacheStats InterpVcpu::code_cache_stats() const {
+    const emu::Cpu& c = *m_cpu;
+    if (!c.m_bt) return {};
+    const emu::bt::TranslatorStats& s = c.m_bt->stats();
+    return {true, s.blocks, c.m_bt->code_bytes(), c.m_bt->code_capacity(), s.flushes,
+            s.runs + s.chains_taken + s.lookups_taken, s.cold_runs};
+}
+
 Result<uint64_t> InterpVcpu::translate_gva(uint64_t gva) {
     const emu::Cpu& c = *m_cpu;
     if (c.long_mode && static_cast<uint64_t>(static_cast<int64_t>(gva << 16) >> 16) != gva)

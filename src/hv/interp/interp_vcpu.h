@@ -19,6 +19,7 @@ public:
     void request_stop() override { m_cpu->request_stop(); }
     VcpuStats stats() const override { return m_cpu->stats(); }
     std::string engine_report() const override;
+    CodeCacheStats code_cache_stats() const override;
     /// A supervisor read walk of the current page tables without side effects (no #PF, no A/D).
     Result<uint64_t> translate_gva(uint64_t gva) override;
     emu::Cpu& cpu() { return *m_cpu; }

@@ -1,3 +1,4 @@
+#include "host/thread_confinement.h"
 #include "hv/interp/interp_vm.h"
 
 #include "emu/bt/perf_map.h"
@@ -20,7 +21,8 @@ Result<void> InterpVm::set_memory(const memory::GuestMemory& mem) {
     m_shared = std::make_unique<emu::EngineShared>(mem, m_config.vcpus, m_interrupts->clock());
     if (m_config.xen) m_shared->hooks = &xen::engine_hooks();
     m_shared->translate = m_translate;
-    m_shared->alarms.start();   // the timer thread exists before any thread is confined (seccomp)
+    // The timer alarm thread (emu/alarm_clock.h) confines itself as an I/O thread (docs/seccomp.md).
+    m_shared->alarms.start([] { host::confine_this_thread(host::ThreadKind::Device); });
     m_shared->count_stats = m_config.stats;
     m_shared->bt_cache_bytes = size_t{m_config.bt_cache_mib} << 20;
     if (m_config.perf_map && m_translate) m_shared->perf_map = emu::PerfMap::open_for_this_process();
