@@ -82,6 +82,9 @@ constexpr SyscallRule kApi[] = {
     {SCMP_SYS(accept4)},  {SCMP_SYS(recvfrom)}, {SCMP_SYS(sendto)},   {SCMP_SYS(shutdown)},
     {SCMP_SYS(openat)},   {SCMP_SYS(clone3)},   {SCMP_SYS(clone)},    {SCMP_SYS(set_robust_list)},
     {SCMP_SYS(rseq)},     {SCMP_SYS(fcntl)},    {SCMP_SYS(getrandom)},
+    // PUT /snapshot/create writes the paused VM's state and memory files (src/snapshot/).
+    {SCMP_SYS(pwrite64)}, {SCMP_SYS(ftruncate)}, {SCMP_SYS(fsync)},   {SCMP_SYS(mincore)},
+    {SCMP_SYS(fdatasync)},
 };
 
 /// Main: waits for the VM to end, then tears it down: joins the other threads, stops the
