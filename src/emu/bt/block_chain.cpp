@@ -16,26 +16,10 @@ namespace popek::emu::bt {
 
 const std::atomic<uint32_t> ChainSlot::kNoGeneration{0};
 
-namespace {
-
-bool is_jcc(ZydisMnemonic m) {
-    switch (m) {
-        case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JNO: case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JNB:
-        case ZYDIS_MNEMONIC_JZ: case ZYDIS_MNEMONIC_JNZ: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JNBE:
-        case ZYDIS_MNEMONIC_JS: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JNP:
-        case ZYDIS_MNEMONIC_JL: case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNLE:
-            return true;
-        default:
-            return false;
-    }
-}
-
-}  // namespace
-
 bool BlockEmitter::is_chained_branch(const Insn& in) {
     if (!in.rel_branch || in.k0 != kOpImm || in.cls != 0 || in.fn == nullptr || in.fn == handle_undefined) return false;
     const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
-    return m == ZYDIS_MNEMONIC_JMP || (is_jcc(m) && in.extra < 16);
+    return m == ZYDIS_MNEMONIC_JMP || (is_jcc(in.mnemonic) && in.extra < 16);
 }
 
 ChainSlot* BlockEmitter::make_slot(const Block& b, int index, int64_t target_offset, bool force_cross) {
@@ -68,16 +52,7 @@ void BlockEmitter::emit_branch_tail(const Block& b, const Insn& in, uint32_t off
     mov(rcx, qword[rbx + m_layout.rip]);
     lea(rcx, ptr[rcx + next]);                         // not taken: RIP + length, as the dispatcher
     const auto disp = static_cast<int64_t>(in.imm);
-    if (disp >= INT32_MIN && disp <= INT32_MAX) {
-        lea(rax, ptr[rcx + static_cast<int32_t>(disp)]);
-    } else {
-        mov(rax, in.imm);
-        lea(rax, ptr[rcx + rax]);
-    }
-    const bool truncated = in.osize != 8;
-    if (truncated) mov(r9, rax);                       // to detect a wrapped target at run time
-    if (in.osize == 4) mov(eax, eax);
-    else if (in.osize == 2) movzx(eax, ax);
+    const bool truncated = emit_branch_target(in);
     const int64_t page_offset = static_cast<int64_t>(b.gpa & 0xfff) + offset + in.len;
     ChainSlot* taken = make_slot(b, 0, page_offset + disp);
     if (conditional) {
@@ -88,6 +63,21 @@ void BlockEmitter::emit_branch_tail(const Block& b, const Insn& in, uint32_t off
         L(is_taken);
     }
     emit_exit(rax, taken, truncated);
+}
+
+bool BlockEmitter::emit_branch_target(const Insn& in) {
+    const auto disp = static_cast<int64_t>(in.imm);
+    if (disp >= INT32_MIN && disp <= INT32_MAX) {
+        lea(rax, ptr[rcx + static_cast<int32_t>(disp)]);
+    } else {
+        mov(rax, in.imm);
+        lea(rax, ptr[rcx + rax]);
+    }
+    const bool truncated = in.osize != 8;
+    if (truncated) mov(r9, rax);                       // to detect a wrapped target at run time
+    if (in.osize == 4) mov(eax, eax);
+    else if (in.osize == 2) movzx(eax, ax);
+    return truncated;
 }
 
 void BlockEmitter::emit_fall_through(const Block& b, uint32_t end_offset) {

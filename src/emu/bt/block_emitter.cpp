@@ -61,11 +61,23 @@ void BlockEmitter::emit_block(const Block& b) {
     m_mode64 = (b.mode & 0xff) == 64;
     m_flat32 = (b.mode & 0xff) == 32 && (b.mode & kModeFlat32);
     m_loop = is_self_loop(b);
+    m_offsets.clear();
+    for (uint32_t at = 0; const Insn& in : b.insns) {
+        m_offsets.push_back(at);
+        at += in.len;
+    }
     if (m_loop) emit_loop_head(b);
     uint32_t offset = 0;
     for (size_t k = 0; k < b.insns.size(); ++k) {
         const Insn& in = b.insns[k];
+        emit_merge_point(k, offset);
         m_regs.next_insn();
+        if (k + 1 < b.insns.size() && is_chained_branch(in) && in.mnemonic != ZYDIS_MNEMONIC_JMP && in.osize != 2 &&
+            m_chain.slots) {
+            emit_side_branch(b, k, offset);   // (not counted, as the branches that end blocks)
+            offset += in.len;
+            continue;
+        }
         if (&in == &b.insns.back() && is_chained_branch(in)) {
             if (m_loop) emit_loop_tail(b, in, offset);
             else emit_branch_tail(b, in, offset);
@@ -100,6 +112,7 @@ void BlockEmitter::emit_block(const Block& b) {
     L(m_exit);
     emit_epilogue();
     emit_slow_paths();
+    emit_merge_stubs();
 }
 
 bool BlockEmitter::memory_inline(const Insn& in) const {

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <vector>
 
 #include "emu/bt/reg_cache.h"
 #include "emu/decode/insn.h"
@@ -147,6 +148,8 @@ public:
     BlockEmitter(const CpuLayout& layout, const ChainContext& chain, uint8_t* buffer, size_t max);
     /// The whole block: prologue, every instruction, epilogue.
     void emit_block(const Block& b);
+    /// Chain slots the block's code may use: the two of its end, one per Jcc in its middle.
+    static unsigned slots_needed(const Block& b);
     /// Counts of the instructions emitted natively and as handler calls.
     unsigned native_count() const { return m_native; }
     unsigned helper_count() const { return m_helpers; }
@@ -169,6 +172,9 @@ private:
     /// True when `in` (the last instruction) is a JMP rel / Jcc rel emitted natively.
     static bool is_chained_branch(const Insn& in);
     void emit_branch_tail(const Block& b, const Insn& in, uint32_t offset);
+    /// The target of JMP/Jcc rel `in` into RAX from the next RIP in RCX, truncated to the operand
+    /// size; true when it was (R9 then holds it untruncated, for emit_exit's wrap check).
+    bool emit_branch_target(const Insn& in);
     /// True when `in` (the last instruction, 64-bit code) is CALL rel, RET or an indirect JMP/CALL
     /// through a register or memory, emitted natively (stack and memory through the TLB probe).
     static bool is_native_tail(const Insn& in);
@@ -195,6 +201,16 @@ private:
     void emit_chain_guards(const Xbyak::Label& fail, int32_t insns);
     /// Loads the VM-wide `epoch` into R9 (R8 holds the DMA epoch's address).
     void load_epoch(const std::atomic<uint64_t>* epoch);
+
+    // Conditional jumps in the middle of a block (side_branch.cpp).
+    /// Jcc `k` of the block (not its last instruction) at block offset `offset`: taken, it jumps
+    /// forward to a later instruction of the block (a merge point) or leaves through a chain slot.
+    void emit_side_branch(const Block& b, size_t k, uint32_t offset);
+    /// Before instruction `k`: binds the merge point of the side branches that jump to it, once
+    /// the fall-through state is one both paths can reach (their stubs adapt theirs to it).
+    void emit_merge_point(size_t k, uint32_t offset);
+    /// The out-of-line stubs of the side branches: state made the merge point's, then the jump.
+    void emit_merge_stubs();
 
     // Blocks that branch back to their own start (block_loop.cpp).
     /// The last instruction is a JMP/Jcc (not 16-bit) to the block's first instruction.
@@ -310,6 +326,24 @@ private:
     uint64_t m_flags_killed = 0;     ///< flags a native instruction wrote since the head
     uint64_t m_flags_live_in = 0;    ///< flags read since the head before being written
     unsigned m_native = 0, m_helpers = 0;
+    /// Block offsets of the instructions (emit_block), for side branch targets.
+    std::vector<uint32_t> m_offsets;
+    int m_next_slot = 2;   ///< the next chain slot of a side exit (0, 1: the block's end)
+    /// A side branch into a later instruction of the block: the emitter's state at the jump,
+    /// and once the merge point is bound what its stub must change to reach it.
+    struct Merge {
+        size_t target = 0;
+        Xbyak::Label stub;
+        Xbyak::Label* point = nullptr;
+        RegCache::Snapshot regs{};
+        RegCache::State to{};
+        uint64_t host_flags = 0, killed = 0;
+        uint32_t offset = 0, rip_pending = 0, count_pending = 0;   ///< offset: after the Jcc
+        bool rip_moved = false, merge_flags = false;
+        int64_t rip_delta = 0, count_delta = 0;
+    };
+    std::deque<Merge> m_merges;
+    std::deque<Xbyak::Label> m_points;
 };
 
 }  // namespace popek::emu::bt

@@ -223,12 +223,12 @@ void BlockEmitter::emit_way1_checks() {
 }
 
 void BlockEmitter::emit_memory(const Insn& in) {
-    // The slow path may fault, so it needs the guest flags exact in Cpu::rflags: in 64-bit code
-    // with BMI2 the probe leaves the host's flags alone and the slow path merges them; otherwise
-    // they are merged here (the probe clobbers them). Every register the instruction names is
+    // The slow path may fault, so it needs the guest flags exact in Cpu::rflags: with BMI2 the
+    // probe (and a flat 32-bit PUSH/POP's ESP update) leaves the host's flags alone and the slow
+    // path merges them; otherwise they are merged here (the probe clobbers them). Every register the instruction names is
     // made resident before the slow path's entry state is taken, so the fast path changes no
     // residency.
-    if (m_mode64 && flag_free_probes()) observe_flags(kArithFlags);
+    if (flag_free_probes()) observe_flags(kArithFlags);
     else materialize_flags();
     if (in.base < 16) greg(in.base);
     if (in.index < 16) greg(in.index);
@@ -361,6 +361,12 @@ void BlockEmitter::emit_stack(const Insn& in, SlowPath& slow) {
     auto set_sp = [&](int delta) {
         if (!m_flat32) {
             lea(gsp, ptr[gsp + delta]);
+        } else if (flag_free_probes()) {   // rsp = (rsp >> 32 << 32) + (esp + delta), flags kept
+            lea(ecx, ptr[gsp.cvt32() + delta]);
+            mov(edx, 32);
+            shrx(gsp, gsp, rdx);
+            shlx(gsp, gsp, rdx);
+            lea(gsp, ptr[gsp + rcx]);
         } else {   // rsp ^= (rsp ^ (esp + delta)) & 0xffffffff (flags: materialized by emit_memory)
             lea(ecx, ptr[gsp.cvt32() + delta]);
             xor_(rcx, gsp);

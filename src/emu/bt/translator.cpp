@@ -118,7 +118,8 @@ bool Translator::run_cold(Block& b) {
 }
 
 const void* Translator::translate(Block& b) {
-    uint8_t* at = m_slots_used + 2 <= m_slot_capacity ? m_buffer.begin_write(kMaxBlockCode) : nullptr;
+    const unsigned slots = BlockEmitter::slots_needed(b);
+    uint8_t* at = m_slots_used + slots <= m_slot_capacity ? m_buffer.begin_write(kMaxBlockCode) : nullptr;
     if (!at) {
         flush();
         at = m_buffer.begin_write(kMaxBlockCode);
@@ -132,7 +133,7 @@ const void* Translator::translate(Block& b) {
     try {
         // Emitting does not touch guest state; nothing here can longjmp.
         m_chain.slots = &m_slots[m_slots_used];
-        m_slots_used += 2;
+        m_slots_used += slots;
         BlockEmitter e(m_layout, m_chain, at, kMaxBlockCode);
         e.emit_block(b);
         used = e.getSize();

@@ -80,6 +80,7 @@ void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
     b.bt_code = nullptr;
     b.bt_epoch = 0;
     b.bt_runs = 0;
+    unsigned side_exits = 0;
     while (b.insns.size() < kMaxInsns && off < 4096) {
         Insn in;
         bool end = false;
@@ -88,7 +89,9 @@ void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
             break;   // crosses into the next page: decoded on its own by decode_crossing()
         b.insns.push_back(in);
         off += in.len;
-        if (end) break;
+        // A block goes on past a Jcc (a superblock): not taken, the instructions after it run in
+        // the same block; taken, its handler ends the run (Cpu::brk).
+        if (end && !(continues_block(in) && ++side_exits <= kMaxSideExits)) break;
     }
     b.bytes.assign(host + start, host + off);
 }

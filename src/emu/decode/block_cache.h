@@ -1,6 +1,7 @@
 #pragma once
 /// Per-vCPU cache of decoded blocks (straight-line runs of Insn ending at a control transfer or a
-/// page end), keyed by guest-physical address and decode mode, plus a jump cache keyed by linear
+/// page end; a block goes on past up to kMaxSideExits conditional jumps, leaving in its middle
+/// when one is taken), keyed by guest-physical address and decode mode, plus a jump cache keyed by linear
 /// RIP that skips translation on the hot path (flushed with the TLB, like QEMU's tb_jmp_cache).
 /// A block is valid while its page's write generation is unchanged (self-modifying code by any
 /// vCPU) and its bytes still match after the VMM may have written RAM (DMA epoch).
@@ -117,6 +118,15 @@ private:
     }
     static constexpr size_t kMaxBlocks = 1 << 16;
     static constexpr size_t kMaxInsns = 64;
+    /// Conditional jumps a block decodes past (each a possible exit from its middle).
+    static constexpr unsigned kMaxSideExits = 8;
+    /// A forward Jcc rel the block may go on after (its handler sets Cpu::brk when taken). A
+    /// backward one, a loop's branch, ends the block: the loop then is one block branching to
+    /// its own start, which the translator keeps inside its code (emu/bt/block_loop.cpp).
+    static bool continues_block(const Insn& in) {
+        return in.rel_branch && is_jcc(in.mnemonic) && static_cast<int64_t>(in.imm) >= 0 && in.cls == 0 &&
+               in.fn != nullptr && in.fn != handle_undefined;
+    }
 
     Block* lookup_slow(uint64_t lip, uint32_t mode);
     bool valid(const Block& b) const;

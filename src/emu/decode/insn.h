@@ -81,4 +81,17 @@ int sreg_index(ZydisRegister r);
 /// Handler raising #UD (also used for undecodable bytes).
 void handle_undefined(Cpu& cpu, const Insn& insn);
 
+/// Jcc rel8/rel32 (SDM Vol. 2A Jcc), not LOOPcc or JrCXZ.
+constexpr bool is_jcc(uint16_t mnemonic) {
+    switch (static_cast<ZydisMnemonic>(mnemonic)) {
+        case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JNO: case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JNB:
+        case ZYDIS_MNEMONIC_JZ: case ZYDIS_MNEMONIC_JNZ: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JNBE:
+        case ZYDIS_MNEMONIC_JS: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JNP:
+        case ZYDIS_MNEMONIC_JL: case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNLE:
+            return true;
+        default:
+            return false;
+    }
+}
+
 }  // namespace popek::emu

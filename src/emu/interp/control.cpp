@@ -27,10 +27,14 @@ void jmp_rel(Cpu& c, const Insn& i) { branch_to(c, c.next_rip + i.imm, i.osize);
 void jmp_ind(Cpu& c, const Insn& i) { branch_to(c, read_target(c, i), i.osize); }
 
 /// Jcc specialised on the condition and the operand size at decode time: the condition folds to
-/// one or two flag tests and the target needs no truncation switch (the hottest handler).
+/// one or two flag tests and the target needs no truncation switch (the hottest handler). A
+/// block goes on after a Jcc (BlockCache::continues_block): taken, it ends the block's run.
 template <unsigned Cc, unsigned Osize>
 void jcc(Cpu& c, const Insn& i) {
-    if (condition(c.rflags, Cc)) branch_to(c, c.next_rip + i.imm, Osize);
+    if (condition(c.rflags, Cc)) {
+        branch_to(c, c.next_rip + i.imm, Osize);
+        c.brk = true;
+    }
 }
 
 template <unsigned Osize, size_t... Cc>

@@ -1,0 +1,142 @@
+/// Superblocks: a block goes on past forward conditional jumps (BlockCache::continues_block), and
+/// the translator (emu/bt/side_branch.cpp) jumps from such a Jcc to a merge point later in the
+/// block, or leaves through a side exit when the target is outside it. Each snippet runs on the
+/// interpreter and on the translator from the same state (BtPair): registers, flags, RIP and the
+/// exact instruction count must agree, on both outcomes of every branch.
+#include "bt_pair.h"
+
+namespace popek::emu::test {
+namespace {
+
+using G = Xbyak::CodeGenerator;
+using namespace Xbyak::util;
+
+constexpr uint64_t kCf = 1ULL, kZf = 0x40ULL, kSf = 0x80ULL, kOf = 0x800ULL;
+
+class BtSuperblock : public ::testing::Test {
+protected:
+    /// Runs the snippet from several register patterns (RAX selects the branch outcomes) and
+    /// flag sets on both engines.
+    void check(const SnippetEmit& code, const char* what, uint64_t undefined = 0) {
+        p.load(assemble_with_hlt(code));
+        for (uint64_t pattern = 0; pattern < 8; ++pattern) {
+            for (const uint64_t flags : {uint64_t{0}, kCf, kCf | kZf | kSf | kOf}) {
+                uint64_t gpr[16];
+                for (int i = 0; i < 16; ++i) gpr[i] = 0x0123456789abcdefULL * static_cast<uint64_t>(i + 3) + 0x10101ULL * static_cast<uint64_t>(i);
+                gpr[hv::RAX] = pattern;
+                gpr[hv::RCX] = 5 + pattern;
+                EXPECT_TRUE(p.same(gpr, flags, undefined)) << what << ", pattern " << pattern;
+            }
+        }
+    }
+    BtPair p{false, true};
+};
+
+TEST_F(BtSuperblock, ForwardJumpsMeetTheFallThroughWithItsRegisters) {
+    // Each skipped instruction writes a register the other path leaves alone (dirty on one path
+    // only); the merge point's later reads must see the right value on both.
+    check([](G& g) {
+        Xbyak::Label a, b;
+        g.test(al, 1);
+        g.jz(a);
+        g.mov(rdx, 0x1111);
+        g.add(r9, rdx);
+        g.L(a);
+        g.test(al, 2);
+        g.jnz(b);
+        g.lea(r10, ptr[r9 + rdx * 2]);
+        g.xor_(r11, r10);
+        g.L(b);
+        g.add(rdx, r10);
+        g.add(r11, r9);
+    }, "two forward skips");
+    EXPECT_EQ(p.stats().blocks, 1u) << "the snippet was meant to be one superblock";
+}
+
+TEST_F(BtSuperblock, FlagsHeldOnOnePathOnlyAreMerged) {
+    // Taken: the flags of TEST are live in the host; not taken: CMC (a handler call) left them in
+    // Cpu::rflags. ADC and SETcc after the merge point read CF, ZF, SF and OF.
+    check([](G& g) {
+        Xbyak::Label a;
+        g.cmp(rax, 3);
+        g.jb(a);
+        g.cmc();
+        g.inc(rsi);
+        g.L(a);
+        g.adc(rdx, rcx);
+        g.setz(bl);
+        g.sets(bh);
+        g.seto(r8b);
+    }, "cmp; jb; cmc; inc; merge; adc; setcc");
+    EXPECT_GT(p.stats().helper_insns, 0u) << "CMC was meant to be a handler call";
+}
+
+TEST_F(BtSuperblock, HandlerCallOnTheSkippedPathMovesRipAndCount) {
+    // CMC writes Cpu::rip and counts itself on the fall-through only: after the merge point a
+    // second handler call (CMC again) sees the RIP and instruction count of whichever path ran.
+    check([](G& g) {
+        Xbyak::Label a;
+        g.test(al, 1);
+        g.jnz(a);
+        g.cmc();
+        g.add(rsi, rdi);
+        g.cmc();
+        g.L(a);
+        g.inc(rdx);
+        g.cmc();
+        g.adc(rbx, rdx);
+    }, "handler calls on one path and after the merge point");
+}
+
+TEST_F(BtSuperblock, TargetOutsideTheBlockIsASideExit) {
+    // JNZ jumps past the JMP that ends the block: a side exit, whose state (registers written in
+    // the block, flags) must be what the next block sees.
+    check([](G& g) {
+        Xbyak::Label out, end;
+        g.add(rdx, rax);
+        g.test(al, 4);
+        g.jnz(out);
+        g.add(rsi, rdx);
+        g.jmp(end);
+        g.L(out);
+        g.sub(rsi, rdx);
+        g.L(end);
+        g.adc(rdi, rsi);
+    }, "side exit past the block's JMP");
+}
+
+TEST_F(BtSuperblock, LoopWithAnIfInsideStaysOneBlock) {
+    // The loop body holds a forward skip (an if): the loop is still a block branching to its own
+    // start, so it loops inside its translation; the exact count checks the skipped INC.
+    check([](G& g) {
+        Xbyak::Label top, skip;
+        g.L(top);
+        g.add(rdx, rcx);
+        g.test(dl, 3);
+        g.jnz(skip);
+        g.inc(rsi);
+        g.L(skip);
+        g.xor_(rdi, rdx);
+        g.dec(rcx);
+        g.jnz(top);
+    }, "loop with an if");
+    EXPECT_EQ(p.stats().blocks, 2u) << "the loop and the HLT after it";
+    EXPECT_GT(p.stats().chains_taken, 0u) << "the back edge was meant to run";
+}
+
+TEST_F(BtSuperblock, BackwardJccEndsTheBlock) {
+    // Only forward Jccs continue a block: a loop's branch backwards ends it, so the code after
+    // the loop is a block of its own.
+    check([](G& g) {
+        Xbyak::Label top;
+        g.L(top);
+        g.add(rdx, rcx);
+        g.dec(rcx);
+        g.jnz(top);
+        g.add(rsi, rdx);
+    }, "loop then code");
+    EXPECT_EQ(p.stats().blocks, 2u) << "the loop and the code after it";
+}
+
+}  // namespace
+}  // namespace popek::emu::test
