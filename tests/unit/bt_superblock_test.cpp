@@ -53,6 +53,26 @@ TEST_F(BtSuperblock, ForwardJumpsMeetTheFallThroughWithItsRegisters) {
     EXPECT_EQ(p.stats().blocks, 1u) << "the snippet was meant to be one superblock";
 }
 
+TEST_F(BtSuperblock, RegisterDirtyOnTheJumpPathOnlyIsWrittenBack) {
+    // RDX is written before the JNZ; the fall-through evicts it (more registers than the pool
+    // holds) and reads it back clean, maybe into the host register it had: the merge point must
+    // still treat it as dirty, or the taken path's value never reaches Cpu::gpr.
+    // Which host register a reload picks depends on the allocator's LRU order: every number of
+    // evicting registers from 5 to 11 is tried.
+    static const Xbyak::Reg64 kFill[] = {r8, r9, r10, r11, r12, r13, r14, r15, rbx, rbp, rdi};
+    for (size_t fill = 5; fill <= std::size(kFill); ++fill) {
+        check([fill](G& g) {
+            Xbyak::Label a;
+            g.lea(rdx, ptr[rax + rcx * 4 + 7]);
+            g.test(al, 1);
+            g.jnz(a);
+            for (size_t i = 0; i < fill; ++i) g.add(kFill[i], rcx);
+            g.add(rsi, rdx);
+            g.L(a);
+        }, "dirty on the jump path, clean on the fall-through");
+    }
+}
+
 TEST_F(BtSuperblock, FlagsHeldOnOnePathOnlyAreMerged) {
     // Taken: the flags of TEST are live in the host; not taken: CMC (a handler call) left them in
     // Cpu::rflags. ADC and SETcc after the merge point read CF, ZF, SF and OF.
