@@ -228,6 +228,39 @@ TEST_F(BtChain, InvlpgOfTheCalleesPageUnlinksTheCall) {
     remap_test(f, "INVLPG");
 }
 
+TEST_F(BtChain, InvlpgOfAnotherPageKeepsALinkMadeWhileTheCalleeWasNotInTheTlb) {
+    // A link is (re)made by the dispatcher, which finds the target through the jump cache, not
+    // the TLB: here the callee's TLB entry is evicted every iteration (two data loads into its
+    // TLB set), and the link is remade whenever the budget runs out. An INVLPG of an unrelated
+    // page must not unlink it then (it once did: an evicted target counted as "any page").
+    //   kCode: mov ecx, N
+    //   1: mov rdx, [0x105000]; mov rdx, [kPtBase + 0x105000]   (TLB set 5, as the callee's page)
+    //      call kPtBase + 0x5000; invlpg [kPtBase + 0x9000]; dec ecx; jnz 1b; hlt
+    constexpr uint32_t n = 5000;
+    constexpr uint64_t callee = kPtBase + 0x5000;
+    Bytes a{0xb9};
+    imm32(a, n);
+    const uint64_t loop = kCode + a.size();
+    for (const uint64_t la : {uint64_t{0x105000}, kPtBase + 0x105000}) {
+        a.insert(a.end(), {0x48, 0x8b, 0x14, 0x25});   // mov rdx, [disp32]
+        imm32(a, la);
+    }
+    const Bytes call = call_to(kCode + a.size(), callee);
+    a.insert(a.end(), call.begin(), call.end());
+    a.insert(a.end(), {0x0f, 0x01, 0x3c, 0x25});
+    imm32(a, kPtBase + 0x9000);
+    a.insert(a.end(), {0xff, 0xc9, 0x75});
+    a.push_back(static_cast<uint8_t>(loop - (kCode + a.size() + 1)));
+    a.push_back(0xf4);
+    h.write(kCode, a);
+    h.write(callee, Bytes{0x83, 0xc0, 0x03, 0xc3});   // add eax, 3; ret
+    r(hv::RAX) = 0;
+    r(hv::RSP) = kStackTop;
+    run_from(kCode);
+    EXPECT_EQ(r(hv::RAX), 3u * n);
+    EXPECT_LT(stats().links, n / 10) << "the call or its return was relinked after (nearly) every INVLPG";
+}
+
 TEST_F(BtChain, Cr3ReloadUnlinksTheCall) {
     remap_test(Bytes{0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8, 0xf4}, "MOV CR3");   // mov rax, cr3; mov cr3, rax; hlt
 }

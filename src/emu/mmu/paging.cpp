@@ -297,13 +297,27 @@ const TlbEntry* Cpu::tlb_find(uint64_t la, bool user) const {
 
 bool Cpu::note_linked(uint64_t la) {
     const TlbEntry* f = tlb_find(la, cpl == 3);
-    const bool cached = f != nullptr && f->exec_tag == (la & ~0xfffULL);
-    const TlbEntry& e = cached ? *f : tlb_set(la, cpl == 3).way[0];
-    const unsigned shift = cached ? static_cast<unsigned>((e.gpa_page >> kTlbShiftPos) & 63) : 64;
+    unsigned shift = 64;   // not known: every INVLPG may touch it
+    bool global = false;
+    if (f != nullptr && f->exec_tag == (la & ~0xfffULL)) {
+        shift = static_cast<unsigned>((f->gpa_page >> kTlbShiftPos) & 63);
+        global = (f->gpa_page & kTlbGlobalBit) != 0;
+    } else if (!(cr0 & hv::kCr0Pg)) {
+        shift = 12;
+    } else {
+        // Found through the jump cache, which skips the TLB: the page tables say what maps it now.
+        // The 4 KiB page is noted as well, in case the translation the code ran under was smaller.
+        const WalkResult w = walk_page_tables(m_shared.mem, la, Access::Exec, cpl == 3, cr0, cr3, cr4, efer, long_mode);
+        if (w.ok) {
+            shift = w.page_shift;
+            global = w.global;
+            m_linked_4k.set((la >> 12) & 4095);
+        }
+    }
     if (shift <= 12) m_linked_4k.set((la >> 12) & 4095);
     else if (shift <= 21) m_linked_2m.set((la >> 21) & 4095);
-    else m_linked_huge = true;   // a 1 GiB page, or no longer in the TLB
-    return cached && (e.gpa_page & kTlbGlobalBit);
+    else m_linked_huge = true;   // a 1 GiB page, or a walk that failed
+    return global;
 }
 
 bool Cpu::tlb_global(uint64_t la, bool user) const {
