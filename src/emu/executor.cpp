@@ -95,6 +95,11 @@ hv::VcpuExit Cpu::execute() {
             if (halted || m_waiting_sipi) continue;
         }
         if (m_shared.code.code_epoch() != m_code_epoch_seen) drop_write_mappings();
+        if (const uint64_t dma = m_shared.dma_epoch.load(std::memory_order_acquire); dma != m_dma_epoch_seen) {
+            // The VMM wrote guest RAM: no chained jump may skip the revalidation of its target.
+            m_dma_epoch_seen = dma;
+            if (m_bt) m_bt->unlink_all();
+        }
         Block* b = m_cache->lookup();
         size_t n = b->insns.size();
         if (interrupt_shadow) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "emu/cpu.h"
+#include "emu/vmm_write.h"
 
 namespace popek::gdb {
 
@@ -157,7 +158,7 @@ size_t VcpuControl::write_memory(int index, uint64_t va, const uint8_t* in, size
         done += chunk;
     }
     // Like a device's DMA: decoded code is re-verified against the bytes before its next use.
-    if (done) m_shared.dma_epoch.fetch_add(1, std::memory_order_acq_rel);
+    if (done) emu::note_vmm_write(m_shared);
     return done;
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "bt_pair.h"
+#include "emu/vmm_write.h"
 
 namespace popek::emu::test {
 namespace {
@@ -214,10 +215,24 @@ TEST_F(BtChain, CalleeRewrittenByTheVmmRunsTheNewCode) {
         run_from(kCode);
     }
     h.poke<uint32_t>(kCallee + 1, 5);
-    h.cpu().shared().dma_epoch.fetch_add(1);   // as hv::Vcpu::run does after every exit
+    h.cpu().attention.store(false);
+    emu::note_vmm_write(h.cpu().shared());   // as hv::Vcpu::run does after an exit
+    EXPECT_TRUE(h.cpu().attention.load()) << "a VMM write must stop translated code from chaining on";
     r(hv::RSP) = kStackTop;
     run_from(kCode);
     EXPECT_EQ(r(hv::RAX), 5u);
+}
+
+TEST_F(BtChain, APageTurnedIntoCodeRaisesTheOtherVcpusAttention) {
+    // Chained jumps check only attention (ChainSlot): a vCPU that decodes a page no vCPU ran
+    // before must make the others stop and drop their write mappings to it (the dispatcher does)
+    // before their translated code goes on writing there unchecked.
+    auto second = h.another_cpu(1);
+    h.write(kPatcher, Bytes{0xf4});
+    h.cpu().attention.store(false);
+    second->rip = kPatcher;
+    ASSERT_TRUE(is_halt(second->execute()));
+    EXPECT_TRUE(h.cpu().attention.load());
 }
 
 TEST_F(BtChain, InvlpgOfTheCalleesPageUnlinksTheCall) {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "bt_pair.h"
+#include "emu/vmm_write.h"
 
 namespace popek::emu::test {
 namespace {
@@ -131,8 +132,8 @@ TEST_F(BtLoop, LoopInFlatProtectedMode) {
 }
 
 TEST_F(BtLoop, EndlessLoopSeesTheVmmRewriteItsCode) {
-    // jmp $ (EB FE) spins inside its translation; the VMM then writes HLT over it and moves the
-    // DMA epoch, as a device model writing guest RAM does. The back edge must notice and leave,
+    // jmp $ (EB FE) spins inside its translation; the VMM then writes HLT over it and says so
+    // (emu::note_vmm_write), as a device model writing guest RAM does. The back edge must notice and leave,
     // and the re-verified block must halt. (A watchdog stops the vCPU if it never does.)
     EmuHarness& h = p.bt;
     h.load_code({0xeb, 0xfe});
@@ -142,7 +143,7 @@ TEST_F(BtLoop, EndlessLoopSeesTheVmmRewriteItsCode) {
     std::thread vmm([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         h.poke<uint8_t>(kCode, 0xf4);
-        h.cpu().shared().dma_epoch.fetch_add(1);
+        emu::note_vmm_write(h.cpu().shared());
         for (int i = 0; i < 500 && !done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
         if (!done.load()) h.cpu().request_stop();
     });

@@ -2,11 +2,10 @@
 /// target is next RIP + displacement, truncated to the operand size), and direct chaining to the
 /// next translated block, on the same guest page or (64-bit code) another one, and for RET
 /// through the return stack. A chained jump checks what the dispatch loop (emu/executor.cpp)
-/// would between the two blocks and the link itself cannot know: no attention request, budget
-/// left (charged as the dispatcher does, so timers and interrupts are still polled every
-/// kPollInterval instructions), the slot's DMA epoch, this vCPU's write mappings up to date, and
-/// for a cross-page slot its linear target, map generation and target page generation (see
-/// ChainSlot). An interrupt shadow never reaches a chained exit: STI, MOV SS and POP SS end their
+/// would between the two blocks and the link itself cannot know: no attention request (which
+/// also covers VMM writes to RAM and pages turned into code, see ChainSlot) and budget left
+/// (charged as the dispatcher does, so timers and interrupts are still polled), and for a
+/// cross-page slot its linear target, map generation and target page generation (see ChainSlot). An interrupt shadow never reaches a chained exit: STI, MOV SS and POP SS end their
 /// block and leave through the dispatcher.
 #include "emu/bt/block_emitter.h"
 #include "emu/cpu.h"
@@ -33,7 +32,7 @@ ChainSlot* BlockEmitter::make_slot(const Block& b, int index, int64_t target_off
     if (cross && !m_mode64) return nullptr;
     ChainSlot* s = &m_chain.slots[index];
     const uint64_t gpa = cross ? ~0ULL : (b.gpa & ~0xfffULL) | static_cast<uint64_t>(target_offset);
-    *s = ChainSlot{ChainSlot::kUnlinked, nullptr, gpa, b.mode, 0, 0, 0, 0, &ChainSlot::kNoGeneration, 1, cross, 0};
+    *s = ChainSlot{ChainSlot::kUnlinked, m_chain.unlinked, gpa, b.mode, 0, 0, 0, 0, &ChainSlot::kNoGeneration, 1, cross, 0};
     return s;
 }
 
@@ -165,16 +164,6 @@ void BlockEmitter::emit_native_tail(const Block& b, const Insn& in, uint32_t off
     else emit_indirect_exit(last);
 }
 
-void BlockEmitter::load_epoch(const std::atomic<uint64_t>* epoch) {
-    const int64_t delta = reinterpret_cast<const char*>(epoch) - reinterpret_cast<const char*>(m_chain.dma_epoch);
-    if (delta >= INT32_MIN && delta <= INT32_MAX) {
-        mov(r9, qword[r8 + static_cast<int32_t>(delta)]);
-    } else {
-        mov(r10, reinterpret_cast<uint64_t>(epoch));
-        mov(r9, qword[r10]);
-    }
-}
-
 void BlockEmitter::emit_exit(const Xbyak::Reg64& new_rip, ChainSlot* slot, bool check_wrap) {
     mov(qword[rbx + m_layout.rip], new_rip);
     if (!slot) {
@@ -223,13 +212,10 @@ void BlockEmitter::emit_slot_jump(bool cross) {
 }
 
 void BlockEmitter::emit_chain_guards(const Xbyak::Label& fail, int32_t insns) {
-    mov(r8, reinterpret_cast<uint64_t>(m_chain.dma_epoch));
-    mov(r9, qword[r8]);
-    cmp(r9, qword[rax + static_cast<int32_t>(offsetof(ChainSlot, epoch))]);
-    jne(fail, T_NEAR);
-    load_epoch(m_chain.code_epoch);   // this vCPU's write mappings are up to date (ChainSlot)
-    cmp(r9, qword[rbx + m_layout.code_epoch_seen]);
-    jne(fail, T_NEAR);
+    // What a VMM write to RAM (DMA) or a page turned into code by another vCPU means for chained
+    // code is handled through `attention`: whoever moves the DMA or code epoch raises every
+    // vCPU's, and the dispatcher unlinks this vCPU's slots (Translator::unlink_all) or drops its
+    // write mappings before chained code runs on (ChainSlot).
     cmp(byte[rbx + m_layout.attention], 0);
     jne(fail, T_NEAR);
     if (insns < 0) {

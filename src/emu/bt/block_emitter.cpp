@@ -25,7 +25,7 @@ CpuLayout CpuLayout::of(const Cpu& c) {
     l.replay_valid = offset_in(c, c.exits().replaying_flag());
     l.fs_base = offset_in(c, &c.seg[kFs].base);
     l.gs_base = offset_in(c, &c.seg[kGs].base);
-    return l;   // tlb_active, map_gen, code_epoch_seen are private: the Translator (a friend of Cpu) fills them in
+    return l;   // tlb_active and map_gen are private: the Translator (a friend of Cpu) fills them in
 }
 
 BlockEmitter::BlockEmitter(const CpuLayout& layout, const ChainContext& chain, uint8_t* buffer, size_t max)

@@ -35,7 +35,7 @@ namespace popek::emu::bt {
 struct CpuLayout {
     int32_t gpr = 0, rip = 0, rflags = 0, next_rip = 0, brk = 0, instructions = 0;
     int32_t attention = 0, budget = 0, replay_valid = 0;
-    int32_t tlb_active = 0, fs_base = 0, gs_base = 0, map_gen = 0, code_epoch_seen = 0;
+    int32_t tlb_active = 0, fs_base = 0, gs_base = 0, map_gen = 0;
     static CpuLayout of(const Cpu& cpu);
 };
 
@@ -51,9 +51,13 @@ struct CpuLayout {
 /// this vCPU: its handler ends the block; by another: it must serialize, SDM Vol. 3A 9.1.3,
 /// which passes through the dispatcher) makes the source stale too, and the source is
 /// revalidated before it runs again. What the page check cannot see, RAM written by the VMM
-/// (DMA), moves `epoch`. A page newly turned into code by another vCPU is not about the slot but
-/// about this vCPU's write mappings: every chained jump also requires that this vCPU has dropped
-/// them since (Cpu::m_code_epoch_seen equal to the code epoch), else the dispatcher does it.
+/// (DMA), moves the DMA epoch, and whoever moves it raises every vCPU's `attention`: a chained
+/// jump checks attention, so the next one goes through the dispatcher, which unlinks every slot
+/// of the vCPU when the epoch moved (Translator::unlink_all) and revalidates blocks on lookup.
+/// A page newly turned into code by another vCPU is about this vCPU's write mappings, not the
+/// slot: the vCPU that marks it raises the others' attention, and the dispatcher drops them.
+/// An unlinked slot's `code` is the translator's unlinked stub, which returns to the dispatcher
+/// with the slot pending.
 ///
 /// A direct branch of 64-bit code to another page (`cross`; also every predicted return) is
 /// linked to the block its linear target led to when it was linked, and holds that target
@@ -63,7 +67,7 @@ struct CpuLayout {
 /// target's page no longer makes the source stale).
 struct ChainSlot {
     uint64_t epoch;      ///< the target's dma_epoch when linked; kUnlinked until then
-    const void* code;    ///< the target's chain entry (translated code + kChainEntry)
+    const void* code;    ///< the target's chain entry (translated code + kChainEntry), or the unlinked stub
     uint64_t gpa;        ///< same page: the target's; cross: the block linked to
     uint32_t mode;
     int32_t insns;       ///< instruction count of the target (charged to the budget on the jump)
@@ -97,8 +101,8 @@ struct ReturnStack {
 /// What chaining needs besides the Cpu: VM-wide epochs and the translator's bookkeeping.
 struct ChainContext {
     ChainSlot** pending_slot = nullptr;   ///< set by an exit that could not chain
-    const std::atomic<uint64_t>* dma_epoch = nullptr;
-    const std::atomic<uint64_t>* code_epoch = nullptr;
+    /// Where an unlinked slot leads: stores RAX (the slot) as pending and returns to the dispatcher.
+    const void* unlinked = nullptr;
     ChainSlot* slots = nullptr;           ///< two per block: branch taken, not taken / fall-through (after a CALL: its return)
     ReturnStack* returns = nullptr;       ///< null: no return prediction
     /// Called by an exit with no chain slot (RET, indirect and cross-page branches): the next
@@ -195,12 +199,10 @@ private:
     /// Indirect exit to the target in R9: through `last` (a cross slot caching the target it led
     /// to last) when the target is the same, else looked up (and `last` linked to it).
     void emit_indirect_exit(ChainSlot* last);
-    /// What a chained jump through the slot in RAX checks before it goes (the slot's DMA epoch,
-    /// this vCPU's write mappings, attention, budget: charged `insns`, or the slot's count when
-    /// negative) and does (replay flag cleared, counted); jumps to `fail` when a check fails.
+    /// What a chained jump through the slot in RAX checks before it goes (attention, budget:
+    /// charged `insns`, or the slot's count when negative) and does (replay flag cleared,
+    /// counted); jumps to `fail` when a check fails.
     void emit_chain_guards(const Xbyak::Label& fail, int32_t insns);
-    /// Loads the VM-wide `epoch` into R9 (R8 holds the DMA epoch's address).
-    void load_epoch(const std::atomic<uint64_t>* epoch);
 
     // Conditional jumps in the middle of a block (side_branch.cpp).
     /// Jcc `k` of the block (not its last instruction) at block offset `offset`: taken, it jumps

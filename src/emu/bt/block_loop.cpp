@@ -87,26 +87,30 @@ void BlockEmitter::emit_loop_tail(const Block& b, const Insn& in, uint32_t offse
     // block's first instruction here (is_self_loop).
     const int64_t page_offset = static_cast<int64_t>(b.gpa & 0xfff) + offset + in.len;
     ChainSlot* self = make_slot(b, 0, page_offset + static_cast<int64_t>(in.imm));
-    if (in.mnemonic != ZYDIS_MNEMONIC_JMP) {
-        Xbyak::Label taken;
-        need_flags(condition_flags(in.extra));
-        emit_jcc(in.extra, taken);
-        // Not taken: leave as any block does, then emit the taken path from the same state.
-        const RegCache::Snapshot regs = m_regs.save();
-        const uint64_t host_flags = m_host_flags;
-        const uint32_t rip_pending = m_rip_pending, count_pending = m_count_pending;
-        sync_state();
-        sync_count(1);
-        mov(rcx, qword[rbx + m_layout.rip]);
-        lea(rcx, ptr[rcx + m_rip_pending + in.len]);
-        emit_exit(rcx, make_slot(b, 1, page_offset), false);
-        m_regs.restore(regs);
-        m_host_flags = host_flags;
-        m_rip_pending = rip_pending;
-        m_count_pending = count_pending;
-        L(taken);
+    if (in.mnemonic == ZYDIS_MNEMONIC_JMP) {
+        emit_back_edge(b, in, self);
+        return;
     }
+    // Taken falls through into the back edge (one taken branch per iteration, its jump back);
+    // not taken leaves as any block does, emitted after it from the state at the Jcc.
+    Xbyak::Label not_taken;
+    need_flags(condition_flags(in.extra));
+    emit_jcc(in.extra ^ 1u, not_taken);
+    observe_flags(kArithFlags);   // what the exit below reads, before the back edge decides
+    const RegCache::Snapshot regs = m_regs.save();
+    const uint64_t host_flags = m_host_flags;
+    const uint32_t rip_pending = m_rip_pending, count_pending = m_count_pending;
     emit_back_edge(b, in, self);
+    m_regs.restore(regs);
+    m_host_flags = host_flags;
+    m_rip_pending = rip_pending;
+    m_count_pending = count_pending;
+    L(not_taken);
+    sync_state();
+    sync_count(1);
+    mov(rcx, qword[rbx + m_layout.rip]);
+    lea(rcx, ptr[rcx + m_rip_pending + in.len]);
+    emit_exit(rcx, make_slot(b, 1, page_offset), false);
 }
 
 void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slot) {

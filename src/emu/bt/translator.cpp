@@ -24,10 +24,8 @@ Translator::Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size)
     };
     m_layout.tlb_active = offset(&cpu.m_tlb_active);
     m_layout.map_gen = offset(&cpu.m_map_gen);
-    m_layout.code_epoch_seen = offset(&cpu.m_code_epoch_seen);
     m_chain.pending_slot = &m_pending_slot;
-    m_chain.dma_epoch = &cpu.shared().dma_epoch;
-    m_chain.code_epoch = cpu.shared().code.code_epoch_ptr();
+    emit_unlinked_stub();
     m_handler_exits = std::make_unique<uint64_t[]>(ZYDIS_MNEMONIC_MAX_VALUE + 1);   // zeroed
     if (cpu.shared().count_stats) {   // a memory increment on every chain: only when asked
         m_chain.handler_exits = m_handler_exits.get();
@@ -43,6 +41,33 @@ void Translator::clear_returns() {
     for (auto& e : m_returns->entries) e = ReturnStack::Entry{~0ULL, &m_dead_slot};
 }
 
+void Translator::emit_unlinked_stub() {
+    // The state an exit leaves is the dispatcher's already; the slot in RAX becomes pending and
+    // the block frame (a chained jump keeps the first block's, BlockEmitter::emit_prologue) ends.
+    constexpr size_t kMax = 64;
+    uint8_t* at = m_stub_buffer.begin_write(kMax);
+    if (!at) return;   // no executable memory: no translation will be made either
+    Xbyak::CodeGenerator g(kMax, at);
+    g.mov(g.r8, reinterpret_cast<uint64_t>(&m_pending_slot));
+    g.mov(g.qword[g.r8], g.rax);
+    g.add(g.rsp, 8);
+    for (const Xbyak::Reg64& r : {g.r15, g.r14, g.r13, g.r12, g.rbp, g.rbx}) g.pop(r);
+    g.ret();
+    m_chain.unlinked = m_stub_buffer.end_write(g.getSize());
+    m_dead_slot.code = m_chain.unlinked;
+}
+
+void Translator::unlink_all() {
+    for (size_t k = 0; k < m_slots_used; ++k) {
+        ChainSlot& s = m_slots[k];
+        s.epoch = ChainSlot::kUnlinked;
+        s.code = m_chain.unlinked;
+        s.insns = 0;
+    }
+    m_pending_slot = nullptr;
+    ++m_stats.unlink_alls;
+}
+
 void Translator::flush() {
     m_buffer.flush();   // every older translation is dropped (their epoch no longer matches)
     m_slots_used = 0;
@@ -55,7 +80,8 @@ const void* Translator::next_block(Cpu* cpu) {
     // The checks of emu/executor.cpp's loop before it looks a block up and runs it.
     Cpu& c = *cpu;
     if (c.attention.load(std::memory_order_relaxed) || c.budget <= 0 || c.halted || c.interrupt_shadow ||
-        c.m_waiting_sipi || c.m_shared.code.code_epoch() != c.m_code_epoch_seen)
+        c.m_waiting_sipi || c.m_shared.code.code_epoch() != c.m_code_epoch_seen ||
+        c.m_shared.dma_epoch.load(std::memory_order_acquire) != c.m_dma_epoch_seen)
         return nullptr;
     Block* b = c.m_cache->probe();
     Translator& t = *c.m_bt;

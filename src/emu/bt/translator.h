@@ -24,6 +24,7 @@ struct TranslatorStats {
     uint64_t lookups_taken = 0;  ///< indirect / cross-page exits that found the next block's code
     uint64_t runs = 0;           ///< translated blocks entered from the dispatcher
     uint64_t cold_runs = 0;      ///< dispatcher runs of blocks with no translation (interpreted)
+    uint64_t unlink_alls = 0;    ///< every slot unlinked at once (a VMM write to RAM)
 };
 
 class Translator {
@@ -55,6 +56,9 @@ public:
     std::string report(uint64_t total, uint64_t interpreted) const;
     /// Drops every translation and chain (the block cache is being cleared, or space ran out).
     void flush();
+    /// Unlinks every chain slot (the VMM wrote guest RAM: targets are revalidated on lookup
+    /// before they are linked again). The dispatcher calls it when the DMA epoch moved.
+    void unlink_all();
     /// Between two translated blocks without a chain (ChainContext::next_block): what the
     /// dispatch loop would check before running the next block, then its translated code's
     /// chain entry; nullptr when the dispatcher must run (a poll is due, a miss, not translated).
@@ -62,6 +66,8 @@ public:
 
 private:
     bool run_cold(Block& b);
+    /// The code every unlinked slot leads to (ChainContext::unlinked), in m_stub_buffer.
+    void emit_unlinked_stub();
     const void* translate(Block& b);
     /// The block that ran after an exit that could not chain: becomes that exit's target if it
     /// is the block the exit leads to.
@@ -71,6 +77,7 @@ private:
     uint32_t m_hot_runs;
     CpuLayout m_layout;
     CodeBuffer m_buffer;
+    CodeBuffer m_stub_buffer{4096};   ///< the unlinked stub (never flushed)
     std::unique_ptr<ChainSlot[]> m_slots;
     size_t m_slot_capacity;
     size_t m_slots_used = 0;

@@ -16,9 +16,9 @@ std::string Translator::report(uint64_t total, uint64_t interpreted) const {
     const uint64_t translated = total > interpreted ? total - interpreted : 0;
     std::string out = fmt::format(
         "translated {} ({:.1f}%) interpreted {} | blocks {} (native insns {}, handler calls {}), chains linked {} "
-        "taken {}, lookups taken {}, flushes {}, failures {}\n",
+        "taken {}, lookups taken {}, unlinked all {}, flushes {}, failures {}\n",
         translated, pct(translated, total), interpreted, m_stats.blocks, m_stats.native_insns, m_stats.helper_insns,
-        m_stats.links, m_stats.chains_taken, m_stats.lookups_taken, m_stats.flushes, m_stats.failures);
+        m_stats.links, m_stats.chains_taken, m_stats.lookups_taken, m_stats.unlink_alls, m_stats.flushes, m_stats.failures);
     // The code cache: its fill and how often a block was entered as translated code (from the
     // dispatcher, a chain or a lookup) rather than without a translation (interpreted/translated).
     const uint64_t hits = m_stats.runs + m_stats.chains_taken + m_stats.lookups_taken;

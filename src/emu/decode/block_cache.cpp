@@ -71,7 +71,13 @@ void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
     b.gen_ptr = sh.code.generation(gpa);
     // Generation first, then the bytes: a write racing with decoding makes the block stale.
     b.gen = b.gen_ptr->load(std::memory_order_acquire);
-    if (sh.code.mark_code(gpa)) m_cpu.drop_write_mappings();
+    if (sh.code.mark_code(gpa)) {
+        m_cpu.drop_write_mappings();
+        // Every other vCPU must drop its write mappings before its translated code goes on
+        // (bt::ChainSlot): chained jumps check only attention.
+        for (Cpu* other : sh.cpus)
+            if (other && other != &m_cpu) other->attention.store(true, std::memory_order_release);
+    }
     b.dma_epoch = sh.dma_epoch.load(std::memory_order_acquire);
     const uint8_t* host = sh.mem.host_ptr(gpa & ~0xfffULL, 4096);
     size_t off = gpa & 0xfff;

@@ -2,6 +2,7 @@
 
 #include "emu/bt/translator.h"
 #include "emu/decode/block_cache.h"
+#include "emu/vmm_write.h"
 
 #include <fmt/core.h>
 
@@ -22,7 +23,7 @@ Result<VcpuExit> InterpVcpu::run() {
     if (m_io_outstanding) {
         // The VMM has handled the previous exit (and may have written guest RAM: DMA).
         c.complete_io();
-        c.shared().dma_epoch.fetch_add(1, std::memory_order_acq_rel);
+        emu::note_vmm_write(c.shared());
         m_io_outstanding = false;
         // The exit may have raised an interrupt line (a device, or pc-testdev's IRQ ports): look
         // at the interrupt controllers before the next instruction, as a CPU does on KVM's entry.

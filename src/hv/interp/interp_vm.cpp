@@ -7,6 +7,7 @@
 
 #include "hv/interp/interp_vcpu.h"
 #include "hv/xen/xen_cpu_hooks.h"
+#include "emu/vmm_write.h"
 
 namespace popek::hv::interp {
 InterpVm::InterpVm(const VmConfig& config, bool translate)
@@ -54,7 +55,7 @@ Result<std::unique_ptr<Vcpu>> InterpVm::create_vcpu(int index) {
 Result<void> InterpVm::set_irq_line(uint32_t gsi, bool level) {
     if (gsi >= emu::IoApic::kPins) return fail("interp: GSI {} does not exist (IOAPIC has {} pins)", gsi, emu::IoApic::kPins);
     // A device raising a line may have written guest RAM first (DMA): decoded code is re-verified.
-    if (m_shared) m_shared->dma_epoch.fetch_add(1, std::memory_order_acq_rel);
+    if (m_shared) emu::note_vmm_write(*m_shared);
     m_interrupts->set_irq_line(gsi, level);
     return {};
 }
