@@ -88,7 +88,7 @@ def cpu_seconds(pid):
 def vmm_command(a, img):
     disk_dev = "xvda" if a.xen else "vda"
     console = "hvc0" if a.xen else "ttyS0"
-    cmdline = f"console={console} root=/dev/{disk_dev} rw"
+    cmdline = f"console={console} root=/dev/{disk_dev} ro"
     if a.vmm == "popek":
         kernel = os.path.join(a.dir, "vmlinux" if a.xen else "vmlinuz")
         cmd = [a.bin, "run", "--accel", a.accel, "--mem", str(a.mem), "--cpus", str(a.cpus),
@@ -160,7 +160,9 @@ def main():
             con.expect(rb"root@[\w-]+:~# ", 120)
         con.run("stty -echo; PS1=; export TERM=dumb SYSTEMD_PAGER= SYSTEMD_COLORS=0")
         st, out = con.run("findmnt -no SOURCE,FSTYPE,OPTIONS /")
-        check(st == 0 and f"/dev/{disk_dev} ext4 rw" in out, f"root is /dev/{disk_dev} ext4 rw: {out.strip()}")
+        src = out.split()
+        check(st == 0 and src[:2] == [f"/dev/{disk_dev}", "ext4"] and src[2:3] and src[2].startswith("rw,"),
+              f"root is /dev/{disk_dev} ext4 rw: {' '.join(src)}")
         st, out = con.run(f"echo popek-{token} > /root/popek-token && sync && cat /root/popek-token")
         check(st == 0 and f"popek-{token}" in out, "write to the root file system and read it back")
         st, out = con.run("nproc")
