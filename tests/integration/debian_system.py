@@ -8,6 +8,7 @@ DIR holds debian12.img, vmlinuz, vmlinux, initrd.img (the script's output). The 
 (sparse) to a scratch file, so the cached one is never written. One boot, all checks in it:
   - systemd's getty prints `login:`; root logs in without a password (serial ttyS0, or hvc0
     under --xen);
+  - systemd-fsck-root's fsck of the root (mounted ro by the initrd) says clean;
   - `findmnt /` shows the root on vda (xvda with --xen), and a file written there is read back;
   - `ip -4 addr` shows a 10.0.2.x DHCP lease from slirp on the virtio-net (eth0/netfront) link;
   - `ping -c1 10.0.2.2` (the slirp gateway) answers;
@@ -165,6 +166,8 @@ def main():
               f"root is /dev/{disk_dev} ext4 rw: {' '.join(src)}")
         st, out = con.run(f"echo popek-{token} > /root/popek-token && sync && cat /root/popek-token")
         check(st == 0 and f"popek-{token}" in out, "write to the root file system and read it back")
+        st, out = con.run("journalctl -b -o cat -u systemd-fsck-root --no-pager | grep -m1 clean")
+        check(st == 0 and "clean" in out, f"this boot's fsck of the root: {out.strip()}")
         st, out = con.run("nproc")
         check(st == 0 and str(a.cpus) in out.split(), f"nproc = {out.strip()} (--cpus {a.cpus})")
         st, out = con.run("systemctl is-system-running --wait", timeout=left())
