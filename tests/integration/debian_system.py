@@ -86,6 +86,21 @@ def cpu_seconds(pid):
         return float("nan")
 
 
+def bench(con, disk_dev, times):
+    """In-guest figures (issue 18 "Benchmarks"), in the same boot as the checks."""
+    st, out = con.run(f"dd if=/dev/{disk_dev} of=/dev/null bs=1M count=256 iflag=direct 2>&1 | tail -n 1", timeout=600)
+    m = re.search(r"copied, ([\d.]+) s", out)
+    if st == 0 and m:
+        times["dd_MBps"] = 256 * 1048576 / 1e6 / float(m.group(1))
+    # 32 MiB of the image's own binaries: the same bytes on every VMM
+    con.run("cat /usr/bin/* /usr/lib/x86_64-linux-gnu/*.so* 2>/dev/null | head -c 33554432 > /tmp/bench.in", timeout=600)
+    for name, cmd in (("gzip9_s", "gzip -9 -c /tmp/bench.in > /dev/null"), ("sha256_s", "sha256sum /tmp/bench.in > /dev/null")):
+        st, out = con.run(f"TIMEFORMAT=%R; time {cmd}", timeout=900)
+        m = re.search(r"([\d.]+)\s*$", out.strip())
+        if st == 0 and m:
+            times[name] = float(m.group(1))
+
+
 def vmm_command(a, img):
     disk_dev = "xvda" if a.xen else "vda"
     console = "hvc0" if a.xen else "ttyS0"
@@ -122,6 +137,8 @@ def main():
     p.add_argument("--mem", type=int, default=1024)
     p.add_argument("--accel", default="bt")
     p.add_argument("--timeout", type=float, default=float(os.environ.get("POPEK_DEBIAN_TIMEOUT", 900)))
+    p.add_argument("--bench", action="store_true",
+                   help="also time, in the guest: dd of 256 MiB from the disk (O_DIRECT), gzip -9 and sha256sum of 32 MiB")
     p.add_argument("--keep-image", action="store_true", help="keep the scratch image and console log")
     a = p.parse_args()
     if a.xen and a.vmm == "qemu":
@@ -188,6 +205,8 @@ def main():
         if lease:
             st, out = con.run("ping -c 1 -W 5 10.0.2.2")
             check(st == 0, "ping 10.0.2.2 (the gateway)")
+        if a.bench:
+            bench(con, disk_dev, times)
         con.send("poweroff\n")
         status = proc.wait(timeout=min(300, left()))
         times["total_wall"] = time.monotonic() - t0
