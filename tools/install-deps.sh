@@ -9,6 +9,7 @@ PKGS=(
   qemu-system-x86 time cpio kmod xz-utils
   libcpp-httplib-dev curl   # the API socket (src/api) and its curl test
   gdb   # the gdb stub's integration tests (tests/integration/gdb_*.sh)
+  debootstrap e2fsprogs   # tools/make-debian-rootfs.sh (the Debian system image, docs/distro.md)
 )
 missing=()
 for p in "${PKGS[@]}"; do

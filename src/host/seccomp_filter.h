@@ -12,11 +12,14 @@
 namespace popek::host {
 
 /// One allowed system call; with `values` non-empty, only when argument `arg` (its low 32 bits,
-/// as the kernel reads an ioctl request) equals one of them.
+/// as the kernel reads an ioctl request) equals one of them. With `refuse_errno` non-zero the call
+/// is not allowed but fails with that errno instead of taking the default action (a call a library
+/// makes on its own and copes with failing, e.g. glibc's probe of a /proc file).
 struct SyscallRule {
     int nr;
     unsigned arg = 0;
     std::span<const uint64_t> values = {};
+    int refuse_errno = 0;
 };
 
 /// Builds the filter (`default_action`, e.g. SCMP_ACT_KILL_PROCESS, for everything not listed)

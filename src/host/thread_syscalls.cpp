@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/ioctl.h>
 
+#include <cerrno>
 #include <vector>
 
 #include "host/thread_confinement.h"
@@ -96,6 +97,15 @@ constexpr SyscallRule kMain[] = {
     {SCMP_SYS(fdatasync)}, {SCMP_SYS(openat)},
 };
 
+/// Refused with EACCES rather than fatal, on the threads that open no file: glibc's malloc opens
+/// /proc/sys/vm/overcommit_memory the first time it shrinks a thread arena's heap
+/// (check_may_shrink_heap), on whichever thread that happens (a vCPU's, in bt's translator, after
+/// a minute of a Debian boot), and treats a failed open as "not overcommit mode 2". The thread
+/// still opens nothing.
+constexpr SyscallRule kRefuseOpen[] = {
+    {SCMP_SYS(openat), 0, {}, EACCES},
+};
+
 /// AddressSanitizer's runtime (the asan preset) probes memory through a pipe and reports with
 /// these, as in the driver domain's list (ddom/sandbox.cpp); release builds do not get them.
 constexpr SyscallRule kSanitizerOnly[] = {
@@ -113,11 +123,16 @@ std::vector<SyscallRule> combine(std::span<const SyscallRule> own) {
     return all;
 }
 
+std::vector<SyscallRule> with_refusals(std::vector<SyscallRule> all) {
+    all.insert(all.end(), std::begin(kRefuseOpen), std::end(kRefuseOpen));
+    return all;
+}
+
 }  // namespace
 
 std::span<const SyscallRule> thread_allow_list(ThreadKind kind, bool share) {
-    static const std::vector<SyscallRule> vcpu = combine(kVcpu), device = combine(kDevice), api = combine(kApi),
-                                          main = combine(kMain);
+    static const std::vector<SyscallRule> vcpu = with_refusals(combine(kVcpu)), device = with_refusals(combine(kDevice)),
+                                          api = combine(kApi), main = combine(kMain);
     static const std::vector<SyscallRule> vcpu_share = [] {
         std::vector<SyscallRule> all = combine(kVcpu);
         all.insert(all.end(), std::begin(kVcpuShare), std::end(kVcpuShare));
