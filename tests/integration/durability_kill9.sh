@@ -3,10 +3,10 @@
 #
 # Acknowledged guest writes survive `kill -9` of popek (issue 19, "Keep what was measured").
 # Linux (GUEST_DIR/vmlinux, the Debian kernel the other Linux tests boot) runs an /init that
-# writes numbered 512-byte records to its disk, record N at sector N, each with one dd: odd
-# records with conv=fsync (a flush after the write), even ones with oflag=direct (O_DIRECT, the
-# write completes when the device does). Only after dd returned does the guest print
-# "GUEST-ACK N" on its console. At a random moment after the first acknowledgement popek is
+# starts durability_writer.c, which writes numbered 512-byte records to its disk, record N at
+# sector N: odd records followed by fdatasync (a flush after the write), even ones through
+# O_DIRECT (the write completes when the device does). Only after that returned does the guest
+# print "GUEST-ACK N" on its console. At a random moment after the first acknowledgement popek is
 # killed with SIGKILL; then every acknowledged record must be in the image, intact (its text,
 # zero padding, this trial's random tag).
 #
@@ -18,16 +18,17 @@
 # TRIALS (default 1; DURABILITY_TRIALS overrides) boots, each killed at a fresh random moment
 # (DURABILITY_MAX_S, default 3: up to that many seconds after the first acknowledgement).
 # POPEK_ACCEL picks the engine (default bt). Exit 77 (skip) when the guest files are missing.
+# DURABILITY_DAMAGE=1 zeroes the last acknowledged record before the check: the test must fail.
 set -uo pipefail
 popek=$1 guest=$2 mode=$3 trials=${DURABILITY_TRIALS:-${4:-1}}
 max_s=${DURABILITY_MAX_S:-3}
-mods=virtio_blk
+mods="virtio_mmio virtio_blk"
 case "$mode" in
   virtio|jailed) ;;
   xen|ddom) mods=xen-blkfront ;;
   *) echo "durability_kill9.sh: unknown MODE '$mode' (virtio, xen, ddom or jailed)" >&2; exit 2 ;;
 esac
-for f in "$guest/vmlinux" "$guest/bbroot/bin/busybox" "$guest/modules/deps/$mods"; do
+for f in "$guest/vmlinux" "$guest/bbroot/bin/busybox" $(printf "$guest/modules/deps/%s " $mods); do
   [ -e "$f" ] || { echo "SKIP: $f missing (tools/fetch-linux-guest.sh could not fetch the guest)"; exit 77; }
 done
 [ "$mode" != jailed ] || [ "$(id -u)" = 0 ] || { echo "SKIP: MODE jailed needs root (--uid/--gid/--chroot)"; exit 77; }
@@ -37,14 +38,21 @@ cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "${DURABILITY_KEEP
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "---- console (last 30 lines)"; tail -n 30 "$work/console"; exit 1; }
 
-# An initramfs: busybox, the disk driver's modules and the writer as /init.
+# An initramfs: busybox, the disk driver's modules, an /init that starts the writer
+# (durability_writer.c, built static here).
 stage=$work/stage
 mkdir -p "$stage"/{bin,dev,proc,sys,lib/modules}
 cp "$guest/bbroot/bin/busybox" "$stage/bin/busybox"
+"${CC:-cc}" -static -O1 -o "$stage/bin/durability_writer" "$(dirname "$0")/durability_writer.c" ||
+  fail "cannot build the guest's writer (a static C program: needs cc and libc.a)"
 for applet in $("$stage/bin/busybox" --list); do [ "$applet" = busybox ] || ln -sf busybox "$stage/bin/$applet"; done
 modules=
 for m in $mods; do
-  while read -r ko; do cp "$guest/modules/$ko" "$stage/lib/modules/"; modules+=" ${ko%.ko}"; done <"$guest/modules/deps/$m"
+  while read -r ko; do
+    [[ " $modules " == *" ${ko%.ko} "* ]] && continue
+    cp "$guest/modules/$ko" "$stage/lib/modules/"
+    modules+=" ${ko%.ko}"
+  done <"$guest/modules/deps/$m"
 done
 cat >"$stage/init" <<INIT
 #!/bin/sh
@@ -55,20 +63,8 @@ mount -t devtmpfs devtmpfs /dev
 for ko in$modules; do insmod /lib/modules/\$ko.ko; done
 tag=\$(sed -n 's/.*popek\.tag=\([0-9a-f]*\).*/\1/p' /proc/cmdline)
 dev=/dev/vda
-[ -e /dev/xvda ] && dev=/dev/xvda
-for i in 1 2 3 4 5 6 7 8 9 10; do [ -b \$dev ] && break; sleep 0.2; [ -e /dev/xvda ] && dev=/dev/xvda; done
-echo GUEST-WRITER \$dev
-i=1
-while [ \$i -lt 2000 ]; do
-  if [ \$((i % 2)) = 1 ]; then how=conv=sync,notrunc,fsync; else how="conv=sync,notrunc oflag=direct"; fi
-  if printf 'REC %06d %s END' \$i "\$tag" | dd of=\$dev bs=512 seek=\$i count=1 \$how 2>/dev/null; then
-    echo GUEST-ACK \$i
-  else
-    echo GUEST-NAK \$i
-  fi
-  i=\$((i + 1))
-done
-echo GUEST-DONE
+i=0; while [ \$i -lt 100 ]; do i=\$((i + 1)); [ -b /dev/xvda ] && dev=/dev/xvda; [ -b \$dev ] && break; sleep 0.2; done
+/bin/durability_writer \$dev "\$tag"
 poweroff -f
 INIT
 chmod 755 "$stage/init"
@@ -114,6 +110,8 @@ for ((trial = 1; trial <= trials; trial++)); do
   acked=$(grep -c '^GUEST-ACK [0-9]*$' "$work/console.lf")
   last=$(grep '^GUEST-ACK [0-9]*$' "$work/console.lf" | tail -n 1 | cut -d' ' -f2)
   [ "$acked" = "$last" ] || fail "acknowledgements out of order ($acked lines, last $last)"
+  # DURABILITY_DAMAGE=1 (a check of this check): zero the last acknowledged record first.
+  [ -n "${DURABILITY_DAMAGE:-}" ] && dd if=/dev/zero of="$disk" bs=512 seek="$last" count=1 conv=notrunc status=none
   # Every acknowledged record: sector N holds "REC N TAG END", then zeros.
   bad=$(python3 - "$disk" "$tag" "$last" <<'PY'
 import sys
