@@ -12,6 +12,7 @@
 # build/fuzz-long/), 0 otherwise.
 #   FUZZ_TARGETS="fuzz_share fuzz_blkif"   only these targets
 #   FUZZ_RSS_MB (default 2048)             libFuzzer's -rss_limit_mb
+#   FUZZ_REPORT_ONLY=1                     no build, no run: the table from the last run's logs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:?usage: tools/fuzz-long.sh SECONDS}
@@ -19,7 +20,9 @@ SECONDS_EACH=${1:?usage: tools/fuzz-long.sh SECONDS}
 OUT=build/fuzz-long
 mkdir -p "$OUT"
 
-FUZZ_BUILD_ONLY=1 tools/fuzz-smoke.sh >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log" >&2; exit 1; }
+if [ -z "${FUZZ_REPORT_ONLY:-}" ]; then
+  FUZZ_BUILD_ONLY=1 tools/fuzz-smoke.sh >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log" >&2; exit 1; }
+fi
 
 # "cov: N ft: M corp: K/..." of the first line matching $2 in log $1.
 stat_of() { grep -m1 -E "$2" "$1" | sed -n 's/.*cov: \([0-9]*\) ft: \([0-9]*\) corp: \([0-9]*\).*/\1 \2 \3/p'; }
@@ -30,15 +33,19 @@ for target_src in tests/fuzz/fuzz_*.cpp; do
   name=$(basename "$target_src" .cpp)
   if [ -n "${FUZZ_TARGETS:-}" ] && [[ " $FUZZ_TARGETS " != *" $name "* ]]; then continue; fi
   corpus=$OUT/corpus-$name log=$OUT/$name.log
-  rm -rf "$corpus" "$OUT/$name"-*
-  mkdir -p "$corpus"
-  cp tests/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null || true
-  cp build/fuzz/corpus-"$name"/* "$corpus"/ 2>/dev/null || true   # the fuzz-seeds fuzz-smoke copied
-  echo "== $name: ${SECONDS_EACH}s from $(ls "$corpus" | wc -l) seeds" >&2
   status=0
-  build/fuzz/"$name" -max_total_time="$SECONDS_EACH" -print_final_stats=1 -rss_limit_mb="${FUZZ_RSS_MB:-2048}" \
-    -artifact_prefix="$OUT/$name-" "$corpus" >"$log" 2>&1 || status=$?
-  execs=$(sed -n 's/^stat::number_of_executed_runs: *//p' "$log" | tail -n 1)
+  if [ -z "${FUZZ_REPORT_ONLY:-}" ]; then
+    rm -rf "$corpus" "$OUT/$name"-*
+    mkdir -p "$corpus"
+    cp tests/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null || true
+    cp build/fuzz/corpus-"$name"/* "$corpus"/ 2>/dev/null || true   # the fuzz-seeds fuzz-smoke copied
+    echo "== $name: ${SECONDS_EACH}s from $(ls "$corpus" | wc -l) seeds" >&2
+    build/fuzz/"$name" -max_total_time="$SECONDS_EACH" -print_final_stats=1 -rss_limit_mb="${FUZZ_RSS_MB:-2048}" \
+      -artifact_prefix="$OUT/$name-" "$corpus" >"$log" 2>&1 || status=$?
+  elif [ ! -s "$log" ]; then
+    continue
+  fi
+  execs=$(sed -n -E 's/^stat::number_of_executed_(runs|units): *//p' "$log" | tail -n 1)
   per_s=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
   read -r cov0 ft0 _ <<<"$(stat_of "$log" 'INITED')" || true
   read -r cov ft corp <<<"$(grep -E 'cov: [0-9]+ ft: [0-9]+ corp: ' "$log" | tail -n 1 |

@@ -53,7 +53,7 @@ for target_src in tests/fuzz/fuzz_*.cpp; do
     status=1
   else
     grep -m1 -E "INITED" "$OUT/$name.log" || true
-    grep -E "stat::number_of_executed_runs|cov:" "$OUT/$name.log" | tail -2
+    grep -E "stat::number_of_executed_(runs|units)|cov:" "$OUT/$name.log" | tail -2
   fi
 done
 exit $status
