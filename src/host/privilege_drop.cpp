@@ -33,10 +33,9 @@ Result<uint64_t> effective_caps() {
 /// exec could raise anyway (no_new_privs is set at start, host/privileges.h).
 Result<void> drop_bounding_set() {
     for (unsigned long cap = 0; cap < 64; ++cap) {
-        if (::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) {
-            if (errno == EINVAL) break;   // past the kernel's last capability
-            continue;                     // 0: already dropped
-        }
+        const int held = ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+        if (held < 0) break;     // EINVAL: past the kernel's last capability
+        if (held == 0) continue; // already dropped
         if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
         if (errno == EPERM) return {};
         return fail_errno("PR_CAPBSET_DROP {}", cap);
