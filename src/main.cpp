@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <span>
@@ -10,6 +11,7 @@
 
 #include "api/api_main.h"
 #include "cli/cli.h"
+#include "host/privilege_drop.h"
 #include "host/privileges.h"
 #include "host/thread_confinement.h"
 #include "sealdisk/inspect.h"
@@ -51,6 +53,17 @@ int main(int argc, char** argv) {
         opt.kernel_bytes.assign(popek_demo_guest_start, popek_demo_guest_end);
     opt.serial_in_fd = STDIN_FILENO;
 
+    // Before the first thread: each drops its capabilities (and with --uid/--gid its
+    // credentials) once set up, then confines itself (docs/security-model.md, docs/seccomp.md).
+    auto& drop = parsed.privileges;
+    drop.api_sock = !parsed.api_sock.empty();
+    drop.gdb_unix = opt.gdb.starts_with("unix:");
+    drop.net_dgram = std::ranges::any_of(opt.nets, [](const auto& n) { return n.kind == popek::vmm::NetOption::Kind::Dgram; });
+    if (auto checked = popek::host::check_privilege_drop(drop); !checked) {
+        fmt::print(stderr, "popek: {}\n", checked.error().message);
+        return popek::vmm::kExitUserError;
+    }
+    popek::host::enable_privilege_drop(drop);
     // Before the first thread: each confines itself once set up (docs/seccomp.md).
     if (auto confined = popek::host::enable_thread_confinement(parsed.seccomp); !confined) {
         fmt::print(stderr, "popek: {}\n", confined.error().message);

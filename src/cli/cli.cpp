@@ -178,6 +178,15 @@ Parsed parse(const std::vector<std::string>& args) {
     run->add_flag("!--no-seccomp", out.seccomp, "run every thread without its seccomp allow-list (on by default: a "
                   "system call off a thread's list kills popek with SIGSYS; docs/seccomp.md)");
 
+    // Least privilege (issue 19 item 6, docs/security-model.md "Privileges").
+    auto& priv = out.privileges;
+    run->add_option("--uid", priv.uid, "started as root: every thread drops to this uid once set up (with --gid)")
+        ->type_name("UID")->check(whole_number(0, 4294967294));
+    run->add_option("--gid", priv.gid, "started as root: every thread drops to this gid, no supplementary groups (with --uid)")
+        ->type_name("GID")->check(whole_number(0, 4294967294));
+    run->add_option("--chroot", priv.chroot_dir, "started as root: chroot into DIR once set up, before guest code runs "
+                    "(everything the VM uses is open by then: DIR may be empty)")->type_name("DIR");
+
     std::string dgram;
     CLI::App* net_peer = add_net_peer(app, out.net_peer, dgram);
 

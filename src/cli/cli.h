@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "ddom/backend_main.h"
+#include "host/privilege_drop.h"
 #include "netsec/net_peer.h"
 #include "vmm/vm_options.h"
 
@@ -18,6 +19,9 @@ struct Parsed {
     std::string api_sock;
     /// `popek run`: each thread under its seccomp allow-list (host/thread_confinement.h); --no-seccomp: off.
     bool seccomp = true;
+    /// `popek run --uid UID --gid GID --chroot DIR` (host/privilege_drop.h); main() fills in
+    /// the api_sock, gdb_unix and net_dgram fields from the run's other options.
+    host::PrivilegeDrop privileges;
     /// The VM is described (--kernel or --config-file): with --api-sock popek boots it at once;
     /// without, it waits for InstanceStart (Firecracker's behaviour). Without --api-sock an
     /// undescribed VM is the built-in demo guest.

@@ -71,8 +71,10 @@ void RemoteBlkif::stop_child() {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    ::kill(m_pid, SIGKILL);
-    ::waitpid(m_pid, nullptr, 0);
+    // A popek that dropped its capabilities (host/privilege_drop.h) may not signal the child,
+    // which runs as nobody: then the child is not waited for; it dies with popek (its
+    // PR_SET_PDEATHSIG) rather than hang the teardown.
+    if (::kill(m_pid, SIGKILL) == 0) ::waitpid(m_pid, nullptr, 0);
     m_pid = -1;
 }
 

@@ -4,9 +4,9 @@
 /// privileges across exec) and, when popek may change it (CAP_SETPCAP, i.e. started as root), a
 /// capability bounding set of only CAP_SETUID and CAP_SETGID: what the driver-domain child needs
 /// to become nobody (ddom/sandbox.cpp). Both are inherited by every thread and child created
-/// afterwards. The effective set is not touched: popek's own set-up may still need it (a tap
-/// device wants CAP_NET_ADMIN), and capabilities are per thread (capset(2)), so dropping them
-/// after set-up needs every thread's cooperation: not done yet.
+/// afterwards. The effective set is not touched here: popek's own set-up may still need it (a tap
+/// device wants CAP_NET_ADMIN); each thread drops it, and the rest of the bounding set, once set
+/// up (host/privilege_drop.h).
 #include <cstdint>
 
 #include "util/result.h"

@@ -16,6 +16,8 @@
 
 #include <fmt/core.h>
 
+#include "host/privilege_drop.h"
+
 namespace popek::host {
 namespace {
 
@@ -97,6 +99,12 @@ void set_confinement_share(bool share) { g_share = share; }
 
 void confine_this_thread(ThreadKind kind) {
     t_kind = kind;
+    // Capabilities and credentials first (capset, setresuid are on no list), then the filter.
+    if (auto dropped = drop_thread_privileges(); !dropped) {
+        fmt::print(stderr, "popek: dropping privileges on a {} thread: {}\n", thread_kind_name(kind),
+                   dropped.error().message);
+        std::_Exit(4);
+    }
     if (g_enabled.load()) {
         const uint32_t action = g_audit.load() ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS;
         if (auto r = load_allow_list(action, thread_allow_list(kind, g_share.load())); !r) {

@@ -46,7 +46,9 @@ void set_confinement_share(bool share);
 Result<void> enable_thread_confinement(bool seccomp);
 bool thread_confinement_enabled();
 
-/// Loads `kind`'s filter on the calling thread when enabled (a no-op otherwise), then runs the
+/// Drops the calling thread's capabilities and credentials when host::enable_privilege_drop()
+/// was called (host/privilege_drop.h; a failure ends popek, status 4), then loads `kind`'s
+/// filter on the calling thread when enabled (a no-op otherwise), then runs the
 /// self-test when it names `kind`. A filter that cannot be loaded ends popek (status 4): running
 /// unconfined after the user asked for confinement is not an option.
 void confine_this_thread(ThreadKind kind);

@@ -1,4 +1,5 @@
 #include "vmm/machine.h"
+#include "host/privilege_drop.h"
 #include "host/thread_confinement.h"
 
 #include <sys/sysinfo.h>
@@ -220,6 +221,8 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
         observer->started(control);
         observer_guard.observer = observer;
     }
+    // Everything the VM uses is open: --chroot now, before guest code runs (host/privilege_drop.h).
+    TRY_VOID(host::enter_chroot());
     std::vector<std::thread> threads;
     host::set_confinement_share(opt.share.has_value());
     for (size_t i = 0; i < vcpus.size(); ++i)

@@ -161,6 +161,14 @@ case_ 'unknown field `initrd`' run --config-file $work/in/vm-unknown.json
 case_ 'malformed JSON' run --config-file $work/in/vm-truncated.json
 case_ 'already exists' run --api-sock /tmp
 case_ 'unix socket path must be 1 to 107 bytes' run --api-sock "/tmp/$(head -c 200 /dev/zero | tr '\0' s)"
+# Least privilege (issue 19 item 6, docs/security-model.md "Privileges").
+case_ '--uid needs --gid' run $I --uid 65534 --kernel "$K"
+case_ '--gid needs --uid' run $I --gid 65534 --kernel "$K"
+case_ "'nobody' is not a whole number" run $I --uid nobody --gid 65534 --kernel "$K"
+case_ 'out of range' run $I --uid 4294967295 --gid 0 --kernel "$K"
+case_ 'No such file' run $I --chroot $work/in/missing-dir --kernel "$K"
+case_ 'not a directory' run $I --chroot "$K" --kernel "$K"
+case_ '--chroot cannot be combined with --net dgram=' run $I --chroot $work/in --net dgram=a,b --kernel "$K"
 # The driver domain's own entry point (defect 4).
 case_ '--disk-fd is required' backend --socket-fd 3
 case_ 'not a SOCK_SEQPACKET socket' backend --socket-fd 0 --disk-fd 98
