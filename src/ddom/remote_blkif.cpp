@@ -64,6 +64,7 @@ RemoteBlkif::~RemoteBlkif() { stop_child(); }
 void RemoteBlkif::stop_child() {
     m_socket.reset();  // the child's receive sees the end and it exits
     if (m_pid <= 0) return;
+    if (m_failure) ::kill(m_pid, SIGKILL);  // a child that broke the protocol is not trusted to exit
     for (int i = 0; i < 100; ++i) {
         if (::waitpid(m_pid, nullptr, WNOHANG) == m_pid) {
             m_pid = -1;
@@ -79,10 +80,12 @@ void RemoteBlkif::stop_child() {
 }
 
 std::nullopt_t RemoteBlkif::fail_with(std::string why) {
+    // This runs on the thread serving the vbd, confined to its seccomp list (no kill, no wait):
+    // the connection is cut, so a child that broke the protocol gets nothing more from popek,
+    // and it is killed and reaped at teardown (stop_child, on the main thread).
     fmt::print(stderr, "popek: driver domain {}: {}\n", m_domid, why);
     m_failure = std::move(why);
-    if (m_pid > 0) ::kill(m_pid, SIGKILL);  // a child that broke the protocol is not trusted again
-    stop_child();
+    m_socket.reset();
     return std::nullopt;
 }
 

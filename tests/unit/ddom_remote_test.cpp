@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <csignal>
+#include <seccomp.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -13,6 +17,10 @@
 #include "ddom/remote_blkif.h"
 #include "ddom/remote_grant_access.h"
 #include "ddom/seqpacket.h"
+#include "host/seccomp_filter.h"
+#include "host/thread_confinement.h"
+#include "memory/guest_memory.h"
+#include "pv/grant_table.h"
 
 using namespace popek;
 using namespace popek::ddom;
@@ -237,4 +245,38 @@ TEST(DdomSeqpacket, ErrorsCarryTheirKind) {
     auto closed = receive_message(ours.get(), buf, 1000);
     ASSERT_FALSE(closed);
     EXPECT_EQ(closed.error().kind, ErrorKind::Closed);
+}
+
+TEST(DdomProxyConfined, AProtocolBreakOnAConfinedThreadIsAnErrorNotAKill) {
+    // The vbd is served on a device thread (vCPU threads may serve it too), whose seccomp list
+    // has neither kill nor wait4: a back end that breaks the protocol must end the proxy with an
+    // error there, not with SIGSYS (the child is killed and reaped at teardown instead).
+    for (const host::ThreadKind kind : {host::ThreadKind::Device, host::ThreadKind::Vcpu}) {
+        const pid_t tester = ::fork();
+        if (tester == 0) {
+            const pid_t dummy = ::fork();   // stands for the driver-domain process
+            if (dummy == 0) {   // dies with the tester, holding none of the test's output pipes
+                ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+                for (int fd = 0; fd < 3; ++fd) ::close(fd);
+                ::pause();
+                ::_exit(0);
+            }
+            int sv[2];
+            if (::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0) ::_exit(4);
+            (void)!::write(sv[1], "garbage, not a message", 22);
+            memory::GuestMemory mem = memory::GuestMemory::create(1 << 20).value();
+            pv::GrantTable grants(mem, 0);
+            auto* proxy = new RemoteBlkif(grants, 1, UniqueFd(sv[0]), dummy);   // never destroyed here
+            if (!host::load_allow_list(SCMP_ACT_KILL_PROCESS, host::thread_allow_list(kind))) ::_exit(3);
+            blkif_request_t req{};
+            req.operation = BLKIF_OP_READ;
+            const bool failed = !proxy->execute(req) && proxy->failure().has_value();
+            ::_exit(failed ? 0 : 5);
+        }
+        int status = 0;
+        ASSERT_EQ(::waitpid(tester, &status, 0), tester);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+            << host::thread_kind_name(kind) << ": " << (WIFSIGNALED(status) ? "killed by signal " : "exit status ")
+            << (WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    }
 }
