@@ -58,12 +58,20 @@ void Translator::emit_unlinked_stub() {
 }
 
 void Translator::unlink_all() {
-    for (size_t k = 0; k < m_slots_used; ++k) {
-        ChainSlot& s = m_slots[k];
+    // Only the slots linked since the last time (every exit may move the DMA epoch: walking all
+    // slots each time would cost more than the chains save); all of them when that list grew
+    // past the slots in use (relinked slots appear in it more than once).
+    const auto unlink = [this](ChainSlot& s) {
         s.epoch = ChainSlot::kUnlinked;
         s.code = m_chain.unlinked;
         s.insns = 0;
+    };
+    if (m_linked.size() <= m_slots_used) {
+        for (ChainSlot* s : m_linked) unlink(*s);
+    } else {
+        for (size_t k = 0; k < m_slots_used; ++k) unlink(m_slots[k]);
     }
+    m_linked.clear();
     m_pending_slot = nullptr;
     ++m_stats.unlink_alls;
 }
@@ -71,6 +79,7 @@ void Translator::unlink_all() {
 void Translator::flush() {
     m_buffer.flush();   // every older translation is dropped (their epoch no longer matches)
     m_slots_used = 0;
+    m_linked.clear();
     m_pending_slot = nullptr;
     clear_returns();   // its entries point at slots that are reused from now on
     ++m_stats.flushes;
@@ -121,6 +130,7 @@ void Translator::link(Block& b) {
     s->code = static_cast<const uint8_t*>(b.bt_code) + kChainEntry;
     s->insns = static_cast<int32_t>(b.insns.size());
     s->epoch = b.dma_epoch;
+    m_linked.push_back(s);
     ++m_stats.links;
 }
 

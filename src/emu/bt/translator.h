@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "emu/bt/block_emitter.h"
 #include "emu/bt/code_buffer.h"
@@ -82,6 +83,7 @@ private:
     size_t m_slot_capacity;
     size_t m_slots_used = 0;
     ChainSlot* m_pending_slot = nullptr;
+    std::vector<ChainSlot*> m_linked;   ///< slots linked since the last unlink_all()
     static constexpr uint32_t kRelinkMisses = 8;
     /// Where every return-stack entry points while it predicts nothing (never linked).
     ChainSlot m_dead_slot{ChainSlot::kUnlinked, nullptr, ~0ULL, ~0u, 0, 0, 0, 0, &ChainSlot::kNoGeneration, 1, false, 0};
