@@ -136,6 +136,7 @@ void BlockEmitter::sync_rip() {
 void BlockEmitter::sync_count(uint32_t extra) {
     if (m_count_pending + extra) add(qword[rbx + m_layout.instructions], m_count_pending + extra);
     m_count_pending = 0;
+    if (m_budget_reg >= 0) emit_budget_fold();   // the self-loop's passes (block_loop.cpp)
 }
 
 void BlockEmitter::emit_helper_call(const Insn& in) {
