@@ -205,15 +205,19 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
 
     // The guards of a chained jump through this block's own slot.
     Xbyak::Label leave;
-    mov(rax, reinterpret_cast<uint64_t>(slot));
-    if (in_register) emit_register_guards(leave, static_cast<int32_t>(b.insns.size()));
-    else emit_chain_guards(leave, static_cast<int32_t>(b.insns.size()));
+    if (in_register) {
+        emit_register_guards(leave, static_cast<int32_t>(b.insns.size()));
+    } else {
+        mov(rax, reinterpret_cast<uint64_t>(slot));
+        emit_chain_guards(leave, static_cast<int32_t>(b.insns.size()));
+    }
     jmp(m_loop_head, T_NEAR);
 
     // A guard failed: the state the dispatcher expects after a block, the slot pending (it is
     // linked when this block runs translated next, as an unlinked chain would be).
     L(leave);
     if (in_register) {
+        mov(rax, reinterpret_cast<uint64_t>(slot));   // (MOV: the kept flags are still in the host)
         if (kept) {
             pushf();
             pop(rdx);
