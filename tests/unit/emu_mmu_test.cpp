@@ -103,6 +103,20 @@ TEST_F(MmuTest, DropWritesKeepsReadsAndFetches) {
     EXPECT_EQ(mmu.lookup(kLa, Access::Exec, false), kGpa);
 }
 
+TEST_F(MmuTest, InvlpgAnywhereInA4MiBOr1GiBPageDropsItsOtherPages) {
+    // The regions large entries came from are noted to spare other INVLPGs the scan of every
+    // set: a 4 MiB page (32-bit paging) spans two 2 MiB regions, a 1 GiB page its own.
+    const uint64_t four_m = 0x00c00000, one_g = 0x80000000;
+    fill(four_m + 0x1000, kGpa, false, 22);
+    fill(one_g + 0x5000, kGpa + 0x1000, false, 30);
+    EXPECT_FALSE(mmu.flush_page(0x10000000)) << "in neither";
+    EXPECT_EQ(mmu.lookup(four_m + 0x1000, Access::Read, false), kGpa);
+    EXPECT_TRUE(mmu.flush_page(four_m + 0x300000)) << "the upper 2 MiB half of the 4 MiB page";
+    EXPECT_EQ(mmu.lookup(four_m + 0x1000, Access::Read, false), std::nullopt);
+    EXPECT_TRUE(mmu.flush_page(one_g + 0x3ff00000)) << "the last MiB of the 1 GiB page";
+    EXPECT_EQ(mmu.lookup(one_g + 0x5000, Access::Read, false), std::nullopt);
+}
+
 /// A 4-level table in 64 KiB of guest RAM: PML4 at 0x1000 -> PDPT 0x2000 -> PD 0x3000 -> PT
 /// 0x4000, mapping linear 0 + 0x5000 to guest-physical 0x9000 (SDM Vol. 3A 4.5).
 class MmuWalkTest : public ::testing::Test {

@@ -56,7 +56,15 @@ void Mmu::fill(uint64_t la, uint64_t gpa, bool user_tlb, uint8_t* host, bool rea
         return;
     }
     e.gpa_page = (gpa & ~0xfffULL) | (global ? kTlbGlobalBit : 0) | (uint64_t{page_shift} << kTlbShiftPos);
-    if (page_shift > 12) m_has_large = true;
+    if (page_shift > 12) {
+        m_has_large = true;
+        if (page_shift >= 30) {
+            m_large_1g.set((la >> 30) & 4095);
+        } else {   // 2 MiB, or a 4 MiB page of 32-bit paging: both of its 2 MiB halves
+            m_large_2m.set((la >> 21) & 4095);
+            if (page_shift == 22) m_large_2m.set(((la >> 21) ^ 1) & 4095);
+        }
+    }
     e.addend = reinterpret_cast<uintptr_t>(host) - page;
     e.read_tag = readable ? page : kTlbInvalid;
     e.exec_tag = executable ? page : kTlbInvalid;
@@ -68,6 +76,8 @@ void Mmu::flush_all() {
         for (auto& s : t)
             for (auto& e : s.way) invalidate(e);
     m_has_large = false;
+    m_large_2m.reset();
+    m_large_1g.reset();
     new_map_gen();
 }
 
@@ -96,7 +106,7 @@ bool Mmu::flush_page(uint64_t la) {
     for (auto& t : m_tlb) {
         for (TlbEntry& e : t[(la >> 12) & (kTlbSize - 1)].way)
             if (holds_page(e, page)) invalidate(e);
-        if (!m_has_large) continue;
+        if (!m_has_large || !large_region(la)) continue;
         for (TlbSet& s : t)
             for (TlbEntry& x : s.way) {
                 const unsigned shift = static_cast<unsigned>((x.gpa_page >> kTlbShiftPos) & 63);

@@ -149,6 +149,13 @@ private:
     /// the whole page holding its address) leaves m_map_gen alone.
     std::bitset<4096> m_linked_4k, m_linked_2m;
     bool m_linked_huge = false;
+    /// The 2 MiB and 1 GiB linear regions (hashed) that large-page entries were filled from since
+    /// the last full flush: an INVLPG outside all of them has no large page to look for, so it
+    /// skips the scan of every set (a kernel mapped with large pages invalidates user pages).
+    std::bitset<4096> m_large_2m, m_large_1g;
+    bool large_region(uint64_t la) const {
+        return m_large_2m.test((la >> 21) & 4095) || m_large_1g.test((la >> 30) & 4095);
+    }
 };
 
 }  // namespace popek::emu
