@@ -171,6 +171,20 @@ private:
     void emit_native(const Insn& in);
     void sync_rip();
     void sync_count(uint32_t extra);
+    /// The emitter's lazy state at one point of the block (registers, host flags, pending RIP
+    /// and count), to emit a path that leaves and then go on from the same point.
+    struct PathState {
+        RegCache::Snapshot regs;
+        uint64_t host_flags;
+        uint32_t rip_pending, count_pending;
+    };
+    PathState save_path() const { return {m_regs.save(), m_host_flags, m_rip_pending, m_count_pending}; }
+    void restore_path(const PathState& p) {
+        m_regs.restore(p.regs);
+        m_host_flags = p.host_flags;
+        m_rip_pending = p.rip_pending;
+        m_count_pending = p.count_pending;
+    }
 
     // Block ends and chaining (block_chain.cpp).
     /// True when `in` (the last instruction) is a JMP rel / Jcc rel emitted natively.

@@ -104,14 +104,9 @@ void BlockEmitter::emit_loop_tail(const Block& b, const Insn& in, uint32_t offse
     need_flags(condition_flags(in.extra));
     emit_jcc(in.extra ^ 1u, not_taken);
     observe_flags(kArithFlags);   // what the exit below reads, before the back edge decides
-    const RegCache::Snapshot regs = m_regs.save();
-    const uint64_t host_flags = m_host_flags;
-    const uint32_t rip_pending = m_rip_pending, count_pending = m_count_pending;
+    const PathState here = save_path();
     emit_back_edge(b, in, self);
-    m_regs.restore(regs);
-    m_host_flags = host_flags;
-    m_rip_pending = rip_pending;
-    m_count_pending = count_pending;
+    restore_path(here);
     L(not_taken);
     sync_state();
     sync_count(1);

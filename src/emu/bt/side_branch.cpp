@@ -53,9 +53,7 @@ void BlockEmitter::emit_side_branch(const Block& b, size_t k, uint32_t offset) {
     // Elsewhere: leave as a block-ending Jcc does when taken; not taken jumps over that.
     Xbyak::Label stay;
     emit_jcc(in.extra ^ 1u, stay);
-    const RegCache::Snapshot regs = m_regs.save();
-    const uint64_t host_flags = m_host_flags;
-    const uint32_t rip_pending = m_rip_pending, count_pending = m_count_pending;
+    const PathState here = save_path();
     sync_state();
     sync_count(0);
     mov(rcx, qword[rbx + m_layout.rip]);
@@ -63,10 +61,7 @@ void BlockEmitter::emit_side_branch(const Block& b, size_t k, uint32_t offset) {
     const bool truncated = emit_branch_target(in);
     const int64_t page_offset = static_cast<int64_t>(b.gpa & 0xfff) + after;
     emit_exit(rax, make_slot(b, m_next_slot++, page_offset + static_cast<int64_t>(in.imm)), truncated);
-    m_regs.restore(regs);
-    m_host_flags = host_flags;
-    m_rip_pending = rip_pending;
-    m_count_pending = count_pending;
+    restore_path(here);
     L(stay);
 }
 
