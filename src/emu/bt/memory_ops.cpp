@@ -105,6 +105,7 @@ BlockEmitter::SlowPath& BlockEmitter::new_slow_path(const Insn& in) {
     slow.count_pending = m_count_pending;
     slow.entry = m_regs.state();
     slow.entry_host_flags = m_host_flags;
+    slow.xmm_resume = m_xmm_valid;   // a GPR access keeps them; emit_sse sets its own
     return slow;
 }
 
@@ -431,6 +432,7 @@ void BlockEmitter::emit_slow_paths() {
         sub(qword[rbx + m_layout.rip], rip_after);
         sub(qword[rbx + m_layout.instructions], s.count_pending + 1);
         m_regs.emit_reload(s.resume);
+        emit_xmm_reload(s.xmm_resume);   // host XMMs are caller-saved
         if (s.flags_host_resume) load_guest_flags();
         jmp(s.resume_label, T_NEAR);
     }
