@@ -7,6 +7,7 @@
 /// in the middle of a block.
 #include <xbyak/xbyak_util.h>
 
+#include <functional>
 #include <random>
 
 #include "bt_pair.h"
@@ -221,11 +222,14 @@ TEST(BtSse, GuestFlagsLiveInTheHostAcrossTheChecks) {
 }
 
 /// Runs `emit` on both machines (translated on bt) and requires the fault `vector` on both at
-/// the same place, with nothing changed by the faulting instruction.
+/// the same place, with nothing changed by the faulting instruction. `prepare` runs on both
+/// machines first (e.g. to unmap a page).
 void expect_fault(const SnippetEmit& emit, int vector, uint64_t cr0_set = 0, uint64_t cr4_clear = 0,
-                  uint64_t rdi = kDataBuf) {
+                  uint64_t rdi = kDataBuf, const std::function<void(EmuHarness&)>& prepare = {}) {
     BtPair p;
     setup(p, cr0_set, cr4_clear);
+    if (prepare)
+        for (EmuHarness* h : {&p.interp, &p.bt}) prepare(*h);
     p.load(assemble_with_hlt(emit));
     uint64_t gpr[16] = {};
     for (int i = 0; i < 16; ++i) gpr[i] = 0x1111111111111111ULL * static_cast<uint64_t>(i);
@@ -282,24 +286,8 @@ TEST(BtSse, PageCrossingAndPageFaults) {
     for (const SnippetEmit& e : std::vector<SnippetEmit>{
              [](G& g) { g.inc(rcx); g.movdqu(xmm1, xword[rdi + 8]); },
              [](G& g) { g.movdqa(xword[rdi + 16], xmm1); },
-             [](G& g) { g.paddq(xmm1, xmm2); g.movq(xmm1, qword[rdi - 4]); }}) {
-        BtPair p;
-        setup(p);
-        for (EmuHarness* h : {&p.interp, &p.bt}) h->set_pte(hole, 0);
-        p.load(assemble_with_hlt(e));
-        uint64_t gpr[16] = {};
-        gpr[hv::RDI] = hole;
-        for (int run = 0; run < 3; ++run) {
-            fill(p, static_cast<uint64_t>(run));
-            ASSERT_TRUE(p.same(gpr, 0));
-            ASSERT_TRUE(same_sse(p));
-            ASSERT_TRUE(p.bt.reported());
-            EXPECT_EQ(p.bt.read<uint64_t>(kVectorReport), static_cast<uint64_t>(kPfv));
-            EXPECT_EQ(p.interp.reported_cr2(), p.bt.reported_cr2());
-            EXPECT_EQ(p.interp.reported_error(), p.bt.reported_error());
-            EXPECT_EQ(p.interp.reported_rip(), p.bt.reported_rip());
-        }
-    }
+             [](G& g) { g.paddq(xmm1, xmm2); g.movq(xmm1, qword[rdi - 4]); }})
+        expect_fault(e, kPfv, 0, 0, hole, [hole](EmuHarness& h) { h.set_pte(hole, 0); });
 }
 
 TEST(BtSse, AHandlerInTheBlockSeesAndChangesTheGuestXmms) {
