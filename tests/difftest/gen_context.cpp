@@ -96,7 +96,8 @@ Xbyak::Address Gen::mem(OperandSet& ops, int bits, int margin, uint32_t exclude,
         if (base >= 8) ops.rex = true;
         int64_t disp = from_base;
         if (rng.chance(40) && span > 256) {
-            const int64_t near = static_cast<int64_t>(rng.below(200)) - 100;
+            int64_t near = static_cast<int64_t>(rng.below(200)) - 100;
+            if (align > 1) near -= near % align;   // the base (kBaseValue) is aligned: keep `align`
             const int64_t near_off = static_cast<int64_t>(kBaseValue - kDataAddr) + near;
             if (near_off >= margin && near_off + bytes + margin <= static_cast<int64_t>(kBufferSize))
                 disp = near;

@@ -9,7 +9,7 @@ namespace {
 
 std::vector<const Template*> all_templates() {
     std::vector<const Template*> out;
-    for (auto group : {data_move_templates(), arith_templates(), shift_templates(), misc_templates()})
+    for (auto group : {data_move_templates(), arith_templates(), shift_templates(), misc_templates(), sse_templates()})
         for (const Template& t : group) out.push_back(&t);
     return out;
 }

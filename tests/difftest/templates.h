@@ -19,5 +19,6 @@ std::span<const Template> data_move_templates();   // templates_move.cpp
 std::span<const Template> arith_templates();       // templates_arith.cpp
 std::span<const Template> shift_templates();       // templates_shift.cpp
 std::span<const Template> misc_templates();        // templates_misc.cpp
+std::span<const Template> sse_templates();         // templates_sse.cpp
 
 }  // namespace popek::difftest

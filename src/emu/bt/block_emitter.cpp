@@ -24,6 +24,9 @@ CpuLayout CpuLayout::of(const Cpu& c) {
     l.replay_valid = offset_in(c, c.exits().replaying_flag());
     l.fs_base = offset_in(c, &c.seg[kFs].base);
     l.gs_base = offset_in(c, &c.seg[kGs].base);
+    l.cr0 = offset_in(c, &c.cr0);
+    l.cr4 = offset_in(c, &c.cr4);
+    l.xmm = offset_in(c, &c.fpu.xmm[0][0]);
     return l;   // instructions, tlb_active, map_gen: private, the Translator (a friend) fills them
 }
 
@@ -69,6 +72,8 @@ void BlockEmitter::emit_block(const Block& b) {
     uint32_t offset = 0;
     for (size_t k = 0; k < b.insns.size(); ++k) {
         const Insn& in = b.insns[k];
+        for (const Merge& m : m_merges)
+            if (m.target == k) sse_forget();   // the side branch's path may not have checked or loaded
         emit_merge_point(k, offset);
         m_regs.next_insn();
         if (k + 1 < b.insns.size() && is_chained_branch(in) && in.mnemonic != ZYDIS_MNEMONIC_JMP && in.osize != 2 &&
@@ -89,8 +94,9 @@ void BlockEmitter::emit_block(const Block& b) {
         }
         offset += in.len;
         const bool native = is_native(in);
-        if (native || memory_inline(in)) {
+        if (native || memory_inline(in) || sse_inline(in)) {
             if (native) emit_native(in);
+            else if (sse_inline(in)) emit_sse(in);
             else emit_memory(in);
             m_rip_pending += in.len;
             ++m_count_pending;
@@ -118,7 +124,7 @@ bool BlockEmitter::memory_inline(const Insn& in) const {
     return (m_mode64 || m_flat32) && is_native_memory(in, m_flat32);
 }
 
-bool BlockEmitter::runs_inline(const Insn& in) const { return is_native(in) || memory_inline(in); }
+bool BlockEmitter::runs_inline(const Insn& in) const { return is_native(in) || memory_inline(in) || sse_inline(in); }
 
 void BlockEmitter::sync_state() {
     materialize_flags();
@@ -150,6 +156,7 @@ void BlockEmitter::emit_helper_call(const Insn& in) {
     sync_count(1);
     emit_handler_call(in);
     m_regs.forget();   // the handler may have written any guest register
+    sse_forget();
     mov(rax, qword[rbx + m_layout.next_rip]);
     mov(qword[rbx + m_layout.rip], rax);
     m_rip_moved = true;

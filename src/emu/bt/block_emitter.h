@@ -36,6 +36,7 @@ struct CpuLayout {
     int32_t gpr = 0, rip = 0, rflags = 0, next_rip = 0, brk = 0, instructions = 0;
     int32_t attention = 0, budget = 0, replay_valid = 0;
     int32_t tlb_active = 0, fs_base = 0, gs_base = 0, map_gen = 0;
+    int32_t cr0 = 0, cr4 = 0, xmm = 0;   ///< xmm: Cpu::fpu.xmm[0] (native SSE, emu/bt/sse_ops.cpp)
     static CpuLayout of(const Cpu& cpu);
 };
 
@@ -145,6 +146,11 @@ bool is_native(const Insn& insn);
 /// `flat32`: 32-bit code with flat DS/ES/SS (kModeFlat32): DS/ES/SS accesses and 32-bit
 /// PUSH/POP qualify there; otherwise 64-bit code is assumed.
 bool is_native_memory(const Insn& insn, bool flat32);
+
+/// True when `insn` is an SSE/SSE2/SSSE3 integer, logic or move instruction emitted natively
+/// (emu/bt/sse_ops.cpp). `memory_ok`: memory operands are allowed (64-bit or flat 32-bit code,
+/// `flat32` as for is_native_memory).
+bool is_native_sse(const Insn& insn, bool memory_ok, bool flat32);
 
 class BlockEmitter : public Xbyak::CodeGenerator {
 public:
@@ -304,6 +310,7 @@ private:
         bool flags_host_resume = false;      ///< the fast path leaves the guest flags in the host
         uint64_t entry_host_flags = 0;       ///< guest flags still in the host at the jump (merged first)
         bool exit_after = false;   ///< a block-ending CALL/RET/JMP: leave after the handler
+        uint16_t xmm_resume = 0;   ///< guest XMMs held in host XMMs at `resume` (reloaded after the handler)
     };
     /// A new slow path, its entry state taken now (call after every operand is resident).
     SlowPath& new_slow_path(const Insn& in);
@@ -321,6 +328,27 @@ private:
     void emit_tag_difference(int32_t tag);
     /// The host has BMI2 (SHRX/SHLX): probes can leave the guest's flags live in the host.
     static bool flag_free_probes();
+
+    // Native SSE (sse_ops.cpp): guest XMMn lives in host XMMn between handler calls, written
+    // through to Cpu::fpu.xmm on every write, so exits and handlers need no write-back.
+    bool sse_inline(const Insn& in) const;
+    void emit_sse(const Insn& in);
+    /// Host XMMn holding guest XMMn (loaded from Cpu::fpu.xmm unless it already holds it).
+    Xbyak::Xmm xmm_read(unsigned n);
+    /// Guest XMMn was written in host XMMn: stored through to Cpu::fpu.xmm.
+    void xmm_written(unsigned n);
+    /// Forgets the guest XMMs in host XMMs and the CR0/CR4 check (after a handler call or at a
+    /// merge point: host XMMs are caller-saved, and a handler may change CR0/CR4 or the XMMs).
+    void sse_forget() { m_xmm_valid = 0; m_sse_checked = false; }
+    /// Jumps to `slow` unless SSE may run: CR0.EM = 0, CR0.TS = 0, CR4.OSFXSR = 1.
+    void emit_sse_guard(SlowPath& slow);
+    /// Jumps to `slow` unless the linear address in RAX is 16-byte aligned.
+    void emit_align_check(SlowPath& slow);
+    void emit_sse_memory(const Insn& in, SlowPath& slow);
+    void emit_sse_register(const Insn& in);
+    /// Reloads the guest XMMs in `mask` into their host XMMs (a slow path's way back).
+    void emit_xmm_reload(uint16_t mask);
+
 
     CpuLayout m_layout;
     ChainContext m_chain;
@@ -353,6 +381,8 @@ private:
     uint64_t m_flags_killed = 0;     ///< flags a native instruction wrote since the head
     uint64_t m_flags_live_in = 0;    ///< flags read since the head before being written
     unsigned m_native = 0, m_helpers = 0;
+    uint16_t m_xmm_valid = 0;     ///< guest XMMn is in host XMMn (bit n), equal to Cpu::fpu.xmm[n]
+    bool m_sse_checked = false;   ///< the CR0/CR4 check of SSE passed since the last handler call
     /// Block offsets of the instructions (emit_block), for side branch targets.
     std::vector<uint32_t> m_offsets;
     int m_next_slot = 2;   ///< the next chain slot of a side exit (0, 1: the block's end)

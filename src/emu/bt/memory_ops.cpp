@@ -105,6 +105,7 @@ BlockEmitter::SlowPath& BlockEmitter::new_slow_path(const Insn& in) {
     slow.count_pending = m_count_pending;
     slow.entry = m_regs.state();
     slow.entry_host_flags = m_host_flags;
+    slow.xmm_resume = m_xmm_valid;   // a GPR access keeps them; emit_sse sets its own
     return slow;
 }
 
@@ -434,6 +435,7 @@ void BlockEmitter::emit_slow_paths() {
         m_regs.emit_reload(s.resume);
         // The handler may have cleared the budget (an interrupt made deliverable).
         if (m_budget_reg >= 0) mov(RegCache::host(m_budget_reg).cvt32(), dword[rbx + m_layout.budget]);
+        emit_xmm_reload(s.xmm_resume);   // host XMMs are caller-saved
         if (s.flags_host_resume) load_guest_flags();
         jmp(s.resume_label, T_NEAR);
     }

@@ -48,6 +48,7 @@ struct Insn {
     uint8_t cls = 0;
     uint8_t extra = 0;   ///< handler-specific: condition code, segment/control register number
     uint8_t gprs = 0;    ///< bit n: visible operand n is a general-purpose register (r<n> is valid)
+    uint8_t xmms = 0;    ///< bit n: visible operand n is an XMM register, r<n> its number (sse::fix_xmm)
     bool rel_branch = false;   ///< operand 0 is a relative branch target: imm is added to next_rip
     bool far_branch = false;   ///< JMP/CALL/RET far (a new CS), not near
 };

@@ -157,8 +157,11 @@ inline bool is_mem(const DecodeView& d, unsigned n) {
 /// Replaces the decoder's register numbers of XMM operands 0..2 by XMM numbers.
 inline void fix_xmm(const DecodeView& d, Insn& i) {
     uint8_t* regs[3] = {&i.r0, &i.r1, &i.r2};
-    for (unsigned n = 0; n < 3 && n < d.ins.operand_count_visible; ++n)
-        if (is_xmm(d, n)) *regs[n] = static_cast<uint8_t>(xmm_index(d.ops[n].reg.value));
+    for (unsigned n = 0; n < 3 && n < d.ins.operand_count_visible; ++n) {
+        if (!is_xmm(d, n)) continue;
+        *regs[n] = static_cast<uint8_t>(xmm_index(d.ops[n].reg.value));
+        i.xmms = static_cast<uint8_t>(i.xmms | (1u << n));   // the translator's native SSE (emu/bt/sse_ops.cpp)
+    }
 }
 /// "xmm, xmm/m" (MMX forms of the same mnemonic are rejected: no MMX in this engine).
 inline bool form_xx(const DecodeView& d, Insn& i) {
