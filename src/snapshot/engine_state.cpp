@@ -11,7 +11,6 @@
 #include "snapshot/cpu_record.h"
 
 namespace popek::snapshot {
-namespace {
 
 Section section(uint32_t t, uint32_t instance, const std::function<void(Writer&)>& fill) {
     Writer w;
@@ -19,7 +18,6 @@ Section section(uint32_t t, uint32_t instance, const std::function<void(Writer&)
     return Section{t, instance, std::move(w.buffer())};
 }
 
-/// Reads section (t, instance) with `read`, which must consume it exactly.
 Result<void> load_section(const Image& image, uint32_t t, uint32_t instance, const std::function<void(Reader&)>& read) {
     const Section* s = image.find(t, instance);
     if (!s) return fail("the snapshot has no `{}` section {}", tag_name(t), instance);
@@ -27,8 +25,6 @@ Result<void> load_section(const Image& image, uint32_t t, uint32_t instance, con
     read(r);
     return r.finish(fmt::format("section `{}` {}", tag_name(t), instance));
 }
-
-}  // namespace
 
 std::vector<Section> save_engine_state(const EngineParts& parts) {
     emu::EngineShared& engine = *parts.engine;
