@@ -15,6 +15,8 @@ struct EngineShared;
 namespace popek::devices::legacy {
 class Uart8250;
 class CmosRtc;
+class I8042;
+class AcpiPm;
 }
 namespace popek::devices::virtio {
 class MmioTransport;
@@ -27,6 +29,8 @@ struct EngineParts {
     emu::EngineShared* engine = nullptr;   ///< its platform and every Cpu registered
     devices::legacy::Uart8250* uart = nullptr;
     devices::legacy::CmosRtc* cmos = nullptr;
+    devices::legacy::I8042* i8042 = nullptr;
+    devices::legacy::AcpiPm* acpi_pm = nullptr;
     std::vector<devices::virtio::MmioTransport*> virtio;
 };
 

@@ -14,7 +14,7 @@ namespace popek::vmm {
 namespace {
 
 snapshot::EngineParts parts_of(emu::EngineShared& engine, Board& board) {
-    snapshot::EngineParts p{&engine, &board.uart(), &board.cmos(), {}};
+    snapshot::EngineParts p{&engine, &board.uart(), &board.cmos(), &board.i8042(), &board.acpi_pm(), {}};
     if (auto* v = board.virtio())
         for (const auto& t : v->transports()) p.virtio.push_back(t.get());
     return p;
