@@ -108,6 +108,18 @@ std::vector<pv::XenbusBackend*> XenIoDevices::backends() const {
     return out;
 }
 
+std::vector<pv::VbdDevice*> XenIoDevices::vbds() const {
+    std::vector<pv::VbdDevice*> out;
+    for (const auto& v : m_vbds) out.push_back(v.get());
+    return out;
+}
+
+std::vector<pv::VifDevice*> XenIoDevices::vifs() const {
+    std::vector<pv::VifDevice*> out;
+    for (const auto& v : m_vifs) out.push_back(v.get());
+    return out;
+}
+
 std::vector<std::unique_lock<std::mutex>> XenIoDevices::hold_rx() {
     std::vector<std::unique_lock<std::mutex>> locks;
     for (const auto& v : m_vifs) locks.push_back(v->hold_rx());

@@ -43,6 +43,9 @@ public:
     ~XenIoDevices();
     /// The vbds, then the vifs, in the order they were attached (snapshots: docs/snapshot.md "XDEV").
     std::vector<pv::XenbusBackend*> backends() const;
+    /// The vbds and the vifs (metrics: docs/metrics.md "xen_block", "xen_net").
+    std::vector<pv::VbdDevice*> vbds() const;
+    std::vector<pv::VifDevice*> vifs() const;
     /// Holds every vif's host frames back while a snapshot is made.
     std::vector<std::unique_lock<std::mutex>> hold_rx();
     XenIoDevices(const XenIoDevices&) = delete;

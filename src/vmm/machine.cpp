@@ -220,7 +220,7 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     }
     MachineControl control(*vm, *board, xen.get(), mem, opt,
                            MetricsSources{&vcpus, exit_counts.get(), &dispatcher.counters(), board->virtio(),
-                                          xen ? &xen_calls : nullptr});
+                                          xen ? &xen_calls : nullptr, xen ? xen->io() : nullptr});
     ObserverGuard observer_guard;
     if (observer) {
         observer->started(control);

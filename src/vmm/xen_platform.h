@@ -62,6 +62,8 @@ public:
     uint64_t handle(int vcpu, const hv::Hypercall& call) { return m_hypercalls->handle(vcpu, call); }
     /// Host terminal input for the guest's PV console; returns how many bytes were taken.
     size_t console_input(std::span<const uint8_t> bytes);
+    /// The vbds and vifs (null before create() attached them), for the metrics.
+    XenIoDevices* io() { return m_io.get(); }
 
     // ---- snapshots (docs/snapshot.md "Xen guests"; xen_platform_snapshot.cpp)
     /// What keeps the Xen state still while a paused VM is saved: no timer fires, no host console
