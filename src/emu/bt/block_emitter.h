@@ -61,7 +61,7 @@ struct CpuLayout {
 ///
 /// A direct branch of 64-bit code to another page (`cross`; also every predicted return) is
 /// linked to the block its linear target led to when it was linked, and holds that target
-/// (`lip`), the vCPU's map generation (Cpu::m_map_gen: TLB flushes, CR3 writes and INVLPGs that
+/// (`lip`), the vCPU's map generation (Mmu::map_gen(): TLB flushes, CR3 writes and INVLPGs that
 /// may change where `lip` leads move it; `map_mask` keeps only its global half when `lip` was
 /// reached through a global page) and the target page's write generation (a write to the
 /// target's page no longer makes the source stale).
@@ -72,7 +72,7 @@ struct ChainSlot {
     uint32_t mode;
     int32_t insns;       ///< instruction count of the target (charged to the budget on the jump)
     uint64_t lip;        ///< cross: the linear target linked to
-    uint64_t map_gen;    ///< cross: Cpu::m_map_gen & map_mask when linked
+    uint64_t map_gen;    ///< cross: Mmu::map_gen() & map_mask when linked
     uint64_t map_mask;
     const std::atomic<uint32_t>* gen_ptr;   ///< cross: the target page's generation (never null; unlinked: kNoGeneration, gen 1)
     uint32_t gen;        ///< cross: its value when linked
