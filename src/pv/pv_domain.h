@@ -106,7 +106,11 @@ public:
     /// pages and channels) to be the ones this domain was built with.
     void save_domain(snapshot::Writer& w) const;
     void load_domain(snapshot::Reader& r);
-    /// The XenStore and the guest's session on the store ring.
+    /// Holds the store still (no request, watch handler or back-end state change) while a
+    /// snapshot is made; take it before hold_console() and the back ends' locks (a watch handler
+    /// takes those with the store held).
+    std::unique_lock<std::mutex> hold_store() { return std::unique_lock(m_store_lock); }
+    /// The XenStore and the guest's session on the store ring (the caller holds hold_store()).
     void save_store(snapshot::Writer& w);
     void load_store(snapshot::Reader& r);
 

@@ -46,7 +46,6 @@ void PvDomain::load_domain(snapshot::Reader& r) {
 }
 
 void PvDomain::save_store(snapshot::Writer& w) {
-    std::lock_guard lock(m_store_lock);
     m_store.save(w);
     w.boolean(m_store_conn != nullptr);
     if (m_store_conn) {

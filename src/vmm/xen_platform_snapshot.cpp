@@ -26,7 +26,9 @@ Result<void> XenPlatform::check_snapshot_support(bool share, bool driver_domain)
 
 XenPlatform::Hold XenPlatform::hold() {
     Hold h;
+    // In the order the other threads take them: the store before the console and the back ends.
     h.locks.emplace_back(m_fire_lock);
+    h.locks.push_back(m_domain->hold_store());
     h.locks.push_back(m_domain->hold_console());
     if (m_io)
         for (auto& l : m_io->hold_rx()) h.locks.push_back(std::move(l));

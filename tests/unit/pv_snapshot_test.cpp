@@ -53,9 +53,10 @@ struct Machine {
         snapshot::Writer e, g, x, d, v;
         dom.event_channels().save(e);
         dom.grant_table().save(g);
-        dom.save_store(x);
         {
-            auto held = dom.hold_console();
+            auto store_held = dom.hold_store();
+            auto console_held = dom.hold_console();
+            dom.save_store(x);
             dom.save_domain(d);
         }
         vbd->save(v);
@@ -345,7 +346,10 @@ TEST(XenSnapshotVif, AHalfGatheredPacketAndTheRxRingGoOnInTheRestoredDomain) {
     snapshot::Writer e, g, x, v;
     a.dom.event_channels().save(e);
     a.dom.grant_table().save(g);
-    a.dom.save_store(x);
+    {
+        auto store_held = a.dom.hold_store();
+        a.dom.save_store(x);
+    }
     {
         auto held = a.vif->hold_rx();
         a.vif->save(v);
