@@ -33,3 +33,5 @@ echo "== Issue 6: blkif throughput, back end in popek vs driver domain vs host d
 "$B/blkif_bench" --runs 3 --size-mib 64
 echo "== Issue 6: event channel round trip between two vCPUs vs two host threads (eventfd / spin)"
 "$B/evtchn_bench" --runs 3
+echo "== Issue 14: VM density: 16 tiny guests started at once on bt, VMs/s per core and own memory per VM, vs raw processes"
+"$B/density_bench" --vms 16 --rounds 3

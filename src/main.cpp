@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/api_main.h"
+#include "api/periodic_metrics.h"
 #include "cli/cli.h"
 #include "host/privilege_drop.h"
 #include "host/privileges.h"
@@ -69,8 +70,13 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "popek: {}\n", confined.error().message);
         return popek::vmm::kExitUserError;
     }
-    auto outcome = parsed.api_sock.empty() ? popek::vmm::run_vm(opt)
+    // Without the API socket, the config file's `metrics` section still gets its lines (every
+    // 60 s and at the end: docs/metrics.md).
+    std::optional<popek::api::PeriodicMetrics> metrics;
+    if (parsed.api_sock.empty() && !opt.metrics_path.empty()) metrics.emplace(opt.metrics_path);
+    auto outcome = parsed.api_sock.empty() ? popek::vmm::run_vm(opt, metrics ? &*metrics : nullptr)
                                            : popek::api::run_with_api(parsed.api_sock, opt, parsed.vm_described);
+    metrics.reset();
     int status = popek::vmm::kExitUserError;
     if (!outcome) {
         fmt::print(stderr, "popek: {}\n", outcome.error().message);

@@ -7,6 +7,7 @@
 
 #include <fmt/chrono.h>
 
+#include "api/metrics_file.h"
 #include "cli/fc_options.h"
 
 namespace popek::api {
@@ -17,23 +18,6 @@ using json = nlohmann::json;
 /// Firecracker's words for the two misuses of the VM's lifetime (vmm/src/rpc_interface.rs).
 constexpr std::string_view kNotAfterStart = "The requested operation is not supported after starting the microVM.";
 constexpr std::string_view kNotBeforeStart = "The requested operation is not supported before starting the microVM.";
-
-uint64_t unix_ms() {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count());
-}
-
-/// Appends one line to `path` (created if absent, never blocking on a FIFO with no reader).
-bool append_line(const std::string& path, const std::string& line) {
-    if (path.empty()) return false;
-    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
-    if (fd < 0) return false;
-    const std::string text = line + "\n";
-    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    ::close(fd);
-    return ok;
-}
 
 /// `/drives/ID` -> ID for `prefix` "/drives/"; empty when the path is not of that shape.
 std::string_view path_id(std::string_view path, std::string_view prefix) {

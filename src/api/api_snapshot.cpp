@@ -50,7 +50,7 @@ ApiResponse ApiController::put_snapshot_create(const json& body) {
         return bad_body(Error{fmt::format("unknown variant `{}`, expected `Full` or `Diff`", *type)});
     if (*type == "Diff") return fault(400, "Diff snapshots are not supported by popek (use \"Full\"; docs/snapshot.md).");
     if (!m_vm) return fault(400, kNotBeforeStart);
-    if (auto s = vmm::check_snapshot_support(m_boot.accel, m_boot.xen); !s) return fault(400, s.error().message);
+    if (auto s = vmm::check_snapshot_support(m_boot); !s) return fault(400, s.error().message);
     // Firecracker snapshots only a paused microVM.
     if (m_state != State::Paused)
         return fault(400, "Cannot create a snapshot: the microVM is not paused (PATCH /vm {\"state\": \"Paused\"} first).");
@@ -88,7 +88,7 @@ ApiResponse ApiController::put_snapshot_load(const json& body, std::unique_lock<
     const bool resume = body.value("resume_vm", false);
     // Pre-boot only, as in Firecracker: the snapshot is the VM.
     if (m_state != State::NotStarted) return fault(400, kNotAfterStart);
-    if (auto s = vmm::check_snapshot_support(m_cli.accel, false); !s) return fault(400, s.error().message);
+    if (auto s = vmm::check_snapshot_support(m_cli); !s) return fault(400, s.error().message);
     vmm::VmOptions boot = m_cli;
     boot.restore_path = *snap;
     boot.restore_mem_path = *mem;

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "memory/guest_memory.h"
+#include "snapshot/snap_codec.h"
 
 namespace popek::pv {
 
@@ -31,6 +32,9 @@ public:
     /// XENMEM_current_reservation: the frames the domain holds now.
     uint64_t current_pages() const;
     uint64_t max_pages() const { return m_pages; }
+    /// Snapshots: the frames given back (each must be a frame of guest RAM, once).
+    void save(snapshot::Writer& w) const;
+    void load(snapshot::Reader& r);
 
 private:
     const memory::GuestMemory& m_mem;

@@ -37,6 +37,7 @@ EventChannels::EventChannels(const memory::GuestMemory& mem, DomId domid, int vc
       m_virqs(static_cast<size_t>(vcpus), std::vector<evtchn_port_t>(kNumVirqs, 0)),
       m_host_shared(std::make_unique<shared_info_t>()),
       m_vcpu_info(static_cast<size_t>(vcpus), nullptr),
+      m_vcpu_info_gpa(static_cast<size_t>(vcpus), 0),
       m_unplaced_vcpu_info(static_cast<size_t>(vcpus)) {
     std::memset(m_host_shared.get(), 0, sizeof(shared_info_t));
     std::memset(m_unplaced_vcpu_info.data(), 0, m_unplaced_vcpu_info.size() * sizeof(vcpu_info));
@@ -80,6 +81,7 @@ PvResult<void> EventChannels::place_vcpu_info(int vcpu, uint64_t gpa) {
     auto* dest = reinterpret_cast<vcpu_info*>(area->data());
     if (dest != old) std::memmove(dest, old, sizeof(vcpu_info));
     m_vcpu_info[index] = dest;
+    m_vcpu_info_gpa[index] = gpa;
     return {};
 }
 

@@ -21,6 +21,7 @@
 
 #include "memory/guest_memory.h"
 #include "pv/pv_result.h"
+#include "snapshot/snap_codec.h"
 #include "pv/xen_abi.h"
 
 namespace popek::pv {
@@ -96,6 +97,18 @@ public:
     uint32_t max_ports() const { return m_max_ports; }
     int vcpus() const { return m_vcpus; }
 
+    // ---- snapshots (docs/snapshot.md "EVTC"; event_channels_snapshot.cpp)
+    /// The port table, the VIRQ bindings, dom0's ends and where shared_info and each vcpu_info
+    /// live (the pending and mask bits themselves are guest RAM, or the host copy saved here).
+    void save(snapshot::Writer& w) const;
+    /// Into a domain built like the saved one, before any vCPU runs. dom0 ends whose guest port
+    /// is the one the fresh build bound (the store and console channels) keep their handler; the
+    /// others get theirs from rebind_backend(). Every value is checked (a hostile file).
+    void load(snapshot::Reader& r);
+    /// A restored back end takes its dom0 port again: `notify` runs when the guest sends on it.
+    /// EINVAL when `backend_port` is no restored dom0 end.
+    PvResult<void> rebind_backend(evtchn_port_t backend_port, Notify notify);
+
 private:
     enum class State : uint8_t { Free, Reserved, Unbound, Interdomain, Virq, Ipi };
     struct Channel {
@@ -143,6 +156,7 @@ private:
     shared_info_t* m_shared = nullptr;                ///< guest RAM or m_host_shared
     std::optional<uint64_t> m_shared_gpa;
     std::vector<vcpu_info*> m_vcpu_info;              ///< registered vcpu_info, nullptr: default
+    std::vector<uint64_t> m_vcpu_info_gpa;            ///< where each registered vcpu_info is
     std::vector<vcpu_info> m_unplaced_vcpu_info;      ///< vCPUs ≥ XEN_LEGACY_MAX_VCPUS, unregistered
 };
 

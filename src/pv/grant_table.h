@@ -19,6 +19,7 @@
 #include "memory/guest_memory.h"
 #include "pv/pv_result.h"
 #include "pv/xen_abi.h"
+#include "snapshot/snap_codec.h"
 
 namespace popek::pv {
 
@@ -65,6 +66,21 @@ public:
     GntResult<void> copy_from(DomId grantee, grant_ref_t ref, uint16_t offset, std::span<uint8_t> out);
     GntResult<void> copy_to(DomId grantee, grant_ref_t ref, uint16_t offset, std::span<const uint8_t> in);
     size_t active_mappings() const;
+    /// The page of an existing mapping (a restored back end finds its ring again); GNTST_bad_handle
+    /// for a handle not in use, GNTST_general_error when its access is not `readonly`'s.
+    GntResult<Mapping> mapping(grant_handle_t handle, bool readonly) const;
+
+    // ---- host frames shown through the physmap (XenPhysmap) and snapshots
+    /// The index of the host-held frame whose page is `page`, if it is one.
+    std::optional<uint32_t> host_frame_index(const uint8_t* page) const;
+    /// Host-held frame `idx` (empty when there is no such frame or it is placed in guest RAM).
+    std::span<uint8_t> host_frame(uint32_t idx);
+    /// docs/snapshot.md "GNTT" (grant_table_snapshot.cpp): the frames (placement, or the contents
+    /// of those popek holds), the pins and the back ends' mappings. The entries themselves are
+    /// guest RAM or the saved host frames. load() checks every value and that the pins are exactly
+    /// what the mappings hold.
+    void save(snapshot::Writer& w) const;
+    void load(snapshot::Reader& r);
 
 private:
     struct Active {

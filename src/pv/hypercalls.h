@@ -64,6 +64,9 @@ public:
 
     /// Marks a vCPU up or down for VCPUOP_is_up (vCPU 0 starts up).
     void set_vcpu_up(int vcpu, bool up);
+    /// Snapshots (docs/snapshot.md "XEN "): VCPUOP_is_up of each vCPU and the balloon.
+    void save(snapshot::Writer& w) const;
+    void load(snapshot::Reader& r);
 
 private:
     using Ret = int64_t;

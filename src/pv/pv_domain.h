@@ -97,6 +97,23 @@ public:
     /// Serves the console ring now (runs on the console channel's notification).
     void service_console();
 
+    // ---- snapshots (docs/snapshot.md "XDOM", "XSTR"; pv_domain_snapshot.cpp)
+    /// Holds host console input back while a snapshot is made: save_domain() reads the console
+    /// back end's state and the memory file its ring, both under it.
+    std::unique_lock<std::mutex> hold_console() { return std::unique_lock(m_console_lock); }
+    /// The HVM parameters, the per-vCPU upcall vectors and the console back end (the caller holds
+    /// hold_console()). load_domain() requires the toolstack's parameters (store and console
+    /// pages and channels) to be the ones this domain was built with.
+    void save_domain(snapshot::Writer& w) const;
+    void load_domain(snapshot::Reader& r);
+    /// Holds the store still (no request, watch handler or back-end state change) while a
+    /// snapshot is made; take it before hold_console() and the back ends' locks (a watch handler
+    /// takes those with the store held).
+    std::unique_lock<std::mutex> hold_store() { return std::unique_lock(m_store_lock); }
+    /// The XenStore and the guest's session on the store ring (the caller holds hold_store()).
+    void save_store(snapshot::Writer& w);
+    void load_store(snapshot::Reader& r);
+
 private:
     void pump_store_locked();
 

@@ -18,6 +18,8 @@
 #include <span>
 #include <type_traits>
 
+#include "snapshot/snap_codec.h"
+
 #include "pv/xen_abi.h"
 
 namespace popek::pv {
@@ -103,6 +105,28 @@ public:
         RING_IDX req = prod - m_req_cons;
         RING_IDX room = m_size - (m_req_cons - m_rsp_prod_pvt);
         return req < room ? req : room;
+    }
+
+    /// Snapshots: the back end's private indices (the shared ones are guest RAM).
+    void save(snapshot::Writer& w) const {
+        w.u32(m_req_cons);
+        w.u32(m_rsp_prod_pvt);
+        w.u32(m_rsp_published);
+        w.boolean(m_shut);
+    }
+    /// Checks what RING_REQUEST_PROD_OVERFLOW and push_response rely on: no more requests taken
+    /// than the ring holds beyond those answered, none published that was not queued.
+    void load(snapshot::Reader& r) {
+        const RING_IDX req_cons = r.u32(), rsp_prod_pvt = r.u32(), published = r.u32();
+        const bool shut = r.boolean();
+        if (r.ok() && (static_cast<RING_IDX>(req_cons - rsp_prod_pvt) > m_size ||
+                       static_cast<RING_IDX>(rsp_prod_pvt - published) > m_size))
+            r.invalid("ring indices {} {} {} are inconsistent", req_cons, rsp_prod_pvt, published);
+        if (!r.ok()) return;
+        m_req_cons = req_cons;
+        m_rsp_prod_pvt = rsp_prod_pvt;
+        m_rsp_published = published;
+        m_shut = m_shut || shut;
     }
 
 private:

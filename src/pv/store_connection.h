@@ -36,6 +36,12 @@ public:
     uint64_t dropped_events() const { return m_dropped_events; }
     ConnId id() const { return m_conn; }
 
+    /// Snapshots (docs/snapshot.md "XSTR"): output not yet in the ring, request bytes read from it
+    /// but not yet parsed, the parser's partial message, the dropped-event count. The store ring's
+    /// indices are guest RAM.
+    void save(snapshot::Writer& w) const;
+    void load(snapshot::Reader& r);
+
 private:
     std::string dispatch(const XsMessage& msg);
     std::string ok(const XsMessage& msg) const;

@@ -29,6 +29,8 @@ public:
     /// Marks the ring broken with an XENSTORE_ERROR_* code that the guest can read.
     void mark_broken(uint32_t error);
     bool broken() const { return m_broken; }
+    /// A restored ring broken before the snapshot (its error field is guest RAM already).
+    void set_broken(bool broken) { m_broken = broken || m_page.size() < sizeof(xenstore_domain_interface); }
 
 private:
     xenstore_domain_interface* iface() const;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pv/xen_abi.h"
+#include "snapshot/snap_codec.h"
 
 namespace popek::pv {
 
@@ -47,6 +48,10 @@ public:
     static std::optional<std::vector<std::string_view>> all_strings(std::string_view payload);
     /// Joins strings, each followed by NUL.
     static std::string join(std::span<const std::string> parts);
+
+    /// Snapshots (store_connection_snapshot.cpp): the partial message being parsed.
+    void save(snapshot::Writer& w) const;
+    void load(snapshot::Reader& r);
 
 private:
     uint8_t m_header[sizeof(xsd_sockmsg)] = {};

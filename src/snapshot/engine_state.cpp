@@ -2,7 +2,9 @@
 
 #include <functional>
 
+#include "devices/legacy/acpi_pm.h"
 #include "devices/legacy/cmos_rtc.h"
+#include "devices/legacy/i8042.h"
 #include "devices/legacy/uart_8250.h"
 #include "devices/virtio/mmio_transport.h"
 #include "emu/cpu.h"
@@ -11,7 +13,6 @@
 #include "snapshot/cpu_record.h"
 
 namespace popek::snapshot {
-namespace {
 
 Section section(uint32_t t, uint32_t instance, const std::function<void(Writer&)>& fill) {
     Writer w;
@@ -19,7 +20,6 @@ Section section(uint32_t t, uint32_t instance, const std::function<void(Writer&)
     return Section{t, instance, std::move(w.buffer())};
 }
 
-/// Reads section (t, instance) with `read`, which must consume it exactly.
 Result<void> load_section(const Image& image, uint32_t t, uint32_t instance, const std::function<void(Reader&)>& read) {
     const Section* s = image.find(t, instance);
     if (!s) return fail("the snapshot has no `{}` section {}", tag_name(t), instance);
@@ -27,8 +27,6 @@ Result<void> load_section(const Image& image, uint32_t t, uint32_t instance, con
     read(r);
     return r.finish(fmt::format("section `{}` {}", tag_name(t), instance));
 }
-
-}  // namespace
 
 std::vector<Section> save_engine_state(const EngineParts& parts) {
     emu::EngineShared& engine = *parts.engine;
@@ -52,6 +50,8 @@ std::vector<Section> save_engine_state(const EngineParts& parts) {
     out.push_back(section(tags::kPit, 0, [&](Writer& w) { irq.pit().save(w); }));
     out.push_back(section(tags::kUart, 0, [&](Writer& w) { parts.uart->save(w); }));
     out.push_back(section(tags::kCmos, 0, [&](Writer& w) { parts.cmos->save(w); }));
+    out.push_back(section(tags::kI8042, 0, [&](Writer& w) { parts.i8042->save(w); }));
+    out.push_back(section(tags::kAcpiPm, 0, [&](Writer& w) { parts.acpi_pm->save(w); }));
     for (size_t i = 0; i < parts.virtio.size(); ++i)
         out.push_back(section(tags::kVirtio, static_cast<uint32_t>(i), [&](Writer& w) { parts.virtio[i]->save(w); }));
     return out;
@@ -89,6 +89,8 @@ Result<void> load_engine_state(const Image& image, const EngineParts& parts) {
     TRY_VOID(load_section(image, tags::kPit, 0, [&](Reader& r) { irq.pit().load(r); }));
     TRY_VOID(load_section(image, tags::kUart, 0, [&](Reader& r) { parts.uart->load(r); }));
     TRY_VOID(load_section(image, tags::kCmos, 0, [&](Reader& r) { parts.cmos->load(r); }));
+    TRY_VOID(load_section(image, tags::kI8042, 0, [&](Reader& r) { parts.i8042->load(r); }));
+    TRY_VOID(load_section(image, tags::kAcpiPm, 0, [&](Reader& r) { parts.acpi_pm->load(r); }));
     for (size_t i = 0; i < parts.virtio.size(); ++i)
         TRY_VOID(load_section(image, tags::kVirtio, static_cast<uint32_t>(i), [&](Reader& r) { parts.virtio[i]->load(r); }));
     return {};

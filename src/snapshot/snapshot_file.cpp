@@ -43,7 +43,8 @@ std::string tag_name(uint32_t t) {
 
 bool known_tag(uint32_t t) {
     using namespace tags;
-    for (uint32_t k : {kConfig, kClock, kCpu, kLapic, kIoapic, kPic, kPit, kUart, kCmos, kVirtio})
+    for (uint32_t k : {kConfig, kClock, kCpu, kLapic, kIoapic, kPic, kPit, kUart, kCmos, kVirtio, kI8042, kAcpiPm, kXen, kEventChannels,
+                       kGrantTable, kXenStore, kXenDevice})
         if (t == k) return true;
     return false;
 }

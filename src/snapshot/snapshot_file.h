@@ -35,7 +35,10 @@ std::string tag_name(uint32_t t);
 namespace tags {
 inline constexpr uint32_t kConfig = tag("CONF"), kClock = tag("CLCK"), kCpu = tag("CPU "), kLapic = tag("LAPC"),
                           kIoapic = tag("IOAP"), kPic = tag("PIC "), kPit = tag("PIT "), kUart = tag("UART"),
-                          kCmos = tag("CMOS"), kVirtio = tag("VIRT");
+                          kCmos = tag("CMOS"), kVirtio = tag("VIRT"), kI8042 = tag("KBC "), kAcpiPm = tag("ACPI");
+/// The Xen platform of a `--xen` guest (docs/snapshot.md "Xen guests").
+inline constexpr uint32_t kXen = tag("XEN "), kEventChannels = tag("EVTC"), kGrantTable = tag("GNTT"),
+                          kXenStore = tag("XSTR"), kXenDevice = tag("XDEV");
 }
 bool known_tag(uint32_t t);
 

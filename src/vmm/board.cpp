@@ -76,7 +76,13 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     TRY_VOID(pio.insert({0x80, 1}, std::make_shared<PostPort>()));
     TRY_VOID(pio.insert({0xf4, 4}, std::make_shared<DebugExit>(life)));
     TRY_VOID(pio.insert({0xcf9, 1}, std::make_shared<ResetControl>(life)));
-    TRY_VOID(pio.insert({kAcpiPmPort, AcpiPm::kSize}, std::make_shared<AcpiPm>(life)));
+    // The PM timer follows the guest's clock where the engine keeps one (stops while paused,
+    // goes on across a snapshot).
+    board->m_acpi_pm = std::make_shared<AcpiPm>(life, [&vm]() -> std::optional<uint64_t> {
+        if (auto s = vm.sample_tsc()) return s->host_ns;
+        return std::nullopt;
+    });
+    TRY_VOID(pio.insert({kAcpiPmPort, AcpiPm::kSize}, board->m_acpi_pm));
     TRY_VOID(pio.insert({FwCfg::kPort, FwCfg::kSize},
                         std::make_shared<FwCfg>(mem.size(), static_cast<uint16_t>(options.cpus))));
     if (!options.xen) {

@@ -17,6 +17,7 @@ namespace popek::devices::legacy {
 class Uart8250;
 class I8042;
 class CmosRtc;
+class AcpiPm;
 }
 namespace popek::devices::virtio {
 class MmioDevices;
@@ -48,6 +49,8 @@ public:
     /// The devices a snapshot saves (src/vmm/vm_snapshot.cpp); virtio may be null (--xen).
     devices::legacy::Uart8250& uart() { return *m_uart; }
     devices::legacy::CmosRtc& cmos() { return *m_cmos; }
+    devices::legacy::I8042& i8042() { return *m_i8042; }
+    devices::legacy::AcpiPm& acpi_pm() { return *m_acpi_pm; }
     /// The virtio-mmio devices themselves (null when there are none), for FlushMetrics.
     devices::virtio::MmioDevices* virtio() { return m_virtio.get(); }
 
@@ -56,6 +59,7 @@ private:
     std::shared_ptr<devices::legacy::Uart8250> m_uart;
     std::unique_ptr<devices::legacy::I8042> m_i8042;
     std::shared_ptr<devices::legacy::CmosRtc> m_cmos;
+    std::shared_ptr<devices::legacy::AcpiPm> m_acpi_pm;
     VmLifecycle* m_life = nullptr;
     std::unique_ptr<TerminalGuard> m_terminal;
     std::unique_ptr<InputPump> m_input;

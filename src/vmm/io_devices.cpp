@@ -101,4 +101,29 @@ Result<void> XenIoDevices::attach_nets(pv::PvDomain& domain, const std::vector<N
     return {};
 }
 
+std::vector<pv::XenbusBackend*> XenIoDevices::backends() const {
+    std::vector<pv::XenbusBackend*> out;
+    for (const auto& v : m_vbds) out.push_back(v.get());
+    for (const auto& v : m_vifs) out.push_back(v.get());
+    return out;
+}
+
+std::vector<pv::VbdDevice*> XenIoDevices::vbds() const {
+    std::vector<pv::VbdDevice*> out;
+    for (const auto& v : m_vbds) out.push_back(v.get());
+    return out;
+}
+
+std::vector<pv::VifDevice*> XenIoDevices::vifs() const {
+    std::vector<pv::VifDevice*> out;
+    for (const auto& v : m_vifs) out.push_back(v.get());
+    return out;
+}
+
+std::vector<std::unique_lock<std::mutex>> XenIoDevices::hold_rx() {
+    std::vector<std::unique_lock<std::mutex>> locks;
+    for (const auto& v : m_vifs) locks.push_back(v->hold_rx());
+    return locks;
+}
+
 }  // namespace popek::vmm

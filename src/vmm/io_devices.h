@@ -5,6 +5,7 @@
 /// Xen virtual block device or vif (pv::VbdDevice, pv::VifDevice) in its PvDomain.
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "host/block_file.h"
@@ -40,6 +41,13 @@ public:
     /// Stops the NICs' host back ends (no more frames for the vifs), then removes vifs and vbds
     /// (they unbind their channels and unmap their rings): before the domain goes.
     ~XenIoDevices();
+    /// The vbds, then the vifs, in the order they were attached (snapshots: docs/snapshot.md "XDEV").
+    std::vector<pv::XenbusBackend*> backends() const;
+    /// The vbds and the vifs (metrics: docs/metrics.md "xen_block", "xen_net").
+    std::vector<pv::VbdDevice*> vbds() const;
+    std::vector<pv::VifDevice*> vifs() const;
+    /// Holds every vif's host frames back while a snapshot is made.
+    std::vector<std::unique_lock<std::mutex>> hold_rx();
     XenIoDevices(const XenIoDevices&) = delete;
     XenIoDevices& operator=(const XenIoDevices&) = delete;
 

@@ -82,9 +82,9 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, Vc
 /// What the API socket may do to the VM while it runs.
 class MachineControl final : public RunningVm {
 public:
-    MachineControl(hv::Vm& vm, Board& board, const memory::GuestMemory& mem, const VmOptions& options,
+    MachineControl(hv::Vm& vm, Board& board, XenPlatform* xen, const memory::GuestMemory& mem, const VmOptions& options,
                    MetricsSources metrics)
-        : m_vm(vm), m_board(board), m_mem(mem), m_options(options), m_metrics(metrics) {}
+        : m_vm(vm), m_board(board), m_xen(xen), m_mem(mem), m_options(options), m_metrics(metrics) {}
     nlohmann::json metrics() override { return collect_metrics(m_metrics); }
     Result<void> pause() override { return m_vm.pause(); }
     Result<void> resume() override { return m_vm.resume(); }
@@ -93,12 +93,13 @@ public:
         return {};
     }
     Result<uint64_t> create_snapshot(const std::string& snapshot_path, const std::string& mem_file_path) override {
-        return vmm::create_snapshot(m_vm, m_board, m_mem, m_options, SnapshotFiles{snapshot_path, mem_file_path});
+        return vmm::create_snapshot(m_vm, m_board, m_xen, m_mem, m_options, SnapshotFiles{snapshot_path, mem_file_path});
     }
 
 private:
     hv::Vm& m_vm;
     Board& m_board;
+    XenPlatform* m_xen;
     const memory::GuestMemory& m_mem;
     const VmOptions& m_options;
     MetricsSources m_metrics;
@@ -142,7 +143,10 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     loader::LoadRequest req{kernel, initrd, opt.cmdline, opt.cpus, acpi::kRsdpAddr, opt.kernel_path, opt.initrd_path};
     Result<loader::BootSetup> loaded = restore ? loader::BootSetup{} : loader::load_kernel(mem, req);
     if (!loaded) return std::unexpected(with_context(loaded.error(), "kernel"));
-    if (restore) TRY_VOID(restore->load_memory(mem));
+    // A Xen guest's RAM is loaded once its platform is built (below): building it writes the
+    // toolstack's pages, and its store session must not see the guest's restored ring before
+    // the store is restored.
+    if (restore && !opt.xen) TRY_VOID(restore->load_memory(mem));
     const loader::BootSetup& boot = *loaded;
     // The loader copied what the guest needs into its RAM: the files' buffers (a Debian vmlinux
     // is 65 MiB) are not kept for the VM's lifetime.
@@ -171,6 +175,7 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
         xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, opt.disks, opt.nets, opt.share,
                                       opt.driver_domain));
         TRY_VOID(xen->attach_physmap(mem, mmio));
+        if (restore) TRY_VOID(restore->load_memory(mem, {kStorePfn, kConsolePfn}));
     }
 
     std::vector<std::unique_ptr<hv::Vcpu>> vcpus;
@@ -187,7 +192,7 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
         vcpus.push_back(std::move(v));
     }
 
-    if (restore) TRY_VOID(restore->apply(*vm, *board));
+    if (restore) TRY_VOID(restore->apply(*vm, *board, xen.get()));
     ExitDispatcher dispatcher(pio, mmio);
     XenCallCounts xen_calls;
     std::unique_ptr<VcpuExitCounts[]> exit_counts(new VcpuExitCounts[vcpus.size()]);
@@ -213,9 +218,9 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
             life.request_exit(devices::ExitCause::ConsoleQuit, 0, "killed by gdb");
         }));
     }
-    MachineControl control(*vm, *board, mem, opt,
+    MachineControl control(*vm, *board, xen.get(), mem, opt,
                            MetricsSources{&vcpus, exit_counts.get(), &dispatcher.counters(), board->virtio(),
-                                          xen ? &xen_calls : nullptr});
+                                          xen ? &xen_calls : nullptr, xen ? xen->io() : nullptr});
     ObserverGuard observer_guard;
     if (observer) {
         observer->started(control);

@@ -5,6 +5,7 @@
 #include "devices/virtio/block.h"
 #include "devices/virtio/mmio_devices.h"
 #include "devices/virtio/net.h"
+#include "vmm/io_devices.h"
 
 namespace popek::vmm {
 
@@ -94,6 +95,25 @@ json collect_metrics(const MetricsSources& src) {
     out["block"] = std::move(blocks);
     out["net"] = std::move(nets);
     if (src.xen) out["xen"] = src.xen->to_json();
+    if (src.xen_io) {
+        // The Xen vbds and vifs (pv::VbdDevice, pv::VifDevice), by their XenBus device id.
+        json xblocks = json::array(), xnets = json::array();
+        for (pv::VbdDevice* v : src.xen_io->vbds()) {
+            const auto s = v->stats();
+            xblocks.push_back(json{{"device", v->devid()}, {"requests", s.requests}, {"read_bytes", s.bytes_read},
+                                   {"write_bytes", s.bytes_written}, {"flush_count", s.flushes},
+                                   {"discard_count", s.discards}, {"failures", s.errors}});
+        }
+        for (pv::VifDevice* v : src.xen_io->vifs()) {
+            const auto s = v->stats();
+            xnets.push_back(json{{"device", v->devid()}, {"tx_count", s.tx_packets}, {"tx_bytes", s.tx_bytes},
+                                 {"tx_errors", s.tx_errors}, {"rx_count", s.rx_packets}, {"rx_bytes", s.rx_bytes},
+                                 {"rx_errors", s.rx_errors},
+                                 {"rx_dropped", s.rx_dropped_no_buffer + s.rx_dropped_invalid + s.rx_dropped_disconnected}});
+        }
+        out["xen_block"] = std::move(xblocks);
+        out["xen_net"] = std::move(xnets);
+    }
     return out;
 }
 

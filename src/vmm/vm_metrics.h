@@ -20,6 +20,8 @@ class MmioDevices;
 
 namespace popek::vmm {
 
+class XenIoDevices;
+
 /// One vCPU's exits by kind (hv::VcpuExit's alternatives), counted by its own thread.
 struct VcpuExitCounts {
     std::atomic<uint64_t> pio_in{0}, pio_out{0}, mmio_read{0}, mmio_write{0}, hypercall{0}, halt{0}, other{0};
@@ -48,9 +50,11 @@ struct MetricsSources {
     const ExitCounters* dispatcher = nullptr;
     devices::virtio::MmioDevices* virtio = nullptr;
     const XenCallCounts* xen = nullptr;       ///< null without --xen
+    XenIoDevices* xen_io = nullptr;           ///< the vbds and vifs (--xen), or null
 };
 
-/// The record's component objects ("vcpu", "block", "net", "xen", "bt", "devices"); the caller
+/// The record's component objects ("vcpu", "block", "net", "xen", "xen_block", "xen_net", "bt",
+/// "devices"); the caller
 /// adds the timestamp and its own ("api_server", "vmm").
 nlohmann::json collect_metrics(const MetricsSources& src);
 

@@ -8,12 +8,13 @@
 #include "snapshot/engine_state.h"
 #include "snapshot/mem_file.h"
 #include "vmm/board.h"
+#include "vmm/xen_platform.h"
 
 namespace popek::vmm {
 namespace {
 
 snapshot::EngineParts parts_of(emu::EngineShared& engine, Board& board) {
-    snapshot::EngineParts p{&engine, &board.uart(), &board.cmos(), {}};
+    snapshot::EngineParts p{&engine, &board.uart(), &board.cmos(), &board.i8042(), &board.acpi_pm(), {}};
     if (auto* v = board.virtio())
         for (const auto& t : v->transports()) p.virtio.push_back(t.get());
     return p;
@@ -21,18 +22,17 @@ snapshot::EngineParts parts_of(emu::EngineShared& engine, Board& board) {
 
 }  // namespace
 
-Result<void> check_snapshot_support(hv::Accel accel, bool xen) {
-    if (accel == hv::Accel::Kvm)
+Result<void> check_snapshot_support(const VmOptions& options) {
+    if (options.accel == hv::Accel::Kvm)
         return fail("snapshots are not supported yet on --accel kvm (use --accel interp or bt; docs/snapshot.md)");
-    if (xen)
-        return fail("snapshots are not supported yet with --xen (event channels, grants and XenStore are not saved; "
-                    "docs/snapshot.md)");
+    if (options.xen) return XenPlatform::check_snapshot_support(options.share.has_value(), options.driver_domain);
     return {};
 }
 
-Result<uint64_t> create_snapshot(hv::Vm& vm, Board& board, const memory::GuestMemory& mem, const VmOptions& options,
-                                 const SnapshotFiles& files) {
-    TRY_VOID(check_snapshot_support(options.accel, options.xen));
+Result<uint64_t> create_snapshot(hv::Vm& vm, Board& board, XenPlatform* xen, const memory::GuestMemory& mem,
+                                 const VmOptions& options, const SnapshotFiles& files) {
+    TRY_VOID(check_snapshot_support(options));
+    if (options.xen && !xen) return fail("the VM's Xen platform is missing");
     emu::EngineShared* engine = vm.own_engine();
     if (!engine || !engine->platform) return fail("snapshots need the own engine (--accel interp or bt)");
     if (files.snapshot_path.empty() || files.mem_file_path.empty()) return fail("the snapshot and memory file paths are required");
@@ -45,6 +45,13 @@ Result<uint64_t> create_snapshot(hv::Vm& vm, Board& board, const memory::GuestMe
     snapshot::encode_config(conf, options);
     image.sections.push_back({snapshot::tags::kConfig, 0, std::move(conf.buffer())});
     for (auto& s : snapshot::save_engine_state(parts_of(*engine, board))) image.sections.push_back(std::move(s));
+    // The Xen platform's host-side threads (timers, console input, network frames) stay off the
+    // guest's rings and pages while both its state and guest RAM are written.
+    std::optional<XenPlatform::Hold> held;
+    if (xen) {
+        held = xen->hold();
+        for (auto& s : TRY(xen->save_state(*held))) image.sections.push_back(std::move(s));
+    }
     const auto stats = TRY(snapshot::write_mem_file(mem, files.mem_file_path));
     TRY_VOID(snapshot::write_file(files.snapshot_path, snapshot::encode(image)));
     return stats.bytes_written;
@@ -52,7 +59,7 @@ Result<uint64_t> create_snapshot(hv::Vm& vm, Board& board, const memory::GuestMe
 
 Result<RestorePlan> RestorePlan::open(const VmOptions& options) {
     if (options.restore_mem_path.empty()) return fail("--restore needs --restore-mem (the snapshot's memory file)");
-    TRY_VOID(check_snapshot_support(options.accel, options.xen));
+    TRY_VOID(check_snapshot_support(options));
     const auto bytes = TRY(snapshot::read_file(options.restore_path));
     RestorePlan plan;
     auto image = snapshot::decode(bytes, POPEK_VERSION);
@@ -63,7 +70,6 @@ Result<RestorePlan> RestorePlan::open(const VmOptions& options) {
     snapshot::Reader r(conf->payload);
     VmOptions described = snapshot::decode_config(r);
     TRY_VOID(r.finish(fmt::format("{}: section `CONF`", options.restore_path)));
-    if (described.xen) TRY_VOID(check_snapshot_support(options.accel, true));
     if (plan.m_image.header.ram_bytes != described.mem_mib << 20 ||
         plan.m_image.header.vcpus != static_cast<uint32_t>(described.cpus))
         return fail("{}: the header ({} bytes of RAM, {} vCPUs) disagrees with the `CONF` section", options.restore_path,
@@ -82,6 +88,7 @@ Result<RestorePlan> RestorePlan::open(const VmOptions& options) {
     described.kernel_path.clear();   // recorded for people; the kernel is in the memory file
     described.restore_path = options.restore_path;
     described.restore_mem_path = options.restore_mem_path;
+    TRY_VOID(check_snapshot_support(described));
     plan.m_options = std::move(described);
     // The memory file is checked now too: a wrong one stops the restore before anything is built.
     struct stat st {};
@@ -92,16 +99,29 @@ Result<RestorePlan> RestorePlan::open(const VmOptions& options) {
     return plan;
 }
 
-Result<void> RestorePlan::load_memory(const memory::GuestMemory& mem) const {
+Result<void> RestorePlan::load_memory(const memory::GuestMemory& mem, std::initializer_list<uint64_t> written) const {
     if (mem.size() != m_image.header.ram_bytes) return fail("guest RAM is {} bytes, the snapshot's {}", mem.size(), m_image.header.ram_bytes);
+    // The memory file leaves zero pages out (holes): a page written before the load must read
+    // as the file says, zero included.
+    for (uint64_t pfn : written)
+        if (auto page = mem.slice(pfn << 12, 4096)) std::fill(page->begin(), page->end(), uint8_t{0});
     TRY_VOID(snapshot::load_mem_file(mem, m_options.restore_mem_path));
     return {};
 }
 
-Result<void> RestorePlan::apply(hv::Vm& vm, Board& board) const {
+Result<void> RestorePlan::apply(hv::Vm& vm, Board& board, XenPlatform* xen) const {
     emu::EngineShared* engine = vm.own_engine();
     if (!engine || !engine->platform) return fail("snapshots need the own engine (--accel interp or bt)");
     auto r = snapshot::load_engine_state(m_image, parts_of(*engine, board));
+    if (r && xen) r = xen->load_state(m_image);
+    if (r && !xen)
+        for (const auto& s : m_image.sections)
+            if (s.tag == snapshot::tags::kXen || s.tag == snapshot::tags::kEventChannels ||
+                s.tag == snapshot::tags::kGrantTable || s.tag == snapshot::tags::kXenStore ||
+                s.tag == snapshot::tags::kXenDevice) {
+                r = fail("section `{}` is for a Xen platform, and this VM has none", snapshot::tag_name(s.tag));
+                break;
+            }
     if (!r) return std::unexpected(with_context(r.error(), m_options.restore_path));
     return {};
 }

@@ -52,6 +52,11 @@ size_t XenPhysmap::mapped_pages() const {
     return m_pages.size();
 }
 
+std::vector<std::pair<uint64_t, uint8_t*>> XenPhysmap::mappings() const {
+    std::lock_guard lock(m_lock);
+    return {m_pages.begin(), m_pages.end()};
+}
+
 uint8_t* XenPhysmap::locate(uint64_t offset, size_t len) const {
     uint64_t gpa = m_base + offset;
     uint64_t in_page = gpa & (kPageSize - 1);

@@ -14,6 +14,8 @@
 #include <map>
 #include <mutex>
 #include <span>
+#include <utility>
+#include <vector>
 
 #include "bus/device.h"
 
@@ -32,6 +34,8 @@ public:
     /// False when gpfn is outside the window.
     bool map(uint64_t gpfn, std::span<uint8_t> page);
     size_t mapped_pages() const;
+    /// Every mapping, gpfn → page (snapshots).
+    std::vector<std::pair<uint64_t, uint8_t*>> mappings() const;
 
     void read(uint64_t offset, std::span<uint8_t> data) override;
     void write(uint64_t offset, std::span<const uint8_t> data) override;

@@ -57,6 +57,7 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
         return self->m_vcpus[static_cast<size_t>(vcpu)]->translate_gva(gva);
     };
     p->m_hypercalls = std::make_unique<pv::Hypercalls>(*p->m_domain, translate, p->hooks());
+    p->m_driver_domain = driver_domain;
     p->m_io = TRY(XenIoDevices::attach(*p->m_domain, disks, nets, driver_domain));
     if (share) TRY_VOID(p->attach_share(*share));
     p->publish_time();
@@ -113,13 +114,13 @@ XenPlatform::~XenPlatform() {
 }
 
 uint64_t XenPlatform::now_ns() const {
-    const auto start_ns = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(m_start.time_since_epoch()).count());
+    const uint64_t start_ns = m_start_ns.load();
     // On the own engine, system time follows the guest clock, which stands still while the VM is
     // paused (docs/api.md): the guest's TSC-derived time and its timers keep agreeing after a resume.
     if (auto sample = m_vm.sample_tsc()) return sample->host_ns > start_ns ? sample->host_ns - start_ns : 0;
-    return static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - m_start).count());
+    const auto steady = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+    return steady > start_ns ? steady - start_ns : 0;
 }
 
 pv::HypercallHooks XenPlatform::hooks() {
@@ -195,10 +196,18 @@ void XenPlatform::timer_loop() {
             uint64_t d = m_timer_deadline[v];
             if (d == 0) continue;
             if (d <= now) {
-                m_timer_deadline[v] = 0;
+                // Under m_fire_lock, so that a snapshot (hold()) sees the deadline and the event
+                // it raises in guest RAM both before or both after.
                 fired = true;
                 lock.unlock();
-                m_domain->event_channels().raise_virq(VIRQ_TIMER, static_cast<int>(v));
+                {
+                    std::lock_guard fire(m_fire_lock);
+                    lock.lock();
+                    const bool still = m_timer_deadline[v] == d;
+                    if (still) m_timer_deadline[v] = 0;
+                    lock.unlock();
+                    if (still) m_domain->event_channels().raise_virq(VIRQ_TIMER, static_cast<int>(v));
+                }
                 lock.lock();
                 continue;
             }
@@ -216,8 +225,7 @@ void XenPlatform::timer_loop() {
 void XenPlatform::publish_time() {
     auto sample = m_vm.sample_tsc();
     if (!sample) return;
-    const auto start_ns = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(m_start.time_since_epoch()).count());
+    const uint64_t start_ns = m_start_ns.load();
     // One linear map from the TSC to Xen system time (now_ns()), valid for good: the engine's TSC
     // is invariant and shared by all vCPUs, so every vCPU gets the same one and the stable flag.
     pv::VcpuTime t = pv::pvclock_time(sample->tsc_hz, sample->tsc, sample->host_ns - start_ns);

@@ -27,6 +27,7 @@
 #include "pv/backends/share_device.h"
 #include "pv/hypercalls.h"
 #include "pv/pv_domain.h"
+#include "snapshot/snapshot_file.h"
 #include "vmm/xen_physmap.h"
 #include "bus/bus.h"
 #include "vmm/vm_lifecycle.h"
@@ -61,6 +62,24 @@ public:
     uint64_t handle(int vcpu, const hv::Hypercall& call) { return m_hypercalls->handle(vcpu, call); }
     /// Host terminal input for the guest's PV console; returns how many bytes were taken.
     size_t console_input(std::span<const uint8_t> bytes);
+    /// The vbds and vifs (null before create() attached them), for the metrics.
+    XenIoDevices* io() { return m_io.get(); }
+
+    // ---- snapshots (docs/snapshot.md "Xen guests"; xen_platform_snapshot.cpp)
+    /// What keeps the Xen state still while a paused VM is saved: no timer fires, no host console
+    /// input or network frame reaches the guest's rings (they wait) until it is dropped.
+    struct Hold {
+        std::vector<std::unique_lock<std::mutex>> locks;
+    };
+    Hold hold();
+    /// The sections of a paused VM's Xen platform; call with hold() held, and write guest RAM
+    /// under the same hold. Refuses what cannot be restored (--share, --driver-domain).
+    Result<std::vector<snapshot::Section>> save_state(const Hold& held);
+    /// Loads them into a platform built from the same options, after guest RAM was loaded and
+    /// before any vCPU runs.
+    Result<void> load_state(const snapshot::Image& image);
+    /// Whether this VM's Xen platform can be snapshotted (not with --share or --driver-domain).
+    static Result<void> check_snapshot_support(bool share, bool driver_domain);
 
 private:
     XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus);
@@ -80,7 +99,10 @@ private:
 
     hv::Vm& m_vm;
     VmLifecycle& m_life;
-    const std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
+    /// Xen system time 0 in the engine clock's (or the steady clock's) base; a restore sets the
+    /// snapshot's, so that system time goes on where it stood.
+    std::atomic<uint64_t> m_start_ns{static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count())};
     std::vector<hv::Vcpu*> m_vcpus;
     std::unique_ptr<pv::PvDomain> m_domain;
     std::unique_ptr<pv::Hypercalls> m_hypercalls;
@@ -90,9 +112,11 @@ private:
     std::vector<std::shared_ptr<XenPhysmap>> m_physmap;
     std::unique_ptr<XenIoDevices> m_io;   ///< --disk and --net: vbds and vifs
     std::unique_ptr<pv::ShareDevice> m_share;
+    bool m_driver_domain = false;
 
     // Wake-ups for blocked vCPUs and the singleshot timers (one deadline per vCPU, 0 = none).
     std::mutex m_lock;
+    std::mutex m_fire_lock;   ///< held by the timer thread while it fires, and by hold()
     std::condition_variable m_cv;
     std::vector<uint64_t> m_timer_deadline;
     bool m_stopping = false;

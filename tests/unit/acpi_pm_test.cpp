@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "devices/legacy/acpi_pm.h"
+#include "snapshot/snap_codec.h"
 
 namespace popek::devices::legacy {
 namespace {
@@ -82,6 +83,29 @@ TEST(AcpiPm, TimerCountsAt3_58MHz) {
     // 50 ms is 178977 ticks; allow a slow, loaded host but not a wrong rate.
     EXPECT_GE(delta, 170000u);
     EXPECT_LE(delta, 1000000u);
+}
+
+TEST(AcpiPm, TimerFollowsTheGuestClockAcrossPauseAndSnapshot) {
+    RecordingControl control;
+    uint64_t guest_ns = 5'000'000'000;   // the guest clock: stands still while paused
+    AcpiPm pm(control, [&guest_ns] { return std::optional<uint64_t>(guest_ns); });
+    const auto t0 = static_cast<uint32_t>(rd(pm, AcpiPm::kPmTimer, 4));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(rd(pm, AcpiPm::kPmTimer, 4), t0);   // paused guest time: no ticks
+    guest_ns += 1'000'000;                          // 1 ms of guest time
+    EXPECT_EQ((rd(pm, AcpiPm::kPmTimer, 4) - t0) & 0xffffff, 3579u);
+    wr(pm, AcpiPm::kPm1Enable, 0x0121, 2);
+    popek::snapshot::Writer w;
+    pm.save(w);
+    // A new process with the restored clock reads the same timer and registers.
+    AcpiPm restored(control, [&guest_ns] { return std::optional<uint64_t>(guest_ns); });
+    popek::snapshot::Reader r(w.buffer());
+    restored.load(r);
+    ASSERT_TRUE(r.finish("ACPI"));
+    EXPECT_EQ(rd(restored, AcpiPm::kPmTimer, 4), rd(pm, AcpiPm::kPmTimer, 4));
+    EXPECT_EQ(rd(restored, AcpiPm::kPm1Enable, 2), 0x0121u);
+    EXPECT_EQ(rd(restored, AcpiPm::kPm1Control, 2) & AcpiPm::kSciEn, AcpiPm::kSciEn);
+    EXPECT_EQ(control.calls, 0);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "devices/legacy/reset_control.h"
 #include "devices/legacy/test_device.h"
 #include "devices/legacy/uart_8250.h"
+#include "snapshot/snap_codec.h"
 
 namespace {
 
@@ -191,6 +192,35 @@ TEST(I8042, KeysWaitWhileTheKeyboardInterruptIsOffAndTheQueueIsBounded) {
         ++bytes;
     }
     EXPECT_EQ(bytes, 64);   // 8 presses fit the 64-byte queue; the rest were dropped
+}
+
+TEST(I8042, TheCommandByteAndWaitingKeysCrossASnapshot) {
+    Keyboard before;
+    wr(before.cmd, 0, 0x60);
+    wr(before.data, 0, 0x44);   // the guest turned the keyboard interrupt off
+    before.kbc.press_ctrl_alt_del();
+    popek::snapshot::Writer w;
+    before.kbc.save(w);
+
+    Keyboard after;
+    popek::snapshot::Reader r(w.buffer());
+    after.kbc.load(r);
+    ASSERT_TRUE(r.finish("KBC "));
+    after.kbc.press_ctrl_alt_del();
+    EXPECT_EQ(after.irqs, 0);   // still off, as the guest left it
+    int bytes = 0;
+    while ((rd(after.cmd, 0) & 1) && bytes < 100) {
+        (void)rd(after.data, 0);
+        ++bytes;
+    }
+    EXPECT_EQ(bytes, 16);       // the key typed before the snapshot, and the one after
+
+    popek::snapshot::Writer big;
+    before.kbc.save(big);
+    big.buffer()[6] = 200;      // 200 queued keys: more than the controller ever holds
+    popek::snapshot::Reader bad(big.buffer());
+    after.kbc.load(bad);
+    EXPECT_FALSE(bad.finish("KBC "));
 }
 
 TEST(DebugExit, StatusIsValueTimesTwoPlusOne) {

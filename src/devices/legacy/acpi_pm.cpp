@@ -2,10 +2,14 @@
 
 namespace popek::devices::legacy {
 
-AcpiPm::AcpiPm(VmControl& control) : m_control(control), m_start(std::chrono::steady_clock::now()) {}
+AcpiPm::AcpiPm(VmControl& control, GuestNs guest_ns)
+    : m_control(control), m_guest_ns(std::move(guest_ns)), m_start(std::chrono::steady_clock::now()) {}
 
 uint32_t AcpiPm::timer() const {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - m_start).count();
+    std::optional<uint64_t> guest = m_guest_ns ? m_guest_ns() : std::nullopt;
+    const uint64_t ns = guest ? *guest
+                              : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::steady_clock::now() - m_start).count());
     unsigned __int128 ticks = static_cast<unsigned __int128>(ns) * kTimerHz / 1'000'000'000u;
     return static_cast<uint32_t>(ticks & 0xffffff);
 }

@@ -6,9 +6,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 
 #include "bus/device.h"
 #include "devices/irq.h"
+
+namespace popek::snapshot {
+class Writer;
+class Reader;
+}
 
 namespace popek::devices::legacy {
 
@@ -22,18 +29,27 @@ public:
     static constexpr uint16_t kSlpTypS5 = 5;
     static constexpr uint64_t kTimerHz = 3'579'545;
 
-    explicit AcpiPm(VmControl& control);
+    /// The guest's time in ns (the own engine's clock, which stands still while the VM is paused
+    /// and goes on across a snapshot), or nullopt where the engine keeps none (KVM): then the PM
+    /// timer counts the host's steady clock from the device's creation.
+    using GuestNs = std::function<std::optional<uint64_t>()>;
+    explicit AcpiPm(VmControl& control, GuestNs guest_ns = {});
     std::string_view name() const override { return "acpi-pm"; }
     void read(uint64_t offset, std::span<uint8_t> data) override;
     void write(uint64_t offset, std::span<const uint8_t> data) override;
 
     /// The PM timer value now (24 bits).
     uint32_t timer() const;
+    /// Snapshots (docs/snapshot.md "ACPI"): PM1_STS, PM1_EN, PM1_CNT. The timer follows the guest
+    /// clock, which the restore continues.
+    void save(snapshot::Writer& w) const;
+    void load(snapshot::Reader& r);
 
 private:
     uint8_t read_byte(uint64_t offset) const;
 
     VmControl& m_control;
+    GuestNs m_guest_ns;
     std::chrono::steady_clock::time_point m_start;
     std::atomic<uint16_t> m_status{0};
     std::atomic<uint16_t> m_enable{0};

@@ -9,7 +9,6 @@ constexpr uint8_t kReadCommandByte = 0x20, kWriteCommandByte = 0x60, kSelfTest =
                   kReadOutputPort = 0xd0, kPulseReset = 0xfe;
 constexpr uint8_t kStatusOutputFull = 0x01, kStatusSystemFlag = 0x04, kStatusCommand = 0x08;
 constexpr uint8_t kCommandByteKbdInterrupt = 0x01;
-constexpr size_t kMaxQueuedKeys = 64;   // a flood of SendCtrlAltDel requests cannot grow it without bound
 /// Ctrl, Alt, Del (E0 53) pressed, then released (make | 0x80): scan code set 1 (IBM PC/AT
 /// Technical Reference, "Keyboard Scan Codes"; what Firecracker's SendCtrlAltDel types).
 constexpr uint8_t kCtrlAltDel[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};

@@ -17,10 +17,17 @@
 #include "bus/device.h"
 #include "devices/irq.h"
 
+namespace popek::snapshot {
+class Writer;
+class Reader;
+}
+
 namespace popek::devices::legacy {
 
 class I8042 {
 public:
+    /// A flood of SendCtrlAltDel requests cannot grow the key queue without bound.
+    static constexpr size_t kMaxQueuedKeys = 64;
     explicit I8042(VmControl& control);
     std::shared_ptr<bus::Device> data_port() { return m_data; }
     std::shared_ptr<bus::Device> command_port() { return m_command; }
@@ -34,6 +41,10 @@ public:
     void set_keyboard_irq(std::function<void()> pulse);
     /// Queues Ctrl+Alt+Del pressed and released (PUT /actions SendCtrlAltDel, docs/api.md).
     void press_ctrl_alt_del();
+    /// Snapshots (docs/snapshot.md "KBC "): the command byte (Linux's i8042 driver sets it), the
+    /// output buffer, a command waiting for its data byte, the keys not yet delivered.
+    void save(snapshot::Writer& w);
+    void load(snapshot::Reader& r);
 
 private:
     /// Moves the next queued key byte into the output buffer; true when the IRQ is to be pulsed.

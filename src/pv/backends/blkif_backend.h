@@ -26,6 +26,16 @@ public:
     std::optional<std::string> failure() const override;
     /// The executor failed: no further requests are taken.
     bool failed() const { return m_failed; }
+    /// The ring's private indices (requests are answered before a vCPU's notification returns,
+    /// so none is in flight at a snapshot).
+    void save(snapshot::Writer& w) const override {
+        m_ring.save(w);
+        w.boolean(m_failed);
+    }
+    void load(snapshot::Reader& r) override {
+        m_ring.load(r);
+        m_failed = r.boolean();
+    }
 
 private:
     BlkifExecutor& m_executor;

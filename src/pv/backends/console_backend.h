@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "pv/xen_abi.h"
+#include "snapshot/snap_codec.h"
 
 namespace popek::pv {
 
@@ -28,6 +29,21 @@ public:
     bool push_input(std::string_view bytes);
     bool shut() const { return m_shut; }
     uint64_t dropped_input() const { return m_dropped_input; }
+    /// Snapshots: host input not yet in the ring, shut, the dropped count (the ring is guest RAM).
+    void save(snapshot::Writer& w) const {
+        w.str(m_pending_input);
+        w.boolean(m_shut);
+        w.u64(m_dropped_input);
+    }
+    void load(snapshot::Reader& r) {
+        std::string pending = r.str(kMaxPendingInput);
+        const bool shut = r.boolean();
+        const uint64_t dropped = r.u64();
+        if (!r.ok()) return;
+        m_pending_input = std::move(pending);
+        m_shut = shut || m_page.size() < sizeof(xencons_interface);
+        m_dropped_input = dropped;
+    }
 
 private:
     xencons_interface* iface() const { return reinterpret_cast<xencons_interface*>(m_page.data()); }

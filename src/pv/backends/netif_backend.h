@@ -65,6 +65,11 @@ public:
     bool tx_shut() const { return m_tx.shut(); }
     bool rx_shut() const { return m_rx.shut(); }
     const Stats& stats() const { return m_stats; }
+    bool rx_sg() const { return m_rx_sg; }
+    /// Snapshots (netif_backend_snapshot.cpp): both rings' private indices, the tx chain being
+    /// gathered and the counters.
+    void save(snapshot::Writer& w) const;
+    void load(snapshot::Reader& r);
 
 private:
     struct Slot {

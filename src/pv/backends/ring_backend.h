@@ -7,6 +7,8 @@
 #include <string>
 #include <type_traits>
 
+#include "snapshot/snap_codec.h"
+
 namespace popek::pv {
 
 /// A data path on a shared ring: serves requests until none are left (or a batch is done).
@@ -22,6 +24,10 @@ public:
     virtual bool shut() const = 0;
     /// The data path can no longer answer (its driver domain died): why. The device then closes.
     virtual std::optional<std::string> failure() const { return std::nullopt; }
+    /// Snapshots (docs/snapshot.md "XDEV"): the data path's own state between requests. A data
+    /// path that cannot be snapshotted fails the load (its device is refused before saving).
+    virtual void save(snapshot::Writer&) const {}
+    virtual void load(snapshot::Reader& r) { r.invalid("this device's data path cannot be restored"); }
 };
 
 template <class T> inline constexpr bool kIsOptional = false;

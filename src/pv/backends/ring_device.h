@@ -46,6 +46,8 @@ protected:
 private:
     PvResult<void> connect(Store& store, ConnId control) final;
     void disconnect() final;
+    void save_connection(snapshot::Writer& w) final;
+    void load_connection(snapshot::Reader& r) final;
 
     const std::string m_protocol_name;
     std::mutex m_io_lock;  ///< guards the data path against disconnect

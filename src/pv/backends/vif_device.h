@@ -43,12 +43,17 @@ public:
     bool connected();
     Stats stats();
     static std::string mac_text(const Mac& mac);
+    /// Holds host frames back while a snapshot is made (save() reads the rx side under it).
+    std::unique_lock<std::mutex> hold_rx() { return std::unique_lock(m_rx_lock); }
 
 private:
     PvResult<void> write_backend_nodes(Store& store, ConnId control) override;
     PvResult<void> write_frontend_nodes(Store& store, ConnId control) override;
     PvResult<void> connect(Store& store, ConnId control) override;
     void disconnect() override;
+    /// The caller holds hold_rx() (save) or nothing runs yet (load).
+    void save_connection(snapshot::Writer& w) override;
+    void load_connection(snapshot::Reader& r) override;
     /// Takes the device down if the data path shut a ring; call without the I/O locks.
     void check_shut(bool tx_shut, bool rx_shut);
 

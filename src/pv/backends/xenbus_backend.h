@@ -47,6 +47,13 @@ public:
     /// A store node as a decimal number; nullopt when missing or not a number.
     static std::optional<uint32_t> read_number(Store& store, ConnId control, const std::string& path);
 
+    /// Snapshots (docs/snapshot.md "XDEV"; xenbus_backend_snapshot.cpp): the back end's XenBus
+    /// state and its connection (rings mapped, channel bound, data path), after the domain's event
+    /// channels, grant table and store were loaded. A connected device takes its mapping and its
+    /// dom0 port again and goes on with the saved ring indices.
+    void save(snapshot::Writer& w);
+    void load(snapshot::Reader& r);
+
 protected:
     /// Type-specific nodes under backend_path() (features, parameters); written as dom0.
     virtual PvResult<void> write_backend_nodes(Store& store, ConnId control) = 0;
@@ -57,6 +64,9 @@ protected:
     virtual PvResult<void> connect(Store& store, ConnId control) = 0;
     /// Unmaps and unbinds whatever connect() set up; idempotent.
     virtual void disconnect() = 0;
+    /// The connection's part of save()/load().
+    virtual void save_connection(snapshot::Writer& w) = 0;
+    virtual void load_connection(snapshot::Reader& r) = 0;
 
     /// A front-end node owned by the guest, readable by dom0 (as the toolstack creates them).
     PvResult<void> put_frontend(Store& store, ConnId control, const std::string& node, const std::string& value);

@@ -70,6 +70,13 @@ public:
     size_t node_count() const { return m_tree.size(); }
     uint32_t nodes_owned(DomId domid) const { return m_tree.nodes_owned(domid); }
 
+    /// Snapshots (docs/snapshot.md "XSTR", store_snapshot.cpp): the tree, the watches, the open
+    /// transactions and the id counters. The connections are the owner's: load() requires the same
+    /// ids for the same domains (a store built the same way), and restores open transactions as
+    /// doomed (their commit answers EAGAIN, and the guest retries).
+    void save(snapshot::Writer& w) const;
+    void load(snapshot::Reader& r);
+
 private:
     struct Conn {
         DomId domid;

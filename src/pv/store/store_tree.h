@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "pv/store/store_types.h"
+#include "snapshot/snap_codec.h"
 
 namespace popek::pv {
 
@@ -52,6 +53,14 @@ public:
     /// Copies this tree's state of `path` (present or absent) into `target`, giving it a fresh
     /// generation there. Used to apply a committed transaction.
     void apply_to(NodeTree& target, const std::string& path) const;
+
+    /// Snapshots (store_snapshot.cpp): every node's path, value, permissions and generation. load()
+    /// replaces this tree, checking canonical paths, that each parent exists and the permissions.
+    void save(snapshot::Writer& w) const;
+    void load(snapshot::Reader& r);
+    /// A transaction restored from a snapshot: its commit must fail with EAGAIN (its reads are
+    /// gone), which makes the guest retry it, as after any conflict.
+    void doom() { m_accessed.insert_or_assign("/", std::nullopt); }
 
 private:
     void note_access(const std::string& path);

@@ -2,12 +2,14 @@
 /// Watches (docs/misc/xenstore.txt, WATCH): a watch on P fires for changes to P and anything below
 /// it; removing a node also fires the watches set below it. A watch set with a relative path reports
 /// relative paths. Events are only sent to domains that may read the node.
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "pv/store/store_types.h"
+#include "snapshot/snap_codec.h"
 
 namespace popek::pv {
 
@@ -36,6 +38,10 @@ public:
 
     /// The event the watch reports for `path`: relative paths drop the "/local/domain/<id>/" part.
     static WatchEvent event_for(const Watch& watch, const std::string& path);
+
+    /// Snapshots (store_snapshot.cpp); load() keeps only watches of connections `known` accepts.
+    void save(snapshot::Writer& w) const;
+    void load(snapshot::Reader& r, const std::function<bool(ConnId, DomId)>& known);
 
 private:
     std::vector<Watch> m_watches;

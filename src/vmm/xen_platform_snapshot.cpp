@@ -1,0 +1,121 @@
+/// A `--xen` guest's platform in a snapshot (docs/snapshot.md "Xen guests"): Xen system time's
+/// origin and each vCPU's singleshot timer (VCPUOP_set_singleshot_timer, vcpu.h), the hypercall
+/// layer's vCPU-up flags and balloon, the pages shown above RAM (XENMEM_add_to_physmap of grant
+/// frames, memory.h), the domain's HVM parameters and console; then the event channels, the grant
+/// table, the XenStore and every XenBus back end in sections of their own. The shared rings,
+/// shared_info and vcpu_info are guest RAM and travel in the memory file.
+#include "snapshot/engine_state.h"
+#include "vmm/xen_platform.h"
+
+namespace popek::vmm {
+namespace {
+
+constexpr uint32_t kMaxPhysmapPages = 1u << 16;
+
+}  // namespace
+
+Result<void> XenPlatform::check_snapshot_support(bool share, bool driver_domain) {
+    if (share)
+        return fail("snapshots are not supported yet with --share (the popekfs back end's open files are not saved; "
+                    "docs/snapshot.md)");
+    if (driver_domain)
+        return fail("snapshots are not supported yet with --driver-domain (the `popek backend` processes are not "
+                    "saved; docs/snapshot.md)");
+    return {};
+}
+
+XenPlatform::Hold XenPlatform::hold() {
+    Hold h;
+    // In the order the other threads take them: the store before the console and the back ends.
+    h.locks.emplace_back(m_fire_lock);
+    h.locks.push_back(m_domain->hold_store());
+    h.locks.push_back(m_domain->hold_console());
+    if (m_io)
+        for (auto& l : m_io->hold_rx()) h.locks.push_back(std::move(l));
+    return h;
+}
+
+Result<std::vector<snapshot::Section>> XenPlatform::save_state(const Hold&) {
+    TRY_VOID(check_snapshot_support(m_share != nullptr, m_driver_domain));
+    std::vector<std::pair<uint64_t, uint32_t>> physmap;   // gpfn -> host-held grant frame
+    for (const auto& window : m_physmap)
+        for (const auto& [gpfn, page] : window->mappings()) {
+            auto idx = m_domain->grant_table().host_frame_index(page);
+            if (!idx) return fail("--xen: the page at gpfn {:#x} is no grant frame", gpfn);
+            physmap.emplace_back(gpfn, *idx);
+        }
+    std::vector<snapshot::Section> out;
+    out.push_back(snapshot::section(snapshot::tags::kXen, 0, [&](snapshot::Writer& w) {
+        w.u64(m_start_ns.load());
+        {
+            std::lock_guard lock(m_lock);
+            w.u32(static_cast<uint32_t>(m_timer_deadline.size()));
+            for (uint64_t d : m_timer_deadline) w.u64(d);
+        }
+        m_hypercalls->save(w);
+        w.u32(static_cast<uint32_t>(physmap.size()));
+        for (const auto& [gpfn, idx] : physmap) {
+            w.u64(gpfn);
+            w.u32(idx);
+        }
+        m_domain->save_domain(w);
+    }));
+    out.push_back(snapshot::section(snapshot::tags::kEventChannels, 0,
+                                    [&](snapshot::Writer& w) { m_domain->event_channels().save(w); }));
+    out.push_back(snapshot::section(snapshot::tags::kGrantTable, 0,
+                                    [&](snapshot::Writer& w) { m_domain->grant_table().save(w); }));
+    out.push_back(snapshot::section(snapshot::tags::kXenStore, 0, [&](snapshot::Writer& w) { m_domain->save_store(w); }));
+    const auto backends = m_io ? m_io->backends() : std::vector<pv::XenbusBackend*>{};
+    for (size_t i = 0; i < backends.size(); ++i)
+        out.push_back(snapshot::section(snapshot::tags::kXenDevice, static_cast<uint32_t>(i), [&](snapshot::Writer& w) {
+            w.str(backends[i]->frontend_path());
+            backends[i]->save(w);
+        }));
+    return out;
+}
+
+Result<void> XenPlatform::load_state(const snapshot::Image& image) {
+    using snapshot::Reader;
+    namespace tags = snapshot::tags;
+    const auto backends = m_io ? m_io->backends() : std::vector<pv::XenbusBackend*>{};
+    for (const snapshot::Section& s : image.sections)
+        if (s.tag == tags::kXenDevice && s.instance >= backends.size())
+            return fail("section `XDEV` {} is for a Xen device this VM does not have", s.instance);
+    // The tables first: the platform's pages and the back ends' connections refer to them.
+    TRY_VOID(snapshot::load_section(image, tags::kEventChannels, 0, [&](Reader& r) { m_domain->event_channels().load(r); }));
+    TRY_VOID(snapshot::load_section(image, tags::kGrantTable, 0, [&](Reader& r) { m_domain->grant_table().load(r); }));
+    TRY_VOID(snapshot::load_section(image, tags::kXenStore, 0, [&](Reader& r) { m_domain->load_store(r); }));
+    TRY_VOID(snapshot::load_section(image, tags::kXen, 0, [&](Reader& r) {
+        const uint64_t start_ns = r.u64();
+        const uint32_t vcpus = r.u32();
+        if (r.ok() && vcpus != m_timer_deadline.size()) r.invalid("timers for {} vCPUs", vcpus);
+        std::vector<uint64_t> deadlines(m_timer_deadline.size());
+        for (uint64_t& d : deadlines) d = r.u64();
+        m_hypercalls->load(r);
+        const uint32_t pages = r.bounded(r.u32(), kMaxPhysmapPages, "the pages mapped above RAM");
+        for (uint32_t i = 0; i < pages && r.ok(); ++i) {
+            const uint64_t gpfn = r.u64();
+            const uint32_t idx = r.u32();
+            std::span<uint8_t> frame = r.ok() ? m_domain->grant_table().host_frame(idx) : std::span<uint8_t>{};
+            if (r.ok() && (frame.empty() || !map_outside_ram(gpfn, frame)))
+                r.invalid("grant frame {} cannot be shown at gpfn {:#x}", idx, gpfn);
+        }
+        m_domain->load_domain(r);
+        if (!r.ok()) return;
+        m_start_ns = start_ns;
+        std::lock_guard lock(m_lock);
+        m_timer_deadline = std::move(deadlines);
+    }));
+    for (size_t i = 0; i < backends.size(); ++i)
+        TRY_VOID(snapshot::load_section(image, tags::kXenDevice, static_cast<uint32_t>(i), [&](Reader& r) {
+            const std::string path = r.str(256);
+            if (r.ok() && path != backends[i]->frontend_path())
+                r.invalid("the device is `{}`, this VM's is `{}`", path, backends[i]->frontend_path());
+            if (r.ok()) backends[i]->load(r);
+        }));
+    publish_time();
+    m_cv.notify_all();   // the timer thread takes the restored deadlines
+    return {};
+}
+
+}  // namespace popek::vmm
