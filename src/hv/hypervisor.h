@@ -89,6 +89,7 @@ struct VmConfig {
     bool stats = false; ///< `--stats`: engines may count more (the block translator's counters)
     bool perf_map = false; ///< `--perf-map`: the block translator writes /tmp/perf-PID.map
     uint32_t bt_cache_mib = 128; ///< `--bt-cache`: the block translator's code buffer per vCPU
+    bool viridian = false; ///< with `xen`: the Hyper-V interface too (hv/xen/viridian.h); own engine only
 };
 
 class Hypervisor {
