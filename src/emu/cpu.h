@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -291,6 +292,9 @@ public:
     void complete_io();
     void request_stop();
     void kick();
+    /// hv::Vcpu::start_from: from any thread; taken between blocks (service) if still waiting
+    /// for INIT/SIPI, else dropped.
+    void request_start(const hv::CpuState& state);
     hv::VcpuStats stats() const { return m_stats; }
     hv::VcpuStats& mutable_stats() { return m_stats; }
     /// Selects the block translator (`--accel bt`) for this vCPU instead of interpreting.
@@ -421,6 +425,9 @@ public:
     /// from R11 traps at once, in the user context; kvm-unit-tests syscall "TF handling").
     bool m_step_at_end = false;
     std::atomic<bool> m_stop{false};
+    std::atomic<bool> m_start_pending{false};
+    std::mutex m_start_lock;
+    hv::CpuState m_start_state;   ///< request_start's, under m_start_lock
     bool m_runnable = true;
     bool m_waiting_sipi = false;
     hv::VcpuStats m_stats;

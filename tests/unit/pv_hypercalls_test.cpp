@@ -40,6 +40,8 @@ struct HypercallFixture : ::testing::Test {
         .now_ns = [] { return uint64_t{1000}; },
         .console_write = [this](std::string_view s) { console += s; },
         .map_outside_ram = {},
+        .start_vcpu = {},
+        .vcpu_running = {},
         .trace = {},
     }};
 
