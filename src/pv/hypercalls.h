@@ -97,6 +97,8 @@ private:
     Ret fifo_init_control(int vcpu, uint64_t arg);
     Ret grant_table_op(int vcpu, uint64_t cmd, uint64_t uop, uint64_t count, bool compat);
     Ret setup_table(int vcpu, uint64_t uop, bool compat);
+    /// GNTTABOP_get_status_frames (grant table v2), either ABI.
+    Ret get_status_frames(int vcpu, uint64_t uop, bool compat);
     PvResult<void> place_grant_frame(uint64_t idx, uint64_t gpfn);
 
     /// Reads an IN/OUT struct, applies `op` to it and writes it back when `op` succeeds.
