@@ -27,6 +27,8 @@ void Cpu::enable_translation() {
     if (!m_bt) m_bt = std::make_unique<bt::Translator>(*this, m_shared.translate_after, m_shared.bt_cache_bytes);
 }
 
+void Cpu::set_translator(std::unique_ptr<bt::Translator> t) { m_bt = std::move(t); }
+
 void Cpu::load_state(const hv::CpuState& st) {
     for (int i = 0; i < 16; ++i) gpr[i] = st.gpr[static_cast<size_t>(i)];
     rip = st.rip;
@@ -75,8 +77,7 @@ void Cpu::update_mode() {
     mode64 = long_mode && seg[kCs].l;
     if (!(cr0 & hv::kCr0Pe)) cpl = 0;
     code_bits = mode64 ? 64 : seg[kCs].db ? 32 : 16;
-    m_tlb_user = cpl == 3 ? 1 : 0;
-    m_tlb_active = m_tlb[m_tlb_user];
+    m_mmu.set_user(cpl == 3);
 }
 
 void Cpu::reset_to_init() {
@@ -103,9 +104,9 @@ void Cpu::reset_to_init() {
     m_exits.forget();   // an instruction interrupted by INIT is not resumed
     nmi_blocked = false;
     misc_features_enables = 0;
-    m_db_pending = 0;
-    m_db_held = 0;
-    m_movss_shadow = m_after_movss = false;
+    m_debug.db_pending = 0;
+    m_debug.db_held = 0;
+    m_debug.movss_shadow = m_debug.after_movss = false;
     update_debug();
     cpl = 0;
     update_mode();

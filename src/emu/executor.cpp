@@ -20,32 +20,6 @@ bool contributory(int v) { return v == kDe || (v >= kTs && v <= kGp); }
 
 }  // namespace
 
-/// Runs the event in m_event through the IDT, escalating to #DF / triple fault when delivery
-/// itself faults (SDM Vol. 3A 6.15 table 6-5). Returns false when exits().exit() is to be returned: a
-/// triple fault, or the first write of a frame pushed onto a stack in MMIO.
-bool deliver_pending(Cpu& c) {
-    if (c.m_delivering >= 0) {
-        int prev = c.m_delivering;
-        int now = c.m_event.vector;
-        if (prev == kDfv) {
-            c.m_delivering = -1;
-            c.exits().set(hv::Shutdown{hv::Shutdown::TripleFault});
-            return false;
-        }
-        if ((contributory(prev) && contributory(now)) || (prev == kPfv && (contributory(now) || now == kPfv)))
-            c.m_event = Event{kDfv, true, 0, false, false, c.m_event.return_rip};
-    }
-    // INT n and external interrupts are benign (SDM Vol. 3A table 6-4): a fault while delivering
-    // them is delivered on its own, whatever their vector number.
-    c.m_delivering = (c.m_event.software || c.m_event.external) ? 256 : c.m_event.vector;
-    c.deliver_event();
-    c.m_delivering = -1;
-    c.halted = false;
-    c.brk = false;
-    // The frame went to a stack in MMIO: its writes are handed out before the handler runs.
-    return !c.exits().retire();
-}
-
 void handle_undefined(Cpu& cpu, const Insn& insn) {
     uint8_t bytes[16];
     unsigned len = insn.len ? insn.len : 1;
@@ -53,6 +27,32 @@ void handle_undefined(Cpu& cpu, const Insn& insn) {
     cpu.read_bytes_la(lip, bytes, len, Access::Exec, false);
     cpu.log_unimplemented(bytes, len);
     cpu.raise(kUd);
+}
+
+/// Runs the event in m_event through the IDT, escalating to #DF / triple fault when delivery
+/// itself faults (SDM Vol. 3A 6.15 table 6-5). Returns false when exits().exit() is to be returned: a
+/// triple fault, or the first write of a frame pushed onto a stack in MMIO.
+bool Cpu::deliver_pending() {
+    if (m_delivering >= 0) {
+        int prev = m_delivering;
+        int now = m_event.vector;
+        if (prev == kDfv) {
+            m_delivering = -1;
+            m_exits.set(hv::Shutdown{hv::Shutdown::TripleFault});
+            return false;
+        }
+        if ((contributory(prev) && contributory(now)) || (prev == kPfv && (contributory(now) || now == kPfv)))
+            m_event = Event{kDfv, true, 0, false, false, m_event.return_rip};
+    }
+    // INT n and external interrupts are benign (SDM Vol. 3A table 6-4): a fault while delivering
+    // them is delivered on its own, whatever their vector number.
+    m_delivering = (m_event.software || m_event.external) ? 256 : m_event.vector;
+    deliver_event();
+    m_delivering = -1;
+    halted = false;
+    brk = false;
+    // The frame went to a stack in MMIO: its writes are handed out before the handler runs.
+    return !m_exits.retire();
 }
 
 hv::VcpuExit Cpu::execute() {
@@ -72,13 +72,13 @@ hv::VcpuExit Cpu::execute() {
         // follows an INT n / INT3 / INTO it ran into (delivered at the handler's first
         // instruction, SDM Vol. 3A 6.8.3) and is dropped with any other event.
         const bool software = m_event.software;
-        const uint32_t held = m_db_held;
-        m_db_hits = m_db_held = 0;
-        m_host_watch_hit = m_movss_shadow = m_after_movss = m_step_at_end = false;
-        if (!deliver_pending(*this)) return m_exits.exit();
-        if (software) m_db_pending |= held;
-        if (m_host_step) m_host_stop = DebugHook::kStep;   // a host single-step ends at the handler
-        if ((m_db_pending || m_host_stop) && !finish_debug_traps()) return m_exits.exit();
+        const uint32_t held = m_debug.db_held;
+        m_debug.db_hits = m_debug.db_held = 0;
+        m_debug.host_watch_hit = m_debug.movss_shadow = m_debug.after_movss = m_debug.step_at_end = false;
+        if (!deliver_pending()) return m_exits.exit();
+        if (software) m_debug.db_pending |= held;
+        if (m_debug.host_step) m_debug.host_stop = DebugHook::kStep;   // a host single-step ends at the handler
+        if ((m_debug.db_pending || m_debug.host_stop) && !finish_debug_traps()) return m_exits.exit();
     }
     if (why == kUnwindNone && m_exits.replaying()) {
         // Between the exits of one instruction's device accesses (mmu/io_log.cpp).
@@ -86,7 +86,7 @@ hv::VcpuExit Cpu::execute() {
         if (m_exits.retired()) m_exits.forget();
     }
     // A single-stepped instruction's trap waits for its exits (e.g. OUT) to complete.
-    if (why == kUnwindNone && (m_db_pending || m_host_stop) && !m_exits.replaying() && !finish_debug_traps())
+    if (why == kUnwindNone && (m_debug.db_pending || m_debug.host_stop) && !m_exits.replaying() && !finish_debug_traps())
         return m_exits.exit();
     for (;;) {
         if (attention.load(std::memory_order_relaxed) || budget <= 0 || halted || interrupt_shadow ||
@@ -139,12 +139,12 @@ hv::VcpuExit Cpu::execute() {
             }
             if (m_bt) m_interpreted += m_stats.instructions - counted;   // (a fault's instruction is not)
         }
-        if (m_step_at_end) [[unlikely]] {
-            // SYSCALL / SYSRET (Cpu::m_step_at_end): TF after the instruction decides the trap.
-            m_step_at_end = false;
+        if (m_debug.step_at_end) [[unlikely]] {
+            // SYSCALL / SYSRET (Cpu::m_debug.step_at_end): TF after the instruction decides the trap.
+            m_debug.step_at_end = false;
             const bool tf_now = rflags & kTf;
             if (debug) debug_after_instruction(tf_now);
-            else if (tf_now) m_db_pending |= kDr6Bs;
+            else if (tf_now) m_debug.db_pending |= kDr6Bs;
         } else if (debug) {
             debug_after_instruction(step);
         }
@@ -157,7 +157,7 @@ hv::VcpuExit Cpu::execute() {
             brk = false;
             if (m_exits.take_posted()) return m_exits.exit();
         }
-        if ((m_db_pending || m_host_stop) && !finish_debug_traps()) return m_exits.exit();
+        if ((m_debug.db_pending || m_debug.host_stop) && !finish_debug_traps()) return m_exits.exit();
     }
 }
 
@@ -231,13 +231,13 @@ bool Cpu::service() {
     if (!nmi_blocked && !interrupt_shadow && m_ints->take_nmi()) {
         nmi_blocked = true;
         m_event = Event{kNmi, false, 0, false, true, rip};
-        if (!deliver_pending(*this)) return true;
+        if (!deliver_pending()) return true;
         return false;
     }
     if (!interrupt_shadow && (rflags & kIf) && m_ints->interrupt_pending()) {
         if (auto v = m_ints->acknowledge_interrupt()) {
             m_event = Event{*v, false, 0, false, true, rip};
-            if (!deliver_pending(*this)) return true;
+            if (!deliver_pending()) return true;
             return false;
         }
     }

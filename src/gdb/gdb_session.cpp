@@ -277,7 +277,7 @@ std::string GdbSession::monitor(std::string_view hex_command) {
             if (!c) continue;
             const hv::VcpuStats s = c->stats();
             out += fmt::format("vCPU {}: {} instructions ({} interpreted under bt), rip {:#x}, cpl {}\n", i,
-                               s.instructions, c->m_interpreted, c->rip, c->cpl);
+                               s.instructions, c->interpreted(), c->rip, c->cpl);
         }
         const emu::HostDebug& hd = m_control.host_debug();
         out += fmt::format("breakpoints {}, watchpoints {}\n", hd.breakpoints.size(), hd.watches.size());

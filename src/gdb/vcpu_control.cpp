@@ -28,7 +28,7 @@ void VcpuControl::wait_resumed(std::unique_lock<std::mutex>& lock, emu::Cpu& cpu
     m_cv.notify_all();
     const uint64_t gen = m_generation;
     // Polled as well, so a VM that ends (request_stop) does not wait for the debugger.
-    while (m_paused && m_step_cpu != cpu.index() && !cpu.m_stop.load()) {
+    while (m_paused && m_step_cpu != cpu.index() && !cpu.stop_requested()) {
         m_cv.wait_for(lock, std::chrono::milliseconds(50));
         if (m_generation != gen && !m_paused) break;
     }
@@ -66,7 +66,7 @@ void VcpuControl::wait_parked(std::unique_lock<std::mutex>& lock) {
     // Bounded: a vCPU whose thread has ended (the VM is shutting down) never parks.
     int live = 0;
     for (emu::Cpu* c : m_shared.cpus)
-        if (c && !c->m_stop.load()) ++live;
+        if (c && !c->stop_requested()) ++live;
     m_cv.wait_for(lock, std::chrono::seconds(2), [&] { return m_parked >= live; });
 }
 
@@ -103,7 +103,7 @@ bool VcpuControl::is_stopped() const {
 void VcpuControl::resume(int step_cpu) {
     std::lock_guard lock(m_mutex);
     for (emu::Cpu* c : m_shared.cpus)
-        if (c) c->m_host_step = c->index() == step_cpu;
+        if (c) c->debug().host_step = c->index() == step_cpu;
     m_pending.reset();
     ++m_generation;
     if (step_cpu >= 0 && cpu(step_cpu)) {

@@ -22,11 +22,13 @@ struct Segment {
     bool db = false;           ///< default operand size 32 bits
     bool g = false;
     bool unusable = false;
+    bool operator==(const Segment&) const = default;
 };
 
 struct DescriptorTable {
     uint64_t base = 0;
     uint16_t limit = 0xffff;
+    bool operator==(const DescriptorTable&) const = default;
 };
 
 struct CpuState {

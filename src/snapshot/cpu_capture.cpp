@@ -44,12 +44,12 @@ CpuRecord capture(const emu::Cpu& cpu, bool up) {
     c.interrupt_shadow = cpu.interrupt_shadow;
     c.halted = cpu.halted;
     c.nmi_blocked = cpu.nmi_blocked;
-    c.db_pending = cpu.m_db_pending;
-    c.db_held = cpu.m_db_held;
-    c.movss_shadow = cpu.m_movss_shadow;
-    c.after_movss = cpu.m_after_movss;
-    c.runnable = cpu.m_runnable;
-    c.waiting_sipi = cpu.m_waiting_sipi;
+    c.db_pending = cpu.debug().db_pending;
+    c.db_held = cpu.debug().db_held;
+    c.movss_shadow = cpu.debug().movss_shadow;
+    c.after_movss = cpu.debug().after_movss;
+    c.runnable = cpu.runnable();
+    c.waiting_sipi = cpu.waiting_sipi();
     c.up = up;
     return c;
 }
@@ -101,12 +101,12 @@ void apply(const CpuRecord& c, emu::Cpu& cpu) {
     cpu.interrupt_shadow = c.interrupt_shadow;
     cpu.halted = c.halted;
     cpu.nmi_blocked = c.nmi_blocked;
-    cpu.m_db_pending = c.db_pending;
-    cpu.m_db_held = c.db_held;
-    cpu.m_movss_shadow = c.movss_shadow;
-    cpu.m_after_movss = c.after_movss;
-    cpu.m_runnable = c.runnable;
-    cpu.m_waiting_sipi = c.waiting_sipi;
+    cpu.debug().db_pending = c.db_pending;
+    cpu.debug().db_held = c.db_held;
+    cpu.debug().movss_shadow = c.movss_shadow;
+    cpu.debug().after_movss = c.after_movss;
+    cpu.set_runnable(c.runnable);
+    cpu.set_waiting_sipi(c.waiting_sipi);
     cpu.shared().vcpus_up.set(cpu.index(), c.up);
     cpu.update_debug();   // DR7 may arm breakpoints
 }

@@ -29,7 +29,9 @@ protected:
     void check(const SnippetEmit& loop, const char* what, uint64_t undefined = 0) {
         p.load(assemble_with_hlt(loop));
         for (const uint64_t flags : {uint64_t{0}, kCf, kCf | kZf | kSf | kOf}) {
-            for (const uint64_t n : {1ULL, 2ULL, 300ULL}) {
+            // 5000 passes outlast the dispatcher's poll budget (2048 instructions): the loop
+            // leaves on its budget guard and comes back, several times, with the count exact.
+            for (const uint64_t n : {1ULL, 2ULL, 300ULL, 5000ULL}) {
                 uint64_t gpr[16];
                 seed(gpr, n);
                 EXPECT_TRUE(p.same(gpr, flags, undefined)) << what << ", " << n << " iterations";
@@ -79,6 +81,35 @@ TEST_F(BtLoop, MemoryAccessInTheBodyKeepsFlagsExact) {
         g.jnz(top);
         g.mov(rdx, qword[rsp - 8]);
     }, "adc [rsp-8], rcx; add rax, rbx; dec rcx; jnz");
+}
+
+TEST_F(BtLoop, BudgetHeldInARegisterCountsEveryPassThroughEveryExit) {
+    // No handler call in the body: the budget stays in a host register (block_loop.cpp) and the
+    // count is folded back at each exit: the budget guard's (many times over 200000 passes), the
+    // side exit of the forward branch (taken when RCX reaches 0x80000) and the memory access's
+    // slow path (its first pass, before the TLB holds the stack page). Registers, flags and the
+    // instruction count must match the interpreter's.
+    p.load(assemble_with_hlt([](G& g) {
+        Xbyak::Label top, skip, out;
+        g.L(top);
+        g.add(qword[rsp - 16], rcx);
+        g.test(cl, cl);
+        g.js(skip);
+        g.add(rax, rcx);
+        g.L(skip);
+        g.cmp(rcx, 0x80000);
+        g.je(out);
+        g.dec(rcx);
+        g.jnz(top);
+        g.L(out);
+        g.mov(rdx, qword[rsp - 16]);
+    }));
+    for (const uint64_t n : {3ULL, 0x80006ULL, 200000ULL}) {
+        uint64_t gpr[16];
+        seed(gpr, n);
+        EXPECT_TRUE(p.same(gpr, kCf)) << n << " iterations";
+    }
+    EXPECT_GT(p.stats().chains_taken, 100000u) << "the loop was meant to run inside its translation";
 }
 
 TEST_F(BtLoop, HandlerCallInTheBodyReloadsRegistersAndRip) {

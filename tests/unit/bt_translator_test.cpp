@@ -72,7 +72,7 @@ TEST_F(BtTranslator, GuestRewritingATranslatedBlockRunsTheNewCode) {
 TEST_F(BtTranslator, BlockWritingItsOwnCodeStopsAndRunsTheNewCode) {
     // add ecx,1; mov word [next], 0x9090 (the "inc edx" after it becomes two NOPs); inc edx; hlt.
     // Translated on its first run, so the write happens inside translated code.
-    h.cpu().m_bt = std::make_unique<bt::Translator>(h.cpu(), 0);
+    h.cpu().set_translator(std::make_unique<bt::Translator>(h.cpu(), 0));
     const uint64_t inc_at = kCode + 3 + 10;   // after add ecx,1 (3 bytes) and the 10-byte MOV
     const auto code = assemble_with_hlt([&](G& g) {
         g.add(ecx, 1);
@@ -134,7 +134,7 @@ TEST(BtCodeBuffer, FullBufferIsFlushedAndTranslationsRedone) {
     h.setup_long_mode();
     h.cpu().shared().translate_after = 0;
     // Room for one block (each translation reserves kMaxBlockCode): every new one flushes.
-    h.cpu().m_bt = std::make_unique<bt::Translator>(h.cpu(), 0, bt::Translator::kMaxBlockCode);
+    h.cpu().set_translator(std::make_unique<bt::Translator>(h.cpu(), 0, bt::Translator::kMaxBlockCode));
     for (int i = 0; i < 12; ++i)
         h.write(kCode + 0x40 * static_cast<uint64_t>(i), assemble_with_hlt([i](G& g) { g.add(eax, i + 1); }));
     h.cpu().gpr[hv::RAX] = 0;

@@ -366,7 +366,7 @@ TEST_P(EmuDebugRegsBt, TranslatedCodeIsNotRunWhileArmed) {
         g.jnz(loop);
     }));
     EXPECT_EQ(count(), 0u);
-    EXPECT_EQ(h.cpu().m_interpreted, h.cpu().stats().instructions) << "no instruction ran as translated code";
+    EXPECT_EQ(h.cpu().interpreted(), h.cpu().stats().instructions) << "no instruction ran as translated code";
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EmuDebugRegs, ::testing::Values(false, true),

@@ -52,7 +52,7 @@ TEST_P(EmuSingleStep, TrapAfterAnIoExit) {
     EXPECT_EQ(exits, 1);
 }
 
-/// SYSCALL and SYSRET trap on TF as they leave it (Cpu::m_step_at_end; kvm-unit-tests syscall
+/// SYSCALL and SYSRET trap on TF as they leave it (DebugState::step_at_end; kvm-unit-tests syscall
 /// "TF handling"): SYSCALL whose IA32_FMASK clears TF is not trapped...
 TEST_P(EmuSingleStep, SyscallClearingTfThroughFmaskDoesNotTrap) {
     constexpr uint64_t kTarget = kCode + 0x100;

@@ -19,13 +19,12 @@ CpuLayout CpuLayout::of(const Cpu& c) {
     l.rflags = offset_in(c, &c.rflags);
     l.next_rip = offset_in(c, &c.next_rip);
     l.brk = offset_in(c, &c.brk);
-    l.instructions = offset_in(c, &c.m_stats.instructions);
     l.attention = offset_in(c, &c.attention);
     l.budget = offset_in(c, &c.budget);
     l.replay_valid = offset_in(c, c.exits().replaying_flag());
     l.fs_base = offset_in(c, &c.seg[kFs].base);
     l.gs_base = offset_in(c, &c.seg[kGs].base);
-    return l;   // tlb_active and map_gen are private: the Translator (a friend of Cpu) fills them in
+    return l;   // instructions, tlb_active, map_gen: private, the Translator (a friend) fills them
 }
 
 BlockEmitter::BlockEmitter(const CpuLayout& layout, const ChainContext& chain, uint8_t* buffer, size_t max)
@@ -137,6 +136,7 @@ void BlockEmitter::sync_rip() {
 void BlockEmitter::sync_count(uint32_t extra) {
     if (m_count_pending + extra) add(qword[rbx + m_layout.instructions], m_count_pending + extra);
     m_count_pending = 0;
+    if (m_budget_reg >= 0) emit_budget_fold();   // the self-loop's passes (block_loop.cpp)
 }
 
 void BlockEmitter::emit_helper_call(const Insn& in) {

@@ -61,7 +61,7 @@ struct CpuLayout {
 ///
 /// A direct branch of 64-bit code to another page (`cross`; also every predicted return) is
 /// linked to the block its linear target led to when it was linked, and holds that target
-/// (`lip`), the vCPU's map generation (Cpu::m_map_gen: TLB flushes, CR3 writes and INVLPGs that
+/// (`lip`), the vCPU's map generation (Mmu::map_gen(): TLB flushes, CR3 writes and INVLPGs that
 /// may change where `lip` leads move it; `map_mask` keeps only its global half when `lip` was
 /// reached through a global page) and the target page's write generation (a write to the
 /// target's page no longer makes the source stale).
@@ -72,7 +72,7 @@ struct ChainSlot {
     uint32_t mode;
     int32_t insns;       ///< instruction count of the target (charged to the budget on the jump)
     uint64_t lip;        ///< cross: the linear target linked to
-    uint64_t map_gen;    ///< cross: Cpu::m_map_gen & map_mask when linked
+    uint64_t map_gen;    ///< cross: Mmu::map_gen() & map_mask when linked
     uint64_t map_mask;
     const std::atomic<uint32_t>* gen_ptr;   ///< cross: the target page's generation (never null; unlinked: kNoGeneration, gen 1)
     uint32_t gen;        ///< cross: its value when linked
@@ -223,6 +223,16 @@ private:
     /// loop head inside the block after the checks of a chained jump (emit_back_edge).
     void emit_loop_tail(const Block& b, const Insn& in, uint32_t offset);
     void emit_back_edge(const Block& b, const Insn& in, ChainSlot* slot);
+    /// A self-loop whose body calls no handler keeps Cpu::budget in a pool register (so no
+    /// iteration waits on a store to the Cpu); the count of its passes is then what that
+    /// register moved since the last fold.
+    bool loop_keeps_budget(const Block& b) const;
+    /// The back edge's guards without touching the host flags: the budget register minus
+    /// `insns`, attention (JECXZ on their sum), to `fail` when either says leave.
+    void emit_register_guards(const Xbyak::Label& fail, int32_t insns);
+    /// Makes Cpu::budget and the instruction count exact from the budget register (clobbers
+    /// the host flags; the register keeps its value).
+    void emit_budget_fold();
     /// A jump to `to` when condition `cc` (opcode order) holds on the host flags.
     void emit_jcc(unsigned cc, const Xbyak::Label& to);
 
@@ -322,6 +332,7 @@ private:
     // A self-loop (block_loop.cpp): the head's register residency, and what the body does to
     // state the head assumes (Cpu::rip at the block's start, the flags exact in Cpu::rflags).
     bool m_loop = false;
+    int m_budget_reg = -1;   ///< pool index holding Cpu::budget in a self-loop, or -1 (in memory)
     Xbyak::Label m_loop_head;
     RegCache::State m_head_state{};
     bool m_rip_moved = false;        ///< Cpu::rip was written since the head

@@ -54,6 +54,13 @@ void BlockEmitter::emit_loop_head(const Block& b) {
             m_regs.mark(g);
         }
     }
+    // A register to spare: the budget lives there until the block leaves or calls a handler
+    // (sync_count and the slow paths fold it back), so iterations do not wait on each other's
+    // stores to Cpu::budget and the count.
+    if (std::popcount(used) < RegCache::kPool && loop_keeps_budget(b)) {
+        m_budget_reg = m_regs.reserve();
+        if (m_budget_reg >= 0) mov(RegCache::host(m_budget_reg).cvt32(), dword[rbx + m_layout.budget]);
+    }
     m_regs.next_insn();
     m_head_state = m_regs.state();
     L(m_loop_head);
@@ -113,36 +120,110 @@ void BlockEmitter::emit_loop_tail(const Block& b, const Insn& in, uint32_t offse
     emit_exit(rcx, make_slot(b, 1, page_offset), false);
 }
 
+bool BlockEmitter::loop_keeps_budget(const Block& b) const {
+    if (!flag_free_probes()) return false;   // the register guards need SHRX
+    for (size_t k = 0; k + 1 < b.insns.size(); ++k) {
+        const Insn& in = b.insns[k];
+        const bool side_branch = is_chained_branch(in) && in.mnemonic != ZYDIS_MNEMONIC_JMP && in.osize != 2;
+        if (!side_branch && !runs_inline(in)) return false;   // a handler call: the count would be synced mid-pass
+    }
+    return true;
+}
+
+void BlockEmitter::emit_register_guards(const Xbyak::Label& fail, int32_t insns) {
+    // LEA, MOVZX, SHRX and JECXZ leave RFLAGS alone: the guest's flags stay in the host over
+    // the back edge. ECX = attention + (budget <= 0), the latter as the sign of budget - 1.
+    const Xbyak::Reg64& budget = RegCache::host(m_budget_reg);
+    lea(budget.cvt32(), ptr[budget - insns]);
+    movzx(ecx, byte[rbx + m_layout.attention]);
+    lea(r8d, ptr[budget - 1]);
+    mov(r9d, 31);
+    shrx(r8d, r8d, r9d);
+    lea(ecx, ptr[rcx + r8]);
+    Xbyak::Label stay;
+    jecxz(stay);
+    jmp(fail, T_NEAR);
+    L(stay);
+    mov(byte[rbx + m_layout.replay_valid], 0);
+    if (m_chain.chains_taken) {
+        mov(r8, reinterpret_cast<uint64_t>(m_chain.chains_taken));
+        mov(r9, qword[r8]);
+        lea(r9, ptr[r9 + 1]);
+        mov(qword[r8], r9);
+    }
+}
+
+void BlockEmitter::emit_budget_fold() {
+    // Cpu::budget was last written (or the register loaded) before the passes the register has
+    // been charged for since; each pass counts as many instructions as it charges (the block's
+    // length: no handler call in between, loop_keeps_budget). So: count += budget - register,
+    // budget = register. 32-bit arithmetic: the difference is never negative.
+    const Xbyak::Reg32 r = RegCache::host(m_budget_reg).cvt32();
+    neg(r);
+    add(r, dword[rbx + m_layout.budget]);
+    add(qword[rbx + m_layout.instructions], RegCache::host(m_budget_reg));
+    neg(r);
+    add(r, dword[rbx + m_layout.budget]);
+    mov(dword[rbx + m_layout.budget], r);
+}
+
 void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slot) {
     // Flags the head may read before the body writes them must be in Cpu::rflags; the others
-    // only matter if the block leaves: kept in RDX (the guards below clobber the host's).
+    // only matter if the block leaves: kept in RDX (the guards below clobber the host's), or
+    // in the host itself behind the flag-free guards of a budget held in a register.
+    const bool in_register = m_budget_reg >= 0;
     const uint64_t live = m_flags_live_in | (kArithFlags & ~m_flags_killed);
     uint64_t kept = 0;
     if (m_host_flags & live) {
         materialize_flags();
     } else if (m_host_flags) {
-        pushf();
-        pop(rdx);
+        if (!in_register) {
+            pushf();
+            pop(rdx);
+        }
         kept = m_host_flags;
         m_host_flags = 0;
     }
     m_regs.emit_transition(m_head_state);
-    sync_count(1);
+    if (in_register) {
+        // This pass's instructions are counted by the budget register's move below.
+        if (m_count_pending + 1 != b.insns.size()) throw Xbyak::Error(Xbyak::ERR_INTERNAL);
+        m_count_pending = 0;
+    } else {
+        sync_count(1);
+    }
     // Cpu::rip back at the block's start: unchanged unless a handler call in the body moved it.
     const int64_t rip_delta = static_cast<int64_t>(m_rip_pending) + in.len + static_cast<int64_t>(in.imm);
-    if (m_rip_moved && rip_delta) add(qword[rbx + m_layout.rip], static_cast<int32_t>(rip_delta));
-    else if (!m_rip_moved && rip_delta) throw Xbyak::Error(Xbyak::ERR_INTERNAL);   // not a self-loop
+    if (m_rip_moved && rip_delta && in_register) {   // LEA: the kept flags stay in the host
+        mov(r8, qword[rbx + m_layout.rip]);
+        lea(r8, ptr[r8 + static_cast<int32_t>(rip_delta)]);
+        mov(qword[rbx + m_layout.rip], r8);
+    } else if (m_rip_moved && rip_delta) {
+        add(qword[rbx + m_layout.rip], static_cast<int32_t>(rip_delta));
+    } else if (!m_rip_moved && rip_delta) throw Xbyak::Error(Xbyak::ERR_INTERNAL);   // not a self-loop
     m_rip_pending = 0;
 
     // The guards of a chained jump through this block's own slot.
     Xbyak::Label leave;
-    mov(rax, reinterpret_cast<uint64_t>(slot));
-    emit_chain_guards(leave, static_cast<int32_t>(b.insns.size()));
+    if (in_register) {
+        emit_register_guards(leave, static_cast<int32_t>(b.insns.size()));
+    } else {
+        mov(rax, reinterpret_cast<uint64_t>(slot));
+        emit_chain_guards(leave, static_cast<int32_t>(b.insns.size()));
+    }
     jmp(m_loop_head, T_NEAR);
 
     // A guard failed: the state the dispatcher expects after a block, the slot pending (it is
     // linked when this block runs translated next, as an unlinked chain would be).
     L(leave);
+    if (in_register) {
+        mov(rax, reinterpret_cast<uint64_t>(slot));   // (MOV: the kept flags are still in the host)
+        if (kept) {
+            pushf();
+            pop(rdx);
+        }
+        emit_budget_fold();
+    }
     m_regs.emit_write_back(m_head_state);
     if (kept) {
         mov(r10, qword[rbx + m_layout.rflags]);

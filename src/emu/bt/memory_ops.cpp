@@ -417,6 +417,7 @@ void BlockEmitter::emit_slow_paths() {
         add(rax, s.in->len);
         mov(qword[rbx + m_layout.next_rip], rax);
         add(qword[rbx + m_layout.instructions], s.count_pending + 1);
+        if (m_budget_reg >= 0) emit_budget_fold();   // exact for the handler (it may fault)
         emit_handler_call(*s.in);
         mov(rax, qword[rbx + m_layout.next_rip]);
         mov(qword[rbx + m_layout.rip], rax);
@@ -431,6 +432,8 @@ void BlockEmitter::emit_slow_paths() {
         sub(qword[rbx + m_layout.rip], rip_after);
         sub(qword[rbx + m_layout.instructions], s.count_pending + 1);
         m_regs.emit_reload(s.resume);
+        // The handler may have cleared the budget (an interrupt made deliverable).
+        if (m_budget_reg >= 0) mov(RegCache::host(m_budget_reg).cvt32(), dword[rbx + m_layout.budget]);
         if (s.flags_host_resume) load_guest_flags();
         jmp(s.resume_label, T_NEAR);
     }

@@ -19,14 +19,14 @@ Xbyak::Address RegCache::slot(unsigned g) const { return Xbyak::util::qword[Xbya
 int RegCache::allocate(unsigned g) {
     int pick = -1;
     for (int i = 0; i < kPool; ++i) {
-        if (m_guest_of[i] < 0) {
+        if (m_guest_of[i] == -1) {
             pick = i;
             break;
         }
     }
     if (pick < 0) {   // evict the least recently used register the instruction does not hold
         for (int i = 0; i < kPool; ++i) {
-            if ((m_pinned >> i) & 1u) continue;
+            if (((m_pinned >> i) & 1u) || m_guest_of[i] == kReserved) continue;
             if (pick < 0 || m_last_use[i] < m_last_use[pick]) pick = i;
         }
         if (pick < 0) throw Xbyak::Error(Xbyak::ERR_INTERNAL);   // the block is interpreted instead
@@ -65,9 +65,22 @@ void RegCache::flush() {
     m_state.dirty = 0;
 }
 
+int RegCache::reserve() {
+    for (int i = 0; i < kPool; ++i) {
+        if (m_guest_of[i] == -1) {
+            m_guest_of[i] = kReserved;
+            return i;
+        }
+    }
+    return -1;
+}
+
+const Xbyak::Reg64& RegCache::host(int index) { return kPoolRegs[index]; }
+
 void RegCache::forget() {
     for (auto& h : m_state.host_of) h = -1;
-    for (auto& g : m_guest_of) g = -1;
+    for (auto& g : m_guest_of)
+        if (g != kReserved) g = -1;
     m_state.dirty = 0;
     m_pinned = 0;
 }

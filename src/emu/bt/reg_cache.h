@@ -49,6 +49,11 @@ public:
     void emit_write_back(const State& s);
     void emit_reload(const State& s);
 
+    /// Takes a free pool register out of the allocator for the rest of the block (a self-loop's
+    /// budget, emu/bt/block_loop.cpp): its index, or -1 when every register holds a guest one.
+    int reserve();
+    static const Xbyak::Reg64& host(int index);
+
     /// Everything the allocator knows, to emit one path and then another from the same point.
     struct Snapshot {
         State state;
@@ -65,6 +70,7 @@ public:
     void emit_transition(const State& head) const;
 
 private:
+    static constexpr int8_t kReserved = -2;   ///< m_guest_of: taken by reserve()
     int allocate(unsigned g);
     Xbyak::Address slot(unsigned g) const;
 

@@ -22,8 +22,9 @@ Translator::Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size)
     const auto offset = [&cpu](const void* field) {
         return static_cast<int32_t>(static_cast<const char*>(field) - reinterpret_cast<const char*>(&cpu));
     };
-    m_layout.tlb_active = offset(&cpu.m_tlb_active);
-    m_layout.map_gen = offset(&cpu.m_map_gen);
+    m_layout.tlb_active = offset(cpu.m_mmu.active_field());
+    m_layout.map_gen = offset(cpu.m_mmu.map_gen_field());
+    m_layout.instructions = offset(&cpu.m_stats.instructions);
     m_chain.pending_slot = &m_pending_slot;
     emit_unlinked_stub();
     m_handler_exits = std::make_unique<uint64_t[]>(ZYDIS_MNEMONIC_MAX_VALUE + 1);   // zeroed
@@ -117,8 +118,8 @@ void Translator::link(Block& b) {
         // generation, while the target's page keeps the generation `b` was decoded at.
         if (!m_cpu.mode64) return;
         s->lip = m_cpu.rip;
-        s->map_mask = m_cpu.note_linked(s->lip) ? ~(Cpu::kMapGenGlobal - 1) : ~0ULL;
-        s->map_gen = m_cpu.m_map_gen & s->map_mask;
+        s->map_mask = m_cpu.m_mmu.note_linked(s->lip, m_cpu.cpl == 3, m_cpu.m_shared.mem, m_cpu.paging_regs()) ? ~(Mmu::kMapGenGlobal - 1) : ~0ULL;
+        s->map_gen = m_cpu.m_mmu.map_gen() & s->map_mask;
         s->gen_ptr = b.gen_ptr;
         s->gen = b.gen;
         s->gpa = b.gpa;

@@ -36,7 +36,7 @@ void syscall(Cpu& c, const Insn&) {
     c.next_rip = target;
     c.rflags = (c.rflags & ~(c.sfmask | kRf)) | 2;
     c.brk = true;
-    c.m_step_at_end = true;   // TF cleared by IA32_FMASK: no single-step trap (see Cpu::m_step_at_end)
+    c.debug().step_at_end = true;   // TF cleared by IA32_FMASK: no single-step trap (see DebugState::step_at_end)
 }
 
 void sysret(Cpu& c, const Insn& i) {
@@ -55,7 +55,7 @@ void sysret(Cpu& c, const Insn& i) {
     c.next_rip = to64 ? c.gpr[hv::RCX] : (c.gpr[hv::RCX] & 0xffffffffULL);
     c.brk = true;
     c.budget = 0;
-    c.m_step_at_end = true;   // TF loaded from R11 traps at once, in the user context
+    c.debug().step_at_end = true;   // TF loaded from R11 traps at once, in the user context
 }
 
 void sysenter(Cpu& c, const Insn&) {

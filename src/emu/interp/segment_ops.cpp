@@ -17,7 +17,7 @@ void mov_to_sreg(Cpu& c, const Insn& i) {
     c.load_data_segment(i.extra, sel);
     if (i.extra == kSs) {
         c.interrupt_shadow = true;
-        c.m_movss_shadow = true;   // its #DB traps wait for the next instruction (SDM Vol. 3A 6.8.3)
+        c.debug().movss_shadow = true;   // its #DB traps wait for the next instruction (SDM Vol. 3A 6.8.3)
         c.brk = true;
     }
 }

@@ -157,7 +157,7 @@ void switch_task(Cpu& c, uint16_t sel, uint64_t d, TaskEntry how, uint64_t retur
         c.update_mode();
         for (int s : {kSs, kDs, kEs, kFs, kGs}) load_task_segment(c, s, static_cast<uint16_t>(next[kSegs + s]), ext);
     }
-    if (next[kTrap] & 1) c.m_db_pending |= 1u << 15;   // T flag: #DB with DR6.BT (SDM Vol. 3A 7.2.1)
+    if (next[kTrap] & 1) c.debug().db_pending |= 1u << 15;   // T flag: #DB with DR6.BT (SDM Vol. 3A 7.2.1)
 }
 
 /// The new task's EIP must lie in its code segment (SDM Vol. 2A JMP/CALL/INT: #GP(0)).

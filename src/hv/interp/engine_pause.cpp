@@ -17,7 +17,7 @@ EnginePause::~EnginePause() {
 int EnginePause::live_vcpus() const {
     int live = 0;
     for (emu::Cpu* c : m_shared.cpus)
-        if (c && !c->m_stop.load()) ++live;
+        if (c && !c->stop_requested()) ++live;
     return live;
 }
 
@@ -65,7 +65,7 @@ void EnginePause::park(emu::Cpu& cpu) {
     ++m_parked;
     m_cv.notify_all();
     // Polled as well, so a VM that ends while paused (request_stop) does not wait for a resume.
-    while (m_paused && !cpu.m_stop.load()) m_cv.wait_for(lock, std::chrono::milliseconds(50));
+    while (m_paused && !cpu.stop_requested()) m_cv.wait_for(lock, std::chrono::milliseconds(50));
     --m_parked;
 }
 

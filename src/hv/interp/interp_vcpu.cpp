@@ -41,18 +41,20 @@ Result<VcpuExit> InterpVcpu::run() {
 
 std::string InterpVcpu::engine_report() const {
     const emu::Cpu& c = *m_cpu;
-    if (!c.m_bt) return {};
-    const emu::BlockCache::MissCounts& m = c.m_cache->misses();
-    return c.m_bt->report(c.stats().instructions, c.m_interpreted) +
+    const emu::bt::Translator* bt = c.translator();
+    if (!bt) return {};
+    const emu::BlockCache::MissCounts& m = c.block_cache().misses();
+    return bt->report(c.stats().instructions, c.interpreted()) +
            fmt::format("block cache {} blocks; jump cache misses: empty slot {}, after CR3/flush {} (revalidated {}), stale {}; page-crossing {}; {} flushes\n",
-                       c.m_cache->size(), m.empty, m.address_space, m.revalidated, m.stale, m.crossing, m.flushes);
+                       c.block_cache().size(), m.empty, m.address_space, m.revalidated, m.stale, m.crossing, m.flushes);
 }
 
 CodeCacheStats InterpVcpu::code_cache_stats() const {
     const emu::Cpu& c = *m_cpu;
-    if (!c.m_bt) return {};
-    const emu::bt::TranslatorStats& s = c.m_bt->stats();
-    return {true, s.blocks, c.m_bt->code_bytes(), c.m_bt->code_capacity(), s.flushes,
+    const emu::bt::Translator* bt = c.translator();
+    if (!bt) return {};
+    const emu::bt::TranslatorStats& s = bt->stats();
+    return {true, s.blocks, bt->code_bytes(), bt->code_capacity(), s.flushes,
             s.runs + s.chains_taken + s.lookups_taken, s.cold_runs};
 }
 

@@ -1,0 +1,154 @@
+#pragma once
+/// The own engine's MMU state for one vCPU: the software TLB that caches linear-to-guest-physical
+/// translations with a host pointer for RAM pages, the page walk that fills it (SDM Vol. 3A ch. 4
+/// "Paging"), and the map generation that tells translated code (emu/bt/block_chain.cpp) when a
+/// cross-page link may lead elsewhere. It knows nothing of segments, devices or exceptions:
+/// emu::Cpu owns one, decides what a page may be mapped as (RAM, not the APIC page, not watched,
+/// not code for writes) and raises the #PF a failed walk reports.
+#include <bitset>
+#include <cstdint>
+#include <optional>
+
+namespace popek::memory { class GuestMemory; }
+
+namespace popek::emu {
+
+enum class Access : uint8_t { Read, Write, Exec };
+
+/// Software TLB entry: a tag per access kind (the linear page, or kTlbInvalid) and the offset that
+/// turns a linear address into a host pointer. gpa_page's low 12 bits hold what invalidation
+/// needs: kTlbGlobalBit, and the log2 size of the page the translation came from.
+struct TlbEntry {
+    uint64_t read_tag, write_tag, exec_tag;
+    uintptr_t addend;
+    uint64_t gpa_page;
+};
+inline constexpr uint64_t kTlbInvalid = 1;
+inline constexpr uint64_t kTlbGlobalBit = 1;
+inline constexpr unsigned kTlbShiftPos = 4;   ///< gpa_page bits 9:4: page size shift (12, 21, 22, 30)
+inline constexpr unsigned kTlbSize = 256;   ///< sets per privilege class
+/// A set of the 2-way software TLB: way 0 holds the page filled last, way 1 the one it displaced, so
+/// two streams whose pages share an index (arrays a multiple of 1 MiB apart) both stay cached. A
+/// page is in at most one way of its set.
+struct TlbSet {
+    TlbEntry way[2];
+};
+static_assert(sizeof(TlbEntry) == 40 && sizeof(TlbSet) == 80,
+              "emu/bt/memory_ops.cpp scales the set index by 80 and finds way 1 at +40");
+
+/// The registers that select the paging mode and root a walk (SDM Vol. 3A 4.1.1, table 4-1).
+struct PagingRegs {
+    uint64_t cr0 = 0, cr3 = 0, cr4 = 0, efer = 0;
+    bool long_mode = false;   ///< EFER.LMA: 4-level paging
+};
+
+/// The outcome of one page walk (SDM Vol. 3A 4.3-4.6): the translation and what the TLB may
+/// cache of it, or the #PF error code (4.7).
+struct PageWalk {
+    bool ok = false;
+    uint32_t error = 0;        ///< #PF error code when !ok
+    uint64_t gpa = 0;
+    bool can_write = false;    ///< writable at this privilege and already dirty (or being written)
+    bool executable = true;
+    bool global = false;       ///< G bit of the final entry with CR4.PGE (SDM Vol. 3A 4.10.2.4)
+    unsigned page_shift = 12;  ///< size of the page mapped: 12, 21 (2 MiB), 22 (4 MiB) or 30 (1 GiB)
+};
+
+class Mmu {
+public:
+    Mmu() { flush_all(); }
+
+    /// Walks the guest's page tables for `la` (mmu/page_walk.cpp). With `set_accessed`, a
+    /// successful walk sets the A bits of the entries it used and D of the final one for a write
+    /// (SDM Vol. 3A 4.8, atomically: other vCPUs share the tables); without, it only reads (a
+    /// debugger's lookup). Paging must be enabled (CR0.PG).
+    static PageWalk walk(const memory::GuestMemory& mem, const PagingRegs& regs, uint64_t la, Access acc,
+                         bool user_access, bool set_accessed);
+
+    // ---- lookups ----
+    /// The privilege class the inline fast paths look up (CPL 3: the user class).
+    void set_user(bool user) {
+        m_user = user ? 1 : 0;
+        m_active = m_tlb[m_user];
+    }
+    TlbSet& set(uint64_t la, bool user) { return m_tlb[user ? 1 : 0][(la >> 12) & (kTlbSize - 1)]; }
+    const TlbSet& set(uint64_t la, bool user) const { return m_tlb[user ? 1 : 0][(la >> 12) & (kTlbSize - 1)]; }
+    /// Way 0 of the current privilege class's set for `la`: the inline fast paths look there only
+    /// (a way-1 hit is promoted to way 0 by lookup()).
+    TlbEntry& slot(uint64_t la) { return m_tlb[m_user][(la >> 12) & (kTlbSize - 1)].way[0]; }
+    /// The guest-physical address of `la` when either way caches it for `acc` (a way-1 hit
+    /// moves to way 0), else nullopt: the caller walks and fill()s.
+    std::optional<uint64_t> lookup(uint64_t la, Access acc, bool user);
+    /// The entry of either way caching `la`'s page (any tag), or nullptr.
+    const TlbEntry* find(uint64_t la, bool user) const;
+    /// The host address of [la, la + len) when it lies in one page that way 0 of the current
+    /// class maps for `acc` (Read or Write), else nullptr.
+    uint8_t* span(uint64_t la, uint64_t len, Access acc) {
+        if (len == 0 || (la & 0xfff) + len > 4096) return nullptr;
+        const TlbEntry& e = slot(la);
+        const uint64_t tag = acc == Access::Write ? e.write_tag : e.read_tag;
+        return tag == (la & ~0xfffULL) ? reinterpret_cast<uint8_t*>(e.addend + la) : nullptr;
+    }
+    /// True when the cached instruction-fetch translation of `la` is global.
+    bool global(uint64_t la, bool user) const;
+
+    // ---- fill and invalidation (SDM Vol. 3A 4.10.4) ----
+    /// Caches `la` -> `gpa` in way 0 of its set. `host`: the host address of gpa's 4 KiB page,
+    /// or nullptr to leave the page unmapped (every access takes the slow path).
+    void fill(uint64_t la, uint64_t gpa, bool user_tlb, uint8_t* host, bool readable, bool writable,
+              bool executable, bool global, unsigned page_shift);
+    /// Drops every translation.
+    void flush_all();
+    /// MOV to CR3: drops every non-global translation.
+    void flush_non_global();
+    /// INVLPG: drops the translations of the page holding `la`, global or not, in both classes.
+    /// True when a large page holding `la` went too (then the caller cannot tell which 4 KiB
+    /// pages of it were in use).
+    bool flush_page(uint64_t la);
+    /// Drops every write mapping (a page became code somewhere: writes must be seen).
+    void drop_writes();
+
+    // ---- map generation (for cross-page chain slots, emu/bt/block_chain.cpp) ----
+    /// Moves whenever a linear-to-physical translation this vCPU caches may change: the low half
+    /// on every TLB flush, MOV to CR3 and INVLPG that may matter, the high half on those that
+    /// also drop global translations (all but MOV to CR3, SDM Vol. 3A 4.10.4.1). Chain slots
+    /// compare it: all of it, or only the high half when their target was reached through a
+    /// global page.
+    uint64_t map_gen() const { return m_map_gen; }
+    static constexpr uint64_t kMapGenGlobal = uint64_t{1} << 32;
+    /// A cross-page slot is being linked to linear address `la` (the code just ran from there,
+    /// at privilege class `user`). True when `la` was reached through a global page (a link
+    /// MOV to CR3 leaves alone). A target found through the jump cache (not in the TLB) is
+    /// looked up in the page tables `regs` root, so that it is noted by its page's size.
+    bool note_linked(uint64_t la, bool user, const memory::GuestMemory& mem, const PagingRegs& regs);
+
+    /// The fields translated code reads at fixed offsets from the Cpu (emu/bt/translator.cpp).
+    TlbSet* const* active_field() const { return &m_active; }
+    const uint64_t* map_gen_field() const { return &m_map_gen; }
+
+private:
+    void new_map_gen() {
+        m_map_gen += kMapGenGlobal + 1;
+        m_linked_4k.reset();
+        m_linked_2m.reset();
+        m_linked_huge = false;
+    }
+    bool may_be_linked(uint64_t la) const {
+        return m_linked_huge || m_linked_4k.test((la >> 12) & 4095) || m_linked_2m.test((la >> 21) & 4095);
+    }
+
+    TlbSet m_tlb[2][kTlbSize];
+    int m_user = 0;
+    bool m_has_large = false;   ///< an entry from a 2 MiB+ page was filled since the last full flush
+    /// m_tlb[m_user], for translated code's inline TLB probe (emu/bt/memory_ops.cpp).
+    TlbSet* m_active = m_tlb[0];
+    uint64_t m_map_gen = 0;
+    /// Linear pages that cross-page chain slots were linked to under m_map_gen (hashed 4 KiB and
+    /// 2 MiB page numbers, by the size of the page that mapped them; `m_linked_huge`: a 1 GiB
+    /// page, or a size not known): an INVLPG that cannot touch any of them (SDM Vol. 3A 4.10.4.1:
+    /// the whole page holding its address) leaves m_map_gen alone.
+    std::bitset<4096> m_linked_4k, m_linked_2m;
+    bool m_linked_huge = false;
+};
+
+}  // namespace popek::emu
