@@ -3,7 +3,7 @@
 # every tests/<name>/test-<env>-<name> for env in hvm64, hvm32pae, hvm32pse, hvm32 (or only the
 # TESTs named, as <name> or test-<env>-<name>) becomes
 #   popek run --xen --accel A --cpus <vcpus> --mem <memory> --kernel tests/<name>/test-<env>-<name>
-# with vcpus and memory from the image's .cfg, and a timeout. The result is the image's last
+# with vcpus and memory from the image's .cfg (and --viridian when it asks for viridian), and a timeout. The result is the image's last
 # "Test result: X" line, as xtf-runner reads it: SUCCESS, SKIP, FAILURE or ERROR; no such line is
 # CRASH (with popek's reason, or "hang" when the timeout killed it). PV images (pv64, pv32pae) are
 # not run: popek offers PVH only. Variations (~hap, ~shadow) differ in Xen settings only and run once.
@@ -66,6 +66,17 @@ cfg_value() {  # KEY DEFAULT CFGFILE...: the last `KEY = N` (xl takes the last) 
   echo "$default"
 }
 
+cfg_viridian() {  # CFGFILE...: 0 when the first existing file's last `viridian = ...` enables it
+  local f v
+  for f in "$@"; do
+    [ -f "$f" ] || continue
+    v=$(sed -n "s/^[[:space:]]*viridian[[:space:]]*=[[:space:]]*\(.*\)/\1/p" "$f" | tail -1 | tr -d '[:space:]')
+    [ -n "$v" ] && [ "$v" != 0 ] && [ "$v" != '[]' ] && [ "$v" != false ]
+    return
+  done
+  return 1
+}
+
 run_image() {  # NAME ENV
   local name=$1 env=$2
   local image=test-$env-$name dir=$XTF/tests/$name
@@ -77,6 +88,8 @@ run_image() {  # NAME ENV
   mem=$(cfg_value memory 128 "${cfgs[@]}")
   local log=$LOGS/$image.log
   local -a cmd=("$POPEK" run --xen --accel "$ACCEL" --cpus "$vcpus" --mem "$mem" --kernel "$dir/$image")
+  # `viridian = [...]` in the .cfg: the Hyper-V interface, as xl gives it (xsa-472-*).
+  cfg_viridian "${cfgs[@]}" && cmd+=(--viridian)
   { printf '%q ' "${cmd[@]}"; echo; } >"$log"
   timeout -k 1 "$TIMEOUT" "${cmd[@]}" </dev/null >>"$log" 2>&1
   local status=$?

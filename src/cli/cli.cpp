@@ -137,6 +137,9 @@ Parsed parse(const std::vector<std::string>& args) {
         ->capture_default_str()
         ->check(CLI::IsMember({"auto", "kvm", "interp", "bt"}));
     run->add_flag("--xen", o.xen, "Xen PVH personality (hypercalls, event channels, XenStore)");
+    run->add_flag("--viridian", o.viridian,
+                  "with --xen: also the Hyper-V interface Xen offers a `viridian` guest (CPUID 0x40000000, the "
+                  "reference TSC page; Xen's leaves move to 0x40000100; docs/pv.md)");
     run->add_flag("--stats", o.stats, "print instruction and exit counts at exit (Popek-Goldberg report)");
     run->add_flag("--perf-map", o.perf_map,
                   "--accel bt: write /tmp/perf-PID.map naming each translated block by its guest address, for perf");
@@ -248,7 +251,7 @@ Parsed parse(const std::vector<std::string>& args) {
     if (!o.restore_path.empty()) {
         // The snapshot describes the VM; only the engine and the console are this run's.
         if (o.restore_mem_path.empty()) return usage_error(Error{"--restore needs --restore-mem (the snapshot's memory file)"});
-        for (const char* describing : {"--kernel", "--initrd", "--cmdline", "--mem", "--cpus", "--xen", "--disk", "--net",
+        for (const char* describing : {"--kernel", "--initrd", "--cmdline", "--mem", "--cpus", "--xen", "--viridian", "--disk", "--net",
                                        "--share", "--driver-domain", "--rng", "--test-dev", "--bt-cache", "--config-file"})
             if (run->count(describing) > 0)
                 return usage_error(Error{fmt::format("--restore: the snapshot describes the VM, {} cannot be given with it",
@@ -262,7 +265,7 @@ Parsed parse(const std::vector<std::string>& args) {
     }
     if (!config_file.empty()) {
         // The config file describes the whole VM; a second description on the command line is refused.
-        for (const char* describing : {"--kernel", "--initrd", "--cmdline", "--mem", "--cpus", "--accel", "--xen", "--disk",
+        for (const char* describing : {"--kernel", "--initrd", "--cmdline", "--mem", "--cpus", "--accel", "--xen", "--viridian", "--disk",
                                        "--net", "--share", "--driver-domain", "--rng", "--test-dev", "--bt-cache"})
             if (run->count(describing) > 0)
                 return usage_error(Error{fmt::format("--config-file describes the VM: {} cannot be given with it (put it in "
@@ -290,6 +293,9 @@ Parsed parse(const std::vector<std::string>& args) {
         o.share = *parsed;
     }
     if (o.driver_domain && !o.xen) return usage_error(Error{"--driver-domain needs --xen"});
+    if (o.viridian && !o.xen) return usage_error(Error{"--viridian needs --xen (it is what Xen offers a `viridian` guest)"});
+    if (o.viridian && o.accel == hv::Accel::Kvm)
+        return usage_error(Error{"--viridian is not supported on --accel kvm yet (use --accel interp or bt)"});
     // Options that would do nothing are refused rather than silently ignored.
     if (o.driver_domain && o.disks.empty())
         return usage_error(Error{"--driver-domain serves --disk back ends: give at least one --disk"});

@@ -151,6 +151,15 @@ void Cpu::request_stop() {
     if (m_ints) m_ints->kick();
 }
 
+void Cpu::request_start(const hv::CpuState& state) {
+    {
+        std::lock_guard lock(m_start_lock);
+        m_start_state = state;
+    }
+    m_start_pending.store(true, std::memory_order_release);
+    kick();
+}
+
 void Cpu::kick() {
     attention.store(true);
     if (m_ints) m_ints->kick();

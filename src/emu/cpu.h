@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <unordered_set>
 
@@ -178,6 +179,9 @@ public:
     /// request_stop() was called: the vCPU's thread is leaving.
     bool stop_requested() const { return m_stop.load(); }
     void kick();
+    /// hv::Vcpu::start_from: from any thread; taken between blocks (service) if still waiting
+    /// for INIT/SIPI, else dropped.
+    void request_start(const hv::CpuState& state);
     hv::VcpuStats stats() const { return m_stats; }
     hv::VcpuStats& mutable_stats() { return m_stats; }
     /// Selects the block translator (`--accel bt`) for this vCPU instead of interpreting.
@@ -281,6 +285,9 @@ private:
     std::jmp_buf m_jmp;
     int m_delivering = -1;    ///< vector being delivered (double-fault detection), -1 none
     std::atomic<bool> m_stop{false};
+    std::atomic<bool> m_start_pending{false};
+    std::mutex m_start_lock;
+    hv::CpuState m_start_state;   ///< request_start's, under m_start_lock
     bool m_runnable = true;
     bool m_waiting_sipi = false;
     hv::VcpuStats m_stats;

@@ -204,6 +204,17 @@ bool Cpu::service() {
         halted = false;
         m_shared.vcpus_up.set(m_index, false);
     }
+    if (m_start_pending.exchange(false, std::memory_order_acquire)) {
+        // hv::Vcpu::start_from (Xen's VCPUOP_up): only a vCPU not started yet takes it.
+        std::lock_guard lock(m_start_lock);
+        if (m_waiting_sipi) {
+            hv::CpuState st = m_start_state;
+            st.apic_base = apic_base;   // the local APIC stays this vCPU's
+            st.cr8 = m_ints->cr8();
+            load_state(st);
+            return false;
+        }
+    }
     if (m_waiting_sipi) {
         if (auto v = m_ints->take_sipi()) {
             start_at_sipi(*v);

@@ -33,6 +33,13 @@ public:
     /// Sets the registers and makes the vCPU runnable now. A vCPU whose state was never set
     /// (an AP of a guest booted the PC way) waits for INIT/SIPI from its local APIC instead.
     virtual Result<void> set_state(const CpuState& state) = 0;
+    /// Xen's VCPUOP_up: a vCPU still waiting to be started (an AP before INIT/SIPI) begins at
+    /// `state`, keeping its own local APIC (apic_base, CR8); one running already ignores it.
+    /// Callable from any thread (the caller is another vCPU's hypercall).
+    virtual Result<void> start_from(const CpuState& state) {
+        (void)state;
+        return fail("this engine cannot start a vCPU from another thread");
+    }
     /// Makes a running or future run() return Shutdown{Stopped} soon. Callable from any thread.
     virtual void request_stop() = 0;
     virtual VcpuStats stats() const { return {}; }
@@ -89,6 +96,7 @@ struct VmConfig {
     bool stats = false; ///< `--stats`: engines may count more (the block translator's counters)
     bool perf_map = false; ///< `--perf-map`: the block translator writes /tmp/perf-PID.map
     uint32_t bt_cache_mib = 128; ///< `--bt-cache`: the block translator's code buffer per vCPU
+    bool viridian = false; ///< with `xen`: the Hyper-V interface too (hv/xen/viridian.h); own engine only
 };
 
 class Hypervisor {

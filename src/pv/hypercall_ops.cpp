@@ -209,6 +209,36 @@ Hypercalls::Ret Hypercalls::setup_table(int vcpu, uint64_t uop, bool compat) {
     return w ? 0 : -w.error();
 }
 
+Hypercalls::Ret Hypercalls::get_status_frames(int vcpu, uint64_t uop, bool compat) {
+    compat::GnttabGetStatusFrames op{};
+    uint64_t list = 0;
+    if (compat) {
+        auto c = m_guest.read_obj<compat::GnttabGetStatusFrames>(vcpu, uop);
+        if (!c) return -c.error();
+        op = *c;
+        list = c->frame_list;
+    } else {
+        auto n = m_guest.read_obj<gnttab_get_status_frames_t>(vcpu, uop);
+        if (!n) return -n.error();
+        op = {n->nr_frames, n->dom, n->status, 0};
+        list = reinterpret_cast<uint64_t>(n->frame_list.p);
+    }
+    if (!is_self(m_domain, op.dom)) {
+        op.status = GNTST_bad_domain;
+    } else if (auto frames = m_domain.grant_table().status_frames(op.nr_frames); !frames) {
+        op.status = frames.error();   // more than the table has (all of v1's): general error
+    } else {
+        auto w = m_guest.write(vcpu, list, std::span(reinterpret_cast<const uint8_t*>(frames->data()),
+                                                     frames->size() * sizeof(uint64_t)));
+        if (!w) return -w.error();
+        op.status = GNTST_okay;
+    }
+    // Only `status` is an OUT field: written at its offset, the same in both layouts.
+    static_assert(offsetof(gnttab_get_status_frames_t, status) == offsetof(compat::GnttabGetStatusFrames, status));
+    auto w = m_guest.write_obj(vcpu, uop + offsetof(gnttab_get_status_frames_t, status), op.status);
+    return w ? 0 : -w.error();
+}
+
 Hypercalls::Ret Hypercalls::grant_table_op(int vcpu, uint64_t cmd, uint64_t uop, uint64_t count, bool compat) {
     GrantTable& gt = m_domain.grant_table();
     switch (cmd) {
@@ -240,17 +270,24 @@ Hypercalls::Ret Hypercalls::grant_table_op(int vcpu, uint64_t cmd, uint64_t uop,
         if (count != 1) return -EINVAL;
         return in_out<gnttab_get_version_t>(vcpu, uop, [&](auto& op) -> PvResult<void> {
             if (!is_self(m_domain, op.dom)) return pv_error(EPERM);
-            op.version = 1;
+            op.version = gt.version();
             return {};
         });
     }
     case GNTTABOP_set_version: {
+        // IN/OUT: the version in use afterwards goes back to the guest even on error (Xen).
         if (count != 1) return -EINVAL;
-        return in_out<gnttab_set_version_t>(vcpu, uop, [&](auto& op) -> PvResult<void> {
-            if (op.version != 1) return pv_error(EINVAL);  // v1 only
-            return {};
-        });
+        auto op = m_guest.read_obj<gnttab_set_version_t>(vcpu, uop);
+        if (!op) return -op.error();
+        const GrantTable::VersionResult r = gt.set_version(op->version);
+        op->version = r.version;
+        auto w = m_guest.write_obj(vcpu, uop, *op);
+        if (!w) return -w.error();
+        return r.error ? -r.error : 0;
     }
+    case GNTTABOP_get_status_frames:
+        if (count != 1) return -EINVAL;
+        return get_status_frames(vcpu, uop, compat);
     default:
         // map/unmap are for backend domains; popek's backends call GrantTable directly.
         return -ENOSYS;

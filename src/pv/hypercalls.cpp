@@ -26,6 +26,7 @@ Hypercalls::Hypercalls(PvDomain& domain, GuestAccess::Translate translate, Hyper
       m_guest(domain.memory(), std::move(translate)),
       m_hooks(std::move(hooks)),
       m_vcpu_up(std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(domain.config().vcpus))),
+      m_vcpu_context(static_cast<size_t>(std::max(domain.config().vcpus, 0))),
       m_balloon(domain.memory(), domain.config().memory_bytes / kXenPageSize) {
     if (domain.config().vcpus > 0) m_vcpu_up[0] = true;
 }
@@ -186,6 +187,8 @@ Hypercalls::Ret Hypercalls::vcpu_op(int vcpu, uint64_t cmd, uint64_t target, uin
     const int t = static_cast<int>(target);
     switch (cmd) {
     case VCPUOP_is_up: return m_vcpu_up[target] ? 1 : 0;
+    case VCPUOP_initialise: return vcpu_initialise(vcpu, t, arg);
+    case VCPUOP_up: return vcpu_up(t);
     case VCPUOP_register_vcpu_info: {
         auto info = m_guest.read_obj<vcpu_register_vcpu_info_t>(vcpu, arg);
         if (!info) return -info.error();

@@ -11,10 +11,14 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "hv/cpu_state.h"
 #include "hv/vcpu_exit.h"
 #include "pv/balloon.h"
 #include "pv/guest_access.h"
@@ -42,6 +46,12 @@ struct HypercallHooks {
     /// XENMEM_add_to_physmap of a grant frame at a gpfn that is no guest RAM: show `page` to the
     /// guest at `gpfn` (false: popek cannot map anything there, the guest gets -EINVAL).
     std::function<bool(uint64_t gpfn, std::span<uint8_t> page)> map_outside_ram;
+    /// VCPUOP_up of a vCPU initialised by VCPUOP_initialise: start it at `state` (the engine's
+    /// hv::Vcpu::start_from). False: the engine cannot (the guest gets -ENOSYS).
+    std::function<bool(int vcpu, const hv::CpuState& state)> start_vcpu;
+    /// Optional: whether the engine runs `vcpu` already (started by INIT/SIPI), which makes it
+    /// initialised in Xen's sense (VCPUOP_initialise: -EEXIST).
+    std::function<bool(int vcpu)> vcpu_running;
     /// Optional: sees every hypercall with its result (popek's POPEK_XEN_TRACE).
     std::function<void(int vcpu, const hv::Hypercall& call, int64_t result)> trace;
 };
@@ -75,6 +85,9 @@ private:
     Ret sched_op(int vcpu, uint64_t cmd, uint64_t arg, bool compat);
     Ret set_timer_op(int vcpu, uint64_t deadline_ns);
     Ret vcpu_op(int vcpu, uint64_t cmd, uint64_t target, uint64_t arg, bool compat);
+    /// VCPUOP_initialise and VCPUOP_up (pv/vcpu_context.h, hypercalls_vcpu.cpp).
+    Ret vcpu_initialise(int vcpu, int target, uint64_t arg);
+    Ret vcpu_up(int target);
     Ret memory_op(int vcpu, uint64_t cmd, uint64_t arg, bool compat);
     /// XENMEM_increase_reservation, XENMEM_decrease_reservation, XENMEM_populate_physmap:
     /// the number of 4 KiB extents done (pv::Balloon).
@@ -87,6 +100,8 @@ private:
     Ret fifo_init_control(int vcpu, uint64_t arg);
     Ret grant_table_op(int vcpu, uint64_t cmd, uint64_t uop, uint64_t count, bool compat);
     Ret setup_table(int vcpu, uint64_t uop, bool compat);
+    /// GNTTABOP_get_status_frames (grant table v2), either ABI.
+    Ret get_status_frames(int vcpu, uint64_t uop, bool compat);
     PvResult<void> place_grant_frame(uint64_t idx, uint64_t gpfn);
 
     /// Reads an IN/OUT struct, applies `op` to it and writes it back when `op` succeeds.
@@ -104,6 +119,8 @@ private:
     GuestAccess m_guest;
     HypercallHooks m_hooks;
     std::unique_ptr<std::atomic<bool>[]> m_vcpu_up;
+    std::mutex m_vcpu_lock;   ///< orders VCPUOP_initialise / VCPUOP_up between vCPU threads
+    std::vector<std::optional<hv::CpuState>> m_vcpu_context;   ///< VCPUOP_initialise's, until VCPUOP_up
     Balloon m_balloon;
 };
 

@@ -28,6 +28,7 @@ extern "C" {
 #include <xen/memory.h>
 #include <xen/sched.h>
 #include <xen/vcpu.h>
+#include <xen/hvm/hvm_vcpu.h>
 #include <xen/version.h>
 }
 

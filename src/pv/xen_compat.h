@@ -50,6 +50,16 @@ struct GnttabSetupTable {
 };
 static_assert(sizeof(GnttabSetupTable) == 16 && offsetof(GnttabSetupTable, frame_list) == 12);
 
+/// grant_table.h struct gnttab_get_status_frames (GNTTABOP_get_status_frames): a 32-bit handle
+/// to the frame list, whose entries are uint64_t in both ABIs.
+struct GnttabGetStatusFrames {
+    uint32_t nr_frames;
+    uint16_t dom;
+    int16_t status;
+    uint32_t frame_list;
+};
+static_assert(sizeof(GnttabGetStatusFrames) == 12 && offsetof(GnttabGetStatusFrames, frame_list) == 8);
+
 /// vcpu.h struct vcpu_runstate_info (VCPUOP_register_runstate_memory_area's area).
 struct [[gnu::packed]] RunstateInfo {
     int32_t state;

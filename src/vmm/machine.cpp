@@ -153,7 +153,7 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     kernel_file = {};
     initrd_file = {};
 
-    hv::VmConfig cfg{opt.cpus, opt.xen, opt.stats, opt.perf_map, opt.bt_cache_mib};
+    hv::VmConfig cfg{opt.cpus, opt.xen, opt.stats, opt.perf_map, opt.bt_cache_mib, opt.xen && opt.viridian};
     auto vm = TRY(hv->create_vm(cfg));
     TRY_VOID(vm->set_memory(mem));
 

@@ -43,6 +43,7 @@ struct VmOptions {
     std::string initrd_path;
     std::string cmdline;
     bool xen = false;
+    bool viridian = false;   ///< --viridian (with --xen): the Hyper-V interface too (hv/xen/viridian.h)
     bool driver_domain = false; ///< `--driver-domain`: Xen back ends in a `popek backend` process
     bool stats = false;
     bool perf_map = false;   ///< --perf-map: /tmp/perf-PID.map for translated blocks (bt)

@@ -7,6 +7,7 @@
 
 #include <fmt/core.h>
 
+#include "emu/engine_shared.h"
 #include "pv/pvclock.h"
 #include "vmm/xen_shutdown.h"
 
@@ -151,6 +152,16 @@ pv::HypercallHooks XenPlatform::hooks() {
         m_cv.notify_all();
     };
     h.now_ns = [this] { return now_ns(); };
+    // VCPUOP_up: the engine starts the AP (hv::Vcpu::start_from); the own engine also says which
+    // vCPUs run already (started by INIT/SIPI: initialised in Xen's sense).
+    h.start_vcpu = [this](int vcpu, const hv::CpuState& state) {
+        if (vcpu < 0 || static_cast<size_t>(vcpu) >= m_vcpus.size()) return false;
+        return m_vcpus[static_cast<size_t>(vcpu)]->start_from(state).has_value();
+    };
+    h.vcpu_running = [this](int vcpu) {
+        const emu::EngineShared* engine = m_vm.own_engine();
+        return engine != nullptr && engine->vcpus_up.is_up(vcpu);
+    };
     h.map_outside_ram = [this](uint64_t gpfn, std::span<uint8_t> page) { return map_outside_ram(gpfn, page); };
     h.console_write = [this](std::string_view s) {
         // CONSOLEIO_write (Xen's own console) goes where the ring console goes, once.

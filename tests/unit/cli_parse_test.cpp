@@ -144,3 +144,17 @@ TEST(CliParse, DiskInspectTakesOneImage) {
     EXPECT_EQ(none.exit_status, 2);
     EXPECT_NE(none.message.find("IMG is required"), std::string::npos) << none.message;
 }
+
+TEST(CliParse, ViridianIsOptInAndNeedsXenOnTheOwnEngine) {
+    EXPECT_FALSE(parse({"run", "--xen", "--accel", "bt"}).options.viridian) << "off by default";
+    Parsed p = parse({"run", "--xen", "--viridian", "--accel", "interp"});
+    ASSERT_EQ(p.action, Parsed::Run) << p.message;
+    EXPECT_TRUE(p.options.viridian);
+    Parsed no_xen = parse({"run", "--viridian", "--accel", "bt"});
+    EXPECT_EQ(no_xen.exit_status, 2);
+    EXPECT_NE(no_xen.message.find("--viridian needs --xen"), std::string::npos) << no_xen.message;
+    Parsed kvm = parse({"run", "--xen", "--viridian", "--accel", "kvm"});
+    EXPECT_EQ(kvm.exit_status, 2);
+    EXPECT_NE(kvm.message.find("not supported on --accel kvm"), std::string::npos) << kvm.message;
+    EXPECT_NE(parse({"run", "--help"}).message.find("--viridian"), std::string::npos);
+}

@@ -40,6 +40,8 @@ struct HypercallFixture : ::testing::Test {
         .now_ns = [] { return uint64_t{1000}; },
         .console_write = [this](std::string_view s) { console += s; },
         .map_outside_ram = {},
+        .start_vcpu = {},
+        .vcpu_running = {},
         .trace = {},
     }};
 
@@ -297,8 +299,37 @@ TEST_F(HypercallFixture, GrantTableOps) {
     ASSERT_EQ(call(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, kArg, 1), 0);
     EXPECT_EQ(get<gnttab_setup_table_t>(kArg).status, GNTST_general_error);
     EXPECT_EQ(call(__HYPERVISOR_grant_table_op, GNTTABOP_copy, kArg, 100000), -EINVAL);
-    put(kArg, gnttab_set_version_t{2});
+    put(kArg, gnttab_set_version_t{3});
     EXPECT_EQ(call(__HYPERVISOR_grant_table_op, GNTTABOP_set_version, kArg, 1), -EINVAL);
+    EXPECT_EQ(get<gnttab_set_version_t>(kArg).version, 1u) << "the version in use, written back";
+    // Version 2 (XTF selftest's xtf_init_grant_table(2)), its status frames, and back to 1.
+    put(kArg, gnttab_set_version_t{2});
+    EXPECT_EQ(call(__HYPERVISOR_grant_table_op, GNTTABOP_set_version, kArg, 1), 0);
+    put(kArg, gnttab_get_version_t{DOMID_SELF, 0, 0});
+    ASSERT_EQ(call(__HYPERVISOR_grant_table_op, GNTTABOP_get_version, kArg, 1), 0);
+    EXPECT_EQ(get<gnttab_get_version_t>(kArg).version, 2u);
+    gnttab_get_status_frames_t sf{};
+    sf.nr_frames = 1;
+    sf.dom = DOMID_SELF;
+    set_xen_guest_handle(sf.frame_list, reinterpret_cast<uint64_t*>(kArg + 256));
+    put(kArg, sf);
+    put(kArg + 512, xen_add_to_physmap_t{DOMID_SELF, 0, XENMAPSPACE_grant_table, 0 | XENMAPIDX_grant_table_status, 0x60});
+    ASSERT_EQ(call(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, kArg + 512), 0);
+    ASSERT_EQ(call(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames, kArg, 1), 0);
+    EXPECT_EQ(get<gnttab_get_status_frames_t>(kArg).status, GNTST_okay);
+    EXPECT_EQ(get<uint64_t>(kArg + 256), 0x60u);
+    sf.nr_frames = 2;   // 2 shared frames of 256 entries: one status frame
+    put(kArg, sf);
+    ASSERT_EQ(call(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames, kArg, 1), 0);
+    EXPECT_EQ(get<gnttab_get_status_frames_t>(kArg).status, GNTST_general_error);
+    put(kArg, gnttab_set_version_t{1});
+    EXPECT_EQ(call(__HYPERVISOR_grant_table_op, GNTTABOP_set_version, kArg, 1), 0);
+    sf.nr_frames = 1;
+    put(kArg, sf);
+    ASSERT_EQ(call(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames, kArg, 1), 0);
+    EXPECT_EQ(get<gnttab_get_status_frames_t>(kArg).status, GNTST_general_error) << "v1 has none";
+    put(kArg + 512, xen_add_to_physmap_t{DOMID_SELF, 0, XENMAPSPACE_grant_table, 0 | XENMAPIDX_grant_table_status, 0x60});
+    EXPECT_EQ(call(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, kArg + 512), -EINVAL);
 }
 
 TEST_F(HypercallFixture, StoreRequestOverTheRingWithEventChannel) {

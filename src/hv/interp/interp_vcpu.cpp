@@ -74,4 +74,9 @@ Result<void> InterpVcpu::set_state(const CpuState& state) {
     return {};
 }
 
+Result<void> InterpVcpu::start_from(const CpuState& state) {
+    m_cpu->request_start(state);
+    return {};
+}
+
 }  // namespace popek::hv::interp

@@ -16,6 +16,7 @@ public:
     Result<VcpuExit> run() override;
     Result<CpuState> get_state() override;
     Result<void> set_state(const CpuState& state) override;
+    Result<void> start_from(const CpuState& state) override;
     void request_stop() override { m_cpu->request_stop(); }
     VcpuStats stats() const override { return m_cpu->stats(); }
     std::string engine_report() const override;

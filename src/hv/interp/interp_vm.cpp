@@ -24,7 +24,12 @@ InterpVm::~InterpVm() = default;
 Result<void> InterpVm::set_memory(const memory::GuestMemory& mem) {
     if (m_shared) return fail("interp: guest memory can be set only once");
     m_shared = std::make_unique<emu::EngineShared>(mem, m_config.vcpus, m_interrupts->clock());
-    if (m_config.xen) m_shared->hooks = &xen::engine_hooks();
+    if (m_config.xen && m_config.viridian) {
+        m_hooks = xen::make_viridian_engine_hooks(m_config.vcpus);
+        m_shared->hooks = m_hooks.get();
+    } else if (m_config.xen) {
+        m_shared->hooks = &xen::engine_hooks();
+    }
     m_shared->translate = m_translate;
     // The timer alarm thread (emu/alarm_clock.h) confines itself as an I/O thread (docs/seccomp.md).
     m_shared->alarms.start([] { host::confine_this_thread(host::ThreadKind::Device); });

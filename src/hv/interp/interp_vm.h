@@ -34,6 +34,8 @@ private:
     bool m_translate;
     /// Held by the engine directly (EngineShared::platform) and driven by set_irq_line.
     std::unique_ptr<emu::InterruptPlatform> m_interrupts;
+    /// A `--viridian` VM's own personality hooks (its Hyper-V state); before m_shared, which uses them.
+    std::unique_ptr<emu::CpuHooks> m_hooks;
     std::unique_ptr<emu::EngineShared> m_shared;
     std::unique_ptr<EnginePause> m_pause;   ///< after m_shared: unhooks itself from it first
 };

@@ -17,6 +17,7 @@ public:
     Result<std::unique_ptr<Vm>> create_vm(const VmConfig& config) override {
         if (config.vcpus < 1 || config.vcpus > m_sys->max_vcpus)
             return fail("KVM supports 1..{} vCPUs, {} requested", m_sys->max_vcpus, config.vcpus);
+        if (config.viridian) return fail("--viridian is not supported on --accel kvm yet (use --accel interp or bt)");
         auto vm = TRY(KvmVm::create(m_sys, config));
         return std::unique_ptr<Vm>(std::move(vm));
     }

@@ -100,6 +100,33 @@ Result<void> KvmVcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& supported, 
     return {};
 }
 
+Result<void> KvmVcpu::start_from(const CpuState& state) {
+    {
+        std::lock_guard lock(m_start_lock);
+        m_start = state;
+    }
+    m_start_pending.store(true);
+    kick();   // out of KVM_RUN (an AP waiting for SIPI sleeps in it): run() takes the state
+    return {};
+}
+
+Result<void> KvmVcpu::take_start() {
+    if (!m_start_pending.exchange(false)) return {};
+    std::optional<CpuState> st;
+    {
+        std::lock_guard lock(m_start_lock);
+        st.swap(m_start);
+    }
+    if (!st) return {};
+    kvm_mp_state mp{};
+    if (::ioctl(m_fd.get(), KVM_GET_MP_STATE, &mp) != 0) return fail_errno("KVM_GET_MP_STATE");
+    if (mp.mp_state != KVM_MP_STATE_UNINITIALIZED && mp.mp_state != KVM_MP_STATE_INIT_RECEIVED) return {};
+    const CpuState own = TRY(get_state());
+    st->apic_base = own.apic_base;   // the local APIC stays this vCPU's
+    st->cr8 = own.cr8;
+    return set_state(*st);
+}
+
 void KvmVcpu::request_stop() {
     m_stop.store(true);
     kick();
@@ -127,6 +154,7 @@ Result<VcpuExit> KvmVcpu::run() {
     if (m_hypercall_pending) TRY_VOID(finish_hypercall());
     for (;;) {
         if (m_stop.load()) return Shutdown{Shutdown::Stopped};
+        TRY_VOID(take_start());
         // Paused (the API's PATCH /vm): park here, between two KVM_RUNs.
         if (m_pause_gate) m_pause_gate->park_if_paused([this] { return m_stop.load(); });
         if (::ioctl(m_fd.get(), KVM_RUN, 0) != 0) {
@@ -134,7 +162,7 @@ Result<VcpuExit> KvmVcpu::run() {
                 // A kick (pause or stop): the loop's checks above decide; a pause kick is cleared
                 // here so that KVM_RUN runs the guest again after the resume.
                 if (!m_stop.load()) m_run->immediate_exit = 0;
-                continue;
+                continue;   // (a start_from kick: taken at the loop's top)
             }
             return fail_errno("KVM_RUN on vCPU {}", m_index);
         }

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "hv/hypervisor.h"
@@ -21,6 +22,7 @@ public:
     Result<VcpuExit> run() override;
     Result<CpuState> get_state() override;
     Result<void> set_state(const CpuState& state) override;
+    Result<void> start_from(const CpuState& state) override;
     void request_stop() override;
     VcpuStats stats() const override { return m_stats; }
     Result<uint64_t> translate_gva(uint64_t gva) override;
@@ -39,6 +41,8 @@ private:
     std::optional<VcpuExit> xen_exit();
     Result<void> finish_hypercall();
     void handle_xen_msr();
+    /// On the vCPU's thread: a start_from state, if the vCPU still waits for INIT/SIPI.
+    Result<void> take_start();
 
     int m_index;
     UniqueFd m_fd;
@@ -54,6 +58,9 @@ private:
     bool m_hypercall_pending = false;
     uint64_t m_hypercall_result = 0;
     std::shared_ptr<KvmPauseGate> m_pause_gate;
+    std::atomic<bool> m_start_pending{false};
+    std::mutex m_start_lock;
+    std::optional<CpuState> m_start;   ///< start_from's, under m_start_lock
 };
 
 }  // namespace popek::hv::kvm

@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "emu/cpu.h"
+#include "hv/xen/viridian.h"
 #include "hv/xen/xen_personality.h"
 
 namespace popek::hv::xen {
@@ -18,16 +19,35 @@ void start_hypercall(emu::Cpu& cpu, uint32_t nr) {
     cpu.exit_hypercall(hypercall_from_state(nr, cpu.save_state(), nullptr));
 }
 
+ViridianClock viridian_clock(emu::Cpu& cpu) {
+    const emu::GuestClock& clock = cpu.shared().clock;
+    const uint64_t ns = clock.now_ns();
+    return {clock.tsc_hz(), clock.tsc_at(ns), ns};
+}
+
 class XenCpuHooks final : public emu::CpuHooks {
 public:
+    /// `viridian` null: Xen's interface alone, at 0x40000000.
+    explicit XenCpuHooks(std::unique_ptr<Viridian> viridian = nullptr)
+        : m_viridian(std::move(viridian)), m_layout(m_viridian ? kViridianXenLayout : XenLayout{}) {}
+
     bool cpuid(emu::Cpu& cpu, uint32_t leaf, uint32_t out[4]) override {
-        return xen::cpuid(leaf, cpu.index(), static_cast<uint32_t>(cpu.shared().clock.tsc_hz() / 1000), out);
+        if (m_viridian && m_viridian->cpuid(leaf, out)) return true;
+        return xen::cpuid(leaf, cpu.index(), static_cast<uint32_t>(cpu.shared().clock.tsc_hz() / 1000), out, m_layout);
     }
-    bool read_msr(emu::Cpu&, uint32_t msr, uint64_t& value) override {
-        return xen::read_msr(msr, value).has_value();
+    bool read_msr(emu::Cpu& cpu, uint32_t msr, uint64_t& value) override {
+        if (m_viridian) {
+            if (auto done = m_viridian->read_msr(cpu.index(), msr, viridian_clock(cpu), value)) {
+                if (!*done) cpu.raise(emu::kGp, 0);
+                return true;
+            }
+        }
+        return xen::read_msr(msr, value, m_layout).has_value();
     }
     bool write_msr(emu::Cpu& cpu, uint32_t msr, uint64_t value) override {
-        std::optional<bool> done = xen::write_msr(cpu.shared().mem, msr, value);
+        std::optional<bool> done;
+        if (m_viridian) done = m_viridian->write_msr(cpu.shared().mem, cpu.index(), msr, value, viridian_clock(cpu));
+        if (!done) done = xen::write_msr(cpu.shared().mem, msr, value, m_layout);
         if (!done) return false;
         if (!*done) cpu.raise(emu::kGp, 0);   // the guest's error: #GP (SDM Vol. 2B WRMSR)
         // The page may hold decoded code (a guest reinstalling it): drop those blocks.
@@ -51,6 +71,10 @@ public:
     // Xen (hvm_hlt): HLT with IF=0 takes the vCPU down for good, and a domain with no vCPU up is
     // over (hvm_vcpu_down). XTF's crash path ends in `cli; hlt`.
     bool hlt_with_if0_downs_vcpu() const override { return true; }
+
+private:
+    std::unique_ptr<Viridian> m_viridian;
+    XenLayout m_layout;
 };
 
 }  // namespace
@@ -58,6 +82,10 @@ public:
 emu::CpuHooks& engine_hooks() {
     static XenCpuHooks hooks;
     return hooks;
+}
+
+std::unique_ptr<emu::CpuHooks> make_viridian_engine_hooks(int vcpus) {
+    return std::make_unique<XenCpuHooks>(std::make_unique<Viridian>(vcpus));
 }
 
 }  // namespace popek::hv::xen

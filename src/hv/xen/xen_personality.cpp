@@ -16,22 +16,23 @@ constexpr uint32_t kGuestDomid = 1;              // the guest is domain 1; popek
 
 }  // namespace
 
-std::vector<CpuidLeaf> cpuid_leaves(int vcpu, uint32_t tsc_khz) {
+std::vector<CpuidLeaf> cpuid_leaves(int vcpu, uint32_t tsc_khz, XenLayout layout) {
     const uint32_t id = static_cast<uint32_t>(vcpu);
+    const uint32_t base = layout.cpuid_base;
     return {
-        {kCpuidBase + 0, 0, kCpuidBase + 4, kSigEbx, kSigEcx, kSigEdx},
-        {kCpuidBase + 1, 0, (kXenMajor << 16) | kXenMinor, 0, 0, 0},
-        {kCpuidBase + 2, 0, 1, kHypercallPageMsr, 0, 0},
+        {base + 0, 0, base + 4, kSigEbx, kSigEcx, kSigEdx},
+        {base + 1, 0, (kXenMajor << 16) | kXenMinor, 0, 0, 0},
+        {base + 2, 0, 1, layout.hypercall_msr, 0, 0},
         // TSC leaf, sub-leaf 0: not emulated, reliable host TSC; ECX = guest TSC kHz.
-        {kCpuidBase + 3, 0, 1u << 1, 0, tsc_khz, 0},
-        {kCpuidBase + 4, 0, kHvmVcpuIdPresent | kHvmDomidPresent | kHvmUpcallVector, id, kGuestDomid, 0},
+        {base + 3, 0, 1u << 1, 0, tsc_khz, 0},
+        {base + 4, 0, kHvmVcpuIdPresent | kHvmDomidPresent | kHvmUpcallVector, id, kGuestDomid, 0},
     };
 }
 
-bool cpuid(uint32_t leaf, int vcpu, uint32_t tsc_khz, uint32_t out[4]) {
-    if ((leaf & 0xffffff00u) != kCpuidBase) return false;
+bool cpuid(uint32_t leaf, int vcpu, uint32_t tsc_khz, uint32_t out[4], XenLayout layout) {
+    if ((leaf & 0xffffff00u) != layout.cpuid_base) return false;
     out[0] = out[1] = out[2] = out[3] = 0;   // leaves past the last one read as zero
-    for (const CpuidLeaf& l : cpuid_leaves(vcpu, tsc_khz)) {
+    for (const CpuidLeaf& l : cpuid_leaves(vcpu, tsc_khz, layout)) {
         if (l.function != leaf) continue;
         out[0] = l.eax;
         out[1] = l.ebx;
@@ -41,14 +42,14 @@ bool cpuid(uint32_t leaf, int vcpu, uint32_t tsc_khz, uint32_t out[4]) {
     return true;
 }
 
-std::optional<bool> read_msr(uint32_t msr, uint64_t& value) {
-    if (msr != kHypercallPageMsr) return std::nullopt;
+std::optional<bool> read_msr(uint32_t msr, uint64_t& value, XenLayout layout) {
+    if (msr != layout.hypercall_msr) return std::nullopt;
     value = 0;
     return true;
 }
 
-std::optional<bool> write_msr(const memory::GuestMemory& mem, uint32_t msr, uint64_t value) {
-    if (msr != kHypercallPageMsr) return std::nullopt;
+std::optional<bool> write_msr(const memory::GuestMemory& mem, uint32_t msr, uint64_t value, XenLayout layout) {
+    if (msr != layout.hypercall_msr) return std::nullopt;
     return install_hypercall_page(mem, value).has_value();
 }
 

@@ -30,6 +30,16 @@ inline constexpr uint32_t kXenMajor = 4, kXenMinor = 17;
 inline constexpr size_t kStubSize = 32;
 inline constexpr size_t kPageSize = 4096;
 
+/// Where Xen's CPUID leaves and hypercall-page MSR sit. With Viridian (the Hyper-V interface,
+/// hv/xen/viridian.h) offered, 0x40000000 belongs to Hyper-V and Xen moves its leaves to
+/// 0x40000100 and its MSR to 0x40000200 (Xen's cpuid_hypervisor_leaves; XTF's find_xen_leaves
+/// searches in steps of 0x100).
+struct XenLayout {
+    uint32_t cpuid_base = kCpuidBase;
+    uint32_t hypercall_msr = kHypercallPageMsr;
+};
+inline constexpr XenLayout kViridianXenLayout{0x40000100, 0x40000200};
+
 struct CpuidLeaf {
     uint32_t function, index;
     uint32_t eax, ebx, ecx, edx;
@@ -37,18 +47,18 @@ struct CpuidLeaf {
 
 /// Leaves 0x40000000..0x40000004 as Xen 4.17 reports them for an HVM/PVH guest on vCPU `vcpu`
 /// (leaf 5 advertises the vCPU id; TSC leaf 4 reports `tsc_khz`).
-std::vector<CpuidLeaf> cpuid_leaves(int vcpu, uint32_t tsc_khz);
+std::vector<CpuidLeaf> cpuid_leaves(int vcpu, uint32_t tsc_khz, XenLayout layout = {});
 
-/// What every engine answers for CPUID `leaf`: false outside 0x400000xx (the engine's own
-/// leaves); inside, Xen's leaf (cpuid_leaves), and zeros past the last one. Sub-leaves are not
-/// significant (as KVM_SET_CPUID2 without KVM_CPUID_FLAG_SIGNIFCANT_INDEX).
-bool cpuid(uint32_t leaf, int vcpu, uint32_t tsc_khz, uint32_t out[4]);
+/// What every engine answers for CPUID `leaf`: false outside the 256 leaves at layout.cpuid_base
+/// (the engine's own leaves); inside, Xen's leaf (cpuid_leaves), and zeros past the last one.
+/// Sub-leaves are not significant (as KVM_SET_CPUID2 without KVM_CPUID_FLAG_SIGNIFCANT_INDEX).
+bool cpuid(uint32_t leaf, int vcpu, uint32_t tsc_khz, uint32_t out[4], XenLayout layout = {});
 
 /// RDMSR/WRMSR of the hypercall-page MSR as every engine handles it. nullopt: not Xen's MSR (the
 /// engine's business); true: done (a read gives 0: the MSR is write-only in Xen); false: the
 /// guest's error (a page outside RAM, a page index other than 0), answered with #GP.
-std::optional<bool> read_msr(uint32_t msr, uint64_t& value);
-std::optional<bool> write_msr(const memory::GuestMemory& mem, uint32_t msr, uint64_t value);
+std::optional<bool> read_msr(uint32_t msr, uint64_t& value, XenLayout layout = {});
+std::optional<bool> write_msr(const memory::GuestMemory& mem, uint32_t msr, uint64_t value, XenLayout layout = {});
 
 /// Whether an OUT is a hypercall stub's: one 4-byte OUT to kHypercallPort.
 constexpr bool is_hypercall_out(uint16_t port, unsigned size, uint32_t count = 1) {
