@@ -102,7 +102,8 @@ public:
     // ---- host frames shown through the physmap (XenPhysmap) and snapshots
     /// The index of the host-held frame whose page is `page`, if it is one.
     std::optional<uint32_t> host_frame_index(const uint8_t* page) const;
-    /// Host-held frame `idx` (empty when there is no such frame or it is placed in guest RAM).
+    /// Host-held frame `idx` (empty when there is no such frame or it is placed in guest RAM). A
+    /// v2 status frame's index has XENMAPIDX_grant_table_status set, as in XENMEM_add_to_physmap.
     std::span<uint8_t> host_frame(uint32_t idx);
     /// docs/snapshot.md "GNTT" (grant_table_snapshot.cpp): the frames (placement, or the contents
     /// of those popek holds), the pins and the back ends' mappings. The entries themselves are
@@ -145,6 +146,8 @@ private:
     /// Whether [offset, offset + len) lies in what ref's pin allows (a v2 sub-page grant).
     bool within_grant(grant_ref_t ref, uint32_t offset, size_t len) const;
     void grow(uint32_t frames);
+    static void save_frames(snapshot::Writer& w, const Frames& frames);
+    bool load_frames(snapshot::Reader& r, Frames& out, uint32_t max, const char* what) const;
     PvResult<std::span<uint8_t>> place(Frames& frames, uint32_t i, std::optional<uint64_t> gpfn);
     GntResult<std::span<uint8_t>> own_page(uint64_t gmfn) const;
 

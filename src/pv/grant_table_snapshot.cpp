@@ -1,5 +1,5 @@
-/// GrantTable in a snapshot (docs/snapshot.md "GNTT"). A v1 table's entries (grant_table.h
-/// grant_entry_v1_t) are in the guest's frames: guest RAM placed with XENMAPSPACE_grant_table, or
+/// GrantTable in a snapshot (docs/snapshot.md "GNTT"). The version in use; the entries (grant_table.h
+/// grant_entry_v1_t or grant_entry_v2_t) and v2's status frames (grant_status_t) are in the guest's frames: guest RAM placed with XENMAPSPACE_grant_table, or
 /// frames popek holds (not yet placed, or shown above RAM through the physmap), whose contents are
 /// saved here. Then the active pins (Xen's active grant entries) and the back ends' map handles.
 #include <cstring>
@@ -9,15 +9,44 @@
 
 namespace popek::pv {
 
+namespace {
+/// Host frame indices as the physmap knows them: a status frame's with XENMAPIDX_grant_table_status.
+constexpr uint32_t kStatusIndex = XENMAPIDX_grant_table_status;
+}  // namespace
+
+void GrantTable::save_frames(snapshot::Writer& w, const Frames& frames) {
+    w.u32(static_cast<uint32_t>(frames.gpfn.size()));
+    for (size_t i = 0; i < frames.gpfn.size(); ++i) {
+        w.boolean(frames.gpfn[i].has_value());
+        if (frames.gpfn[i]) w.u64(*frames.gpfn[i]);
+        else w.bytes(frames.host[i]);
+    }
+}
+
+bool GrantTable::load_frames(snapshot::Reader& r, Frames& out, uint32_t max, const char* what) const {
+    const uint32_t frames = r.bounded(r.u32(), max, what);
+    out.host.assign(frames, std::vector<uint8_t>(kXenPageSize, 0));
+    out.gpfn.assign(frames, std::nullopt);
+    for (uint32_t i = 0; i < frames && r.ok(); ++i) {
+        if (r.boolean()) {
+            const uint64_t gpfn = r.bounded(r.u64(), ~uint64_t{0} >> XEN_PAGE_SHIFT, "a frame's gpfn");
+            if (r.ok() && !m_mem.slice(gpfn << XEN_PAGE_SHIFT, kXenPageSize))
+                r.invalid("{} frame {} at gpfn {:#x} is not guest RAM", what, i, gpfn);
+            out.gpfn[i] = gpfn;
+        } else {
+            r.bytes(out.host[i]);
+        }
+    }
+    return r.ok();
+}
+
 void GrantTable::save(snapshot::Writer& w) const {
     std::lock_guard lock(m_lock);
     w.u32(m_max_frames);
-    w.u32(static_cast<uint32_t>(m_frame_gpfn.size()));
-    for (size_t i = 0; i < m_frame_gpfn.size(); ++i) {
-        w.boolean(m_frame_gpfn[i].has_value());
-        if (m_frame_gpfn[i]) w.u64(*m_frame_gpfn[i]);
-        else w.bytes(m_host_frames[i]);
-    }
+    w.u32(m_version);
+    save_frames(w, m_shared);
+    w.u32(m_nr_status);
+    save_frames(w, m_status);
     uint32_t active = 0;
     for (const auto& a : m_active) active += a ? 1 : 0;
     w.u32(active);
@@ -27,6 +56,8 @@ void GrantTable::save(snapshot::Writer& w) const {
         w.u32(m_active[ref]->readers);
         w.u32(m_active[ref]->writers);
         w.u64(m_active[ref]->frame);
+        w.u32(m_active[ref]->sub_off);
+        w.u32(m_active[ref]->sub_len);
     }
     w.u32(static_cast<uint32_t>(m_maps.size()));
     for (const Map& m : m_maps) {
@@ -40,31 +71,35 @@ void GrantTable::load(snapshot::Reader& r) {
     std::lock_guard lock(m_lock);
     const uint32_t max_frames = r.u32();
     if (r.ok() && max_frames != m_max_frames) r.invalid("a table of {} frames at most, this one {}", max_frames, m_max_frames);
-    const uint32_t frames = r.bounded(r.u32(), m_max_frames, "the number of frames");
-    if (r.ok() && frames == 0) r.invalid("a table of no frames");
-    std::vector<std::vector<uint8_t>> host(frames, std::vector<uint8_t>(kXenPageSize, 0));
-    std::vector<std::optional<uint64_t>> gpfns(frames);
-    for (uint32_t i = 0; i < frames && r.ok(); ++i) {
-        if (r.boolean()) {
-            const uint64_t gpfn = r.bounded(r.u64(), ~uint64_t{0} >> XEN_PAGE_SHIFT, "a frame's gpfn");
-            if (r.ok() && !m_mem.slice(gpfn << XEN_PAGE_SHIFT, kXenPageSize))
-                r.invalid("grant frame {} at gpfn {:#x} is not guest RAM", i, gpfn);
-            gpfns[i] = gpfn;
-        } else {
-            r.bytes(host[i]);
-        }
-    }
-    const size_t refs = size_t{frames} * kEntriesPerFrame;
+    const uint32_t version = r.u32();
+    if (r.ok() && version != 1 && version != 2) r.invalid("grant table version {}", version);
+    Frames shared, status;
+    if (!load_frames(r, shared, m_max_frames, "grant table")) return;
+    if (shared.gpfn.empty()) r.invalid("a table of no frames");
+    // v2 status frames: at most what the largest v2 table needs (their storage only grows).
+    const uint32_t max_status = (m_max_frames * kEntriesPerFrameV2 + kStatusPerFrame - 1) / kStatusPerFrame;
+    const uint32_t nr_status = r.bounded(r.u32(), max_status, "the status frames in use");
+    if (!load_frames(r, status, max_status, "grant status")) return;
+    if (r.ok() && nr_status > status.gpfn.size()) r.invalid("{} status frames in use of {}", nr_status, status.gpfn.size());
+    if (r.ok() && version == 1 && nr_status != 0) r.invalid("status frames in use under grant table v1");
+    const size_t refs = shared.gpfn.size() * kEntriesPerFrame;   // as grow(): room for either version
     std::vector<std::optional<Active>> active(refs);
     const uint32_t nactive = r.bounded(r.u32(), static_cast<uint32_t>(refs), "the number of active grants");
     for (uint32_t i = 0; i < nactive && r.ok(); ++i) {
         const uint32_t ref = r.u32();
-        Active a{r.u32(), r.u32(), r.u64()};
+        Active a{r.u32(), r.u32(), r.u64(), 0, 0};
+        const uint32_t sub_off = r.u32(), sub_len = r.u32();
         if (!r.ok()) break;
         if (ref >= refs || active[ref]) r.invalid("active grant {} is out of range or listed twice", ref);
         else if (a.frame > (~uint64_t{0} >> XEN_PAGE_SHIFT) || !m_mem.slice(a.frame << XEN_PAGE_SHIFT, kXenPageSize))
             r.invalid("grant {} is pinned to frame {:#x}, which is not guest RAM", ref, a.frame);
-        else active[ref] = a;
+        else if (sub_off > kXenPageSize || sub_len > kXenPageSize - sub_off)
+            r.invalid("grant {} allows bytes {}+{} of its page", ref, sub_off, sub_len);
+        else {
+            a.sub_off = static_cast<uint16_t>(sub_off);
+            a.sub_len = static_cast<uint16_t>(sub_len);
+            active[ref] = a;
+        }
     }
     const uint32_t nmaps = r.bounded(r.u32(), m_max_maps, "the number of map handles");
     std::vector<Map> maps(nmaps);
@@ -88,8 +123,10 @@ void GrantTable::load(snapshot::Reader& r) {
     for (const auto& [ref, counts] : held)
         if (r.ok() && ref >= refs) r.invalid("a mapping of grant {}, past the table", ref);
     if (!r.ok()) return;
-    m_host_frames = std::move(host);
-    m_frame_gpfn = std::move(gpfns);
+    m_version = version;
+    m_shared = std::move(shared);
+    m_status = std::move(status);
+    m_nr_status = nr_status;
     m_active = std::move(active);
     m_maps = std::move(maps);
 }
@@ -107,15 +144,19 @@ GntResult<GrantTable::Mapping> GrantTable::mapping(grant_handle_t handle, bool r
 
 std::optional<uint32_t> GrantTable::host_frame_index(const uint8_t* page) const {
     std::lock_guard lock(m_lock);
-    for (size_t i = 0; i < m_host_frames.size(); ++i)
-        if (m_host_frames[i].data() == page) return static_cast<uint32_t>(i);
+    for (size_t i = 0; i < m_shared.host.size(); ++i)
+        if (m_shared.host[i].data() == page) return static_cast<uint32_t>(i);
+    for (size_t i = 0; i < m_status.host.size(); ++i)
+        if (m_status.host[i].data() == page) return static_cast<uint32_t>(i) | kStatusIndex;
     return std::nullopt;
 }
 
 std::span<uint8_t> GrantTable::host_frame(uint32_t idx) {
     std::lock_guard lock(m_lock);
-    if (idx >= m_host_frames.size() || m_frame_gpfn[idx]) return {};
-    return m_host_frames[idx];
+    Frames& f = (idx & kStatusIndex) ? m_status : m_shared;
+    const uint32_t i = idx & ~kStatusIndex;
+    if (i >= f.host.size() || f.gpfn[i]) return {};
+    return f.host[i];
 }
 
 }  // namespace popek::pv

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "pv/grant_table.h"
+#include "snapshot/snap_codec.h"
 
 using namespace popek;
 using namespace popek::pv;
@@ -82,6 +83,27 @@ TEST_P(GrantVersions, MapCopyAndPinBitsThroughTheSamePath) {
 
 INSTANTIATE_TEST_SUITE_P(V1AndV2, GrantVersions, ::testing::Values(1u, 2u),
                          [](const auto& p) { return "v" + std::to_string(p.param); });
+
+TEST_P(GrantVersions, ASnapshotKeepsTheVersionStatusFramesAndPins) {
+    // docs/snapshot.md "GNTT": a table restored from a snapshot reads the same layout, keeps the
+    // status frames where the guest placed them, and a mapping made before it is still pinned.
+    grant(9, kDataGpfn, false);
+    auto m = gt.map(kBackend, 9, false);
+    ASSERT_TRUE(m) << m.error();
+    snapshot::Writer w;
+    gt.save(w);
+    GrantTable restored{mem, kGuest, 4, 8};
+    snapshot::Reader r(w.buffer());
+    restored.load(r);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(restored.version(), GetParam());
+    EXPECT_EQ(restored.nr_status_frames(), GetParam() == 2 ? 1u : 0u);
+    EXPECT_EQ(restored.active_mappings(), 1u);
+    EXPECT_TRUE(restored.unmap(m->handle)) << "the handle saved with the table";
+    EXPECT_EQ(pin_bits(9), 0) << "unpinned in the version's own place";
+    grant(10, kDataGpfn, true);
+    EXPECT_TRUE(restored.map(kBackend, 10, true)) << "new grants are read in the saved layout";
+}
 
 struct GrantV2 : ::testing::Test {
     memory::GuestMemory mem = memory::GuestMemory::create(1 << 20).value();
