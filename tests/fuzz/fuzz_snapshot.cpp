@@ -6,7 +6,7 @@
 // rest (so mutations reach the sections). Whatever the bytes: an error or an image, never a crash;
 // an accepted image re-encodes to the same bytes; each section decodes into a fresh model or
 // fails, and a model that took it is then driven (reads, acknowledge, timer polls) without harm.
-// fuzz-sources: src/snapshot/snapshot_file.cpp src/snapshot/config_record.cpp src/snapshot/cpu_record.cpp src/emu/irqchip/irqchip_snapshot.cpp src/emu/irqchip/pit.cpp src/emu/irqchip/pit_channel.cpp src/emu/irqchip/pic.cpp src/emu/irqchip/pic_chip.cpp src/emu/irqchip/ioapic.cpp src/emu/irqchip/local_apic.cpp src/emu/irqchip/local_apic_registers.cpp src/emu/irqchip/local_apic_x2apic.cpp src/emu/irqchip/apic_timer.cpp src/emu/irqchip/guest_clock.cpp src/devices/legacy/uart_8250.cpp src/devices/legacy/cmos_rtc.cpp src/devices/legacy/legacy_snapshot.cpp
+// fuzz-sources: src/snapshot/snapshot_file.cpp src/snapshot/config_record.cpp src/snapshot/cpu_record.cpp src/emu/irqchip/irqchip_snapshot.cpp src/emu/irqchip/pit.cpp src/emu/irqchip/pit_channel.cpp src/emu/irqchip/pic.cpp src/emu/irqchip/pic_chip.cpp src/emu/irqchip/ioapic.cpp src/emu/irqchip/local_apic.cpp src/emu/irqchip/local_apic_registers.cpp src/emu/irqchip/local_apic_x2apic.cpp src/emu/irqchip/apic_timer.cpp src/emu/irqchip/guest_clock.cpp src/devices/legacy/uart_8250.cpp src/devices/legacy/cmos_rtc.cpp src/devices/legacy/legacy_snapshot.cpp src/devices/legacy/acpi_pm.cpp src/devices/legacy/i8042.cpp
 #include <array>
 #include <cstddef>
 #include <cstdint>
