@@ -86,9 +86,14 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     TRY_VOID(pio.insert({FwCfg::kPort, FwCfg::kSize},
                         std::make_shared<FwCfg>(mem.size(), static_cast<uint16_t>(options.cpus))));
     if (!options.xen) {
-        board->m_virtio = std::make_unique<devices::virtio::MmioDevices>(mem, mmio, [&vm](uint32_t gsi) {
-            return devices::IrqLine([&vm, gsi](bool level) { (void)vm.set_irq_line(gsi, level); });
-        });
+        // Every guest RAM write of a virtio device is reported (its chains and used rings), so
+        // its exits and interrupts need not make the engine re-verify all its code.
+        board->m_virtio = std::make_unique<devices::virtio::MmioDevices>(
+            mem, mmio,
+            [&vm](uint32_t gsi) {
+                return devices::IrqLine([&vm, gsi](bool level) { (void)vm.set_irq_line_no_dma(gsi, level); });
+            },
+            [&vm](uint64_t gpa, uint64_t len) { vm.device_wrote_ram(gpa, len); });
         TRY_VOID(add_virtio_devices(*board->m_virtio, options));
     }
     if (options.test_device) {
