@@ -113,7 +113,7 @@ struct SleepRig {
         rtc.write(1, std::span<const uint8_t>(&value, 1));
     }
     void arm_alarm_every_second() {
-        for (uint8_t r : {0x01, 0x03, 0x05}) cmos(r, 0xc0);
+        for (uint8_t r : {uint8_t{0x01}, uint8_t{0x03}, uint8_t{0x05}}) cmos(r, 0xc0);
         cmos(0x0b, 0x22);   // AIE
     }
     void rtc_en() {
@@ -147,6 +147,9 @@ TEST(AcpiSleep, TheRtcAlarmWakesTheVcpuAtTheWakingVector) {
         std::this_thread::sleep_for(std::chrono::milliseconds(30));
         EXPECT_EQ(r.vcpu.state, std::nullopt) << "still asleep before the alarm";
         *r.now += CmosRtc::kNsPerSec;   // the next second: the alarm matches
+        // Bounded: a sleep that misses the alarm ends with the VM instead of hanging the test.
+        for (int i = 0; i < 500 && r.sleep.resumes() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (r.sleep.resumes() == 0) r.life.request_exit(devices::ExitCause::ConsoleQuit, 0, "the alarm did not wake it");
     });
     EXPECT_TRUE(r.sleep.sleep_and_resume(r.vcpu));
     alarm.join();

@@ -178,7 +178,7 @@ TEST(CmosRtc, UpdateInProgressInTheLast2228UsOfEachSecond) {
 
 TEST(CmosRtc, AlarmWithDontCareValuesFiresEverySecondAndStatusCClearsOnRead) {
     ClockedRtc c;
-    for (uint8_t r : {0x01, 0x03, 0x05}) c.set(r, 0xc0);
+    for (uint8_t r : {uint8_t{0x01}, uint8_t{0x03}, uint8_t{0x05}}) c.set(r, 0xc0);
     EXPECT_EQ(c.reg(0x01), 0xc0) << "alarm registers are writable";
     c.set(0x0b, 0x22);  // AIE, 24-hour
     EXPECT_EQ(c.reg(0x0c), 0x00) << "no boundary passed yet";
