@@ -60,7 +60,8 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, Vc
             return;
         }
         counts.count(*exit);
-        if (dispatcher.dispatch(vcpu.index(), *exit)) {
+        if (bool may_write_ram = true; dispatcher.dispatch(vcpu.index(), *exit, &may_write_ram)) {
+            if (!may_write_ram) vcpu.exit_wrote_no_ram();
             // The exit entered S3 (PM1_CNT): this vCPU sleeps, then resumes at the waking vector.
             if (sleep.take_request() && !sleep.sleep_and_resume(vcpu)) return;
             continue;
