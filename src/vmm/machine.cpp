@@ -14,6 +14,7 @@
 #include "devices/virtio/mmio_devices.h"
 #include "emu/irqchip/platform.h"
 #include "gdb/gdb_server.h"
+#include "vmm/acpi_sleep.h"
 #include "vmm/board.h"
 #include "vmm/exit_dispatcher.h"
 #include "vmm/exit_status.h"
@@ -50,7 +51,7 @@ void write_stdout(std::span<const uint8_t> bytes) {
 }
 
 /// One vCPU's thread body: run, dispatch I/O, stop the VM on anything final.
-void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, VcpuExitCounts& counts) {
+void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, VcpuExitCounts& counts, AcpiSleep& sleep) {
     for (;;) {
         auto exit = vcpu.run();
         if (!exit) {
@@ -61,6 +62,8 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, Vc
         counts.count(*exit);
         if (bool may_write_ram = true; dispatcher.dispatch(vcpu.index(), *exit, &may_write_ram)) {
             if (!may_write_ram) vcpu.exit_wrote_no_ram();
+            // The exit entered S3 (PM1_CNT): this vCPU sleeps, then resumes at the waking vector.
+            if (sleep.take_request() && !sleep.sleep_and_resume(vcpu)) return;
             continue;
         }
         if (auto* sd = std::get_if<hv::Shutdown>(&*exit)) {
@@ -236,7 +239,7 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     for (size_t i = 0; i < vcpus.size(); ++i)
         threads.emplace_back([&, vp = vcpus[i].get(), counts = &exit_counts[i]] {
             host::confine_this_thread(host::ThreadKind::Vcpu);
-            vcpu_loop(*vp, dispatcher, life, *counts);
+            vcpu_loop(*vp, dispatcher, life, *counts, board->sleep());
         });
     // Every thread of this VM exists: the main thread only waits and tears down from here on.
     host::confine_this_thread(host::ThreadKind::Main);
