@@ -105,7 +105,7 @@ void BlockEmitter::emit_muldiv(const Insn& in) {
         } else {
             // |quotient| <= |dividend| fits when the dividend is its low half sign-extended and
             // the divisor is not -1 (MIN / -1 overflows); anything else is left to the handler.
-            cmp(src, size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffff);
+            cmp(src, 0xffffffff);   // -1 (an imm8, sign-extended to the operand size)
             je(fault, T_NEAR);
             switch (size) {
                 case 1: movsx(edx, al); cmp(dx, ax); break;
