@@ -173,7 +173,7 @@ void t_div_fit(Gen& g) {
     else if (g.rng.chance(70)) high &= 3;
     const bool extend = sign && g.rng.chance(40);
     g.insn(sign ? "idiv fit setup" : "div fit setup", FlagEffect::none(), [&](CG& c) {
-        c.mov(divisor.getBit() == 64 ? Reg(divisor) : Gen::fixed(divisor.getIdx(), 64), d);
+        c.mov(divisor, d);   // at its own size (it may be CH: Gen::reg's AH..BH)
         if (extend) {
             bits == 8 ? c.cbw() : bits == 16 ? c.cwd() : bits == 32 ? c.cdq() : c.cqo();
         } else if (bits == 8) {

@@ -167,7 +167,7 @@ void t_bit_count(Gen& g) {
     const bool have[3] = {emu::host_has_bmi1(), emu::host_has_lzcnt(), emu::host_has_popcnt()};
     const Reg dst = g.reg(ops, bits, true);
     const bool zero = g.rng.chance(15);
-    g.rm(ops, bits, false, [&](const Operand& src) {
+    g.rm(ops, bits, true, [&](const Operand& src) {   // writable: it may be zeroed first
         if (zero) g.insn("bit count setup", FlagEffect::none(), [&](CG& c) { c.mov(src, 0u); });
         if (!have[pick]) {
             if (zero) return;   // BSF of zero: an undefined destination
