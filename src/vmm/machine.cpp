@@ -59,7 +59,10 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, Vc
             return;
         }
         counts.count(*exit);
-        if (dispatcher.dispatch(vcpu.index(), *exit)) continue;
+        if (bool may_write_ram = true; dispatcher.dispatch(vcpu.index(), *exit, &may_write_ram)) {
+            if (!may_write_ram) vcpu.exit_wrote_no_ram();
+            continue;
+        }
         if (auto* sd = std::get_if<hv::Shutdown>(&*exit)) {
             if (sd->reason == hv::Shutdown::TripleFault) life.request_exit(ExitCause::TripleFault, kExitOk, "triple-fault");
             if (sd->reason == hv::Shutdown::AllVcpusDown)
