@@ -172,8 +172,9 @@ void t_div_fit(Gen& g) {
     else if (g.rng.chance(50)) high = g.rng.chance(50) ? 0 : mask;
     else if (g.rng.chance(70)) high &= 3;
     const bool extend = sign && g.rng.chance(40);
-    g.insn(sign ? "idiv fit setup" : "div fit setup", FlagEffect::none(), [&](CG& c) {
-        c.mov(divisor, d);   // at its own size (it may be CH: Gen::reg's AH..BH)
+    const std::string_view setup = sign ? "idiv fit setup" : "div fit setup";
+    g.insn(setup, FlagEffect::none(), [&](CG& c) { c.mov(divisor, d); });   // at its own size (it may be CH)
+    g.insn(setup, FlagEffect::none(), [&](CG& c) {   // one instruction per record
         if (extend) {
             bits == 8 ? c.cbw() : bits == 16 ? c.cwd() : bits == 32 ? c.cdq() : c.cqo();
         } else if (bits == 8) {
