@@ -185,3 +185,27 @@ INSTANTIATE_TEST_SUITE_P(InterpAndBt, ExitRamEngines, ::testing::Values(false, t
 
 }  // namespace
 }  // namespace popek
+
+namespace popek {
+namespace {
+
+TEST(ExitRamWrites, AnEventChannelUpcallMakesTheEngineReverifyCode) {
+    // Xen back ends copy into guest RAM without reporting it; their event follows the copy.
+    auto hyp = hv::interp::open_bt();
+    ASSERT_TRUE(hyp);
+    auto v = (*hyp)->create_vm(hv::VmConfig{1, true});
+    ASSERT_TRUE(v);
+    auto m = memory::GuestMemory::create(1 << 20);
+    ASSERT_TRUE(m);
+    ASSERT_TRUE((*v)->set_memory(*m));
+    auto c = (*v)->create_vcpu(0);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE((*c)->set_state(arch::protected_mode_flat_state(0x1000)));
+    auto& shared = dynamic_cast<hv::interp::InterpVcpu&>(**c).cpu().shared();
+    const uint64_t before = shared.dma_epoch.load();
+    (void)(*v)->inject_vector(0, 0xf3);
+    EXPECT_GT(shared.dma_epoch.load(), before);
+}
+
+}  // namespace
+}  // namespace popek

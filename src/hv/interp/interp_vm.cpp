@@ -103,6 +103,10 @@ Result<void> InterpVm::set_irq_line_no_dma(uint32_t gsi, bool level) {
 
 Result<void> InterpVm::inject_vector(int vcpu, uint8_t vector) {
     if (vcpu < 0 || vcpu >= m_config.vcpus) return fail("interp: vCPU index {} out of range", vcpu);
+    // An event-channel upcall may follow a Xen back end's copy into guest RAM (blkif, netif,
+    // console, store rings), which does not report its writes: decoded code is re-verified, as
+    // after a device's interrupt line (set_irq_line).
+    if (m_shared) emu::note_vmm_write(*m_shared);
     if (!m_interrupts->inject_vector(vcpu, vector)) return fail("interp: vCPU {} cannot take vector {:#x}", vcpu, vector);
     return {};
 }
