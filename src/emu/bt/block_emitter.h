@@ -115,6 +115,16 @@ struct ChainContext {
     uint64_t* chains_taken = nullptr;
 };
 
+/// The operand-size frame (byte/word/dword/qword ptr) of a `size`-byte memory access.
+inline Xbyak::AddressFrame frame_of(unsigned size) {
+    switch (size) {
+        case 1: return Xbyak::AddressFrame(8);
+        case 2: return Xbyak::AddressFrame(16);
+        case 4: return Xbyak::AddressFrame(32);
+        default: return Xbyak::AddressFrame(64);
+    }
+}
+
 /// Offset of a translated block's code at which a chained jump enters (past the prologue: six
 /// pushes, `sub rsp, 8` and `mov rbx, rdi`).
 inline constexpr int kChainEntry = 17;

@@ -37,15 +37,6 @@ bool is_bit_test(uint16_t m) {
     return m == ZYDIS_MNEMONIC_BT || m == ZYDIS_MNEMONIC_BTS || m == ZYDIS_MNEMONIC_BTR || m == ZYDIS_MNEMONIC_BTC;
 }
 
-Xbyak::AddressFrame frame_of(unsigned size) {
-    switch (size) {
-        case 2: return Xbyak::AddressFrame(16);
-        case 4: return Xbyak::AddressFrame(32);
-        case 8: return Xbyak::AddressFrame(64);
-        default: return Xbyak::AddressFrame(8);
-    }
-}
-
 }  // namespace
 
 bool is_native_memory_extra(const Insn& i, bool memory_ok, bool flat32, bool mode64) {

@@ -85,15 +85,6 @@ bool is_write(Form f, const Insn& i) {
     }
 }
 
-Xbyak::AddressFrame frame_of(unsigned size) {
-    switch (size) {
-        case 1: return Xbyak::AddressFrame(8);
-        case 2: return Xbyak::AddressFrame(16);
-        case 4: return Xbyak::AddressFrame(32);
-        default: return Xbyak::AddressFrame(64);
-    }
-}
-
 }  // namespace
 
 bool is_native_memory(const Insn& insn, bool flat32) { return form_of(insn, flat32) != Form::None; }

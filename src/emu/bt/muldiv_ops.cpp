@@ -27,15 +27,6 @@ bool is_accumulator_extension(uint16_t m) {
     }
 }
 
-Xbyak::AddressFrame frame_of(unsigned size) {
-    switch (size) {
-        case 1: return Xbyak::AddressFrame(8);
-        case 2: return Xbyak::AddressFrame(16);
-        case 4: return Xbyak::AddressFrame(32);
-        default: return Xbyak::AddressFrame(64);
-    }
-}
-
 }  // namespace
 
 bool is_native_muldiv(const Insn& i, bool memory_ok, bool flat32) {
