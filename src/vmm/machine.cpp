@@ -14,6 +14,8 @@
 #include "devices/virtio/mmio_devices.h"
 #include "emu/irqchip/platform.h"
 #include "gdb/gdb_server.h"
+#include "replay/session.h"
+#include "devices/legacy/uart_8250.h"
 #include "vmm/board.h"
 #include "vmm/exit_dispatcher.h"
 #include "vmm/exit_status.h"
@@ -50,7 +52,9 @@ void write_stdout(std::span<const uint8_t> bytes) {
 }
 
 /// One vCPU's thread body: run, dispatch I/O, stop the VM on anything final.
-void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, VcpuExitCounts& counts) {
+void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, VcpuExitCounts& counts,
+               replay::Session* session) {
+    emu::t_determinism = session;   // --record / --replay (emu/determinism.h)
     for (;;) {
         auto exit = vcpu.run();
         if (!exit) {
@@ -59,7 +63,19 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, Vc
             return;
         }
         counts.count(*exit);
-        if (dispatcher.dispatch(vcpu.index(), *exit)) continue;
+        if (session) {
+            // Every exit is a checkpoint; a read's answer is logged or comes from the log.
+            auto before = session->before_dispatch(vcpu, *exit);
+            const bool handled = before && dispatcher.dispatch(vcpu.index(), *exit);
+            auto after = before && handled ? session->after_dispatch(*exit) : Result<void>{};
+            if (!before || !after) {
+                life.request_exit(ExitCause::VcpuError, kExitVmError, (!before ? before : after).error().message);
+                return;
+            }
+            if (handled) continue;
+        } else if (dispatcher.dispatch(vcpu.index(), *exit)) {
+            continue;
+        }
         if (auto* sd = std::get_if<hv::Shutdown>(&*exit)) {
             if (sd->reason == hv::Shutdown::TripleFault) life.request_exit(ExitCause::TripleFault, kExitOk, "triple-fault");
             if (sd->reason == hv::Shutdown::AllVcpusDown)
@@ -113,6 +129,23 @@ struct ObserverGuard {
     }
 };
 
+/// `--record` / `--replay`: what the own engine cannot make deterministic yet is refused.
+Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& opt) {
+    const bool record = !opt.record_path.empty(), replay = !opt.replay_path.empty();
+    if (!record && !replay) return std::unique_ptr<replay::Session>{};
+    const char* flag = record ? "--record" : "--replay";
+    if (record && replay) return fail("--record and --replay cannot be given together");
+    if (opt.accel == hv::Accel::Kvm) return fail("{} needs the own engine (--accel interp or bt)", flag);
+    if (opt.cpus != 1) return fail("{} supports one vCPU only (--cpus 1): vCPU interleaving is not recorded yet", flag);
+    if (opt.xen || !opt.disks.empty() || !opt.nets.empty() || opt.share || opt.virtio_rng)
+        return fail("{}: --xen, --disk, --net, --share and --rng are not recorded yet (docs/record-replay.md)", flag);
+    if (!opt.gdb.empty() || !opt.restore_path.empty()) return fail("{} cannot be combined with --gdb or --restore yet", flag);
+    const std::string config = replay::describe_vm_for_log(opt.accel, opt.mem_mib, opt.cpus, opt.kernel_path, opt.initrd_path,
+                                                           opt.cmdline, opt.test_device);
+    if (record) return replay::Session::record(opt.record_path, config);
+    return replay::Session::replay(opt.replay_path, config);
+}
+
 }  // namespace
 
 Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
@@ -153,13 +186,19 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     kernel_file = {};
     initrd_file = {};
 
-    hv::VmConfig cfg{opt.cpus, opt.xen, opt.stats, opt.perf_map, opt.bt_cache_mib, opt.xen && opt.viridian};
+    std::unique_ptr<replay::Session> session = TRY(open_replay_session(opt));
+    hv::VmConfig cfg{opt.cpus, opt.xen, opt.stats, opt.perf_map, opt.bt_cache_mib, opt.xen && opt.viridian, session.get()};
     auto vm = TRY(hv->create_vm(cfg));
     TRY_VOID(vm->set_memory(mem));
 
     VmLifecycle life;
     bus::Bus pio, mmio;
-    auto serial_out = opt.serial_out ? opt.serial_out : write_stdout;
+    std::function<void(std::span<const uint8_t>)> serial_out = opt.serial_out ? opt.serial_out : write_stdout;
+    if (session)
+        serial_out = [session = session.get(), out = std::move(serial_out)](std::span<const uint8_t> bytes) {
+            session->note_serial(bytes);
+            out(bytes);
+        };
     auto board = TRY(Board::create(*vm, mem, pio, mmio, life, serial_out, opt));
     // ACPI tables for PC kernels (docs/ARCHITECTURE.md "ACPI"); own-ABI guests get none.
     if (!restore && boot.format != loader::KernelFormat::Elf64) {
@@ -208,6 +247,17 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
         });
         input_sink = [x](std::span<const uint8_t> bytes) { return x->console_input(bytes); };
     }
+    if (session) {
+        // Console input reaches the guest only at a halt the log names (replay/session.h).
+        devices::legacy::Uart8250* uart = &board->uart();
+        session->set_input_target([uart](std::span<const uint8_t> bytes) { return uart->push_input(bytes); });
+        session->set_end_vm([&life](int status, std::string reason) {
+            if (status < 0) life.request_exit(ExitCause::VcpuError, kExitVmError, std::move(reason));
+            else life.request_exit(ExitCause::ConsoleQuit, status, std::move(reason));
+        });
+        replay::Session* s = session.get();
+        input_sink = [s](std::span<const uint8_t> bytes) { return s->queue_input(bytes); };
+    }
     TRY_VOID(board->start_input(opt, input_sink));
     std::unique_ptr<gdb::GdbServer> gdb_server;
     if (!opt.gdb.empty()) {
@@ -233,11 +283,12 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     for (size_t i = 0; i < vcpus.size(); ++i)
         threads.emplace_back([&, vp = vcpus[i].get(), counts = &exit_counts[i]] {
             host::confine_this_thread(host::ThreadKind::Vcpu);
-            vcpu_loop(*vp, dispatcher, life, *counts);
+            vcpu_loop(*vp, dispatcher, life, *counts, session.get());
         });
     // Every thread of this VM exists: the main thread only waits and tears down from here on.
     host::confine_this_thread(host::ThreadKind::Main);
     life.wait();
+    if (session) session->stop();
     for (auto& t : threads) t.join();
     if (observer) {
         observer_guard.observer = nullptr;
@@ -246,6 +297,13 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     board->stop_input();
 
     if (opt.stats) print_stats(vcpus, dispatcher.counters());
+    if (session) {
+        auto done = session->finish(life.status(), mem);
+        if (!done) return RunOutcome{kExitVmError, ExitCause::VcpuError, done.error().message};
+        fmt::print(stderr, "popek: {} {} instructions{}; guest memory blake2b {}\n",
+                   session->replaying() ? "replayed" : "recorded", session->instructions(),
+                   session->replaying() ? "" : fmt::format(", {} log bytes to {}", session->log_bytes(), opt.record_path), *done);
+    }
     return RunOutcome{life.status(), life.cause(), life.reason()};
 }
 
