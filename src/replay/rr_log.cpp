@@ -98,7 +98,8 @@ void LogWriter::write(const Event& e) {
 
 Result<void> LogWriter::finish() {
     flush();
-    if (m_errno == 0 && ::fsync(m_fd.get()) != 0 && errno != EINVAL) m_errno = errno;
+    // fdatasync: what the main thread, which finishes the log, may call (docs/seccomp.md).
+    if (m_errno == 0 && ::fdatasync(m_fd.get()) != 0 && errno != EINVAL) m_errno = errno;
     m_fd.reset();
     if (m_errno != 0) return fail("--record: writing the log failed: {}", std::strerror(m_errno));
     return {};
