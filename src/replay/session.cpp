@@ -122,8 +122,8 @@ std::unexpected<Error> Session::diverged(const std::string& what) const {
 
 void Session::fail_in_engine(const std::string& what) {
     if (!m_engine_error.empty()) return;
-    m_engine_error = what;
-    if (m_end_vm) m_end_vm(-1, fmt::format("replay diverged at instruction {}: {}", icount(), what));
+    m_engine_error = what.starts_with("replay diverged") ? what : fmt::format("replay diverged at instruction {}: {}", icount(), what);
+    if (m_end_vm) m_end_vm(-1, m_engine_error);
 }
 
 Result<Event> Session::expect(EventType type, const char* what) {
@@ -223,7 +223,7 @@ void Session::idle(uint64_t deadline_ns) {
 }
 
 Result<void> Session::before_dispatch(hv::Vcpu& vcpu, const hv::VcpuExit& exit) {
-    if (!m_engine_error.empty()) return diverged(m_engine_error);
+    if (!m_engine_error.empty()) return fail("{}", m_engine_error);
     Event e = event(EventType::Exit, icount());
     if (auto* in = std::get_if<hv::PioIn>(&exit)) {
         e.kind = ExitKind::PioIn;
@@ -318,7 +318,7 @@ Result<std::string> Session::finish(int status, const memory::GuestMemory& mem) 
         TRY_VOID(m_writer->finish());
         return mem_hex;
     }
-    if (!m_engine_error.empty()) return diverged(m_engine_error);
+    if (!m_engine_error.empty()) return fail("{}", m_engine_error);
     Event want = TRY(expect(EventType::End, "the end of the run"));
     if (want.icount != end.icount)
         return diverged(fmt::format("the run ended where the recording ended at instruction {}", want.icount));

@@ -83,7 +83,7 @@ private:
     uint64_t m_skipped_ns = 0;   ///< idle time the virtual clock jumped over
     uint64_t m_last_ns = 0;      ///< the clock never goes back (a faulting instruction is uncounted)
     uint64_t m_idles = 0;
-    std::string m_engine_error;  ///< a divergence found inside the engine (random, idle)
+    std::string m_engine_error;  ///< "replay diverged ...", found inside the engine (random, idle)
     InputTarget m_input_target;
     EndVm m_end_vm;
     crypto_generichash_state m_serial_hash{};

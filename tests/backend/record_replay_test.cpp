@@ -138,7 +138,7 @@ TEST_P(RecordReplayTest, ATruncatedOrForeignLogIsOneClearError) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, RecordReplayTest, ::testing::Values("interp", "bt"),
-                         [](const auto& info) { return std::string(info.param); });
+                         ::popek::test::engine_name);
 
 TEST(RecordReplay, UnsupportedSetupsAreRefused) {
     RunResult smp = run_popek({"run", "--accel", "interp", "--cpus", "2", "--kernel", guest_elf("rr_timer"), "--record", "/tmp/x.rr"});
