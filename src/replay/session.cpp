@@ -188,8 +188,19 @@ void Session::idle(uint64_t deadline_ns) {
                     return;
                 }
             }
-            if (deadline_ns != kNoDeadline) return skip_to_deadline();
             if (m_stopping) return;
+            if (deadline_ns != kNoDeadline) {
+                // Idle time passes at the host's pace (at most 1 s per halt) so that typed input
+                // meets the guest where a user would; input or the end of the VM cut it short.
+                const uint64_t now = now_ns();
+                const uint64_t wait_ns = deadline_ns > now ? std::min<uint64_t>(deadline_ns - now, 1'000'000'000) : 0;
+                if (wait_ns && m_input_cv.wait_for(lock, std::chrono::nanoseconds(wait_ns),
+                                                   [this] { return !m_input.empty() || m_stopping; })) {
+                    if (m_stopping) return;
+                    continue;   // fed at this halt
+                }
+                return skip_to_deadline();
+            }
             // No timer will wake the guest: wait for the user's input (or the end of the VM).
             m_input_cv.wait_for(lock, std::chrono::milliseconds(50));
         }
@@ -210,10 +221,11 @@ void Session::idle(uint64_t deadline_ns) {
                 fail_in_engine(fmt::format("the guest took {} of the {} logged input bytes", took, e.bytes.size()));
             return;
         }
-        if (deadline_ns != kNoDeadline) return skip_to_deadline();
         if (m_peeked && m_peeked->type == EventType::End && m_peeked->icount == icount()) {
             // The recording ended here, with the guest waiting (e.g. Ctrl-A x at a shell prompt).
             if (m_end_vm) m_end_vm(static_cast<int>(m_peeked->status), "the recording ended here");
+        } else if (deadline_ns != kNoDeadline) {
+            return skip_to_deadline();
         } else {
             fail_in_engine("the guest waits for input that the log does not have");
         }

@@ -112,13 +112,13 @@ TEST(RrLog, EveryTruncationIsAnError) {
 TEST(RrLog, HostileHeadersAreRefused) {
     auto bytes = write_log(sample_events());
     auto bad_magic = bytes;
-    bad_magic[0] = 'X';
+    bad_magic.at(0) = 'X';
     EXPECT_NE(read_all(bad_magic).find("bad magic"), std::string::npos);
     auto bad_version = bytes;
-    bad_version[8] = 9;
+    bad_version.at(8) = 9;
     EXPECT_NE(read_all(bad_version).find("version 9"), std::string::npos);
     auto huge_config = bytes;
-    huge_config[15] = 0x7f;   // config length's top byte
+    huge_config.at(15) = 0x7f;   // config length's top byte
     EXPECT_NE(read_all(huge_config).find("VM description"), std::string::npos);
 }
 
@@ -127,23 +127,24 @@ TEST(RrLog, HostileEventsAreRefused) {
     const size_t first = 16 + config.size();   // the first event's type byte
     auto base = write_log(sample_events(), config);
     auto unknown = base;
-    unknown[first] = 0x42;
+    unknown.at(first) = 0x42;
     EXPECT_NE(read_all(unknown).find("unknown type 66"), std::string::npos);
     auto bad_kind = base;
-    bad_kind[first + 1 + 8 + 8] = 0;   // type, icount, rip, then the exit kind
+    bad_kind.at(first + 1 + 8 + 8) = 0;   // type, icount, rip, then the exit kind
     EXPECT_NE(read_all(bad_kind).find("exit kind 0"), std::string::npos);
     // A Read event claiming 4 GiB of data.
     std::vector<Event> one(1);
     one[0].type = EventType::Read;
     one[0].bytes = {1, 2, 3};
     auto big = write_log(one, config);
-    big[first + 9 + 3] = 0xff;   // the length's top byte
+    big.at(first + 9 + 3) = 0xff;   // the length's top byte
     EXPECT_NE(read_all(big).find("bytes of data"), std::string::npos);
-    // A Random event of 9 bytes, bytes after the End event.
+    // Bytes after the End event; a log without one.
     auto trailing = write_log(sample_events(), config);
     trailing.push_back(0);
     EXPECT_NE(read_all(trailing).find("after its End event"), std::string::npos);
-    std::vector<Event> no_end(sample_events().begin(), sample_events().begin() + 2);
+    const auto all = sample_events();
+    std::vector<Event> no_end(all.begin(), all.begin() + 2);
     EXPECT_NE(read_all(write_log(no_end, config)).find("without its End event"), std::string::npos);
 }
 
