@@ -50,4 +50,9 @@ bool Bus::write(uint64_t addr, std::span<const uint8_t> data) const {
     return true;
 }
 
+bool Bus::may_write_ram(uint64_t addr) const {
+    const Entry* e = find(addr, 1);
+    return e != nullptr && e->device->writes_guest_ram();
+}
+
 }  // namespace popek::bus

@@ -24,6 +24,9 @@ public:
     /// ignored for writes, and reads return all ones).
     bool read(uint64_t addr, std::span<uint8_t> data) const;
     bool write(uint64_t addr, std::span<const uint8_t> data) const;
+    /// True unless the device at `addr` says it never writes guest RAM (Device::writes_guest_ram);
+    /// an unclaimed address writes nothing.
+    bool may_write_ram(uint64_t addr) const;
     size_t device_count() const { return m_devices.size(); }
 
 private:

@@ -13,6 +13,10 @@ public:
     /// Fills `data` (1, 2, 4 or 8 bytes) from register `offset`. Unbacked bits read as 0xff.
     virtual void read(uint64_t offset, std::span<uint8_t> data) = 0;
     virtual void write(uint64_t offset, std::span<const uint8_t> data) = 0;
+    /// Whether an access may make the device write guest RAM (DMA, a ring, a completion). The
+    /// conservative default is yes: after such an access the engine re-verifies decoded code.
+    /// Register-only devices (UART, RTC, PM timer, ...) say no, and their exits cost nothing more.
+    virtual bool writes_guest_ram() const { return true; }
 };
 
 /// Little-endian helpers for devices whose registers are wider than one byte.

@@ -54,6 +54,10 @@ public:
         (void)gva;
         return fail("this engine cannot translate guest-virtual addresses");
     }
+    /// The VMM handled the exit run() returned last without writing guest RAM (only register-only
+    /// devices took part: bus::Device::writes_guest_ram). An engine that re-verifies its decoded
+    /// code after every exit (a VMM write may have been DMA over code) may skip that once.
+    virtual void exit_wrote_no_ram() {}
 };
 
 /// The guest TSC as a paravirtual clock (Xen's vcpu_time_info) needs it: its rate, and its
@@ -73,6 +77,9 @@ public:
     /// Drives interrupt line `gsi` of the VM's interrupt controllers (IOAPIC pin / PIC line).
     /// Callable from any thread.
     virtual Result<void> set_irq_line(uint32_t gsi, bool level) = 0;
+    /// set_irq_line() for a device that never writes guest RAM (a UART, the keyboard controller):
+    /// an engine need not treat the interrupt as the end of a DMA. Callable from any thread.
+    virtual Result<void> set_irq_line_no_dma(uint32_t gsi, bool level) { return set_irq_line(gsi, level); }
     /// Delivers `vector` to vCPU `vcpu`'s local APIC as a fixed, edge-triggered interrupt (what an
     /// MSI does). Used for the Xen event-channel upcall (HVM callback vector). Callable from any thread.
     virtual Result<void> inject_vector(int vcpu, uint8_t vector) {

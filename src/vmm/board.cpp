@@ -32,7 +32,7 @@ Result<void> add_pc_testdev(hv::Vm& vm, bus::Bus& pio, bus::Bus& mmio) {
     TRY_VOID(pio.insert({PcTestdevBytes::kScratchPort, PcTestdevBytes::kScratchSize}, scratch));
     TRY_VOID(pio.insert({PcTestdevBytes::kScratchAliasPort, PcTestdevBytes::kScratchSize}, scratch));
     TRY_VOID(pio.insert({PcTestdevFlushPage::kPort, PcTestdevFlushPage::kSize}, std::make_shared<PcTestdevFlushPage>()));
-    auto set_line = [&vm](uint32_t line, bool level) { (void)vm.set_irq_line(line, level); };
+    auto set_line = [&vm](uint32_t line, bool level) { (void)vm.set_irq_line_no_dma(line, level); };
     TRY_VOID(pio.insert({PcTestdevIrqLines::kPort, PcTestdevIrqLines::kSize},
                         std::make_shared<PcTestdevIrqLines>(set_line)));
     TRY_VOID(mmio.insert({PcTestdevBytes::kIomemBase, PcTestdevBytes::kIomemSize},
@@ -58,7 +58,7 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     using namespace devices::legacy;
     std::unique_ptr<Board> board(new Board());
     board->m_life = &life;
-    auto irq4 = [&vm](bool level) { (void)vm.set_irq_line(kCom1Gsi, level); };
+    auto irq4 = [&vm](bool level) { (void)vm.set_irq_line_no_dma(kCom1Gsi, level); };
     board->m_uart = std::make_shared<Uart8250>(
         [out = std::move(serial_out)](uint8_t byte) { out(std::span<const uint8_t>(&byte, 1)); }, irq4);
     auto [low, high] = ram_split(mem);
@@ -70,8 +70,8 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     TRY_VOID(pio.insert({0x64, 1}, board->m_i8042->command_port()));
     // ISA IRQ 1 is edge-triggered: one pulse per byte.
     board->m_i8042->set_keyboard_irq([&vm] {
-        (void)vm.set_irq_line(1, true);
-        (void)vm.set_irq_line(1, false);
+        (void)vm.set_irq_line_no_dma(1, true);
+        (void)vm.set_irq_line_no_dma(1, false);
     });
     TRY_VOID(pio.insert({0x80, 1}, std::make_shared<PostPort>()));
     TRY_VOID(pio.insert({0xf4, 4}, std::make_shared<DebugExit>(life)));

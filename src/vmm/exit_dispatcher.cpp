@@ -7,8 +7,16 @@ constexpr uint64_t kEnosys = static_cast<uint64_t>(-38);  // -ENOSYS in the gues
 
 }  // namespace
 
-bool ExitDispatcher::dispatch(int vcpu, const hv::VcpuExit& exit) {
+bool ExitDispatcher::dispatch(int vcpu, const hv::VcpuExit& exit, bool* may_write_ram) {
+    bool ram = true;
+    const bool handled = dispatch_io(vcpu, exit, ram);
+    if (may_write_ram) *may_write_ram = ram;
+    return handled;
+}
+
+bool ExitDispatcher::dispatch_io(int vcpu, const hv::VcpuExit& exit, bool& may_write_ram) {
     if (auto* in = std::get_if<hv::PioIn>(&exit)) {
+        may_write_ram = m_pio.may_write_ram(in->port);
         m_counters.pio.fetch_add(1, std::memory_order_relaxed);
         size_t step = in->size == 0 ? in->data.size() : in->size;
         for (size_t off = 0; off + step <= in->data.size(); off += step)
@@ -16,6 +24,7 @@ bool ExitDispatcher::dispatch(int vcpu, const hv::VcpuExit& exit) {
         return true;
     }
     if (auto* out = std::get_if<hv::PioOut>(&exit)) {
+        may_write_ram = m_pio.may_write_ram(out->port);
         m_counters.pio.fetch_add(1, std::memory_order_relaxed);
         size_t step = out->size == 0 ? out->data.size() : out->size;
         for (size_t off = 0; off + step <= out->data.size(); off += step)
@@ -23,11 +32,13 @@ bool ExitDispatcher::dispatch(int vcpu, const hv::VcpuExit& exit) {
         return true;
     }
     if (auto* rd = std::get_if<hv::MmioRead>(&exit)) {
+        may_write_ram = m_mmio.may_write_ram(rd->gpa);
         m_counters.mmio.fetch_add(1, std::memory_order_relaxed);
         if (!m_mmio.read(rd->gpa, rd->data)) m_counters.unclaimed.fetch_add(1, std::memory_order_relaxed);
         return true;
     }
     if (auto* wr = std::get_if<hv::MmioWrite>(&exit)) {
+        may_write_ram = m_mmio.may_write_ram(wr->gpa);
         m_counters.mmio.fetch_add(1, std::memory_order_relaxed);
         if (!m_mmio.write(wr->gpa, wr->data)) m_counters.unclaimed.fetch_add(1, std::memory_order_relaxed);
         return true;

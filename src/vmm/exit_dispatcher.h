@@ -20,11 +20,13 @@ public:
     void set_hypercall_handler(HypercallHandler h) { m_hypercall = std::move(h); }
 
     /// Handles an I/O or hypercall exit. Returns false for exits that are not I/O (the vCPU loop
-    /// deals with those).
-    bool dispatch(int vcpu, const hv::VcpuExit& exit);
+    /// deals with those). `may_write_ram`, if given, says whether the device (or hypercall) may
+    /// have written guest RAM: false only for register-only devices (bus::Device::writes_guest_ram).
+    bool dispatch(int vcpu, const hv::VcpuExit& exit, bool* may_write_ram = nullptr);
     const ExitCounters& counters() const { return m_counters; }
 
 private:
+    bool dispatch_io(int vcpu, const hv::VcpuExit& exit, bool& may_write_ram);
     const bus::Bus& m_pio;
     const bus::Bus& m_mmio;
     HypercallHandler m_hypercall;

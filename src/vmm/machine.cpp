@@ -63,17 +63,20 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, Vc
             return;
         }
         counts.count(*exit);
+        bool may_write_ram = true;   // false: the device that took the exit wrote no guest RAM
         if (session) {
             // Every exit is a checkpoint; a read's answer is logged or comes from the log.
             auto before = session->before_dispatch(vcpu, *exit);
-            const bool handled = before && dispatcher.dispatch(vcpu.index(), *exit);
+            const bool handled = before && dispatcher.dispatch(vcpu.index(), *exit, &may_write_ram);
             auto after = before && handled ? session->after_dispatch(*exit) : Result<void>{};
             if (!before || !after) {
                 life.request_exit(ExitCause::VcpuError, kExitVmError, (!before ? before : after).error().message);
                 return;
             }
+            if (handled && !may_write_ram) vcpu.exit_wrote_no_ram();
             if (handled) continue;
-        } else if (dispatcher.dispatch(vcpu.index(), *exit)) {
+        } else if (dispatcher.dispatch(vcpu.index(), *exit, &may_write_ram)) {
+            if (!may_write_ram) vcpu.exit_wrote_no_ram();
             continue;
         }
         if (auto* sd = std::get_if<hv::Shutdown>(&*exit)) {

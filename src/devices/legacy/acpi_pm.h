@@ -36,6 +36,7 @@ public:
     explicit AcpiPm(VmControl& control, GuestNs guest_ns = {});
     std::string_view name() const override { return "acpi-pm"; }
     void read(uint64_t offset, std::span<uint8_t> data) override;
+    bool writes_guest_ram() const override { return false; }   // registers only, no DMA
     void write(uint64_t offset, std::span<const uint8_t> data) override;
 
     /// The PM timer value now (24 bits).

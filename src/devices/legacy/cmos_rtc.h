@@ -24,6 +24,7 @@ public:
     CmosRtc(uint64_t low_ram, uint64_t high_ram, WallClock clock = nullptr);
     std::string_view name() const override { return "cmos-rtc"; }
     void read(uint64_t offset, std::span<uint8_t> data) override;
+    bool writes_guest_ram() const override { return false; }   // registers only, no DMA
     void write(uint64_t offset, std::span<const uint8_t> data) override;
     /// Snapshot state (docs/snapshot.md; src/snapshot/): every field the guest can observe.
     void save(snapshot::Writer& w);

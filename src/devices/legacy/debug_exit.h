@@ -11,6 +11,7 @@ public:
     explicit DebugExit(VmControl& control) : m_control(control) {}
     std::string_view name() const override { return "debug-exit"; }
     void read(uint64_t, std::span<uint8_t> data) override { std::fill(data.begin(), data.end(), uint8_t{0}); }
+    bool writes_guest_ram() const override { return false; }   // registers only, no DMA
     void write(uint64_t, std::span<const uint8_t> data) override {
         uint64_t value = bus::span_to_u64(data);
         m_control.request_exit(ExitCause::DebugExit, static_cast<int>(((value << 1) | 1) & 0xff), "debug-exit");

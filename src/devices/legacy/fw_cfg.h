@@ -32,6 +32,7 @@ public:
 
     std::string_view name() const override { return "fw-cfg"; }
     void read(uint64_t offset, std::span<uint8_t> data) override;
+    bool writes_guest_ram() const override { return false; }   // registers only, no DMA
     void write(uint64_t offset, std::span<const uint8_t> data) override;
 
 private:

@@ -23,6 +23,7 @@ public:
         std::fill(data.begin(), data.end(), uint8_t{0xff});
         if (!data.empty()) data[0] = m_is_command ? m_owner.read_status() : m_owner.read_data();
     }
+    bool writes_guest_ram() const override { return false; }   // registers only, no DMA
     void write(uint64_t, std::span<const uint8_t> data) override {
         if (data.empty()) return;
         if (m_is_command) m_owner.write_command(data[0]);

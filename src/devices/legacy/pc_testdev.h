@@ -32,6 +32,7 @@ public:
     PcTestdevBytes(std::string_view name, size_t size) : m_name(name), m_bytes(size, 0) {}
     std::string_view name() const override { return m_name; }
     void read(uint64_t offset, std::span<uint8_t> data) override;
+    bool writes_guest_ram() const override { return false; }   // registers only, no DMA
     void write(uint64_t offset, std::span<const uint8_t> data) override;
 
 private:
@@ -47,6 +48,7 @@ public:
     static constexpr uint64_t kSize = 4;
     std::string_view name() const override { return "pc-testdev-flush-page"; }
     void read(uint64_t, std::span<uint8_t> data) override { std::fill(data.begin(), data.end(), uint8_t{0}); }
+    bool writes_guest_ram() const override { return false; }   // registers only, no DMA
     void write(uint64_t, std::span<const uint8_t>) override {}
 };
 
@@ -59,6 +61,7 @@ public:
     explicit PcTestdevIrqLines(SetLine set_line) : m_set_line(std::move(set_line)) {}
     std::string_view name() const override { return "pc-testdev-irq"; }
     void read(uint64_t, std::span<uint8_t> data) override { std::fill(data.begin(), data.end(), uint8_t{0}); }
+    bool writes_guest_ram() const override { return false; }   // registers only, no DMA
     void write(uint64_t offset, std::span<const uint8_t> data) override;
 
 private:

@@ -13,6 +13,7 @@ public:
     void read(uint64_t, std::span<uint8_t> data) override {
         std::fill(data.begin(), data.end(), m_last.load());
     }
+    bool writes_guest_ram() const override { return false; }   // registers only, no DMA
     void write(uint64_t, std::span<const uint8_t> data) override {
         if (!data.empty()) m_last.store(data[0]);
     }

@@ -16,6 +16,7 @@ public:
         std::fill(data.begin(), data.end(), uint8_t{0});
         if (!data.empty()) data[0] = m_value.load();
     }
+    bool writes_guest_ram() const override { return false; }   // registers only, no DMA
     void write(uint64_t, std::span<const uint8_t> data) override {
         if (data.empty()) return;
         m_value.store(data[0] & 0x0e);

@@ -24,6 +24,7 @@ public:
     Uart8250(ByteSink out, IrqLine irq) : m_out(std::move(out)), m_irq(std::move(irq)) {}
     std::string_view name() const override { return "uart-8250"; }
     void read(uint64_t offset, std::span<uint8_t> data) override;
+    bool writes_guest_ram() const override { return false; }   // registers only, no DMA
     void write(uint64_t offset, std::span<const uint8_t> data) override;
 
     /// Queues bytes for the guest to read; returns how many were taken (the FIFO is bounded).

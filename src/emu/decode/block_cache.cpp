@@ -82,23 +82,27 @@ void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
     const uint8_t* host = sh.mem.host_ptr(gpa & ~0xfffULL, 4096);
     size_t off = gpa & 0xfff;
     const size_t start = off;
-    b.insns.clear();
+    // Decoded into a scratch list first, then copied at its exact length: a block's list is
+    // allocated once (pushing into it would reallocate at 1, 2, 4, ... entries).
+    thread_local std::vector<Insn> insns;
+    insns.clear();
     b.bt_code = nullptr;
     b.bt_epoch = 0;
     b.bt_runs = 0;
     unsigned side_exits = 0;
-    while (b.insns.size() < kMaxInsns && off < 4096) {
+    while (insns.size() < kMaxInsns && off < 4096) {
         Insn in;
         bool end = false;
         if (m_decoder.decode(host + off, 4096 - off, static_cast<int>(mode & 0xff), in, end) ==
             DecodeStatus::NeedMoreBytes)
             break;   // crosses into the next page: decoded on its own by decode_crossing()
-        b.insns.push_back(in);
+        insns.push_back(in);
         off += in.len;
         // A block goes on past a Jcc (a superblock): not taken, the instructions after it run in
         // the same block; taken, its handler ends the run (Cpu::brk).
         if (end && !(continues_block(in) && ++side_exits <= kMaxSideExits)) break;
     }
+    b.insns.assign(insns.begin(), insns.end());
     b.bytes.assign(host + start, host + off);
 }
 

@@ -21,14 +21,16 @@ InterpVcpu::~InterpVcpu() {
 Result<VcpuExit> InterpVcpu::run() {
     emu::Cpu& c = *m_cpu;
     if (m_io_outstanding) {
-        // The VMM has handled the previous exit (and may have written guest RAM: DMA).
+        // The VMM has handled the previous exit (and may have written guest RAM: DMA), unless
+        // only register-only devices took part (exit_wrote_no_ram: a UART byte, an RTC read).
         c.complete_io();
-        emu::note_vmm_write(c.shared());
+        if (!m_io_wrote_no_ram) emu::note_vmm_write(c.shared());
         m_io_outstanding = false;
         // The exit may have raised an interrupt line (a device, or pc-testdev's IRQ ports): look
         // at the interrupt controllers before the next instruction, as a CPU does on KVM's entry.
         c.attention.store(true, std::memory_order_relaxed);
     }
+    m_io_wrote_no_ram = false;
     VcpuExit exit = c.execute();
     if (std::holds_alternative<PioIn>(exit) || std::holds_alternative<PioOut>(exit) ||
         std::holds_alternative<MmioRead>(exit) || std::holds_alternative<MmioWrite>(exit) ||

@@ -23,12 +23,14 @@ public:
     CodeCacheStats code_cache_stats() const override;
     /// A supervisor read walk of the current page tables without side effects (no #PF, no A/D).
     Result<uint64_t> translate_gva(uint64_t gva) override;
+    void exit_wrote_no_ram() override { m_io_wrote_no_ram = true; }
     emu::Cpu& cpu() { return *m_cpu; }
 
 private:
     std::unique_ptr<emu::Cpu> m_cpu;
     emu::CpuInterrupts* m_interrupts;
     bool m_io_outstanding = false;
+    bool m_io_wrote_no_ram = false;   ///< the outstanding exit went to register-only devices
 };
 
 }  // namespace popek::hv::interp

@@ -82,6 +82,12 @@ Result<void> InterpVm::set_irq_line(uint32_t gsi, bool level) {
     return {};
 }
 
+Result<void> InterpVm::set_irq_line_no_dma(uint32_t gsi, bool level) {
+    if (gsi >= emu::IoApic::kPins) return fail("interp: GSI {} does not exist (IOAPIC has {} pins)", gsi, emu::IoApic::kPins);
+    m_interrupts->set_irq_line(gsi, level);
+    return {};
+}
+
 Result<void> InterpVm::inject_vector(int vcpu, uint8_t vector) {
     if (vcpu < 0 || vcpu >= m_config.vcpus) return fail("interp: vCPU index {} out of range", vcpu);
     if (!m_interrupts->inject_vector(vcpu, vector)) return fail("interp: vCPU {} cannot take vector {:#x}", vcpu, vector);

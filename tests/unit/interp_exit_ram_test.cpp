@@ -1,0 +1,147 @@
+// An exit handled by register-only devices (bus::Device::writes_guest_ram() false) leaves the
+// engine's decoded and translated code trusted: no DMA epoch, no unlinking of chained jumps.
+// Any other exit still makes the engine re-verify code the VMM may have rewritten.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstring>
+
+#include "arch/x86_64/boot_cpu.h"
+#include "bus/bus.h"
+#include "emu/cpu.h"
+#include "hv/interp/interp_hypervisor.h"
+#include "hv/interp/interp_vcpu.h"
+#include "vmm/exit_dispatcher.h"
+
+namespace popek {
+namespace {
+
+class Registers final : public bus::Device {
+public:
+    std::string_view name() const override { return "registers"; }
+    void read(uint64_t, std::span<uint8_t> d) override { std::fill(d.begin(), d.end(), uint8_t{0}); }
+    bool writes_guest_ram() const override { return false; }
+    void write(uint64_t, std::span<const uint8_t>) override {}
+};
+
+class Dma final : public bus::Device {
+public:
+    std::string_view name() const override { return "dma"; }
+    void read(uint64_t, std::span<uint8_t> d) override { std::fill(d.begin(), d.end(), uint8_t{0}); }
+    void write(uint64_t, std::span<const uint8_t>) override {}
+};
+
+TEST(ExitRamWrites, TheDispatcherSaysWhichExitsMayHaveWrittenRam) {
+    bus::Bus pio, mmio;
+    ASSERT_TRUE(pio.insert({0x80, 1}, std::make_shared<Registers>()));
+    ASSERT_TRUE(pio.insert({0x90, 1}, std::make_shared<Dma>()));
+    ASSERT_TRUE(mmio.insert({0xd0000000, 0x1000}, std::make_shared<Registers>()));
+    ASSERT_TRUE(mmio.insert({0xd0001000, 0x1000}, std::make_shared<Dma>()));
+    vmm::ExitDispatcher d(pio, mmio);
+    uint8_t byte = 0;
+    std::array<uint8_t, 4> word{};
+    const auto ram = [&](const hv::VcpuExit& e) {
+        bool may = false;
+        EXPECT_TRUE(d.dispatch(0, e, &may));
+        return may;
+    };
+    EXPECT_FALSE(ram(hv::PioOut{0x80, 1, std::span<const uint8_t>(&byte, 1)}));
+    EXPECT_FALSE(ram(hv::PioIn{0x80, 1, std::span<uint8_t>(&byte, 1)}));
+    EXPECT_TRUE(ram(hv::PioOut{0x90, 1, std::span<const uint8_t>(&byte, 1)}));
+    EXPECT_TRUE(ram(hv::PioIn{0x90, 1, std::span<uint8_t>(&byte, 1)}));
+    EXPECT_FALSE(ram(hv::MmioWrite{0xd0000010, word}));
+    EXPECT_FALSE(ram(hv::MmioRead{0xd0000010, word}));
+    EXPECT_TRUE(ram(hv::MmioWrite{0xd0001010, word}));
+    EXPECT_FALSE(ram(hv::PioOut{0x123, 1, std::span<const uint8_t>(&byte, 1)})) << "unclaimed: nobody wrote";
+    uint64_t result = 0;
+    EXPECT_TRUE(ram(hv::Hypercall{1, {}, &result})) << "a hypercall may write anything";
+    EXPECT_TRUE(pio.may_write_ram(0x90));
+    EXPECT_FALSE(pio.may_write_ram(0x80));
+}
+
+// 32-bit flat code, all on one page so that blocks chain: ECX passes of "jump to the block at
+// 0x1100 (mov eax, imm32; jmp back), add esi, eax, out 0x80, al".
+std::vector<uint8_t> guest_code() {
+    std::vector<uint8_t> code(0x110, 0x90);
+    const uint8_t head[] = {0xb9, 0x64, 0x00, 0x00, 0x00,   // 1000: mov ecx, 100
+                            0x31, 0xf6,                     // 1005: xor esi, esi
+                            0xe9, 0xf4, 0x00, 0x00, 0x00,   // 1007: jmp 0x1100
+                            0x01, 0xc6,                     // 100c: add esi, eax
+                            0xe6, 0x80,                     // 100e: out 0x80, al
+                            0x49,                           // 1010: dec ecx
+                            0x75, 0xf4,                     // 1011: jnz 0x1007
+                            0xf4};                          // 1013: hlt
+    std::memcpy(code.data(), head, sizeof head);
+    const uint8_t callee[] = {0xb8, 0x01, 0x00, 0x00, 0x00,   // 1100: mov eax, 1
+                              0xe9, 0x02, 0xff, 0xff, 0xff};  // 1105: jmp 0x100c
+    std::memcpy(code.data() + 0x100, callee, sizeof callee);
+    return code;
+}
+
+struct GuestRun {
+    uint64_t esi = 0;
+    uint64_t epoch_moves = 0;
+};
+
+/// Runs the guest to its HLT; at every OUT the "VMM" may rewrite the callee's immediate (pass
+/// 60: 1 -> 3), and says the exit wrote no RAM when `claim_no_ram` is true and it wrote nothing.
+GuestRun run_guest(bool bt, bool claim_no_ram, bool rewrite) {
+    auto hyp = bt ? hv::interp::open_bt() : hv::interp::open_interp();
+    EXPECT_TRUE(hyp);
+    auto v = (*hyp)->create_vm(hv::VmConfig{});
+    EXPECT_TRUE(v);
+    auto m = memory::GuestMemory::create(1 << 20);
+    EXPECT_TRUE(m);
+    EXPECT_TRUE((*v)->set_memory(*m));
+    EXPECT_TRUE(m->write(0x1000, guest_code()));
+    auto c = (*v)->create_vcpu(0);
+    EXPECT_TRUE(c);
+    hv::Vcpu& vcpu = **c;
+    EXPECT_TRUE(vcpu.set_state(arch::protected_mode_flat_state(0x1000)));
+    auto& shared = dynamic_cast<hv::interp::InterpVcpu&>(vcpu).cpu().shared();
+    GuestRun r;
+    for (int outs = 0; outs < 200;) {
+        const uint64_t before = shared.dma_epoch.load();
+        auto e = vcpu.run();
+        EXPECT_TRUE(e);
+        if (!e) break;
+        if (shared.dma_epoch.load() != before) ++r.epoch_moves;
+        if (std::holds_alternative<hv::Halt>(*e)) break;
+        EXPECT_TRUE(std::holds_alternative<hv::PioOut>(*e));
+        if (!std::holds_alternative<hv::PioOut>(*e)) break;
+        ++outs;
+        const bool write_now = rewrite && outs == 60;
+        if (write_now) {
+            EXPECT_TRUE(m->write_obj<uint32_t>(0x1101, 3));
+        }
+        if (claim_no_ram && !write_now) vcpu.exit_wrote_no_ram();
+    }
+    auto st = vcpu.get_state();
+    EXPECT_TRUE(st);
+    if (st) r.esi = st->gpr[6];
+    return r;
+}
+
+class ExitRamEngines : public ::testing::TestWithParam<bool> {};
+
+TEST_P(ExitRamEngines, AnExitThatWroteNoRamLeavesTheCodeTrusted) {
+    const GuestRun plain = run_guest(GetParam(), false, false);
+    const GuestRun claimed = run_guest(GetParam(), true, false);
+    EXPECT_EQ(plain.esi, 100u);
+    EXPECT_EQ(claimed.esi, 100u);
+    EXPECT_GE(plain.epoch_moves, 99u) << "every I/O exit may have been DMA";
+    EXPECT_EQ(claimed.epoch_moves, 0u) << "register-only exits moved the DMA epoch";
+}
+
+TEST_P(ExitRamEngines, CodeTheVmmRewroteInAnExitIsSeenAtOnce) {
+    // Passes 1-60 add 1 (the rewrite happens during the 60th OUT), passes 61-100 add 3.
+    const GuestRun r = run_guest(GetParam(), true, true);
+    EXPECT_EQ(r.esi, 60u + 40u * 3u);
+    EXPECT_EQ(r.epoch_moves, 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(InterpAndBt, ExitRamEngines, ::testing::Values(false, true),
+                         [](const auto& param_info) { return param_info.param ? "bt" : "interp"; });
+
+}  // namespace
+}  // namespace popek
