@@ -13,6 +13,7 @@ using Bytes = std::vector<uint8_t>;
 constexpr char kOemId[] = "POPEK ";        // 6 bytes
 constexpr char kOemTableId[] = "POPEKVM ";  // 8 bytes
 constexpr uint8_t kSlpTypS5 = devices::legacy::AcpiPm::kSlpTypS5;
+constexpr uint8_t kSlpTypS3 = devices::legacy::AcpiPm::kSlpTypS3;
 
 void put(Bytes& b, size_t off, uint64_t v, size_t width) {
     if (b.size() < off + width) b.resize(off + width);
@@ -52,7 +53,8 @@ void put_gas_io(Bytes& b, size_t off, uint64_t port, uint8_t bit_width, uint8_t 
     put(b, off + 4, port, 8);
 }
 
-/// Firmware ACPI Control Structure (5.2.10): no waking vector, no global lock users.
+/// Firmware ACPI Control Structure (5.2.10): the OS writes the waking vector that a resume from
+/// S3 enters (vmm/acpi_sleep.h); flags 0: no 64-bit wake (64BIT_WAKE_SUPPORTED_F clear).
 Bytes build_facs() {
     Bytes b(64, 0);
     put_str(b, 0, "FACS");
@@ -154,12 +156,15 @@ std::string device_name(size_t i) {
     return std::string("VR") + hex[(i >> 4) & 0xf] + hex[i & 0xf];
 }
 
-/// Differentiated System Description Table: \_S5 for poweroff and the virtio-mmio devices.
+/// Differentiated System Description Table: \_S3 (suspend to RAM), \_S5 (poweroff) and the
+/// virtio-mmio devices.
 Result<Bytes> build_dsdt(const AcpiConfig& c) {
     if (c.virtio_mmio.size() > 256) return fail("{} virtio-mmio devices, the DSDT names at most 256", c.virtio_mmio.size());
     using namespace aml;
     Bytes b = sdt_header("DSDT", 2);
     // \_S5: SLP_TYPa, SLP_TYPb, reserved, reserved (7.4.2 "\_Sx (System States)").
+    Bytes s3 = name("\\_S3_", package({integer(kSlpTypS3), integer(kSlpTypS3), integer(0), integer(0)}));
+    b.insert(b.end(), s3.begin(), s3.end());
     Bytes s5 = name("\\_S5_", package({integer(kSlpTypS5), integer(kSlpTypS5), integer(0), integer(0)}));
     b.insert(b.end(), s5.begin(), s5.end());
     if (!c.virtio_mmio.empty()) {
@@ -212,7 +217,8 @@ Result<AcpiTables> build_acpi_tables(const AcpiConfig& config) {
     if (config.vcpus < 1 || config.vcpus > 255) return fail("ACPI MADT: {} vCPUs is out of range 1..255", config.vcpus);
     // Layout from kRsdpAddr up: RSDP, FACS (64-byte aligned), DSDT, FADT, MADT, XSDT.
     auto align = [](uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); };
-    uint64_t facs_addr = align(kRsdpAddr + 36, 64);
+    uint64_t facs_addr = kFacsAddr;
+    static_assert(((kRsdpAddr + 36 + 63) & ~uint64_t{63}) == kFacsAddr, "the FACS follows the RSDP, 64-byte aligned");
     Bytes facs = build_facs();
     uint64_t dsdt_addr = align(facs_addr + facs.size(), 16);
     Bytes dsdt = TRY(build_dsdt(config));

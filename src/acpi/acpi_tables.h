@@ -14,6 +14,9 @@ namespace popek::acpi {
 
 inline constexpr uint64_t kRsdpAddr = 0xe0000;
 inline constexpr uint64_t kTablesEnd = 0x100000;
+/// Where the FACS is (5.2.10: 64-byte aligned), right after the RSDP: a resume from S3 reads the
+/// waking vector there, as firmware reads it from the FACS it placed.
+inline constexpr uint64_t kFacsAddr = 0xe0040;
 inline constexpr uint64_t kLocalApicAddr = 0xfee00000;
 inline constexpr uint64_t kIoApicAddr = 0xfec00000;
 inline constexpr uint8_t kSciIrq = 9;

@@ -80,6 +80,12 @@ public:
     /// set_irq_line() for a device that never writes guest RAM (a UART, the keyboard controller):
     /// an engine need not treat the interrupt as the end of a DMA. Callable from any thread.
     virtual Result<void> set_irq_line_no_dma(uint32_t gsi, bool level) { return set_irq_line(gsi, level); }
+    /// A device wrote guest RAM [gpa, gpa+len) (DMA), right after the write: an engine that caches
+    /// decoded code drops what it decoded there. Callable from any thread.
+    virtual void device_wrote_ram(uint64_t gpa, uint64_t len) {
+        (void)gpa;
+        (void)len;
+    }
     /// Delivers `vector` to vCPU `vcpu`'s local APIC as a fixed, edge-triggered interrupt (what an
     /// MSI does). Used for the Xen event-channel upcall (HVM callback vector). Callable from any thread.
     virtual Result<void> inject_vector(int vcpu, uint8_t vector) {

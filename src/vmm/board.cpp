@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "acpi/acpi_tables.h"
 #include "devices/legacy/acpi_pm.h"
 #include "devices/legacy/cmos_rtc.h"
 #include "devices/legacy/debug_exit.h"
@@ -13,6 +14,7 @@
 #include "devices/legacy/test_device.h"
 #include "devices/legacy/uart_8250.h"
 #include "devices/virtio/mmio_devices.h"
+#include "vmm/acpi_sleep.h"
 #include "vmm/io_devices.h"
 
 namespace popek::vmm {
@@ -78,17 +80,27 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     TRY_VOID(pio.insert({0xcf9, 1}, std::make_shared<ResetControl>(life)));
     // The PM timer follows the guest's clock where the engine keeps one (stops while paused,
     // goes on across a snapshot).
-    board->m_acpi_pm = std::make_shared<AcpiPm>(life, [&vm]() -> std::optional<uint64_t> {
-        if (auto s = vm.sample_tsc()) return s->host_ns;
-        return std::nullopt;
-    });
+    Board* b = board.get();
+    board->m_acpi_pm = std::make_shared<AcpiPm>(
+        life,
+        [&vm]() -> std::optional<uint64_t> {
+            if (auto s = vm.sample_tsc()) return s->host_ns;
+            return std::nullopt;
+        },
+        [b] { b->m_sleep->request(); });
+    board->m_sleep = std::make_unique<AcpiSleep>(mem, life, *board->m_cmos, *board->m_acpi_pm, acpi::kFacsAddr);
     TRY_VOID(pio.insert({kAcpiPmPort, AcpiPm::kSize}, board->m_acpi_pm));
     TRY_VOID(pio.insert({FwCfg::kPort, FwCfg::kSize},
                         std::make_shared<FwCfg>(mem.size(), static_cast<uint16_t>(options.cpus))));
     if (!options.xen) {
-        board->m_virtio = std::make_unique<devices::virtio::MmioDevices>(mem, mmio, [&vm](uint32_t gsi) {
-            return devices::IrqLine([&vm, gsi](bool level) { (void)vm.set_irq_line(gsi, level); });
-        });
+        // Every guest RAM write of a virtio device is reported (its chains and used rings), so
+        // its exits and interrupts need not make the engine re-verify all its code.
+        board->m_virtio = std::make_unique<devices::virtio::MmioDevices>(
+            mem, mmio,
+            [&vm](uint32_t gsi) {
+                return devices::IrqLine([&vm, gsi](bool level) { (void)vm.set_irq_line_no_dma(gsi, level); });
+            },
+            [&vm](uint64_t gpa, uint64_t len) { vm.device_wrote_ram(gpa, len); });
         TRY_VOID(add_virtio_devices(*board->m_virtio, options));
     }
     if (options.test_device) {

@@ -25,6 +25,7 @@ struct MmioDeviceInfo;
 }
 
 namespace popek::vmm {
+class AcpiSleep;
 
 inline constexpr uint16_t kCom1Port = 0x3f8;
 inline constexpr uint32_t kCom1Gsi = 4;
@@ -51,6 +52,8 @@ public:
     devices::legacy::CmosRtc& cmos() { return *m_cmos; }
     devices::legacy::I8042& i8042() { return *m_i8042; }
     devices::legacy::AcpiPm& acpi_pm() { return *m_acpi_pm; }
+    /// Suspend to RAM (acpi_sleep.h): the vCPU loop asks it after each exit.
+    AcpiSleep& sleep() { return *m_sleep; }
     /// The virtio-mmio devices themselves (null when there are none), for FlushMetrics.
     devices::virtio::MmioDevices* virtio() { return m_virtio.get(); }
 
@@ -60,6 +63,7 @@ private:
     std::unique_ptr<devices::legacy::I8042> m_i8042;
     std::shared_ptr<devices::legacy::CmosRtc> m_cmos;
     std::shared_ptr<devices::legacy::AcpiPm> m_acpi_pm;
+    std::unique_ptr<AcpiSleep> m_sleep;
     VmLifecycle* m_life = nullptr;
     std::unique_ptr<TerminalGuard> m_terminal;
     std::unique_ptr<InputPump> m_input;

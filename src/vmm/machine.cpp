@@ -16,6 +16,7 @@
 #include "gdb/gdb_server.h"
 #include "replay/session.h"
 #include "devices/legacy/uart_8250.h"
+#include "vmm/acpi_sleep.h"
 #include "vmm/board.h"
 #include "vmm/exit_dispatcher.h"
 #include "vmm/exit_status.h"
@@ -52,7 +53,7 @@ void write_stdout(std::span<const uint8_t> bytes) {
 }
 
 /// One vCPU's thread body: run, dispatch I/O, stop the VM on anything final.
-void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, VcpuExitCounts& counts,
+void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, VcpuExitCounts& counts, AcpiSleep& sleep,
                replay::Session* session) {
     emu::t_determinism = session;   // --record / --replay (emu/determinism.h)
     for (;;) {
@@ -74,9 +75,16 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, Vc
                 return;
             }
             if (handled && !may_write_ram) vcpu.exit_wrote_no_ram();
+            if (handled && sleep.take_request()) {
+                // S3 sleeps on the host clock until the RTC alarm: not recorded (docs/record-replay.md).
+                life.request_exit(ExitCause::VcpuError, kExitVmError, "the guest entered ACPI S3, which --record/--replay do not support yet");
+                return;
+            }
             if (handled) continue;
         } else if (dispatcher.dispatch(vcpu.index(), *exit, &may_write_ram)) {
             if (!may_write_ram) vcpu.exit_wrote_no_ram();
+            // The exit entered S3 (PM1_CNT): this vCPU sleeps, then resumes at the waking vector.
+            if (sleep.take_request() && !sleep.sleep_and_resume(vcpu)) return;
             continue;
         }
         if (auto* sd = std::get_if<hv::Shutdown>(&*exit)) {
@@ -286,7 +294,7 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     for (size_t i = 0; i < vcpus.size(); ++i)
         threads.emplace_back([&, vp = vcpus[i].get(), counts = &exit_counts[i]] {
             host::confine_this_thread(host::ThreadKind::Vcpu);
-            vcpu_loop(*vp, dispatcher, life, *counts, session.get());
+            vcpu_loop(*vp, dispatcher, life, *counts, board->sleep(), session.get());
         });
     // Every thread of this VM exists: the main thread only waits and tears down from here on.
     host::confine_this_thread(host::ThreadKind::Main);

@@ -20,6 +20,11 @@ void VmLifecycle::wait() {
     m_cv.wait(lock, [this] { return m_exiting; });
 }
 
+bool VmLifecycle::wait_for(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(m_mutex);
+    return m_cv.wait_for(lock, timeout, [this] { return m_exiting; });
+}
+
 bool VmLifecycle::exiting() const {
     std::lock_guard lock(m_mutex);
     return m_exiting;

@@ -1,6 +1,7 @@
 #pragma once
 /// The end of a VM: the first exit request (debug-exit, reset, vCPU error, Ctrl-A x) wins, every
 /// vCPU is told to stop, and the main thread wakes up to join them.
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -17,6 +18,8 @@ public:
     void request_exit(devices::ExitCause cause, int status, std::string reason) override;
     /// Blocks until some request_exit() happened.
     void wait();
+    /// Blocks until request_exit() or `timeout`; returns whether the VM is exiting.
+    bool wait_for(std::chrono::milliseconds timeout);
     bool exiting() const;
     int status() const;
     devices::ExitCause cause() const;

@@ -62,6 +62,15 @@ TEST_P(SuiteDevicesTest, WithoutTestDevTheQemuTestPortsAreAbsentButFwCfgIsThere)
     EXPECT_THAT(r.out, Not(HasSubstr("testdev:")));
 }
 
+/// kvm-unit-tests' s3: ACPI S3 entered through PM1a_CNT, woken by the RTC alarm (UIP-synchronized,
+/// "every second"), resumed in real mode at the FACS waking vector with RAM kept, WAK_STS and
+/// RTC_STS set (tests/guests/s3.mb.S; status 0x21 * 2 + 1, else 0x7X names the failed check).
+TEST_P(SuiteDevicesTest, S3SleepsUntilTheRtcAlarmAndResumesAtTheFacsWakingVector) {
+    RUN_GUEST(r, "s3", {"--mem", "32"});
+    EXPECT_EQ(r.status, 0x21 * 2 + 1) << r.err << r.out;
+    EXPECT_THAT(r.out, HasSubstr("s3: sleeping\n"));
+}
+
 INSTANTIATE_FOR_ENGINES(SuiteDevicesTest);
 
 }  // namespace

@@ -155,9 +155,40 @@ void t_div(Gen& g) {
     }, kRax | kRdx);
 }
 
+void t_div_fit(Gen& g) {
+    // DIV/IDIV by a loaded register divisor with a dividend whose high half is neither just zero
+    // nor just the sign (unsigned: below the divisor, so the quotient fits), divisors of 1 and -1,
+    // signed dividends that are not sign-extended: the block translator's fast-path checks and
+    // its slow path (emu/bt/muldiv_ops.cpp) both come up, a #DE now and then.
+    OperandSet ops;
+    const int bits = g.size();
+    const bool sign = g.rng.chance(50);
+    const uint64_t mask = bits == 64 ? ~0ULL : (uint64_t{1} << bits) - 1;
+    uint64_t d = g.rng.chance(15) ? mask : g.rng.chance(10) ? 1 : g.rng.next() & mask;
+    if (d == 0) d = 3;
+    const Reg divisor = g.reg(ops, bits, true, kRax | kRdx);
+    uint64_t high = g.rng.next() & mask;
+    if (!sign) high %= d;   // the quotient fits
+    else if (g.rng.chance(50)) high = g.rng.chance(50) ? 0 : mask;
+    else if (g.rng.chance(70)) high &= 3;
+    const bool extend = sign && g.rng.chance(40);
+    const std::string_view setup = sign ? "idiv fit setup" : "div fit setup";
+    g.insn(setup, FlagEffect::none(), [&](CG& c) { c.mov(divisor, d); });   // at its own size (it may be CH)
+    g.insn(setup, FlagEffect::none(), [&](CG& c) {   // one instruction per record
+        if (extend) {
+            bits == 8 ? c.cbw() : bits == 16 ? c.cwd() : bits == 32 ? c.cdq() : c.cqo();
+        } else if (bits == 8) {
+            c.mov(c.ah, static_cast<uint8_t>(high));
+        } else {
+            c.mov(c.rdx, high);
+        }
+    });
+    g.insn(sign ? "idiv" : "div", FlagEffect::divide(), [&](CG& c) { sign ? c.idiv(divisor) : c.div(divisor); });
+}
+
 constexpr Template kTemplates[] = {
     {"alu", 30, t_alu},   {"test", 4, t_test}, {"unary", 8, t_unary},
-    {"mul", 4, t_mul1},   {"imul", 4, t_imul}, {"div", 4, t_div},
+    {"mul", 4, t_mul1},   {"imul", 4, t_imul}, {"div", 4, t_div},   {"divfit", 4, t_div_fit},
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Shifts, rotates and bit instructions: ROL ROR RCL RCR SHL SHR SAR (count 1, imm8, CL), SHLD/SHRD,
 // BT BTS BTR BTC, BSF BSR (SDM Vol. 2A/2B).
+#include "emu/interp/families.h"
 #include "templates.h"
 
 namespace popek::difftest {
@@ -157,11 +158,38 @@ void t_bit_scan(Gen& g) {
     }, 1u << dst.getIdx());
 }
 
+void t_bit_count(Gen& g) {
+    // TZCNT LZCNT POPCNT (SDM Vol. 2B), each only when this host has it (the runners execute the
+    // case on it; the interpreter decodes them only then): BSF otherwise.
+    OperandSet ops;
+    const int bits = g.size_no8();
+    const unsigned pick = static_cast<unsigned>(g.rng.below(3));
+    const bool have[3] = {emu::host_has_bmi1(), emu::host_has_lzcnt(), emu::host_has_popcnt()};
+    const Reg dst = g.reg(ops, bits, true);
+    const bool zero = g.rng.chance(15);
+    g.rm(ops, bits, true, [&](const Operand& src) {   // writable: it may be zeroed first
+        if (zero) g.insn("bit count setup", FlagEffect::none(), [&](CG& c) { c.mov(src, 0u); });
+        if (!have[pick]) {
+            if (zero) return;   // BSF of zero: an undefined destination
+            g.insn("bsf", FlagEffect::bit_scan(), [&](CG& c) { c.bsf(dst, src); });
+            return;
+        }
+        constexpr FlagEffect kCount{0, kCF | kZF, kOF | kSF | kAF | kPF};
+        constexpr FlagEffect kPopcnt{0, kStatusFlags, 0};
+        switch (pick) {
+            case 0: g.insn("tzcnt", kCount, [&](CG& c) { c.tzcnt(dst, src); }); break;
+            case 1: g.insn("lzcnt", kCount, [&](CG& c) { c.lzcnt(dst, src); }); break;
+            default: g.insn("popcnt", kPopcnt, [&](CG& c) { c.popcnt(dst, src); }); break;
+        }
+    }, 1u << dst.getIdx());
+}
+
 constexpr Template kTemplates[] = {
     {"shift", 16, t_shift},
     {"shxd", 5, t_double_shift},
     {"bt", 6, t_bit_test},
     {"bsf", 4, t_bit_scan},
+    {"bitcount", 3, t_bit_count},
 };
 
 }  // namespace

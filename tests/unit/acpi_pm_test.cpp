@@ -39,7 +39,7 @@ TEST(AcpiPm, PowersOffOnS5WithSlpEn) {
     EXPECT_EQ(rd(pm, AcpiPm::kPm1Control, 2) & AcpiPm::kSciEn, AcpiPm::kSciEn) << "always in ACPI mode";
     wr(pm, AcpiPm::kPm1Control, AcpiPm::kSlpTypS5 << AcpiPm::kSlpTypShift, 2);  // type only, no SLP_EN
     EXPECT_EQ(control.calls, 0);
-    wr(pm, AcpiPm::kPm1Control, 3u << AcpiPm::kSlpTypShift | AcpiPm::kSlpEn, 2);  // S3: not offered
+    wr(pm, AcpiPm::kPm1Control, 3u << AcpiPm::kSlpTypShift | AcpiPm::kSlpEn, 2);  // S2: not offered
     EXPECT_EQ(control.calls, 0);
     wr(pm, AcpiPm::kPm1Control, AcpiPm::kSlpTypS5 << AcpiPm::kSlpTypShift | AcpiPm::kSlpEn, 2);
     EXPECT_EQ(control.calls, 1);
@@ -57,6 +57,36 @@ TEST(AcpiPm, PowersOffOnByteWrites) {
     EXPECT_EQ(control.calls, 0);
     wr(pm, AcpiPm::kPm1Control + 1, v >> 8, 1);
     EXPECT_EQ(control.calls, 1);
+}
+
+TEST(AcpiPm, S3WithSlpEnCallsTheSleepHookOnly) {
+    RecordingControl control;
+    int sleeps = 0;
+    AcpiPm pm(control, {}, [&] { ++sleeps; });
+    wr(pm, AcpiPm::kPm1Control, AcpiPm::kSlpTypS3 << AcpiPm::kSlpTypShift, 2);  // no SLP_EN
+    EXPECT_EQ(sleeps, 0);
+    wr(pm, AcpiPm::kPm1Control, 0x2400, 2);  // what kvm-unit-tests' s3 writes
+    EXPECT_EQ(sleeps, 1);
+    EXPECT_EQ(control.calls, 0) << "S3 is no poweroff";
+    wr(pm, AcpiPm::kPm1Control, 3u << AcpiPm::kSlpTypShift | AcpiPm::kSlpEn, 2);  // a type not in the DSDT
+    EXPECT_EQ(sleeps, 1);
+    AcpiPm no_hook(control);
+    wr(no_hook, AcpiPm::kPm1Control, 0x2400, 2);
+    EXPECT_EQ(control.calls, 0) << "without a board to sleep, the guest keeps running";
+}
+
+TEST(AcpiPm, RtcWakeSetsRtcStsAndWakStsWhichTheGuestClears) {
+    RecordingControl control;
+    AcpiPm pm(control);
+    EXPECT_FALSE(pm.rtc_wake_enabled());
+    wr(pm, AcpiPm::kPm1Enable, 0x0400, 2);
+    EXPECT_TRUE(pm.rtc_wake_enabled());
+    pm.rtc_woke();
+    EXPECT_EQ(rd(pm, AcpiPm::kPm1Status, 2), 0x8400u);
+    wr(pm, AcpiPm::kPm1Status, 0x8000, 2);
+    EXPECT_EQ(rd(pm, AcpiPm::kPm1Status, 2), 0x0400u) << "write-1-to-clear, one bit at a time";
+    wr(pm, AcpiPm::kPm1Status + 1, 0x04, 1);
+    EXPECT_EQ(rd(pm, AcpiPm::kPm1Status, 2), 0u);
 }
 
 TEST(AcpiPm, EnableAndStatusRegisters) {

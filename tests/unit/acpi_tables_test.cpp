@@ -97,6 +97,9 @@ TEST(AcpiTables, ParseBackWithChecksums) {
     const uint8_t s5[] = {0x08, 0x5c, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00};
     auto it = std::search(dsdt.begin() + 36, dsdt.end(), std::begin(s5), std::end(s5));
     EXPECT_NE(it, dsdt.end()) << "\\_S5 package not found";
+    // \_S3 with SLP_TYP 1 (acpi_pm's kSlpTypS3, QEMU's value, which kvm-unit-tests' s3 writes).
+    const uint8_t s3[] = {0x08, 0x5c, '_', 'S', '3', '_', 0x12, 0x06, 0x04, 0x01, 0x01, 0x00, 0x00};
+    EXPECT_NE(std::search(dsdt.begin() + 36, dsdt.end(), std::begin(s3), std::end(s3)), dsdt.end()) << "\\_S3 package not found";
 }
 
 TEST(AcpiTables, MadtHasOneLocalApicPerVcpu) {

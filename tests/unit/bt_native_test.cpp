@@ -193,7 +193,7 @@ TEST(BtNative, ImulTwoAndThreeOperands) {
         {"imul rdx,rsi,-3", [](G& g) { g.imul(rdx, rsi, -3); }, 1, kImulUndefined},
         {"imul cx,di,0x7fff", [](G& g) { g.imul(cx, di, 0x7fff); }, 1, kImulUndefined},
         {"imul r8,r8,0x40000000", [](G& g) { g.imul(r8, r8, 0x40000000); }, 1, kImulUndefined},
-        {"imul ecx (one operand: handler)", [](G& g) { g.imul(ecx); }, 0, kImulUndefined},
+        {"imul ecx (one operand: emu/bt/muldiv_ops.cpp)", [](G& g) { g.imul(ecx); }, 1, kImulUndefined},
     };
     check_cases(cases);
 }

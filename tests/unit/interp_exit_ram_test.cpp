@@ -83,9 +83,16 @@ struct GuestRun {
     uint64_t epoch_moves = 0;
 };
 
-/// Runs the guest to its HLT; at every OUT the "VMM" may rewrite the callee's immediate (pass
-/// 60: 1 -> 3), and says the exit wrote no RAM when `claim_no_ram` is true and it wrote nothing.
-GuestRun run_guest(bool bt, bool claim_no_ram, bool rewrite) {
+/// How the "VMM" rewrites the callee's immediate during the 60th OUT (1 -> 3), if at all.
+enum class Rewrite {
+    None,
+    Unreported,   ///< and says nothing: the exit is not claimed to have written no RAM
+    AsDevice,     ///< reported as a device's DMA (hv::Vm::device_wrote_ram), exit claimed no-RAM
+};
+
+/// Runs the guest to its HLT; at every OUT the "VMM" says the exit wrote no RAM when
+/// `claim_no_ram` is true (and it wrote nothing unreported).
+GuestRun run_guest(bool bt, bool claim_no_ram, Rewrite rewrite = Rewrite::None) {
     auto hyp = bt ? hv::interp::open_bt() : hv::interp::open_interp();
     EXPECT_TRUE(hyp);
     auto v = (*hyp)->create_vm(hv::VmConfig{});
@@ -110,11 +117,12 @@ GuestRun run_guest(bool bt, bool claim_no_ram, bool rewrite) {
         EXPECT_TRUE(std::holds_alternative<hv::PioOut>(*e));
         if (!std::holds_alternative<hv::PioOut>(*e)) break;
         ++outs;
-        const bool write_now = rewrite && outs == 60;
+        const bool write_now = rewrite != Rewrite::None && outs == 60;
         if (write_now) {
             EXPECT_TRUE(m->write_obj<uint32_t>(0x1101, 3));
         }
-        if (claim_no_ram && !write_now) vcpu.exit_wrote_no_ram();
+        if (write_now && rewrite == Rewrite::AsDevice) (*v)->device_wrote_ram(0x1101, 4);
+        if (claim_no_ram && !(write_now && rewrite == Rewrite::Unreported)) vcpu.exit_wrote_no_ram();
     }
     auto st = vcpu.get_state();
     EXPECT_TRUE(st);
@@ -125,8 +133,8 @@ GuestRun run_guest(bool bt, bool claim_no_ram, bool rewrite) {
 class ExitRamEngines : public ::testing::TestWithParam<bool> {};
 
 TEST_P(ExitRamEngines, AnExitThatWroteNoRamLeavesTheCodeTrusted) {
-    const GuestRun plain = run_guest(GetParam(), false, false);
-    const GuestRun claimed = run_guest(GetParam(), true, false);
+    const GuestRun plain = run_guest(GetParam(), false);
+    const GuestRun claimed = run_guest(GetParam(), true);
     EXPECT_EQ(plain.esi, 100u);
     EXPECT_EQ(claimed.esi, 100u);
     EXPECT_GE(plain.epoch_moves, 99u) << "every I/O exit may have been DMA";
@@ -135,13 +143,69 @@ TEST_P(ExitRamEngines, AnExitThatWroteNoRamLeavesTheCodeTrusted) {
 
 TEST_P(ExitRamEngines, CodeTheVmmRewroteInAnExitIsSeenAtOnce) {
     // Passes 1-60 add 1 (the rewrite happens during the 60th OUT), passes 61-100 add 3.
-    const GuestRun r = run_guest(GetParam(), true, true);
+    const GuestRun r = run_guest(GetParam(), true, Rewrite::Unreported);
     EXPECT_EQ(r.esi, 60u + 40u * 3u);
     EXPECT_EQ(r.epoch_moves, 1u);
 }
 
+TEST_P(ExitRamEngines, CodeADeviceReportedWritingIsSeenWithoutTheDmaEpoch) {
+    // A device that reports its RAM writes (virtio's chains and used rings) invalidates just the
+    // code pages it wrote; the exit itself then counts as register-only.
+    const GuestRun r = run_guest(GetParam(), true, Rewrite::AsDevice);
+    EXPECT_EQ(r.esi, 60u + 40u * 3u);
+    EXPECT_EQ(r.epoch_moves, 0u);
+}
+
+TEST(ExitRamWrites, ADeviceWriteOutsideCodeLeavesEveryVcpuAlone) {
+    auto hyp = hv::interp::open_bt();
+    ASSERT_TRUE(hyp);
+    auto v = (*hyp)->create_vm(hv::VmConfig{});
+    ASSERT_TRUE(v);
+    auto m = memory::GuestMemory::create(1 << 20);
+    ASSERT_TRUE(m);
+    ASSERT_TRUE((*v)->set_memory(*m));
+    ASSERT_TRUE(m->write(0x1000, guest_code()));
+    auto c = (*v)->create_vcpu(0);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE((*c)->set_state(arch::protected_mode_flat_state(0x1000)));
+    ASSERT_TRUE((*c)->run());   // the first OUT: page 0x1000 now holds decoded code
+    emu::Cpu& cpu = dynamic_cast<hv::interp::InterpVcpu&>(**c).cpu();
+    cpu.attention.store(false);
+    (*v)->device_wrote_ram(0x8000, 0x2000);   // data pages
+    EXPECT_FALSE(cpu.attention.load());
+    EXPECT_TRUE(cpu.shared().code.is_code(0x1000));
+    (*v)->device_wrote_ram(0x1ff0, 0x20);     // its last bytes: the code page is dropped
+    EXPECT_TRUE(cpu.attention.load());
+    EXPECT_FALSE(cpu.shared().code.is_code(0x1000));
+    (*v)->device_wrote_ram(0xfffff000, 0);    // nothing written, nothing to do
+}
+
 INSTANTIATE_TEST_SUITE_P(InterpAndBt, ExitRamEngines, ::testing::Values(false, true),
                          [](const auto& param_info) { return param_info.param ? "bt" : "interp"; });
+
+}  // namespace
+}  // namespace popek
+
+namespace popek {
+namespace {
+
+TEST(ExitRamWrites, AnEventChannelUpcallMakesTheEngineReverifyCode) {
+    // Xen back ends copy into guest RAM without reporting it; their event follows the copy.
+    auto hyp = hv::interp::open_bt();
+    ASSERT_TRUE(hyp);
+    auto v = (*hyp)->create_vm(hv::VmConfig{1, true});
+    ASSERT_TRUE(v);
+    auto m = memory::GuestMemory::create(1 << 20);
+    ASSERT_TRUE(m);
+    ASSERT_TRUE((*v)->set_memory(*m));
+    auto c = (*v)->create_vcpu(0);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE((*c)->set_state(arch::protected_mode_flat_state(0x1000)));
+    auto& shared = dynamic_cast<hv::interp::InterpVcpu&>(**c).cpu().shared();
+    const uint64_t before = shared.dma_epoch.load();
+    (void)(*v)->inject_vector(0, 0xf3);
+    EXPECT_GT(shared.dma_epoch.load(), before);
+}
 
 }  // namespace
 }  // namespace popek

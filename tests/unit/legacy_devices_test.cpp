@@ -1,6 +1,7 @@
 // Legacy devices: 8250 UART, CMOS RTC, i8042, debug-exit, reset control, test device.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -108,11 +109,13 @@ TEST_F(UartFixture, ScratchAndWideAccessesAreSafe) {
     uart.write(9, wide);  // out of range: ignored
 }
 
-TEST(CmosRtc, TimeIsBcdAndNeverUpdating) {
-    std::time_t fixed = 1764000000;  // 2025-11-24 16:00:00 UTC
+constexpr int64_t kSec = CmosRtc::kNsPerSec;
+
+TEST(CmosRtc, TimeIsBcd) {
+    int64_t fixed = 1764000000 * kSec;  // 2025-11-24 16:00:00 UTC
     CmosRtc rtc(256ull << 20, 0, [fixed] { return fixed; });
     auto reg = [&](uint8_t i) { wr(rtc, 0, i); return rd(rtc, 1); };
-    EXPECT_EQ(reg(0x0a) & 0x80, 0) << "update-in-progress is never reported";
+    EXPECT_EQ(reg(0x0a) & 0x80, 0) << "no update in progress right after a second boundary";
     EXPECT_EQ(reg(0x04), 0x16);
     EXPECT_EQ(reg(0x00), 0x00);
     EXPECT_EQ(reg(0x09), 0x25);
@@ -125,7 +128,7 @@ TEST(CmosRtc, TimeIsBcdAndNeverUpdating) {
 }
 
 TEST(CmosRtc, MemorySizeRegistersAndNmiBit) {
-    CmosRtc rtc(128ull << 20, 1ull << 30, [] { return std::time_t{1764000000}; });
+    CmosRtc rtc(128ull << 20, 1ull << 30, [] { return int64_t{1764000000} * kSec; });
     auto reg = [&](uint8_t i) { wr(rtc, 0, static_cast<uint8_t>(i | 0x80)); return rd(rtc, 1); };
     unsigned ext = reg(0x30) | (reg(0x31) << 8);
     EXPECT_EQ(ext, 0xffffu) << "127 MiB above 1 MiB does not fit: the register saturates";
@@ -136,6 +139,79 @@ TEST(CmosRtc, MemorySizeRegistersAndNmiBit) {
     wr(rtc, 0, 0x00);
     wr(rtc, 1, 0x59);
     EXPECT_EQ(reg(0x00), 0x00) << "time registers follow the host clock, writes are ignored";
+}
+
+/// A CMOS RTC on a clock the test moves.
+struct ClockedRtc {
+    std::shared_ptr<int64_t> now = std::make_shared<int64_t>(int64_t{1764000000} * kSec + kSec / 2);
+    CmosRtc rtc{64ull << 20, 0, [n = now] { return *n; }};
+    uint8_t reg(uint8_t i) {
+        wr(rtc, 0, i);
+        return static_cast<uint8_t>(rd(rtc, 1));
+    }
+    void set(uint8_t i, uint8_t v) {
+        wr(rtc, 0, i);
+        wr(rtc, 1, v);
+    }
+};
+
+TEST(CmosRtc, UpdateInProgressInTheLast2228UsOfEachSecond) {
+    ClockedRtc c;
+    const int64_t second = int64_t{1764000000} * kSec;
+    *c.now = second + kSec - CmosRtc::kUipNs - 1;
+    EXPECT_EQ(c.reg(0x0a) & 0x80, 0);
+    *c.now = second + kSec - CmosRtc::kUipNs;
+    EXPECT_EQ(c.reg(0x0a), 0xa6) << "UIP over the programmed divider and rate";
+    *c.now = second + kSec - 1;
+    EXPECT_EQ(c.reg(0x0a) & 0x80, 0x80);
+    EXPECT_EQ(c.reg(0x00), 0x00) << "the seconds change only at the boundary";
+    *c.now = second + kSec;
+    EXPECT_EQ(c.reg(0x0a) & 0x80, 0);
+    EXPECT_EQ(c.reg(0x00), 0x01);
+    c.set(0x0a, 0xa6);
+    *c.now = second + kSec / 2;
+    EXPECT_EQ(c.reg(0x0a), 0x26) << "UIP is read-only";
+    c.set(0x0b, 0x82);  // SET: updates stopped, never in progress
+    *c.now = second + kSec - 1;
+    EXPECT_EQ(c.reg(0x0a) & 0x80, 0);
+}
+
+TEST(CmosRtc, AlarmWithDontCareValuesFiresEverySecondAndStatusCClearsOnRead) {
+    ClockedRtc c;
+    for (uint8_t r : {uint8_t{0x01}, uint8_t{0x03}, uint8_t{0x05}}) c.set(r, 0xc0);
+    EXPECT_EQ(c.reg(0x01), 0xc0) << "alarm registers are writable";
+    c.set(0x0b, 0x22);  // AIE, 24-hour
+    EXPECT_EQ(c.reg(0x0c), 0x00) << "no boundary passed yet";
+    EXPECT_FALSE(c.rtc.irq_asserted());
+    *c.now += kSec;
+    EXPECT_TRUE(c.rtc.irq_asserted()) << "an enabled alarm drives the interrupt output";
+    EXPECT_EQ(c.reg(0x0c), 0x80 | 0x20 | 0x10) << "IRQF, AF and UF";
+    EXPECT_EQ(c.reg(0x0c), 0x00) << "reading status C cleared it";
+    EXPECT_FALSE(c.rtc.irq_asserted());
+    *c.now += kSec;
+    EXPECT_TRUE(c.rtc.irq_asserted());
+}
+
+TEST(CmosRtc, AlarmMatchesOnlyItsSecondAndWithoutAieRaisesNoInterrupt) {
+    ClockedRtc c;  // 16:00:00.5 UTC
+    c.set(0x01, 0x03);   // 3 seconds past, BCD
+    c.set(0x03, 0xc0);
+    c.set(0x05, 0x16);   // hour 16, BCD
+    c.set(0x0b, 0x02);   // 24-hour, AIE clear
+    *c.now += kSec;      // 16:00:01
+    EXPECT_EQ(c.reg(0x0c), 0x10) << "UF only: second 1 is not the alarm's";
+    *c.now += 2 * kSec;  // 16:00:03
+    EXPECT_FALSE(c.rtc.irq_asserted()) << "AF without AIE does not drive the output";
+    EXPECT_EQ(c.reg(0x0c), 0x30) << "AF and UF, no IRQF";
+    c.set(0x05, 0x15);   // hour 15: never today from here on
+    c.set(0x0b, 0x22);
+    *c.now += 120 * kSec;
+    EXPECT_FALSE(c.rtc.irq_asserted());
+    EXPECT_EQ(c.reg(0x0c), 0x10);
+    c.set(0x05, 0x04);   // 12-hour mode below: 4 PM is 0x84
+    c.set(0x0b, 0x20);   // AIE, 12-hour, BCD
+    *c.now = int64_t{1764000000 + 12 * 3600 + 3} * kSec;  // next day 04:00:03 UTC
+    EXPECT_EQ(c.reg(0x0c) & 0x20, 0x20) << "04:00:03 AM matches hour 0x04 in 12-hour mode";
 }
 
 TEST(I8042, SelfTestAndResets) {

@@ -89,6 +89,37 @@ TEST_F(QueueTest, PopsReadableThenWritableSegments) {
     EXPECT_FALSE(q.add_used(mem, 3, 0));
 }
 
+TEST_F(QueueTest, AChainReturnedReportsItsWritableBuffersBeforeTheUsedIndexMoves) {
+    // The own engine drops code decoded from RAM a device wrote (hv::Vm::device_wrote_ram): the
+    // buffers must be reported before a driver polling the used ring can see them completed.
+    struct Report {
+        uint64_t gpa, len;
+        uint16_t used_idx_then;
+    };
+    std::vector<Report> reports;
+    RamWriteReporter reporter = [&](uint64_t gpa, uint64_t len) { reports.push_back({gpa, len, used_idx()}); };
+    q.set_ram_write_reporter(&reporter);
+    desc(3, kData, 16, kDescFlagNext, 5);
+    desc(5, kData + 0x100, 100, kDescFlagNext | kDescFlagWrite, 6);
+    desc(6, kData + 0x200, 1, kDescFlagWrite);
+    publish(3);
+    ASSERT_TRUE(*q.pop(mem, chain));
+    ASSERT_TRUE(q.add_used(mem, chain, 101));
+    EXPECT_EQ(used_idx(), 1);
+    ASSERT_EQ(reports.size(), 4u);
+    EXPECT_EQ(reports[0].gpa, kData + 0x100);
+    EXPECT_EQ(reports[0].len, 100u);
+    EXPECT_EQ(reports[0].used_idx_then, 0) << "reported after the used index published the buffer";
+    EXPECT_EQ(reports[1].gpa, kData + 0x200);
+    EXPECT_EQ(reports[1].len, 1u);
+    EXPECT_EQ(reports[1].used_idx_then, 0);
+    EXPECT_EQ(reports[2].gpa, kUsed + 4) << "the used element written";
+    EXPECT_EQ(reports[2].len, sizeof(VirtqUsedElem));
+    EXPECT_EQ(reports[3].gpa, kUsed + 2) << "the used index written";
+    // The device-readable buffer was not written: not reported.
+    for (const Report& r : reports) EXPECT_NE(r.gpa, kData);
+}
+
 TEST_F(QueueTest, SegmentsCopyAcrossBuffers) {
     desc(0, kData, 3, kDescFlagNext | kDescFlagWrite, 1);
     desc(1, kData + 0x100, 5, kDescFlagWrite);

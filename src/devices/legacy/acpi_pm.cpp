@@ -2,8 +2,9 @@
 
 namespace popek::devices::legacy {
 
-AcpiPm::AcpiPm(VmControl& control, GuestNs guest_ns)
-    : m_control(control), m_guest_ns(std::move(guest_ns)), m_start(std::chrono::steady_clock::now()) {}
+AcpiPm::AcpiPm(VmControl& control, GuestNs guest_ns, SleepHook on_s3)
+    : m_control(control), m_guest_ns(std::move(guest_ns)), m_on_s3(std::move(on_s3)),
+      m_start(std::chrono::steady_clock::now()) {}
 
 uint32_t AcpiPm::timer() const {
     std::optional<uint64_t> guest = m_guest_ns ? m_guest_ns() : std::nullopt;
@@ -48,7 +49,9 @@ void AcpiPm::write(uint64_t offset, std::span<const uint8_t> data) {
             m_control_reg.store(static_cast<uint16_t>(value | kSciEn));
             uint16_t slp_typ = static_cast<uint16_t>((value & kSlpTypMask) >> kSlpTypShift);
             if ((value & kSlpEn) && slp_typ == kSlpTypS5) m_control.request_exit(ExitCause::Poweroff, 0, "poweroff");
-            // Other sleep types are not offered in the DSDT; a guest asking for one keeps running.
+            // S3 where the board can suspend (a VM without the hook keeps running, as for the
+            // sleep types the DSDT does not offer).
+            if ((value & kSlpEn) && slp_typ == kSlpTypS3 && m_on_s3) m_on_s3();
         }
     }
 }

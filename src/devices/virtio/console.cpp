@@ -59,7 +59,7 @@ void Console::deliver_input() {
         size_t n = static_cast<size_t>(std::min<uint64_t>(chain.writable.size(), m_input.size()));
         std::vector<uint8_t> bytes(m_input.begin(), m_input.begin() + static_cast<ptrdiff_t>(n));
         auto w = chain.writable.write(mem, 0, bytes);
-        if (!w || !q.add_used(mem, chain.head, static_cast<uint32_t>(n))) {
+        if (!w || !q.add_used(mem, chain, static_cast<uint32_t>(n))) {
             host().needs_reset(w ? Error{"used ring update failed"} : w.error());
             return;
         }

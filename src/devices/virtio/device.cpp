@@ -28,7 +28,7 @@ void process_queue(DeviceHost& host, size_t index, const std::function<Result<ui
             host.needs_reset(written.error());
             break;
         }
-        if (auto r = q.add_used(mem, chain.head, *written); !r) {
+        if (auto r = q.add_used(mem, chain, *written); !r) {
             host.needs_reset(r.error());
             break;
         }

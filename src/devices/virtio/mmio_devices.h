@@ -36,10 +36,11 @@ Result<MmioDeviceInfo> mmio_device_slot(uint32_t n);
 /// the list for ACPI.
 class MmioDevices {
 public:
-    /// `irq_for_gsi(gsi)` makes the IrqLine that drives `gsi`.
+    /// `irq_for_gsi(gsi)` makes the IrqLine that drives `gsi`; `reporter` (optional) hears of
+    /// every guest RAM write of the devices (MmioTransport).
     using IrqFactory = std::function<IrqLine(uint32_t gsi)>;
-    MmioDevices(const memory::GuestMemory& mem, bus::Bus& mmio, IrqFactory irq_for_gsi)
-        : m_mem(mem), m_mmio(mmio), m_irq_for_gsi(std::move(irq_for_gsi)) {}
+    MmioDevices(const memory::GuestMemory& mem, bus::Bus& mmio, IrqFactory irq_for_gsi, RamWriteReporter reporter = {})
+        : m_mem(mem), m_mmio(mmio), m_irq_for_gsi(std::move(irq_for_gsi)), m_reporter(std::move(reporter)) {}
 
     Result<MmioDeviceInfo> add(std::shared_ptr<Device> device);
     std::span<const MmioDeviceInfo> devices() const { return m_info; }
@@ -54,6 +55,7 @@ private:
     const memory::GuestMemory& m_mem;
     bus::Bus& m_mmio;
     IrqFactory m_irq_for_gsi;
+    RamWriteReporter m_reporter;
     std::vector<MmioDeviceInfo> m_info;
     std::vector<std::shared_ptr<MmioTransport>> m_transports;
 };

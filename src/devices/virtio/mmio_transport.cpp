@@ -16,11 +16,15 @@ uint64_t set_half(uint64_t value, bool high, uint32_t half) {
 
 }  // namespace
 
-MmioTransport::MmioTransport(std::shared_ptr<virtio::Device> device, const memory::GuestMemory& mem, IrqLine irq)
-    : m_device(std::move(device)), m_mem(mem), m_irq(std::move(irq)) {
+MmioTransport::MmioTransport(std::shared_ptr<virtio::Device> device, const memory::GuestMemory& mem, IrqLine irq,
+                             RamWriteReporter reporter)
+    : m_device(std::move(device)), m_mem(mem), m_irq(std::move(irq)), m_reporter(std::move(reporter)) {
     m_offered = m_device->device_features() | kTransportFeatures;
     m_queues.assign(m_device->queue_count(), Queue(m_device->queue_max_size()));
-    for (Queue& q : m_queues) q.reset();
+    for (Queue& q : m_queues) {
+        q.reset();
+        q.set_ram_write_reporter(&m_reporter);
+    }
     m_device->attach(*this);
 }
 

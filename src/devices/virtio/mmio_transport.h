@@ -62,12 +62,17 @@ inline constexpr uint64_t kMmioWindowSize = 0x1000;
 
 class MmioTransport final : public bus::Device, private DeviceHost {
 public:
-    MmioTransport(std::shared_ptr<virtio::Device> device, const memory::GuestMemory& mem, IrqLine irq);
+    /// `reporter`: told of every guest RAM write of the device (Queue::add_used); without one the
+    /// transport says it may write RAM unreported (bus::Device::writes_guest_ram).
+    MmioTransport(std::shared_ptr<virtio::Device> device, const memory::GuestMemory& mem, IrqLine irq,
+                  RamWriteReporter reporter = {});
     ~MmioTransport() override;
 
     std::string_view name() const override { return m_device->name(); }
     void read(uint64_t offset, std::span<uint8_t> data) override;
     void write(uint64_t offset, std::span<const uint8_t> data) override;
+    /// Every RAM write of a virtio device goes through a chain and the used ring, which report it.
+    bool writes_guest_ram() const override { return !m_reporter; }
 
     uint32_t status() const;
     uint32_t interrupt_status() const;
@@ -98,6 +103,7 @@ private:
     std::shared_ptr<virtio::Device> m_device;
     const memory::GuestMemory& m_mem;
     IrqLine m_irq;
+    RamWriteReporter m_reporter;
     mutable std::mutex m_mutex;
     std::vector<Queue> m_queues;
     uint64_t m_offered = 0;          ///< device features + transport features

@@ -97,7 +97,7 @@ void Net::deliver() {
             ++m_dropped;   // a receive buffer too small for the frame: give it back empty
             report_guest_error(name(), fmt::format("{}-byte receive buffer for a {}-byte frame", chain.writable.size(), frame.size()));
         }
-        if (auto r = q.add_used(mem, chain.head, written); !r) {
+        if (auto r = q.add_used(mem, chain, written); !r) {
             host().needs_reset(r.error());
             return;
         }

@@ -158,6 +158,21 @@ Result<void> Queue::add_used(const memory::GuestMemory& mem, uint16_t head, uint
     return {};
 }
 
+Result<void> Queue::add_used(const memory::GuestMemory& mem, const Chain& chain, uint32_t written) {
+    const bool report = m_reporter && *m_reporter;
+    // Before the used entry: a driver polling the used ring must not run code it sees completed
+    // before the engine has dropped what it decoded from the old bytes.
+    if (report)
+        for (const Segment& s : chain.writable.list()) (*m_reporter)(s.addr, s.len);
+    const uint16_t slot = static_cast<uint16_t>(m_next_used % (m_size ? m_size : 1));
+    TRY_VOID(add_used(mem, chain.head, written));
+    if (report) {
+        (*m_reporter)(m_used + 4 + 8ull * slot, sizeof(VirtqUsedElem));
+        (*m_reporter)(m_used + 2, sizeof(uint16_t));
+    }
+    return {};
+}
+
 Result<bool> Queue::should_interrupt(const memory::GuestMemory& mem) {
     if (!m_ready) return false;
     // Our used idx store must be ordered before reading the driver's suppression fields (store->load).

@@ -5,6 +5,7 @@
 /// a queue's worth ahead) breaks the queue: it stops processing and its owner marks the device
 /// NEEDS_RESET (2.1.2). Not thread-safe: the transport serialises all calls.
 #include <cstdint>
+#include <functional>
 
 #include "devices/virtio/chain.h"
 #include "devices/virtio/spec.h"
@@ -17,6 +18,11 @@ class Reader;
 }  // namespace popek::snapshot
 
 namespace popek::devices::virtio {
+
+/// Told of guest RAM a device wrote (DMA: chain buffers, the used ring) right after the write, so
+/// that the own engine drops code it decoded there (hv::Vm::device_wrote_ram). Called on the
+/// device's thread.
+using RamWriteReporter = std::function<void(memory::GuestAddress gpa, uint64_t len)>;
 
 class Queue {
 public:
@@ -51,6 +57,11 @@ public:
     Result<bool> pop(const memory::GuestMemory& mem, Chain& chain);
     /// Returns `head` to the driver with `written` bytes written to its device-writable buffers.
     Result<void> add_used(const memory::GuestMemory& mem, uint16_t head, uint32_t written);
+    /// The same for a chain the device wrote into: its device-writable buffers are reported to
+    /// the RAM-write reporter (if any) before the used entry publishes them, the used ring after.
+    Result<void> add_used(const memory::GuestMemory& mem, const Chain& chain, uint32_t written);
+    /// Who hears of guest RAM this queue's device wrote (the transport's; outlives the queue).
+    void set_ram_write_reporter(const RamWriteReporter* reporter) { m_reporter = reporter; }
     /// After a batch of add_used: whether the driver wants an interrupt now (2.7.7.2: the
     /// used_event index with VIRTIO_F_EVENT_IDX, the NO_INTERRUPT flag otherwise).
     Result<bool> should_interrupt(const memory::GuestMemory& mem);
@@ -76,6 +87,7 @@ private:
     uint16_t m_next_avail = 0;      ///< the driver's next available-ring slot we will read
     uint16_t m_next_used = 0;       ///< our used idx (free-running)
     uint16_t m_signalled_used = 0;  ///< used idx at the last interrupt decision (event idx)
+    const RamWriteReporter* m_reporter = nullptr;
 };
 
 }  // namespace popek::devices::virtio

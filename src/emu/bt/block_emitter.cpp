@@ -94,9 +94,12 @@ void BlockEmitter::emit_block(const Block& b) {
         }
         offset += in.len;
         const bool native = is_native(in);
-        if (native || memory_inline(in) || sse_inline(in)) {
+        if (native || memory_inline(in) || sse_inline(in) || arith_inline(in)) {
             if (native) emit_native(in);
             else if (sse_inline(in)) emit_sse(in);
+            else if (is_native_bits(in)) emit_bits(in);
+            else if (is_native_muldiv(in, m_mode64 || m_flat32, m_flat32)) emit_muldiv(in);
+            else if (arith_inline(in)) emit_memory_extra(in);
             else emit_memory(in);
             m_rip_pending += in.len;
             ++m_count_pending;
@@ -124,7 +127,15 @@ bool BlockEmitter::memory_inline(const Insn& in) const {
     return (m_mode64 || m_flat32) && is_native_memory(in, m_flat32);
 }
 
-bool BlockEmitter::runs_inline(const Insn& in) const { return is_native(in) || memory_inline(in) || sse_inline(in); }
+bool BlockEmitter::arith_inline(const Insn& in) const {
+    const bool memory_ok = m_mode64 || m_flat32;
+    return is_native_bits(in) || is_native_muldiv(in, memory_ok, m_flat32) ||
+           is_native_memory_extra(in, memory_ok, m_flat32, m_mode64);
+}
+
+bool BlockEmitter::runs_inline(const Insn& in) const {
+    return is_native(in) || memory_inline(in) || sse_inline(in) || arith_inline(in);
+}
 
 void BlockEmitter::sync_state() {
     materialize_flags();

@@ -152,6 +152,20 @@ bool is_native_memory(const Insn& insn, bool flat32);
 /// `flat32` as for is_native_memory).
 bool is_native_sse(const Insn& insn, bool memory_ok, bool flat32);
 
+/// True when `insn` is MUL/IMUL (one operand), DIV/IDIV, CBW/CWDE/CDQE or CWD/CDQ/CQO emitted
+/// natively (emu/bt/muldiv_ops.cpp; a divide checks for #DE and leaves through a slow path).
+/// `memory_ok`, `flat32`: a memory operand is allowed, as for is_native_sse.
+bool is_native_muldiv(const Insn& insn, bool memory_ok, bool flat32);
+
+/// True when `insn` is a register form of SHLD/SHRD, BT/BTS/BTR/BTC, BSF/BSR/TZCNT/LZCNT/POPCNT
+/// or XADD emitted natively (emu/bt/bit_ops.cpp).
+bool is_native_bits(const Insn& insn);
+
+/// True when `insn` is SETcc m8, BT/BTS/BTR/BTC on memory, LEAVE (64-bit code) with an inline
+/// memory path, or a hint with no code (PREFETCHh, ENDBR32/64) (emu/bt/memory_extra_ops.cpp).
+/// `memory_ok`, `flat32` as for is_native_sse; `mode64`: 64-bit code.
+bool is_native_memory_extra(const Insn& insn, bool memory_ok, bool flat32, bool mode64);
+
 class BlockEmitter : public Xbyak::CodeGenerator {
 public:
     /// Emits into [buffer, buffer + max) (xbyak throws Xbyak::Error when it does not fit).
@@ -298,6 +312,19 @@ private:
     void emit_xchg(const Insn& in);
     void emit_setcc(const Insn& in);
     void emit_cmovcc(const Insn& in);
+
+    // Multiply, divide and accumulator extensions (muldiv_ops.cpp), bit operations (bit_ops.cpp).
+    /// is_native_muldiv, is_native_bits or is_native_memory_extra in this block's mode.
+    bool arith_inline(const Insn& in) const;
+    void emit_muldiv(const Insn& in);
+    void emit_accumulator_extension(const Insn& in);
+    void emit_bits(const Insn& in);
+    void emit_bit_test(const Insn& in);
+    void emit_bit_scan(const Insn& in);
+    // More memory forms (memory_extra_ops.cpp).
+    void emit_memory_extra(const Insn& in);
+    void emit_bit_test_memory(const Insn& in);
+    void emit_leave(const Insn& in);
 
     // Inline memory access (memory_ops.cpp).
     /// An instruction whose fast path jumps to `entry` on a TLB miss; the slow path runs the

@@ -82,6 +82,28 @@ Result<void> InterpVm::set_irq_line(uint32_t gsi, bool level) {
     return {};
 }
 
+void InterpVm::device_wrote_ram(uint64_t gpa, uint64_t len) {
+    // As a write by another vCPU would (emu/mmu/access.cpp check_code_write): each code page in
+    // the range is invalidated, and every vCPU leaves its chained code for the dispatcher, which
+    // re-decodes what it runs from there. Other pages cost nothing.
+    if (!m_shared || len == 0) return;
+    // The device's stores before the page checks (store-load order): a vCPU marking a page as
+    // code (an atomic exchange) then reads either the new bytes or is seen as code here.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    bool hit = false;
+    const uint64_t last = gpa + (len - 1) < gpa ? ~0ULL : gpa + (len - 1);
+    for (uint64_t page = gpa & ~0xfffULL; page <= (last & ~0xfffULL); page += 4096) {
+        if (m_shared->code.is_code(page)) {
+            m_shared->code.invalidate(page);
+            hit = true;
+        }
+        if (page == (~0ULL & ~0xfffULL)) break;
+    }
+    if (hit)
+        for (emu::Cpu* c : m_shared->cpus)
+            if (c) c->attention.store(true, std::memory_order_release);
+}
+
 Result<void> InterpVm::set_irq_line_no_dma(uint32_t gsi, bool level) {
     if (gsi >= emu::IoApic::kPins) return fail("interp: GSI {} does not exist (IOAPIC has {} pins)", gsi, emu::IoApic::kPins);
     m_interrupts->set_irq_line(gsi, level);
@@ -90,6 +112,10 @@ Result<void> InterpVm::set_irq_line_no_dma(uint32_t gsi, bool level) {
 
 Result<void> InterpVm::inject_vector(int vcpu, uint8_t vector) {
     if (vcpu < 0 || vcpu >= m_config.vcpus) return fail("interp: vCPU index {} out of range", vcpu);
+    // An event-channel upcall may follow a Xen back end's copy into guest RAM (blkif, netif,
+    // console, store rings), which does not report its writes: decoded code is re-verified, as
+    // after a device's interrupt line (set_irq_line).
+    if (m_shared) emu::note_vmm_write(*m_shared);
     if (!m_interrupts->inject_vector(vcpu, vector)) return fail("interp: vCPU {} cannot take vector {:#x}", vcpu, vector);
     return {};
 }

@@ -24,6 +24,7 @@ public:
     Result<std::unique_ptr<Vcpu>> create_vcpu(int index) override;
     Result<void> set_irq_line(uint32_t gsi, bool level) override;
     Result<void> set_irq_line_no_dma(uint32_t gsi, bool level) override;
+    void device_wrote_ram(uint64_t gpa, uint64_t len) override;
     Result<void> inject_vector(int vcpu, uint8_t vector) override;
     std::optional<TscSample> sample_tsc() const override;
     emu::EngineShared* own_engine() override { return m_shared.get(); }
