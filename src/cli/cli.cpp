@@ -166,6 +166,11 @@ Parsed parse(const std::vector<std::string>& args) {
     run->add_option("--gdb", o.gdb, "gdb remote stub on tcp:PORT (127.0.0.1) or unix:PATH (--accel interp and bt)")
         ->type_name("tcp:PORT|unix:PATH");
     run->add_flag("--gdb-wait", o.gdb_wait, "with --gdb: stop the vCPUs before the first instruction until gdb continues");
+    // Deterministic record and replay (issue 15 part 2, docs/record-replay.md).
+    run->add_option("--record", o.record_path, "record the run to the log FILE for --replay (--accel interp or bt, "
+                    "auto: bt; one vCPU)")->type_name("FILE");
+    run->add_option("--replay", o.replay_path, "re-run the log FILE that --record wrote, with the recording's options; "
+                    "a divergence ends it with status 4")->type_name("FILE");
 
     // Firecracker's ways in (issue 14, docs/api.md).
     std::string config_file;
@@ -304,6 +309,14 @@ Parsed parse(const std::vector<std::string>& args) {
         auto parsed = parse_net(n);
         if (!parsed) return usage_error(parsed.error());
         o.nets.push_back(*parsed);
+    }
+    if (!o.record_path.empty() || !o.replay_path.empty()) {
+        if (!o.record_path.empty() && !o.replay_path.empty())
+            return usage_error(Error{"--record and --replay cannot be given together"});
+        if (config_file.empty() && accel == "auto") o.accel = hv::Accel::Bt;   // the engine records; KVM cannot
+        if (o.accel == hv::Accel::Kvm)
+            return usage_error(Error{fmt::format("{} needs the own engine (--accel interp or bt)",
+                                                 o.record_path.empty() ? "--replay" : "--record")});
     }
     if (o.gdb_wait && o.gdb.empty()) return usage_error(Error{"--gdb-wait needs --gdb"});
     if (!o.gdb.empty()) {

@@ -64,6 +64,8 @@ vmm::VmOptions with_cli_extras(vmm::VmOptions described, const vmm::VmOptions& c
     described.perf_map = cli.perf_map;
     described.gdb = cli.gdb;
     described.gdb_wait = cli.gdb_wait;
+    described.record_path = cli.record_path;
+    described.replay_path = cli.replay_path;
     described.serial_out = cli.serial_out;
     described.serial_input = cli.serial_input;
     described.serial_in_fd = cli.serial_in_fd;

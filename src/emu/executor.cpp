@@ -7,6 +7,7 @@
 #include "emu/bt/translator.h"
 #include "emu/decode/block_cache.h"
 #include "emu/decode/insn.h"
+#include "emu/determinism.h"
 
 namespace popek::emu {
 namespace {
@@ -254,6 +255,12 @@ bool Cpu::service() {
             // IF=0 on the only vCPU: only an NMI could wake it, and no device raises one.
             m_exits.set(hv::Halt{});
             return true;
+        }
+        if (t_determinism) {
+            // --record / --replay: virtual time jumps to the deadline (or console input arrives)
+            // instead of the host sleeping; the loop then polls the timers again.
+            t_determinism->idle(deadline);
+            return false;
         }
         // A blocked NMI (SDM Vol. 3A 6.7.1) stays pending without ending the wait.
         const WakeOn wake = (rflags & kIf) ? (nmi_blocked ? WakeOn::Maskable : WakeOn::AnyEvent)

@@ -15,7 +15,7 @@
 #include "memory/guest_memory.h"
 #include "util/result.h"
 
-namespace popek::emu { struct EngineShared; }
+namespace popek::emu { struct EngineShared; class Determinism; }
 
 namespace popek::hv {
 
@@ -110,6 +110,9 @@ struct VmConfig {
     bool perf_map = false; ///< `--perf-map`: the block translator writes /tmp/perf-PID.map
     uint32_t bt_cache_mib = 128; ///< `--bt-cache`: the block translator's code buffer per vCPU
     bool viridian = false; ///< with `xen`: the Hyper-V interface too (hv/xen/viridian.h); own engine only
+    /// `--record` / `--replay` (emu/determinism.h): the own engine's clock runs on retired
+    /// instructions instead of the host's. Not owned; null: a normal run.
+    emu::Determinism* determinism = nullptr;
 };
 
 class Hypervisor {

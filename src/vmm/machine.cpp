@@ -14,6 +14,8 @@
 #include "devices/virtio/mmio_devices.h"
 #include "emu/irqchip/platform.h"
 #include "gdb/gdb_server.h"
+#include "replay/session.h"
+#include "devices/legacy/uart_8250.h"
 #include "vmm/acpi_sleep.h"
 #include "vmm/board.h"
 #include "vmm/exit_dispatcher.h"
@@ -51,7 +53,9 @@ void write_stdout(std::span<const uint8_t> bytes) {
 }
 
 /// One vCPU's thread body: run, dispatch I/O, stop the VM on anything final.
-void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, VcpuExitCounts& counts, AcpiSleep& sleep) {
+void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, VcpuExitCounts& counts, AcpiSleep& sleep,
+               replay::Session* session) {
+    emu::t_determinism = session;   // --record / --replay (emu/determinism.h)
     for (;;) {
         auto exit = vcpu.run();
         if (!exit) {
@@ -60,7 +64,24 @@ void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, Vc
             return;
         }
         counts.count(*exit);
-        if (bool may_write_ram = true; dispatcher.dispatch(vcpu.index(), *exit, &may_write_ram)) {
+        bool may_write_ram = true;   // false: the device that took the exit wrote no guest RAM
+        if (session) {
+            // Every exit is a checkpoint; a read's answer is logged or comes from the log.
+            auto before = session->before_dispatch(vcpu, *exit);
+            const bool handled = before && dispatcher.dispatch(vcpu.index(), *exit, &may_write_ram);
+            auto after = before && handled ? session->after_dispatch(*exit) : Result<void>{};
+            if (!before || !after) {
+                life.request_exit(ExitCause::VcpuError, kExitVmError, (!before ? before : after).error().message);
+                return;
+            }
+            if (handled && !may_write_ram) vcpu.exit_wrote_no_ram();
+            if (handled && sleep.take_request()) {
+                // S3 sleeps on the host clock until the RTC alarm: not recorded (docs/record-replay.md).
+                life.request_exit(ExitCause::VcpuError, kExitVmError, "the guest entered ACPI S3, which --record/--replay do not support yet");
+                return;
+            }
+            if (handled) continue;
+        } else if (dispatcher.dispatch(vcpu.index(), *exit, &may_write_ram)) {
             if (!may_write_ram) vcpu.exit_wrote_no_ram();
             // The exit entered S3 (PM1_CNT): this vCPU sleeps, then resumes at the waking vector.
             if (sleep.take_request() && !sleep.sleep_and_resume(vcpu)) return;
@@ -119,6 +140,23 @@ struct ObserverGuard {
     }
 };
 
+/// `--record` / `--replay`: what the own engine cannot make deterministic yet is refused.
+Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& opt) {
+    const bool record = !opt.record_path.empty(), replay = !opt.replay_path.empty();
+    if (!record && !replay) return std::unique_ptr<replay::Session>{};
+    const char* flag = record ? "--record" : "--replay";
+    if (record && replay) return fail("--record and --replay cannot be given together");
+    if (opt.accel == hv::Accel::Kvm) return fail("{} needs the own engine (--accel interp or bt)", flag);
+    if (opt.cpus != 1) return fail("{} supports one vCPU only (--cpus 1): vCPU interleaving is not recorded yet", flag);
+    if (opt.xen || !opt.disks.empty() || !opt.nets.empty() || opt.share || opt.virtio_rng)
+        return fail("{}: --xen, --disk, --net, --share and --rng are not recorded yet (docs/record-replay.md)", flag);
+    if (!opt.gdb.empty() || !opt.restore_path.empty()) return fail("{} cannot be combined with --gdb or --restore yet", flag);
+    const std::string config = replay::describe_vm_for_log(opt.accel, opt.mem_mib, opt.cpus, opt.kernel_path, opt.initrd_path,
+                                                           opt.cmdline, opt.test_device);
+    if (record) return replay::Session::record(opt.record_path, config);
+    return replay::Session::replay(opt.replay_path, config);
+}
+
 }  // namespace
 
 Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
@@ -159,13 +197,19 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     kernel_file = {};
     initrd_file = {};
 
-    hv::VmConfig cfg{opt.cpus, opt.xen, opt.stats, opt.perf_map, opt.bt_cache_mib, opt.xen && opt.viridian};
+    std::unique_ptr<replay::Session> session = TRY(open_replay_session(opt));
+    hv::VmConfig cfg{opt.cpus, opt.xen, opt.stats, opt.perf_map, opt.bt_cache_mib, opt.xen && opt.viridian, session.get()};
     auto vm = TRY(hv->create_vm(cfg));
     TRY_VOID(vm->set_memory(mem));
 
     VmLifecycle life;
     bus::Bus pio, mmio;
-    auto serial_out = opt.serial_out ? opt.serial_out : write_stdout;
+    std::function<void(std::span<const uint8_t>)> serial_out = opt.serial_out ? opt.serial_out : write_stdout;
+    if (session)
+        serial_out = [session = session.get(), out = std::move(serial_out)](std::span<const uint8_t> bytes) {
+            session->note_serial(bytes);
+            out(bytes);
+        };
     auto board = TRY(Board::create(*vm, mem, pio, mmio, life, serial_out, opt));
     // ACPI tables for PC kernels (docs/ARCHITECTURE.md "ACPI"); own-ABI guests get none.
     if (!restore && boot.format != loader::KernelFormat::Elf64) {
@@ -214,6 +258,17 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
         });
         input_sink = [x](std::span<const uint8_t> bytes) { return x->console_input(bytes); };
     }
+    if (session) {
+        // Console input reaches the guest only at a halt the log names (replay/session.h).
+        devices::legacy::Uart8250* uart = &board->uart();
+        session->set_input_target([uart](std::span<const uint8_t> bytes) { return uart->push_input(bytes); });
+        session->set_end_vm([&life](int status, std::string reason) {
+            if (status < 0) life.request_exit(ExitCause::VcpuError, kExitVmError, std::move(reason));
+            else life.request_exit(ExitCause::ConsoleQuit, status, std::move(reason));
+        });
+        replay::Session* s = session.get();
+        input_sink = [s](std::span<const uint8_t> bytes) { return s->queue_input(bytes); };
+    }
     TRY_VOID(board->start_input(opt, input_sink));
     std::unique_ptr<gdb::GdbServer> gdb_server;
     if (!opt.gdb.empty()) {
@@ -239,11 +294,12 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     for (size_t i = 0; i < vcpus.size(); ++i)
         threads.emplace_back([&, vp = vcpus[i].get(), counts = &exit_counts[i]] {
             host::confine_this_thread(host::ThreadKind::Vcpu);
-            vcpu_loop(*vp, dispatcher, life, *counts, board->sleep());
+            vcpu_loop(*vp, dispatcher, life, *counts, board->sleep(), session.get());
         });
     // Every thread of this VM exists: the main thread only waits and tears down from here on.
     host::confine_this_thread(host::ThreadKind::Main);
     life.wait();
+    if (session) session->stop();
     for (auto& t : threads) t.join();
     if (observer) {
         observer_guard.observer = nullptr;
@@ -252,6 +308,13 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     board->stop_input();
 
     if (opt.stats) print_stats(vcpus, dispatcher.counters());
+    if (session) {
+        auto done = session->finish(life.status(), mem);
+        if (!done) return RunOutcome{kExitVmError, ExitCause::VcpuError, done.error().message};
+        fmt::print(stderr, "popek: {} {} instructions{}; guest memory blake2b {}\n",
+                   session->replaying() ? "replayed" : "recorded", session->instructions(),
+                   session->replaying() ? "" : fmt::format(", {} log bytes to {}", session->log_bytes(), opt.record_path), *done);
+    }
     return RunOutcome{life.status(), life.cause(), life.reason()};
 }
 

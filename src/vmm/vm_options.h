@@ -55,6 +55,9 @@ struct VmOptions {
     bool virtio_rng = false;    ///< `--rng`: a virtio entropy device
     std::string gdb;            ///< `--gdb tcp:PORT|unix:PATH`: the gdb stub (docs/debugging.md)
     bool gdb_wait = false;      ///< `--gdb-wait`: stopped before the first instruction
+    /// `--record FILE` / `--replay FILE` (docs/record-replay.md): the run is logged, or re-runs a log.
+    std::string record_path;
+    std::string replay_path;
     /// Firecracker's `logger` and `metrics` (config file or API): files popek appends its
     /// lifecycle lines and FlushMetrics records to (src/api/, docs/api.md). Empty: none.
     std::string log_path;

@@ -5,6 +5,7 @@
 /// CPUID.1:ECX.RDRAND[30] and CPUID.7.0:EBX.RDSEED[18] advertise them (cpuid.cpp).
 #include <sys/random.h>
 
+#include "emu/determinism.h"
 #include "emu/interp/families.h"
 
 namespace popek::emu {
@@ -13,7 +14,9 @@ namespace {
 template <class T>
 void rdrand(Cpu& c, const Insn& i) {
     T v{};
-    const bool ok = getrandom(&v, sizeof v, GRND_NONBLOCK) == static_cast<ssize_t>(sizeof v);
+    // --record / --replay: the value is logged, or comes from the log (emu/determinism.h).
+    const bool ok = t_determinism ? t_determinism->random(&v, sizeof v)
+                                  : getrandom(&v, sizeof v, GRND_NONBLOCK) == static_cast<ssize_t>(sizeof v);
     c.set_reg<T>(i.r0, ok ? v : T{});
     c.rflags = (c.rflags & ~kArithFlags) | (ok ? kCf : 0);
 }

@@ -7,6 +7,8 @@
 
 #include "hv/interp/interp_vcpu.h"
 #include "hv/xen/xen_cpu_hooks.h"
+#include "emu/cpu.h"
+#include "emu/determinism.h"
 #include "emu/vmm_write.h"
 
 namespace popek::hv::interp {
@@ -17,7 +19,11 @@ constexpr uint32_t kTranslateAfter = 32;   ///< interpreted runs of a block befo
 InterpVm::InterpVm(const VmConfig& config, bool translate)
     : m_config(config),
       m_translate(translate),
-      m_interrupts(std::make_unique<emu::InterruptPlatform>(config.vcpus, kTscHz)) {}
+      m_interrupts(config.determinism
+                       // --record / --replay: the guest clock reads virtual time (emu/determinism.h).
+                       ? std::make_unique<emu::InterruptPlatform>(config.vcpus, kTscHz,
+                                                                  [d = config.determinism] { return d->now_ns(); })
+                       : std::make_unique<emu::InterruptPlatform>(config.vcpus, kTscHz)) {}
 
 InterpVm::~InterpVm() = default;
 
@@ -62,7 +68,10 @@ Result<void> InterpVm::resume() {
 Result<std::unique_ptr<Vcpu>> InterpVm::create_vcpu(int index) {
     if (!m_shared) return fail("interp: create_vcpu before set_memory");
     if (index < 0 || index >= m_config.vcpus) return fail("interp: vCPU index {} out of range", index);
-    return std::unique_ptr<Vcpu>(new InterpVcpu(*m_shared, index, &m_interrupts->cpu(index)));
+    auto* vcpu = new InterpVcpu(*m_shared, index, &m_interrupts->cpu(index));
+    if (m_config.determinism && index == 0 && static_cast<size_t>(index) < m_shared->cpus.size() && m_shared->cpus[0])
+        m_config.determinism->attach_instructions(&m_shared->cpus[0]->mutable_stats().instructions);
+    return std::unique_ptr<Vcpu>(vcpu);
 }
 
 Result<void> InterpVm::set_irq_line(uint32_t gsi, bool level) {

@@ -1,0 +1,37 @@
+#pragma once
+/// What makes a run of the own engine reproducible (`popek run --record / --replay`,
+/// src/replay/, docs/record-replay.md). The engine's remaining sources of non-determinism are
+/// the host clock (RDTSC, the APIC, TSC-deadline and PIT timers: emu/irqchip/guest_clock.h), the
+/// alarm thread that raises a vCPU's attention flag at a timer deadline, and RDRAND/RDSEED
+/// (SDM Vol. 2B "RDRAND"). Under a Determinism the guest clock reads virtual time derived from
+/// the vCPU's retired instruction count (the interp Vm injects it as the clock's NowFn, which
+/// also keeps the alarm thread out: timers are polled every few thousand instructions), a
+/// halted vCPU's time jumps to its next timer deadline instead of waiting for the host, and
+/// RDRAND/RDSEED values come from the recorder or the log.
+///
+/// The vCPU thread sets t_determinism (single vCPU only); the engine calls it on that thread.
+#include <cstddef>
+#include <cstdint>
+
+namespace popek::emu {
+
+class Determinism {
+public:
+    virtual ~Determinism() = default;
+    /// The vCPU's retired-instruction counter (VcpuStats::instructions), read by now_ns().
+    virtual void attach_instructions(const uint64_t* instructions) = 0;
+    /// The virtual time in nanoseconds (monotonic): a function of the instruction count and of
+    /// the idle time skipped so far.
+    virtual uint64_t now_ns() = 0;
+    /// The vCPU is halted and its next timer fires at `deadline_ns` (UINT64_MAX: none). Feeds
+    /// recorded or logged console input, or moves the virtual time to the deadline; may block
+    /// briefly for host input. The engine then polls again instead of sleeping.
+    virtual void idle(uint64_t deadline_ns) = 0;
+    /// RDRAND/RDSEED: `size` random bytes into `out`; false: none (CF=0, the guest retries).
+    virtual bool random(void* out, size_t size) = 0;
+};
+
+/// The calling vCPU thread's Determinism (null: a normal run).
+inline thread_local Determinism* t_determinism = nullptr;
+
+}  // namespace popek::emu

@@ -1,0 +1,343 @@
+#include "replay/session.h"
+
+#include <sys/random.h>
+
+#include <chrono>
+#include <limits>
+
+#include <fmt/core.h>
+
+namespace popek::replay {
+namespace {
+
+/// Virtual time: one nanosecond per retired instruction (a 1 GHz guest), plus skipped idle time.
+constexpr uint64_t kNoDeadline = std::numeric_limits<uint64_t>::max();
+
+const char* type_name(EventType t) {
+    switch (t) {
+        case EventType::Exit: return "an exit";
+        case EventType::Read: return "a device read";
+        case EventType::Random: return "an RDRAND value";
+        case EventType::Input: return "console input";
+        case EventType::End: return "the end of the run";
+    }
+    return "?";
+}
+
+const char* kind_name(ExitKind k) {
+    switch (k) {
+        case ExitKind::PioIn: return "port read";
+        case ExitKind::PioOut: return "port write";
+        case ExitKind::MmioRead: return "MMIO read";
+        case ExitKind::MmioWrite: return "MMIO write";
+        case ExitKind::Hypercall: return "hypercall";
+        case ExitKind::Other: return "exit";
+    }
+    return "?";
+}
+
+std::string hex(std::span<const uint8_t> b) {
+    std::string s;
+    for (uint8_t x : b) s += fmt::format("{:02x}", x);
+    return s;
+}
+
+/// BLAKE2b (libsodium) of the registers a divergence shows in first.
+uint64_t register_checksum(const hv::CpuState& s) {
+    uint64_t words[22];
+    for (size_t i = 0; i < 16; ++i) words[i] = s.gpr[i];
+    words[16] = s.rip;
+    words[17] = s.rflags;
+    words[18] = s.cr0;
+    words[19] = s.cr3;
+    words[20] = s.cr4;
+    words[21] = s.efer;
+    uint8_t out[8];
+    crypto_generichash(out, sizeof out, reinterpret_cast<const uint8_t*>(words), sizeof words, nullptr, 0);
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; ++i) v |= uint64_t{out[i]} << (8 * i);
+    return v;
+}
+
+Event event(EventType type, uint64_t icount) {
+    Event e;
+    e.type = type;
+    e.icount = icount;
+    return e;
+}
+
+}  // namespace
+
+std::string describe_vm_for_log(hv::Accel accel, uint64_t mem_mib, int cpus, const std::string& kernel,
+                                const std::string& initrd, const std::string& cmdline, bool test_device) {
+    return fmt::format("accel={}\nmem_mib={}\ncpus={}\nkernel={}\ninitrd={}\ncmdline={}\ntest_device={}\n",
+                       hv::accel_name(accel), mem_mib, cpus, kernel.empty() ? "(built-in demo guest)" : kernel, initrd,
+                       cmdline, test_device ? 1 : 0);
+}
+
+Result<std::unique_ptr<Session>> Session::record(const std::string& path, const std::string& config) {
+    if (sodium_init() < 0) return fail("--record: libsodium failed to initialise");
+    std::unique_ptr<Session> s(new Session());
+    s->m_writer.emplace(TRY(LogWriter::create(path, config)));
+    crypto_generichash_init(&s->m_serial_hash, nullptr, 0, 32);
+    return s;
+}
+
+Result<std::unique_ptr<Session>> Session::replay(const std::string& path, const std::string& config) {
+    if (sodium_init() < 0) return fail("--replay: libsodium failed to initialise");
+    std::unique_ptr<Session> s(new Session());
+    s->m_replay = true;
+    s->m_reader.emplace(TRY(LogReader::open_file(path)));
+    if (s->m_reader->config() != config) {
+        // Name the first line that differs: the user gave another VM than the one recorded.
+        const std::string& rec = s->m_reader->config();
+        size_t a = 0, b = 0;
+        for (;;) {
+            const size_t ea = rec.find('\n', a), eb = config.find('\n', b);
+            const std::string la = rec.substr(a, ea == std::string::npos ? std::string::npos : ea - a);
+            const std::string lb = config.substr(b, eb == std::string::npos ? std::string::npos : eb - b);
+            if (la != lb || ea == std::string::npos || eb == std::string::npos)
+                return fail("--replay '{}': the log was recorded with `{}`, this run has `{}` (replay with the "
+                            "recording's options)", path, la, lb);
+            a = ea + 1;
+            b = eb + 1;
+        }
+    }
+    crypto_generichash_init(&s->m_serial_hash, nullptr, 0, 32);
+    return s;
+}
+
+Session::~Session() = default;
+
+uint64_t Session::now_ns() {
+    uint64_t t = icount() + m_skipped_ns;
+    if (t < m_last_ns) t = m_last_ns;
+    m_last_ns = t;
+    return t;
+}
+
+std::unexpected<Error> Session::diverged(const std::string& what) const {
+    return fail("replay diverged at instruction {}: {}", icount(), what);
+}
+
+void Session::fail_in_engine(const std::string& what) {
+    if (!m_engine_error.empty()) return;
+    m_engine_error = what.starts_with("replay diverged") ? what : fmt::format("replay diverged at instruction {}: {}", icount(), what);
+    if (m_end_vm) m_end_vm(-1, m_engine_error);
+}
+
+Result<Event> Session::expect(EventType type, const char* what) {
+    std::optional<Event> e = std::move(m_peeked);
+    m_peeked.reset();
+    if (!e) {
+        auto n = m_reader->next();
+        if (!n) return std::unexpected(n.error());
+        e = std::move(*n);
+    }
+    if (!e) return diverged(fmt::format("{} after the end of the log", what));
+    if (e->type != type)
+        return diverged(fmt::format("the guest made {} where the log has {} (at instruction {})", what,
+                                    type_name(e->type), e->icount));
+    if (e->icount != icount() && type != EventType::End)
+        return diverged(fmt::format("{} at instruction {} in the log", what, e->icount));
+    return std::move(*e);
+}
+
+bool Session::random(void* out, size_t size) {
+    if (!m_replay) {
+        Event e = event(EventType::Random, icount());
+        e.bytes.resize(size);
+        e.delivered = getrandom(e.bytes.data(), size, GRND_NONBLOCK) == static_cast<ssize_t>(size);
+        if (!e.delivered) std::fill(e.bytes.begin(), e.bytes.end(), 0);
+        std::memcpy(out, e.bytes.data(), size);
+        m_writer->write(e);
+        return e.delivered;
+    }
+    auto e = expect(EventType::Random, "RDRAND/RDSEED");
+    if (!e || e->bytes.size() != size) {
+        fail_in_engine(e ? fmt::format("RDRAND of {} bytes where the log has {}", size, e->bytes.size()) : e.error().message);
+        std::memset(out, 0, size);
+        return false;
+    }
+    std::memcpy(out, e->bytes.data(), size);
+    return e->delivered;
+}
+
+void Session::idle(uint64_t deadline_ns) {
+    ++m_idles;
+    auto skip_to_deadline = [this, deadline_ns] {
+        const uint64_t now = now_ns();
+        if (deadline_ns > now) m_skipped_ns += deadline_ns - now;
+    };
+    std::unique_lock lock(m_input_mutex);
+    if (!m_replay) {
+        for (;;) {
+            if (!m_input.empty() && m_input_target) {
+                std::vector<uint8_t> bytes(m_input.begin(), m_input.begin() + static_cast<std::ptrdiff_t>(
+                                                                  std::min<size_t>(m_input.size(), kMaxInput)));
+                lock.unlock();
+                const size_t took = std::min(m_input_target(bytes), bytes.size());
+                lock.lock();
+                if (took > 0) {
+                    m_input.erase(m_input.begin(), m_input.begin() + static_cast<std::ptrdiff_t>(took));
+                    bytes.resize(took);
+                    Event e = event(EventType::Input, icount());
+                    e.bytes = std::move(bytes);
+                    e.idle = m_idles;
+                    m_writer->write(e);
+                    return;
+                }
+            }
+            if (m_stopping) return;
+            if (deadline_ns != kNoDeadline) {
+                // Idle time passes at the host's pace (at most 1 s per halt) so that typed input
+                // meets the guest where a user would; input or the end of the VM cut it short.
+                const uint64_t now = now_ns();
+                const uint64_t wait_ns = deadline_ns > now ? std::min<uint64_t>(deadline_ns - now, 1'000'000'000) : 0;
+                if (wait_ns && m_input_cv.wait_for(lock, std::chrono::nanoseconds(wait_ns),
+                                                   [this] { return !m_input.empty() || m_stopping; })) {
+                    if (m_stopping) return;
+                    continue;   // fed at this halt
+                }
+                return skip_to_deadline();
+            }
+            // No timer will wake the guest: wait for the user's input (or the end of the VM).
+            m_input_cv.wait_for(lock, std::chrono::milliseconds(50));
+        }
+    }
+    lock.unlock();
+    if (m_engine_error.empty()) {
+        if (!m_peeked) {
+            auto n = m_reader->next();
+            if (!n) return fail_in_engine(n.error().message);
+            m_peeked = std::move(*n);
+        }
+        if (m_peeked && m_peeked->type == EventType::Input && m_peeked->idle == m_idles) {
+            Event e = std::move(*m_peeked);
+            m_peeked.reset();
+            if (e.icount != icount()) return fail_in_engine(fmt::format("console input at instruction {} in the log", e.icount));
+            const size_t took = m_input_target ? m_input_target(e.bytes) : 0;
+            if (took != e.bytes.size())
+                fail_in_engine(fmt::format("the guest took {} of the {} logged input bytes", took, e.bytes.size()));
+            return;
+        }
+        if (m_peeked && m_peeked->type == EventType::End && m_peeked->icount == icount()) {
+            // The recording ended here, with the guest waiting (e.g. Ctrl-A x at a shell prompt).
+            if (m_end_vm) m_end_vm(static_cast<int>(m_peeked->status), "the recording ended here");
+        } else if (deadline_ns != kNoDeadline) {
+            return skip_to_deadline();
+        } else {
+            fail_in_engine("the guest waits for input that the log does not have");
+        }
+    }
+    lock.lock();
+    while (!m_stopping) m_input_cv.wait_for(lock, std::chrono::milliseconds(50));
+}
+
+Result<void> Session::before_dispatch(hv::Vcpu& vcpu, const hv::VcpuExit& exit) {
+    if (!m_engine_error.empty()) return fail("{}", m_engine_error);
+    Event e = event(EventType::Exit, icount());
+    if (auto* in = std::get_if<hv::PioIn>(&exit)) {
+        e.kind = ExitKind::PioIn;
+        e.addr = in->port;
+        e.size = static_cast<uint32_t>(in->data.size());
+    } else if (auto* out = std::get_if<hv::PioOut>(&exit)) {
+        e.kind = ExitKind::PioOut;
+        e.addr = out->port;
+        e.size = static_cast<uint32_t>(out->data.size());
+    } else if (auto* rd = std::get_if<hv::MmioRead>(&exit)) {
+        e.kind = ExitKind::MmioRead;
+        e.addr = rd->gpa;
+        e.size = static_cast<uint32_t>(rd->data.size());
+    } else if (auto* wr = std::get_if<hv::MmioWrite>(&exit)) {
+        e.kind = ExitKind::MmioWrite;
+        e.addr = wr->gpa;
+        e.size = static_cast<uint32_t>(wr->data.size());
+    } else if (auto* hc = std::get_if<hv::Hypercall>(&exit)) {
+        e.kind = ExitKind::Hypercall;
+        e.addr = hc->nr;
+    }
+    auto state = vcpu.get_state();
+    if (!state) return std::unexpected(state.error());
+    e.rip = state->rip;
+    e.checksum = register_checksum(*state);
+    if (!m_replay) {
+        m_writer->write(e);
+        return {};
+    }
+    Event want = TRY(expect(EventType::Exit, kind_name(e.kind)));
+    if (want.kind != e.kind || want.addr != e.addr || want.size != e.size || want.rip != e.rip)
+        return diverged(fmt::format("{} of {} bytes at {:#x} (rip {:#x}) where the log has a {} of {} bytes at {:#x} (rip {:#x})",
+                                    kind_name(e.kind), e.size, e.addr, e.rip, kind_name(want.kind), want.size, want.addr,
+                                    want.rip));
+    if (want.checksum != e.checksum)
+        return diverged(fmt::format("the registers differ from the recording's at the {} at rip {:#x}", kind_name(e.kind), e.rip));
+    return {};
+}
+
+Result<void> Session::after_dispatch(const hv::VcpuExit& exit) {
+    std::span<uint8_t> data;
+    if (auto* in = std::get_if<hv::PioIn>(&exit)) data = in->data;
+    else if (auto* rd = std::get_if<hv::MmioRead>(&exit)) data = rd->data;
+    else return {};
+    if (data.size() > kMaxRead) return fail("a device read of {} bytes is more than a log holds", data.size());
+    if (!m_replay) {
+        Event e = event(EventType::Read, icount());
+        e.bytes.assign(data.begin(), data.end());
+        m_writer->write(e);
+        return {};
+    }
+    // The devices answered too (their state moves as in the recording); the log's answer wins,
+    // so clocks and host-dependent values read as they did.
+    Event want = TRY(expect(EventType::Read, "a device read"));
+    if (want.bytes.size() != data.size())
+        return diverged(fmt::format("a device read of {} bytes where the log has {}", data.size(), want.bytes.size()));
+    std::copy(want.bytes.begin(), want.bytes.end(), data.begin());
+    return {};
+}
+
+size_t Session::queue_input(std::span<const uint8_t> bytes) {
+    if (m_replay) return bytes.size();
+    std::lock_guard lock(m_input_mutex);
+    constexpr size_t kMaxQueued = 1 << 20;
+    const size_t take = std::min(bytes.size(), kMaxQueued - std::min(kMaxQueued, m_input.size()));
+    m_input.insert(m_input.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
+    m_input_cv.notify_all();
+    return take;
+}
+
+void Session::note_serial(std::span<const uint8_t> bytes) {
+    crypto_generichash_update(&m_serial_hash, bytes.data(), bytes.size());
+}
+
+void Session::stop() {
+    std::lock_guard lock(m_input_mutex);
+    m_stopping = true;
+    m_input_cv.notify_all();
+}
+
+Result<std::string> Session::finish(int status, const memory::GuestMemory& mem) {
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, nullptr, 0, 32);
+    for (const memory::Region& r : mem.regions()) crypto_generichash_update(&st, r.host, r.size);
+    Event end = event(EventType::End, icount());
+    end.status = static_cast<uint32_t>(status);
+    crypto_generichash_final(&st, end.memory.data(), end.memory.size());
+    crypto_generichash_final(&m_serial_hash, end.serial.data(), end.serial.size());
+    const std::string mem_hex = hex(end.memory);
+    if (!m_replay) {
+        m_writer->write(end);
+        TRY_VOID(m_writer->finish());
+        return mem_hex;
+    }
+    if (!m_engine_error.empty()) return fail("{}", m_engine_error);
+    Event want = TRY(expect(EventType::End, "the end of the run"));
+    if (want.icount != end.icount)
+        return diverged(fmt::format("the run ended where the recording ended at instruction {}", want.icount));
+    if (want.status != end.status) return diverged(fmt::format("exit status {} where the recording's was {}", status, want.status));
+    if (want.serial != end.serial) return diverged("the serial output differs from the recording's");
+    if (want.memory != end.memory) return diverged("guest memory at the end differs from the recording's");
+    return mem_hex;
+}
+
+}  // namespace popek::replay

@@ -1,0 +1,100 @@
+#pragma once
+/// One recording or replay of a VM on the own engine (`popek run --record FILE` / `--replay
+/// FILE`, docs/record-replay.md). The engine side (emu/determinism.h) makes the vCPU's clock a
+/// function of its instruction count; this class logs, or serves from the log, what is left:
+/// the data the VMM's devices answer port and MMIO reads with, RDRAND/RDSEED values and console
+/// input (fed only while the vCPU is halted, at a point the log names). Every exit is a
+/// checkpoint (instruction count, RIP, exit, register checksum); the end compares the guest
+/// RAM's and the serial output's hashes. A difference is "replay diverged at instruction N".
+#include <sodium.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "emu/determinism.h"
+#include "hv/hypervisor.h"
+#include "memory/guest_memory.h"
+#include "replay/rr_log.h"
+#include "util/result.h"
+
+namespace popek::replay {
+
+class Session final : public emu::Determinism {
+public:
+    using InputTarget = std::function<size_t(std::span<const uint8_t>)>;
+    /// Called when the session must end the VM (a replay reached the recording's end while the
+    /// guest idled, or diverged inside the engine): status and reason.
+    using EndVm = std::function<void(int, std::string)>;
+
+    static Result<std::unique_ptr<Session>> record(const std::string& path, const std::string& config);
+    static Result<std::unique_ptr<Session>> replay(const std::string& path, const std::string& config);
+    ~Session() override;
+
+    bool replaying() const { return m_replay; }
+    void set_input_target(InputTarget t) { m_input_target = std::move(t); }
+    void set_end_vm(EndVm e) { m_end_vm = std::move(e); }
+
+    // ---- emu::Determinism (the vCPU thread) ----
+    void attach_instructions(const uint64_t* instructions) override { m_instructions = instructions; }
+    uint64_t now_ns() override;
+    void idle(uint64_t deadline_ns) override;
+    bool random(void* out, size_t size) override;
+
+    // ---- the VMM's vCPU loop ----
+    /// Before the exit is dispatched: the checkpoint. An error: the replay diverged.
+    Result<void> before_dispatch(hv::Vcpu& vcpu, const hv::VcpuExit& exit);
+    /// After: a read's answer is logged, or replaced by the logged one.
+    Result<void> after_dispatch(const hv::VcpuExit& exit);
+
+    // ---- other threads ----
+    /// The console input pump's sink: recording queues the bytes for the next halt; a replay
+    /// takes them and drops them (its input is the log's).
+    size_t queue_input(std::span<const uint8_t> bytes);
+    /// Serial output (hashed for the End check).
+    void note_serial(std::span<const uint8_t> bytes);
+    /// The VM is ending: a vCPU waiting in idle() for input returns.
+    void stop();
+
+    /// After the vCPU threads ended: writes (record) or checks (replay) the End event. Returns
+    /// the guest memory hash as hex for the user.
+    Result<std::string> finish(int status, const memory::GuestMemory& mem);
+    uint64_t instructions() const { return m_instructions ? *m_instructions : 0; }
+    uint64_t log_bytes() const { return m_writer ? m_writer->bytes_written() : 0; }
+
+private:
+    Session() = default;
+    uint64_t icount() const { return m_instructions ? *m_instructions : 0; }
+    /// The next logged event (replay), or the divergence error.
+    Result<Event> expect(EventType type, const char* what);
+    std::unexpected<Error> diverged(const std::string& what) const;
+    void fail_in_engine(const std::string& what);
+
+    bool m_replay = false;
+    std::optional<LogWriter> m_writer;
+    std::optional<LogReader> m_reader;
+    std::optional<Event> m_peeked;
+    const uint64_t* m_instructions = nullptr;
+    uint64_t m_skipped_ns = 0;   ///< idle time the virtual clock jumped over
+    uint64_t m_last_ns = 0;      ///< the clock never goes back (a faulting instruction is uncounted)
+    uint64_t m_idles = 0;
+    std::string m_engine_error;  ///< "replay diverged ...", found inside the engine (random, idle)
+    InputTarget m_input_target;
+    EndVm m_end_vm;
+    crypto_generichash_state m_serial_hash{};
+    std::mutex m_input_mutex;
+    std::condition_variable m_input_cv;
+    std::deque<uint8_t> m_input;   ///< record: bytes typed and not yet fed (under m_input_mutex)
+    bool m_stopping = false;       ///< under m_input_mutex
+};
+
+/// The VM description a log carries: what a replay must be started with.
+std::string describe_vm_for_log(hv::Accel accel, uint64_t mem_mib, int cpus, const std::string& kernel,
+                                const std::string& initrd, const std::string& cmdline, bool test_device);
+
+}  // namespace popek::replay
