@@ -131,6 +131,7 @@ Result<LogReader> LogReader::open_file(const std::string& path) {
 
 bool LogReader::take(void* out, size_t n) {
     if (n > m_bytes.size() - m_pos) return false;
+    if (n == 0) return true;   // an empty field: `out` and the bytes may be null (memcpy's UB)
     std::memcpy(out, m_bytes.data() + m_pos, n);
     m_pos += n;
     return true;
