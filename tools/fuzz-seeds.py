@@ -141,8 +141,25 @@ def gdb_rsp():
     return [stream(s) for s in sessions]
 
 
+def rr_log():
+    """Record/replay logs (docs/record-replay.md, version 1): a whole one with every event type,
+    an empty description, and the same log cut short."""
+    def header(desc):
+        return b"POPEKRR\0" + struct.pack("<II", 1, len(desc)) + desc
+    def event(kind, count, body):
+        return struct.pack("<BQ", kind, count) + body
+    exit_in = event(1, 100, struct.pack("<QBQIQ", 0x1000, 1, 0x3fd, 1, 0x1234))
+    read = event(2, 100, struct.pack("<I", 1) + b"\x60")
+    random = event(3, 150, struct.pack("<BB", 8, 1) + bytes(range(8)))
+    typed = event(4, 200, struct.pack("<QI", 3, 3) + b"ls\n")
+    end = event(5, 300, struct.pack("<I", 0) + bytes(32) + bytes(range(32)))
+    desc = b"accel=bt\nmem_mib=64\ncpus=1\nkernel=demo\n"
+    whole = header(desc) + exit_in + read + random + typed + end
+    return [whole, header(b"") + end, whole[:len(whole) - 40], header(desc)]
+
+
 TARGETS = {"fuzz_blkif": blkif, "fuzz_netif": netif, "fuzz_xs_wire": xs_wire, "fuzz_loader": loader,
-           "fuzz_gdb_rsp": gdb_rsp}
+           "fuzz_gdb_rsp": gdb_rsp, "fuzz_rr_log": rr_log}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in TARGETS:
