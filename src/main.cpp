@@ -25,7 +25,7 @@ extern "C" const uint8_t popek_demo_guest_start[];
 extern "C" const uint8_t popek_demo_guest_end[];
 
 int main(int argc, char** argv) {
-    // One heap for every thread, grown 16 MiB at a time: a vCPU thread's decoder and translator
+    // One heap for every thread, grown 64 MiB at a time: a vCPU thread's decoder and translator
     // allocate all through a guest's boot, and glibc's per-thread arenas grow by one mprotect()
     // per request (some 10 000 calls in a Debian boot). The tunables are hints: failure is harmless.
     (void)mallopt(M_ARENA_MAX, 1);
