@@ -278,6 +278,18 @@ private:
     /// Makes Cpu::budget and the instruction count exact from the budget register (clobbers
     /// the host flags; the register keeps its value).
     void emit_budget_fold();
+    /// A self-loop's memory operands whose address no instruction of the loop changes: their
+    /// TLB probe runs once before the loop head (and again after any slow path), the host
+    /// address kept in a reserved pool register (or 0 when it missed: the access goes slow).
+    /// Chosen (at most kMaxHoisted) and their registers reserved by emit_loop_head.
+    void choose_hoisted(const Block& b, uint32_t& used);
+    /// The pool register holding `in`'s hoisted host address, or -1.
+    int hoisted_reg(const Insn& in) const;
+    /// Can `in`'s memory access be probed once per loop (emu/bt/memory_ops.cpp)?
+    bool hoistable(const Insn& in) const;
+    /// The probe of a hoisted operand into its register, the address computed from Cpu::gpr
+    /// (exact there: the loop never writes its base or index). Clobbers the host flags.
+    void emit_hoisted_probe(const Insn& in, int reg);
     /// A jump to `to` when condition `cc` (opcode order) holds on the host flags.
     void emit_jcc(unsigned cc, const Xbyak::Label& to);
 
@@ -420,6 +432,13 @@ private:
     uint64_t m_flags_live_in = 0;    ///< flags read since the head before being written
     /// Guest flags the head holds in the host (a loop with its budget in a register), else 0.
     uint64_t m_head_flags = 0;
+    static constexpr int kMaxHoisted = 2;
+    struct Hoisted {
+        const Insn* in = nullptr;
+        int reg = -1;
+    };
+    Hoisted m_hoisted[kMaxHoisted];
+    int m_hoisted_n = 0;
     unsigned m_native = 0, m_helpers = 0;
     uint16_t m_xmm_valid = 0;     ///< guest XMMn is in host XMMn (bit n), equal to Cpu::fpu.xmm[n]
     bool m_sse_checked = false;   ///< the CR0/CR4 check of SSE passed since the last handler call

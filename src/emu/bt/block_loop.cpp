@@ -46,8 +46,9 @@ void BlockEmitter::emit_loop_head(const Block& b) {
         if (m == ZYDIS_MNEMONIC_PUSH || m == ZYDIS_MNEMONIC_POP) used |= 1u << hv::RSP;
         if (m == ZYDIS_MNEMONIC_CMPXCHG) used |= 1u;
     }
+    choose_hoisted(b, used);   // reserves their registers first: `used` loses their address registers
     // More than the pool holds: nothing preloaded (the back edge then writes back what it holds).
-    if (std::popcount(used) <= RegCache::kPool) {
+    if (std::popcount(used) + m_hoisted_n <= RegCache::kPool) {
         for (unsigned g = 0; g < RegCache::kGuestRegs; ++g) {
             if (!((used >> g) & 1u)) continue;
             m_regs.read(g);
@@ -57,7 +58,7 @@ void BlockEmitter::emit_loop_head(const Block& b) {
     // A register to spare: the budget lives there until the block leaves or calls a handler
     // (sync_count and the slow paths fold it back), so iterations do not wait on each other's
     // stores to Cpu::budget and the count.
-    if (std::popcount(used) < RegCache::kPool && loop_keeps_budget(b)) {
+    if (std::popcount(used) + m_hoisted_n < RegCache::kPool && loop_keeps_budget(b)) {
         m_budget_reg = m_regs.reserve();
         // Sign-extended: the back edge's guard tests the sign of the whole register.
         if (m_budget_reg >= 0) movsxd(RegCache::host(m_budget_reg), dword[rbx + m_layout.budget]);
@@ -66,6 +67,7 @@ void BlockEmitter::emit_loop_head(const Block& b) {
     // guest's arithmetic flags can stay in the host from pass to pass: loaded once here, merged
     // into Cpu::rflags only where something observes them (a slow path, an exit).
     m_head_flags = m_budget_reg >= 0 ? kArithFlags : 0;
+    for (int k = 0; k < m_hoisted_n; ++k) emit_hoisted_probe(*m_hoisted[k].in, m_hoisted[k].reg);
     if (m_head_flags) {
         load_guest_flags();
         m_host_flags = m_head_flags;
@@ -122,6 +124,93 @@ void BlockEmitter::emit_loop_tail(const Block& b, const Insn& in, uint32_t offse
     mov(rcx, qword[rbx + m_layout.rip]);
     lea(rcx, ptr[rcx + m_rip_pending + in.len]);
     emit_exit(rcx, make_slot(b, 1, page_offset), false);
+}
+
+namespace {
+
+/// The guest GPRs `in` may write (a bit per full register), for the native instructions a
+/// register-budget loop can hold; `known` false for any other (then nothing is hoisted).
+uint32_t gprs_written(const Insn& in, bool& known) {
+    const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
+    const uint32_t r0 = (in.gprs & 1u) ? 1u << base_of(in.r0) : 0u;
+    const uint32_t r1 = (in.gprs & 2u) ? 1u << base_of(in.r1) : 0u;
+    constexpr uint32_t kAxDx = (1u << hv::RAX) | (1u << hv::RDX);
+    if (is_jcc(in.mnemonic)) return 0;
+    switch (m) {
+        case ZYDIS_MNEMONIC_NOP: case ZYDIS_MNEMONIC_JMP: case ZYDIS_MNEMONIC_CMP: case ZYDIS_MNEMONIC_TEST:
+        case ZYDIS_MNEMONIC_BT:
+            return 0;
+        case ZYDIS_MNEMONIC_MOV: case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX: case ZYDIS_MNEMONIC_MOVSXD:
+        case ZYDIS_MNEMONIC_LEA: case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_ADC:
+        case ZYDIS_MNEMONIC_SBB: case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_SUB: case ZYDIS_MNEMONIC_XOR:
+        case ZYDIS_MNEMONIC_INC: case ZYDIS_MNEMONIC_DEC: case ZYDIS_MNEMONIC_NEG: case ZYDIS_MNEMONIC_NOT:
+        case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_ROL:
+        case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR: case ZYDIS_MNEMONIC_SHLD:
+        case ZYDIS_MNEMONIC_SHRD: case ZYDIS_MNEMONIC_BTS: case ZYDIS_MNEMONIC_BTR: case ZYDIS_MNEMONIC_BTC:
+        case ZYDIS_MNEMONIC_BSF: case ZYDIS_MNEMONIC_BSR: case ZYDIS_MNEMONIC_TZCNT: case ZYDIS_MNEMONIC_LZCNT:
+        case ZYDIS_MNEMONIC_POPCNT: case ZYDIS_MNEMONIC_BSWAP:
+            return r0;
+        case ZYDIS_MNEMONIC_XCHG: case ZYDIS_MNEMONIC_XADD:
+            return r0 | r1;
+        case ZYDIS_MNEMONIC_CMPXCHG:
+            return r0 | 1u;
+        case ZYDIS_MNEMONIC_IMUL: case ZYDIS_MNEMONIC_MUL: case ZYDIS_MNEMONIC_DIV: case ZYDIS_MNEMONIC_IDIV:
+        case ZYDIS_MNEMONIC_CBW: case ZYDIS_MNEMONIC_CWDE: case ZYDIS_MNEMONIC_CDQE: case ZYDIS_MNEMONIC_CWD:
+        case ZYDIS_MNEMONIC_CDQ: case ZYDIS_MNEMONIC_CQO:
+            return r0 | kAxDx;
+        default:
+            if (in.mnemonic >= ZYDIS_MNEMONIC_CMOVB && in.mnemonic <= ZYDIS_MNEMONIC_CMOVZ) return r0;
+            if (in.mnemonic >= ZYDIS_MNEMONIC_SETB && in.mnemonic <= ZYDIS_MNEMONIC_SETZ) return r0;
+            known = false;
+            return ~0u;
+    }
+}
+
+uint32_t address_gprs(const Insn& in) {
+    uint32_t a = 0;
+    if (in.base < 16) a |= 1u << in.base;
+    if (in.index < 16) a |= 1u << in.index;
+    return a;
+}
+
+}  // namespace
+
+void BlockEmitter::choose_hoisted(const Block& b, uint32_t& used) {
+    m_hoisted_n = 0;
+    if (!loop_keeps_budget(b)) return;
+    bool known = true;
+    uint32_t written = 0;
+    for (const Insn& in : b.insns) written |= gprs_written(in, known);
+    if (!known) return;
+    for (const Insn& in : b.insns) {
+        if (m_hoisted_n == kMaxHoisted) break;
+        if (!hoistable(in) || (address_gprs(in) & written)) continue;
+        m_hoisted[m_hoisted_n++].in = &in;
+    }
+    if (!m_hoisted_n) return;
+    // The guest registers the loop needs resident: not those only hoisted addresses read.
+    uint32_t other = 0;
+    for (const Insn& in : b.insns) {
+        bool hoisted = false;
+        for (int k = 0; k < m_hoisted_n; ++k) hoisted = hoisted || m_hoisted[k].in == &in;
+        for (unsigned n = 0; n < 3; ++n) {
+            const uint8_t r = n == 0 ? in.r0 : n == 1 ? in.r1 : in.r2;
+            if ((in.gprs >> n) & 1u) other |= 1u << base_of(r);
+        }
+        if (!hoisted) other |= address_gprs(in);
+    }
+    const uint32_t need = used & (other | (1u << hv::RSP) | 1u);   // as emit_loop_head counted them
+    // Each needs a register beside the resident ones and the budget's.
+    while (m_hoisted_n && std::popcount(need) + m_hoisted_n + 1 > RegCache::kPool) --m_hoisted_n;
+    if (!m_hoisted_n) return;
+    for (int k = 0; k < m_hoisted_n; ++k) m_hoisted[k].reg = m_regs.reserve();
+    used = need;
+}
+
+int BlockEmitter::hoisted_reg(const Insn& in) const {
+    for (int k = 0; k < m_hoisted_n; ++k)
+        if (m_hoisted[k].in == &in) return m_hoisted[k].reg;
+    return -1;
 }
 
 bool BlockEmitter::loop_keeps_budget(const Block& b) const {

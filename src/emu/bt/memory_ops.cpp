@@ -222,8 +222,10 @@ void BlockEmitter::emit_memory(const Insn& in) {
     // residency.
     if (flag_free_probes()) observe_flags(kArithFlags);
     else materialize_flags();
-    if (in.base < 16) greg(in.base);
-    if (in.index < 16) greg(in.index);
+    if (hoisted_reg(in) < 0) {   // a hoisted address needs neither resident
+        if (in.base < 16) greg(in.base);
+        if (in.index < 16) greg(in.index);
+    }
     if (has_gpr(in, 0)) greg(in.r0);
     if (has_gpr(in, 1)) greg(in.r1);
     const Form f = form_of(in, m_flat32);
@@ -237,13 +239,72 @@ void BlockEmitter::emit_memory(const Insn& in) {
     L(slow.resume_label);
 }
 
+bool BlockEmitter::hoistable(const Insn& in) const {
+    if (!memory_inline(in) || in.base == kRegRip || in.disp < INT32_MIN || in.disp > INT32_MAX) return false;
+    const Form f = form_of(in, m_flat32);
+    return f != Form::None && f != Form::Push && f != Form::Pop;
+}
+
+void BlockEmitter::emit_hoisted_probe(const Insn& in, int reg) {
+    // The linear address as emit_linear_address computes it, from the registers in Cpu::gpr.
+    const auto gpr = [&](uint8_t g) { return qword[rbx + m_layout.gpr + 8 * g]; };
+    mov(rax, static_cast<uint64_t>(static_cast<int64_t>(in.disp)));
+    if (in.base < 16) add(rax, gpr(in.base));
+    if (in.index < 16) {
+        mov(rcx, gpr(in.index));
+        shl(rcx, in.scale_shift);
+        add(rax, rcx);
+    }
+    if (in.asize == 4) mov(eax, eax);
+    if (in.seg == kFs || in.seg == kGs) add(rax, qword[rbx + (in.seg == kFs ? m_layout.fs_base : m_layout.gs_base)]);
+    // The host address of a TLB hit (either way), else 0 (the access then takes its slow path).
+    const Form f = form_of(in, m_flat32);
+    const unsigned size = access_size(f, in);
+    const auto tag = static_cast<int32_t>(is_write(f, in) ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag));
+    constexpr auto kWay1 = static_cast<int32_t>(sizeof(TlbEntry));
+    constexpr auto kAddend = static_cast<int32_t>(offsetof(TlbEntry, addend));
+    const Xbyak::Reg64& host = RegCache::host(reg);
+    mov(rdx, rax);
+    shr(rdx, 12);
+    movzx(edx, dl);
+    lea(rdx, ptr[rdx + rdx * 4]);
+    shl(edx, 4);
+    mov(r10, qword[rbx + m_layout.tlb_active]);
+    add(r10, rdx);
+    lea(rcx, ptr[rax + static_cast<int32_t>(size - 1)]);
+    and_(rcx, -4096);
+    xor_(host.cvt32(), host.cvt32());
+    Xbyak::Label way1, hit, done;
+    cmp(rcx, qword[r10 + tag]);
+    je(hit);
+    cmp(rcx, qword[r10 + kWay1 + tag]);
+    jne(done);
+    add(r10, kWay1);
+    L(hit);
+    mov(host, qword[r10 + kAddend]);
+    add(host, rax);
+    L(done);
+}
+
 void BlockEmitter::emit_memory_alu(const Insn& in, SlowPath& slow) {
     const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
     const Form f = form_of(in, m_flat32);
     const unsigned size = access_size(f, in);
     const Xbyak::AddressFrame sz = frame_of(size);
-    emit_linear_address(in);
-    emit_probe(is_write(f, in), size, slow);
+    if (const int h = hoisted_reg(in); h >= 0) {
+        // Probed before the loop head: 0 means it missed (MOV and JRCXZ keep the host flags).
+        Xbyak::Label missed, hit;
+        mov(rcx, RegCache::host(h));
+        jrcxz(missed);
+        jmp(hit);
+        L(missed);
+        jmp(slow.entry_label, T_NEAR);
+        L(hit);
+        mov(rsi, RegCache::host(h));   // RSI: no REX prefix needed (AH..BH stay encodable)
+    } else {
+        emit_linear_address(in);
+        emit_probe(is_write(f, in), size, slow);
+    }
     const Xbyak::Address mem = sz[rsi];
     const bool lock = (in.prefix & kPrefixLock) != 0;
     const bool high_dst = size == 1 && has_gpr(in, 0) && in.r0 >= 16;
@@ -429,6 +490,9 @@ void BlockEmitter::emit_slow_paths() {
         m_regs.emit_reload(s.resume);
         // The handler may have cleared the budget (an interrupt made deliverable).
         if (m_budget_reg >= 0) movsxd(RegCache::host(m_budget_reg), dword[rbx + m_layout.budget]);
+        // It may have filled the TLB (a hoisted probe that missed hits now), and RDI/R11 are
+        // not preserved by the call: probe the hoisted operands again.
+        for (int k = 0; k < m_hoisted_n; ++k) emit_hoisted_probe(*m_hoisted[k].in, m_hoisted[k].reg);
         emit_xmm_reload(s.xmm_resume);   // host XMMs are caller-saved
         if (s.flags_host_resume) load_guest_flags();
         jmp(s.resume_label, T_NEAR);
