@@ -112,6 +112,54 @@ TEST_F(BtLoop, BudgetHeldInARegisterCountsEveryPassThroughEveryExit) {
     EXPECT_GT(p.stats().chains_taken, 100000u) << "the loop was meant to run inside its translation";
 }
 
+TEST_F(BtLoop, InvariantAddressesAreProbedOnceAndChangingOnesEachPass) {
+    // [rsp-24], [rsp-32] and [rsp-40]: no instruction of the loop writes RSP, so they may be
+    // probed once before the head (at most two: kMaxHoisted; the first pass misses the TLB for
+    // them and probes again after its slow path). [rdx] moves with RDX (LEA) and [rsi] with
+    // RSI (XCHG writes both of its registers): they come first, so a loop that took them for
+    // invariant would hoist them and store every pass to the first address.
+    const SnippetEmit loops[] = {
+        [](G& g) {
+            Xbyak::Label top;
+            g.mov(qword[rsp - 24], 0);
+            g.mov(qword[rsp - 40], 0);
+            g.lea(rdx, ptr[rsp - 0x400]);
+            g.L(top);
+            g.mov(qword[rdx], rax);
+            g.add(qword[rsp - 24], rcx);
+            g.lea(rdx, ptr[rdx + 8]);
+            g.sub(qword[rsp - 40], rcx);
+            g.dec(rcx);
+            g.jnz(top);
+            g.mov(r8, qword[rsp - 24]);
+            g.mov(r9, qword[rsp - 0x400]);
+            g.mov(r10, qword[rsp - 40]);
+        },
+        [](G& g) {
+            Xbyak::Label top;
+            g.mov(qword[rsp - 32], 7);
+            g.lea(rsi, ptr[rsp - 0x800]);
+            g.lea(rdi, ptr[rsp - 0x900]);
+            g.L(top);
+            g.mov(qword[rsi], rcx);
+            g.xchg(rsi, rdi);
+            g.xor_(rax, qword[rsp - 32]);
+            g.dec(rcx);
+            g.jnz(top);
+            g.mov(r8, qword[rsp - 0x800]);
+            g.mov(r9, qword[rsp - 0x900]);
+        },
+    };
+    for (const SnippetEmit& loop : loops) {
+        p.load(assemble_with_hlt(loop));
+        for (const uint64_t n : {1ULL, 2ULL, 101ULL}) {
+            uint64_t gpr[16];
+            seed(gpr, n);
+            EXPECT_TRUE(p.same(gpr, 0)) << n << " iterations";
+        }
+    }
+}
+
 TEST_F(BtLoop, HandlerCallInTheBodyReloadsRegistersAndRip) {
     // CMC runs as a handler call: it writes Cpu::rip and may change any register, so the back
     // edge reloads the head's registers and moves RIP back to the block's start.
