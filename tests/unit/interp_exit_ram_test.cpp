@@ -54,7 +54,11 @@ TEST(ExitRamWrites, TheDispatcherSaysWhichExitsMayHaveWrittenRam) {
     EXPECT_TRUE(ram(hv::MmioWrite{0xd0001010, word}));
     EXPECT_FALSE(ram(hv::PioOut{0x123, 1, std::span<const uint8_t>(&byte, 1)})) << "unclaimed: nobody wrote";
     uint64_t result = 0;
+    EXPECT_FALSE(ram(hv::Hypercall{1, {}, &result})) << "nobody handles it: -ENOSYS, nothing written";
+    d.set_hypercall_handler([](int, const hv::Hypercall&) { return uint64_t{0}; });
     EXPECT_TRUE(ram(hv::Hypercall{1, {}, &result})) << "a hypercall may write anything";
+    d.set_hypercall_handler([](int, const hv::Hypercall&) { return uint64_t{0}; }, true);
+    EXPECT_FALSE(ram(hv::Hypercall{1, {}, &result})) << "a handler that reports its writes (popek's Xen side)";
     EXPECT_TRUE(pio.may_write_ram(0x90));
     EXPECT_FALSE(pio.may_write_ram(0x80));
 }
