@@ -4,6 +4,13 @@
 /// exactly as pv::LocalGrantAccess does for popek's own back ends. Only pages the guest granted to
 /// that domain, within the granted page, with the grant's access mode; the answer is the
 /// GrantCopyResult datagram (the GNTST_* status and, when okay, the bytes read from the guest).
+///
+/// This is the only way a driver domain's bytes reach guest RAM (the process has none mapped), so
+/// the own engine hears of them here: GrantTable::copy_to reports each copy (pv::RamWrites) before
+/// the answer goes back and so before the blkif response is pushed and its event raised. A driver
+/// domain given shared mappings instead would have to report its writes over its socket before
+/// that event; calling its pages "data pages" would not be safe, since a guest may run code from
+/// any page it granted (a blkif read of a program).
 #include <cstdint>
 #include <vector>
 

@@ -37,8 +37,6 @@ public:
     void invalidate(uint64_t gpa);
     /// Bumped whenever a page becomes code; vCPUs compare it to flush their write TLBs.
     uint64_t code_epoch() const { return m_epoch.load(std::memory_order_acquire); }
-    /// For translated code, which compares it with the vCPU's copy before chaining blocks.
-    const std::atomic<uint64_t>* code_epoch_ptr() const { return &m_epoch; }
 
 private:
     struct Range {

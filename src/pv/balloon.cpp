@@ -12,6 +12,7 @@ bool Balloon::give_back(uint64_t gfn) {
     if (!m_given_back.insert(gfn).second) return false;
     static constexpr std::array<uint8_t, kXenPageSize> kZero{};
     (void)m_mem.write(gfn << XEN_PAGE_SHIFT, kZero);   // the old contents are gone, as on Xen
+    if (m_writes) m_writes->wrote_gpa(gfn << XEN_PAGE_SHIFT, kXenPageSize);
     return true;
 }
 

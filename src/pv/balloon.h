@@ -12,13 +12,16 @@
 #include <set>
 
 #include "memory/guest_memory.h"
+#include "pv/ram_writes.h"
 #include "snapshot/snap_codec.h"
 
 namespace popek::pv {
 
 class Balloon {
 public:
-    Balloon(const memory::GuestMemory& mem, uint64_t pages) : m_mem(mem), m_pages(pages) {}
+    /// A frame given back is zeroed; that write is reported to `writes` (not owned, may be null).
+    Balloon(const memory::GuestMemory& mem, uint64_t pages, const RamWrites* writes = nullptr)
+        : m_mem(mem), m_pages(pages), m_writes(writes) {}
 
     /// XENMEM_decrease_reservation of one 4 KiB frame: false when `gfn` is not guest RAM or was
     /// already given back (Xen's guest_remove_page fails; the hypercall stops there).
@@ -39,6 +42,7 @@ public:
 private:
     const memory::GuestMemory& m_mem;
     const uint64_t m_pages;
+    const RamWrites* m_writes;
     mutable std::mutex m_lock;
     std::set<uint64_t> m_given_back;
 };

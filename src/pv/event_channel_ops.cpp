@@ -160,6 +160,7 @@ PvResult<void> EventChannels::unmask(evtchn_port_t port) {
         xen_ulong_t bit = xen_ulong_t{1} << (port % (sizeof(xen_ulong_t) * 8));
         auto word = port / (sizeof(xen_ulong_t) * 8);
         bool was_masked = std::atomic_ref<xen_ulong_t>(mask_words()[word]).fetch_and(~bit) & bit;
+        if (was_masked) wrote(&mask_words()[word], sizeof(xen_ulong_t));
         bool pending = std::atomic_ref<xen_ulong_t>(pending_words()[word]).load() & bit;
         // A port that became pending while masked reaches its vCPU now.
         if (was_masked && pending) vcpu = mark_vcpu(m_ports[port].notify_vcpu, port);

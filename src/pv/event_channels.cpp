@@ -58,6 +58,7 @@ PvResult<void> EventChannels::place_shared_info(uint64_t gpa) {
         std::memmove(dest, m_shared, sizeof(shared_info_t));
         std::memset(reinterpret_cast<uint8_t*>(dest) + sizeof(shared_info_t), 0,
                     kXenPageSize - sizeof(shared_info_t));
+        wrote(dest, kXenPageSize);
     }
     m_shared = dest;
     m_shared_gpa = gpa;
@@ -79,7 +80,10 @@ PvResult<void> EventChannels::place_vcpu_info(int vcpu, uint64_t gpa) {
     auto index = static_cast<uint32_t>(vcpu);
     vcpu_info* old = vcpu_info_of(index);
     auto* dest = reinterpret_cast<vcpu_info*>(area->data());
-    if (dest != old) std::memmove(dest, old, sizeof(vcpu_info));
+    if (dest != old) {
+        std::memmove(dest, old, sizeof(vcpu_info));
+        wrote(dest, sizeof(vcpu_info));
+    }
     m_vcpu_info[index] = dest;
     m_vcpu_info_gpa[index] = gpa;
     return {};
@@ -113,6 +117,7 @@ void EventChannels::publish_time(int vcpu, uint64_t tsc_timestamp, uint64_t syst
         t.tsc_shift = tsc_shift;
         t.flags = flags;
     });
+    wrote(&t, sizeof(t));
 }
 
 void EventChannels::publish_wallclock(uint64_t sec, uint32_t nsec) {
@@ -122,6 +127,9 @@ void EventChannels::publish_wallclock(uint64_t sec, uint32_t nsec) {
         m_shared->xen_wc_sec_hi = static_cast<uint32_t>(sec >> 32);
         m_shared->wc_nsec = nsec;
     });
+    wrote(&m_shared->wc_version, sizeof(m_shared->wc_version));
+    wrote(&m_shared->wc_sec, sizeof(m_shared->wc_sec) + sizeof(m_shared->wc_nsec));
+    wrote(&m_shared->xen_wc_sec_hi, sizeof(m_shared->xen_wc_sec_hi));
 }
 
 xen_ulong_t* EventChannels::pending_words() const { return m_shared->evtchn_pending; }
@@ -139,17 +147,22 @@ std::optional<int> EventChannels::mark_vcpu(uint32_t vcpu, evtchn_port_t port) {
     vcpu_info* vi = vcpu_info_of(vcpu);
     xen_ulong_t sel_bit = xen_ulong_t{1} << (port / kBitsPerWord);
     if (std::atomic_ref<xen_ulong_t>(vi->evtchn_pending_sel).fetch_or(sel_bit) & sel_bit) return std::nullopt;
+    wrote(&vi->evtchn_pending_sel, sizeof(vi->evtchn_pending_sel));
     if (std::atomic_ref<uint8_t>(vi->evtchn_upcall_pending).exchange(1) != 0) return std::nullopt;
+    wrote(&vi->evtchn_upcall_pending, sizeof(vi->evtchn_upcall_pending));
     return static_cast<int>(vcpu);
 }
 
 std::optional<int> EventChannels::set_pending(evtchn_port_t port) {
     if (test_and_set(pending_words(), port)) return std::nullopt;
+    wrote_bit(pending_words(), port);
     if (test(mask_words(), port)) return std::nullopt;
     return mark_vcpu(m_ports[port].notify_vcpu, port);
 }
 
-void EventChannels::clear_pending(evtchn_port_t port) { test_and_clear(pending_words(), port); }
+void EventChannels::clear_pending(evtchn_port_t port) {
+    if (test_and_clear(pending_words(), port)) wrote_bit(pending_words(), port);
+}
 
 void EventChannels::upcall(std::optional<int> vcpu) const {
     if (vcpu && m_upcall) m_upcall(*vcpu);

@@ -21,6 +21,7 @@
 
 #include "memory/guest_memory.h"
 #include "pv/pv_result.h"
+#include "pv/ram_writes.h"
 #include "snapshot/snap_codec.h"
 #include "pv/xen_abi.h"
 
@@ -38,6 +39,9 @@ public:
     /// vCPU waiting in SCHEDOP_poll on a masked port, or whose upcall flag was already set, must
     /// still re-check its ports (Xen wakes a poller whenever a polled port becomes pending).
     void set_wake(std::function<void()> wake) { m_wake = std::move(wake); }
+    /// Where every write of guest RAM is reported (bits, vcpu_info, time, placement); set before
+    /// the guest runs. Not owned; null: nobody.
+    void set_ram_writes(const RamWrites* writes) { m_writes = writes; }
 
     /// `max_ports` ≤ EVTCHN_2L_NR_CHANNELS; port 0 is never handed out, as in Xen.
     EventChannels(const memory::GuestMemory& mem, DomId domid, int vcpus, Upcall upcall,
@@ -139,12 +143,20 @@ private:
     std::optional<int> mark_vcpu(uint32_t vcpu, evtchn_port_t port);
     void clear_pending(evtchn_port_t port);
     void upcall(std::optional<int> vcpu) const;
+    /// Reports a write (RamWrites): a no-op for the host copies before placement.
+    void wrote(const void* host, size_t len) const {
+        if (m_writes) m_writes->wrote(host, len);
+    }
+    void wrote_bit(const xen_ulong_t* words, uint32_t bit) const {
+        wrote(&words[bit / (sizeof(xen_ulong_t) * 8)], sizeof(xen_ulong_t));
+    }
 
     const memory::GuestMemory& m_mem;
     const DomId m_domid;
     const int m_vcpus;
     const Upcall m_upcall;
     std::function<void()> m_wake;
+    const RamWrites* m_writes = nullptr;
     const uint32_t m_max_ports;
 
     mutable std::mutex m_lock;

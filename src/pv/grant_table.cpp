@@ -65,7 +65,10 @@ PvResult<std::span<uint8_t>> GrantTable::place(Frames& frames, uint32_t i, std::
         if (!page) return pv_error(EINVAL);
         to = page->data();
     }
-    if (from != nullptr && from != to) std::memmove(to, from, kXenPageSize);
+    if (from != nullptr && from != to) {
+        std::memmove(to, from, kXenPageSize);
+        wrote(to, kXenPageSize);
+    }
     frames.gpfn[i] = gpfn;
     return std::span<uint8_t>(to, kXenPageSize);
 }
@@ -159,6 +162,7 @@ GntResult<void> GrantTable::pin_flags_v1(DomId grantee, grant_ref_t ref, bool re
         if (!readonly && (flags & GTF_readonly)) return std::unexpected(int16_t{GNTST_general_error});
         uint32_t set = GTF_reading | (readonly ? 0u : uint32_t{GTF_writing});
         if (word.compare_exchange_strong(old, old | set)) {
+            if ((old | set) != old) wrote(e, sizeof(uint32_t));
             if (first) m_active[ref] = Active{0, 0, std::atomic_ref<uint32_t>(e->frame).load()};
             return {};
         }
@@ -183,10 +187,12 @@ GntResult<void> GrantTable::pin_flags_v2(DomId grantee, grant_ref_t ref, bool re
     const auto set = static_cast<uint16_t>(GTF_reading | (readonly ? 0 : GTF_writing));
     std::atomic_ref<uint16_t> status_bits(*st);
     const uint16_t before = status_bits.fetch_or(set);
+    if ((before | set) != before) wrote(st, sizeof(*st));
     std::atomic_thread_fence(std::memory_order_seq_cst);   // the guest sees the status before the re-check
     const uint32_t again = word.load();
     if (refused(again)) {
         status_bits.fetch_and(static_cast<uint16_t>(~(set & ~before)));   // only what this pin added
+        wrote(st, sizeof(*st));
         return std::unexpected(int16_t{GNTST_general_error});
     }
     if (first) {
@@ -197,6 +203,7 @@ GntResult<void> GrantTable::pin_flags_v2(DomId grantee, grant_ref_t ref, bool re
             a.sub_len = std::atomic_ref<uint16_t>(e->sub_page.length).load();
             if (uint32_t{a.sub_off} + a.sub_len > kXenPageSize) {
                 status_bits.fetch_and(static_cast<uint16_t>(~set));
+                wrote(st, sizeof(*st));
                 return std::unexpected(int16_t{GNTST_general_error});
             }
         }
@@ -235,9 +242,11 @@ GntResult<std::span<uint8_t>> GrantTable::pin(DomId grantee, grant_ref_t ref, bo
 
 void GrantTable::clear_pin_bits(grant_ref_t ref, uint16_t bits) {
     if (m_version == 2) {
-        if (grant_status_t* st = status(ref)) std::atomic_ref<uint16_t>(*st).fetch_and(static_cast<uint16_t>(~bits));
+        if (grant_status_t* st = status(ref)) {
+            if (std::atomic_ref<uint16_t>(*st).fetch_and(static_cast<uint16_t>(~bits)) & bits) wrote(st, sizeof(*st));
+        }
     } else if (grant_entry_v1_t* e = entry(ref)) {
-        std::atomic_ref<uint16_t>(e->flags).fetch_and(static_cast<uint16_t>(~bits));
+        if (std::atomic_ref<uint16_t>(e->flags).fetch_and(static_cast<uint16_t>(~bits)) & bits) wrote(&e->flags, sizeof(e->flags));
     }
 }
 
@@ -304,7 +313,10 @@ GntResult<void> GrantTable::copy_to(DomId grantee, grant_ref_t ref, uint16_t off
     auto page = pin(grantee, ref, false);
     if (!page) return std::unexpected(page.error());
     const bool inside = within_grant(ref, offset, in.size());
-    if (inside) std::memcpy(page->data() + offset, in.data(), in.size());
+    if (inside) {
+        std::memcpy(page->data() + offset, in.data(), in.size());
+        wrote(page->data() + offset, in.size());   // before the pin bits drop: the copy is over
+    }
     unpin(ref, false);
     if (!inside) return std::unexpected(int16_t{GNTST_general_error});   // past a v2 sub-page grant
     return {};
@@ -337,7 +349,10 @@ void GrantTable::copy(gnttab_copy& op) {
     auto dst = dst_ref ? pin(m_domid, op.dest.u.ref, false) : own_page(op.dest.u.gmfn);
     const bool inside = (!src_ref || within_grant(op.source.u.ref, op.source.offset, op.len)) &&
                         (!dst_ref || !dst || within_grant(op.dest.u.ref, op.dest.offset, op.len));
-    if (dst && inside) std::memmove(dst->data() + op.dest.offset, src->data() + op.source.offset, op.len);
+    if (dst && inside) {
+        std::memmove(dst->data() + op.dest.offset, src->data() + op.source.offset, op.len);
+        wrote(dst->data() + op.dest.offset, op.len);
+    }
     op.status = !dst ? dst.error() : inside ? int16_t{GNTST_okay} : int16_t{GNTST_general_error};
     if (src_ref) unpin(op.source.u.ref, true);
     if (dst_ref && dst) unpin(op.dest.u.ref, false);

@@ -27,6 +27,7 @@
 
 #include "memory/guest_memory.h"
 #include "pv/pv_result.h"
+#include "pv/ram_writes.h"
 #include "pv/xen_abi.h"
 #include "snapshot/snap_codec.h"
 
@@ -43,6 +44,12 @@ public:
     static constexpr uint32_t kStatusPerFrame = kXenPageSize / sizeof(grant_status_t);
 
     GrantTable(const memory::GuestMemory& mem, DomId domid, uint32_t max_frames = 64, uint32_t max_maps = 1024);
+
+    /// Where every write of guest RAM is reported (pin bits, copies, table frames moved or
+    /// cleared); set before any back end runs. A writable mapping's holder reports its own writes
+    /// (SharedRing does, with ram_writes()). Not owned; null: nobody.
+    void set_ram_writes(const RamWrites* writes) { m_writes = writes; }
+    const RamWrites* ram_writes() const { return m_writes; }
 
     // ---- the owning guest
     /// XENMEM_add_to_physmap(XENMAPSPACE_grant_table, idx, gpfn): frame `idx` appears at `gpfn`
@@ -150,11 +157,15 @@ private:
     bool load_frames(snapshot::Reader& r, Frames& out, uint32_t max, const char* what) const;
     PvResult<std::span<uint8_t>> place(Frames& frames, uint32_t i, std::optional<uint64_t> gpfn);
     GntResult<std::span<uint8_t>> own_page(uint64_t gmfn) const;
+    void wrote(const void* host, size_t len) const {
+        if (m_writes) m_writes->wrote(host, len);
+    }
 
     const memory::GuestMemory& m_mem;
     const DomId m_domid;
     const uint32_t m_max_frames;
     const uint32_t m_max_maps;
+    const RamWrites* m_writes = nullptr;
 
     mutable std::mutex m_lock;
     uint32_t m_version = 1;

@@ -62,6 +62,9 @@ GrantTable::VersionResult GrantTable::set_version(uint32_t version) {
             if (grant_status_t* st = status(i)) *st = static_cast<grant_status_t>(r.flags & (GTF_reading | GTF_writing));
         }
     }
+    // Reported once every entry frame holds its final bytes (the reserved entries are in frame 0).
+    for (uint32_t f = 0; f < m_shared.gpfn.size(); ++f)
+        if (const uint8_t* base = frame_base(m_shared, f)) wrote(base, kXenPageSize);
     return {m_version, 0};
 }
 

@@ -49,6 +49,7 @@ PvResult<void> GuestAccess::write(int vcpu, uint64_t gva, std::span<const uint8_
     while (done < in.size()) {
         auto chunk = TRY(page_chunk(vcpu, gva + done, in.size() - done));
         std::memcpy(chunk.data(), in.data() + done, chunk.size());
+        if (m_writes) m_writes->wrote(chunk.data(), chunk.size());
         done += chunk.size();
     }
     return {};

@@ -10,6 +10,7 @@
 
 #include "memory/guest_memory.h"
 #include "pv/pv_result.h"
+#include "pv/ram_writes.h"
 #include "util/result.h"
 
 namespace popek::pv {
@@ -20,8 +21,9 @@ public:
     /// identity (guests running unpaged, and tests).
     using Translate = std::function<Result<uint64_t>(int vcpu, uint64_t gva)>;
 
-    GuestAccess(const memory::GuestMemory& mem, Translate translate)
-        : m_mem(mem), m_translate(std::move(translate)) {}
+    /// Every write is reported to `writes` (not owned, may be null).
+    GuestAccess(const memory::GuestMemory& mem, Translate translate, const RamWrites* writes = nullptr)
+        : m_mem(mem), m_translate(std::move(translate)), m_writes(writes) {}
 
     PvResult<void> read(int vcpu, uint64_t gva, std::span<uint8_t> out) const;
     PvResult<void> write(int vcpu, uint64_t gva, std::span<const uint8_t> in) const;
@@ -47,6 +49,7 @@ private:
 
     const memory::GuestMemory& m_mem;
     Translate m_translate;
+    const RamWrites* m_writes;
 };
 
 }  // namespace popek::pv

@@ -23,11 +23,11 @@ void copy_string(char (&dest)[N], std::string_view s) {
 
 Hypercalls::Hypercalls(PvDomain& domain, GuestAccess::Translate translate, HypercallHooks hooks)
     : m_domain(domain),
-      m_guest(domain.memory(), std::move(translate)),
+      m_guest(domain.memory(), std::move(translate), &domain.ram_writes()),
       m_hooks(std::move(hooks)),
       m_vcpu_up(std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(domain.config().vcpus))),
       m_vcpu_context(static_cast<size_t>(std::max(domain.config().vcpus, 0))),
-      m_balloon(domain.memory(), domain.config().memory_bytes / kXenPageSize) {
+      m_balloon(domain.memory(), domain.config().memory_bytes / kXenPageSize, &domain.ram_writes()) {
     if (domain.config().vcpus > 0) m_vcpu_up[0] = true;
 }
 

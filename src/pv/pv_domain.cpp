@@ -10,6 +10,7 @@ namespace popek::pv {
 PvDomain::PvDomain(const memory::GuestMemory& mem, PvDomainConfig config, EventChannels::Upcall upcall)
     : m_mem(mem),
       m_config(std::move(config)),
+      m_ram_writes(mem, m_config.ram_written),
       m_evtchn(mem, m_config.domid, m_config.vcpus, std::move(upcall), m_config.max_event_ports),
       m_grants(mem, m_config.domid, m_config.max_grant_frames),
       m_vcpu_upcall_vector(static_cast<size_t>(std::max(m_config.vcpus, 0)), 0),
@@ -19,6 +20,8 @@ PvDomain::PvDomain(const memory::GuestMemory& mem, PvDomainConfig config, EventC
                         static_cast<uint32_t>(m_config.vcpus)};
     // Cannot fail on a fresh store; a failure would be a bug in the layout itself.
     (void)create_domain_layout(m_store, m_control, layout);
+    m_evtchn.set_ram_writes(&m_ram_writes);
+    m_grants.set_ram_writes(&m_ram_writes);
 }
 
 PvResult<uint64_t> PvDomain::get_param(uint32_t index) const {
@@ -78,7 +81,8 @@ PvResult<void> PvDomain::connect_store(uint64_t pfn) {
     {
         std::lock_guard lock(m_store_lock);
         std::memset(page->data(), 0, page->size());
-        m_store_ring = std::make_unique<StoreRing>(*page);
+        m_ram_writes.wrote(page->data(), page->size());
+        m_store_ring = std::make_unique<StoreRing>(*page, &m_ram_writes);
         m_store_ring->initialise();
         m_store_conn = std::make_unique<StoreConnection>(m_store, m_config.domid);
         m_store_backend_port = channel.backend_port;
@@ -140,7 +144,8 @@ PvResult<void> PvDomain::connect_console(uint64_t pfn, ConsoleBackend::Sink sink
     {
         std::lock_guard lock(m_console_lock);
         std::memset(page->data(), 0, page->size());
-        m_console = std::make_unique<ConsoleBackend>(*page, std::move(sink));
+        m_ram_writes.wrote(page->data(), page->size());
+        m_console = std::make_unique<ConsoleBackend>(*page, std::move(sink), &m_ram_writes);
         m_console_backend_port = channel.backend_port;
     }
     TRY_VOID(set_param(HVM_PARAM_CONSOLE_PFN, pfn));

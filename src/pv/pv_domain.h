@@ -18,6 +18,7 @@
 #include "pv/backends/console_backend.h"
 #include "pv/event_channels.h"
 #include "pv/grant_table.h"
+#include "pv/ram_writes.h"
 #include "pv/store/store.h"
 #include "pv/store_connection.h"
 #include "pv/store_ring.h"
@@ -32,6 +33,9 @@ struct PvDomainConfig {
     uint32_t max_event_ports = 1024;
     uint32_t max_grant_frames = 64;
     StoreQuota store_quota;
+    /// Told of every guest RAM range the domain's Xen side writes (RamWrites), on the writer's
+    /// thread; the VMM passes hv::Vm::device_wrote_ram. Empty: nobody.
+    RamWrites::Sink ram_written = {};
 };
 
 class PvDomain {
@@ -46,6 +50,8 @@ public:
     const memory::GuestMemory& memory() const { return m_mem; }
     EventChannels& event_channels() { return m_evtchn; }
     GrantTable& grant_table() { return m_grants; }
+    /// Where back ends report their writes of guest RAM (ring pages they map).
+    const RamWrites& ram_writes() const { return m_ram_writes; }
 
     /// Runs `f(Store&, ConnId control)` as the control domain with the store locked, then delivers
     /// whatever it produced for the guest (watch events) over the store ring.
@@ -119,6 +125,7 @@ private:
 
     const memory::GuestMemory& m_mem;
     const PvDomainConfig m_config;
+    const RamWrites m_ram_writes;   ///< before the parts that report to it
     EventChannels m_evtchn;
     GrantTable m_grants;
 

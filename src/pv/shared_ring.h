@@ -10,6 +10,9 @@
 ///
 /// `Sring` is the shared ring type from Xen's DEFINE_RING_TYPES (blkif_sring, netif_tx_sring, ...),
 /// so the layout is Xen's own; Req and Rsp are its entry types.
+///
+/// Every write to the page (responses, rsp_prod, req_event) is reported to `writes` (the own
+/// engine drops code decoded there): responses before rsp_prod publishes them, the index after.
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +23,7 @@
 
 #include "snapshot/snap_codec.h"
 
+#include "pv/ram_writes.h"
 #include "pv/xen_abi.h"
 
 namespace popek::pv {
@@ -32,8 +36,8 @@ public:
     static_assert(std::is_trivially_copyable_v<Req> && std::is_trivially_copyable_v<Rsp>);
 
     /// Attaches to a ring the front end initialised in `area` (BACK_RING_INIT). An area too small
-    /// for one entry gives a shut ring.
-    explicit SharedRing(std::span<uint8_t> area) : m_area(area) {
+    /// for one entry gives a shut ring. `writes` (not owned, may be null) hears of every write.
+    explicit SharedRing(std::span<uint8_t> area, const RamWrites* writes = nullptr) : m_area(area), m_writes(writes) {
         constexpr size_t header = offsetof(Sring, ring);
         constexpr size_t entry = sizeof(std::declval<Sring>().ring[0]);
         if (area.size() < header + entry || reinterpret_cast<uintptr_t>(area.data()) % alignof(Sring) != 0) {
@@ -74,8 +78,10 @@ public:
         if (m_shut) return false;
         RING_IDX old_prod = m_rsp_published;
         RING_IDX new_prod = m_rsp_prod_pvt;
+        if (new_prod != old_prod) report(m_area.data(), m_area.size());   // the responses queued
         // xen_wmb: responses before the producer index.
         std::atomic_ref<RING_IDX>(sring()->rsp_prod).store(new_prod, std::memory_order_release);
+        report(&sring()->rsp_prod, sizeof(RING_IDX));
         m_rsp_published = new_prod;
         // xen_mb: the front end sees the new index before popek reads rsp_event.
         std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -89,6 +95,7 @@ public:
         if (unconsumed_requests() > 0) return true;
         if (m_shut) return false;
         std::atomic_ref<RING_IDX>(sring()->req_event).store(m_req_cons + 1, std::memory_order_relaxed);
+        report(&sring()->req_event, sizeof(RING_IDX));
         std::atomic_thread_fence(std::memory_order_seq_cst);
         return unconsumed_requests() > 0;
     }
@@ -132,8 +139,12 @@ public:
 private:
     Sring* sring() const { return reinterpret_cast<Sring*>(m_area.data()); }
     auto* entries() const { return sring()->ring; }
+    void report(const void* host, size_t len) const {
+        if (m_writes) m_writes->wrote(host, len);
+    }
 
     std::span<uint8_t> m_area;
+    const RamWrites* m_writes = nullptr;
     uint32_t m_size = 0;
     bool m_shut = false;
     RING_IDX m_req_cons = 0;

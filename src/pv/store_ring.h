@@ -9,6 +9,7 @@
 #include <span>
 #include <string_view>
 
+#include "pv/ram_writes.h"
 #include "pv/xen_abi.h"
 
 namespace popek::pv {
@@ -16,7 +17,8 @@ namespace popek::pv {
 class StoreRing {
 public:
     /// `page` must cover a whole xenstore_domain_interface (the caller slices it from guest RAM).
-    explicit StoreRing(std::span<uint8_t> page);
+    /// Every write to it is reported to `writes` (not owned, may be null).
+    explicit StoreRing(std::span<uint8_t> page, const RamWrites* writes = nullptr);
 
     /// Advertises the features popek supports (server_features) and resets the connection state.
     void initialise();
@@ -35,7 +37,12 @@ public:
 private:
     xenstore_domain_interface* iface() const;
 
+    void report(const void* host, size_t len) const {
+        if (m_writes) m_writes->wrote(host, len);
+    }
+
     std::span<uint8_t> m_page;
+    const RamWrites* m_writes;
     bool m_broken = false;
 };
 

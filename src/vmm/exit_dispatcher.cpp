@@ -44,6 +44,7 @@ bool ExitDispatcher::dispatch_io(int vcpu, const hv::VcpuExit& exit, bool& may_w
         return true;
     }
     if (auto* hc = std::get_if<hv::Hypercall>(&exit)) {
+        may_write_ram = m_hypercall && !m_hypercall_reports;
         m_counters.hypercalls.fetch_add(1, std::memory_order_relaxed);
         const uint64_t r = m_hypercall ? m_hypercall(vcpu, *hc) : kEnosys;
         *hc->result = hc->compat ? (r & 0xffffffffu) : r;   // a 32-bit caller gets eax

@@ -252,10 +252,15 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
         for (auto& v : vcpus) raw.push_back(v.get());
         xen->set_vcpus(std::move(raw));
         XenPlatform* x = xen.get();
-        dispatcher.set_hypercall_handler([x, &xen_calls](int vcpu, const hv::Hypercall& hc) {
-            xen_calls.count(hc);
-            return x->handle(vcpu, hc);
-        });
+        // Every guest RAM write a hypercall makes (its results, grant copies, event bits, the
+        // back ends it runs on the caller's thread) is reported (pv::RamWrites): its exit need not
+        // make the own engine re-verify all decoded code.
+        dispatcher.set_hypercall_handler(
+            [x, &xen_calls](int vcpu, const hv::Hypercall& hc) {
+                xen_calls.count(hc);
+                return x->handle(vcpu, hc);
+            },
+            true);
         input_sink = [x](std::span<const uint8_t> bytes) { return x->console_input(bytes); };
     }
     if (session) {

@@ -39,6 +39,10 @@ public:
 
     void read(uint64_t offset, std::span<uint8_t> data) override;
     void write(uint64_t offset, std::span<const uint8_t> data) override;
+    /// Its pages are popek's memory (grant frames placed outside RAM), never guest RAM: an exit it
+    /// handles (Linux PVH writing a grant entry, each one an MMIO exit) leaves the own engine's
+    /// decoded code trusted.
+    bool writes_guest_ram() const override { return false; }
 
 private:
     /// The host bytes for [offset, offset + len) when they lie in one mapped page.

@@ -35,6 +35,11 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
     pv::PvDomainConfig config;
     config.vcpus = vcpus;
     config.memory_bytes = mem.size();
+    // Every write of guest RAM by popek's Xen side (grant copies and pins, ring responses, the
+    // store and console rings, event bits, vcpu_info, time) is reported as it happens
+    // (pv::RamWrites), so the event-channel upcall need not make the own engine re-verify all its
+    // decoded code. The driver domain writes only through grant copies that popek carries out.
+    config.ram_written = [&vm](uint64_t gpa, uint64_t len) { vm.device_wrote_ram(gpa, len); };
     XenPlatform* self = p.get();
     p->m_domain = std::make_unique<pv::PvDomain>(mem, config, [self](int vcpu) { self->upcall(vcpu); });
     p->m_domain->event_channels().set_wake([self] { self->wake_waiters(); });

@@ -74,13 +74,17 @@ Result<std::unique_ptr<Vcpu>> InterpVm::create_vcpu(int index) {
     return std::unique_ptr<Vcpu>(vcpu);
 }
 
-Result<void> InterpVm::set_irq_line(uint32_t gsi, bool level) {
+Result<void> InterpVm::set_line(uint32_t gsi, bool level, bool dma) {
     if (gsi >= emu::IoApic::kPins) return fail("interp: GSI {} does not exist (IOAPIC has {} pins)", gsi, emu::IoApic::kPins);
     // A device raising a line may have written guest RAM first (DMA): decoded code is re-verified.
-    if (m_shared) emu::note_vmm_write(*m_shared);
+    if (dma && m_shared) emu::note_vmm_write(*m_shared);
     m_interrupts->set_irq_line(gsi, level);
     return {};
 }
+
+Result<void> InterpVm::set_irq_line(uint32_t gsi, bool level) { return set_line(gsi, level, true); }
+
+Result<void> InterpVm::set_irq_line_no_dma(uint32_t gsi, bool level) { return set_line(gsi, level, false); }
 
 void InterpVm::device_wrote_ram(uint64_t gpa, uint64_t len) {
     // As a write by another vCPU would (emu/mmu/access.cpp check_code_write): each code page in
@@ -104,18 +108,10 @@ void InterpVm::device_wrote_ram(uint64_t gpa, uint64_t len) {
             if (c) c->attention.store(true, std::memory_order_release);
 }
 
-Result<void> InterpVm::set_irq_line_no_dma(uint32_t gsi, bool level) {
-    if (gsi >= emu::IoApic::kPins) return fail("interp: GSI {} does not exist (IOAPIC has {} pins)", gsi, emu::IoApic::kPins);
-    m_interrupts->set_irq_line(gsi, level);
-    return {};
-}
-
 Result<void> InterpVm::inject_vector(int vcpu, uint8_t vector) {
     if (vcpu < 0 || vcpu >= m_config.vcpus) return fail("interp: vCPU index {} out of range", vcpu);
-    // An event-channel upcall may follow a Xen back end's copy into guest RAM (blkif, netif,
-    // console, store rings), which does not report its writes: decoded code is re-verified, as
-    // after a device's interrupt line (set_irq_line).
-    if (m_shared) emu::note_vmm_write(*m_shared);
+    // No re-verification of decoded code here: the Xen back ends whose events this announces
+    // report every guest RAM write they make (pv::RamWrites -> device_wrote_ram), as virtio does.
     if (!m_interrupts->inject_vector(vcpu, vector)) return fail("interp: vCPU {} cannot take vector {:#x}", vcpu, vector);
     return {};
 }

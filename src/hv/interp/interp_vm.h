@@ -32,6 +32,8 @@ public:
     Result<void> resume() override;
 
 private:
+    /// Sets GSI `gsi` to `level`; `dma`: the device may have written guest RAM first (set_irq_line).
+    Result<void> set_line(uint32_t gsi, bool level, bool dma);
     VmConfig m_config;
     bool m_translate;
     /// Held by the engine directly (EngineShared::platform) and driven by set_irq_line.

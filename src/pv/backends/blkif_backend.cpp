@@ -2,7 +2,8 @@
 
 namespace popek::pv {
 
-BlkifBackend::BlkifBackend(BlkifExecutor& executor, std::span<uint8_t> ring) : m_executor(executor), m_ring(ring) {}
+BlkifBackend::BlkifBackend(BlkifExecutor& executor, std::span<uint8_t> ring, const RamWrites* writes)
+    : m_executor(executor), m_ring(ring, writes) {}
 
 BlkifBackend::Outcome BlkifBackend::process() {
     if (m_failed) return {};

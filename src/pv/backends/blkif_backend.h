@@ -18,8 +18,8 @@ public:
     /// Requests handled per process() call before yielding (the guest could keep the ring busy).
     static constexpr uint32_t kBatch = 256;
 
-    /// `ring` is the mapped ring page.
-    BlkifBackend(BlkifExecutor& executor, std::span<uint8_t> ring);
+    /// `ring` is the mapped ring page; writes to it are reported to `writes` (may be null).
+    BlkifBackend(BlkifExecutor& executor, std::span<uint8_t> ring, const RamWrites* writes = nullptr);
 
     Outcome process() override;
     bool shut() const override { return m_ring.shut(); }

@@ -4,14 +4,15 @@
 
 namespace popek::pv {
 
-ConsoleBackend::ConsoleBackend(std::span<uint8_t> page, Sink sink) : m_page(page), m_sink(std::move(sink)) {
+ConsoleBackend::ConsoleBackend(std::span<uint8_t> page, Sink sink, const RamWrites* writes)
+    : m_page(page), m_sink(std::move(sink)), m_writes(writes) {
     if (page.size() < sizeof(xencons_interface)) m_shut = true;
 }
 
 bool ConsoleBackend::service() {
     if (m_shut) return false;
     auto* in = iface();
-    ByteRing out(in->out, sizeof(in->out), &in->out_cons, &in->out_prod);
+    ByteRing out(in->out, sizeof(in->out), &in->out_cons, &in->out_prod, m_writes);
     bool progress = false;
     for (;;) {
         uint8_t buf[sizeof(in->out)];
@@ -37,7 +38,7 @@ bool ConsoleBackend::push_input(std::string_view bytes) {
 bool ConsoleBackend::deliver_input() {
     if (m_shut || m_pending_input.empty()) return false;
     auto* in = iface();
-    auto n = ByteRing(in->in, sizeof(in->in), &in->in_cons, &in->in_prod)
+    auto n = ByteRing(in->in, sizeof(in->in), &in->in_cons, &in->in_prod, m_writes)
                  .write(std::span(reinterpret_cast<const uint8_t*>(m_pending_input.data()), m_pending_input.size()));
     if (!n) {
         m_shut = true;

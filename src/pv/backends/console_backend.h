@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "pv/ram_writes.h"
 #include "pv/xen_abi.h"
 #include "snapshot/snap_codec.h"
 
@@ -20,7 +21,8 @@ public:
     /// Host input waiting for ring space beyond this is dropped.
     static constexpr size_t kMaxPendingInput = 64 * 1024;
 
-    ConsoleBackend(std::span<uint8_t> page, Sink sink);
+    /// Every write to `page` (indices, input bytes) is reported to `writes` (not owned, may be null).
+    ConsoleBackend(std::span<uint8_t> page, Sink sink, const RamWrites* writes = nullptr);
 
     /// Passes the guest's output to the sink and moves waiting input into the ring. True if the
     /// guest should be notified (popek consumed output or produced input).
@@ -51,6 +53,7 @@ private:
 
     std::span<uint8_t> m_page;
     Sink m_sink;
+    const RamWrites* m_writes;
     std::string m_pending_input;
     bool m_shut = false;
     uint64_t m_dropped_input = 0;

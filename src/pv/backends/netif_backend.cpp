@@ -6,7 +6,7 @@ namespace popek::pv {
 
 NetifBackend::NetifBackend(GrantTable& grants, DomId backend, std::span<uint8_t> tx_ring, std::span<uint8_t> rx_ring,
                            bool rx_sg)
-    : m_grants(grants), m_backend(backend), m_tx(tx_ring), m_rx(rx_ring), m_rx_sg(rx_sg) {
+    : m_grants(grants), m_backend(backend), m_tx(tx_ring, grants.ram_writes()), m_rx(rx_ring, grants.ram_writes()), m_rx_sg(rx_sg) {
     m_chain.reserve(kMaxTxSlots + 1);
     m_frame.resize(kMaxFrame);
 }

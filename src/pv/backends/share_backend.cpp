@@ -19,7 +19,7 @@ bool is_path_refusal(int err) {
 
 ShareBackend::ShareBackend(GrantTable& grants, DomId backend, const ShareDir& dir, std::span<uint8_t> ring,
                            uint32_t max_handles)
-    : m_grants(grants), m_backend(backend), m_dir(dir), m_ring(ring), m_handles(max_handles), m_buffer(kMaxData) {}
+    : m_grants(grants), m_backend(backend), m_dir(dir), m_ring(ring, grants.ram_writes()), m_handles(max_handles), m_buffer(kMaxData) {}
 
 RingBackend::Outcome ShareBackend::process() {
     return serve_ring(m_ring, kBatch, [this](const popekfs_request& req) { return handle(req); });

@@ -47,7 +47,7 @@ PvResult<void> VbdDevice::can_connect() {
 }
 
 std::unique_ptr<RingBackend> VbdDevice::start(std::span<uint8_t> ring) {
-    return std::make_unique<BlkifBackend>(*m_executor, ring);
+    return std::make_unique<BlkifBackend>(*m_executor, ring, &m_domain.ram_writes());
 }
 
 PvResult<void> VbdDevice::write_connected_nodes(Store& store, ConnId control) {
