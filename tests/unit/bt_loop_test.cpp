@@ -191,6 +191,73 @@ TEST_F(BtLoop, MoreRegistersThanThePoolHolds) {
     }, "eleven registers");
 }
 
+TEST_F(BtLoop, LoadAtTheHeadWithMoreRegistersThanThePool) {
+    // The head's first instruction is a load (its slow path observes every flag): the head holds
+    // the guest flags in the host and the back edge leaves them there. Ten registers: no budget
+    // register, so the back edge's guards keep Cpu::budget in memory without touching the flags.
+    // ADC reads the CF of the previous pass's ADD.
+    check([](G& g) {
+        Xbyak::Label top;
+        g.mov(qword[rsp - 8], rbx);
+        g.L(top);
+        g.adc(rax, qword[rsp - 8]);
+        g.add(rdx, rsi);
+        g.xor_(rdi, r8);
+        g.add(r9, r10);
+        g.sub(r11, r12);
+        g.add(r13, rax);
+        g.dec(rcx);
+        g.jnz(top);
+    }, "adc rax, [rsp-8]; ...; dec rcx; jnz (ten registers)");
+    EXPECT_GT(p.stats().chains_taken, 0u);
+}
+
+TEST(BtLoopFault, PageFaultAtTheHeadSeesTheFlagsOfThePreviousPass) {
+    // A loop reading upwards runs into a page that is not present after `passes` passes: the
+    // fault of the load at the head must see the flags the previous pass left (CF of ADD, the
+    // rest of DEC) in the pushed RFLAGS (the handler keeps them to the HLT), the exact RIP, CR2
+    // and instruction count. Once with few registers (budget in a register), once with more
+    // than the pool holds (budget in memory).
+    const uint64_t hole = kPtBase + 0x5000;
+    for (const bool many : {false, true}) {
+        SCOPED_TRACE(many ? "more registers than the pool" : "budget in a register");
+        BtPair p(false, true);
+        for (EmuHarness* h : {&p.interp, &p.bt}) {
+            h->set_pte(hole, 0);
+            h->set_gate(kPfv, kHandlerErr);
+        }
+        p.load(assemble_with_hlt([many](G& g) {
+            Xbyak::Label top;
+            g.L(top);
+            g.mov(rdx, qword[rsi]);
+            g.add(rdi, rdx);
+            g.add(rdi, rcx);
+            if (many) {
+                g.xor_(r8, r9);
+                g.add(r10, r11);
+                g.sub(r12, r13);
+                g.add(r14, r15);
+            }
+            g.lea(rsi, ptr[rsi + 8]);
+            g.dec(rcx);
+            g.jnz(top);
+        }));
+        for (const uint64_t passes : {1ULL, 7ULL, 300ULL, 511ULL}) {
+            for (const uint64_t flags : {uint64_t{0}, kCf | kZf | kSf | kOf}) {
+                uint64_t gpr[16];
+                seed(gpr, 100000);
+                gpr[hv::RSI] = hole - 8 * passes;
+                gpr[hv::RDI] = ~uint64_t{0} - 3 * passes;   // ADD carries now and then
+                ASSERT_TRUE(p.same(gpr, flags)) << passes << " passes";
+                ASSERT_TRUE(p.bt.reported());
+                EXPECT_EQ(p.interp.reported_cr2(), p.bt.reported_cr2());
+                EXPECT_EQ(p.interp.reported_rip(), p.bt.reported_rip());
+            }
+        }
+        EXPECT_GT(p.stats().chains_taken, 0u) << "the loop was meant to run inside its translation";
+    }
+}
+
 TEST_F(BtLoop, LoopInFlatProtectedMode) {
     BtPair p32(true, true);
     p32.load(assemble_with_hlt([](G& g) {

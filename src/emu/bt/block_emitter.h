@@ -275,6 +275,11 @@ private:
     /// `insns`, attention (JECXZ on their sum), then the jump to the head, or to `fail` when
     /// either says leave.
     void emit_register_guards(const Xbyak::Label& fail, int32_t insns);
+    /// The guards of emit_chain_guards (attention, then the budget in Cpu::budget charged
+    /// `insns`) without touching the host flags (MOVZX/LEA/SHRX/JECXZ; needs BMI2).
+    void emit_flag_free_guards(const Xbyak::Label& fail, int32_t insns);
+    /// Cpu's instruction count plus `n` without touching the host flags.
+    void emit_count_flag_free(uint32_t n);
     /// Makes Cpu::budget and the instruction count exact from the budget register (clobbers
     /// the host flags; the register keeps its value).
     void emit_budget_fold();
@@ -425,13 +430,14 @@ private:
     // state the head assumes (Cpu::rip at the block's start, the flags exact in Cpu::rflags).
     bool m_loop = false;
     int m_budget_reg = -1;   ///< pool index holding Cpu::budget in a self-loop, or -1 (in memory)
+    /// The self-loop's head holds every guest flag in the host (loop_flags_live_in): the back
+    /// edge then never merges them, only the leave path does.
+    bool m_head_flags_host = false;
     Xbyak::Label m_loop_head;
     RegCache::State m_head_state{};
     bool m_rip_moved = false;        ///< Cpu::rip was written since the head
     uint64_t m_flags_killed = 0;     ///< flags a native instruction wrote since the head
     uint64_t m_flags_live_in = 0;    ///< flags read since the head before being written
-    /// Guest flags the head holds in the host (a loop with its budget in a register), else 0.
-    uint64_t m_head_flags = 0;
     static constexpr int kMaxHoisted = 2;
     struct Hoisted {
         const Insn* in = nullptr;

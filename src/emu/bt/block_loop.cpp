@@ -22,6 +22,39 @@
 #include <bit>
 
 namespace popek::emu::bt {
+namespace {
+
+/// True when the guest flags at the loop head may be observed before the body rewrites all of
+/// them (a conservative scan: a flag reader, a side branch, a memory access whose slow path may
+/// fault, a handler, or the end of the body first). Only full writers of every arithmetic flag
+/// end the scan; MOV-like instructions and partial writers are stepped over.
+bool loop_flags_live_in(const Block& b) {
+    for (size_t k = 0; k + 1 < b.insns.size(); ++k) {
+        const Insn& in = b.insns[k];
+        if (!is_native(in)) return true;
+        switch (static_cast<ZydisMnemonic>(in.mnemonic)) {
+            case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_SUB:
+            case ZYDIS_MNEMONIC_XOR: case ZYDIS_MNEMONIC_CMP: case ZYDIS_MNEMONIC_TEST: case ZYDIS_MNEMONIC_NEG:
+            case ZYDIS_MNEMONIC_IMUL:
+                return false;
+            case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR:
+                if (in.k1 == kOpImm) return false;   // a nonzero immediate count (is_native)
+                return true;                          // by CL: a zero count keeps them
+            case ZYDIS_MNEMONIC_MOV: case ZYDIS_MNEMONIC_LEA: case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX:
+            case ZYDIS_MNEMONIC_MOVSXD: case ZYDIS_MNEMONIC_NOT: case ZYDIS_MNEMONIC_XCHG: case ZYDIS_MNEMONIC_BSWAP:
+            case ZYDIS_MNEMONIC_NOP: case ZYDIS_MNEMONIC_INC: case ZYDIS_MNEMONIC_DEC:
+                continue;
+            case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR:
+                if (in.k1 == kOpImm) continue;
+                return true;
+            default:
+                return true;   // SETcc, CMOVcc, ADC, SBB, RCL, RCR: readers
+        }
+    }
+    return true;
+}
+
+}  // namespace
 
 bool BlockEmitter::is_self_loop(const Block& b) const {
     if (!m_chain.slots || !b.cached || b.insns.empty()) return false;
@@ -63,17 +96,19 @@ void BlockEmitter::emit_loop_head(const Block& b) {
         // Sign-extended: the back edge's guard tests the sign of the whole register.
         if (m_budget_reg >= 0) movsxd(RegCache::host(m_budget_reg), dword[rbx + m_layout.budget]);
     }
-    // With the budget in a register the back edge's guards leave the host flags alone, so the
-    // guest's arithmetic flags can stay in the host from pass to pass: loaded once here, merged
-    // into Cpu::rflags only where something observes them (a slow path, an exit).
-    m_head_flags = m_budget_reg >= 0 ? kArithFlags : 0;
+    // Before the flags are loaded: the probes clobber the host's.
     for (int k = 0; k < m_hoisted_n; ++k) emit_hoisted_probe(*m_hoisted[k].in, m_hoisted[k].reg);
-    if (m_head_flags) {
-        load_guest_flags();
-        m_host_flags = m_head_flags;
-    }
     m_regs.next_insn();
     m_head_state = m_regs.state();
+    // Flags the body may observe before rewriting them (a probe's slow path, a reader) would
+    // have to be merged into Cpu::rflags on every back edge (PUSHF and a read-modify-write of
+    // Cpu::rflags per pass): instead the head holds all of them in the host (loaded once here),
+    // the back edge leaves them there behind flag-free guards, and only a leave merges them.
+    m_head_flags_host = flag_free_probes() && loop_flags_live_in(b);
+    if (m_head_flags_host) {
+        load_guest_flags();
+        m_host_flags = kArithFlags;
+    }
     L(m_loop_head);
     m_rip_moved = false;
     m_flags_killed = m_flags_live_in = 0;
@@ -255,6 +290,39 @@ void BlockEmitter::emit_register_guards(const Xbyak::Label& fail, int32_t insns)
     jmp(m_loop_head, T_NEAR);
 }
 
+void BlockEmitter::emit_flag_free_guards(const Xbyak::Label& fail, int32_t insns) {
+    // As emit_chain_guards: attention first (the budget is not charged when it is raised), then
+    // budget -= insns, leaving when the result is <= 0 (the sign of result - 1).
+    Xbyak::Label calm, stay;
+    movzx(ecx, byte[rbx + m_layout.attention]);
+    jecxz(calm);
+    jmp(fail, T_NEAR);
+    L(calm);
+    mov(ecx, dword[rbx + m_layout.budget]);
+    lea(ecx, ptr[rcx - insns]);
+    mov(dword[rbx + m_layout.budget], ecx);
+    lea(ecx, ptr[rcx - 1]);
+    mov(r8d, 31);
+    shrx(ecx, ecx, r8d);
+    jecxz(stay);
+    jmp(fail, T_NEAR);
+    L(stay);
+    mov(byte[rbx + m_layout.replay_valid], 0);
+    if (m_chain.chains_taken) {
+        mov(r8, reinterpret_cast<uint64_t>(m_chain.chains_taken));
+        mov(r9, qword[r8]);
+        lea(r9, ptr[r9 + 1]);
+        mov(qword[r8], r9);
+    }
+}
+
+void BlockEmitter::emit_count_flag_free(uint32_t n) {
+    if (!n) return;
+    mov(r8, qword[rbx + m_layout.instructions]);
+    lea(r8, ptr[r8 + static_cast<int32_t>(n)]);
+    mov(qword[rbx + m_layout.instructions], r8);
+}
+
 void BlockEmitter::emit_budget_fold() {
     // Cpu::budget was last written (or the register loaded) before the passes the register has
     // been charged for since; each pass counts as many instructions as it charges (the block's
@@ -279,19 +347,19 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
     // only matter if the block leaves: kept in RDX (the guards below clobber the host's), or
     // in the host itself behind the flag-free guards of a budget held in a register.
     const bool in_register = m_budget_reg >= 0;
+    // Without a budget register the guards can still leave the host's flags alone (BMI2).
+    const bool flag_free = in_register || flag_free_probes();
     const uint64_t live = m_flags_live_in | (kArithFlags & ~m_flags_killed);
     uint64_t kept = 0;
-    if (m_head_flags) {   // the head holds them in the host (emit_loop_head): so must the edge
-        if (m_host_flags != m_head_flags) {
-            materialize_flags();
-            load_guest_flags();
-        }
-        kept = m_head_flags;
+    if (m_head_flags_host) {
+        // The head holds every flag in the host: whatever the body merged is loaded back.
+        need_flags(kArithFlags);
+        kept = kArithFlags;
         m_host_flags = 0;
     } else if (m_host_flags & live) {
         materialize_flags();
     } else if (m_host_flags) {
-        if (!in_register) {
+        if (!flag_free) {
             pushf();
             pop(rdx);
         }
@@ -303,12 +371,15 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
         // This pass's instructions are counted by the budget register's move below.
         if (m_count_pending + 1 != b.insns.size()) throw Xbyak::Error(Xbyak::ERR_INTERNAL);
         m_count_pending = 0;
+    } else if (flag_free) {
+        emit_count_flag_free(m_count_pending + 1);
+        m_count_pending = 0;
     } else {
         sync_count(1);
     }
     // Cpu::rip back at the block's start: unchanged unless a handler call in the body moved it.
     const int64_t rip_delta = static_cast<int64_t>(m_rip_pending) + in.len + static_cast<int64_t>(in.imm);
-    if (m_rip_moved && rip_delta && in_register) {   // LEA: the kept flags stay in the host
+    if (m_rip_moved && rip_delta && flag_free) {   // LEA: the kept flags stay in the host
         mov(r8, qword[rbx + m_layout.rip]);
         lea(r8, ptr[r8 + static_cast<int32_t>(rip_delta)]);
         mov(qword[rbx + m_layout.rip], r8);
@@ -321,6 +392,10 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
     Xbyak::Label leave;
     if (in_register) {
         emit_register_guards(leave, static_cast<int32_t>(b.insns.size()));
+    } else if (flag_free) {
+        mov(rax, reinterpret_cast<uint64_t>(slot));
+        emit_flag_free_guards(leave, static_cast<int32_t>(b.insns.size()));
+        jmp(m_loop_head, T_NEAR);
     } else {
         mov(rax, reinterpret_cast<uint64_t>(slot));
         emit_chain_guards(leave, static_cast<int32_t>(b.insns.size()));
@@ -337,6 +412,9 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
             pop(rdx);
         }
         emit_budget_fold();
+    } else if (flag_free && kept) {
+        pushf();
+        pop(rdx);
     }
     m_regs.emit_write_back(m_head_state);
     if (kept) {

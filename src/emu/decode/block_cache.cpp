@@ -106,6 +106,17 @@ void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
     b.bytes.assign(host + start, host + off);
 }
 
+void BlockCache::remember_crossing(CrossMemo& memo, const uint8_t* bytes, unsigned first, int bits, const Insn& in) {
+    // Only a defined instruction that does cross: its bytes alone decide it (an undefined
+    // encoding may depend on bytes past its length).
+    memo.len = 0;
+    if (in.fn == nullptr || in.fn == handle_undefined || in.len <= first || in.len > 15) return;
+    memo.bits = bits;
+    std::memcpy(memo.bytes, bytes, in.len);
+    memo.in = in;
+    memo.len = static_cast<uint8_t>(in.len);
+}
+
 Block* BlockCache::decode_crossing(uint64_t lip, uint32_t mode) {
     ++m_misses.crossing;
     uint8_t buf[15];
@@ -115,10 +126,23 @@ Block* BlockCache::decode_crossing(uint64_t lip, uint32_t mode) {
     Insn in;
     bool end = false;
     int bits = static_cast<int>(mode & 0xff);
-    if (m_decoder.decode(buf, first, bits, in, end) == DecodeStatus::NeedMoreBytes) {
+    CrossMemo& memo = m_cross_memo[(lip ^ (lip >> 12)) & (kCrossMemo - 1)];
+    if (memo.len > first && memo.bits == bits && std::memcmp(buf, memo.bytes, first) == 0) {
+        // The first page holds the start of the remembered instruction, which goes on into the
+        // next page: fetched as the decoder would (the same fault), then compared. The same
+        // bytes in the same mode decode to the same instruction.
+        m_cpu.read_bytes_la(lip + first, buf + first, 15 - first, Access::Exec, false);
+        if (std::memcmp(buf + first, memo.bytes + first, memo.len - first) == 0) {
+            in = memo.in;
+        } else {
+            m_decoder.decode(buf, 15, bits, in, end);
+            remember_crossing(memo, buf, first, bits, in);
+        }
+    } else if (m_decoder.decode(buf, first, bits, in, end) == DecodeStatus::NeedMoreBytes) {
         // Fetch the rest from the next page (which may fault, SDM: fetch of the second page).
         m_cpu.read_bytes_la(lip + first, buf + first, 15 - first, Access::Exec, false);
         m_decoder.decode(buf, 15, bits, in, end);
+        remember_crossing(memo, buf, first, bits, in);
     }
     m_cross.cached = false;
     m_cross.insns.assign(1, in);

@@ -132,12 +132,25 @@ private:
     bool valid(const Block& b) const;
     void decode_block(Block& b, uint64_t gpa, uint32_t mode);
     Block* decode_crossing(uint64_t lip, uint32_t mode);
+    struct CrossMemo;
+    void remember_crossing(CrossMemo& memo, const uint8_t* bytes, unsigned first, int bits, const Insn& in);
 
     Cpu& m_cpu;
     Decoder m_decoder;
     std::unordered_map<uint64_t, std::unique_ptr<Block>> m_blocks;
     std::unique_ptr<JumpEntry[]> m_jump = std::make_unique<JumpEntry[]>(kJumpCacheSize);
     Block m_cross;
+    /// Page-crossing instructions met before (decode_crossing), by linear address: the bytes
+    /// they were decoded from (mode's width `bits`), so the same bytes are compared, not decoded
+    /// again (a hot loop may hold one: busybox md5sum's runs once per 64-byte block).
+    struct CrossMemo {
+        int bits = 0;
+        uint8_t len = 0;   ///< 0: empty
+        uint8_t bytes[15] = {};
+        Insn in{};
+    };
+    static constexpr size_t kCrossMemo = 64;
+    std::unique_ptr<CrossMemo[]> m_cross_memo = std::make_unique<CrossMemo[]>(kCrossMemo);
     uint32_t m_gen = 0;                     ///< bumped by CR3 writes and full flushes (< kGlobalBit)
     uint32_t m_global_tag = kGlobalBit;     ///< kGlobalBit | generation bumped by full flushes
     MissCounts m_misses;
