@@ -124,7 +124,9 @@ TEST_P(RecordReplayTest, ATruncatedOrForeignLogIsOneClearError) {
     RunResult cut = run("--replay", log_path("short.rr"));
     EXPECT_NE(cut.status, 0);
     EXPECT_NE(cut.status, 1);
-    EXPECT_NE(cut.err.find("truncated"), std::string::npos) << cut.err;
+    // Half the file ends inside an event or, by chance, between two: both are named.
+    EXPECT_TRUE(cut.err.find("truncated") != std::string::npos || cut.err.find("cut short") != std::string::npos)
+        << cut.err;
 
     std::ofstream(log_path("junk.rr")) << "this is not a log";
     RunResult junk = run("--replay", log_path("junk.rr"));

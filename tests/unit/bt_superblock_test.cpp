@@ -144,6 +144,30 @@ TEST_F(BtSuperblock, LoopWithAnIfInsideStaysOneBlock) {
     EXPECT_GT(p.stats().chains_taken, 0u) << "the back edge was meant to run";
 }
 
+TEST_F(BtSuperblock, LoopLeavingInItsFirstPassAfterASkipCountsExactly) {
+    // One pass, the INC skipped: the skip's stub gives the skipped instruction back to the loop's
+    // budget register before any back edge charged a pass, so the count folded at the exit
+    // (budget - register) is negative and must reach the 64-bit count sign-extended.
+    p.load(assemble_with_hlt([](G& g) {
+        Xbyak::Label top, skip;
+        g.L(top);
+        g.add(rdx, rcx);
+        g.test(dl, 3);
+        g.jnz(skip);
+        g.inc(rsi);
+        g.L(skip);
+        g.xor_(rdi, rdx);
+        g.dec(rcx);
+        g.jnz(top);
+    }));
+    for (const uint64_t rdx : {uint64_t{0}, uint64_t{1}, uint64_t{2}, uint64_t{3}}) {
+        uint64_t gpr[16] = {};
+        gpr[hv::RCX] = 1;
+        gpr[hv::RDX] = rdx;   // 1 + rdx: the skip is taken unless it is a multiple of 4
+        EXPECT_TRUE(p.same(gpr, 0)) << "rdx " << rdx;
+    }
+}
+
 TEST_F(BtSuperblock, BackwardJccEndsTheBlock) {
     // Only forward Jccs continue a block: a loop's branch backwards ends it, so the code after
     // the loop is a block of its own.

@@ -272,7 +272,8 @@ private:
     /// register moved since the last fold.
     bool loop_keeps_budget(const Block& b) const;
     /// The back edge's guards without touching the host flags: the budget register minus
-    /// `insns`, attention (JECXZ on their sum), to `fail` when either says leave.
+    /// `insns`, attention (JECXZ on their sum), then the jump to the head, or to `fail` when
+    /// either says leave.
     void emit_register_guards(const Xbyak::Label& fail, int32_t insns);
     /// Makes Cpu::budget and the instruction count exact from the budget register (clobbers
     /// the host flags; the register keeps its value).
@@ -417,6 +418,8 @@ private:
     bool m_rip_moved = false;        ///< Cpu::rip was written since the head
     uint64_t m_flags_killed = 0;     ///< flags a native instruction wrote since the head
     uint64_t m_flags_live_in = 0;    ///< flags read since the head before being written
+    /// Guest flags the head holds in the host (a loop with its budget in a register), else 0.
+    uint64_t m_head_flags = 0;
     unsigned m_native = 0, m_helpers = 0;
     uint16_t m_xmm_valid = 0;     ///< guest XMMn is in host XMMn (bit n), equal to Cpu::fpu.xmm[n]
     bool m_sse_checked = false;   ///< the CR0/CR4 check of SSE passed since the last handler call

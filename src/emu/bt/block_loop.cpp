@@ -59,7 +59,16 @@ void BlockEmitter::emit_loop_head(const Block& b) {
     // stores to Cpu::budget and the count.
     if (std::popcount(used) < RegCache::kPool && loop_keeps_budget(b)) {
         m_budget_reg = m_regs.reserve();
-        if (m_budget_reg >= 0) mov(RegCache::host(m_budget_reg).cvt32(), dword[rbx + m_layout.budget]);
+        // Sign-extended: the back edge's guard tests the sign of the whole register.
+        if (m_budget_reg >= 0) movsxd(RegCache::host(m_budget_reg), dword[rbx + m_layout.budget]);
+    }
+    // With the budget in a register the back edge's guards leave the host flags alone, so the
+    // guest's arithmetic flags can stay in the host from pass to pass: loaded once here, merged
+    // into Cpu::rflags only where something observes them (a slow path, an exit).
+    m_head_flags = m_budget_reg >= 0 ? kArithFlags : 0;
+    if (m_head_flags) {
+        load_guest_flags();
+        m_host_flags = m_head_flags;
     }
     m_regs.next_insn();
     m_head_state = m_regs.state();
@@ -126,40 +135,54 @@ bool BlockEmitter::loop_keeps_budget(const Block& b) const {
 }
 
 void BlockEmitter::emit_register_guards(const Xbyak::Label& fail, int32_t insns) {
-    // LEA, MOVZX, SHRX and JECXZ leave RFLAGS alone: the guest's flags stay in the host over
-    // the back edge. ECX = attention + (budget <= 0), the latter as the sign of budget - 1.
+    // LEA, MOVZX, RORX and JECXZ leave RFLAGS alone: the guest's flags stay in the host over
+    // the back edge. The register holds the budget sign-extended to 64 bits, so budget - 1 has
+    // its upper half 0 while the budget is positive and all ones once it is not; RORX brings
+    // that half down and ECX = attention + 2 * it is zero exactly when the pass may go on
+    // (attention is 0 or 1: 1 + 2 * 0xffffffff is not 0 modulo 2^32).
     const Xbyak::Reg64& budget = RegCache::host(m_budget_reg);
-    lea(budget.cvt32(), ptr[budget - insns]);
+    lea(budget, ptr[budget - insns]);
     movzx(ecx, byte[rbx + m_layout.attention]);
-    lea(r8d, ptr[budget - 1]);
-    mov(r9d, 31);
-    shrx(r8d, r8d, r9d);
-    lea(ecx, ptr[rcx + r8]);
-    Xbyak::Label stay;
-    jecxz(stay);
-    jmp(fail, T_NEAR);
-    L(stay);
-    mov(byte[rbx + m_layout.replay_valid], 0);
-    if (m_chain.chains_taken) {
+    lea(r8, ptr[budget - 1]);
+    rorx(r8, r8, 32);
+    lea(ecx, ptr[rcx + r8 * 2]);
+    if (m_chain.chains_taken) {   // `--stats`: the count before the jump, which must stay last
         mov(r8, reinterpret_cast<uint64_t>(m_chain.chains_taken));
         mov(r9, qword[r8]);
         lea(r9, ptr[r9 + 1]);
         mov(qword[r8], r9);
     }
+    // JECXZ reaches 127 bytes back; a loop longer than that goes through a near jump.
+    constexpr ptrdiff_t kJecxzReach = 120;
+    if (getCurr() - m_loop_head.getAddress() <= kJecxzReach) {
+        jecxz(m_loop_head);
+        jmp(fail, T_NEAR);
+        return;
+    }
+    Xbyak::Label stay;
+    jecxz(stay);
+    jmp(fail, T_NEAR);
+    L(stay);
+    jmp(m_loop_head, T_NEAR);
 }
 
 void BlockEmitter::emit_budget_fold() {
     // Cpu::budget was last written (or the register loaded) before the passes the register has
     // been charged for since; each pass counts as many instructions as it charges (the block's
-    // length: no handler call in between, loop_keeps_budget). So: count += budget - register,
-    // budget = register. 32-bit arithmetic: the difference is never negative.
-    const Xbyak::Reg32 r = RegCache::host(m_budget_reg).cvt32();
-    neg(r);
-    add(r, dword[rbx + m_layout.budget]);
-    add(qword[rbx + m_layout.instructions], RegCache::host(m_budget_reg));
-    neg(r);
-    add(r, dword[rbx + m_layout.budget]);
-    mov(dword[rbx + m_layout.budget], r);
+    // length at its back edge, less what a side branch's merge stub gave back: no handler call
+    // in between, loop_keeps_budget). So: count += budget - register, budget = register. The
+    // difference is negative when the loop leaves in its first pass after a stub gave some
+    // back: it is sign-extended before it reaches the 64-bit count, and the register is left
+    // sign-extended as the guards expect.
+    const Xbyak::Reg64& r = RegCache::host(m_budget_reg);
+    neg(r.cvt32());
+    add(r.cvt32(), dword[rbx + m_layout.budget]);
+    movsxd(r, r.cvt32());
+    add(qword[rbx + m_layout.instructions], r);
+    neg(r.cvt32());
+    add(r.cvt32(), dword[rbx + m_layout.budget]);
+    mov(dword[rbx + m_layout.budget], r.cvt32());
+    movsxd(r, r.cvt32());
 }
 
 void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slot) {
@@ -169,7 +192,14 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
     const bool in_register = m_budget_reg >= 0;
     const uint64_t live = m_flags_live_in | (kArithFlags & ~m_flags_killed);
     uint64_t kept = 0;
-    if (m_host_flags & live) {
+    if (m_head_flags) {   // the head holds them in the host (emit_loop_head): so must the edge
+        if (m_host_flags != m_head_flags) {
+            materialize_flags();
+            load_guest_flags();
+        }
+        kept = m_head_flags;
+        m_host_flags = 0;
+    } else if (m_host_flags & live) {
         materialize_flags();
     } else if (m_host_flags) {
         if (!in_register) {
@@ -205,8 +235,8 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
     } else {
         mov(rax, reinterpret_cast<uint64_t>(slot));
         emit_chain_guards(leave, static_cast<int32_t>(b.insns.size()));
+        jmp(m_loop_head, T_NEAR);
     }
-    jmp(m_loop_head, T_NEAR);
 
     // A guard failed: the state the dispatcher expects after a block, the slot pending (it is
     // linked when this block runs translated next, as an unlinked chain would be).

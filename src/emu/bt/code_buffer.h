@@ -33,10 +33,15 @@ public:
     const uint8_t* exec_address(const uint8_t* writable) const { return m_exec + (writable - m_write); }
 
 private:
+    /// Maps in the pages of both views up to `end` ahead of use, a chunk at a time.
+    void populate(size_t end);
+
     uint8_t* m_write = nullptr;
     uint8_t* m_exec = nullptr;
     size_t m_size = 0;
     size_t m_cursor = 0;
+    size_t m_populated = 0;   ///< both views' pages below this are mapped in (populate())
+    bool m_populate_ok = true;
     uint32_t m_epoch = 1;
 };
 

@@ -419,13 +419,16 @@ void BlockEmitter::emit_slow_paths() {
         }
         cmp(byte[rbx + m_layout.brk], 0);   // an MMIO write exit or a write into this block's code
         jne(m_exit, T_NEAR);
+        // The instruction retired: its I/O log is done with (a chained jump clears it; a
+        // self-loop's back edge does not, slow paths being the only handlers its passes call).
+        if (m_budget_reg >= 0) mov(byte[rbx + m_layout.replay_valid], 0);
         // Back to the fast path's lazy state: RIP and the count not yet advanced by this block,
         // the registers it holds reloaded, the guest flags in the host if it left them there.
         sub(qword[rbx + m_layout.rip], rip_after);
         sub(qword[rbx + m_layout.instructions], s.count_pending + 1);
         m_regs.emit_reload(s.resume);
         // The handler may have cleared the budget (an interrupt made deliverable).
-        if (m_budget_reg >= 0) mov(RegCache::host(m_budget_reg).cvt32(), dword[rbx + m_layout.budget]);
+        if (m_budget_reg >= 0) movsxd(RegCache::host(m_budget_reg), dword[rbx + m_layout.budget]);
         emit_xmm_reload(s.xmm_resume);   // host XMMs are caller-saved
         if (s.flags_host_resume) load_guest_flags();
         jmp(s.resume_label, T_NEAR);

@@ -107,8 +107,14 @@ void BlockEmitter::emit_merge_stubs() {
         L(mg.stub);
         m_regs.restore(mg.regs);
         if (mg.merge_flags && mg.host_flags) merge_host_flags(mg.host_flags);
-        // LEA, not ADD: the guest's flags may stay in the host across the merge point.
-        if (mg.count_delta) {
+        // LEA, not ADD: the guest's flags may stay in the host across the merge point. A
+        // self-loop holding the budget in a register charges each pass the whole block at its
+        // back edge: the instructions this path skipped are given back to the register (no
+        // store to the Cpu, which the next pass would wait on).
+        if (mg.count_delta && m_budget_reg >= 0) {
+            const Xbyak::Reg64& budget = RegCache::host(m_budget_reg);
+            lea(budget, ptr[budget - static_cast<int32_t>(mg.count_delta)]);
+        } else if (mg.count_delta) {
             mov(r8, qword[rbx + m_layout.instructions]);
             lea(r8, ptr[r8 + static_cast<int32_t>(mg.count_delta)]);
             mov(qword[rbx + m_layout.instructions], r8);

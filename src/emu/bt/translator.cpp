@@ -130,10 +130,14 @@ void Translator::link(Block& b) {
     }
     // The DMA epoch `b` was validated at: a VMM write to RAM since makes the jump go through the
     // dispatcher (which compares the block's bytes) again.
+    // A slot linked since the last unlink_all() is in m_linked already: an indirect exit's
+    // slot relinks again and again (next_block), and exits that leave the code trusted no
+    // longer unlink, so listing it each time grew the list without bound.
+    const bool listed = s->epoch != ChainSlot::kUnlinked;
     s->code = static_cast<const uint8_t*>(b.bt_code) + kChainEntry;
     s->insns = static_cast<int32_t>(b.insns.size());
     s->epoch = b.dma_epoch;
-    m_linked.push_back(s);
+    if (!listed) m_linked.push_back(s);
     ++m_stats.links;
 }
 
