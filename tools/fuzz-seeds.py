@@ -142,10 +142,10 @@ def gdb_rsp():
 
 
 def rr_log():
-    """Record/replay logs (docs/record-replay.md, version 1): a whole one with every event type,
+    """Record/replay logs (docs/record-replay.md, version 2): a whole one with every event type,
     an empty description, and the same log cut short."""
     def header(desc):
-        return b"POPEKRR\0" + struct.pack("<II", 1, len(desc)) + desc
+        return b"POPEKRR\0" + struct.pack("<II", 2, len(desc)) + desc
     def event(kind, count, body):
         return struct.pack("<BQ", kind, count) + body
     exit_in = event(1, 100, struct.pack("<QBQIQ", 0x1000, 1, 0x3fd, 1, 0x1234))

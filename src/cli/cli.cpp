@@ -171,6 +171,11 @@ Parsed parse(const std::vector<std::string>& args) {
                     "auto: bt; one vCPU)")->type_name("FILE");
     run->add_option("--replay", o.replay_path, "re-run the log FILE that --record wrote, with the recording's options; "
                     "a divergence ends it with status 4")->type_name("FILE");
+    run->add_option("--rr-snapshot-interval", o.rr_snapshot_interval, "with --replay and --gdb: reverse execution takes a "
+                    "snapshot every N instructions (default 1000000; docs/debugging.md)")
+        ->type_name("N")->check(CLI::Range(uint64_t{1000}, uint64_t{1} << 40));
+    run->add_option("--rr-snapshots", o.rr_snapshots, "with --replay and --gdb: keep at most M snapshots (default 64; "
+                    "more are thinned out, the interval doubling)")->type_name("M")->check(CLI::Range(2u, 65536u));
 
     // Firecracker's ways in (issue 14, docs/api.md).
     std::string config_file;
@@ -319,6 +324,10 @@ Parsed parse(const std::vector<std::string>& args) {
                                                  o.record_path.empty() ? "--replay" : "--record")});
     }
     if (o.gdb_wait && o.gdb.empty()) return usage_error(Error{"--gdb-wait needs --gdb"});
+    if ((run->count("--rr-snapshot-interval") || run->count("--rr-snapshots")) && (o.replay_path.empty() || o.gdb.empty()))
+        return usage_error(Error{"--rr-snapshot-interval and --rr-snapshots are for reverse execution: they need --replay and --gdb"});
+    if (!o.record_path.empty() && !o.gdb.empty())
+        return usage_error(Error{"--record cannot be combined with --gdb (record, then debug the replay: --replay FILE --gdb ...)"});
     if (!o.gdb.empty()) {
         if (auto ep = gdb::parse_endpoint(o.gdb); !ep) return usage_error(ep.error());
         if (o.accel == hv::Accel::Kvm)

@@ -66,6 +66,8 @@ vmm::VmOptions with_cli_extras(vmm::VmOptions described, const vmm::VmOptions& c
     described.gdb_wait = cli.gdb_wait;
     described.record_path = cli.record_path;
     described.replay_path = cli.replay_path;
+    described.rr_snapshot_interval = cli.rr_snapshot_interval;
+    described.rr_snapshots = cli.rr_snapshots;
     described.serial_out = cli.serial_out;
     described.serial_input = cli.serial_input;
     described.serial_in_fd = cli.serial_in_fd;

@@ -127,6 +127,7 @@ void Cpu::write_msr(uint32_t msr, uint64_t v) {
         if ((v & ~bits) || !apic_base_transition_valid(old, v)) raise(kGp, 0);
     }
     if (m_ints && msr != kMsrTsc && m_ints->write_msr(msr, v)) {
+        schedule.service = true;   // (deterministic runs: right after this block-ending instruction)
         budget = 0;   // TSC deadline or x2APIC: the timer's deadline (or a deliverable interrupt) changed
         if (msr == kMsrApicBase) {
             apic_base = v;

@@ -234,6 +234,33 @@ public:
     std::atomic<bool> attention{false};
     int32_t budget = 0;   ///< instructions until the next interrupt/timer poll
 
+    // ---- deterministic scheduling (--record / --replay, emu/determinism.h) ----
+    /// Under a Determinism the vCPU polls its timers and takes interrupts only at points that are
+    /// a function of the instruction stream, whatever the granularity it runs at (blocks,
+    /// translated chains, one instruction at a time under a debugger): every kDetPollInterval
+    /// retired instructions (blocks are cut there), after an instruction in an interrupt
+    /// shadow, while halted. An attention request (a debugger's kick, a VMM write) alone does nothing a
+    /// guest can see. So a replay stays the recording's under gdb, and a re-execution from an
+    /// in-memory snapshot (reverse execution, src/replay/history.h) retraces it exactly.
+    struct Schedule {
+        uint64_t next_poll = 0;   ///< instruction count of the next poll
+        bool service = false;     ///< poll at the next boundary (after an interrupt shadow)
+    };
+    static constexpr uint64_t kNever = ~uint64_t{0};
+    static constexpr uint64_t kDetPollInterval = 2048;
+    Schedule schedule;
+    bool deterministic = false;   ///< set by execute() from t_determinism
+    /// The host debugger's seek (reverse execution): the vCPU stops (DebugHook::kSeek) at the
+    /// first instruction boundary where its count reaches this. Deterministic runs only.
+    uint64_t stop_at = kNever;
+    /// With stop_at: the linear RIP to stop at (kNever: any). An interrupt is delivered without
+    /// retiring an instruction, so the count alone does not tell the interrupted instruction
+    /// from the handler's first one.
+    uint64_t stop_lip = kNever;
+    /// A snapshot was restored into this (parked) vCPU: leftovers of the instruction it stood
+    /// in are dropped, decoded code is re-checked.
+    void restored();
+
 private:
     friend class bt::Translator;
     /// rmw_ptr below the write TLB: the RAM at `la` (code checked as for a write), or nullptr.
@@ -256,6 +283,13 @@ private:
     // ---- the dispatch loop's steps (executor.cpp, debug_regs.cpp) ----
     /// Between blocks: stop requests, timers, INIT/SIPI, NMI, interrupts, HLT. True: return exits().exit().
     bool service();
+    bool service_inner();
+    /// Deterministic runs: the vCPU reached stop_at (and stop_lip): reports it, maybe
+    /// repeatedly (the debugger may seek again). False: the VM is stopping.
+    bool seek_stops();
+    bool at_stop() const;
+    /// Deterministic runs: budget = instructions to the next poll or seek target.
+    void det_budget();
     /// Runs m_event through the IDT, escalating to #DF / triple fault when delivery itself
     /// faults. False: return exits().exit().
     bool deliver_pending();

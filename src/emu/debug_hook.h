@@ -28,7 +28,8 @@ struct HostDebug {
 
 class DebugHook {
 public:
-    enum Reason : int { kNone = 0, kBreakpoint = 1, kStep = 2, kWatch = 3 };
+    /// kSeek: the vCPU reached Cpu::stop_at (reverse execution's re-execution to a count).
+    enum Reason : int { kNone = 0, kBreakpoint = 1, kStep = 2, kWatch = 3, kSeek = 4 };
     virtual ~DebugHook() = default;
     /// `cpu` hit a host breakpoint, finished a host single-step or hit a host watchpoint (the
     /// instruction completed; `watch_addr`/`watch_kind` name it). Blocks until resumed. Returns

@@ -15,6 +15,8 @@
 
 namespace popek::emu {
 
+class Cpu;
+
 class Determinism {
 public:
     virtual ~Determinism() = default;
@@ -29,6 +31,9 @@ public:
     virtual void idle(uint64_t deadline_ns) = 0;
     /// RDRAND/RDSEED: `size` random bytes into `out`; false: none (CF=0, the guest retries).
     virtual bool random(void* out, size_t size) = 0;
+    /// A deterministic poll point (Cpu::schedule) at a clean instruction boundary, before the
+    /// poll: where reverse execution takes its snapshots (replay/history.h).
+    virtual void poll_point(Cpu& cpu) { (void)cpu; }
 };
 
 /// The calling vCPU thread's Determinism (null: a normal run).

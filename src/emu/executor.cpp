@@ -1,6 +1,8 @@
 /// The dispatch loop: looks up decoded blocks, runs their handlers, and between blocks services
 /// stop requests, timers, NMI/INIT/SIPI and external interrupts (SDM Vol. 3A 6.9 priorities:
 /// interrupts are taken on instruction boundaries, after the STI/MOV SS shadow, when RFLAGS.IF=1).
+#include <algorithm>
+#include <cstdint>
 #include <limits>
 
 #include "emu/cpu.h"
@@ -89,11 +91,14 @@ hv::VcpuExit Cpu::execute() {
     // A single-stepped instruction's trap waits for its exits (e.g. OUT) to complete.
     if (why == kUnwindNone && (m_debug.db_pending || m_debug.host_stop) && !m_exits.replaying() && !finish_debug_traps())
         return m_exits.exit();
+    deterministic = t_determinism != nullptr;
     for (;;) {
+        if (deterministic) det_budget();
         if (attention.load(std::memory_order_relaxed) || budget <= 0 || halted || interrupt_shadow ||
             m_waiting_sipi) {
             if (service()) return m_exits.exit();
             if (halted || m_waiting_sipi) continue;
+            if (deterministic) det_budget();
         }
         if (m_shared.code.code_epoch() != m_code_epoch_seen) drop_write_mappings();
         if (const uint64_t dma = m_shared.dma_epoch.load(std::memory_order_acquire); dma != m_dma_epoch_seen) {
@@ -107,6 +112,9 @@ hv::VcpuExit Cpu::execute() {
             n = 1;   // the shadowed instruction runs alone; interrupts are checked right after it
             interrupt_shadow = false;
             budget = 0;
+            schedule.service = true;
+        } else if (deterministic && n > static_cast<size_t>(std::max<int32_t>(budget, 1))) {
+            n = static_cast<size_t>(std::max<int32_t>(budget, 1));   // cut at the poll point or seek target
         }
         if (m_exits.replaying()) {
             n = 1;   // re-executed with its logged device accesses, alone (mmu/io_log.cpp)
@@ -162,7 +170,37 @@ hv::VcpuExit Cpu::execute() {
     }
 }
 
+bool Cpu::at_stop() const {
+    if (stop_at == kNever || m_exits.replaying()) return false;
+    const uint64_t count = m_stats.instructions;
+    return count > stop_at || (count == stop_at && (stop_lip == kNever || linear_rip() == stop_lip));
+}
+
+bool Cpu::seek_stops() {
+    // (A loop: the debugger may restore a snapshot and seek again while this vCPU waits.)
+    while (at_stop()) {
+        stop_at = stop_lip = kNever;
+        if (m_shared.debugger) {
+            m_shared.debugger->stopped(*this, DebugHook::kSeek, 0, 0);
+            update_debug();
+            m_debug.host_skip_bp = true;   // a breakpoint here is not met again on resume
+            m_debug.host_skip_lip = linear_rip();
+        }
+        if (m_stop.load()) {
+            m_exits.set(hv::Shutdown{hv::Shutdown::Stopped});
+            return false;
+        }
+    }
+    return true;
+}
+
 bool Cpu::service() {
+    if (service_inner()) return true;
+    // A seek to the first instruction of a handler the poll just entered.
+    return deterministic && stop_at != kNever && !seek_stops();
+}
+
+bool Cpu::service_inner() {
     if (m_stop.load()) {
         m_exits.set(hv::Shutdown{hv::Shutdown::Stopped});
         return true;
@@ -180,6 +218,18 @@ bool Cpu::service() {
     if (m_flush_jump_cache) {
         m_cache->invalidate_all();
         m_flush_jump_cache = false;
+    }
+    if (deterministic) {
+        // Cpu::schedule: only a point the instruction stream defines polls. (A snapshot may have
+        // been restored while parked above: everything is read again here.)
+        if (!seek_stops()) return true;
+        const uint64_t count = m_stats.instructions;
+        if (!(schedule.service || count >= schedule.next_poll || halted || m_waiting_sipi || interrupt_shadow)) return false;
+        if (count >= schedule.next_poll) {
+            if (t_determinism && !m_exits.replaying() && !m_exits.posted() && m_delivering < 0) t_determinism->poll_point(*this);
+            schedule.next_poll = (count / kDetPollInterval + 1) * kDetPollInterval;
+        }
+        schedule.service = false;
     }
     budget = kPollInterval;
     if (!m_ints) {
@@ -268,6 +318,32 @@ bool Cpu::service() {
         m_ints->wait(deadline, wake);
     }
     return false;
+}
+
+void Cpu::det_budget() {
+    const uint64_t count = m_stats.instructions;
+    const uint64_t until = std::min(schedule.next_poll, stop_at);
+    if (schedule.service) {
+        budget = 0;
+    } else if (until > count) {
+        budget = static_cast<int32_t>(std::min<uint64_t>(until - count, INT32_MAX));
+    } else {
+        // At the seek count but not its RIP (an interrupt's handler is the target, and no poll
+        // is due here): on, one instruction at a time.
+        budget = stop_at == count && stop_lip != kNever && linear_rip() != stop_lip && schedule.next_poll > count ? 1 : 0;
+    }
+}
+
+void Cpu::restored() {
+    m_exits.forget();
+    m_exits.cancel_posted();
+    brk = false;
+    m_delivering = -1;
+    m_debug.host_skip_bp = false;
+    m_debug.host_stop = 0;
+    m_debug.host_watch_hit = false;
+    m_cache->invalidate_all();   // (the vCPU is parked: its cache is not in use)
+    m_flush_jump_cache = false;
 }
 
 void Cpu::log_unimplemented(const uint8_t* bytes, unsigned len) {

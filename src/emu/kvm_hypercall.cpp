@@ -54,6 +54,7 @@ void Cpu::kvm_vmcall() {
         ret = 0;
     } else if (nr == kHcSendIpi) {
         ret = send_ipi(m_ints, a0, a1, static_cast<uint32_t>(a2), a3, op64);
+        schedule.service = true;   // (deterministic runs: right after this block-ending instruction)
         budget = 0;   // an IPI to this vCPU may have made an interrupt deliverable
     }
     gpr[hv::RAX] = static_cast<uint64_t>(ret) & mask;

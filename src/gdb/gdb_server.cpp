@@ -90,9 +90,10 @@ Result<Endpoint> parse_endpoint(std::string_view spec) {
 }
 
 Result<std::unique_ptr<GdbServer>> GdbServer::start(const Endpoint& where, emu::EngineShared& shared, bool wait,
-                                                    std::function<void()> on_kill) {
+                                                    std::function<void()> on_kill, ReplayHistory* history) {
     const int fd = TRY(listen_on(where));
     std::unique_ptr<GdbServer> s(new GdbServer(fd, shared, wait, std::move(on_kill)));
+    s->m_control.set_history(history);
     if (where.kind == Endpoint::Kind::Unix) s->m_unix_path = where.path;
     s->m_thread = std::thread([p = s.get()] {
         host::confine_this_thread(host::ThreadKind::Device);
@@ -108,6 +109,8 @@ GdbServer::GdbServer(int listen_fd, emu::EngineShared& shared, bool wait, std::f
     : m_listen_fd(listen_fd), m_control(shared, wait), m_on_kill(std::move(on_kill)) {}
 
 GdbServer::~GdbServer() {
+    // A client waiting for a stop is told that the VM exited (serve_client) before it goes.
+    if (m_exit_status.load() >= 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     m_quit.store(true);
     if (m_thread.joinable()) m_thread.join();
     ::close(m_listen_fd);
@@ -139,6 +142,16 @@ void GdbServer::serve_client(int fd) {
     bool running = false;
     uint8_t buf[4096];
     while (!m_quit.load()) {
+        if (running && m_exit_status.load() >= 0) {
+            // The guest ended the VM (E.3: W AA, the process exited with status AA).
+            send_all(fd, rsp_frame(fmt::format("W{:02x}", m_exit_status.load())));
+            // Let the client acknowledge it and hang up first (bounded).
+            ::shutdown(fd, SHUT_WR);
+            pollfd q{fd, POLLIN, 0};
+            for (int k = 0; k < 50 && ::poll(&q, 1, 20) >= 0; ++k)
+                if ((q.revents & POLLIN) && ::recv(fd, buf, sizeof(buf), 0) <= 0) break;
+            return;
+        }
         if (running) {
             if (auto stop = m_control.take_stop(std::chrono::milliseconds(0))) {
                 running = false;

@@ -29,8 +29,14 @@ public:
     /// Listens on `where` and serves clients until destroyed. `wait`: --gdb-wait (the vCPUs
     /// are stopped before their first instruction until a client resumes them).
     /// `on_kill`: called for a `k` packet (ends the VM).
+    /// `history`: a replay's snapshots for reverse execution (gdb/reverse.h), or null.
     static Result<std::unique_ptr<GdbServer>> start(const Endpoint& where, emu::EngineShared& shared, bool wait,
-                                                    std::function<void()> on_kill);
+                                                    std::function<void()> on_kill, ReplayHistory* history = nullptr);
+    /// The VM ended with `status`: a client waiting for a stop gets `W` (E.3 "Stop Reply
+    /// Packets") instead of a closed connection.
+    void vm_ended(int status) {
+        m_exit_status.store(status & 0xff);
+    }
     ~GdbServer();
     GdbServer(const GdbServer&) = delete;
     GdbServer& operator=(const GdbServer&) = delete;
@@ -45,6 +51,7 @@ private:
     VcpuControl m_control;
     std::function<void()> m_on_kill;
     std::atomic<bool> m_quit{false};
+    std::atomic<int> m_exit_status{-1};
     std::thread m_thread;
 };
 

@@ -44,7 +44,9 @@ std::string GdbSession::stop_reply(const StopInfo& stop) {
     m_last_stop = stop;
     m_thread = stop.cpu;
     std::string r = fmt::format("T{:02x}", stop.signal);
-    if (stop.reason == emu::DebugHook::kWatch) {
+    if (stop.history_begin) {
+        r += "replaylog:begin;";
+    } else if (stop.reason == emu::DebugHook::kWatch) {
         const char* what = stop.watch_kind == 3 ? "rwatch" : stop.watch_kind == 4 ? "awatch" : "watch";
         r += fmt::format("{}:{:x};", what, stop.watch_addr);
     } else if (stop.reason == emu::DebugHook::kBreakpoint) {
@@ -67,6 +69,9 @@ std::optional<std::string> GdbSession::handle(const std::string& p) {
         case 'M': return write_memory(args, false);
         case 'X': return write_memory(args, true);
         case 'c': case 's': case 'C': case 'S': return resume(p);
+        case 'b':
+            if (p == "bs" || p == "bc") return reverse(p == "bs");
+            return std::string();
         case 'v':
             if (starts_with(p, "vCont?")) return std::string("vCont;c;C;s;S");
             if (starts_with(p, "vCont;")) return resume(p);
@@ -180,6 +185,58 @@ std::optional<std::string> GdbSession::resume(std::string_view p) {
     return std::nullopt;
 }
 
+std::optional<StopInfo> GdbSession::seek(int cpu, uint64_t count, uint64_t lip) {
+    ReplayHistory* h = m_control.history();
+    auto from = h->snapshot_at_or_before(count);
+    if (!from || !h->restore(*from)) return std::nullopt;
+    return m_control.run_to(cpu, count, nullptr, lip);
+}
+
+std::string GdbSession::reverse(bool step) {
+    // E.2 `bs`, `bc`: only a replay can go back (qSupported offers ReverseStep+/ReverseContinue+
+    // there); anywhere else, or when the history cannot be rebuilt, an error.
+    ReplayHistory* h = m_control.history();
+    emu::Cpu* c = m_control.cpu(m_thread);
+    if (!h || !c || !m_control.is_stopped()) return kError;
+    const uint64_t now = c->stats().instructions;
+    auto at_begin = [&] {
+        StopInfo s{m_thread, 5};
+        s.history_begin = true;
+        return stop_reply(s);
+    };
+    const auto first = h->snapshot_at_or_before(0);
+    if (!first || now <= *first) return at_begin();
+    if (step) {
+        auto s = seek(m_thread, now - 1);
+        if (!s) return "E05";
+        s->reason = emu::DebugHook::kStep;
+        return stop_reply(*s);
+    }
+    // Back through the snapshots, newest first: re-execute [snapshot, end) noting every hit; the
+    // last one before `now` wins. None back to the first snapshot: the start of the replay.
+    uint64_t end = now;
+    for (;;) {
+        auto from = h->snapshot_at_or_before(end - 1);
+        if (!from) break;
+        std::vector<Hit> hits;
+        if (!h->restore(*from)) return "E05";
+        if (!m_control.run_to(m_thread, end, &hits)) return "E05";
+        if (auto hit = last_hit_before(hits, now)) {
+            auto s = seek(m_thread, reverse_target(*hit), hit->lip);
+            if (!s) return "E05";
+            s->reason = static_cast<emu::DebugHook::Reason>(hit->reason);
+            s->watch_addr = hit->watch_addr;
+            s->watch_kind = hit->watch_kind;
+            return stop_reply(*s);
+        }
+        if (*from <= *first || *from >= end) break;
+        end = *from;
+    }
+    auto s = seek(m_thread, *first);
+    if (!s) return "E05";
+    return at_begin();
+}
+
 std::string GdbSession::breakpoint(std::string_view args, bool insert) {
     // type,addr,kind (E.2 z/Z packets).
     if (args.size() < 2 || args[1] != ',') return kError;
@@ -239,7 +296,8 @@ std::string GdbSession::thread_alive(std::string_view args) {
 
 std::string GdbSession::query(const std::string& p) {
     if (starts_with(p, "qSupported"))
-        return fmt::format("PacketSize={:x};qXfer:features:read+;vContSupported+;swbreak-;hwbreak+", kMaxPacket);
+        return fmt::format("PacketSize={:x};qXfer:features:read+;vContSupported+;swbreak-;hwbreak+{}", kMaxPacket,
+                           m_control.history() ? ";ReverseStep+;ReverseContinue+" : "");
     if (p == "qfThreadInfo") {
         std::string r = "m";
         for (int i = 0; i < m_control.vcpu_count(); ++i) r += fmt::format("{}{:x}", i ? "," : "", i + 1);
@@ -281,8 +339,11 @@ std::string GdbSession::monitor(std::string_view hex_command) {
         }
         const emu::HostDebug& hd = m_control.host_debug();
         out += fmt::format("breakpoints {}, watchpoints {}\n", hd.breakpoints.size(), hd.watches.size());
+    } else if (cmd == "history") {
+        out = m_control.history() ? m_control.history()->describe()
+                                  : "no reverse execution: it needs a replay (popek run --replay FILE --gdb ...)\n";
     } else if (cmd == "help" || cmd.empty()) {
-        out = "popek monitor commands: stats (per-vCPU instruction counts), help\n";
+        out = "popek monitor commands: stats (per-vCPU instruction counts), history (reverse execution's snapshots), help\n";
     } else {
         out = fmt::format("unknown monitor command '{}' (try: monitor help)\n", cmd.substr(0, 64));
     }

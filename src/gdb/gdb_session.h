@@ -29,6 +29,10 @@ private:
     std::string read_memory(std::string_view args);
     std::string write_memory(std::string_view args, bool binary);
     std::optional<std::string> resume(std::string_view packet);
+    /// `bs` / `bc` (gdb/reverse.h): a stop reply, or an error outside a replay.
+    std::string reverse(bool step);
+    /// Goes back to instruction count `count` of vCPU `cpu` (restore, re-execute).
+    std::optional<StopInfo> seek(int cpu, uint64_t count, uint64_t lip = ~uint64_t{0});
     std::string breakpoint(std::string_view args, bool insert);
     std::string query(const std::string& packet);
     std::string monitor(std::string_view hex_command);

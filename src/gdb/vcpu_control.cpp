@@ -37,6 +37,13 @@ void VcpuControl::wait_resumed(std::unique_lock<std::mutex>& lock, emu::Cpu& cpu
 
 bool VcpuControl::stopped(emu::Cpu& cpu, Reason why, uint64_t watch_addr, uint8_t watch_kind) {
     std::unique_lock lock(m_mutex);
+    if (m_seeking && why != kSeek) {
+        // Re-executing for reverse execution: a hit is noted (reverse-continue) and passed.
+        if (m_hits && (why == kBreakpoint || why == kWatch) && m_hits->size() < (1u << 20))
+            m_hits->push_back(Hit{cpu.stats().instructions, why, watch_addr, watch_kind,
+                                  why == kBreakpoint ? cpu.linear_rip() : emu::Cpu::kNever});
+        return true;
+    }
     if (m_paused && m_step_cpu != cpu.index()) {
         // The world is stopping for another vCPU: this stop is not reported.
         wait_resumed(lock, cpu);
@@ -122,6 +129,32 @@ void VcpuControl::detach() {
         m_shared.host_debug = emu::HostDebug{};
     }
     resume(-1);
+}
+
+std::optional<StopInfo> VcpuControl::run_to(int index, uint64_t count, std::vector<Hit>* hits, uint64_t lip) {
+    emu::Cpu* c = cpu(index);
+    if (!c) return std::nullopt;
+    emu::HostDebug saved;
+    {
+        std::lock_guard lock(m_mutex);
+        m_seeking = true;
+        m_hits = hits;
+        if (!hits) std::swap(saved, m_shared.host_debug);   // nothing to look for: full speed
+        c->stop_at = count;
+        c->stop_lip = lip;
+    }
+    resume(-1);
+    std::optional<StopInfo> stop;
+    while (!stop) {
+        stop = take_stop(std::chrono::milliseconds(100));
+        if (!stop && c->stop_requested()) break;
+    }
+    std::lock_guard lock(m_mutex);
+    m_seeking = false;
+    m_hits = nullptr;
+    if (!hits) std::swap(saved, m_shared.host_debug);
+    c->stop_at = c->stop_lip = emu::Cpu::kNever;
+    return stop;
 }
 
 uint8_t* VcpuControl::guest_ptr(int index, uint64_t va, size_t len) {

@@ -14,9 +14,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "emu/debug_hook.h"
 #include "emu/engine_shared.h"
+#include "gdb/reverse.h"
 
 namespace popek::gdb {
 
@@ -26,6 +28,8 @@ struct StopInfo {
     emu::DebugHook::Reason reason = emu::DebugHook::kNone;
     uint64_t watch_addr = 0;
     uint8_t watch_kind = 0;
+    /// Reverse execution reached the start of the replay (`replaylog:begin`).
+    bool history_begin = false;
 };
 
 class VcpuControl final : public emu::DebugHook {
@@ -55,6 +59,16 @@ public:
     size_t read_memory(int cpu, uint64_t va, uint8_t* out, size_t len);
     size_t write_memory(int cpu, uint64_t va, const uint8_t* in, size_t len);
     emu::HostDebug& host_debug() { return m_shared.host_debug; }
+
+    // ---- reverse execution (gdb/reverse.h), world stopped ----
+    /// Runs vCPU `cpu` forward until its instruction count is `count` (emu::Cpu::stop_at) and
+    /// returns that stop (at linear RIP `lip` too, unless ~0). `hits` null: breakpoints and watchpoints are ignored (and disarmed, so
+    /// the engine runs at full speed); else each one met is appended and the run goes on.
+    /// nullopt: the VM ended first.
+    std::optional<StopInfo> run_to(int cpu, uint64_t count, std::vector<Hit>* hits, uint64_t lip = ~uint64_t{0});
+    /// The replay's snapshots (`--replay` with `--gdb`), or null: no reverse execution.
+    void set_history(ReplayHistory* h) { m_history = h; }
+    ReplayHistory* history() const { return m_history; }
     emu::EngineShared& shared() { return m_shared; }
 
 private:
@@ -71,6 +85,9 @@ private:
     int m_parked = 0;
     uint64_t m_generation = 0;
     std::optional<StopInfo> m_pending;
+    std::vector<Hit>* m_hits = nullptr;   ///< run_to: record hits instead of stopping
+    bool m_seeking = false;               ///< run_to in progress: only kSeek stops
+    ReplayHistory* m_history = nullptr;
 };
 
 }  // namespace popek::gdb

@@ -15,6 +15,7 @@
 ///
 /// The reader treats the file as hostile: every length is bounded before it is used, and a
 /// truncated or malformed log is one clear error naming the byte offset.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -29,7 +30,7 @@
 namespace popek::replay {
 
 inline constexpr std::array<uint8_t, 8> kMagic{'P', 'O', 'P', 'E', 'K', 'R', 'R', 0};
-inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kVersion = 2;   // 2: deterministic poll points (emu::Cpu::schedule)
 inline constexpr uint32_t kMaxConfig = 64 * 1024;
 inline constexpr uint32_t kMaxRead = 64 * 1024;
 inline constexpr uint32_t kMaxInput = 4096;
@@ -96,6 +97,11 @@ public:
     Result<std::optional<Event>> next();
     bool ended() const { return m_ended; }
     size_t offset() const { return m_pos; }
+    /// Goes back to a position offset() returned (reverse execution rewinds the log with the VM).
+    void seek(size_t offset, bool ended) {
+        m_pos = std::min(offset, m_bytes.size());
+        m_ended = ended;
+    }
 
 private:
     LogReader() = default;

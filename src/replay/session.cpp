@@ -306,8 +306,37 @@ size_t Session::queue_input(std::span<const uint8_t> bytes) {
     return take;
 }
 
-void Session::note_serial(std::span<const uint8_t> bytes) {
+std::span<const uint8_t> Session::note_serial(std::span<const uint8_t> bytes) {
     crypto_generichash_update(&m_serial_hash, bytes.data(), bytes.size());
+    const uint64_t start = m_serial_bytes;
+    m_serial_bytes += bytes.size();
+    if (m_serial_bytes <= m_serial_shown) return {};
+    const uint64_t skip = m_serial_shown > start ? m_serial_shown - start : 0;
+    m_serial_shown = m_serial_bytes;
+    return bytes.subspan(static_cast<size_t>(skip));
+}
+
+Session::State Session::save_state() const {
+    State s;
+    s.log_offset = m_reader ? m_reader->offset() : 0;
+    s.log_ended = m_reader && m_reader->ended();
+    s.peeked = m_peeked;
+    s.skipped_ns = m_skipped_ns;
+    s.last_ns = m_last_ns;
+    s.idles = m_idles;
+    s.serial_bytes = m_serial_bytes;
+    s.serial_hash = m_serial_hash;
+    return s;
+}
+
+void Session::restore_state(const State& s) {
+    if (m_reader) m_reader->seek(s.log_offset, s.log_ended);
+    m_peeked = s.peeked;
+    m_skipped_ns = s.skipped_ns;
+    m_last_ns = s.last_ns;
+    m_idles = s.idles;
+    m_serial_bytes = s.serial_bytes;
+    m_serial_hash = s.serial_hash;
 }
 
 void Session::stop() {

@@ -45,6 +45,25 @@ public:
     uint64_t now_ns() override;
     void idle(uint64_t deadline_ns) override;
     bool random(void* out, size_t size) override;
+    void poll_point(emu::Cpu& cpu) override {
+        if (m_poll_hook) m_poll_hook(cpu);
+    }
+
+    // ---- reverse execution (replay/history.h) ----
+    /// Called at every deterministic poll point on the vCPU thread (where snapshots are taken).
+    void set_poll_hook(std::function<void(emu::Cpu&)> hook) { m_poll_hook = std::move(hook); }
+    /// Everything of the session a snapshot must take back with the VM: the log position (so
+    /// the device answers, RDRAND values and input the log holds line up with the rewound
+    /// run), the virtual clock's idle skips, the serial output hash.
+    struct State {
+        size_t log_offset = 0;
+        bool log_ended = false;
+        std::optional<Event> peeked;
+        uint64_t skipped_ns = 0, last_ns = 0, idles = 0, serial_bytes = 0;
+        crypto_generichash_state serial_hash{};
+    };
+    State save_state() const;
+    void restore_state(const State& s);
 
     // ---- the VMM's vCPU loop ----
     /// Before the exit is dispatched: the checkpoint. An error: the replay diverged.
@@ -56,8 +75,9 @@ public:
     /// The console input pump's sink: recording queues the bytes for the next halt; a replay
     /// takes them and drops them (its input is the log's).
     size_t queue_input(std::span<const uint8_t> bytes);
-    /// Serial output (hashed for the End check).
-    void note_serial(std::span<const uint8_t> bytes);
+    /// Serial output (hashed for the End check). Returns the part not shown before: a run
+    /// rewound by reverse execution re-emits bytes the user has already seen.
+    std::span<const uint8_t> note_serial(std::span<const uint8_t> bytes);
     /// The VM is ending: a vCPU waiting in idle() for input returns.
     void stop();
 
@@ -87,6 +107,9 @@ private:
     InputTarget m_input_target;
     EndVm m_end_vm;
     crypto_generichash_state m_serial_hash{};
+    uint64_t m_serial_bytes = 0;     ///< serial bytes of this run so far (rewound with it)
+    uint64_t m_serial_shown = 0;     ///< the most ever written out (never rewound)
+    std::function<void(emu::Cpu&)> m_poll_hook;
     std::mutex m_input_mutex;
     std::condition_variable m_input_cv;
     std::deque<uint8_t> m_input;   ///< record: bytes typed and not yet fed (under m_input_mutex)

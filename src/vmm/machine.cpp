@@ -14,6 +14,7 @@
 #include "devices/virtio/mmio_devices.h"
 #include "emu/irqchip/platform.h"
 #include "gdb/gdb_server.h"
+#include "replay/history.h"
 #include "replay/session.h"
 #include "devices/legacy/uart_8250.h"
 #include "vmm/acpi_sleep.h"
@@ -150,7 +151,8 @@ Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& op
     if (opt.cpus != 1) return fail("{} supports one vCPU only (--cpus 1): vCPU interleaving is not recorded yet", flag);
     if (opt.xen || !opt.disks.empty() || !opt.nets.empty() || opt.share || opt.virtio_rng)
         return fail("{}: --xen, --disk, --net, --share and --rng are not recorded yet (docs/record-replay.md)", flag);
-    if (!opt.gdb.empty() || !opt.restore_path.empty()) return fail("{} cannot be combined with --gdb or --restore yet", flag);
+    if (record && !opt.gdb.empty()) return fail("--record cannot be combined with --gdb (debug the replay: --replay FILE --gdb ...)");
+    if (!opt.restore_path.empty()) return fail("{} cannot be combined with --restore yet", flag);
     const std::string config = replay::describe_vm_for_log(opt.accel, opt.mem_mib, opt.cpus, opt.kernel_path, opt.initrd_path,
                                                            opt.cmdline, opt.test_device);
     if (record) return replay::Session::record(opt.record_path, config);
@@ -207,8 +209,8 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     std::function<void(std::span<const uint8_t>)> serial_out = opt.serial_out ? opt.serial_out : write_stdout;
     if (session)
         serial_out = [session = session.get(), out = std::move(serial_out)](std::span<const uint8_t> bytes) {
-            session->note_serial(bytes);
-            out(bytes);
+            // A replay rewound by gdb (reverse execution) re-emits what was shown already.
+            if (auto fresh = session->note_serial(bytes); !fresh.empty()) out(fresh);
         };
     auto board = TRY(Board::create(*vm, mem, pio, mmio, life, serial_out, opt));
     // ACPI tables for PC kernels (docs/ARCHITECTURE.md "ACPI"); own-ABI guests get none.
@@ -275,14 +277,21 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
         input_sink = [s](std::span<const uint8_t> bytes) { return s->queue_input(bytes); };
     }
     TRY_VOID(board->start_input(opt, input_sink));
+    std::unique_ptr<replay::History> history;
     std::unique_ptr<gdb::GdbServer> gdb_server;
     if (!opt.gdb.empty()) {
         emu::EngineShared* engine = vm->own_engine();
         if (!engine) return fail("--gdb is not supported on --accel {} yet (use --accel interp or bt)", hv::accel_name(opt.accel));
         const gdb::Endpoint where = TRY(gdb::parse_endpoint(opt.gdb));
+        if (session && session->replaying()) {
+            // Reverse execution (replay/history.h): snapshots at the engine's poll points.
+            history = std::make_unique<replay::History>(*session, snapshot_parts(*engine, *board), mem,
+                                                        opt.rr_snapshot_interval, opt.rr_snapshots);
+            session->set_poll_hook([h = history.get()](emu::Cpu& cpu) { h->poll_point(cpu); });
+        }
         gdb_server = TRY(gdb::GdbServer::start(where, *engine, opt.gdb_wait, [&life] {
             life.request_exit(devices::ExitCause::ConsoleQuit, 0, "killed by gdb");
-        }));
+        }, history.get()));
     }
     MachineControl control(*vm, *board, xen.get(), mem, opt,
                            MetricsSources{&vcpus, exit_counts.get(), &dispatcher.counters(), board->virtio(),
@@ -306,6 +315,7 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     life.wait();
     if (session) session->stop();
     for (auto& t : threads) t.join();
+    if (gdb_server) gdb_server->vm_ended(life.status());
     if (observer) {
         observer_guard.observer = nullptr;
         observer->stopping();

@@ -58,6 +58,10 @@ struct VmOptions {
     /// `--record FILE` / `--replay FILE` (docs/record-replay.md): the run is logged, or re-runs a log.
     std::string record_path;
     std::string replay_path;
+    /// `--replay` with `--gdb`: reverse execution's snapshots (replay/history.h): one every this
+    /// many instructions, at most this many kept (thinned out, the interval doubling, beyond).
+    uint64_t rr_snapshot_interval = 1'000'000;
+    uint32_t rr_snapshots = 64;
     /// Firecracker's `logger` and `metrics` (config file or API): files popek appends its
     /// lifecycle lines and FlushMetrics records to (src/api/, docs/api.md). Empty: none.
     std::string log_path;

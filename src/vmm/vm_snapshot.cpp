@@ -11,16 +11,12 @@
 #include "vmm/xen_platform.h"
 
 namespace popek::vmm {
-namespace {
-
-snapshot::EngineParts parts_of(emu::EngineShared& engine, Board& board) {
+snapshot::EngineParts snapshot_parts(emu::EngineShared& engine, Board& board) {
     snapshot::EngineParts p{&engine, &board.uart(), &board.cmos(), &board.i8042(), &board.acpi_pm(), {}};
     if (auto* v = board.virtio())
         for (const auto& t : v->transports()) p.virtio.push_back(t.get());
     return p;
 }
-
-}  // namespace
 
 Result<void> check_snapshot_support(const VmOptions& options) {
     if (options.accel == hv::Accel::Kvm)
@@ -44,7 +40,7 @@ Result<uint64_t> create_snapshot(hv::Vm& vm, Board& board, XenPlatform* xen, con
     snapshot::Writer conf;
     snapshot::encode_config(conf, options);
     image.sections.push_back({snapshot::tags::kConfig, 0, std::move(conf.buffer())});
-    for (auto& s : snapshot::save_engine_state(parts_of(*engine, board))) image.sections.push_back(std::move(s));
+    for (auto& s : snapshot::save_engine_state(snapshot_parts(*engine, board))) image.sections.push_back(std::move(s));
     // The Xen platform's host-side threads (timers, console input, network frames) stay off the
     // guest's rings and pages while both its state and guest RAM are written.
     std::optional<XenPlatform::Hold> held;
@@ -112,7 +108,7 @@ Result<void> RestorePlan::load_memory(const memory::GuestMemory& mem, std::initi
 Result<void> RestorePlan::apply(hv::Vm& vm, Board& board, XenPlatform* xen) const {
     emu::EngineShared* engine = vm.own_engine();
     if (!engine || !engine->platform) return fail("snapshots need the own engine (--accel interp or bt)");
-    auto r = snapshot::load_engine_state(m_image, parts_of(*engine, board));
+    auto r = snapshot::load_engine_state(m_image, snapshot_parts(*engine, board));
     if (r && xen) r = xen->load_state(m_image);
     if (r && !xen)
         for (const auto& s : m_image.sections)

@@ -10,6 +10,7 @@
 
 #include "hv/hypervisor.h"
 #include "memory/guest_memory.h"
+#include "snapshot/engine_state.h"
 #include "snapshot/snapshot_file.h"
 #include "util/result.h"
 #include "vmm/vm_options.h"
@@ -21,6 +22,8 @@ class XenPlatform;
 
 /// Refuses what snapshots do not cover yet: KVM, --share, --driver-domain.
 Result<void> check_snapshot_support(const VmOptions& options);
+/// The engine and devices a snapshot of `board`'s VM covers (also reverse execution's).
+snapshot::EngineParts snapshot_parts(emu::EngineShared& engine, Board& board);
 
 struct SnapshotFiles {
     std::string snapshot_path;

@@ -2,8 +2,8 @@
 """gdb_hostile.py POPEK ACCEL: a misbehaving gdb client cannot crash popek.
 
 Starts `popek run --gdb unix:SOCK --gdb-wait` with the demo guest, then sends garbage bytes, a
-bad checksum, a non-hex checksum, an oversized packet, a huge memory read, an unmapped read and
-malformed Z/m/M/p/P/G/vCont/H/qXfer packets, and disconnects while the guest is stopped. popek
+bad checksum, a non-hex checksum, an oversized packet, a huge memory read, an unmapped read,
+malformed Z/m/M/p/P/G/vCont/H/qXfer packets and reverse-execution packets (bs, bc: not a replay), and disconnects while the guest is stopped. popek
 must answer '-' or an error to each, keep serving, and when the client is gone run the guest to
 its end (exit status 0).
 """
@@ -85,6 +85,12 @@ checks = {
     b"qXfer:features:read:target.xml:ffffffffffffffff,ffffffffffffffff": lambda r: r == b"l",
     b"qRcmd,7374617473": lambda r: len(r) > 0,
     b"g": lambda r: len(r) > 100,
+    # Reverse execution needs a replay (gdb_reverse.sh): not offered here, and refused.
+    b"qSupported:multiprocess+;xmlRegisters=i386": lambda r: b"Reverse" not in r,
+    b"bs": lambda r: r.startswith(b"E"),
+    b"bc": lambda r: r.startswith(b"E"),
+    b"bx": lambda r: r == b"",
+    b"b": lambda r: r == b"",
 }
 for pkt, ok in checks.items():
     r = ask(s, pkt)

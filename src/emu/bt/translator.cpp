@@ -96,6 +96,8 @@ const void* Translator::next_block(Cpu* cpu) {
     Block* b = c.m_cache->probe();
     Translator& t = *c.m_bt;
     if (!b || !b->bt_code || b->bt_epoch != t.m_buffer.epoch()) return nullptr;
+    // A deterministic run never runs past its poll point (Cpu::schedule): the dispatcher cuts.
+    if (c.deterministic && static_cast<int64_t>(b->insns.size()) > c.budget) return nullptr;
     if (ChainSlot* s = t.m_pending_slot) {
         // An indirect exit's slot missed: it caches this target from now on if it had none, or
         // after every kRelinkMisses-th miss (a site with many targets would relink every time).
