@@ -9,6 +9,20 @@
 #include "emu/vmm_write.h"
 
 namespace popek::replay {
+namespace {
+
+/// A 4 KiB page of zeros (read word by word).
+bool page_is_zero(const uint8_t* p) {
+    uint64_t any = 0;
+    for (size_t k = 0; k < 4096; k += 8) {
+        uint64_t w;
+        std::memcpy(&w, p + k, 8);
+        any |= w;
+    }
+    return any == 0;
+}
+
+}  // namespace
 
 SnapshotSchedule::SnapshotSchedule(uint64_t interval, size_t max_snapshots)
     : m_interval(std::max<uint64_t>(interval, 1)), m_max(std::max<size_t>(max_snapshots, 2)) {}
@@ -65,13 +79,7 @@ void History::poll_point(emu::Cpu& cpu) {
             if (base) {
                 same = std::memcmp(p, base->data(), 4096) == 0;
             } else {
-                uint64_t any = 0;
-                for (size_t k = 0; k < 4096; k += 8) {
-                    uint64_t w;
-                    std::memcpy(&w, p + k, 8);
-                    any |= w;
-                }
-                same = any == 0;
+                same = page_is_zero(p);
             }
             if (same) {
                 s.pages.push_back(std::move(base));
@@ -116,13 +124,7 @@ bool History::restore(uint64_t count) {
             if (page) {
                 if (std::memcmp(p, page->data(), 4096) != 0) std::memcpy(p, page->data(), 4096);
             } else {
-                uint64_t any = 0;
-                for (size_t k = 0; k < 4096; k += 8) {
-                    uint64_t w;
-                    std::memcpy(&w, p + k, 8);
-                    any |= w;
-                }
-                if (any) std::memset(p, 0, 4096);   // (a page never touched stays unallocated)
+                if (!page_is_zero(p)) std::memset(p, 0, 4096);   // (a page never touched stays unallocated)
             }
         }
     }

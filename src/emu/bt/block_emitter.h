@@ -379,6 +379,9 @@ private:
     void emit_stack(const Insn& in, SlowPath& slow);
     void emit_slow_paths();
     void emit_way1_checks();
+    /// For the linear address in RAX: R10 = its TLB set, RCX = the page of its last byte (an
+    /// access of `size` bytes). Clobbers RDX and the host flags.
+    void emit_tlb_set(unsigned size);
     /// RCX = RSI - the qword at [R10 + tag], RFLAGS untouched (0: the tags match).
     void emit_tag_difference(int32_t tag);
     /// The host has BMI2 (SHRX/SHLX): probes can leave the guest's flags live in the host.

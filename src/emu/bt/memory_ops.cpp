@@ -170,6 +170,15 @@ void BlockEmitter::emit_probe(bool write, unsigned size, SlowPath& slow) {
         lea(rsi, ptr[rsi + rax]);
         return;
     }
+    emit_tlb_set(size);
+    cmp(rcx, qword[r10 + tag]);
+    jne(w.entry, T_NEAR);
+    L(w.back);
+    mov(rsi, rax);
+    add(rsi, qword[r10 + static_cast<int32_t>(offsetof(TlbEntry, addend))]);
+}
+
+void BlockEmitter::emit_tlb_set(unsigned size) {
     mov(rdx, rax);
     shr(rdx, 12);
     movzx(edx, dl);
@@ -179,11 +188,6 @@ void BlockEmitter::emit_probe(bool write, unsigned size, SlowPath& slow) {
     add(r10, rdx);
     lea(rcx, ptr[rax + static_cast<int32_t>(size - 1)]);
     and_(rcx, -4096);
-    cmp(rcx, qword[r10 + tag]);
-    jne(w.entry, T_NEAR);
-    L(w.back);
-    mov(rsi, rax);
-    add(rsi, qword[r10 + static_cast<int32_t>(offsetof(TlbEntry, addend))]);
 }
 
 void BlockEmitter::emit_tag_difference(int32_t tag) {
@@ -264,15 +268,7 @@ void BlockEmitter::emit_hoisted_probe(const Insn& in, int reg) {
     constexpr auto kWay1 = static_cast<int32_t>(sizeof(TlbEntry));
     constexpr auto kAddend = static_cast<int32_t>(offsetof(TlbEntry, addend));
     const Xbyak::Reg64& host = RegCache::host(reg);
-    mov(rdx, rax);
-    shr(rdx, 12);
-    movzx(edx, dl);
-    lea(rdx, ptr[rdx + rdx * 4]);
-    shl(edx, 4);
-    mov(r10, qword[rbx + m_layout.tlb_active]);
-    add(r10, rdx);
-    lea(rcx, ptr[rax + static_cast<int32_t>(size - 1)]);
-    and_(rcx, -4096);
+    emit_tlb_set(size);
     xor_(host.cvt32(), host.cvt32());
     Xbyak::Label way1, hit, done;
     cmp(rcx, qword[r10 + tag]);
