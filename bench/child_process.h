@@ -26,6 +26,11 @@ struct RunResult {
     std::string output;  ///< the last MiB of what it printed
     long maxrss_kib = -1;
     int status = -1;
+    /// Host seconds (since spawn) at which each line starting with one of run_once's `stamp`
+    /// prefixes was first read, in the order of `stamp`; -1 where it never came. Host-side timing
+    /// of guest phases, independent of the guest's own clock (which may run slow: a guest that
+    /// marks its TSC unstable falls back to jiffies and loses ticks on a loaded host).
+    std::vector<double> stamps;
 };
 
 inline double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -52,8 +57,11 @@ inline pid_t spawn(const Argv& argv, int* out_fd, bool with_stderr = false) {
 
 /// Reads the child's stdout until `marker` shows up (then calls `at_marker`) and until EOF.
 inline RunResult run_once(const Argv& argv, const std::string& marker, double timeout_s,
-                   const std::function<void(pid_t)>& at_marker = nullptr, bool with_stderr = false) {
+                   const std::function<void(pid_t)>& at_marker = nullptr, bool with_stderr = false,
+                   const std::vector<std::string>& stamp = {}) {
     RunResult r;
+    r.stamps.assign(stamp.size(), -1);
+    size_t scanned = 0;   // lines before this offset of `seen` were matched against `stamp`
     int fd = -1;
     auto t0 = Clock::now();
     pid_t pid = spawn(argv, &fd, with_stderr);
@@ -72,11 +80,18 @@ inline RunResult run_once(const Argv& argv, const std::string& marker, double ti
         if (n <= 0) break;
         if (r.first_byte_s < 0) r.first_byte_s = since(t0);
         seen.append(buf, static_cast<size_t>(n));
+        for (size_t nl; !stamp.empty() && (nl = seen.find('\n', scanned)) != std::string::npos; scanned = nl + 1)
+            for (size_t k = 0; k < stamp.size(); ++k)
+                if (r.stamps[k] < 0 && seen.compare(scanned, stamp[k].size(), stamp[k]) == 0) r.stamps[k] = since(t0);
         if (r.marker_s < 0 && seen.find(marker) != std::string::npos) {
             r.marker_s = since(t0);
             if (at_marker) at_marker(pid);
         }
-        if (seen.size() > (1 << 20)) seen.erase(0, seen.size() - 4096);
+        if (seen.size() > (1 << 20)) {
+            size_t drop = seen.size() - 4096;
+            seen.erase(0, drop);
+            scanned = scanned > drop ? scanned - drop : 0;
+        }
     }
     close(fd);
     int status = 0;

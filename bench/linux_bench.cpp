@@ -2,7 +2,12 @@
 // beside QEMU microvm TCG, the same kernel, initrd and command line in the same run, runs
 // interleaved so that both see the same host load:
 //   blk  reading 64 MiB from a virtio-blk disk with dd (initrd-virtio, probe.mode=blk), MB/s as
-//        the guest reports it (GUEST-DD ... MBps=)
+//        the guest reports it (GUEST-DD ... MBps=), and as the host times it (from the GUEST-BLK
+//        line to the GUEST-DD line: the dd plus the guest shell's forks around it)
+// Both sides boot with tsc=reliable: without it, Linux on QEMU microvm (no HPET, no PM timer)
+// watches its TSC against jiffies, and on a loaded host, where QEMU's timer loses ticks, marks
+// the TSC unstable and keeps time with refined-jiffies, which then runs slow (measured: 0.74 s
+// of guest time over 1.07 s of host time), so every time the guest reports is inflated.
 //   cpu  busybox sha256sum, md5sum and gzip over 32 MiB of /dev/zero, seconds as the guest
 //        measures them (an initrd built at run time in OUT by bench/make_cpu_initrd.sh)
 //   smp  boot to GUEST-INIT-REACHED (initrd-min), wall time, --cpus 1 vs --cpus 2 (popek bt, and
@@ -11,12 +16,14 @@
 // directory (bash /work/shared/baseline/fetch-guest.sh) is absent.
 //
 // usage: linux_bench [--runs N] [--guest-dir DIR] [--out DIR] [--cpus N] [--cases blk,cpu,smp]
+//                    [--popek-before BINARY]   (blk: another popek binary run beside, for before/after)
 #include "bench_args.h"
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "child_process.h"
 
@@ -27,27 +34,31 @@ using namespace bench;
 struct Config {
     int runs = 3, cpus = 1;
     std::string guest_dir = "/tmp/vmm-guest", out = "/tmp/popek-bench12", cases = "blk,cpu,smp";
+    std::string popek_before;   ///< --popek-before: a second popek binary beside this build (blk)
 };
 
-/// Linux on popek --accel bt, or on QEMU microvm TCG (with tsc_early_khz, as bench-qemu.sh does).
+/// Linux on popek --accel bt, or on QEMU microvm TCG (with tsc_early_khz, as bench-qemu.sh does);
+/// both with tsc=reliable (see the top of this file).
 struct Side {
     std::string label;
     bool qemu;
     int cpus;
+    std::string binary = {};   ///< popek binary; empty: the one built with this bench
 };
 
 Argv linux_argv(const Config& c, const Side& s, const std::string& initrd, const std::string& cmdline,
                 const std::string& disk) {
     const std::string vmlinux = c.guest_dir + "/vmlinux", cpus = std::to_string(s.cpus);
+    const std::string line = cmdline + " tsc=reliable";
     if (!s.qemu) {
-        Argv a{POPEK_BINARY, "run", "--accel", "bt", "--mem", "256", "--cpus", cpus, "--kernel", vmlinux,
-               "--initrd", initrd, "--cmdline", cmdline};
+        Argv a{s.binary.empty() ? POPEK_BINARY : s.binary, "run", "--accel", "bt", "--mem", "256", "--cpus", cpus,
+               "--kernel", vmlinux, "--initrd", initrd, "--cmdline", line};
         if (!disk.empty()) a.insert(a.end(), {"--disk", disk});
         return a;
     }
     Argv a{"qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", "256", "-smp", cpus, "-nographic",
            "-no-reboot", "-kernel", vmlinux, "-initrd", initrd, "-append",
-           cmdline + " tsc_early_khz=" + std::to_string(host_cpu_khz())};
+           line + " tsc_early_khz=" + std::to_string(host_cpu_khz())};
     if (!disk.empty())
         a.insert(a.end(), {"-drive", "id=d0,file=" + disk + ",format=raw,if=none", "-device", "virtio-blk-device,drive=d0"});
     return a;
@@ -69,7 +80,7 @@ void print_fail(const Side& s, const RunResult& r, const std::string& what) {
                 r.output.substr(r.output.size() > 300 ? r.output.size() - 300 : 0).c_str());
 }
 
-void bench_blk(const Config& c, const Side& bt, const Side& tcg) {
+void bench_blk(const Config& c, const std::vector<Side>& sides) {
     const std::string disk = c.out + "/disk-64M.img";
     if (access(disk.c_str(), R_OK) != 0 &&
         std::system(("mkdir -p " + c.out + " && head -c 67108864 /dev/urandom > " + disk).c_str()) != 0) {
@@ -77,22 +88,38 @@ void bench_blk(const Config& c, const Side& bt, const Side& tcg) {
         return;
     }
     const std::string initrd = c.guest_dir + "/initrd-virtio.cpio.gz", line = "console=ttyS0 quiet probe.mode=blk";
-    std::vector<double> mbps[2], cpu[2];
+    constexpr double kBytes = 64.0 * 1048576.0;
+    const size_t n = sides.size();
+    std::vector<std::vector<double>> mbps(n), host(n), cpu(n);
     for (int i = 0; i < c.runs; ++i)
-        for (int k = 0; k < 2; ++k) {
-            const Side& s = k ? tcg : bt;
-            RunResult r = run_once(linux_argv(c, s, initrd, line, disk), "GUEST-HALT", 600.0);
+        for (size_t k = 0; k < n; ++k) {
+            const Side& s = sides[k];
+            RunResult r = run_once(linux_argv(c, s, initrd, line, disk), "GUEST-HALT", 600.0, nullptr, false,
+                                   {"GUEST-BLK", "GUEST-DD"});
             double v = field(r.output, "GUEST-DD", "MBps=");
             if (v < 0) print_fail(s, r, "GUEST-DD line");
             mbps[k].push_back(v);
+            double dt = r.stamps[0] >= 0 && r.stamps[1] > r.stamps[0] ? r.stamps[1] - r.stamps[0] : -1;
+            host[k].push_back(dt > 0 ? kBytes / dt / 1e6 : -1);
             cpu[k].push_back(r.cpu_s);
         }
-    double b = median(mbps[0]), q = median(mbps[1]);
-    std::printf("\nblk: dd 64 MiB from /dev/vda (virtio-mmio), MB/s as the guest reports it, %d vCPU(s), median of %d\n",
+    std::printf("\nblk: dd 64 MiB from /dev/vda (virtio-mmio), %d vCPU(s), median of %d; MB/s as the guest reports it,\n"
+                "     and host-timed (GUEST-BLK to GUEST-DD line: the dd and the shell's forks around it)\n",
                 c.cpus, c.runs);
-    std::printf("  %-26s %8.0f MB/s   whole run %6.2f s CPU\n", bt.label.c_str(), b, median(cpu[0]));
-    std::printf("  %-26s %8.0f MB/s   whole run %6.2f s CPU\n", tcg.label.c_str(), q, median(cpu[1]));
-    if (b > 0 && q > 0) std::printf("  bt/TCG = %.3f (target >= 1.0: %s)\n", b / q, b >= q ? "met" : "NOT MET");
+    std::vector<double> g(n), h(n);
+    for (size_t k = 0; k < n; ++k) {
+        g[k] = median(mbps[k]), h[k] = median(host[k]);
+        std::printf("  %-34s %8.0f MB/s guest  %8.0f MB/s host-timed   whole run %6.2f s CPU\n", sides[k].label.c_str(),
+                    g[k], h[k], median(cpu[k]));
+    }
+    const size_t q = n - 1;   // QEMU is the last side, popek (this build) the first
+    if (g[0] > 0 && g[q] > 0)
+        std::printf("  bt/TCG = %.3f guest-reported (target >= 1.0: %s), %.3f host-timed\n", g[0] / g[q],
+                    g[0] >= g[q] ? "met" : "NOT MET", h[q] > 0 ? h[0] / h[q] : -1);
+    for (size_t k = 1; k < q; ++k)
+        if (g[k] > 0 && h[k] > 0)
+            std::printf("  this build / %s = %.3f guest-reported, %.3f host-timed\n", sides[k].label.c_str(), g[0] / g[k],
+                        h[0] / h[k]);
 }
 
 void bench_cpu(const Config& c, const Side& bt, const Side& tcg) {
@@ -163,12 +190,13 @@ void bench_smp(const Config& c) {
 
 int main(int argc, char** argv) {
     Config c;
-    if (auto rc = parse_bench_args(argc, argv, "usage: linux_bench [--runs N] [--guest-dir DIR] [--out DIR] [--cpus N] [--cases blk,cpu,smp]",
+    if (auto rc = parse_bench_args(argc, argv, "usage: linux_bench [--runs N] [--guest-dir DIR] [--out DIR] [--cpus N] [--cases blk,cpu,smp] [--popek-before BINARY]",
                                    {{"--runs", [&](const std::string& v) { c.runs = std::max(1, std::atoi(v.c_str())); }},
                                     {"--guest-dir", [&](const std::string& v) { c.guest_dir = v; }},
                                     {"--out", [&](const std::string& v) { c.out = v; }},
                                     {"--cpus", [&](const std::string& v) { c.cpus = std::max(1, std::atoi(v.c_str())); }},
-                                    {"--cases", [&](const std::string& v) { c.cases = v; }}}))
+                                    {"--cases", [&](const std::string& v) { c.cases = v; }},
+                                    {"--popek-before", [&](const std::string& v) { c.popek_before = v; }}}))
         return *rc;
     for (const char* f : {"vmlinux", "initrd-min.cpio.gz", "initrd-virtio.cpio.gz"})
         if (access((c.guest_dir + "/" + f).c_str(), R_OK) != 0) {
@@ -184,7 +212,12 @@ int main(int argc, char** argv) {
                 c.guest_dir.c_str());
     const Side bt{"popek bt --cpus " + std::to_string(c.cpus), false, c.cpus};
     const Side tcg{"qemu microvm tcg -smp " + std::to_string(c.cpus), true, c.cpus};
-    if (c.cases.find("blk") != std::string::npos) bench_blk(c, bt, tcg);
+    if (c.cases.find("blk") != std::string::npos) {
+        std::vector<Side> sides{bt};
+        if (!c.popek_before.empty()) sides.push_back({"popek bt (" + c.popek_before + ")", false, c.cpus, c.popek_before});
+        sides.push_back(tcg);
+        bench_blk(c, sides);
+    }
     std::fflush(stdout);
     if (c.cases.find("cpu") != std::string::npos) bench_cpu(c, bt, tcg);
     std::fflush(stdout);
