@@ -82,6 +82,7 @@ replay() {   # replay NAME SCRIPT: a replay under gdb driven by SCRIPT (gdb's lo
   local status=$?
   pid=
   [ "$gdb_status" = 0 ] || fail "gdb ($name) exited with status $gdb_status"
+  ! grep -q "^Traceback" "$dir/gdb-$name.log" || fail "gdb ($name): $(grep -E "^[A-Za-z]*Error" "$dir/gdb-$name.log")"
   [ "$status" = 0 ] || fail "replay $name exited with status $status (the recording: 0)"
   grep -q "exited normally" "$dir/gdb-$name.log" || fail "gdb ($name) did not see the VM exit"
   cmp -s "$dir/rec.out" "$dir/rep-$name.out" || fail "replay $name's console output differs from the recording's"
