@@ -356,12 +356,9 @@ void Session::stop() {
 }
 
 Result<std::string> Session::finish(int status, const memory::GuestMemory& mem) {
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, nullptr, 0, 32);
-    for (const memory::Region& r : mem.regions()) crypto_generichash_update(&st, r.host, r.size);
     Event end = event(EventType::End, icount());
     end.status = static_cast<uint32_t>(status);
-    crypto_generichash_final(&st, end.memory.data(), end.memory.size());
+    end.memory = m_memory_hasher.hash(mem);
     crypto_generichash_final(&m_serial_hash, end.serial.data(), end.serial.size());
     const std::string mem_hex = hex(end.memory);
     if (!m_replay) {

@@ -20,6 +20,7 @@
 #include "emu/determinism.h"
 #include "hv/hypervisor.h"
 #include "memory/guest_memory.h"
+#include "replay/memory_hash.h"
 #include "replay/rr_log.h"
 #include "util/result.h"
 
@@ -114,6 +115,7 @@ private:
     uint64_t m_serial_bytes = 0;     ///< serial bytes of this run so far (rewound with it)
     uint64_t m_serial_shown = 0;     ///< the most ever written out (never rewound)
     std::function<void(emu::Cpu&)> m_poll_hook;
+    MemoryHasher m_memory_hasher;   ///< (opens /proc/self/pagemap when the session is made)
     std::mutex m_input_mutex;
     std::condition_variable m_input_cv;
     std::deque<uint8_t> m_input;   ///< record: bytes typed and not yet fed (under m_input_mutex)
