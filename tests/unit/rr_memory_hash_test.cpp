@@ -3,6 +3,7 @@
 // count, and the pages never touched are not read (so the host does not allocate them).
 #include <gtest/gtest.h>
 #include <sodium.h>
+#include <unistd.h>
 
 #include "memory/guest_memory.h"
 #include "replay/memory_hash.h"
@@ -48,9 +49,9 @@ TEST(MemoryHash, PagesNeverTouchedAreNotRead) {
     MemoryHasher h;
     a->regions()[0].host[0] = 1;
     (void)h.hash(*a);
-    // (Without /proc/self/pagemap every page is read: 16384.) With transparent huge pages the
-    // first write allocated 2 MiB, 512 pages.
-    if (h.pages_read() == 16384) GTEST_SKIP() << "no /proc/self/pagemap here";
+    // Without /proc/self/pagemap every page is read. With transparent huge pages the first
+    // write allocated 2 MiB, 512 pages.
+    if (::access("/proc/self/pagemap", R_OK) != 0) GTEST_SKIP() << "no /proc/self/pagemap here";
     EXPECT_LE(h.pages_read(), 512u);
     EXPECT_GE(h.pages_read(), 1u);
 }
