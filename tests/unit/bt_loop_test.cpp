@@ -191,6 +191,41 @@ TEST_F(BtLoop, MoreRegistersThanThePoolHolds) {
     }, "eleven registers");
 }
 
+TEST_F(BtLoop, EightRegistersAndTheBudgetFillTheWholePool) {
+    // Eight guest registers and the budget register take all nine pool registers (R8 and R9
+    // among them), so every path that needs a scratch register while they are resident must
+    // use one outside the pool: the forward skip's merge stub, the SSE guard run with the
+    // guest's CF live in the host (MOVQ between ADD and ADC), the flag-free probe of the ADC
+    // from memory, and the back edge's guards.
+    auto loop = [](G& g) {
+        Xbyak::Label top, skip;
+        g.mov(qword[rsp - 8], rbx);
+        g.L(top);
+        g.add(rax, rbx);
+        g.jc(skip);
+        g.add(rdx, rdi);
+        g.L(skip);
+        g.add(r8, rax);
+        g.movq(xmm0, rdi);
+        g.adc(rdi, qword[rsp - 8]);
+        g.xor_(r9, rdx);
+        g.rol(r8, 7);
+        g.add(r9, r8);
+        g.dec(rcx);
+        g.jnz(top);
+    };
+    p.load(assemble_with_hlt(loop));
+    for (EmuHarness* h : {&p.interp, &p.bt}) h->cpu().cr4 |= hv::kCr4Osfxsr;   // MOVQ runs, no #UD
+    for (const uint64_t flags : {uint64_t{0}, kCf, kCf | kZf | kSf | kOf}) {
+        for (const uint64_t n : {1ULL, 2ULL, 300ULL, 5000ULL}) {
+            uint64_t gpr[16];
+            seed(gpr, n);
+            EXPECT_TRUE(p.same(gpr, flags)) << n << " iterations";
+        }
+    }
+    EXPECT_GT(p.stats().chains_taken, 0u);
+}
+
 TEST_F(BtLoop, LoadAtTheHeadWithMoreRegistersThanThePool) {
     // The head's first instruction is a load (its slow path observes every flag): the head holds
     // the guest flags in the host and the back edge leaves them there. Ten registers: no budget

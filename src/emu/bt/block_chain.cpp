@@ -38,11 +38,12 @@ ChainSlot* BlockEmitter::make_slot(const Block& b, int index, int64_t target_off
 
 void BlockEmitter::emit_branch_tail(const Block& b, const Insn& in, uint32_t offset) {
     const bool conditional = in.mnemonic != ZYDIS_MNEMONIC_JMP;
-    // The condition on the guest flags (live in the host after a native producer) into R8B,
-    // then the state every exit leaves: Cpu::rflags, Cpu::gpr, the count.
+    // The condition on the guest flags (live in the host after a native producer) into SIL
+    // (scratch: R8 may hold a guest register until sync_state), then the state every exit
+    // leaves: Cpu::rflags, Cpu::gpr, the count.
     if (conditional) {
         need_flags(condition_flags(in.extra));
-        emit_condition(in.extra, r8b);
+        emit_condition(in.extra, sil);
     }
     sync_state();
     sync_count(1);
@@ -56,7 +57,7 @@ void BlockEmitter::emit_branch_tail(const Block& b, const Insn& in, uint32_t off
     ChainSlot* taken = make_slot(b, 0, page_offset + disp);
     if (conditional) {
         Xbyak::Label is_taken;
-        test(r8b, r8b);
+        test(sil, sil);
         jnz(is_taken, T_NEAR);
         emit_exit(rcx, make_slot(b, 1, page_offset), false);
         L(is_taken);
@@ -118,13 +119,14 @@ void BlockEmitter::emit_native_tail(const Block& b, const Insn& in, uint32_t off
     SlowPath& slow = new_slow_path(in);
     slow.exit_after = true;
     const uint32_t next = m_rip_pending + in.len;
-    if (indirect) {   // the target into R9 (the operand is read before the push)
+    if (indirect) {   // the target into the frame's slot (read before the push; R9 is the pool's)
         if (in.k0 == kOpReg) {
-            mov(r9, greg(in.r0));
+            mov(qword[rsp], greg(in.r0));
         } else {
             emit_linear_address(in);
             emit_probe(false, 8, slow);
-            mov(r9, qword[rsi]);
+            mov(rcx, qword[rsi]);
+            mov(qword[rsp], rcx);
         }
     }
     if (m == ZYDIS_MNEMONIC_CALL) {
@@ -139,13 +141,16 @@ void BlockEmitter::emit_native_tail(const Block& b, const Insn& in, uint32_t off
     } else if (m == ZYDIS_MNEMONIC_RET) {
         mov(rax, gsp);
         emit_probe(false, 8, slow);
-        mov(r9, qword[rsi]);
+        mov(rdx, qword[rsi]);   // the return address: kept in RDX over the write-back below
         lea(gsp, ptr[gsp + static_cast<int32_t>(8 + (in.k0 == kOpImm ? (in.imm & 0xffff) : 0))]);
         m_regs.mark(hv::RSP);
     }
     m_regs.flush();   // the flags are in Cpu::rflags already
     sync_count(1);
     m_rip_pending = 0;
+    // Written back: R8 and R9 are scratch from here to the exit.
+    if (m == ZYDIS_MNEMONIC_RET) mov(r9, rdx);
+    else if (indirect) mov(r9, qword[rsp]);
     if (m == ZYDIS_MNEMONIC_CALL && in.rel_branch) {
         const auto disp = static_cast<int64_t>(in.imm);
         if (disp >= INT32_MIN && disp <= INT32_MAX) {
@@ -219,31 +224,31 @@ void BlockEmitter::emit_chain_guards(const Xbyak::Label& fail, int32_t insns) {
     cmp(byte[rbx + m_layout.attention], 0);
     jne(fail, T_NEAR);
     if (insns < 0) {
-        mov(r8d, dword[rax + static_cast<int32_t>(offsetof(ChainSlot, insns))]);
-        sub(dword[rbx + m_layout.budget], r8d);
+        mov(esi, dword[rax + static_cast<int32_t>(offsetof(ChainSlot, insns))]);
+        sub(dword[rbx + m_layout.budget], esi);
     } else {
         sub(dword[rbx + m_layout.budget], static_cast<uint32_t>(insns));
     }
     jle(fail, T_NEAR);   // out of budget: the dispatcher polls (and refills it)
     mov(byte[rbx + m_layout.replay_valid], 0);
     if (m_chain.chains_taken) {
-        mov(r8, reinterpret_cast<uint64_t>(m_chain.chains_taken));
-        inc(qword[r8]);
+        mov(rsi, reinterpret_cast<uint64_t>(m_chain.chains_taken));
+        inc(qword[rsi]);
     }
 }
 
 void BlockEmitter::emit_return_push(ChainSlot* slot) {
     if (!m_chain.returns || !slot) return;
     mov(r10, reinterpret_cast<uint64_t>(m_chain.returns));
-    mov(r8d, dword[r10 + static_cast<int32_t>(offsetof(ReturnStack, top))]);
-    add(r8d, 1);
-    and_(r8d, ReturnStack::kSize - 1);
-    mov(dword[r10 + static_cast<int32_t>(offsetof(ReturnStack, top))], r8d);
-    shl(r8d, 4);
+    mov(edx, dword[r10 + static_cast<int32_t>(offsetof(ReturnStack, top))]);
+    add(edx, 1);
+    and_(edx, ReturnStack::kSize - 1);
+    mov(dword[r10 + static_cast<int32_t>(offsetof(ReturnStack, top))], edx);
+    shl(edx, 4);
     const auto entries = static_cast<int32_t>(offsetof(ReturnStack, entries));
-    mov(qword[r10 + r8 + entries + static_cast<int32_t>(offsetof(ReturnStack::Entry, lip))], rcx);
+    mov(qword[r10 + rdx + entries + static_cast<int32_t>(offsetof(ReturnStack::Entry, lip))], rcx);
     mov(rax, reinterpret_cast<uint64_t>(slot));
-    mov(qword[r10 + r8 + entries + static_cast<int32_t>(offsetof(ReturnStack::Entry, slot))], rax);
+    mov(qword[r10 + rdx + entries + static_cast<int32_t>(offsetof(ReturnStack::Entry, slot))], rax);
 }
 
 void BlockEmitter::emit_indirect_exit(ChainSlot* last) {

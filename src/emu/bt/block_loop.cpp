@@ -267,14 +267,14 @@ void BlockEmitter::emit_register_guards(const Xbyak::Label& fail, int32_t insns)
     const Xbyak::Reg64& budget = RegCache::host(m_budget_reg);
     lea(budget, ptr[budget - insns]);
     movzx(ecx, byte[rbx + m_layout.attention]);
-    lea(r8, ptr[budget - 1]);
-    rorx(r8, r8, 32);
-    lea(ecx, ptr[rcx + r8 * 2]);
+    lea(rsi, ptr[budget - 1]);
+    rorx(rsi, rsi, 32);
+    lea(ecx, ptr[rcx + rsi * 2]);
     if (m_chain.chains_taken) {   // `--stats`: the count before the jump, which must stay last
-        mov(r8, reinterpret_cast<uint64_t>(m_chain.chains_taken));
-        mov(r9, qword[r8]);
-        lea(r9, ptr[r9 + 1]);
-        mov(qword[r8], r9);
+        mov(rsi, reinterpret_cast<uint64_t>(m_chain.chains_taken));
+        mov(r10, qword[rsi]);
+        lea(r10, ptr[r10 + 1]);
+        mov(qword[rsi], r10);
     }
     // JECXZ reaches 127 bytes back; a loop longer than that goes through a near jump.
     constexpr ptrdiff_t kJecxzReach = 120;
@@ -302,25 +302,25 @@ void BlockEmitter::emit_flag_free_guards(const Xbyak::Label& fail, int32_t insns
     lea(ecx, ptr[rcx - insns]);
     mov(dword[rbx + m_layout.budget], ecx);
     lea(ecx, ptr[rcx - 1]);
-    mov(r8d, 31);
-    shrx(ecx, ecx, r8d);
+    mov(esi, 31);
+    shrx(ecx, ecx, esi);
     jecxz(stay);
     jmp(fail, T_NEAR);
     L(stay);
     mov(byte[rbx + m_layout.replay_valid], 0);
     if (m_chain.chains_taken) {
-        mov(r8, reinterpret_cast<uint64_t>(m_chain.chains_taken));
-        mov(r9, qword[r8]);
-        lea(r9, ptr[r9 + 1]);
-        mov(qword[r8], r9);
+        mov(rsi, reinterpret_cast<uint64_t>(m_chain.chains_taken));
+        mov(r10, qword[rsi]);
+        lea(r10, ptr[r10 + 1]);
+        mov(qword[rsi], r10);
     }
 }
 
 void BlockEmitter::emit_count_flag_free(uint32_t n) {
     if (!n) return;
-    mov(r8, qword[rbx + m_layout.instructions]);
-    lea(r8, ptr[r8 + static_cast<int32_t>(n)]);
-    mov(qword[rbx + m_layout.instructions], r8);
+    mov(rsi, qword[rbx + m_layout.instructions]);
+    lea(rsi, ptr[rsi + static_cast<int32_t>(n)]);
+    mov(qword[rbx + m_layout.instructions], rsi);
 }
 
 void BlockEmitter::emit_budget_fold() {
@@ -380,9 +380,9 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
     // Cpu::rip back at the block's start: unchanged unless a handler call in the body moved it.
     const int64_t rip_delta = static_cast<int64_t>(m_rip_pending) + in.len + static_cast<int64_t>(in.imm);
     if (m_rip_moved && rip_delta && flag_free) {   // LEA: the kept flags stay in the host
-        mov(r8, qword[rbx + m_layout.rip]);
-        lea(r8, ptr[r8 + static_cast<int32_t>(rip_delta)]);
-        mov(qword[rbx + m_layout.rip], r8);
+        mov(rsi, qword[rbx + m_layout.rip]);
+        lea(rsi, ptr[rsi + static_cast<int32_t>(rip_delta)]);
+        mov(qword[rbx + m_layout.rip], rsi);
     } else if (m_rip_moved && rip_delta) {
         add(qword[rbx + m_layout.rip], static_cast<int32_t>(rip_delta));
     } else if (!m_rip_moved && rip_delta) throw Xbyak::Error(Xbyak::ERR_INTERNAL);   // not a self-loop
@@ -424,8 +424,8 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
         xor_(r10, rdx);
         mov(qword[rbx + m_layout.rflags], r10);
     }
-    mov(r8, reinterpret_cast<uint64_t>(m_chain.pending_slot));
-    mov(qword[r8], rax);
+    mov(rsi, reinterpret_cast<uint64_t>(m_chain.pending_slot));
+    mov(qword[rsi], rax);
     jmp(m_exit, T_NEAR);
 }
 

@@ -5,7 +5,7 @@ namespace {
 
 const Xbyak::Reg64 kPoolRegs[RegCache::kPool] = {Xbyak::util::rbp, Xbyak::util::r12, Xbyak::util::r13,
                                                  Xbyak::util::r14, Xbyak::util::r15, Xbyak::util::rdi,
-                                                 Xbyak::util::r11};
+                                                 Xbyak::util::r11, Xbyak::util::r8,  Xbyak::util::r9};
 
 }  // namespace
 

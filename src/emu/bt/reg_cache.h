@@ -5,8 +5,9 @@
 /// exit; a handler may change any guest register, so nothing stays resident across one.
 ///
 /// The pool is the host registers the block code does not use as scratch: RBP, R12-R15 (saved by
-/// the block prologue, emu/bt/block_emitter.cpp) and RDI, R11 (free between handler calls, which
-/// run after a write-back). Every emitted load and store is a MOV: host flags are never touched,
+/// the block prologue, emu/bt/block_emitter.cpp) and RDI, R11, R8, R9 (free between handler
+/// calls, which run after a write-back). Scratch is RAX, RCX, RDX, RSI and R10; the block frame's
+/// slot at [RSP] holds a value across a probe (an indirect CALL's target). Every emitted load and store is a MOV: host flags are never touched,
 /// so the guest flags can stay live in the host RFLAGS across a cache operation.
 #include <xbyak/xbyak.h>
 
@@ -16,7 +17,7 @@ namespace popek::emu::bt {
 
 class RegCache {
 public:
-    static constexpr int kPool = 7;
+    static constexpr int kPool = 9;
     static constexpr int kGuestRegs = 16;
 
     /// Residency of every guest register: what a slow path writes back and reloads.

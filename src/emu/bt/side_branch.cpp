@@ -115,14 +115,14 @@ void BlockEmitter::emit_merge_stubs() {
             const Xbyak::Reg64& budget = RegCache::host(m_budget_reg);
             lea(budget, ptr[budget - static_cast<int32_t>(mg.count_delta)]);
         } else if (mg.count_delta) {
-            mov(r8, qword[rbx + m_layout.instructions]);
-            lea(r8, ptr[r8 + static_cast<int32_t>(mg.count_delta)]);
-            mov(qword[rbx + m_layout.instructions], r8);
+            mov(rsi, qword[rbx + m_layout.instructions]);
+            lea(rsi, ptr[rsi + static_cast<int32_t>(mg.count_delta)]);
+            mov(qword[rbx + m_layout.instructions], rsi);
         }
         if (mg.rip_delta) {
-            mov(r8, qword[rbx + m_layout.rip]);
-            lea(r8, ptr[r8 + static_cast<int32_t>(mg.rip_delta)]);
-            mov(qword[rbx + m_layout.rip], r8);
+            mov(rsi, qword[rbx + m_layout.rip]);
+            lea(rsi, ptr[rsi + static_cast<int32_t>(mg.rip_delta)]);
+            mov(qword[rbx + m_layout.rip], rsi);
         }
         m_regs.emit_transition(mg.to);
         jmp(*mg.point, T_NEAR);

@@ -249,17 +249,17 @@ void BlockEmitter::emit_sse_guard(SlowPath& slow) {
     }
     // The guest's flags are live in the host (only with BMI2, see emit_sse): no flag may change.
     // RCX = EM,TS (CR0 bits 2-3) in bits 0-1; RDX = !OSFXSR (~CR4 bit 9) in bit 0.
-    mov(r8d, 60);
-    mov(r9d, 62);
+    mov(esi, 60);
+    mov(r10d, 62);
     mov(rcx, qword[rbx + m_layout.cr0]);
-    shlx(rcx, rcx, r8);
-    shrx(rcx, rcx, r9);
+    shlx(rcx, rcx, rsi);
+    shrx(rcx, rcx, r10);
     mov(rdx, qword[rbx + m_layout.cr4]);
     not_(rdx);
-    mov(r8d, 54);
-    mov(r9d, 63);
-    shlx(rdx, rdx, r8);
-    shrx(rdx, rdx, r9);
+    mov(esi, 54);
+    mov(r10d, 63);
+    shlx(rdx, rdx, rsi);
+    shrx(rdx, rdx, r10);
     lea(rcx, ptr[rcx + rdx * 4]);
     Xbyak::Label ok;
     jrcxz(ok);
