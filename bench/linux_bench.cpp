@@ -7,16 +7,20 @@
 //        measures them (an initrd built at run time in OUT by bench/make_cpu_initrd.sh)
 //   smp  boot to GUEST-INIT-REACHED (initrd-min), wall time, --cpus 1 vs --cpus 2 (popek bt, and
 //        QEMU TCG -smp 1 vs 2 for reference: MTTCG)
-// --cpus N runs blk and cpu with N vCPUs on both sides. Skips with the reason when the guest
-// directory (bash /work/shared/baseline/fetch-guest.sh) is absent.
+// --cpus N runs blk and cpu with N vCPUs on both sides. --before PATH adds a second popek binary
+// (e.g. a copy of main's) as a third side, interleaved run by run with the others, so a change is
+// measured before/after in the same run. Skips with the reason when the guest directory
+// (bash /work/shared/baseline/fetch-guest.sh) is absent.
 //
-// usage: linux_bench [--runs N] [--guest-dir DIR] [--out DIR] [--cpus N] [--cases blk,cpu,smp]
+// usage: linux_bench [--runs N] [--guest-dir DIR] [--out DIR] [--cpus N] [--cases blk,cpu,smp] [--before PATH]
 #include "bench_args.h"
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "child_process.h"
 
@@ -27,6 +31,7 @@ using namespace bench;
 struct Config {
     int runs = 3, cpus = 1;
     std::string guest_dir = "/tmp/vmm-guest", out = "/tmp/popek-bench12", cases = "blk,cpu,smp";
+    std::string before;   ///< --before: another popek binary measured beside this one
 };
 
 /// Linux on popek --accel bt, or on QEMU microvm TCG (with tsc_early_khz, as bench-qemu.sh does).
@@ -34,13 +39,14 @@ struct Side {
     std::string label;
     bool qemu;
     int cpus;
+    std::string binary = POPEK_BINARY;   ///< popek sides only
 };
 
 Argv linux_argv(const Config& c, const Side& s, const std::string& initrd, const std::string& cmdline,
                 const std::string& disk) {
     const std::string vmlinux = c.guest_dir + "/vmlinux", cpus = std::to_string(s.cpus);
     if (!s.qemu) {
-        Argv a{POPEK_BINARY, "run", "--accel", "bt", "--mem", "256", "--cpus", cpus, "--kernel", vmlinux,
+        Argv a{s.binary, "run", "--accel", "bt", "--mem", "256", "--cpus", cpus, "--kernel", vmlinux,
                "--initrd", initrd, "--cmdline", cmdline};
         if (!disk.empty()) a.insert(a.end(), {"--disk", disk});
         return a;
@@ -69,7 +75,7 @@ void print_fail(const Side& s, const RunResult& r, const std::string& what) {
                 r.output.substr(r.output.size() > 300 ? r.output.size() - 300 : 0).c_str());
 }
 
-void bench_blk(const Config& c, const Side& bt, const Side& tcg) {
+void bench_blk(const Config& c, const std::vector<Side>& sides) {
     const std::string disk = c.out + "/disk-64M.img";
     if (access(disk.c_str(), R_OK) != 0 &&
         std::system(("mkdir -p " + c.out + " && head -c 67108864 /dev/urandom > " + disk).c_str()) != 0) {
@@ -77,25 +83,30 @@ void bench_blk(const Config& c, const Side& bt, const Side& tcg) {
         return;
     }
     const std::string initrd = c.guest_dir + "/initrd-virtio.cpio.gz", line = "console=ttyS0 quiet probe.mode=blk";
-    std::vector<double> mbps[2], cpu[2];
+    const size_t n = sides.size(), tcg = n - 1;   // sides: bt, [before,] TCG
+    std::vector<std::vector<double>> mbps(n), cpu(n);
     for (int i = 0; i < c.runs; ++i)
-        for (int k = 0; k < 2; ++k) {
-            const Side& s = k ? tcg : bt;
+        for (size_t k = 0; k < n; ++k) {
+            const Side& s = sides[k];
             RunResult r = run_once(linux_argv(c, s, initrd, line, disk), "GUEST-HALT", 600.0);
             double v = field(r.output, "GUEST-DD", "MBps=");
             if (v < 0) print_fail(s, r, "GUEST-DD line");
             mbps[k].push_back(v);
             cpu[k].push_back(r.cpu_s);
         }
-    double b = median(mbps[0]), q = median(mbps[1]);
     std::printf("\nblk: dd 64 MiB from /dev/vda (virtio-mmio), MB/s as the guest reports it, %d vCPU(s), median of %d\n",
                 c.cpus, c.runs);
-    std::printf("  %-26s %8.0f MB/s   whole run %6.2f s CPU\n", bt.label.c_str(), b, median(cpu[0]));
-    std::printf("  %-26s %8.0f MB/s   whole run %6.2f s CPU\n", tcg.label.c_str(), q, median(cpu[1]));
-    if (b > 0 && q > 0) std::printf("  bt/TCG = %.3f (target >= 1.0: %s)\n", b / q, b >= q ? "met" : "NOT MET");
+    for (size_t k = 0; k < n; ++k)
+        std::printf("  %-26s %8.0f MB/s   whole run %6.2f s CPU\n", sides[k].label.c_str(), median(mbps[k]), median(cpu[k]));
+    const double q = median(mbps[tcg]);
+    for (size_t k = 0; k < tcg; ++k) {
+        const double b = median(mbps[k]);
+        if (b > 0 && q > 0)
+            std::printf("  %s / TCG = %.3f (target >= 1.0: %s)\n", sides[k].label.c_str(), b / q, b >= q ? "met" : "NOT MET");
+    }
 }
 
-void bench_cpu(const Config& c, const Side& bt, const Side& tcg) {
+void bench_cpu(const Config& c, const std::vector<Side>& sides) {
     const std::string script = std::string(POPEK_BENCH_DIR) + "/make_cpu_initrd.sh";
     if (std::system(("bash " + script + " " + c.guest_dir + " " + c.out).c_str()) != 0) {
         std::printf("cpu: skipped (%s failed)\n", script.c_str());
@@ -103,11 +114,13 @@ void bench_cpu(const Config& c, const Side& bt, const Side& tcg) {
     }
     const std::string initrd = c.out + "/initrd-cpu.cpio.gz";
     const char* programs[] = {"sha256sum", "md5sum", "gzip"};
-    std::vector<double> secs[2][3], cpu[2];
-    std::string outs[2][3];
+    const size_t n = sides.size(), tcg = n - 1;   // sides: bt, [before,] TCG
+    std::vector<std::array<std::vector<double>, 3>> secs(n);
+    std::vector<std::vector<double>> cpu(n);
+    std::vector<std::array<std::string, 3>> outs(n);
     for (int i = 0; i < c.runs; ++i)
-        for (int k = 0; k < 2; ++k) {
-            const Side& s = k ? tcg : bt;
+        for (size_t k = 0; k < n; ++k) {
+            const Side& s = sides[k];
             RunResult r = run_once(linux_argv(c, s, initrd, "console=ttyS0 quiet", ""), "GUEST-HALT", 900.0);
             cpu[k].push_back(r.cpu_s);
             for (int p = 0; p < 3; ++p) {
@@ -124,24 +137,32 @@ void bench_cpu(const Config& c, const Side& bt, const Side& tcg) {
         }
     std::printf("\ncpu: busybox over 32 MiB of /dev/zero, seconds as the guest measures them, %d vCPU(s), median of %d\n",
                 c.cpus, c.runs);
-    std::printf("  %-10s %12s %12s %8s  %s\n", "program", "bt s", "TCG s", "bt/TCG", "output (bt / TCG)");
-    for (int p = 0; p < 3; ++p) {
-        double b = median(secs[0][p]), q = median(secs[1][p]);
-        bool same = outs[0][p] == outs[1][p] && !outs[0][p].empty();
-        std::printf("  %-10s %12.3f %12.3f %8.2f  %s%s (target bt/TCG <= 1.0: %s)\n", programs[p], b, q,
-                    b > 0 && q > 0 ? b / q : -1, outs[0][p].c_str(), same ? "" : (" / " + outs[1][p] + " MISMATCH").c_str(),
-                    b > 0 && q > 0 && b <= q ? "met" : "NOT MET");
+    for (size_t k = 0; k < tcg; ++k) {
+        if (n > 2) std::printf("  [%s]\n", sides[k].label.c_str());
+        std::printf("  %-10s %12s %12s %8s  %s\n", "program", "bt s", "TCG s", "bt/TCG", "output (bt / TCG)");
+        for (int p = 0; p < 3; ++p) {
+            double b = median(secs[k][p]), q = median(secs[tcg][p]);
+            bool same = outs[k][p] == outs[tcg][p] && !outs[k][p].empty();
+            std::printf("  %-10s %12.3f %12.3f %8.2f  %s%s (target bt/TCG <= 1.0: %s)\n", programs[p], b, q,
+                        b > 0 && q > 0 ? b / q : -1, outs[k][p].c_str(),
+                        same ? "" : (" / " + outs[tcg][p] + " MISMATCH").c_str(), b > 0 && q > 0 && b <= q ? "met" : "NOT MET");
+        }
     }
-    std::printf("  whole run CPU: bt %.2f s, TCG %.2f s\n", median(cpu[0]), median(cpu[1]));
+    for (size_t k = 0; k < n; ++k) std::printf("  whole run CPU: %s %.2f s\n", sides[k].label.c_str(), median(cpu[k]));
 }
 
 void bench_smp(const Config& c) {
     const std::string initrd = c.guest_dir + "/initrd-min.cpio.gz";
-    const Side sides[] = {{"popek bt --cpus 1", false, 1}, {"popek bt --cpus 2", false, 2},
-                          {"qemu microvm tcg -smp 1", true, 1}, {"qemu microvm tcg -smp 2", true, 2}};
-    std::vector<double> wall[4], up[4], cpu[4];
+    std::vector<Side> sides{{"popek bt --cpus 1", false, 1}, {"popek bt --cpus 2", false, 2},
+                            {"qemu microvm tcg -smp 1", true, 1}, {"qemu microvm tcg -smp 2", true, 2}};
+    if (!c.before.empty()) {
+        sides.push_back({"before bt --cpus 1", false, 1, c.before});
+        sides.push_back({"before bt --cpus 2", false, 2, c.before});
+    }
+    const size_t n = sides.size();
+    std::vector<std::vector<double>> wall(n), up(n), cpu(n);
     for (int i = 0; i < c.runs; ++i)
-        for (int k = 0; k < 4; ++k) {
+        for (size_t k = 0; k < n; ++k) {
             RunResult r = run_once(linux_argv(c, sides[k], initrd, "console=ttyS0 quiet", ""), "GUEST-INIT-REACHED", 600.0);
             if (r.marker_s < 0) print_fail(sides[k], r, "marker");
             wall[k].push_back(r.marker_s);
@@ -150,25 +171,28 @@ void bench_smp(const Config& c) {
         }
     std::printf("\nsmp: Debian vmlinux + initrd-min to GUEST-INIT-REACHED, median of %d\n", c.runs);
     std::printf("  %-26s %12s %14s %16s\n", "", "wall s", "guest uptime s", "whole run CPU s");
-    for (int k = 0; k < 4; ++k)
+    for (size_t k = 0; k < n; ++k)
         std::printf("  %-26s %12.2f %14.2f %16.2f\n", sides[k].label.c_str(), median(wall[k]), median(up[k]),
                     median(cpu[k]));
     double one = median(wall[0]), two = median(wall[1]);
     if (one > 0 && two > 0)
         std::printf("  bt --cpus 2 / --cpus 1 wall = %.3f (target <= 1.0: %s); TCG -smp 2 / -smp 1 = %.3f\n", two / one,
                     two <= one ? "met" : "NOT MET", median(wall[3]) / median(wall[2]));
+    if (n > 4 && median(wall[4]) > 0)
+        std::printf("  before: --cpus 2 / --cpus 1 wall = %.3f\n", median(wall[5]) / median(wall[4]));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     Config c;
-    if (auto rc = parse_bench_args(argc, argv, "usage: linux_bench [--runs N] [--guest-dir DIR] [--out DIR] [--cpus N] [--cases blk,cpu,smp]",
+    if (auto rc = parse_bench_args(argc, argv, "usage: linux_bench [--runs N] [--guest-dir DIR] [--out DIR] [--cpus N] [--cases blk,cpu,smp] [--before PATH]",
                                    {{"--runs", [&](const std::string& v) { c.runs = std::max(1, std::atoi(v.c_str())); }},
                                     {"--guest-dir", [&](const std::string& v) { c.guest_dir = v; }},
                                     {"--out", [&](const std::string& v) { c.out = v; }},
                                     {"--cpus", [&](const std::string& v) { c.cpus = std::max(1, std::atoi(v.c_str())); }},
-                                    {"--cases", [&](const std::string& v) { c.cases = v; }}}))
+                                    {"--cases", [&](const std::string& v) { c.cases = v; }},
+                                    {"--before", [&](const std::string& v) { c.before = v; }}}))
         return *rc;
     for (const char* f : {"vmlinux", "initrd-min.cpio.gz", "initrd-virtio.cpio.gz"})
         if (access((c.guest_dir + "/" + f).c_str(), R_OK) != 0) {
@@ -182,11 +206,12 @@ int main(int argc, char** argv) {
     }
     std::printf("linux_bench: Debian vmlinux (PVH) from %s, popek --accel bt vs QEMU microvm TCG, runs interleaved\n",
                 c.guest_dir.c_str());
-    const Side bt{"popek bt --cpus " + std::to_string(c.cpus), false, c.cpus};
-    const Side tcg{"qemu microvm tcg -smp " + std::to_string(c.cpus), true, c.cpus};
-    if (c.cases.find("blk") != std::string::npos) bench_blk(c, bt, tcg);
+    std::vector<Side> sides{{"popek bt --cpus " + std::to_string(c.cpus), false, c.cpus}};
+    if (!c.before.empty()) sides.push_back({"before bt --cpus " + std::to_string(c.cpus), false, c.cpus, c.before});
+    sides.push_back({"qemu microvm tcg -smp " + std::to_string(c.cpus), true, c.cpus});
+    if (c.cases.find("blk") != std::string::npos) bench_blk(c, sides);
     std::fflush(stdout);
-    if (c.cases.find("cpu") != std::string::npos) bench_cpu(c, bt, tcg);
+    if (c.cases.find("cpu") != std::string::npos) bench_cpu(c, sides);
     std::fflush(stdout);
     if (c.cases.find("smp") != std::string::npos) bench_smp(c);
     return 0;
