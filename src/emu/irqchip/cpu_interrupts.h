@@ -43,8 +43,6 @@ public:
     virtual void wait(uint64_t deadline_ns, WakeOn wake) = 0;
     /// Wakes wait(); callable from any thread (used for request_stop and cross-CPU events).
     virtual void kick() = 0;
-    /// wait()s that ended while still polling, before the thread slept (halt polling, `--stats`).
-    virtual uint64_t halt_polled_wakes() const { return 0; }
     /// The core's attention flag (Cpu::attention), raised whenever an interrupt, NMI, INIT or SIPI
     /// becomes pending here, so a running core takes it at its next instruction boundary rather
     /// than at its next periodic poll (an I/O APIC unmask, an IPI from another vCPU). nullptr

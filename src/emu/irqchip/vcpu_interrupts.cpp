@@ -5,6 +5,7 @@
 #include <limits>
 
 namespace popek::emu {
+
 VcpuInterrupts::VcpuInterrupts(int index, const GuestClock& clock, ApicBusSink& bus, PicPair* pic, Pit* pit)
     : m_pic(pic), m_pit(pit), m_clock(clock), m_apic(index, clock, bus, [this] { notify(); }) {}
 
@@ -32,7 +33,6 @@ void VcpuInterrupts::notify() {
     {
         std::lock_guard lock(m_wait_mutex);
         if (m_attention) m_attention->store(true, std::memory_order_relaxed);
-        m_event_hint.store(true, std::memory_order_release);
     }
     m_wake.notify_all();
 }
@@ -48,19 +48,8 @@ void VcpuInterrupts::kick() {
         m_kicked = true;
         // A running vCPU polls its timers again too (the PIT was reprogrammed, emu/alarm_clock.h).
         if (m_attention) m_attention->store(true, std::memory_order_relaxed);
-        m_event_hint.store(true, std::memory_order_release);
     }
     m_wake.notify_all();
-}
-
-void VcpuInterrupts::set_halt_poll(uint64_t max_ns, uint64_t window_ns) {
-    std::lock_guard lock(m_wait_mutex);
-    m_poll = HaltPoll(max_ns, window_ns);
-}
-
-uint64_t VcpuInterrupts::halt_polled_wakes() const {
-    std::lock_guard lock(m_wait_mutex);
-    return m_polled_wakes;
 }
 
 void VcpuInterrupts::wait(uint64_t deadline_ns, WakeOn wake) {
@@ -68,37 +57,14 @@ void VcpuInterrupts::wait(uint64_t deadline_ns, WakeOn wake) {
     deadline_ns = m_clock.host_ns(deadline_ns);
     std::unique_lock lock(m_wait_mutex);
     auto ready = [this, wake] { return m_kicked || m_apic.event_pending(wake); };
-    m_event_hint.store(false, std::memory_order_relaxed);   // (notify sets it under the mutex)
-    if (ready()) {
-        m_kicked = false;
-        return;   // nothing to wait for: not a halt
+    constexpr auto kMaxNs = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    if (deadline_ns >= kMaxNs) {
+        m_wake.wait(lock, ready);
+    } else {
+        auto until = std::chrono::steady_clock::time_point(
+            std::chrono::nanoseconds(static_cast<int64_t>(deadline_ns)));
+        m_wake.wait_until(lock, until, ready);
     }
-    const uint64_t start = steady_now_ns();
-    uint64_t now = start;
-    if (const uint64_t window = m_poll.window_ns(); window != 0 && deadline_ns > start) {
-        // Halt polling (emu/irqchip/halt_poll.h): watch for notify()/kick() without the mutex.
-        const uint64_t poll_end = std::min(deadline_ns, start + window);
-        lock.unlock();
-        while (!m_event_hint.load(std::memory_order_acquire) && now < poll_end) {
-            __builtin_ia32_pause();
-            now = steady_now_ns();
-        }
-        lock.lock();
-        if (ready()) ++m_polled_wakes;
-    }
-    if (!ready() && now < deadline_ns) {
-        constexpr auto kMaxNs = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-        if (deadline_ns >= kMaxNs) {
-            m_wake.wait(lock, ready);
-        } else {
-            auto until = std::chrono::steady_clock::time_point(
-                std::chrono::nanoseconds(static_cast<int64_t>(deadline_ns)));
-            m_wake.wait_until(lock, until, ready);
-        }
-    }
-    now = steady_now_ns();
-    // KVM's valid wake-up: an event the core takes, or its timer; a bare kick is not one.
-    m_poll.update(now - start, m_apic.event_pending(wake) || now >= deadline_ns);
     m_kicked = false;
 }
 

@@ -5,7 +5,6 @@
 #include <mutex>
 
 #include "emu/irqchip/cpu_interrupts.h"
-#include "emu/irqchip/halt_poll.h"
 #include "emu/irqchip/local_apic.h"
 #include "emu/irqchip/pic.h"
 #include "emu/irqchip/pit.h"
@@ -27,9 +26,6 @@ public:
     uint64_t poll_timers(uint64_t now_ns) override;
     void wait(uint64_t deadline_ns, WakeOn wake) override;
     void kick() override;
-    uint64_t halt_polled_wakes() const override;
-    /// Restarts halt polling (emu/irqchip/halt_poll.h) with this cap and first window (tests).
-    void set_halt_poll(uint64_t max_ns, uint64_t window_ns);
     void set_attention(std::atomic<bool>* flag) override;
     void apic_read(uint32_t offset, std::span<uint8_t> data) override { m_apic.mmio_read(offset, data); }
     void apic_write(uint32_t offset, std::span<const uint8_t> data) override { m_apic.mmio_write(offset, data); }
@@ -48,14 +44,10 @@ private:
     PicPair* m_pic;
     Pit* m_pit;
     const GuestClock& m_clock;   ///< wait() deadlines are in its time base (paused time left out)
-    mutable std::mutex m_wait_mutex;
+    std::mutex m_wait_mutex;
     std::condition_variable m_wake;
     bool m_kicked = false;
     std::atomic<bool>* m_attention = nullptr;   ///< under m_wait_mutex
-    /// Set with the attention flag by notify() and kick(): what a polling wait() watches.
-    std::atomic<bool> m_event_hint{false};
-    HaltPoll m_poll;                ///< under m_wait_mutex
-    uint64_t m_polled_wakes = 0;    ///< under m_wait_mutex
     LocalApic m_apic;  // last: its wake callback uses the members above
 };
 
