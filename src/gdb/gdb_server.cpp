@@ -125,7 +125,9 @@ void GdbServer::serve() {
         if (fd < 0) continue;
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));   // (fails harmlessly on unix)
+        m_control.set_client(true);
         serve_client(fd);
+        m_control.set_client(false);
         ::close(fd);
         // The client is gone (detach, disconnect, garbage): the guest continues without it.
         m_control.detach();

@@ -37,6 +37,9 @@ public:
     void vm_ended(int status) {
         m_exit_status.store(status & 0xff);
     }
+    /// A replay reached the recording's end (the vCPU thread): gdb stops there (VcpuControl::
+    /// hold_end), `finish` ends the VM later. False: no client, end it now.
+    bool hold_end(std::function<void()> finish) { return m_control.hold_end(std::move(finish)); }
     ~GdbServer();
     GdbServer(const GdbServer&) = delete;
     GdbServer& operator=(const GdbServer&) = delete;

@@ -31,6 +31,14 @@ bool parse_addr_len(std::string_view s, uint64_t& addr, uint64_t& len) {
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
+std::optional<uint64_t> parse_decimal(std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    uint64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
 }  // namespace
 
 std::optional<int> GdbSession::parse_thread(std::string_view id) const {
@@ -46,6 +54,8 @@ std::string GdbSession::stop_reply(const StopInfo& stop) {
     std::string r = fmt::format("T{:02x}", stop.signal);
     if (stop.history_begin) {
         r += "replaylog:begin;";
+    } else if (stop.history_end) {
+        r += "replaylog:end;";   // E.3: the end of the replay log (gdb: "No more reverse-execution history")
     } else if (stop.reason == emu::DebugHook::kWatch) {
         const char* what = stop.watch_kind == 3 ? "rwatch" : stop.watch_kind == 4 ? "awatch" : "watch";
         r += fmt::format("{}:{:x};", what, stop.watch_addr);
@@ -185,10 +195,16 @@ std::optional<std::string> GdbSession::resume(std::string_view p) {
     return std::nullopt;
 }
 
+bool GdbSession::restore(uint64_t count) {
+    if (!m_control.history()->restore(count)) return false;
+    m_control.left_end();
+    return true;
+}
+
 std::optional<StopInfo> GdbSession::seek(int cpu, uint64_t count, uint64_t lip) {
     ReplayHistory* h = m_control.history();
     auto from = h->snapshot_at_or_before(count);
-    if (!from || !h->restore(*from)) return std::nullopt;
+    if (!from || !restore(*from)) return std::nullopt;
     return m_control.run_to(cpu, count, nullptr, lip);
 }
 
@@ -219,7 +235,7 @@ std::string GdbSession::reverse(bool step) {
         auto from = h->snapshot_at_or_before(end - 1);
         if (!from) break;
         std::vector<Hit> hits;
-        if (!h->restore(*from)) return "E05";
+        if (!restore(*from)) return "E05";
         if (!m_control.run_to(m_thread, end, &hits)) return "E05";
         if (auto hit = last_hit_before(hits, now)) {
             auto s = seek(m_thread, reverse_target(*hit), hit->lip);
@@ -342,8 +358,21 @@ std::string GdbSession::monitor(std::string_view hex_command) {
     } else if (cmd == "history") {
         out = m_control.history() ? m_control.history()->describe()
                                   : "no reverse execution: it needs a replay (popek run --replay FILE --gdb ...)\n";
+    } else if (starts_with(cmd, "stop-at")) {
+        // A forward stop at an instruction count (Cpu::stop_at, as a seek uses, but without a
+        // restore): the next continue runs the replay forward and stops there.
+        auto n = parse_decimal(std::string_view(cmd).substr(7));
+        emu::Cpu* c = m_control.cpu(m_thread);
+        if (!m_control.history() || !c) out = "stop-at: only on a replay (popek run --replay FILE --gdb ...)\n";
+        else if (!n || *n <= c->stats().instructions) out = "stop-at: give an instruction count ahead of the current one (monitor stats)\n";
+        else {
+            c->stop_at = *n;
+            c->stop_lip = emu::Cpu::kNever;
+            out = fmt::format("vCPU {} stops at instruction {} (continue)\n", m_thread, *n);
+        }
     } else if (cmd == "help" || cmd.empty()) {
-        out = "popek monitor commands: stats (per-vCPU instruction counts), history (reverse execution's snapshots), help\n";
+        out = "popek monitor commands: stats (per-vCPU instruction counts), history (reverse execution's snapshots), "
+              "stop-at N (a replay: the next continue stops at instruction count N), help\n";
     } else {
         out = fmt::format("unknown monitor command '{}' (try: monitor help)\n", cmd.substr(0, 64));
     }

@@ -31,6 +31,8 @@ private:
     std::optional<std::string> resume(std::string_view packet);
     /// `bs` / `bc` (gdb/reverse.h): a stop reply, or an error outside a replay.
     std::string reverse(bool step);
+    /// Restores the snapshot at `count` (the vCPU then no longer stands at the replay's end).
+    bool restore(uint64_t count);
     /// Goes back to instruction count `count` of vCPU `cpu` (restore, re-execute).
     std::optional<StopInfo> seek(int cpu, uint64_t count, uint64_t lip = ~uint64_t{0});
     std::string breakpoint(std::string_view args, bool insert);

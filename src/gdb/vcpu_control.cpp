@@ -51,6 +51,7 @@ bool VcpuControl::stopped(emu::Cpu& cpu, Reason why, uint64_t watch_addr, uint8_
     }
     m_step_cpu = -1;
     m_pending = StopInfo{cpu.index(), 5, why, watch_addr, watch_kind};
+    m_pending->history_end = (why == kSeek || why == kStep) && m_at_end && !m_seeking;
     pause_locked();
     wait_resumed(lock, cpu);
     return true;
@@ -108,6 +109,17 @@ bool VcpuControl::is_stopped() const {
 }
 
 void VcpuControl::resume(int step_cpu) {
+    std::function<void()> finish;
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_at_end && !m_seeking) {
+            m_at_end = false;
+            finish = std::move(m_finish);
+        }
+    }
+    // Forward from the end of the recording: the VM ends as recorded. First, so that the vCPU
+    // leaves its stop with the stop request set, not to run one more instruction.
+    if (finish) finish();
     std::lock_guard lock(m_mutex);
     for (emu::Cpu* c : m_shared.cpus)
         if (c) c->debug().host_step = c->index() == step_cpu;
@@ -121,6 +133,29 @@ void VcpuControl::resume(int step_cpu) {
         m_shared.debug_pause.store(false, std::memory_order_release);
     }
     m_cv.notify_all();
+}
+
+bool VcpuControl::hold_end(std::function<void()> finish) {
+    std::lock_guard lock(m_mutex);
+    emu::Cpu* c = cpu(0);
+    if (!m_history || !m_client || vcpu_count() != 1 || !c) return false;
+    m_at_end = true;
+    m_finish = std::move(finish);
+    // (The calling vCPU's own thread: it stops at its next instruction boundary, at this count.)
+    c->stop_at = c->stats().instructions;
+    c->stop_lip = emu::Cpu::kNever;
+    return true;
+}
+
+void VcpuControl::set_client(bool attached) {
+    std::lock_guard lock(m_mutex);
+    m_client = attached;
+}
+
+void VcpuControl::left_end() {
+    std::lock_guard lock(m_mutex);
+    m_at_end = false;
+    m_finish = nullptr;
 }
 
 void VcpuControl::detach() {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,6 +31,8 @@ struct StopInfo {
     uint8_t watch_kind = 0;
     /// Reverse execution reached the start of the replay (`replaylog:begin`).
     bool history_begin = false;
+    /// The replay reached the end of the recording (`replaylog:end`).
+    bool history_end = false;
 };
 
 class VcpuControl final : public emu::DebugHook {
@@ -71,6 +74,17 @@ public:
     ReplayHistory* history() const { return m_history; }
     emu::EngineShared& shared() { return m_shared; }
 
+    // ---- the end of a replay (docs/debugging.md "Reverse debugging") ----
+    /// The vCPU thread, when the replay reaches the recording's end (the guest's power-off, its
+    /// debug-exit, the log's End): with a client attached and reverse execution possible, the
+    /// vCPU stops right there (a `replaylog:end` stop, before any further instruction) instead
+    /// of the VM ending; `finish` ends it when gdb resumes forward (or leaves). False: end now.
+    bool hold_end(std::function<void()> finish);
+    /// A client is connected (the stub's thread).
+    void set_client(bool attached);
+    /// A snapshot was restored: the vCPU no longer stands at the end.
+    void left_end();
+
 private:
     void wait_resumed(std::unique_lock<std::mutex>& lock, emu::Cpu& cpu);
     void pause_locked();
@@ -88,6 +102,9 @@ private:
     std::vector<Hit>* m_hits = nullptr;   ///< run_to: record hits instead of stopping
     bool m_seeking = false;               ///< run_to in progress: only kSeek stops
     ReplayHistory* m_history = nullptr;
+    bool m_client = false;
+    bool m_at_end = false;                ///< hold_end(): the end is held, m_finish ends the VM
+    std::function<void()> m_finish;
 };
 
 }  // namespace popek::gdb

@@ -7,20 +7,10 @@
 
 #include "emu/engine_shared.h"
 #include "emu/vmm_write.h"
+#include "replay/memory_hash.h"
 
 namespace popek::replay {
 namespace {
-
-/// A 4 KiB page of zeros (read word by word).
-bool page_is_zero(const uint8_t* p) {
-    uint64_t any = 0;
-    for (size_t k = 0; k < 4096; k += 8) {
-        uint64_t w;
-        std::memcpy(&w, p + k, 8);
-        any |= w;
-    }
-    return any == 0;
-}
 
 }  // namespace
 

@@ -3,7 +3,7 @@
 /// a versioned header naming the VM it was recorded on, then events keyed by the vCPU's retired
 /// instruction count. Little-endian throughout.
 ///
-///   header:  "POPEKRR\0" (8 bytes), u32 version (1), u32 config length (<= 64 KiB), config text
+///   header:  "POPEKRR\0" (8 bytes), u32 version (kVersion), u32 config length (<= 64 KiB), config text
 ///   event:   u8 type, u64 instruction count, then by type:
 ///     Exit    u64 rip, u8 kind, u64 port or gpa, u32 size, u64 register checksum
 ///     Read    u32 length (<= 64 KiB), the bytes the VMM answered the exit before with
@@ -30,7 +30,9 @@
 namespace popek::replay {
 
 inline constexpr std::array<uint8_t, 8> kMagic{'P', 'O', 'P', 'E', 'K', 'R', 'R', 0};
-inline constexpr uint32_t kVersion = 2;   // 2: deterministic poll points (emu::Cpu::schedule)
+/// 2: deterministic poll points (emu::Cpu::schedule); 3: End's memory hash skips zero pages
+/// (replay/memory_hash.h).
+inline constexpr uint32_t kVersion = 3;
 inline constexpr uint32_t kMaxConfig = 64 * 1024;
 inline constexpr uint32_t kMaxRead = 64 * 1024;
 inline constexpr uint32_t kMaxInput = 4096;

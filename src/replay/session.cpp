@@ -190,12 +190,15 @@ void Session::idle(uint64_t deadline_ns) {
             }
             if (m_stopping) return;
             if (deadline_ns != kNoDeadline) {
-                // Idle time passes at the host's pace (at most 1 s per halt) so that typed input
-                // meets the guest where a user would; input or the end of the VM cut it short.
+                // No one can type any more (the input ended): the clock jumps to the deadline
+                // now. Else idle time passes at the host's pace (at most 1 s per halt) so that
+                // typed input meets the guest where a user would; input or the end of the VM cut
+                // it short.
+                if (!m_input_open) return skip_to_deadline();
                 const uint64_t now = now_ns();
                 const uint64_t wait_ns = deadline_ns > now ? std::min<uint64_t>(deadline_ns - now, 1'000'000'000) : 0;
                 if (wait_ns && m_input_cv.wait_for(lock, std::chrono::nanoseconds(wait_ns),
-                                                   [this] { return !m_input.empty() || m_stopping; })) {
+                                                   [this] { return !m_input.empty() || m_stopping || !m_input_open; })) {
                     if (m_stopping) return;
                     continue;   // fed at this halt
                 }
@@ -223,7 +226,8 @@ void Session::idle(uint64_t deadline_ns) {
         }
         if (m_peeked && m_peeked->type == EventType::End && m_peeked->icount == icount()) {
             // The recording ended here, with the guest waiting (e.g. Ctrl-A x at a shell prompt).
-            if (m_end_vm) m_end_vm(static_cast<int>(m_peeked->status), "the recording ended here");
+            // Under gdb the end is held: the vCPU stays halted and stops there (replaylog:end).
+            if (m_end_vm && !m_end_vm(static_cast<int>(m_peeked->status), "the recording ended here")) return;
         } else if (deadline_ns != kNoDeadline) {
             return skip_to_deadline();
         } else {
@@ -339,6 +343,12 @@ void Session::restore_state(const State& s) {
     m_serial_hash = s.serial_hash;
 }
 
+void Session::input_ended() {
+    std::lock_guard lock(m_input_mutex);
+    m_input_open = false;
+    m_input_cv.notify_all();
+}
+
 void Session::stop() {
     std::lock_guard lock(m_input_mutex);
     m_stopping = true;
@@ -346,12 +356,9 @@ void Session::stop() {
 }
 
 Result<std::string> Session::finish(int status, const memory::GuestMemory& mem) {
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, nullptr, 0, 32);
-    for (const memory::Region& r : mem.regions()) crypto_generichash_update(&st, r.host, r.size);
     Event end = event(EventType::End, icount());
     end.status = static_cast<uint32_t>(status);
-    crypto_generichash_final(&st, end.memory.data(), end.memory.size());
+    end.memory = m_memory_hasher.hash(mem);
     crypto_generichash_final(&m_serial_hash, end.serial.data(), end.serial.size());
     const std::string mem_hex = hex(end.memory);
     if (!m_replay) {

@@ -20,6 +20,7 @@
 #include "emu/determinism.h"
 #include "hv/hypervisor.h"
 #include "memory/guest_memory.h"
+#include "replay/memory_hash.h"
 #include "replay/rr_log.h"
 #include "util/result.h"
 
@@ -29,8 +30,9 @@ class Session final : public emu::Determinism {
 public:
     using InputTarget = std::function<size_t(std::span<const uint8_t>)>;
     /// Called when the session must end the VM (a replay reached the recording's end while the
-    /// guest idled, or diverged inside the engine): status and reason.
-    using EndVm = std::function<void(int, std::string)>;
+    /// guest idled, or diverged inside the engine): status and reason. Returns false when the
+    /// end is held (gdb on a replay stops there, vmm/vm_lifecycle.h): the vCPU stays halted.
+    using EndVm = std::function<bool(int, std::string)>;
 
     static Result<std::unique_ptr<Session>> record(const std::string& path, const std::string& config);
     static Result<std::unique_ptr<Session>> replay(const std::string& path, const std::string& config);
@@ -80,6 +82,9 @@ public:
     std::span<const uint8_t> note_serial(std::span<const uint8_t> bytes);
     /// The VM is ending: a vCPU waiting in idle() for input returns.
     void stop();
+    /// The console input has ended (EOF, or none): a recording's idle guest no longer waits at
+    /// the host's pace for typing, its virtual clock jumps to the deadline at once.
+    void input_ended();
 
     /// After the vCPU threads ended: writes (record) or checks (replay) the End event. Returns
     /// the guest memory hash as hex for the user.
@@ -110,10 +115,12 @@ private:
     uint64_t m_serial_bytes = 0;     ///< serial bytes of this run so far (rewound with it)
     uint64_t m_serial_shown = 0;     ///< the most ever written out (never rewound)
     std::function<void(emu::Cpu&)> m_poll_hook;
+    MemoryHasher m_memory_hasher;   ///< (opens /proc/self/pagemap when the session is made)
     std::mutex m_input_mutex;
     std::condition_variable m_input_cv;
     std::deque<uint8_t> m_input;   ///< record: bytes typed and not yet fed (under m_input_mutex)
     bool m_stopping = false;       ///< under m_input_mutex
+    bool m_input_open = true;      ///< under m_input_mutex: input may still be typed
 };
 
 /// The VM description a log carries: what a replay must be started with.

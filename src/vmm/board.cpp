@@ -111,19 +111,23 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     return board;
 }
 
-Result<void> Board::start_input(const VmOptions& options, InputSink sink) {
+Result<void> Board::start_input(const VmOptions& options, InputSink sink, std::function<void()> on_end) {
     auto uart = m_uart;
     if (!sink) sink = [uart](std::span<const uint8_t> bytes) { return uart->push_input(bytes); };
     if (!options.serial_input.empty()) {
         auto bytes = std::span(reinterpret_cast<const uint8_t*>(options.serial_input.data()), options.serial_input.size());
         sink(bytes);
     }
-    if (options.serial_in_fd < 0) return {};
+    if (options.serial_in_fd < 0) {
+        if (on_end) on_end();
+        return {};
+    }
     bool tty = ::isatty(options.serial_in_fd) != 0;
     if (tty) m_terminal = std::make_unique<TerminalGuard>(options.serial_in_fd);
     VmLifecycle* life = m_life;
     m_input = TRY(InputPump::start(options.serial_in_fd, tty, sink,
-                                   [life] { life->request_exit(devices::ExitCause::ConsoleQuit, 0, "quit from console (Ctrl-A x)"); }));
+                                   [life] { life->request_exit(devices::ExitCause::ConsoleQuit, 0, "quit from console (Ctrl-A x)"); },
+                                   std::move(on_end)));
     return {};
 }
 

@@ -41,7 +41,8 @@ public:
     /// Starts feeding the console into COM1 (tests' serial_input first, then serial_in_fd).
     /// `sink` overrides where input goes (the Xen PV console for --xen guests); default: COM1.
     using InputSink = std::function<size_t(std::span<const uint8_t>)>;
-    Result<void> start_input(const VmOptions& options, InputSink sink = nullptr);
+    /// `on_end` (optional): called once the console input has ended (no input fd, its EOF).
+    Result<void> start_input(const VmOptions& options, InputSink sink = nullptr, std::function<void()> on_end = nullptr);
     void stop_input();
     /// Types Ctrl+Alt+Del on the i8042 keyboard (PUT /actions SendCtrlAltDel).
     void send_ctrl_alt_del();

@@ -21,7 +21,8 @@ TerminalGuard::~TerminalGuard() {
     if (m_active) ::tcsetattr(m_fd, TCSANOW, &m_saved);
 }
 
-Result<std::unique_ptr<InputPump>> InputPump::start(int fd, bool escapes, Sink sink, std::function<void()> on_quit) {
+Result<std::unique_ptr<InputPump>> InputPump::start(int fd, bool escapes, Sink sink, std::function<void()> on_quit,
+                                                    std::function<void()> on_end) {
     std::unique_ptr<InputPump> pump(new InputPump());
     int pipefd[2];
     if (::pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) != 0) return fail_errno("pipe for console input");
@@ -31,6 +32,7 @@ Result<std::unique_ptr<InputPump>> InputPump::start(int fd, bool escapes, Sink s
     pump->m_escapes = escapes;
     pump->m_sink = std::move(sink);
     pump->m_on_quit = std::move(on_quit);
+    pump->m_on_end = std::move(on_end);
     pump->m_thread = std::thread([p = pump.get()] {
         host::confine_this_thread(host::ThreadKind::Device);
         p->loop();
@@ -68,6 +70,13 @@ size_t InputPump::filter_escapes(std::span<const uint8_t> in, std::span<uint8_t>
 void InputPump::loop() {
     uint8_t raw[512];
     uint8_t buf[512];
+    // The input ended (EOF, an error): a recording need not wait for typing (replay/session.h).
+    struct AtEnd {
+        std::function<void()>& f;
+        ~AtEnd() {
+            if (f) f();
+        }
+    } at_end{m_on_end};
     for (;;) {
         pollfd fds[2] = {{m_fd, POLLIN, 0}, {m_wake_read.get(), POLLIN, 0}};
         if (::poll(fds, 2, -1) < 0) {

@@ -37,7 +37,9 @@ private:
 class InputPump {
 public:
     using Sink = std::function<size_t(std::span<const uint8_t>)>;
-    static Result<std::unique_ptr<InputPump>> start(int fd, bool escapes, Sink sink, std::function<void()> on_quit);
+    /// `on_end` (optional): called once when `fd` reached its end (EOF or an error): no more input.
+    static Result<std::unique_ptr<InputPump>> start(int fd, bool escapes, Sink sink, std::function<void()> on_quit,
+                                                    std::function<void()> on_end = nullptr);
     ~InputPump();
     InputPump(const InputPump&) = delete;
     InputPump& operator=(const InputPump&) = delete;
@@ -51,6 +53,7 @@ private:
     bool m_saw_escape = false;
     Sink m_sink;
     std::function<void()> m_on_quit;
+    std::function<void()> m_on_end;
     UniqueFd m_wake_read, m_wake_write;
     std::thread m_thread;
 };

@@ -12,6 +12,7 @@
 #include "bus/bus.h"
 #include "loader/loader.h"
 #include "devices/virtio/mmio_devices.h"
+#include "emu/determinism.h"
 #include "emu/irqchip/platform.h"
 #include "gdb/gdb_server.h"
 #include "replay/history.h"
@@ -270,13 +271,16 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
         devices::legacy::Uart8250* uart = &board->uart();
         session->set_input_target([uart](std::span<const uint8_t> bytes) { return uart->push_input(bytes); });
         session->set_end_vm([&life](int status, std::string reason) {
-            if (status < 0) life.request_exit(ExitCause::VcpuError, kExitVmError, std::move(reason));
-            else life.request_exit(ExitCause::ConsoleQuit, status, std::move(reason));
+            if (status >= 0) return life.request_exit_or_defer(ExitCause::ConsoleQuit, status, std::move(reason));
+            life.request_exit(ExitCause::VcpuError, kExitVmError, std::move(reason));
+            return true;
         });
         replay::Session* s = session.get();
         input_sink = [s](std::span<const uint8_t> bytes) { return s->queue_input(bytes); };
     }
-    TRY_VOID(board->start_input(opt, input_sink));
+    std::function<void()> input_end;
+    if (session) input_end = [s = session.get()] { s->input_ended(); };
+    TRY_VOID(board->start_input(opt, input_sink, std::move(input_end)));
     std::unique_ptr<replay::History> history;
     std::unique_ptr<gdb::GdbServer> gdb_server;
     if (!opt.gdb.empty()) {
@@ -292,6 +296,16 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
         gdb_server = TRY(gdb::GdbServer::start(where, *engine, opt.gdb_wait, [&life] {
             life.request_exit(devices::ExitCause::ConsoleQuit, 0, "killed by gdb");
         }, history.get()));
+        if (history) {
+            // The end of the recording (the guest's power-off, reset, debug-exit, the log's End,
+            // met on the vCPU thread) stops in gdb (`replaylog:end`) while a client is attached,
+            // so that it can go back from there; resuming forward ends the VM as recorded.
+            // Errors and a triple fault (its vCPU thread has left) end it at once.
+            life.set_defer([&life, server = gdb_server.get()](ExitCause cause, int status, const std::string& reason) {
+                if (!emu::t_determinism || cause == ExitCause::VcpuError || cause == ExitCause::TripleFault) return false;
+                return server->hold_end([&life, cause, status, reason] { life.end_now(cause, status, reason); });
+            });
+        }
     }
     MachineControl control(*vm, *board, xen.get(), mem, opt,
                            MetricsSources{&vcpus, exit_counts.get(), &dispatcher.counters(), board->virtio(),

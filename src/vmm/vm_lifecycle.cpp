@@ -3,6 +3,16 @@
 namespace popek::vmm {
 
 void VmLifecycle::request_exit(devices::ExitCause cause, int status, std::string reason) {
+    (void)request_exit_or_defer(cause, status, std::move(reason));
+}
+
+bool VmLifecycle::request_exit_or_defer(devices::ExitCause cause, int status, std::string reason) {
+    if (m_defer && m_defer(cause, status, reason)) return false;
+    end_now(cause, status, std::move(reason));
+    return true;
+}
+
+void VmLifecycle::end_now(devices::ExitCause cause, int status, std::string reason) {
     {
         std::lock_guard lock(m_mutex);
         if (m_exiting) return;

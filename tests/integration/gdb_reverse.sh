@@ -11,7 +11,9 @@
 #     the registers seen there going forward;
 #   - watches `ticks`, continues to its writes 0 -> 1, 1 -> 2, 2 -> 3, then reverse-continue:
 #     stops before the increment that wrote 3, with Old value = 3, New value = 2;
-#   - deletes everything and continues: the guest ends as recorded (gdb sees the exit, popek
+#   - deletes everything and continues: the replay stops at the end of the recording (replaylog:end,
+#     "No more reverse-execution history"); reverse-stepi goes one instruction back from there,
+#     stepi returns to the end; continue: the guest ends as recorded (gdb sees the exit, popek
 #     prints the recording's serial output once, exit status 1, the End checks pass).
 # Exit 77 (skip) without gdb.
 set -uo pipefail
@@ -52,7 +54,10 @@ timeout 600 gdb -batch -nx "$elf" ${GDB_DEBUG:+-ex "set debug remote 1"} \
   -ex 'printf "==TICKS %d\n", *(long *)&ticks' -ex 'x/i $pc' \
   -ex 'monitor history' \
   -ex 'delete' \
-  -ex 'echo ==TO-THE-END\n' -ex 'continue' >"$dir/gdb.log" 2>&1
+  -ex 'echo ==TO-THE-END\n' -ex 'continue' -ex 'monitor stats' \
+  -ex 'reverse-stepi' -ex 'echo ==BACK-FROM-END\n' -ex 'monitor stats' \
+  -ex 'echo ==STEP-TO-END\n' -ex 'stepi' -ex 'monitor stats' \
+  -ex 'echo ==EXIT\n' -ex 'continue' >"$dir/gdb.log" 2>&1
 gdb_status=$?
 wait "$pid"
 status=$?
@@ -84,7 +89,13 @@ grep -A8 "==REVERSE-WATCH" "$log" | grep -q "New value = 2" || fail "reverse wat
 grep -A12 "==REVERSE-WATCH" "$log" | grep -q "==TICKS 2" || fail "ticks after the reverse watchpoint"
 grep -A12 "==REVERSE-WATCH" "$log" | grep -qE "=> 0x[0-9a-f]+ <timer_isr\+[0-9]+>:\s+incq" || fail "not stopped at the increment"
 grep -q "reverse execution: [0-9]* snapshots" "$log" || fail "monitor history"
-grep -A4 "==TO-THE-END" "$log" | grep -q "exited with code 01" || fail "gdb did not see the guest exit"
+grep -A3 "==TO-THE-END" "$log" | grep -q "No more reverse-execution history" || fail "continue did not stop at the end of the recording"
+count_after() { grep -A8 "==$1" "$log" | grep -o "vCPU 0: [0-9]* instructions" | head -1 | awk "{ print \$3 }"; }
+end=$(count_after TO-THE-END) back=$(count_after BACK-FROM-END) again=$(count_after STEP-TO-END)
+[ -n "$end" ] && [ "$back" = $((end - 1)) ] || fail "reverse-stepi from the end (instruction $end) went to $back"
+[ "$again" = "$end" ] || fail "stepi back to the end reached instruction $again, not $end"
+grep -A3 "==STEP-TO-END" "$log" | grep -q "No more reverse-execution history" || fail "stepi to the end did not stop there"
+grep -A4 "==EXIT" "$log" | grep -q "exited with code 01" || fail "gdb did not see the guest exit"
 [ "$status" = 1 ] || fail "popek exited with status $status (the recording's: 1)"
 cmp -s "$dir/record.out" "$dir/replay.out" || fail "the replay's serial output differs from the recording's"
 grep -q "replayed [0-9]* instructions" "$dir/replay.err" || fail "the replay's End checks"
