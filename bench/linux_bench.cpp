@@ -12,14 +12,17 @@
 //        measures them (an initrd built at run time in OUT by bench/make_cpu_initrd.sh)
 //   smp  boot to GUEST-INIT-REACHED (initrd-min), wall time, --cpus 1 vs --cpus 2 (popek bt, and
 //        QEMU TCG -smp 1 vs 2 for reference: MTTCG)
-// --cpus N runs blk and cpu with N vCPUs on both sides. Skips with the reason when the guest
-// directory (bash /work/shared/baseline/fetch-guest.sh) is absent.
+// --cpus N runs blk and cpu with N vCPUs on both sides. --popek-before PATH adds a second popek binary
+// (e.g. a copy of main's) as a third side, interleaved run by run with the others, so a change is
+// measured before/after in the same run. Skips with the reason when the guest directory
+// (bash /work/shared/baseline/fetch-guest.sh) is absent.
 //
 // usage: linux_bench [--runs N] [--guest-dir DIR] [--out DIR] [--cpus N] [--cases blk,cpu,smp]
-//                    [--popek-before BINARY]   (blk: another popek binary run beside, for before/after)
+//                    [--popek-before BINARY]
 #include "bench_args.h"
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -34,7 +37,7 @@ using namespace bench;
 struct Config {
     int runs = 3, cpus = 1;
     std::string guest_dir = "/tmp/vmm-guest", out = "/tmp/popek-bench12", cases = "blk,cpu,smp";
-    std::string popek_before;   ///< --popek-before: a second popek binary beside this build (blk)
+    std::string popek_before;   ///< --popek-before: a second popek binary beside this build (every case)
 };
 
 /// Linux on popek --accel bt, or on QEMU microvm TCG (with tsc_early_khz, as bench-qemu.sh does);
@@ -43,7 +46,7 @@ struct Side {
     std::string label;
     bool qemu;
     int cpus;
-    std::string binary = {};   ///< popek binary; empty: the one built with this bench
+    std::string binary = POPEK_BINARY;   ///< popek sides only
 };
 
 Argv linux_argv(const Config& c, const Side& s, const std::string& initrd, const std::string& cmdline,
@@ -51,8 +54,8 @@ Argv linux_argv(const Config& c, const Side& s, const std::string& initrd, const
     const std::string vmlinux = c.guest_dir + "/vmlinux", cpus = std::to_string(s.cpus);
     const std::string line = cmdline + " tsc=reliable";
     if (!s.qemu) {
-        Argv a{s.binary.empty() ? POPEK_BINARY : s.binary, "run", "--accel", "bt", "--mem", "256", "--cpus", cpus,
-               "--kernel", vmlinux, "--initrd", initrd, "--cmdline", line};
+        Argv a{s.binary, "run", "--accel", "bt", "--mem", "256", "--cpus", cpus, "--kernel", vmlinux,
+               "--initrd", initrd, "--cmdline", line};
         if (!disk.empty()) a.insert(a.end(), {"--disk", disk});
         return a;
     }
@@ -122,7 +125,7 @@ void bench_blk(const Config& c, const std::vector<Side>& sides) {
                         h[0] / h[k]);
 }
 
-void bench_cpu(const Config& c, const Side& bt, const Side& tcg) {
+void bench_cpu(const Config& c, const std::vector<Side>& sides) {
     const std::string script = std::string(POPEK_BENCH_DIR) + "/make_cpu_initrd.sh";
     if (std::system(("bash " + script + " " + c.guest_dir + " " + c.out).c_str()) != 0) {
         std::printf("cpu: skipped (%s failed)\n", script.c_str());
@@ -130,11 +133,13 @@ void bench_cpu(const Config& c, const Side& bt, const Side& tcg) {
     }
     const std::string initrd = c.out + "/initrd-cpu.cpio.gz";
     const char* programs[] = {"sha256sum", "md5sum", "gzip"};
-    std::vector<double> secs[2][3], cpu[2];
-    std::string outs[2][3];
+    const size_t n = sides.size(), tcg = n - 1;   // sides: bt, [before,] TCG
+    std::vector<std::array<std::vector<double>, 3>> secs(n);
+    std::vector<std::vector<double>> cpu(n);
+    std::vector<std::array<std::string, 3>> outs(n);
     for (int i = 0; i < c.runs; ++i)
-        for (int k = 0; k < 2; ++k) {
-            const Side& s = k ? tcg : bt;
+        for (size_t k = 0; k < n; ++k) {
+            const Side& s = sides[k];
             RunResult r = run_once(linux_argv(c, s, initrd, "console=ttyS0 quiet", ""), "GUEST-HALT", 900.0);
             cpu[k].push_back(r.cpu_s);
             for (int p = 0; p < 3; ++p) {
@@ -151,24 +156,32 @@ void bench_cpu(const Config& c, const Side& bt, const Side& tcg) {
         }
     std::printf("\ncpu: busybox over 32 MiB of /dev/zero, seconds as the guest measures them, %d vCPU(s), median of %d\n",
                 c.cpus, c.runs);
-    std::printf("  %-10s %12s %12s %8s  %s\n", "program", "bt s", "TCG s", "bt/TCG", "output (bt / TCG)");
-    for (int p = 0; p < 3; ++p) {
-        double b = median(secs[0][p]), q = median(secs[1][p]);
-        bool same = outs[0][p] == outs[1][p] && !outs[0][p].empty();
-        std::printf("  %-10s %12.3f %12.3f %8.2f  %s%s (target bt/TCG <= 1.0: %s)\n", programs[p], b, q,
-                    b > 0 && q > 0 ? b / q : -1, outs[0][p].c_str(), same ? "" : (" / " + outs[1][p] + " MISMATCH").c_str(),
-                    b > 0 && q > 0 && b <= q ? "met" : "NOT MET");
+    for (size_t k = 0; k < tcg; ++k) {
+        if (n > 2) std::printf("  [%s]\n", sides[k].label.c_str());
+        std::printf("  %-10s %12s %12s %8s  %s\n", "program", "bt s", "TCG s", "bt/TCG", "output (bt / TCG)");
+        for (int p = 0; p < 3; ++p) {
+            double b = median(secs[k][p]), q = median(secs[tcg][p]);
+            bool same = outs[k][p] == outs[tcg][p] && !outs[k][p].empty();
+            std::printf("  %-10s %12.3f %12.3f %8.2f  %s%s (target bt/TCG <= 1.0: %s)\n", programs[p], b, q,
+                        b > 0 && q > 0 ? b / q : -1, outs[k][p].c_str(),
+                        same ? "" : (" / " + outs[tcg][p] + " MISMATCH").c_str(), b > 0 && q > 0 && b <= q ? "met" : "NOT MET");
+        }
     }
-    std::printf("  whole run CPU: bt %.2f s, TCG %.2f s\n", median(cpu[0]), median(cpu[1]));
+    for (size_t k = 0; k < n; ++k) std::printf("  whole run CPU: %s %.2f s\n", sides[k].label.c_str(), median(cpu[k]));
 }
 
 void bench_smp(const Config& c) {
     const std::string initrd = c.guest_dir + "/initrd-min.cpio.gz";
-    const Side sides[] = {{"popek bt --cpus 1", false, 1}, {"popek bt --cpus 2", false, 2},
-                          {"qemu microvm tcg -smp 1", true, 1}, {"qemu microvm tcg -smp 2", true, 2}};
-    std::vector<double> wall[4], up[4], cpu[4];
+    std::vector<Side> sides{{"popek bt --cpus 1", false, 1}, {"popek bt --cpus 2", false, 2},
+                            {"qemu microvm tcg -smp 1", true, 1}, {"qemu microvm tcg -smp 2", true, 2}};
+    if (!c.popek_before.empty()) {
+        sides.push_back({"before bt --cpus 1", false, 1, c.popek_before});
+        sides.push_back({"before bt --cpus 2", false, 2, c.popek_before});
+    }
+    const size_t n = sides.size();
+    std::vector<std::vector<double>> wall(n), up(n), cpu(n);
     for (int i = 0; i < c.runs; ++i)
-        for (int k = 0; k < 4; ++k) {
+        for (size_t k = 0; k < n; ++k) {
             RunResult r = run_once(linux_argv(c, sides[k], initrd, "console=ttyS0 quiet", ""), "GUEST-INIT-REACHED", 600.0);
             if (r.marker_s < 0) print_fail(sides[k], r, "marker");
             wall[k].push_back(r.marker_s);
@@ -177,13 +190,15 @@ void bench_smp(const Config& c) {
         }
     std::printf("\nsmp: Debian vmlinux + initrd-min to GUEST-INIT-REACHED, median of %d\n", c.runs);
     std::printf("  %-26s %12s %14s %16s\n", "", "wall s", "guest uptime s", "whole run CPU s");
-    for (int k = 0; k < 4; ++k)
+    for (size_t k = 0; k < n; ++k)
         std::printf("  %-26s %12.2f %14.2f %16.2f\n", sides[k].label.c_str(), median(wall[k]), median(up[k]),
                     median(cpu[k]));
     double one = median(wall[0]), two = median(wall[1]);
     if (one > 0 && two > 0)
         std::printf("  bt --cpus 2 / --cpus 1 wall = %.3f (target <= 1.0: %s); TCG -smp 2 / -smp 1 = %.3f\n", two / one,
                     two <= one ? "met" : "NOT MET", median(wall[3]) / median(wall[2]));
+    if (n > 4 && median(wall[4]) > 0)
+        std::printf("  before: --cpus 2 / --cpus 1 wall = %.3f\n", median(wall[5]) / median(wall[4]));
 }
 
 }  // namespace
@@ -210,16 +225,13 @@ int main(int argc, char** argv) {
     }
     std::printf("linux_bench: Debian vmlinux (PVH) from %s, popek --accel bt vs QEMU microvm TCG, runs interleaved\n",
                 c.guest_dir.c_str());
-    const Side bt{"popek bt --cpus " + std::to_string(c.cpus), false, c.cpus};
-    const Side tcg{"qemu microvm tcg -smp " + std::to_string(c.cpus), true, c.cpus};
-    if (c.cases.find("blk") != std::string::npos) {
-        std::vector<Side> sides{bt};
-        if (!c.popek_before.empty()) sides.push_back({"popek bt (" + c.popek_before + ")", false, c.cpus, c.popek_before});
-        sides.push_back(tcg);
-        bench_blk(c, sides);
-    }
+    std::vector<Side> sides{{"popek bt --cpus " + std::to_string(c.cpus), false, c.cpus}};
+    if (!c.popek_before.empty())
+        sides.push_back({"before bt --cpus " + std::to_string(c.cpus), false, c.cpus, c.popek_before});
+    sides.push_back({"qemu microvm tcg -smp " + std::to_string(c.cpus), true, c.cpus});
+    if (c.cases.find("blk") != std::string::npos) bench_blk(c, sides);
     std::fflush(stdout);
-    if (c.cases.find("cpu") != std::string::npos) bench_cpu(c, bt, tcg);
+    if (c.cases.find("cpu") != std::string::npos) bench_cpu(c, sides);
     std::fflush(stdout);
     if (c.cases.find("smp") != std::string::npos) bench_smp(c);
     return 0;

@@ -192,6 +192,16 @@ public:
     const bt::Translator* translator() const { return m_bt.get(); }
     /// --accel bt: instructions the interpreter ran instead of translated code.
     uint64_t interpreted() const { return m_interpreted; }
+    /// Where a vCPU's time goes besides running guest code (`--stats`): host sleeps while halted
+    /// or waiting for SIPI, and spin-waits (PAUSE) with the host core given away.
+    struct IdleStats {
+        uint64_t waits = 0;         ///< host sleeps (HLT, wait-for-SIPI)
+        uint64_t wait_ns = 0;       ///< host steady-clock time in them
+        uint64_t pauses = 0;        ///< PAUSE instructions run
+        uint64_t pause_yields = 0;  ///< of which gave the host core away
+    };
+    const IdleStats& idle_stats() const { return m_idle; }
+    IdleStats& mutable_idle_stats() { return m_idle; }
     /// This vCPU's decoded-block cache (statistics for the VMM's reports).
     const BlockCache& block_cache() const { return *m_cache; }
     void set_runnable(bool r) { m_runnable = r; }
@@ -328,6 +338,9 @@ private:
     BlockCache* m_cache = nullptr;
     std::unique_ptr<bt::Translator> m_bt;   ///< null: interpret every block
     uint64_t m_interpreted = 0;   ///< --accel bt: instructions run by the interpreter instead
+    IdleStats m_idle;
+    /// Sleeps in m_ints->wait (counted in m_idle).
+    void idle_wait(uint64_t deadline, WakeOn wake);
     bool m_flush_jump_cache = false;
     std::unordered_set<uint64_t> m_logged_ud;
     DebugState m_debug;

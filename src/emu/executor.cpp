@@ -2,6 +2,7 @@
 /// stop requests, timers, NMI/INIT/SIPI and external interrupts (SDM Vol. 3A 6.9 priorities:
 /// interrupts are taken on instruction boundaries, after the STI/MOV SS shadow, when RFLAGS.IF=1).
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <limits>
 
@@ -271,7 +272,7 @@ bool Cpu::service_inner() {
             start_at_sipi(*v);
             return false;
         }
-        m_ints->wait(deadline, WakeOn::Startup);
+        idle_wait(deadline, WakeOn::Startup);
         return false;
     }
     if (m_exits.replaying()) return false;   // an I/O instruction must complete before any interrupt
@@ -315,9 +316,17 @@ bool Cpu::service_inner() {
         // A blocked NMI (SDM Vol. 3A 6.7.1) stays pending without ending the wait.
         const WakeOn wake = (rflags & kIf) ? (nmi_blocked ? WakeOn::Maskable : WakeOn::AnyEvent)
                                            : (nmi_blocked ? WakeOn::Startup : WakeOn::NonMaskable);
-        m_ints->wait(deadline, wake);
+        idle_wait(deadline, wake);
     }
     return false;
+}
+
+void Cpu::idle_wait(uint64_t deadline, WakeOn wake) {
+    const auto t0 = std::chrono::steady_clock::now();
+    m_ints->wait(deadline, wake);
+    ++m_idle.waits;
+    m_idle.wait_ns += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
 }
 
 void Cpu::det_budget() {

@@ -124,11 +124,15 @@ void nop(Cpu&, const Insn&) {}
 /// PAUSE marks a spin-wait loop (SDM Vol. 2B PAUSE). A vCPU spinning for a lock or an answer from
 /// another vCPU gives its host core away now and then, as KVM's pause-loop exiting does: on a
 /// host with fewer free cores than vCPU threads, the vCPU it waits for may be the one not running.
-void pause(Cpu&, const Insn&) {
+void pause(Cpu& c, const Insn&) {
     constexpr uint32_t kYieldEvery = 256;   // a few microseconds of spinning between yields
-    thread_local uint32_t spins = 0;
-    if (++spins % kYieldEvery == 0) sched_yield();
-    else __builtin_ia32_pause();
+    Cpu::IdleStats& idle = c.mutable_idle_stats();
+    if (++idle.pauses % kYieldEvery == 0) {
+        ++idle.pause_yields;
+        sched_yield();
+    } else {
+        __builtin_ia32_pause();
+    }
 }
 void fence(Cpu&, const Insn&) { std::atomic_thread_fence(std::memory_order_seq_cst); }
 void ud(Cpu& c, const Insn&) { c.raise(kUd); }
