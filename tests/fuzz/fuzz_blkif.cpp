@@ -75,11 +75,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         data += sizeof(req);
         size -= sizeof(req);
     }
-    // Every transient pin was released: no entry gained GTF_reading / GTF_writing.
+    // Every transient pin was released: no entry gained GTF_reading / GTF_writing. Unless the
+    // guest granted the grant table's own frame: then a read request it made legitimately wrote
+    // disk bytes (which earlier inputs' writes chose) over its entries, flags included.
     if (grants.active_mappings() != 0) __builtin_trap();
+    bool table_granted = false;
+    for (const grant_entry_v1_t& e : before) table_granted = table_granted || e.frame == kTablePfn;
     auto* after = reinterpret_cast<grant_entry_v1_t*>(table);
     const uint16_t busy = GTF_reading | GTF_writing;
-    for (int i = 0; i < 64; ++i)
+    for (int i = 0; i < 64 && !table_granted; ++i)
         if ((after[i].flags & busy) && !(before[i].flags & busy)) __builtin_trap();
     return 0;
 }
