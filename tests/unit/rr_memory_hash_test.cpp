@@ -11,12 +11,19 @@
 namespace popek::replay {
 namespace {
 
-TEST(MemoryHash, ZeroPagesAddNothingTouchedOrNot) {
-    ASSERT_GE(sodium_init(), 0);
-    auto a = memory::GuestMemory::create(16 << 20);
-    auto b = memory::GuestMemory::create(16 << 20);
-    ASSERT_TRUE(a && b);
+/// Two zeroed 16 MiB guest memories and a hasher.
+class MemoryHash : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_GE(sodium_init(), 0);
+        ASSERT_TRUE(a && b);
+    }
+    Result<memory::GuestMemory> a = memory::GuestMemory::create(16 << 20);
+    Result<memory::GuestMemory> b = memory::GuestMemory::create(16 << 20);
     MemoryHasher h;
+};
+
+TEST_F(MemoryHash, ZeroPagesAddNothingTouchedOrNot) {
     const auto empty = h.hash(*a);
     // Written and then zeroed again: the host has the page, its bytes are zero.
     a->regions()[0].host[5 * 4096 + 7] = 1;
@@ -25,12 +32,7 @@ TEST(MemoryHash, ZeroPagesAddNothingTouchedOrNot) {
     EXPECT_EQ(h.hash(*b), empty);
 }
 
-TEST(MemoryHash, EveryByteAndItsAddressCount) {
-    ASSERT_GE(sodium_init(), 0);
-    auto a = memory::GuestMemory::create(16 << 20);
-    auto b = memory::GuestMemory::create(16 << 20);
-    ASSERT_TRUE(a && b);
-    MemoryHasher h;
+TEST_F(MemoryHash, EveryByteAndItsAddressCount) {
     a->regions()[0].host[3 * 4096 + 100] = 0x42;
     b->regions()[0].host[3 * 4096 + 100] = 0x42;
     EXPECT_EQ(h.hash(*a), h.hash(*b));
@@ -42,7 +44,7 @@ TEST(MemoryHash, EveryByteAndItsAddressCount) {
     EXPECT_NE(h.hash(*a), h.hash(*b));
 }
 
-TEST(MemoryHash, PagesNeverTouchedAreNotRead) {
+TEST(MemoryHashLarge, PagesNeverTouchedAreNotRead) {
     ASSERT_GE(sodium_init(), 0);
     auto a = memory::GuestMemory::create(64 << 20);
     ASSERT_TRUE(a);
