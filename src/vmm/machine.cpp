@@ -23,6 +23,7 @@
 #include "vmm/exit_dispatcher.h"
 #include "vmm/exit_status.h"
 #include "vmm/input_file.h"
+#include "vmm/pci_platform.h"
 #include "vmm/stats_report.h"
 #include "vmm/vm_lifecycle.h"
 #include "vmm/vm_metrics.h"
@@ -150,8 +151,10 @@ Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& op
     if (record && replay) return fail("--record and --replay cannot be given together");
     if (opt.accel == hv::Accel::Kvm) return fail("{} needs the own engine (--accel interp or bt)", flag);
     if (opt.cpus != 1) return fail("{} supports one vCPU only (--cpus 1): vCPU interleaving is not recorded yet", flag);
-    if (opt.xen || !opt.disks.empty() || !opt.nets.empty() || opt.share || opt.virtio_rng)
-        return fail("{}: --xen, --disk, --net, --share and --rng are not recorded yet (docs/record-replay.md)", flag);
+    if (opt.xen || !opt.disks.empty() || !opt.nets.empty() || opt.share || opt.virtio_rng || !opt.pci_devices.empty() ||
+        opt.iommu)
+        return fail("{}: --xen, --disk, --net, --share, --rng, --device and --iommu are not recorded yet (docs/record-replay.md)",
+                    flag);
     if (record && !opt.gdb.empty()) return fail("--record cannot be combined with --gdb (debug the replay: --replay FILE --gdb ...)");
     if (!opt.restore_path.empty()) return fail("{} cannot be combined with --restore yet", flag);
     const std::string config = replay::describe_vm_for_log(opt.accel, opt.mem_mib, opt.cpus, opt.kernel_path, opt.initrd_path,
@@ -221,7 +224,8 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
             virtio.push_back({static_cast<uint32_t>(d.base), static_cast<uint32_t>(d.size), d.gsi});
         // IRQ0 -> GSI 2 where the engine's PIT is wired there; none under KVM's default routing.
         const bool irq0_to_gsi2 = opt.accel != hv::Accel::Kvm && emu::InterruptPlatform::kPitGsi == 2;
-        TRY_VOID(acpi::write_acpi_tables(mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, std::move(virtio), irq0_to_gsi2}));
+        const uint64_t dmar = board->pci() ? board->pci()->dmar_unit() : 0;
+        TRY_VOID(acpi::write_acpi_tables(mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, std::move(virtio), irq0_to_gsi2, dmar}));
     }
     std::unique_ptr<XenPlatform> xen;
     if (opt.xen) {
