@@ -57,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             const uint32_t off = static_cast<uint32_t>(in.take(2) % 0x1000) & ~3u;
             std::array<uint8_t, 8> b{};
             bus::u64_to_span(in.take(kind == 1 ? 4 : 8), b);
-            unit.bus::Device::write(off, std::span(b).first(kind == 1 ? 4 : 8));
+            static_cast<bus::Device&>(unit).write(off, std::span(b).first(kind == 1 ? 4 : 8));
             break;
         }
         case 3: case 7: {
@@ -65,8 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             const size_t n = static_cast<size_t>(in.take(1) % 9);
             if (off + n > 0x1000) break;   // the bus never hands a device more than its range
             std::array<uint8_t, 8> b{};
-            if (kind == 3) unit.bus::Device::read(off, std::span(b).first(n));
-            else unit.bus::Device::write(off, std::span(b).first(n));
+            if (kind == 3) static_cast<bus::Device&>(unit).read(off, std::span(b).first(n));
+            else static_cast<bus::Device&>(unit).write(off, std::span(b).first(n));
             break;
         }
         case 4: case 5: {
