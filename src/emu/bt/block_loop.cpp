@@ -19,6 +19,7 @@
 #include "emu/cpu.h"
 #include "emu/decode/block_cache.h"
 
+#include <algorithm>
 #include <bit>
 
 namespace popek::emu::bt {
@@ -97,7 +98,7 @@ void BlockEmitter::emit_loop_head(const Block& b) {
         if (m_budget_reg >= 0) movsxd(RegCache::host(m_budget_reg), dword[rbx + m_layout.budget]);
     }
     // Before the flags are loaded: the probes clobber the host's.
-    for (int k = 0; k < m_hoisted_n; ++k) emit_hoisted_probe(*m_hoisted[k].in, m_hoisted[k].reg);
+    for (int k = 0; k < m_hoisted_n; ++k) emit_hoisted_probe(k);
     m_regs.next_insn();
     m_head_state = m_regs.state();
     // Flags the body may observe before rewriting them (a probe's slow path, a reader) would
@@ -208,43 +209,89 @@ uint32_t address_gprs(const Insn& in) {
     return a;
 }
 
+bool same_address_form(const Insn& a, const Insn& b) {
+    return a.base == b.base && a.index == b.index && a.scale_shift == b.scale_shift && a.asize == b.asize &&
+           a.seg == b.seg;
+}
+
 }  // namespace
 
 void BlockEmitter::choose_hoisted(const Block& b, uint32_t& used) {
     m_hoisted_n = 0;
+    m_hoist_member_n = 0;
     if (!loop_keeps_budget(b)) return;
     bool known = true;
     uint32_t written = 0;
     for (const Insn& in : b.insns) written |= gprs_written(in, known);
     if (!known) return;
+    // Candidate groups in program order, each operand joining the first of its form whose range
+    // stays within kMaxHoistSpan with it.
+    constexpr int kCandidates = 8;
+    Hoisted cand[kCandidates];
+    HoistMember members[kMaxHoistMembers];
+    int nc = 0, nm = 0;
     for (const Insn& in : b.insns) {
-        if (m_hoisted_n == kMaxHoisted) break;
+        if (nm == kMaxHoistMembers) break;
         if (!hoistable(in) || (address_gprs(in) & written)) continue;
-        m_hoisted[m_hoisted_n++].in = &in;
-    }
-    if (!m_hoisted_n) return;
-    // The guest registers the loop needs resident: not those only hoisted addresses read.
-    uint32_t other = 0;
-    for (const Insn& in : b.insns) {
-        bool hoisted = false;
-        for (int k = 0; k < m_hoisted_n; ++k) hoisted = hoisted || m_hoisted[k].in == &in;
-        for (unsigned n = 0; n < 3; ++n) {
-            const uint8_t r = n == 0 ? in.r0 : n == 1 ? in.r1 : in.r2;
-            if ((in.gprs >> n) & 1u) other |= 1u << base_of(r);
+        unsigned size = 0;
+        bool write = false;
+        memory_extent(in, size, write);
+        const int64_t lo = in.disp, hi = in.disp + size;
+        int g = 0;
+        while (g < nc && !(same_address_form(*cand[g].in, in) &&
+                           std::max(hi, cand[g].hi) - std::min(lo, cand[g].lo) <= kMaxHoistSpan))
+            ++g;
+        if (g == nc) {
+            if (nc == kCandidates) continue;
+            cand[nc++] = Hoisted{&in, lo, hi, false, 0, -1};
         }
-        if (!hoisted) other |= address_gprs(in);
+        cand[g].lo = std::min(lo, cand[g].lo);
+        cand[g].hi = std::max(hi, cand[g].hi);
+        cand[g].write = cand[g].write || write;
+        ++cand[g].members;
+        members[nm++] = HoistMember{&in, g};
     }
-    const uint32_t need = used & (other | (1u << hv::RSP) | 1u);   // as emit_loop_head counted them
-    // Each needs a register beside the resident ones and the budget's.
-    while (m_hoisted_n && std::popcount(need) + m_hoisted_n + 1 > RegCache::kPool) --m_hoisted_n;
-    if (!m_hoisted_n) return;
-    for (int k = 0; k < m_hoisted_n; ++k) m_hoisted[k].reg = m_regs.reserve();
+    // The groups with the most members first (the earlier on a tie), as many as registers allow:
+    // each needs one beside the resident guest registers and the budget's.
+    int order[kCandidates];
+    for (int k = 0; k < nc; ++k) order[k] = k;
+    std::stable_sort(order, order + nc, [&](int x, int y) { return cand[x].members > cand[y].members; });
+    int chosen = std::min(nc, kMaxHoisted);
+    uint32_t need = 0;
+    for (; chosen > 0; --chosen) {
+        // The guest registers the loop needs resident: not those only hoisted addresses read.
+        uint32_t other = 0;
+        for (const Insn& in : b.insns) {
+            bool hoisted = false;
+            for (int m = 0; m < nm; ++m)
+                for (int k = 0; k < chosen; ++k) hoisted = hoisted || (members[m].in == &in && members[m].group == order[k]);
+            for (unsigned n = 0; n < 3; ++n) {
+                const uint8_t r = n == 0 ? in.r0 : n == 1 ? in.r1 : in.r2;
+                if ((in.gprs >> n) & 1u) other |= 1u << base_of(r);
+            }
+            if (!hoisted) other |= address_gprs(in);
+        }
+        need = used & (other | (1u << hv::RSP) | 1u);   // as emit_loop_head counted them
+        if (std::popcount(need) + chosen + 1 <= RegCache::kPool) break;
+    }
+    if (chosen == 0) return;
+    for (int k = 0; k < chosen; ++k) {
+        m_hoisted[k] = cand[order[k]];
+        m_hoisted[k].reg = m_regs.reserve();
+        for (int m = 0; m < nm; ++m)
+            if (members[m].group == order[k]) m_hoist_members[m_hoist_member_n++] = HoistMember{members[m].in, k};
+    }
+    m_hoisted_n = chosen;
     used = need;
 }
 
-int BlockEmitter::hoisted_reg(const Insn& in) const {
-    for (int k = 0; k < m_hoisted_n; ++k)
-        if (m_hoisted[k].in == &in) return m_hoisted[k].reg;
+int BlockEmitter::hoisted_reg(const Insn& in, int32_t* offset) const {
+    for (int m = 0; m < m_hoist_member_n; ++m) {
+        if (m_hoist_members[m].in != &in) continue;
+        const Hoisted& h = m_hoisted[m_hoist_members[m].group];
+        if (offset) *offset = static_cast<int32_t>(in.disp - h.lo);
+        return h.reg;
+    }
     return -1;
 }
 
@@ -359,10 +406,7 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
     } else if (m_host_flags & live) {
         materialize_flags();
     } else if (m_host_flags) {
-        if (!flag_free) {
-            pushf();
-            pop(rdx);
-        }
+        if (!flag_free) capture_host_flags();
         kept = m_host_flags;
         m_host_flags = 0;
     }
@@ -407,14 +451,10 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
     L(leave);
     if (in_register) {
         mov(rax, reinterpret_cast<uint64_t>(slot));   // (MOV: the kept flags are still in the host)
-        if (kept) {
-            pushf();
-            pop(rdx);
-        }
+        if (kept) capture_host_flags();
         emit_budget_fold();
     } else if (flag_free && kept) {
-        pushf();
-        pop(rdx);
+        capture_host_flags();
     }
     m_regs.emit_write_back(m_head_state);
     if (kept) {
