@@ -290,7 +290,12 @@ private:
     /// the range crosses a page: each member then probes on its own). Chosen (at most
     /// kMaxHoisted groups, those with the most members) and their registers reserved by
     /// emit_loop_head.
-    void choose_hoisted(const Block& b, uint32_t& used);
+    /// Outside a self-loop (`loop` false) a group's members are the operands before the first
+    /// write of their base or index and before the first handler call, at least two of them,
+    /// probed once at the block's start (emit_block_groups).
+    void choose_hoisted(const Block& b, uint32_t& used, bool loop);
+    /// The groups of a block that is not a self-loop: chosen, registers reserved, probed.
+    void emit_block_groups(const Block& b);
     /// The pool register holding the hoisted host address of `in`'s group, or -1; `offset`: how
     /// far `in`'s operand lies from the group's start.
     int hoisted_reg(const Insn& in, int32_t* offset = nullptr) const;

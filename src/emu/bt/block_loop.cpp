@@ -55,6 +55,24 @@ bool loop_flags_live_in(const Block& b) {
     return true;
 }
 
+/// Every guest register the block's instructions name (bit per full register), implicit ones
+/// (RSP of PUSH/POP, RAX of CMPXCHG) included.
+uint32_t regs_named(const Block& b) {
+    uint32_t used = 0;
+    for (const Insn& in : b.insns) {
+        for (unsigned n = 0; n < 3; ++n) {
+            const uint8_t r = n == 0 ? in.r0 : n == 1 ? in.r1 : in.r2;
+            if ((in.gprs >> n) & 1u) used |= 1u << base_of(r);
+        }
+        if (in.base < 16) used |= 1u << in.base;
+        if (in.index < 16) used |= 1u << in.index;
+        const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
+        if (m == ZYDIS_MNEMONIC_PUSH || m == ZYDIS_MNEMONIC_POP) used |= 1u << hv::RSP;
+        if (m == ZYDIS_MNEMONIC_CMPXCHG) used |= 1u;
+    }
+    return used;
+}
+
 }  // namespace
 
 bool BlockEmitter::is_self_loop(const Block& b) const {
@@ -68,19 +86,8 @@ bool BlockEmitter::is_self_loop(const Block& b) const {
 }
 
 void BlockEmitter::emit_loop_head(const Block& b) {
-    uint32_t used = 0;
-    for (const Insn& in : b.insns) {
-        for (unsigned n = 0; n < 3; ++n) {
-            const uint8_t r = n == 0 ? in.r0 : n == 1 ? in.r1 : in.r2;
-            if ((in.gprs >> n) & 1u) used |= 1u << base_of(r);
-        }
-        if (in.base < 16) used |= 1u << in.base;
-        if (in.index < 16) used |= 1u << in.index;
-        const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
-        if (m == ZYDIS_MNEMONIC_PUSH || m == ZYDIS_MNEMONIC_POP) used |= 1u << hv::RSP;
-        if (m == ZYDIS_MNEMONIC_CMPXCHG) used |= 1u;
-    }
-    choose_hoisted(b, used);   // reserves their registers first: `used` loses their address registers
+    uint32_t used = regs_named(b);
+    choose_hoisted(b, used, true);   // reserves their registers first: `used` loses their address registers
     // More than the pool holds: nothing preloaded (the back edge then writes back what it holds).
     if (std::popcount(used) + m_hoisted_n <= RegCache::kPool) {
         for (unsigned g = 0; g < RegCache::kGuestRegs; ++g) {
@@ -188,6 +195,10 @@ uint32_t gprs_written(const Insn& in, bool& known) {
             return r0;
         case ZYDIS_MNEMONIC_XCHG: case ZYDIS_MNEMONIC_XADD:
             return r0 | r1;
+        case ZYDIS_MNEMONIC_PUSH:
+            return 1u << hv::RSP;
+        case ZYDIS_MNEMONIC_POP:
+            return r0 | (1u << hv::RSP);
         case ZYDIS_MNEMONIC_CMPXCHG:
             return r0 | 1u;
         case ZYDIS_MNEMONIC_IMUL: case ZYDIS_MNEMONIC_MUL: case ZYDIS_MNEMONIC_DIV: case ZYDIS_MNEMONIC_IDIV:
@@ -216,13 +227,15 @@ bool same_address_form(const Insn& a, const Insn& b) {
 
 }  // namespace
 
-void BlockEmitter::choose_hoisted(const Block& b, uint32_t& used) {
+void BlockEmitter::choose_hoisted(const Block& b, uint32_t& used, bool loop) {
     m_hoisted_n = 0;
     m_hoist_member_n = 0;
-    if (!loop_keeps_budget(b)) return;
+    if (loop && !loop_keeps_budget(b)) return;
+    // A loop: registers any instruction writes. Otherwise: those written so far (the scan below).
     bool known = true;
     uint32_t written = 0;
-    for (const Insn& in : b.insns) written |= gprs_written(in, known);
+    if (loop)
+        for (const Insn& in : b.insns) written |= gprs_written(in, known);
     if (!known) return;
     // Candidate groups in program order, each operand joining the first of its form whose range
     // stays within kMaxHoistSpan with it.
@@ -232,7 +245,14 @@ void BlockEmitter::choose_hoisted(const Block& b, uint32_t& used) {
     int nc = 0, nm = 0;
     for (const Insn& in : b.insns) {
         if (nm == kMaxHoistMembers) break;
-        if (!hoistable(in) || (address_gprs(in) & written)) continue;
+        // A handler call may clobber the caller-saved pool registers (and any guest register).
+        if (!loop && !runs_inline(in)) break;
+        const bool member = hoistable(in) && !(address_gprs(in) & written);
+        if (!loop) {
+            written |= gprs_written(in, known);
+            if (!known) written = ~0u;
+        }
+        if (!member) continue;
         unsigned size = 0;
         bool write = false;
         memory_extent(in, size, write);
@@ -251,12 +271,17 @@ void BlockEmitter::choose_hoisted(const Block& b, uint32_t& used) {
         ++cand[g].members;
         members[nm++] = HoistMember{&in, g};
     }
+    // A group of one saves nothing outside a loop (its probe only moves to the block's start).
+    if (!loop)
+        for (int k = 0; k < nc; ++k)
+            if (cand[k].members < 2) cand[k].members = 0;
     // The groups with the most members first (the earlier on a tie), as many as registers allow:
-    // each needs one beside the resident guest registers and the budget's.
+    // each needs one beside the resident guest registers and (a loop) the budget's.
     int order[kCandidates];
     for (int k = 0; k < nc; ++k) order[k] = k;
     std::stable_sort(order, order + nc, [&](int x, int y) { return cand[x].members > cand[y].members; });
-    int chosen = std::min(nc, kMaxHoisted);
+    int chosen = 0;
+    while (chosen < std::min(nc, kMaxHoisted) && cand[order[chosen]].members > 0) ++chosen;
     uint32_t need = 0;
     for (; chosen > 0; --chosen) {
         // The guest registers the loop needs resident: not those only hoisted addresses read.
@@ -272,7 +297,7 @@ void BlockEmitter::choose_hoisted(const Block& b, uint32_t& used) {
             if (!hoisted) other |= address_gprs(in);
         }
         need = used & (other | (1u << hv::RSP) | 1u);   // as emit_loop_head counted them
-        if (std::popcount(need) + chosen + 1 <= RegCache::kPool) break;
+        if (std::popcount(need) + chosen + (loop ? 1 : 0) <= RegCache::kPool) break;
     }
     if (chosen == 0) return;
     for (int k = 0; k < chosen; ++k) {
@@ -283,6 +308,14 @@ void BlockEmitter::choose_hoisted(const Block& b, uint32_t& used) {
     }
     m_hoisted_n = chosen;
     used = need;
+}
+
+void BlockEmitter::emit_block_groups(const Block& b) {
+    // At the block's start every guest register is exact in Cpu::gpr and the flags in
+    // Cpu::rflags: the probes may clobber the host's.
+    uint32_t used = regs_named(b);
+    choose_hoisted(b, used, false);
+    for (int k = 0; k < m_hoisted_n; ++k) emit_hoisted_probe(k);
 }
 
 int BlockEmitter::hoisted_reg(const Insn& in, int32_t* offset) const {
