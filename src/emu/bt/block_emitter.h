@@ -471,6 +471,7 @@ private:
         bool write = false;         ///< a member writes: the probe asks for the write tag
         int members = 0;
         int reg = -1;
+        const Insn* last = nullptr;   ///< the last member in block order
     };
     struct HoistMember {
         const Insn* in = nullptr;

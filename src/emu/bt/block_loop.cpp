@@ -263,11 +263,12 @@ void BlockEmitter::choose_hoisted(const Block& b, uint32_t& used, bool loop) {
             ++g;
         if (g == nc) {
             if (nc == kCandidates) continue;
-            cand[nc++] = Hoisted{&in, lo, hi, false, 0, -1};
+            cand[nc++] = Hoisted{&in, lo, hi, false, 0, -1, &in};
         }
         cand[g].lo = std::min(lo, cand[g].lo);
         cand[g].hi = std::max(hi, cand[g].hi);
         cand[g].write = cand[g].write || write;
+        cand[g].last = &in;
         ++cand[g].members;
         members[nm++] = HoistMember{&in, g};
     }

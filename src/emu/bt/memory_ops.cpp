@@ -527,7 +527,9 @@ void BlockEmitter::emit_slow_paths() {
         if (m_budget_reg >= 0) movsxd(RegCache::host(m_budget_reg), dword[rbx + m_layout.budget]);
         // It may have filled the TLB (a hoisted probe that missed hits now), and RDI/R11 are
         // not preserved by the call: probe the hoisted operands again.
-        for (int k = 0; k < m_hoisted_n; ++k) emit_hoisted_probe(k);
+        // Outside a loop only a group with members still ahead needs it.
+        for (int k = 0; k < m_hoisted_n; ++k)
+            if (m_loop || s.in < m_hoisted[k].last) emit_hoisted_probe(k);
         emit_xmm_reload(s.xmm_resume);   // host XMMs are caller-saved
         if (s.flags_host_resume) load_guest_flags();
         jmp(s.resume_label, T_NEAR);

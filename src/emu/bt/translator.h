@@ -31,8 +31,9 @@ struct TranslatorStats {
 class Translator {
 public:
     static constexpr size_t kBufferSize = 32u << 20;
-    /// Room reserved per block: 64 instructions of at most ~120 bytes each, with margin.
-    static constexpr size_t kMaxBlockCode = 16u << 10;
+    /// Room reserved per block: 64 instructions with their slow paths (a memory operand of a probe
+    /// group carries its own probe as the fallback), with margin.
+    static constexpr size_t kMaxBlockCode = 32u << 10;
     /// `hot_runs`: runs through the interpreter before a block is translated.
     Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size = kBufferSize);
 
