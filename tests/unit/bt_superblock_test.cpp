@@ -109,8 +109,27 @@ TEST_F(BtSuperblock, HandlerCallOnTheSkippedPathMovesRipAndCount) {
 }
 
 TEST_F(BtSuperblock, TargetOutsideTheBlockIsASideExit) {
-    // JNZ jumps past the JMP that ends the block: a side exit, whose state (registers written in
-    // the block, flags) must be what the next block sees.
+    // JNZ jumps out of the block (past the JMP, then past the block's last instruction): a side
+    // exit, whose state (registers written in the block, flags) must be what the next block sees.
+    check([](G& g) {
+        Xbyak::Label out, end;
+        g.add(rdx, rax);
+        g.test(al, 4);
+        g.jnz(out);
+        g.add(rsi, rdx);
+        g.jmp(end);
+        g.nop();
+        g.L(out);
+        g.sub(rsi, rdx);
+        g.L(end);
+        g.adc(rdi, rsi);
+    }, "side exit past the block's JMP");
+}
+
+TEST_F(BtSuperblock, AJmpTheJccJumpsOverLeavesAndTheBlockGoesOn) {
+    // `jnz 1f; ...; jmp end; 1: ...`: the block goes on past the JMP (BlockCache), which always
+    // leaves (on the interpreter it ends the block's run; translated, a chained exit), and the JNZ
+    // meets the code after it inside the block. The interpreter must not run on past the JMP.
     check([](G& g) {
         Xbyak::Label out, end;
         g.add(rdx, rax);
@@ -120,9 +139,60 @@ TEST_F(BtSuperblock, TargetOutsideTheBlockIsASideExit) {
         g.jmp(end);
         g.L(out);
         g.sub(rsi, rdx);
+        g.inc(r8);
         g.L(end);
         g.adc(rdi, rsi);
-    }, "side exit past the block's JMP");
+    }, "JMP jumped over");
+    EXPECT_EQ(p.stats().blocks, 2u) << "the superblock through the JMP, and the block at its target";
+}
+
+TEST_F(BtSuperblock, CompareLoopWithEarlyExitsStaysOneBlock) {
+    // gzip's longest_match: an unrolled byte compare whose mismatches leave through `add; jmp
+    // done` and whose matches jump over them, the back edge at the end. One block, looping in its
+    // translation; every early exit is checked (the first mismatch at each position).
+    p.load(assemble_with_hlt([](G& g) {
+        Xbyak::Label top, s1, s2, s3, done;
+        g.mov(edx, 0x30000);
+        g.mov(eax, 0x30400);
+        g.lea(rcx, ptr[rax + 0x60]);
+        g.L(top);
+        g.mov(r8b, byte[rdx + 1]);
+        g.cmp(r8b, byte[rax + 1]);
+        g.je(s1);
+        g.add(rax, 1);
+        g.jmp(done, Xbyak::CodeGenerator::T_NEAR);
+        g.L(s1);
+        g.mov(r8b, byte[rdx + 2]);
+        g.cmp(r8b, byte[rax + 2]);
+        g.je(s2);
+        g.add(rax, 2);
+        g.jmp(done, Xbyak::CodeGenerator::T_NEAR);
+        g.L(s2);
+        g.mov(r8b, byte[rdx + 3]);
+        g.cmp(r8b, byte[rax + 3]);
+        g.je(s3);
+        g.add(rax, 3);
+        g.jmp(done, Xbyak::CodeGenerator::T_NEAR);
+        g.L(s3);
+        g.add(rax, 3);
+        g.add(rdx, 3);
+        g.cmp(rax, rcx);
+        g.jb(top);
+        g.L(done);
+        g.sub(rax, 0x30400);
+    }));
+    for (int mismatch = 0; mismatch <= 0x60; mismatch += 7) {
+        for (EmuHarness* h : {&p.interp, &p.bt})
+            for (uint64_t k = 0; k < 0x80; ++k) {
+                h->poke<uint8_t>(0x30000 + k, static_cast<uint8_t>(k * 13));
+                h->poke<uint8_t>(0x30400 + k, static_cast<uint8_t>(k * 13 + (static_cast<int>(k) == mismatch ? 1 : 0)));
+            }
+        uint64_t gpr[16] = {};
+        EXPECT_TRUE(p.same(gpr, 0)) << "first mismatch at " << mismatch;
+        EXPECT_EQ(p.interp.cpu().gpr[hv::RAX], p.bt.cpu().gpr[hv::RAX]);
+    }
+    EXPECT_GT(p.stats().chains_taken, 10u) << "the back edge was meant to run";
+    EXPECT_EQ(p.stats().blocks, 3u) << "the entry, the loop (entered at its head) and the code after it";
 }
 
 TEST_F(BtSuperblock, LoopWithAnIfInsideStaysOneBlock) {

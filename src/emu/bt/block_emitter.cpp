@@ -83,6 +83,23 @@ void BlockEmitter::emit_block(const Block& b) {
             offset += in.len;
             continue;
         }
+        if (k + 1 < b.insns.size() && in.mnemonic == ZYDIS_MNEMONIC_JMP && is_chained_branch(in) && m_chain.slots &&
+            in.osize != 2) {
+            // A JMP the block goes on after (BlockCache: an earlier Jcc jumps over it): it leaves
+            // as a block-ending JMP does; the emitter's state goes on from before it, the next
+            // instruction being reached only through that Jcc's merge point.
+            const PathState here = save_path();
+            sync_state();
+            sync_count(1);
+            mov(rcx, qword[rbx + m_layout.rip]);
+            lea(rcx, ptr[rcx + m_rip_pending + in.len]);
+            const bool truncated = emit_branch_target(in);
+            const int64_t page_offset = static_cast<int64_t>(b.gpa & 0xfff) + offset + in.len;
+            emit_exit(rax, make_slot(b, m_next_slot++, page_offset + static_cast<int64_t>(in.imm)), truncated);
+            restore_path(here);
+            offset += in.len;
+            continue;
+        }
         if (&in == &b.insns.back() && is_chained_branch(in)) {
             if (m_loop) emit_loop_tail(b, in, offset);
             else emit_branch_tail(b, in, offset);

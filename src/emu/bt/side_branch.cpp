@@ -24,7 +24,7 @@ namespace popek::emu::bt {
 unsigned BlockEmitter::slots_needed(const Block& b) {
     unsigned n = 2;
     for (size_t k = 0; k + 1 < b.insns.size(); ++k)
-        if (is_jcc(b.insns[k].mnemonic)) ++n;
+        if (is_jcc(b.insns[k].mnemonic) || b.insns[k].mnemonic == ZYDIS_MNEMONIC_JMP) ++n;
     return n;
 }
 

@@ -1,11 +1,24 @@
 #include "emu/decode/block_cache.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "emu/bt/translator.h"
 #include "emu/cpu.h"
 
 namespace popek::emu {
+
+void jmp_rel_mid_block(Cpu& c, const Insn& i);   // emu/interp/control.cpp: JMP rel that sets Cpu::brk
+
+namespace {
+
+/// JMP rel8/rel32 (near, decoded with a handler).
+bool jumps_away(const Insn& in) {
+    return in.rel_branch && in.mnemonic == ZYDIS_MNEMONIC_JMP && in.k0 == kOpImm && in.cls == 0 && in.fn != nullptr &&
+           in.fn != handle_undefined;
+}
+
+}  // namespace
 
 bool BlockCache::valid(const Block& b) const {
     if (b.gen_ptr->load(std::memory_order_acquire) != b.gen) return false;
@@ -90,6 +103,10 @@ void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
     b.bt_epoch = 0;
     b.bt_runs = 0;
     unsigned side_exits = 0;
+    // Where the block's forward Jccs jump to (page offsets): a JMP just before one of them does
+    // not end the block.
+    size_t over[kMaxSideExits];
+    unsigned n_over = 0;
     while (insns.size() < kMaxInsns && off < 4096) {
         Insn in;
         bool end = false;
@@ -98,9 +115,22 @@ void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
             break;   // crosses into the next page: decoded on its own by decode_crossing()
         insns.push_back(in);
         off += in.len;
+        if (!end) continue;
         // A block goes on past a Jcc (a superblock): not taken, the instructions after it run in
         // the same block; taken, its handler ends the run (Cpu::brk).
-        if (end && !(continues_block(in) && ++side_exits <= kMaxSideExits)) break;
+        if (continues_block(in) && ++side_exits <= kMaxSideExits) {
+            const uint64_t target = off + in.imm;   // forward: imm >= 0
+            if (target < 4096 && n_over < kMaxSideExits) over[n_over++] = static_cast<size_t>(target);
+            continue;
+        }
+        // `jcc 1f; ...; jmp out; 1: ...`: the block goes on past the JMP, which always leaves its
+        // run (the instructions after it are the Jcc's path; the translator joins the two in the
+        // block, emu/bt/side_branch.cpp).
+        if (jumps_away(in) && std::find(over, over + n_over, off) != over + n_over && ++side_exits <= kMaxSideExits) {
+            insns.back().fn = jmp_rel_mid_block;
+            continue;
+        }
+        break;
     }
     b.insns.assign(insns.begin(), insns.end());
     b.bytes.assign(host + start, host + off);

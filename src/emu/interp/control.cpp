@@ -112,6 +112,11 @@ Handler select_call(const DecodeView& d, Insn& i) {
 
 }  // namespace
 
+void jmp_rel_mid_block(Cpu& c, const Insn& i) {
+    jmp_rel(c, i);
+    c.brk = true;   // the instructions after it belong to the path of an earlier Jcc
+}
+
 void register_control(HandlerTable& t) {
     t.add(ZYDIS_MNEMONIC_JMP, select_jmp);
     t.add(ZYDIS_MNEMONIC_CALL, select_call);
