@@ -9,7 +9,8 @@
 namespace popek::vmm {
 
 Result<host::BlockFile> open_disk(const DiskOption& disk) {
-    auto file = host::BlockFile::open(disk.path, disk.read_only);
+    auto file = disk.replay_bytes ? host::BlockFile::blank(disk.path, *disk.replay_bytes, disk.read_only)
+                                       : host::BlockFile::open(disk.path, disk.read_only);
     if (!file) return std::unexpected(with_context(file.error(), "--disk"));
     // virtio-blk and blkif count 512-byte sectors: a tail would be invisible to the guest.
     if (file->size_bytes() % host::BlockFile::kSectorSize != 0)
