@@ -74,8 +74,10 @@ void LogWriter::write(const Event& e) {
             append_le<uint32_t>(rec, e.size);
             append_le<uint64_t>(rec, e.checksum);
             break;
+        case EventType::Frame:
         case EventType::Input:
             append_le<uint64_t>(rec, e.idle);
+            if (e.type == EventType::Frame) rec.push_back(e.nic);
             [[fallthrough]];
         case EventType::Dma:
             if (e.type == EventType::Dma) append_le<uint64_t>(rec, e.gpa);
@@ -183,13 +185,19 @@ Result<std::optional<Event>> LogReader::next() {
         }
         case static_cast<uint8_t>(EventType::Read):
         case static_cast<uint8_t>(EventType::Input):
-        case static_cast<uint8_t>(EventType::Dma): {
+        case static_cast<uint8_t>(EventType::Dma):
+        case static_cast<uint8_t>(EventType::Frame): {
             uint32_t len = 0;
             const bool read = type == static_cast<uint8_t>(EventType::Read);
-            if (type == static_cast<uint8_t>(EventType::Input) && !u(e.idle)) return truncated();
+            const bool frame = type == static_cast<uint8_t>(EventType::Frame);
+            if ((type == static_cast<uint8_t>(EventType::Input) || frame) && !u(e.idle)) return truncated();
+            if (frame && !u(e.nic)) return truncated();
             if (type == static_cast<uint8_t>(EventType::Dma) && !u(e.gpa)) return truncated();
             if (!u(len)) return truncated();
-            const uint32_t max = read ? kMaxRead : type == static_cast<uint8_t>(EventType::Input) ? kMaxInput : kMaxDma;
+            const uint32_t max = read ? kMaxRead
+                                 : type == static_cast<uint8_t>(EventType::Input) ? kMaxInput
+                                 : frame ? kMaxFrame
+                                         : kMaxDma;
             if (len > max || (!read && len == 0))
                 return fail("log event at byte {}: {} bytes of data (1 to {} allowed)", start, len, max);
             e.bytes.resize(len);

@@ -23,6 +23,7 @@ const char* type_name(EventType t) {
         case EventType::Input: return "console input";
         case EventType::End: return "the end of the run";
         case EventType::Dma: return "a back end's write of guest RAM";
+        case EventType::Frame: return "a network frame";
     }
     return "?";
 }
@@ -190,6 +191,7 @@ void Session::idle_until(uint64_t deadline_ns) {
     std::unique_lock lock(m_input_mutex);
     if (!m_replay) {
         for (;;) {
+            bool fed = false;
             if (!m_input.empty() && m_input_target) {
                 std::vector<uint8_t> bytes(m_input.begin(), m_input.begin() + static_cast<std::ptrdiff_t>(
                                                                   std::min<size_t>(m_input.size(), kMaxInput)));
@@ -203,20 +205,41 @@ void Session::idle_until(uint64_t deadline_ns) {
                     e.bytes = std::move(bytes);
                     e.idle = m_idles;
                     m_writer->write(e);
-                    return;
+                    fed = true;
                 }
             }
-            if (m_stopping) return;
+            if (!m_frames.empty()) {
+                // Every frame that arrived since the last halt reaches its NIC at this one.
+                std::deque<QueuedFrame> frames = std::move(m_frames);
+                m_frames.clear();
+                lock.unlock();
+                for (QueuedFrame& f : frames) {
+                    Event e = event(EventType::Frame, icount());
+                    e.idle = m_idles;
+                    e.nic = f.nic;
+                    e.bytes = std::move(f.bytes);
+                    m_frame_targets.at(f.nic)(e.bytes);
+                    m_writer->write(e);
+                }
+                lock.lock();
+                fed = true;
+            }
+            if (fed || m_stopping) return;
+            // With a network, frames come at the host's pace: so does idle time (as while
+            // someone may type), else the guest's timeouts would pass before any answer.
+            const bool paced = m_input_open || !m_frame_targets.empty();
             if (deadline_ns != kNoDeadline) {
                 // No one can type any more (the input ended): the clock jumps to the deadline
                 // now. Else idle time passes at the host's pace (at most 1 s per halt) so that
                 // typed input meets the guest where a user would; input or the end of the VM cut
                 // it short.
-                if (!m_input_open) return skip_to_deadline();
+                if (!paced) return skip_to_deadline();
                 const uint64_t now = now_ns();
                 const uint64_t wait_ns = deadline_ns > now ? std::min<uint64_t>(deadline_ns - now, 1'000'000'000) : 0;
-                if (wait_ns && m_input_cv.wait_for(lock, std::chrono::nanoseconds(wait_ns),
-                                                   [this] { return !m_input.empty() || m_stopping || !m_input_open; })) {
+                if (wait_ns && m_input_cv.wait_for(lock, std::chrono::nanoseconds(wait_ns), [this] {
+                        return !m_input.empty() || !m_frames.empty() || m_stopping ||
+                               (!m_input_open && m_frame_targets.empty());
+                    })) {
                     if (m_stopping) return;
                     continue;   // fed at this halt
                 }
@@ -228,20 +251,32 @@ void Session::idle_until(uint64_t deadline_ns) {
     }
     lock.unlock();
     if (m_engine_error.empty()) {
-        if (!m_peeked) {
-            auto n = m_reader->next();
-            if (!n) return fail_in_engine(n.error().message);
-            m_peeked = std::move(*n);
-        }
-        if (m_peeked && m_peeked->type == EventType::Input && m_peeked->idle == m_idles) {
+        // Every input and frame the recording fed at this halt, in its order.
+        bool fed = false;
+        for (;;) {
+            if (!m_peeked) {
+                auto n = m_reader->next();
+                if (!n) return fail_in_engine(n.error().message);
+                m_peeked = std::move(*n);
+            }
+            if (!m_peeked || (m_peeked->type != EventType::Input && m_peeked->type != EventType::Frame) ||
+                m_peeked->idle != m_idles)
+                break;
             Event e = std::move(*m_peeked);
             m_peeked.reset();
-            if (e.icount != icount()) return fail_in_engine(fmt::format("console input at instruction {} in the log", e.icount));
-            const size_t took = m_input_target ? m_input_target(e.bytes) : 0;
-            if (took != e.bytes.size())
-                fail_in_engine(fmt::format("the guest took {} of the {} logged input bytes", took, e.bytes.size()));
-            return;
+            if (e.icount != icount()) return fail_in_engine(fmt::format("{} at instruction {} in the log", type_name(e.type), e.icount));
+            if (e.type == EventType::Frame) {
+                if (e.nic >= m_frame_targets.size())
+                    return fail_in_engine(fmt::format("a network frame for NIC {}, which this VM does not have", e.nic));
+                m_frame_targets[e.nic](e.bytes);
+            } else {
+                const size_t took = m_input_target ? m_input_target(e.bytes) : 0;
+                if (took != e.bytes.size())
+                    return fail_in_engine(fmt::format("the guest took {} of the {} logged input bytes", took, e.bytes.size()));
+            }
+            fed = true;
         }
+        if (fed) return;
         if (m_peeked && m_peeked->type == EventType::End && m_peeked->icount == icount()) {
             // The recording ended here, with the guest waiting (e.g. Ctrl-A x at a shell prompt).
             // Under gdb the end is held: the vCPU stays halted and stops there (replaylog:end).
@@ -385,6 +420,22 @@ Result<void> Session::after_dispatch(const hv::VcpuExit& exit) {
         return diverged(fmt::format("a device read of {} bytes where the log has {}", data.size(), want.bytes.size()));
     std::copy(want.bytes.begin(), want.bytes.end(), data.begin());
     return log_ram_writes();
+}
+
+size_t Session::add_nic(FrameTarget target) {
+    m_frame_targets.push_back(std::move(target));
+    return m_frame_targets.size() - 1;
+}
+
+void Session::queue_frame(size_t nic, std::span<const uint8_t> frame) {
+    if (m_replay || frame.empty() || frame.size() > kMaxFrame) return;
+    std::lock_guard lock(m_input_mutex);
+    // Bounded as a NIC's own queue is: a guest that never halts loses frames, as one that never
+    // posts receive buffers does.
+    constexpr size_t kMaxQueuedFrames = 1024;
+    if (m_stopping || m_frames.size() >= kMaxQueuedFrames) return;
+    m_frames.push_back({static_cast<uint8_t>(nic), std::vector<uint8_t>(frame.begin(), frame.end())});
+    m_input_cv.notify_all();
 }
 
 size_t Session::queue_input(std::span<const uint8_t> bytes) {

@@ -34,6 +34,8 @@ namespace popek::replay {
 class Session final : public emu::Determinism {
 public:
     using InputTarget = std::function<size_t(std::span<const uint8_t>)>;
+    /// Hands one network frame to a NIC's device (virtio-net receive, the Xen vif's deliver).
+    using FrameTarget = std::function<void(std::span<const uint8_t>)>;
     /// Called when the session must end the VM (a replay reached the recording's end while the
     /// guest idled, or diverged inside the engine): status and reason. Returns false when the
     /// end is held (gdb on a replay stops there, vmm/vm_lifecycle.h): the vCPU stays halted.
@@ -99,7 +101,13 @@ public:
     /// wrote during the exit is logged, or overwritten with the logged bytes.
     Result<void> after_dispatch(const hv::VcpuExit& exit);
 
+    /// A NIC (replay/recorded_net.h), before the vCPUs run: its index in Frame events.
+    size_t add_nic(FrameTarget target);
+
     // ---- other threads ----
+    /// A frame from NIC `nic`'s host network (its back end's thread): a recording delivers it at
+    /// the next halt and logs it there (Frame event); a replay takes its frames from the log.
+    void queue_frame(size_t nic, std::span<const uint8_t> frame);
     /// The console input pump's sink: recording queues the bytes for the next halt; a replay
     /// takes them and drops them (its input is the log's).
     size_t queue_input(std::span<const uint8_t> bytes);
@@ -160,6 +168,12 @@ private:
     std::mutex m_input_mutex;
     std::condition_variable m_input_cv;
     std::deque<uint8_t> m_input;   ///< record: bytes typed and not yet fed (under m_input_mutex)
+    struct QueuedFrame {
+        uint8_t nic;
+        std::vector<uint8_t> bytes;
+    };
+    std::deque<QueuedFrame> m_frames;   ///< record: frames not yet delivered (under m_input_mutex)
+    std::vector<FrameTarget> m_frame_targets;   ///< set before the vCPUs run
     bool m_stopping = false;       ///< under m_input_mutex
     bool m_input_open = true;      ///< under m_input_mutex: input may still be typed
 };

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <thread>
 
+#include <fmt/ranges.h>
+
 #include "acpi/acpi_tables.h"
 #include "bus/bus.h"
 #include "loader/loader.h"
@@ -18,6 +20,7 @@
 #include "emu/irqchip/platform.h"
 #include "gdb/gdb_server.h"
 #include "replay/history.h"
+#include "replay/recorded_net.h"
 #include "replay/session.h"
 #include "devices/legacy/uart_8250.h"
 #include "vmm/acpi_sleep.h"
@@ -164,6 +167,7 @@ uint64_t recorded_value(const std::string& config, std::string_view key) {
 /// What a recording or replay changes in the VM it builds.
 struct RrSetup {
     std::vector<DiskOption> disks;   ///< a replay's are blank stand-ins of the recorded sizes
+    std::vector<NetOption> nets;     ///< their host side wrapped (replay/recorded_net.h)
     std::optional<uint64_t> xen_boot_unix_ns;   ///< --xen: the wall clock at boot, the recording's
 };
 
@@ -172,14 +176,15 @@ struct RrSetup {
 /// replay takes from the log (no host file is opened, the host clock is not read).
 Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& opt, RrSetup& setup) {
     setup.disks = opt.disks;
+    setup.nets = opt.nets;
     const bool record = !opt.record_path.empty(), replay = !opt.replay_path.empty();
     if (!record && !replay) return std::unique_ptr<replay::Session>{};
     const char* flag = record ? "--record" : "--replay";
     if (record && replay) return fail("--record and --replay cannot be given together");
     if (opt.accel == hv::Accel::Kvm) return fail("{} needs the own engine (--accel interp or bt)", flag);
     if (opt.cpus != 1) return fail("{} supports one vCPU only (--cpus 1): vCPU interleaving is not recorded yet", flag);
-    if (!opt.nets.empty() || opt.share)
-        return fail("{}: --net and --share are not recorded yet (docs/record-replay.md)", flag);
+    if (opt.share) return fail("{}: --share is not recorded yet (docs/record-replay.md)", flag);
+    if (opt.nets.size() > 255) return fail("{}: at most 255 --net", flag);
     if (opt.driver_domain) return fail("{} cannot be combined with --driver-domain", flag);
     if (record && !opt.gdb.empty()) return fail("--record cannot be combined with --gdb (debug the replay: --replay FILE --gdb ...)");
     if (!opt.restore_path.empty()) return fail("{} cannot be combined with --restore yet", flag);
@@ -201,6 +206,14 @@ Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& op
         }
         devices += fmt::format("disk{}={},{}\n{}={}\n", i, d.path, d.read_only ? "ro" : "rw", key, bytes);
     }
+    for (size_t i = 0; i < setup.nets.size(); ++i) {
+        NetOption& n = setup.nets[i];
+        std::string what = n.kind == NetOption::Kind::Tap     ? "tap=" + n.tap_name
+                           : n.kind == NetOption::Kind::Dgram ? "dgram=" + n.dgram_local + "," + n.dgram_remote
+                                                              : "user";
+        if (n.mac) what += fmt::format(",mac={:02x}", fmt::join(*n.mac, ":"));
+        devices += fmt::format("net{}={}\n", i, what);
+    }
     if (opt.virtio_rng) devices += "rng=1\n";
     if (opt.xen) {
         setup.xen_boot_unix_ns = logged("xen_boot_unix_ns", [] {
@@ -210,8 +223,14 @@ Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& op
     }
     const std::string config = replay::describe_vm_for_log(opt.accel, opt.mem_mib, opt.cpus, opt.kernel_path, opt.initrd_path,
                                                            opt.cmdline, opt.test_device, devices);
-    if (record) return replay::Session::record(opt.record_path, config);
-    TRY_VOID(session->check_config(config));
+    if (record) session = TRY(replay::Session::record(opt.record_path, config));
+    else TRY_VOID(session->check_config(config));
+    for (NetOption& n : setup.nets) {
+        n.rr_replay = replay;
+        n.rr_wrap = [s = session.get()](std::unique_ptr<host::NetBackend> real) -> std::unique_ptr<host::NetBackend> {
+            return std::make_unique<replay::RecordedNet>(*s, std::move(real));
+        };
+    }
     return session;
 }
 
@@ -272,9 +291,10 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
             if (auto fresh = session->note_serial(bytes); !fresh.empty()) out(fresh);
         };
     std::optional<VmOptions> with_stand_ins;
-    if (session && session->replaying() && !disks.empty()) {
+    if (session && (!disks.empty() || !rr.nets.empty())) {
         with_stand_ins = opt;
         with_stand_ins->disks = disks;
+        with_stand_ins->nets = rr.nets;
     }
     auto board = TRY(Board::create(*vm, mem, pio, mmio, life, serial_out, with_stand_ins ? *with_stand_ins : opt));
     // ACPI tables for PC kernels (docs/ARCHITECTURE.md "ACPI"); own-ABI guests get none.
@@ -288,7 +308,7 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     }
     std::unique_ptr<XenPlatform> xen;
     if (opt.xen) {
-        xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, disks, opt.nets, opt.share,
+        xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, disks, rr.nets, opt.share,
                                       opt.driver_domain, rr.xen_boot_unix_ns));
         TRY_VOID(xen->attach_physmap(mem, mmio));
         if (restore) TRY_VOID(restore->load_memory(mem, {kStorePfn, kConsolePfn}));

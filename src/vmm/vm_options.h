@@ -3,12 +3,17 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "hv/hypervisor.h"
+
+namespace popek::host {
+class NetBackend;
+}  // namespace popek::host
 
 namespace popek::vmm {
 
@@ -34,6 +39,10 @@ struct NetOption {
     std::string dgram_local, dgram_remote;   ///< unix datagram socket paths (Kind::Dgram)
     /// The guest's MAC (Firecracker's `guest_mac`); none: popek numbers its NICs itself.
     std::optional<std::array<uint8_t, 6>> mac = std::nullopt;
+    /// `--record` / `--replay` (set by run_vm): makes the NIC's host side out of the real one
+    /// (replay/recorded_net.h); on a replay (`rr_replay`) no real one is opened: it gets null.
+    std::function<std::unique_ptr<host::NetBackend>(std::unique_ptr<host::NetBackend>)> rr_wrap = {};
+    bool rr_replay = false;
 };
 
 struct VmOptions {

@@ -48,6 +48,13 @@ std::vector<Event> sample_events() {
     dma.gpa = 0x402004;
     dma.bytes = {0, 0, 0, 0, 0x11, 0x02, 0, 0};
     v.push_back(dma);
+    Event frame;
+    frame.type = EventType::Frame;
+    frame.icount = 1700;
+    frame.idle = 9;
+    frame.nic = 2;
+    frame.bytes = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3};
+    v.push_back(frame);
     Event end;
     end.type = EventType::End;
     end.icount = 2000;
@@ -103,10 +110,13 @@ TEST(RrLog, RoundTripKeepsEveryField) {
     EXPECT_EQ(got[4].gpa, 0x402004u);
     EXPECT_EQ(got[4].icount, 1600u);
     EXPECT_EQ(got[4].bytes, (std::vector<uint8_t>{0, 0, 0, 0, 0x11, 0x02, 0, 0}));
-    EXPECT_EQ(got[5].status, 1u);
-    EXPECT_EQ(got[5].icount, 2000u);
-    EXPECT_EQ(got[5].memory[31], 0xab);
-    EXPECT_EQ(got[5].serial[0], 0xcd);
+    EXPECT_EQ(got[5].idle, 9u);
+    EXPECT_EQ(got[5].nic, 2u);
+    EXPECT_EQ(got[5].bytes.size(), 9u);
+    EXPECT_EQ(got[6].status, 1u);
+    EXPECT_EQ(got[6].icount, 2000u);
+    EXPECT_EQ(got[6].memory[31], 0xab);
+    EXPECT_EQ(got[6].serial[0], 0xcd);
 }
 
 TEST(RrLog, EveryTruncationIsAnError) {
@@ -159,6 +169,13 @@ TEST(RrLog, HostileEventsAreRefused) {
     auto empty = write_log(dma, config);
     empty.at(first + 9 + 8) = 0;   // length 0
     EXPECT_NE(read_all(empty).find("0 bytes of data"), std::string::npos) << read_all(empty);
+    // A Frame event of more than kMaxFrame bytes.
+    std::vector<Event> frame(1);
+    frame[0].type = EventType::Frame;
+    frame[0].bytes = {7};
+    auto long_frame = write_log(frame, config);
+    long_frame.at(first + 9 + 8 + 1 + 3) = 0x01;   // type, icount, idle, nic, the length's top byte
+    EXPECT_NE(read_all(long_frame).find("bytes of data"), std::string::npos) << read_all(long_frame);
     // Bytes after the End event; a log without one.
     auto trailing = write_log(sample_events(), config);
     trailing.push_back(0);
