@@ -148,8 +148,7 @@ TEST_P(GuestOsRecordReplayTest, ASecureNetExchangeReplaysWithoutTheNetwork) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, GuestOsRecordReplayTest,
-                         ::testing::Values(Platform{"interp", true}, Platform{"bt", true}),
-                         [](const auto& info) { return platform_name(info.param); });
+                         ::testing::Values(Platform{"interp", true}, Platform{"bt", true}), name_of);
 
 }  // namespace
 }  // namespace popek::test::guest_os
