@@ -427,6 +427,10 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     board->stop_input();
 
     if (opt.stats) print_stats(vcpus, dispatcher.counters());
+    if (session && session->replaying() && life.cause() == ExitCause::VcpuError)
+        // The replay diverged (or failed) while it ran: that first difference is the news; the
+        // log's End cannot match a run cut short.
+        return RunOutcome{life.status(), life.cause(), life.reason()};
     if (session) {
         auto done = session->finish(life.status(), mem);
         if (!done) return RunOutcome{kExitVmError, ExitCause::VcpuError, done.error().message};

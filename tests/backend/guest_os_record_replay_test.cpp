@@ -43,6 +43,8 @@ protected:
 TEST_P(GuestOsRecordReplayTest, ADiskWriteSessionReplaysWithoutDiskOrInput) {
     std::string text;
     for (int i = 0; text.size() < 8 * 1024; ++i) text += "line " + std::to_string(i) + " of the disk\n";
+    text.resize(8 * 1024);   // whole sectors
+    text.back() = '\n';  // the prompt after `cat` starts a line of its own
     const std::string disk = m_dir.file("disk.img", text).string();
     const std::string log = (m_dir.path() / "os.rr").string();
     auto s = ConsoleSession::start(GetParam(), {"--disk", disk, "--record", log});
