@@ -23,7 +23,7 @@ struct DiskOption {
     bool read_only = false;
     /// `--replay` only (set by run_vm from the log): the host file is not opened; a blank disk
     /// of this many bytes stands in (the log holds what the guest read, docs/record-replay.md).
-    std::optional<uint64_t> replay_bytes;
+    std::optional<uint64_t> replay_bytes = std::nullopt;
 };
 
 /// `--share DIR[,ro]` (with --xen): DIR served to the guest as the popekfs device (docs/pv.md).
