@@ -6,8 +6,10 @@
 # with the entry's timeout (default 90 s, times --timeout-factor), and prints PASS/FAIL/SKIP per
 # entry and a summary. The status is read as the suite reads QEMU's isa-debug-exit status:
 # 1 = PASS (exit(0)), 77 = SKIP (report_summary's exit(77 >> 1)), anything else FAIL.
-# popek has its own CPU model: qemu_params other than -m are not translated (-cpu models,
-# -machine options, extra -devices).
+# popek has its own CPU model: of qemu_params only -m and two -devices are translated:
+# `-device edu` becomes --device edu and `-device intel-iommu[,...]` --iommu intel (popek's VT-d
+# is QEMU's intel-iommu,intremap=on,eim=off; q35 is popek's board when either is given). Other
+# options (-cpu models, -machine options, other -devices) are not.
 # Entries are skipped as run_tests.sh skips them: another arch, `accel = kvm` when not on
 # --accel kvm, `nodefault` unless named, a `check` file that does not match (only on --accel kvm:
 # those are host KVM module parameters, which the own engines do not use).
@@ -75,6 +77,23 @@ mem_from_params() {
   esac
 }
 
+# The -device options popek offers, as popek options: edu -> --device edu, intel-iommu -> --iommu intel.
+devices_from_params() {
+  local -a words out=()
+  read -r -a words <<<"$1"
+  local i name
+  for ((i = 0; i < ${#words[@]}; i++)); do
+    [ "${words[i]}" = -device ] || continue
+    name=${words[i + 1]:-}
+    name=${name%%,*}
+    case $name in
+      edu) out+=(--device edu) ;;
+      intel-iommu) out+=(--iommu intel) ;;
+    esac
+  done
+  echo "${out[*]}"
+}
+
 seconds() {  # a timeout in the cfg's notation (90, 90s, 2m) to seconds
   local t=$1
   case $t in *m) echo $(( ${t%m} * 60 )) ;; *s) echo "${t%s}" ;; *) echo "$t" ;; esac
@@ -100,6 +119,9 @@ run_entry() {
   mem=$(mem_from_params "$params")
   local -a cmd=("$POPEK" run --test-dev --accel "$ACCEL" --cpus "${smp:-1}" --mem "${mem:-128}" --kernel "$kernel"
                 --initrd "$ENVFILE")
+  local -a devices
+  read -r -a devices <<<"$(devices_from_params "$params")"
+  cmd+=("${devices[@]}")
   if [ -n "$args" ]; then
     local -a words
     eval "words=($args)" || { result FAIL "$name" "cannot parse test_args"; return 0; }

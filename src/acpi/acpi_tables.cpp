@@ -186,6 +186,32 @@ Result<Bytes> build_dsdt(const AcpiConfig& c) {
     return finish(std::move(b));
 }
 
+/// DMA Remapping Reporting table (Intel VT-d 3.x §8.1): host address width 39 (the field holds
+/// N-1), INTR_REMAP, one DRHD (§8.3) with INCLUDE_PCI_ALL for segment 0 at `unit`, whose device
+/// scope (§8.3.1) names the I/O APIC (type 03h, enumeration ID 0 = the MADT's I/O APIC ID) at
+/// source-id ff:00.0, where QEMU's q35 puts it. X2APIC_OPT_OUT is clear.
+Bytes build_dmar(uint64_t unit) {
+    Bytes b = sdt_header("DMAR", 1);
+    b.resize(48, 0);
+    b[36] = 39 - 1;      // host address width - 1
+    b[37] = 1u << 0;     // INTR_REMAP
+    size_t o = b.size();
+    b.resize(o + 16 + 8, 0);
+    put(b, o, 0, 2);     // DRHD
+    put(b, o + 2, 24, 2);
+    b[o + 4] = 1u << 0;  // INCLUDE_PCI_ALL
+    b[o + 5] = 0;        // register set size: 4 KiB
+    put(b, o + 6, 0, 2); // segment 0
+    put(b, o + 8, unit, 8);
+    b[o + 16] = 3;       // device scope: IOAPIC
+    b[o + 17] = 8;
+    b[o + 20] = 0;       // enumeration ID: I/O APIC ID 0
+    b[o + 21] = 0xff;    // start bus
+    b[o + 22] = 0;       // path: device 0
+    b[o + 23] = 0;       //       function 0
+    return finish(std::move(b));
+}
+
 Bytes build_xsdt(const std::vector<uint64_t>& entries) {
     Bytes b = sdt_header("XSDT", 1);
     for (uint64_t e : entries) put(b, b.size(), e, 8);
@@ -215,7 +241,7 @@ uint8_t checksum(const std::vector<uint8_t>& bytes, size_t begin, size_t end) {
 
 Result<AcpiTables> build_acpi_tables(const AcpiConfig& config) {
     if (config.vcpus < 1 || config.vcpus > 255) return fail("ACPI MADT: {} vCPUs is out of range 1..255", config.vcpus);
-    // Layout from kRsdpAddr up: RSDP, FACS (64-byte aligned), DSDT, FADT, MADT, XSDT.
+    // Layout from kRsdpAddr up: RSDP, FACS (64-byte aligned), DSDT, FADT, MADT, [DMAR], XSDT.
     auto align = [](uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); };
     uint64_t facs_addr = kFacsAddr;
     static_assert(((kRsdpAddr + 36 + 63) & ~uint64_t{63}) == kFacsAddr, "the FACS follows the RSDP, 64-byte aligned");
@@ -226,13 +252,23 @@ Result<AcpiTables> build_acpi_tables(const AcpiConfig& config) {
     Bytes fadt = build_fadt(config, facs_addr, dsdt_addr);
     uint64_t madt_addr = align(fadt_addr + fadt.size(), 16);
     Bytes madt = build_madt(config);
-    uint64_t xsdt_addr = align(madt_addr + madt.size(), 16);
-    Bytes xsdt = build_xsdt({fadt_addr, madt_addr});
+    uint64_t next = align(madt_addr + madt.size(), 16);
+    std::vector<uint64_t> entries{fadt_addr, madt_addr};
+    Bytes dmar;
+    const uint64_t dmar_addr = next;
+    if (config.dmar_unit != 0) {
+        dmar = build_dmar(config.dmar_unit);
+        entries.push_back(dmar_addr);
+        next = align(dmar_addr + dmar.size(), 16);
+    }
+    uint64_t xsdt_addr = next;
+    Bytes xsdt = build_xsdt(entries);
     if (xsdt_addr + xsdt.size() > kTablesEnd) return fail("ACPI tables do not fit below 1 MiB");
     AcpiTables t;
     t.tables = {{"RSDP", kRsdpAddr, build_rsdp(xsdt_addr)}, {"FACS", facs_addr, std::move(facs)},
                 {"DSDT", dsdt_addr, std::move(dsdt)},       {"FACP", fadt_addr, std::move(fadt)},
                 {"APIC", madt_addr, std::move(madt)},       {"XSDT", xsdt_addr, std::move(xsdt)}};
+    if (!dmar.empty()) t.tables.push_back({"DMAR", dmar_addr, std::move(dmar)});
     return t;
 }
 

@@ -38,6 +38,8 @@ struct AcpiConfig {
     /// Where the engine's irqchip delivers the PIT: true = I/O APIC pin 2 (the PC override
     /// IRQ0 -> GSI 2, as src/emu/irqchip does), false = pin 0 (KVM's default GSI routing).
     bool irq0_to_gsi2 = false;
+    /// `--iommu intel`: a DMAR table naming one VT-d unit at this base (0: no DMAR table).
+    uint64_t dmar_unit = 0;
 };
 
 /// Table images and where they go; built without touching guest memory (for tests).

@@ -159,6 +159,13 @@ Parsed parse(const std::vector<std::string>& args) {
     run->add_flag("--driver-domain", o.driver_domain,
                   "with --xen: run the --disk back ends in a separate unprivileged process (driver domain 2)");
     run->add_flag("--rng", o.virtio_rng, "add a virtio entropy device (fed from getrandom)");
+    run->add_option("--device", o.pci_devices, "add a PCI device on a q35-like PCI bus (--accel interp or bt): 'edu' "
+                    "(QEMU's educational device, for kvm-unit-tests' intel_iommu)")
+        ->type_name("edu")->check(CLI::IsMember({"edu"}));
+    std::string iommu;
+    run->add_option("--iommu", iommu, "add an IOMMU (--accel interp or bt): 'intel' = a VT-d DMA and interrupt "
+                    "remapping unit at 0xfed90000 with an ACPI DMAR table (QEMU's intel-iommu,intremap=on,eim=off)")
+        ->type_name("intel")->check(CLI::IsMember({"intel"}));
     run->add_flag("--test-dev", o.test_device, "add test devices: popek's (PIO 0x700, MMIO 0xfe000000) and QEMU "
                   "pc-testdev's (ports 0xe0-0xeb and 0x2000-0x2017, 64 KiB MMIO at 0xff000000, for kvm-unit-tests)");
 
@@ -262,7 +269,8 @@ Parsed parse(const std::vector<std::string>& args) {
         // The snapshot describes the VM; only the engine and the console are this run's.
         if (o.restore_mem_path.empty()) return usage_error(Error{"--restore needs --restore-mem (the snapshot's memory file)"});
         for (const char* describing : {"--kernel", "--initrd", "--cmdline", "--mem", "--cpus", "--xen", "--viridian", "--disk", "--net",
-                                       "--share", "--driver-domain", "--rng", "--test-dev", "--bt-cache", "--config-file"})
+                                       "--share", "--driver-domain", "--rng", "--test-dev", "--bt-cache", "--config-file",
+                                       "--device", "--iommu"})
             if (run->count(describing) > 0)
                 return usage_error(Error{fmt::format("--restore: the snapshot describes the VM, {} cannot be given with it",
                                                      describing)});
@@ -276,7 +284,8 @@ Parsed parse(const std::vector<std::string>& args) {
     if (!config_file.empty()) {
         // The config file describes the whole VM; a second description on the command line is refused.
         for (const char* describing : {"--kernel", "--initrd", "--cmdline", "--mem", "--cpus", "--accel", "--xen", "--viridian", "--disk",
-                                       "--net", "--share", "--driver-domain", "--rng", "--test-dev", "--bt-cache"})
+                                       "--net", "--share", "--driver-domain", "--rng", "--test-dev", "--bt-cache", "--device",
+                                       "--iommu"})
             if (run->count(describing) > 0)
                 return usage_error(Error{fmt::format("--config-file describes the VM: {} cannot be given with it (put it in "
                                                      "the file; docs/api.md)", describing)});
@@ -301,6 +310,15 @@ Parsed parse(const std::vector<std::string>& args) {
         auto parsed = parse_share(share);
         if (!parsed) return usage_error(parsed.error());
         o.share = *parsed;
+    }
+    o.iommu = !iommu.empty();
+    if (!o.pci_devices.empty() || o.iommu) {
+        const char* what = o.pci_devices.empty() ? "--iommu" : "--device";
+        if (o.xen) return usage_error(Error{fmt::format("{} adds PCI hardware, which --xen guests do not get", what)});
+        if (o.accel == hv::Accel::Kvm)
+            return usage_error(Error{fmt::format("{} is not supported on --accel kvm yet (use --accel interp or bt)", what)});
+        if (!o.record_path.empty() || !o.replay_path.empty())
+            return usage_error(Error{fmt::format("{} cannot be recorded or replayed yet (--record, --replay)", what)});
     }
     if (o.driver_domain && !o.xen) return usage_error(Error{"--driver-domain needs --xen"});
     if (o.viridian && !o.xen) return usage_error(Error{"--viridian needs --xen (it is what Xen offers a `viridian` guest)"});

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hv/cpu_state.h"
+#include "hv/msi.h"
 #include "hv/vcpu_exit.h"
 #include "hv/vcpu_stats.h"
 #include "memory/guest_memory.h"
@@ -92,6 +93,22 @@ public:
         (void)vcpu;
         (void)vector;
         return fail("this engine cannot inject interrupt vectors");
+    }
+    /// A PCI function's MSI (PCI Local Bus 3.0 §6.8), through the interrupt remapper when one is
+    /// installed; `requester` is the function's bus/device/function number (hv/msi.h). `remap`
+    /// false: a remapping unit's own event (VT-d fault and invalidation events), never remapped.
+    /// Callable from any thread.
+    virtual Result<void> signal_msi(uint32_t requester, const MsiMessage& msi, bool remap = true) {
+        (void)requester;
+        (void)msi;
+        (void)remap;
+        return fail("this engine cannot deliver MSIs from devices");
+    }
+    /// Puts `remapper` between the VM's interrupt sources (I/O APIC, device MSIs) and its local
+    /// APICs; the VM keeps it alive as long as it lives. Called once, before vCPUs run.
+    virtual Result<void> set_interrupt_remapper(std::shared_ptr<InterruptRemapper> remapper) {
+        (void)remapper;
+        return fail("this engine cannot remap interrupts");
     }
     /// The guest TSC now, shared by all vCPUs; nullopt when the engine cannot tell (KVM today).
     virtual std::optional<TscSample> sample_tsc() const { return std::nullopt; }

@@ -16,6 +16,7 @@
 #include "devices/virtio/mmio_devices.h"
 #include "vmm/acpi_sleep.h"
 #include "vmm/io_devices.h"
+#include "vmm/pci_platform.h"
 
 namespace popek::vmm {
 namespace {
@@ -77,7 +78,11 @@ Result<std::unique_ptr<Board>> Board::create(hv::Vm& vm, const memory::GuestMemo
     });
     TRY_VOID(pio.insert({0x80, 1}, std::make_shared<PostPort>()));
     TRY_VOID(pio.insert({0xf4, 4}, std::make_shared<DebugExit>(life)));
-    TRY_VOID(pio.insert({0xcf9, 1}, std::make_shared<ResetControl>(life)));
+    auto reset_control = std::make_shared<ResetControl>(life);
+    if (!options.pci_devices.empty() || options.iommu)   // 0xCF9 then shares the PCI configuration ports
+        board->m_pci = TRY(PciPlatform::create(vm, mem, pio, mmio, reset_control, options));
+    else
+        TRY_VOID(pio.insert({0xcf9, 1}, reset_control));
     // The PM timer follows the guest's clock where the engine keeps one (stops while paused,
     // goes on across a snapshot).
     Board* b = board.get();

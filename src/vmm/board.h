@@ -26,6 +26,7 @@ struct MmioDeviceInfo;
 
 namespace popek::vmm {
 class AcpiSleep;
+class PciPlatform;
 
 inline constexpr uint16_t kCom1Port = 0x3f8;
 inline constexpr uint32_t kCom1Gsi = 4;
@@ -57,6 +58,8 @@ public:
     AcpiSleep& sleep() { return *m_sleep; }
     /// The virtio-mmio devices themselves (null when there are none), for FlushMetrics.
     devices::virtio::MmioDevices* virtio() { return m_virtio.get(); }
+    /// The PCI bus and IOMMU (`--device`, `--iommu`), or null.
+    PciPlatform* pci() { return m_pci.get(); }
 
 private:
     Board() = default;
@@ -69,6 +72,7 @@ private:
     std::unique_ptr<TerminalGuard> m_terminal;
     std::unique_ptr<InputPump> m_input;
     std::unique_ptr<devices::virtio::MmioDevices> m_virtio;
+    std::unique_ptr<PciPlatform> m_pci;
 };
 
 }  // namespace popek::vmm

@@ -29,6 +29,7 @@
 #include "vmm/exit_status.h"
 #include "vmm/input_file.h"
 #include "vmm/io_devices.h"
+#include "vmm/pci_platform.h"
 #include "vmm/stats_report.h"
 #include "vmm/vm_lifecycle.h"
 #include "vmm/vm_metrics.h"
@@ -183,7 +184,8 @@ Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& op
     if (record && replay) return fail("--record and --replay cannot be given together");
     if (opt.accel == hv::Accel::Kvm) return fail("{} needs the own engine (--accel interp or bt)", flag);
     if (opt.cpus != 1) return fail("{} supports one vCPU only (--cpus 1): vCPU interleaving is not recorded yet", flag);
-    if (opt.share) return fail("{}: --share is not recorded yet (docs/record-replay.md)", flag);
+    if (opt.share || !opt.pci_devices.empty() || opt.iommu)
+        return fail("{}: --share, --device and --iommu are not recorded yet (docs/record-replay.md)", flag);
     if (opt.nets.size() > 255) return fail("{}: at most 255 --net", flag);
     if (opt.driver_domain) return fail("{} cannot be combined with --driver-domain", flag);
     if (record && !opt.gdb.empty()) return fail("--record cannot be combined with --gdb (debug the replay: --replay FILE --gdb ...)");
@@ -304,7 +306,8 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
             virtio.push_back({static_cast<uint32_t>(d.base), static_cast<uint32_t>(d.size), d.gsi});
         // IRQ0 -> GSI 2 where the engine's PIT is wired there; none under KVM's default routing.
         const bool irq0_to_gsi2 = opt.accel != hv::Accel::Kvm && emu::InterruptPlatform::kPitGsi == 2;
-        TRY_VOID(acpi::write_acpi_tables(mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, std::move(virtio), irq0_to_gsi2}));
+        const uint64_t dmar = board->pci() ? board->pci()->dmar_unit() : 0;
+        TRY_VOID(acpi::write_acpi_tables(mem, acpi::AcpiConfig{opt.cpus, kAcpiPmPort, std::move(virtio), irq0_to_gsi2, dmar}));
     }
     std::unique_ptr<XenPlatform> xen;
     if (opt.xen) {

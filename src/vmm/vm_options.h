@@ -65,6 +65,12 @@ struct VmOptions {
     std::vector<NetOption> nets;
     std::optional<ShareOption> share;
     bool virtio_rng = false;    ///< `--rng`: a virtio entropy device
+    /// `--device NAME` (repeatable): PCI devices on a q35-like bus 0 (src/devices/pci/); "edu"
+    /// (QEMU's educational device) is the only one.
+    std::vector<std::string> pci_devices;
+    /// `--iommu intel`: a VT-d DMA and interrupt remapping unit at 0xfed90000 with an ACPI DMAR
+    /// table (src/devices/iommu/), as QEMU's `-device intel-iommu,intremap=on,eim=off`.
+    bool iommu = false;
     std::string gdb;            ///< `--gdb tcp:PORT|unix:PATH`: the gdb stub (docs/debugging.md)
     bool gdb_wait = false;      ///< `--gdb-wait`: stopped before the first instruction
     /// `--record FILE` / `--replay FILE` (docs/record-replay.md): the run is logged, or re-runs a log.

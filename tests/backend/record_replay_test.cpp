@@ -259,7 +259,7 @@ TEST(RecordReplay, UnsupportedSetupsAreRefused) {
     RunResult share = run_popek({"run", "--accel", "interp", "--xen", "--share", ::testing::TempDir(), "--kernel",
                                  guest_elf("rr_timer"), "--record", "/tmp/x.rr"});
     EXPECT_EQ(share.status, 2);
-    EXPECT_NE(share.err.find("--share is not recorded yet"), std::string::npos) << share.err;
+    EXPECT_NE(share.err.find("--share, --device and --iommu are not recorded yet"), std::string::npos) << share.err;
 }
 
 }  // namespace

@@ -142,6 +142,9 @@ case_ "unknown flag 'rw'" run --xen --share /tmp,rw
 case_ 'needs --xen' run --driver-domain --disk $work/in/disk.img
 case_ 'at least one --disk' run --xen --driver-domain
 case_ '--rng is a virtio device' run --xen --rng
+case_ '--device' run --accel interp --device e1000
+case_ 'not supported on --accel kvm' run --accel kvm --iommu intel
+case_ 'which --xen guests do not get' run --accel interp --xen --device edu
 # Disks (defect 5).
 case_ 'No such file' run $I --disk $work/in/missing.img
 case_ "unknown flag 'rw'" run $I --disk $work/in/disk.img,rw

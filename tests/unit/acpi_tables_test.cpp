@@ -198,3 +198,34 @@ TEST(AcpiAml, PackageLengthEncodings) {
 
 }  // namespace
 }  // namespace popek::acpi
+
+namespace popek::acpi {
+namespace {
+
+TEST(AcpiTables, DmarNamesTheVtdUnitAndTheIoApicOnlyWithAnIommu) {
+    auto mem = memory::GuestMemory::create(16 << 20);
+    ASSERT_TRUE(mem);
+    AcpiConfig config{2, 0x600, {}};
+    ASSERT_TRUE(write_acpi_tables(*mem, config));
+    EXPECT_EQ(parse_back(*mem, kRsdpAddr).by_signature.count("DMAR"), 0u) << "no IOMMU, no DMAR";
+    config.dmar_unit = 0xfed90000;
+    ASSERT_TRUE(write_acpi_tables(*mem, config));
+    ParsedTables p = parse_back(*mem, kRsdpAddr);
+    ASSERT_EQ(p.by_signature.count("DMAR"), 1u);
+    const auto& d = p.by_signature["DMAR"];
+    ASSERT_EQ(d.size(), 48u + 24u);
+    EXPECT_EQ(d[36], 38) << "host address width 39, minus 1";
+    EXPECT_EQ(d[37] & 1, 1) << "INTR_REMAP";
+    EXPECT_EQ(le(d, 48, 2), 0u) << "DRHD";
+    EXPECT_EQ(le(d, 50, 2), 24u);
+    EXPECT_EQ(d[52] & 1, 1) << "INCLUDE_PCI_ALL";
+    EXPECT_EQ(le(d, 56, 8), 0xfed90000u);
+    EXPECT_EQ(d[64], 3) << "device scope: I/O APIC";
+    EXPECT_EQ(d[65], 8);
+    EXPECT_EQ(d[68], 0) << "I/O APIC ID of the MADT";
+    EXPECT_EQ(d[69], 0xff) << "bus";
+    ASSERT_TRUE(p.by_signature.count("APIC")) << "the MADT is still there";
+}
+
+}  // namespace
+}  // namespace popek::acpi

@@ -160,6 +160,84 @@ TEST_F(BtLoop, InvariantAddressesAreProbedOnceAndChangingOnesEachPass) {
     }
 }
 
+TEST_F(BtLoop, OperandsOffOneBaseShareOneHoistedProbeBesideSevenRegisters) {
+    // gzip's insert-string loop (busybox deflate): [rbx-0x20], [rbx-0x28] and [rbx-0x24] read,
+    // written and read-modify-written, the pass count itself in memory, and seven other guest
+    // registers. RBX is only an address: the three form one hoisted group (one probe of
+    // [rbx-0x28, rbx-0x1c) before the head, one pool register), which fits beside the seven
+    // and the budget register; the others move each pass.
+    p.load(assemble_with_hlt([](G& g) {
+        Xbyak::Label top;
+        g.mov(ebx, 0x90000);
+        g.mov(edx, 0x100000);
+        g.mov(r9d, 0x180000);
+        g.mov(dword[rbx - 0x24], ecx);
+        g.mov(dword[rbx - 0x20], 7);
+        g.mov(dword[rbx - 0x28], 0x1234);
+        g.L(top);
+        g.mov(esi, dword[rbx - 0x20]);
+        g.mov(r8d, dword[rbx - 0x28]);
+        g.lea(edi, ptr[rsi + 1]);
+        g.lea(eax, ptr[rsi + 3]);
+        g.shl(r8d, 5);
+        g.mov(dword[rbx - 0x20], edi);
+        g.movzx(eax, byte[rdx + rax]);
+        g.xor_(eax, r8d);
+        g.mov(r8d, edi);
+        g.and_(eax, 0x7fff);
+        g.and_(r8d, 0x7fff);
+        g.mov(dword[rbx - 0x28], eax);
+        g.add(eax, 0x8000);
+        g.add(rax, rax);
+        g.add(rax, r9);
+        g.mov(r10w, word[rax]);
+        g.mov(word[r9 + r8 * 2], r10w);
+        g.mov(word[rax], di);
+        g.dec(dword[rbx - 0x24]);
+        g.jnz(top);
+        g.mov(r11d, dword[rbx - 0x20]);
+        g.mov(r12d, dword[rbx - 0x28]);
+        g.movzx(r13d, word[r9 + 0x2222]);
+    }));
+    for (EmuHarness* h : {&p.interp, &p.bt})
+        for (uint64_t a = 0; a < 0x2000; a += 8) h->poke<uint64_t>(0x100000 + a, a * 0x9e3779b97f4a7c15ULL);
+    for (const uint64_t n : {1ULL, 2ULL, 300ULL, 5000ULL}) {
+        uint64_t gpr[16];
+        seed(gpr, n);
+        EXPECT_TRUE(p.same(gpr, kCf)) << n << " iterations";
+        EXPECT_EQ(p.interp.read<uint64_t>(0x180000 + 0x10000), p.bt.read<uint64_t>(0x180000 + 0x10000));
+    }
+    EXPECT_GT(p.stats().chains_taken, 1000u) << "the loop was meant to run inside its translation";
+}
+
+TEST_F(BtLoop, HoistedGroupAcrossAPageFallsBackToEachOperandsOwnProbe) {
+    // [rbx-8] and [rbx+8] with RBX page-aligned: the group's range crosses the page, so its
+    // probe always misses. Each operand then probes on its own (and hits after the first pass),
+    // instead of taking its slow path (the interpreter's handler) every pass.
+    p.load(assemble_with_hlt([](G& g) {
+        Xbyak::Label top;
+        g.mov(ebx, 0x90000);
+        g.mov(qword[rbx - 8], 0);
+        g.mov(qword[rbx + 8], rcx);
+        g.L(top);
+        g.add(qword[rbx - 8], rcx);
+        g.xor_(rax, qword[rbx + 8]);
+        g.sub(qword[rbx + 8], 3);
+        g.dec(rcx);
+        g.jnz(top);
+        g.mov(r8, qword[rbx - 8]);
+        g.mov(r9, qword[rbx + 8]);
+    }));
+    bt::Translator* t = p.bt.cpu().translator();
+    ASSERT_NE(t, nullptr);
+    const uint64_t slow_before = t->handler_exits(ZYDIS_MNEMONIC_ADD) + t->handler_exits(ZYDIS_MNEMONIC_SUB);
+    uint64_t gpr[16];
+    seed(gpr, 5000);
+    EXPECT_TRUE(p.same(gpr, 0));
+    const uint64_t slow = t->handler_exits(ZYDIS_MNEMONIC_ADD) + t->handler_exits(ZYDIS_MNEMONIC_SUB) - slow_before;
+    EXPECT_LT(slow, 50u) << "the operands of a group that missed went to their slow path every pass";
+}
+
 TEST_F(BtLoop, HandlerCallInTheBodyReloadsRegistersAndRip) {
     // CMC runs as a handler call: it writes Cpu::rip and may change any register, so the back
     // edge reloads the head's registers and moves RIP back to the block's start.

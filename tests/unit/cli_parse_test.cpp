@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "cli/cli.h"
 
 using popek::cli::Parsed;
@@ -157,4 +159,25 @@ TEST(CliParse, ViridianIsOptInAndNeedsXenOnTheOwnEngine) {
     EXPECT_EQ(kvm.exit_status, 2);
     EXPECT_NE(kvm.message.find("not supported on --accel kvm"), std::string::npos) << kvm.message;
     EXPECT_NE(parse({"run", "--help"}).message.find("--viridian"), std::string::npos);
+}
+
+TEST(CliParse, DeviceEduAndIommuIntelAreOwnEngineOptions) {
+    Parsed p = parse({"run", "--accel", "interp", "--device", "edu", "--iommu", "intel"});
+    ASSERT_EQ(p.action, Parsed::Run) << p.message;
+    EXPECT_EQ(p.options.pci_devices, std::vector<std::string>{"edu"});
+    EXPECT_TRUE(p.options.iommu);
+    Parsed none = parse({"run", "--accel", "bt"});
+    EXPECT_TRUE(none.options.pci_devices.empty());
+    EXPECT_FALSE(none.options.iommu);
+    for (auto args : std::vector<std::vector<std::string>>{{"run", "--accel", "interp", "--device", "e1000"},
+                                                           {"run", "--accel", "interp", "--iommu", "amd"},
+                                                           {"run", "--accel", "kvm", "--device", "edu"},
+                                                           {"run", "--accel", "kvm", "--iommu", "intel"},
+                                                           {"run", "--accel", "interp", "--xen", "--iommu", "intel"},
+                                                           {"run", "--accel", "interp", "--record", "/tmp/x", "--device", "edu"}}) {
+        Parsed bad = parse(args);
+        EXPECT_EQ(bad.action, Parsed::Exit) << args.back();
+        EXPECT_EQ(bad.exit_status, 2) << args.back();
+        EXPECT_EQ(std::count(bad.message.begin(), bad.message.end(), '\n'), 1) << "one line: " << bad.message;
+    }
 }

@@ -1,6 +1,9 @@
 // IOAPIC: registers, routing to local APICs, edge/level with remote IRR and EOI, hostile accesses.
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <vector>
+
 #include "emu/irqchip/platform.h"
 #include "irqchip_test_util.h"
 
@@ -175,6 +178,63 @@ TEST_F(IoApicTest, HostileAccesses) {
     EXPECT_FALSE(platform.mmio_read(kBase + 0x1000, wide));
     EXPECT_FALSE(platform.mmio_write(kBase - 1, wide));
     EXPECT_FALSE(platform.mmio_read(0, wide));
+}
+
+}  // namespace
+}  // namespace popek::emu
+
+namespace popek::emu {
+namespace {
+
+/// Records what reaches it and answers with `answer` (nullopt: blocked).
+struct RecordingRemapper final : hv::InterruptRemapper {
+    std::vector<std::pair<uint32_t, hv::MsiMessage>> seen;
+    std::optional<hv::MsiMessage> answer;
+    std::optional<hv::MsiMessage> remap(uint32_t requester, const hv::MsiMessage& m) override {
+        seen.emplace_back(requester, m);
+        return answer;
+    }
+};
+
+TEST_F(IoApicTest, WithARemapperEntriesKeepTheRemappableFormatAndGoOutAsMsis) {
+    RecordingRemapper remapper;
+    platform.set_interrupt_remapper(&remapper);
+    // VT-d 3.x §5.1.5.1: format bit 48, index[14:0] in 63:49 (here 0x1234), index[15] in bit 11.
+    const uint64_t entry = (uint64_t{0x1234} << 49) | (uint64_t{1} << 48) | (1u << 11) | 0xed;
+    route(7, entry);
+    EXPECT_EQ(platform.ioapic().redirection_entry(7), entry) << "bits 55:48 are kept with a remapper";
+    remapper.answer = hv::MsiMessage{0xfee01000, 0x41};   // vector 0x41 to APIC 1
+    platform.set_irq_line(7, true);
+    ASSERT_EQ(remapper.seen.size(), 1u);
+    EXPECT_EQ(remapper.seen[0].first, hv::kNoRequesterId);
+    EXPECT_EQ(remapper.seen[0].second.address, 0xfee00000ull | (0x1234u << 5) | (1u << 4) | (1u << 2));
+    EXPECT_EQ(remapper.seen[0].second.data & 0xff, 0xedu);
+    EXPECT_EQ(take(1), 0x41) << "the remapper's answer is what is delivered";
+    EXPECT_EQ(take(0), std::nullopt);
+    eoi(1);
+    platform.set_irq_line(7, false);
+    remapper.answer.reset();
+    platform.set_irq_line(7, true);
+    EXPECT_EQ(remapper.seen.size(), 2u);
+    EXPECT_EQ(take(0), std::nullopt) << "blocked by the remapper: nothing delivered";
+    EXPECT_EQ(take(1), std::nullopt);
+}
+
+TEST_F(IoApicTest, DeviceMsisGoThroughTheRemapperUnlessTheyAreItsOwnEvents) {
+    RecordingRemapper remapper;
+    platform.set_interrupt_remapper(&remapper);
+    remapper.answer = hv::MsiMessage{0xfee00000, 0x52};
+    EXPECT_TRUE(platform.deliver_device_msi(0x10, hv::MsiMessage{0xfee00010, 0}, true));
+    ASSERT_EQ(remapper.seen.size(), 1u);
+    EXPECT_EQ(remapper.seen[0].first, 0x10u);
+    EXPECT_EQ(take(0), 0x52);
+    EXPECT_TRUE(platform.deliver_device_msi(0x10, hv::MsiMessage{0xfee01000, 0x61}, false));
+    EXPECT_EQ(remapper.seen.size(), 1u) << "a remapper's own event is not remapped";
+    EXPECT_EQ(take(1), 0x61);
+    platform.set_interrupt_remapper(nullptr);
+    EXPECT_TRUE(platform.deliver_device_msi(0x10, hv::MsiMessage{0xfee00000, 0x62}, true));
+    EXPECT_EQ(take(0), 0x62);
+    EXPECT_FALSE(platform.deliver_device_msi(0x10, hv::MsiMessage{0xfed00000, 0x63}, true)) << "not an MSI address";
 }
 
 }  // namespace

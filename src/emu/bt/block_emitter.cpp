@@ -69,6 +69,7 @@ void BlockEmitter::emit_block(const Block& b) {
         at += in.len;
     }
     if (m_loop) emit_loop_head(b);
+    else emit_block_groups(b);
     uint32_t offset = 0;
     for (size_t k = 0; k < b.insns.size(); ++k) {
         const Insn& in = b.insns[k];

@@ -283,18 +283,33 @@ private:
     /// Makes Cpu::budget and the instruction count exact from the budget register (clobbers
     /// the host flags; the register keeps its value).
     void emit_budget_fold();
-    /// A self-loop's memory operands whose address no instruction of the loop changes: their
-    /// TLB probe runs once before the loop head (and again after any slow path), the host
-    /// address kept in a reserved pool register (or 0 when it missed: the access goes slow).
-    /// Chosen (at most kMaxHoisted) and their registers reserved by emit_loop_head.
-    void choose_hoisted(const Block& b, uint32_t& used);
-    /// The pool register holding `in`'s hoisted host address, or -1.
-    int hoisted_reg(const Insn& in) const;
+    /// A self-loop's memory operands whose address no instruction of the loop changes, grouped
+    /// by address form (base, index, scale, address size, segment) within kMaxHoistSpan bytes:
+    /// one TLB probe of each group's whole range runs before the loop head (and again after any
+    /// slow path), its host address kept in a reserved pool register (or 0 when it missed or
+    /// the range crosses a page: each member then probes on its own). Chosen (at most
+    /// kMaxHoisted groups, those with the most members) and their registers reserved by
+    /// emit_loop_head.
+    /// Outside a self-loop (`loop` false) a group's members are the operands before the first
+    /// write of their base or index and before the first handler call, at least two of them,
+    /// probed once at the block's start (emit_block_groups).
+    void choose_hoisted(const Block& b, uint32_t& used, bool loop);
+    /// The groups of a block that is not a self-loop: chosen, registers reserved, probed.
+    void emit_block_groups(const Block& b);
+    /// The pool register holding the hoisted host address of `in`'s group, or -1; `offset`: how
+    /// far `in`'s operand lies from the group's start.
+    int hoisted_reg(const Insn& in, int32_t* offset = nullptr) const;
     /// Can `in`'s memory access be probed once per loop (emu/bt/memory_ops.cpp)?
     bool hoistable(const Insn& in) const;
-    /// The probe of a hoisted operand into its register, the address computed from Cpu::gpr
+    /// The bytes an inline memory operand accesses and whether it writes them.
+    void memory_extent(const Insn& in, unsigned& size, bool& write) const;
+    /// The probe of hoisted group `k` into its register, the address computed from Cpu::gpr
     /// (exact there: the loop never writes its base or index). Clobbers the host flags.
-    void emit_hoisted_probe(const Insn& in, int reg);
+    void emit_hoisted_probe(int k);
+    struct SlowPath;
+    /// A hoisted member's host address into RSI: its group's plus `offset`, or, when the group
+    /// missed, its own probe (address from Cpu::gpr, flag-free), whose miss takes `slow`.
+    void emit_hoisted_access(const Insn& in, int reg, int32_t offset, SlowPath& slow);
     /// A jump to `to` when condition `cc` (opcode order) holds on the host flags.
     void emit_jcc(unsigned cc, const Xbyak::Label& to);
 
@@ -323,6 +338,12 @@ private:
     void observe_flags(uint64_t mask) { m_flags_live_in |= mask & ~m_flags_killed; }
     /// Writes the flags in `mask` from the host RFLAGS into Cpu::rflags (clobbers RDX/R10).
     void merge_host_flags(uint64_t mask);
+    /// RDX = the host's arithmetic flags in RFLAGS layout, the other bits 0 (RAX kept; the host
+    /// flags are clobbered after they are read).
+    void capture_host_flags();
+    /// The host has LAHF/SAHF in 64-bit mode (CPUID 80000001H:ECX[0]): flags move through AH,
+    /// not through PUSHF/POPF (POPF is microcoded: ~12 ns here against ~1 ns).
+    static bool lahf_sahf();
     /// Everything a handler or an exit observes made exact: flags, then dirty registers.
     void sync_state();
     /// SETcc of condition `cc` (opcode order) into `dst`.
@@ -442,11 +463,22 @@ private:
     uint64_t m_flags_killed = 0;     ///< flags a native instruction wrote since the head
     uint64_t m_flags_live_in = 0;    ///< flags read since the head before being written
     static constexpr int kMaxHoisted = 2;
+    static constexpr int kMaxHoistMembers = 16;
+    static constexpr int64_t kMaxHoistSpan = 256;
     struct Hoisted {
-        const Insn* in = nullptr;
+        const Insn* in = nullptr;   ///< the first member: the group's address form
+        int64_t lo = 0, hi = 0;     ///< displacements: the lowest member's start, the highest end
+        bool write = false;         ///< a member writes: the probe asks for the write tag
+        int members = 0;
         int reg = -1;
     };
+    struct HoistMember {
+        const Insn* in = nullptr;
+        int group = -1;
+    };
     Hoisted m_hoisted[kMaxHoisted];
+    HoistMember m_hoist_members[kMaxHoistMembers];
+    int m_hoist_member_n = 0;
     int m_hoisted_n = 0;
     unsigned m_native = 0, m_helpers = 0;
     uint16_t m_xmm_valid = 0;     ///< guest XMMn is in host XMMn (bit n), equal to Cpu::fpu.xmm[n]

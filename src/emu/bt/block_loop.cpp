@@ -19,6 +19,7 @@
 #include "emu/cpu.h"
 #include "emu/decode/block_cache.h"
 
+#include <algorithm>
 #include <bit>
 
 namespace popek::emu::bt {
@@ -54,6 +55,24 @@ bool loop_flags_live_in(const Block& b) {
     return true;
 }
 
+/// Every guest register the block's instructions name (bit per full register), implicit ones
+/// (RSP of PUSH/POP, RAX of CMPXCHG) included.
+uint32_t regs_named(const Block& b) {
+    uint32_t used = 0;
+    for (const Insn& in : b.insns) {
+        for (unsigned n = 0; n < 3; ++n) {
+            const uint8_t r = n == 0 ? in.r0 : n == 1 ? in.r1 : in.r2;
+            if ((in.gprs >> n) & 1u) used |= 1u << base_of(r);
+        }
+        if (in.base < 16) used |= 1u << in.base;
+        if (in.index < 16) used |= 1u << in.index;
+        const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
+        if (m == ZYDIS_MNEMONIC_PUSH || m == ZYDIS_MNEMONIC_POP) used |= 1u << hv::RSP;
+        if (m == ZYDIS_MNEMONIC_CMPXCHG) used |= 1u;
+    }
+    return used;
+}
+
 }  // namespace
 
 bool BlockEmitter::is_self_loop(const Block& b) const {
@@ -67,19 +86,8 @@ bool BlockEmitter::is_self_loop(const Block& b) const {
 }
 
 void BlockEmitter::emit_loop_head(const Block& b) {
-    uint32_t used = 0;
-    for (const Insn& in : b.insns) {
-        for (unsigned n = 0; n < 3; ++n) {
-            const uint8_t r = n == 0 ? in.r0 : n == 1 ? in.r1 : in.r2;
-            if ((in.gprs >> n) & 1u) used |= 1u << base_of(r);
-        }
-        if (in.base < 16) used |= 1u << in.base;
-        if (in.index < 16) used |= 1u << in.index;
-        const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
-        if (m == ZYDIS_MNEMONIC_PUSH || m == ZYDIS_MNEMONIC_POP) used |= 1u << hv::RSP;
-        if (m == ZYDIS_MNEMONIC_CMPXCHG) used |= 1u;
-    }
-    choose_hoisted(b, used);   // reserves their registers first: `used` loses their address registers
+    uint32_t used = regs_named(b);
+    choose_hoisted(b, used, true);   // reserves their registers first: `used` loses their address registers
     // More than the pool holds: nothing preloaded (the back edge then writes back what it holds).
     if (std::popcount(used) + m_hoisted_n <= RegCache::kPool) {
         for (unsigned g = 0; g < RegCache::kGuestRegs; ++g) {
@@ -97,7 +105,7 @@ void BlockEmitter::emit_loop_head(const Block& b) {
         if (m_budget_reg >= 0) movsxd(RegCache::host(m_budget_reg), dword[rbx + m_layout.budget]);
     }
     // Before the flags are loaded: the probes clobber the host's.
-    for (int k = 0; k < m_hoisted_n; ++k) emit_hoisted_probe(*m_hoisted[k].in, m_hoisted[k].reg);
+    for (int k = 0; k < m_hoisted_n; ++k) emit_hoisted_probe(k);
     m_regs.next_insn();
     m_head_state = m_regs.state();
     // Flags the body may observe before rewriting them (a probe's slow path, a reader) would
@@ -187,6 +195,10 @@ uint32_t gprs_written(const Insn& in, bool& known) {
             return r0;
         case ZYDIS_MNEMONIC_XCHG: case ZYDIS_MNEMONIC_XADD:
             return r0 | r1;
+        case ZYDIS_MNEMONIC_PUSH:
+            return 1u << hv::RSP;
+        case ZYDIS_MNEMONIC_POP:
+            return r0 | (1u << hv::RSP);
         case ZYDIS_MNEMONIC_CMPXCHG:
             return r0 | 1u;
         case ZYDIS_MNEMONIC_IMUL: case ZYDIS_MNEMONIC_MUL: case ZYDIS_MNEMONIC_DIV: case ZYDIS_MNEMONIC_IDIV:
@@ -208,43 +220,111 @@ uint32_t address_gprs(const Insn& in) {
     return a;
 }
 
+bool same_address_form(const Insn& a, const Insn& b) {
+    return a.base == b.base && a.index == b.index && a.scale_shift == b.scale_shift && a.asize == b.asize &&
+           a.seg == b.seg;
+}
+
 }  // namespace
 
-void BlockEmitter::choose_hoisted(const Block& b, uint32_t& used) {
+void BlockEmitter::choose_hoisted(const Block& b, uint32_t& used, bool loop) {
     m_hoisted_n = 0;
-    if (!loop_keeps_budget(b)) return;
+    m_hoist_member_n = 0;
+    if (loop && !loop_keeps_budget(b)) return;
+    // A loop: registers any instruction writes. Otherwise: those written so far (the scan below).
     bool known = true;
     uint32_t written = 0;
-    for (const Insn& in : b.insns) written |= gprs_written(in, known);
+    if (loop)
+        for (const Insn& in : b.insns) written |= gprs_written(in, known);
     if (!known) return;
+    // Candidate groups in program order, each operand joining the first of its form whose range
+    // stays within kMaxHoistSpan with it.
+    constexpr int kCandidates = 8;
+    Hoisted cand[kCandidates];
+    HoistMember members[kMaxHoistMembers];
+    int nc = 0, nm = 0;
     for (const Insn& in : b.insns) {
-        if (m_hoisted_n == kMaxHoisted) break;
-        if (!hoistable(in) || (address_gprs(in) & written)) continue;
-        m_hoisted[m_hoisted_n++].in = &in;
-    }
-    if (!m_hoisted_n) return;
-    // The guest registers the loop needs resident: not those only hoisted addresses read.
-    uint32_t other = 0;
-    for (const Insn& in : b.insns) {
-        bool hoisted = false;
-        for (int k = 0; k < m_hoisted_n; ++k) hoisted = hoisted || m_hoisted[k].in == &in;
-        for (unsigned n = 0; n < 3; ++n) {
-            const uint8_t r = n == 0 ? in.r0 : n == 1 ? in.r1 : in.r2;
-            if ((in.gprs >> n) & 1u) other |= 1u << base_of(r);
+        if (nm == kMaxHoistMembers) break;
+        // A handler call may clobber the caller-saved pool registers (and any guest register).
+        if (!loop && !runs_inline(in)) break;
+        const bool member = hoistable(in) && !(address_gprs(in) & written);
+        if (!loop) {
+            written |= gprs_written(in, known);
+            if (!known) written = ~0u;
         }
-        if (!hoisted) other |= address_gprs(in);
+        if (!member) continue;
+        unsigned size = 0;
+        bool write = false;
+        memory_extent(in, size, write);
+        const int64_t lo = in.disp, hi = in.disp + size;
+        int g = 0;
+        while (g < nc && !(same_address_form(*cand[g].in, in) &&
+                           std::max(hi, cand[g].hi) - std::min(lo, cand[g].lo) <= kMaxHoistSpan))
+            ++g;
+        if (g == nc) {
+            if (nc == kCandidates) continue;
+            cand[nc++] = Hoisted{&in, lo, hi, false, 0, -1};
+        }
+        cand[g].lo = std::min(lo, cand[g].lo);
+        cand[g].hi = std::max(hi, cand[g].hi);
+        cand[g].write = cand[g].write || write;
+        ++cand[g].members;
+        members[nm++] = HoistMember{&in, g};
     }
-    const uint32_t need = used & (other | (1u << hv::RSP) | 1u);   // as emit_loop_head counted them
-    // Each needs a register beside the resident ones and the budget's.
-    while (m_hoisted_n && std::popcount(need) + m_hoisted_n + 1 > RegCache::kPool) --m_hoisted_n;
-    if (!m_hoisted_n) return;
-    for (int k = 0; k < m_hoisted_n; ++k) m_hoisted[k].reg = m_regs.reserve();
+    // A group of one saves nothing outside a loop (its probe only moves to the block's start).
+    if (!loop)
+        for (int k = 0; k < nc; ++k)
+            if (cand[k].members < 2) cand[k].members = 0;
+    // The groups with the most members first (the earlier on a tie), as many as registers allow:
+    // each needs one beside the resident guest registers and (a loop) the budget's.
+    int order[kCandidates];
+    for (int k = 0; k < nc; ++k) order[k] = k;
+    std::stable_sort(order, order + nc, [&](int x, int y) { return cand[x].members > cand[y].members; });
+    int chosen = 0;
+    while (chosen < std::min(nc, kMaxHoisted) && cand[order[chosen]].members > 0) ++chosen;
+    uint32_t need = 0;
+    for (; chosen > 0; --chosen) {
+        // The guest registers the loop needs resident: not those only hoisted addresses read.
+        uint32_t other = 0;
+        for (const Insn& in : b.insns) {
+            bool hoisted = false;
+            for (int m = 0; m < nm; ++m)
+                for (int k = 0; k < chosen; ++k) hoisted = hoisted || (members[m].in == &in && members[m].group == order[k]);
+            for (unsigned n = 0; n < 3; ++n) {
+                const uint8_t r = n == 0 ? in.r0 : n == 1 ? in.r1 : in.r2;
+                if ((in.gprs >> n) & 1u) other |= 1u << base_of(r);
+            }
+            if (!hoisted) other |= address_gprs(in);
+        }
+        need = used & (other | (1u << hv::RSP) | 1u);   // as emit_loop_head counted them
+        if (std::popcount(need) + chosen + (loop ? 1 : 0) <= RegCache::kPool) break;
+    }
+    if (chosen == 0) return;
+    for (int k = 0; k < chosen; ++k) {
+        m_hoisted[k] = cand[order[k]];
+        m_hoisted[k].reg = m_regs.reserve();
+        for (int m = 0; m < nm; ++m)
+            if (members[m].group == order[k]) m_hoist_members[m_hoist_member_n++] = HoistMember{members[m].in, k};
+    }
+    m_hoisted_n = chosen;
     used = need;
 }
 
-int BlockEmitter::hoisted_reg(const Insn& in) const {
-    for (int k = 0; k < m_hoisted_n; ++k)
-        if (m_hoisted[k].in == &in) return m_hoisted[k].reg;
+void BlockEmitter::emit_block_groups(const Block& b) {
+    // At the block's start every guest register is exact in Cpu::gpr and the flags in
+    // Cpu::rflags: the probes may clobber the host's.
+    uint32_t used = regs_named(b);
+    choose_hoisted(b, used, false);
+    for (int k = 0; k < m_hoisted_n; ++k) emit_hoisted_probe(k);
+}
+
+int BlockEmitter::hoisted_reg(const Insn& in, int32_t* offset) const {
+    for (int m = 0; m < m_hoist_member_n; ++m) {
+        if (m_hoist_members[m].in != &in) continue;
+        const Hoisted& h = m_hoisted[m_hoist_members[m].group];
+        if (offset) *offset = static_cast<int32_t>(in.disp - h.lo);
+        return h.reg;
+    }
     return -1;
 }
 
@@ -359,10 +439,7 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
     } else if (m_host_flags & live) {
         materialize_flags();
     } else if (m_host_flags) {
-        if (!flag_free) {
-            pushf();
-            pop(rdx);
-        }
+        if (!flag_free) capture_host_flags();
         kept = m_host_flags;
         m_host_flags = 0;
     }
@@ -407,14 +484,10 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
     L(leave);
     if (in_register) {
         mov(rax, reinterpret_cast<uint64_t>(slot));   // (MOV: the kept flags are still in the host)
-        if (kept) {
-            pushf();
-            pop(rdx);
-        }
+        if (kept) capture_host_flags();
         emit_budget_fold();
     } else if (flag_free && kept) {
-        pushf();
-        pop(rdx);
+        capture_host_flags();
     }
     m_regs.emit_write_back(m_head_state);
     if (kept) {

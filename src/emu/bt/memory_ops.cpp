@@ -249,10 +249,19 @@ bool BlockEmitter::hoistable(const Insn& in) const {
     return f != Form::None && f != Form::Push && f != Form::Pop;
 }
 
-void BlockEmitter::emit_hoisted_probe(const Insn& in, int reg) {
-    // The linear address as emit_linear_address computes it, from the registers in Cpu::gpr.
+void BlockEmitter::memory_extent(const Insn& in, unsigned& size, bool& write) const {
+    const Form f = form_of(in, m_flat32);
+    size = access_size(f, in);
+    write = is_write(f, in);
+}
+
+void BlockEmitter::emit_hoisted_probe(int k) {
+    // The group's first byte as emit_linear_address computes an address, from the registers in
+    // Cpu::gpr; the probe covers the group's whole range (a range crossing a page misses).
+    const Hoisted& h = m_hoisted[k];
+    const Insn& in = *h.in;
     const auto gpr = [&](uint8_t g) { return qword[rbx + m_layout.gpr + 8 * g]; };
-    mov(rax, static_cast<uint64_t>(static_cast<int64_t>(in.disp)));
+    mov(rax, static_cast<uint64_t>(h.lo));
     if (in.base < 16) add(rax, gpr(in.base));
     if (in.index < 16) {
         mov(rcx, gpr(in.index));
@@ -261,16 +270,15 @@ void BlockEmitter::emit_hoisted_probe(const Insn& in, int reg) {
     }
     if (in.asize == 4) mov(eax, eax);
     if (in.seg == kFs || in.seg == kGs) add(rax, qword[rbx + (in.seg == kFs ? m_layout.fs_base : m_layout.gs_base)]);
-    // The host address of a TLB hit (either way), else 0 (the access then takes its slow path).
-    const Form f = form_of(in, m_flat32);
-    const unsigned size = access_size(f, in);
-    const auto tag = static_cast<int32_t>(is_write(f, in) ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag));
+    // The host address of a TLB hit (either way), else 0 (the members then probe on their own).
+    const auto size = static_cast<unsigned>(h.hi - h.lo);
+    const auto tag = static_cast<int32_t>(h.write ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag));
     constexpr auto kWay1 = static_cast<int32_t>(sizeof(TlbEntry));
     constexpr auto kAddend = static_cast<int32_t>(offsetof(TlbEntry, addend));
-    const Xbyak::Reg64& host = RegCache::host(reg);
+    const Xbyak::Reg64& host = RegCache::host(h.reg);
     emit_tlb_set(size);
     xor_(host.cvt32(), host.cvt32());
-    Xbyak::Label way1, hit, done;
+    Xbyak::Label hit, done;
     cmp(rcx, qword[r10 + tag]);
     je(hit);
     cmp(rcx, qword[r10 + kWay1 + tag]);
@@ -282,21 +290,52 @@ void BlockEmitter::emit_hoisted_probe(const Insn& in, int reg) {
     L(done);
 }
 
+void BlockEmitter::emit_hoisted_access(const Insn& in, int reg, int32_t offset, SlowPath& slow) {
+    // MOV, LEA and JRCXZ only: the host flags may hold the guest's.
+    const Xbyak::Reg64& host = RegCache::host(reg);
+    Xbyak::Label own, done;
+    mov(rcx, host);
+    jrcxz(own);
+    lea(rsi, ptr[host + offset]);   // RSI: no REX prefix needed (AH..BH stay encodable)
+    jmp(done, T_NEAR);
+    L(own);
+    // The group missed (or straddles a page): this operand's own probe. Its base and index are
+    // not resident (the loop never writes them): their values are exact in Cpu::gpr.
+    const auto gpr = [&](uint8_t g) { return qword[rbx + m_layout.gpr + 8 * g]; };
+    const auto disp = static_cast<int32_t>(in.disp);
+    if (in.base < 16 && in.index < 16) {
+        mov(rax, gpr(in.base));
+        mov(rcx, gpr(in.index));
+        lea(rax, ptr[rax + rcx * (1 << in.scale_shift) + disp]);
+    } else if (in.base < 16) {
+        mov(rax, gpr(in.base));
+        lea(rax, ptr[rax + disp]);
+    } else if (in.index < 16) {
+        mov(rcx, gpr(in.index));
+        lea(rax, ptr[rcx * (1 << in.scale_shift) + disp]);
+    } else {
+        mov(rax, static_cast<uint64_t>(static_cast<int64_t>(disp)));
+    }
+    if (in.asize == 4) mov(eax, eax);
+    if (in.seg == kFs || in.seg == kGs) {
+        mov(rcx, qword[rbx + (in.seg == kFs ? m_layout.fs_base : m_layout.gs_base)]);
+        lea(rax, ptr[rax + rcx]);
+    }
+    unsigned size = 0;
+    bool write = false;
+    memory_extent(in, size, write);
+    emit_probe(write, size, slow);
+    L(done);
+}
+
 void BlockEmitter::emit_memory_alu(const Insn& in, SlowPath& slow) {
     const auto m = static_cast<ZydisMnemonic>(in.mnemonic);
     const Form f = form_of(in, m_flat32);
     const unsigned size = access_size(f, in);
     const Xbyak::AddressFrame sz = frame_of(size);
-    if (const int h = hoisted_reg(in); h >= 0) {
-        // Probed before the loop head: 0 means it missed (MOV and JRCXZ keep the host flags).
-        Xbyak::Label missed, hit;
-        mov(rcx, RegCache::host(h));
-        jrcxz(missed);
-        jmp(hit);
-        L(missed);
-        jmp(slow.entry_label, T_NEAR);
-        L(hit);
-        mov(rsi, RegCache::host(h));   // RSI: no REX prefix needed (AH..BH stay encodable)
+    int32_t offset = 0;
+    if (const int h = hoisted_reg(in, &offset); h >= 0) {
+        emit_hoisted_access(in, h, offset, slow);
     } else {
         emit_linear_address(in);
         emit_probe(is_write(f, in), size, slow);
@@ -488,7 +527,7 @@ void BlockEmitter::emit_slow_paths() {
         if (m_budget_reg >= 0) movsxd(RegCache::host(m_budget_reg), dword[rbx + m_layout.budget]);
         // It may have filled the TLB (a hoisted probe that missed hits now), and RDI/R11 are
         // not preserved by the call: probe the hoisted operands again.
-        for (int k = 0; k < m_hoisted_n; ++k) emit_hoisted_probe(*m_hoisted[k].in, m_hoisted[k].reg);
+        for (int k = 0; k < m_hoisted_n; ++k) emit_hoisted_probe(k);
         emit_xmm_reload(s.xmm_resume);   // host XMMs are caller-saved
         if (s.flags_host_resume) load_guest_flags();
         jmp(s.resume_label, T_NEAR);

@@ -5,6 +5,8 @@
 /// 32-bit results (SDM Vol. 1 3.4.1.1) come out exactly as on the host. The arithmetic flags are
 /// produced by the host instruction and merged into Cpu::rflags with the mask the interpreter's
 /// handler uses; instructions that read flags get the guest's arithmetic flags loaded first.
+#include <cpuid.h>
+
 #include "emu/bt/block_emitter.h"
 #include "emu/cpu.h"
 
@@ -128,6 +130,20 @@ void BlockEmitter::load_guest_flags() {
     // Clobbers RDX only. Only the arithmetic flags: the host's TF/AC/DF must stay clear
     // (single-step, alignment checks, and the ABI of the handlers called later).
     observe_flags(kArithFlags);
+    if (lahf_sahf()) {
+        // OF (RFLAGS bit 11) first: 0x80 + 0x80 overflows, 0 + 0 does not. Then SAHF loads SF ZF
+        // AF PF CF from AH, which has RFLAGS bits 7..0's layout (SDM Vol. 2B SAHF), and leaves
+        // OF and DF alone. RAX waits in RDX.
+        mov(rdx, rax);
+        movzx(eax, byte[rbx + m_layout.rflags + 1]);
+        and_(al, 8);
+        shl(al, 4);
+        add(al, al);
+        mov(ah, byte[rbx + m_layout.rflags]);
+        sahf();
+        mov(rax, rdx);
+        return;
+    }
     mov(rdx, qword[rbx + m_layout.rflags]);
     and_(edx, static_cast<uint32_t>(kArithFlags));
     push(rdx);
@@ -136,10 +152,40 @@ void BlockEmitter::load_guest_flags() {
 
 void BlockEmitter::emit_condition(unsigned cc, const Xbyak::Operand& dst) { (this->*kSetcc[cc & 15])(dst); }
 
+bool BlockEmitter::lahf_sahf() {
+    static const bool has = [] {
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        return __get_cpuid(0x80000001u, &a, &b, &c, &d) != 0 && (c & 1u) != 0;
+    }();
+    return has;
+}
+
+void BlockEmitter::capture_host_flags() {
+    if (!lahf_sahf()) {
+        pushf();
+        pop(rdx);
+        and_(edx, static_cast<uint32_t>(kArithFlags));
+        return;
+    }
+    // LAHF: AH = SF ZF 0 AF 0 PF 1 CF (RFLAGS bits 7..0); SETO: AL = OF. Swapped into AX, OF
+    // lands on bit 11.
+    mov(rdx, rax);
+    lahf();
+    seto(al);
+    shl(al, 3);
+    xchg(al, ah);
+    movzx(eax, ax);
+    and_(eax, static_cast<uint32_t>(kArithFlags));
+    xchg(rax, rdx);
+}
+
 void BlockEmitter::merge_host_flags(uint64_t mask) {
     // rflags ^= (host ^ rflags) & mask; RDX and R10 only (RCX may hold an operand).
-    pushf();
-    pop(rdx);
+    if (lahf_sahf()) capture_host_flags();
+    else {
+        pushf();
+        pop(rdx);
+    }
     mov(r10, qword[rbx + m_layout.rflags]);
     xor_(rdx, r10);
     and_(edx, static_cast<uint32_t>(mask));

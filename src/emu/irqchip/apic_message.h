@@ -2,6 +2,7 @@
 /// An interrupt message on the (virtual) APIC bus: what an ICR write (SDM Vol. 3A 10.6.1) or an
 /// IOAPIC redirection entry (82093AA datasheet 3.2.4) sends to local APICs.
 #include <cstdint>
+#include <optional>
 
 namespace popek::emu {
 
@@ -32,6 +33,11 @@ struct ApicMessage {
     DestinationShorthand shorthand = DestinationShorthand::None;
     int source = -1;                ///< sending vCPU index for IPIs, -1 for the IOAPIC
 };
+
+/// The message a compatibility-format MSI (SDM Vol. 3A 11.11: destination ID in address bits
+/// 19:12, destination mode bit 2; vector, delivery mode and trigger mode in the data) sends;
+/// nullopt when the address is not in the interrupt range 0xFEExxxxx.
+std::optional<ApicMessage> apic_message_from_msi(uint64_t address, uint32_t data);
 
 /// Where local APICs send IPIs and EOIs; implemented by the platform's APIC bus.
 class ApicBusSink {

@@ -11,6 +11,8 @@ constexpr uint64_t kMasked = 1ull << 16, kLevel = 1ull << 15, kRemoteIrr = 1ull 
                    kDeliveryStatus = 1ull << 12;
 /// Vector, delivery mode, destination mode, polarity, trigger mode, mask, destination.
 constexpr uint64_t kWritable = 0xff000000'0001afffull;
+/// VT-d 3.x §5.1.5.1: the remappable format's interrupt format bit and index[14:8] (bits 55:48).
+constexpr uint64_t kRemappableBits = 0x00ff0000'00000000ull;
 constexpr unsigned kRegId = 0x00, kRegVersion = 0x01, kRegArbitration = 0x02, kRegTable = 0x10;
 constexpr uint64_t kSelectOffset = 0x00, kWindowOffset = 0x10;
 
@@ -56,6 +58,15 @@ void IoApic::deliver_if_due(unsigned pin) {
 
 void IoApic::send(unsigned pin) {
     uint64_t entry = m_entries[pin];
+    if (hv::InterruptRemapper* remapper = m_remapper.load(std::memory_order_acquire)) {
+        // The MSI an I/O xAPIC sends (VT-d 3.x §5.1.5.1), as QEMU's ioapic_entry_parse forms it.
+        hv::MsiMessage msi;
+        msi.address = 0xfee00000ull | ((entry >> 48) << 4) | (((entry >> 11) & 1) << 2);
+        msi.data = static_cast<uint32_t>((entry & 0xff) | (entry & 0x700) | (entry & kLevel));
+        if (auto out = remapper->remap(hv::kNoRequesterId, msi))
+            if (auto message = apic_message_from_msi(out->address, out->data)) m_bus.send(*message);
+        return;
+    }
     ApicMessage message;
     message.vector = static_cast<uint8_t>(entry & 0xff);
     message.mode = static_cast<DeliveryMode>((entry >> 8) & 7);
@@ -88,7 +99,8 @@ void IoApic::write_selected(uint32_t value) {
     uint64_t& entry = m_entries[pin];
     uint64_t written = (m_select & 1) ? (entry & 0xffffffffull) | (uint64_t{value} << 32)
                                       : (entry & 0xffffffff00000000ull) | value;
-    entry = (written & kWritable) | (entry & (kRemoteIrr | kDeliveryStatus));
+    const uint64_t writable = kWritable | (m_remapper.load(std::memory_order_acquire) ? kRemappableBits : 0);
+    entry = (written & writable) | (entry & (kRemoteIrr | kDeliveryStatus));
     if (!(entry & kLevel)) entry &= ~kRemoteIrr;  // remote IRR means nothing for edge entries
     if (entry & kLevel) deliver_if_due(pin);      // unmasked while asserted: deliver now
 }

@@ -10,12 +10,21 @@
 /// writes. Unknown register indexes read 0 and ignore writes. Read-only bits keep their value.
 /// Pin polarity (bit 13) is stored but the pin levels given to set_irq() are logical
 /// (true = asserted), as the rest of popek drives them.
+///
+/// With an interrupt remapper (VT-d, hv/msi.h) the I/O APIC sends its interrupts as MSIs through
+/// it, as an I/O xAPIC does on a platform with interrupt remapping: the entry's bits 63:48 become
+/// address bits 19:4 and its destination mode bit 11 address bit 2, so an entry in the remappable
+/// format of VT-d 3.x §5.1.5.1 (interrupt format bit 48, interrupt_index[14:0] in bits 63:49,
+/// interrupt_index[15] in bit 11) carries its handle; bits 55:48 are then writable (reserved
+/// without a remapper). These MSIs carry no requester ID (hv::kNoRequesterId), as QEMU's.
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <span>
 
 #include "emu/irqchip/apic_message.h"
+#include "hv/msi.h"
 
 namespace popek::snapshot {
 class Writer;
@@ -33,6 +42,8 @@ public:
     static constexpr uint32_t kVersion = 0x00170011;
 
     explicit IoApic(ApicBusSink& bus);
+    /// Sends every interrupt through `remapper` from now on (null: straight to the APIC bus).
+    void set_remapper(hv::InterruptRemapper* remapper) { m_remapper.store(remapper, std::memory_order_release); }
 
     /// Drives pin `pin` (ignored when out of range). Callable from any thread.
     void set_irq(unsigned pin, bool level);
@@ -59,6 +70,7 @@ private:
     bool line(unsigned pin) const { return (m_lines >> pin) & 1; }
 
     ApicBusSink& m_bus;
+    std::atomic<hv::InterruptRemapper*> m_remapper{nullptr};
     std::mutex m_mutex;
     uint8_t m_select = 0;
     uint32_t m_id = 0;

@@ -49,16 +49,37 @@ bool InterruptPlatform::inject_vector(int vcpu, uint8_t vector) {
     return true;
 }
 
-bool InterruptPlatform::deliver_msi(uint64_t address, uint32_t data) {
-    if ((address >> 20) != 0xfee) return false;
+std::optional<ApicMessage> apic_message_from_msi(uint64_t address, uint32_t data) {
+    if ((address >> 20) != 0xfee) return std::nullopt;
     ApicMessage message;
     message.vector = static_cast<uint8_t>(data & 0xff);
     message.mode = static_cast<DeliveryMode>((data >> 8) & 7);
     message.level_triggered = (data & (1u << 15)) != 0;
     message.logical = (address & (1u << 2)) != 0;
     message.destination = static_cast<uint8_t>(address >> 12);
-    m_bus.send(message);
+    return message;
+}
+
+bool InterruptPlatform::deliver_msi(uint64_t address, uint32_t data) {
+    auto message = apic_message_from_msi(address, data);
+    if (!message) return false;
+    m_bus.send(*message);
     return true;
+}
+
+bool InterruptPlatform::deliver_device_msi(uint32_t requester, const hv::MsiMessage& msi, bool remap) {
+    hv::MsiMessage out = msi;
+    if (hv::InterruptRemapper* remapper = remap ? m_remapper.load(std::memory_order_acquire) : nullptr) {
+        auto remapped = remapper->remap(requester, msi);
+        if (!remapped) return true;   // blocked; the remapper recorded why
+        out = *remapped;
+    }
+    return deliver_msi(out.address, out.data);
+}
+
+void InterruptPlatform::set_interrupt_remapper(hv::InterruptRemapper* remapper) {
+    m_remapper.store(remapper, std::memory_order_release);
+    m_ioapic.set_remapper(remapper);
 }
 
 void InterruptPlatform::pit_irq0_edge() {

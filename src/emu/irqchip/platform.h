@@ -8,6 +8,7 @@
 /// - PIT counter 0 OUT: PIC IRQ0 and IOAPIC pin 0, polled by vCPU 0's poll_timers();
 /// - PIC INTR: vCPU 0's LINT0 (taken when LINT0 is ExtINT, or while its APIC is disabled);
 /// - local APIC EOIs of level-triggered vectors: broadcast to the IOAPIC.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -20,6 +21,7 @@
 #include "emu/irqchip/pic.h"
 #include "emu/irqchip/pit.h"
 #include "emu/irqchip/vcpu_interrupts.h"
+#include "hv/msi.h"
 
 namespace popek::emu {
 
@@ -54,6 +56,11 @@ public:
     /// destination mode bit 2) and data (vector, delivery mode, trigger mode) words of the PCI
     /// spec / SDM Vol. 3A 10.11. Returns false when the address is not in the MSI window.
     bool deliver_msi(uint64_t address, uint32_t data);
+    /// A device's MSI (hv::Vm::signal_msi): through the interrupt remapper when one is set and
+    /// `remap`, then deliver_msi. False when what is left is not in the MSI window.
+    bool deliver_device_msi(uint32_t requester, const hv::MsiMessage& msi, bool remap);
+    /// Puts `remapper` (not owned) before the APIC bus for the IOAPIC and device MSIs; null: none.
+    void set_interrupt_remapper(hv::InterruptRemapper* remapper);
 
     /// Port I/O and MMIO the engine handles itself: PIC 0x20-0x21, 0xa0-0xa1, ELCR 0x4d0-0x4d1,
     /// PIT 0x40-0x43, port 0x61, IOAPIC MMIO 0xfec00000-0xfec00fff. False when the first byte's
@@ -79,6 +86,7 @@ private:
     PicPair m_pic;
     Pit m_pit;
     std::vector<std::unique_ptr<VcpuInterrupts>> m_cpus;
+    std::atomic<hv::InterruptRemapper*> m_remapper{nullptr};
 };
 
 }  // namespace popek::emu

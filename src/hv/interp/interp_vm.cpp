@@ -117,6 +117,20 @@ Result<void> InterpVm::inject_vector(int vcpu, uint8_t vector) {
     return {};
 }
 
+Result<void> InterpVm::signal_msi(uint32_t requester, const MsiMessage& msi, bool remap) {
+    // No re-verification of decoded code: the devices that send MSIs report their RAM writes
+    // (device_wrote_ram), as virtio does.
+    if (!m_interrupts->deliver_device_msi(requester, msi, remap))
+        return fail("interp: MSI address {:#x} is not in the interrupt range", msi.address);
+    return {};
+}
+
+Result<void> InterpVm::set_interrupt_remapper(std::shared_ptr<InterruptRemapper> remapper) {
+    m_remapper = std::move(remapper);
+    m_interrupts->set_interrupt_remapper(m_remapper.get());
+    return {};
+}
+
 std::optional<TscSample> InterpVm::sample_tsc() const {
     if (!m_shared) return std::nullopt;
     const emu::GuestClock& clock = m_shared->clock;

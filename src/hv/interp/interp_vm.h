@@ -26,6 +26,8 @@ public:
     Result<void> set_irq_line_no_dma(uint32_t gsi, bool level) override;
     void device_wrote_ram(uint64_t gpa, uint64_t len) override;
     Result<void> inject_vector(int vcpu, uint8_t vector) override;
+    Result<void> signal_msi(uint32_t requester, const MsiMessage& msi, bool remap) override;
+    Result<void> set_interrupt_remapper(std::shared_ptr<InterruptRemapper> remapper) override;
     std::optional<TscSample> sample_tsc() const override;
     emu::EngineShared* own_engine() override { return m_shared.get(); }
     Result<void> pause() override;
@@ -36,6 +38,8 @@ private:
     Result<void> set_line(uint32_t gsi, bool level, bool dma);
     VmConfig m_config;
     bool m_translate;
+    /// Before m_interrupts, which calls it (also from the alarm thread): it outlives the platform.
+    std::shared_ptr<InterruptRemapper> m_remapper;
     /// Held by the engine directly (EngineShared::platform) and driven by set_irq_line.
     std::unique_ptr<emu::InterruptPlatform> m_interrupts;
     /// A `--viridian` VM's own personality hooks (its Hyper-V state); before m_shared, which uses them.
