@@ -94,7 +94,7 @@ Result<std::pair<std::string, bool>> parse_read_only_spec(std::string_view optio
 
 Result<vmm::DiskOption> parse_disk(const std::string& spec) {
     auto [path, ro] = TRY(parse_read_only_spec("--disk", "file", spec));
-    return vmm::DiskOption{path, ro};
+    return vmm::DiskOption{path, ro, {}};
 }
 
 Result<vmm::ShareOption> parse_share(const std::string& spec) {

@@ -24,7 +24,7 @@ Result<vmm::VmOptions> to_vm_options(const vmm::fc::Config& c) {
     o.cmdline = c.boot_source->boot_args;
     o.cpus = static_cast<int>(c.machine.vcpu_count);
     o.mem_mib = c.machine.mem_size_mib;
-    for (const vmm::fc::Drive& d : c.drives) o.disks.push_back(vmm::DiskOption{d.path_on_host, d.is_read_only});
+    for (const vmm::fc::Drive& d : c.drives) o.disks.push_back(vmm::DiskOption{d.path_on_host, d.is_read_only, {}});
     // Firecracker names the root device on the kernel command line itself (vmm/src/builder.rs);
     // it is the first block device: /dev/vda, or the first vbd (/dev/xvda) under Xen.
     if (!c.drives.empty() && c.drives.front().is_root_device) {

@@ -34,6 +34,12 @@ public:
     /// A deterministic poll point (Cpu::schedule) at a clean instruction boundary, before the
     /// poll: where reverse execution takes its snapshots (replay/history.h).
     virtual void poll_point(Cpu& cpu) { (void)cpu; }
+    /// A back end (virtio, Xen) wrote guest RAM [gpa, gpa+len) (hv::Vm::device_wrote_ram, from
+    /// any thread): a recording logs those bytes, a replay writes the logged ones back.
+    virtual void wrote_ram(uint64_t gpa, uint64_t len) {
+        (void)gpa;
+        (void)len;
+    }
 };
 
 /// The calling vCPU thread's Determinism (null: a normal run).

@@ -1,5 +1,9 @@
 #include "host/block_file.h"
 
+#include <sys/mman.h>
+
+#include <limits>
+
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -81,6 +85,19 @@ Result<BlockFile> BlockFile::adopt(UniqueFd fd, bool readonly, std::string name)
     f.m_size = static_cast<uint64_t>(st.st_size);
     if (S_ISBLK(st.st_mode) && ::ioctl(f.m_fd.get(), BLKGETSIZE64, &f.m_size) != 0)
         return fail_errno("size of '{}'", name);
+    f.m_readonly = readonly;
+    f.m_path = std::move(name);
+    return f;
+}
+
+Result<BlockFile> BlockFile::blank(std::string name, uint64_t bytes, bool readonly) {
+    UniqueFd fd(::memfd_create("popek-replay-disk", MFD_CLOEXEC));
+    if (fd.get() < 0) return fail_errno("stand-in for disk '{}'", name);
+    if (bytes > static_cast<uint64_t>(std::numeric_limits<off_t>::max()) || ::ftruncate(fd.get(), static_cast<off_t>(bytes)) != 0)
+        return fail_errno("stand-in for disk '{}' of {} bytes", name, bytes);
+    BlockFile f;
+    f.m_fd = std::move(fd);
+    f.m_size = bytes;
     f.m_readonly = readonly;
     f.m_path = std::move(name);
     return f;

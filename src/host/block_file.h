@@ -27,6 +27,9 @@ public:
     /// A disk opened by someone else (a driver domain gets its disk as a descriptor, locked by
     /// the VMM that opened it); `name` is for messages. Takes no lock of its own.
     static Result<BlockFile> adopt(UniqueFd fd, bool readonly, std::string name);
+    /// A blank disk of `bytes` (a sparse memfd, no host file) that stands in for `name`: a
+    /// `--replay` serves the recorded requests on it, the log holding what the guest read.
+    static Result<BlockFile> blank(std::string name, uint64_t bytes, bool readonly);
 
     uint64_t size_bytes() const { return m_size; }
     uint64_t sectors() const { return m_size / kSectorSize; }

@@ -74,8 +74,13 @@ void LogWriter::write(const Event& e) {
             append_le<uint32_t>(rec, e.size);
             append_le<uint64_t>(rec, e.checksum);
             break;
+        case EventType::Frame:
         case EventType::Input:
             append_le<uint64_t>(rec, e.idle);
+            if (e.type == EventType::Frame) rec.push_back(e.nic);
+            [[fallthrough]];
+        case EventType::Dma:
+            if (e.type == EventType::Dma) append_le<uint64_t>(rec, e.gpa);
             [[fallthrough]];
         case EventType::Read:
             append_le<uint32_t>(rec, static_cast<uint32_t>(e.bytes.size()));
@@ -146,7 +151,7 @@ Result<LogReader> LogReader::open(std::vector<uint8_t> bytes) {
     if (!r.take(head, sizeof head)) return fail("log truncated in its header");
     const uint32_t version = uint32_t{head[0]} | uint32_t{head[1]} << 8 | uint32_t{head[2]} << 16 | uint32_t{head[3]} << 24;
     const uint32_t len = uint32_t{head[4]} | uint32_t{head[5]} << 8 | uint32_t{head[6]} << 16 | uint32_t{head[7]} << 24;
-    if (version != kVersion) return fail("log version {} is not supported (this popek reads version {})", version, kVersion);
+    if (version != kVersion) return fail("log version {} is not supported (this popek reads version {}: record the run again)", version, kVersion);
     if (len > kMaxConfig) return fail("log header: VM description of {} bytes (at most {})", len, kMaxConfig);
     r.m_config.resize(len);
     if (!r.take(r.m_config.data(), len)) return fail("log truncated in its VM description");
@@ -179,12 +184,21 @@ Result<std::optional<Event>> LogReader::next() {
             break;
         }
         case static_cast<uint8_t>(EventType::Read):
-        case static_cast<uint8_t>(EventType::Input): {
+        case static_cast<uint8_t>(EventType::Input):
+        case static_cast<uint8_t>(EventType::Dma):
+        case static_cast<uint8_t>(EventType::Frame): {
             uint32_t len = 0;
-            if (type == static_cast<uint8_t>(EventType::Input) && !u(e.idle)) return truncated();
+            const bool read = type == static_cast<uint8_t>(EventType::Read);
+            const bool frame = type == static_cast<uint8_t>(EventType::Frame);
+            if ((type == static_cast<uint8_t>(EventType::Input) || frame) && !u(e.idle)) return truncated();
+            if (frame && !u(e.nic)) return truncated();
+            if (type == static_cast<uint8_t>(EventType::Dma) && !u(e.gpa)) return truncated();
             if (!u(len)) return truncated();
-            const uint32_t max = type == static_cast<uint8_t>(EventType::Read) ? kMaxRead : kMaxInput;
-            if (len > max || (type == static_cast<uint8_t>(EventType::Input) && len == 0))
+            const uint32_t max = read ? kMaxRead
+                                 : type == static_cast<uint8_t>(EventType::Input) ? kMaxInput
+                                 : frame ? kMaxFrame
+                                         : kMaxDma;
+            if (len > max || (!read && len == 0))
                 return fail("log event at byte {}: {} bytes of data (1 to {} allowed)", start, len, max);
             e.bytes.resize(len);
             if (!take(e.bytes.data(), len)) return truncated();

@@ -10,6 +10,10 @@
 ///     Random  u8 length (1..8), u8 delivered (0/1), the bytes
 ///     Input   u64 idle number (the how-manieth time the halted vCPU asked for time), u32
 ///             length (1..4096), console bytes fed to the guest at that halt
+///     Dma     u64 gpa, u32 length (1..64 KiB), the bytes a back end wrote into guest RAM during
+///             the exit before (read after it; a replay writes them back instead of the host's)
+///     Frame   u64 idle number, u8 NIC, u32 length (1..64 KiB), a network frame delivered to the
+///             guest's NIC at that halt
 ///     End     (its count: the last instruction) u32 exit status, 32-byte hash of guest RAM,
 ///             32-byte hash of the serial output; nothing may follow it
 ///
@@ -31,13 +35,15 @@ namespace popek::replay {
 
 inline constexpr std::array<uint8_t, 8> kMagic{'P', 'O', 'P', 'E', 'K', 'R', 'R', 0};
 /// 2: deterministic poll points (emu::Cpu::schedule); 3: End's memory hash skips zero pages
-/// (replay/memory_hash.h).
-inline constexpr uint32_t kVersion = 3;
+/// (replay/memory_hash.h); 4: Dma events (back ends' guest RAM writes), Frame events.
+inline constexpr uint32_t kVersion = 4;
 inline constexpr uint32_t kMaxConfig = 64 * 1024;
 inline constexpr uint32_t kMaxRead = 64 * 1024;
 inline constexpr uint32_t kMaxInput = 4096;
+inline constexpr uint32_t kMaxDma = 64 * 1024;   ///< a longer write is logged as several Dma events
+inline constexpr uint32_t kMaxFrame = 64 * 1024;
 
-enum class EventType : uint8_t { Exit = 1, Read = 2, Random = 3, Input = 4, End = 5 };
+enum class EventType : uint8_t { Exit = 1, Read = 2, Random = 3, Input = 4, End = 5, Dma = 6, Frame = 7 };
 
 /// Which exit an Exit event is (hv::VcpuExit's alternatives that reach the VMM).
 enum class ExitKind : uint8_t { PioIn = 1, PioOut = 2, MmioRead = 3, MmioWrite = 4, Hypercall = 5, Other = 6 };
@@ -53,10 +59,12 @@ struct Event {
     uint64_t addr = 0;
     uint32_t size = 0;
     uint64_t checksum = 0;
-    // Read, Random, Input
+    // Read, Random, Input, Dma
     std::vector<uint8_t> bytes;
     bool delivered = false;   ///< Random
-    uint64_t idle = 0;        ///< Input
+    uint64_t idle = 0;        ///< Input, Frame
+    uint8_t nic = 0;          ///< Frame: which --net (0, 1, ...)
+    uint64_t gpa = 0;         ///< Dma: where `bytes` go in guest RAM
     // End
     uint32_t status = 0;
     Hash memory{};

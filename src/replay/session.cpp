@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 
@@ -12,6 +13,7 @@ namespace {
 
 /// Virtual time: one nanosecond per retired instruction (a 1 GHz guest), plus skipped idle time.
 constexpr uint64_t kNoDeadline = std::numeric_limits<uint64_t>::max();
+constexpr const char* kind_name_dma = "a back end's write of guest RAM";
 
 const char* type_name(EventType t) {
     switch (t) {
@@ -20,6 +22,8 @@ const char* type_name(EventType t) {
         case EventType::Random: return "an RDRAND value";
         case EventType::Input: return "console input";
         case EventType::End: return "the end of the run";
+        case EventType::Dma: return "a back end's write of guest RAM";
+        case EventType::Frame: return "a network frame";
     }
     return "?";
 }
@@ -69,10 +73,11 @@ Event event(EventType type, uint64_t icount) {
 }  // namespace
 
 std::string describe_vm_for_log(hv::Accel accel, uint64_t mem_mib, int cpus, const std::string& kernel,
-                                const std::string& initrd, const std::string& cmdline, bool test_device) {
-    return fmt::format("accel={}\nmem_mib={}\ncpus={}\nkernel={}\ninitrd={}\ncmdline={}\ntest_device={}\n",
+                                const std::string& initrd, const std::string& cmdline, bool test_device,
+                                const std::string& devices) {
+    return fmt::format("accel={}\nmem_mib={}\ncpus={}\nkernel={}\ninitrd={}\ncmdline={}\ntest_device={}\n{}",
                        hv::accel_name(accel), mem_mib, cpus, kernel.empty() ? "(built-in demo guest)" : kernel, initrd,
-                       cmdline, test_device ? 1 : 0);
+                       cmdline, test_device ? 1 : 0, devices);
 }
 
 Result<std::unique_ptr<Session>> Session::record(const std::string& path, const std::string& config) {
@@ -83,28 +88,36 @@ Result<std::unique_ptr<Session>> Session::record(const std::string& path, const 
     return s;
 }
 
-Result<std::unique_ptr<Session>> Session::replay(const std::string& path, const std::string& config) {
+Result<std::unique_ptr<Session>> Session::replay(const std::string& path) {
     if (sodium_init() < 0) return fail("--replay: libsodium failed to initialise");
     std::unique_ptr<Session> s(new Session());
     s->m_replay = true;
     s->m_reader.emplace(TRY(LogReader::open_file(path)));
-    if (s->m_reader->config() != config) {
-        // Name the first line that differs: the user gave another VM than the one recorded.
-        const std::string& rec = s->m_reader->config();
-        size_t a = 0, b = 0;
-        for (;;) {
-            const size_t ea = rec.find('\n', a), eb = config.find('\n', b);
-            const std::string la = rec.substr(a, ea == std::string::npos ? std::string::npos : ea - a);
-            const std::string lb = config.substr(b, eb == std::string::npos ? std::string::npos : eb - b);
-            if (la != lb || ea == std::string::npos || eb == std::string::npos)
-                return fail("--replay '{}': the log was recorded with `{}`, this run has `{}` (replay with the "
-                            "recording's options)", path, la, lb);
-            a = ea + 1;
-            b = eb + 1;
-        }
-    }
+    s->m_path = path;
     crypto_generichash_init(&s->m_serial_hash, nullptr, 0, 32);
     return s;
+}
+
+const std::string& Session::recorded_config() const {
+    static const std::string none;
+    return m_reader ? m_reader->config() : none;
+}
+
+Result<void> Session::check_config(const std::string& config) const {
+    const std::string& rec = recorded_config();
+    if (rec == config) return {};
+    // Name the first line that differs: the user gave another VM than the one recorded.
+    size_t a = 0, b = 0;
+    for (;;) {
+        const size_t ea = rec.find('\n', a), eb = config.find('\n', b);
+        const std::string la = rec.substr(a, ea == std::string::npos ? std::string::npos : ea - a);
+        const std::string lb = config.substr(b, eb == std::string::npos ? std::string::npos : eb - b);
+        if (la != lb || ea == std::string::npos || eb == std::string::npos)
+            return fail("--replay '{}': the log was recorded with `{}`, this run has `{}` (replay with the "
+                        "recording's options)", m_path, la, lb);
+        a = ea + 1;
+        b = eb + 1;
+    }
 }
 
 Session::~Session() = default;
@@ -164,6 +177,12 @@ bool Session::random(void* out, size_t size) {
 }
 
 void Session::idle(uint64_t deadline_ns) {
+    if (m_next_deadline) deadline_ns = std::min(deadline_ns, m_next_deadline());
+    idle_until(deadline_ns);
+    if (m_tick) m_tick();   // a timer outside the engine that came due wakes the vCPU
+}
+
+void Session::idle_until(uint64_t deadline_ns) {
     ++m_idles;
     auto skip_to_deadline = [this, deadline_ns] {
         const uint64_t now = now_ns();
@@ -172,6 +191,7 @@ void Session::idle(uint64_t deadline_ns) {
     std::unique_lock lock(m_input_mutex);
     if (!m_replay) {
         for (;;) {
+            bool fed = false;
             if (!m_input.empty() && m_input_target) {
                 std::vector<uint8_t> bytes(m_input.begin(), m_input.begin() + static_cast<std::ptrdiff_t>(
                                                                   std::min<size_t>(m_input.size(), kMaxInput)));
@@ -185,20 +205,41 @@ void Session::idle(uint64_t deadline_ns) {
                     e.bytes = std::move(bytes);
                     e.idle = m_idles;
                     m_writer->write(e);
-                    return;
+                    fed = true;
                 }
             }
-            if (m_stopping) return;
+            if (!m_frames.empty()) {
+                // Every frame that arrived since the last halt reaches its NIC at this one.
+                std::deque<QueuedFrame> frames = std::move(m_frames);
+                m_frames.clear();
+                lock.unlock();
+                for (QueuedFrame& f : frames) {
+                    Event e = event(EventType::Frame, icount());
+                    e.idle = m_idles;
+                    e.nic = f.nic;
+                    e.bytes = std::move(f.bytes);
+                    m_frame_targets.at(f.nic)(e.bytes);
+                    m_writer->write(e);
+                }
+                lock.lock();
+                fed = true;
+            }
+            if (fed || m_stopping) return;
+            // With a network, frames come at the host's pace: so does idle time (as while
+            // someone may type), else the guest's timeouts would pass before any answer.
+            const bool paced = m_input_open || !m_frame_targets.empty();
             if (deadline_ns != kNoDeadline) {
                 // No one can type any more (the input ended): the clock jumps to the deadline
                 // now. Else idle time passes at the host's pace (at most 1 s per halt) so that
                 // typed input meets the guest where a user would; input or the end of the VM cut
                 // it short.
-                if (!m_input_open) return skip_to_deadline();
+                if (!paced) return skip_to_deadline();
                 const uint64_t now = now_ns();
                 const uint64_t wait_ns = deadline_ns > now ? std::min<uint64_t>(deadline_ns - now, 1'000'000'000) : 0;
-                if (wait_ns && m_input_cv.wait_for(lock, std::chrono::nanoseconds(wait_ns),
-                                                   [this] { return !m_input.empty() || m_stopping || !m_input_open; })) {
+                if (wait_ns && m_input_cv.wait_for(lock, std::chrono::nanoseconds(wait_ns), [this] {
+                        return !m_input.empty() || !m_frames.empty() || m_stopping ||
+                               (!m_input_open && m_frame_targets.empty());
+                    })) {
                     if (m_stopping) return;
                     continue;   // fed at this halt
                 }
@@ -210,20 +251,32 @@ void Session::idle(uint64_t deadline_ns) {
     }
     lock.unlock();
     if (m_engine_error.empty()) {
-        if (!m_peeked) {
-            auto n = m_reader->next();
-            if (!n) return fail_in_engine(n.error().message);
-            m_peeked = std::move(*n);
-        }
-        if (m_peeked && m_peeked->type == EventType::Input && m_peeked->idle == m_idles) {
+        // Every input and frame the recording fed at this halt, in its order.
+        bool fed = false;
+        for (;;) {
+            if (!m_peeked) {
+                auto n = m_reader->next();
+                if (!n) return fail_in_engine(n.error().message);
+                m_peeked = std::move(*n);
+            }
+            if (!m_peeked || (m_peeked->type != EventType::Input && m_peeked->type != EventType::Frame) ||
+                m_peeked->idle != m_idles)
+                break;
             Event e = std::move(*m_peeked);
             m_peeked.reset();
-            if (e.icount != icount()) return fail_in_engine(fmt::format("console input at instruction {} in the log", e.icount));
-            const size_t took = m_input_target ? m_input_target(e.bytes) : 0;
-            if (took != e.bytes.size())
-                fail_in_engine(fmt::format("the guest took {} of the {} logged input bytes", took, e.bytes.size()));
-            return;
+            if (e.icount != icount()) return fail_in_engine(fmt::format("{} at instruction {} in the log", type_name(e.type), e.icount));
+            if (e.type == EventType::Frame) {
+                if (e.nic >= m_frame_targets.size())
+                    return fail_in_engine(fmt::format("a network frame for NIC {}, which this VM does not have", e.nic));
+                m_frame_targets[e.nic](e.bytes);
+            } else {
+                const size_t took = m_input_target ? m_input_target(e.bytes) : 0;
+                if (took != e.bytes.size())
+                    return fail_in_engine(fmt::format("the guest took {} of the {} logged input bytes", took, e.bytes.size()));
+            }
+            fed = true;
         }
+        if (fed) return;
         if (m_peeked && m_peeked->type == EventType::End && m_peeked->icount == icount()) {
             // The recording ended here, with the guest waiting (e.g. Ctrl-A x at a shell prompt).
             // Under gdb the end is held: the vCPU stays halted and stops there (replaylog:end).
@@ -238,8 +291,76 @@ void Session::idle(uint64_t deadline_ns) {
     while (!m_stopping) m_input_cv.wait_for(lock, std::chrono::milliseconds(50));
 }
 
+void Session::wrote_ram(uint64_t gpa, uint64_t len) {
+    // Before the vCPUs run (the board and back ends set up, the same in every run) and after
+    // the VM ended, writes are nobody's input.
+    if (len == 0 || !m_started) return;
+    if (emu::t_determinism == this) {
+        // The vCPU thread: inside an exit a back end serves the guest (its bytes may come from
+        // the host: logged); outside one, timers and events at poll points write what follows
+        // from the run itself (event bits, vcpu_info), the same in a replay.
+        if (m_in_exit) m_ram_writes.push_back({gpa, len});
+        return;
+    }
+    std::lock_guard lock(m_input_mutex);
+    if (m_stopping || !m_async_write.empty()) return;
+    m_async_write = fmt::format("a back end wrote {} bytes of guest RAM at {:#x} outside an exit of the vCPU, which "
+                                "{} cannot log", len, gpa, m_replay ? "--replay" : "--record");
+}
+
+Result<void> Session::log_ram_writes() {
+    if (m_ram_writes.empty()) return {};
+    // The bytes are read after the exit, so the order of the writes does not matter: the ranges
+    // are sorted and merged (a used index written once per request is logged once), and the
+    // replay, whose stand-ins must have written the same ranges, does the same.
+    std::vector<Range> ranges = std::move(m_ram_writes);
+    m_ram_writes.clear();
+    std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.gpa < b.gpa; });
+    std::vector<Range> merged;
+    for (const Range& r : ranges) {
+        // A range outside guest RAM was not written (GuestMemory refuses it whole).
+        if (r.gpa + r.len < r.gpa || !m_memory || !m_memory->contains(r.gpa, r.len)) continue;
+        if (!merged.empty() && r.gpa <= merged.back().gpa + merged.back().len) {
+            Range& m = merged.back();
+            const uint64_t len = std::max(m.gpa + m.len, r.gpa + r.len) - m.gpa;
+            // Two abutting RAM regions stay apart (a GuestMemory access is within one region).
+            if (m_memory->contains(m.gpa, len)) {
+                m.len = len;
+                continue;
+            }
+        }
+        merged.push_back(r);
+    }
+    for (const Range& r : merged) {
+        for (uint64_t off = 0; off < r.len; off += kMaxDma) {
+            const uint64_t gpa = r.gpa + off;
+            const auto len = static_cast<size_t>(std::min<uint64_t>(kMaxDma, r.len - off));
+            if (!m_replay) {
+                Event e = event(EventType::Dma, icount());
+                e.gpa = gpa;
+                e.bytes.resize(len);
+                TRY_VOID(m_memory->read(gpa, e.bytes));
+                m_writer->write(e);
+                continue;
+            }
+            Event want = TRY(expect(EventType::Dma, kind_name_dma));
+            if (want.gpa != gpa || want.bytes.size() != len)
+                return diverged(fmt::format("a back end wrote {} bytes of guest RAM at {:#x} where the log has {} bytes at {:#x}",
+                                            len, gpa, want.bytes.size(), want.gpa));
+            TRY_VOID(m_memory->write(gpa, want.bytes));
+        }
+    }
+    return {};
+}
+
 Result<void> Session::before_dispatch(hv::Vcpu& vcpu, const hv::VcpuExit& exit) {
     if (!m_engine_error.empty()) return fail("{}", m_engine_error);
+    {
+        std::lock_guard lock(m_input_mutex);
+        if (!m_async_write.empty()) return fail("{}", m_async_write);
+    }
+    m_ram_writes.clear();
+    m_in_exit = true;
     Event e = event(EventType::Exit, icount());
     if (auto* in = std::get_if<hv::PioIn>(&exit)) {
         e.kind = ExitKind::PioIn;
@@ -280,16 +401,17 @@ Result<void> Session::before_dispatch(hv::Vcpu& vcpu, const hv::VcpuExit& exit) 
 }
 
 Result<void> Session::after_dispatch(const hv::VcpuExit& exit) {
+    m_in_exit = false;
     std::span<uint8_t> data;
     if (auto* in = std::get_if<hv::PioIn>(&exit)) data = in->data;
     else if (auto* rd = std::get_if<hv::MmioRead>(&exit)) data = rd->data;
-    else return {};
+    else return log_ram_writes();
     if (data.size() > kMaxRead) return fail("a device read of {} bytes is more than a log holds", data.size());
     if (!m_replay) {
         Event e = event(EventType::Read, icount());
         e.bytes.assign(data.begin(), data.end());
         m_writer->write(e);
-        return {};
+        return log_ram_writes();
     }
     // The devices answered too (their state moves as in the recording); the log's answer wins,
     // so clocks and host-dependent values read as they did.
@@ -297,7 +419,23 @@ Result<void> Session::after_dispatch(const hv::VcpuExit& exit) {
     if (want.bytes.size() != data.size())
         return diverged(fmt::format("a device read of {} bytes where the log has {}", data.size(), want.bytes.size()));
     std::copy(want.bytes.begin(), want.bytes.end(), data.begin());
-    return {};
+    return log_ram_writes();
+}
+
+size_t Session::add_nic(FrameTarget target) {
+    m_frame_targets.push_back(std::move(target));
+    return m_frame_targets.size() - 1;
+}
+
+void Session::queue_frame(size_t nic, std::span<const uint8_t> frame) {
+    if (m_replay || frame.empty() || frame.size() > kMaxFrame) return;
+    std::lock_guard lock(m_input_mutex);
+    // Bounded as a NIC's own queue is: a guest that never halts loses frames, as one that never
+    // posts receive buffers does.
+    constexpr size_t kMaxQueuedFrames = 1024;
+    if (m_stopping || m_frames.size() >= kMaxQueuedFrames) return;
+    m_frames.push_back({static_cast<uint8_t>(nic), std::vector<uint8_t>(frame.begin(), frame.end())});
+    m_input_cv.notify_all();
 }
 
 size_t Session::queue_input(std::span<const uint8_t> bytes) {

@@ -9,7 +9,8 @@
 namespace popek::vmm {
 
 Result<host::BlockFile> open_disk(const DiskOption& disk) {
-    auto file = host::BlockFile::open(disk.path, disk.read_only);
+    auto file = disk.replay_bytes ? host::BlockFile::blank(disk.path, *disk.replay_bytes, disk.read_only)
+                                       : host::BlockFile::open(disk.path, disk.read_only);
     if (!file) return std::unexpected(with_context(file.error(), "--disk"));
     // virtio-blk and blkif count 512-byte sectors: a tail would be invisible to the guest.
     if (file->size_bytes() % host::BlockFile::kSectorSize != 0)
@@ -19,6 +20,7 @@ Result<host::BlockFile> open_disk(const DiskOption& disk) {
 }
 
 Result<std::unique_ptr<host::NetBackend>> open_net(const NetOption& net) {
+    if (net.rr_replay && net.rr_wrap) return net.rr_wrap(nullptr);   // a replay opens no network
     Result<std::unique_ptr<host::NetBackend>> backend = [&] {
         switch (net.kind) {
             case NetOption::Kind::Tap: return host::make_tap_backend(net.tap_name);
@@ -28,6 +30,7 @@ Result<std::unique_ptr<host::NetBackend>> open_net(const NetOption& net) {
         return host::make_slirp_backend();
     }();
     if (!backend) return std::unexpected(with_context(backend.error(), "--net"));
+    if (net.rr_wrap) return net.rr_wrap(std::move(*backend));
     return backend;
 }
 

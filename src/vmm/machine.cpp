@@ -6,7 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
+#include <chrono>
 #include <thread>
+
+#include <fmt/ranges.h>
 
 #include "acpi/acpi_tables.h"
 #include "bus/bus.h"
@@ -16,6 +20,7 @@
 #include "emu/irqchip/platform.h"
 #include "gdb/gdb_server.h"
 #include "replay/history.h"
+#include "replay/recorded_net.h"
 #include "replay/session.h"
 #include "devices/legacy/uart_8250.h"
 #include "vmm/acpi_sleep.h"
@@ -23,6 +28,7 @@
 #include "vmm/exit_dispatcher.h"
 #include "vmm/exit_status.h"
 #include "vmm/input_file.h"
+#include "vmm/io_devices.h"
 #include "vmm/pci_platform.h"
 #include "vmm/stats_report.h"
 #include "vmm/vm_lifecycle.h"
@@ -143,24 +149,91 @@ struct ObserverGuard {
     }
 };
 
-/// `--record` / `--replay`: what the own engine cannot make deterministic yet is refused.
-Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& opt) {
+/// The value of a replay log's `key=N` line, 0 when the log has none (check_config then names
+/// the differing line).
+uint64_t recorded_value(const std::string& config, std::string_view key) {
+    for (size_t at = 0; at < config.size();) {
+        const size_t end = std::min(config.find('\n', at), config.size());
+        const std::string_view line(config.data() + at, end - at);
+        at = end + 1;
+        if (!line.starts_with(key) || line.size() <= key.size() || line[key.size()] != '=') continue;
+        uint64_t v = 0;
+        const std::string_view digits = line.substr(key.size() + 1);
+        auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+        return ec == std::errc{} && p == digits.data() + digits.size() ? v : 0;
+    }
+    return 0;
+}
+
+/// What a recording or replay changes in the VM it builds.
+struct RrSetup {
+    std::vector<DiskOption> disks;   ///< a replay's are blank stand-ins of the recorded sizes
+    std::vector<NetOption> nets;     ///< their host side wrapped (replay/recorded_net.h)
+    std::optional<uint64_t> xen_boot_unix_ns;   ///< --xen: the wall clock at boot, the recording's
+};
+
+/// `--record` / `--replay`: what the own engine cannot make deterministic yet is refused. The
+/// log names the back ends, with each disk's size and a Xen guest's wall clock at boot, which a
+/// replay takes from the log (no host file is opened, the host clock is not read).
+Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& opt, RrSetup& setup) {
+    setup.disks = opt.disks;
+    setup.nets = opt.nets;
     const bool record = !opt.record_path.empty(), replay = !opt.replay_path.empty();
     if (!record && !replay) return std::unique_ptr<replay::Session>{};
     const char* flag = record ? "--record" : "--replay";
     if (record && replay) return fail("--record and --replay cannot be given together");
     if (opt.accel == hv::Accel::Kvm) return fail("{} needs the own engine (--accel interp or bt)", flag);
     if (opt.cpus != 1) return fail("{} supports one vCPU only (--cpus 1): vCPU interleaving is not recorded yet", flag);
-    if (opt.xen || !opt.disks.empty() || !opt.nets.empty() || opt.share || opt.virtio_rng || !opt.pci_devices.empty() ||
-        opt.iommu)
-        return fail("{}: --xen, --disk, --net, --share, --rng, --device and --iommu are not recorded yet (docs/record-replay.md)",
-                    flag);
+    if (opt.share || !opt.pci_devices.empty() || opt.iommu)
+        return fail("{}: --share, --device and --iommu are not recorded yet (docs/record-replay.md)", flag);
+    if (opt.nets.size() > 255) return fail("{}: at most 255 --net", flag);
+    if (opt.driver_domain) return fail("{} cannot be combined with --driver-domain", flag);
     if (record && !opt.gdb.empty()) return fail("--record cannot be combined with --gdb (debug the replay: --replay FILE --gdb ...)");
     if (!opt.restore_path.empty()) return fail("{} cannot be combined with --restore yet", flag);
+    std::unique_ptr<replay::Session> session;
+    if (replay) session = TRY(replay::Session::replay(opt.replay_path));
+    auto logged = [&](const std::string& key, auto now) -> uint64_t {
+        return record ? static_cast<uint64_t>(now()) : recorded_value(session->recorded_config(), key);
+    };
+    std::string devices;
+    for (size_t i = 0; i < setup.disks.size(); ++i) {
+        DiskOption& d = setup.disks[i];
+        const std::string key = fmt::format("disk{}_bytes", i);
+        uint64_t bytes = 0;
+        if (record) {
+            bytes = TRY(open_disk(d)).size_bytes();
+        } else {
+            bytes = recorded_value(session->recorded_config(), key);
+            d.replay_bytes = bytes;
+        }
+        devices += fmt::format("disk{}={},{}\n{}={}\n", i, d.path, d.read_only ? "ro" : "rw", key, bytes);
+    }
+    for (size_t i = 0; i < setup.nets.size(); ++i) {
+        NetOption& n = setup.nets[i];
+        std::string what = n.kind == NetOption::Kind::Tap     ? "tap=" + n.tap_name
+                           : n.kind == NetOption::Kind::Dgram ? "dgram=" + n.dgram_local + "," + n.dgram_remote
+                                                              : "user";
+        if (n.mac) what += fmt::format(",mac={:02x}", fmt::join(*n.mac, ":"));
+        devices += fmt::format("net{}={}\n", i, what);
+    }
+    if (opt.virtio_rng) devices += "rng=1\n";
+    if (opt.xen) {
+        setup.xen_boot_unix_ns = logged("xen_boot_unix_ns", [] {
+            return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        });
+        devices += fmt::format("xen=1\nxen_boot_unix_ns={}\n", *setup.xen_boot_unix_ns);
+    }
     const std::string config = replay::describe_vm_for_log(opt.accel, opt.mem_mib, opt.cpus, opt.kernel_path, opt.initrd_path,
-                                                           opt.cmdline, opt.test_device);
-    if (record) return replay::Session::record(opt.record_path, config);
-    return replay::Session::replay(opt.replay_path, config);
+                                                           opt.cmdline, opt.test_device, devices);
+    if (record) session = TRY(replay::Session::record(opt.record_path, config));
+    else TRY_VOID(session->check_config(config));
+    for (NetOption& n : setup.nets) {
+        n.rr_replay = replay;
+        n.rr_wrap = [s = session.get()](std::unique_ptr<host::NetBackend> real) -> std::unique_ptr<host::NetBackend> {
+            return std::make_unique<replay::RecordedNet>(*s, std::move(real));
+        };
+    }
+    return session;
 }
 
 }  // namespace
@@ -203,7 +276,10 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     kernel_file = {};
     initrd_file = {};
 
-    std::unique_ptr<replay::Session> session = TRY(open_replay_session(opt));
+    RrSetup rr;   // a replay's disks are stand-ins (open_replay_session)
+    std::unique_ptr<replay::Session> session = TRY(open_replay_session(opt, rr));
+    const std::vector<DiskOption>& disks = rr.disks;
+    if (session) session->set_memory(mem);
     hv::VmConfig cfg{opt.cpus, opt.xen, opt.stats, opt.perf_map, opt.bt_cache_mib, opt.xen && opt.viridian, session.get()};
     auto vm = TRY(hv->create_vm(cfg));
     TRY_VOID(vm->set_memory(mem));
@@ -216,7 +292,13 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
             // A replay rewound by gdb (reverse execution) re-emits what was shown already.
             if (auto fresh = session->note_serial(bytes); !fresh.empty()) out(fresh);
         };
-    auto board = TRY(Board::create(*vm, mem, pio, mmio, life, serial_out, opt));
+    std::optional<VmOptions> with_stand_ins;
+    if (session && (!disks.empty() || !rr.nets.empty())) {
+        with_stand_ins = opt;
+        with_stand_ins->disks = disks;
+        with_stand_ins->nets = rr.nets;
+    }
+    auto board = TRY(Board::create(*vm, mem, pio, mmio, life, serial_out, with_stand_ins ? *with_stand_ins : opt));
     // ACPI tables for PC kernels (docs/ARCHITECTURE.md "ACPI"); own-ABI guests get none.
     if (!restore && boot.format != loader::KernelFormat::Elf64) {
         std::vector<acpi::MmioDeviceDesc> virtio;
@@ -229,8 +311,8 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     }
     std::unique_ptr<XenPlatform> xen;
     if (opt.xen) {
-        xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, opt.disks, opt.nets, opt.share,
-                                      opt.driver_domain));
+        xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, disks, rr.nets, opt.share,
+                                      opt.driver_domain, rr.xen_boot_unix_ns));
         TRY_VOID(xen->attach_physmap(mem, mmio));
         if (restore) TRY_VOID(restore->load_memory(mem, {kStorePfn, kConsolePfn}));
     }
@@ -274,6 +356,12 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
         // Console input reaches the guest only at a halt the log names (replay/session.h).
         devices::legacy::Uart8250* uart = &board->uart();
         session->set_input_target([uart](std::span<const uint8_t> bytes) { return uart->push_input(bytes); });
+        if (xen) {
+            // The Xen console ring instead, and Xen's timers on the vCPU thread (xen_platform_rr.cpp).
+            XenPlatform* x = xen.get();
+            session->set_input_target([x](std::span<const uint8_t> bytes) { return x->console_input(bytes); });
+            session->set_timers([x] { x->poll_timers(); }, [x] { return x->next_timer_ns(); });
+        }
         session->set_end_vm([&life](int status, std::string reason) {
             if (status >= 0) return life.request_exit_or_defer(ExitCause::ConsoleQuit, status, std::move(reason));
             life.request_exit(ExitCause::VcpuError, kExitVmError, std::move(reason));
@@ -322,6 +410,7 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     // Everything the VM uses is open: --chroot now, before guest code runs (host/privilege_drop.h).
     TRY_VOID(host::enter_chroot());
     std::vector<std::thread> threads;
+    if (session) session->vcpus_started();
     host::set_confinement_share(opt.share.has_value());
     for (size_t i = 0; i < vcpus.size(); ++i)
         threads.emplace_back([&, vp = vcpus[i].get(), counts = &exit_counts[i]] {
@@ -341,6 +430,10 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     board->stop_input();
 
     if (opt.stats) print_stats(vcpus, dispatcher.counters());
+    if (session && session->replaying() && life.cause() == ExitCause::VcpuError)
+        // The replay diverged (or failed) while it ran: that first difference is the news; the
+        // log's End cannot match a run cut short.
+        return RunOutcome{life.status(), life.cause(), life.reason()};
     if (session) {
         auto done = session->finish(life.status(), mem);
         if (!done) return RunOutcome{kExitVmError, ExitCause::VcpuError, done.error().message};

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -10,12 +11,19 @@
 
 #include "hv/hypervisor.h"
 
+namespace popek::host {
+class NetBackend;
+}  // namespace popek::host
+
 namespace popek::vmm {
 
 /// `--disk FILE[,ro]`: a block device (virtio-blk for non-Xen guests; the Xen vbd under --xen).
 struct DiskOption {
     std::string path;
     bool read_only = false;
+    /// `--replay` only (set by run_vm from the log): the host file is not opened; a blank disk
+    /// of this many bytes stands in (the log holds what the guest read, docs/record-replay.md).
+    std::optional<uint64_t> replay_bytes = std::nullopt;
 };
 
 /// `--share DIR[,ro]` (with --xen): DIR served to the guest as the popekfs device (docs/pv.md).
@@ -31,6 +39,10 @@ struct NetOption {
     std::string dgram_local, dgram_remote;   ///< unix datagram socket paths (Kind::Dgram)
     /// The guest's MAC (Firecracker's `guest_mac`); none: popek numbers its NICs itself.
     std::optional<std::array<uint8_t, 6>> mac = std::nullopt;
+    /// `--record` / `--replay` (set by run_vm): makes the NIC's host side out of the real one
+    /// (replay/recorded_net.h); on a replay (`rr_replay`) no real one is opened: it gets null.
+    std::function<std::unique_ptr<host::NetBackend>(std::unique_ptr<host::NetBackend>)> rr_wrap = {};
+    bool rr_replay = false;
 };
 
 struct VmOptions {

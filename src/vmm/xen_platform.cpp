@@ -30,8 +30,13 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
                                                          const std::vector<DiskOption>& disks,
                                                          const std::vector<NetOption>& nets,
                                                          const std::optional<ShareOption>& share,
-                                                         bool driver_domain) {
+                                                         bool driver_domain, std::optional<uint64_t> rr_boot_unix_ns) {
     std::unique_ptr<XenPlatform> p(new XenPlatform(vm, life, vcpus));
+    if (rr_boot_unix_ns) {
+        p->m_deterministic = true;
+        p->m_boot_unix_ns = *rr_boot_unix_ns;
+        p->m_start_ns = 0;   // system time is the virtual time (emu/determinism.h)
+    }
     pv::PvDomainConfig config;
     config.vcpus = vcpus;
     config.memory_bytes = mem.size();
@@ -67,6 +72,7 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
     p->m_io = TRY(XenIoDevices::attach(*p->m_domain, disks, nets, driver_domain));
     if (share) TRY_VOID(p->attach_share(*share));
     p->publish_time();
+    if (p->m_deterministic) return p;   // timers fire at poll points (xen_platform_rr.cpp)
     p->m_timer_thread = std::thread([self] {
         host::confine_this_thread(host::ThreadKind::Device);
         self->timer_loop();
@@ -136,10 +142,20 @@ pv::HypercallHooks XenPlatform::hooks() {
     };
     h.yield = [](int) { std::this_thread::yield(); };
     h.block = [this](int vcpu) {
+        if (m_deterministic)
+            return wait_deterministic([this, vcpu] { return m_domain->event_channels().upcall_pending(vcpu); }, 0);
         wait_for([this, vcpu] { return m_domain->event_channels().upcall_pending(vcpu); }, 0);
     };
     h.poll = [this](int, std::span<const evtchn_port_t> ports, uint64_t deadline_ns) {
         std::vector<evtchn_port_t> watched(ports.begin(), ports.end());
+        if (m_deterministic)
+            return wait_deterministic(
+                [this, &watched] {
+                    for (auto port : watched)
+                        if (m_domain->event_channels().port_pending(port)) return true;
+                    return false;
+                },
+                deadline_ns);
         wait_for(
             [this, &watched] {
                 for (auto port : watched)
@@ -248,7 +264,7 @@ void XenPlatform::publish_time() {
     for (int v = 0; v < m_domain->event_channels().vcpus(); ++v)
         m_domain->event_channels().publish_time(v, t.tsc_timestamp, t.system_time, t.scale.mul, t.scale.shift,
                                                 XEN_PVCLOCK_TSC_STABLE_BIT);
-    const auto unix_now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+    const auto unix_now = m_deterministic ? m_boot_unix_ns : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::system_clock::now().time_since_epoch()).count());
     pv::WallClock wc = pv::wallclock_at_boot(unix_now, now_ns());
     m_domain->event_channels().publish_wallclock(wc.sec, wc.nsec);

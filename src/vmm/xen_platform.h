@@ -47,7 +47,8 @@ public:
                                                        const std::vector<DiskOption>& disks = {},
                                                        const std::vector<NetOption>& nets = {},
                                                        const std::optional<ShareOption>& share = {},
-                                                       bool driver_domain = false);
+                                                       bool driver_domain = false,
+                                                       std::optional<uint64_t> rr_boot_unix_ns = {});
     ~XenPlatform();
     XenPlatform(const XenPlatform&) = delete;
     XenPlatform& operator=(const XenPlatform&) = delete;
@@ -64,6 +65,17 @@ public:
     size_t console_input(std::span<const uint8_t> bytes);
     /// The vbds and vifs (null before create() attached them), for the metrics.
     XenIoDevices* io() { return m_io.get(); }
+
+    // ---- `--record` / `--replay` (xen_platform_rr.cpp, docs/record-replay.md): created with
+    // rr_boot_unix_ns, the platform is deterministic: Xen system time is the engine's virtual
+    // time from 0, the wall clock at boot is the recording's, and there is no timer thread:
+    // timers fire at the engine's poll points (poll_timers, on the vCPU thread) and a vCPU that
+    // blocks waits in the session's idle (virtual time jumps to its next deadline).
+    bool deterministic() const { return m_deterministic; }
+    /// Fires every timer whose deadline has passed (VIRQ_TIMER).
+    void poll_timers();
+    /// The earliest armed timer deadline in the engine clock's base, UINT64_MAX for none.
+    uint64_t next_timer_ns();
 
     // ---- snapshots (docs/snapshot.md "Xen guests"; xen_platform_snapshot.cpp)
     /// What keeps the Xen state still while a paused VM is saved: no timer fires, no host console
@@ -89,6 +101,8 @@ private:
     /// Sleeps the calling vCPU until `ready()` holds, `deadline_ns` passes (0: none) or the VM ends.
     template <class Ready>
     void wait_for(Ready ready, uint64_t deadline_ns);
+    /// wait_for() of a deterministic platform (xen_platform_rr.cpp).
+    void wait_deterministic(const std::function<bool()>& ready, uint64_t deadline_ns);
     void timer_loop();
     uint64_t now_ns() const;
     /// Publishes the Xen clock (vcpu_time_info of every vCPU, shared_info's wall clock) from the
@@ -113,7 +127,8 @@ private:
     std::unique_ptr<XenIoDevices> m_io;   ///< --disk and --net: vbds and vifs
     std::unique_ptr<pv::ShareDevice> m_share;
     bool m_driver_domain = false;
-
+    bool m_deterministic = false;
+    uint64_t m_boot_unix_ns = 0;   ///< deterministic: the wall clock at boot
     // Wake-ups for blocked vCPUs and the singleshot timers (one deadline per vCPU, 0 = none).
     std::mutex m_lock;
     std::mutex m_fire_lock;   ///< held by the timer thread while it fires, and by hold()

@@ -2,7 +2,8 @@
 //
 // The input is a log file. Whatever the bytes: the header is an error or a VM description of at
 // most kMaxConfig bytes; events come out one by one until an error or the End event, each within
-// its bounds (Read <= kMaxRead bytes, Input 1..kMaxInput, Random 1..8), never a crash or a read
+// its bounds (Read <= kMaxRead bytes, Input 1..kMaxInput, Random 1..8, Dma 1..kMaxDma, Frame 1..kMaxFrame), never a
+// crash or a read
 // past the input.
 // fuzz-sources: src/replay/rr_log.cpp
 #include <cstddef>
@@ -30,6 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             case EventType::Read: if (ev.bytes.size() > kMaxRead) std::abort(); break;
             case EventType::Input: if (ev.bytes.empty() || ev.bytes.size() > kMaxInput) std::abort(); break;
             case EventType::Random: if (ev.bytes.empty() || ev.bytes.size() > 8) std::abort(); break;
+            case EventType::Dma: if (ev.bytes.empty() || ev.bytes.size() > kMaxDma) std::abort(); break;
+            case EventType::Frame: if (ev.bytes.empty() || ev.bytes.size() > kMaxFrame) std::abort(); break;
             default: break;
         }
         if (reader->offset() > size) std::abort();
@@ -68,6 +71,19 @@ int main(int argc, char** argv) {
         e.type = EventType::Input;
         e.idle = 3;
         e.bytes = {'x'};
+        w->write(e);
+        e = Event{};
+        e.type = EventType::Dma;
+        e.icount = 12;
+        e.gpa = 0x402000;
+        e.bytes = {0, 0, 1, 0, 0, 0, 0x11, 2};
+        w->write(e);
+        e = Event{};
+        e.type = EventType::Frame;
+        e.icount = 14;
+        e.idle = 4;
+        e.nic = 1;
+        e.bytes = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54};
         w->write(e);
         e = Event{};
         e.type = EventType::End;

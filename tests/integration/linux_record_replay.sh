@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# linux_record_replay.sh POPEK KERNEL INITRD ACCEL [marker|shell]
+# linux_record_replay.sh POPEK KERNEL INITRD ACCEL [marker|shell|disk|xen]
 #
 # Records the Debian kernel booting with `popek run --accel ACCEL --record`, then replays the log
 # twice (docs/record-replay.md). marker (default, initrd-min): the boot to the init marker and
@@ -7,8 +7,13 @@
 # the test types (`echo hello-$((6*7))`, `uname -r`, `poweroff -f`); the replays get no stdin.
 # Passes when both replays exit 0 like the recording, print the same console output byte for
 # byte and report the same guest memory hash; in shell mode also when a replay of the log without
-# its console input diverges (status 4, "replay diverged"). Exit 77 (skip) when the guest files
-# are missing.
+# its console input diverges (status 4, "replay diverged"). disk (initrd-virtio,
+# probe.mode=blk): virtio-blk and virtio-rng loaded, 16 MiB read from a random disk with dd; the
+# replays run with the disk image removed, and a replay of the log without its Dma events (what
+# the disk and the rng wrote into guest RAM) diverges. xen (initrd-popek, popek.init=xen): the
+# kernel as a Xen PVH guest, blkfront reading and writing a --disk, netfront getting a DHCP lease
+# from slirp (--net user) and pinging; the replays have neither disk nor network, and a replay of
+# the log without its Frame events diverges. Exit 77 (skip) when the guest files are missing.
 set -uo pipefail
 popek=$1 kernel=$2 initrd=$3 accel=$4 mode=${5:-marker}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +24,18 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cmdline="console=ttyS0"
 input=/dev/null
+devices=()
+if [ "$mode" = disk ]; then
+  cmdline="console=ttyS0 quiet probe.mode=blk probe.dd=16 probe.mods=virtio_mmio,virtio_blk,virtio-rng"
+  head -c $((16 << 20)) /dev/urandom >"$dir/disk.img"
+  devices=(--disk "$dir/disk.img" --rng)
+fi
+if [ "$mode" = xen ]; then
+  cmdline="console=hvc0 popek.init=xen popek.tag=rr"
+  truncate -s 16M "$dir/disk.img"
+  printf 'HOST-TOKEN-RR\0' | dd of="$dir/disk.img" bs=1 seek=4096 conv=notrunc status=none
+  devices=(--xen --disk "$dir/disk.img" --net user)
+fi
 if [ "$mode" = shell ]; then
   cmdline="console=ttyS0 popek.init=shell"
   printf 'echo hello-$((6*7))\nuname -r\npoweroff -f\n' >"$dir/typed"
@@ -26,7 +43,7 @@ if [ "$mode" = shell ]; then
 fi
 run() {   # run NAME MODE LOG STDIN: console to $dir/NAME.out, stderr to .err, status to .rc
   timeout --kill-after=10 "${POPEK_LINUX_TIMEOUT:-540}" \
-    "$popek" run --accel "$accel" --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" \
+    "$popek" run --accel "$accel" --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" "${devices[@]}" \
     "$2" "$3" <"$4" >"$dir/$1.out" 2>"$dir/$1.err"
   echo $? >"$dir/$1.rc"
 }
@@ -36,6 +53,14 @@ run rec --record "$dir/boot.rr" "$input"
 [ "$(cat "$dir/rec.rc")" = 0 ] || fail "the recording exited with status $(cat "$dir/rec.rc")"
 grep -q "GUEST-INIT-REACHED" "$dir/rec.out" || fail "the recording did not reach the init marker"
 if [ "$mode" = shell ]; then grep -q "^hello-42" "$dir/rec.out" || fail "the shell did not run the typed command"; fi
+if [ "$mode" = disk ]; then
+  grep -q "^GUEST-DD mib=16 .*16+0 records in" "$dir/rec.out" || fail "the guest did not read the disk"
+fi
+if [ "$mode" = xen ]; then
+  grep -q "^GUEST-XENBLK-READ HOST-TOKEN-RR" "$dir/rec.out" || fail "blkfront did not read the host's token"
+  grep -q "^GUEST-XENNET-PING ok" "$dir/rec.out" || fail "no ping reply through netfront"
+fi
+if [ "$mode" = disk ] || [ "$mode" = xen ]; then rm "$dir/disk.img"; fi   # the replays read nothing from it
 [ -n "$(hash_of rec)" ] || fail "the recording printed no memory hash"
 for i in 1 2; do
   run "rep$i" --replay "$dir/boot.rr" /dev/null
@@ -49,5 +74,20 @@ if [ "$mode" = shell ]; then
   run noinput --replay "$dir/noinput.rr" /dev/null
   [ "$(cat "$dir/noinput.rc")" = 4 ] || fail "a replay without the typed input exited with $(cat "$dir/noinput.rc"), expected 4"
   grep -q "replay diverged at instruction" "$dir/noinput.err" || fail "a replay without the typed input did not report the divergence"
+fi
+if [ "$mode" = xen ]; then
+  dropped=$(python3 "$here/rr_log_drop.py" "$dir/boot.rr" "$dir/noframes.rr" 7) || fail "could not rewrite the log"
+  [ "$dropped" -ge 2 ] || fail "the log holds only $dropped Frame events"
+  run noframes --replay "$dir/noframes.rr" /dev/null
+  [ "$(cat "$dir/noframes.rc")" = 4 ] || fail "a replay without the Frame events exited with $(cat "$dir/noframes.rc"), expected 4"
+  grep -q "replay diverged at instruction" "$dir/noframes.err" || fail "a replay without the Frame events did not report the divergence"
+fi
+if [ "$mode" = disk ]; then
+  [ ! -e "$dir/disk.img" ] || fail "a replay created the disk image"
+  dropped=$(python3 "$here/rr_log_drop.py" "$dir/boot.rr" "$dir/nodma.rr" 6) || fail "could not rewrite the log"
+  [ "$dropped" -ge 256 ] || fail "the log holds only $dropped Dma events for 16 MiB"
+  run nodma --replay "$dir/nodma.rr" /dev/null
+  [ "$(cat "$dir/nodma.rc")" = 4 ] || fail "a replay without the Dma events exited with $(cat "$dir/nodma.rc"), expected 4"
+  grep -q "replay diverged at instruction" "$dir/nodma.err" || fail "a replay without the Dma events did not report the divergence"
 fi
 echo "PASS: $(basename "$kernel") ($mode) on $accel recorded ($(stat -c %s "$dir/boot.rr") log bytes) and replayed twice: same console ($(wc -l <"$dir/rec.out") lines), $(hash_of rec)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""rr_log_drop.py IN OUT TYPE: copies a record/replay log (docs/record-replay.md, version 1)
-without its events of TYPE (1 Exit, 2 Read, 3 Random, 4 Input), for tests that check a replay
+"""rr_log_drop.py IN OUT TYPE: copies a record/replay log (docs/record-replay.md, version 4)
+without its events of TYPE (1 Exit, 2 Read, 3 Random, 4 Input, 6 Dma, 7 Frame), for tests that check a replay
 notices what is missing. Prints how many events were dropped."""
 import struct
 import sys
@@ -26,6 +26,12 @@ while pos < len(data):
     elif kind == 4:
         (length,) = struct.unpack_from("<I", data, pos + 8)
         pos += 12 + length
+    elif kind == 6:
+        (length,) = struct.unpack_from("<I", data, pos + 8)
+        pos += 12 + length
+    elif kind == 7:
+        (length,) = struct.unpack_from("<I", data, pos + 9)
+        pos += 13 + length
     elif kind == 5:
         pos += 4 + 32 + 32
     else:

@@ -42,6 +42,19 @@ std::vector<Event> sample_events() {
     in.idle = 7;
     in.bytes = {'l', 's', '\n'};
     v.push_back(in);
+    Event dma;
+    dma.type = EventType::Dma;
+    dma.icount = 1600;
+    dma.gpa = 0x402004;
+    dma.bytes = {0, 0, 0, 0, 0x11, 0x02, 0, 0};
+    v.push_back(dma);
+    Event frame;
+    frame.type = EventType::Frame;
+    frame.icount = 1700;
+    frame.idle = 9;
+    frame.nic = 2;
+    frame.bytes = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3};
+    v.push_back(frame);
     Event end;
     end.type = EventType::End;
     end.icount = 2000;
@@ -94,10 +107,16 @@ TEST(RrLog, RoundTripKeepsEveryField) {
     EXPECT_EQ(got[2].bytes.size(), 8u);
     EXPECT_EQ(got[3].idle, 7u);
     EXPECT_EQ(got[3].bytes, (std::vector<uint8_t>{'l', 's', '\n'}));
-    EXPECT_EQ(got[4].status, 1u);
-    EXPECT_EQ(got[4].icount, 2000u);
-    EXPECT_EQ(got[4].memory[31], 0xab);
-    EXPECT_EQ(got[4].serial[0], 0xcd);
+    EXPECT_EQ(got[4].gpa, 0x402004u);
+    EXPECT_EQ(got[4].icount, 1600u);
+    EXPECT_EQ(got[4].bytes, (std::vector<uint8_t>{0, 0, 0, 0, 0x11, 0x02, 0, 0}));
+    EXPECT_EQ(got[5].idle, 9u);
+    EXPECT_EQ(got[5].nic, 2u);
+    EXPECT_EQ(got[5].bytes.size(), 9u);
+    EXPECT_EQ(got[6].status, 1u);
+    EXPECT_EQ(got[6].icount, 2000u);
+    EXPECT_EQ(got[6].memory[31], 0xab);
+    EXPECT_EQ(got[6].serial[0], 0xcd);
 }
 
 TEST(RrLog, EveryTruncationIsAnError) {
@@ -139,6 +158,24 @@ TEST(RrLog, HostileEventsAreRefused) {
     auto big = write_log(one, config);
     big.at(first + 9 + 3) = 0xff;   // the length's top byte
     EXPECT_NE(read_all(big).find("bytes of data"), std::string::npos);
+    // Dma events: more than kMaxDma bytes, or none, are refused before anything is read.
+    std::vector<Event> dma(1);
+    dma[0].type = EventType::Dma;
+    dma[0].gpa = 0x1000;
+    dma[0].bytes = {7};
+    auto over = write_log(dma, config);
+    over.at(first + 9 + 8 + 2) = 0x01;   // length 0x10001
+    EXPECT_NE(read_all(over).find("65537 bytes of data"), std::string::npos) << read_all(over);
+    auto empty = write_log(dma, config);
+    empty.at(first + 9 + 8) = 0;   // length 0
+    EXPECT_NE(read_all(empty).find("0 bytes of data"), std::string::npos) << read_all(empty);
+    // A Frame event of more than kMaxFrame bytes.
+    std::vector<Event> frame(1);
+    frame[0].type = EventType::Frame;
+    frame[0].bytes = {7};
+    auto long_frame = write_log(frame, config);
+    long_frame.at(first + 9 + 8 + 1 + 3) = 0x01;   // type, icount, idle, nic, the length's top byte
+    EXPECT_NE(read_all(long_frame).find("bytes of data"), std::string::npos) << read_all(long_frame);
     // Bytes after the End event; a log without one.
     auto trailing = write_log(sample_events(), config);
     trailing.push_back(0);

@@ -90,6 +90,7 @@ void InterpVm::device_wrote_ram(uint64_t gpa, uint64_t len) {
     // As a write by another vCPU would (emu/mmu/access.cpp check_code_write): each code page in
     // the range is invalidated, and every vCPU leaves its chained code for the dispatcher, which
     // re-decodes what it runs from there. Other pages cost nothing.
+    if (m_config.determinism) m_config.determinism->wrote_ram(gpa, len);   // --record / --replay
     if (!m_shared || len == 0) return;
     // The device's stores before the page checks (store-load order): a vCPU marking a page as
     // code (an atomic exchange) then reads either the new bytes or is seen as code here.
