@@ -49,16 +49,6 @@ bool InterruptPlatform::inject_vector(int vcpu, uint8_t vector) {
     return true;
 }
 
-std::optional<ApicMessage> apic_message_from_msi(uint64_t address, uint32_t data) {
-    if ((address >> 20) != 0xfee) return std::nullopt;
-    ApicMessage message;
-    message.vector = static_cast<uint8_t>(data & 0xff);
-    message.mode = static_cast<DeliveryMode>((data >> 8) & 7);
-    message.level_triggered = (data & (1u << 15)) != 0;
-    message.logical = (address & (1u << 2)) != 0;
-    message.destination = static_cast<uint8_t>(address >> 12);
-    return message;
-}
 
 bool InterruptPlatform::deliver_msi(uint64_t address, uint32_t data) {
     auto message = apic_message_from_msi(address, data);
