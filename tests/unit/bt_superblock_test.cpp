@@ -151,29 +151,19 @@ TEST_F(BtSuperblock, CompareLoopWithEarlyExitsStaysOneBlock) {
     // done` and whose matches jump over them, the back edge at the end. One block, looping in its
     // translation; every early exit is checked (the first mismatch at each position).
     p.load(assemble_with_hlt([](G& g) {
-        Xbyak::Label top, s1, s2, s3, done;
+        Xbyak::Label top, done, same[3];
         g.mov(edx, 0x30000);
         g.mov(eax, 0x30400);
         g.lea(rcx, ptr[rax + 0x60]);
         g.L(top);
-        g.mov(r8b, byte[rdx + 1]);
-        g.cmp(r8b, byte[rax + 1]);
-        g.je(s1);
-        g.add(rax, 1);
-        g.jmp(done, Xbyak::CodeGenerator::T_NEAR);
-        g.L(s1);
-        g.mov(r8b, byte[rdx + 2]);
-        g.cmp(r8b, byte[rax + 2]);
-        g.je(s2);
-        g.add(rax, 2);
-        g.jmp(done, Xbyak::CodeGenerator::T_NEAR);
-        g.L(s2);
-        g.mov(r8b, byte[rdx + 3]);
-        g.cmp(r8b, byte[rax + 3]);
-        g.je(s3);
-        g.add(rax, 3);
-        g.jmp(done, Xbyak::CodeGenerator::T_NEAR);
-        g.L(s3);
+        for (int k = 0; k < 3; ++k) {
+            g.mov(r8b, byte[rdx + k + 1]);
+            g.cmp(r8b, byte[rax + k + 1]);
+            g.je(same[k]);
+            g.add(rax, k + 1);
+            g.jmp(done, Xbyak::CodeGenerator::T_NEAR);
+            g.L(same[k]);
+        }
         g.add(rax, 3);
         g.add(rdx, 3);
         g.cmp(rax, rcx);
