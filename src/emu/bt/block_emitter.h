@@ -306,6 +306,9 @@ private:
     /// The probe of hoisted group `k` into its register, the address computed from Cpu::gpr
     /// (exact there: the loop never writes its base or index). Clobbers the host flags.
     void emit_hoisted_probe(int k);
+    /// RAX = `in`'s linear address with displacement `disp`, its base and index read from
+    /// Cpu::gpr (MOV/LEA only: the host flags are kept).
+    void emit_address_from_gpr(const Insn& in, int32_t disp);
     struct SlowPath;
     /// A hoisted member's host address into RSI: its group's plus `offset`, or, when the group
     /// missed, its own probe (address from Cpu::gpr, flag-free), whose miss takes `slow`.

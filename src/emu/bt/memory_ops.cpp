@@ -255,21 +255,36 @@ void BlockEmitter::memory_extent(const Insn& in, unsigned& size, bool& write) co
     write = is_write(f, in);
 }
 
+void BlockEmitter::emit_address_from_gpr(const Insn& in, int32_t disp) {
+    // RAX = the linear address with displacement `disp`, as emit_linear_address computes it, from
+    // the registers in Cpu::gpr; MOV and LEA only (the host flags may hold the guest's).
+    const auto gpr = [&](uint8_t g) { return qword[rbx + m_layout.gpr + 8 * g]; };
+    if (in.base < 16 && in.index < 16) {
+        mov(rax, gpr(in.base));
+        mov(rcx, gpr(in.index));
+        lea(rax, ptr[rax + rcx * (1 << in.scale_shift) + disp]);
+    } else if (in.base < 16) {
+        mov(rax, gpr(in.base));
+        lea(rax, ptr[rax + disp]);
+    } else if (in.index < 16) {
+        mov(rcx, gpr(in.index));
+        lea(rax, ptr[rcx * (1 << in.scale_shift) + disp]);
+    } else {
+        mov(rax, static_cast<uint64_t>(static_cast<int64_t>(disp)));
+    }
+    if (in.asize == 4) mov(eax, eax);
+    if (in.seg == kFs || in.seg == kGs) {
+        mov(rcx, qword[rbx + (in.seg == kFs ? m_layout.fs_base : m_layout.gs_base)]);
+        lea(rax, ptr[rax + rcx]);
+    }
+}
+
 void BlockEmitter::emit_hoisted_probe(int k) {
     // The group's first byte as emit_linear_address computes an address, from the registers in
     // Cpu::gpr; the probe covers the group's whole range (a range crossing a page misses).
     const Hoisted& h = m_hoisted[k];
     const Insn& in = *h.in;
-    const auto gpr = [&](uint8_t g) { return qword[rbx + m_layout.gpr + 8 * g]; };
-    mov(rax, static_cast<uint64_t>(h.lo));
-    if (in.base < 16) add(rax, gpr(in.base));
-    if (in.index < 16) {
-        mov(rcx, gpr(in.index));
-        shl(rcx, in.scale_shift);
-        add(rax, rcx);
-    }
-    if (in.asize == 4) mov(eax, eax);
-    if (in.seg == kFs || in.seg == kGs) add(rax, qword[rbx + (in.seg == kFs ? m_layout.fs_base : m_layout.gs_base)]);
+    emit_address_from_gpr(in, static_cast<int32_t>(h.lo));
     // The host address of a TLB hit (either way), else 0 (the members then probe on their own).
     const auto size = static_cast<unsigned>(h.hi - h.lo);
     const auto tag = static_cast<int32_t>(h.write ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag));
@@ -301,26 +316,7 @@ void BlockEmitter::emit_hoisted_access(const Insn& in, int reg, int32_t offset, 
     L(own);
     // The group missed (or straddles a page): this operand's own probe. Its base and index are
     // not resident (the loop never writes them): their values are exact in Cpu::gpr.
-    const auto gpr = [&](uint8_t g) { return qword[rbx + m_layout.gpr + 8 * g]; };
-    const auto disp = static_cast<int32_t>(in.disp);
-    if (in.base < 16 && in.index < 16) {
-        mov(rax, gpr(in.base));
-        mov(rcx, gpr(in.index));
-        lea(rax, ptr[rax + rcx * (1 << in.scale_shift) + disp]);
-    } else if (in.base < 16) {
-        mov(rax, gpr(in.base));
-        lea(rax, ptr[rax + disp]);
-    } else if (in.index < 16) {
-        mov(rcx, gpr(in.index));
-        lea(rax, ptr[rcx * (1 << in.scale_shift) + disp]);
-    } else {
-        mov(rax, static_cast<uint64_t>(static_cast<int64_t>(disp)));
-    }
-    if (in.asize == 4) mov(eax, eax);
-    if (in.seg == kFs || in.seg == kGs) {
-        mov(rcx, qword[rbx + (in.seg == kFs ? m_layout.fs_base : m_layout.gs_base)]);
-        lea(rax, ptr[rax + rcx]);
-    }
+    emit_address_from_gpr(in, static_cast<int32_t>(in.disp));
     unsigned size = 0;
     bool write = false;
     memory_extent(in, size, write);
