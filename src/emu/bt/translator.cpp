@@ -113,7 +113,9 @@ const void* Translator::next_block(Cpu* cpu) {
 void Translator::link(Block& b) {
     ChainSlot* s = m_pending_slot;
     m_pending_slot = nullptr;
-    if (!b.cached || s->mode != b.mode) return;
+    // A block spanning two pages is entered only through the dispatcher, which checks that the
+    // second page still maps where it did and was not written (BlockCache::probe, lookup_slow).
+    if (!b.cached || b.spans() || s->mode != b.mode) return;
     if (s->cross) {
         // Whatever block the target leads to now (the exit stored the target as RIP; if anything
         // ran in between, RIP differs and the slot's `lip` never matches), under this map
