@@ -104,6 +104,30 @@ TEST_P(CrossingInsn, AGuestStoreIntoTheSecondPageIsSeen) {
     EXPECT_FALSE(h.reported());
 }
 
+TEST_P(CrossingInsn, AJumpChainedIntoItSeesTheSecondPagesNewFrameAndBytes) {
+    // jmp kAt from the same page: on bt a chained jump into the spanning block, which enters
+    // through its guard (emu/bt/block_emitter.cpp emit_span_guard).
+    constexpr uint64_t kJmp = kPage + 0xff0, kOther = kPage + 0x5000;
+    h.write(kJmp, {0xeb, 0x0c});   // jmp rel8 -> kPage + 0xffe
+    h.write(kOther, {0x88, 0x77, 0xf4});
+    auto run_jmp = [&] {
+        h.cpu().gpr[hv::RAX] = 0;
+        h.cpu().rip = kJmp;
+        EXPECT_TRUE(is_halt(h.run()));
+        return static_cast<uint32_t>(h.cpu().gpr[hv::RAX]);
+    };
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(run_jmp(), 0x44332211u) << "run " << i;
+    h.set_pte(kPage + 0x1000, kOther | 7);
+    h.cpu().flush_tlb_page(kPage + 0x1000);
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(run_jmp(), 0x77882211u) << "remapped, run " << i;
+    patch(kOther + 1, 0x66);   // the VMM writes the second page's new frame
+    EXPECT_EQ(run_jmp(), 0x66882211u);
+    h.poke<uint8_t>(kOther + 1, 0x55);   // and a guest store (through the code map) there
+    h.cpu().shared().code.invalidate(kOther + 1);
+    EXPECT_EQ(run_jmp(), 0x55882211u);
+    EXPECT_FALSE(h.reported());
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, CrossingInsn, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "bt" : "interp"; });
 

@@ -185,6 +185,8 @@ public:
     /// Chain slots the block's code may use: the two of its end, one per Jcc in its middle.
     static unsigned slots_needed(const Block& b);
     /// Counts of the instructions emitted natively and as handler calls.
+    /// The offset of the guard entry emit_block() emitted for a block spanning two pages, or 0.
+    uint32_t span_guard() const { return m_span_guard; }
     unsigned native_count() const { return m_native; }
     unsigned helper_count() const { return m_helpers; }
 
@@ -440,6 +442,12 @@ private:
     uint32_t m_rip_pending = 0;     ///< bytes executed since Cpu::rip was last written
     uint32_t m_count_pending = 0;   ///< instructions executed since the count was last written
     Xbyak::Label m_exit;
+    Xbyak::Label m_entry;              ///< kChainEntry: after the prologue
+    uint32_t m_span_guard = 0;
+    /// For a block spanning two pages (64-bit code): the entry chained jumps take, which goes on
+    /// at kChainEntry when way 0 or 1 of the TLB maps the page after Cpu::rip's to b.host2 for
+    /// execution and the second page's generation holds, else leaves for the dispatcher.
+    void emit_span_guard(const Block& b);
     bool m_mode64 = false;            ///< the block is 64-bit code: memory fast paths allowed
     bool m_flat32 = false;            ///< 32-bit code with flat data segments: the same for DS/ES/SS
     std::deque<SlowPath> m_slow;

@@ -140,6 +140,7 @@ Block* BlockCache::span_pages(Block& b, uint64_t lip, uint32_t mode) {
         return decode_crossing(lip, mode);
     }
     b.gpa2 = gpa2;
+    b.host2 = host2;
     b.insns.assign(1, in);
     b.bytes.assign(buf, buf + in.len);
     return &b;
@@ -164,6 +165,7 @@ void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
     b.bt_code = nullptr;
     b.bt_epoch = 0;
     b.bt_runs = 0;
+    b.bt_guard = 0;
     unsigned side_exits = 0;
     // Where the block's forward Jccs jump to (page offsets): a JMP just before one of them does
     // not end the block.

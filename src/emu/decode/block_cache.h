@@ -33,8 +33,13 @@ struct Block {
     /// was decoded) and that page's write generation; kNoPage: the block lies in one page.
     static constexpr uint64_t kNoPage = ~0ULL;
     uint64_t gpa2 = kNoPage;
+    const uint8_t* host2 = nullptr;   ///< gpa2's page in the host (the guard of bt_guard compares it)
     std::atomic<uint32_t>* gen_ptr2 = nullptr;
     uint32_t gen2 = 0;
+    /// Translated (64-bit code): the offset in bt_code of the entry chained jumps take into a
+    /// block spanning two pages, which checks that the TLB still maps the next linear page to
+    /// host2 and gen2 holds (BlockEmitter::emit_span_guard); 0: chained jumps do not enter.
+    uint32_t bt_guard = 0;
     bool spans() const { return gpa2 != kNoPage; }
     // Block translator (emu/bt/): host code of this block, valid while bt_epoch is the epoch of
     // the vCPU's code buffer; decode_block() drops it, so stale code never runs.

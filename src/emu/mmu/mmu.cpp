@@ -140,12 +140,12 @@ bool Mmu::flush_page(uint64_t la) {
 }
 
 bool Mmu::note_linked(uint64_t la, bool user, const memory::GuestMemory& mem, const PagingRegs& regs) {
-    const int w = find(la, user);
+    const int way = find(la, user);
     const TlbTable& t = m_tlb[user ? 1 : 0];
     unsigned shift = 64;   // not known: every INVLPG may touch it
     bool global = false;
-    if (w >= 0 && t.exec[w][tlb_set(la)] == tlb_tag(la)) {
-        const uint64_t gpa_page = t.gpa_page[w][tlb_set(la)];
+    if (way >= 0 && t.exec[way][tlb_set(la)] == tlb_tag(la)) {
+        const uint64_t gpa_page = t.gpa_page[way][tlb_set(la)];
         shift = static_cast<unsigned>((gpa_page >> kTlbShiftPos) & 63);
         global = (gpa_page & kTlbGlobalBit) != 0;
     } else if (!(regs.cr0 & hv::kCr0Pg)) {
