@@ -78,12 +78,12 @@ TEST_P(CrossingInsn, SecondPageNotPresentFaultsOnTheFetchAfterItWasRemembered) {
 
 TEST_P(CrossingInsn, ANewMappingOfTheSecondPageIsSeenAfterInvlpgOrMovToCr3) {
     constexpr uint64_t kOther = kPage + 0x5000;   // another frame for the second page
-    h.write(kOther, {0x88, 0x77, 0xf4});           // imm bytes 2 and 3, then HLT
+    h.write(kOther, {0x88, 0x77, 0x66, 0xf4});     // imm bytes 1 to 3, then HLT
     for (int i = 0; i < 2; ++i) EXPECT_EQ(run(), 0x44332211u);
     h.set_pte(kPage + 0x1000, kOther | 7);
     h.cpu().flush_tlb_page(kPage + 0x1000);   // INVLPG of the second page only
-    EXPECT_EQ(run(), 0x77882211u) << "the second page's new frame";
-    EXPECT_EQ(run(), 0x77882211u);
+    EXPECT_EQ(run(), 0x66778811u) << "the second page's new frame";
+    EXPECT_EQ(run(), 0x66778811u);
     h.set_pte(kPage + 0x1000, (kPage + 0x1000) | 7);
     h.cpu().write_cr3(h.cpu().cr3);   // MOV to CR3: a new address space
     EXPECT_EQ(run(), 0x44332211u) << "back on the old frame";
@@ -109,7 +109,7 @@ TEST_P(CrossingInsn, AJumpChainedIntoItSeesTheSecondPagesNewFrameAndBytes) {
     // through its guard (emu/bt/block_emitter.cpp emit_span_guard).
     constexpr uint64_t kJmp = kPage + 0xff0, kOther = kPage + 0x5000;
     h.write(kJmp, {0xeb, 0x0c});   // jmp rel8 -> kPage + 0xffe
-    h.write(kOther, {0x88, 0x77, 0xf4});
+    h.write(kOther, {0x88, 0x77, 0x66, 0xf4});
     auto run_jmp = [&] {
         h.cpu().gpr[hv::RAX] = 0;
         h.cpu().rip = kJmp;
@@ -119,12 +119,12 @@ TEST_P(CrossingInsn, AJumpChainedIntoItSeesTheSecondPagesNewFrameAndBytes) {
     for (int i = 0; i < 3; ++i) EXPECT_EQ(run_jmp(), 0x44332211u) << "run " << i;
     h.set_pte(kPage + 0x1000, kOther | 7);
     h.cpu().flush_tlb_page(kPage + 0x1000);
-    for (int i = 0; i < 2; ++i) EXPECT_EQ(run_jmp(), 0x77882211u) << "remapped, run " << i;
-    patch(kOther + 1, 0x66);   // the VMM writes the second page's new frame
-    EXPECT_EQ(run_jmp(), 0x66882211u);
-    h.poke<uint8_t>(kOther + 1, 0x55);   // and a guest store (through the code map) there
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(run_jmp(), 0x66778811u) << "remapped, run " << i;
+    patch(kOther + 1, 0x55);   // the VMM writes the second page's new frame
+    EXPECT_EQ(run_jmp(), 0x66558811u);
+    h.poke<uint8_t>(kOther + 1, 0x44);   // and a guest store (through the code map) there
     h.cpu().shared().code.invalidate(kOther + 1);
-    EXPECT_EQ(run_jmp(), 0x55882211u);
+    EXPECT_EQ(run_jmp(), 0x66448811u);
     EXPECT_FALSE(h.reported());
 }
 

@@ -102,11 +102,16 @@ public:
     std::optional<uint64_t> lookup(uint64_t la, Access acc, bool user);
     /// The way of `la`'s set caching its page (any tag), or -1.
     int find(uint64_t la, bool user) const;
-    /// The host address of [la, la + len) when it lies in one page that way 0 of the current
-    /// class maps for `acc` (Read or Write), else nullptr.
+    /// The host address of [la, la + len) when it lies in one page that either way of the current
+    /// class maps for `acc` (Read or Write), else nullptr. Ways are not swapped: a copy whose
+    /// source and destination pages share a set (REP MOVS by a multiple of 1 MiB) finds both.
     uint8_t* span(uint64_t la, uint64_t len, Access acc) const {
         if (len == 0 || (la & 0xfff) + len > 4096) return nullptr;
-        return fast(la, acc);
+        const unsigned i = tlb_set(la);
+        const auto& tags = acc == Access::Write ? m_active->write : m_active->read;
+        for (int w = 0; w < 2; ++w)
+            if (tags[w][i] == tlb_tag(la)) return reinterpret_cast<uint8_t*>(m_active->addend[w][i] + la);
+        return nullptr;
     }
     /// True when the cached instruction-fetch translation of `la` is global.
     bool global(uint64_t la, bool user) const;
