@@ -265,6 +265,28 @@ void BlockEmitter::emit_indirect_exit(ChainSlot* last) {
     jne(other, T_NEAR);
     emit_slot_jump(true);
     L(other);
+    if (m_chain.targets) {
+        // Another target: the shared table's slot for it (the flags are in Cpu::rflags already).
+        Xbyak::Label miss;
+        mov(eax, r9d);
+        mov(ecx, eax);
+        shr(ecx, 7);
+        xor_(eax, ecx);
+        and_(eax, kIndirectTargets - 1);
+        imul(eax, eax, static_cast<int>(sizeof(ChainSlot)));
+        mov(r8, reinterpret_cast<uint64_t>(m_chain.targets));
+        add(rax, r8);
+        cmp(r9, qword[rax + static_cast<int32_t>(offsetof(ChainSlot, lip))]);
+        jne(miss, T_NEAR);
+        cmp(dword[rax + static_cast<int32_t>(offsetof(ChainSlot, mode))], m_block_mode);   // and CPL, code size
+        jne(miss, T_NEAR);
+        emit_slot_jump(true);
+        L(miss);
+        // The exit's own slot is linked first (its first target), the table's after that.
+        mov(r8, reinterpret_cast<uint64_t>(last));
+        cmp(qword[r8 + static_cast<int32_t>(offsetof(ChainSlot, epoch))], static_cast<int32_t>(-1));
+        cmove(rax, r8);
+    }
     mov(r8, reinterpret_cast<uint64_t>(m_chain.pending_slot));
     mov(qword[r8], rax);
     emit_exit(r9, nullptr, false);

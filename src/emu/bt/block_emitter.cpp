@@ -62,6 +62,7 @@ void BlockEmitter::emit_epilogue() {
 
 void BlockEmitter::emit_block(const Block& b) {
     emit_prologue();
+    m_block_mode = b.mode;
     m_mode64 = (b.mode & 0xff) == 64;
     m_flat32 = (b.mode & 0xff) == 32 && (b.mode & kModeFlat32);
     m_loop = is_self_loop(b);

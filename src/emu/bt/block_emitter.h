@@ -99,6 +99,17 @@ struct ReturnStack {
     Entry entries[kSize];
 };
 
+/// Indirect-branch prediction shared by every indirect exit of a vCPU's translated code: a
+/// direct-mapped table of `cross` slots indexed by a hash of the linear target. An exit whose own
+/// slot (the target it led to last) misses looks there; a miss there makes the table's slot
+/// pending, and the dispatcher links it to the target (it always relinks: the slot is keyed by
+/// its target). A switch dispatching to 16 targets thus stays in translated code.
+inline constexpr uint32_t kIndirectTargets = 1024;
+inline constexpr uint32_t indirect_index(uint64_t lip) {
+    const auto l = static_cast<uint32_t>(lip);
+    return (l ^ (l >> 7)) & (kIndirectTargets - 1);
+}
+
 /// What chaining needs besides the Cpu: VM-wide epochs and the translator's bookkeeping.
 struct ChainContext {
     ChainSlot** pending_slot = nullptr;   ///< set by an exit that could not chain
@@ -106,6 +117,7 @@ struct ChainContext {
     const void* unlinked = nullptr;
     ChainSlot* slots = nullptr;           ///< two per block: branch taken, not taken / fall-through (after a CALL: its return)
     ReturnStack* returns = nullptr;       ///< null: no return prediction
+    ChainSlot* targets = nullptr;         ///< kIndirectTargets slots (indirect_index); null: none
     /// Called by an exit with no chain slot (RET, indirect and cross-page branches): the next
     /// block's code entry when it is translated and may run now (Translator::next_block), else
     /// nullptr (back to the dispatcher).
@@ -448,6 +460,7 @@ private:
     /// at kChainEntry when way 0 or 1 of the TLB maps the page after Cpu::rip's to b.host2 for
     /// execution and the second page's generation holds, else leaves for the dispatcher.
     void emit_span_guard(const Block& b);
+    uint32_t m_block_mode = 0;        ///< Block::mode of the block being emitted
     bool m_mode64 = false;            ///< the block is 64-bit code: memory fast paths allowed
     bool m_flat32 = false;            ///< 32-bit code with flat data segments: the same for DS/ES/SS
     std::deque<SlowPath> m_slow;

@@ -35,6 +35,14 @@ Translator::Translator(Cpu& cpu, uint32_t hot_runs, size_t buffer_size)
     m_chain.next_block = &Translator::next_block;
     m_chain.returns = m_returns.get();
     clear_returns();
+    m_chain.targets = m_targets.get();
+    clear_targets();
+}
+
+void Translator::clear_targets() {
+    for (uint32_t k = 0; k < kIndirectTargets; ++k)
+        m_targets[k] = ChainSlot{ChainSlot::kUnlinked, m_chain.unlinked, ~0ULL, ~0u, 0, ~0ULL, 0, 0,
+                                 &ChainSlot::kNoGeneration, 1, true, 0};
 }
 
 void Translator::clear_returns() {
@@ -71,6 +79,7 @@ void Translator::unlink_all() {
         for (ChainSlot* s : m_linked) unlink(*s);
     } else {
         for (size_t k = 0; k < m_slots_used; ++k) unlink(m_slots[k]);
+        for (uint32_t k = 0; k < kIndirectTargets; ++k) unlink(m_targets[k]);
     }
     m_linked.clear();
     m_pending_slot = nullptr;
@@ -83,6 +92,7 @@ void Translator::flush() {
     m_linked.clear();
     m_pending_slot = nullptr;
     clear_returns();   // its entries point at slots that are reused from now on
+    clear_targets();   // they point at dropped code
     ++m_stats.flushes;
 }
 
@@ -101,7 +111,8 @@ const void* Translator::next_block(Cpu* cpu) {
     if (ChainSlot* s = t.m_pending_slot) {
         // An indirect exit's slot missed: it caches this target from now on if it had none, or
         // after every kRelinkMisses-th miss (a site with many targets would relink every time).
-        if (s->epoch == ChainSlot::kUnlinked || ++s->misses % kRelinkMisses == 0) t.link(*b);
+        // A slot of the shared target table is keyed by its target: it always relinks.
+        if (s->epoch == ChainSlot::kUnlinked || t.is_target_slot(s) || ++s->misses % kRelinkMisses == 0) t.link(*b);
         else t.m_pending_slot = nullptr;
     }
     c.budget -= static_cast<int32_t>(b->insns.size());
@@ -116,7 +127,9 @@ void Translator::link(Block& b) {
     // A block spanning two pages is entered through its guard, which checks that the second
     // page still maps where it did and was not written (as BlockCache::probe and lookup_slow
     // do for the dispatcher).
-    if (!b.cached || (b.spans() && !b.bt_guard) || s->mode != b.mode) return;
+    // A slot of the shared target table is keyed by its target and takes the target's mode.
+    const bool any_mode = is_target_slot(s);
+    if (!b.cached || (b.spans() && !b.bt_guard) || (!any_mode && s->mode != b.mode)) return;
     if (s->cross) {
         // Whatever block the target leads to now (the exit stored the target as RIP; if anything
         // ran in between, RIP differs and the slot's `lip` never matches), under this map
@@ -140,6 +153,7 @@ void Translator::link(Block& b) {
     s->code = static_cast<const uint8_t*>(b.bt_code) + (b.spans() ? b.bt_guard : kChainEntry);
     s->insns = static_cast<int32_t>(b.insns.size());
     s->epoch = b.dma_epoch;
+    s->mode = b.mode;
     if (!listed) m_linked.push_back(s);
     ++m_stats.links;
 }

@@ -90,6 +90,12 @@ private:
     ChainSlot m_dead_slot{ChainSlot::kUnlinked, nullptr, ~0ULL, ~0u, 0, 0, 0, 0, &ChainSlot::kNoGeneration, 1, false, 0};
     std::unique_ptr<ReturnStack> m_returns = std::make_unique<ReturnStack>();
     void clear_returns();
+    /// The shared indirect-target slots (ChainContext::targets).
+    std::unique_ptr<ChainSlot[]> m_targets = std::make_unique<ChainSlot[]>(kIndirectTargets);
+    void clear_targets();
+    bool is_target_slot(const ChainSlot* s) const {
+        return s >= m_targets.get() && s < m_targets.get() + kIndirectTargets;
+    }
     ChainContext m_chain;
     TranslatorStats m_stats;
     std::unique_ptr<uint64_t[]> m_handler_exits;
