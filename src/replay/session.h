@@ -104,6 +104,16 @@ public:
     /// A NIC (replay/recorded_net.h), before the vCPUs run: its index in Frame events.
     size_t add_nic(FrameTarget target);
 
+    /// `--share` (replay/recorded_share.h), on the vCPU thread inside an exit: a recording logs
+    /// the host directory's answer to one request (Share event: the response's bytes, and how
+    /// many data bytes the back end copied into guest RAM with it); a replay takes the next one
+    /// from the log (nullopt: the replay diverged, and the VM is being ended).
+    void log_share_answer(std::span<const uint8_t> answer, uint32_t scattered);
+    std::optional<Event> replay_share_answer();
+    /// A back end found the replay diverging (e.g. the log's answer is for another request):
+    /// the run ends with "replay diverged at instruction N: what".
+    void backend_diverged(const std::string& what) { fail_in_engine(what); }
+
     // ---- other threads ----
     /// A frame from NIC `nic`'s host network (its back end's thread): a recording delivers it at
     /// the next halt and logs it there (Frame event); a replay takes its frames from the log.

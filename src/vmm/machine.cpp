@@ -21,6 +21,7 @@
 #include "gdb/gdb_server.h"
 #include "replay/history.h"
 #include "replay/recorded_net.h"
+#include "replay/recorded_share.h"
 #include "replay/session.h"
 #include "devices/legacy/uart_8250.h"
 #include "vmm/acpi_sleep.h"
@@ -169,6 +170,8 @@ uint64_t recorded_value(const std::string& config, std::string_view key) {
 struct RrSetup {
     std::vector<DiskOption> disks;   ///< a replay's are blank stand-ins of the recorded sizes
     std::vector<NetOption> nets;     ///< their host side wrapped (replay/recorded_net.h)
+    std::optional<ShareOption> share;   ///< its answers logged or replayed (replay/recorded_share.h)
+    std::unique_ptr<replay::RecordedShare> share_journal;
     std::optional<uint64_t> xen_boot_unix_ns;   ///< --xen: the wall clock at boot, the recording's
 };
 
@@ -178,14 +181,15 @@ struct RrSetup {
 Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& opt, RrSetup& setup) {
     setup.disks = opt.disks;
     setup.nets = opt.nets;
+    setup.share = opt.share;
     const bool record = !opt.record_path.empty(), replay = !opt.replay_path.empty();
     if (!record && !replay) return std::unique_ptr<replay::Session>{};
     const char* flag = record ? "--record" : "--replay";
     if (record && replay) return fail("--record and --replay cannot be given together");
     if (opt.accel == hv::Accel::Kvm) return fail("{} needs the own engine (--accel interp or bt)", flag);
     if (opt.cpus != 1) return fail("{} supports one vCPU only (--cpus 1): vCPU interleaving is not recorded yet", flag);
-    if (opt.share || !opt.pci_devices.empty() || opt.iommu)
-        return fail("{}: --share, --device and --iommu are not recorded yet (docs/record-replay.md)", flag);
+    if (!opt.pci_devices.empty() || opt.iommu)
+        return fail("{}: --device and --iommu are not recorded yet (docs/record-replay.md)", flag);
     if (opt.nets.size() > 255) return fail("{}: at most 255 --net", flag);
     if (opt.driver_domain) return fail("{} cannot be combined with --driver-domain", flag);
     if (record && !opt.gdb.empty()) return fail("--record cannot be combined with --gdb (debug the replay: --replay FILE --gdb ...)");
@@ -217,6 +221,7 @@ Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& op
         devices += fmt::format("net{}={}\n", i, what);
     }
     if (opt.virtio_rng) devices += "rng=1\n";
+    if (opt.share) devices += fmt::format("share={},{}\n", opt.share->path, opt.share->read_only ? "ro" : "rw");
     if (opt.xen) {
         setup.xen_boot_unix_ns = logged("xen_boot_unix_ns", [] {
             return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -232,6 +237,11 @@ Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& op
         n.rr_wrap = [s = session.get()](std::unique_ptr<host::NetBackend> real) -> std::unique_ptr<host::NetBackend> {
             return std::make_unique<replay::RecordedNet>(*s, std::move(real));
         };
+    }
+    if (setup.share) {
+        setup.share_journal = std::make_unique<replay::RecordedShare>(*session);
+        setup.share->rr_journal = setup.share_journal.get();
+        setup.share->rr_replay = replay;
     }
     return session;
 }
@@ -311,7 +321,7 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     }
     std::unique_ptr<XenPlatform> xen;
     if (opt.xen) {
-        xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, disks, rr.nets, opt.share,
+        xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, disks, rr.nets, rr.share,
                                       opt.driver_domain, rr.xen_boot_unix_ns));
         TRY_VOID(xen->attach_physmap(mem, mmio));
         if (restore) TRY_VOID(restore->load_memory(mem, {kStorePfn, kConsolePfn}));
@@ -411,7 +421,7 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     TRY_VOID(host::enter_chroot());
     std::vector<std::thread> threads;
     if (session) session->vcpus_started();
-    host::set_confinement_share(opt.share.has_value());
+    host::set_confinement_share(opt.share.has_value() && !(rr.share && rr.share->rr_replay));
     for (size_t i = 0; i < vcpus.size(); ++i)
         threads.emplace_back([&, vp = vcpus[i].get(), counts = &exit_counts[i]] {
             host::confine_this_thread(host::ThreadKind::Vcpu);

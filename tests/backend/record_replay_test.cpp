@@ -256,10 +256,6 @@ TEST(RecordReplay, UnsupportedSetupsAreRefused) {
     EXPECT_NE(kvm.err.find("needs the own engine"), std::string::npos) << kvm.err;
     RunResult both = run_popek({"run", "--record", "/tmp/a.rr", "--replay", "/tmp/b.rr"});
     EXPECT_EQ(both.status, 2);
-    RunResult share = run_popek({"run", "--accel", "interp", "--xen", "--share", ::testing::TempDir(), "--kernel",
-                                 guest_elf("rr_timer"), "--record", "/tmp/x.rr"});
-    EXPECT_EQ(share.status, 2);
-    EXPECT_NE(share.err.find("--share, --device and --iommu are not recorded yet"), std::string::npos) << share.err;
 }
 
 }  // namespace

@@ -18,8 +18,9 @@ bool is_path_refusal(int err) {
 }  // namespace
 
 ShareBackend::ShareBackend(GrantTable& grants, DomId backend, const ShareDir& dir, std::span<uint8_t> ring,
-                           uint32_t max_handles)
-    : m_grants(grants), m_backend(backend), m_dir(dir), m_ring(ring, grants.ram_writes()), m_handles(max_handles), m_buffer(kMaxData) {}
+                           uint32_t max_handles, ShareJournal* journal)
+    : m_grants(grants), m_backend(backend), m_dir(dir), m_ring(ring, grants.ram_writes()), m_handles(max_handles), m_buffer(kMaxData),
+      m_journal(journal) {}
 
 RingBackend::Outcome ShareBackend::process() {
     return serve_ring(m_ring, kBatch, [this](const popekfs_request& req) { return handle(req); });
@@ -30,6 +31,28 @@ size_t ShareBackend::open_handles() const {
 }
 
 popekfs_response ShareBackend::handle(const popekfs_request& req) {
+    m_scattered = 0;
+    if (!m_journal) return serve(req);
+    if (!m_journal->replaying()) {
+        const popekfs_response rsp = serve(req);
+        m_journal->recorded(rsp, m_scattered);
+        return rsp;
+    }
+    ++m_stats.requests;
+    auto answer = m_journal->replayed(req);
+    if (!answer || answer->scattered > kMaxData) {
+        ++m_stats.errors;
+        return popekfs_response{.id = req.id, .op = req.op, .type = 0, ._pad = 0, .status = -EIO, .value = 0, .next = 0,
+                                .size = 0, .mtime_ns = 0};
+    }
+    // The same grant copies as the recording's (the bytes themselves come with the Dma events).
+    std::fill_n(m_buffer.begin(), answer->scattered, uint8_t{0});
+    (void)scatter(req, std::span(m_buffer).first(answer->scattered));
+    if (answer->rsp.status != 0) ++m_stats.errors;
+    return answer->rsp;
+}
+
+popekfs_response ShareBackend::serve(const popekfs_request& req) {
     popekfs_response rsp{};
     rsp.id = req.id;
     rsp.op = req.op;
@@ -73,6 +96,7 @@ PvResult<std::span<uint8_t>> ShareBackend::gather(const popekfs_request& req, ui
 }
 
 PvResult<void> ShareBackend::scatter(const popekfs_request& req, std::span<const uint8_t> bytes) {
+    m_scattered = static_cast<uint32_t>(bytes.size());   // attempted: a replay repeats the attempt
     for (size_t at = 0, page = 0; at < bytes.size(); at += kPage, ++page) {
         auto part = bytes.subspan(at, std::min<size_t>(kPage, bytes.size() - at));
         if (!m_grants.copy_to(m_backend, req.data_ref[page], 0, part)) return pv_error(EFAULT);

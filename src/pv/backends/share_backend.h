@@ -8,6 +8,7 @@
 /// ENOTDIR, more than max_handles open EMFILE, file offsets past kMaxFileOffset EFBIG; paths as
 /// ShareDir checks them. A ring the guest corrupts is shut (SharedRing); popek is unaffected.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,6 +22,26 @@
 #include "pv/shared_ring.h"
 
 namespace popek::pv {
+
+/// `--share` under `--record` / `--replay` (docs/record-replay.md "The host directory"): a
+/// recording reports each request's response and how many data bytes the back end copied into
+/// the guest's granted pages with it; a replay takes the response from the log instead of asking
+/// the host directory (which it never opens) and copies as many placeholder bytes through the
+/// same grants, so that the same guest RAM is written: the log's Dma events then put the
+/// recorded bytes there. Called on the vCPU thread, inside the exit that serves the ring.
+class ShareJournal {
+public:
+    struct Answer {
+        popekfs_response rsp{};
+        uint32_t scattered = 0;   ///< at most ShareBackend::kMaxData
+    };
+    virtual ~ShareJournal() = default;
+    virtual bool replaying() const = 0;
+    virtual void recorded(const popekfs_response& rsp, uint32_t scattered) = 0;
+    /// The recorded answer to `req`; nullopt when the log has none (the replay diverged: the
+    /// journal has ended the VM, the request is answered EIO).
+    virtual std::optional<Answer> replayed(const popekfs_request& req) = 0;
+};
 
 class ShareBackend final : public RingBackend {
 public:
@@ -36,8 +57,9 @@ public:
     };
 
     /// `ring` is the mapped ring page; grants are checked as domain `backend` (popek's dom0).
+    /// `journal`: record or replay the directory's answers (null: neither).
     ShareBackend(GrantTable& grants, DomId backend, const ShareDir& dir, std::span<uint8_t> ring,
-                 uint32_t max_handles = POPEKFS_MAX_HANDLES);
+                 uint32_t max_handles = POPEKFS_MAX_HANDLES, ShareJournal* journal = nullptr);
 
     Outcome process() override;
     bool shut() const override { return m_ring.shut(); }
@@ -48,6 +70,9 @@ public:
     popekfs_response handle(const popekfs_request& req);
 
 private:
+    /// handle() without the journal: asks the host directory.
+    popekfs_response serve(const popekfs_request& req);
+
     struct Handle {
         UniqueFd fd;
         uint16_t generation = 0;
@@ -81,6 +106,8 @@ private:
     std::vector<Handle> m_handles;  ///< slot i is handle (generation << 16) | (i + 1)
     std::vector<uint8_t> m_buffer;
     Stats m_stats;
+    ShareJournal* m_journal = nullptr;
+    uint32_t m_scattered = 0;   ///< data bytes the request being served copied to the guest
 };
 
 }  // namespace popek::pv
