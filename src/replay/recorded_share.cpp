@@ -6,8 +6,8 @@
 
 namespace popek::replay {
 
-void RecordedShare::recorded(const popekfs_response& rsp, uint32_t scattered) {
-    m_session.log_share_answer(std::span(reinterpret_cast<const uint8_t*>(&rsp), sizeof rsp), scattered);
+void RecordedShare::recorded(const popekfs_response& rsp, uint32_t gathered, uint32_t scattered) {
+    m_session.log_share_answer(std::span(reinterpret_cast<const uint8_t*>(&rsp), sizeof rsp), gathered, scattered);
 }
 
 std::optional<pv::ShareJournal::Answer> RecordedShare::replayed(const popekfs_request& req) {
@@ -21,6 +21,7 @@ std::optional<pv::ShareJournal::Answer> RecordedShare::replayed(const popekfs_re
     }
     Answer a;
     std::memcpy(&a.rsp, e->bytes.data(), sizeof a.rsp);
+    a.gathered = e->gathered;
     a.scattered = e->size;
     if (a.rsp.id != req.id || a.rsp.op != req.op) {
         m_session.backend_diverged(fmt::format("popekfs request {} (op {}) where the log answers request {} (op {})", req.id,
@@ -28,9 +29,9 @@ std::optional<pv::ShareJournal::Answer> RecordedShare::replayed(const popekfs_re
         return std::nullopt;
     }
     const uint32_t room = std::min<uint32_t>(req.nr_pages, POPEKFS_MAX_DATA_PAGES) * static_cast<uint32_t>(pv::kXenPageSize);
-    if (a.scattered > room) {
-        m_session.backend_diverged(fmt::format("the log's answer to popekfs request {} copied {} bytes into {} bytes of pages",
-                                               req.id, a.scattered, room));
+    if (a.scattered > room || a.gathered > room) {
+        m_session.backend_diverged(fmt::format("the log's answer to popekfs request {} moved {} and {} bytes through {} bytes of pages",
+                                               req.id, a.gathered, a.scattered, room));
         return std::nullopt;
     }
     return a;

@@ -14,7 +14,7 @@ public:
     explicit RecordedShare(Session& session) : m_session(session) {}
 
     bool replaying() const override { return m_session.replaying(); }
-    void recorded(const popekfs_response& rsp, uint32_t scattered) override;
+    void recorded(const popekfs_response& rsp, uint32_t gathered, uint32_t scattered) override;
     std::optional<Answer> replayed(const popekfs_request& req) override;
 
 private:

@@ -82,7 +82,10 @@ void LogWriter::write(const Event& e) {
         case EventType::Dma:
         case EventType::Share:
             if (e.type == EventType::Dma) append_le<uint64_t>(rec, e.gpa);
-            if (e.type == EventType::Share) append_le<uint32_t>(rec, e.size);
+            if (e.type == EventType::Share) {
+                append_le<uint32_t>(rec, e.gathered);
+                append_le<uint32_t>(rec, e.size);
+            }
             [[fallthrough]];
         case EventType::Read:
             append_le<uint32_t>(rec, static_cast<uint32_t>(e.bytes.size()));
@@ -196,7 +199,7 @@ Result<std::optional<Event>> LogReader::next() {
             uint32_t len = 0;
             const bool share = type == static_cast<uint8_t>(EventType::Share);
             if (share && m_version < 5) return fail("log event at byte {}: unknown type {}", start, type);
-            if (share && !u(e.size)) return truncated();
+            if (share && (!u(e.gathered) || !u(e.size))) return truncated();
             const bool read = type == static_cast<uint8_t>(EventType::Read);
             const bool frame = type == static_cast<uint8_t>(EventType::Frame);
             if ((type == static_cast<uint8_t>(EventType::Input) || frame) && !u(e.idle)) return truncated();

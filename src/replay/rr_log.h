@@ -14,9 +14,10 @@
 ///             the exit before (read after it; a replay writes them back instead of the host's)
 ///     Frame   u64 idle number, u8 NIC, u32 length (1..64 KiB), a network frame delivered to the
 ///             guest's NIC at that halt
-///     Share   u32 scattered, u32 length (1..256): the answer (a popekfs_response) the host
-///             directory gave one popekfs request (`--share`), and how many data bytes the back
-///             end copied into the guest's pages with it (the bytes are in the Dma events after)
+///     Share   u32 gathered, u32 scattered, u32 length (1..256): the answer (a popekfs_response)
+///             the host directory gave one popekfs request (`--share`), how many data bytes the
+///             back end read from the guest's granted pages for it and how many it copied into
+///             them (those bytes are in the Dma events after)
 ///     End     (its count: the last instruction) u32 exit status, 32-byte hash of guest RAM,
 ///             32-byte hash of the serial output; nothing may follow it
 ///
@@ -64,6 +65,7 @@ struct Event {
     ExitKind kind = ExitKind::Other;
     uint64_t addr = 0;
     uint32_t size = 0;        ///< Exit: the access's size; Share: the data bytes scattered
+    uint32_t gathered = 0;    ///< Share: the data bytes read from the guest's pages
     uint64_t checksum = 0;
     // Read, Random, Input, Dma, Frame, Share
     std::vector<uint8_t> bytes;

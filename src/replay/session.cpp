@@ -425,9 +425,10 @@ Result<void> Session::after_dispatch(const hv::VcpuExit& exit) {
     return log_ram_writes();
 }
 
-void Session::log_share_answer(std::span<const uint8_t> answer, uint32_t scattered) {
+void Session::log_share_answer(std::span<const uint8_t> answer, uint32_t gathered, uint32_t scattered) {
     if (m_replay) return;
     Event e = event(EventType::Share, icount());
+    e.gathered = gathered;
     e.size = scattered;
     e.bytes.assign(answer.begin(), answer.end());
     m_writer->write(e);

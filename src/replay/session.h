@@ -106,9 +106,9 @@ public:
 
     /// `--share` (replay/recorded_share.h), on the vCPU thread inside an exit: a recording logs
     /// the host directory's answer to one request (Share event: the response's bytes, and how
-    /// many data bytes the back end copied into guest RAM with it); a replay takes the next one
+    /// many data bytes the back end read from and copied into the guest's pages); a replay takes the next one
     /// from the log (nullopt: the replay diverged, and the VM is being ended).
-    void log_share_answer(std::span<const uint8_t> answer, uint32_t scattered);
+    void log_share_answer(std::span<const uint8_t> answer, uint32_t gathered, uint32_t scattered);
     std::optional<Event> replay_share_answer();
     /// A back end found the replay diverging (e.g. the log's answer is for another request):
     /// the run ends with "replay diverged at instruction N: what".

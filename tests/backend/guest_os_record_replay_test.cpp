@@ -197,7 +197,9 @@ TEST_P(GuestOsRecordReplayTest, AShareSessionReplaysWithoutTheDirectory) {
         }
     }
 
-    // The log's answers are the guest's input: one changed (hello.txt's size in `ls`) diverges.
+    // Each logged answer must be for the request the replay serves: the answer to the STAT of
+    // hello.txt (in `ls`) given another request id diverges there. (The response's bytes the
+    // guest sees are the ring's, in the Dma events, which the other tests tamper with.)
     auto reader = replay::LogReader::open_file(log);
     ASSERT_TRUE(reader) << reader.error().message;
     auto writer = replay::LogWriter::create(log + ".bad", reader->config());
@@ -214,7 +216,7 @@ TEST_P(GuestOsRecordReplayTest, AShareSessionReplaysWithoutTheDirectory) {
             ASSERT_EQ(ev.bytes.size(), sizeof rsp);
             std::memcpy(&rsp, ev.bytes.data(), sizeof rsp);
             if (changed == 0 && (rsp.op == POPEKFS_OP_STAT || rsp.op == POPEKFS_OP_FSTAT) && rsp.size == 20) {
-                rsp.size = 21;
+                rsp.id += 1000;
                 std::memcpy(ev.bytes.data(), &rsp, sizeof rsp);
                 ++changed;
             }
@@ -227,6 +229,7 @@ TEST_P(GuestOsRecordReplayTest, AShareSessionReplaysWithoutTheDirectory) {
     RunResult bad = replay(log + ".bad", {"--share", share.string()});
     EXPECT_EQ(bad.status, 4) << bad.out << bad.err;
     EXPECT_NE(bad.err.find("replay diverged at instruction"), std::string::npos) << bad.err;
+    EXPECT_NE(bad.err.find("where the log answers request"), std::string::npos) << bad.err;
     // Without its Share events the replay diverges at the first request to the directory.
     auto full = replay::LogReader::open_file(log);
     ASSERT_TRUE(full) << full.error().message;

@@ -33,8 +33,8 @@ while pos < len(data):
         (length,) = struct.unpack_from("<I", data, pos + 9)
         pos += 13 + length
     elif kind == 8:
-        (length,) = struct.unpack_from("<I", data, pos + 4)
-        pos += 8 + length
+        (length,) = struct.unpack_from("<I", data, pos + 8)
+        pos += 12 + length
     elif kind == 5:
         pos += 4 + 32 + 32
     else:

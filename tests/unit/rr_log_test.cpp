@@ -58,6 +58,7 @@ std::vector<Event> sample_events() {
     Event share;
     share.type = EventType::Share;
     share.icount = 1800;
+    share.gathered = 17;
     share.size = 4096;
     share.bytes = std::vector<uint8_t>(48, 0x5a);
     v.push_back(share);
@@ -122,6 +123,7 @@ TEST(RrLog, RoundTripKeepsEveryField) {
     EXPECT_EQ(got[6].type, EventType::Share);
     EXPECT_EQ(got[6].icount, 1800u);
     EXPECT_EQ(got[6].size, 4096u);
+    EXPECT_EQ(got[6].gathered, 17u);
     EXPECT_EQ(got[6].bytes, std::vector<uint8_t>(48, 0x5a));
     EXPECT_EQ(got[7].status, 1u);
     EXPECT_EQ(got[7].icount, 2000u);
@@ -204,10 +206,10 @@ TEST(RrLog, HostileEventsAreRefused) {
     share[0].size = 12;
     share[0].bytes = {7};
     auto long_share = write_log(share, config);
-    long_share.at(first + 9 + 4 + 1) = 0x01;   // type, icount, scattered, the length's second byte: 257
+    long_share.at(first + 9 + 8 + 1) = 0x01;   // type, icount, gathered, scattered, the length's second byte: 257
     EXPECT_NE(read_all(long_share).find("257 bytes of data"), std::string::npos) << read_all(long_share);
     auto empty_share = write_log(share, config);
-    empty_share.at(first + 9 + 4) = 0;
+    empty_share.at(first + 9 + 8) = 0;
     EXPECT_NE(read_all(empty_share).find("0 bytes of data"), std::string::npos) << read_all(empty_share);
     // Bytes after the End event; a log without one.
     auto trailing = write_log(sample_events(), config);
