@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# linux_record_replay.sh POPEK KERNEL INITRD ACCEL [marker|shell|disk|xen|net]
+# linux_record_replay.sh POPEK KERNEL INITRD ACCEL [marker|shell|disk|xen|net|smp]
 #
 # Records the Debian kernel booting with `popek run --accel ACCEL --record`, then replays the log
 # twice (docs/record-replay.md). marker (default, initrd-min): the boot to the init marker and
@@ -16,7 +16,10 @@
 # the log without its Frame events diverges. net (initrd-popek, popek.init=net): virtio-net
 # (virtio_mmio, virtio_net) with --net user, a DHCP lease from slirp and a ping of the gateway;
 # the replays open no network (strace: no socket, no eventfd of a back end thread), and a replay
-# without the Frame events diverges. Exit 77 (skip) when the guest files are missing.
+# without the Frame events diverges. smp (initrd-popek, popek.init=nproc): two vCPUs, which a
+# recording and its replays run in turns on one thread (docs/record-replay.md "Several vCPUs"):
+# the AP's start (INIT/SIPI), IPIs and both vCPUs' timers replay as recorded; a replay with the
+# Exit events' register checksums changed diverges. Exit 77 (skip) when the guest files are missing.
 set -uo pipefail
 popek=$1 kernel=$2 initrd=$3 accel=$4 mode=${5:-marker}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +46,10 @@ if [ "$mode" = net ]; then
   cmdline="console=ttyS0 popek.init=net"
   devices=(--net user)
 fi
+if [ "$mode" = smp ]; then
+  cmdline="console=ttyS0 popek.init=nproc"
+  devices=(--cpus 2)
+fi
 if [ "$mode" = shell ]; then
   cmdline="console=ttyS0 popek.init=shell"
   printf 'echo hello-$((6*7))\nuname -r\npoweroff -f\n' >"$dir/typed"
@@ -67,6 +74,9 @@ fi
 if [ "$mode" = xen ]; then
   grep -q "^GUEST-XENBLK-READ HOST-TOKEN-RR" "$dir/rec.out" || fail "blkfront did not read the host's token"
   grep -q "^GUEST-XENNET-PING ok" "$dir/rec.out" || fail "no ping reply through netfront"
+fi
+if [ "$mode" = smp ]; then
+  grep -q "^GUEST-NPROC 2 online=0-1" "$dir/rec.out" || fail "the recording did not bring up both vCPUs"
 fi
 if [ "$mode" = net ]; then
   grep -q "^GUEST-NET-IP 10\." "$dir/rec.out" || fail "virtio-net got no DHCP lease"
@@ -99,6 +109,34 @@ if [ "$mode" = xen ] || [ "$mode" = net ]; then
   run noframes --replay "$dir/noframes.rr" /dev/null
   [ "$(cat "$dir/noframes.rc")" = 4 ] || fail "a replay without the Frame events exited with $(cat "$dir/noframes.rc"), expected 4"
   grep -q "replay diverged at instruction" "$dir/noframes.err" || fail "a replay without the Frame events did not report the divergence"
+fi
+if [ "$mode" = smp ]; then
+  python3 - "$dir/boot.rr" "$dir/tampered.rr" <<'PY' || fail "could not rewrite the log"
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+_, n = struct.unpack_from("<II", data, 8)
+pos, exits = 16 + n, 0
+while pos < len(data):   # the 5000th Exit event's register checksum, one bit flipped
+    kind = data[pos]
+    if kind == 1:
+        exits += 1
+        if exits == 5000:
+            data[pos + 9 + 8 + 1 + 8 + 4] ^= 1
+            break
+        pos += 9 + 8 + 1 + 8 + 4 + 8
+    elif kind in (2, 4, 6, 7, 8):
+        off = {2: 0, 4: 8, 6: 8, 7: 9, 8: 8}[kind]
+        (length,) = struct.unpack_from("<I", data, pos + 9 + off)
+        pos += 9 + off + 4 + length
+    elif kind == 3:
+        pos += 9 + 2 + data[pos + 9]
+    else:
+        sys.exit("no 5000th exit")
+open(sys.argv[2], "wb").write(data)
+PY
+  run tampered --replay "$dir/tampered.rr" /dev/null
+  [ "$(cat "$dir/tampered.rc")" = 4 ] || fail "a replay of a tampered log exited with $(cat "$dir/tampered.rc"), expected 4"
+  grep -q "replay diverged at instruction .*registers differ" "$dir/tampered.err" || fail "a tampered log's replay did not report the divergence"
 fi
 if [ "$mode" = disk ]; then
   [ ! -e "$dir/disk.img" ] || fail "a replay created the disk image"
