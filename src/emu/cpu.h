@@ -354,10 +354,9 @@ private:
 
 template <class T>
 inline T Cpu::read_la(uint64_t la) {
-    TlbEntry& e = m_mmu.slot(la);
-    if (e.read_tag == (la & ~0xfffULL) && (la & 0xfff) <= 4096 - sizeof(T)) [[likely]] {
+    if (const uint8_t* p = m_mmu.fast(la, Access::Read); p && (la & 0xfff) <= 4096 - sizeof(T)) [[likely]] {
         T v;
-        std::memcpy(&v, reinterpret_cast<const void*>(e.addend + la), sizeof(T));
+        std::memcpy(&v, p, sizeof(T));
         return v;
     }
     return read_slow<T>(la);
@@ -365,9 +364,8 @@ inline T Cpu::read_la(uint64_t la) {
 
 template <class T>
 inline void Cpu::write_la(uint64_t la, T v) {
-    TlbEntry& e = m_mmu.slot(la);
-    if (e.write_tag == (la & ~0xfffULL) && (la & 0xfff) <= 4096 - sizeof(T)) [[likely]] {
-        std::memcpy(reinterpret_cast<void*>(e.addend + la), &v, sizeof(T));
+    if (uint8_t* p = m_mmu.fast(la, Access::Write); p && (la & 0xfff) <= 4096 - sizeof(T)) [[likely]] {
+        std::memcpy(p, &v, sizeof(T));
         return;
     }
     write_slow<T>(la, v);
@@ -389,8 +387,7 @@ template <class T>
 T* Cpu::rmw_ptr(int s, uint64_t off) {
     uint64_t la = linear(s, off, sizeof(T), Access::Write);
     if ((la & 0xfff) > 4096 - sizeof(T)) return nullptr;
-    TlbEntry& e = m_mmu.slot(la);
-    if (e.write_tag == (la & ~0xfffULL)) [[likely]] return reinterpret_cast<T*>(e.addend + la);
+    if (uint8_t* p = m_mmu.fast(la, Access::Write)) [[likely]] return reinterpret_cast<T*>(p);
     return reinterpret_cast<T*>(rmw_ptr_slow(la, sizeof(T)));
 }
 

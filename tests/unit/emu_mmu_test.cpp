@@ -28,13 +28,30 @@ protected:
 
 TEST_F(MmuTest, FillMapsTheFastPathsOfItsClassOnly) {
     fill(kLa, kGpa);
-    EXPECT_EQ(mmu.slot(kLa + 0x10).read_tag, kLa);
+    EXPECT_EQ(mmu.read_page(kLa + 0x10, 0), kLa);
     EXPECT_EQ(mmu.span(kLa + 0x10, 8, Access::Write), host.data() + 0x10);
     EXPECT_EQ(mmu.span(kLa + 0xffc, 8, Access::Read), nullptr) << "crosses the page";
     EXPECT_EQ(mmu.lookup(kLa + 0x10, Access::Exec, false), kGpa + 0x10);
     EXPECT_EQ(mmu.lookup(kLa + 0x10, Access::Read, true), std::nullopt) << "the user class is separate";
     mmu.set_user(true);
     EXPECT_EQ(mmu.span(kLa + 0x10, 8, Access::Read), nullptr) << "CPL 3 looks in the user class";
+}
+
+TEST_F(MmuTest, PagesAtBothEndsOfTheAddressSpaceHaveTagsOfTheirOwn) {
+    // Tags are negated page numbers (tlb_tag): page 0's is 0, the last page's 1 - 2^52; neither
+    // may look like kTlbInvalid or like the other.
+    constexpr uint64_t kTop = 0xfffffffffffff000;
+    EXPECT_EQ(mmu.lookup(0x10, Access::Read, false), std::nullopt) << "an empty TLB holds page 0 nowhere";
+    fill(0, kGpa);
+    fill(kTop, kGpa + 0x1000);
+    EXPECT_EQ(mmu.lookup(0x10, Access::Read, false), kGpa + 0x10);
+    EXPECT_EQ(mmu.lookup(kTop + 0x10, Access::Write, false), kGpa + 0x1010);
+    EXPECT_EQ(mmu.read_page(kTop, 0), kTop);
+    EXPECT_EQ(mmu.span(kTop + 0xff8, 8, Access::Read), host.data() + 0xff8);
+    EXPECT_EQ(mmu.span(kTop + 0xff9, 8, Access::Read), nullptr) << "wraps past the end";
+    EXPECT_FALSE(mmu.flush_page(kTop));
+    EXPECT_EQ(mmu.lookup(kTop, Access::Read, false), std::nullopt);
+    EXPECT_EQ(mmu.lookup(0x10, Access::Read, false), kGpa + 0x10) << "page 0 stays";
 }
 
 TEST_F(MmuTest, UnmappedPageKeepsEveryAccessOnTheSlowPath) {
@@ -47,9 +64,9 @@ TEST_F(MmuTest, SecondPageOfASetGoesToWayOneAndIsPromotedOnLookup) {
     const uint64_t other = kLa + (uint64_t{kTlbSize} << 12);   // same set index
     fill(kLa, kGpa);
     fill(other, kGpa + 0x1000);
-    EXPECT_EQ(mmu.slot(kLa).read_tag, other) << "way 0 holds the page filled last";
+    EXPECT_EQ(mmu.read_page(kLa, 0), other) << "way 0 holds the page filled last";
     EXPECT_EQ(mmu.lookup(kLa + 8, Access::Read, false), kGpa + 8) << "way 1 still holds the first";
-    EXPECT_EQ(mmu.slot(kLa).read_tag, kLa) << "a way-1 hit moves to way 0";
+    EXPECT_EQ(mmu.read_page(kLa, 0), kLa) << "a way-1 hit moves to way 0";
 }
 
 TEST_F(MmuTest, MovToCr3KeepsGlobalPagesAndOnlyTheLowHalfOfTheMapGeneration) {

@@ -1,6 +1,6 @@
 /// REP MOVS / REP STOS copied a page run at a time (emu/interp/string.cpp, bulk_iterations):
 /// the result must be what iterating one element at a time gives (SDM Vol. 2B MOVS, STOS, REP):
-/// an overlapping forward copy repeats its first bytes, a fault stops at the exact element with
+/// an overlapping copy repeats its first bytes (forward, and with DF=1 going down), a fault stops at the exact element with
 /// RCX/RSI/RDI counting the completed ones, and a copy over code is seen as a code write.
 #include "bt_pair.h"
 
@@ -46,6 +46,50 @@ TEST_F(EmuStringBulk, CopyOfSeveralPagesEqualsTheSource) {
     });
     for (size_t n = 0; n < data.size(); ++n) ASSERT_EQ(h.read<uint8_t>(0x30ff8 + n), data[n]) << n;
     EXPECT_EQ(r(hv::RDI), 0x30ff8u + data.size());
+}
+
+TEST_F(EmuStringBulk, OverlappingBackwardCopyRepeatsTheSource) {
+    // DF=1, the destination one byte below the source: going down, MOVSB one byte at a time
+    // smears the top byte over all of it (memmove would shift the text by one).
+    std::vector<uint8_t> text(300);
+    for (size_t n = 0; n < text.size(); ++n) text[n] = static_cast<uint8_t>('a' + n % 26);
+    h.write(0x20000, text);
+    run_asm([](G& g) {
+        g.std();
+        g.mov(esi, 0x20000 + 299);
+        g.mov(edi, 0x20000 + 298);
+        g.mov(ecx, 299);
+        g.rep();
+        g.movsb();
+        g.cld();
+    });
+    for (uint64_t a = 0x20000; a < 0x20000 + 299; ++a) ASSERT_EQ(h.read<uint8_t>(a), text[299]) << std::hex << a;
+    EXPECT_EQ(r(hv::RCX), 0u);
+    EXPECT_EQ(r(hv::RSI), 0x20000u);
+    EXPECT_EQ(r(hv::RDI), 0x20000u - 1);
+}
+
+TEST_F(EmuStringBulk, BackwardCopyBetweenPagesOfOneTlbSetEqualsTheSource) {
+    // The copy the Linux bzImage makes of itself: STD; REP MOVSQ, destination a multiple of
+    // 1 MiB from the source, so each source page shares its TLB set with a destination page
+    // (emu/mmu/mmu.h: span() finds both ways).
+    constexpr uint64_t kSrc = 0x101010, kDst = 0x201010;
+    std::vector<uint8_t> data(3 * 4096 + 40);
+    for (size_t n = 0; n < data.size(); ++n) data[n] = static_cast<uint8_t>(n * 13 + n / 241);
+    h.write(kSrc, data);
+    run_asm([&](G& g) {
+        g.std();
+        g.mov(esi, static_cast<uint32_t>(kSrc + data.size() - 8));
+        g.mov(edi, static_cast<uint32_t>(kDst + data.size() - 8));
+        g.mov(ecx, static_cast<uint32_t>(data.size() / 8));
+        g.rep();
+        g.movsq();
+        g.cld();
+    });
+    for (size_t n = 0; n < data.size(); ++n) ASSERT_EQ(h.read<uint8_t>(kDst + n), data[n]) << n;
+    EXPECT_EQ(r(hv::RCX), 0u);
+    EXPECT_EQ(r(hv::RSI), kSrc - 8);
+    EXPECT_EQ(r(hv::RDI), kDst - 8);
 }
 
 TEST_F(EmuStringBulk, FillStopsAtAnUnmappedPageAtTheExactElement) {

@@ -150,7 +150,7 @@ TEST_P(EmuTlbTest, CodeThroughARemappedPageRunsTheNewCodeAfterMovToCr3) {
     EXPECT_EQ(r(hv::RCX), 2u) << "the block of the old page ran after MOV to CR3";
 }
 
-// The TLB is 2-way set-associative (emu/cpu.h TlbSet): kX and kX2 are 1 MiB apart, so they share a
+// The TLB is 2-way set-associative (emu/mmu/mmu.h TlbTable): kX and kX2 are 1 MiB apart, so they share a
 // set. A TLB may drop a translation whenever it likes (SDM Vol. 3A 4.10.2.4), so a stale read
 // after an unflushed PTE change is allowed, not required; here it shows that both pages stayed
 // cached, and the invalidations must reach the way each page sits in.

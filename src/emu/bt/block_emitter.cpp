@@ -1,4 +1,5 @@
 #include "emu/bt/block_emitter.h"
+#include "emu/mmu/mmu.h"
 
 #include "emu/cpu.h"
 #include "emu/decode/block_cache.h"
@@ -45,6 +46,7 @@ void BlockEmitter::emit_prologue() {
     sub(rsp, 8);
     mov(rbx, rdi);
     if (getSize() != kChainEntry) throw Xbyak::Error(Xbyak::ERR_INTERNAL);
+    L(m_entry);
 }
 
 void BlockEmitter::emit_epilogue() {
@@ -139,6 +141,36 @@ void BlockEmitter::emit_block(const Block& b) {
     emit_epilogue();
     emit_slow_paths();
     emit_merge_stubs();
+    if (b.spans() && m_mode64 && m_chain.slots) emit_span_guard(b);
+}
+
+void BlockEmitter::emit_span_guard(const Block& b) {
+    // Entered by a chained jump: the guest state is in the Cpu (flags included), RIP is the
+    // block's, and the jump charged the budget for its instruction.
+    m_span_guard = static_cast<uint32_t>(getSize());
+    Xbyak::Label fail, way0;
+    mov(rax, qword[rbx + m_layout.rip]);
+    or_(rax, 0xfff);
+    add(rax, 1);   // the next linear page
+    emit_tlb_index(1, false);
+    constexpr auto kExec = static_cast<int32_t>(offsetof(TlbTable, exec));
+    cmp(rsi, qword[r10 + rdx * 8 + kExec]);
+    je(way0);
+    cmp(rsi, qword[r10 + rdx * 8 + kTlbWay1 + kExec]);
+    jne(fail);
+    add(r10, kTlbWay1);
+    L(way0);
+    mov(rcx, qword[r10 + rdx * 8 + static_cast<int32_t>(offsetof(TlbTable, addend))]);
+    add(rcx, rax);
+    mov(rsi, reinterpret_cast<uint64_t>(b.host2));
+    cmp(rcx, rsi);
+    jne(fail);
+    mov(rcx, reinterpret_cast<uint64_t>(b.gen_ptr2));
+    cmp(dword[rcx], b.gen2);
+    je(m_entry, T_NEAR);
+    L(fail);
+    add(dword[rbx + m_layout.budget], static_cast<uint32_t>(b.insns.size()));
+    jmp(m_exit, T_NEAR);
 }
 
 bool BlockEmitter::memory_inline(const Insn& in) const {

@@ -185,6 +185,8 @@ public:
     /// Chain slots the block's code may use: the two of its end, one per Jcc in its middle.
     static unsigned slots_needed(const Block& b);
     /// Counts of the instructions emitted natively and as handler calls.
+    /// The offset of the guard entry emit_block() emitted for a block spanning two pages, or 0.
+    uint32_t span_guard() const { return m_span_guard; }
     unsigned native_count() const { return m_native; }
     unsigned helper_count() const { return m_helpers; }
 
@@ -403,11 +405,10 @@ private:
     void emit_stack(const Insn& in, SlowPath& slow);
     void emit_slow_paths();
     void emit_way1_checks();
-    /// For the linear address in RAX: R10 = its TLB set, RCX = the page of its last byte (an
-    /// access of `size` bytes). Clobbers RDX and the host flags.
-    void emit_tlb_set(unsigned size);
-    /// RCX = RSI - the qword at [R10 + tag], RFLAGS untouched (0: the tags match).
-    void emit_tag_difference(int32_t tag);
+    /// For an access of `size` bytes at the linear address in RAX: RDX = its TLB set, R10 = the
+    /// current class's TlbTable, RSI = the page number of its last byte (`flag_free`: RFLAGS
+    /// untouched, clobbers RCX) or its tag (negated: clobbers RFLAGS).
+    void emit_tlb_index(unsigned size, bool flag_free);
     /// The host has BMI2 (SHRX/SHLX): probes can leave the guest's flags live in the host.
     static bool flag_free_probes();
 
@@ -441,10 +442,16 @@ private:
     uint32_t m_rip_pending = 0;     ///< bytes executed since Cpu::rip was last written
     uint32_t m_count_pending = 0;   ///< instructions executed since the count was last written
     Xbyak::Label m_exit;
+    Xbyak::Label m_entry;              ///< kChainEntry: after the prologue
+    uint32_t m_span_guard = 0;
+    /// For a block spanning two pages (64-bit code): the entry chained jumps take, which goes on
+    /// at kChainEntry when way 0 or 1 of the TLB maps the page after Cpu::rip's to b.host2 for
+    /// execution and the second page's generation holds, else leaves for the dispatcher.
+    void emit_span_guard(const Block& b);
     bool m_mode64 = false;            ///< the block is 64-bit code: memory fast paths allowed
     bool m_flat32 = false;            ///< 32-bit code with flat data segments: the same for DS/ES/SS
     std::deque<SlowPath> m_slow;
-    /// A probe's check of way 1 (emu/cpu.h TlbSet), out of line: a way-0 miss compares way 1's
+    /// A probe's check of way 1 (emu/mmu/mmu.h TlbTable), out of line: a way-0 miss compares way 1's
     /// tag there, and goes back to the probe's end on a hit or on to the slow path.
     struct Way1Check {
         Xbyak::Label entry, back;

@@ -1,7 +1,7 @@
 /// Inline memory fast paths of the block translator (64-bit code only). The emitted code does
 /// what Cpu::read<T>/write<T> do on their hot path: the linear address (SDM Vol. 3A 3.3.7.1: in
 /// 64-bit mode only FS and GS have a base), then the software TLB of the current privilege class
-/// (emu/cpu.h TlbEntry) probed for the page of the access's first and last byte, and the access
+/// (emu/mmu/mmu.h TlbTable) probed for the page of the access's first and last byte, and the access
 /// made through the host pointer. Whatever the probe does not prove plain, resident RAM — a TLB
 /// miss, a page-crossing access, MMIO, the APIC page, a page holding code (never has a write tag)
 /// — jumps to an out-of-line slow path that runs the interpreter's handler for the whole
@@ -138,82 +138,91 @@ bool BlockEmitter::flag_free_probes() {
     return bmi2;
 }
 
+namespace {
+constexpr auto kTlbAddend = static_cast<int32_t>(offsetof(TlbTable, addend));
+constexpr int32_t tlb_tag_field(bool write) {
+    return static_cast<int32_t>(write ? offsetof(TlbTable, write) : offsetof(TlbTable, read));
+}
+}  // namespace
+
+void BlockEmitter::emit_tlb_index(unsigned size, bool flag_free) {
+    // The set is that of the first byte's page, the tag compared that of the last byte's: a
+    // page-crossing access looks for the next page in this page's set, where it never is.
+    if (flag_free) {   // MOV, LEA, MOVZX and BMI2 shifts: RFLAGS untouched
+        mov(ecx, 12);
+        if (size > 1) {
+            lea(rsi, ptr[rax + static_cast<int32_t>(size - 1)]);
+            shrx(rsi, rsi, rcx);
+            shrx(rdx, rax, rcx);
+            movzx(edx, dl);
+        } else {
+            shrx(rsi, rax, rcx);
+            movzx(edx, sil);
+        }
+    } else {
+        if (size > 1) {
+            lea(rsi, ptr[rax + static_cast<int32_t>(size - 1)]);
+            shr(rsi, 12);
+            mov(rdx, rax);
+            shr(rdx, 12);
+            movzx(edx, dl);
+        } else {
+            mov(rsi, rax);
+            shr(rsi, 12);
+            movzx(edx, sil);
+        }
+        neg(rsi);   // the tag itself (tlb_tag)
+    }
+    mov(r10, qword[rbx + m_layout.tlb_active]);
+}
+
 void BlockEmitter::emit_probe(bool write, unsigned size, SlowPath& slow) {
-    // set = tlb_active + ((la >> 12) & 255) * 80; a hit when way 0's tag (way 1's, checked out of
-    // line) equals the page of the access's last byte (so a page-crossing access misses).
-    static_assert(kTlbSize == 256 && sizeof(TlbSet) == 80 && offsetof(TlbSet, way[1]) == 40);
-    const auto tag = static_cast<int32_t>(write ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag));
+    // A hit when way 0's tag (way 1's, checked out of line) is that of the page of the access's
+    // last byte (emu/mmu/mmu.h tlb_tag); the host address is then the entry's addend + RAX.
+    static_assert(kTlbSize == 256 && kTlbWay1 == 2048);
+    const int32_t tag = tlb_tag_field(write);
     Way1Check& w = m_way1.emplace_back();
     w.slow = &slow.entry_label;
     w.tag = tag;
     w.flag_free = m_host_flags != 0 && flag_free_probes();
+    emit_tlb_index(size, w.flag_free);
     if (w.flag_free) {
-        // The guest's flags are live in the host: only MOV, LEA, NOT, BMI2 shifts and JRCXZ,
-        // none of which writes RFLAGS (the slow path merges them before its handler).
-        mov(ecx, 12);
-        shrx(rdx, rax, rcx);
-        movzx(edx, dl);
-        lea(rdx, ptr[rdx + rdx * 4]);
-        mov(r10, qword[rbx + m_layout.tlb_active]);
-        lea(rdx, ptr[rdx * 8]);
-        lea(r10, ptr[r10 + rdx * 2]);
-        lea(rsi, ptr[rax + static_cast<int32_t>(size - 1)]);
-        shrx(rsi, rsi, rcx);
-        shlx(rsi, rsi, rcx);   // the page of the last byte
-        emit_tag_difference(tag);
+        // The guest's flags are live in the host: RCX = page number + tag, zero on a hit.
+        mov(rcx, qword[r10 + rdx * 8 + tag]);
+        lea(rcx, ptr[rsi + rcx]);
         Xbyak::Label hit;
         jrcxz(hit);
         jmp(w.entry, T_NEAR);
         L(hit);
         L(w.back);
-        mov(rsi, qword[r10 + static_cast<int32_t>(offsetof(TlbEntry, addend))]);
+        mov(rsi, qword[r10 + rdx * 8 + kTlbAddend]);
         lea(rsi, ptr[rsi + rax]);
         return;
     }
-    emit_tlb_set(size);
-    cmp(rcx, qword[r10 + tag]);
+    cmp(rsi, qword[r10 + rdx * 8 + tag]);
     jne(w.entry, T_NEAR);
     L(w.back);
-    mov(rsi, rax);
-    add(rsi, qword[r10 + static_cast<int32_t>(offsetof(TlbEntry, addend))]);
-}
-
-void BlockEmitter::emit_tlb_set(unsigned size) {
-    mov(rdx, rax);
-    shr(rdx, 12);
-    movzx(edx, dl);
-    lea(rdx, ptr[rdx + rdx * 4]);
-    shl(edx, 4);
-    mov(r10, qword[rbx + m_layout.tlb_active]);
-    add(r10, rdx);
-    lea(rcx, ptr[rax + static_cast<int32_t>(size - 1)]);
-    and_(rcx, -4096);
-}
-
-void BlockEmitter::emit_tag_difference(int32_t tag) {
-    // RCX = RSI - [R10 + tag] without touching RFLAGS: RSI + ~tag + 1.
-    mov(rcx, qword[r10 + tag]);
-    not_(rcx);
-    lea(rcx, ptr[rsi + rcx + 1]);
+    mov(rsi, qword[r10 + rdx * 8 + kTlbAddend]);
+    add(rsi, rax);
 }
 
 void BlockEmitter::emit_way1_checks() {
-    constexpr auto kWay1 = static_cast<int32_t>(sizeof(TlbEntry));
     for (Way1Check& w : m_way1) {
         L(w.entry);
-        if (w.flag_free) {   // RSI: the page of the last byte
-            emit_tag_difference(kWay1 + w.tag);
+        if (w.flag_free) {   // RSI: the page number of the last byte
+            mov(rcx, qword[r10 + rdx * 8 + kTlbWay1 + w.tag]);
+            lea(rcx, ptr[rsi + rcx]);
             Xbyak::Label hit;
             jrcxz(hit);
             jmp(*w.slow, T_NEAR);
             L(hit);
-            lea(r10, ptr[r10 + kWay1]);
+            lea(r10, ptr[r10 + kTlbWay1]);
             jmp(w.back, T_NEAR);
             continue;
         }
-        cmp(rcx, qword[r10 + kWay1 + w.tag]);   // RCX: the page of the last byte
+        cmp(rsi, qword[r10 + rdx * 8 + kTlbWay1 + w.tag]);   // RSI: the tag of the last byte's page
         jne(*w.slow, T_NEAR);
-        add(r10, kWay1);
+        add(r10, kTlbWay1);
         jmp(w.back, T_NEAR);
     }
 }
@@ -287,20 +296,18 @@ void BlockEmitter::emit_hoisted_probe(int k) {
     emit_address_from_gpr(in, static_cast<int32_t>(h.lo));
     // The host address of a TLB hit (either way), else 0 (the members then probe on their own).
     const auto size = static_cast<unsigned>(h.hi - h.lo);
-    const auto tag = static_cast<int32_t>(h.write ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag));
-    constexpr auto kWay1 = static_cast<int32_t>(sizeof(TlbEntry));
-    constexpr auto kAddend = static_cast<int32_t>(offsetof(TlbEntry, addend));
+    const int32_t tag = tlb_tag_field(h.write);
     const Xbyak::Reg64& host = RegCache::host(h.reg);
-    emit_tlb_set(size);
+    emit_tlb_index(size, false);
     xor_(host.cvt32(), host.cvt32());
     Xbyak::Label hit, done;
-    cmp(rcx, qword[r10 + tag]);
+    cmp(rsi, qword[r10 + rdx * 8 + tag]);
     je(hit);
-    cmp(rcx, qword[r10 + kWay1 + tag]);
+    cmp(rsi, qword[r10 + rdx * 8 + kTlbWay1 + tag]);
     jne(done);
-    add(r10, kWay1);
+    add(r10, kTlbWay1);
     L(hit);
-    mov(host, qword[r10 + kAddend]);
+    mov(host, qword[r10 + rdx * 8 + kTlbAddend]);
     add(host, rax);
     L(done);
 }

@@ -113,7 +113,10 @@ const void* Translator::next_block(Cpu* cpu) {
 void Translator::link(Block& b) {
     ChainSlot* s = m_pending_slot;
     m_pending_slot = nullptr;
-    if (!b.cached || s->mode != b.mode) return;
+    // A block spanning two pages is entered through its guard, which checks that the second
+    // page still maps where it did and was not written (as BlockCache::probe and lookup_slow
+    // do for the dispatcher).
+    if (!b.cached || (b.spans() && !b.bt_guard) || s->mode != b.mode) return;
     if (s->cross) {
         // Whatever block the target leads to now (the exit stored the target as RIP; if anything
         // ran in between, RIP differs and the slot's `lip` never matches), under this map
@@ -134,7 +137,7 @@ void Translator::link(Block& b) {
     // slot relinks again and again (next_block), and exits that leave the code trusted no
     // longer unlink, so listing it each time grew the list without bound.
     const bool listed = s->epoch != ChainSlot::kUnlinked;
-    s->code = static_cast<const uint8_t*>(b.bt_code) + kChainEntry;
+    s->code = static_cast<const uint8_t*>(b.bt_code) + (b.spans() ? b.bt_guard : kChainEntry);
     s->insns = static_cast<int32_t>(b.insns.size());
     s->epoch = b.dma_epoch;
     if (!listed) m_linked.push_back(s);
@@ -172,6 +175,7 @@ const void* Translator::translate(Block& b) {
         return nullptr;
     }
     size_t used = 0;
+    uint32_t e_guard = 0;
     bool ok = false;
     try {
         // Emitting does not touch guest state; nothing here can longjmp.
@@ -182,6 +186,7 @@ const void* Translator::translate(Block& b) {
         used = e.getSize();
         m_stats.native_insns += e.native_count();
         m_stats.helper_insns += e.helper_count();
+        e_guard = e.span_guard();
         ok = true;
     } catch (const Xbyak::Error&) {
         used = 0;
@@ -194,6 +199,7 @@ const void* Translator::translate(Block& b) {
     ++m_stats.blocks;
     b.bt_code = code;
     b.bt_epoch = m_buffer.epoch();
+    b.bt_guard = e_guard;
     if (PerfMap* map = m_cpu.shared().perf_map.get()) {   // the block runs next, at the current RIP
         const uint64_t lip = m_cpu.mode64 ? m_cpu.rip : ((m_cpu.seg[kCs].base + m_cpu.rip) & 0xffffffffULL);
         map->add_block(code, used, m_cpu.index(), lip, b.gpa, b.mode);

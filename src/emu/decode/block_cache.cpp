@@ -22,15 +22,27 @@ bool jumps_away(const Insn& in) {
 
 bool BlockCache::valid(const Block& b) const {
     if (b.gen_ptr->load(std::memory_order_acquire) != b.gen) return false;
+    if (b.gen_ptr2 && b.gen_ptr2->load(std::memory_order_acquire) != b.gen2) return false;
     uint64_t epoch = m_cpu.shared().dma_epoch.load(std::memory_order_acquire);
     if (b.dma_epoch == epoch) return true;
-    // The VMM may have written guest RAM since: the block stays valid if its bytes are unchanged.
+    // The VMM may have written guest RAM since: the block stays valid if its bytes are unchanged
+    // (on both pages of a block that spans two).
     if (!b.bytes.empty()) {   // an empty block (its first instruction faulted) has nothing to compare
-        const uint8_t* host = m_cpu.shared().mem.host_ptr(b.gpa, b.bytes.size());
-        if (!host || std::memcmp(host, b.bytes.data(), b.bytes.size()) != 0) return false;
+        const size_t n1 = b.spans() ? 4096 - (b.gpa & 0xfff) : b.bytes.size();
+        const auto& mem = m_cpu.shared().mem;
+        const uint8_t* host = mem.host_ptr(b.gpa, n1);
+        if (!host || std::memcmp(host, b.bytes.data(), n1) != 0) return false;
+        if (b.spans()) {
+            const uint8_t* host2 = mem.host_ptr(b.gpa2, b.bytes.size() - n1);
+            if (!host2 || std::memcmp(host2, b.bytes.data() + n1, b.bytes.size() - n1) != 0) return false;
+        }
     }
     const_cast<Block&>(b).dma_epoch = epoch;
     return true;
+}
+
+bool BlockCache::second_page_same(const Block& b, uint64_t lip) {
+    return !b.spans() || m_cpu.translate((lip | 0xfff) + 1, Access::Exec, false) == b.gpa2;
 }
 
 Block* BlockCache::lookup_slow(uint64_t lip, uint32_t mode) {
@@ -49,10 +61,10 @@ Block* BlockCache::lookup_slow(uint64_t lip, uint32_t mode) {
     }
 
     const uint64_t gpa = c.translate(lip, Access::Exec, false);
-    if (revalidate && j.block->gpa == gpa && valid(*j.block)) {
+    if (revalidate && j.block->gpa == gpa && valid(*j.block) && second_page_same(*j.block, lip)) {
         // The page tables changed or were flushed, and lip still leads to the same block.
         ++m_misses.revalidated;
-        j.tag = c.tlb_global(lip, c.cpl == 3) ? m_global_tag : m_gen;
+        j.tag = !j.block->spans() && c.tlb_global(lip, c.cpl == 3) ? m_global_tag : m_gen;
         return j.block;
     }
     if (!c.shared().mem.host_ptr(gpa, 1)) {
@@ -71,19 +83,21 @@ Block* BlockCache::lookup_slow(uint64_t lip, uint32_t mode) {
         b = nb.get();
         m_blocks.emplace(key, std::move(nb));
     }
-    if (b->insns.empty()) return decode_crossing(lip, mode);
-    const bool global = c.tlb_global(lip, c.cpl == 3);
+    if (b->insns.empty() || b->spans()) {
+        b = span_pages(*b, lip, mode);
+        if (!b->cached) return b;
+    }
+    // A block spanning two pages is found again only through non-global entries: a MOV to CR3
+    // revalidates both of its pages.
+    const bool global = !b->spans() && c.tlb_global(lip, c.cpl == 3);
     m_jump[jump_index(lip)] = JumpEntry{lip, mode, global ? m_global_tag : m_gen, b};
     return b;
 }
 
-void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
+void BlockCache::watch_code(uint64_t gpa, std::atomic<uint32_t>*& gen_ptr, uint32_t& gen) {
     EngineShared& sh = m_cpu.shared();
-    b.gpa = gpa;
-    b.mode = mode;
-    b.gen_ptr = sh.code.generation(gpa);
-    // Generation first, then the bytes: a write racing with decoding makes the block stale.
-    b.gen = b.gen_ptr->load(std::memory_order_acquire);
+    gen_ptr = sh.code.generation(gpa);
+    gen = gen_ptr->load(std::memory_order_acquire);
     if (sh.code.mark_code(gpa)) {
         m_cpu.drop_write_mappings();
         // Every other vCPU must drop its write mappings before its translated code goes on
@@ -91,6 +105,55 @@ void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
         for (Cpu* other : sh.cpus)
             if (other && other != &m_cpu) other->attention.store(true, std::memory_order_release);
     }
+}
+
+Block* BlockCache::span_pages(Block& b, uint64_t lip, uint32_t mode) {
+    // SDM Vol. 3A 4.10.2: the fetch of the second page is translated like any other; a fault
+    // there is the instruction's (CR2 = the second page).
+    const uint64_t gpa2 = m_cpu.translate((lip | 0xfff) + 1, Access::Exec, false) & ~0xfffULL;
+    if (b.spans() && b.gpa2 == gpa2) return &b;
+    const auto& mem = m_cpu.shared().mem;
+    const uint8_t* host2 = mem.host_ptr(gpa2, 4096);
+    if (!host2) return decode_crossing(lip, mode);   // not RAM: fetched and decoded each time
+    if (b.spans()) {
+        // Decoded before for another second page (another linear alias of the first): entries
+        // for the old pairing may be in the jump cache under other addresses.
+        flush_jump_cache();
+        decode_block(b, b.gpa, b.mode);
+        if (!b.insns.empty()) return &b;   // the first page's bytes changed meanwhile
+    }
+    watch_code(gpa2, b.gen_ptr2, b.gen2);
+    const size_t first = 4096 - (b.gpa & 0xfff);
+    uint8_t buf[15];
+    const size_t n1 = std::min<size_t>(first, sizeof buf);
+    std::memcpy(buf, mem.host_ptr(b.gpa, n1), n1);
+    std::memcpy(buf + n1, host2, sizeof buf - n1);
+    Insn in;
+    bool end = false;
+    m_decoder.decode(buf, sizeof buf, static_cast<int>(mode & 0xff), in, end);
+    // Only a defined instruction that does cross is kept: its bytes alone decide it (an
+    // undefined encoding may depend on bytes past its length; and the first page may have
+    // changed since decode_block found its instruction crossing).
+    if (in.fn == nullptr || in.fn == handle_undefined || in.len <= first || in.len > sizeof buf) {
+        b.gpa2 = Block::kNoPage;
+        b.gen_ptr2 = nullptr;
+        return decode_crossing(lip, mode);
+    }
+    b.gpa2 = gpa2;
+    b.host2 = host2;
+    b.insns.assign(1, in);
+    b.bytes.assign(buf, buf + in.len);
+    return &b;
+}
+
+void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
+    EngineShared& sh = m_cpu.shared();
+    b.gpa = gpa;
+    b.mode = mode;
+    b.gpa2 = Block::kNoPage;
+    b.gen_ptr2 = nullptr;
+    // Generation first, then the bytes: a write racing with decoding makes the block stale.
+    watch_code(gpa, b.gen_ptr, b.gen);
     b.dma_epoch = sh.dma_epoch.load(std::memory_order_acquire);
     const uint8_t* host = sh.mem.host_ptr(gpa & ~0xfffULL, 4096);
     size_t off = gpa & 0xfff;
@@ -102,6 +165,7 @@ void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
     b.bt_code = nullptr;
     b.bt_epoch = 0;
     b.bt_runs = 0;
+    b.bt_guard = 0;
     unsigned side_exits = 0;
     // Where the block's forward Jccs jump to (page offsets): a JMP just before one of them does
     // not end the block.
@@ -136,17 +200,6 @@ void BlockCache::decode_block(Block& b, uint64_t gpa, uint32_t mode) {
     b.bytes.assign(host + start, host + off);
 }
 
-void BlockCache::remember_crossing(CrossMemo& memo, const uint8_t* bytes, unsigned first, int bits, const Insn& in) {
-    // Only a defined instruction that does cross: its bytes alone decide it (an undefined
-    // encoding may depend on bytes past its length).
-    memo.len = 0;
-    if (in.fn == nullptr || in.fn == handle_undefined || in.len <= first || in.len > 15) return;
-    memo.bits = bits;
-    std::memcpy(memo.bytes, bytes, in.len);
-    memo.in = in;
-    memo.len = static_cast<uint8_t>(in.len);
-}
-
 Block* BlockCache::decode_crossing(uint64_t lip, uint32_t mode) {
     ++m_misses.crossing;
     uint8_t buf[15];
@@ -155,24 +208,11 @@ Block* BlockCache::decode_crossing(uint64_t lip, uint32_t mode) {
     m_cpu.read_bytes_la(lip, buf, first, Access::Exec, false);
     Insn in;
     bool end = false;
-    int bits = static_cast<int>(mode & 0xff);
-    CrossMemo& memo = m_cross_memo[(lip ^ (lip >> 12)) & (kCrossMemo - 1)];
-    if (memo.len > first && memo.bits == bits && std::memcmp(buf, memo.bytes, first) == 0) {
-        // The first page holds the start of the remembered instruction, which goes on into the
-        // next page: fetched as the decoder would (the same fault), then compared. The same
-        // bytes in the same mode decode to the same instruction.
-        m_cpu.read_bytes_la(lip + first, buf + first, 15 - first, Access::Exec, false);
-        if (std::memcmp(buf + first, memo.bytes + first, memo.len - first) == 0) {
-            in = memo.in;
-        } else {
-            m_decoder.decode(buf, 15, bits, in, end);
-            remember_crossing(memo, buf, first, bits, in);
-        }
-    } else if (m_decoder.decode(buf, first, bits, in, end) == DecodeStatus::NeedMoreBytes) {
+    const int bits = static_cast<int>(mode & 0xff);
+    if (m_decoder.decode(buf, first, bits, in, end) == DecodeStatus::NeedMoreBytes) {
         // Fetch the rest from the next page (which may fault, SDM: fetch of the second page).
         m_cpu.read_bytes_la(lip + first, buf + first, 15 - first, Access::Exec, false);
         m_decoder.decode(buf, 15, bits, in, end);
-        remember_crossing(memo, buf, first, bits, in);
     }
     m_cross.cached = false;
     m_cross.insns.assign(1, in);
@@ -203,9 +243,15 @@ void BlockCache::new_address_space() {
 }
 
 void BlockCache::flush_jump_page(uint64_t la) {
-    JumpEntry* bucket = &m_jump[jump_index(la & ~0xfffULL) & ~((size_t{1} << kJumpBucketBits) - 1)];
+    const uint64_t page = la & ~0xfffULL;
+    JumpEntry* bucket = &m_jump[jump_index(page) & ~((size_t{1} << kJumpBucketBits) - 1)];
     for (size_t i = 0; i < (size_t{1} << kJumpBucketBits); ++i)
         if (((bucket[i].lip ^ la) & ~0xfffULL) == 0) bucket[i] = JumpEntry{};
+    // And the blocks of the page before that cross into this one.
+    const uint64_t before = page - 0x1000;
+    JumpEntry* prev = &m_jump[jump_index(before) & ~((size_t{1} << kJumpBucketBits) - 1)];
+    for (size_t i = 0; i < (size_t{1} << kJumpBucketBits); ++i)
+        if ((prev[i].lip & ~0xfffULL) == before && prev[i].block && prev[i].block->spans()) prev[i] = JumpEntry{};
 }
 
 void BlockCache::clear() {

@@ -28,6 +28,19 @@ struct Block {
     std::vector<uint8_t> bytes;   ///< the guest bytes decoded (re-verified after DMA)
     std::vector<Insn> insns;
     bool cached = true;           ///< false: a page-crossing instruction decoded for one use
+    /// A block of one instruction crossing into the next page (BlockCache::span_pages): the
+    /// guest-physical page its bytes go on in (where the linear page after it mapped when it
+    /// was decoded) and that page's write generation; kNoPage: the block lies in one page.
+    static constexpr uint64_t kNoPage = ~0ULL;
+    uint64_t gpa2 = kNoPage;
+    const uint8_t* host2 = nullptr;   ///< gpa2's page in the host (the guard of bt_guard compares it)
+    std::atomic<uint32_t>* gen_ptr2 = nullptr;
+    uint32_t gen2 = 0;
+    /// Translated (64-bit code): the offset in bt_code of the entry chained jumps take into a
+    /// block spanning two pages, which checks that the TLB still maps the next linear page to
+    /// host2 and gen2 holds (BlockEmitter::emit_span_guard); 0: chained jumps do not enter.
+    uint32_t bt_guard = 0;
+    bool spans() const { return gpa2 != kNoPage; }
     // Block translator (emu/bt/): host code of this block, valid while bt_epoch is the epoch of
     // the vCPU's code buffer; decode_block() drops it, so stale code never runs.
     const void* bt_code = nullptr;
@@ -70,7 +83,8 @@ public:
         if (j.lip == lip && j.mode == mode && (j.tag == m_gen || j.tag == m_global_tag)) [[likely]] {
             const Block& b = *j.block;
             if (b.gen_ptr->load(std::memory_order_acquire) == b.gen &&
-                b.dma_epoch == m_cpu.shared().dma_epoch.load(std::memory_order_acquire)) [[likely]]
+                b.dma_epoch == m_cpu.shared().dma_epoch.load(std::memory_order_acquire) &&
+                (!b.gen_ptr2 || b.gen_ptr2->load(std::memory_order_acquire) == b.gen2)) [[likely]]
                 return j.block;
         }
         return nullptr;
@@ -93,7 +107,7 @@ public:
         uint64_t address_space = 0;  ///< found before a CR3 write or TLB flush (revalidated: `revalidated`)
         uint64_t revalidated = 0;    ///< of those, still leading to their block after a new translation
         uint64_t stale = 0;          ///< page written (SMC) or DMA epoch moved
-        uint64_t crossing = 0;       ///< of all misses: an instruction crossing a page (decoded each time)
+        uint64_t crossing = 0;       ///< of all misses: an instruction crossing a page (decoded again)
         uint64_t flushes = 0;        ///< whole jump-cache flushes (CR0/CR4/EFER writes, large-page INVLPG)
     };
     const MissCounts& misses() const { return m_misses; }
@@ -131,26 +145,23 @@ private:
     Block* lookup_slow(uint64_t lip, uint32_t mode);
     bool valid(const Block& b) const;
     void decode_block(Block& b, uint64_t gpa, uint32_t mode);
+    /// `b` (at lip, empty: its first instruction crosses into the next page) as a block of that
+    /// one instruction, kept while the next linear page maps where it did; the next page not
+    /// RAM: decode_crossing().
+    Block* span_pages(Block& b, uint64_t lip, uint32_t mode);
+    /// True when lip's next linear page still maps to b.gpa2 (or `b` spans no pages). May fault:
+    /// the instruction at lip fetches from there.
+    bool second_page_same(const Block& b, uint64_t lip);
+    /// Marks the page of `gpa` as code: its write generation into `gen_ptr`/`gen` (read before
+    /// the bytes are: a racing write makes the block stale).
+    void watch_code(uint64_t gpa, std::atomic<uint32_t>*& gen_ptr, uint32_t& gen);
     Block* decode_crossing(uint64_t lip, uint32_t mode);
-    struct CrossMemo;
-    void remember_crossing(CrossMemo& memo, const uint8_t* bytes, unsigned first, int bits, const Insn& in);
 
     Cpu& m_cpu;
     Decoder m_decoder;
     std::unordered_map<uint64_t, std::unique_ptr<Block>> m_blocks;
     std::unique_ptr<JumpEntry[]> m_jump = std::make_unique<JumpEntry[]>(kJumpCacheSize);
     Block m_cross;
-    /// Page-crossing instructions met before (decode_crossing), by linear address: the bytes
-    /// they were decoded from (mode's width `bits`), so the same bytes are compared, not decoded
-    /// again (a hot loop may hold one: busybox md5sum's runs once per 64-byte block).
-    struct CrossMemo {
-        int bits = 0;
-        uint8_t len = 0;   ///< 0: empty
-        uint8_t bytes[15] = {};
-        Insn in{};
-    };
-    static constexpr size_t kCrossMemo = 64;
-    std::unique_ptr<CrossMemo[]> m_cross_memo = std::make_unique<CrossMemo[]>(kCrossMemo);
     uint32_t m_gen = 0;                     ///< bumped by CR3 writes and full flushes (< kGlobalBit)
     uint32_t m_global_tag = kGlobalBit;     ///< kGlobalBit | generation bumped by full flushes
     MissCounts m_misses;

@@ -16,37 +16,44 @@ namespace {
 constexpr uint64_t kChunk = 4096;
 enum StrOp { kMovs, kStos, kLods, kCmps, kScas, kIns, kOuts };
 
-/// REP MOVS / REP STOS forward in 64-bit mode: up to `max` iterations at once, as many as lie
-/// in the current source and destination pages when the software TLB maps both (then each
-/// iteration would have hit it: no fault, device access or watchpoint is possible among them).
-/// Iterations run in order: a destination overlapping the source just ahead of it repeats the
-/// source bytes as the one-by-one copy does. Returns the iterations done (0: none, run one the
-/// normal way, which fills the TLB or faults exactly where the instruction does).
+/// REP MOVS / REP STOS in 64-bit mode, forward or (DF=1) backward: up to `max` iterations at
+/// once, as many as lie in the current source and destination pages when the software TLB maps
+/// both (then each iteration would have hit it: no fault, device access or watchpoint is possible
+/// among them). Iterations run in order: a destination overlapping the source just ahead of it
+/// (behind it, going down) repeats the source bytes as the one-by-one copy does. Returns the
+/// iterations done (0: none, run one the normal way, which fills the TLB or faults exactly where
+/// the instruction does).
 template <int Op, class T>
 uint64_t bulk_iterations(Cpu& c, const Insn& i, uint64_t amask, uint64_t max) {
-    if (!c.mode64 || (c.rflags & kDf) || max < 2) return 0;
+    if (!c.mode64 || max < 2) return 0;
+    const bool down = (c.rflags & kDf) != 0;
     const uint64_t si = c.gpr[hv::RSI] & amask, di = c.gpr[hv::RDI] & amask;
-    // Offsets that would wrap at the address size within the chunk: the normal way.
-    if (((di | 0xfff) & amask) == amask || (Op == kMovs && ((si | 0xfff) & amask) == amask)) return 0;
+    // Offsets that could wrap at the address size within the chunk: the normal way.
+    auto may_wrap = [&](uint64_t off) { return down ? (off & ~0xfffULL) == 0 : ((off | 0xfff) & amask) == amask; };
+    if (may_wrap(di) || (Op == kMovs && may_wrap(si))) return 0;
     // Segmentation as the first iteration checks it: the source first.
     uint64_t sla = 0;
     if constexpr (Op == kMovs) sla = c.linear(i.seg, si, sizeof(T), Access::Read);
     const uint64_t dla = c.linear(kEs, di, sizeof(T), Access::Write);
-    uint64_t k = std::min<uint64_t>(max, (4096 - (dla & 0xfff)) / sizeof(T));
-    if constexpr (Op == kMovs) k = std::min<uint64_t>(k, (4096 - (sla & 0xfff)) / sizeof(T));
+    // Iterations left in the page of `la` (the first element's), in the direction of the copy.
+    auto room = [&](uint64_t la) { return down ? (la & 0xfff) / sizeof(T) + 1 : (4096 - (la & 0xfff)) / sizeof(T); };
+    uint64_t k = std::min<uint64_t>(max, room(dla));
+    if constexpr (Op == kMovs) k = std::min<uint64_t>(k, room(sla));
     if (k < 2) return 0;
-    const uint64_t bytes = k * sizeof(T);
-    uint8_t* d = c.tlb_span(dla, bytes, Access::Write);
+    const uint64_t bytes = k * sizeof(T), below = down ? bytes - sizeof(T) : 0;
+    uint8_t* d = c.tlb_span(dla - below, bytes, Access::Write);   // the lowest address touched
     if (!d) return 0;
     if constexpr (Op == kMovs) {
-        const uint8_t* src = c.tlb_span(sla, bytes, Access::Read);
+        const uint8_t* src = c.tlb_span(sla - below, bytes, Access::Read);
         if (!src) return 0;
-        if (d > src && d < src + bytes) {   // forward overlap: element by element, in order
-            for (uint64_t n = 0; n < k; ++n) {
-                T v;
-                std::memcpy(&v, src + n * sizeof(T), sizeof(T));
-                std::memcpy(d + n * sizeof(T), &v, sizeof(T));
-            }
+        auto element = [&](uint64_t n) {   // the n-th iteration's element
+            const uint64_t at = down ? bytes - sizeof(T) - n * sizeof(T) : n * sizeof(T);
+            T v;
+            std::memcpy(&v, src + at, sizeof(T));
+            std::memcpy(d + at, &v, sizeof(T));
+        };
+        if (down ? (src > d && src < d + bytes) : (d > src && d < src + bytes)) {
+            for (uint64_t n = 0; n < k; ++n) element(n);   // overlapping in the copy's direction
         } else {
             std::memmove(d, src, bytes);
         }
@@ -59,7 +66,7 @@ uint64_t bulk_iterations(Cpu& c, const Insn& i, uint64_t amask, uint64_t max) {
         }
     }
     auto advance = [&](int r) {
-        const uint64_t v = (c.gpr[r] + bytes) & amask;
+        const uint64_t v = (down ? c.gpr[r] - bytes : c.gpr[r] + bytes) & amask;
         c.gpr[r] = i.asize == 4 ? v : ((c.gpr[r] & ~amask) | v);
     };
     advance(hv::RDI);

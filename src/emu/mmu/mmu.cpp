@@ -9,53 +9,72 @@
 namespace popek::emu {
 namespace {
 
-/// True when `e` caches `page` for any kind of access.
-bool holds_page(const TlbEntry& e, uint64_t page) {
-    return e.read_tag == page || e.write_tag == page || e.exec_tag == page;
+/// True when way `w` of set `i` caches the page of tag `tag` for any kind of access.
+bool holds(const TlbTable& t, int w, unsigned i, uint64_t tag) {
+    return t.read[w][i] == tag || t.write[w][i] == tag || t.exec[w][i] == tag;
 }
 
-void invalidate(TlbEntry& e) { e.read_tag = e.write_tag = e.exec_tag = kTlbInvalid; }
+void invalidate(TlbTable& t, int w, unsigned i) { t.read[w][i] = t.write[w][i] = t.exec[w][i] = kTlbInvalid; }
+
+/// Way `from` of set `i` into way `to` (way 1 is the displaced way 0, or the other way round).
+void copy_way(TlbTable& t, unsigned i, int from, int to) {
+    t.read[to][i] = t.read[from][i];
+    t.write[to][i] = t.write[from][i];
+    t.exec[to][i] = t.exec[from][i];
+    t.addend[to][i] = t.addend[from][i];
+    t.gpa_page[to][i] = t.gpa_page[from][i];
+}
+
+void swap_ways(TlbTable& t, unsigned i) {
+    std::swap(t.read[0][i], t.read[1][i]);
+    std::swap(t.write[0][i], t.write[1][i]);
+    std::swap(t.exec[0][i], t.exec[1][i]);
+    std::swap(t.addend[0][i], t.addend[1][i]);
+    std::swap(t.gpa_page[0][i], t.gpa_page[1][i]);
+}
 
 }  // namespace
 
 std::optional<uint64_t> Mmu::lookup(uint64_t la, Access acc, bool user) {
-    TlbSet& s = set(la, user);
-    const uint64_t page = la & ~0xfffULL;
+    TlbTable& t = m_tlb[user ? 1 : 0];
+    const unsigned i = tlb_set(la);
+    const uint64_t tag = tlb_tag(la);
     for (int w = 0; w < 2; ++w) {
-        const TlbEntry& e = s.way[w];
-        const uint64_t tag = acc == Access::Read ? e.read_tag : acc == Access::Write ? e.write_tag : e.exec_tag;
-        if (tag != page) continue;
-        const uint64_t gpa = (e.gpa_page & ~0xfffULL) | (la & 0xfff);
-        if (w == 1) std::swap(s.way[0], s.way[1]);   // most recently used in way 0
+        const uint64_t have = acc == Access::Read ? t.read[w][i] : acc == Access::Write ? t.write[w][i] : t.exec[w][i];
+        if (have != tag) continue;
+        const uint64_t gpa = (t.gpa_page[w][i] & ~0xfffULL) | (la & 0xfff);
+        if (w == 1) swap_ways(t, i);   // most recently used in way 0
         return gpa;
     }
     return std::nullopt;
 }
 
-const TlbEntry* Mmu::find(uint64_t la, bool user) const {
-    for (const TlbEntry& e : set(la, user).way)
-        if (holds_page(e, la & ~0xfffULL)) return &e;
-    return nullptr;
+int Mmu::find(uint64_t la, bool user) const {
+    const TlbTable& t = m_tlb[user ? 1 : 0];
+    for (int w = 0; w < 2; ++w)
+        if (holds(t, w, tlb_set(la), tlb_tag(la))) return w;
+    return -1;
 }
 
 bool Mmu::global(uint64_t la, bool user) const {
-    const TlbEntry* e = find(la, user);
-    return e != nullptr && e->exec_tag == (la & ~0xfffULL) && (e->gpa_page & kTlbGlobalBit);
+    const int w = find(la, user);
+    const TlbTable& t = m_tlb[user ? 1 : 0];
+    return w >= 0 && t.exec[w][tlb_set(la)] == tlb_tag(la) && (t.gpa_page[w][tlb_set(la)] & kTlbGlobalBit);
 }
 
 void Mmu::fill(uint64_t la, uint64_t gpa, bool user_tlb, uint8_t* host, bool readable, bool writable,
                bool executable, bool global, unsigned page_shift) {
-    TlbSet& s = set(la, user_tlb);
-    const uint64_t page = la & ~0xfffULL;
+    TlbTable& t = m_tlb[user_tlb ? 1 : 0];
+    const unsigned i = tlb_set(la);
+    const uint64_t page = la & ~0xfffULL, tag = tlb_tag(la);
     // A refill of way 0's page replaces it in place; any other page pushes way 0 into way 1
     // (dropping way 1, which may be this page with fewer rights: a page stays in one way).
-    if (!holds_page(s.way[0], page)) s.way[1] = s.way[0];
-    TlbEntry& e = s.way[0];
+    if (!holds(t, 0, i, tag)) copy_way(t, i, 0, 1);
     if (!host) {
-        invalidate(e);
+        invalidate(t, 0, i);
         return;
     }
-    e.gpa_page = (gpa & ~0xfffULL) | (global ? kTlbGlobalBit : 0) | (uint64_t{page_shift} << kTlbShiftPos);
+    t.gpa_page[0][i] = (gpa & ~0xfffULL) | (global ? kTlbGlobalBit : 0) | (uint64_t{page_shift} << kTlbShiftPos);
     if (page_shift > 12) {
         m_has_large = true;
         if (page_shift >= 30) {
@@ -65,16 +84,16 @@ void Mmu::fill(uint64_t la, uint64_t gpa, bool user_tlb, uint8_t* host, bool rea
             if (page_shift == 22) m_large_2m.set(((la >> 21) ^ 1) & 4095);
         }
     }
-    e.addend = reinterpret_cast<uintptr_t>(host) - page;
-    e.read_tag = readable ? page : kTlbInvalid;
-    e.exec_tag = executable ? page : kTlbInvalid;
-    e.write_tag = writable ? page : kTlbInvalid;
+    t.addend[0][i] = reinterpret_cast<uintptr_t>(host) - page;
+    t.read[0][i] = readable ? tag : kTlbInvalid;
+    t.exec[0][i] = executable ? tag : kTlbInvalid;
+    t.write[0][i] = writable ? tag : kTlbInvalid;
 }
 
 void Mmu::flush_all() {
-    for (auto& t : m_tlb)
-        for (auto& s : t)
-            for (auto& e : s.way) invalidate(e);
+    for (TlbTable& t : m_tlb)
+        for (int w = 0; w < 2; ++w)
+            for (unsigned i = 0; i < kTlbSize; ++i) invalidate(t, w, i);
     m_has_large = false;
     m_large_2m.reset();
     m_large_1g.reset();
@@ -83,35 +102,35 @@ void Mmu::flush_all() {
 
 void Mmu::flush_non_global() {
     // MOV to CR3 keeps global translations (SDM Vol. 3A 4.10.4.1).
-    for (auto& t : m_tlb)
-        for (auto& s : t)
-            for (auto& e : s.way)
-                if (!(e.gpa_page & kTlbGlobalBit)) invalidate(e);
+    for (TlbTable& t : m_tlb)
+        for (int w = 0; w < 2; ++w)
+            for (unsigned i = 0; i < kTlbSize; ++i)
+                if (!(t.gpa_page[w][i] & kTlbGlobalBit)) invalidate(t, w, i);
     ++m_map_gen;   // links through global pages stay, so do the pages noted for INVLPG
 }
 
 void Mmu::drop_writes() {
-    for (auto& t : m_tlb)
-        for (auto& s : t)
-            for (auto& e : s.way) e.write_tag = kTlbInvalid;
+    for (TlbTable& t : m_tlb)
+        for (auto& way : t.write)
+            for (uint64_t& tag : way) tag = kTlbInvalid;
 }
 
 bool Mmu::flush_page(uint64_t la) {
     // INVLPG (SDM Vol. 3A 4.10.4.1): the page's translations, global or not, in both privilege
     // classes. Large pages are cached as 4 KiB entries: any entry whose large page holds `la`
     // goes too.
-    const uint64_t page = la & ~0xfffULL;
     bool large_hit = false;
     if (may_be_linked(la)) new_map_gen();
-    for (auto& t : m_tlb) {
-        for (TlbEntry& e : t[(la >> 12) & (kTlbSize - 1)].way)
-            if (holds_page(e, page)) invalidate(e);
+    for (TlbTable& t : m_tlb) {
+        for (int w = 0; w < 2; ++w)
+            if (holds(t, w, tlb_set(la), tlb_tag(la))) invalidate(t, w, tlb_set(la));
         if (!m_has_large || !large_region(la)) continue;
-        for (TlbSet& s : t)
-            for (TlbEntry& x : s.way) {
-                const unsigned shift = static_cast<unsigned>((x.gpa_page >> kTlbShiftPos) & 63);
-                if (shift > 12 && x.read_tag != kTlbInvalid && ((x.read_tag ^ la) >> shift) == 0) {
-                    invalidate(x);
+        for (int w = 0; w < 2; ++w)
+            for (unsigned i = 0; i < kTlbSize; ++i) {
+                const unsigned shift = static_cast<unsigned>((t.gpa_page[w][i] >> kTlbShiftPos) & 63);
+                const uint64_t tag = t.read[w][i];
+                if (shift > 12 && tag != kTlbInvalid && ((tlb_page(tag) ^ la) >> shift) == 0) {
+                    invalidate(t, w, i);
                     large_hit = true;
                 }
             }
@@ -121,12 +140,14 @@ bool Mmu::flush_page(uint64_t la) {
 }
 
 bool Mmu::note_linked(uint64_t la, bool user, const memory::GuestMemory& mem, const PagingRegs& regs) {
-    const TlbEntry* f = find(la, user);
+    const int way = find(la, user);
+    const TlbTable& t = m_tlb[user ? 1 : 0];
     unsigned shift = 64;   // not known: every INVLPG may touch it
     bool global = false;
-    if (f != nullptr && f->exec_tag == (la & ~0xfffULL)) {
-        shift = static_cast<unsigned>((f->gpa_page >> kTlbShiftPos) & 63);
-        global = (f->gpa_page & kTlbGlobalBit) != 0;
+    if (way >= 0 && t.exec[way][tlb_set(la)] == tlb_tag(la)) {
+        const uint64_t gpa_page = t.gpa_page[way][tlb_set(la)];
+        shift = static_cast<unsigned>((gpa_page >> kTlbShiftPos) & 63);
+        global = (gpa_page & kTlbGlobalBit) != 0;
     } else if (!(regs.cr0 & hv::kCr0Pg)) {
         shift = 12;
     } else {

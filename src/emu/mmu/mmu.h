@@ -15,26 +15,37 @@ namespace popek::emu {
 
 enum class Access : uint8_t { Read, Write, Exec };
 
-/// Software TLB entry: a tag per access kind (the linear page, or kTlbInvalid) and the offset that
-/// turns a linear address into a host pointer. gpa_page's low 12 bits hold what invalidation
-/// needs: kTlbGlobalBit, and the log2 size of the page the translation came from.
-struct TlbEntry {
-    uint64_t read_tag, write_tag, exec_tag;
-    uintptr_t addend;
-    uint64_t gpa_page;
-};
-inline constexpr uint64_t kTlbInvalid = 1;
+inline constexpr uint64_t kTlbInvalid = 1;   ///< no page's tag (see tlb_tag)
 inline constexpr uint64_t kTlbGlobalBit = 1;
 inline constexpr unsigned kTlbShiftPos = 4;   ///< gpa_page bits 9:4: page size shift (12, 21, 22, 30)
 inline constexpr unsigned kTlbSize = 256;   ///< sets per privilege class
-/// A set of the 2-way software TLB: way 0 holds the page filled last, way 1 the one it displaced, so
-/// two streams whose pages share an index (arrays a multiple of 1 MiB apart) both stay cached. A
-/// page is in at most one way of its set.
-struct TlbSet {
-    TlbEntry way[2];
+
+/// The tag a linear page is cached under: its negated page number, 0 - (la >> 12). Translated
+/// code tests a hit as (page number of the access's last byte) + tag == 0, with LEA (no flags
+/// written) or ADD; a page-crossing access looks in its first byte's set for its last byte's page,
+/// which lives in the next set, so it misses. kTlbInvalid (1) is no page's tag: la >> 12 < 2^52.
+constexpr uint64_t tlb_tag(uint64_t la) { return 0 - (la >> 12); }
+/// The linear page address a valid tag stands for.
+constexpr uint64_t tlb_page(uint64_t tag) { return (0 - tag) << 12; }
+/// The set of `la`'s page.
+constexpr unsigned tlb_set(uint64_t la) { return static_cast<unsigned>(la >> 12) & (kTlbSize - 1); }
+
+/// One privilege class of the 2-way software TLB, as arrays of [way][set] (translated code
+/// indexes every field with the set number scaled by 8, and finds way 1 kTlbWay1 bytes further):
+/// a tag per access kind (tlb_tag of the page, or kTlbInvalid), the offset that turns a linear
+/// address into a host pointer, and the guest-physical page whose low 12 bits hold what
+/// invalidation needs (kTlbGlobalBit, the log2 size of the page the translation came from).
+/// Way 0 holds the page filled last, way 1 the one it displaced, so two streams whose pages share
+/// a set (arrays a multiple of 1 MiB apart) both stay cached. A page is in at most one way.
+struct TlbTable {
+    uint64_t read[2][kTlbSize];
+    uint64_t write[2][kTlbSize];
+    uint64_t exec[2][kTlbSize];
+    uintptr_t addend[2][kTlbSize];
+    uint64_t gpa_page[2][kTlbSize];
 };
-static_assert(sizeof(TlbEntry) == 40 && sizeof(TlbSet) == 80,
-              "emu/bt/memory_ops.cpp scales the set index by 80 and finds way 1 at +40");
+inline constexpr int32_t kTlbWay1 = kTlbSize * 8;
+static_assert(sizeof(TlbTable::read[0]) == kTlbWay1, "emu/bt/memory_ops.cpp finds way 1 at +kTlbWay1");
 
 /// The registers that select the paging mode and root a walk (SDM Vol. 3A 4.1.1, table 4-1).
 struct PagingRegs {
@@ -69,25 +80,38 @@ public:
     /// The privilege class the inline fast paths look up (CPL 3: the user class).
     void set_user(bool user) {
         m_user = user ? 1 : 0;
-        m_active = m_tlb[m_user];
+        m_active = &m_tlb[m_user];
     }
-    TlbSet& set(uint64_t la, bool user) { return m_tlb[user ? 1 : 0][(la >> 12) & (kTlbSize - 1)]; }
-    const TlbSet& set(uint64_t la, bool user) const { return m_tlb[user ? 1 : 0][(la >> 12) & (kTlbSize - 1)]; }
-    /// Way 0 of the current privilege class's set for `la`: the inline fast paths look there only
-    /// (a way-1 hit is promoted to way 0 by lookup()).
-    TlbEntry& slot(uint64_t la) { return m_tlb[m_user][(la >> 12) & (kTlbSize - 1)].way[0]; }
+    /// The host address of `la` when way 0 of the current class caches its page for `acc` (Read
+    /// or Write), else nullptr: the inline fast paths look there only (a way-1 hit is promoted to
+    /// way 0 by lookup()). The caller checks that the access stays in the page.
+    uint8_t* fast(uint64_t la, Access acc) const {
+        const unsigned i = tlb_set(la);
+        const uint64_t tag = acc == Access::Write ? m_active->write[0][i] : m_active->read[0][i];
+        return tag == tlb_tag(la) ? reinterpret_cast<uint8_t*>(m_active->addend[0][i] + la) : nullptr;
+    }
+    /// The linear page that way `way` of `la`'s set in the current class caches for reading, or
+    /// nullopt (tests and diagnostics).
+    std::optional<uint64_t> read_page(uint64_t la, int way) const {
+        const uint64_t tag = m_active->read[way][tlb_set(la)];
+        if (tag == kTlbInvalid) return std::nullopt;
+        return tlb_page(tag);
+    }
     /// The guest-physical address of `la` when either way caches it for `acc` (a way-1 hit
     /// moves to way 0), else nullopt: the caller walks and fill()s.
     std::optional<uint64_t> lookup(uint64_t la, Access acc, bool user);
-    /// The entry of either way caching `la`'s page (any tag), or nullptr.
-    const TlbEntry* find(uint64_t la, bool user) const;
-    /// The host address of [la, la + len) when it lies in one page that way 0 of the current
-    /// class maps for `acc` (Read or Write), else nullptr.
-    uint8_t* span(uint64_t la, uint64_t len, Access acc) {
+    /// The way of `la`'s set caching its page (any tag), or -1.
+    int find(uint64_t la, bool user) const;
+    /// The host address of [la, la + len) when it lies in one page that either way of the current
+    /// class maps for `acc` (Read or Write), else nullptr. Ways are not swapped: a copy whose
+    /// source and destination pages share a set (REP MOVS by a multiple of 1 MiB) finds both.
+    uint8_t* span(uint64_t la, uint64_t len, Access acc) const {
         if (len == 0 || (la & 0xfff) + len > 4096) return nullptr;
-        const TlbEntry& e = slot(la);
-        const uint64_t tag = acc == Access::Write ? e.write_tag : e.read_tag;
-        return tag == (la & ~0xfffULL) ? reinterpret_cast<uint8_t*>(e.addend + la) : nullptr;
+        const unsigned i = tlb_set(la);
+        const auto& tags = acc == Access::Write ? m_active->write : m_active->read;
+        for (int w = 0; w < 2; ++w)
+            if (tags[w][i] == tlb_tag(la)) return reinterpret_cast<uint8_t*>(m_active->addend[w][i] + la);
+        return nullptr;
     }
     /// True when the cached instruction-fetch translation of `la` is global.
     bool global(uint64_t la, bool user) const;
@@ -123,7 +147,7 @@ public:
     bool note_linked(uint64_t la, bool user, const memory::GuestMemory& mem, const PagingRegs& regs);
 
     /// The fields translated code reads at fixed offsets from the Cpu (emu/bt/translator.cpp).
-    TlbSet* const* active_field() const { return &m_active; }
+    TlbTable* const* active_field() const { return &m_active; }
     const uint64_t* map_gen_field() const { return &m_map_gen; }
 
 private:
@@ -137,11 +161,11 @@ private:
         return m_linked_huge || m_linked_4k.test((la >> 12) & 4095) || m_linked_2m.test((la >> 21) & 4095);
     }
 
-    TlbSet m_tlb[2][kTlbSize];
+    TlbTable m_tlb[2]{};
     int m_user = 0;
     bool m_has_large = false;   ///< an entry from a 2 MiB+ page was filled since the last full flush
     /// m_tlb[m_user], for translated code's inline TLB probe (emu/bt/memory_ops.cpp).
-    TlbSet* m_active = m_tlb[0];
+    TlbTable* m_active = &m_tlb[0];
     uint64_t m_map_gen = 0;
     /// Linear pages that cross-page chain slots were linked to under m_map_gen (hashed 4 KiB and
     /// 2 MiB page numbers, by the size of the page that mapped them; `m_linked_huge`: a 1 GiB
