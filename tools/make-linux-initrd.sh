@@ -16,7 +16,9 @@
 #                     from popek's slirp), print `GUEST-XENNET-IP <address>`, ping the gateway
 #                     x.x.x.2: `GUEST-XENNET-PING ok|fail`
 #   xen               xenblk, then xennet
-# The Xen front-end modules (xen-blkfront, xen-netfront, from the kernel package) come from
+#   net               (with `--net user`, no --xen) insmod virtio_mmio and virtio_net, then as
+#                     xennet on eth0: `GUEST-NET-IP <address>`, `GUEST-NET-PING ok|fail`
+# The modules (xen-blkfront, xen-netfront, virtio_mmio, virtio_net, from the kernel package) come from
 # GUEST_DIR/modules/ as fetch-guest.sh lays them out (modules/deps/<name> = load order); a mode
 # whose module is missing prints `GUEST-NO-MODULE <name>`.
 # Default OUT: GUEST_DIR/initrd-popek.cpio.gz. Idempotent (rebuilt when this script or busybox
@@ -28,8 +30,8 @@ OUT=${2:-$GUEST/initrd-popek.cpio.gz}
 BB=$GUEST/bbroot/bin/busybox
 [ -x "$BB" ] || { echo "make-linux-initrd: no static busybox at $BB (run fetch-guest.sh first)" >&2; exit 1; }
 
-XEN_MODULES="xen-blkfront xen-netfront"
-mods_sum=$(for m in $XEN_MODULES; do [ -f "$GUEST/modules/deps/$m" ] || continue
+MODULES="xen-blkfront xen-netfront virtio_mmio virtio_net"
+mods_sum=$(for m in $MODULES; do [ -f "$GUEST/modules/deps/$m" ] || continue
   while read -r ko; do sha256sum <"$GUEST/modules/$ko"; done <"$GUEST/modules/deps/$m"; done | sha256sum | cut -c1-16)
 stamp="$(cat "$0" | sha256sum | cut -c1-16) $(sha256sum <"$BB" | cut -c1-16) $mods_sum"
 if [ -s "$OUT" ] && [ -f "$OUT.stamp" ] && [ "$(cat "$OUT.stamp")" = "$stamp" ]; then exit 0; fi
@@ -41,7 +43,7 @@ cp "$BB" "$stage/bin/busybox"
 for applet in $("$BB" --list); do [ "$applet" = busybox ] || ln -sf busybox "$stage/bin/$applet"; done
 ln -s bin "$stage/sbin"
 mkdir -p "$stage/lib/modules/deps"
-for m in $XEN_MODULES; do
+for m in $MODULES; do
   [ -f "$GUEST/modules/deps/$m" ] || continue
   while read -r ko; do cp "$GUEST/modules/$ko" "$stage/lib/modules/"; done <"$GUEST/modules/deps/$m"
   cp "$GUEST/modules/deps/$m" "$stage/lib/modules/deps/"
@@ -83,20 +85,23 @@ xenblk() {
     echo "GUEST-XENBLK-FAIL no /dev/xvda"
   fi
 }
-xennet() {
-  if load xen-netfront && wait_for /sys/class/net/eth0 100; then
+netup() { # netup PREFIX MODULE...: load the modules, DHCP on eth0 from slirp, ping the gateway
+  prefix=$1; shift
+  for m in "$@"; do load "$m" || return 0; done
+  if wait_for /sys/class/net/eth0 100; then
     ip link set lo up; ip link set eth0 up
     udhcpc -i eth0 -n -q -t 5 -T 2 -s /bin/true >/tmp/dhcp 2>&1
     ip=$(sed -n 's/.*lease of \([0-9.]*\) obtained.*/\1/p' /tmp/dhcp | head -n 1)
-    echo "GUEST-XENNET-IP ${ip:-none}"
+    echo "GUEST-$prefix-IP ${ip:-none}"
     if [ -n "$ip" ]; then
       ip addr add "$ip/24" dev eth0
-      if ping -c 2 -W 3 "${ip%.*}.2" >/dev/null 2>&1; then echo "GUEST-XENNET-PING ok"; else echo "GUEST-XENNET-PING fail"; fi
+      if ping -c 2 -W 3 "${ip%.*}.2" >/dev/null 2>&1; then echo "GUEST-$prefix-PING ok"; else echo "GUEST-$prefix-PING fail"; fi
     fi
   else
-    echo "GUEST-XENNET-FAIL no eth0"
+    echo "GUEST-$prefix-FAIL no eth0"
   fi
 }
+xennet() { netup XENNET xen-netfront; }
 case "$mode" in
   marker) ;;
   nproc) echo "GUEST-NPROC $(nproc) online=$(cat /sys/devices/system/cpu/online)" ;;
@@ -111,6 +116,7 @@ case "$mode" in
   xenblk) xenblk ;;
   xennet) xennet ;;
   xen) xenblk; xennet ;;
+  net) netup NET virtio_mmio virtio_net ;;
   *) echo "GUEST-UNKNOWN-MODE $mode" ;;
 esac
 poweroff -f

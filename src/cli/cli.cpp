@@ -175,7 +175,7 @@ Parsed parse(const std::vector<std::string>& args) {
     run->add_flag("--gdb-wait", o.gdb_wait, "with --gdb: stop the vCPUs before the first instruction until gdb continues");
     // Deterministic record and replay (issue 15 part 2, docs/record-replay.md).
     run->add_option("--record", o.record_path, "record the run to the log FILE for --replay (--accel interp or bt, "
-                    "auto: bt; one vCPU)")->type_name("FILE");
+                    "auto: bt; several vCPUs run in turns on one thread)")->type_name("FILE");
     run->add_option("--replay", o.replay_path, "re-run the log FILE that --record wrote, with the recording's options; "
                     "a divergence ends it with status 4")->type_name("FILE");
     run->add_option("--rr-snapshot-interval", o.rr_snapshot_interval, "with --replay and --gdb: reverse execution takes a "

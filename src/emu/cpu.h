@@ -260,6 +260,10 @@ public:
     static constexpr uint64_t kDetPollInterval = 2048;
     Schedule schedule;
     bool deterministic = false;   ///< set by execute() from t_determinism
+    /// EngineShared::serialized: this vCPU yielded at its poll point (the next run() polls
+    /// there), or while halted (the next run() stays halted).
+    bool yielded_at_poll = false;
+    bool yielded_halted = false;
     /// The host debugger's seek (reverse execution): the vCPU stops (DebugHook::kSeek) at the
     /// first instruction boundary where its count reaches this. Deterministic runs only.
     uint64_t stop_at = kNever;

@@ -9,7 +9,14 @@
 /// halted vCPU's time jumps to its next timer deadline instead of waiting for the host, and
 /// RDRAND/RDSEED values come from the recorder or the log.
 ///
-/// The vCPU thread sets t_determinism (single vCPU only); the engine calls it on that thread.
+/// The vCPU thread sets t_determinism; the engine calls it on that thread. With more than one
+/// vCPU (EngineShared::serialized) every vCPU runs on that one thread, in turns: a vCPU's run()
+/// ends with hv::Yield at each of its poll points (every Cpu::kDetPollInterval instructions) and
+/// whenever it idles (halted, waiting for a SIPI); the VMM runs them round-robin in index order
+/// and calls idle() itself, with the earliest deadline, only when every vCPU yielded idle. An IPI
+/// reaches its target at that vCPU's next poll point. The virtual clock is the sum of all vCPUs'
+/// retired instructions, so the interleaving, the interrupts and the time are all functions of
+/// the instruction streams: a replay retraces the recording's interleaving exactly.
 #include <cstddef>
 #include <cstdint>
 
@@ -20,7 +27,8 @@ class Cpu;
 class Determinism {
 public:
     virtual ~Determinism() = default;
-    /// The vCPU's retired-instruction counter (VcpuStats::instructions), read by now_ns().
+    /// A vCPU's retired-instruction counter (VcpuStats::instructions), read by now_ns(); called
+    /// once per vCPU: the count the log and the clock use is their sum.
     virtual void attach_instructions(const uint64_t* instructions) = 0;
     /// The virtual time in nanoseconds (monotonic): a function of the instruction count and of
     /// the idle time skipped so far.

@@ -118,6 +118,10 @@ public:
     HostDebug host_debug;
     /// Set by the debugger to stop the world: vCPUs park in Cpu::service() (with a kick).
     std::atomic<bool> debug_pause{false};
+    /// `--record` / `--replay` with more than one vCPU: the vCPUs take turns on one thread,
+    /// each run() ending with hv::Yield at its next deterministic poll point (a quantum of
+    /// Cpu::kDetPollInterval instructions) or when it idles (emu/determinism.h).
+    bool serialized = false;
     /// Every vCPU of the VM by index (registered by the Cpu constructor), for the debugger.
     std::vector<Cpu*> cpus = std::vector<Cpu*>(static_cast<size_t>(vcpus > 0 ? vcpus : 0), nullptr);
 };

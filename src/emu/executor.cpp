@@ -60,7 +60,10 @@ bool Cpu::deliver_pending() {
 }
 
 hv::VcpuExit Cpu::execute() {
-    halted = false;   // run() after a Halt exit resumes after the HLT, like KVM_RUN
+    // run() after a Halt exit resumes after the HLT, like KVM_RUN; after a Yield of a halted
+    // vCPU (serialized deterministic runs) it is still halted.
+    if (!yielded_halted) halted = false;
+    yielded_halted = false;
     const int why = setjmp(m_jmp);
     if (why == kUnwindExit) {
         brk = false;
@@ -227,6 +230,14 @@ bool Cpu::service_inner() {
         const uint64_t count = m_stats.instructions;
         if (!(schedule.service || count >= schedule.next_poll || halted || m_waiting_sipi || interrupt_shadow)) return false;
         if (count >= schedule.next_poll) {
+            if (m_shared.serialized && !yielded_at_poll && !m_exits.replaying() && !m_exits.posted() && m_delivering < 0) {
+                // The vCPUs take turns on one thread (EngineShared::serialized): this one's
+                // quantum ends here; its next run() polls at this same point.
+                yielded_at_poll = true;
+                m_exits.set(hv::Yield{});
+                return true;
+            }
+            yielded_at_poll = false;
             if (t_determinism && !m_exits.replaying() && !m_exits.posted() && m_delivering < 0) t_determinism->poll_point(*this);
             schedule.next_poll = (count / kDetPollInterval + 1) * kDetPollInterval;
         }
@@ -272,6 +283,11 @@ bool Cpu::service_inner() {
             start_at_sipi(*v);
             return false;
         }
+        if (deterministic && m_shared.serialized) {
+            // Another vCPU's turn: the SIPI can only come from one of them.
+            m_exits.set(hv::Yield{true, deadline});
+            return true;
+        }
         idle_wait(deadline, WakeOn::Startup);
         return false;
     }
@@ -305,6 +321,13 @@ bool Cpu::service_inner() {
         if (!(rflags & kIf) && m_shared.vcpus == 1) {
             // IF=0 on the only vCPU: only an NMI could wake it, and no device raises one.
             m_exits.set(hv::Halt{});
+            return true;
+        }
+        if (t_determinism && m_shared.serialized) {
+            // More than one vCPU: the others take their turns; the VMM idles (virtual time
+            // jumps to the earliest deadline) only when every vCPU yielded idle.
+            yielded_halted = true;
+            m_exits.set(hv::Yield{true, deadline});
             return true;
         }
         if (t_determinism) {

@@ -31,7 +31,15 @@ struct Halt {};
 struct Shutdown { enum Reason { TripleFault, Stopped, AllVcpusDown } reason; };
 /// The guest did something the backend could not handle; the VM stops with this reason.
 struct InternalError { std::string reason; };
+/// The own engine under `--record` / `--replay` with more than one vCPU (emu/determinism.h): all
+/// vCPUs run on one thread, each for a fixed quantum of instructions in turn; this vCPU's turn
+/// has ended. `idle`: it is halted (or waits for a SIPI) and its next timer is due at `deadline`
+/// (virtual ns, UINT64_MAX: none). Nothing for the VMM to dispatch: it runs the next vCPU.
+struct Yield {
+    bool idle = false;
+    uint64_t deadline = UINT64_MAX;
+};
 
-using VcpuExit = std::variant<PioIn, PioOut, MmioRead, MmioWrite, Hypercall, Halt, Shutdown, InternalError>;
+using VcpuExit = std::variant<PioIn, PioOut, MmioRead, MmioWrite, Hypercall, Halt, Shutdown, InternalError, Yield>;
 
 }  // namespace popek::hv

@@ -80,7 +80,12 @@ void LogWriter::write(const Event& e) {
             if (e.type == EventType::Frame) rec.push_back(e.nic);
             [[fallthrough]];
         case EventType::Dma:
+        case EventType::Share:
             if (e.type == EventType::Dma) append_le<uint64_t>(rec, e.gpa);
+            if (e.type == EventType::Share) {
+                append_le<uint32_t>(rec, e.gathered);
+                append_le<uint32_t>(rec, e.size);
+            }
             [[fallthrough]];
         case EventType::Read:
             append_le<uint32_t>(rec, static_cast<uint32_t>(e.bytes.size()));
@@ -151,7 +156,10 @@ Result<LogReader> LogReader::open(std::vector<uint8_t> bytes) {
     if (!r.take(head, sizeof head)) return fail("log truncated in its header");
     const uint32_t version = uint32_t{head[0]} | uint32_t{head[1]} << 8 | uint32_t{head[2]} << 16 | uint32_t{head[3]} << 24;
     const uint32_t len = uint32_t{head[4]} | uint32_t{head[5]} << 8 | uint32_t{head[6]} << 16 | uint32_t{head[7]} << 24;
-    if (version != kVersion) return fail("log version {} is not supported (this popek reads version {}: record the run again)", version, kVersion);
+    if (version < kMinVersion || version > kVersion)
+        return fail("log version {} is not supported (this popek reads versions {} to {}: record the run again)", version,
+                    kMinVersion, kVersion);
+    r.m_version = version;
     if (len > kMaxConfig) return fail("log header: VM description of {} bytes (at most {})", len, kMaxConfig);
     r.m_config.resize(len);
     if (!r.take(r.m_config.data(), len)) return fail("log truncated in its VM description");
@@ -186,8 +194,12 @@ Result<std::optional<Event>> LogReader::next() {
         case static_cast<uint8_t>(EventType::Read):
         case static_cast<uint8_t>(EventType::Input):
         case static_cast<uint8_t>(EventType::Dma):
-        case static_cast<uint8_t>(EventType::Frame): {
+        case static_cast<uint8_t>(EventType::Frame):
+        case static_cast<uint8_t>(EventType::Share): {
             uint32_t len = 0;
+            const bool share = type == static_cast<uint8_t>(EventType::Share);
+            if (share && m_version < 5) return fail("log event at byte {}: unknown type {}", start, type);
+            if (share && (!u(e.gathered) || !u(e.size))) return truncated();
             const bool read = type == static_cast<uint8_t>(EventType::Read);
             const bool frame = type == static_cast<uint8_t>(EventType::Frame);
             if ((type == static_cast<uint8_t>(EventType::Input) || frame) && !u(e.idle)) return truncated();
@@ -197,6 +209,7 @@ Result<std::optional<Event>> LogReader::next() {
             const uint32_t max = read ? kMaxRead
                                  : type == static_cast<uint8_t>(EventType::Input) ? kMaxInput
                                  : frame ? kMaxFrame
+                                 : share ? kMaxShareAnswer
                                          : kMaxDma;
             if (len > max || (!read && len == 0))
                 return fail("log event at byte {}: {} bytes of data (1 to {} allowed)", start, len, max);

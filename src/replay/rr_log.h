@@ -14,6 +14,10 @@
 ///             the exit before (read after it; a replay writes them back instead of the host's)
 ///     Frame   u64 idle number, u8 NIC, u32 length (1..64 KiB), a network frame delivered to the
 ///             guest's NIC at that halt
+///     Share   u32 gathered, u32 scattered, u32 length (1..256): the answer (a popekfs_response)
+///             the host directory gave one popekfs request (`--share`), how many data bytes the
+///             back end read from the guest's granted pages for it and how many it copied into
+///             them (those bytes are in the Dma events after)
 ///     End     (its count: the last instruction) u32 exit status, 32-byte hash of guest RAM,
 ///             32-byte hash of the serial output; nothing may follow it
 ///
@@ -35,15 +39,18 @@ namespace popek::replay {
 
 inline constexpr std::array<uint8_t, 8> kMagic{'P', 'O', 'P', 'E', 'K', 'R', 'R', 0};
 /// 2: deterministic poll points (emu::Cpu::schedule); 3: End's memory hash skips zero pages
-/// (replay/memory_hash.h); 4: Dma events (back ends' guest RAM writes), Frame events.
-inline constexpr uint32_t kVersion = 4;
+/// (replay/memory_hash.h); 4: Dma events (back ends' guest RAM writes), Frame events; 5: Share
+/// events (a version 4 log is read too: it has none).
+inline constexpr uint32_t kVersion = 5;
+inline constexpr uint32_t kMinVersion = 4;
 inline constexpr uint32_t kMaxConfig = 64 * 1024;
 inline constexpr uint32_t kMaxRead = 64 * 1024;
 inline constexpr uint32_t kMaxInput = 4096;
 inline constexpr uint32_t kMaxDma = 64 * 1024;   ///< a longer write is logged as several Dma events
 inline constexpr uint32_t kMaxFrame = 64 * 1024;
+inline constexpr uint32_t kMaxShareAnswer = 256;
 
-enum class EventType : uint8_t { Exit = 1, Read = 2, Random = 3, Input = 4, End = 5, Dma = 6, Frame = 7 };
+enum class EventType : uint8_t { Exit = 1, Read = 2, Random = 3, Input = 4, End = 5, Dma = 6, Frame = 7, Share = 8 };
 
 /// Which exit an Exit event is (hv::VcpuExit's alternatives that reach the VMM).
 enum class ExitKind : uint8_t { PioIn = 1, PioOut = 2, MmioRead = 3, MmioWrite = 4, Hypercall = 5, Other = 6 };
@@ -57,9 +64,10 @@ struct Event {
     uint64_t rip = 0;
     ExitKind kind = ExitKind::Other;
     uint64_t addr = 0;
-    uint32_t size = 0;
+    uint32_t size = 0;        ///< Exit: the access's size; Share: the data bytes scattered
+    uint32_t gathered = 0;    ///< Share: the data bytes read from the guest's pages
     uint64_t checksum = 0;
-    // Read, Random, Input, Dma
+    // Read, Random, Input, Dma, Frame, Share
     std::vector<uint8_t> bytes;
     bool delivered = false;   ///< Random
     uint64_t idle = 0;        ///< Input, Frame
@@ -119,6 +127,7 @@ private:
     std::vector<uint8_t> m_bytes;
     size_t m_pos = 0;
     std::string m_config;
+    uint32_t m_version = kVersion;
     bool m_ended = false;
 };
 

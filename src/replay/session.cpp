@@ -24,6 +24,7 @@ const char* type_name(EventType t) {
         case EventType::End: return "the end of the run";
         case EventType::Dma: return "a back end's write of guest RAM";
         case EventType::Frame: return "a network frame";
+        case EventType::Share: return "the host directory's answer (--share)";
     }
     return "?";
 }
@@ -402,6 +403,8 @@ Result<void> Session::before_dispatch(hv::Vcpu& vcpu, const hv::VcpuExit& exit) 
 
 Result<void> Session::after_dispatch(const hv::VcpuExit& exit) {
     m_in_exit = false;
+    // A back end found the divergence during the exit (replay_share_answer): that is the error.
+    if (!m_engine_error.empty()) return fail("{}", m_engine_error);
     std::span<uint8_t> data;
     if (auto* in = std::get_if<hv::PioIn>(&exit)) data = in->data;
     else if (auto* rd = std::get_if<hv::MmioRead>(&exit)) data = rd->data;
@@ -420,6 +423,25 @@ Result<void> Session::after_dispatch(const hv::VcpuExit& exit) {
         return diverged(fmt::format("a device read of {} bytes where the log has {}", data.size(), want.bytes.size()));
     std::copy(want.bytes.begin(), want.bytes.end(), data.begin());
     return log_ram_writes();
+}
+
+void Session::log_share_answer(std::span<const uint8_t> answer, uint32_t gathered, uint32_t scattered) {
+    if (m_replay) return;
+    Event e = event(EventType::Share, icount());
+    e.gathered = gathered;
+    e.size = scattered;
+    e.bytes.assign(answer.begin(), answer.end());
+    m_writer->write(e);
+}
+
+std::optional<Event> Session::replay_share_answer() {
+    if (!m_replay || !m_engine_error.empty()) return std::nullopt;
+    auto e = expect(EventType::Share, "a request to the host directory (--share)");
+    if (!e) {
+        fail_in_engine(e.error().message);
+        return std::nullopt;
+    }
+    return std::move(*e);
 }
 
 size_t Session::add_nic(FrameTarget target) {

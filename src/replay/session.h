@@ -60,7 +60,7 @@ public:
     void set_end_vm(EndVm e) { m_end_vm = std::move(e); }
 
     // ---- emu::Determinism (the vCPU thread) ----
-    void attach_instructions(const uint64_t* instructions) override { m_instructions = instructions; }
+    void attach_instructions(const uint64_t* instructions) override { m_counters.push_back(instructions); }
     uint64_t now_ns() override;
     void idle(uint64_t deadline_ns) override;
     bool random(void* out, size_t size) override;
@@ -104,6 +104,16 @@ public:
     /// A NIC (replay/recorded_net.h), before the vCPUs run: its index in Frame events.
     size_t add_nic(FrameTarget target);
 
+    /// `--share` (replay/recorded_share.h), on the vCPU thread inside an exit: a recording logs
+    /// the host directory's answer to one request (Share event: the response's bytes, and how
+    /// many data bytes the back end read from and copied into the guest's pages); a replay takes the next one
+    /// from the log (nullopt: the replay diverged, and the VM is being ended).
+    void log_share_answer(std::span<const uint8_t> answer, uint32_t gathered, uint32_t scattered);
+    std::optional<Event> replay_share_answer();
+    /// A back end found the replay diverging (e.g. the log's answer is for another request):
+    /// the run ends with "replay diverged at instruction N: what".
+    void backend_diverged(const std::string& what) { fail_in_engine(what); }
+
     // ---- other threads ----
     /// A frame from NIC `nic`'s host network (its back end's thread): a recording delivers it at
     /// the next halt and logs it there (Frame event); a replay takes its frames from the log.
@@ -123,12 +133,17 @@ public:
     /// After the vCPU threads ended: writes (record) or checks (replay) the End event. Returns
     /// the guest memory hash as hex for the user.
     Result<std::string> finish(int status, const memory::GuestMemory& mem);
-    uint64_t instructions() const { return m_instructions ? *m_instructions : 0; }
+    uint64_t instructions() const { return icount(); }
     uint64_t log_bytes() const { return m_writer ? m_writer->bytes_written() : 0; }
 
 private:
     Session() = default;
-    uint64_t icount() const { return m_instructions ? *m_instructions : 0; }
+    /// Retired instructions of every vCPU (one thread runs them all: emu/determinism.h).
+    uint64_t icount() const {
+        uint64_t n = 0;
+        for (const uint64_t* c : m_counters) n += *c;
+        return n;
+    }
     /// The next logged event (replay), or the divergence error.
     Result<Event> expect(EventType type, const char* what);
     std::unexpected<Error> diverged(const std::string& what) const;
@@ -143,7 +158,7 @@ private:
     std::optional<LogWriter> m_writer;
     std::optional<LogReader> m_reader;
     std::optional<Event> m_peeked;
-    const uint64_t* m_instructions = nullptr;
+    std::vector<const uint64_t*> m_counters;   ///< each vCPU's retired instructions
     uint64_t m_skipped_ns = 0;   ///< idle time the virtual clock jumped over
     uint64_t m_last_ns = 0;      ///< the clock never goes back (a faulting instruction is uncounted)
     uint64_t m_idles = 0;

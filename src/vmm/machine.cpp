@@ -21,6 +21,7 @@
 #include "gdb/gdb_server.h"
 #include "replay/history.h"
 #include "replay/recorded_net.h"
+#include "replay/recorded_share.h"
 #include "replay/session.h"
 #include "devices/legacy/uart_8250.h"
 #include "vmm/acpi_sleep.h"
@@ -61,58 +62,103 @@ void write_stdout(std::span<const uint8_t> bytes) {
     }
 }
 
+/// What a vCPU's loop does after one exit.
+enum class AfterExit { Run, Yielded, Done, Halted };
+
+/// Runs `vcpu` once and handles its exit: dispatch I/O (with the session's checkpoints), stop
+/// the VM on anything final. Done: this vCPU runs no more (the VM is ending); Halted: it halted
+/// for good (hv::Halt) and waits for the end. `yield`: a hv::Yield's details (serialized runs).
+AfterExit run_once(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, VcpuExitCounts& counts, AcpiSleep& sleep,
+                   replay::Session* session, hv::Yield* yield = nullptr) {
+    auto exit = vcpu.run();
+    if (!exit) {
+        life.request_exit(ExitCause::VcpuError, kExitVmError, fmt::format("vCPU {}: {}", vcpu.index(), exit.error().message));
+        return AfterExit::Done;
+    }
+    if (auto* y = std::get_if<hv::Yield>(&*exit)) {
+        // Another vCPU's turn (emu/determinism.h): nothing to dispatch, no checkpoint.
+        if (yield) *yield = *y;
+        return AfterExit::Yielded;
+    }
+    counts.count(*exit);
+    bool may_write_ram = true;   // false: the device that took the exit wrote no guest RAM
+    if (session) {
+        // Every exit is a checkpoint; a read's answer is logged or comes from the log.
+        auto before = session->before_dispatch(vcpu, *exit);
+        const bool handled = before && dispatcher.dispatch(vcpu.index(), *exit, &may_write_ram);
+        auto after = before && handled ? session->after_dispatch(*exit) : Result<void>{};
+        if (!before || !after) {
+            life.request_exit(ExitCause::VcpuError, kExitVmError, (!before ? before : after).error().message);
+            return AfterExit::Done;
+        }
+        if (handled && !may_write_ram) vcpu.exit_wrote_no_ram();
+        if (handled && sleep.take_request()) {
+            // S3 sleeps on the host clock until the RTC alarm: not recorded (docs/record-replay.md).
+            life.request_exit(ExitCause::VcpuError, kExitVmError, "the guest entered ACPI S3, which --record/--replay do not support yet");
+            return AfterExit::Done;
+        }
+        if (handled) return AfterExit::Run;
+    } else if (dispatcher.dispatch(vcpu.index(), *exit, &may_write_ram)) {
+        if (!may_write_ram) vcpu.exit_wrote_no_ram();
+        // The exit entered S3 (PM1_CNT): this vCPU sleeps, then resumes at the waking vector.
+        if (sleep.take_request() && !sleep.sleep_and_resume(vcpu)) return AfterExit::Done;
+        return AfterExit::Run;
+    }
+    if (auto* sd = std::get_if<hv::Shutdown>(&*exit)) {
+        if (sd->reason == hv::Shutdown::TripleFault) life.request_exit(ExitCause::TripleFault, kExitOk, "triple-fault");
+        if (sd->reason == hv::Shutdown::AllVcpusDown)
+            life.request_exit(ExitCause::VcpuError, kExitVmError, "every vCPU halted with interrupts off (cli; hlt): the Xen guest "
+                                            "crashed, and Xen ends such a domain");
+        return AfterExit::Done;  // Stopped: the VM is ending
+    }
+    if (auto* ie = std::get_if<hv::InternalError>(&*exit)) {
+        life.request_exit(ExitCause::VcpuError, kExitVmError, fmt::format("vCPU {}: {}", vcpu.index(), ie->reason));
+        return AfterExit::Done;
+    }
+    // hv::Halt: halted with nothing that can wake it (no in-kernel irqchip): idle until the VM ends.
+    return AfterExit::Halted;
+}
+
 /// One vCPU's thread body: run, dispatch I/O, stop the VM on anything final.
 void vcpu_loop(hv::Vcpu& vcpu, ExitDispatcher& dispatcher, VmLifecycle& life, VcpuExitCounts& counts, AcpiSleep& sleep,
                replay::Session* session) {
     emu::t_determinism = session;   // --record / --replay (emu/determinism.h)
+    AfterExit next = AfterExit::Run;
+    while (next == AfterExit::Run || next == AfterExit::Yielded) next = run_once(vcpu, dispatcher, life, counts, sleep, session);
+    if (next == AfterExit::Halted) life.wait();
+}
+
+/// `--record` / `--replay` with more than one vCPU (emu/determinism.h): every vCPU on this one
+/// thread, round-robin in index order, each until it yields (the end of its quantum, or idle).
+/// When a whole round found every vCPU idle, the session idles: virtual time jumps to the
+/// earliest deadline, console input and network frames are fed there. So the interleaving is a
+/// function of the instruction streams, the same in the recording and every replay.
+void serialized_vcpus_loop(std::span<const std::unique_ptr<hv::Vcpu>> vcpus, ExitDispatcher& dispatcher, VmLifecycle& life,
+                           VcpuExitCounts* counts, AcpiSleep& sleep, replay::Session& session) {
+    emu::t_determinism = &session;
+    std::vector<bool> done(vcpus.size(), false);
+    bool halted = false;   // a vCPU halted for good: wait for the end of the VM at the end
     for (;;) {
-        auto exit = vcpu.run();
-        if (!exit) {
-            life.request_exit(ExitCause::VcpuError, kExitVmError,
-                              fmt::format("vCPU {}: {}", vcpu.index(), exit.error().message));
-            return;
-        }
-        counts.count(*exit);
-        bool may_write_ram = true;   // false: the device that took the exit wrote no guest RAM
-        if (session) {
-            // Every exit is a checkpoint; a read's answer is logged or comes from the log.
-            auto before = session->before_dispatch(vcpu, *exit);
-            const bool handled = before && dispatcher.dispatch(vcpu.index(), *exit, &may_write_ram);
-            auto after = before && handled ? session->after_dispatch(*exit) : Result<void>{};
-            if (!before || !after) {
-                life.request_exit(ExitCause::VcpuError, kExitVmError, (!before ? before : after).error().message);
-                return;
+        bool all_idle = true, any = false;
+        uint64_t deadline = UINT64_MAX;
+        for (size_t i = 0; i < vcpus.size(); ++i) {
+            if (done[i]) continue;
+            any = true;
+            hv::Yield y;
+            AfterExit next = AfterExit::Run;
+            while (next == AfterExit::Run) next = run_once(*vcpus[i], dispatcher, life, counts[i], sleep, &session, &y);
+            if (next == AfterExit::Done || next == AfterExit::Halted) {
+                done[i] = true;
+                halted = halted || next == AfterExit::Halted;
+                continue;
             }
-            if (handled && !may_write_ram) vcpu.exit_wrote_no_ram();
-            if (handled && sleep.take_request()) {
-                // S3 sleeps on the host clock until the RTC alarm: not recorded (docs/record-replay.md).
-                life.request_exit(ExitCause::VcpuError, kExitVmError, "the guest entered ACPI S3, which --record/--replay do not support yet");
-                return;
-            }
-            if (handled) continue;
-        } else if (dispatcher.dispatch(vcpu.index(), *exit, &may_write_ram)) {
-            if (!may_write_ram) vcpu.exit_wrote_no_ram();
-            // The exit entered S3 (PM1_CNT): this vCPU sleeps, then resumes at the waking vector.
-            if (sleep.take_request() && !sleep.sleep_and_resume(vcpu)) return;
-            continue;
+            all_idle = all_idle && y.idle;
+            if (y.idle) deadline = std::min(deadline, y.deadline);
         }
-        if (auto* sd = std::get_if<hv::Shutdown>(&*exit)) {
-            if (sd->reason == hv::Shutdown::TripleFault) life.request_exit(ExitCause::TripleFault, kExitOk, "triple-fault");
-            if (sd->reason == hv::Shutdown::AllVcpusDown)
-                life.request_exit(ExitCause::VcpuError, kExitVmError, "every vCPU halted with interrupts off (cli; hlt): the Xen guest "
-                                                "crashed, and Xen ends such a domain");
-            return;  // Stopped: the VM is ending
-        }
-        if (auto* ie = std::get_if<hv::InternalError>(&*exit)) {
-            life.request_exit(ExitCause::VcpuError, kExitVmError, fmt::format("vCPU {}: {}", vcpu.index(), ie->reason));
-            return;
-        }
-        if (std::holds_alternative<hv::Halt>(*exit)) {
-            // Halted with nothing that can wake it (no in-kernel irqchip): idle until the VM ends.
-            life.wait();
-            return;
-        }
+        if (!any) break;
+        if (all_idle && !life.exiting()) session.idle(deadline);
     }
+    if (halted) life.wait();
 }
 
 /// What the API socket may do to the VM while it runs.
@@ -169,6 +215,8 @@ uint64_t recorded_value(const std::string& config, std::string_view key) {
 struct RrSetup {
     std::vector<DiskOption> disks;   ///< a replay's are blank stand-ins of the recorded sizes
     std::vector<NetOption> nets;     ///< their host side wrapped (replay/recorded_net.h)
+    std::optional<ShareOption> share;   ///< its answers logged or replayed (replay/recorded_share.h)
+    std::unique_ptr<replay::RecordedShare> share_journal;
     std::optional<uint64_t> xen_boot_unix_ns;   ///< --xen: the wall clock at boot, the recording's
 };
 
@@ -178,14 +226,18 @@ struct RrSetup {
 Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& opt, RrSetup& setup) {
     setup.disks = opt.disks;
     setup.nets = opt.nets;
+    setup.share = opt.share;
     const bool record = !opt.record_path.empty(), replay = !opt.replay_path.empty();
     if (!record && !replay) return std::unique_ptr<replay::Session>{};
     const char* flag = record ? "--record" : "--replay";
     if (record && replay) return fail("--record and --replay cannot be given together");
     if (opt.accel == hv::Accel::Kvm) return fail("{} needs the own engine (--accel interp or bt)", flag);
-    if (opt.cpus != 1) return fail("{} supports one vCPU only (--cpus 1): vCPU interleaving is not recorded yet", flag);
-    if (opt.share || !opt.pci_devices.empty() || opt.iommu)
-        return fail("{}: --share, --device and --iommu are not recorded yet (docs/record-replay.md)", flag);
+    if (opt.cpus != 1 && opt.xen)
+        return fail("{} with --xen supports one vCPU only (--cpus 1): a Xen vCPU blocks inside its hypercall", flag);
+    if (opt.cpus != 1 && !opt.gdb.empty())
+        return fail("--replay with --gdb supports one vCPU only (--cpus 1)");
+    if (!opt.pci_devices.empty() || opt.iommu)
+        return fail("{}: --device and --iommu are not recorded yet (docs/record-replay.md)", flag);
     if (opt.nets.size() > 255) return fail("{}: at most 255 --net", flag);
     if (opt.driver_domain) return fail("{} cannot be combined with --driver-domain", flag);
     if (record && !opt.gdb.empty()) return fail("--record cannot be combined with --gdb (debug the replay: --replay FILE --gdb ...)");
@@ -217,6 +269,7 @@ Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& op
         devices += fmt::format("net{}={}\n", i, what);
     }
     if (opt.virtio_rng) devices += "rng=1\n";
+    if (opt.share) devices += fmt::format("share={},{}\n", opt.share->path, opt.share->read_only ? "ro" : "rw");
     if (opt.xen) {
         setup.xen_boot_unix_ns = logged("xen_boot_unix_ns", [] {
             return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -232,6 +285,11 @@ Result<std::unique_ptr<replay::Session>> open_replay_session(const VmOptions& op
         n.rr_wrap = [s = session.get()](std::unique_ptr<host::NetBackend> real) -> std::unique_ptr<host::NetBackend> {
             return std::make_unique<replay::RecordedNet>(*s, std::move(real));
         };
+    }
+    if (setup.share) {
+        setup.share_journal = std::make_unique<replay::RecordedShare>(*session);
+        setup.share->rr_journal = setup.share_journal.get();
+        setup.share->rr_replay = replay;
     }
     return session;
 }
@@ -311,7 +369,7 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     }
     std::unique_ptr<XenPlatform> xen;
     if (opt.xen) {
-        xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, disks, rr.nets, opt.share,
+        xen = TRY(XenPlatform::create(*vm, mem, life, opt.cpus, serial_out, disks, rr.nets, rr.share,
                                       opt.driver_domain, rr.xen_boot_unix_ns));
         TRY_VOID(xen->attach_physmap(mem, mmio));
         if (restore) TRY_VOID(restore->load_memory(mem, {kStorePfn, kConsolePfn}));
@@ -411,12 +469,19 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     TRY_VOID(host::enter_chroot());
     std::vector<std::thread> threads;
     if (session) session->vcpus_started();
-    host::set_confinement_share(opt.share.has_value());
-    for (size_t i = 0; i < vcpus.size(); ++i)
-        threads.emplace_back([&, vp = vcpus[i].get(), counts = &exit_counts[i]] {
+    host::set_confinement_share(opt.share.has_value() && !(rr.share && rr.share->rr_replay));
+    if (session && vcpus.size() > 1) {
+        threads.emplace_back([&] {
             host::confine_this_thread(host::ThreadKind::Vcpu);
-            vcpu_loop(*vp, dispatcher, life, *counts, board->sleep(), session.get());
+            serialized_vcpus_loop(vcpus, dispatcher, life, exit_counts.get(), board->sleep(), *session);
         });
+    } else {
+        for (size_t i = 0; i < vcpus.size(); ++i)
+            threads.emplace_back([&, vp = vcpus[i].get(), counts = &exit_counts[i]] {
+                host::confine_this_thread(host::ThreadKind::Vcpu);
+                vcpu_loop(*vp, dispatcher, life, *counts, board->sleep(), session.get());
+            });
+    }
     // Every thread of this VM exists: the main thread only waits and tears down from here on.
     host::confine_this_thread(host::ThreadKind::Main);
     life.wait();

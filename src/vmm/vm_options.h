@@ -14,6 +14,9 @@
 namespace popek::host {
 class NetBackend;
 }  // namespace popek::host
+namespace popek::pv {
+class ShareJournal;
+}  // namespace popek::pv
 
 namespace popek::vmm {
 
@@ -30,6 +33,10 @@ struct DiskOption {
 struct ShareOption {
     std::string path;
     bool read_only = false;
+    /// `--record` / `--replay` (set by run_vm): the directory's answers go to / come from the log
+    /// (replay/recorded_share.h); a replay (`rr_replay`) does not open DIR at all.
+    pv::ShareJournal* rr_journal = nullptr;
+    bool rr_replay = false;
 };
 
 /// `--net user` (libslirp), `--net tap=NAME` or `--net dgram=LOCAL,REMOTE`: a virtio-net device.

@@ -101,8 +101,10 @@ Result<void> XenPlatform::attach_physmap(const memory::GuestMemory& mem, bus::Bu
 }
 
 Result<void> XenPlatform::attach_share(const ShareOption& share) {
-    auto dir = TRY(pv::ShareDir::open(share.path, share.read_only));
-    m_share = std::make_unique<pv::ShareDevice>(*m_domain, std::move(dir));
+    // A replay's answers come from the log: DIR is not opened (it may be changed or gone).
+    auto dir = share.rr_replay ? pv::ShareDir::none(share.path, share.read_only)
+                               : TRY(pv::ShareDir::open(share.path, share.read_only));
+    m_share = std::make_unique<pv::ShareDevice>(*m_domain, std::move(dir), share.rr_journal);
     if (auto r = m_share->attach(); !r)
         return fail("--xen: cannot create the store nodes of the popekfs device (errno {})", r.error());
     return {};

@@ -6,14 +6,21 @@
 // output (which the replay checks against the log's hash) and the same guest memory hash.
 // The same for a secure-net exchange with `popek net-peer` over `--net dgram=`: the replays
 // open no socket and no peer runs, the peer's frames come from the log (Frame events).
+// And for `--share DIR` (popekfs as /share): the directory's answers are in the log (Share
+// events, the file bytes as Dma events); the replays run with DIR emptied, then removed, and
+// neither read nor write it (their vCPU thread is not even allowed openat2).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <future>
 #include <regex>
 #include <thread>
 
 #include "guest_os_session.h"
 #include "popek_process.h"
+#include "pv/xen_abi.h"  // before fsif.h
+
+#include "popek/pvabi/fsif.h"
 #include "replay/rr_log.h"
 #include "test_peer_key.h"
 
@@ -147,6 +154,98 @@ TEST_P(GuestOsRecordReplayTest, ASecureNetExchangeReplaysWithoutTheNetwork) {
         else EXPECT_EQ(rep.out, first);
     }
     EXPECT_FALSE(fs::exists(vm_sock));   // no socket was bound
+}
+
+TEST_P(GuestOsRecordReplayTest, AShareSessionReplaysWithoutTheDirectory) {
+    const fs::path share = m_dir.path() / "share";
+    fs::create_directories(share / "out");
+    std::ofstream(share / "hello.txt") << "hello from the host\n";
+    const std::string log = (m_dir.path() / "share.rr").string();
+    auto s = ConsoleSession::start(GetParam(), {"--share", share.string(), "--record", log});
+    ASSERT_TRUE(s->wait_for("$ ", std::chrono::seconds(120))) << s->output();
+    const std::string ls = s->run("ls /share/");
+    EXPECT_NE(ls.find("20 - /share/hello.txt\n"), std::string::npos) << ls;
+    EXPECT_EQ(s->run("cat /share/hello.txt"), "hello from the host\n");
+    EXPECT_EQ(s->run("put /share/out/note.txt written by popek-os"), "put: 20 bytes\n");
+    EXPECT_EQ(s->run("cat /share/out/note.txt"), "written by popek-os\n");
+    EXPECT_NE(s->run("cat /share/missing.txt").find("no such file"), std::string::npos);
+    s->send("exit\n");
+    ASSERT_EQ(s->finish(std::chrono::seconds(60)), 0) << s->output();
+    const std::string hash = memory_hash(s->output());
+    ASSERT_EQ(hash.size(), 64u) << s->output();
+    std::ifstream note(share / "out" / "note.txt");
+    EXPECT_EQ(std::string((std::istreambuf_iterator<char>(note)), std::istreambuf_iterator<char>()), "written by popek-os\n");
+
+    // The directory emptied (the guest would see neither file), then gone.
+    fs::remove_all(share);
+    fs::create_directories(share);
+    std::string first;
+    for (int i = 0; i < 2; ++i) {
+        RunResult rep = replay(log, {"--share", share.string()});
+        EXPECT_EQ(rep.status, 0) << rep.out << rep.err;
+        EXPECT_EQ(memory_hash(rep.err), hash) << rep.err;
+        EXPECT_NE(rep.out.find("hello from the host\n"), std::string::npos) << rep.out;
+        EXPECT_NE(rep.out.find("put: 20 bytes\n"), std::string::npos) << rep.out;
+        EXPECT_NE(rep.out.find("written by popek-os\n"), std::string::npos) << rep.out;
+        if (i == 0) {
+            first = rep.out;
+            EXPECT_TRUE(fs::is_empty(share));   // the put was not carried out again
+            fs::remove(share);
+        } else {
+            EXPECT_EQ(rep.out, first);
+            EXPECT_FALSE(fs::exists(share));
+        }
+    }
+
+    // Each logged answer must be for the request the replay serves: the answer to the STAT of
+    // hello.txt (in `ls`) given another request id diverges there. (The response's bytes the
+    // guest sees are the ring's, in the Dma events, which the other tests tamper with.)
+    auto reader = replay::LogReader::open_file(log);
+    ASSERT_TRUE(reader) << reader.error().message;
+    auto writer = replay::LogWriter::create(log + ".bad", reader->config());
+    ASSERT_TRUE(writer);
+    int shares = 0, changed = 0;
+    for (;;) {
+        auto e = reader->next();
+        ASSERT_TRUE(e) << e.error().message;
+        if (!*e) break;
+        replay::Event ev = std::move(**e);
+        if (ev.type == replay::EventType::Share) {
+            ++shares;
+            popekfs_response rsp{};
+            ASSERT_EQ(ev.bytes.size(), sizeof rsp);
+            std::memcpy(&rsp, ev.bytes.data(), sizeof rsp);
+            if (changed == 0 && (rsp.op == POPEKFS_OP_STAT || rsp.op == POPEKFS_OP_FSTAT) && rsp.size == 20) {
+                rsp.id += 1000;
+                std::memcpy(ev.bytes.data(), &rsp, sizeof rsp);
+                ++changed;
+            }
+        }
+        writer->write(ev);
+    }
+    ASSERT_TRUE(writer->finish());
+    EXPECT_GE(shares, 5);
+    ASSERT_EQ(changed, 1);
+    RunResult bad = replay(log + ".bad", {"--share", share.string()});
+    EXPECT_EQ(bad.status, 4) << bad.out << bad.err;
+    EXPECT_NE(bad.err.find("replay diverged at instruction"), std::string::npos) << bad.err;
+    EXPECT_NE(bad.err.find("where the log answers request"), std::string::npos) << bad.err;
+    // Without its Share events the replay diverges at the first request to the directory.
+    auto full = replay::LogReader::open_file(log);
+    ASSERT_TRUE(full) << full.error().message;
+    auto dropped = replay::LogWriter::create(log + ".noshare", full->config());
+    ASSERT_TRUE(dropped);
+    for (;;) {
+        auto e = full->next();
+        ASSERT_TRUE(e) << e.error().message;
+        if (!*e) break;
+        if ((**e).type != replay::EventType::Share) dropped->write(**e);
+    }
+    ASSERT_TRUE(dropped->finish());
+    RunResult none = replay(log + ".noshare", {"--share", share.string()});
+    EXPECT_EQ(none.status, 4) << none.out << none.err;
+    EXPECT_NE(none.err.find("replay diverged at instruction"), std::string::npos) << none.err;
+    EXPECT_NE(none.err.find("a request to the host directory (--share)"), std::string::npos) << none.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, GuestOsRecordReplayTest,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# linux_record_replay.sh POPEK KERNEL INITRD ACCEL [marker|shell|disk|xen]
+# linux_record_replay.sh POPEK KERNEL INITRD ACCEL [marker|shell|disk|xen|net|smp]
 #
 # Records the Debian kernel booting with `popek run --accel ACCEL --record`, then replays the log
 # twice (docs/record-replay.md). marker (default, initrd-min): the boot to the init marker and
@@ -13,7 +13,13 @@
 # the disk and the rng wrote into guest RAM) diverges. xen (initrd-popek, popek.init=xen): the
 # kernel as a Xen PVH guest, blkfront reading and writing a --disk, netfront getting a DHCP lease
 # from slirp (--net user) and pinging; the replays have neither disk nor network, and a replay of
-# the log without its Frame events diverges. Exit 77 (skip) when the guest files are missing.
+# the log without its Frame events diverges. net (initrd-popek, popek.init=net): virtio-net
+# (virtio_mmio, virtio_net) with --net user, a DHCP lease from slirp and a ping of the gateway;
+# the replays open no network (strace: no socket, no eventfd of a back end thread), and a replay
+# without the Frame events diverges. smp (initrd-popek, popek.init=nproc): two vCPUs, which a
+# recording and its replays run in turns on one thread (docs/record-replay.md "Several vCPUs"):
+# the AP's start (INIT/SIPI), IPIs and both vCPUs' timers replay as recorded; a replay with the
+# Exit events' register checksums changed diverges. Exit 77 (skip) when the guest files are missing.
 set -uo pipefail
 popek=$1 kernel=$2 initrd=$3 accel=$4 mode=${5:-marker}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,13 +42,22 @@ if [ "$mode" = xen ]; then
   printf 'HOST-TOKEN-RR\0' | dd of="$dir/disk.img" bs=1 seek=4096 conv=notrunc status=none
   devices=(--xen --disk "$dir/disk.img" --net user)
 fi
+if [ "$mode" = net ]; then
+  cmdline="console=ttyS0 popek.init=net"
+  devices=(--net user)
+fi
+if [ "$mode" = smp ]; then
+  cmdline="console=ttyS0 popek.init=nproc"
+  devices=(--cpus 2)
+fi
 if [ "$mode" = shell ]; then
   cmdline="console=ttyS0 popek.init=shell"
   printf 'echo hello-$((6*7))\nuname -r\npoweroff -f\n' >"$dir/typed"
   input=$dir/typed
 fi
+tracer=()   # net: the first replay runs under strace, which lists any socket or eventfd it opens
 run() {   # run NAME MODE LOG STDIN: console to $dir/NAME.out, stderr to .err, status to .rc
-  timeout --kill-after=10 "${POPEK_LINUX_TIMEOUT:-540}" \
+  timeout --kill-after=10 "${POPEK_LINUX_TIMEOUT:-540}" "${tracer[@]}" \
     "$popek" run --accel "$accel" --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" "${devices[@]}" \
     "$2" "$3" <"$4" >"$dir/$1.out" 2>"$dir/$1.err"
   echo $? >"$dir/$1.rc"
@@ -60,10 +75,23 @@ if [ "$mode" = xen ]; then
   grep -q "^GUEST-XENBLK-READ HOST-TOKEN-RR" "$dir/rec.out" || fail "blkfront did not read the host's token"
   grep -q "^GUEST-XENNET-PING ok" "$dir/rec.out" || fail "no ping reply through netfront"
 fi
+if [ "$mode" = smp ]; then
+  grep -q "^GUEST-NPROC 2 online=0-1" "$dir/rec.out" || fail "the recording did not bring up both vCPUs"
+fi
+if [ "$mode" = net ]; then
+  grep -q "^GUEST-NET-IP 10\." "$dir/rec.out" || fail "virtio-net got no DHCP lease"
+  grep -q "^GUEST-NET-PING ok" "$dir/rec.out" || fail "no ping reply through virtio-net"
+fi
 if [ "$mode" = disk ] || [ "$mode" = xen ]; then rm "$dir/disk.img"; fi   # the replays read nothing from it
 [ -n "$(hash_of rec)" ] || fail "the recording printed no memory hash"
 for i in 1 2; do
+  if [ "$mode" = net ] && [ "$i" = 1 ] && command -v strace >/dev/null; then
+    # (the recording's slirp back end makes an eventfd for its thread; tap and dgram, sockets)
+    tracer=(strace -f -qq --seccomp-bpf -e trace=socket,socketpair,eventfd2 -o "$dir/strace")
+  fi
   run "rep$i" --replay "$dir/boot.rr" /dev/null
+  tracer=()
+  if [ -s "$dir/strace" ]; then fail "the replay started a network back end: $(head -3 "$dir/strace")"; fi
   [ "$(cat "$dir/rep$i.rc")" = 0 ] || fail "replay $i exited with status $(cat "$dir/rep$i.rc")"
   cmp -s "$dir/rec.out" "$dir/rep$i.out" || fail "replay $i's console output differs: $(diff "$dir/rec.out" "$dir/rep$i.out" | head -5)"
   [ "$(hash_of rec)" = "$(hash_of "rep$i")" ] || fail "replay $i's memory hash differs"
@@ -75,12 +103,40 @@ if [ "$mode" = shell ]; then
   [ "$(cat "$dir/noinput.rc")" = 4 ] || fail "a replay without the typed input exited with $(cat "$dir/noinput.rc"), expected 4"
   grep -q "replay diverged at instruction" "$dir/noinput.err" || fail "a replay without the typed input did not report the divergence"
 fi
-if [ "$mode" = xen ]; then
+if [ "$mode" = xen ] || [ "$mode" = net ]; then
   dropped=$(python3 "$here/rr_log_drop.py" "$dir/boot.rr" "$dir/noframes.rr" 7) || fail "could not rewrite the log"
   [ "$dropped" -ge 2 ] || fail "the log holds only $dropped Frame events"
   run noframes --replay "$dir/noframes.rr" /dev/null
   [ "$(cat "$dir/noframes.rc")" = 4 ] || fail "a replay without the Frame events exited with $(cat "$dir/noframes.rc"), expected 4"
   grep -q "replay diverged at instruction" "$dir/noframes.err" || fail "a replay without the Frame events did not report the divergence"
+fi
+if [ "$mode" = smp ]; then
+  python3 - "$dir/boot.rr" "$dir/tampered.rr" <<'PY' || fail "could not rewrite the log"
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+_, n = struct.unpack_from("<II", data, 8)
+pos, exits = 16 + n, 0
+while pos < len(data):   # the 5000th Exit event's register checksum, one bit flipped
+    kind = data[pos]
+    if kind == 1:
+        exits += 1
+        if exits == 5000:
+            data[pos + 9 + 8 + 1 + 8 + 4] ^= 1
+            break
+        pos += 9 + 8 + 1 + 8 + 4 + 8
+    elif kind in (2, 4, 6, 7, 8):
+        off = {2: 0, 4: 8, 6: 8, 7: 9, 8: 8}[kind]
+        (length,) = struct.unpack_from("<I", data, pos + 9 + off)
+        pos += 9 + off + 4 + length
+    elif kind == 3:
+        pos += 9 + 2 + data[pos + 9]
+    else:
+        sys.exit("no 5000th exit")
+open(sys.argv[2], "wb").write(data)
+PY
+  run tampered --replay "$dir/tampered.rr" /dev/null
+  [ "$(cat "$dir/tampered.rc")" = 4 ] || fail "a replay of a tampered log exited with $(cat "$dir/tampered.rc"), expected 4"
+  grep -q "replay diverged at instruction .*registers differ" "$dir/tampered.err" || fail "a tampered log's replay did not report the divergence"
 fi
 if [ "$mode" = disk ]; then
   [ ! -e "$dir/disk.img" ] || fail "a replay created the disk image"

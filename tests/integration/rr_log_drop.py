@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""rr_log_drop.py IN OUT TYPE: copies a record/replay log (docs/record-replay.md, version 4)
-without its events of TYPE (1 Exit, 2 Read, 3 Random, 4 Input, 6 Dma, 7 Frame), for tests that check a replay
+"""rr_log_drop.py IN OUT TYPE: copies a record/replay log (docs/record-replay.md, versions 4 and 5)
+without its events of TYPE (1 Exit, 2 Read, 3 Random, 4 Input, 6 Dma, 7 Frame, 8 Share), for tests that check a replay
 notices what is missing. Prints how many events were dropped."""
 import struct
 import sys
@@ -32,6 +32,9 @@ while pos < len(data):
     elif kind == 7:
         (length,) = struct.unpack_from("<I", data, pos + 9)
         pos += 13 + length
+    elif kind == 8:
+        (length,) = struct.unpack_from("<I", data, pos + 8)
+        pos += 12 + length
     elif kind == 5:
         pos += 4 + 32 + 32
     else:

@@ -55,6 +55,13 @@ std::vector<Event> sample_events() {
     frame.nic = 2;
     frame.bytes = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3};
     v.push_back(frame);
+    Event share;
+    share.type = EventType::Share;
+    share.icount = 1800;
+    share.gathered = 17;
+    share.size = 4096;
+    share.bytes = std::vector<uint8_t>(48, 0x5a);
+    v.push_back(share);
     Event end;
     end.type = EventType::End;
     end.icount = 2000;
@@ -113,10 +120,15 @@ TEST(RrLog, RoundTripKeepsEveryField) {
     EXPECT_EQ(got[5].idle, 9u);
     EXPECT_EQ(got[5].nic, 2u);
     EXPECT_EQ(got[5].bytes.size(), 9u);
-    EXPECT_EQ(got[6].status, 1u);
-    EXPECT_EQ(got[6].icount, 2000u);
-    EXPECT_EQ(got[6].memory[31], 0xab);
-    EXPECT_EQ(got[6].serial[0], 0xcd);
+    EXPECT_EQ(got[6].type, EventType::Share);
+    EXPECT_EQ(got[6].icount, 1800u);
+    EXPECT_EQ(got[6].size, 4096u);
+    EXPECT_EQ(got[6].gathered, 17u);
+    EXPECT_EQ(got[6].bytes, std::vector<uint8_t>(48, 0x5a));
+    EXPECT_EQ(got[7].status, 1u);
+    EXPECT_EQ(got[7].icount, 2000u);
+    EXPECT_EQ(got[7].memory[31], 0xab);
+    EXPECT_EQ(got[7].serial[0], 0xcd);
 }
 
 TEST(RrLog, EveryTruncationIsAnError) {
@@ -136,6 +148,18 @@ TEST(RrLog, HostileHeadersAreRefused) {
     auto bad_version = bytes;
     bad_version.at(8) = 9;
     EXPECT_NE(read_all(bad_version).find("version 9"), std::string::npos);
+    auto old_version = bytes;
+    old_version.at(8) = 3;
+    EXPECT_NE(read_all(old_version).find("version 3"), std::string::npos);
+    // Version 4 (before Share events) is still read, but a Share event in it is not.
+    std::vector<Event> no_share = sample_events();
+    std::erase_if(no_share, [](const Event& e) { return e.type == EventType::Share; });
+    auto v4 = write_log(no_share);
+    v4.at(8) = 4;
+    EXPECT_EQ(read_all(v4), "");
+    auto v4_share = bytes;
+    v4_share.at(8) = 4;
+    EXPECT_NE(read_all(v4_share).find("unknown type 8"), std::string::npos) << read_all(v4_share);
     auto huge_config = bytes;
     huge_config.at(15) = 0x7f;   // config length's top byte
     EXPECT_NE(read_all(huge_config).find("VM description"), std::string::npos);
@@ -176,6 +200,17 @@ TEST(RrLog, HostileEventsAreRefused) {
     auto long_frame = write_log(frame, config);
     long_frame.at(first + 9 + 8 + 1 + 3) = 0x01;   // type, icount, idle, nic, the length's top byte
     EXPECT_NE(read_all(long_frame).find("bytes of data"), std::string::npos) << read_all(long_frame);
+    // A Share answer longer than kMaxShareAnswer, or empty.
+    std::vector<Event> share(1);
+    share[0].type = EventType::Share;
+    share[0].size = 12;
+    share[0].bytes = {7};
+    auto long_share = write_log(share, config);
+    long_share.at(first + 9 + 8 + 1) = 0x01;   // type, icount, gathered, scattered, the length's second byte: 257
+    EXPECT_NE(read_all(long_share).find("257 bytes of data"), std::string::npos) << read_all(long_share);
+    auto empty_share = write_log(share, config);
+    empty_share.at(first + 9 + 8) = 0;
+    EXPECT_NE(read_all(empty_share).find("0 bytes of data"), std::string::npos) << read_all(empty_share);
     // Bytes after the End event; a log without one.
     auto trailing = write_log(sample_events(), config);
     trailing.push_back(0);

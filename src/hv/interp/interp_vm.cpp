@@ -37,6 +37,8 @@ Result<void> InterpVm::set_memory(const memory::GuestMemory& mem) {
         m_shared->hooks = &xen::engine_hooks();
     }
     m_shared->translate = m_translate;
+    // --record / --replay with several vCPUs: they take turns on one thread (emu/determinism.h).
+    m_shared->serialized = m_config.determinism && m_config.vcpus > 1;
     // The timer alarm thread (emu/alarm_clock.h) confines itself as an I/O thread (docs/seccomp.md).
     m_shared->alarms.start([] { host::confine_this_thread(host::ThreadKind::Device); });
     m_shared->count_stats = m_config.stats;
@@ -69,8 +71,10 @@ Result<std::unique_ptr<Vcpu>> InterpVm::create_vcpu(int index) {
     if (!m_shared) return fail("interp: create_vcpu before set_memory");
     if (index < 0 || index >= m_config.vcpus) return fail("interp: vCPU index {} out of range", index);
     auto* vcpu = new InterpVcpu(*m_shared, index, &m_interrupts->cpu(index));
-    if (m_config.determinism && index == 0 && static_cast<size_t>(index) < m_shared->cpus.size() && m_shared->cpus[0])
-        m_config.determinism->attach_instructions(&m_shared->cpus[0]->mutable_stats().instructions);
+    // Every vCPU's count: the virtual clock is their sum (emu/determinism.h).
+    const auto at = static_cast<size_t>(index);
+    if (m_config.determinism && at < m_shared->cpus.size() && m_shared->cpus[at])
+        m_config.determinism->attach_instructions(&m_shared->cpus[at]->mutable_stats().instructions);
     return std::unique_ptr<Vcpu>(vcpu);
 }
 

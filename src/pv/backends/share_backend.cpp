@@ -18,8 +18,9 @@ bool is_path_refusal(int err) {
 }  // namespace
 
 ShareBackend::ShareBackend(GrantTable& grants, DomId backend, const ShareDir& dir, std::span<uint8_t> ring,
-                           uint32_t max_handles)
-    : m_grants(grants), m_backend(backend), m_dir(dir), m_ring(ring, grants.ram_writes()), m_handles(max_handles), m_buffer(kMaxData) {}
+                           uint32_t max_handles, ShareJournal* journal)
+    : m_grants(grants), m_backend(backend), m_dir(dir), m_ring(ring, grants.ram_writes()), m_handles(max_handles), m_buffer(kMaxData),
+      m_journal(journal) {}
 
 RingBackend::Outcome ShareBackend::process() {
     return serve_ring(m_ring, kBatch, [this](const popekfs_request& req) { return handle(req); });
@@ -30,6 +31,29 @@ size_t ShareBackend::open_handles() const {
 }
 
 popekfs_response ShareBackend::handle(const popekfs_request& req) {
+    m_gathered = m_scattered = 0;
+    if (!m_journal) return serve(req);
+    if (!m_journal->replaying()) {
+        const popekfs_response rsp = serve(req);
+        m_journal->recorded(rsp, m_gathered, m_scattered);
+        return rsp;
+    }
+    ++m_stats.requests;
+    auto answer = m_journal->replayed(req);
+    if (!answer || answer->gathered > kMaxData || answer->scattered > kMaxData) {
+        ++m_stats.errors;
+        return popekfs_response{.id = req.id, .op = req.op, .type = 0, ._pad = 0, .status = -EIO, .value = 0, .next = 0,
+                                .size = 0, .mtime_ns = 0};
+    }
+    // The same grant copies as the recording's (the bytes themselves come with the Dma events).
+    (void)copy_in(req, answer->gathered);
+    std::fill_n(m_buffer.begin(), answer->scattered, uint8_t{0});
+    (void)scatter(req, std::span(m_buffer).first(answer->scattered));
+    if (answer->rsp.status != 0) ++m_stats.errors;
+    return answer->rsp;
+}
+
+popekfs_response ShareBackend::serve(const popekfs_request& req) {
     popekfs_response rsp{};
     rsp.id = req.id;
     rsp.op = req.op;
@@ -65,14 +89,21 @@ PvResult<void> ShareBackend::check_data(const popekfs_request& req) {
 PvResult<std::span<uint8_t>> ShareBackend::gather(const popekfs_request& req, uint32_t len) {
     TRY_VOID(check_data(req));
     if (len > req.length) return pv_error(EINVAL);
-    for (uint32_t at = 0, page = 0; at < len; at += kPage, ++page) {
-        auto part = std::span(m_buffer).subspan(at, std::min(kPage, len - at));
-        if (!m_grants.copy_from(m_backend, req.data_ref[page], 0, part)) return pv_error(EFAULT);
-    }
+    if (!copy_in(req, len)) return pv_error(EFAULT);
     return std::span(m_buffer).first(len);
 }
 
+bool ShareBackend::copy_in(const popekfs_request& req, uint32_t len) {
+    m_gathered = len;   // attempted: a replay repeats the attempt
+    for (uint32_t at = 0, page = 0; at < len; at += kPage, ++page) {
+        auto part = std::span(m_buffer).subspan(at, std::min(kPage, len - at));
+        if (!m_grants.copy_from(m_backend, req.data_ref[page], 0, part)) return false;
+    }
+    return true;
+}
+
 PvResult<void> ShareBackend::scatter(const popekfs_request& req, std::span<const uint8_t> bytes) {
+    m_scattered = static_cast<uint32_t>(bytes.size());   // attempted: a replay repeats the attempt
     for (size_t at = 0, page = 0; at < bytes.size(); at += kPage, ++page) {
         auto part = bytes.subspan(at, std::min<size_t>(kPage, bytes.size() - at));
         if (!m_grants.copy_to(m_backend, req.data_ref[page], 0, part)) return pv_error(EFAULT);

@@ -8,6 +8,7 @@
 /// ENOTDIR, more than max_handles open EMFILE, file offsets past kMaxFileOffset EFBIG; paths as
 /// ShareDir checks them. A ring the guest corrupts is shut (SharedRing); popek is unaffected.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,6 +22,28 @@
 #include "pv/shared_ring.h"
 
 namespace popek::pv {
+
+/// `--share` under `--record` / `--replay` (docs/record-replay.md): a recording reports each
+/// request's response and how many data bytes the back end read from the guest's granted pages
+/// for it and copied into them; a replay takes the response from the log instead of asking the
+/// host directory (which it never opens), reads as many bytes through the same grants and copies
+/// as many placeholder bytes, so that the grant table and guest RAM see the same accesses: the
+/// log's Dma events then put the recorded bytes there. On the vCPU thread, inside the exit that
+/// serves the ring.
+class ShareJournal {
+public:
+    struct Answer {
+        popekfs_response rsp{};
+        uint32_t gathered = 0;    ///< at most ShareBackend::kMaxData
+        uint32_t scattered = 0;   ///< at most ShareBackend::kMaxData
+    };
+    virtual ~ShareJournal() = default;
+    virtual bool replaying() const = 0;
+    virtual void recorded(const popekfs_response& rsp, uint32_t gathered, uint32_t scattered) = 0;
+    /// The recorded answer to `req`; nullopt when the log has none (the replay diverged: the
+    /// journal has ended the VM, the request is answered EIO).
+    virtual std::optional<Answer> replayed(const popekfs_request& req) = 0;
+};
 
 class ShareBackend final : public RingBackend {
 public:
@@ -36,8 +59,9 @@ public:
     };
 
     /// `ring` is the mapped ring page; grants are checked as domain `backend` (popek's dom0).
+    /// `journal`: record or replay the directory's answers (null: neither).
     ShareBackend(GrantTable& grants, DomId backend, const ShareDir& dir, std::span<uint8_t> ring,
-                 uint32_t max_handles = POPEKFS_MAX_HANDLES);
+                 uint32_t max_handles = POPEKFS_MAX_HANDLES, ShareJournal* journal = nullptr);
 
     Outcome process() override;
     bool shut() const override { return m_ring.shut(); }
@@ -48,6 +72,9 @@ public:
     popekfs_response handle(const popekfs_request& req);
 
 private:
+    /// handle() without the journal: asks the host directory.
+    popekfs_response serve(const popekfs_request& req);
+
     struct Handle {
         UniqueFd fd;
         uint16_t generation = 0;
@@ -68,6 +95,8 @@ private:
     static PvResult<void> check_data(const popekfs_request& req);
     /// Copies the first `len` bytes of the request's data from the guest's pages into m_buffer.
     PvResult<std::span<uint8_t>> gather(const popekfs_request& req, uint32_t len);
+    /// Copies the first `len` bytes of the request's data pages into m_buffer (no checks).
+    bool copy_in(const popekfs_request& req, uint32_t len);
     /// Copies `bytes` into the request's data pages.
     PvResult<void> scatter(const popekfs_request& req, std::span<const uint8_t> bytes);
     PvResult<std::string> path_of(const popekfs_request& req);
@@ -81,6 +110,9 @@ private:
     std::vector<Handle> m_handles;  ///< slot i is handle (generation << 16) | (i + 1)
     std::vector<uint8_t> m_buffer;
     Stats m_stats;
+    ShareJournal* m_journal = nullptr;
+    uint32_t m_gathered = 0;    ///< data bytes the request being served read from the guest
+    uint32_t m_scattered = 0;   ///< data bytes the request being served copied to the guest
 };
 
 }  // namespace popek::pv

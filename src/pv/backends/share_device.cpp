@@ -4,8 +4,8 @@
 
 namespace popek::pv {
 
-ShareDevice::ShareDevice(PvDomain& domain, ShareDir dir)
-    : RingDevice(domain, POPEKFS_DEVICE_TYPE, POPEKFS_DEVICE_ID, "popekfs"), m_dir(std::move(dir)) {}
+ShareDevice::ShareDevice(PvDomain& domain, ShareDir dir, ShareJournal* journal)
+    : RingDevice(domain, POPEKFS_DEVICE_TYPE, POPEKFS_DEVICE_ID, "popekfs"), m_dir(std::move(dir)), m_journal(journal) {}
 
 ShareDevice::~ShareDevice() { detach(); }
 
@@ -19,7 +19,7 @@ PvResult<void> ShareDevice::write_backend_nodes(Store& s, ConnId c) {
 PvResult<void> ShareDevice::write_frontend_nodes(Store&, ConnId) { return {}; }
 
 std::unique_ptr<RingBackend> ShareDevice::start(std::span<uint8_t> ring) {
-    return std::make_unique<ShareBackend>(m_domain.grant_table(), kControlDomain, m_dir, ring);
+    return std::make_unique<ShareBackend>(m_domain.grant_table(), kControlDomain, m_dir, ring, POPEKFS_MAX_HANDLES, m_journal);
 }
 
 ShareBackend::Stats ShareDevice::stats() {

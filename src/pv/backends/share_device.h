@@ -14,7 +14,8 @@ namespace popek::pv {
 
 class ShareDevice final : public RingDevice {
 public:
-    ShareDevice(PvDomain& domain, ShareDir dir);
+    /// `journal`: `--record` / `--replay` of the directory's answers (ShareJournal), or null.
+    ShareDevice(PvDomain& domain, ShareDir dir, ShareJournal* journal = nullptr);
     ~ShareDevice() override;
 
     ShareBackend::Stats stats();
@@ -26,6 +27,7 @@ private:
     std::unique_ptr<RingBackend> start(std::span<uint8_t> ring) override;
 
     ShareDir m_dir;
+    ShareJournal* m_journal;
 };
 
 }  // namespace popek::pv

@@ -82,6 +82,7 @@ PvResult<void> ShareDir::check_path(std::string_view path) {
 
 PvResult<UniqueFd> ShareDir::resolve(std::string_view path, uint64_t open_flags, uint64_t mode) const {
     TRY_VOID(check_path(path));
+    if (!m_fd.valid()) return pv_error(EIO);   // ShareDir::none()
     std::string p = path.empty() ? std::string(".") : std::string(path);
     int fd = openat2_beneath(m_fd.get(), p.c_str(), open_flags, mode);
     if (fd < 0) return pv_error(errno == EXDEV ? EACCES : errno);  // EXDEV: the kernel saw an escape

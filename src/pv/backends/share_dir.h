@@ -35,6 +35,9 @@ public:
     /// Opens DIR; an error (for the command line) when it is missing or not a directory, or when the
     /// kernel has no openat2.
     static Result<ShareDir> open(const std::string& path, bool read_only);
+    /// No directory at all (a `--replay`, whose answers come from the log: the back end never
+    /// asks the host); every lookup fails with EIO.
+    static ShareDir none(std::string path, bool read_only) { return ShareDir(UniqueFd(), std::move(path), read_only); }
 
     const std::string& path() const { return m_path; }
     bool read_only() const { return m_read_only; }
