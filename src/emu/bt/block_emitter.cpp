@@ -149,20 +149,11 @@ void BlockEmitter::emit_span_guard(const Block& b) {
     // Entered by a chained jump: the guest state is in the Cpu (flags included), RIP is the
     // block's, and the jump charged the budget for its instruction.
     m_span_guard = static_cast<uint32_t>(getSize());
-    Xbyak::Label fail, way0;
+    Xbyak::Label fail;
     mov(rax, qword[rbx + m_layout.rip]);
     or_(rax, 0xfff);
     add(rax, 1);   // the next linear page
-    emit_tlb_index(1, false);
-    constexpr auto kExec = static_cast<int32_t>(offsetof(TlbTable, exec));
-    cmp(rsi, qword[r10 + rdx * 8 + kExec]);
-    je(way0);
-    cmp(rsi, qword[r10 + rdx * 8 + kTlbWay1 + kExec]);
-    jne(fail);
-    add(r10, kTlbWay1);
-    L(way0);
-    mov(rcx, qword[r10 + rdx * 8 + static_cast<int32_t>(offsetof(TlbTable, addend))]);
-    add(rcx, rax);
+    emit_tlb_both_ways(1, static_cast<int32_t>(offsetof(TlbTable, exec)), rcx, fail);
     mov(rsi, reinterpret_cast<uint64_t>(b.host2));
     cmp(rcx, rsi);
     jne(fail);

@@ -421,6 +421,10 @@ private:
     /// current class's TlbTable, RSI = the page number of its last byte (`flag_free`: RFLAGS
     /// untouched, clobbers RCX) or its tag (negated: clobbers RFLAGS).
     void emit_tlb_index(unsigned size, bool flag_free);
+    /// `out` = the host address of RAX when either way of the current class's TLB holds its page
+    /// for `size` bytes under the tag field at offset `tag` (TlbTable), else a jump to `miss`.
+    /// Clobbers RCX, RDX, RSI, R10 and RFLAGS.
+    void emit_tlb_both_ways(unsigned size, int32_t tag, const Xbyak::Reg64& out, const Xbyak::Label& miss);
     /// The host has BMI2 (SHRX/SHLX): probes can leave the guest's flags live in the host.
     static bool flag_free_probes();
 

@@ -296,20 +296,24 @@ void BlockEmitter::emit_hoisted_probe(int k) {
     emit_address_from_gpr(in, static_cast<int32_t>(h.lo));
     // The host address of a TLB hit (either way), else 0 (the members then probe on their own).
     const auto size = static_cast<unsigned>(h.hi - h.lo);
-    const int32_t tag = tlb_tag_field(h.write);
     const Xbyak::Reg64& host = RegCache::host(h.reg);
-    emit_tlb_index(size, false);
     xor_(host.cvt32(), host.cvt32());
-    Xbyak::Label hit, done;
-    cmp(rsi, qword[r10 + rdx * 8 + tag]);
-    je(hit);
-    cmp(rsi, qword[r10 + rdx * 8 + kTlbWay1 + tag]);
-    jne(done);
-    add(r10, kTlbWay1);
-    L(hit);
-    mov(host, qword[r10 + rdx * 8 + kTlbAddend]);
-    add(host, rax);
+    Xbyak::Label done;
+    emit_tlb_both_ways(size, tlb_tag_field(h.write), host, done);
     L(done);
+}
+
+void BlockEmitter::emit_tlb_both_ways(unsigned size, int32_t tag, const Xbyak::Reg64& out, const Xbyak::Label& miss) {
+    emit_tlb_index(size, false);
+    Xbyak::Label way0;
+    cmp(rsi, qword[r10 + rdx * 8 + tag]);
+    je(way0);
+    cmp(rsi, qword[r10 + rdx * 8 + kTlbWay1 + tag]);
+    jne(miss, T_NEAR);
+    add(r10, kTlbWay1);
+    L(way0);
+    mov(out, qword[r10 + rdx * 8 + kTlbAddend]);
+    add(out, rax);
 }
 
 void BlockEmitter::emit_hoisted_access(const Insn& in, int reg, int32_t offset, SlowPath& slow) {
