@@ -105,6 +105,43 @@ TEST_F(BtTranslator, VmmWriteToATranslatedBlockIsSeen) {
     EXPECT_EQ(r(hv::RAX), 9u);
 }
 
+TEST_F(BtTranslator, AFullBlockMapDropsUntranslatedBlocksAndKeepsTranslations) {
+    // One-instruction blocks (a RET at each byte of a sled, called once each) overflow the block
+    // map: the blocks never translated go, the hot loop's translations stay: no code-buffer
+    // flush, the loop not translated again on a second pass over evicted blocks.
+    constexpr uint64_t kSled = 0x100000;
+    constexpr auto kTargets = static_cast<uint32_t>(BlockCache::kMaxBlocks + 4000);
+    static_assert(kSled + kTargets < 0x200000, "the sled lies in the 2 MiB page at 0");
+    h.cpu().set_translator(std::make_unique<bt::Translator>(h.cpu(), 3));   // RETs run twice at most
+    h.write(kSled, std::vector<uint8_t>(kTargets, 0xc3));
+    h.load_code(assemble_with_hlt([&](G& g) {
+        Xbyak::Label top;
+        g.mov(ecx, kTargets);
+        g.mov(ebx, static_cast<uint32_t>(kSled));
+        g.L(top);
+        g.call(rbx);
+        g.inc(rbx);
+        g.dec(ecx);
+        g.jnz(top);
+    }));
+    run_from(kCode);
+    EXPECT_EQ(r(hv::RBX), kSled + kTargets);
+    const uint64_t translated = stats().blocks;
+    EXPECT_GE(translated, 1u);
+    EXPECT_LE(translated, 4u);
+    const auto& m = h.cpu().block_cache().misses();
+    EXPECT_EQ(m.evictions, 1u);
+    EXPECT_EQ(m.clears, 0u);
+    EXPECT_EQ(stats().flushes, 0u) << "the translations were flushed with the blocks";
+    run_from(kCode);   // every RET again: the ones evicted are decoded again
+    EXPECT_EQ(r(hv::RBX), kSled + kTargets);
+    EXPECT_EQ(m.evictions, 2u);
+    EXPECT_EQ(m.clears, 0u);
+    EXPECT_EQ(stats().flushes, 0u);
+    EXPECT_EQ(stats().blocks, translated) << "the loop was translated again";
+    EXPECT_EQ(h.cpu().stats().instructions, 2 * (2 + 5 * uint64_t{kTargets} + 1));   // CALL, RET, INC, DEC, JNZ
+}
+
 TEST(BtFaults, FaultInATranslatedBlockLeavesTheInterpreterState) {
     // Native code before and after a faulting load: the fault reports its own RIP, the native
     // instruction before it has run, the one after it has not, and both engines count the same.

@@ -48,6 +48,8 @@ public:
         }
         return run_cold(b);
     }
+    /// `b` has translated code of the current code buffer (runs it without translating).
+    bool current(const Block& b) const { return b.bt_code && b.bt_epoch == m_buffer.epoch(); }
     const TranslatorStats& stats() const { return m_stats; }
     size_t code_bytes() const { return m_buffer.used(); }
     size_t code_capacity() const { return m_buffer.capacity(); }

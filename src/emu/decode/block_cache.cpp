@@ -77,7 +77,7 @@ Block* BlockCache::lookup_slow(uint64_t lip, uint32_t mode) {
         b = it->second.get();
         if (!valid(*b)) decode_block(*b, gpa, mode);
     } else {
-        if (m_blocks.size() >= kMaxBlocks) clear();
+        if (m_blocks.size() >= kMaxBlocks) make_room();
         auto nb = std::make_unique<Block>();
         decode_block(*nb, gpa, mode);
         b = nb.get();
@@ -252,6 +252,21 @@ void BlockCache::flush_jump_page(uint64_t la) {
     JumpEntry* prev = &m_jump[jump_index(before) & ~((size_t{1} << kJumpBucketBits) - 1)];
     for (size_t i = 0; i < (size_t{1} << kJumpBucketBits); ++i)
         if ((prev[i].lip & ~0xfffULL) == before && prev[i].block && prev[i].block->spans()) prev[i] = JumpEntry{};
+}
+
+void BlockCache::make_room() {
+    const bt::Translator* t = m_cpu.translator();
+    if (t) {
+        // No translated code refers to a block without a current translation (translated code
+        // passes its own Insns to handlers), and the jump cache is the one other holder of
+        // Block pointers: emptied first.
+        flush_jump_cache();
+        std::erase_if(m_blocks, [t](const auto& kv) { return !t->current(*kv.second); });
+        ++m_misses.evictions;
+        if (m_blocks.size() <= kMaxBlocks / 4 * 3) return;
+    }
+    ++m_misses.clears;
+    clear();
 }
 
 void BlockCache::clear() {

@@ -50,8 +50,9 @@ std::string InterpVcpu::engine_report() const {
     return bt->report(c.stats().instructions, c.interpreted()) +
            fmt::format("idle: {} halts ({:.3f} s host time); {} PAUSE, {} host yields\n", idle.waits,
                        static_cast<double>(idle.wait_ns) / 1e9, idle.pauses, idle.pause_yields) +
-           fmt::format("block cache {} blocks; jump cache misses: empty slot {}, after CR3/flush {} (revalidated {}), stale {}; page-crossing {}; {} flushes\n",
-                       c.block_cache().size(), m.empty, m.address_space, m.revalidated, m.stale, m.crossing, m.flushes);
+           fmt::format("block cache {} blocks; jump cache misses: empty slot {}, after CR3/flush {} (revalidated {}), stale {}; page-crossing {}; {} flushes; full: {} evictions of untranslated blocks, {} clears\n",
+                       c.block_cache().size(), m.empty, m.address_space, m.revalidated, m.stale, m.crossing, m.flushes,
+                       m.evictions, m.clears);
 }
 
 CodeCacheStats InterpVcpu::code_cache_stats() const {
