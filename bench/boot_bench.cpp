@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "smaps_guest_ram.h"
 
 namespace {
 
@@ -31,24 +32,23 @@ struct MemSample {
     long hwm_kib = -1, guest_ram_kib = -1;
 };
 
-/// VmHWM and the resident size of the guest-RAM mapping(s): popek's are named after its memfd,
-/// QEMU's is the one mapping of exactly `mem_kib`.
+/// VmHWM and the resident size of the guest-RAM mapping(s) (smaps_guest_ram.h).
 MemSample sample_memory(pid_t pid, long mem_kib) {
     MemSample s;
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
     for (std::string line; std::getline(status, line);)
         if (line.rfind("VmHWM:", 0) == 0) s.hwm_kib = std::stol(line.substr(6));
     std::ifstream smaps("/proc/" + std::to_string(pid) + "/smaps");
-    long size = 0, total = 0;
-    bool named = false;
+    SmapsGuestRam ram{mem_kib};
+    long total = 0;
     for (std::string line; std::getline(smaps, line);) {
         std::string first = line.substr(0, line.find(' '));
         if (first.empty() || first.back() != ':') {  // a mapping's header line
-            named = line.find("popek-guest-ram") != std::string::npos;
+            ram.header(line);
             continue;
         }
-        if (first == "Size:") size = std::stol(line.substr(5));
-        if (first == "Rss:" && (named || size == mem_kib)) total += std::stol(line.substr(4));
+        if (first == "Size:") ram.size(std::stol(line.substr(5)));
+        if (first == "Rss:" && ram.is_guest_ram()) total += std::stol(line.substr(4));
     }
     s.guest_ram_kib = total;
     return s;

@@ -17,12 +17,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "bench_args.h"
 #include "child_process.h"
+#include "smaps_guest_ram.h"
 
 namespace {
 
@@ -53,23 +55,23 @@ double cpu_seconds(pid_t pid) {
     return total;
 }
 
-/// Rss and Pss of the whole process and of its guest-RAM mapping (popek's memfd is named
-/// popek-guest-ram; the baseline has none).
-Memory sample(pid_t pid) {
+/// Rss and Pss of the whole process and of its guest-RAM mapping (smaps_guest_ram.h).
+Memory sample(pid_t pid, long mem_kib) {
     Memory m;
     m.cpu_s = cpu_seconds(pid);
     std::ifstream smaps("/proc/" + std::to_string(pid) + "/smaps");
-    bool guest = false;
+    SmapsGuestRam ram{mem_kib};
     for (std::string line; std::getline(smaps, line);) {
         const std::string first = line.substr(0, line.find(' '));
         if (first.empty() || first.back() != ':') {
-            guest = line.find("popek-guest-ram") != std::string::npos;
+            ram.header(line);
             continue;
         }
+        if (first == "Size:") ram.size(std::stol(line.substr(5)));
         if (first == "Rss:" || first == "Pss:") {
             const long kib = std::stol(line.substr(4));
             (first == "Rss:" ? m.rss_kib : m.pss_kib) += kib;
-            if (guest) (first == "Rss:" ? m.guest_rss_kib : m.guest_pss_kib) += kib;
+            if (ram.is_guest_ram()) (first == "Rss:" ? m.guest_rss_kib : m.guest_pss_kib) += kib;
         }
     }
     return m;
@@ -82,8 +84,8 @@ struct Batch {
 };
 
 /// Starts `n` copies of `argv` at once, waits until each printed the marker (or `timeout_s`),
-/// samples their memory, then kills and reaps them.
-Batch start_batch(const Argv& argv, int n, double timeout_s) {
+/// samples their memory (guest RAM: `mem_kib`), then kills and reaps them.
+Batch start_batch(const Argv& argv, int n, double timeout_s, long mem_kib) {
     Batch b;
     std::vector<pid_t> pids(static_cast<size_t>(n), -1);
     std::vector<int> fds(static_cast<size_t>(n), -1);
@@ -113,7 +115,7 @@ Batch start_batch(const Argv& argv, int n, double timeout_s) {
     }
     if (b.up == n) b.all_up_s = since(t0);
     for (pid_t pid : pids)
-        if (pid > 0) b.memory.push_back(sample(pid));
+        if (pid > 0) b.memory.push_back(sample(pid, mem_kib));
     for (size_t i = 0; i < pids.size(); ++i) {
         if (pids[i] > 0) kill(pids[i], SIGKILL);
         if (fds[i] >= 0) close(fds[i]);
@@ -175,8 +177,8 @@ int main(int argc, char** argv) {
     Figures p, r;
     for (int round = 0; round < rounds; ++round) {
         // Interleaved, so that both sides see the same host load.
-        const Batch pb = start_batch(popek, vms, 120);
-        const Batch rb = start_batch(raw, vms, 120);
+        const Batch pb = start_batch(popek, vms, 120, std::atol(mem.c_str()) * 1024);
+        const Batch rb = start_batch(raw, vms, 120, -1);
         if (pb.up != vms) std::printf("  round %d: only %d of %d popek VMs came up\n", round, pb.up, vms);
         add(p, pb, vms, cores);
         add(r, rb, vms, cores);
