@@ -183,15 +183,20 @@ public:
     /// done (SDM Vol. 3A 6.8.3; Vol. 3C 26.3.1.5 for NMIs).
     void begin_interrupt_shadow() {
         interrupt_shadow = true;
-        shadow_from = m_stats.instructions;   // the shadowing instruction is counted before it runs
+        m_shadow_from = m_stats.instructions;   // the shadowing instruction is counted before it runs
     }
     /// The shadow is over once the instruction after the shadowing one ran: in the same block as
     /// it (an STI in a block's middle) the dispatcher finds it over at the next boundary.
     void retire_interrupt_shadow() {
-        if (interrupt_shadow && m_stats.instructions > shadow_from) interrupt_shadow = false;
+        if (interrupt_shadow && m_stats.instructions > m_shadow_from) interrupt_shadow = false;
     }
     /// What an observer (a snapshot) sees: the shadow still blocks the next boundary.
-    bool in_interrupt_shadow() const { return interrupt_shadow && m_stats.instructions <= shadow_from; }
+    /// A restored shadow (a snapshot): kept until the dispatcher runs the next instruction alone.
+    void restore_interrupt_shadow(bool on) {
+        interrupt_shadow = on;
+        m_shadow_from = ~uint64_t{0};
+    }
+    bool in_interrupt_shadow() const { return interrupt_shadow && m_stats.instructions <= m_shadow_from; }
     /// hv::Vcpu::start_from: from any thread; taken between blocks (service) if still waiting
     /// for INIT/SIPI, else dropped.
     void request_start(const hv::CpuState& state);
@@ -356,6 +361,9 @@ private:
     std::unique_ptr<bt::Translator> m_bt;   ///< null: interpret every block
     uint64_t m_interpreted = 0;   ///< --accel bt: instructions run by the interpreter instead
     IdleStats m_idle;
+    /// The instruction count with the shadowing instruction in it (begin_interrupt_shadow):
+    /// once the count has passed it, the next instruction ran and the shadow is over.
+    uint64_t m_shadow_from = ~uint64_t{0};
     /// Sleeps in m_ints->wait (counted in m_idle).
     void idle_wait(uint64_t deadline, WakeOn wake);
     bool m_flush_jump_cache = false;

@@ -98,8 +98,7 @@ void apply(const CpuRecord& c, emu::Cpu& cpu) {
     cpu.cpl = (c.cr0 & hv::kCr0Pe) ? c.cpl : 0;
     cpu.update_mode();
     cpu.flush_tlb();
-    cpu.interrupt_shadow = c.interrupt_shadow;
-    cpu.shadow_from = ~uint64_t{0};   // kept until the dispatcher runs the next instruction alone
+    cpu.restore_interrupt_shadow(c.interrupt_shadow);
     cpu.halted = c.halted;
     cpu.nmi_blocked = c.nmi_blocked;
     cpu.debug().db_pending = c.db_pending;
