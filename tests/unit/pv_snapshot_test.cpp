@@ -222,6 +222,32 @@ TEST_F(XenSnapshotFixture, APinWithoutItsMappingIsRefused) {
     EXPECT_NE(r.error().message.find("pins"), std::string::npos) << r.error().message;
 }
 
+// fuzz_snapshot_pv: a VIRQ table naming a port that is not bound to that VIRQ (or a VIRQ port the
+// table does not name) was taken; raise_virq then made that port pending, close() left the table
+// naming a free port.
+TEST_F(XenSnapshotFixture, AVirqBindingThatDoesNotLeadBackIsRefused) {
+    const evtchn_port_t vbd_port = connect_frontend(*a);
+    evtchn_bind_virq timer{VIRQ_TIMER, 0, 0};
+    ASSERT_TRUE(a->dom.event_channels().bind_virq(timer));
+    const Machine::Saved saved = a->save();
+    a.reset();
+    // The VIRQ table ends the part (vCPU 0's row only, a u32 port per VIRQ).
+    const size_t table_at = saved.evtc.size() - kNumVirqs * 4;
+    ASSERT_EQ(saved.evtc[table_at + VIRQ_TIMER * 4], timer.port);
+    // The timer's port left out of the table; another VIRQ naming a free port, the vbd's port.
+    const std::pair<uint32_t, evtchn_port_t> patches[] = {{VIRQ_TIMER, 0}, {VIRQ_DEBUG, 40}, {VIRQ_DEBUG, vbd_port}};
+    for (auto [virq, bad] : patches) {
+        Machine::Saved patched = saved;
+        std::memcpy(patched.evtc.data() + table_at + virq * 4, &bad, 4);
+        Machine b(disk_path);
+        auto r = b.load(patched);
+        ASSERT_FALSE(r) << virq << " " << bad;
+        EXPECT_NE(r.error().message.find("VIRQ"), std::string::npos) << r.error().message;
+    }
+    Machine b(disk_path);
+    EXPECT_TRUE(b.load(saved));
+}
+
 TEST(StoreSnapshot, NodesWatchesAndDoomedTransactions) {
     Store s;
     const ConnId control = s.connect(kControlDomain, {});
