@@ -84,6 +84,9 @@ struct ArchState {
     bool long_mode = false;   ///< EFER.LMA
     bool mode64 = false;      ///< 64-bit submode of long mode
     bool interrupt_shadow = false;  ///< STI / MOV SS blocking for one instruction
+    /// The instruction count with the shadowing instruction in it (Cpu::begin_interrupt_shadow):
+    /// once the count has passed it, the next instruction ran and the shadow is over.
+    uint64_t shadow_from = ~uint64_t{0};
     bool halted = false;            ///< HLT executed, waiting for an interrupt
     /// An NMI was delivered and no IRET has run since: further NMIs stay pending (SDM Vol. 3A
     /// 6.7.1 "Handling Multiple NMIs").

@@ -179,6 +179,19 @@ public:
     /// request_stop() was called: the vCPU's thread is leaving.
     bool stop_requested() const { return m_stop.load(); }
     void kick();
+    /// STI (IF 0 -> 1), MOV SS, POP SS: interrupts and NMIs wait until the next instruction is
+    /// done (SDM Vol. 3A 6.8.3; Vol. 3C 26.3.1.5 for NMIs).
+    void begin_interrupt_shadow() {
+        interrupt_shadow = true;
+        shadow_from = m_stats.instructions;   // the shadowing instruction is counted before it runs
+    }
+    /// The shadow is over once the instruction after the shadowing one ran: in the same block as
+    /// it (an STI in a block's middle) the dispatcher finds it over at the next boundary.
+    void retire_interrupt_shadow() {
+        if (interrupt_shadow && m_stats.instructions > shadow_from) interrupt_shadow = false;
+    }
+    /// What an observer (a snapshot) sees: the shadow still blocks the next boundary.
+    bool in_interrupt_shadow() const { return interrupt_shadow && m_stats.instructions <= shadow_from; }
     /// hv::Vcpu::start_from: from any thread; taken between blocks (service) if still waiting
     /// for INIT/SIPI, else dropped.
     void request_start(const hv::CpuState& state);

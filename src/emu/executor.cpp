@@ -98,6 +98,7 @@ hv::VcpuExit Cpu::execute() {
     deterministic = t_determinism != nullptr;
     for (;;) {
         if (deterministic) det_budget();
+        retire_interrupt_shadow();
         if (attention.load(std::memory_order_relaxed) || budget <= 0 || halted || interrupt_shadow ||
             m_waiting_sipi) {
             if (service()) return m_exits.exit();

@@ -41,7 +41,7 @@ CpuRecord capture(const emu::Cpu& cpu, bool up) {
     c.tsc_offset = cpu.tsc_offset;
     std::memcpy(c.fxsave.data(), &cpu.fpu, sizeof cpu.fpu);
     c.cpl = cpu.cpl;
-    c.interrupt_shadow = cpu.interrupt_shadow;
+    c.interrupt_shadow = cpu.in_interrupt_shadow();
     c.halted = cpu.halted;
     c.nmi_blocked = cpu.nmi_blocked;
     c.db_pending = cpu.debug().db_pending;
@@ -99,6 +99,7 @@ void apply(const CpuRecord& c, emu::Cpu& cpu) {
     cpu.update_mode();
     cpu.flush_tlb();
     cpu.interrupt_shadow = c.interrupt_shadow;
+    cpu.shadow_from = ~uint64_t{0};   // kept until the dispatcher runs the next instruction alone
     cpu.halted = c.halted;
     cpu.nmi_blocked = c.nmi_blocked;
     cpu.debug().db_pending = c.db_pending;

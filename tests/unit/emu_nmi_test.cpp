@@ -72,46 +72,48 @@ TEST_P(EmuNmi, ASecondNmiWaitsForIret) {
     EXPECT_FALSE(h.cpu().nmi_blocked);
 }
 
-/// An NMI that arrives once the vCPU has run past `after` (what an IPI from another vCPU at
-/// just that moment does).
-struct NmiAfter : NmiOnly {
+/// An NMI that arrives while STI executes (what an IPI from another vCPU at just that moment
+/// does: pending, attention raised). STI asks whether an interrupt is pending; that is the moment.
+struct NmiDuringSti : NmiOnly {
     Cpu* cpu = nullptr;
-    uint64_t after = 0;
     bool sent = false;
-    bool take_nmi() override {
-        if (sent || !cpu || cpu->rip <= after) return false;
-        sent = true;
-        return true;
+    bool interrupt_pending() override {
+        if (!sent && cpu) {
+            sent = nmi = true;
+            cpu->attention = true;
+        }
+        return false;
     }
 };
 
 TEST_P(EmuNmi, AnNmiWaitsOutTheStiShadow) {
-    // kvm-unit-tests apic "nmi-after-sti": an NMI is not taken between STI and the next instruction.
-    NmiAfter late;
+    // kvm-unit-tests apic "nmi-after-sti": an NMI is not taken between STI and the next
+    // instruction. STI is the last byte of a page, so its block ends right after it and the
+    // NMI's attention is seen at that boundary: inside the shadow.
+    NmiDuringSti late;
     EmuHarness g(&late);
     g.setup_long_mode();
     g.use_translator(GetParam());
     late.cpu = &g.cpu();
-    late.after = kCode;   // pending from the boundary after STI on
+    constexpr uint64_t kSti = kCode + 0xfff, kNext = kCode + 0x1000, kHandler = kCode + 0x2000;
+    g.write(kCode, {0xe9, 0xfa, 0x0f, 0x00, 0x00});   // jmp kSti
+    g.write(kSti, {0xfb});                            // sti
+    g.write(kNext, {0x90, 0xfa, 0xf4});               // nop (in STI's shadow); cli; hlt
     alignas(16) static uint8_t buffer[4096];
     G c(sizeof(buffer), buffer);
-    Xbyak::Label handler;
-    c.sti();              // kCode
-    c.nop();              // kCode + 1: in STI's shadow
-    c.cli();              // kCode + 2
-    c.hlt();              // (IF = 0 on the only vCPU: a Halt exit)
-    c.L(handler);
     c.mov(rax, qword[rsp]);   // the return RIP
     c.mov(rbx, kCount);
     c.mov(qword[rbx], rax);
     c.db(0x48); c.db(0xcf);   // iretq
-    g.load_code({c.getCode(), c.getCode() + c.getSize()});
-    g.set_gate(kNmi, kCode + static_cast<uint64_t>(handler.getAddress() - c.getCode()));
+    g.write(kHandler, {c.getCode(), c.getCode() + c.getSize()});
+    g.set_gate(kNmi, kHandler);
+    g.cpu().rflags &= ~uint64_t{kIf};
+    g.cpu().rip = kCode;
     auto e = g.run();
     ASSERT_TRUE(is_halt(e)) << "exit index " << e.index();
     EXPECT_FALSE(g.reported());
     ASSERT_TRUE(late.sent);
-    EXPECT_EQ(g.read<uint64_t>(kCount), kCode + 2) << "taken in STI's shadow";
+    EXPECT_EQ(g.read<uint64_t>(kCount), kNext + 1) << "taken in STI's shadow";
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EmuNmi, ::testing::Values(false, true),

@@ -99,6 +99,7 @@ void Translator::flush() {
 const void* Translator::next_block(Cpu* cpu) {
     // The checks of emu/executor.cpp's loop before it looks a block up and runs it.
     Cpu& c = *cpu;
+    c.retire_interrupt_shadow();
     if (c.attention.load(std::memory_order_relaxed) || c.budget <= 0 || c.halted || c.interrupt_shadow ||
         c.m_waiting_sipi || c.m_shared.code.code_epoch() != c.m_code_epoch_seen ||
         c.m_shared.dma_epoch.load(std::memory_order_acquire) != c.m_dma_epoch_seen)

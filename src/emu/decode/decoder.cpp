@@ -22,7 +22,7 @@ bool ends_block_category(const ZydisDecodedInstruction& ins) {
     switch (ins.mnemonic) {
         case ZYDIS_MNEMONIC_LOOP: case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE:
         case ZYDIS_MNEMONIC_JCXZ: case ZYDIS_MNEMONIC_JECXZ: case ZYDIS_MNEMONIC_JRCXZ:
-        case ZYDIS_MNEMONIC_HLT: case ZYDIS_MNEMONIC_STI: case ZYDIS_MNEMONIC_POPF:
+        case ZYDIS_MNEMONIC_HLT: case ZYDIS_MNEMONIC_POPF:
         case ZYDIS_MNEMONIC_POPFD: case ZYDIS_MNEMONIC_POPFQ: case ZYDIS_MNEMONIC_UD2:
         case ZYDIS_MNEMONIC_CPUID: case ZYDIS_MNEMONIC_WRMSR:
             return true;

@@ -16,7 +16,7 @@ void mov_to_sreg(Cpu& c, const Insn& i) {
     uint16_t sel = i.k1 == kOpReg ? c.reg<uint16_t>(i.r1) : read_mem<uint16_t>(c, i);
     c.load_data_segment(i.extra, sel);
     if (i.extra == kSs) {
-        c.interrupt_shadow = true;
+        c.begin_interrupt_shadow();
         c.debug().movss_shadow = true;   // its #DB traps wait for the next instruction (SDM Vol. 3A 6.8.3)
         c.brk = true;
     }

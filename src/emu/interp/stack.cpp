@@ -44,7 +44,10 @@ void pop_sreg(Cpu& c, const Insn& i) {
     uint16_t sel = static_cast<uint16_t>(c.peek(i.osize));
     load_segment_register(c, i.extra, sel);
     c.pop(i.osize);
-    if (i.extra == kSs) c.interrupt_shadow = c.debug().movss_shadow = true;   // SDM Vol. 3A 6.8.3
+    if (i.extra == kSs) {   // SDM Vol. 3A 6.8.3
+        c.begin_interrupt_shadow();
+        c.debug().movss_shadow = true;
+    }
     c.brk = true;
 }
 

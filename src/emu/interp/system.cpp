@@ -1,6 +1,7 @@
 /// System instructions: MOV CR/DR, LGDT LIDT SGDT SIDT LLDT SLDT LTR STR, SMSW LMSW CLTS, INVLPG,
 /// WBINVD INVD, RDMSR WRMSR, CPUID, RDTSC RDTSCP, HLT, CLI STI (SDM Vol. 2, Vol. 3A 2.5, 2.8).
 #include "emu/interp/families.h"
+#include "emu/irqchip/cpu_interrupts.h"
 
 namespace popek::emu {
 
@@ -258,12 +259,21 @@ void cli(Cpu& c, const Insn&) {
 
 void sti(Cpu& c, const Insn&) {
     if ((c.cr0 & hv::kCr0Pe) && c.cpl > ((c.rflags & kIopl) >> 12)) c.raise(kGp, 0);
-    if (!(c.rflags & kIf)) {
-        c.rflags |= kIf;
-        c.interrupt_shadow = true;   // blocks interrupts until after the next instruction
+    if (c.rflags & kIf) return;
+    c.rflags |= kIf;
+    c.begin_interrupt_shadow();
+    // The shadow matters to an interrupt that can be taken as soon as it ends: one pending now
+    // (kept waiting by IF=0). Then the run ends here, the next instruction runs alone and the
+    // interrupt is taken right after it (executor.cpp). Otherwise the block goes on: an event
+    // arriving later raises `attention` and is taken at a block boundary, never one inside the
+    // shadow (the dispatcher retires the shadow only once the next instruction ran). A
+    // deterministic run (record/replay) always takes the first way: its poll points must not
+    // depend on what is pending.
+    CpuInterrupts* ints = c.interrupts();
+    if (c.deterministic || !ints || ints->interrupt_pending()) {
         c.budget = 0;
+        c.brk = true;
     }
-    c.brk = true;
 }
 
 int control_register(const DecodeView& d) {
