@@ -206,13 +206,26 @@ void drive_domain(Domain& d) {
 /// own, so libFuzzer keeps every part's seeds, not only the first one's).
 void drive_fuzzed(Domain& d, Part fuzzed) {
     switch (fuzzed) {
-        case kEvtc:
-            for (evtchn_port_t p = 1; p < 64; ++p) (void)d.dom.event_channels().close(p);
+        case kEvtc: {
+            // Every VIRQ the table says is bound (EEXIST) has a port bound to it (EVTCHNOP_status).
+            EventChannels& ev = d.dom.event_channels();
+            for (uint32_t q = 0; q < kNumVirqs; ++q) {
+                evtchn_bind_virq b{q, 0, 0};
+                if (auto e = ev.bind_virq(b); e || e.error() != EEXIST) continue;
+                bool found = false;
+                for (evtchn_port_t p = 1; p < ev.max_ports() && !found; ++p) {
+                    evtchn_status st{DOMID_SELF, p, 0, 0, {}};
+                    found = ev.status(st) && st.status == EVTCHNSTAT_virq && st.u.virq == q && st.vcpu == 0;
+                }
+                if (!found) __builtin_trap();   // accepted, but the VIRQ table names no port of it
+            }
+            for (evtchn_port_t p = 1; p < 64; ++p) (void)ev.close(p);
             for (int i = 0; i < 4; ++i) {
                 evtchn_alloc_unbound al{DOMID_SELF, 0, 0};
-                (void)d.dom.event_channels().alloc_unbound(al);
+                (void)ev.alloc_unbound(al);
             }
             break;
+        }
         case kGntt: {
             gnttab_query_size q{};
             d.dom.grant_table().query_size(q);
@@ -222,6 +235,11 @@ void drive_fuzzed(Domain& d, Part fuzzed) {
         }
         case kXstr:
             d.dom.with_store([&](Store& s, ConnId c) {
+                // A transaction started now is a fresh one: it commits (not a restored, doomed one).
+                if (auto tx = s.transaction_start(c)) {
+                    if (s.write(c, *tx, "/local/domain/1/fuzz", "1") && !s.transaction_end(c, *tx, true))
+                        __builtin_trap();   // accepted, but the id was handed out again
+                }
                 for (TxId tx = 1; tx < 8; ++tx) (void)s.read(c, tx, "/local"), (void)s.transaction_end(c, tx, true);
                 (void)s.rm(c, kNoTransaction, "/local/domain/1/data");
                 (void)s.directory(c, kNoTransaction, "/");
