@@ -222,7 +222,7 @@ TEST_F(XenSnapshotFixture, APinWithoutItsMappingIsRefused) {
     EXPECT_NE(r.error().message.find("pins"), std::string::npos) << r.error().message;
 }
 
-// fuzz_snapshot_pv: a VIRQ table naming a port that is not bound to that VIRQ (or a VIRQ port the
+// Found while writing fuzz_snapshot_pv (by review): a VIRQ table naming a port that is not bound to that VIRQ (or a VIRQ port the
 // table does not name) was taken; raise_virq then made that port pending, close() left the table
 // naming a free port.
 TEST_F(XenSnapshotFixture, AVirqBindingThatDoesNotLeadBackIsRefused) {
@@ -318,7 +318,7 @@ void patch_le(std::vector<uint8_t>& bytes, size_t at, uint64_t value, size_t wid
 
 }  // namespace
 
-// fuzz_snapshot_pv: a store whose counters are behind what it holds was taken, and the restored
+// Found while writing fuzz_snapshot_pv (by review): a store whose counters are behind what it holds was taken, and the restored
 // store then handed out a stamp or a transaction id that was already in use.
 TEST(StoreSnapshot, CountersBehindTheirNodesOrTransactionsAreRefused) {
     Store s;
