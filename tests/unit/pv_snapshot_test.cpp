@@ -222,9 +222,9 @@ TEST_F(XenSnapshotFixture, APinWithoutItsMappingIsRefused) {
     EXPECT_NE(r.error().message.find("pins"), std::string::npos) << r.error().message;
 }
 
-// Found while writing fuzz_snapshot_pv (by review): a VIRQ table naming a port that is not bound to that VIRQ (or a VIRQ port the
-// table does not name) was taken; raise_virq then made that port pending, close() left the table
-// naming a free port.
+// Found while writing fuzz_snapshot_pv (by review): a VIRQ table naming a port that is not bound
+// to that VIRQ (or a VIRQ port the table does not name) was taken; raise_virq then made that port
+// pending, close() left the table naming a free port.
 TEST_F(XenSnapshotFixture, AVirqBindingThatDoesNotLeadBackIsRefused) {
     const evtchn_port_t vbd_port = connect_frontend(*a);
     evtchn_bind_virq timer{VIRQ_TIMER, 0, 0};
@@ -318,8 +318,8 @@ void patch_le(std::vector<uint8_t>& bytes, size_t at, uint64_t value, size_t wid
 
 }  // namespace
 
-// Found while writing fuzz_snapshot_pv (by review): a store whose counters are behind what it holds was taken, and the restored
-// store then handed out a stamp or a transaction id that was already in use.
+// Found while writing fuzz_snapshot_pv (by review): a store whose counters are behind what it
+// holds was taken, and the restored store then handed out a stamp or a transaction id in use.
 TEST(StoreSnapshot, CountersBehindTheirNodesOrTransactionsAreRefused) {
     Store s;
     const ConnId control = s.connect(kControlDomain, {});
