@@ -113,16 +113,36 @@ void EventChannels::load(snapshot::Reader& r) {
     std::vector<std::vector<evtchn_port_t>> virqs(m_virqs.size(), std::vector<evtchn_port_t>(kNumVirqs, 0));
     for (auto& per_vcpu : virqs)
         for (evtchn_port_t& port : per_vcpu) port = r.bounded(r.u32(), m_max_ports - 1, "a VIRQ's port");
-    // Links between the tables, which the hypercalls index without further checks.
+    // Links between the tables, which the hypercalls index without further checks, both ways:
+    // close(), bind_vcpu() and backend_close() change the end they are given and the one it names.
     for (evtchn_port_t p = 1; p < m_max_ports && r.ok(); ++p) {
         const Channel& ch = ports[p];
+        if (ch.state == State::Virq && virqs[ch.notify_vcpu][ch.virq] != p)
+            r.invalid("port {} is bound to VIRQ {} on vCPU {}, which the VIRQ table does not name", p, ch.virq,
+                      ch.notify_vcpu);
         if (ch.state != State::Interdomain) continue;
         const bool local = ch.remote_dom == m_domid;
-        if ((local && ch.remote_port >= m_max_ports) ||
+        const Channel* peer = local && ch.remote_port < m_max_ports ? &ports[ch.remote_port] : nullptr;
+        if ((local && (!peer || peer->state != State::Interdomain || peer->remote_dom != m_domid ||
+                       peer->remote_port != p)) ||
             (!local && (ch.remote_port == 0 || ch.remote_port >= backends.size() ||
                         backends[ch.remote_port].guest_port != p)))
             r.invalid("interdomain port {} names peer port {} that does not lead back", p, ch.remote_port);
     }
+    for (size_t b = 0; b < backends.size() && r.ok(); ++b) {
+        const evtchn_port_t g = backends[b].guest_port;
+        if (g == 0) continue;
+        const Channel& ch = ports[g];
+        if (b == 0 || ch.state != State::Interdomain || ch.remote_dom == m_domid || ch.remote_port != b)
+            r.invalid("dom0 port {} names guest port {} that does not lead back", b, g);
+    }
+    for (size_t v = 0; v < virqs.size() && r.ok(); ++v)
+        for (uint32_t q = 0; q < kNumVirqs && r.ok(); ++q) {
+            const evtchn_port_t port = virqs[v][q];
+            const Channel& ch = ports[port];
+            if (port != 0 && (ch.state != State::Virq || ch.virq != q || ch.notify_vcpu != v))
+                r.invalid("VIRQ {} of vCPU {} names port {}, which is not bound to it", q, v, port);
+        }
     if (!r.ok()) return;
     m_shared = shared;
     m_shared_gpa = shared_gpa;

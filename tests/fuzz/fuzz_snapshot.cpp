@@ -1,6 +1,6 @@
 // libFuzzer target: the snapshot reader (src/snapshot/snapshot_file.cpp, docs/snapshot.md) and the
-// section decoders behind it: CONF, CPU, and the device models' load() (PIT, PIC, IOAPIC, local
-// APIC, UART, CMOS).
+// section decoders behind it: CONF, CLCK, CPU, and the device models' load() (PIT, PIC, IOAPIC,
+// local APIC, UART, CMOS, i8042, ACPI PM). The Xen and virtio sections: fuzz_snapshot_pv.cpp.
 //
 // Each input is decoded as it is, then again with its last four bytes replaced by the CRC of the
 // rest (so mutations reach the sections). Whatever the bytes: an error or an image, never a crash;
@@ -12,7 +12,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "devices/legacy/acpi_pm.h"
 #include "devices/legacy/cmos_rtc.h"
+#include "devices/legacy/i8042.h"
 #include "devices/legacy/uart_8250.h"
 #include "emu/irqchip/guest_clock.h"
 #include "emu/irqchip/ioapic.h"
@@ -30,6 +32,10 @@ namespace {
 
 constexpr std::string_view kVersion = "fuzz-snapshot";
 
+struct NullControl final : devices::VmControl {
+    void request_exit(devices::ExitCause, int, std::string) override {}
+};
+
 struct NullBus final : emu::ApicBusSink {
     unsigned send(const emu::ApicMessage&) override { return 0; }
     void broadcast_eoi(uint8_t) override {}
@@ -45,6 +51,32 @@ void drive_section(const Section& s) {
     switch (s.tag) {
         case tags::kConfig: (void)decode_config(r); break;
         case tags::kCpu: (void)decode_cpu(r); break;
+        case tags::kClock: {   // as load_engine_state decodes it
+            emu::GuestClock::Saved c{r.u64(), r.u64(), r.u64(), r.u64()};
+            if (r.ok() && c.tsc_hz != clock.tsc_hz()) break;
+            if (r.ok()) clock.restore(c);
+            (void)clock.now_ns();
+            break;
+        }
+        case tags::kI8042: {
+            NullControl control;
+            devices::legacy::I8042 kbc(control);
+            kbc.load(r);
+            if (!r.ok()) break;
+            (void)kbc.read_status();
+            (void)kbc.read_data();
+            kbc.write_command(0x20);   // read the command byte
+            (void)kbc.read_data();
+            break;
+        }
+        case tags::kAcpiPm: {
+            NullControl control;
+            devices::legacy::AcpiPm pm(control, [] { return std::optional<uint64_t>(fake_now); });
+            pm.load(r);
+            if (!r.ok()) break;
+            for (uint64_t off = 0; off < 12; off += 2) pm.read(off, std::span(buf).first(2));
+            break;
+        }
         case tags::kPit: {
             emu::Pit pit(clock, [] {}, [] {});
             pit.load(r);
@@ -168,6 +200,16 @@ std::vector<uint8_t> seed_snapshot() {
     im.sections.push_back({tags::kUart, 0, saved(uart)});
     devices::legacy::CmosRtc cmos(64 << 20, 0, [] { return std::time_t{0}; });
     im.sections.push_back({tags::kCmos, 0, saved(cmos)});
+    NullControl control;
+    devices::legacy::I8042 kbc(control);
+    kbc.press_ctrl_alt_del();
+    im.sections.push_back({tags::kI8042, 0, saved(kbc)});
+    devices::legacy::AcpiPm pm(control, [] { return std::optional<uint64_t>(fake_now); });
+    im.sections.push_back({tags::kAcpiPm, 0, saved(pm)});
+    Writer clk;
+    const emu::GuestClock::Saved t = clock.save();
+    for (uint64_t v : {t.origin_ns, t.now_ns, t.tsc_offset, t.tsc_hz}) clk.u64(v);
+    im.sections.push_back({tags::kClock, 0, clk.buffer()});
     return encode(im);
 }
 

@@ -222,6 +222,32 @@ TEST_F(XenSnapshotFixture, APinWithoutItsMappingIsRefused) {
     EXPECT_NE(r.error().message.find("pins"), std::string::npos) << r.error().message;
 }
 
+// Found while writing fuzz_snapshot_pv (by review): a VIRQ table naming a port that is not bound
+// to that VIRQ (or a VIRQ port the table does not name) was taken; raise_virq then made that port
+// pending, close() left the table naming a free port.
+TEST_F(XenSnapshotFixture, AVirqBindingThatDoesNotLeadBackIsRefused) {
+    const evtchn_port_t vbd_port = connect_frontend(*a);
+    evtchn_bind_virq timer{VIRQ_TIMER, 0, 0};
+    ASSERT_TRUE(a->dom.event_channels().bind_virq(timer));
+    const Machine::Saved saved = a->save();
+    a.reset();
+    // The VIRQ table ends the part (vCPU 0's row only, a u32 port per VIRQ).
+    const size_t table_at = saved.evtc.size() - kNumVirqs * 4;
+    ASSERT_EQ(saved.evtc[table_at + VIRQ_TIMER * 4], timer.port);
+    // The timer's port left out of the table; another VIRQ naming a free port, the vbd's port.
+    const std::pair<uint32_t, evtchn_port_t> patches[] = {{VIRQ_TIMER, 0}, {VIRQ_DEBUG, 40}, {VIRQ_DEBUG, vbd_port}};
+    for (auto [virq, bad] : patches) {
+        Machine::Saved patched = saved;
+        std::memcpy(patched.evtc.data() + table_at + virq * 4, &bad, 4);
+        Machine b(disk_path);
+        auto r = b.load(patched);
+        ASSERT_FALSE(r) << virq << " " << bad;
+        EXPECT_NE(r.error().message.find("VIRQ"), std::string::npos) << r.error().message;
+    }
+    Machine b(disk_path);
+    EXPECT_TRUE(b.load(saved));
+}
+
 TEST(StoreSnapshot, NodesWatchesAndDoomedTransactions) {
     Store s;
     const ConnId control = s.connect(kControlDomain, {});
@@ -280,6 +306,66 @@ TEST(StoreSnapshot, BadPathsAndUnknownConnectionsAreRefused) {
         std::copy(bad.begin(), bad.end(), at);
         EXPECT_FALSE(load_into_fresh(bytes, 1)) << bad;
     }
+}
+
+namespace {
+
+/// Overwrites the little-endian u32/u64 at `at` of a saved store (generation u64 at 0, next
+/// connection id u32 at 8, next transaction id u32 at 12: Store::save).
+void patch_le(std::vector<uint8_t>& bytes, size_t at, uint64_t value, size_t width) {
+    for (size_t i = 0; i < width; ++i) bytes[at + i] = static_cast<uint8_t>(value >> (8 * i));
+}
+
+}  // namespace
+
+// Found while writing fuzz_snapshot_pv (by review): a store whose counters are behind what it
+// holds was taken, and the restored store then handed out a stamp or a transaction id in use.
+TEST(StoreSnapshot, CountersBehindTheirNodesOrTransactionsAreRefused) {
+    Store s;
+    const ConnId control = s.connect(kControlDomain, {});
+    ASSERT_TRUE(s.write(control, kNoTransaction, "/a", "v"));
+    const TxId tx = s.transaction_start(control).value();
+    snapshot::Writer w;
+    s.save(w);
+    auto load_into_fresh = [](const std::vector<uint8_t>& bytes) {
+        Store t;
+        (void)t.connect(kControlDomain, {});
+        snapshot::Reader r(bytes);
+        t.load(r);
+        return r.finish("XSTR");
+    };
+    ASSERT_TRUE(load_into_fresh(w.buffer()));
+    std::vector<uint8_t> stale_generation = w.buffer();
+    patch_le(stale_generation, 0, 1, 8);   // "/a" was stamped 2 or later
+    auto e = load_into_fresh(stale_generation);
+    ASSERT_FALSE(e);
+    EXPECT_NE(e.error().message.find("past the store's counter"), std::string::npos) << e.error().message;
+    std::vector<uint8_t> stale_tx = w.buffer();
+    patch_le(stale_tx, 12, tx, 4);   // the next id would be the open transaction's
+    e = load_into_fresh(stale_tx);
+    ASSERT_FALSE(e);
+    EXPECT_NE(e.error().message.find("not below the next transaction id"), std::string::npos) << e.error().message;
+}
+
+// After the transaction counter wraps, an id still open is not handed out again.
+TEST(StoreSnapshot, AWrappedTransactionCounterSkipsOpenTransactions) {
+    Store s;
+    const ConnId control = s.connect(kControlDomain, {});
+    const TxId open = s.transaction_start(control).value();
+    snapshot::Writer w;
+    s.save(w);
+    std::vector<uint8_t> bytes = w.buffer();
+    patch_le(bytes, 12, UINT32_MAX, 4);   // the counter is about to wrap to 1
+    Store t;
+    (void)t.connect(kControlDomain, {});
+    snapshot::Reader r(bytes);
+    t.load(r);
+    ASSERT_TRUE(r.finish("XSTR"));
+    EXPECT_EQ(t.transaction_start(control).value(), UINT32_MAX);
+    const TxId after_wrap = t.transaction_start(control).value();
+    EXPECT_NE(after_wrap, open);
+    EXPECT_EQ(t.transaction_end(control, open, true).error(), EAGAIN);   // still the restored, doomed one
+    EXPECT_TRUE(t.transaction_end(control, after_wrap, true));
 }
 
 namespace {

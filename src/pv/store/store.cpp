@@ -194,8 +194,12 @@ XsResult<TxId> Store::transaction_start(ConnId conn) {
                                   [&](const auto& kv) { return kv.second.domid == ctx.domid; });
         if (static_cast<uint64_t>(open) >= m_quota.transactions_per_domain) return xs_error(ENOSPC);
     }
-    TxId id = m_next_tx++;
-    if (m_next_tx == kNoTransaction) m_next_tx = 1;
+    // After the counter wraps, skip the ids still open (at most the quota's worth are).
+    TxId id = kNoTransaction;
+    do {
+        id = m_next_tx++;
+        if (m_next_tx == kNoTransaction) m_next_tx = 1;
+    } while (m_transactions.contains(id));
     Transaction tx{conn, ctx.domid, m_tree, {}};
     tx.tree.start_tracking();
     m_transactions.emplace(id, std::move(tx));

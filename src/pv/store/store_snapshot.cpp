@@ -55,7 +55,7 @@ void NodeTree::save(snapshot::Writer& w) const {
     }
 }
 
-void NodeTree::load(snapshot::Reader& r) {
+void NodeTree::load(snapshot::Reader& r, uint64_t counter) {
     const uint32_t n = r.bounded(r.u32(), kMaxNodes, "the number of store nodes");
     std::map<std::string, Node> nodes;
     for (uint32_t i = 0; i < n && r.ok(); ++i) {
@@ -66,6 +66,8 @@ void NodeTree::load(snapshot::Reader& r) {
         node.generation = r.u64();
         if (!r.ok()) break;
         if (!canonical(path) || nodes.contains(path)) r.invalid("store node `{}` is not canonical or listed twice", path);
+        else if (node.generation > counter)
+            r.invalid("store node `{}` has generation {}, past the store's counter {}", path, node.generation, counter);
         else nodes.emplace(std::move(path), std::move(node));
     }
     if (r.ok() && !nodes.contains("/")) r.invalid("the store has no root node");
@@ -147,7 +149,7 @@ void Store::load(snapshot::Reader& r) {
             r.invalid("store connection {} of domain {} is not this store's", id, domid);
     }
     if (r.ok() && next_conn < m_next_conn) r.invalid("the next connection id {} is in use", next_conn);
-    m_tree.load(r);
+    m_tree.load(r, generation);
     m_watches.load(r, [this](ConnId c, DomId d) {
         auto it = m_conns.find(c);
         return it != m_conns.end() && it->second.domid == d;
@@ -161,6 +163,12 @@ void Store::load(snapshot::Reader& r) {
         if (!r.ok()) break;
         if (id == kNoTransaction || it == m_conns.end() || transactions.contains(id)) {
             r.invalid("transaction {} of connection {} is not valid", id, conn);
+            break;
+        }
+        // Ids are handed out from the counter upwards: one at or past it would be handed out
+        // again by transaction_start (and the new caller would get this doomed transaction).
+        if (id >= std::max<TxId>(next_tx, 1)) {
+            r.invalid("transaction {} is not below the next transaction id {}", id, next_tx);
             break;
         }
         Transaction tx{conn, it->second.domid, m_tree, {}};

@@ -55,9 +55,11 @@ public:
     void apply_to(NodeTree& target, const std::string& path) const;
 
     /// Snapshots (store_snapshot.cpp): every node's path, value, permissions and generation. load()
-    /// replaces this tree, checking canonical paths, that each parent exists and the permissions.
+    /// replaces this tree, checking canonical paths, that each parent exists and the permissions,
+    /// and that every generation is at most `counter` (the saved store-wide counter: the stamps
+    /// given out after the restore stay unique).
     void save(snapshot::Writer& w) const;
-    void load(snapshot::Reader& r);
+    void load(snapshot::Reader& r, uint64_t counter);
     /// A transaction restored from a snapshot: its commit must fail with EAGAIN (its reads are
     /// gone), which makes the guest retry it, as after any conflict.
     void doom() { m_accessed.insert_or_assign("/", std::nullopt); }
