@@ -190,12 +190,12 @@ public:
     void retire_interrupt_shadow() {
         if (interrupt_shadow && m_stats.instructions > m_shadow_from) interrupt_shadow = false;
     }
-    /// What an observer (a snapshot) sees: the shadow still blocks the next boundary.
     /// A restored shadow (a snapshot): kept until the dispatcher runs the next instruction alone.
     void restore_interrupt_shadow(bool on) {
         interrupt_shadow = on;
         m_shadow_from = ~uint64_t{0};
     }
+    /// What an observer (a snapshot) sees: the shadow still blocks the next boundary.
     bool in_interrupt_shadow() const { return interrupt_shadow && m_stats.instructions <= m_shadow_from; }
     /// hv::Vcpu::start_from: from any thread; taken between blocks (service) if still waiting
     /// for INIT/SIPI, else dropped.

@@ -40,7 +40,7 @@ public:
     /// Runs `b` (whole) as translated code, translating it first when it is hot. False: the caller
     /// interprets it this time.
     bool run(Block& b) {
-        if (b.bt_code && b.bt_epoch == m_buffer.epoch()) [[likely]] {
+        if (current(b)) [[likely]] {
             if (m_pending_slot) link(b);
             ++m_stats.runs;
             reinterpret_cast<void (*)(Cpu*)>(const_cast<void*>(b.bt_code))(&m_cpu);

@@ -63,8 +63,8 @@ inline uint32_t code_mode(const Cpu& c) {
 class BlockCache {
 public:
     /// Blocks kept decoded (about 1.4 KiB each with their instructions). A Debian 12 boot to
-    /// login keeps ~40 k translated and ~60 k cold blocks: at 1 << 16 it emptied the map (and
-    /// flushed every translation) seven times.
+    /// login translates ~60 k blocks and decodes about twice as many: at 1 << 16 it emptied the
+    /// map (and flushed every translation) seven times.
     static constexpr size_t kMaxBlocks = 1 << 17;
     explicit BlockCache(Cpu& cpu) : m_cpu(cpu) {}
     /// The block at the current CS:RIP, decoding it if needed. May raise #PF (instruction fetch)
