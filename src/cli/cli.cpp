@@ -146,6 +146,10 @@ Parsed parse(const std::vector<std::string>& args) {
     run->add_option("--bt-cache", o.bt_cache_mib,
                     "--accel bt: translated code kept per vCPU; when full, every translation is dropped and redone")
         ->type_name("MiB")->capture_default_str()->check(whole_number(1, 1024));
+    bool no_bt_warm = false;
+    run->add_flag("--no-bt-warm", no_bt_warm,
+                  "--accel bt with several vCPUs: a halted vCPU does not translate ahead the blocks the other vCPUs "
+                  "translated (by default it does, on its otherwise idle host core)");
     std::vector<std::string> disks, nets;
     run->add_option("--disk", disks, "block device backed by FILE (virtio-blk; the Xen vbd with --xen); ',ro' for read-only")
         ->type_name("FILE[,ro]");
@@ -240,6 +244,7 @@ Parsed parse(const std::vector<std::string>& args) {
         out.message = std::string("popek: ") + e.what() + " (see popek --help)\n";
         return out;
     }
+    o.bt_warm = !no_bt_warm;
     if (backend->parsed()) {
         out.action = Parsed::Backend;
         return out;
