@@ -14,10 +14,7 @@ constexpr uint32_t kMaxPhysmapPages = 1u << 16;
 
 }  // namespace
 
-Result<void> XenPlatform::check_snapshot_support(bool share, bool driver_domain) {
-    if (share)
-        return fail("snapshots are not supported yet with --share (the popekfs back end's open files are not saved; "
-                    "docs/snapshot.md)");
+Result<void> XenPlatform::check_snapshot_support(bool driver_domain) {
     if (driver_domain)
         return fail("snapshots are not supported yet with --driver-domain (the `popek backend` processes are not "
                     "saved; docs/snapshot.md)");
@@ -36,7 +33,9 @@ XenPlatform::Hold XenPlatform::hold() {
 }
 
 Result<std::vector<snapshot::Section>> XenPlatform::save_state(const Hold&) {
-    TRY_VOID(check_snapshot_support(m_share != nullptr, m_driver_domain));
+    TRY_VOID(check_snapshot_support(m_driver_domain));
+    if (m_share)
+        if (auto why = m_share->unsaveable()) return fail("--share: {}", *why);
     std::vector<std::pair<uint64_t, uint32_t>> physmap;   // gpfn -> host-held grant frame
     for (const auto& window : m_physmap)
         for (const auto& [gpfn, page] : window->mappings()) {
@@ -71,6 +70,11 @@ Result<std::vector<snapshot::Section>> XenPlatform::save_state(const Hold&) {
             w.str(backends[i]->frontend_path());
             backends[i]->save(w);
         }));
+    if (m_share)
+        out.push_back(snapshot::section(snapshot::tags::kShare, 0, [&](snapshot::Writer& w) {
+            w.str(m_share->frontend_path());
+            m_share->save(w);
+        }));
     return out;
 }
 
@@ -81,6 +85,8 @@ Result<void> XenPlatform::load_state(const snapshot::Image& image) {
     for (const snapshot::Section& s : image.sections)
         if (s.tag == tags::kXenDevice && s.instance >= backends.size())
             return fail("section `XDEV` {} is for a Xen device this VM does not have", s.instance);
+        else if (s.tag == tags::kShare && !m_share)
+            return fail("section `SHRE` is for a --share this VM does not have");
     // The tables first: the platform's pages and the back ends' connections refer to them.
     TRY_VOID(snapshot::load_section(image, tags::kEventChannels, 0, [&](Reader& r) { m_domain->event_channels().load(r); }));
     TRY_VOID(snapshot::load_section(image, tags::kGrantTable, 0, [&](Reader& r) { m_domain->grant_table().load(r); }));
@@ -112,6 +118,13 @@ Result<void> XenPlatform::load_state(const snapshot::Image& image) {
             if (r.ok() && path != backends[i]->frontend_path())
                 r.invalid("the device is `{}`, this VM's is `{}`", path, backends[i]->frontend_path());
             if (r.ok()) backends[i]->load(r);
+        }));
+    if (m_share)
+        TRY_VOID(snapshot::load_section(image, tags::kShare, 0, [&](Reader& r) {
+            const std::string path = r.str(256);
+            if (r.ok() && path != m_share->frontend_path())
+                r.invalid("the device is `{}`, this VM's is `{}`", path, m_share->frontend_path());
+            if (r.ok()) m_share->load(r);
         }));
     publish_time();
     m_cv.notify_all();   // the timer thread takes the restored deadlines
