@@ -61,7 +61,7 @@ TEST(ApiSnapshot, CreateOnlyOnAPausedVm) {
     api.stopping();
 }
 
-TEST(ApiSnapshot, KvmShareAndDriverDomainAreNotSupportedYetXenIs) {
+TEST(ApiSnapshot, KvmAndDriverDomainAreNotSupportedYetXenAndShareAre) {
     ApiController kvm(engine_cli(popek::hv::Accel::Kvm), true);
     SnapshotVm vm;
     kvm.started(vm);
