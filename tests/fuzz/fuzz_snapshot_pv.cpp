@@ -143,10 +143,12 @@ struct Domain {
         // Two popekfs handles open (a file for reading and writing, a directory), then a read.
         auto* fs = reinterpret_cast<popekfs_sring*>(page(kShareRingPfn));
         std::memcpy(page(kShareDataPfn), "sub/f", 5);
-        fs->ring[0].req = popekfs_request{.id = 1, .op = POPEKFS_OP_OPEN, .nr_pages = 1,
+        // Slots by index: the ring's entries are a variable-length array declared of length 1.
+        auto slot = [fs](RING_IDX i) { return &(fs->ring + (i % 32))->req; };
+        *slot(0) = popekfs_request{.id = 1, .op = POPEKFS_OP_OPEN, .nr_pages = 1,
                                           .flags = POPEKFS_O_READ | POPEKFS_O_WRITE, .handle = 0, .offset = 0,
                                           .length = 5, ._pad = 0, .data_ref = {kShareDataRef}};
-        fs->ring[1].req = popekfs_request{.id = 2, .op = POPEKFS_OP_OPEN, .nr_pages = 1, .flags = POPEKFS_O_DIRECTORY,
+        *slot(1) = popekfs_request{.id = 2, .op = POPEKFS_OP_OPEN, .nr_pages = 1, .flags = POPEKFS_O_DIRECTORY,
                                           .handle = 0, .offset = 0, .length = 3, ._pad = 0, .data_ref = {kShareDataRef}};
         fs->req_prod = 2;
         (void)dom.event_channels().send(share_al.port);
