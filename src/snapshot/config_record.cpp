@@ -30,6 +30,7 @@ void encode_config(Writer& w, const vmm::VmOptions& o) {
         w.str(o.share->path);
         w.boolean(o.share->read_only);
     }
+    w.boolean(o.driver_domain);   // the restore starts fresh `popek backend` processes (docs/snapshot.md)
 }
 
 vmm::VmOptions decode_config(Reader& r) {
@@ -73,6 +74,8 @@ vmm::VmOptions decode_config(Reader& r) {
         if (r.ok() && !o.xen) r.invalid("--share without --xen");
         o.share = std::move(s);
     }
+    o.driver_domain = r.boolean();
+    if (r.ok() && o.driver_domain && !o.xen) r.invalid("--driver-domain without --xen");
     return o;
 }
 

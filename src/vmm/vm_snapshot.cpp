@@ -21,7 +21,6 @@ snapshot::EngineParts snapshot_parts(emu::EngineShared& engine, Board& board) {
 Result<void> check_snapshot_support(const VmOptions& options) {
     if (options.accel == hv::Accel::Kvm)
         return fail("snapshots are not supported yet on --accel kvm (use --accel interp or bt; docs/snapshot.md)");
-    if (options.xen) return XenPlatform::check_snapshot_support(options.driver_domain);
     if (!options.pci_devices.empty() || options.iommu)
         return fail("snapshots do not save PCI devices or the IOMMU yet (--device, --iommu)");
     return {};

@@ -85,14 +85,12 @@ public:
     };
     Hold hold();
     /// The sections of a paused VM's Xen platform; call with hold() held, and write guest RAM
-    /// under the same hold. Refuses what cannot be restored (--driver-domain, a --share whose
-    /// open file was removed or replaced).
+    /// under the same hold. Refuses a --share whose open file was removed or replaced (it could
+    /// not be opened again).
     Result<std::vector<snapshot::Section>> save_state(const Hold& held);
     /// Loads them into a platform built from the same options, after guest RAM was loaded and
     /// before any vCPU runs.
     Result<void> load_state(const snapshot::Image& image);
-    /// Whether this VM's Xen platform can be snapshotted (not with --driver-domain).
-    static Result<void> check_snapshot_support(bool driver_domain);
 
 private:
     XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus);

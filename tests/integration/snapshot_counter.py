@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""snapshot_counter.py POPEK COUNTER_ELF SNAP_ACCEL RESTORE_ACCEL [--xen | --xen-share]: bit-exact snapshot and restore.
+"""snapshot_counter.py POPEK COUNTER_ELF SNAP_ACCEL RESTORE_ACCEL [--xen | --xen-share | --xen-ddom]: bit-exact snapshot and restore.
 
 The counter guest (tests/guests/counter.S) prints lines that depend on its CPU, SSE and memory
 state only. It runs once uninterrupted (the reference). Then it runs under SNAP_ACCEL with the API
@@ -19,7 +19,11 @@ two popekfs handles open across the whole run, reading the next chunk of data.bi
 log.txt every round, so the snapshot falls between two reads on open handles. Each restore serves
 a copy of DIR as it was at the snapshot, made elsewhere (`--share COPY`: the handles are reopened
 by path beneath it); log.txt must end as the uninterrupted run's. A copy whose data.bin is gone is
-refused: status 2, one line naming it, and nothing runs."""
+refused: status 2, one line naming it, and nothing runs.
+
+With --xen-ddom the guest is xen_counter.c again, with `--driver-domain`: its vbd's requests are
+carried out by a `popek backend` process, which the restore starts afresh (the snapshot's CONF
+says so); the guest's disk I/O goes on through it."""
 import os
 import shutil
 import signal
@@ -34,7 +38,8 @@ from fc_api_client import collect_stdout, request, start_popek  # noqa: E402
 
 popek, counter, snap_accel, restore_accel = sys.argv[1:5]
 share = "--xen-share" in sys.argv[5:]
-xen = share or "--xen" in sys.argv[5:]
+ddom = "--xen-ddom" in sys.argv[5:]
+xen = share or ddom or "--xen" in sys.argv[5:]
 work = tempfile.mkdtemp(prefix="popek-snap-")
 done_status = 0 if xen else 1   # poweroff, or debug-exit 0
 
@@ -57,7 +62,7 @@ def guest_args(disk_name):
     disk = os.path.join(work, disk_name)
     with open(disk, "wb") as f:
         f.truncate(1 << 20)
-    return ["--xen", "--disk", disk]
+    return ["--xen", "--disk", disk] + (["--driver-domain"] if ddom else [])
 snap, mem = os.path.join(work, "vm.snap"), os.path.join(work, "vm.mem")
 fails = []
 

@@ -190,7 +190,7 @@ TEST(SnapshotConfig, RoundTripsAndRejectsZeroVcpus) {
     EXPECT_FALSE(bad.finish("CONF"));
 }
 
-TEST(SnapshotConfig, ShareRoundTripsAndNeedsXenAndAPath) {
+TEST(SnapshotConfig, ShareAndDriverDomainRoundTripAndNeedXen) {
     vmm::VmOptions o;
     o.xen = true;
     o.share = vmm::ShareOption{"/srv/share", true};
@@ -209,8 +209,21 @@ TEST(SnapshotConfig, ShareRoundTripsAndNeedsXenAndAPath) {
     Reader bad(no_xen.buffer());
     (void)decode_config(bad);
     EXPECT_FALSE(bad.finish("CONF"));
+    o.share.reset();
+    o.driver_domain = true;   // the driver domain serves Xen vbds
+    Writer ddom_no_xen;
+    encode_config(ddom_no_xen, o);
+    Reader bad_ddom(ddom_no_xen.buffer());
+    (void)decode_config(bad_ddom);
+    EXPECT_FALSE(bad_ddom.finish("CONF"));
     o.xen = true;
-    o.share->path.clear();
+    Writer ddom;
+    encode_config(ddom, o);
+    Reader good_ddom(ddom.buffer());
+    EXPECT_TRUE(decode_config(good_ddom).driver_domain);
+    EXPECT_TRUE(good_ddom.finish("CONF"));
+    o.driver_domain = false;
+    o.share = vmm::ShareOption{"", false};
     Writer no_path;
     encode_config(no_path, o);
     Reader empty(no_path.buffer());
