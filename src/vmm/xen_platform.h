@@ -125,7 +125,6 @@ private:
     std::vector<std::shared_ptr<XenPhysmap>> m_physmap;
     std::unique_ptr<XenIoDevices> m_io;   ///< --disk and --net: vbds and vifs
     std::unique_ptr<pv::ShareDevice> m_share;
-    bool m_driver_domain = false;
     bool m_deterministic = false;
     uint64_t m_boot_unix_ns = 0;   ///< deterministic: the wall clock at boot
     // Wake-ups for blocked vCPUs and the singleshot timers (one deadline per vCPU, 0 = none).
