@@ -274,7 +274,7 @@ Parsed parse(const std::vector<std::string>& args) {
         // The snapshot describes the VM; only the engine and the console are this run's.
         if (o.restore_mem_path.empty()) return usage_error(Error{"--restore needs --restore-mem (the snapshot's memory file)"});
         for (const char* describing : {"--kernel", "--initrd", "--cmdline", "--mem", "--cpus", "--xen", "--viridian", "--disk", "--net",
-                                       "--share", "--driver-domain", "--rng", "--test-dev", "--bt-cache", "--config-file",
+                                       "--driver-domain", "--rng", "--test-dev", "--bt-cache", "--config-file",
                                        "--device", "--iommu"})
             if (run->count(describing) > 0)
                 return usage_error(Error{fmt::format("--restore: the snapshot describes the VM, {} cannot be given with it",
@@ -283,6 +283,12 @@ Parsed parse(const std::vector<std::string>& args) {
             return usage_error(Error{"--restore: snapshots are not supported yet on --accel kvm (use interp or bt; "
                                      "docs/snapshot.md)"});
         o.accel = accel == "interp" ? hv::Accel::Interp : hv::Accel::Bt;
+        // --share DIR[,ro]: the directory the restored popekfs device serves (docs/snapshot.md).
+        if (!share.empty()) {
+            auto parsed = parse_share(share);
+            if (!parsed) return usage_error(parsed.error());
+            o.share = *parsed;
+        }
         out.vm_described = true;
         return out;
     }
