@@ -25,6 +25,13 @@ TEST(CliParse, BtCacheDefaultsTo32MiBAndIsSettable) {
     EXPECT_EQ(p.options.bt_cache_mib, 8u);
 }
 
+TEST(CliParse, BtWarmIsOnUnlessTurnedOff) {
+    EXPECT_TRUE(parse({"run"}).options.bt_warm);
+    Parsed p = parse({"run", "--accel", "bt", "--cpus", "2", "--no-bt-warm"});
+    ASSERT_EQ(p.action, Parsed::Run) << p.message;
+    EXPECT_FALSE(p.options.bt_warm);
+}
+
 TEST(CliParse, ExplicitAccelWins) {
     EXPECT_EQ(parse({"run", "--accel", "interp"}).options.accel, popek::hv::Accel::Interp);
     EXPECT_EQ(parse({"run", "--accel", "kvm"}).options.accel, popek::hv::Accel::Kvm);
