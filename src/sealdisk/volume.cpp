@@ -215,6 +215,12 @@ Status Volume::write(uint64_t first, const void* buf, uint64_t count) {
     if (first > m_geometry.data_sectors || count > m_geometry.data_sectors - first) return Status::Range;
     const auto* in = static_cast<const uint8_t*>(buf);
     uint8_t entries[kChunkSectors][kEntryBytes];
+    // One random nonce salt per call, shared by the sectors it writes: the nonce (salt, address,
+    // version) stays unique (addresses differ within the call, a fresh 64-bit salt across calls,
+    // also after a whole-disk rollback repeats a version) at one random draw per call instead of
+    // one per sector (each a getrandom system call in popek-os).
+    uint8_t salt[8];
+    randombytes_buf(salt, sizeof salt);
     for (uint64_t done = 0; done < count;) {
         uint64_t n = count - done < kChunkSectors ? count - done : kChunkSectors;
         for (uint64_t i = 0; i < n; ++i) {
@@ -223,7 +229,7 @@ Status Volume::write(uint64_t first, const void* buf, uint64_t count) {
             if (version == 0) return fail(Status::Io);   // 2^64 writes of one sector
             uint8_t* e = entries[i];
             store_le64(e, version);
-            randombytes_buf(e + 8, 8);
+            __builtin_memcpy(e + 8, salt, sizeof salt);
             uint8_t nonce[24], ad[16];
             nonce_and_ad(e, s, version, nonce, ad);
             crypto_aead_xchacha20poly1305_ietf_encrypt_detached(m_scratch + i * kSectorSize, e + 16, nullptr,
