@@ -159,16 +159,18 @@ TEST(SealDisk, AUnitIsSealedWholeAndPartialWritesKeepItsOtherSectors) {
     EXPECT_EQ(std::string(reinterpret_cast<char*>(out.data())), "alpha secret");
     ASSERT_EQ(read_one(m, 41, out), Status::Ok);   // unwritten sector of a written unit
     EXPECT_EQ(out, std::vector<uint8_t>(kSectorSize, 0));
+    ASSERT_EQ(m.volume.write(48, text_sector("unit six").data(), 1), Status::Ok);
     // A byte of sector 41 changed: the whole unit (40-47) fails, the read names the sector asked for.
     disk.sector(g.data_sector(41))[3] ^= 0x80;
     Mounted t;
     ASSERT_EQ(t.mount(disk), Status::Ok);
     EXPECT_EQ(read_one(t, 40, out), Status::Integrity);
     EXPECT_EQ(t.volume.bad_sector(), 40u);
-    std::vector<uint8_t> many(16 * kSectorSize, 0xee);
-    EXPECT_EQ(t.volume.read(32, many.data(), 16), Status::Integrity);   // units 4 and 5
+    std::vector<uint8_t> many(24 * kSectorSize, 0xee);
+    EXPECT_EQ(t.volume.read(32, many.data(), 24), Status::Integrity);   // units 4, 5 and 6 in one device read
     EXPECT_EQ(t.volume.bad_sector(), 40u);
-    EXPECT_EQ(many, std::vector<uint8_t>(many.size(), 0)) << "unit 4 read, then zeroed from the failed unit on";
+    EXPECT_EQ(many, std::vector<uint8_t>(many.size(), 0))
+        << "unit 4 (unwritten) read, then zeroed from the failed unit on: not even unit 6's ciphertext is handed out";
     // A partial write into the tampered unit cannot keep its other sectors: refused, nothing written.
     const uint64_t writes = disk.writes;
     EXPECT_EQ(t.volume.write(42, text_sector("into a bad unit").data(), 1), Status::Integrity);
@@ -216,6 +218,30 @@ TEST(SealDisk, WholeDiskRollbackIsNotDetected) {
     std::vector<uint8_t> out;
     ASSERT_EQ(read_one(old, 0, out), Status::Ok);
     EXPECT_EQ(std::string(reinterpret_cast<char*>(out.data())), "alpha secret");
+}
+
+TEST(SealDisk, AWriteRepeatedAfterAWholeDiskRollbackGetsAFreshNonce) {
+    // A rolled-back disk repeats a unit's version: the nonce must still be new (random salt per
+    // write call), or two plaintexts would share a keystream and a Poly1305 key.
+    MemoryDisk disk = written_disk();
+    const std::vector<uint8_t> snapshot = disk.bytes;
+    std::vector<std::vector<uint8_t>> leaves, units;
+    for (const char* text : {"first text", "other text"}) {
+        disk.bytes = snapshot;
+        Mounted m;
+        ASSERT_EQ(m.mount(disk), Status::Ok);
+        const Geometry g = m.volume.geometry();
+        std::vector<uint8_t> both(2 * kSectorSize, 0);
+        std::memcpy(both.data(), text, std::strlen(text));
+        ASSERT_EQ(m.volume.write(40, both.data(), 2), Status::Ok);
+        leaves.emplace_back(disk.sector(g.node_sector(0)) + 5 * kEntryBytes, disk.sector(g.node_sector(0)) + 6 * kEntryBytes);
+        units.emplace_back(disk.sector(g.data_sector(40)), disk.sector(g.data_sector(40)) + kUnitBytes);
+    }
+    EXPECT_EQ(load_le64(leaves[0].data()), load_le64(leaves[1].data()));   // the same version twice
+    EXPECT_NE(std::vector<uint8_t>(leaves[0].begin() + 8, leaves[0].begin() + 16),
+              std::vector<uint8_t>(leaves[1].begin() + 8, leaves[1].begin() + 16)) << "the same nonce salt";
+    // Same keystream would make the ciphertexts equal wherever the plaintexts are (zeros from byte 10 on).
+    EXPECT_FALSE(std::equal(units[0].begin() + 16, units[0].end(), units[1].begin() + 16));
 }
 
 TEST(SealDisk, WrongSecretTamperedHeaderOrNodeFailsTheMount) {
