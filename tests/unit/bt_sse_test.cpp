@@ -305,24 +305,5 @@ TEST(BtSse, AHandlerInTheBlockSeesAndChangesTheGuestXmms) {
             }, 5}});
 }
 
-TEST(BtSse, RegisterRunsStoreTheirXmmsBeforeHandlersAndMergePoints) {
-    // Register-only SSE runs store each written XMM once, before the next instruction that may
-    // leave translated code (a handler: FXSAVE), and before a side branch's merge point.
-    check({{"a run, then a handler", [](G& g) {
-                g.paddd(xmm1, xmm2); g.pxor(xmm1, xmm3); g.pshufd(xmm5, xmm1, 0x1b); g.paddd(xmm5, xmm5);
-                g.db(0x0f); g.db(0xae); g.db(0x47); g.db(0x40);   // fxsave [rdi+0x40]: sees xmm1, xmm5
-            }, 4},
-           {"a run into a merge point", [](G& g) {
-                Xbyak::Label skip;
-                g.paddd(xmm1, xmm2);
-                g.test(eax, 1);
-                g.jz(skip);
-                g.paddd(xmm1, xmm3); g.psubd(xmm6, xmm1);
-                g.L(skip);
-                g.paddd(xmm1, xmm4);
-                g.db(0x0f); g.db(0xae); g.db(0x47); g.db(0x40);   // fxsave [rdi+0x40]
-            }, 5}});
-}
-
 }  // namespace
 }  // namespace popek::emu::test

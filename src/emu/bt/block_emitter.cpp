@@ -76,7 +76,6 @@ void BlockEmitter::emit_block(const Block& b) {
     uint32_t offset = 0;
     for (size_t k = 0; k < b.insns.size(); ++k) {
         const Insn& in = b.insns[k];
-        if (!xmm_flush_free(in, k)) flush_xmm();   // before anything that may leave or merge
         for (const Merge& m : m_merges)
             if (m.target == k) sse_forget();   // the side branch's path may not have checked or loaded
         emit_merge_point(k, offset);
@@ -131,7 +130,6 @@ void BlockEmitter::emit_block(const Block& b) {
             ++m_helpers;
         }
         if (k + 1 == b.insns.size()) {
-            flush_xmm();
             if (runs_inline(b.insns.back())) {
                 emit_fall_through(b, offset);
             } else {

@@ -428,24 +428,17 @@ private:
     /// The host has BMI2 (SHRX/SHLX): probes can leave the guest's flags live in the host.
     static bool flag_free_probes();
 
-    // Native SSE (sse_ops.cpp): guest XMMn lives in host XMMn between handler calls; a write is
-    // stored to Cpu::fpu.xmm before the next instruction that is not a register-form SSE
-    // instruction without a slow path (flush_xmm), so exits and handlers need no write-back.
+    // Native SSE (sse_ops.cpp): guest XMMn lives in host XMMn between handler calls, written
+    // through to Cpu::fpu.xmm on every write, so exits and handlers need no write-back.
     bool sse_inline(const Insn& in) const;
     void emit_sse(const Insn& in);
     /// Host XMMn holding guest XMMn (loaded from Cpu::fpu.xmm unless it already holds it).
     Xbyak::Xmm xmm_read(unsigned n);
-    /// Guest XMMn was written in host XMMn: marked dirty, stored by the next flush_xmm.
+    /// Guest XMMn was written in host XMMn: stored through to Cpu::fpu.xmm.
     void xmm_written(unsigned n);
-    /// Stores the dirty guest XMMs to Cpu::fpu.xmm (emitted before every instruction that could
-    /// leave translated code, call a handler or be a merge point, and before the block's end).
-    void flush_xmm();
-    /// `in` (instruction k) runs as a register-form SSE instruction with no slow path: nothing
-    /// between the previous instruction and its end can leave translated code.
-    bool xmm_flush_free(const Insn& in, size_t k) const;
     /// Forgets the guest XMMs in host XMMs and the CR0/CR4 check (after a handler call or at a
     /// merge point: host XMMs are caller-saved, and a handler may change CR0/CR4 or the XMMs).
-    void sse_forget() { m_xmm_valid = 0; m_xmm_dirty = 0; m_sse_checked = false; }   // flushed before
+    void sse_forget() { m_xmm_valid = 0; m_sse_checked = false; }
     /// Jumps to `slow` unless SSE may run: CR0.EM = 0, CR0.TS = 0, CR4.OSFXSR = 1.
     void emit_sse_guard(SlowPath& slow);
     /// Jumps to `slow` unless the linear address in RAX is 16-byte aligned.
@@ -516,8 +509,7 @@ private:
     int m_hoist_member_n = 0;
     int m_hoisted_n = 0;
     unsigned m_native = 0, m_helpers = 0;
-    uint16_t m_xmm_valid = 0;     ///< guest XMMn is in host XMMn (bit n), equal to Cpu::fpu.xmm[n] unless dirty
-    uint16_t m_xmm_dirty = 0;     ///< guest XMMn in host XMMn is newer than Cpu::fpu.xmm[n] (a subset of valid)
+    uint16_t m_xmm_valid = 0;     ///< guest XMMn is in host XMMn (bit n), equal to Cpu::fpu.xmm[n]
     bool m_sse_checked = false;   ///< the CR0/CR4 check of SSE passed since the last handler call
     /// Block offsets of the instructions (emit_block), for side branch targets.
     std::vector<uint32_t> m_offsets;

@@ -3,12 +3,9 @@
 /// run the same host instructions too, so results are bit for bit the same).
 ///
 /// Guest XMMn lives in host XMMn from its first use to the next handler call (host XMMs are
-/// caller-saved in the SysV ABI, and a handler may read or write Cpu::fpu.xmm). A write marks it
-/// dirty; the dirty XMMs are stored to Cpu::fpu.xmm (flush_xmm) before every instruction that is
-/// not a register-form SSE instruction without a slow path, and before the block's end, so a run
-/// of register-only SSE arithmetic stores each register once, and an exit, a fault or a handler
-/// still never needs a write-back: a slow path only reloads the host XMMs on its way back
-/// (SlowPath::xmm_resume).
+/// caller-saved in the SysV ABI, and a handler may read or write Cpu::fpu.xmm); every write is
+/// stored through to Cpu::fpu.xmm at once, so an exit, a fault or a handler never needs a
+/// write-back, and a slow path only reloads the host XMMs on its way back (SlowPath::xmm_resume).
 ///
 /// Availability (SDM Vol. 3A 13.1 and 2.5, Vol. 2 "SIMD Floating-Point Exceptions" of each page):
 /// #UD when CR0.EM = 1 or CR4.OSFXSR = 0, else #NM when CR0.TS = 1. Blocks are not keyed by CR0
@@ -240,22 +237,8 @@ Xbyak::Xmm BlockEmitter::xmm_read(unsigned n) {
 }
 
 void BlockEmitter::xmm_written(unsigned n) {
+    movdqu(xword[rbx + m_layout.xmm + static_cast<int32_t>(16 * n)], Xbyak::Xmm(static_cast<int>(n)));
     m_xmm_valid = static_cast<uint16_t>(m_xmm_valid | (1u << n));
-    m_xmm_dirty = static_cast<uint16_t>(m_xmm_dirty | (1u << n));
-}
-
-void BlockEmitter::flush_xmm() {
-    for (unsigned n = 0; n < 16; ++n)   // plain stores: the host flags (maybe the guest's) stay
-        if ((m_xmm_dirty >> n) & 1u)
-            movdqu(xword[rbx + m_layout.xmm + static_cast<int32_t>(16 * n)], Xbyak::Xmm(static_cast<int>(n)));
-    m_xmm_dirty = 0;
-}
-
-bool BlockEmitter::xmm_flush_free(const Insn& in, size_t k) const {
-    if (!m_sse_checked || in.k0 == kOpMem || in.k1 == kOpMem || !sse_inline(in)) return false;
-    for (const Merge& m : m_merges)
-        if (m.target == k) return false;   // the merge point forgets the host XMMs
-    return true;
 }
 
 void BlockEmitter::emit_xmm_reload(uint16_t mask) {
