@@ -146,6 +146,10 @@ Parsed parse(const std::vector<std::string>& args) {
     run->add_option("--bt-cache", o.bt_cache_mib,
                     "--accel bt: translated code kept per vCPU; when full, every translation is dropped and redone")
         ->type_name("MiB")->capture_default_str()->check(whole_number(1, 1024));
+    bool no_bt_warm = false;
+    run->add_flag("--no-bt-warm", no_bt_warm,
+                  "--accel bt with several vCPUs: a halted vCPU does not translate ahead the blocks the other vCPUs "
+                  "translated (by default it does, on its otherwise idle host core)");
     std::vector<std::string> disks, nets;
     run->add_option("--disk", disks, "block device backed by FILE (virtio-blk; the Xen vbd with --xen); ',ro' for read-only")
         ->type_name("FILE[,ro]");
@@ -240,6 +244,7 @@ Parsed parse(const std::vector<std::string>& args) {
         out.message = std::string("popek: ") + e.what() + " (see popek --help)\n";
         return out;
     }
+    o.bt_warm = !no_bt_warm;
     if (backend->parsed()) {
         out.action = Parsed::Backend;
         return out;
@@ -269,7 +274,7 @@ Parsed parse(const std::vector<std::string>& args) {
         // The snapshot describes the VM; only the engine and the console are this run's.
         if (o.restore_mem_path.empty()) return usage_error(Error{"--restore needs --restore-mem (the snapshot's memory file)"});
         for (const char* describing : {"--kernel", "--initrd", "--cmdline", "--mem", "--cpus", "--xen", "--viridian", "--disk", "--net",
-                                       "--share", "--driver-domain", "--rng", "--test-dev", "--bt-cache", "--config-file",
+                                       "--driver-domain", "--rng", "--test-dev", "--bt-cache", "--config-file",
                                        "--device", "--iommu"})
             if (run->count(describing) > 0)
                 return usage_error(Error{fmt::format("--restore: the snapshot describes the VM, {} cannot be given with it",
@@ -278,6 +283,12 @@ Parsed parse(const std::vector<std::string>& args) {
             return usage_error(Error{"--restore: snapshots are not supported yet on --accel kvm (use interp or bt; "
                                      "docs/snapshot.md)"});
         o.accel = accel == "interp" ? hv::Accel::Interp : hv::Accel::Bt;
+        // --share DIR[,ro]: the directory the restored popekfs device serves (docs/snapshot.md).
+        if (!share.empty()) {
+            auto parsed = parse_share(share);
+            if (!parsed) return usage_error(parsed.error());
+            o.share = *parsed;
+        }
         out.vm_described = true;
         return out;
     }

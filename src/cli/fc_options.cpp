@@ -62,6 +62,7 @@ Result<vmm::VmOptions> to_vm_options(const vmm::fc::Config& c) {
 vmm::VmOptions with_cli_extras(vmm::VmOptions described, const vmm::VmOptions& cli) {
     described.stats = described.stats || cli.stats;
     described.perf_map = cli.perf_map;
+    described.bt_warm = cli.bt_warm;
     described.gdb = cli.gdb;
     described.gdb_wait = cli.gdb_wait;
     described.record_path = cli.record_path;

@@ -12,6 +12,7 @@
 #include "emu/debug_hook.h"
 #include "emu/irqchip/cpu_interrupts.h"
 #include "emu/irqchip/guest_clock.h"
+#include "emu/translation_log.h"
 #include "memory/guest_memory.h"
 
 namespace popek::emu {
@@ -106,6 +107,10 @@ public:
     bool count_stats = false;
     /// `--bt-cache`: bytes of translated code per vCPU before the translator flushes.
     size_t bt_cache_bytes = size_t{128} << 20;
+    /// `--accel bt`, more than one vCPU, not `--no-bt-warm`: a halted vCPU translates the blocks
+    /// the others translated (emu/translation_log.h) until an event wakes it.
+    bool bt_warm = false;
+    TranslationLog translations;
     /// `--perf-map`: where translators name their blocks (null: nowhere).
     std::shared_ptr<PerfMap> perf_map;
     /// Bumped after every exit to the VMM and every interrupt line change: the VMM may have written

@@ -340,6 +340,8 @@ bool Cpu::service_inner() {
         // A blocked NMI (SDM Vol. 3A 6.7.1) stays pending without ending the wait.
         const WakeOn wake = (rflags & kIf) ? (nmi_blocked ? WakeOn::Maskable : WakeOn::AnyEvent)
                                            : (nmi_blocked ? WakeOn::Startup : WakeOn::NonMaskable);
+        // Its host core idles: it translates what the other vCPUs did (emu/translation_log.h).
+        if (m_bt && m_shared.bt_warm) m_bt->warm_while_idle(deadline);
         idle_wait(deadline, wake);
     }
     return false;

@@ -86,6 +86,9 @@ constexpr SyscallRule kApi[] = {
     // PUT /snapshot/create writes the paused VM's state and memory files (src/snapshot/).
     {SCMP_SYS(pwrite64)}, {SCMP_SYS(ftruncate)}, {SCMP_SYS(fsync)},   {SCMP_SYS(mincore)},
     {SCMP_SYS(fdatasync)},
+    // With --share, it checks that each open popekfs handle's path still names its file
+    // (ShareBackend::unsaveable: openat2 RESOLVE_BENEATH the shared directory; openat is above).
+    {SCMP_SYS(openat2)},
 };
 
 /// Main: waits for the VM to end, then tears it down: joins the other threads, stops the

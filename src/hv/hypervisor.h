@@ -130,6 +130,9 @@ struct VmConfig {
     /// `--record` / `--replay` (emu/determinism.h): the own engine's clock runs on retired
     /// instructions instead of the host's. Not owned; null: a normal run.
     emu::Determinism* determinism = nullptr;
+    /// Not `--no-bt-warm`: with the block translator and more than one vCPU, a halted vCPU
+    /// translates the blocks the others translated (emu/translation_log.h).
+    bool bt_warm = true;
 };
 
 class Hypervisor {

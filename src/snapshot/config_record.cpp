@@ -24,6 +24,13 @@ void encode_config(Writer& w, const vmm::VmOptions& o) {
         w.bytes(n.mac.value_or(std::array<uint8_t, 6>{}));
     }
     w.str(o.kernel_path);   // for people (docs): the kernel is in the memory file
+    // --share: the restore serves the directory the restoring run names (--share), else this one.
+    w.boolean(o.share.has_value());
+    if (o.share) {
+        w.str(o.share->path);
+        w.boolean(o.share->read_only);
+    }
+    w.boolean(o.driver_domain);   // the restore starts fresh `popek backend` processes (docs/snapshot.md)
 }
 
 vmm::VmOptions decode_config(Reader& r) {
@@ -59,6 +66,16 @@ vmm::VmOptions decode_config(Reader& r) {
         o.nets.push_back(std::move(n));
     }
     o.kernel_path = r.str(kMaxPathBytes);
+    if (r.boolean() && r.ok()) {
+        vmm::ShareOption s;
+        s.path = r.str(kMaxPathBytes);
+        s.read_only = r.boolean();
+        if (r.ok() && s.path.empty()) r.invalid("the --share directory has no path");
+        if (r.ok() && !o.xen) r.invalid("--share without --xen");
+        o.share = std::move(s);
+    }
+    o.driver_domain = r.boolean();
+    if (r.ok() && o.driver_domain && !o.xen) r.invalid("--driver-domain without --xen");
     return o;
 }
 

@@ -44,7 +44,7 @@ std::string tag_name(uint32_t t) {
 bool known_tag(uint32_t t) {
     using namespace tags;
     for (uint32_t k : {kConfig, kClock, kCpu, kLapic, kIoapic, kPic, kPit, kUart, kCmos, kVirtio, kI8042, kAcpiPm, kXen, kEventChannels,
-                       kGrantTable, kXenStore, kXenDevice})
+                       kGrantTable, kXenStore, kXenDevice, kShare})
         if (t == k) return true;
     return false;
 }

@@ -38,7 +38,7 @@ inline constexpr uint32_t kConfig = tag("CONF"), kClock = tag("CLCK"), kCpu = ta
                           kCmos = tag("CMOS"), kVirtio = tag("VIRT"), kI8042 = tag("KBC "), kAcpiPm = tag("ACPI");
 /// The Xen platform of a `--xen` guest (docs/snapshot.md "Xen guests").
 inline constexpr uint32_t kXen = tag("XEN "), kEventChannels = tag("EVTC"), kGrantTable = tag("GNTT"),
-                          kXenStore = tag("XSTR"), kXenDevice = tag("XDEV");
+                          kXenStore = tag("XSTR"), kXenDevice = tag("XDEV"), kShare = tag("SHRE");
 }
 bool known_tag(uint32_t t);
 

@@ -339,6 +339,7 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     const std::vector<DiskOption>& disks = rr.disks;
     if (session) session->set_memory(mem);
     hv::VmConfig cfg{opt.cpus, opt.xen, opt.stats, opt.perf_map, opt.bt_cache_mib, opt.xen && opt.viridian, session.get()};
+    cfg.bt_warm = opt.bt_warm;
     auto vm = TRY(hv->create_vm(cfg));
     TRY_VOID(vm->set_memory(mem));
 

@@ -67,6 +67,7 @@ struct VmOptions {
     bool stats = false;
     bool perf_map = false;   ///< --perf-map: /tmp/perf-PID.map for translated blocks (bt)
     uint32_t bt_cache_mib = 128;  ///< --bt-cache: translated code per vCPU before a flush (bt)
+    bool bt_warm = true;          ///< not --no-bt-warm: halted vCPUs translate the others' blocks (bt)
     bool test_device = false;   ///< popek's test device for in-tree test guests
     std::vector<DiskOption> disks;
     std::vector<NetOption> nets;

@@ -21,7 +21,6 @@ snapshot::EngineParts snapshot_parts(emu::EngineShared& engine, Board& board) {
 Result<void> check_snapshot_support(const VmOptions& options) {
     if (options.accel == hv::Accel::Kvm)
         return fail("snapshots are not supported yet on --accel kvm (use --accel interp or bt; docs/snapshot.md)");
-    if (options.xen) return XenPlatform::check_snapshot_support(options.share.has_value(), options.driver_domain);
     if (!options.pci_devices.empty() || options.iommu)
         return fail("snapshots do not save PCI devices or the IOMMU yet (--device, --iommu)");
     return {};
@@ -84,6 +83,16 @@ Result<RestorePlan> RestorePlan::open(const VmOptions& options) {
     described.serial_input = options.serial_input;
     described.serial_in_fd = options.serial_in_fd;
     described.kernel_path.clear();   // recorded for people; the kernel is in the memory file
+    // --share: the restoring run may serve another directory (the open files are reopened by
+    // their paths beneath it); read-only or not is the snapshot's (the guest was told which).
+    if (options.share) {
+        if (!described.share)
+            return fail("{}: the snapshot's VM has no --share, yet --share {} was given", options.restore_path, options.share->path);
+        if (options.share->read_only != described.share->read_only)
+            return fail("{}: the snapshot's --share was {}, --share {} is not", options.restore_path,
+                        described.share->read_only ? "read-only" : "writable", options.share->path);
+        described.share->path = options.share->path;
+    }
     described.restore_path = options.restore_path;
     described.restore_mem_path = options.restore_mem_path;
     TRY_VOID(check_snapshot_support(described));
@@ -116,7 +125,7 @@ Result<void> RestorePlan::apply(hv::Vm& vm, Board& board, XenPlatform* xen) cons
         for (const auto& s : m_image.sections)
             if (s.tag == snapshot::tags::kXen || s.tag == snapshot::tags::kEventChannels ||
                 s.tag == snapshot::tags::kGrantTable || s.tag == snapshot::tags::kXenStore ||
-                s.tag == snapshot::tags::kXenDevice) {
+                s.tag == snapshot::tags::kXenDevice || s.tag == snapshot::tags::kShare) {
                 r = fail("section `{}` is for a Xen platform, and this VM has none", snapshot::tag_name(s.tag));
                 break;
             }

@@ -20,7 +20,7 @@ namespace popek::vmm {
 class Board;
 class XenPlatform;
 
-/// Refuses what snapshots do not cover yet: KVM, --share, --driver-domain.
+/// Refuses what snapshots do not cover yet: KVM, PCI devices and the IOMMU.
 Result<void> check_snapshot_support(const VmOptions& options);
 /// The engine and devices a snapshot of `board`'s VM covers (also reverse execution's).
 snapshot::EngineParts snapshot_parts(emu::EngineShared& engine, Board& board);

@@ -68,7 +68,6 @@ Result<std::unique_ptr<XenPlatform>> XenPlatform::create(hv::Vm& vm, const memor
         return self->m_vcpus[static_cast<size_t>(vcpu)]->translate_gva(gva);
     };
     p->m_hypercalls = std::make_unique<pv::Hypercalls>(*p->m_domain, translate, p->hooks());
-    p->m_driver_domain = driver_domain;
     p->m_io = TRY(XenIoDevices::attach(*p->m_domain, disks, nets, driver_domain));
     if (share) TRY_VOID(p->attach_share(*share));
     p->publish_time();

@@ -85,13 +85,12 @@ public:
     };
     Hold hold();
     /// The sections of a paused VM's Xen platform; call with hold() held, and write guest RAM
-    /// under the same hold. Refuses what cannot be restored (--share, --driver-domain).
+    /// under the same hold. Refuses a --share whose open file was removed or replaced (it could
+    /// not be opened again).
     Result<std::vector<snapshot::Section>> save_state(const Hold& held);
     /// Loads them into a platform built from the same options, after guest RAM was loaded and
     /// before any vCPU runs.
     Result<void> load_state(const snapshot::Image& image);
-    /// Whether this VM's Xen platform can be snapshotted (not with --share or --driver-domain).
-    static Result<void> check_snapshot_support(bool share, bool driver_domain);
 
 private:
     XenPlatform(hv::Vm& vm, VmLifecycle& life, int vcpus);
@@ -126,7 +125,6 @@ private:
     std::vector<std::shared_ptr<XenPhysmap>> m_physmap;
     std::unique_ptr<XenIoDevices> m_io;   ///< --disk and --net: vbds and vifs
     std::unique_ptr<pv::ShareDevice> m_share;
-    bool m_driver_domain = false;
     bool m_deterministic = false;
     uint64_t m_boot_unix_ns = 0;   ///< deterministic: the wall clock at boot
     // Wake-ups for blocked vCPUs and the singleshot timers (one deadline per vCPU, 0 = none).

@@ -14,16 +14,6 @@ constexpr uint32_t kMaxPhysmapPages = 1u << 16;
 
 }  // namespace
 
-Result<void> XenPlatform::check_snapshot_support(bool share, bool driver_domain) {
-    if (share)
-        return fail("snapshots are not supported yet with --share (the popekfs back end's open files are not saved; "
-                    "docs/snapshot.md)");
-    if (driver_domain)
-        return fail("snapshots are not supported yet with --driver-domain (the `popek backend` processes are not "
-                    "saved; docs/snapshot.md)");
-    return {};
-}
-
 XenPlatform::Hold XenPlatform::hold() {
     Hold h;
     // In the order the other threads take them: the store before the console and the back ends.
@@ -36,7 +26,14 @@ XenPlatform::Hold XenPlatform::hold() {
 }
 
 Result<std::vector<snapshot::Section>> XenPlatform::save_state(const Hold&) {
-    TRY_VOID(check_snapshot_support(m_share != nullptr, m_driver_domain));
+    // --driver-domain: a `popek backend` process keeps nothing between two requests (the disk's
+    // descriptor and read-only flag, which the restore's fresh process gets from CONF), and
+    // each request is answered within the notifying vCPU's hypercall under the vbd's I/O lock,
+    // which XDEV's save takes: with the vCPUs paused no request is outstanding on its socket.
+    // The ring, XenBus state, grant mappings and event channel of domain 2 are the VMM's and are
+    // saved in XDEV, GNTT, EVTC and XSTR like dom0's.
+    if (m_share)
+        if (auto why = m_share->unsaveable()) return fail("--share: {}", *why);
     std::vector<std::pair<uint64_t, uint32_t>> physmap;   // gpfn -> host-held grant frame
     for (const auto& window : m_physmap)
         for (const auto& [gpfn, page] : window->mappings()) {
@@ -71,6 +68,11 @@ Result<std::vector<snapshot::Section>> XenPlatform::save_state(const Hold&) {
             w.str(backends[i]->frontend_path());
             backends[i]->save(w);
         }));
+    if (m_share)
+        out.push_back(snapshot::section(snapshot::tags::kShare, 0, [&](snapshot::Writer& w) {
+            w.str(m_share->frontend_path());
+            m_share->save(w);
+        }));
     return out;
 }
 
@@ -81,6 +83,8 @@ Result<void> XenPlatform::load_state(const snapshot::Image& image) {
     for (const snapshot::Section& s : image.sections)
         if (s.tag == tags::kXenDevice && s.instance >= backends.size())
             return fail("section `XDEV` {} is for a Xen device this VM does not have", s.instance);
+        else if (s.tag == tags::kShare && !m_share)
+            return fail("section `SHRE` is for a --share this VM does not have");
     // The tables first: the platform's pages and the back ends' connections refer to them.
     TRY_VOID(snapshot::load_section(image, tags::kEventChannels, 0, [&](Reader& r) { m_domain->event_channels().load(r); }));
     TRY_VOID(snapshot::load_section(image, tags::kGrantTable, 0, [&](Reader& r) { m_domain->grant_table().load(r); }));
@@ -112,6 +116,13 @@ Result<void> XenPlatform::load_state(const snapshot::Image& image) {
             if (r.ok() && path != backends[i]->frontend_path())
                 r.invalid("the device is `{}`, this VM's is `{}`", path, backends[i]->frontend_path());
             if (r.ok()) backends[i]->load(r);
+        }));
+    if (m_share)
+        TRY_VOID(snapshot::load_section(image, tags::kShare, 0, [&](Reader& r) {
+            const std::string path = r.str(256);
+            if (r.ok() && path != m_share->frontend_path())
+                r.invalid("the device is `{}`, this VM's is `{}`", path, m_share->frontend_path());
+            if (r.ok()) m_share->load(r);
         }));
     publish_time();
     m_cv.notify_all();   // the timer thread takes the restored deadlines

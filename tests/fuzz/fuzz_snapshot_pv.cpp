@@ -3,7 +3,9 @@
 // (GrantTable::load, v1 and v2), XSTR (PvDomain::load_store: the XenStore tree, watches,
 // transactions, the guest's store session), the domain part of XEN (PvDomain::load_domain: HVM
 // parameters, upcall vectors, console), XDEV (XenbusBackend::load of a connected vbd: its ring
-// mapping, dom0 port and BlkifBackend ring indices) and VIRT (MmioTransport::load with its
+// mapping, dom0 port and BlkifBackend ring indices), SHRE (the popekfs device of --share: its
+// connection, ring indices and handle table, each open handle reopened by its path beneath a
+// scratch directory) and VIRT (MmioTransport::load with its
 // virtqueues, on a virtio-rng).
 //
 // Input: byte 0 picks the section, the rest is its payload. The other Xen sections come from a
@@ -11,8 +13,9 @@
 // loaded in XenPlatform::load_state's order into a fresh domain built the same way, with the
 // fuzzed payload in place of one of them. Whatever the bytes: a clear rejection or a state the
 // model then runs on without harm (sends, unmasks and VIRQs on every port, grant maps and copies,
-// store reads, the vbd's ring serviced, a virtqueue notified) under ASan and UBSan.
-// fuzz-sources: src/pv/event_channels.cpp src/pv/event_channel_ops.cpp src/pv/event_channels_snapshot.cpp src/pv/grant_table.cpp src/pv/grant_table_snapshot.cpp src/pv/grant_table_version.cpp src/pv/grant_access.cpp src/pv/pv_domain.cpp src/pv/pv_domain_snapshot.cpp src/pv/store_connection.cpp src/pv/store_connection_snapshot.cpp src/pv/store_ring.cpp src/pv/store_wire.cpp src/pv/store/*.cpp src/pv/backends/console_backend.cpp src/pv/backends/xenbus_backend.cpp src/pv/backends/xenbus_backend_snapshot.cpp src/pv/backends/ring_device.cpp src/pv/backends/vbd_device.cpp src/pv/backends/vif_device.cpp src/pv/backends/blkif_backend.cpp src/pv/backends/blkif_handler.cpp src/pv/backends/netif_backend.cpp src/pv/backends/netif_backend_snapshot.cpp src/host/block_file.cpp src/memory/guest_memory.cpp src/util/huge_mapping.cpp src/devices/virtio/mmio_transport.cpp src/devices/virtio/virtio_snapshot.cpp src/devices/virtio/queue.cpp src/devices/virtio/chain.cpp src/devices/virtio/device.cpp src/devices/virtio/entropy.cpp src/devices/virtio/guest_error.cpp
+// store reads, the vbd's ring and the popekfs ring serviced (reads and stats on every handle), a
+// virtqueue notified) under ASan and UBSan.
+// fuzz-sources: src/pv/event_channels.cpp src/pv/event_channel_ops.cpp src/pv/event_channels_snapshot.cpp src/pv/grant_table.cpp src/pv/grant_table_snapshot.cpp src/pv/grant_table_version.cpp src/pv/grant_access.cpp src/pv/pv_domain.cpp src/pv/pv_domain_snapshot.cpp src/pv/store_connection.cpp src/pv/store_connection_snapshot.cpp src/pv/store_ring.cpp src/pv/store_wire.cpp src/pv/store/*.cpp src/pv/backends/console_backend.cpp src/pv/backends/xenbus_backend.cpp src/pv/backends/xenbus_backend_snapshot.cpp src/pv/backends/ring_device.cpp src/pv/backends/vbd_device.cpp src/pv/backends/vif_device.cpp src/pv/backends/blkif_backend.cpp src/pv/backends/blkif_handler.cpp src/pv/backends/netif_backend.cpp src/pv/backends/netif_backend_snapshot.cpp src/pv/backends/share_device.cpp src/pv/backends/share_backend.cpp src/pv/backends/share_backend_snapshot.cpp src/pv/backends/share_dir.cpp src/host/block_file.cpp src/memory/guest_memory.cpp src/util/huge_mapping.cpp src/devices/virtio/mmio_transport.cpp src/devices/virtio/virtio_snapshot.cpp src/devices/virtio/queue.cpp src/devices/virtio/chain.cpp src/devices/virtio/device.cpp src/devices/virtio/entropy.cpp src/devices/virtio/guest_error.cpp
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -25,6 +28,7 @@
 
 #include "devices/virtio/entropy.h"
 #include "devices/virtio/mmio_transport.h"
+#include "pv/backends/share_device.h"
 #include "pv/backends/vbd_device.h"
 #include "pv/backends/vif_device.h"
 #include "pv/pv_domain.h"
@@ -38,11 +42,13 @@ namespace {
 constexpr uint64_t kRam = 1 << 20;
 constexpr uint64_t kSharedPfn = 0x10, kStorePfn = 0x11, kTablePfn = 0x12, kRingPfn = 0x13, kDataPfn = 0x14;
 constexpr uint64_t kTxPfn = 0x20, kRxPfn = 0x21, kPacketPfn = 0x22;
-constexpr grant_ref_t kRingRef = 8, kDataRef = 9, kTxRef = 10, kRxRef = 11, kPacketRef = 12;
+constexpr uint64_t kShareRingPfn = 0x30, kShareDataPfn = 0x31;
+constexpr grant_ref_t kRingRef = 8, kDataRef = 9, kTxRef = 10, kRxRef = 11, kPacketRef = 12, kShareRingRef = 13,
+                      kShareDataRef = 14;
 constexpr const char* kFrontend = "/local/domain/1/device/vbd/51712";
 
 /// The fuzzed section, byte 0 of the input.
-enum Part : uint8_t { kEvtc, kGntt, kXstr, kXdom, kXdev, kXvif, kVirt, kParts };
+enum Part : uint8_t { kEvtc, kGntt, kXstr, kXdom, kXdev, kXvif, kVirt, kShre, kParts };
 
 /// A 32 KiB disk in an unlinked file, opened again through /proc for every vbd.
 const std::string& disk_path() {
@@ -57,12 +63,28 @@ const std::string& disk_path() {
     return path;
 }
 
+/// The --share directory: a file and a subdirectory (read, never written: the fuzzer only reads).
+const std::string& share_path() {
+    static const std::string path = [] {
+        char tmpl[] = "/tmp/popek-fuzz-snapshot-share-XXXXXX";
+        if (!::mkdtemp(tmpl)) __builtin_trap();
+        const std::string dir = tmpl;
+        if (::mkdir((dir + "/sub").c_str(), 0755) != 0) __builtin_trap();
+        const int fd = ::open((dir + "/sub/f").c_str(), O_WRONLY | O_CREAT, 0644);
+        if (fd < 0 || ::write(fd, "popekfs", 7) != 7) __builtin_trap();
+        ::close(fd);
+        return dir;
+    }();
+    return path;
+}
+
 /// A domain with a vbd, built as XenPlatform builds it (store ring connected, vbd attached).
 struct Domain {
     memory::GuestMemory mem = memory::GuestMemory::create(kRam).value();
     PvDomain dom{mem, PvDomainConfig{}, {}};
     std::unique_ptr<VbdDevice> vbd;
     std::unique_ptr<VifDevice> vif;
+    std::unique_ptr<ShareDevice> share;
 
     Domain() {
         if (!dom.connect_store(kStorePfn)) __builtin_trap();
@@ -70,6 +92,8 @@ struct Domain {
         if (!vbd->attach()) __builtin_trap();
         vif = std::make_unique<VifDevice>(dom, VifDevice::Mac{0, 0x16, 0x3e, 1, 2, 3}, [](std::span<const uint8_t>) {});
         if (!vif->attach()) __builtin_trap();
+        share = std::make_unique<ShareDevice>(dom, ShareDir::open(share_path(), false).value());
+        if (!share->attach()) __builtin_trap();
     }
     uint8_t* page(uint64_t pfn) { return mem.host_ptr(pfn << 12, 4096); }
 
@@ -83,13 +107,17 @@ struct Domain {
         table[kTxRef] = grant_entry_v1_t{GTF_permit_access, 0, static_cast<uint32_t>(kTxPfn)};
         table[kRxRef] = grant_entry_v1_t{GTF_permit_access, 0, static_cast<uint32_t>(kRxPfn)};
         table[kPacketRef] = grant_entry_v1_t{GTF_permit_access | GTF_readonly, 0, static_cast<uint32_t>(kPacketPfn)};
+        table[kShareRingRef] = grant_entry_v1_t{GTF_permit_access, 0, static_cast<uint32_t>(kShareRingPfn)};
+        table[kShareDataRef] = grant_entry_v1_t{GTF_permit_access, 0, static_cast<uint32_t>(kShareDataPfn)};
+        SHARED_RING_INIT(reinterpret_cast<popekfs_sring*>(page(kShareRingPfn)));
         SHARED_RING_INIT(reinterpret_cast<blkif_sring*>(page(kRingPfn)));
         auto* ts = reinterpret_cast<netif_tx_sring*>(page(kTxPfn));
         SHARED_RING_INIT(ts);
         SHARED_RING_INIT(reinterpret_cast<netif_rx_sring*>(page(kRxPfn)));
-        evtchn_alloc_unbound al{DOMID_SELF, 0, 0}, vif_al{DOMID_SELF, 0, 0};
+        evtchn_alloc_unbound al{DOMID_SELF, 0, 0}, vif_al{DOMID_SELF, 0, 0}, share_al{DOMID_SELF, 0, 0};
         (void)dom.event_channels().alloc_unbound(al);
         (void)dom.event_channels().alloc_unbound(vif_al);
+        (void)dom.event_channels().alloc_unbound(share_al);
         evtchn_bind_virq virq{VIRQ_TIMER, 0, 0};
         (void)dom.event_channels().bind_virq(virq);
         const std::string fe = kFrontend;
@@ -103,11 +131,28 @@ struct Domain {
             (void)s.write(c, kNoTransaction, vif_fe + "/event-channel", std::to_string(vif_al.port));
             (void)s.write(c, kNoTransaction, vif_fe + "/request-rx-copy", "1");
             (void)s.write(c, kNoTransaction, vif_fe + "/state", "4");
+            const std::string share_fe = "/local/domain/1/device/popekfs/0";
+            (void)s.write(c, kNoTransaction, share_fe + "/ring-ref", std::to_string(kShareRingRef));
+            (void)s.write(c, kNoTransaction, share_fe + "/event-channel", std::to_string(share_al.port));
+            (void)s.write(c, kNoTransaction, share_fe + "/state", "3");
             (void)s.watch(c, "/local/domain/1/data", "fuzz");
             (void)s.transaction_start(c);
             return 0;
         });
-        if (!vbd->connected() || !vif->connected()) __builtin_trap();
+        if (!vbd->connected() || !vif->connected() || !share->connected()) __builtin_trap();
+        // Two popekfs handles open (a file for reading and writing, a directory), then a read.
+        auto* fs = reinterpret_cast<popekfs_sring*>(page(kShareRingPfn));
+        std::memcpy(page(kShareDataPfn), "sub/f", 5);
+        // Slots by index: the ring's entries are a variable-length array declared of length 1.
+        auto slot = [fs](RING_IDX i) { return &(fs->ring + (i % 32))->req; };
+        *slot(0) = popekfs_request{.id = 1, .op = POPEKFS_OP_OPEN, .nr_pages = 1,
+                                          .flags = POPEKFS_O_READ | POPEKFS_O_WRITE, .handle = 0, .offset = 0,
+                                          .length = 5, ._pad = 0, .data_ref = {kShareDataRef}};
+        *slot(1) = popekfs_request{.id = 2, .op = POPEKFS_OP_OPEN, .nr_pages = 1, .flags = POPEKFS_O_DIRECTORY,
+                                          .handle = 0, .offset = 0, .length = 3, ._pad = 0, .data_ref = {kShareDataRef}};
+        fs->req_prod = 2;
+        (void)dom.event_channels().send(share_al.port);
+        if (share->open_handles() != 2) __builtin_trap();
         // The first slot of a two-slot packet (NETTXF_more_data): gathered, not yet sent.
         ts->ring[0].req = netif_tx_request{kPacketRef, 0, NETTXF_more_data, 1, 100};
         ts->req_prod = 1;
@@ -115,7 +160,7 @@ struct Domain {
     }
 
     std::vector<std::vector<uint8_t>> save() {
-        std::vector<snapshot::Writer> w(kXvif + 1);
+        std::vector<snapshot::Writer> w(kParts);
         dom.event_channels().save(w[kEvtc]);
         dom.grant_table().save(w[kGntt]);
         {
@@ -129,6 +174,7 @@ struct Domain {
             auto held = vif->hold_rx();
             vif->save(w[kXvif]);
         }
+        share->save(w[kShre]);
         std::vector<std::vector<uint8_t>> out;
         for (auto& x : w) out.push_back(x.buffer());
         return out;
@@ -162,6 +208,7 @@ bool load_part(Domain& d, Part p, std::span<const uint8_t> bytes) {
         case kXdom: d.dom.load_domain(r); break;
         case kXdev: d.vbd->load(r); break;
         case kXvif: d.vif->load(r); break;
+        case kShre: d.share->load(r); break;
         default: return false;
     }
     return static_cast<bool>(r.finish("section"));
@@ -200,6 +247,24 @@ void drive_domain(Domain& d) {
     d.dom.service_console();
     for (uint32_t p = 0; p < 8; ++p) (void)d.dom.get_param(p);
     (void)d.dom.upcall_vector(0);
+}
+
+/// The guest's next popekfs requests: READ and FSTAT on every handle slot (any generation the
+/// restored table has) and a READDIR; the back end answers whatever its restored indices let it.
+void drive_share(Domain& d) {
+    auto* fs = reinterpret_cast<popekfs_sring*>(d.page(kShareRingPfn));
+    RING_IDX prod = fs->req_prod;
+    for (uint32_t slot = 1; slot <= 4; ++slot)
+        for (uint8_t op : {uint8_t{POPEKFS_OP_READ}, uint8_t{POPEKFS_OP_FSTAT}, uint8_t{POPEKFS_OP_READDIR}}) {
+            fs->ring[prod % 32].req = popekfs_request{.id = prod, .op = op, .nr_pages = 1, .flags = 0,
+                                                      .handle = 1u << 16 | slot, .offset = 0, .length = 64, ._pad = 0,
+                                                      .data_ref = {kShareDataRef}};
+            ++prod;
+        }
+    fs->req_prod = prod;
+    (void)d.share->unsaveable();
+    for (evtchn_port_t p = 0; p < 8; ++p) (void)d.dom.event_channels().send(p);
+    (void)d.share->open_handles();
 }
 
 /// More of what the fuzzed section holds (also: each part's accepted inputs cover edges of their
@@ -253,6 +318,7 @@ void drive_fuzzed(Domain& d, Part fuzzed) {
             break;
         case kXdev: (void)d.vbd->connected(); break;
         case kXvif: (void)d.vif->connected(); break;
+        case kShre: drive_share(d); break;
         default: break;
     }
 }
@@ -262,8 +328,9 @@ bool run_xen(Part fuzzed, std::span<const uint8_t> payload) {
     const Base& b = base();
     Domain d;
     std::memcpy(d.mem.host_ptr(0, kRam), b.ram.data(), kRam);
-    for (uint8_t p = kEvtc; p <= kXvif; ++p) {
+    for (uint8_t p = kEvtc; p < kParts; ++p) {
         const Part part = static_cast<Part>(p);
+        if (part == kVirt) continue;
         if (!load_part(d, part, part == fuzzed ? payload : std::span<const uint8_t>(b.parts[p]))) return false;
     }
     drive_domain(d);
@@ -360,9 +427,8 @@ std::vector<uint8_t> virt_seed(bool ready) {
 std::vector<std::vector<uint8_t>> seeds() {
     std::vector<std::vector<uint8_t>> out;
     const Base& b = base();
-    for (uint8_t p = kEvtc; p <= kXvif; ++p) {
-        out.push_back(tagged(p, b.parts[p]));
-    }
+    for (uint8_t p = kEvtc; p < kParts; ++p)
+        if (p != kVirt) out.push_back(tagged(p, b.parts[p]));
     out.push_back(virt_seed(true));
     out.push_back(virt_seed(false));
     return out;

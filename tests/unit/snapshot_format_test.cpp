@@ -190,6 +190,47 @@ TEST(SnapshotConfig, RoundTripsAndRejectsZeroVcpus) {
     EXPECT_FALSE(bad.finish("CONF"));
 }
 
+TEST(SnapshotConfig, ShareAndDriverDomainRoundTripAndNeedXen) {
+    vmm::VmOptions o;
+    o.xen = true;
+    o.share = vmm::ShareOption{"/srv/share", true};
+    Writer w;
+    encode_config(w, o);
+    Reader r(w.buffer());
+    const vmm::VmOptions back = decode_config(r);
+    ASSERT_TRUE(r.finish("CONF"));
+    ASSERT_TRUE(back.share.has_value());
+    EXPECT_EQ(back.share->path, "/srv/share");
+    EXPECT_TRUE(back.share->read_only);
+
+    o.xen = false;   // the popekfs device is a Xen device
+    Writer no_xen;
+    encode_config(no_xen, o);
+    Reader bad(no_xen.buffer());
+    (void)decode_config(bad);
+    EXPECT_FALSE(bad.finish("CONF"));
+    o.share.reset();
+    o.driver_domain = true;   // the driver domain serves Xen vbds
+    Writer ddom_no_xen;
+    encode_config(ddom_no_xen, o);
+    Reader bad_ddom(ddom_no_xen.buffer());
+    (void)decode_config(bad_ddom);
+    EXPECT_FALSE(bad_ddom.finish("CONF"));
+    o.xen = true;
+    Writer ddom;
+    encode_config(ddom, o);
+    Reader good_ddom(ddom.buffer());
+    EXPECT_TRUE(decode_config(good_ddom).driver_domain);
+    EXPECT_TRUE(good_ddom.finish("CONF"));
+    o.driver_domain = false;
+    o.share = vmm::ShareOption{"", false};
+    Writer no_path;
+    encode_config(no_path, o);
+    Reader empty(no_path.buffer());
+    (void)decode_config(empty);
+    EXPECT_FALSE(empty.finish("CONF"));
+}
+
 TEST(SnapshotCpu, RoundTripsAndRejectsOutOfRangeFields) {
     CpuRecord c;
     c.gpr[3] = 0x1234;

@@ -1,5 +1,7 @@
 #include "emu/bt/translator.h"
 
+#include <chrono>
+
 #include "emu/bt/perf_map.h"
 
 #include "emu/cpu.h"
@@ -170,7 +172,7 @@ bool Translator::run_cold(Block& b) {
         m_pending_slot = nullptr;   // a slot is linked only to translated code
         return false;
     }
-    if (!translate(b)) {
+    if (!translate(b, m_cpu.mode64 ? m_cpu.rip : ((m_cpu.seg[kCs].base + m_cpu.rip) & 0xffffffffULL))) {
         b.bt_runs = 0;   // try again after m_hot_runs more runs
         m_pending_slot = nullptr;
         return false;
@@ -178,9 +180,41 @@ bool Translator::run_cold(Block& b) {
     return run(b);
 }
 
-const void* Translator::translate(Block& b) {
+bool Translator::warm_one() {
+    EngineShared& sh = m_cpu.shared();
+    TranslationLogEntry e;
+    while (sh.translations.next(m_warm_cursor, e)) {
+        Block* b = e.vcpu == m_cpu.index() ? nullptr : m_cpu.m_cache->prepare(e.gpa, e.mode, e.gen);
+        if (!b || current(*b)) {
+            ++m_stats.warm_skipped;
+            continue;
+        }
+        if (m_slots_used + BlockEmitter::slots_needed(*b) > m_slot_capacity ||
+            m_buffer.used() + kMaxBlockCode > m_buffer.capacity()) {
+            --m_warm_cursor;   // no room: this entry waits for the flush that running code makes
+            return false;
+        }
+        if (translate(*b, e.lip, true)) ++m_stats.warmed;
+        else ++m_stats.warm_skipped;
+        return true;
+    }
+    return false;
+}
+
+void Translator::warm_while_idle(uint64_t deadline) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Cpu& c = m_cpu;
+    while (!c.attention.load(std::memory_order_acquire) && !c.m_stop.load() && c.m_shared.clock.now_ns() < deadline &&
+           warm_one()) {
+    }
+    m_stats.warm_ns += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+}
+
+const void* Translator::translate(Block& b, uint64_t lip, bool warm) {
     const unsigned slots = BlockEmitter::slots_needed(b);
     uint8_t* at = m_slots_used + slots <= m_slot_capacity ? m_buffer.begin_write(kMaxBlockCode) : nullptr;
+    if (!at && warm) return nullptr;
     if (!at) {
         flush();
         at = m_buffer.begin_write(kMaxBlockCode);
@@ -215,10 +249,10 @@ const void* Translator::translate(Block& b) {
     b.bt_code = code;
     b.bt_epoch = m_buffer.epoch();
     b.bt_guard = e_guard;
-    if (PerfMap* map = m_cpu.shared().perf_map.get()) {   // the block runs next, at the current RIP
-        const uint64_t lip = m_cpu.mode64 ? m_cpu.rip : ((m_cpu.seg[kCs].base + m_cpu.rip) & 0xffffffffULL);
-        map->add_block(code, used, m_cpu.index(), lip, b.gpa, b.mode);
-    }
+    EngineShared& sh = m_cpu.shared();
+    if (PerfMap* map = sh.perf_map.get()) map->add_block(code, used, m_cpu.index(), lip, b.gpa, b.mode);
+    if (sh.bt_warm && !warm && !b.spans())
+        sh.translations.add(TranslationLogEntry{b.gpa, lip, b.mode, b.gen, m_cpu.index()});
     return code;
 }
 

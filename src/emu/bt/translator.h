@@ -26,6 +26,9 @@ struct TranslatorStats {
     uint64_t runs = 0;           ///< translated blocks entered from the dispatcher
     uint64_t cold_runs = 0;      ///< dispatcher runs of blocks with no translation (interpreted)
     uint64_t unlink_alls = 0;    ///< every slot unlinked at once (a VMM write to RAM)
+    uint64_t warmed = 0;         ///< of `blocks`: translated while halted, from other vCPUs' (warm_one)
+    uint64_t warm_skipped = 0;   ///< log entries passed over (had it, page written since, not decodable)
+    uint64_t warm_ns = 0;        ///< host time spent in warm_while_idle
 };
 
 class Translator {
@@ -67,12 +70,22 @@ public:
     /// dispatch loop would check before running the next block, then its translated code's
     /// chain entry; nullptr when the dispatcher must run (a poll is due, a miss, not translated).
     static const void* next_block(Cpu* cpu);
+    /// While this vCPU is halted (Cpu::warm_while_idle): translates the next block another vCPU
+    /// translated (EngineShared::translations) that this one has no current translation of.
+    /// False when there is nothing left to do, or no room without a flush (a halted vCPU never
+    /// drops translations it may need for ones it may not).
+    bool warm_one();
+    /// The halted vCPU's loop of warm_one() until something would end its wait: an event (it
+    /// raises Cpu::attention: VcpuInterrupts::notify/kick, the alarm clock), a stop, or the
+    /// guest-clock `deadline` of its next timer. Costs the wake-up at most one translation.
+    void warm_while_idle(uint64_t deadline);
 
 private:
     bool run_cold(Block& b);
     /// The code every unlinked slot leads to (ChainContext::unlinked), in m_stub_buffer.
     void emit_unlinked_stub();
-    const void* translate(Block& b);
+    /// `lip`: where the block runs (for --perf-map); `warm`: for warm_one (never flushes, not logged).
+    const void* translate(Block& b, uint64_t lip, bool warm = false);
     /// The block that ran after an exit that could not chain: becomes that exit's target if it
     /// is the block the exit leads to.
     void link(Block& b);
@@ -99,6 +112,7 @@ private:
         return s >= m_targets.get() && s < m_targets.get() + kIndirectTargets;
     }
     ChainContext m_chain;
+    uint64_t m_warm_cursor = 0;   ///< the next EngineShared::translations entry warm_one() reads
     TranslatorStats m_stats;
     std::unique_ptr<uint64_t[]> m_handler_exits;
 };

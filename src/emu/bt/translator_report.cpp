@@ -26,6 +26,10 @@ std::string Translator::report(uint64_t total, uint64_t interpreted) const {
                        "translation)\n",
                        double(m_buffer.used()) / double(1u << 20), m_buffer.capacity() >> 20, m_stats.flushes,
                        pct(hits, hits + m_stats.cold_runs), hits, m_stats.cold_runs);
+    if (m_stats.warmed || m_stats.warm_skipped)
+        out += fmt::format("warmed while halted: {} blocks the other vCPUs translated ({:.3f} s host time; {} log "
+                           "entries passed over)\n",
+                           m_stats.warmed, double(m_stats.warm_ns) / 1e9, m_stats.warm_skipped);
     std::vector<std::pair<uint64_t, unsigned>> top;
     for (unsigned m = 0; m <= ZYDIS_MNEMONIC_MAX_VALUE; ++m)
         if (m_handler_exits[m]) top.emplace_back(m_handler_exits[m], m);

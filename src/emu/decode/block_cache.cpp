@@ -94,6 +94,28 @@ Block* BlockCache::lookup_slow(uint64_t lip, uint32_t mode) {
     return b;
 }
 
+Block* BlockCache::prepare(uint64_t gpa, uint32_t mode, uint32_t gen) {
+    EngineShared& sh = m_cpu.shared();
+    // Decoding marks the page as code: a page written since (its blocks stale, unmarked, maybe
+    // data now, as freed init text is) is left alone.
+    std::atomic<uint32_t>* g = sh.code.generation(gpa);
+    if (!g || g->load(std::memory_order_acquire) != gen || !sh.code.is_code(gpa) || !sh.mem.host_ptr(gpa, 1))
+        return nullptr;
+    const uint64_t key = gpa | (uint64_t{mode} << 52);
+    Block* b = nullptr;
+    if (auto it = m_blocks.find(key); it != m_blocks.end()) {
+        b = it->second.get();
+        if (!valid(*b)) decode_block(*b, gpa, mode);
+    } else {
+        if (m_blocks.size() >= kMaxBlocks) return nullptr;   // make_room is the running vCPU's call
+        auto nb = std::make_unique<Block>();
+        decode_block(*nb, gpa, mode);
+        b = nb.get();
+        m_blocks.emplace(key, std::move(nb));
+    }
+    return b->insns.empty() || b->spans() ? nullptr : b;
+}
+
 void BlockCache::watch_code(uint64_t gpa, std::atomic<uint32_t>*& gen_ptr, uint32_t& gen) {
     EngineShared& sh = m_cpu.shared();
     gen_ptr = sh.code.generation(gpa);

@@ -93,6 +93,11 @@ public:
         }
         return nullptr;
     }
+    /// The block at guest-physical `gpa` decoded for `mode`, decoding it if needed, for a
+    /// translation ahead of use (bt::Translator::warm_one): no linear address, so the jump cache
+    /// is left alone. nullptr when the page is no longer code or was written since generation
+    /// `gen`, the block map is full, or the block's first instruction crosses a page. Never faults.
+    Block* prepare(uint64_t gpa, uint32_t mode, uint32_t gen);
     void clear();
     /// Empties the jump cache (its blocks are going away).
     void flush_jump_cache();

@@ -43,6 +43,8 @@ Result<void> InterpVm::set_memory(const memory::GuestMemory& mem) {
     m_shared->alarms.start([] { host::confine_this_thread(host::ThreadKind::Device); });
     m_shared->count_stats = m_config.stats;
     m_shared->bt_cache_bytes = size_t{m_config.bt_cache_mib} << 20;
+    // Not in --record/--replay runs: there the vCPUs take turns on one thread.
+    m_shared->bt_warm = m_translate && m_config.bt_warm && m_config.vcpus > 1 && !m_config.determinism;
     if (m_config.perf_map && m_translate) m_shared->perf_map = emu::PerfMap::open_for_this_process();
     // A block is translated after kTranslateAfter interpreted runs: translating one costs about
     // as much CPU as interpreting it a few hundred times, and most of a kernel boot's blocks run

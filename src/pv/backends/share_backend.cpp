@@ -151,6 +151,7 @@ PvResult<void> ShareBackend::open(const popekfs_request& req, popekfs_response& 
     slot->directory = req.flags & POPEKFS_O_DIRECTORY;
     slot->readable = (req.flags & POPEKFS_O_READ) || slot->directory;
     slot->writable = req.flags & POPEKFS_O_WRITE;
+    slot->path = std::move(path);
     rsp.type = slot->directory ? POPEKFS_TYPE_DIRECTORY : POPEKFS_TYPE_FILE;
     rsp.value = uint64_t{slot->generation} << 16 | static_cast<uint64_t>(slot - m_handles.begin() + 1);
     return {};
@@ -159,6 +160,7 @@ PvResult<void> ShareBackend::open(const popekfs_request& req, popekfs_response& 
 PvResult<void> ShareBackend::close(const popekfs_request& req) {
     Handle* h = TRY(lookup(req.handle));
     h->fd.reset();
+    h->path.clear();
     return {};
 }
 

@@ -71,6 +71,21 @@ public:
     /// Handles one request (exposed for tests and fuzzing).
     popekfs_response handle(const popekfs_request& req);
 
+    /// Snapshots (docs/snapshot.md "SHRE"; share_backend_snapshot.cpp): the ring's private indices
+    /// and every handle slot (generation; when open its kind and the path it was opened by,
+    /// relative to DIR). popekfs keeps no file position (READ, WRITE and READDIR carry their
+    /// offset), so the path is all a handle needs. Requests are answered inside the notifying
+    /// vCPU's hypercall, so none is in flight at a snapshot.
+    void save(snapshot::Writer& w) const override;
+    /// Reopens every saved handle by its path beneath this back end's DIR (the restoring run's
+    /// --share, which may be another directory): a path that escapes DIR, a file that is gone or
+    /// is no longer of its kind, a writable handle on a read-only share are each an error, and
+    /// nothing starts.
+    void load(snapshot::Reader& r) override;
+    /// Why this back end cannot be saved now (an open file removed or replaced since it was
+    /// opened: its path would reopen another file, or none), or nullopt.
+    std::optional<std::string> unsaveable() const;
+
 private:
     /// handle() without the journal: asks the host directory.
     popekfs_response serve(const popekfs_request& req);
@@ -79,6 +94,7 @@ private:
         UniqueFd fd;
         uint16_t generation = 0;
         bool readable = false, writable = false, directory = false;
+        std::string path;   ///< as the guest opened it, relative to DIR (snapshots reopen it)
     };
 
     PvResult<void> open(const popekfs_request& req, popekfs_response& rsp);

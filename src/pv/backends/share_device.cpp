@@ -32,4 +32,10 @@ size_t ShareDevice::open_handles() {
     return with_backend([](RingBackend* be) { return be ? static_cast<ShareBackend*>(be)->open_handles() : 0; });
 }
 
+std::optional<std::string> ShareDevice::unsaveable() {
+    return with_backend([](RingBackend* be) -> std::optional<std::string> {
+        return be ? static_cast<ShareBackend*>(be)->unsaveable() : std::nullopt;
+    });
+}
+
 }  // namespace popek::pv

@@ -20,6 +20,8 @@ public:
 
     ShareBackend::Stats stats();
     size_t open_handles();
+    /// Why the device cannot be snapshotted now (ShareBackend::unsaveable), or nullopt.
+    std::optional<std::string> unsaveable();
 
 private:
     PvResult<void> write_backend_nodes(Store& store, ConnId control) override;
