@@ -1,8 +1,8 @@
 // Sealed disk throughput (issue 16; docs/guest-os.md "Storage", "Figures"): popek-os under
 // `--xen --disk` runs `sdisk bench KIB`, which times sequential 64 KiB writes and reads of KIB KiB
-// on the raw blkif disk and then through the sealed layer (XChaCha20-Poly1305 per sector, version
+// on the raw blkif disk and then through the sealed layer (XChaCha20-Poly1305 per 4 KiB unit, version
 // tree), in one boot. Printed next to two host baselines measured in the same run: the bare
-// XChaCha20-Poly1305 encrypt + decrypt of 512-byte sectors, and the same sealdisk::Volume code on
+// XChaCha20-Poly1305 encrypt + decrypt of 4 KiB units, and the same sealdisk::Volume code on
 // the host over an in-memory disk. The ratio that matters is sealed / raw inside the guest
 // (target >= 0.5).
 //
@@ -88,8 +88,8 @@ int main(int argc, char** argv) {
         return *rc;
     if (sodium_init() < 0) return 2;
     std::printf("guest_disk_bench: %ld KiB sequential write then read in 64 KiB requests, median of %d boots\n", kib, runs);
-    std::printf("  raw XChaCha20-Poly1305 encrypt+decrypt of 512-byte sectors, host (baseline)  %8.1f MB/s\n",
-                raw_aead_mb_s(200000, sd::kSectorSize));
+    std::printf("  raw XChaCha20-Poly1305 encrypt+decrypt of 4 KiB units (the format's), host (baseline)  %8.1f MB/s\n",
+                raw_aead_mb_s(25000, sd::kUnitBytes));
     auto [hw, hr] = host_volume_mb_s(64);
     std::printf("  sealdisk::Volume on the host over memory, 64 MiB (baseline)   write %8.1f MB/s  read %8.1f MB/s\n", hw, hr);
     for (const char* accel : {"kvm", "interp", "bt"}) {

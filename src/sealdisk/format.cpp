@@ -1,4 +1,4 @@
-// popek sealed disk format v1: header and tree-node structure checks (docs/guest-os.md "Storage").
+// popek sealed disk format v2: header and tree-node structure checks (docs/guest-os.md "Storage").
 #include "sealdisk/format.h"
 
 namespace popek::sealdisk {
@@ -35,10 +35,11 @@ const char* parse_error_name(ParseError e) {
 }
 
 bool compute_geometry(uint64_t data_sectors, Geometry& out) {
-    if (data_sectors == 0 || data_sectors > kMaxDataSectors) return false;
+    if (data_sectors == 0 || data_sectors > kMaxDataSectors || data_sectors % kUnitSectors != 0) return false;
     Geometry g;
     g.data_sectors = data_sectors;
-    uint64_t count = (data_sectors + kEntriesPerLeaf - 1) / kEntriesPerLeaf;
+    g.units = data_sectors / kUnitSectors;
+    uint64_t count = (g.units + kEntriesPerLeaf - 1) / kEntriesPerLeaf;
     uint64_t first = 0;
     for (;;) {
         if (g.levels == kMaxLevels) return false;
@@ -55,13 +56,14 @@ bool compute_geometry(uint64_t data_sectors, Geometry& out) {
 }
 
 bool fit_geometry(uint64_t raw_sectors, uint64_t max_nodes, Geometry& out) {
-    // Both the tree's size and the volume's grow with the data sectors: binary search for the
+    // Both the tree's size and the volume's grow with the data units: binary search for the
     // largest volume that fits.
-    auto fits = [&](uint64_t d, Geometry& g) {
-        return compute_geometry(d, g) && g.total_sectors() <= raw_sectors && g.nodes <= max_nodes;
+    auto fits = [&](uint64_t units, Geometry& g) {
+        return compute_geometry(units * kUnitSectors, g) && g.total_sectors() <= raw_sectors && g.nodes <= max_nodes;
     };
-    if (raw_sectors < 3) return false;
-    uint64_t lo = 0, hi = raw_sectors - 2 < kMaxDataSectors ? raw_sectors - 2 : kMaxDataSectors;
+    if (raw_sectors < 2 + kUnitSectors) return false;
+    const uint64_t most = (raw_sectors - 2) / kUnitSectors;
+    uint64_t lo = 0, hi = most < kMaxDataSectors / kUnitSectors ? most : kMaxDataSectors / kUnitSectors;
     Geometry g;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo + 1) / 2;
@@ -83,7 +85,7 @@ ParseError parse_header(const uint8_t* s, size_t len, Header& h, Geometry& g) {
     if (h.kdf != kKdfBlake2bCryptoKdf || !same(s + hdr::kKdfContext, kKdfContext, sizeof kKdfContext))
         return ParseError::BadKdf;
     if (load_le32(s + hdr::kSectorSize) != kSectorSize || load_le32(s + hdr::kEntriesPerLeaf) != kEntriesPerLeaf ||
-        load_le32(s + hdr::kFanout) != kFanout)
+        load_le32(s + hdr::kFanout) != kFanout || load_le32(s + hdr::kUnitSectors) != kUnitSectors)
         return ParseError::BadGeometry;
     h.raw_sectors = load_le64(s + hdr::kRawSectors);
     h.data_sectors = load_le64(s + hdr::kDataSectors);
@@ -108,6 +110,7 @@ void encode_header(const Header& h, uint8_t s[kSectorSize]) {
     store_le32(s + hdr::kSectorSize, kSectorSize);
     store_le32(s + hdr::kEntriesPerLeaf, kEntriesPerLeaf);
     store_le32(s + hdr::kFanout, kFanout);
+    store_le32(s + hdr::kUnitSectors, kUnitSectors);
     store_le64(s + hdr::kRawSectors, h.raw_sectors);
     store_le64(s + hdr::kDataSectors, h.data_sectors);
     store_le64(s + hdr::kMetaSectors, h.meta_sectors);
@@ -136,7 +139,7 @@ ParseError check_node(const Geometry& g, uint64_t node, const uint8_t s[kSectorS
     if (level == 0) {
         for (uint32_t i = 0; i < kEntriesPerLeaf; ++i) {
             const uint8_t* e = s + i * kEntryBytes;
-            const bool past_end = index * kEntriesPerLeaf + i >= g.data_sectors;
+            const bool past_end = index * kEntriesPerLeaf + i >= g.units;
             if ((past_end || load_le64(e) == 0) && !all_zero(e, kEntryBytes)) return ParseError::BadNode;
         }
         return ParseError::None;

@@ -1,7 +1,7 @@
 // popek sealed disk: mount (verify header and tree), format, authenticated reads and writes.
 // Primitives (libsodium): crypto_generichash (keyed BLAKE2b) for the key root, the tree and the
 // header MAC; crypto_kdf_derive_from_key for the subkeys; crypto_aead_xchacha20poly1305_ietf
-// (detached) per sector. docs/guest-os.md "Storage" describes the format and the threat model.
+// (detached) per 4 KiB unit. docs/guest-os.md "Storage" describes the format and the threat model.
 #include "sealdisk/volume.h"
 
 #include <sodium.h>
@@ -10,19 +10,21 @@ namespace popek::sealdisk {
 namespace {
 
 constexpr uint64_t kNoIndex = ~uint64_t{0};
-constexpr char kRootLabel[] = "popek sealed disk v1";
+constexpr char kRootLabel[] = "popek sealed disk v2";
 constexpr uint8_t kDomainHeader = 'H';
 constexpr uint8_t kDomainNode = 'N';
 
-/// The sector's nonce (XChaCha20's 24 bytes: the entry's random salt, the address, the version)
-/// and associated data (address, version): a ciphertext only opens at its own address and version.
-void nonce_and_ad(const uint8_t* entry, uint64_t sector, uint64_t version, uint8_t nonce[24], uint8_t ad[16]) {
+/// The unit's nonce (XChaCha20's 24 bytes: the entry's random salt, the unit index, the version)
+/// and associated data (unit index, version): a ciphertext only opens at its own address and version.
+void nonce_and_ad(const uint8_t* entry, uint64_t unit, uint64_t version, uint8_t nonce[24], uint8_t ad[16]) {
     __builtin_memcpy(nonce, entry + 8, 8);
-    store_le64(nonce + 8, sector);
+    store_le64(nonce + 8, unit);
     store_le64(nonce + 16, version);
-    store_le64(ad, sector);
+    store_le64(ad, unit);
     store_le64(ad + 8, version);
 }
+
+uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 }  // namespace
 
@@ -75,8 +77,24 @@ void Volume::header_mac(const uint8_t sector[kSectorSize], uint8_t out[kHashByte
     crypto_generichash_final(&st, out, kHashBytes);
 }
 
-uint8_t* Volume::entry(uint64_t sector) const {
-    return node(m_geometry.first[0] + sector / kEntriesPerLeaf) + (sector % kEntriesPerLeaf) * kEntryBytes;
+uint8_t* Volume::entry(uint64_t unit) const {
+    return node(m_geometry.first[0] + unit / kEntriesPerLeaf) + (unit % kEntriesPerLeaf) * kEntryBytes;
+}
+
+bool Volume::open_unit(uint64_t unit, uint8_t* data) const {
+    const uint8_t* e = entry(unit);
+    const uint64_t version = load_le64(e);
+    if (version == 0) {   // never written: zeros, whatever the disk holds
+        __builtin_memset(data, 0, kUnitBytes);
+        return true;
+    }
+    uint8_t nonce[24], ad[16];
+    nonce_and_ad(e, unit, version, nonce, ad);
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(data, nullptr, data, kUnitBytes, e + 16, ad, sizeof ad,
+                                                             nonce, m_enc_key) == 0)
+        return true;
+    __builtin_memset(data, 0, kUnitBytes);
+    return false;
 }
 
 uint8_t* Volume::parent_slot(uint32_t level, uint64_t index) {
@@ -182,29 +200,35 @@ Status Volume::read(uint64_t first, void* buf, uint64_t count) {
     if (!m_mounted) return Status::NotMounted;
     if (first > m_geometry.data_sectors || count > m_geometry.data_sectors - first) return Status::Range;
     auto* out = static_cast<uint8_t*>(buf);
-    for (uint64_t done = 0; done < count;) {
-        uint64_t n = count - done < kChunkSectors ? count - done : kChunkSectors;
-        uint8_t* chunk = out + done * kSectorSize;
-        if (m_dev.read(m_dev.context, m_geometry.data_sector(first + done), chunk, n) < 0) return Status::Io;
-        for (uint64_t i = 0; i < n; ++i) {
-            const uint64_t s = first + done + i;
-            const uint8_t* e = entry(s);
-            const uint64_t version = load_le64(e);
-            uint8_t* data = chunk + i * kSectorSize;
-            if (version == 0) {   // never written: zeros, whatever the disk holds
-                __builtin_memset(data, 0, kSectorSize);
-                continue;
+    const uint64_t end = first + count;
+    for (uint64_t s = first; s < end;) {
+        const uint64_t unit = s / kUnitSectors, offset = s % kUnitSectors;
+        uint8_t* dst = out + (s - first) * kSectorSize;
+        if (offset == 0 && end - s >= kUnitSectors) {
+            // Whole units straight into the caller's buffer, a chunk per device read.
+            const uint64_t units = min_u64((end - s) / kUnitSectors, kChunkUnits);
+            if (m_dev.read(m_dev.context, m_geometry.data_sector(s), dst, units * kUnitSectors) < 0) return Status::Io;
+            for (uint64_t i = 0; i < units; ++i) {
+                if (!open_unit(unit + i, dst + i * kUnitBytes)) {
+                    m_bad_sector = s + i * kUnitSectors;
+                    __builtin_memset(dst + i * kUnitBytes, 0, (end - m_bad_sector) * kSectorSize);
+                    return Status::Integrity;
+                }
             }
-            uint8_t nonce[24], ad[16];
-            nonce_and_ad(e, s, version, nonce, ad);
-            if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(data, nullptr, data, kSectorSize, e + 16, ad,
-                                                                     sizeof ad, nonce, m_enc_key) != 0) {
-                __builtin_memset(data, 0, kSectorSize);
-                m_bad_sector = s;
-                return Status::Integrity;
-            }
+            s += units * kUnitSectors;
+            continue;
         }
-        done += n;
+        // Part of a unit: the whole unit through the scratch buffer.
+        const uint64_t n = min_u64(kUnitSectors - offset, end - s);
+        if (m_dev.read(m_dev.context, m_geometry.data_sector(unit * kUnitSectors), m_scratch, kUnitSectors) < 0)
+            return Status::Io;
+        if (!open_unit(unit, m_scratch)) {
+            m_bad_sector = s;
+            __builtin_memset(dst, 0, (end - s) * kSectorSize);
+            return Status::Integrity;
+        }
+        __builtin_memcpy(dst, m_scratch + offset * kSectorSize, n * kSectorSize);
+        s += n;
     }
     return Status::Ok;
 }
@@ -214,27 +238,57 @@ Status Volume::write(uint64_t first, const void* buf, uint64_t count) {
     if (count == 0) return Status::Ok;
     if (first > m_geometry.data_sectors || count > m_geometry.data_sectors - first) return Status::Range;
     const auto* in = static_cast<const uint8_t*>(buf);
-    uint8_t entries[kChunkSectors][kEntryBytes];
-    for (uint64_t done = 0; done < count;) {
-        uint64_t n = count - done < kChunkSectors ? count - done : kChunkSectors;
-        for (uint64_t i = 0; i < n; ++i) {
-            const uint64_t s = first + done + i;
-            const uint64_t version = load_le64(entry(s)) + 1;
-            if (version == 0) return fail(Status::Io);   // 2^64 writes of one sector
-            uint8_t* e = entries[i];
+    const uint64_t end = first + count;
+    const uint64_t first_unit = first / kUnitSectors, end_unit = (end + kUnitSectors - 1) / kUnitSectors;
+    uint8_t entries[kChunkUnits][kEntryBytes];
+    // One random nonce salt per call, shared by the units it writes: the nonce (salt, unit,
+    // version) stays unique (units differ within the call, a fresh 64-bit salt across calls, also
+    // after a whole-disk rollback repeats a version) at one random draw per call instead of one
+    // per unit (each a getrandom system call in popek-os).
+    uint8_t salt[8];
+    randombytes_buf(salt, sizeof salt);
+    Status result = Status::Ok;
+    uint64_t unit = first_unit;
+    while (unit < end_unit && result == Status::Ok) {
+        const uint64_t units = min_u64(end_unit - unit, kChunkUnits);
+        uint64_t sealed = 0;
+        for (; sealed < units; ++sealed) {
+            const uint64_t u = unit + sealed;
+            const uint64_t lo = u * kUnitSectors > first ? u * kUnitSectors : first;
+            const uint64_t hi = min_u64((u + 1) * kUnitSectors, end);
+            uint8_t* dst = m_scratch + sealed * kUnitBytes;
+            const uint8_t* plain = in + (lo - first) * kSectorSize;
+            if (hi - lo < kUnitSectors) {
+                // Read-modify-write: the unit's other sectors must be authentic to be kept.
+                if (m_dev.read(m_dev.context, m_geometry.data_sector(u * kUnitSectors), dst, kUnitSectors) < 0)
+                    return fail(Status::Io);
+                if (!open_unit(u, dst)) {
+                    m_bad_sector = lo;
+                    result = Status::Integrity;
+                    break;
+                }
+                __builtin_memcpy(dst + (lo % kUnitSectors) * kSectorSize, plain, (hi - lo) * kSectorSize);
+                plain = dst;
+            }
+            const uint64_t version = load_le64(entry(u)) + 1;
+            if (version == 0) return fail(Status::Io);   // 2^64 writes of one unit
+            uint8_t* e = entries[sealed];
             store_le64(e, version);
-            randombytes_buf(e + 8, 8);
+            __builtin_memcpy(e + 8, salt, sizeof salt);
             uint8_t nonce[24], ad[16];
-            nonce_and_ad(e, s, version, nonce, ad);
-            crypto_aead_xchacha20poly1305_ietf_encrypt_detached(m_scratch + i * kSectorSize, e + 16, nullptr,
-                                                                in + (done + i) * kSectorSize, kSectorSize, ad,
-                                                                sizeof ad, nullptr, nonce, m_enc_key);
+            nonce_and_ad(e, u, version, nonce, ad);
+            crypto_aead_xchacha20poly1305_ietf_encrypt_detached(dst, e + 16, nullptr, plain, kUnitBytes, ad, sizeof ad,
+                                                                nullptr, nonce, m_enc_key);
         }
-        if (m_dev.write(m_dev.context, m_geometry.data_sector(first + done), m_scratch, n) < 0) return fail(Status::Io);
-        for (uint64_t i = 0; i < n; ++i) __builtin_memcpy(entry(first + done + i), entries[i], kEntryBytes);
-        done += n;
+        if (sealed == 0) break;
+        if (m_dev.write(m_dev.context, m_geometry.data_sector(unit * kUnitSectors), m_scratch, sealed * kUnitSectors) < 0)
+            return fail(Status::Io);
+        for (uint64_t i = 0; i < sealed; ++i) __builtin_memcpy(entry(unit + i), entries[i], kEntryBytes);
+        unit += sealed;
     }
-    return commit(first / kEntriesPerLeaf, (first + count - 1) / kEntriesPerLeaf);
+    if (unit == first_unit) return result;   // nothing written
+    const Status committed = commit(first_unit / kEntriesPerLeaf, (unit - 1) / kEntriesPerLeaf);
+    return committed != Status::Ok ? committed : result;
 }
 
 }  // namespace popek::sealdisk

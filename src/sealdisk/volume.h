@@ -1,9 +1,9 @@
 #pragma once
 /// popek sealed disk: an encrypted, authenticated block layer over any sector device
-/// (docs/guest-os.md "Storage"). Each data sector is XChaCha20-Poly1305 ciphertext whose nonce and
-/// associated data carry the sector's address and its version; the versions and tags live in a
+/// (docs/guest-os.md "Storage"). Each 4 KiB unit of data sectors is XChaCha20-Poly1305 ciphertext
+/// whose nonce and associated data carry the unit's address and its version; the versions and tags live in a
 /// tree of keyed BLAKE2b-256 hashes whose root is in the header, and the header is MACed with a
-/// key derived from the caller's secret. So a modified, moved (swapped) or rolled-back sector, or
+/// key derived from the caller's secret. So a modified, moved (swapped) or rolled-back unit, or
 /// tree node, fails to verify: the read reports Status::Integrity. What this cannot detect is the
 /// whole disk rolled back to an earlier consistent state (header and all).
 ///
@@ -42,7 +42,8 @@ const char* status_name(Status s);
 
 class Volume {
 public:
-    static constexpr uint32_t kChunkSectors = 64;   ///< sectors encrypted per device write (32 KiB)
+    static constexpr uint32_t kChunkSectors = 128;   ///< sectors sealed per device write (64 KiB, 16 units)
+    static constexpr uint32_t kChunkUnits = kChunkSectors / kUnitSectors;
 
     Volume() = default;
     ~Volume();
@@ -56,9 +57,13 @@ public:
     /// The volume is the largest that fits the device and the tree buffer; mounted afterwards.
     Status format(const SectorDevice& dev, const uint8_t secret[kSecretBytes], uint8_t* tree, size_t tree_bytes);
 
-    /// `count` sectors from `first` of the volume; Integrity names the sector in bad_sector().
+    /// `count` sectors from `first` of the volume; whole units are read and verified. Integrity
+    /// names in bad_sector() the first requested sector of the unit that failed (the buffer is
+    /// zeroed from that sector on: no unauthenticated byte is handed out).
     Status read(uint64_t first, void* buf, uint64_t count);
     /// Encrypts and writes, then updates the tree path and the header (one header write per call).
+    /// A unit only partly covered is read, verified and re-sealed with the new sectors; if it does
+    /// not verify the write stops there with Integrity (the units before it are committed).
     Status write(uint64_t first, const void* buf, uint64_t count);
 
     bool mounted() const { return m_mounted; }
@@ -75,7 +80,10 @@ private:
     void hash_node(uint64_t node, uint8_t out[kHashBytes]) const;
     void header_mac(const uint8_t sector[kSectorSize], uint8_t out[kHashBytes]) const;
     uint8_t* node(uint64_t n) const { return m_tree + n * kSectorSize; }
-    uint8_t* entry(uint64_t sector) const;
+    uint8_t* entry(uint64_t unit) const;
+    /// Decrypts and verifies unit `unit` in place (zeros for a never-written unit); false, and the
+    /// unit zeroed, if it does not verify.
+    bool open_unit(uint64_t unit, uint8_t* data) const;
     uint8_t* parent_slot(uint32_t level, uint64_t index);
     /// Rehashes leaves [first_leaf, last_leaf] up to the root, writes those nodes and the header.
     Status commit(uint64_t first_leaf, uint64_t last_leaf);

@@ -77,7 +77,7 @@ TEST_P(GuestOsStorageTest, PutLeavesNoPlaintextOnTheImageAndPersistsAcrossReboot
     EXPECT_TRUE(has(first[0], "sdisk: formatted /dev/xvda: ")) << first[0];
     EXPECT_TRUE(has(first[0], "sdisk: put 26 bytes\n")) << first[0];
     EXPECT_EQ(first[1], "the quick sealed fox 4242\n");
-    EXPECT_TRUE(has(first[2], "popek sealed disk v1, cipher xchacha20-poly1305")) << first[2];
+    EXPECT_TRUE(has(first[2], "popek sealed disk v2, cipher xchacha20-poly1305")) << first[2];
     const std::vector<uint8_t> image = read_bytes(m_disk);
     for (const std::string needle : {"quick sealed fox", "sealed fox", "4242"})
         EXPECT_EQ(std::search(image.begin(), image.end(), needle.begin(), needle.end()), image.end()) << needle;
@@ -87,7 +87,7 @@ TEST_P(GuestOsStorageTest, PutLeavesNoPlaintextOnTheImageAndPersistsAcrossReboot
     // The host tool shows the public header only: version, cipher, sizes, generation (format + put).
     auto inspect = popek::test::run_popek({"disk-inspect", m_disk.string()});
     EXPECT_EQ(inspect.status, 0) << inspect.err;
-    EXPECT_TRUE(has(inspect.out, ": popek sealed disk, format version 1\ncipher: XChaCha20-Poly1305")) << inspect.out;
+    EXPECT_TRUE(has(inspect.out, ": popek sealed disk, format version 2\ncipher: XChaCha20-Poly1305 per 4 KiB unit")) << inspect.out;
     EXPECT_TRUE(has(inspect.out, "volume: " + std::to_string(g.data_sectors) + " data sectors")) << inspect.out;
     EXPECT_TRUE(has(inspect.out, "generation: 2 header writes\n")) << inspect.out;
     EXPECT_FALSE(has(inspect.out, "fox")) << inspect.out;
@@ -97,41 +97,44 @@ TEST_P(GuestOsStorageTest, PutLeavesNoPlaintextOnTheImageAndPersistsAcrossReboot
 }
 
 TEST_P(GuestOsStorageTest, AFlippedByteIsAnIntegrityErrorAndTheOsGoesOn) {
-    boot({"sdisk put first sector", "sdisk write 5 fifth sector"});
+    // Sector 9 is in the next 4 KiB unit (sectors 8-15): sealed apart from sector 0.
+    boot({"sdisk put first sector", "sdisk write 9 ninth sector"});
     std::vector<uint8_t> image = read_bytes(m_disk);
     image[data_offset(geometry_of(image), 0) + 17] ^= 0x20;
     write_bytes(m_disk, image);
-    auto out = boot({"sdisk cat", "sdisk read 5", "echo still alive"});
+    auto out = boot({"sdisk cat", "sdisk read 9", "echo still alive"});
     ASSERT_EQ(out.size(), 3u);
     EXPECT_TRUE(has(out[0], "sdisk: integrity error: cat: sector 0 failed verification")) << out[0];
     EXPECT_FALSE(has(out[0], "first sector")) << out[0];
-    EXPECT_EQ(out[1], "fifth sector\n");
+    EXPECT_EQ(out[1], "ninth sector\n");
     EXPECT_EQ(out[2], "still alive\n");
 }
 
 TEST_P(GuestOsStorageTest, SwappedSectorsAreDetected) {
-    boot({"sdisk write 1 sector one", "sdisk write 2 sector two"});
+    // Sectors 8 and 16: two 4 KiB units (the sealing granule), swapped whole.
+    boot({"sdisk write 8 sector eight", "sdisk write 16 sector sixteen"});
     std::vector<uint8_t> image = read_bytes(m_disk);
     const sd::Geometry g = geometry_of(image);
-    std::swap_ranges(image.begin() + static_cast<long>(data_offset(g, 1)),
-                     image.begin() + static_cast<long>(data_offset(g, 1) + sd::kSectorSize),
-                     image.begin() + static_cast<long>(data_offset(g, 2)));
+    std::swap_ranges(image.begin() + static_cast<long>(data_offset(g, 8)),
+                     image.begin() + static_cast<long>(data_offset(g, 8) + sd::kUnitBytes),
+                     image.begin() + static_cast<long>(data_offset(g, 16)));
     write_bytes(m_disk, image);
-    auto out = boot({"sdisk read 1", "sdisk read 2"});
+    auto out = boot({"sdisk read 8", "sdisk read 16"});
     ASSERT_EQ(out.size(), 2u);
-    EXPECT_TRUE(has(out[0], "sdisk: integrity error: read: sector 1 failed")) << out[0];
-    EXPECT_TRUE(has(out[1], "sdisk: integrity error: read: sector 2 failed")) << out[1];
+    EXPECT_TRUE(has(out[0], "sdisk: integrity error: read: sector 8 failed")) << out[0];
+    EXPECT_TRUE(has(out[1], "sdisk: integrity error: read: sector 16 failed")) << out[1];
 }
 
 TEST_P(GuestOsStorageTest, AnOlderCopyOfASectorIsDetected) {
     boot({"sdisk write 3 old contents"});
     std::vector<uint8_t> image = read_bytes(m_disk);
     const sd::Geometry g = geometry_of(image);
-    const std::vector<uint8_t> old(image.begin() + static_cast<long>(data_offset(g, 3)),
-                                   image.begin() + static_cast<long>(data_offset(g, 3) + sd::kSectorSize));
+    // Sector 3's whole 4 KiB unit (sectors 0-7), as it was after the first boot.
+    const std::vector<uint8_t> old(image.begin() + static_cast<long>(data_offset(g, 0)),
+                                   image.begin() + static_cast<long>(data_offset(g, 0) + sd::kUnitBytes));
     boot({"sdisk write 3 new contents"});
     image = read_bytes(m_disk);
-    std::copy(old.begin(), old.end(), image.begin() + static_cast<long>(data_offset(g, 3)));
+    std::copy(old.begin(), old.end(), image.begin() + static_cast<long>(data_offset(g, 0)));
     write_bytes(m_disk, image);
     auto out = boot({"sdisk read 3"});
     ASSERT_EQ(out.size(), 1u);
@@ -140,18 +143,18 @@ TEST_P(GuestOsStorageTest, AnOlderCopyOfASectorIsDetected) {
 }
 
 TEST_P(GuestOsStorageTest, HostileDriverDomainFlippingReadRepliesIsDetected) {
-    boot({"sdisk put secret words", "sdisk write 7 seventh"});
+    boot({"sdisk put secret words", "sdisk write 9 ninth"});
     const sd::Geometry g = geometry_of(read_bytes(m_disk));
-    // A data sector: that read fails, the others work.
+    // A data sector (in unit 0, sectors 0-7): that read fails, the others work.
     ::setenv("POPEK_TEST_BLKIF_FLIP_READ", std::to_string(g.data_sector(0)).c_str(), 1);
-    auto out = boot({"sdisk cat", "sdisk read 7", "echo alive"}, {"--driver-domain"});
+    auto out = boot({"sdisk cat", "sdisk read 9", "echo alive"}, {"--driver-domain"});
     // The header: the volume does not mount at all.
     ::setenv("POPEK_TEST_BLKIF_FLIP_READ", "0", 1);
-    auto header = boot({"sdisk read 7", "echo alive"}, {"--driver-domain"});
+    auto header = boot({"sdisk read 9", "echo alive"}, {"--driver-domain"});
     ::unsetenv("POPEK_TEST_BLKIF_FLIP_READ");
     ASSERT_EQ(out.size(), 3u);
     EXPECT_TRUE(has(out[0], "sdisk: integrity error: cat: sector 0 failed verification")) << out[0];
-    EXPECT_EQ(out[1], "seventh\n");
+    EXPECT_EQ(out[1], "ninth\n");
     EXPECT_EQ(out[2], "alive\n");
     ASSERT_EQ(header.size(), 2u);
     EXPECT_TRUE(has(header[0], "sdisk: integrity error: mount: the header does not verify")) << header[0];

@@ -120,7 +120,8 @@ void operate(Gen& g, const Pair& p) {
             }
         }
         case 5:
-            switch (g.rng.below(5)) {
+            switch (g.rng.below(6)) {
+                case 5: g.insn("sse move", FlagEffect::none(), [&](CG& c) { c.movddup(p.a, p.b); }); return;
                 case 0: g.insn("sse move", FlagEffect::none(), [&](CG& c) { c.movss(p.a, p.b); }); return;
                 case 1: g.insn("sse move", FlagEffect::none(), [&](CG& c) { c.movsd(p.a, p.b); }); return;
                 case 2: g.insn("sse move", FlagEffect::none(), [&](CG& c) { c.movhlps(p.a, p.b); }); return;
@@ -129,8 +130,10 @@ void operate(Gen& g, const Pair& p) {
             }
         default: {
             const auto m = g.mem(ops, 64, 0);
-            if (g.rng.chance(50)) g.insn("sse move", FlagEffect::none(), [&](CG& c) { c.movlps(p.a, m); });
-            else g.insn("sse move", FlagEffect::none(), [&](CG& c) { c.movsd(p.a, m); });
+            const uint64_t pick = g.rng.below(3);
+            if (pick == 0) g.insn("sse move", FlagEffect::none(), [&](CG& c) { c.movlps(p.a, m); });
+            else if (pick == 1) g.insn("sse move", FlagEffect::none(), [&](CG& c) { c.movsd(p.a, m); });
+            else g.insn("sse move", FlagEffect::none(), [&](CG& c) { c.movddup(p.a, m); });   // m64, any alignment
             return;
         }
     }

@@ -151,6 +151,7 @@ TEST(BtSse, ShiftsShufflesAndLaneMoves) {
         {"pextrw/pinsrw", [](G& g) { g.pextrw(eax, xmm1, 3); g.pextrw(r12d, xmm9, 12); g.pinsrw(xmm2, ecx, 5); g.pinsrw(xmm10, r13d, 9); }, 4},
         {"pmovmskb/movmskps/movmskpd", [](G& g) { g.pmovmskb(eax, xmm1); g.movmskps(r9d, xmm2); g.movmskpd(rdx, xmm11); }, 3},
         {"movhlps/movlhps", [](G& g) { g.movhlps(xmm1, xmm2); g.movlhps(xmm3, xmm4); }, 2},
+        {"movddup (SSE3)", [](G& g) { g.movddup(xmm1, xmm2); g.movddup(xmm9, qword[rdi + 5]); g.movddup(xmm15, xmm15); g.movddup(xmm3, qword[rdi + 64]); }, 4},
     });
 }
 

@@ -1,5 +1,5 @@
 /// Native SSE in the block translator: SSE/SSE2/SSSE3 integer, logic, shuffle and move
-/// instructions run as the same host instruction (the interpreter's handlers, emu/interp/sse_*.cpp,
+/// instructions (and SSE3's MOVDDUP) run as the same host instruction (the interpreter's handlers, emu/interp/sse_*.cpp,
 /// run the same host instructions too, so results are bit for bit the same).
 ///
 /// Guest XMMn lives in host XMMn from its first use to the next handler call (host XMMs are
@@ -71,11 +71,17 @@ enum class Kind : uint8_t {
     Shuffle,     ///< PSHUFD/PSHUFLW/PSHUFHW/PALIGNR/SHUFPS/SHUFPD xmm, xmm/m128, imm8
     Extract,     ///< PEXTRW r32, xmm, imm8
     Insert,      ///< PINSRW xmm, r32, imm8
+    Dup,         ///< MOVDDUP xmm, xmm/m64 (SSE3; ChaCha20's counter in libsodium's SSSE3 code)
 };
 
 bool host_ssse3() {
     static const bool ssse3 = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tSSSE3);
     return ssse3;
+}
+
+bool host_sse3() {
+    static const bool sse3 = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tSSE3);
+    return sse3;
 }
 
 bool is_binary(unsigned m) {
@@ -113,6 +119,7 @@ Kind kind_of(const Insn& i) {
         case ZYDIS_MNEMONIC_PALIGNR: return host_ssse3() ? Kind::Shuffle : Kind::None;
         case ZYDIS_MNEMONIC_PEXTRW: return Kind::Extract;
         case ZYDIS_MNEMONIC_PINSRW: return Kind::Insert;
+        case ZYDIS_MNEMONIC_MOVDDUP: return host_sse3() ? Kind::Dup : Kind::None;
         default:
             if (!is_binary(i.mnemonic)) return Kind::None;
             return i.k1 == kOpImm ? Kind::ShiftImm : Kind::Binary;   // only shifts have an imm8 form
@@ -138,6 +145,7 @@ bool form_ok(Kind k, const Insn& i) {
         case Kind::Shuffle: return x0 && (x1 || (m1 && i.size1 == 16)) && i.k2 == kOpImm;
         case Kind::Extract: return gpr_op(i, 0) && x1 && i.k2 == kOpImm;
         case Kind::Insert: return x0 && gpr_op(i, 1) && i.k2 == kOpImm;
+        case Kind::Dup: return x0 && (x1 || m1) && i.k2 == kOpNone;
         default: return false;
     }
 }
@@ -147,7 +155,7 @@ unsigned access_size(Kind k, const Insn& i) {
     switch (k) {
         case Kind::MoveInt: return i.mnemonic == ZYDIS_MNEMONIC_MOVD ? 4 : 8;
         case Kind::Scalar: return i.mnemonic == ZYDIS_MNEMONIC_MOVSS ? 4 : 8;
-        case Kind::Half: return 8;
+        case Kind::Half: case Kind::Dup: return 8;   // MOVDDUP m64: no alignment rule (SDM Vol. 2 MOVDDUP)
         default: return 16;
     }
 }
@@ -340,6 +348,7 @@ void BlockEmitter::emit_sse_memory(const Insn& in, SlowPath& slow) {
             else movlps(d, mem);
             break;
         case Kind::Binary: emit_binary_op(*this, m, xmm_read(in.r0), mem); break;   // aligned: checked
+        case Kind::Dup: movddup(d, mem); break;   // the whole destination written
         default:   // Shuffle
             if (!writes_whole(m)) xmm_read(in.r0);
             emit_shuffle(*this, m, d, mem, static_cast<uint8_t>(in.imm));
@@ -417,6 +426,7 @@ void BlockEmitter::emit_sse_register(const Insn& in) {
             xmm_read(in.r0);
             pinsrw(d, greg(in.r1).cvt32(), static_cast<int>(in.imm & 0xff));
             break;
+        case Kind::Dup: movddup(d, xmm_read(in.r1)); break;
         default:
             throw Xbyak::Error(Xbyak::ERR_INTERNAL);
     }
