@@ -349,10 +349,31 @@ bool Cpu::service_inner() {
 
 void Cpu::idle_wait(uint64_t deadline, WakeOn wake) {
     const auto t0 = std::chrono::steady_clock::now();
+    const bool poll = m_shared.vcpus > 1 && m_shared.clock.host_steady();
+    if (poll && m_poll.window_ns) {
+        ++m_poll.polls;
+        const bool hit = poll_for_event(t0, deadline);   // then the wait below returns at once
+        if (hit) ++m_poll.hits;
+        m_poll.poll_ns += static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    }
     m_ints->wait(deadline, wake);
     ++m_idle.waits;
-    m_idle.wait_ns += static_cast<uint64_t>(
+    const auto ns = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    m_idle.wait_ns += ns;
+    if (!poll) return;
+    if (ns <= kHaltPollMaxNs) m_poll.window_ns = std::min(kHaltPollMaxNs, std::max(kHaltPollStartNs, 2 * m_poll.window_ns));
+    else if ((m_poll.window_ns /= 2) < kHaltPollStartNs) m_poll.window_ns = 0;
+}
+
+bool Cpu::poll_for_event(std::chrono::steady_clock::time_point t0, uint64_t deadline) {
+    const auto until = t0 + std::chrono::nanoseconds(m_poll.window_ns);
+    for (unsigned k = 1;; ++k) {
+        if (attention.load(std::memory_order_acquire) || m_stop.load(std::memory_order_relaxed)) return true;
+        if (k % 64 == 0 && (std::chrono::steady_clock::now() >= until || m_shared.clock.now_ns() >= deadline)) return false;
+        __builtin_ia32_pause();
+    }
 }
 
 void Cpu::det_budget() {

@@ -50,6 +50,10 @@ std::string InterpVcpu::engine_report() const {
     return bt->report(c.stats().instructions, c.interpreted()) +
            fmt::format("idle: {} halts ({:.3f} s host time); {} PAUSE, {} host yields\n", idle.waits,
                        static_cast<double>(idle.wait_ns) / 1e9, idle.pauses, idle.pause_yields) +
+           (c.halt_poll().polls ? fmt::format("halt polling: {} of {} polls ended by an event ({:.3f} s host time)\n",
+                                               c.halt_poll().hits, c.halt_poll().polls,
+                                               static_cast<double>(c.halt_poll().poll_ns) / 1e9)
+                                : std::string()) +
            fmt::format("block cache {} blocks; jump cache misses: empty slot {}, after CR3/flush {} (revalidated {}), stale {}; page-crossing {}; {} flushes; full: {} evictions of untranslated blocks, {} clears\n",
                        c.block_cache().size(), m.empty, m.address_space, m.revalidated, m.stale, m.crossing, m.flushes,
                        m.evictions, m.clears);
