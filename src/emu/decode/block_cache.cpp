@@ -71,18 +71,7 @@ Block* BlockCache::lookup_slow(uint64_t lip, uint32_t mode) {
         c.exits().set(hv::InternalError{fmt::format("instruction fetch outside RAM at gpa {:#x} (rip {:#x})", gpa, c.rip)});
         c.unwind_exit();
     }
-    const uint64_t key = gpa | (uint64_t{mode} << 52);
-    Block* b = nullptr;
-    if (auto it = m_blocks.find(key); it != m_blocks.end()) {
-        b = it->second.get();
-        if (!valid(*b)) decode_block(*b, gpa, mode);
-    } else {
-        if (m_blocks.size() >= kMaxBlocks) make_room();
-        auto nb = std::make_unique<Block>();
-        decode_block(*nb, gpa, mode);
-        b = nb.get();
-        m_blocks.emplace(key, std::move(nb));
-    }
+    Block* b = find_or_decode(gpa, mode, true);
     if (b->insns.empty() || b->spans()) {
         b = span_pages(*b, lip, mode);
         if (!b->cached) return b;
@@ -101,19 +90,27 @@ Block* BlockCache::prepare(uint64_t gpa, uint32_t mode, uint32_t gen) {
     std::atomic<uint32_t>* g = sh.code.generation(gpa);
     if (!g || g->load(std::memory_order_acquire) != gen || !sh.code.is_code(gpa) || !sh.mem.host_ptr(gpa, 1))
         return nullptr;
+    // A full map is left to the running vCPU's make_room.
+    Block* b = find_or_decode(gpa, mode, false);
+    return !b || b->insns.empty() || b->spans() ? nullptr : b;
+}
+
+Block* BlockCache::find_or_decode(uint64_t gpa, uint32_t mode, bool make_room_if_full) {
     const uint64_t key = gpa | (uint64_t{mode} << 52);
-    Block* b = nullptr;
     if (auto it = m_blocks.find(key); it != m_blocks.end()) {
-        b = it->second.get();
+        Block* b = it->second.get();
         if (!valid(*b)) decode_block(*b, gpa, mode);
-    } else {
-        if (m_blocks.size() >= kMaxBlocks) return nullptr;   // make_room is the running vCPU's call
-        auto nb = std::make_unique<Block>();
-        decode_block(*nb, gpa, mode);
-        b = nb.get();
-        m_blocks.emplace(key, std::move(nb));
+        return b;
     }
-    return b->insns.empty() || b->spans() ? nullptr : b;
+    if (m_blocks.size() >= kMaxBlocks) {
+        if (!make_room_if_full) return nullptr;
+        make_room();
+    }
+    auto nb = std::make_unique<Block>();
+    decode_block(*nb, gpa, mode);
+    Block* b = nb.get();
+    m_blocks.emplace(key, std::move(nb));
+    return b;
 }
 
 void BlockCache::watch_code(uint64_t gpa, std::atomic<uint32_t>*& gen_ptr, uint32_t& gen) {

@@ -153,6 +153,9 @@ private:
     }
 
     Block* lookup_slow(uint64_t lip, uint32_t mode);
+    /// The map's block for (gpa, mode), decoded again if stale, or a new one; a full map makes
+    /// room first, or (`make_room_if_full` false) gives nullptr.
+    Block* find_or_decode(uint64_t gpa, uint32_t mode, bool make_room_if_full);
     /// The block map is full: drops the blocks with no current translation (most of them: a
     /// block is translated after kTranslateAfter interpreted runs, hv/interp), so the translated
     /// working set survives; empties it (translations flushed) only when that frees too little.
