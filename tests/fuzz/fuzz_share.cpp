@@ -4,7 +4,7 @@
 // back end must answer every request with its id or shut the ring, release every grant it pinned,
 // never hold more handles than allowed, and never touch anything outside the shared directory (a
 // sentinel file next to it, reachable only through a symlink inside, must stay as it was).
-// fuzz-sources: src/pv/grant_table.cpp src/pv/backends/share_backend.cpp src/pv/backends/share_dir.cpp src/memory/guest_memory.cpp src/util/huge_mapping.cpp
+// fuzz-sources: src/pv/grant_table.cpp src/pv/backends/share_backend.cpp src/pv/backends/share_backend_snapshot.cpp src/pv/backends/share_dir.cpp src/memory/guest_memory.cpp src/util/huge_mapping.cpp
 #include <sys/stat.h>
 #include <unistd.h>
 
