@@ -172,7 +172,7 @@ bool Translator::run_cold(Block& b) {
         m_pending_slot = nullptr;   // a slot is linked only to translated code
         return false;
     }
-    if (!translate(b, m_cpu.mode64 ? m_cpu.rip : ((m_cpu.seg[kCs].base + m_cpu.rip) & 0xffffffffULL))) {
+    if (!translate(b, m_cpu.linear_rip())) {
         b.bt_runs = 0;   // try again after m_hot_runs more runs
         m_pending_slot = nullptr;
         return false;
