@@ -7,8 +7,9 @@
 ///   sdisk write SECTOR WORDS...  the words at the start of data sector SECTOR (rest zero)
 ///   sdisk read SECTOR            that sector's text up to the first NUL byte
 ///   sdisk info                   format version, cipher, sizes, generation
-///   sdisk format                 a fresh volume (everything on it is lost)
-///   sdisk bench KIB              raw /dev/xvda vs sealed sequential write and read (formats)
+///   sdisk format [--cipher C]    a fresh volume (everything on it is lost); C is aes256gcm or
+///                                xchacha20 (default: aes256gcm where the CPU has AES-NI)
+///   sdisk bench KIB [--cipher C] raw /dev/xvda vs sealed sequential write and read (formats)
 ///   sdisk fput PATH WORDS...     the words as a sealed file PATH (e.g. /share/out/F: the host
 ///                                sees ciphertext bound to the path; the name stays visible)
 ///   sdisk fcat PATH              a sealed file's text; "integrity error" if it was changed or moved
@@ -98,8 +99,8 @@ int read_sector(uint64_t sector) {
 
 int info() {
     const Header& h = g_volume.header();
-    print("sdisk: popek sealed disk v%u, cipher xchacha20-poly1305 + blake2b tree, kdf blake2b+crypto_kdf\n",
-          h.version);
+    print("sdisk: popek sealed disk v%u, cipher %s + blake2b tree, kdf blake2b+crypto_kdf\n", h.version,
+          cipher_name(h.cipher));
     print("sdisk: %lu data sectors (%lu KiB), %lu tree nodes in %u levels, generation %lu\n",
           static_cast<unsigned long>(h.data_sectors), static_cast<unsigned long>(h.data_sectors / 2),
           static_cast<unsigned long>(h.meta_sectors), g_volume.geometry().levels,
@@ -108,9 +109,21 @@ int info() {
 }
 
 int usage() {
-    print("usage: sdisk put WORDS... | cat | write SECTOR WORDS... | read SECTOR | info | format | bench KIB"
+    print("usage: sdisk put WORDS... | cat | write SECTOR WORDS... | read SECTOR | info"
+          " | format [--cipher aes256gcm|xchacha20] | bench KIB [--cipher aes256gcm|xchacha20]"
           " | fput PATH WORDS... | fcat PATH\n");
     return 2;
+}
+
+/// `--cipher NAME` at argv[at] (absent: 0, the default); false for anything else.
+bool parse_cipher(int argc, char** argv, int at, uint32_t& out) {
+    out = 0;
+    if (argc == at) return true;
+    if (argc != at + 2 || strcmp(argv[at], "--cipher") != 0) return false;
+    const char* name = argv[at + 1];
+    if (strcmp(name, "aes256gcm") == 0 || strcmp(name, "aes-256-gcm") == 0) out = kCipherAes256Gcm;
+    else if (strcmp(name, "xchacha20") == 0 || strcmp(name, "xchacha20-poly1305") == 0) out = kCipherXChaCha20Poly1305;
+    return out != 0;
 }
 
 }  // namespace
@@ -121,6 +134,9 @@ int main(int argc, char** argv) {
     uint64_t number = 0;
     const bool numbered = strcmp(cmd, "write") == 0 || strcmp(cmd, "read") == 0 || strcmp(cmd, "bench") == 0;
     if (numbered && (argc < 3 || !parse_u64(argv[2], number))) return usage();
+    uint32_t cipher = 0;
+    const bool formats = strcmp(cmd, "format") == 0 || strcmp(cmd, "bench") == 0;
+    if (formats && !parse_cipher(argc, argv, strcmp(cmd, "bench") == 0 ? 3 : 2, cipher)) return usage();
     uint8_t secret[kSecretBytes];
     if (!load_secret(secret)) return 1;
     if (strcmp(cmd, "fput") == 0 && argc >= 3) {
@@ -131,8 +147,8 @@ int main(int argc, char** argv) {
     if (strcmp(cmd, "fcat") == 0 && argc == 3) return file_cat(secret, argv[2]);
     RawDisk disk;
     if (!open_raw(disk)) return 1;
-    if (strcmp(cmd, "bench") == 0) return bench(disk, secret, number);
-    if (!mount_or_format(g_volume, disk, secret, strcmp(cmd, "format") == 0)) return 1;
+    if (strcmp(cmd, "bench") == 0) return bench(disk, secret, number, cipher);
+    if (!mount_or_format(g_volume, disk, secret, strcmp(cmd, "format") == 0, cipher)) return 1;
     if (strcmp(cmd, "put") == 0) return put(argc, argv);
     if (strcmp(cmd, "cat") == 0) return cat();
     if (strcmp(cmd, "write") == 0) return write_sector(number, argc, argv);

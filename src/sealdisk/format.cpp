@@ -18,6 +18,14 @@ bool same(const uint8_t* p, const char* s, size_t n) {
 
 }  // namespace
 
+const char* cipher_name(uint32_t cipher) {
+    switch (cipher) {
+        case kCipherXChaCha20Poly1305: return "xchacha20-poly1305";
+        case kCipherAes256Gcm: return "aes-256-gcm";
+    }
+    return "unknown";
+}
+
 const char* parse_error_name(ParseError e) {
     switch (e) {
         case ParseError::None: return "ok";
@@ -80,7 +88,7 @@ ParseError parse_header(const uint8_t* s, size_t len, Header& h, Geometry& g) {
     h.version = load_le32(s + hdr::kVersion);
     if (h.version != kFormatVersion) return ParseError::BadVersion;
     h.cipher = load_le32(s + hdr::kCipher);
-    if (h.cipher != kCipherXChaCha20Poly1305) return ParseError::BadCipher;
+    if (!known_cipher(h.cipher)) return ParseError::BadCipher;
     h.kdf = load_le32(s + hdr::kKdf);
     if (h.kdf != kKdfBlake2bCryptoKdf || !same(s + hdr::kKdfContext, kKdfContext, sizeof kKdfContext))
         return ParseError::BadKdf;

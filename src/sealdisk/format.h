@@ -7,11 +7,12 @@
 ///   sector 0              the header (Header below), its last 32 bytes a keyed BLAKE2b MAC
 ///   sectors 1 .. M        the version tree: M nodes, leaves first, then each level above, the
 ///                         top node last. A leaf holds 16 entries (one per 4 KiB unit of 8 data
-///                         sectors): version (u64), nonce salt (8 bytes), Poly1305 tag (16 bytes); an inner
+///                         sectors): version (u64), nonce salt (8 bytes), AEAD tag (16 bytes); an inner
 ///                         node holds 16 keyed BLAKE2b-256 hashes of its children. The header
 ///                         holds the hash of the top node (the root).
-///   sectors M+1 .. M+D    the data sectors, XChaCha20-Poly1305 ciphertext of each 4 KiB unit (same
-///                         length; D is a multiple of 8). Version 1 sealed each 512-byte sector
+///   sectors M+1 .. M+D    the data sectors, the AEAD ciphertext of each 4 KiB unit (same length; D
+///                         is a multiple of 8): XChaCha20-Poly1305 (cipher 1) or AES-256-GCM under
+///                         a per-write-call subkey (cipher 2). Version 1 sealed each 512-byte sector
 ///                         on its own (8x the AEAD calls and tree entries); its disks are refused.
 /// Every integer is little endian. Portable and allocation-free (popek-os ring 3 builds it).
 #include <stddef.h>
@@ -22,6 +23,7 @@ namespace popek::sealdisk {
 constexpr uint32_t kSectorSize = 512;
 constexpr uint32_t kFormatVersion = 2;
 constexpr uint32_t kCipherXChaCha20Poly1305 = 1;   ///< per-unit AEAD + keyed BLAKE2b-256 tree
+constexpr uint32_t kCipherAes256Gcm = 2;           ///< the same, AES-256-GCM under a per-salt subkey
 constexpr uint32_t kUnitSectors = 8;               ///< sectors sealed together (one AEAD, one tree entry)
 constexpr uint32_t kUnitBytes = kUnitSectors * kSectorSize;
 constexpr uint32_t kKdfBlake2bCryptoKdf = 1;       ///< keyed BLAKE2b(secret, disk id) -> crypto_kdf
@@ -70,6 +72,11 @@ struct Geometry {
     uint64_t data_sector(uint64_t sector) const { return 1 + nodes + sector; }
     uint64_t total_sectors() const { return 1 + nodes + data_sectors; }
 };
+
+/// "xchacha20-poly1305", "aes-256-gcm", or "unknown".
+const char* cipher_name(uint32_t cipher);
+/// Cipher 1 or 2 (the ids this format version knows).
+inline bool known_cipher(uint32_t cipher) { return cipher == kCipherXChaCha20Poly1305 || cipher == kCipherAes256Gcm; }
 
 enum class ParseError : uint8_t {
     None, TooShort, AllZero, BadMagic, BadVersion, BadCipher, BadKdf, BadGeometry, BadReserved, BadNode

@@ -36,8 +36,11 @@ Result<std::string> inspect_image(const std::string& path) {
     for (uint8_t b : h.disk_id) id += fmt::format("{:02x}", b);
     std::string out;
     out += fmt::format("{}: popek sealed disk, format version {}\n", path, h.version);
-    out += "cipher: XChaCha20-Poly1305 per 4 KiB unit of 8 sectors (unit address and version as associated data), "
-           "keyed BLAKE2b-256 version tree, header MAC\n";
+    out += h.cipher == kCipherAes256Gcm
+               ? "cipher: AES-256-GCM per 4 KiB unit of 8 sectors, a subkey per write call (unit address and version "
+                 "as nonce and associated data), keyed BLAKE2b-256 version tree, header MAC\n"
+               : "cipher: XChaCha20-Poly1305 per 4 KiB unit of 8 sectors (unit address and version as associated "
+                 "data), keyed BLAKE2b-256 version tree, header MAC\n";
     out += fmt::format("key derivation: keyed BLAKE2b over the disk id, then crypto_kdf (context \"{}\"); "
                        "the key stays in the guest\n",
                        std::string(kKdfContext, sizeof kKdfContext));

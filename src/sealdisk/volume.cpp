@@ -1,7 +1,7 @@
 // popek sealed disk: mount (verify header and tree), format, authenticated reads and writes.
 // Primitives (libsodium): crypto_generichash (keyed BLAKE2b) for the key root, the tree and the
-// header MAC; crypto_kdf_derive_from_key for the subkeys; crypto_aead_xchacha20poly1305_ietf
-// (detached) per 4 KiB unit. docs/guest-os.md "Storage" describes the format and the threat model.
+// header MAC; crypto_kdf_derive_from_key for the subkeys; per 4 KiB unit the header's AEAD
+// (unit_cipher.h). docs/guest-os.md "Storage" describes the format and the threat model.
 #include "sealdisk/volume.h"
 
 #include <sodium.h>
@@ -13,16 +13,6 @@ constexpr uint64_t kNoIndex = ~uint64_t{0};
 constexpr char kRootLabel[] = "popek sealed disk v2";
 constexpr uint8_t kDomainHeader = 'H';
 constexpr uint8_t kDomainNode = 'N';
-
-/// The unit's nonce (XChaCha20's 24 bytes: the entry's random salt, the unit index, the version)
-/// and associated data (unit index, version): a ciphertext only opens at its own address and version.
-void nonce_and_ad(const uint8_t* entry, uint64_t unit, uint64_t version, uint8_t nonce[24], uint8_t ad[16]) {
-    __builtin_memcpy(nonce, entry + 8, 8);
-    store_le64(nonce + 8, unit);
-    store_le64(nonce + 16, version);
-    store_le64(ad, unit);
-    store_le64(ad + 8, version);
-}
 
 uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
@@ -39,14 +29,13 @@ const char* status_name(Status s) {
         case Status::TooLarge: return "does not fit (disk too small or tree too large)";
         case Status::Crypto: return "libsodium unavailable";
         case Status::NotMounted: return "not mounted";
+        case Status::CipherUnavailable:
+            return "cipher unavailable on this CPU (AES-256-GCM needs AES-NI and PCLMULQDQ)";
     }
     return "?";
 }
 
-Volume::~Volume() {
-    sodium_memzero(m_enc_key, sizeof m_enc_key);
-    sodium_memzero(m_mac_key, sizeof m_mac_key);
-}
+Volume::~Volume() { sodium_memzero(m_mac_key, sizeof m_mac_key); }
 
 void Volume::derive_keys(const uint8_t secret[kSecretBytes]) {
     uint8_t msg[kDiskIdBytes + sizeof kRootLabel];
@@ -54,9 +43,13 @@ void Volume::derive_keys(const uint8_t secret[kSecretBytes]) {
     __builtin_memcpy(msg + kDiskIdBytes, kRootLabel, sizeof kRootLabel);
     uint8_t root[crypto_kdf_KEYBYTES];
     crypto_generichash(root, sizeof root, msg, sizeof msg, secret, kSecretBytes);
-    crypto_kdf_derive_from_key(m_enc_key, sizeof m_enc_key, 1, kKdfContext, root);
+    uint8_t enc_key[kUnitKeyBytes];
+    crypto_kdf_derive_from_key(enc_key, sizeof enc_key, 1, kKdfContext, root);
     crypto_kdf_derive_from_key(m_mac_key, sizeof m_mac_key, 2, kKdfContext, root);
     sodium_memzero(root, sizeof root);
+    if (cipher_available(m_header.cipher)) m_cipher.init(m_header.cipher, enc_key);
+    else m_cipher.clear();
+    sodium_memzero(enc_key, sizeof enc_key);
 }
 
 void Volume::hash_node(uint64_t n, uint8_t out[kHashBytes]) const {
@@ -81,18 +74,13 @@ uint8_t* Volume::entry(uint64_t unit) const {
     return node(m_geometry.first[0] + unit / kEntriesPerLeaf) + (unit % kEntriesPerLeaf) * kEntryBytes;
 }
 
-bool Volume::open_unit(uint64_t unit, uint8_t* data) const {
+bool Volume::open_unit(uint64_t unit, uint8_t* data) {
     const uint8_t* e = entry(unit);
-    const uint64_t version = load_le64(e);
-    if (version == 0) {   // never written: zeros, whatever the disk holds
+    if (load_le64(e) == 0) {   // never written: zeros, whatever the disk holds
         __builtin_memset(data, 0, kUnitBytes);
         return true;
     }
-    uint8_t nonce[24], ad[16];
-    nonce_and_ad(e, unit, version, nonce, ad);
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(data, nullptr, data, kUnitBytes, e + 16, ad, sizeof ad,
-                                                             nonce, m_enc_key) == 0)
-        return true;
+    if (m_cipher.open(unit, e, data)) return true;
     __builtin_memset(data, 0, kUnitBytes);
     return false;
 }
@@ -123,6 +111,8 @@ Status Volume::load(const SectorDevice& dev, const uint8_t secret[kSecretBytes],
     uint8_t mac[kHashBytes];
     header_mac(sector0, mac);
     if (crypto_verify_32(mac, m_header.mac) != 0) return Status::Integrity;
+    // After the MAC: "unavailable" is about an authentic header (a disk formatted where AES-NI was).
+    if (!cipher_available(m_header.cipher)) return Status::CipherUnavailable;
     if (m_geometry.total_sectors() > dev.sectors || m_geometry.nodes > tree_bytes / kSectorSize) return Status::TooLarge;
     m_tree = tree;
     for (uint64_t n = 0; n < m_geometry.nodes; n += kChunkSectors) {
@@ -154,9 +144,15 @@ Status Volume::mount(const SectorDevice& dev, const uint8_t secret[kSecretBytes]
     return load(dev, secret, tree, tree_bytes);
 }
 
-Status Volume::format(const SectorDevice& dev, const uint8_t secret[kSecretBytes], uint8_t* tree, size_t tree_bytes) {
+Status Volume::format(const SectorDevice& dev, const uint8_t secret[kSecretBytes], uint8_t* tree, size_t tree_bytes,
+                      uint32_t cipher) {
     m_mounted = false;
     if (sodium_init() < 0) return Status::Crypto;
+    if (cipher == 0) cipher = preferred_cipher();
+    if (!cipher_available(cipher)) {
+        m_header.cipher = cipher;   // for the caller's message
+        return Status::CipherUnavailable;
+    }
     if (dev.read == nullptr || dev.write == nullptr) return Status::TooLarge;
     Geometry g;
     if (!fit_geometry(dev.sectors, tree_bytes / kSectorSize, g)) return Status::TooLarge;
@@ -164,6 +160,7 @@ Status Volume::format(const SectorDevice& dev, const uint8_t secret[kSecretBytes
     m_geometry = g;
     m_tree = tree;
     m_header = Header{};
+    m_header.cipher = cipher;
     m_header.raw_sectors = dev.sectors;
     m_header.data_sectors = g.data_sectors;
     m_header.meta_sectors = g.nodes;
@@ -241,9 +238,10 @@ Status Volume::write(uint64_t first, const void* buf, uint64_t count) {
     const uint64_t end = first + count;
     const uint64_t first_unit = first / kUnitSectors, end_unit = (end + kUnitSectors - 1) / kUnitSectors;
     uint8_t entries[kChunkUnits][kEntryBytes];
-    // One random nonce salt per call, shared by the units it writes: the nonce (salt, unit,
-    // version) stays unique (units differ within the call, a fresh 64-bit salt across calls, also
-    // after a whole-disk rollback repeats a version) at one random draw per call instead of one
+    // One random nonce salt per call, shared by the units it writes: the (key, nonce) pair stays
+    // unique (units differ within the call, a fresh 64-bit salt across calls, also after a
+    // whole-disk rollback repeats a version; for AES-256-GCM the salt picks the key, for
+    // XChaCha20 it is part of the nonce: unit_cipher.h) at one random draw per call instead of one
     // per unit (each a getrandom system call in popek-os).
     uint8_t salt[8];
     randombytes_buf(salt, sizeof salt);
@@ -275,10 +273,7 @@ Status Volume::write(uint64_t first, const void* buf, uint64_t count) {
             uint8_t* e = entries[sealed];
             store_le64(e, version);
             __builtin_memcpy(e + 8, salt, sizeof salt);
-            uint8_t nonce[24], ad[16];
-            nonce_and_ad(e, u, version, nonce, ad);
-            crypto_aead_xchacha20poly1305_ietf_encrypt_detached(dst, e + 16, nullptr, plain, kUnitBytes, ad, sizeof ad,
-                                                                nullptr, nonce, m_enc_key);
+            m_cipher.seal(u, e, plain, dst, e + 16);
         }
         if (sealed == 0) break;
         if (m_dev.write(m_dev.context, m_geometry.data_sector(unit * kUnitSectors), m_scratch, sealed * kUnitSectors) < 0)

@@ -1,7 +1,8 @@
 #pragma once
 /// popek sealed disk: an encrypted, authenticated block layer over any sector device
-/// (docs/guest-os.md "Storage"). Each 4 KiB unit of data sectors is XChaCha20-Poly1305 ciphertext
-/// whose nonce and associated data carry the unit's address and its version; the versions and tags live in a
+/// (docs/guest-os.md "Storage"). Each 4 KiB unit of data sectors is AEAD ciphertext (XChaCha20-Poly1305
+/// or AES-256-GCM, the header's cipher; unit_cipher.h) whose nonce and associated data carry the
+/// unit's address and its version; the versions and tags live in a
 /// tree of keyed BLAKE2b-256 hashes whose root is in the header, and the header is MACed with a
 /// key derived from the caller's secret. So a modified, moved (swapped) or rolled-back unit, or
 /// tree node, fails to verify: the read reports Status::Integrity. What this cannot detect is the
@@ -14,6 +15,7 @@
 #include <stdint.h>
 
 #include "sealdisk/format.h"
+#include "sealdisk/unit_cipher.h"
 
 namespace popek::sealdisk {
 
@@ -31,12 +33,13 @@ enum class Status : uint8_t {
     Ok,
     Integrity,      ///< a MAC, tag or tree hash did not verify: modified, moved or rolled back
     NotFormatted,   ///< sector 0 is all zero (format() initialises it)
-    BadFormat,      ///< the header is not a valid v1 header (parse_error() says why)
+    BadFormat,      ///< the header is not a valid v2 header (parse_error() says why)
     Io,             ///< the device failed (or a write failed half-way: remount)
     Range,          ///< sector outside the volume
     TooLarge,       ///< the tree does not fit the caller's buffer, or the disk is too small
     Crypto,         ///< libsodium could not initialise
     NotMounted,
+    CipherUnavailable,   ///< the disk's (or the requested) cipher does not run on this CPU (AES-256-GCM without AES-NI)
 };
 const char* status_name(Status s);
 
@@ -55,7 +58,9 @@ public:
     Status mount(const SectorDevice& dev, const uint8_t secret[kSecretBytes], uint8_t* tree, size_t tree_bytes);
     /// mkfs: a fresh disk id, a zero tree (every sector unwritten, reads as zeros), generation 1.
     /// The volume is the largest that fits the device and the tree buffer; mounted afterwards.
-    Status format(const SectorDevice& dev, const uint8_t secret[kSecretBytes], uint8_t* tree, size_t tree_bytes);
+    /// `cipher` 0 picks preferred_cipher(); a cipher this CPU lacks is CipherUnavailable.
+    Status format(const SectorDevice& dev, const uint8_t secret[kSecretBytes], uint8_t* tree, size_t tree_bytes,
+                  uint32_t cipher = 0);
 
     /// `count` sectors from `first` of the volume; whole units are read and verified. Integrity
     /// names in bad_sector() the first requested sector of the unit that failed (the buffer is
@@ -83,7 +88,7 @@ private:
     uint8_t* entry(uint64_t unit) const;
     /// Decrypts and verifies unit `unit` in place (zeros for a never-written unit); false, and the
     /// unit zeroed, if it does not verify.
-    bool open_unit(uint64_t unit, uint8_t* data) const;
+    bool open_unit(uint64_t unit, uint8_t* data);
     uint8_t* parent_slot(uint32_t level, uint64_t index);
     /// Rehashes leaves [first_leaf, last_leaf] up to the root, writes those nodes and the header.
     Status commit(uint64_t first_leaf, uint64_t last_leaf);
@@ -94,7 +99,7 @@ private:
     Header m_header{};
     Geometry m_geometry{};
     uint8_t* m_tree = nullptr;
-    uint8_t m_enc_key[32] = {};
+    UnitCipher m_cipher;
     uint8_t m_mac_key[32] = {};
     uint8_t m_scratch[kChunkSectors * kSectorSize] = {};
     uint64_t m_bad_sector = ~uint64_t{0};

@@ -4,19 +4,22 @@
 //
 // Input: byte 0 selects the mode. Even: the rest is a raw disk image (padded to whole sectors, at
 // most 64 sectors), parsed and mounted with the test secret. Odd: a genuine volume (48 sectors,
-// formatted and written with the test secret) is patched by the records that follow, each
+// formatted and written with the test secret; XChaCha20-Poly1305, or AES-256-GCM when bit 1 of
+// byte 0 is set and the CPU has AES-NI) is patched by the records that follow, each
 // [offset u16 LE][xor u8] inside the image, then mounted, read whole, written and mounted again.
 // Even inputs are also opened as a sealed file (src/sealdisk/sealed_file.h).
 // Invariants: nothing crashes; a parsed header describes a tree that fits the disk it names; a
 // volume that mounts reads every sector as Ok or Integrity, never anything else; a one-sector
 // write (a read-modify-write of its 4 KiB unit, format v2) is Ok or Integrity, and the volume
 // mounts again afterwards.
-// fuzz-sources: src/sealdisk/format.cpp src/sealdisk/volume.cpp src/sealdisk/sealed_file.cpp
+// fuzz-sources: src/sealdisk/format.cpp src/sealdisk/volume.cpp src/sealdisk/unit_cipher.cpp src/sealdisk/sealed_file.cpp
 // fuzz-libs: -lsodium
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
+
+#include <sodium.h>
 
 #include "../unit/sealdisk_test_util.h"
 #include "sealdisk/sealed_file.h"
@@ -53,17 +56,23 @@ void exercise(MemoryDisk& disk) {
     if (again.mount(disk.device(), test_secret(), tree.data(), tree.size()) != Status::Ok) __builtin_trap();
 }
 
-const std::vector<uint8_t>& genuine_image() {
-    static const std::vector<uint8_t> image = [] {
-        MemoryDisk disk(kGenuineSectors);
-        std::vector<uint8_t> tree(64 * kSectorSize);
-        Volume v;
-        if (v.format(disk.device(), test_secret(), tree.data(), tree.size()) != Status::Ok) __builtin_trap();
-        std::vector<uint8_t> data(3 * kSectorSize, 0x61);
-        if (v.write(1, data.data(), 3) != Status::Ok) __builtin_trap();
-        return disk.bytes;
-    }();
-    return image;
+std::vector<uint8_t> make_image(uint32_t cipher) {
+    MemoryDisk disk(kGenuineSectors);
+    std::vector<uint8_t> tree(64 * kSectorSize);
+    Volume v;
+    if (v.format(disk.device(), test_secret(), tree.data(), tree.size(), cipher) != Status::Ok) __builtin_trap();
+    std::vector<uint8_t> data(3 * kSectorSize, 0x61);
+    if (v.write(1, data.data(), 3) != Status::Ok) __builtin_trap();
+    return disk.bytes;
+}
+
+/// The genuine volume of `cipher` (XChaCha20-Poly1305 for AES-256-GCM on a CPU without AES-NI).
+const std::vector<uint8_t>& genuine_image(uint32_t cipher = kCipherXChaCha20Poly1305) {
+    static const std::vector<uint8_t> xchacha = make_image(kCipherXChaCha20Poly1305);
+    static const std::vector<uint8_t> aes = sodium_init() >= 0 && cipher_available(kCipherAes256Gcm)
+                                                ? make_image(kCipherAes256Gcm)
+                                                : xchacha;
+    return cipher == kCipherAes256Gcm ? aes : xchacha;
 }
 
 }  // namespace
@@ -84,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return 0;
     }
     MemoryDisk disk(kGenuineSectors);
-    disk.bytes = genuine_image();
+    disk.bytes = genuine_image((data[0] & 2) != 0 ? kCipherAes256Gcm : kCipherXChaCha20Poly1305);
     for (size_t at = 1; at + 3 <= size; at += 3) {
         size_t offset = (data[at] | size_t{data[at + 1]} << 8) % disk.bytes.size();
         disk.bytes[offset] ^= data[at + 2];
@@ -115,6 +124,13 @@ int main(int argc, char** argv) {
     seeds.push_back(std::vector<uint8_t>(1 + 4 * kSectorSize, 0));     // an unformatted disk
     std::vector<uint8_t> header_only(raw.begin(), raw.begin() + 1 + kSectorSize);
     seeds.push_back(header_only);                                      // a header naming sectors that are not there
+    std::vector<uint8_t> raw_aes{0};
+    raw_aes.insert(raw_aes.end(), genuine_image(kCipherAes256Gcm).begin(), genuine_image(kCipherAes256Gcm).end());
+    seeds.push_back(raw_aes);                                          // the AES-256-GCM image, mounted as given
+    seeds.push_back({3});                                              // AES-256-GCM, unpatched
+    seeds.push_back({3, 0x64, 0x0a, 0x01});                            // a data sector of its unit 0
+    seeds.push_back({3, 0x08, 0x02, 0x01});                            // its leaf 0, entry 0's salt (the subkey)
+    seeds.push_back({1, 12, 0, 3});                                    // cipher 1 -> 2 in the header (MAC)
     if (argc > 2 && !popek::fuzz::write_seeds(argv[2], seeds)) return 1;
     for (const auto& s : seeds) LLVMFuzzerTestOneInput(s.data(), s.size());
     std::mt19937 rng(16);

@@ -85,24 +85,30 @@ void report(const char* what, Status s, const Volume& volume) {
               static_cast<unsigned long>(volume.bad_node()));
     else if (s == Status::Integrity)
         print("sdisk: integrity error: %s: the header does not verify (other key, or modified)\n", what);
+    else if (s == Status::CipherUnavailable)
+        print("sdisk: %s: the cipher %s needs AES-NI and PCLMULQDQ, which this CPU does not have%s\n", what,
+              cipher_name(volume.header().cipher),
+              strcmp(what, "format") == 0 ? " (use --cipher xchacha20)" : " (the disk was formatted on another CPU)");
     else if (s == Status::BadFormat)
         print("sdisk: %s: %s: %s\n", what, status_name(s), parse_error_name(volume.parse_error()));
     else
         print("sdisk: %s: %s\n", what, status_name(s));
 }
 
-bool mount_or_format(Volume& volume, RawDisk& disk, const uint8_t* secret, bool force_format) {
+bool mount_or_format(Volume& volume, RawDisk& disk, const uint8_t* secret, bool force_format, uint32_t cipher) {
     if (pos_sodium_init() < 0) {
         print("sdisk: sodium_init failed\n");
         return false;
     }
     Status s = force_format ? Status::NotFormatted : volume.mount(disk.device(), secret, g_tree, sizeof g_tree);
     if (s == Status::NotFormatted) {
-        s = volume.format(disk.device(), secret, g_tree, sizeof g_tree);
+        s = volume.format(disk.device(), secret, g_tree, sizeof g_tree, cipher);
         if (s == Status::Ok)
-            print("sdisk: formatted %s: %lu data sectors, %lu tree nodes\n", kDevicePath,
+            print("sdisk: formatted %s: %lu data sectors, %lu tree nodes, %s\n", kDevicePath,
                   static_cast<unsigned long>(volume.geometry().data_sectors),
-                  static_cast<unsigned long>(volume.geometry().nodes));
+                  static_cast<unsigned long>(volume.geometry().nodes), cipher_name(volume.header().cipher));
+        else if (s == Status::CipherUnavailable)
+            return report("format", s, volume), false;
     }
     if (s != Status::Ok) {
         report("mount", s, volume);

@@ -22,8 +22,10 @@ bool open_raw(RawDisk& disk);
 /// Reads the 32-byte secret; false (and a message: a policy denial names the user) on failure.
 bool load_secret(uint8_t out[popek::sealdisk::kSecretBytes]);
 /// Mounts the volume, formatting a fresh (all-zero) disk first: the message on failure names
-/// the reason ("integrity error: ..." for a tree or header that does not verify).
-bool mount_or_format(popek::sealdisk::Volume& volume, RawDisk& disk, const uint8_t* secret, bool force_format);
+/// the reason ("integrity error: ..." for a tree or header that does not verify). A format uses
+/// `cipher` (0: AES-256-GCM where the CPU has AES-NI, else XChaCha20-Poly1305).
+bool mount_or_format(popek::sealdisk::Volume& volume, RawDisk& disk, const uint8_t* secret, bool force_format,
+                     uint32_t cipher = 0);
 /// Reports a failed volume operation on the console (the kernel has no other log).
 void report(const char* what, popek::sealdisk::Status s, const popek::sealdisk::Volume& volume);
 
@@ -31,7 +33,7 @@ void report(const char* what, popek::sealdisk::Status s, const popek::sealdisk::
 int file_put(const uint8_t* secret, const char* path, const char* text, size_t len);
 int file_cat(const uint8_t* secret, const char* path);
 
-/// sdisk bench KIB: raw vs sealed sequential write and read (formats the disk).
-int bench(RawDisk& disk, const uint8_t* secret, uint64_t kib);
+/// sdisk bench KIB: raw vs sealed sequential write and read (formats the disk with `cipher`).
+int bench(RawDisk& disk, const uint8_t* secret, uint64_t kib, uint32_t cipher);
 
 }  // namespace pos::sdisk
