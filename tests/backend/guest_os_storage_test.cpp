@@ -71,13 +71,18 @@ protected:
 
 bool has(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
+/// Whether popek's own engines (interp, bt) show the guest AES-NI and PCLMULQDQ in CPUID.
+bool engine_offers_aes() { return false; }
+
 TEST_P(GuestOsStorageTest, PutLeavesNoPlaintextOnTheImageAndPersistsAcrossReboots) {
     auto first = boot({"sdisk put the quick sealed fox 4242", "sdisk cat", "sdisk info"});
     ASSERT_EQ(first.size(), 3u);
     EXPECT_TRUE(has(first[0], "sdisk: formatted /dev/xvda: ")) << first[0];
     EXPECT_TRUE(has(first[0], "sdisk: put 26 bytes\n")) << first[0];
     EXPECT_EQ(first[1], "the quick sealed fox 4242\n");
-    EXPECT_TRUE(has(first[2], "popek sealed disk v2, cipher xchacha20-poly1305")) << first[2];
+    // The default cipher: AES-256-GCM where the guest's CPU has AES-NI, else XChaCha20-Poly1305.
+    const bool aes = has(first[2], "popek sealed disk v2, cipher aes-256-gcm + blake2b tree");
+    EXPECT_TRUE(aes || has(first[2], "popek sealed disk v2, cipher xchacha20-poly1305 + blake2b tree")) << first[2];
     const std::vector<uint8_t> image = read_bytes(m_disk);
     for (const std::string needle : {"quick sealed fox", "sealed fox", "4242"})
         EXPECT_EQ(std::search(image.begin(), image.end(), needle.begin(), needle.end()), image.end()) << needle;
@@ -87,13 +92,51 @@ TEST_P(GuestOsStorageTest, PutLeavesNoPlaintextOnTheImageAndPersistsAcrossReboot
     // The host tool shows the public header only: version, cipher, sizes, generation (format + put).
     auto inspect = popek::test::run_popek({"disk-inspect", m_disk.string()});
     EXPECT_EQ(inspect.status, 0) << inspect.err;
-    EXPECT_TRUE(has(inspect.out, ": popek sealed disk, format version 2\ncipher: XChaCha20-Poly1305 per 4 KiB unit")) << inspect.out;
+    EXPECT_TRUE(has(inspect.out, std::string(": popek sealed disk, format version 2\ncipher: ") +
+                                     (aes ? "AES-256-GCM" : "XChaCha20-Poly1305") + " per 4 KiB unit"))
+        << inspect.out;
     EXPECT_TRUE(has(inspect.out, "volume: " + std::to_string(g.data_sectors) + " data sectors")) << inspect.out;
     EXPECT_TRUE(has(inspect.out, "generation: 2 header writes\n")) << inspect.out;
     EXPECT_FALSE(has(inspect.out, "fox")) << inspect.out;
     auto second = boot({"sdisk cat"});
     ASSERT_EQ(second.size(), 1u);
     EXPECT_EQ(second[0], "the quick sealed fox 4242\n");
+}
+
+TEST_P(GuestOsStorageTest, EachCipherCanBeForcedAndAesNeedsAesNi) {
+    // XChaCha20-Poly1305 everywhere; AES-256-GCM where the guest's CPUID has AES-NI and PCLMULQDQ
+    // (else a clear error and the disk untouched). Both then survive a reboot and tampering.
+    auto out = boot({"sdisk format --cipher xchacha20", "sdisk put chacha words", "sdisk info", "sdisk format --cipher aes256gcm",
+                     "sdisk put aes sealed words", "sdisk cat", "sdisk info", "sdisk format --cipher rot13"});
+    ASSERT_EQ(out.size(), 8u);
+    EXPECT_TRUE(has(out[0], "sdisk: formatted /dev/xvda: ")) << out[0];
+    EXPECT_TRUE(has(out[0], " tree nodes, xchacha20-poly1305\n")) << out[0];
+    EXPECT_TRUE(has(out[2], "cipher xchacha20-poly1305 + blake2b tree")) << out[2];
+    EXPECT_TRUE(has(out[7], "usage: sdisk")) << out[7];
+    const bool aes = has(out[3], " tree nodes, aes-256-gcm\n");
+    if (aes) {
+        EXPECT_EQ(out[5], "aes sealed words\n");
+        EXPECT_TRUE(has(out[6], "cipher aes-256-gcm + blake2b tree")) << out[6];
+    } else {
+        EXPECT_TRUE(has(out[3], "sdisk: format: the cipher aes-256-gcm needs AES-NI and PCLMULQDQ, which this CPU does "
+                                "not have (use --cipher xchacha20)"))
+            << out[3];
+        EXPECT_EQ(out[5], "aes sealed words\n") << "the old volume is kept and written";
+        EXPECT_TRUE(has(out[6], "cipher xchacha20-poly1305")) << out[6];
+    }
+    if (GetParam().accel != std::string("kvm") && engine_offers_aes()) {
+        EXPECT_TRUE(aes) << "the engine emulates AES-NI and PCLMULQDQ: the guest must be able to use them";
+    }
+    std::vector<uint8_t> image = read_bytes(m_disk);
+    const std::string needle = "aes sealed words";
+    EXPECT_EQ(std::search(image.begin(), image.end(), needle.begin(), needle.end()), image.end());
+    image[data_offset(geometry_of(image), 0) + 5] ^= 0x10;
+    write_bytes(m_disk, image);
+    auto after = boot({"sdisk info", "sdisk cat", "echo alive"});
+    ASSERT_EQ(after.size(), 3u);
+    EXPECT_TRUE(has(after[0], aes ? "cipher aes-256-gcm" : "cipher xchacha20-poly1305")) << after[0];
+    EXPECT_TRUE(has(after[1], "sdisk: integrity error: cat: sector 0 failed verification")) << after[1];
+    EXPECT_EQ(after[2], "alive\n");
 }
 
 TEST_P(GuestOsStorageTest, AFlippedByteIsAnIntegrityErrorAndTheOsGoesOn) {
