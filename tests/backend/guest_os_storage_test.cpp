@@ -6,6 +6,7 @@
 // the guest, which keeps running.
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "guest_os_session.h"
 #include "popek_process.h"
 #include "sealdisk/format.h"
+#include "sealdisk/volume.h"
 
 namespace popek::test::guest_os {
 namespace {
@@ -137,6 +139,55 @@ TEST_P(GuestOsStorageTest, EachCipherCanBeForcedAndAesNeedsAesNi) {
     EXPECT_TRUE(has(after[0], aes ? "cipher aes-256-gcm" : "cipher xchacha20-poly1305")) << after[0];
     EXPECT_TRUE(has(after[1], "sdisk: integrity error: cat: sector 0 failed verification")) << after[1];
     EXPECT_EQ(after[2], "alive\n");
+}
+
+TEST_P(GuestOsStorageTest, AnAesDiskFormattedOnTheHostOpensInTheGuestOrFailsClearly) {
+    // The host's sealdisk::Volume (AES-NI here) formats with the shipped /etc/keys/disk secret and
+    // writes a sector; the guest reads it back, or, where its CPUID has no AES-NI, refuses to
+    // mount with a message naming the cipher.
+    if (!sd::cipher_available(sd::kCipherAes256Gcm)) GTEST_SKIP() << "host CPU without AES-NI/PCLMULQDQ";
+    const std::string hex = read_text(source_file("etc/keys/disk"));
+    ASSERT_GE(hex.size(), 64u);
+    uint8_t secret[sd::kSecretBytes];
+    for (size_t i = 0; i < sd::kSecretBytes; ++i) secret[i] = static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+    std::vector<uint8_t> image(kImageBytes, 0);
+    {
+        struct Mem {
+            static long io(void* c, uint64_t s, void* b, uint64_t n, bool w) {
+                auto* img = static_cast<std::vector<uint8_t>*>(c);
+                if ((s + n) * sd::kSectorSize > img->size()) return -5;
+                if (w) std::memcpy(img->data() + s * sd::kSectorSize, b, n * sd::kSectorSize);
+                else std::memcpy(b, img->data() + s * sd::kSectorSize, n * sd::kSectorSize);
+                return 0;
+            }
+        };
+        sd::SectorDevice dev;
+        dev.context = &image;
+        dev.sectors = kImageBytes / sd::kSectorSize;
+        dev.read = [](void* c, uint64_t s, void* b, uint64_t n) { return Mem::io(c, s, b, n, false); };
+        dev.write = [](void* c, uint64_t s, const void* b, uint64_t n) { return Mem::io(c, s, const_cast<void*>(b), n, true); };
+        std::vector<uint8_t> tree(2048 * sd::kSectorSize);
+        sd::Volume v;
+        ASSERT_EQ(v.format(dev, secret, tree.data(), tree.size(), sd::kCipherAes256Gcm), sd::Status::Ok);
+        std::vector<uint8_t> sector(sd::kSectorSize, 0);
+        const std::string text = "written on the host\n";
+        std::memcpy(sector.data(), text.data(), text.size());
+        ASSERT_EQ(v.write(12, sector.data(), 1), sd::Status::Ok);
+    }
+    write_bytes(m_disk, image);
+    auto out = boot({"sdisk read 12", "sdisk info", "echo alive"});
+    ASSERT_EQ(out.size(), 3u);
+    if (has(out[0], "needs AES-NI")) {
+        EXPECT_TRUE(has(out[0], "sdisk: mount: the cipher aes-256-gcm needs AES-NI and PCLMULQDQ, which this CPU does "
+                                "not have (the disk was formatted on another CPU)"))
+            << out[0];
+        EXPECT_EQ(read_bytes(m_disk), image) << "not formatted over";
+        EXPECT_FALSE(GetParam().accel != std::string("kvm") && engine_offers_aes()) << out[0];
+    } else {
+        EXPECT_EQ(out[0], "written on the host\n");
+        EXPECT_TRUE(has(out[1], "cipher aes-256-gcm")) << out[1];
+    }
+    EXPECT_EQ(out[2], "alive\n");
 }
 
 TEST_P(GuestOsStorageTest, AFlippedByteIsAnIntegrityErrorAndTheOsGoesOn) {
