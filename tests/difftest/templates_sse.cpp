@@ -1,7 +1,9 @@
-// SSE/SSE2/SSSE3 integer, logic, shuffle and move instructions (SDM Vol. 2; emitted natively by
-// the block translator, emu/bt/sse_ops.cpp). The runners compare GPRs, flags and the data buffer,
+// SSE/SSE2/SSSE3 integer, logic, shuffle and move instructions, AES-NI and PCLMULQDQ (SDM Vol. 2;
+// emitted natively by the block translator, emu/bt/sse_ops.cpp). The runners compare GPRs, flags and the data buffer,
 // not XMM registers, and the XMMs start undefined on the native side: each template defines the
 // XMMs it uses from GPRs or memory, works on them, and moves a result back to a GPR or memory.
+#include <xbyak/xbyak_util.h>
+
 #include "templates.h"
 
 namespace popek::difftest {
@@ -190,8 +192,52 @@ void t_sse(Gen& g) {
     if (g.rng.chance(30)) extract(g, p.b);
 }
 
+bool host_crypto() {
+    static const bool has = [] {
+        const Xbyak::util::Cpu host;
+        return host.has(Xbyak::util::Cpu::tAESNI) && host.has(Xbyak::util::Cpu::tPCLMULQDQ);
+    }();
+    return has;
+}
+
+const XmmOp kAesOps[] = {&CG::aesenc, &CG::aesenclast, &CG::aesdec, &CG::aesdeclast, &CG::aesimc};
+
+/// AES-NI and PCLMULQDQ (SDM Vol. 2A AESENC.., Vol. 2B PCLMULQDQ) on defined registers, mixed
+/// with the plain SSE operations of t_sse; the runners see the results through `extract`.
+/// Exceptions Type 4: a misaligned m128 source is a #GP(0), named "sse misaligned" as in operate.
+void t_crypto(Gen& g) {
+    if (!host_crypto()) return t_sse(g);
+    const Pair p = define_two(g);
+    const unsigned n = 1 + static_cast<unsigned>(g.rng.below(4));
+    for (unsigned k = 0; k < n; ++k) {
+        if (g.rng.chance(25)) {
+            operate(g, p);
+            continue;
+        }
+        const auto imm = static_cast<uint8_t>(g.rng.next());
+        const uint64_t which = g.rng.below(3);
+        const XmmOp aes = g.rng.pick(kAesOps);
+        const auto emit = [&](const char* name, const Operand& src) {
+            if (which == 0) g.insn(name, FlagEffect::none(), [&](CG& c) { (c.*aes)(p.a, src); });
+            else if (which == 1) g.insn(name, FlagEffect::none(), [&](CG& c) { c.aeskeygenassist(p.a, src, imm); });
+            else g.insn(name, FlagEffect::none(), [&](CG& c) { c.pclmulqdq(p.a, src, imm); });
+        };
+        if (!g.rng.chance(30)) {
+            emit("sse crypto", p.b);
+            continue;
+        }
+        OperandSet ops;
+        const bool misaligned = g.rng.chance(1);
+        const Xbyak::Address m = g.mem(ops, 128, 0, 0, misaligned ? 1 : 16);
+        emit(misaligned ? "sse misaligned" : "sse crypto", m);
+    }
+    extract(g, p.a);
+    if (g.rng.chance(30)) extract(g, p.b);
+}
+
 constexpr Template kTemplates[] = {
     {"sse", 8, t_sse},
+    {"sse crypto", 4, t_crypto},
 };
 
 }  // namespace

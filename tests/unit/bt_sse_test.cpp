@@ -135,6 +135,17 @@ TEST(BtSse, Ssse3Forms) {
            POPEK_BIN(psignw), POPEK_BIN(psignd), POPEK_BIN(pabsb), POPEK_BIN(pabsw), POPEK_BIN(pabsd),
            {"palignr", [](G& g) { g.palignr(xmm1, xmm2, 5); g.palignr(xmm3, xword[rdi + 16], 20); g.palignr(xmm4, xmm5, 33); }, 3}});
 }
+TEST(BtSse, AesAndPclmulqdqForms) {
+    const Xbyak::util::Cpu host;
+    if (!host.has(Xbyak::util::Cpu::tAESNI) || !host.has(Xbyak::util::Cpu::tPCLMULQDQ))
+        GTEST_SKIP() << "host without AES-NI/PCLMULQDQ";
+    check({POPEK_BIN(aesenc), POPEK_BIN(aesenclast), POPEK_BIN(aesdec), POPEK_BIN(aesdeclast), POPEK_BIN(aesimc),
+           {"aeskeygenassist", [](G& g) { g.aeskeygenassist(xmm1, xmm2, 0x1b); g.aeskeygenassist(xmm9, xword[rdi + 16], 0x80); g.aeskeygenassist(xmm3, xmm3, 0); }, 3},
+           {"pclmulqdq", [](G& g) {
+                g.pclmulqdq(xmm1, xmm2, 0x00); g.pclmulqdq(xmm3, xmm4, 0x01); g.pclmulqdq(xmm5, xmm6, 0x10);
+                g.pclmulqdq(xmm7, xmm8, 0x11); g.pclmulqdq(xmm10, xword[rdi + 32], 0x10); g.pclmulqdq(xmm11, xmm11, 0xee);
+            }, 6}});
+}
 #undef POPEK_BIN
 
 TEST(BtSse, ShiftsShufflesAndLaneMoves) {
@@ -261,6 +272,11 @@ TEST(BtSse, MisalignedM128RaisesGp) {
         SCOPED_TRACE(k);
         expect_fault(cases[k], kGp);
     }
+    // AES-NI and PCLMULQDQ: Exceptions Type 4 (SDM Vol. 2A 2.8), the same rule.
+    const Xbyak::util::Cpu host;
+    if (!host.has(Xbyak::util::Cpu::tAESNI) || !host.has(Xbyak::util::Cpu::tPCLMULQDQ)) return;
+    expect_fault([](G& g) { g.add(qword[rdi + 0x40], rcx); g.aesenc(xmm1, xword[rdi + 8]); }, kGp);
+    expect_fault([](G& g) { g.add(qword[rdi + 0x40], rcx); g.pclmulqdq(xmm1, xword[rdi + 4], 1); }, kGp);
 }
 
 TEST(BtSse, ControlRegistersMakeSseFault) {

@@ -174,6 +174,14 @@ bool is_native_memory(const Insn& insn, bool flat32);
 /// `flat32` as for is_native_memory).
 bool is_native_sse(const Insn& insn, bool memory_ok, bool flat32);
 
+/// AES-NI and PCLMULQDQ in native SSE (emu/bt/sse_crypto_ops.cpp), when the host has them:
+/// AESENC/AESENCLAST/AESDEC/AESDECLAST/AESIMC ("xmm, xmm/m128"), AESKEYGENASSIST/PCLMULQDQ
+/// ("xmm, xmm/m128, imm8"); emit_crypto_op emits one of them (`imm` for the latter two).
+bool is_crypto_binary(unsigned mnemonic);
+bool is_crypto_imm(unsigned mnemonic);
+void emit_crypto_op(Xbyak::CodeGenerator& g, unsigned mnemonic, const Xbyak::Xmm& d, const Xbyak::Operand& s,
+                    uint8_t imm);
+
 /// True when `insn` is MUL/IMUL (one operand), DIV/IDIV, CBW/CWDE/CDQE or CWD/CDQ/CQO emitted
 /// natively (emu/bt/muldiv_ops.cpp; a divide checks for #DE and leaves through a slow path).
 /// `memory_ok`, `flat32`: a memory operand is allowed, as for is_native_sse.

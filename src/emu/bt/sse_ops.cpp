@@ -1,5 +1,5 @@
 /// Native SSE in the block translator: SSE/SSE2/SSSE3 integer, logic, shuffle and move
-/// instructions (and SSE3's MOVDDUP) run as the same host instruction (the interpreter's handlers, emu/interp/sse_*.cpp,
+/// instructions (and SSE3's MOVDDUP, AES-NI and PCLMULQDQ: sse_crypto_ops.cpp) run as the same host instruction (the interpreter's handlers, emu/interp/sse_*.cpp,
 /// run the same host instructions too, so results are bit for bit the same).
 ///
 /// Guest XMMn lives in host XMMn from its first use to the next handler call (host XMMs are
@@ -65,10 +65,10 @@ enum class Kind : uint8_t {
     Half,        ///< MOVHPS/MOVHPD/MOVLPS/MOVLPD (memory forms)
     HalfReg,     ///< MOVHLPS/MOVLHPS
     Mask,        ///< PMOVMSKB/MOVMSKPS/MOVMSKPD
-    Binary,      ///< xmm, xmm/m128
+    Binary,      ///< xmm, xmm/m128 (and AESENC..AESIMC)
     ShiftImm,    ///< PSLLx/PSRLx/PSRAx xmm, imm8
     ByteShift,   ///< PSLLDQ/PSRLDQ xmm, imm8
-    Shuffle,     ///< PSHUFD/PSHUFLW/PSHUFHW/PALIGNR/SHUFPS/SHUFPD xmm, xmm/m128, imm8
+    Shuffle,     ///< PSHUFD/PSHUFLW/PSHUFHW/PALIGNR/SHUFPS/SHUFPD/AESKEYGENASSIST/PCLMULQDQ xmm, xmm/m128, imm8
     Extract,     ///< PEXTRW r32, xmm, imm8
     Insert,      ///< PINSRW xmm, r32, imm8
     Dup,         ///< MOVDDUP xmm, xmm/m64 (SSE3; ChaCha20's counter in libsodium's SSSE3 code)
@@ -94,7 +94,7 @@ bool is_binary(unsigned m) {
             return host_ssse3();
 #undef X
         default:
-            return false;
+            return is_crypto_binary(m);
     }
 }
 
@@ -120,6 +120,8 @@ Kind kind_of(const Insn& i) {
         case ZYDIS_MNEMONIC_PEXTRW: return Kind::Extract;
         case ZYDIS_MNEMONIC_PINSRW: return Kind::Insert;
         case ZYDIS_MNEMONIC_MOVDDUP: return host_sse3() ? Kind::Dup : Kind::None;
+        case ZYDIS_MNEMONIC_AESKEYGENASSIST: case ZYDIS_MNEMONIC_PCLMULQDQ:
+            return is_crypto_imm(i.mnemonic) ? Kind::Shuffle : Kind::None;
         default:
             if (!is_binary(i.mnemonic)) return Kind::None;
             return i.k1 == kOpImm ? Kind::ShiftImm : Kind::Binary;   // only shifts have an imm8 form
@@ -179,7 +181,7 @@ void emit_binary_op(Xbyak::CodeGenerator& g, unsigned m, const Xbyak::Xmm& d, co
         POPEK_BT_SSSE3_BINARY(X)
         POPEK_BT_SSE2_SHIFT(X)
 #undef X
-        default: throw Xbyak::Error(Xbyak::ERR_INTERNAL);
+        default: emit_crypto_op(g, m, d, s, 0); return;   // AESENC..AESIMC
     }
 }
 
@@ -194,9 +196,11 @@ void emit_shift_imm(Xbyak::CodeGenerator& g, unsigned m, const Xbyak::Xmm& d, in
     }
 }
 
-/// PSHUFD/PSHUFLW/PSHUFHW write the whole destination from the source: it need not be loaded.
+/// PSHUFD/PSHUFLW/PSHUFHW/AESKEYGENASSIST write the whole destination from the source: it need
+/// not be loaded.
 bool writes_whole(unsigned m) {
-    return m == ZYDIS_MNEMONIC_PSHUFD || m == ZYDIS_MNEMONIC_PSHUFLW || m == ZYDIS_MNEMONIC_PSHUFHW;
+    return m == ZYDIS_MNEMONIC_PSHUFD || m == ZYDIS_MNEMONIC_PSHUFLW || m == ZYDIS_MNEMONIC_PSHUFHW ||
+           m == ZYDIS_MNEMONIC_AESKEYGENASSIST;
 }
 
 void emit_shuffle(Xbyak::CodeGenerator& g, unsigned m, const Xbyak::Xmm& d, const Xbyak::Operand& s, uint8_t imm) {
@@ -207,7 +211,7 @@ void emit_shuffle(Xbyak::CodeGenerator& g, unsigned m, const Xbyak::Xmm& d, cons
         case ZYDIS_MNEMONIC_PALIGNR: g.palignr(d, s, imm); return;
         case ZYDIS_MNEMONIC_SHUFPS: g.shufps(d, s, imm); return;
         case ZYDIS_MNEMONIC_SHUFPD: g.shufpd(d, s, imm); return;
-        default: throw Xbyak::Error(Xbyak::ERR_INTERNAL);
+        default: emit_crypto_op(g, m, d, s, imm); return;   // AESKEYGENASSIST, PCLMULQDQ
     }
 }
 

@@ -23,6 +23,7 @@ const HandlerTable& handler_table() {
         register_sse_int(t);
         register_sse_fp(t);
         register_sse_convert(t);
+        register_sse_crypto(t);
         register_fxsave(t);
         register_x87_control(t);
         register_x87_exec(t);

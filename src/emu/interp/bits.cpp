@@ -116,6 +116,8 @@ bool cpuid_bit(unsigned leaf, int reg, unsigned bit) {
 bool host_has_popcnt() { static const bool v = cpuid_bit(1, 2, 23); return v; }
 bool host_has_lzcnt() { static const bool v = cpuid_bit(0x80000001, 2, 5); return v; }
 bool host_has_bmi1() { static const bool v = cpuid_bit(7, 1, 3); return v; }
+bool host_has_aes() { static const bool v = cpuid_bit(1, 2, 25); return v; }
+bool host_has_pclmulqdq() { static const bool v = cpuid_bit(1, 2, 1); return v; }
 
 void register_bits(HandlerTable& t) {
     t.add(ZYDIS_MNEMONIC_BT, select_bt<kBt>);

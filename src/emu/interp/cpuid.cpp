@@ -58,6 +58,9 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
             // ECX: SSE3(0), SSSE3(9): complete in sse_*.cpp/mmx.cpp/x87_exec.cpp (FISTTP), which run
             // them on the host, so only when the host has them. No MONITOR(3), no SSE4.x.
             out[2] |= host_simd_ecx() & ((1u << 0) | (1u << 9));
+            // ECX: PCLMULQDQ(1), AES(25): sse_crypto.cpp runs them on the host, and its selectors
+            // take them only when the host has them (else #UD), so the same test here.
+            out[2] |= (host_has_pclmulqdq() ? 1u << 1 : 0) | (host_has_aes() ? 1u << 25 : 0);
             // EDX: FPU(0) MMX(23) FXSR(24) SSE(25) SSE2(26) (x87_*.cpp, mmx.cpp, fxsave.cpp, sse_*.cpp),
             // DE PSE TSC MSR PAE CX8 APIC SEP PGE CMOV PAT CLFSH.
             out[3] = (1u << 0) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (apic_on ? 1u << 9 : 0) |

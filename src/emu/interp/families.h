@@ -25,6 +25,7 @@ void register_sse_move(HandlerTable& t);    // sse_move.cpp (after register_stri
 void register_sse_int(HandlerTable& t);     // sse_int.cpp: integer SIMD
 void register_sse_fp(HandlerTable& t);      // sse_fp.cpp (after register_string: CMPSD)
 void register_sse_convert(HandlerTable& t); // sse_convert.cpp: CVT*
+void register_sse_crypto(HandlerTable& t);  // sse_crypto.cpp: AES-NI, PCLMULQDQ
 void register_fxsave(HandlerTable& t);      // fxsave.cpp: FXSAVE/FXRSTOR, LDMXCSR/STMXCSR
 void register_x87_control(HandlerTable& t); // x87_control.cpp: FNINIT FLDCW FNSTSW FNSAVE ...
 void register_x87_exec(HandlerTable& t);    // x87_exec.cpp: x87 arithmetic, loads, stores
@@ -34,5 +35,7 @@ void register_mmx(HandlerTable& t);         // mmx.cpp: MMX forms (last: wraps t
 bool host_has_popcnt();
 bool host_has_lzcnt();
 bool host_has_bmi1();
+bool host_has_aes();         // AESENC.. AESKEYGENASSIST (sse_crypto.cpp)
+bool host_has_pclmulqdq();   // PCLMULQDQ (sse_crypto.cpp)
 
 }  // namespace popek::emu
