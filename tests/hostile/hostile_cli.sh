@@ -59,14 +59,15 @@ bz in/bz-old 0x200 0x7fffffff 0x100000
 bz in/bz-init0 0x20f 0x7fffffff 0
 bz in/bz-whole 0x20f 0x7fffffff 0x100000
 head -c $((0x230)) in/bz-whole > in/bz-truncated
-sd() {   # sd FILE RAW DATA META: a sealed-disk v2 header (docs/guest-os.md "On-disk format")
+sd() {   # sd FILE RAW DATA META [CIPHER]: a sealed-disk v2 header (docs/guest-os.md "On-disk format")
   truncate -s 4096 "$1"
-  poke "$1" 0 "POPEKSDK$(le 4 2)$(le 4 1)$(le 4 1)$(le 4 512)$(le 4 16)$(le 4 16)$(le 8 "$2")$(le 8 "$3")$(le 8 "$4")"
+  poke "$1" 0 "POPEKSDK$(le 4 2)$(le 4 "${5:-1}")$(le 4 1)$(le 4 512)$(le 4 16)$(le 4 16)$(le 8 "$2")$(le 8 "$3")$(le 8 "$4")"
   poke "$1" 80 'popekdsk'
   poke "$1" 120 "$(le 4 8)"
 }
 sd in/sd-geometry 8 1000 63
 sd in/sd-short 100 88 1
+sd in/sd-cipher 100 88 1 3
 # Firecracker config files (docs/api.md).
 printf '{"boot-source": {"kernel_image_path": "%s"}, "popek": {"accel": "interp"}}' "$K" >$work/in/vm.json
 printf '{"boot-source": {"kernel_image_path": "%s", "initrd": "x"}}' "$K" >$work/in/vm-unknown.json
@@ -189,6 +190,7 @@ case_ 'not formatted' disk-inspect $work/in/disk.img
 case_ 'bad magic' disk-inspect "$K"
 case_ 'inconsistent sizes' disk-inspect $work/in/sd-geometry
 case_ 'shorter than the volume' disk-inspect $work/in/sd-short
+case_ 'unknown cipher' disk-inspect $work/in/sd-cipher
 
 echo "hostile_cli: $cases cases, $failures failed ($POPEK)"
 [ "$failures" = 0 ]
