@@ -150,6 +150,7 @@ Status Volume::format(const SectorDevice& dev, const uint8_t secret[kSecretBytes
     if (sodium_init() < 0) return Status::Crypto;
     if (cipher == 0) cipher = preferred_cipher();
     if (!cipher_available(cipher)) {
+        m_cipher.clear();
         m_header.cipher = cipher;   // for the caller's message
         return Status::CipherUnavailable;
     }
