@@ -119,10 +119,11 @@ Result<BootSetup> load_bzimage(std::span<const uint8_t> image, const LoadRequest
     uint64_t initrd_limit = std::min<uint64_t>(uint64_t{hdr.initrd_addr_max} + 1, arch::kIdentityMapEnd);
     // A limit below the kernel's own end cannot be helped by more RAM: say which header field it is.
     const uint64_t initrd_floor = placement.highest_end_below(initrd_limit);
-    if (!request.initrd.empty() && (initrd_limit <= initrd_floor || initrd_limit - initrd_floor < request.initrd.size()))
+    if (request.initrd_size() != 0 &&
+        (initrd_limit <= initrd_floor || initrd_limit - initrd_floor < request.initrd_size()))
         return fail("initrd ({} bytes) does not fit below the bzImage's initrd_addr_max {:#x} (the kernel and boot "
-                    "data end at {:#x})", request.initrd.size(), uint32_t{hdr.initrd_addr_max}, initrd_floor);
-    InitrdLocation initrd = TRY(place_initrd(placement, request.initrd, initrd_limit));
+                    "data end at {:#x})", request.initrd_size(), uint32_t{hdr.initrd_addr_max}, initrd_floor);
+    InitrdLocation initrd = TRY(place_initrd(placement, request, initrd_limit));
 
     hdr.type_of_loader = kLoaderUndefined;
     hdr.vid_mode = 0xffff;  // "normal" text mode

@@ -160,6 +160,41 @@ Result<ElfFile> ElfFile::parse(std::span<const uint8_t> image) {
     return elf;
 }
 
+bool fetch_elf_metadata(std::span<const uint8_t> file, uint64_t max_bytes,
+                        const std::function<bool(uint64_t offset, uint64_t len)>& fetch) {
+    uint64_t fetched = 0;
+    auto get = [&](uint64_t offset, uint64_t len) {
+        if (!range_fits(offset, len, file.size()) || len > max_bytes - fetched) return false;
+        fetched += len;
+        return len == 0 || fetch(offset, len);
+    };
+    if (!get(0, std::min<uint64_t>(file.size(), kLayout64.ehsize)) || !is_elf(file) || file.size() < kEiNident)
+        return false;
+    const uint8_t cls = file[kEiClass];
+    if (cls != kClass32 && cls != kClass64) return false;
+    const ClassLayout& l = cls == kClass64 ? kLayout64 : kLayout32;
+    if (file.size() < l.ehsize) return false;
+    // Both tables are fetched when their entry size is the class's; ElfFile::parse refuses others.
+    const uint64_t phoff = word_at(file, l.e_phoff, l), phnum = read_le_unchecked<uint16_t>(file, l.e_phnum);
+    if (read_le_unchecked<uint16_t>(file, l.e_phentsize) != l.phentsize || !get(phoff, phnum * l.phentsize))
+        return false;
+    for (uint64_t i = 0; i < phnum; ++i) {
+        const uint64_t off = phoff + i * l.phentsize;
+        if (read_le_unchecked<uint32_t>(file, off + l.p_type) != kPtNote) continue;
+        if (!get(word_at(file, off + l.p_offset, l), word_at(file, off + l.p_filesz, l))) return false;
+    }
+    const uint64_t shoff = word_at(file, l.e_shoff, l), shnum = read_le_unchecked<uint16_t>(file, l.e_shnum);
+    if (shoff == 0 || shnum == 0) return true;
+    if (read_le_unchecked<uint16_t>(file, l.e_shentsize) != l.shentsize || !get(shoff, shnum * l.shentsize))
+        return false;
+    for (uint64_t i = 0; i < shnum; ++i) {
+        const uint64_t off = shoff + i * l.shentsize;
+        if (read_le_unchecked<uint32_t>(file, off + l.sh_type) != kShtNote) continue;
+        if (!get(word_at(file, off + l.sh_offset, l), word_at(file, off + l.sh_size, l))) return false;
+    }
+    return true;
+}
+
 const ElfNote* ElfFile::find_note(std::string_view name, uint32_t type) const {
     for (const ElfNote& n : notes)
         if (n.name == name && n.type == type) return &n;

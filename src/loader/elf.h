@@ -5,6 +5,7 @@
 /// Every offset and size is checked against the file and for overflow while parsing, so users of
 /// ElfFile can trust the ranges it returns.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -54,5 +55,15 @@ struct ElfFile {
     /// The first note with this owner name and type, or nullptr.
     const ElfNote* find_note(std::string_view name, uint32_t type) const;
 };
+
+/// Reads the parts of an ELF file that ElfFile::parse looks at (identification and header,
+/// program and section header tables, the notes they point at) into `file`, a buffer of the
+/// file's size, through `fetch(offset, len)` (fills file[offset, offset+len) from the file; false
+/// on a read error). The rest of `file` is left alone: a loader given LoadRequest::kernel_reader
+/// reads PT_LOAD contents straight into guest RAM, so a 65 MiB vmlinux never has a whole copy
+/// in host memory. False (read the whole file then: ElfFile::parse names the problem) when the
+/// file is no ELF, a table or note lies outside it, or the parts add up to more than `max_bytes`.
+bool fetch_elf_metadata(std::span<const uint8_t> file, uint64_t max_bytes,
+                        const std::function<bool(uint64_t offset, uint64_t len)>& fetch);
 
 }  // namespace popek::loader

@@ -4,6 +4,7 @@
 #include <span>
 
 #include "loader/elf.h"
+#include "loader/loader.h"
 #include "loader/placement.h"
 
 namespace popek::loader {
@@ -13,10 +14,12 @@ struct LoadedImage {
     uint64_t end = 0;     ///< highest p_paddr + p_memsz
 };
 
-/// Claims and fills every non-empty PT_LOAD: p_filesz bytes from the file, the rest zeroed.
+/// Claims and fills every non-empty PT_LOAD: p_filesz bytes from the file (from `image`, or
+/// through `reader` when one is given: LoadRequest::kernel_reader), the rest zeroed.
 /// Fails (naming the segment) when one lies outside RAM or overlaps an earlier claim, or when
 /// there is nothing to load.
-Result<LoadedImage> load_elf_segments(const ElfFile& elf, std::span<const uint8_t> image, Placement& placement);
+Result<LoadedImage> load_elf_segments(const ElfFile& elf, std::span<const uint8_t> image, Placement& placement,
+                                      const RangeReader& reader);
 
 /// Checks that `entry` (a physical address) lies inside the file-backed part of a PT_LOAD.
 Result<void> check_entry_loaded(const ElfFile& elf, uint64_t entry);

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <span>
 
+#include "loader/loader.h"
 #include "loader/placement.h"
 
 namespace popek::loader {
@@ -12,9 +13,9 @@ struct InitrdLocation {
     uint64_t size = 0;
 };
 
-/// Places `initrd` page aligned as high as possible in RAM below `limit` and above everything
+/// Places the request's initrd page aligned as high as possible in RAM below `limit` and above everything
 /// claimed so far below `limit` (the kernel), so the kernel can grow upward without hitting it.
 /// An empty initrd places nothing and returns {0, 0}.
-Result<InitrdLocation> place_initrd(Placement& placement, std::span<const uint8_t> initrd, uint64_t limit);
+Result<InitrdLocation> place_initrd(Placement& placement, const LoadRequest& request, uint64_t limit);
 
 }  // namespace popek::loader

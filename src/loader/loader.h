@@ -2,6 +2,7 @@
 /// Kernel loaders: pick the format of a kernel image, place it in guest RAM with its boot
 /// information, and describe the vCPU state it must be entered with.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -19,6 +20,9 @@ enum class ApStart {
     AtEntry,      ///< popek own-guest ABI: every vCPU starts at the entry (docs/guest-abi.md)
 };
 
+/// Reads `out.size()` bytes of a file from `offset` straight into `out` (guest RAM).
+using RangeReader = std::function<Result<void>(uint64_t offset, std::span<uint8_t> out)>;
+
 struct LoadRequest {
     std::span<const uint8_t> kernel;
     std::span<const uint8_t> initrd;   ///< empty: none
@@ -32,6 +36,17 @@ struct LoadRequest {
     /// and QEMU pass them). Other protocols ignore them.
     std::string kernel_name = {};
     std::string initrd_name = {};
+    /// Large files read on demand (vmm/input_file.h), so that guest RAM holds their only copy:
+    /// with kernel_reader set, `kernel` holds just the ELF's metadata (fetch_elf_metadata) and
+    /// PT_LOAD contents come through the reader; with initrd_reader set, `initrd` is empty and
+    /// its initrd_reader_size bytes come through that reader.
+    RangeReader kernel_reader = {};
+    RangeReader initrd_reader = {};
+    uint64_t initrd_reader_size = 0;
+
+    uint64_t initrd_size() const { return initrd_reader ? initrd_reader_size : initrd.size(); }
+    /// Fills `out` (initrd_size() bytes of guest RAM) with the initrd.
+    Result<void> copy_initrd(std::span<uint8_t> out) const;
 };
 
 struct BootSetup {

@@ -168,7 +168,7 @@ Result<BootSetup> load_multiboot(const ElfFile& elf, const MultibootHeader& head
     const memory::GuestMemory& mem = placement.mem();
     if (request.rsdp_addr != 0)
         TRY_VOID(placement.claim(arch::kBiosAreaStart, arch::kOneMiB - arch::kBiosAreaStart, "ACPI tables"));
-    TRY_VOID(load_elf_segments(elf, image, placement));
+    TRY_VOID(load_elf_segments(elf, image, placement, request.kernel_reader));
     uint64_t entry = TRY(physical_entry(elf));
 
     // The boot data and the module go as high as possible below 4 GiB, above the image: out of
@@ -187,11 +187,12 @@ Result<BootSetup> load_multiboot(const ElfFile& elf, const MultibootHeader& head
     info.boot_loader_name = static_cast<uint32_t>(block + BootDataLayout::kLoaderName);
     info.mmap_addr = static_cast<uint32_t>(block + BootDataLayout::kMmap);
     info.mmap_length = static_cast<uint32_t>(map.size() * sizeof(MultibootMmapEntry));
-    if (!request.initrd.empty()) {
-        uint64_t addr = TRY(placement.claim_highest(request.initrd.size(), arch::kPageSize, floor, arch::kIdentityMapEnd,
+    if (const uint64_t size = request.initrd_size(); size != 0) {
+        uint64_t addr = TRY(placement.claim_highest(size, arch::kPageSize, floor, arch::kIdentityMapEnd,
                                                     "initrd (multiboot module)"));
-        TRY_VOID(mem.write(addr, request.initrd));
-        MultibootModule module{static_cast<uint32_t>(addr), static_cast<uint32_t>(addr + request.initrd.size()),
+        const std::span<uint8_t> ram = TRY(mem.slice(addr, size));
+        TRY_VOID(request.copy_initrd(ram));
+        MultibootModule module{static_cast<uint32_t>(addr), static_cast<uint32_t>(addr + size),
                                static_cast<uint32_t>(block + layout.module_string), 0};
         TRY_VOID(mem.write_obj(block + BootDataLayout::kModule, module));
         info.mods_count = 1;

@@ -20,11 +20,11 @@ Result<BootSetup> load_own_guest(const ElfFile& elf, std::span<const uint8_t> im
     TRY_VOID(placement.claim(arch::kPageTablesAddr, arch::kPageTablesSize, "boot page tables"));
     TRY_VOID(placement.claim(arch::kStacksAddr, arch::kStackSize * static_cast<uint64_t>(request.vcpus),
                              "vCPU stacks"));
-    LoadedImage loaded = TRY(load_elf_segments(elf, image, placement));
+    LoadedImage loaded = TRY(load_elf_segments(elf, image, placement, request.kernel_reader));
     if (loaded.end > arch::kIdentityMapEnd)
         return fail("ELF segments end at {:#x}, above the identity-mapped low 4 GiB", loaded.end);
     TRY_VOID(check_entry_loaded(elf, elf.entry));
-    InitrdLocation initrd = TRY(place_initrd(placement, request.initrd, arch::kIdentityMapEnd));
+    InitrdLocation initrd = TRY(place_initrd(placement, request, arch::kIdentityMapEnd));
 
     TRY_VOID(arch::write_boot_gdt(mem));
     uint64_t cr3 = TRY(arch::write_identity_map(mem));

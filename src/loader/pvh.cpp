@@ -62,11 +62,11 @@ Result<BootSetup> load_pvh(const ElfFile& elf, uint64_t entry, std::span<const u
     // Boot structures first, so that a kernel segment on top of them is reported as the culprit.
     TRY_VOID(placement.claim_boot_area(request.cmdline, arch::kCmdlineMax, true, request.rsdp_addr != 0));
     TRY_VOID(placement.claim(arch::kBootInfoAddr, arch::kPageSize, "PVH start info"));
-    TRY_VOID(load_elf_segments(elf, image, placement));
+    TRY_VOID(load_elf_segments(elf, image, placement, request.kernel_reader));
     TRY_VOID(check_entry_loaded(elf, entry));
     // The whole start-of-day set lives below 4 GiB (start_info.h: "Xen on x86 will always try to
     // place all the data below the 4GiB boundary"); the entry runs with paging off.
-    InitrdLocation initrd = TRY(place_initrd(placement, request.initrd, arch::kIdentityMapEnd));
+    InitrdLocation initrd = TRY(place_initrd(placement, request, arch::kIdentityMapEnd));
 
     TRY_VOID(arch::write_boot_gdt(mem));
     TRY_VOID(mem.write_obj(kStartInfoAddr, std::array<uint8_t, arch::kPageSize>{}));

@@ -309,11 +309,13 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
     InputFile kernel_file, initrd_file;
     std::span<const uint8_t> kernel(opt.kernel_bytes);
     if (!opt.kernel_path.empty()) {
-        kernel_file = TRY(read_input_file(opt.kernel_path, "kernel", std::max<uint64_t>(ram_bytes, uint64_t{1} << 30)));
+        kernel_file = TRY(read_input_file(opt.kernel_path, "kernel", std::max<uint64_t>(ram_bytes, uint64_t{1} << 30),
+                                          ReadMode::ElfMetadata));
         kernel = kernel_file.bytes();
     }
     if (kernel.empty() && !restore) return fail("no kernel given and no embedded guest");
-    if (!opt.initrd_path.empty()) initrd_file = TRY(read_input_file(opt.initrd_path, "initrd", ram_bytes));
+    if (!opt.initrd_path.empty())
+        initrd_file = TRY(read_input_file(opt.initrd_path, "initrd", ram_bytes, ReadMode::OnDemand));
     const std::span<const uint8_t> initrd = initrd_file.bytes();
 
     auto hv = TRY(hv::open_hypervisor(opt.accel));
@@ -322,6 +324,14 @@ Result<RunOutcome> run_vm(const VmOptions& requested, VmObserver* observer) {
                     hv->max_vcpus());
     auto mem = TRY(memory::GuestMemory::create(opt.mem_mib << 20));
     loader::LoadRequest req{kernel, initrd, opt.cmdline, opt.cpus, acpi::kRsdpAddr, opt.kernel_path, opt.initrd_path};
+    // Large files go straight from the file into guest RAM (vmm/input_file.h).
+    auto reader_of = [](const InputFile& f) -> loader::RangeReader {
+        if (!f.on_demand) return {};
+        return [&f](uint64_t offset, std::span<uint8_t> out) { return f.read_at(offset, out); };
+    };
+    req.kernel_reader = reader_of(kernel_file);
+    req.initrd_reader = reader_of(initrd_file);
+    req.initrd_reader_size = initrd_file.on_demand ? initrd_file.size : 0;
     Result<loader::BootSetup> loaded = restore ? loader::BootSetup{} : loader::load_kernel(mem, req);
     if (!loaded) return std::unexpected(with_context(loaded.error(), "kernel"));
     // A Xen guest's RAM is loaded once its platform is built (below): building it writes the
