@@ -87,6 +87,9 @@ TEST_P(GuestOsStorageTest, PutLeavesNoPlaintextOnTheImageAndPersistsAcrossReboot
     // The default cipher: AES-256-GCM where the guest's CPU has AES-NI, else XChaCha20-Poly1305.
     const bool aes = has(first[2], "popek sealed disk v2, cipher aes-256-gcm + blake2b tree");
     EXPECT_TRUE(aes || has(first[2], "popek sealed disk v2, cipher xchacha20-poly1305 + blake2b tree")) << first[2];
+    if (GetParam().accel != std::string("kvm")) {
+        EXPECT_EQ(aes, engine_offers_aes()) << "the default is AES-256-GCM exactly where the guest has AES-NI";
+    }
     const std::vector<uint8_t> image = read_bytes(m_disk);
     for (const std::string needle : {"quick sealed fox", "sealed fox", "4242"})
         EXPECT_EQ(std::search(image.begin(), image.end(), needle.begin(), needle.end()), image.end()) << needle;
