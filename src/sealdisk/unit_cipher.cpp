@@ -13,10 +13,28 @@ constexpr char kGcmKdfContext[crypto_kdf_CONTEXTBYTES] = {'p', 'o', 'p', 'e', 'k
 
 crypto_aead_aes256gcm_state* gcm(uint8_t* opaque) { return reinterpret_cast<crypto_aead_aes256gcm_state*>(opaque); }
 
-/// Associated data of both ciphers: unit index ‖ version (a unit opens only at its own address and version).
-void unit_ad(uint64_t unit, uint64_t version, uint8_t ad[16]) {
-    store_le64(ad, unit);
-    store_le64(ad + 8, version);
+/// A unit's associated data (unit index ‖ version, both ciphers: a unit opens only at its own
+/// address and version) and nonce (unit_cipher.h: AES-256-GCM uses the first 12 bytes).
+struct UnitNonce {
+    uint8_t ad[16];
+    uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+};
+
+UnitNonce unit_nonce(uint32_t cipher, uint64_t unit, const uint8_t* entry) {
+    static_assert(crypto_aead_aes256gcm_NPUBBYTES <= crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    UnitNonce n{};
+    const uint64_t version = load_le64(entry);
+    store_le64(n.ad, unit);
+    store_le64(n.ad + 8, version);
+    if (cipher == kCipherAes256Gcm) {
+        store_le64(n.nonce, unit);
+        store_le32(n.nonce + 8, static_cast<uint32_t>(version));
+    } else {
+        __builtin_memcpy(n.nonce, entry + 8, 8);
+        store_le64(n.nonce + 8, unit);
+        store_le64(n.nonce + 16, version);
+    }
+    return n;
 }
 
 bool g_hide_aes = false;
@@ -59,46 +77,28 @@ void UnitCipher::select_salt(const uint8_t* salt) {
 }
 
 void UnitCipher::seal(uint64_t unit, const uint8_t* entry, const uint8_t* plain, uint8_t* out, uint8_t tag[kTagBytes]) {
-    const uint64_t version = load_le64(entry);
-    uint8_t ad[16];
-    unit_ad(unit, version, ad);
+    const UnitNonce n = unit_nonce(m_cipher, unit, entry);
     if (m_cipher == kCipherAes256Gcm) {
         select_salt(entry + 8);
-        uint8_t nonce[crypto_aead_aes256gcm_NPUBBYTES];
-        store_le64(nonce, unit);
-        store_le32(nonce + 8, static_cast<uint32_t>(version));
-        crypto_aead_aes256gcm_encrypt_detached_afternm(out, tag, nullptr, plain, kUnitBytes, ad, sizeof ad, nullptr,
-                                                       nonce, gcm(m_gcm_state));
+        crypto_aead_aes256gcm_encrypt_detached_afternm(out, tag, nullptr, plain, kUnitBytes, n.ad, sizeof n.ad, nullptr,
+                                                       n.nonce, gcm(m_gcm_state));
         return;
     }
-    uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-    __builtin_memcpy(nonce, entry + 8, 8);
-    store_le64(nonce + 8, unit);
-    store_le64(nonce + 16, version);
-    crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out, tag, nullptr, plain, kUnitBytes, ad, sizeof ad, nullptr,
-                                                        nonce, m_key);
+    crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out, tag, nullptr, plain, kUnitBytes, n.ad, sizeof n.ad, nullptr,
+                                                        n.nonce, m_key);
 }
 
 bool UnitCipher::open(uint64_t unit, const uint8_t* entry, uint8_t* data) {
-    const uint64_t version = load_le64(entry);
+    const UnitNonce n = unit_nonce(m_cipher, unit, entry);
     const uint8_t* tag = entry + 16;
-    uint8_t ad[16];
-    unit_ad(unit, version, ad);
     if (m_cipher == kCipherAes256Gcm) {
         select_salt(entry + 8);
-        uint8_t nonce[crypto_aead_aes256gcm_NPUBBYTES];
-        store_le64(nonce, unit);
-        store_le32(nonce + 8, static_cast<uint32_t>(version));
-        return crypto_aead_aes256gcm_decrypt_detached_afternm(data, nullptr, data, kUnitBytes, tag, ad, sizeof ad, nonce,
-                                                              gcm(m_gcm_state)) == 0;
+        return crypto_aead_aes256gcm_decrypt_detached_afternm(data, nullptr, data, kUnitBytes, tag, n.ad, sizeof n.ad,
+                                                              n.nonce, gcm(m_gcm_state)) == 0;
     }
     if (m_cipher != kCipherXChaCha20Poly1305) return false;
-    uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-    __builtin_memcpy(nonce, entry + 8, 8);
-    store_le64(nonce + 8, unit);
-    store_le64(nonce + 16, version);
-    return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(data, nullptr, data, kUnitBytes, tag, ad, sizeof ad,
-                                                               nonce, m_key) == 0;
+    return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(data, nullptr, data, kUnitBytes, tag, n.ad, sizeof n.ad,
+                                                               n.nonce, m_key) == 0;
 }
 
 }  // namespace popek::sealdisk
