@@ -307,6 +307,56 @@ TEST(BtSse, PageCrossingAndPageFaults) {
         expect_fault(e, kPfv, 0, 0, hole, [hole](EmuHarness& h) { h.set_pte(hole, 0); });
 }
 
+TEST(BtSse, SelfLoopHoldsXmmsAcrossPassesAndReloadsThemAfterAHandler) {
+    // A self-loop (emu/bt/block_loop.cpp) holds the XMMs its body names in host XMMs from pass to
+    // pass; ADDPS (MXCSR arithmetic: a handler call) writes the source of the next pass's PADDD,
+    // so the back edge must load it again, and the first loop's values must carry over exactly.
+    struct Loop {
+        const char* name;
+        SnippetEmit emit;
+        bool handler;
+    };
+    const Loop loops[] = {
+        {"paddd; pxor; movdqa m128 store; paddq m128; dec; jnz", [](G& g) {
+             Xbyak::Label top;
+             g.L(top);
+             g.paddd(xmm0, xmm1);
+             g.pxor(xmm1, xmm0);
+             g.movdqa(xword[rdi + 16], xmm0);
+             g.paddq(xmm2, xword[rdi + 16]);
+             g.dec(ecx);
+             g.jnz(top);
+         }, false},
+        {"paddd xmm0, xmm2; addps xmm2, xmm3 (a handler); dec; jnz", [](G& g) {
+             Xbyak::Label top;
+             g.L(top);
+             g.paddd(xmm0, xmm2);
+             g.addps(xmm2, xmm3);
+             g.dec(ecx);
+             g.jnz(top);
+         }, true},
+    };
+    for (const Loop& l : loops) {
+        SCOPED_TRACE(l.name);
+        BtPair p(false, true);
+        setup(p);
+        p.load(assemble_with_hlt(l.emit));
+        for (const uint64_t n : {1ULL, 3ULL, 300ULL, 5000ULL}) {
+            uint64_t gpr[16] = {};
+            gpr[hv::RDI] = kDataBuf;
+            gpr[hv::RCX] = n;
+            fill(p, n);
+            ASSERT_TRUE(p.same(gpr, 0)) << n << " passes";
+            ASSERT_TRUE(same_sse(p)) << n << " passes";
+            ASSERT_FALSE(p.bt.reported()) << "unexpected fault, vector " << p.bt.read<uint64_t>(kVectorReport);
+        }
+        EXPECT_GT(p.stats().chains_taken, 0u) << "the loop's passes were meant to go through its back edge";
+        if (l.handler) {
+            EXPECT_GT(p.stats().helper_insns, 0u) << "ADDPS was meant to be a handler call";
+        }
+    }
+}
+
 TEST(BtSse, AHandlerInTheBlockSeesAndChangesTheGuestXmms) {
     // FXSAVE reads the XMMs written natively before it; FXRSTOR changes them, and the native code
     // after it must read the restored values, not stale host registers.

@@ -518,6 +518,7 @@ private:
     int m_hoisted_n = 0;
     unsigned m_native = 0, m_helpers = 0;
     uint16_t m_xmm_valid = 0;     ///< guest XMMn is in host XMMn (bit n), equal to Cpu::fpu.xmm[n]
+    uint16_t m_head_xmm = 0;      ///< a self-loop's XMMs held in host XMMs at its head (emit_loop_head)
     bool m_sse_checked = false;   ///< the CR0/CR4 check of SSE passed since the last handler call
     /// Block offsets of the instructions (emit_block), for side branch targets.
     std::vector<uint32_t> m_offsets;

@@ -106,6 +106,18 @@ void BlockEmitter::emit_loop_head(const Block& b) {
     }
     // Before the flags are loaded: the probes clobber the host's.
     for (int k = 0; k < m_hoisted_n; ++k) emit_hoisted_probe(k);
+    // The guest XMMs the body's native SSE instructions name stay in host XMMs from pass to
+    // pass (the back edge reloads any that a handler call or a merge point dropped) instead of
+    // being loaded from Cpu::fpu.xmm again in every pass: writes are stored through, so
+    // Cpu::fpu.xmm is exact at any exit. Loading one the body only writes costs one load here.
+    m_head_xmm = 0;
+    for (const Insn& in : b.insns) {
+        if (!sse_inline(in)) continue;
+        if (in.xmms & 1u) m_head_xmm = static_cast<uint16_t>(m_head_xmm | 1u << (in.r0 & 15));
+        if (in.xmms & 2u) m_head_xmm = static_cast<uint16_t>(m_head_xmm | 1u << (in.r1 & 15));
+    }
+    for (unsigned n = 0; n < 16; ++n)
+        if ((m_head_xmm >> n) & 1u) (void)xmm_read(n);
     m_regs.next_insn();
     m_head_state = m_regs.state();
     // Flags the body may observe before rewriting them (a probe's slow path, a reader) would
@@ -445,6 +457,9 @@ void BlockEmitter::emit_back_edge(const Block& b, const Insn& in, ChainSlot* slo
         m_host_flags = 0;
     }
     m_regs.emit_transition(m_head_state);
+    // The head's XMMs back in host XMMs (MOVDQU leaves the flags alone); m_xmm_valid is left as
+    // it is: the exit emitted after the back edge does not pass through these loads.
+    emit_xmm_reload(static_cast<uint16_t>(m_head_xmm & ~m_xmm_valid));
     if (in_register) {
         // This pass's instructions are counted by the budget register's move below.
         if (m_count_pending + 1 != b.insns.size()) throw Xbyak::Error(Xbyak::ERR_INTERNAL);
