@@ -11,6 +11,8 @@
 /// - registers: the head's residency (RegCache::emit_transition; the head treats them as dirty,
 ///   so a slow path or an exit before the back edge writes them all back);
 /// - Cpu::rip at the block's first instruction (a handler call in the body moved it);
+/// - the guest XMMs the body's native SSE instructions name, in host XMMs (m_head_xmm: loaded
+///   before the head, reloaded at the back edge if a handler call or a merge point dropped one);
 /// - flags: exact in Cpu::rflags for every flag that can be read before the body writes it
 ///   again (observe_flags / produced track that while the body is emitted). Flags the body
 ///   always rewrites first stay in the host over the back edge and are merged (from RDX) only
