@@ -41,12 +41,20 @@ Result<bool> read_elf_metadata(InputFile& file) {
     file.data = UniqueMapping(raw, file.size);
     auto* const buffer = static_cast<uint8_t*>(raw);
     std::string error;
+    const uint64_t prefix = std::min<uint64_t>(file.size, kPrefixBytes);
+    // A range inside one of the first reads (the prefix; a note both a PT_NOTE and a SHT_NOTE
+    // name) is not read again. Only the first 16 are kept: a hostile file's 2 x 65535 table
+    // entries then cost at most 16 comparisons each.
+    std::vector<std::pair<uint64_t, uint64_t>> done;
     auto fetch = [&](uint64_t offset, uint64_t len) {
+        for (const auto& [at, n] : done)
+            if (offset >= at && offset + len <= at + n) return true;
         auto read = pread_all(file.fd.get(), buffer + offset, len, offset, file.name);
         if (!read) error = read.error().message;
+        else if (done.size() < 16) done.emplace_back(offset, len);
         return read.has_value();
     };
-    if (!fetch(0, std::min<uint64_t>(file.size, kPrefixBytes))) return fail("{}", error);
+    if (!fetch(0, prefix)) return fail("{}", error);
     if (loader::fetch_elf_metadata(file.bytes(), kMetadataMaxBytes, fetch)) return true;
     if (!error.empty()) return fail("{}", error);
     file.data = {};
