@@ -36,9 +36,10 @@ inline std::string guest_elf(std::string_view name) {
     return std::string(POPEK_GUEST_DIR) + "/" + std::string(name) + ".elf";
 }
 
-/// Runs popek with `args`, writes `input` to its stdin (then closes it), waits at most `timeout`.
-inline RunResult run_popek(const std::vector<std::string>& args, std::string_view input = {},
-                           std::chrono::milliseconds timeout = kGuestTimeout) {
+/// Runs `argv` (argv[0] a path, or a name looked up in PATH), writes `input` to its stdin (then
+/// closes it), waits at most `timeout`. A program that cannot be started exits with status 127.
+inline RunResult run_program(std::vector<std::string> argv_store, std::string_view input = {},
+                             std::chrono::milliseconds timeout = kGuestTimeout) {
     RunResult result;
     int in_pipe[2], out_pipe[2], err_pipe[2];
     if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
@@ -46,8 +47,6 @@ inline RunResult run_popek(const std::vector<std::string>& args, std::string_vie
         ADD_FAILURE() << "pipe: " << std::strerror(errno);
         return result;
     }
-    std::vector<std::string> argv_store{POPEK_BINARY};
-    argv_store.insert(argv_store.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_store) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -57,7 +56,7 @@ inline RunResult run_popek(const std::vector<std::string>& args, std::string_vie
         ::dup2(in_pipe[0], STDIN_FILENO);
         ::dup2(out_pipe[1], STDOUT_FILENO);
         ::dup2(err_pipe[1], STDERR_FILENO);
-        ::execv(argv[0], argv.data());
+        ::execvp(argv[0], argv.data());
         ::_exit(127);
     }
     ::close(in_pipe[0]);
@@ -120,6 +119,14 @@ inline RunResult run_popek(const std::vector<std::string>& args, std::string_vie
     }
     result.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
     return result;
+}
+
+/// Runs popek with `args`, writes `input` to its stdin (then closes it), waits at most `timeout`.
+inline RunResult run_popek(const std::vector<std::string>& args, std::string_view input = {},
+                           std::chrono::milliseconds timeout = kGuestTimeout) {
+    std::vector<std::string> argv{POPEK_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_program(std::move(argv), input, timeout);
 }
 
 /// When popek refused to start because the engine is unusable on this host (no /dev/kvm, no
