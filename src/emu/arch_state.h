@@ -20,6 +20,8 @@ inline constexpr uint64_t kCf = 1u << 0, kPf = 1u << 2, kAf = 1u << 4, kZf = 1u 
 inline constexpr uint64_t kArithFlags = kCf | kPf | kAf | kZf | kSf | kOf;
 /// CR4.UMIP (SDM Vol. 3A 2.5): SGDT SIDT SLDT SMSW STR are #GP at CPL > 0.
 inline constexpr uint64_t kCr4Umip = 1u << 11;
+/// IA32_PKRS (SDM Vol. 4 table 2-2): supervisor protection-key rights (CR4.PKS).
+inline constexpr uint32_t kMsrPkrs = 0x6e1;
 
 // DR6 / DR7 bits (SDM Vol. 3B 18.2.3, 18.2.4).
 inline constexpr uint64_t kDr6Bd = 1u << 13, kDr6Bs = 1u << 14, kDr7Gd = 1u << 13;
@@ -75,6 +77,9 @@ struct ArchState {
     uint64_t apic_base = 0xfee00900;
     uint64_t spec_ctrl = 0;   ///< IA32_SPEC_CTRL (stored; nothing to control on an emulated CPU)
     uint64_t misc_features_enables = 0;   ///< MSR_MISC_FEATURES_ENABLES (CPUID faulting)
+    /// PKRU (RDPKRU/WRPKRU) and IA32_PKRS (MSR 0x6e1): 2 bits per protection key, AD at 2k and
+    /// WD at 2k+1 (SDM Vol. 3A 4.6.2); 0 at power-up.
+    uint32_t pkru = 0, pkrs = 0;
     int64_t tsc_offset = 0;
     FxsaveArea fpu;
 

@@ -7,7 +7,8 @@ namespace {
 
 constexpr uint64_t kCr0Cd = 1ULL << 30, kCr0Nw = 1ULL << 29;
 constexpr uint64_t kCr4Supported = (1u << 2) | (1u << 3) | hv::kCr4Pse | hv::kCr4Pae | (1u << 6) | hv::kCr4Pge |
-                                   (1u << 8) | hv::kCr4Osfxsr | hv::kCr4Osxmmexcpt | kCr4Umip;
+                                   (1u << 8) | hv::kCr4Osfxsr | hv::kCr4Osxmmexcpt | kCr4Umip | hv::kCr4Smap |
+                                   hv::kCr4Pke | hv::kCr4Pks;
 constexpr uint64_t kEferSupported = hv::kEferSce | hv::kEferLme | hv::kEferLma | hv::kEferNxe;
 
 bool canonical(uint64_t v) { return static_cast<uint64_t>(static_cast<int64_t>(v << 16) >> 16) == v; }
@@ -46,8 +47,10 @@ void Cpu::write_cr3(uint64_t v) {
 void Cpu::write_cr4(uint64_t v) {
     if (v & ~kCr4Supported) raise(kGp, 0);
     if (long_mode && !(v & hv::kCr4Pae)) raise(kGp, 0);
-    if ((cr4 ^ v) & (hv::kCr4Pae | hv::kCr4Pse | hv::kCr4Pge)) flush_tlb();
+    // SMAP and protection keys change what every cached translation allows (SDM Vol. 3A 4.6).
+    if ((cr4 ^ v) & (hv::kCr4Pae | hv::kCr4Pse | hv::kCr4Pge | hv::kCr4Smap | hv::kCr4Pke | hv::kCr4Pks)) flush_tlb();
     cr4 = v;
+    update_tlb_class();
 }
 
 void Cpu::write_efer(uint64_t v) {
@@ -111,6 +114,7 @@ uint64_t Cpu::read_msr(uint32_t msr) {
         case 0x3a: return 1;      // IA32_FEATURE_CONTROL: locked, no VMX
         case kMsrArchCapabilities: return kArchCapabilities;
         case kMsrSpecCtrl: return spec_ctrl;
+        case kMsrPkrs: return pkrs;
         default: raise(kGp, 0);   // IA32_PRED_CMD is write-only
     }
 }
@@ -164,6 +168,13 @@ void Cpu::write_msr(uint32_t msr, uint64_t v) {
         case 0x8b: break;
         case kMsrSpecCtrl: if (v & ~kSpecCtrlBits) raise(kGp, 0); spec_ctrl = v; break;
         case kMsrPredCmd: if (v & ~1ULL) raise(kGp, 0); break;   // IBPB: nothing is predicted
+        // IA32_PKRS (SDM Vol. 3A 4.6.2): bits 63:32 reserved. Cached translations hold the rights
+        // the old value gave: all go (WRMSR to it is rare, unlike STAC/CLAC).
+        case kMsrPkrs:
+            if (v >> 32) raise(kGp, 0);
+            pkrs = static_cast<uint32_t>(v);
+            flush_tlb();
+            break;
         case 0x1d9: if (v != 0) raise(kGp, 0); break;   // IA32_DEBUGCTL: none of its features
         // MSR_MISC_FEATURES_ENABLES: bit 0 enables CPUID faulting (system.cpp); the rest is
         // reserved here (MSR_PLATFORM_INFO is read-only: default).

@@ -77,7 +77,7 @@ void Cpu::update_mode() {
     mode64 = long_mode && seg[kCs].l;
     if (!(cr0 & hv::kCr0Pe)) cpl = 0;
     code_bits = mode64 ? 64 : seg[kCs].db ? 32 : 16;
-    m_mmu.set_user(cpl == 3);
+    update_tlb_class();
 }
 
 void Cpu::reset_to_init() {

@@ -71,8 +71,18 @@ public:
     void reset_to_init();
     void start_at_sipi(uint8_t vector);
     void update_mode();
-    /// The registers a page walk reads (SDM Vol. 3A 4.1.1).
-    PagingRegs paging_regs() const { return PagingRegs{cr0, cr3, cr4, efer, long_mode}; }
+    /// CPL, CR4.SMAP or EFLAGS.AC may have changed: selects the software TLB's privilege class
+    /// (emu/mmu/mmu.h TlbClass). Every write of CPL or of RFLAGS.AC ends here (update_mode()
+    /// calls it; so do STAC/CLAC, POPF/IRET's write_flags, SYSCALL's FMASK, task switches).
+    void update_tlb_class() {
+        m_mmu.set_class(cpl == 3 ? kTlbUser : ((cr4 & hv::kCr4Smap) && (rflags & kAc)) ? kTlbSupAc : kTlbSup);
+    }
+    /// The registers a page walk reads (SDM Vol. 3A 4.1.1, 4.6).
+    PagingRegs paging_regs() const {
+        return PagingRegs{cr0, cr3, cr4, efer, long_mode, cpl < 3 && (rflags & kAc) != 0, pkru, pkrs};
+    }
+    /// The TLB class of the current privilege (kTlbSup for a walk it does not apply to).
+    TlbClass tlb_class() const { return m_mmu.tlb_class(); }
 
     // ---- memory: segmentation + paging + physical dispatch ----
     /// Linear address of seg:off for an access of `size` bytes, with the segment checks of the mode
@@ -108,7 +118,7 @@ public:
     /// INVLPG: drops the translations of the page holding `la`.
     void flush_tlb_page(uint64_t la);
     /// True when the cached instruction-fetch translation of `la` is global (after translate()).
-    bool tlb_global(uint64_t la, bool user) const;
+    bool tlb_global(uint64_t la, TlbClass cls) const;
     /// Drops every fast write mapping (a page became code somewhere: writes must be seen).
     void drop_write_mappings();
 
@@ -318,7 +328,7 @@ private:
     uint8_t* ram_ptr(uint64_t gpa, unsigned size) const;
     /// Caches a translation in the MMU as what the page may be mapped as here: not at all for
     /// the APIC page, MMIO or a watched page, not for writes when it holds code.
-    void fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool writable, bool executable,
+    void fill_tlb(uint64_t la, uint64_t gpa, TlbClass cls, bool readable, bool writable, bool executable,
                   bool global, unsigned page_shift);
     void mmio_access(uint64_t gpa, void* data, unsigned size, bool write);
     [[noreturn]] void page_fault(uint64_t la, uint32_t err);

@@ -192,6 +192,7 @@ bool write_register(emu::Cpu& c, int n, std::string_view b) {
             constexpr uint64_t kWritable = emu::kArithFlags | emu::kTf | emu::kIf | emu::kDf | emu::kIopl |
                                            emu::kNt | emu::kAc | emu::kId;
             c.rflags = (c.rflags & ~kWritable) | (v & kWritable) | 2;
+            c.update_tlb_class();   // AC may have changed (SMAP)
             return true;
         }
         case Kind::St: std::memcpy(c.fpu.st[r.index], b.data(), 10); return true;

@@ -47,7 +47,8 @@ inline constexpr uint64_t kCr0Pe = 1u << 0, kCr0Mp = 1u << 1, kCr0Em = 1u << 2, 
                           kCr0Et = 1u << 4, kCr0Ne = 1u << 5, kCr0Wp = 1u << 16, kCr0Am = 1u << 18,
                           kCr0Pg = 1u << 31;
 inline constexpr uint64_t kCr4Pse = 1u << 4, kCr4Pae = 1u << 5, kCr4Pge = 1u << 7,
-                          kCr4Osfxsr = 1u << 9, kCr4Osxmmexcpt = 1u << 10;
+                          kCr4Osfxsr = 1u << 9, kCr4Osxmmexcpt = 1u << 10, kCr4Smap = 1u << 21,
+                          kCr4Pke = 1u << 22, kCr4Pks = 1u << 24;
 inline constexpr uint64_t kEferSce = 1u << 0, kEferLme = 1u << 8, kEferLma = 1u << 10,
                           kEferNxe = 1u << 11;
 

@@ -38,6 +38,8 @@ CpuRecord capture(const emu::Cpu& cpu, bool up) {
     c.apic_base = cpu.apic_base;
     c.spec_ctrl = cpu.spec_ctrl;
     c.misc_features_enables = cpu.misc_features_enables;
+    c.pkru = cpu.pkru;
+    c.pkrs = cpu.pkrs;
     c.tsc_offset = cpu.tsc_offset;
     std::memcpy(c.fxsave.data(), &cpu.fpu, sizeof cpu.fpu);
     c.cpl = cpu.cpl;
@@ -93,6 +95,8 @@ void apply(const CpuRecord& c, emu::Cpu& cpu) {
     cpu.mtrr_def_type = c.mtrr_def_type;
     cpu.spec_ctrl = c.spec_ctrl;
     cpu.misc_features_enables = c.misc_features_enables;
+    cpu.pkru = static_cast<uint32_t>(c.pkru);
+    cpu.pkrs = static_cast<uint32_t>(c.pkrs);
     cpu.tsc_offset = c.tsc_offset;
     std::memcpy(&cpu.fpu, c.fxsave.data(), sizeof cpu.fpu);
     cpu.cpl = (c.cr0 & hv::kCr0Pe) ? c.cpl : 0;

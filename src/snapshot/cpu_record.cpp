@@ -40,7 +40,7 @@ void encode(Writer& w, const CpuRecord& c) {
     for (uint64_t v : c.dr) w.u64(v);
     for (uint64_t v : {c.star, c.lstar, c.cstar, c.sfmask, c.kernel_gs_base, c.tsc_aux, c.sysenter_cs, c.sysenter_esp,
                        c.sysenter_eip, c.pat, c.misc_enable, c.mtrr_def_type, c.apic_base, c.spec_ctrl,
-                       c.misc_features_enables})
+                       c.misc_features_enables, c.pkru, c.pkrs})
         w.u64(v);
     w.i64(c.tsc_offset);
     w.bytes(c.fxsave);
@@ -67,7 +67,7 @@ CpuRecord decode_cpu(Reader& r) {
     for (uint64_t& v : c.dr) v = r.u64();
     for (uint64_t* v : {&c.star, &c.lstar, &c.cstar, &c.sfmask, &c.kernel_gs_base, &c.tsc_aux, &c.sysenter_cs,
                         &c.sysenter_esp, &c.sysenter_eip, &c.pat, &c.misc_enable, &c.mtrr_def_type, &c.apic_base,
-                        &c.spec_ctrl, &c.misc_features_enables})
+                        &c.spec_ctrl, &c.misc_features_enables, &c.pkru, &c.pkrs})
         *v = r.u64();
     c.tsc_offset = r.i64();
     r.bytes(c.fxsave);
@@ -81,6 +81,7 @@ CpuRecord decode_cpu(Reader& r) {
         if ((c.rflags & 2) == 0 || (c.rflags >> 22) != 0) r.invalid("RFLAGS {:#x} has reserved bits wrong", c.rflags);
         if ((c.efer & hv::kEferLma) && !(c.cr0 & hv::kCr0Pg)) r.invalid("EFER.LMA without CR0.PG");
         if (!(c.cr0 & hv::kCr0Pe) && c.cpl != 0) r.invalid("CPL {} in real mode", c.cpl);
+        if ((c.pkru | c.pkrs) >> 32) r.invalid("PKRU or IA32_PKRS has bits above 31");
     }
     return c;
 }

@@ -32,6 +32,8 @@ struct CpuRecord {
     uint64_t star = 0, lstar = 0, cstar = 0, sfmask = 0, kernel_gs_base = 0, tsc_aux = 0;
     uint64_t sysenter_cs = 0, sysenter_esp = 0, sysenter_eip = 0;
     uint64_t pat = 0, misc_enable = 0, mtrr_def_type = 0, apic_base = 0, spec_ctrl = 0, misc_features_enables = 0;
+    /// PKRU and IA32_PKRS (SDM Vol. 3A 4.6.2): protection-key rights, 32 bits each.
+    uint64_t pkru = 0, pkrs = 0;
     /// IA32_TSC_ADJUST (SDM Vol. 3B 18.17.3): this vCPU's offset from the VM's guest clock.
     int64_t tsc_offset = 0;
     /// SDM Vol. 1 10.5.1: the FXSAVE image (x87, MMX, SSE, MXCSR). The engine has no AVX, so the

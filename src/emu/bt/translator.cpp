@@ -139,7 +139,7 @@ void Translator::link(Block& b) {
         // generation, while the target's page keeps the generation `b` was decoded at.
         if (!m_cpu.mode64) return;
         s->lip = m_cpu.rip;
-        s->map_mask = m_cpu.m_mmu.note_linked(s->lip, m_cpu.cpl == 3, m_cpu.m_shared.mem, m_cpu.paging_regs()) ? ~(Mmu::kMapGenGlobal - 1) : ~0ULL;
+        s->map_mask = m_cpu.m_mmu.note_linked(s->lip, m_cpu.tlb_class(), m_cpu.m_shared.mem, m_cpu.paging_regs()) ? ~(Mmu::kMapGenGlobal - 1) : ~0ULL;
         s->map_gen = m_cpu.m_mmu.map_gen() & s->map_mask;
         s->gen_ptr = b.gen_ptr;
         s->gen = b.gen;

@@ -64,7 +64,7 @@ Block* BlockCache::lookup_slow(uint64_t lip, uint32_t mode) {
     if (revalidate && j.block->gpa == gpa && valid(*j.block) && second_page_same(*j.block, lip)) {
         // The page tables changed or were flushed, and lip still leads to the same block.
         ++m_misses.revalidated;
-        j.tag = !j.block->spans() && c.tlb_global(lip, c.cpl == 3) ? m_global_tag : m_gen;
+        j.tag = !j.block->spans() && c.tlb_global(lip, c.tlb_class()) ? m_global_tag : m_gen;
         return j.block;
     }
     if (!c.shared().mem.host_ptr(gpa, 1)) {
@@ -78,7 +78,7 @@ Block* BlockCache::lookup_slow(uint64_t lip, uint32_t mode) {
     }
     // A block spanning two pages is found again only through non-global entries: a MOV to CR3
     // revalidates both of its pages.
-    const bool global = !b->spans() && c.tlb_global(lip, c.cpl == 3);
+    const bool global = !b->spans() && c.tlb_global(lip, c.tlb_class());
     m_jump[jump_index(lip)] = JumpEntry{lip, mode, global ? m_global_tag : m_gen, b};
     return b;
 }

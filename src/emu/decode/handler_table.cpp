@@ -18,6 +18,7 @@ const HandlerTable& handler_table() {
         register_system(t);
         register_segment(t);
         register_fastsys(t);
+        register_access_rights(t);
         register_legacy(t);
         register_sse_move(t);
         register_sse_int(t);

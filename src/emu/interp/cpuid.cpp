@@ -73,10 +73,16 @@ void cpuid_leaf(Cpu& c, uint32_t leaf, uint32_t sub, uint32_t out[4]) {
             // clocksource watchdog, which would compare it with jiffies and lose (ticks coalesce
             // while an interpreted guest runs long with interrupts off).
             if (sub == 0) out[1] |= 1u << 1;
+            // EBX: SMAP (20: CR4.SMAP, STAC/CLAC, SDM Vol. 3A 4.6.1).
+            if (sub == 0) out[1] |= 1u << 20;
             // EDX: IBRS/IBPB (26: IA32_SPEC_CTRL, IA32_PRED_CMD) and IA32_ARCH_CAPABILITIES (29),
             // which says this CPU has none of the speculative-execution flaws (control_regs.cpp).
             if (sub == 0) out[3] = (1u << 26) | (1u << 29);
             if (sub == 0) out[2] = 1u << 2;   // ECX: UMIP (system.cpp; CR4.UMIP, SDM Vol. 3A 2.5)
+            // ECX: PKU (3), OSPKE (4: CR4.PKE, read live), PKS (31): protection keys for user-
+            // and supervisor-mode pages (SDM Vol. 3A 4.6.2; access_rights.cpp, IA32_PKRS). PKRU
+            // is not an XSAVE component here (no XSAVE).
+            if (sub == 0) out[2] |= (1u << 3) | ((c.cr4 & hv::kCr4Pke) ? 1u << 4 : 0) | (1u << 31);
             break;
         case 0xb:
             // Extended topology (SDM Vol. 2A CPUID leaf 0BH): no level is described (EBX = 0, the

@@ -35,6 +35,7 @@ void deliver_real(Cpu& c, const Event& e) {
     c.push(c.seg[kCs].selector, 2);
     c.push(e.return_rip & 0xffff, 2);
     c.rflags &= ~(kIf | kTf | kAc | kRf);
+    c.update_tlb_class();
     c.load_real_segment(kCs, static_cast<uint16_t>(vec >> 16));
     c.rip = vec & 0xffff;
 }

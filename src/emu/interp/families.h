@@ -20,6 +20,7 @@ void register_io(HandlerTable& t);        // io.cpp: IN/OUT
 void register_system(HandlerTable& t);    // system.cpp: CR/DR, descriptor tables, HLT, MSR, CPUID, TSC
 void register_segment(HandlerTable& t);   // segment_ops.cpp: MOV sreg, far transfers, LAR/LSL/VERR
 void register_fastsys(HandlerTable& t);   // fastsys.cpp: SYSCALL/SYSRET, SYSENTER/SYSEXIT, SWAPGS
+void register_access_rights(HandlerTable& t);   // access_rights.cpp: STAC/CLAC, RDPKRU/WRPKRU
 void register_legacy(HandlerTable& t);    // legacy.cpp: DAA..AAD, SALC, BOUND, LDS/LES/LSS/LFS/LGS
 void register_sse_move(HandlerTable& t);    // sse_move.cpp (after register_string: MOVSD)
 void register_sse_int(HandlerTable& t);     // sse_int.cpp: integer SIMD

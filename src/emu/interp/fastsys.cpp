@@ -35,6 +35,7 @@ void syscall(Cpu& c, const Insn&) {
     c.update_mode();
     c.next_rip = target;
     c.rflags = (c.rflags & ~(c.sfmask | kRf)) | 2;
+    c.update_tlb_class();   // IA32_FMASK may clear AC (Linux does: SMAP enforced on entry)
     c.brk = true;
     c.debug().step_at_end = true;   // TF cleared by IA32_FMASK: no single-step trap (see DebugState::step_at_end)
 }
@@ -52,6 +53,7 @@ void sysret(Cpu& c, const Insn& i) {
     c.cpl = 3;
     c.update_mode();
     c.rflags = (c.gpr[hv::R11] & 0x3c7fd7ULL) | 2;
+    c.update_tlb_class();
     c.next_rip = to64 ? c.gpr[hv::RCX] : (c.gpr[hv::RCX] & 0xffffffffULL);
     c.brk = true;
     c.budget = 0;

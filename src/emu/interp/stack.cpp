@@ -68,6 +68,7 @@ void write_flags(Cpu& c, uint64_t v, unsigned osize) {
     if (osize == 2) mask &= 0xffff;
     uint64_t old_if = c.rflags & kIf;
     c.rflags = ((c.rflags & ~mask) | (v & mask) | 2) & ~kRf;
+    c.update_tlb_class();   // AC may have changed: SMAP's override (SDM Vol. 3A 4.6.1)
     if (!old_if && (c.rflags & kIf)) c.budget = 0;   // interrupts may be deliverable now
 }
 

@@ -140,6 +140,7 @@ void switch_task(Cpu& c, uint16_t sel, uint64_t d, TaskEntry how, uint64_t retur
     if (c.cr0 & hv::kCr0Pg) c.write_cr3(next[kCr3]);
     c.rip = c.next_rip = next[kEip];
     c.rflags = eflags;
+    c.update_tlb_class();   // AC (SMAP); the new CPL updates it again as CS loads
     for (unsigned r = 0; r < 8; ++r) c.gpr[r] = next[kGprs + r];
     c.interrupt_shadow = false;
     c.brk = true;

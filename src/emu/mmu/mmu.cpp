@@ -35,8 +35,8 @@ void swap_ways(TlbTable& t, unsigned i) {
 
 }  // namespace
 
-std::optional<uint64_t> Mmu::lookup(uint64_t la, Access acc, bool user) {
-    TlbTable& t = m_tlb[user ? 1 : 0];
+std::optional<uint64_t> Mmu::lookup(uint64_t la, Access acc, TlbClass cls) {
+    TlbTable& t = m_tlb[cls];
     const unsigned i = tlb_set(la);
     const uint64_t tag = tlb_tag(la);
     for (int w = 0; w < 2; ++w) {
@@ -49,22 +49,22 @@ std::optional<uint64_t> Mmu::lookup(uint64_t la, Access acc, bool user) {
     return std::nullopt;
 }
 
-int Mmu::find(uint64_t la, bool user) const {
-    const TlbTable& t = m_tlb[user ? 1 : 0];
+int Mmu::find(uint64_t la, TlbClass cls) const {
+    const TlbTable& t = m_tlb[cls];
     for (int w = 0; w < 2; ++w)
         if (holds(t, w, tlb_set(la), tlb_tag(la))) return w;
     return -1;
 }
 
-bool Mmu::global(uint64_t la, bool user) const {
-    const int w = find(la, user);
-    const TlbTable& t = m_tlb[user ? 1 : 0];
+bool Mmu::global(uint64_t la, TlbClass cls) const {
+    const int w = find(la, cls);
+    const TlbTable& t = m_tlb[cls];
     return w >= 0 && t.exec[w][tlb_set(la)] == tlb_tag(la) && (t.gpa_page[w][tlb_set(la)] & kTlbGlobalBit);
 }
 
-void Mmu::fill(uint64_t la, uint64_t gpa, bool user_tlb, uint8_t* host, bool readable, bool writable,
+void Mmu::fill(uint64_t la, uint64_t gpa, TlbClass cls, uint8_t* host, bool readable, bool writable,
                bool executable, bool global, unsigned page_shift) {
-    TlbTable& t = m_tlb[user_tlb ? 1 : 0];
+    TlbTable& t = m_tlb[cls];
     const unsigned i = tlb_set(la);
     const uint64_t page = la & ~0xfffULL, tag = tlb_tag(la);
     // A refill of way 0's page replaces it in place; any other page pushes way 0 into way 1
@@ -116,8 +116,8 @@ void Mmu::drop_writes() {
 }
 
 bool Mmu::flush_page(uint64_t la) {
-    // INVLPG (SDM Vol. 3A 4.10.4.1): the page's translations, global or not, in both privilege
-    // classes. Large pages are cached as 4 KiB entries: any entry whose large page holds `la`
+    // INVLPG (SDM Vol. 3A 4.10.4.1): the page's translations, global or not, in every privilege
+    // class. Large pages are cached as 4 KiB entries: any entry whose large page holds `la`
     // goes too.
     bool large_hit = false;
     if (may_be_linked(la)) new_map_gen();
@@ -139,9 +139,9 @@ bool Mmu::flush_page(uint64_t la) {
     return large_hit;
 }
 
-bool Mmu::note_linked(uint64_t la, bool user, const memory::GuestMemory& mem, const PagingRegs& regs) {
-    const int way = find(la, user);
-    const TlbTable& t = m_tlb[user ? 1 : 0];
+bool Mmu::note_linked(uint64_t la, TlbClass cls, const memory::GuestMemory& mem, const PagingRegs& regs) {
+    const int way = find(la, cls);
+    const TlbTable& t = m_tlb[cls];
     unsigned shift = 64;   // not known: every INVLPG may touch it
     bool global = false;
     if (way >= 0 && t.exec[way][tlb_set(la)] == tlb_tag(la)) {
@@ -153,7 +153,7 @@ bool Mmu::note_linked(uint64_t la, bool user, const memory::GuestMemory& mem, co
     } else {
         // Found through the jump cache, which skips the TLB: the page tables say what maps it now.
         // The 4 KiB page is noted as well, in case the translation the code ran under was smaller.
-        const PageWalk w = walk(mem, regs, la, Access::Exec, user, false);
+        const PageWalk w = walk(mem, regs, la, Access::Exec, cls == kTlbUser, false);
         if (w.ok) {
             shift = w.page_shift;
             global = w.global;

@@ -20,6 +20,18 @@ inline constexpr uint64_t kTlbGlobalBit = 1;
 inline constexpr unsigned kTlbShiftPos = 4;   ///< gpa_page bits 9:4: page size shift (12, 21, 22, 30)
 inline constexpr unsigned kTlbSize = 256;   ///< sets per privilege class
 
+/// The privilege classes the software TLB caches translations for. What a data access may do
+/// differs between them under SMAP (SDM Vol. 3A 4.6: CR4.SMAP, EFLAGS.AC): a supervisor access
+/// reaches a user-mode page only with CPL < 3 and AC = 1, so that case is a class of its own and
+/// STAC/CLAC switch classes instead of flushing. Implicit supervisor accesses at CPL 3
+/// (descriptor tables, a TSS, an interrupt frame) always use kTlbSup, which enforces SMAP.
+enum TlbClass : unsigned {
+    kTlbSup = 0,     ///< CPL < 3 (SMAP enforced when CR4.SMAP), or an implicit access at CPL 3
+    kTlbUser = 1,    ///< CPL 3
+    kTlbSupAc = 2,   ///< CPL < 3 with CR4.SMAP and EFLAGS.AC: SMAP overridden
+};
+inline constexpr unsigned kTlbClasses = 3;
+
 /// The tag a linear page is cached under: its negated page number, 0 - (la >> 12). Translated
 /// code tests a hit as (page number of the access's last byte) + tag == 0, with LEA (no flags
 /// written) or ADD; a page-crossing access looks in its first byte's set for its last byte's page,
@@ -47,10 +59,16 @@ struct TlbTable {
 inline constexpr int32_t kTlbWay1 = kTlbSize * 8;
 static_assert(sizeof(TlbTable::read[0]) == kTlbWay1, "emu/bt/memory_ops.cpp finds way 1 at +kTlbWay1");
 
-/// The registers that select the paging mode and root a walk (SDM Vol. 3A 4.1.1, table 4-1).
+/// The registers that select the paging mode and root a walk (SDM Vol. 3A 4.1.1, table 4-1),
+/// and those that decide access rights besides the entries (4.6).
 struct PagingRegs {
     uint64_t cr0 = 0, cr3 = 0, cr4 = 0, efer = 0;
     bool long_mode = false;   ///< EFER.LMA: 4-level paging
+    /// CPL < 3 and EFLAGS.AC: supervisor data accesses may reach user-mode pages under CR4.SMAP
+    /// (SDM Vol. 3A 4.6.1). False for implicit supervisor accesses made at CPL 3.
+    bool smap_ac = false;
+    uint32_t pkru = 0;        ///< PKRU: keys of user-mode pages (SDM Vol. 3A 4.6.2)
+    uint32_t pkrs = 0;        ///< IA32_PKRS: keys of supervisor-mode pages
 };
 
 /// The outcome of one page walk (SDM Vol. 3A 4.3-4.6): the translation and what the TLB may
@@ -60,6 +78,7 @@ struct PageWalk {
     uint32_t error = 0;        ///< #PF error code when !ok
     uint64_t gpa = 0;
     bool can_write = false;    ///< writable at this privilege and already dirty (or being written)
+    bool readable = true;      ///< data reads allowed (SMAP and protection keys, SDM Vol. 3A 4.6)
     bool executable = true;
     bool global = false;       ///< G bit of the final entry with CR4.PGE (SDM Vol. 3A 4.10.2.4)
     unsigned page_shift = 12;  ///< size of the page mapped: 12, 21 (2 MiB), 22 (4 MiB) or 30 (1 GiB)
@@ -77,11 +96,13 @@ public:
                          bool user_access, bool set_accessed);
 
     // ---- lookups ----
-    /// The privilege class the inline fast paths look up (CPL 3: the user class).
-    void set_user(bool user) {
-        m_user = user ? 1 : 0;
-        m_active = &m_tlb[m_user];
+    /// The privilege class the inline fast paths look up (emu::Cpu::update_tlb_class). A switch
+    /// flushes nothing: each class only ever caches what its own walks allowed.
+    void set_class(TlbClass cls) {
+        m_class = cls;
+        m_active = &m_tlb[cls];
     }
+    TlbClass tlb_class() const { return m_class; }
     /// The host address of `la` when way 0 of the current class caches its page for `acc` (Read
     /// or Write), else nullptr: the inline fast paths look there only (a way-1 hit is promoted to
     /// way 0 by lookup()). The caller checks that the access stays in the page.
@@ -99,9 +120,9 @@ public:
     }
     /// The guest-physical address of `la` when either way caches it for `acc` (a way-1 hit
     /// moves to way 0), else nullopt: the caller walks and fill()s.
-    std::optional<uint64_t> lookup(uint64_t la, Access acc, bool user);
+    std::optional<uint64_t> lookup(uint64_t la, Access acc, TlbClass cls);
     /// The way of `la`'s set caching its page (any tag), or -1.
-    int find(uint64_t la, bool user) const;
+    int find(uint64_t la, TlbClass cls) const;
     /// The host address of [la, la + len) when it lies in one page that either way of the current
     /// class maps for `acc` (Read or Write), else nullptr. Ways are not swapped: a copy whose
     /// source and destination pages share a set (REP MOVS by a multiple of 1 MiB) finds both.
@@ -114,18 +135,18 @@ public:
         return nullptr;
     }
     /// True when the cached instruction-fetch translation of `la` is global.
-    bool global(uint64_t la, bool user) const;
+    bool global(uint64_t la, TlbClass cls) const;
 
     // ---- fill and invalidation (SDM Vol. 3A 4.10.4) ----
     /// Caches `la` -> `gpa` in way 0 of its set. `host`: the host address of gpa's 4 KiB page,
     /// or nullptr to leave the page unmapped (every access takes the slow path).
-    void fill(uint64_t la, uint64_t gpa, bool user_tlb, uint8_t* host, bool readable, bool writable,
+    void fill(uint64_t la, uint64_t gpa, TlbClass cls, uint8_t* host, bool readable, bool writable,
               bool executable, bool global, unsigned page_shift);
     /// Drops every translation.
     void flush_all();
     /// MOV to CR3: drops every non-global translation.
     void flush_non_global();
-    /// INVLPG: drops the translations of the page holding `la`, global or not, in both classes.
+    /// INVLPG: drops the translations of the page holding `la`, global or not, in every class.
     /// True when a large page holding `la` went too (then the caller cannot tell which 4 KiB
     /// pages of it were in use).
     bool flush_page(uint64_t la);
@@ -141,10 +162,10 @@ public:
     uint64_t map_gen() const { return m_map_gen; }
     static constexpr uint64_t kMapGenGlobal = uint64_t{1} << 32;
     /// A cross-page slot is being linked to linear address `la` (the code just ran from there,
-    /// at privilege class `user`). True when `la` was reached through a global page (a link
+    /// at privilege class `cls`). True when `la` was reached through a global page (a link
     /// MOV to CR3 leaves alone). A target found through the jump cache (not in the TLB) is
     /// looked up in the page tables `regs` root, so that it is noted by its page's size.
-    bool note_linked(uint64_t la, bool user, const memory::GuestMemory& mem, const PagingRegs& regs);
+    bool note_linked(uint64_t la, TlbClass cls, const memory::GuestMemory& mem, const PagingRegs& regs);
 
     /// The fields translated code reads at fixed offsets from the Cpu (emu/bt/translator.cpp).
     TlbTable* const* active_field() const { return &m_active; }
@@ -161,10 +182,10 @@ private:
         return m_linked_huge || m_linked_4k.test((la >> 12) & 4095) || m_linked_2m.test((la >> 21) & 4095);
     }
 
-    TlbTable m_tlb[2]{};
-    int m_user = 0;
+    TlbTable m_tlb[kTlbClasses]{};
+    TlbClass m_class = kTlbSup;
     bool m_has_large = false;   ///< an entry from a 2 MiB+ page was filled since the last full flush
-    /// m_tlb[m_user], for translated code's inline TLB probe (emu/bt/memory_ops.cpp).
+    /// m_tlb[m_class], for translated code's inline TLB probe (emu/bt/memory_ops.cpp).
     TlbTable* m_active = &m_tlb[0];
     uint64_t m_map_gen = 0;
     /// Linear pages that cross-page chain slots were linked to under m_map_gen (hashed 4 KiB and

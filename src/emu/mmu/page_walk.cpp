@@ -18,7 +18,32 @@ constexpr uint64_t kAddrMask = ((1ULL << kMaxPhysBits) - 1) & ~0xfffULL;
 constexpr uint64_t kRsvdHigh = ((1ULL << 52) - 1) & ~((1ULL << kMaxPhysBits) - 1);
 
 // #PF error code bits (SDM Vol. 3A 4.7).
-constexpr uint32_t kPfP = 1, kPfW = 2, kPfU = 4, kPfRsvd = 8, kPfId = 16;
+constexpr uint32_t kPfP = 1, kPfW = 2, kPfU = 4, kPfRsvd = 8, kPfId = 16, kPfPk = 32;
+/// Bits 62:59 of a paging-structure entry that maps a page: its protection key with IA-32e
+/// paging (SDM Vol. 3A 4.5, 4.6.2).
+constexpr unsigned kPkeyShift = 59;
+
+/// What protection keys allow a data access to a page (SDM Vol. 3A 4.6.2): with CR4.PKE the
+/// key of a user-mode page indexes PKRU, with CR4.PKS that of a supervisor-mode page IA32_PKRS
+/// (both: AD at bit 2k, WD at bit 2k+1). AD forbids every data access; WD forbids writes by
+/// user-mode accesses, and by supervisor-mode ones when CR0.WP = 1. Only IA-32e paging has keys.
+struct KeyRights {
+    bool read = true, write = true;
+};
+
+KeyRights key_rights(const PagingRegs& regs, uint64_t final_entry, bool user_page, bool user_access) {
+    KeyRights k;
+    if (!regs.long_mode) return k;
+    uint32_t keys = 0;
+    if (user_page && (regs.cr4 & hv::kCr4Pke)) keys = regs.pkru;
+    else if (!user_page && (regs.cr4 & hv::kCr4Pks)) keys = regs.pkrs;
+    else return k;
+    const unsigned key = static_cast<unsigned>((final_entry >> kPkeyShift) & 15);
+    const bool ad = (keys >> (2 * key)) & 1, wd = (keys >> (2 * key + 1)) & 1;
+    k.read = !ad;
+    k.write = !ad && !(wd && (user_access || (regs.cr0 & hv::kCr0Wp)));
+    return k;
+}
 
 struct Walk {
     uint64_t gpa = 0;
@@ -58,8 +83,10 @@ struct WalkResult : PageWalk {
 
 /// Walks the guest's page tables for `la` (SDM Vol. 3A 4.3-4.6). Reads only: A/D bits, the TLB
 /// and CR2 are left to the caller, so a debugger-style lookup can use it too.
-WalkResult walk_page_tables(const memory::GuestMemory& mem, uint64_t la, Access acc, bool user_access,
-                            uint64_t cr0, uint64_t cr3, uint64_t cr4, uint64_t efer, bool long_mode) {
+WalkResult walk_page_tables(const memory::GuestMemory& mem, const PagingRegs& regs, uint64_t la, Access acc,
+                            bool user_access) {
+    const uint64_t cr0 = regs.cr0, cr3 = regs.cr3, cr4 = regs.cr4, efer = regs.efer;
+    const bool long_mode = regs.long_mode;
     WalkResult r;
     const bool write = acc == Access::Write;
     const bool nxe = (efer & hv::kEferNxe) != 0;
@@ -134,15 +161,27 @@ WalkResult walk_page_tables(const memory::GuestMemory& mem, uint64_t la, Access 
         }
     }
 
-    // Access rights (SDM Vol. 3A 4.6): supervisor writes honour CR0.WP; no SMEP/SMAP (not in CPUID).
+    // Access rights (SDM Vol. 3A 4.6): supervisor writes honour CR0.WP; no SMEP (not in CPUID).
     if (user_access && !w.user) return fault(err | kPfP);
     if (write && !w.writable && (user_access || (cr0 & hv::kCr0Wp))) return fault(err | kPfP);
     if (acc == Access::Exec && w.nx) return fault(err | kPfP);
+    // SMAP (4.6.1): a supervisor-mode data access to a user-mode page faults unless CPL < 3 and
+    // EFLAGS.AC = 1 (an implicit access at CPL 3 never has that override). Protection keys
+    // (4.6.2) then decide data accesses (PK in the error code, 4.7). Instruction fetches are
+    // subject to neither: what they fill below keeps the data rights this walk found, so the TLB
+    // never grants a read or write the walk would refuse.
+    const bool smap_blocks = !user_access && w.user && (cr4 & hv::kCr4Smap) && !regs.smap_ac;
+    const KeyRights keys = key_rights(regs, final_entry, w.user, user_access);
+    if (acc != Access::Exec) {
+        if (smap_blocks) return fault(err | kPfP);
+        if (!(write ? keys.write : keys.read)) return fault(err | kPfP | kPfPk);
+    }
 
     const bool dirty = write || (final_entry & kDirty);
     r.ok = true;
     r.gpa = w.gpa;
-    r.can_write = (w.writable || (!user_access && !(cr0 & hv::kCr0Wp))) && dirty;
+    r.readable = !smap_blocks && keys.read;
+    r.can_write = (w.writable || (!user_access && !(cr0 & hv::kCr0Wp))) && dirty && !smap_blocks && keys.write;
     r.executable = !w.nx;
     r.global = (final_entry & kGlobal) && (cr4 & hv::kCr4Pge);
     return r;
@@ -152,8 +191,7 @@ WalkResult walk_page_tables(const memory::GuestMemory& mem, uint64_t la, Access 
 
 PageWalk Mmu::walk(const memory::GuestMemory& mem, const PagingRegs& regs, uint64_t la, Access acc,
                    bool user_access, bool set_accessed) {
-    WalkResult w = walk_page_tables(mem, la, acc, user_access, regs.cr0, regs.cr3, regs.cr4, regs.efer,
-                                    regs.long_mode);
+    WalkResult w = walk_page_tables(mem, regs, la, acc, user_access);
     if (w.ok && set_accessed) {
         const bool write = acc == Access::Write;
         for (int i = 0; i < w.nrefs; ++i) {

@@ -12,23 +12,30 @@ namespace popek::emu {
 }
 
 uint64_t Cpu::translate(uint64_t la, Access acc, bool supervisor) {
-    const bool user_access = !supervisor && cpl == 3;
-    if (std::optional<uint64_t> gpa = m_mmu.lookup(la, acc, user_access)) return *gpa;
+    // An implicit supervisor access at CPL 3 (SDM Vol. 3A 4.6) is looked up, walked and cached
+    // in the supervisor class that enforces SMAP; every other access in the current class.
+    const bool implicit = supervisor && cpl == 3;
+    const TlbClass cls = implicit ? kTlbSup : m_mmu.tlb_class();
+    if (std::optional<uint64_t> gpa = m_mmu.lookup(la, acc, cls)) return *gpa;
     if (!(cr0 & hv::kCr0Pg)) {
         uint64_t gpa = long_mode ? la : (la & 0xffffffffULL);
-        fill_tlb(la, gpa, user_access, true, true, true, false, 12);
+        fill_tlb(la, gpa, cls, true, true, true, false, 12);
         return gpa;
     }
-    const PageWalk w = Mmu::walk(m_shared.mem, paging_regs(), la, acc, user_access, true);
+    PagingRegs regs = paging_regs();
+    if (implicit) regs.smap_ac = false;
+    const PageWalk w = Mmu::walk(m_shared.mem, regs, la, acc, cls == kTlbUser, true);
     if (!w.ok) page_fault(la, w.error);
-    fill_tlb(la, w.gpa, user_access, true, w.can_write, w.executable, w.global, w.page_shift);
+    fill_tlb(la, w.gpa, cls, w.readable, w.can_write, w.executable, w.global, w.page_shift);
     return w.gpa;
 }
 
 std::optional<uint64_t> Cpu::probe_translate(uint64_t la, Access acc, bool supervisor, uint32_t* pf_error) const {
     const bool user_access = !supervisor && cpl == 3;
     if (!(cr0 & hv::kCr0Pg)) return long_mode ? la : (la & 0xffffffffULL);
-    const PageWalk w = Mmu::walk(m_shared.mem, paging_regs(), la, acc, user_access, false);
+    PagingRegs regs = paging_regs();
+    if (supervisor && cpl == 3) regs.smap_ac = false;
+    const PageWalk w = Mmu::walk(m_shared.mem, regs, la, acc, user_access, false);
     if (!w.ok) {
         if (pf_error) *pf_error = w.error;
         return std::nullopt;
@@ -36,7 +43,7 @@ std::optional<uint64_t> Cpu::probe_translate(uint64_t la, Access acc, bool super
     return w.gpa;
 }
 
-void Cpu::fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool writable, bool executable,
+void Cpu::fill_tlb(uint64_t la, uint64_t gpa, TlbClass cls, bool readable, bool writable, bool executable,
                    bool global, unsigned page_shift) {
     const uint64_t gpa_page = gpa & ~0xfffULL;
     uint8_t* host = m_shared.mem.host_ptr(gpa_page, 4096);
@@ -45,7 +52,7 @@ void Cpu::fill_tlb(uint64_t la, uint64_t gpa, bool user_tlb, bool readable, bool
     if (apic_page(gpa_page) || (m_debug.watch_armed && watched_page(la))) host = nullptr;
     // A code page is never mapped for writes: they must reach check_code_write.
     const bool map_writes = writable && host && !m_shared.code.is_code(gpa_page);
-    m_mmu.fill(la, gpa_page, user_tlb, host, readable, map_writes, executable, global, page_shift);
+    m_mmu.fill(la, gpa_page, cls, host, readable, map_writes, executable, global, page_shift);
 }
 
 void Cpu::flush_tlb() {
@@ -75,6 +82,6 @@ void Cpu::flush_tlb_page(uint64_t la) {
     }
 }
 
-bool Cpu::tlb_global(uint64_t la, bool user) const { return m_mmu.global(la, user); }
+bool Cpu::tlb_global(uint64_t la, TlbClass cls) const { return m_mmu.global(la, cls); }
 
 }  // namespace popek::emu
