@@ -22,7 +22,7 @@ protected:
     std::vector<uint8_t> host = std::vector<uint8_t>(2 * 4096, 0);
     Mmu mmu;
     void fill(uint64_t la, uint64_t gpa, bool global = false, unsigned shift = 12, bool user = false) {
-        mmu.fill(la, gpa, user, host.data(), true, true, true, global, shift);
+        mmu.fill(la, gpa, user ? kTlbUser : kTlbSup, host.data(), true, true, true, global, shift);
     }
 };
 
@@ -31,9 +31,9 @@ TEST_F(MmuTest, FillMapsTheFastPathsOfItsClassOnly) {
     EXPECT_EQ(mmu.read_page(kLa + 0x10, 0), kLa);
     EXPECT_EQ(mmu.span(kLa + 0x10, 8, Access::Write), host.data() + 0x10);
     EXPECT_EQ(mmu.span(kLa + 0xffc, 8, Access::Read), nullptr) << "crosses the page";
-    EXPECT_EQ(mmu.lookup(kLa + 0x10, Access::Exec, false), kGpa + 0x10);
-    EXPECT_EQ(mmu.lookup(kLa + 0x10, Access::Read, true), std::nullopt) << "the user class is separate";
-    mmu.set_user(true);
+    EXPECT_EQ(mmu.lookup(kLa + 0x10, Access::Exec, kTlbSup), kGpa + 0x10);
+    EXPECT_EQ(mmu.lookup(kLa + 0x10, Access::Read, kTlbUser), std::nullopt) << "the user class is separate";
+    mmu.set_class(kTlbUser);
     EXPECT_EQ(mmu.span(kLa + 0x10, 8, Access::Read), nullptr) << "CPL 3 looks in the user class";
 }
 
@@ -41,22 +41,22 @@ TEST_F(MmuTest, PagesAtBothEndsOfTheAddressSpaceHaveTagsOfTheirOwn) {
     // Tags are negated page numbers (tlb_tag): page 0's is 0, the last page's 1 - 2^52; neither
     // may look like kTlbInvalid or like the other.
     constexpr uint64_t kTop = 0xfffffffffffff000;
-    EXPECT_EQ(mmu.lookup(0x10, Access::Read, false), std::nullopt) << "an empty TLB holds page 0 nowhere";
+    EXPECT_EQ(mmu.lookup(0x10, Access::Read, kTlbSup), std::nullopt) << "an empty TLB holds page 0 nowhere";
     fill(0, kGpa);
     fill(kTop, kGpa + 0x1000);
-    EXPECT_EQ(mmu.lookup(0x10, Access::Read, false), kGpa + 0x10);
-    EXPECT_EQ(mmu.lookup(kTop + 0x10, Access::Write, false), kGpa + 0x1010);
+    EXPECT_EQ(mmu.lookup(0x10, Access::Read, kTlbSup), kGpa + 0x10);
+    EXPECT_EQ(mmu.lookup(kTop + 0x10, Access::Write, kTlbSup), kGpa + 0x1010);
     EXPECT_EQ(mmu.read_page(kTop, 0), kTop);
     EXPECT_EQ(mmu.span(kTop + 0xff8, 8, Access::Read), host.data() + 0xff8);
     EXPECT_EQ(mmu.span(kTop + 0xff9, 8, Access::Read), nullptr) << "wraps past the end";
     EXPECT_FALSE(mmu.flush_page(kTop));
-    EXPECT_EQ(mmu.lookup(kTop, Access::Read, false), std::nullopt);
-    EXPECT_EQ(mmu.lookup(0x10, Access::Read, false), kGpa + 0x10) << "page 0 stays";
+    EXPECT_EQ(mmu.lookup(kTop, Access::Read, kTlbSup), std::nullopt);
+    EXPECT_EQ(mmu.lookup(0x10, Access::Read, kTlbSup), kGpa + 0x10) << "page 0 stays";
 }
 
 TEST_F(MmuTest, UnmappedPageKeepsEveryAccessOnTheSlowPath) {
-    mmu.fill(kLa, kGpa, false, nullptr, true, true, true, false, 12);
-    EXPECT_EQ(mmu.lookup(kLa, Access::Read, false), std::nullopt);
+    mmu.fill(kLa, kGpa, kTlbSup, nullptr, true, true, true, false, 12);
+    EXPECT_EQ(mmu.lookup(kLa, Access::Read, kTlbSup), std::nullopt);
     EXPECT_EQ(mmu.span(kLa, 1, Access::Read), nullptr);
 }
 
@@ -65,7 +65,7 @@ TEST_F(MmuTest, SecondPageOfASetGoesToWayOneAndIsPromotedOnLookup) {
     fill(kLa, kGpa);
     fill(other, kGpa + 0x1000);
     EXPECT_EQ(mmu.read_page(kLa, 0), other) << "way 0 holds the page filled last";
-    EXPECT_EQ(mmu.lookup(kLa + 8, Access::Read, false), kGpa + 8) << "way 1 still holds the first";
+    EXPECT_EQ(mmu.lookup(kLa + 8, Access::Read, kTlbSup), kGpa + 8) << "way 1 still holds the first";
     EXPECT_EQ(mmu.read_page(kLa, 0), kLa) << "a way-1 hit moves to way 0";
 }
 
@@ -75,13 +75,13 @@ TEST_F(MmuTest, MovToCr3KeepsGlobalPagesAndOnlyTheLowHalfOfTheMapGeneration) {
     fill(global_la, kGpa + 0x1000, true);
     const uint64_t gen = mmu.map_gen();
     mmu.flush_non_global();
-    EXPECT_EQ(mmu.lookup(kLa, Access::Read, false), std::nullopt);
-    EXPECT_EQ(mmu.lookup(global_la, Access::Read, false), kGpa + 0x1000);
-    EXPECT_TRUE(mmu.global(global_la, false));
+    EXPECT_EQ(mmu.lookup(kLa, Access::Read, kTlbSup), std::nullopt);
+    EXPECT_EQ(mmu.lookup(global_la, Access::Read, kTlbSup), kGpa + 0x1000);
+    EXPECT_TRUE(mmu.global(global_la, kTlbSup));
     EXPECT_EQ(mmu.map_gen() & ~(Mmu::kMapGenGlobal - 1), gen & ~(Mmu::kMapGenGlobal - 1));
     EXPECT_NE(mmu.map_gen(), gen);
     mmu.flush_all();
-    EXPECT_EQ(mmu.lookup(global_la, Access::Read, false), std::nullopt);
+    EXPECT_EQ(mmu.lookup(global_la, Access::Read, kTlbSup), std::nullopt);
     EXPECT_NE(mmu.map_gen() & ~(Mmu::kMapGenGlobal - 1), gen & ~(Mmu::kMapGenGlobal - 1));
 }
 
@@ -91,16 +91,16 @@ TEST_F(MmuTest, InvlpgMovesTheMapGenerationOnlyForLinkedPages) {
     fill(other, kGpa + 0x1000);
     auto mem = memory::GuestMemory::create(0x1000);
     ASSERT_TRUE(mem.has_value());
-    EXPECT_FALSE(mmu.note_linked(linked, false, *mem, PagingRegs{}))
+    EXPECT_FALSE(mmu.note_linked(linked, kTlbSup, *mem, PagingRegs{}))
         << "not a global page (found in the TLB: the page tables are not read)";
     const uint64_t gen = mmu.map_gen();
     EXPECT_FALSE(mmu.flush_page(other));
     EXPECT_EQ(mmu.map_gen(), gen) << "no link can lead through that page";
-    EXPECT_EQ(mmu.lookup(other, Access::Read, false), std::nullopt);
-    EXPECT_EQ(mmu.lookup(linked, Access::Read, false), kGpa);
+    EXPECT_EQ(mmu.lookup(other, Access::Read, kTlbSup), std::nullopt);
+    EXPECT_EQ(mmu.lookup(linked, Access::Read, kTlbSup), kGpa);
     EXPECT_FALSE(mmu.flush_page(linked));
     EXPECT_NE(mmu.map_gen(), gen);
-    EXPECT_EQ(mmu.lookup(linked, Access::Read, false), std::nullopt);
+    EXPECT_EQ(mmu.lookup(linked, Access::Read, kTlbSup), std::nullopt);
 }
 
 TEST_F(MmuTest, InvlpgInsideALargePageDropsItsOtherPages) {
@@ -108,8 +108,8 @@ TEST_F(MmuTest, InvlpgInsideALargePageDropsItsOtherPages) {
     fill(large + 0x3000, kGpa, false, 21);
     fill(large + 0x1ff000, kGpa + 0x1000, false, 21);   // another page of it, another set
     EXPECT_TRUE(mmu.flush_page(large + 0x100000)) << "a page of it that was never filled";
-    EXPECT_EQ(mmu.lookup(large + 0x3000, Access::Read, false), std::nullopt);
-    EXPECT_EQ(mmu.lookup(large + 0x1ff000, Access::Read, false), std::nullopt);
+    EXPECT_EQ(mmu.lookup(large + 0x3000, Access::Read, kTlbSup), std::nullopt);
+    EXPECT_EQ(mmu.lookup(large + 0x1ff000, Access::Read, kTlbSup), std::nullopt);
 }
 
 TEST_F(MmuTest, DropWritesKeepsReadsAndFetches) {
@@ -117,7 +117,7 @@ TEST_F(MmuTest, DropWritesKeepsReadsAndFetches) {
     mmu.drop_writes();
     EXPECT_EQ(mmu.span(kLa, 4, Access::Write), nullptr);
     EXPECT_NE(mmu.span(kLa, 4, Access::Read), nullptr);
-    EXPECT_EQ(mmu.lookup(kLa, Access::Exec, false), kGpa);
+    EXPECT_EQ(mmu.lookup(kLa, Access::Exec, kTlbSup), kGpa);
 }
 
 TEST_F(MmuTest, InvlpgAnywhereInA4MiBOr1GiBPageDropsItsOtherPages) {
@@ -127,11 +127,11 @@ TEST_F(MmuTest, InvlpgAnywhereInA4MiBOr1GiBPageDropsItsOtherPages) {
     fill(four_m + 0x1000, kGpa, false, 22);
     fill(one_g + 0x5000, kGpa + 0x1000, false, 30);
     EXPECT_FALSE(mmu.flush_page(0x10000000)) << "in neither";
-    EXPECT_EQ(mmu.lookup(four_m + 0x1000, Access::Read, false), kGpa);
+    EXPECT_EQ(mmu.lookup(four_m + 0x1000, Access::Read, kTlbSup), kGpa);
     EXPECT_TRUE(mmu.flush_page(four_m + 0x300000)) << "the upper 2 MiB half of the 4 MiB page";
-    EXPECT_EQ(mmu.lookup(four_m + 0x1000, Access::Read, false), std::nullopt);
+    EXPECT_EQ(mmu.lookup(four_m + 0x1000, Access::Read, kTlbSup), std::nullopt);
     EXPECT_TRUE(mmu.flush_page(one_g + 0x3ff00000)) << "the last MiB of the 1 GiB page";
-    EXPECT_EQ(mmu.lookup(one_g + 0x5000, Access::Read, false), std::nullopt);
+    EXPECT_EQ(mmu.lookup(one_g + 0x5000, Access::Read, kTlbSup), std::nullopt);
 }
 
 /// A 4-level table in 64 KiB of guest RAM: PML4 at 0x1000 -> PDPT 0x2000 -> PD 0x3000 -> PT
@@ -178,7 +178,7 @@ TEST_F(MmuWalkTest, ALinkToAPageNotInTheTlbIsNotedByThePageTablesPageSize) {
     // Found through the jump cache, not the TLB: the walk says it is a 4 KiB page, so an INVLPG
     // of another page leaves the map generation (and every chained jump) alone.
     Mmu mmu;
-    EXPECT_FALSE(mmu.note_linked(0x5000, false, *mem, regs));
+    EXPECT_FALSE(mmu.note_linked(0x5000, kTlbSup, *mem, regs));
     const uint64_t gen = mmu.map_gen();
     mmu.flush_page(0x7000);
     EXPECT_EQ(mmu.map_gen(), gen) << "an unrelated INVLPG";
