@@ -66,6 +66,7 @@ protected:
     void run(const SnippetEmit& emit, const SnippetEmit& user = nullptr) {
         if (user) h.write(kUserCode, assemble_with_hlt(user));
         h.load_code(assemble_with_hlt(emit));
+        h.cpu().shared().dma_epoch.fetch_add(1);   // a VMM write: the engines re-verify code
         ASSERT_TRUE(is_halt(h.run()));
     }
     /// A #PF with `err` at `la`.

@@ -22,9 +22,8 @@ uint64_t Cpu::translate(uint64_t la, Access acc, bool supervisor) {
         fill_tlb(la, gpa, cls, true, true, true, false, 12);
         return gpa;
     }
-    PagingRegs regs = paging_regs();
-    if (implicit) regs.smap_ac = false;
-    const PageWalk w = Mmu::walk(m_shared.mem, regs, la, acc, cls == kTlbUser, true);
+    // (paging_regs().smap_ac is false at CPL 3: an implicit access there has no AC override.)
+    const PageWalk w = Mmu::walk(m_shared.mem, paging_regs(), la, acc, cls == kTlbUser, true);
     if (!w.ok) page_fault(la, w.error);
     fill_tlb(la, w.gpa, cls, w.readable, w.can_write, w.executable, w.global, w.page_shift);
     return w.gpa;
@@ -33,9 +32,7 @@ uint64_t Cpu::translate(uint64_t la, Access acc, bool supervisor) {
 std::optional<uint64_t> Cpu::probe_translate(uint64_t la, Access acc, bool supervisor, uint32_t* pf_error) const {
     const bool user_access = !supervisor && cpl == 3;
     if (!(cr0 & hv::kCr0Pg)) return long_mode ? la : (la & 0xffffffffULL);
-    PagingRegs regs = paging_regs();
-    if (supervisor && cpl == 3) regs.smap_ac = false;
-    const PageWalk w = Mmu::walk(m_shared.mem, regs, la, acc, user_access, false);
+    const PageWalk w = Mmu::walk(m_shared.mem, paging_regs(), la, acc, user_access, false);
     if (!w.ok) {
         if (pf_error) *pf_error = w.error;
         return std::nullopt;
