@@ -74,6 +74,14 @@ TEST_F(AccessRightsWalk, PkruAccessDisableFaultsEveryDataAccessToUserPages) {
     EXPECT_EQ(fault(kUserPage, Access::Read), kP | kPk) << "supervisor accesses too";
     EXPECT_EQ(fault(kSupPage, Access::Read), ~0u) << "PKRU is for user pages only";
     EXPECT_EQ(fault(kUserPage, Access::Exec, true), ~0u) << "never instruction fetches";
+    regs.cr4 |= hv::kCr4Smap;
+    EXPECT_EQ(fault(kUserPage, Access::Read), kP | kPk) << "SMAP too: PK says the key forbids it";
+    EXPECT_EQ(fault(kSupPage, Access::Read, true), kP | kU) << "a user access to a supervisor page: no key";
+    put(0x4000 + 5 * 8, 0x9000 | 0x45 | (uint64_t{kKey} << 59));   // read-only
+    regs.pkru = wd(kKey);
+    EXPECT_EQ(fault(kUserPage, Access::Write, true), kP | kW | kU | kPk)
+        << "PK with an R/W violation (SDM Vol. 3A 4.7: the key's verdict alone)";
+    regs.cr4 &= ~hv::kCr4Smap;
     regs.pkru = ad(kKey + 1);
     EXPECT_EQ(fault(kUserPage, Access::Read, true), ~0u) << "another key";
     regs.pkru = ad(kKey);

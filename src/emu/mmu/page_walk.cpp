@@ -161,21 +161,21 @@ WalkResult walk_page_tables(const memory::GuestMemory& mem, const PagingRegs& re
         }
     }
 
+    // Protection keys (4.6.2) decide data accesses; instruction fetches are never subject to
+    // them. The PK bit of a #PF (4.7) says the key forbids the access, whatever else does too.
+    const KeyRights keys = key_rights(regs, final_entry, w.user, user_access);
+    const bool key_blocks = acc != Access::Exec && !(write ? keys.write : keys.read);
+    if (key_blocks) err |= kPfPk;
     // Access rights (SDM Vol. 3A 4.6): supervisor writes honour CR0.WP; no SMEP (not in CPUID).
     if (user_access && !w.user) return fault(err | kPfP);
     if (write && !w.writable && (user_access || (cr0 & hv::kCr0Wp))) return fault(err | kPfP);
     if (acc == Access::Exec && w.nx) return fault(err | kPfP);
     // SMAP (4.6.1): a supervisor-mode data access to a user-mode page faults unless CPL < 3 and
-    // EFLAGS.AC = 1 (an implicit access at CPL 3 never has that override). Protection keys
-    // (4.6.2) then decide data accesses (PK in the error code, 4.7). Instruction fetches are
-    // subject to neither: what they fill below keeps the data rights this walk found, so the TLB
-    // never grants a read or write the walk would refuse.
+    // EFLAGS.AC = 1 (an implicit access at CPL 3 never has that override); fetches are SMEP's.
+    // What a fetch fills below keeps the data rights this walk found, so the TLB never grants a
+    // read or write the walk would refuse.
     const bool smap_blocks = !user_access && w.user && (cr4 & hv::kCr4Smap) && !regs.smap_ac;
-    const KeyRights keys = key_rights(regs, final_entry, w.user, user_access);
-    if (acc != Access::Exec) {
-        if (smap_blocks) return fault(err | kPfP);
-        if (!(write ? keys.write : keys.read)) return fault(err | kPfP | kPfPk);
-    }
+    if ((acc != Access::Exec && smap_blocks) || key_blocks) return fault(err | kPfP);
 
     const bool dirty = write || (final_entry & kDirty);
     r.ok = true;
