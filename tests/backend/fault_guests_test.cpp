@@ -66,6 +66,12 @@ const std::vector<FaultGuest>& fault_guests() {
           {"#GP ring3 in 0x400 (past bitmap)", 13, 0, 0, 0, kRing3},
           {"#GP ring3 ds <- past the GDT limit", 13, 0x1000, 0, 0, kRing3},
           {"#GP ring3 ds <- DPL 0 data", 13, 0x10, 0, 0, kRing3}}},
+        {"fault_pk",
+         {{"#PF PKRU.AD ring0 read", 14, 0x21, 0x203010, 0, kRing0},
+          {"#PF PKRU.AD ring3 read", 14, 0x25, 0x203010, 0, kRing3},
+          {"#PF PKRU.WD ring0 write (CR0.WP)", 14, 0x23, 0x203010, 0, kRing0},
+          {"#PF PKRU.WD ring3 write", 14, 0x27, 0x203010, 0, kRing3},
+          {"#GP rdpkru with ecx != 0", 13, 0, 0, 0, kRing0}}},
         {"fault_pf",
          {{"#PF read not present", 14, 0x0, 0x200000, 0, kRing0},
           {"#PF write not present", 14, 0x2, 0x200000, 0, kRing0},
@@ -131,6 +137,9 @@ TEST_P(FaultGuestTest, InvalidOpcode) { check_guest(guest("fault_ud"), 0); }
 TEST_P(FaultGuestTest, GeneralProtectionAndStackFault) { check_guest(guest("fault_gp"), 0); }
 TEST_P(FaultGuestTest, PageFaultEveryErrorCodeBitAndAccessedDirty) {
     check_guest(guest("fault_pf"), 3);  // + read-back, A|D after write, A after read
+}
+TEST_P(FaultGuestTest, ProtectionKeys) {
+    check_guest(guest("fault_pk"), 2);  // + RDPKRU, a write with PKRU = 0
 }
 TEST_P(FaultGuestTest, Breakpoint) { check_guest(guest("fault_bp"), 0); }
 TEST_P(FaultGuestTest, SoftwareInterruptGateChecks) { check_guest(guest("fault_int"), 0); }

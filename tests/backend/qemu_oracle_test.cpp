@@ -52,6 +52,7 @@ const OracleGuest kGuests[] = {
     {.name = "serial_echo", .input = "hello world\r\nMixed Case 42\n\nQuit\nnot read\n"},
     {"fault_de"},
     {"fault_ud"},
+    {"fault_pk"},
     {.name = "fault_bp",
      .qemu_deviations = {{"#DB int1 (icebp)", "INT1 (0xF1) raises #DB, a trap (SDM Vol. 2A INT n/INTO/INT3/INT1); TCG raises #UD"}}},
     {.name = "fault_gp",
