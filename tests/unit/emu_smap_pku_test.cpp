@@ -4,6 +4,7 @@
 /// AC = 1 access faults (SDM Vol. 3A 4.6.1); implicit accesses at CPL 3 are checked whatever AC;
 /// PKRU (RDPKRU/WRPKRU) and IA32_PKRS keys with CR0.WP and the PK error-code bit (4.6.2, 4.7).
 #include "bt_pair.h"
+#include "snapshot/cpu_record.h"
 
 namespace popek::emu::test {
 namespace {
@@ -226,6 +227,16 @@ TEST_P(EmuSmapPku, PkrsGuardsSupervisorPages) {
     });
     EXPECT_EQ(h.cpu().gpr[hv::RSI], 1u << 4);
     expect_pf(kP | kPk, kX);
+}
+
+TEST_P(EmuSmapPku, SnapshotsKeepPkruAndPkrs) {
+    h.cpu().pkru = 0xc;
+    h.cpu().pkrs = 0x30;
+    const snapshot::CpuRecord rec = snapshot::capture(h.cpu(), true);
+    h.cpu().pkru = h.cpu().pkrs = 0;
+    snapshot::apply(rec, h.cpu());
+    EXPECT_EQ(h.cpu().pkru, 0xcu);
+    EXPECT_EQ(h.cpu().pkrs, 0x30u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EmuSmapPku, ::testing::Values(false, true),

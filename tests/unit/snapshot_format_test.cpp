@@ -241,6 +241,8 @@ TEST(SnapshotCpu, RoundTripsAndRejectsOutOfRangeFields) {
     c.seg[1].l = true;
     c.fxsave[200] = 9;
     c.halted = true;
+    c.pkru = 0x5555'0004;
+    c.pkrs = 0x8;
     Writer w;
     encode(w, c);
     Reader r(w.buffer());
@@ -252,6 +254,8 @@ TEST(SnapshotCpu, RoundTripsAndRejectsOutOfRangeFields) {
     EXPECT_TRUE(back.seg[1].l);
     EXPECT_EQ(back.fxsave[200], 9);
     EXPECT_TRUE(back.halted);
+    EXPECT_EQ(back.pkru, 0x5555'0004u);
+    EXPECT_EQ(back.pkrs, 0x8u);
 
     // CPL 3 in real mode, and EFER.LMA without paging: refused.
     CpuRecord real = c;
@@ -269,6 +273,14 @@ TEST(SnapshotCpu, RoundTripsAndRejectsOutOfRangeFields) {
     Reader r3(w3.buffer());
     (void)decode_cpu(r3);
     EXPECT_FALSE(r3.finish("CPU"));
+    // PKRU and IA32_PKRS are 32-bit registers (SDM Vol. 3A 4.6.2).
+    CpuRecord wide = c;
+    wide.pkrs = 1ULL << 32;
+    Writer w4;
+    encode(w4, wide);
+    Reader r4(w4.buffer());
+    (void)decode_cpu(r4);
+    EXPECT_FALSE(r4.finish("CPU"));
 }
 
 TEST(SnapshotDevices, PitChannelOutOfRangeModeAndCountAreRefused) {
