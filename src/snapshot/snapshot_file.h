@@ -16,7 +16,8 @@
 namespace popek::snapshot {
 
 inline constexpr char kMagic[8] = {'P', 'O', 'P', 'E', 'K', 'S', 'N', 'P'};
-inline constexpr uint32_t kFormatVersion = 1;
+/// 2: the CPU section gained PKRU and IA32_PKRS (SMAP/PKU/PKS in the engine).
+inline constexpr uint32_t kFormatVersion = 2;
 /// Bounds of the reader: the whole state file (guest RAM is in the memory file), one section,
 /// the number of sections, the version string.
 inline constexpr uint64_t kMaxFileBytes = uint64_t{64} << 20;
