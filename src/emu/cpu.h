@@ -74,15 +74,18 @@ public:
     /// CPL, CR4.SMAP or EFLAGS.AC may have changed: selects the software TLB's privilege class
     /// (emu/mmu/mmu.h TlbClass). Every write of CPL or of RFLAGS.AC ends here (update_mode()
     /// calls it; so do STAC/CLAC, POPF/IRET's write_flags, SYSCALL's FMASK, task switches).
-    void update_tlb_class() {
-        m_mmu.set_class(cpl == 3 ? kTlbUser : ((cr4 & hv::kCr4Smap) && (rflags & kAc)) ? kTlbSupAc : kTlbSup);
-    }
+    void update_tlb_class() { m_mmu.set_class(tlb_class()); }
     /// The registers a page walk reads (SDM Vol. 3A 4.1.1, 4.6).
     PagingRegs paging_regs() const {
         return PagingRegs{cr0, cr3, cr4, efer, long_mode, cpl < 3 && (rflags & kAc) != 0, pkru, pkrs};
     }
-    /// The TLB class of the current privilege (kTlbSup for a walk it does not apply to).
-    TlbClass tlb_class() const { return m_mmu.tlb_class(); }
+    /// The TLB class of the current privilege, from CPL, CR4.SMAP and EFLAGS.AC as they are now:
+    /// the slow path uses it, not the class last selected, because instruction handlers change
+    /// CPL (interrupt delivery, task switches, far transfers) and reach memory before they call
+    /// update_mode() (kTlbSup for a walk it does not apply to).
+    TlbClass tlb_class() const {
+        return cpl == 3 ? kTlbUser : ((cr4 & hv::kCr4Smap) && (rflags & kAc)) ? kTlbSupAc : kTlbSup;
+    }
 
     // ---- memory: segmentation + paging + physical dispatch ----
     /// Linear address of seg:off for an access of `size` bytes, with the segment checks of the mode

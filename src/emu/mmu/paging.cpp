@@ -15,7 +15,7 @@ uint64_t Cpu::translate(uint64_t la, Access acc, bool supervisor) {
     // An implicit supervisor access at CPL 3 (SDM Vol. 3A 4.6) is looked up, walked and cached
     // in the supervisor class that enforces SMAP; every other access in the current class.
     const bool implicit = supervisor && cpl == 3;
-    const TlbClass cls = implicit ? kTlbSup : m_mmu.tlb_class();
+    const TlbClass cls = implicit ? kTlbSup : tlb_class();
     if (std::optional<uint64_t> gpa = m_mmu.lookup(la, acc, cls)) return *gpa;
     if (!(cr0 & hv::kCr0Pg)) {
         uint64_t gpa = long_mode ? la : (la & 0xffffffffULL);
