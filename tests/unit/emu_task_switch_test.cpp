@@ -126,6 +126,43 @@ TEST_P(EmuTaskSwitch, AnExceptionThroughATaskGatePushesItsErrorCodeInTheNewTask)
     EXPECT_EQ(gdt_type(kSelA), 0xb);   // the interrupted task stays busy
 }
 
+TEST_P(EmuTaskSwitch, IntNFromRing3ThroughATaskGateReadsTheNewTaskWithSupervisorRights) {
+    // XTF hvm32pae nmi-taskswitch-priv: with paging on and the GDT/TSS pages supervisor-only, a
+    // task switch from CPL 3 to a ring-0 task reads the new task's descriptors with supervisor
+    // rights once its CS is loaded (CPL 0), before the engine has re-selected its TLB class.
+    constexpr uint64_t kPd = 0x30000, kPt = 0x31000, kUserStack = 0x50000;
+    constexpr uint16_t kUserCode32 = 0x53, kUserData32 = 0x5b;
+    for (uint64_t i = 0; i < 1024; ++i) {
+        const uint64_t page = i << 12;
+        const bool user = page == kCode || page == kUserStack - 0x1000;
+        h.poke<uint32_t>(kPt + i * 4, static_cast<uint32_t>(page | 0x3 | (user ? 0x4 : 0)));
+    }
+    h.poke<uint32_t>(kPd, static_cast<uint32_t>(kPt | 0x7));
+    h.poke<uint64_t>(kGdt + 0x50, 0x00cffa000000ffffULL);   // 32-bit code, DPL 3
+    h.poke<uint64_t>(kGdt + 0x58, 0x00cff2000000ffffULL);   // data, DPL 3
+    h.poke<uint64_t>(kIdt + 0x40 * 8, task_gate(kSelB, 3));
+    h.poke<uint32_t>(kTssB + 0x1c, static_cast<uint32_t>(kPd));   // CR3
+    h.write(kTaskCode, {0xb8, 0x77, 0, 0, 0, 0xf4});             // mov eax, 0x77; hlt
+    h.load_code({0xcd, 0x40});                                     // int 0x40
+    Cpu& c = h.cpu();
+    c.gdt.limit = 0x5f;
+    c.cr3 = kPd;
+    c.cr0 |= hv::kCr0Pg;
+    c.seg[kCs] = c.descriptor_to_segment(kUserCode32, 0x00cffa000000ffffULL);
+    for (SegReg s : {kSs, kDs, SegReg::kEs}) c.seg[s] = c.descriptor_to_segment(kUserData32, 0x00cff2000000ffffULL);
+    c.gpr[hv::RSP] = kUserStack;
+    c.cpl = 3;
+    c.update_mode();
+    const hv::VcpuExit exit = h.run();
+    if (const auto* err = std::get_if<hv::InternalError>(&exit)) ADD_FAILURE() << err->reason;
+    EXPECT_TRUE(is_halt(exit)) << "exit index " << exit.index();
+    EXPECT_EQ(h.read<int32_t>(kVectorSlot), -1) << "an exception was taken";
+    EXPECT_EQ(c.cpl, 0);
+    EXPECT_EQ(c.tr.selector, kSelB);
+    EXPECT_EQ(c.gpr[hv::RAX], 0x77u);
+    EXPECT_EQ(h.read<uint32_t>(kTssA + kCsOff), kUserCode32);   // the ring-3 task was saved
+}
+
 TEST_P(EmuTaskSwitch, JmpToABusyTssIsGp) {
     // jmp far kSelA:0 (the running task)
     EXPECT_EQ(run({0xea, 0, 0, 0, 0, kSelA, 0, 0xf4}), kGp);
